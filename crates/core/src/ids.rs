@@ -1,0 +1,102 @@
+//! Typed identifiers. Every id is a UUID (version 7, so ids sort by creation time) carried in a
+//! newtype, so a letter id can never be passed where an agency id is expected.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(uuid::Uuid);
+
+        impl $name {
+            /// A new, time-ordered id.
+            pub fn new() -> Self {
+                Self(uuid::Uuid::now_v7())
+            }
+
+            /// The id as its UUID.
+            pub fn as_uuid(&self) -> uuid::Uuid {
+                self.0
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.hyphenated().fmt(f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = uuid::Error;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                uuid::Uuid::parse_str(s).map(Self)
+            }
+        }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                        utoipa::openapi::KnownFormat::Uuid,
+                    )))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+    };
+}
+
+id_type!(
+    /// Identifies a letter.
+    LetterId
+);
+id_type!(
+    /// Identifies an agency (a sender).
+    AgencyId
+);
+id_type!(
+    /// Identifies a post-office site that prints and scans.
+    SiteId
+);
+id_type!(
+    /// Identifies one event on a letter's timeline; unique across the system.
+    EventId
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip_through_text() {
+        let id = LetterId::new();
+        let parsed: LetterId = id.to_string().parse().unwrap();
+        assert_eq!(id, parsed);
+    }
+
+    #[test]
+    fn later_ids_sort_after_earlier_ones() {
+        let a = LetterId::new();
+        let b = LetterId::new();
+        assert!(a < b, "{a} should sort before {b}");
+        assert!(a.to_string() < b.to_string());
+    }
+
+    #[test]
+    fn a_non_uuid_is_not_an_id() {
+        assert!("letter-1".parse::<LetterId>().is_err());
+    }
+}

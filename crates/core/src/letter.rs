@@ -1,0 +1,442 @@
+//! Letters as agencies submit them, recipients, and the choice of delivery channel.
+
+use serde::{Deserialize, Serialize};
+use time::Date;
+
+use crate::address::ThaiAddress;
+use crate::citizen_id::CitizenId;
+use crate::validation::ValidationErrors;
+
+/// Limits on what one letter may hold.
+pub mod limits {
+    /// Characters in the agency's reference (เลขที่หนังสือ).
+    pub const REFERENCE: usize = 100;
+    /// Characters in the subject (เรื่อง).
+    pub const SUBJECT: usize = 300;
+    /// Characters in a person's or organisation's name.
+    pub const NAME: usize = 200;
+    /// Characters in one paragraph.
+    pub const PARAGRAPH: usize = 5_000;
+    /// Paragraphs in one letter.
+    pub const PARAGRAPHS: usize = 200;
+    /// Entries in the references (อ้างถึง) and enclosures (สิ่งที่ส่งมาด้วย) lists.
+    pub const LIST_ENTRIES: usize = 20;
+    /// Characters in a short line (salutation, closing, position, contact, list entry).
+    pub const LINE: usize = 300;
+    /// Bytes of template data, as JSON.
+    pub const TEMPLATE_DATA_BYTES: usize = 64 * 1024;
+}
+
+/// The language a letter is written in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub enum Language {
+    /// Thai only.
+    #[default]
+    #[serde(rename = "th")]
+    Thai,
+    /// Thai with English beside it.
+    #[serde(rename = "th-en")]
+    ThaiEnglish,
+    /// English only (letters to foreign residents).
+    #[serde(rename = "en")]
+    English,
+}
+
+/// The recipient of a letter, as the agency knows them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRecipient {
+    /// Full name with title, as printed (นายสมชาย ใจดี).
+    pub name: String,
+    /// Postal address.
+    pub address: ThaiAddress,
+    /// Thai citizen id (13 digits); the key to the citizen's registered e-channels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub citizen_id: Option<String>,
+    /// E-mail address the agency holds. It is used for digital delivery only once the citizen
+    /// has verified it through hybridpost; an unverified address does not route a letter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+/// Who signs the letter.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Signatory {
+    /// Name as printed under the signature, in brackets.
+    pub name: String,
+    /// Position (ตำแหน่ง).
+    pub position: String,
+}
+
+/// That a reply is expected, and by when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplyRequest {
+    /// Last day for the reply, `YYYY-MM-DD` (Gregorian; printed in the Buddhist era).
+    pub deadline: String,
+}
+
+/// `"reply": false`, or `"reply": {"deadline": "2027-01-31"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum ReplySpec {
+    /// `false`: no reply expected (`true` is refused: a reply needs a deadline).
+    Flag(bool),
+    /// A reply is expected by the deadline.
+    Request(ReplyRequest),
+}
+
+/// A letter as an agency submits it (`POST /v1/letters`, and `hybridpost render LETTER.json`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewLetter {
+    /// The agency's own reference, e.g. the e-Saraban document number (ที่ มท 0808.2/ว 1234).
+    pub reference: String,
+    /// Language of the letter; `th` when not given.
+    #[serde(default)]
+    pub language: Language,
+    /// Who receives it.
+    pub recipient: NewRecipient,
+    /// Subject (เรื่อง).
+    pub subject: String,
+    /// Salutation (เรียน …); when not given, เรียน and the recipient's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub salutation: Option<String>,
+    /// Earlier correspondence referred to (อ้างถึง).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<String>,
+    /// Enclosures (สิ่งที่ส่งมาด้วย).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub enclosures: Vec<String>,
+    /// The letter's text, one entry per paragraph. Either `body` or `template` is given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Vec<String>>,
+    /// A named content template, filled in with `data`, instead of `body`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+    /// Values for the template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub data: Option<serde_json::Value>,
+    /// Closing (ขอแสดงความนับถือ when not given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closing: Option<String>,
+    /// Who signs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signatory: Option<Signatory>,
+    /// Contact line: the office, telephone and e-mail a citizen can reach.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<String>,
+    /// Whether a reply is expected, and by when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<ReplySpec>,
+}
+
+/// A letter that passed every check, with its parsed parts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckedLetter {
+    /// The letter, with the recipient's address in official spelling.
+    pub letter: NewLetter,
+    /// The recipient's citizen id, when given.
+    pub citizen_id: Option<CitizenId>,
+    /// The reply deadline, when a reply is expected.
+    pub reply_deadline: Option<Date>,
+}
+
+impl NewLetter {
+    /// Checks every field and returns all problems at once. `today` is the date the letter is
+    /// submitted, in Thai time; a reply deadline must come after it.
+    pub fn check(&self, today: Date) -> Result<CheckedLetter, ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let mut letter = self.clone();
+
+        errors.text("reference", &self.reference, limits::REFERENCE);
+        errors.text("subject", &self.subject, limits::SUBJECT);
+        errors.text("recipient.name", &self.recipient.name, limits::NAME);
+        for (field, value) in [("salutation", &self.salutation), ("closing", &self.closing), ("contact", &self.contact)]
+        {
+            if let Some(v) = value {
+                errors.text(field, v, limits::LINE);
+            }
+        }
+        for (field, list) in [("references", &self.references), ("enclosures", &self.enclosures)] {
+            if list.len() > limits::LIST_ENTRIES {
+                errors.add(field, format!("has {} entries, the limit is {}", list.len(), limits::LIST_ENTRIES));
+            }
+            for (i, entry) in list.iter().enumerate() {
+                errors.text(&format!("{field}[{i}]"), entry, limits::LINE);
+            }
+        }
+        if let Some(s) = &self.signatory {
+            errors.text("signatory.name", &s.name, limits::NAME);
+            errors.text("signatory.position", &s.position, limits::LINE);
+        }
+
+        match (&self.body, &self.template) {
+            (Some(_), Some(_)) => errors.add("template", "give either body or template, not both"),
+            (None, None) => errors.add("body", "give the letter's paragraphs in body, or a template"),
+            (Some(body), None) => {
+                if body.is_empty() {
+                    errors.add("body", "must have at least one paragraph");
+                }
+                if body.len() > limits::PARAGRAPHS {
+                    errors.add("body", format!("has {} paragraphs, the limit is {}", body.len(), limits::PARAGRAPHS));
+                }
+                for (i, p) in body.iter().enumerate() {
+                    errors.text(&format!("body[{i}]"), p, limits::PARAGRAPH);
+                }
+            }
+            (None, Some(name)) => {
+                let ok = !name.is_empty()
+                    && name.len() <= 64
+                    && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+                if !ok {
+                    errors.add("template", "a template name is 1 to 64 of a-z, 0-9, - and _");
+                }
+            }
+        }
+        if let Some(data) = &self.data {
+            if self.template.is_none() {
+                errors.add("data", "data fills a template; give template too");
+            }
+            if !data.is_object() {
+                errors.add("data", "must be a JSON object");
+            } else if data.to_string().len() > limits::TEMPLATE_DATA_BYTES {
+                errors.add("data", format!("is larger than {} bytes", limits::TEMPLATE_DATA_BYTES));
+            }
+        }
+
+        match self.recipient.address.check("recipient.address") {
+            Ok(official) => letter.recipient.address = official,
+            Err(e) => errors.0.extend(e.0),
+        }
+        let citizen_id = match &self.recipient.citizen_id {
+            None => None,
+            Some(text) => match CitizenId::parse(text) {
+                Ok(id) => {
+                    letter.recipient.citizen_id = Some(id.digits());
+                    Some(id)
+                }
+                Err(e) => {
+                    errors.add("recipient.citizen_id", e.to_string());
+                    None
+                }
+            },
+        };
+        if let Some(email) = &self.recipient.email
+            && let Err(why) = check_email(email)
+        {
+            errors.add("recipient.email", why);
+        }
+
+        let reply_deadline = match &self.reply {
+            None | Some(ReplySpec::Flag(false)) => {
+                letter.reply = None;
+                None
+            }
+            Some(ReplySpec::Flag(true)) => {
+                errors.add("reply", "a reply needs a deadline: {\"deadline\": \"YYYY-MM-DD\"}");
+                None
+            }
+            Some(ReplySpec::Request(r)) => match parse_date(&r.deadline) {
+                Some(d) if d > today => Some(d),
+                Some(_) => {
+                    errors.add("reply.deadline", format!("must be after today ({today})"));
+                    None
+                }
+                None => {
+                    errors.add("reply.deadline", "is not a date in the form YYYY-MM-DD");
+                    None
+                }
+            },
+        };
+
+        errors.into_result(CheckedLetter { letter, citizen_id, reply_deadline })
+    }
+}
+
+fn parse_date(s: &str) -> Option<Date> {
+    Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).ok()
+}
+
+/// A plain syntax check of an e-mail address (RFC 5321 limits, one `@`, a dotted domain). The
+/// real check is the confirmation mail the citizen answers.
+pub fn check_email(email: &str) -> Result<(), String> {
+    if email.len() > 254 {
+        return Err(format!("is {} characters long, the limit is 254", email.len()));
+    }
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return Err("is not an e-mail address (no @)".into());
+    };
+    let ok = !local.is_empty()
+        && local.len() <= 64
+        && !local.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>');
+    if ok { Ok(()) } else { Err("is not an e-mail address".into()) }
+}
+
+/// How a letter reaches its recipient.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// E-mail notice with a secure link.
+    Digital,
+    /// Printed and posted.
+    Print,
+}
+
+/// Why the channel was chosen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelReason {
+    /// The citizen registered and verified an e-mail address with hybridpost.
+    VerifiedEChannel,
+    /// No citizen id was given, so no registered e-channel can be looked up.
+    NoCitizenId,
+    /// The citizen has no verified e-channel.
+    NoVerifiedEChannel,
+}
+
+impl Channel {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Digital => "digital",
+            Channel::Print => "print",
+        }
+    }
+
+    /// Chooses the channel: digital only for a citizen with a verified e-channel.
+    pub fn choose(citizen_id: Option<&CitizenId>, has_verified_e_channel: bool) -> (Channel, ChannelReason) {
+        match (citizen_id, has_verified_e_channel) {
+            (None, _) => (Channel::Print, ChannelReason::NoCitizenId),
+            (Some(_), true) => (Channel::Digital, ChannelReason::VerifiedEChannel),
+            (Some(_), false) => (Channel::Print, ChannelReason::NoVerifiedEChannel),
+        }
+    }
+}
+
+impl ChannelReason {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelReason::VerifiedEChannel => "verified_e_channel",
+            ChannelReason::NoCitizenId => "no_citizen_id",
+            ChannelReason::NoVerifiedEChannel => "no_verified_e_channel",
+        }
+    }
+}
+
+impl std::str::FromStr for Channel {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "digital" => Ok(Channel::Digital),
+            "print" => Ok(Channel::Print),
+            other => Err(format!("{other:?} is not a channel")),
+        }
+    }
+}
+
+impl std::str::FromStr for ChannelReason {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [ChannelReason::VerifiedEChannel, ChannelReason::NoCitizenId, ChannelReason::NoVerifiedEChannel]
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| format!("{s:?} is not a channel reason"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    const EXAMPLE: &str = r#"{"reference": "มท 0808.2/ว 1234", "language": "th",
+      "recipient": {"name": "นายสมชาย ใจดี", "citizen_id": "1101700230708",
+        "address": {"house_number": "99", "moo": "4", "soi": "สุขใจ", "road": "พหลโยธิน",
+          "subdistrict": "สามเสนใน", "district": "พญาไท", "province": "กรุงเทพมหานคร", "postcode": "10400"}},
+      "subject": "แจ้งผลการพิจารณาคำขอ",
+      "body": ["ตามที่ท่านได้ยื่นคำขอ ..."],
+      "reply": {"deadline": "2027-01-31"}}"#;
+
+    fn example() -> NewLetter {
+        serde_json::from_str(EXAMPLE).unwrap()
+    }
+
+    #[test]
+    fn the_documented_example_passes() {
+        let checked = example().check(date!(2026 - 11 - 22)).unwrap();
+        assert_eq!(checked.reply_deadline, Some(date!(2027 - 01 - 31)));
+        assert_eq!(checked.citizen_id.unwrap().digits(), "1101700230708");
+    }
+
+    #[test]
+    fn reply_false_and_no_reply_mean_none_and_true_is_refused() {
+        let mut l = example();
+        l.reply = Some(ReplySpec::Flag(false));
+        assert_eq!(l.check(date!(2026 - 11 - 22)).unwrap().reply_deadline, None);
+        l.reply = None;
+        assert_eq!(l.check(date!(2026 - 11 - 22)).unwrap().reply_deadline, None);
+        l.reply = Some(ReplySpec::Flag(true));
+        let err = l.check(date!(2026 - 11 - 22)).unwrap_err();
+        assert_eq!(err.0[0].field, "reply");
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let text = EXAMPLE.replacen("\"subject\"", "\"subjet\": \"x\", \"subject\"", 1);
+        let err = serde_json::from_str::<NewLetter>(&text).unwrap_err();
+        assert!(err.to_string().contains("unknown field `subjet`"), "{err}");
+    }
+
+    #[test]
+    fn all_problems_are_reported_together() {
+        let mut l = example();
+        l.subject = "ก".repeat(limits::SUBJECT + 1);
+        l.recipient.citizen_id = Some("1101700230709".into());
+        l.recipient.address.postcode = "50200".into();
+        l.recipient.email = Some("not-an-address".into());
+        l.reply = Some(ReplySpec::Request(ReplyRequest { deadline: "2026-11-01".into() }));
+        let err = l.check(date!(2026 - 11 - 22)).unwrap_err();
+        let fields: Vec<&str> = err.0.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["subject", "recipient.address.postcode", "recipient.citizen_id", "recipient.email", "reply.deadline"]
+        );
+        assert!(err.0[0].message.contains("301 characters long, the limit is 300"), "{:?}", err.0[0]);
+    }
+
+    #[test]
+    fn body_or_template_is_required_but_not_both() {
+        let mut l = example();
+        l.body = None;
+        assert_eq!(l.check(date!(2026 - 11 - 22)).unwrap_err().0[0].field, "body");
+        l.template = Some("tax-notice".into());
+        l.data = Some(serde_json::json!({"amount": 100}));
+        assert!(l.check(date!(2026 - 11 - 22)).is_ok());
+        l.body = Some(vec!["x".into()]);
+        assert_eq!(l.check(date!(2026 - 11 - 22)).unwrap_err().0[0].field, "template");
+    }
+
+    #[test]
+    fn channel_is_digital_only_with_a_verified_e_channel() {
+        let id = CitizenId::parse("1101700230708").unwrap();
+        assert_eq!(Channel::choose(Some(&id), true), (Channel::Digital, ChannelReason::VerifiedEChannel));
+        assert_eq!(Channel::choose(Some(&id), false), (Channel::Print, ChannelReason::NoVerifiedEChannel));
+        assert_eq!(Channel::choose(None, true), (Channel::Print, ChannelReason::NoCitizenId));
+    }
+
+    #[test]
+    fn email_syntax_is_checked() {
+        assert!(check_email("somchai@example.co.th").is_ok());
+        for bad in ["", "a", "a@b", "@b.th", "a b@c.th", "a@.th", "a@th."] {
+            assert!(check_email(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! The hybridpost domain: identifiers, letters and recipients, Thai postal addresses, Thai
+//! citizen ids, delivery channels and the letter status machine with its events.
+//!
+//! This crate does no I/O: no database, no network, no files. Everything here is plain data and
+//! the rules on it, so every other crate can depend on it.
+#![forbid(unsafe_code)]
+
+pub mod address;
+pub mod citizen_id;
+pub mod ids;
+pub mod letter;
+pub mod status;
+pub mod validation;
+
+pub use address::{AddressError, ThaiAddress};
+pub use citizen_id::{CitizenId, CitizenIdError};
+pub use ids::{AgencyId, EventId, LetterId, SiteId};
+pub use letter::{Channel, ChannelReason, Language, NewLetter, NewRecipient, ReplyRequest};
+pub use status::{LetterStatus, TransitionError};
+pub use validation::{FieldError, ValidationErrors};
