@@ -1,0 +1,170 @@
+//! Blob storage for PDFs and scans: a local folder now, behind a small interface so an
+//! S3-compatible store can stand in for it when nodes do not share a disk.
+
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// A blob's name: lowercase ASCII letters, digits, `-`, `_`, `.` and `/` between parts, no
+/// empty or dot-only parts, at most 200 characters (`letters/0193…/letter.pdf`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct BlobKey(String);
+
+/// What went wrong with a blob.
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    /// The key is not a valid blob name.
+    #[error("{0:?} is not a valid blob key")]
+    BadKey(String),
+    /// The blob is larger than allowed.
+    #[error("blob is {size} bytes, the limit is {limit}")]
+    TooLarge {
+        /// Its size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// Reading or writing failed.
+    #[error("blob storage at {path}: {source}")]
+    Io {
+        /// Where.
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
+}
+
+impl BlobKey {
+    /// Checks a key.
+    pub fn parse(s: &str) -> Result<BlobKey, BlobError> {
+        let ok = !s.is_empty()
+            && s.len() <= 200
+            && s.split('/').all(|part| {
+                !part.is_empty()
+                    && part.chars().any(|c| c != '.')
+                    && part.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c))
+            });
+        if ok { Ok(BlobKey(s.to_owned())) } else { Err(BlobError::BadKey(s.to_owned())) }
+    }
+
+    /// The key as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for BlobKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where blobs are kept.
+#[derive(Clone, Debug)]
+pub enum BlobStore {
+    /// Files under a local folder.
+    Local {
+        /// The folder.
+        root: PathBuf,
+        /// Largest blob accepted, in bytes.
+        max_bytes: usize,
+    },
+}
+
+impl BlobStore {
+    /// Blobs in files under `root` (created when missing).
+    pub fn local(root: impl Into<PathBuf>, max_bytes: usize) -> Result<BlobStore, BlobError> {
+        let root = root.into();
+        std::fs::create_dir_all(&root).map_err(|source| BlobError::Io { path: root.clone(), source })?;
+        Ok(BlobStore::Local { root, max_bytes })
+    }
+
+    /// Stores `bytes` under `key`, replacing what was there. The write is atomic: a reader sees
+    /// the old blob or the whole new one, and a crash leaves no half-written blob.
+    pub async fn put(&self, key: &BlobKey, bytes: Vec<u8>) -> Result<(), BlobError> {
+        match self {
+            BlobStore::Local { root, max_bytes } => {
+                if bytes.len() > *max_bytes {
+                    return Err(BlobError::TooLarge { size: bytes.len(), limit: *max_bytes });
+                }
+                let path = root.join(&key.0);
+                let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| root.clone());
+                tokio::task::spawn_blocking(move || {
+                    let io = |source| BlobError::Io { path: path.clone(), source };
+                    std::fs::create_dir_all(&dir).map_err(io)?;
+                    let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(io)?;
+                    tmp.write_all(&bytes).map_err(io)?;
+                    tmp.as_file().sync_all().map_err(io)?;
+                    tmp.persist(&path).map_err(|e| io(e.error))?;
+                    Ok(())
+                })
+                .await
+                .map_err(|e| BlobError::Io { path: root.clone(), source: std::io::Error::other(e) })?
+            }
+        }
+    }
+
+    /// The blob under `key`, or `None`.
+    pub async fn get(&self, key: &BlobKey) -> Result<Option<Vec<u8>>, BlobError> {
+        match self {
+            BlobStore::Local { root, .. } => {
+                let path = root.join(&key.0);
+                match tokio::fs::read(&path).await {
+                    Ok(bytes) => Ok(Some(bytes)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(source) => Err(BlobError::Io { path, source }),
+                }
+            }
+        }
+    }
+
+    /// Deletes the blob under `key`; deleting a missing blob is not an error.
+    pub async fn delete(&self, key: &BlobKey) -> Result<(), BlobError> {
+        match self {
+            BlobStore::Local { root, .. } => {
+                let path = root.join(&key.0);
+                match tokio::fs::remove_file(&path).await {
+                    Ok(()) => Ok(()),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                    Err(source) => Err(BlobError::Io { path, source }),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_that_could_leave_the_folder_are_refused() {
+        for bad in ["", "../x", "a/../../b", "/abs", "a//b", "A.pdf", "a/./b", "a b", "a\\b"] {
+            assert!(BlobKey::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(BlobKey::parse("letters/0193-ab/letter.pdf").is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_blob_round_trips_and_can_be_replaced_and_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = BlobStore::local(dir.path(), 1024).unwrap();
+        let key = BlobKey::parse("letters/x/letter.pdf").unwrap();
+        assert_eq!(blobs.get(&key).await.unwrap(), None);
+        blobs.put(&key, b"one".to_vec()).await.unwrap();
+        blobs.put(&key, b"two".to_vec()).await.unwrap();
+        assert_eq!(blobs.get(&key).await.unwrap(), Some(b"two".to_vec()));
+        blobs.delete(&key).await.unwrap();
+        blobs.delete(&key).await.unwrap();
+        assert_eq!(blobs.get(&key).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_blob_over_the_limit_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = BlobStore::local(dir.path(), 4).unwrap();
+        let key = BlobKey::parse("x").unwrap();
+        let err = blobs.put(&key, b"12345".to_vec()).await.unwrap_err();
+        assert_eq!(err.to_string(), "blob is 5 bytes, the limit is 4");
+    }
+}

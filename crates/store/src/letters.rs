@@ -1,0 +1,190 @@
+//! Letters: their record, the agency-scoped reads, and status changes with their events.
+
+use hybridpost_core::{AgencyId, Channel, ChannelReason, LetterId, LetterStatus, TransitionError};
+use sqlx::{AnyConnection, Row};
+
+use crate::agencies::parse_id;
+use crate::events::{EventRecord, NewEvent, append_event};
+use crate::{Result, StoreError, conflict_or, flag, now_text};
+
+/// A letter as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LetterRecord {
+    /// Its id.
+    pub letter_id: LetterId,
+    /// The sending agency.
+    pub agency_id: AgencyId,
+    /// The agency's reference.
+    pub reference: String,
+    /// Where it is in its life.
+    pub status: LetterStatus,
+    /// How it is delivered.
+    pub channel: Channel,
+    /// Why that channel.
+    pub channel_reason: ChannelReason,
+    /// Sent with a test key: rendered, never printed or sent.
+    pub test: bool,
+    /// The recipient's postcode (print sites are chosen by its prefix).
+    pub postcode: String,
+    /// Keyed hash of the recipient's citizen id.
+    pub citizen_id_hash: Option<String>,
+    /// Reply deadline, `YYYY-MM-DD`.
+    pub reply_deadline: Option<String>,
+    /// The letter as submitted, JSON.
+    pub content: serde_json::Value,
+    /// When it was accepted.
+    pub created_at: String,
+    /// When it last changed.
+    pub updated_at: String,
+}
+
+/// Why a status change was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum TransitionFailure {
+    /// The status machine does not allow it.
+    #[error(transparent)]
+    NotAllowed(#[from] TransitionError),
+    /// No such letter.
+    #[error("no such letter")]
+    NotFound,
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+const COLUMNS: &str = "letter_id, agency_id, reference, status, channel, channel_reason, test, postcode, \
+                       citizen_id_hash, reply_deadline, content, created_at, updated_at";
+
+/// Stores a new letter (its events are appended separately, in the same transaction).
+pub async fn insert_letter(conn: &mut AnyConnection, l: &LetterRecord) -> Result<()> {
+    sqlx::query(&format!(
+        "insert into letter ({COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    ))
+    .bind(l.letter_id.to_string())
+    .bind(l.agency_id.to_string())
+    .bind(&l.reference)
+    .bind(l.status.as_str())
+    .bind(l.channel.as_str())
+    .bind(l.channel_reason.as_str())
+    .bind(flag(l.test))
+    .bind(&l.postcode)
+    .bind(&l.citizen_id_hash)
+    .bind(&l.reply_deadline)
+    .bind(l.content.to_string())
+    .bind(&l.created_at)
+    .bind(&l.updated_at)
+    .execute(conn)
+    .await
+    .map_err(|e| conflict_or(e, "letter"))?;
+    Ok(())
+}
+
+/// Reads one of the agency's letters; another agency's letter is `None`, as if it did not exist.
+pub async fn get_letter(
+    conn: &mut AnyConnection,
+    agency_id: AgencyId,
+    letter_id: LetterId,
+) -> Result<Option<LetterRecord>> {
+    let row = sqlx::query(&format!("select {COLUMNS} from letter where letter_id = $1 and agency_id = $2"))
+        .bind(letter_id.to_string())
+        .bind(agency_id.to_string())
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// A page of the agency's letters, newest first, older than `before` when given.
+pub async fn list_letters(
+    conn: &mut AnyConnection,
+    agency_id: AgencyId,
+    status: Option<LetterStatus>,
+    before: Option<LetterId>,
+    limit: i64,
+) -> Result<Vec<LetterRecord>> {
+    // Ids are UUIDv7, so their text order is their creation order.
+    let mut sql = format!("select {COLUMNS} from letter where agency_id = $1");
+    let mut n = 1;
+    if status.is_some() {
+        n += 1;
+        sql.push_str(&format!(" and status = ${n}"));
+    }
+    if before.is_some() {
+        n += 1;
+        sql.push_str(&format!(" and letter_id < ${n}"));
+    }
+    sql.push_str(&format!(" order by letter_id desc limit ${}", n + 1));
+    let mut q = sqlx::query(&sql).bind(agency_id.to_string());
+    if let Some(s) = status {
+        q = q.bind(s.as_str());
+    }
+    if let Some(b) = before {
+        q = q.bind(b.to_string());
+    }
+    let rows = q.bind(limit).fetch_all(conn).await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Number of letters stored (all agencies).
+pub async fn count_letters(conn: &mut AnyConnection) -> Result<i64> {
+    Ok(sqlx::query("select count(*) from letter").fetch_one(conn).await?.try_get(0)?)
+}
+
+/// Moves one of the agency's letters to `to` and records the event, if the status machine
+/// allows it. The update is conditional on the status read, so two racing changes cannot both
+/// win. Run it inside the caller's transaction.
+pub async fn transition(
+    conn: &mut AnyConnection,
+    agency_id: AgencyId,
+    letter_id: LetterId,
+    to: LetterStatus,
+    detail: Option<serde_json::Value>,
+    request_id: Option<&str>,
+) -> Result<(LetterRecord, EventRecord), TransitionFailure> {
+    let mut letter = get_letter(conn, agency_id, letter_id).await?.ok_or(TransitionFailure::NotFound)?;
+    let from = letter.status;
+    from.transition(to)?;
+    let now = now_text();
+    let changed = sqlx::query("update letter set status = $1, updated_at = $2 where letter_id = $3 and status = $4")
+        .bind(to.as_str())
+        .bind(&now)
+        .bind(letter_id.to_string())
+        .bind(from.as_str())
+        .execute(&mut *conn)
+        .await
+        .map_err(StoreError::from)?
+        .rows_affected();
+    if changed != 1 {
+        // Someone else changed it between our read and our write: report against what it is now.
+        let now_status = get_letter(conn, agency_id, letter_id).await?.ok_or(TransitionFailure::NotFound)?.status;
+        now_status.transition(to)?;
+        return Err(StoreError::Conflict(format!("letter {letter_id} changed while it was being updated")).into());
+    }
+    let event = append_event(
+        conn,
+        NewEvent { agency_id, letter_id, kind: to.as_str(), status: to, detail, request_id },
+    )
+    .await?;
+    letter.status = to;
+    letter.updated_at = now;
+    Ok((letter, event))
+}
+
+fn from_row(r: &sqlx::any::AnyRow) -> Result<LetterRecord> {
+    let corrupt = |what: &str, e: String| StoreError::Corrupt(format!("letter {what}: {e}"));
+    let content: String = r.try_get("content")?;
+    Ok(LetterRecord {
+        letter_id: parse_id(&r.try_get::<String, _>("letter_id")?)?,
+        agency_id: parse_id(&r.try_get::<String, _>("agency_id")?)?,
+        reference: r.try_get("reference")?,
+        status: r.try_get::<String, _>("status")?.parse().map_err(|e| corrupt("status", format!("{e}")))?,
+        channel: r.try_get::<String, _>("channel")?.parse().map_err(|e| corrupt("channel", e))?,
+        channel_reason: r.try_get::<String, _>("channel_reason")?.parse().map_err(|e| corrupt("channel reason", e))?,
+        test: r.try_get::<i64, _>("test")? != 0,
+        postcode: r.try_get("postcode")?,
+        citizen_id_hash: r.try_get("citizen_id_hash")?,
+        reply_deadline: r.try_get("reply_deadline")?,
+        content: serde_json::from_str(&content).map_err(|e| corrupt("content", e.to_string()))?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}

@@ -1,0 +1,222 @@
+//! hybridpost storage: one interface over SQLite (the embedded default) and PostgreSQL (for
+//! running many nodes), with migrations for both, and blob storage for PDFs and scans.
+//!
+//! Only this crate knows sqlx. Queries are written once, in SQL both databases accept, and run
+//! through sqlx's `Any` driver. Storage functions take a connection or a transaction; the
+//! caller owns the transaction, so an event and what it causes commit together.
+//!
+//! On SQLite all writes go through a pool of one connection (SQLite has one writer; queueing in
+//! the pool is cheaper than retrying on `SQLITE_BUSY`), reads through a separate pool, in WAL
+//! mode. On PostgreSQL both are the same pool.
+#![forbid(unsafe_code)]
+
+pub mod agencies;
+pub mod blobs;
+pub mod channels;
+pub mod events;
+pub mod idempotency;
+pub mod letters;
+pub mod testing;
+
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+pub use blobs::{BlobError, BlobKey, BlobStore};
+pub use sqlx::{AnyConnection, Transaction};
+
+/// Which database is behind the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// An SQLite file: one machine.
+    Sqlite,
+    /// A PostgreSQL server: many nodes.
+    Postgres,
+}
+
+/// How to open the store.
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    /// Connections in the PostgreSQL pool, or in the SQLite read pool.
+    pub max_connections: u32,
+    /// How long a request waits for a connection before failing.
+    pub acquire_timeout: Duration,
+    /// PostgreSQL only: the schema to work in (tests use one schema each).
+    pub pg_schema: Option<String>,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self { max_connections: 16, acquire_timeout: Duration::from_secs(5), pg_schema: None }
+    }
+}
+
+/// What went wrong in storage.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database URL names neither `sqlite:` nor `postgres:`.
+    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://…")]
+    UnsupportedUrl(String),
+    /// The database could not be reached or refused a query.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The schema could not be brought up to date.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored value could not be read back (a bug or a hand-edited row).
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    /// A unique constraint refused the write.
+    #[error("already exists: {0}")]
+    Conflict(String),
+}
+
+impl StoreError {
+    /// True when a unique constraint refused the write.
+    pub fn is_unique_violation(&self) -> bool {
+        match self {
+            StoreError::Conflict(_) => true,
+            StoreError::Database(sqlx::Error::Database(e)) => e.is_unique_violation(),
+            _ => false,
+        }
+    }
+}
+
+/// Result of a storage call.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The database: a write pool and a read pool (the same pool on PostgreSQL).
+#[derive(Clone, Debug)]
+pub struct Store {
+    write: AnyPool,
+    read: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Opens the database at `url` (`sqlite://PATH` creates the file; `postgres://…`).
+    pub async fn connect(url: &str, options: &StoreOptions) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+        };
+        let connect_options: AnyConnectOptions = url.parse()?;
+        match backend {
+            Backend::Sqlite => {
+                let pool = |max: u32| {
+                    AnyPoolOptions::new()
+                        .max_connections(max)
+                        .acquire_timeout(options.acquire_timeout)
+                        .after_connect(|conn, _| {
+                            Box::pin(async move {
+                                // WAL lets readers run beside the writer; NORMAL sync is durable
+                                // across application crashes and loses at most the last
+                                // transactions on power loss; the busy timeout covers admin
+                                // commands writing from another process while `serve` runs.
+                                conn.execute(
+                                    "pragma journal_mode = wal; pragma synchronous = normal; \
+                                     pragma foreign_keys = on; pragma busy_timeout = 5000;",
+                                )
+                                .await?;
+                                Ok(())
+                            })
+                        })
+                        .connect_with(connect_options.clone())
+                };
+                let write = pool(1).await?;
+                let read = pool(options.max_connections.max(1)).await?;
+                Ok(Store { write, read, backend })
+            }
+            Backend::Postgres => {
+                let schema = options.pg_schema.clone();
+                let pool = AnyPoolOptions::new()
+                    .max_connections(options.max_connections)
+                    .acquire_timeout(options.acquire_timeout)
+                    .after_connect(move |conn, _| {
+                        let schema = schema.clone();
+                        Box::pin(async move {
+                            if let Some(schema) = schema {
+                                conn.execute(format!("set search_path to \"{schema}\"").as_str()).await?;
+                            }
+                            Ok(())
+                        })
+                    })
+                    .connect_with(connect_options)
+                    .await?;
+                Ok(Store { write: pool.clone(), read: pool, backend })
+            }
+        }
+    }
+
+    /// Brings the schema up to date.
+    pub async fn migrate(&self) -> Result<()> {
+        match self.backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&self.write).await?,
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&self.write).await?,
+        }
+        Ok(())
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Starts a write transaction.
+    pub async fn begin(&self) -> Result<Transaction<'static, sqlx::Any>> {
+        Ok(self.write.begin().await?)
+    }
+
+    /// A connection for reads.
+    pub async fn read(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>> {
+        Ok(self.read.acquire().await?)
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("select 1").execute(&self.read).await?;
+        Ok(())
+    }
+
+    /// Closes every connection (on shutdown).
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+}
+
+/// The current time as stored: UTC RFC 3339 with milliseconds.
+pub fn now_text() -> String {
+    timestamp_text(time::OffsetDateTime::now_utc())
+}
+
+/// A time as stored: UTC RFC 3339 with milliseconds (`2026-11-22T10:15:30.123Z`).
+pub fn timestamp_text(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    t.format(time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    ))
+    .expect("a UTC time always formats")
+}
+
+/// Reads a stored time back.
+pub fn parse_timestamp(s: &str) -> Result<time::OffsetDateTime> {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| StoreError::Corrupt(format!("timestamp {s:?}: {e}")))
+}
+
+pub(crate) fn flag(b: bool) -> i64 {
+    i64::from(b)
+}
+
+pub(crate) fn conflict_or(e: sqlx::Error, what: &str) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what.to_owned()),
+        _ => StoreError::Database(e),
+    }
+}

@@ -1,0 +1,282 @@
+//! Storage tests. The same tests run on SQLite and on PostgreSQL: `ops/test.sh` runs the suite
+//! once with each (see `hybridpost_store::testing`).
+
+use hybridpost_core::{AgencyId, Channel, ChannelReason, LetterId, LetterStatus, SiteId};
+use hybridpost_store::agencies::{self, Agency, ApiKeyRecord, Principal, Site};
+use hybridpost_store::events::{self, NewEvent};
+use hybridpost_store::letters::{self, LetterRecord, TransitionFailure};
+use hybridpost_store::testing::test_store;
+use hybridpost_store::{Store, channels, idempotency, now_text};
+
+async fn agency(store: &Store, name: &str) -> AgencyId {
+    let a = Agency { agency_id: AgencyId::new(), name: name.into(), contact_email: None, created_at: now_text() };
+    let mut tx = store.begin().await.unwrap();
+    agencies::insert_agency(&mut tx, &a).await.unwrap();
+    tx.commit().await.unwrap();
+    a.agency_id
+}
+
+fn letter(agency_id: AgencyId, status: LetterStatus) -> LetterRecord {
+    LetterRecord {
+        letter_id: LetterId::new(),
+        agency_id,
+        reference: "มท 0808.2/ว 1234".into(),
+        status,
+        channel: Channel::Print,
+        channel_reason: ChannelReason::NoCitizenId,
+        test: false,
+        postcode: "10400".into(),
+        citizen_id_hash: None,
+        reply_deadline: Some("2027-01-31".into()),
+        content: serde_json::json!({"subject": "แจ้งผลการพิจารณาคำขอ"}),
+        created_at: now_text(),
+        updated_at: now_text(),
+    }
+}
+
+async fn insert(store: &Store, l: &LetterRecord) {
+    let mut tx = store.begin().await.unwrap();
+    letters::insert_letter(&mut tx, l).await.unwrap();
+    events::append_event(
+        &mut tx,
+        NewEvent {
+            agency_id: l.agency_id,
+            letter_id: l.letter_id,
+            kind: l.status.as_str(),
+            status: l.status,
+            detail: None,
+            request_id: None,
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn migrating_twice_changes_nothing() {
+    let t = test_store().await;
+    t.store.migrate().await.unwrap();
+    t.store.ping().await.unwrap();
+}
+
+#[tokio::test]
+async fn api_keys_are_found_by_hash_with_their_principal() {
+    let t = test_store().await;
+    let agency_id = agency(&t.store, "กรมการปกครอง").await;
+    let site = Site {
+        site_id: SiteId::new(),
+        name: "ปณ. สามเสนใน".into(),
+        postcode_prefixes: vec!["10".into(), "11".into()],
+        created_at: now_text(),
+    };
+    let mut tx = t.store.begin().await.unwrap();
+    agencies::insert_site(&mut tx, &site).await.unwrap();
+    let agency_key = ApiKeyRecord {
+        key_id: "k1".into(),
+        key_hash: "aa".repeat(32),
+        key_prefix: "hpk_abcd".into(),
+        principal: Principal::Agency { agency_id, test: true },
+    };
+    let site_key = ApiKeyRecord {
+        key_id: "k2".into(),
+        key_hash: "bb".repeat(32),
+        key_prefix: "hpk_efgh".into(),
+        principal: Principal::Site { site_id: site.site_id },
+    };
+    agencies::insert_api_key(&mut tx, &agency_key, &now_text()).await.unwrap();
+    agencies::insert_api_key(&mut tx, &site_key, &now_text()).await.unwrap();
+    let dup = agencies::insert_api_key(&mut tx, &agency_key, &now_text()).await.unwrap_err();
+    assert!(dup.is_unique_violation(), "{dup}");
+    drop(tx);
+
+    // The failed insert rolled the transaction back as a whole: nothing was written.
+    let mut conn = t.store.read().await.unwrap();
+    assert_eq!(agencies::find_api_key(&mut conn, &agency_key.key_hash).await.unwrap(), None);
+
+    let mut tx = t.store.begin().await.unwrap();
+    agencies::insert_site(&mut tx, &site).await.unwrap();
+    agencies::insert_api_key(&mut tx, &agency_key, &now_text()).await.unwrap();
+    agencies::insert_api_key(&mut tx, &site_key, &now_text()).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut conn = t.store.read().await.unwrap();
+    assert_eq!(agencies::find_api_key(&mut conn, &agency_key.key_hash).await.unwrap(), Some(agency_key));
+    assert_eq!(agencies::find_api_key(&mut conn, &site_key.key_hash).await.unwrap(), Some(site_key));
+    assert_eq!(agencies::find_api_key(&mut conn, &"cc".repeat(32)).await.unwrap(), None);
+    let read_site = agencies::get_site(&mut conn, site.site_id).await.unwrap().unwrap();
+    assert_eq!(read_site.postcode_prefixes, ["10", "11"]);
+}
+
+#[tokio::test]
+async fn a_letter_is_visible_only_to_its_own_agency() {
+    let t = test_store().await;
+    let a = agency(&t.store, "A").await;
+    let b = agency(&t.store, "B").await;
+    let l = letter(a, LetterStatus::QueuedForPrint);
+    insert(&t.store, &l).await;
+    let mut conn = t.store.read().await.unwrap();
+    let read = letters::get_letter(&mut conn, a, l.letter_id).await.unwrap().unwrap();
+    assert_eq!(read, l);
+    assert_eq!(letters::get_letter(&mut conn, b, l.letter_id).await.unwrap(), None);
+    assert!(letters::list_letters(&mut conn, b, None, None, 10).await.unwrap().is_empty());
+    assert!(events::list_events(&mut conn, b, 0, 10).await.unwrap().is_empty());
+    let failure = letters::transition(&mut conn, b, l.letter_id, LetterStatus::Cancelled, None, None).await.unwrap_err();
+    assert!(matches!(failure, TransitionFailure::NotFound), "{failure}");
+}
+
+#[tokio::test]
+async fn letters_page_newest_first_and_filter_by_status() {
+    let t = test_store().await;
+    let a = agency(&t.store, "A").await;
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        let status = if i % 2 == 0 { LetterStatus::QueuedForPrint } else { LetterStatus::Accepted };
+        let l = letter(a, status);
+        insert(&t.store, &l).await;
+        ids.push(l.letter_id);
+    }
+    ids.reverse();
+    let mut conn = t.store.read().await.unwrap();
+    let mut seen = Vec::new();
+    let mut before = None;
+    loop {
+        let page = letters::list_letters(&mut conn, a, None, before, 3).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        before = page.last().map(|l| l.letter_id);
+        seen.extend(page.iter().map(|l| l.letter_id));
+    }
+    assert_eq!(seen, ids);
+    let queued = letters::list_letters(&mut conn, a, Some(LetterStatus::QueuedForPrint), None, 100).await.unwrap();
+    assert_eq!(queued.len(), 4);
+    assert!(queued.iter().all(|l| l.status == LetterStatus::QueuedForPrint));
+}
+
+#[tokio::test]
+async fn transitions_follow_the_status_machine_and_record_events() {
+    let t = test_store().await;
+    let a = agency(&t.store, "A").await;
+    let l = letter(a, LetterStatus::QueuedForPrint);
+    insert(&t.store, &l).await;
+
+    let mut tx = t.store.begin().await.unwrap();
+    let (after, event) =
+        letters::transition(&mut tx, a, l.letter_id, LetterStatus::Batched, None, Some("req-1")).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(after.status, LetterStatus::Batched);
+    assert_eq!((event.kind.as_str(), event.seq, event.request_id.as_deref()), ("batched", 2, Some("req-1")));
+
+    let mut tx = t.store.begin().await.unwrap();
+    let refused = letters::transition(&mut tx, a, l.letter_id, LetterStatus::Cancelled, None, None).await.unwrap_err();
+    drop(tx);
+    assert!(matches!(refused, TransitionFailure::NotAllowed(_)), "{refused}");
+
+    let mut conn = t.store.read().await.unwrap();
+    let timeline = events::letter_timeline(&mut conn, l.letter_id).await.unwrap();
+    let kinds: Vec<&str> = timeline.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["queued_for_print", "batched"]);
+    assert_eq!(letters::get_letter(&mut conn, a, l.letter_id).await.unwrap().unwrap().status, LetterStatus::Batched);
+}
+
+#[tokio::test]
+async fn concurrent_events_get_gapless_sequence_numbers_per_agency() {
+    let t = test_store().await;
+    let a = agency(&t.store, "A").await;
+    let b = agency(&t.store, "B").await;
+    let la = letter(a, LetterStatus::Accepted);
+    let lb = letter(b, LetterStatus::Accepted);
+    insert(&t.store, &la).await;
+    insert(&t.store, &lb).await;
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let store = t.store.clone();
+        let (agency_id, letter_id) = if i % 2 == 0 { (a, la.letter_id) } else { (b, lb.letter_id) };
+        tasks.push(tokio::spawn(async move {
+            let mut tx = store.begin().await.unwrap();
+            events::append_event(
+                &mut tx,
+                NewEvent { agency_id, letter_id, kind: "accepted", status: LetterStatus::Accepted, detail: None, request_id: None },
+            )
+            .await
+            .unwrap();
+            tx.commit().await.unwrap();
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let mut conn = t.store.read().await.unwrap();
+    for agency_id in [a, b] {
+        let seqs: Vec<i64> =
+            events::list_events(&mut conn, agency_id, 0, 100).await.unwrap().iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, (1..=21).collect::<Vec<_>>());
+    }
+    let page = events::list_events(&mut conn, a, 19, 100).await.unwrap();
+    assert_eq!(page.iter().map(|e| e.seq).collect::<Vec<_>>(), [20, 21]);
+}
+
+#[tokio::test]
+async fn racing_transitions_let_exactly_one_win() {
+    let t = test_store().await;
+    let a = agency(&t.store, "A").await;
+    let l = letter(a, LetterStatus::QueuedForPrint);
+    insert(&t.store, &l).await;
+    let mut tasks = Vec::new();
+    for to in [LetterStatus::Cancelled, LetterStatus::Batched, LetterStatus::Cancelled, LetterStatus::Batched] {
+        let store = t.store.clone();
+        let id = l.letter_id;
+        tasks.push(tokio::spawn(async move {
+            let mut tx = store.begin().await.unwrap();
+            match letters::transition(&mut tx, a, id, to, None, None).await {
+                Ok(_) => {
+                    tx.commit().await.unwrap();
+                    true
+                }
+                Err(_) => false,
+            }
+        }));
+    }
+    let mut wins = 0;
+    for task in tasks {
+        wins += usize::from(task.await.unwrap());
+    }
+    assert_eq!(wins, 1);
+    let mut conn = t.store.read().await.unwrap();
+    assert_eq!(events::letter_timeline(&mut conn, l.letter_id).await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn an_idempotency_key_is_stored_once_per_agency() {
+    let t = test_store().await;
+    let a = agency(&t.store, "A").await;
+    let b = agency(&t.store, "B").await;
+    let record = idempotency::IdempotencyRecord {
+        request_hash: "h".into(),
+        status_code: 201,
+        response_body: "{\"letter_id\":\"x\"}".into(),
+    };
+    let mut tx = t.store.begin().await.unwrap();
+    idempotency::insert(&mut tx, a, "key-1", &record, &now_text()).await.unwrap();
+    idempotency::insert(&mut tx, b, "key-1", &record, &now_text()).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = t.store.begin().await.unwrap();
+    let err = idempotency::insert(&mut tx, a, "key-1", &record, &now_text()).await.unwrap_err();
+    assert!(err.is_unique_violation());
+    drop(tx);
+    let mut conn = t.store.read().await.unwrap();
+    assert_eq!(idempotency::get(&mut conn, a, "key-1").await.unwrap(), Some(record));
+    assert_eq!(idempotency::get(&mut conn, a, "key-2").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_verified_email_can_be_replaced() {
+    let t = test_store().await;
+    let mut tx = t.store.begin().await.unwrap();
+    channels::upsert_verified_email(&mut tx, "hash-1", "a@example.go.th", "import").await.unwrap();
+    channels::upsert_verified_email(&mut tx, "hash-1", "b@example.go.th", "opt-in").await.unwrap();
+    tx.commit().await.unwrap();
+    let mut conn = t.store.read().await.unwrap();
+    assert_eq!(channels::find_verified_email(&mut conn, "hash-1").await.unwrap().as_deref(), Some("b@example.go.th"));
+    assert_eq!(channels::find_verified_email(&mut conn, "hash-2").await.unwrap(), None);
+}
