@@ -61,6 +61,16 @@ impl CitizenId {
         self.0.iter().map(|d| char::from(b'0' + d)).collect()
     }
 
+    /// HMAC-SHA256 of the digits under a server-held key, hex: the registry of e-channels is
+    /// keyed by this, so it holds no citizen ids, and without the key the 10¹² possible ids
+    /// cannot be hashed through to find one.
+    pub fn keyed_hash(&self, key: &[u8]) -> String {
+        use hmac::Mac;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+        mac.update(self.digits().as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
     /// The id with its last four digits only, for showing back to a person (`xxxxxxxxx0708`).
     pub fn masked(&self) -> String {
         let digits = self.digits();
@@ -121,6 +131,14 @@ mod tests {
         assert_eq!(CitizenId::parse("11017002307081"), Err(CitizenIdError::Length(14)));
         assert_eq!(CitizenId::parse("110170023070x"), Err(CitizenIdError::NotADigit('x')));
         assert_eq!(CitizenId::parse("0101700230708"), Err(CitizenIdError::FirstDigit(0)));
+    }
+
+    #[test]
+    fn keyed_hashes_depend_on_the_key() {
+        let id = CitizenId::parse("1101700230708").unwrap();
+        assert_eq!(id.keyed_hash(b"k1"), id.keyed_hash(b"k1"));
+        assert_ne!(id.keyed_hash(b"k1"), id.keyed_hash(b"k2"));
+        assert_eq!(id.keyed_hash(b"k1").len(), 64);
     }
 
     #[test]

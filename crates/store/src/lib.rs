@@ -73,6 +73,15 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// True when the database could not be reached or had no connection free: a retry later
+    /// may succeed.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_))
+        )
+    }
+
     /// True when a unique constraint refused the write.
     pub fn is_unique_violation(&self) -> bool {
         match self {

@@ -1,0 +1,53 @@
+//! `/healthz` (the process answers), `/readyz` (and its database does) and `/metrics`
+//! (Prometheus text format), mounted on every role.
+
+use std::sync::OnceLock;
+
+use axum::extract::{FromRef, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use hybridpost_store::Store;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use crate::problem::ApiError;
+
+/// The process-wide Prometheus recorder (installed on first use).
+pub fn metrics_handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets(&[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
+            .expect("the bucket list is not empty")
+            .build_recorder();
+        let handle = recorder.handle();
+        // Another recorder may already be installed (tests build many routers); then ours
+        // renders nothing, which is acceptable there.
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
+}
+
+/// The health and metrics routes.
+pub fn router<S>() -> Router<S>
+where
+    Store: FromRef<S>,
+    S: Clone + Send + Sync + 'static,
+{
+    metrics_handle();
+    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).route("/metrics", get(metrics))
+}
+
+async fn healthz() -> impl IntoResponse {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
+async fn readyz(State(store): State<Store>) -> Result<impl IntoResponse, ApiError> {
+    store.ping().await.map_err(|e| ApiError::Unavailable(format!("the database does not answer: {e}")))?;
+    Ok(Json(serde_json::json!({"status": "ready"})))
+}
+
+async fn metrics() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], metrics_handle().render())
+}

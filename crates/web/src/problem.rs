@@ -1,0 +1,179 @@
+//! Errors at the HTTP edge, rendered as RFC 9457 `application/problem+json`.
+//!
+//! `into_response` only builds the response. The [`crate::layers`] middleware adds the request
+//! id to the body and logs the error once; it also turns any other error response (an unknown
+//! route, a timeout) into problem+json, so clients see one error format.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use hybridpost_core::{FieldError, ValidationErrors};
+use serde::Serialize;
+
+/// The problem+json media type.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An RFC 9457 problem details object.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// A URI naming the kind of problem (`urn:hybridpost:problem:validation`).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Short summary of the kind of problem.
+    pub title: String,
+    /// HTTP status code.
+    pub status: u16,
+    /// What went wrong this time, in words a developer can act on.
+    pub detail: String,
+    /// The request's `x-request-id`, to quote when asking for help.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// For validation problems: every field that is wrong.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+/// Everything a handler can fail with. Each variant's doc names its HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the body is not the JSON the route expects (syntax, type, unknown field).
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401: no API key, or one that is not valid.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// 403: the key is valid but not for this API (a site key on the agency API).
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// 404: no such resource, or one the caller may not see.
+    #[error("{0}")]
+    NotFound(String),
+    /// 409: the request conflicts with the resource's state; `kind` is the problem type slug.
+    #[error("{detail}")]
+    Conflict {
+        /// Problem type slug (`letter-not-cancellable`).
+        kind: &'static str,
+        /// What conflicts.
+        detail: String,
+    },
+    /// 413: the body is larger than the route accepts.
+    #[error("the request body is larger than {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// 415: the body is not `application/json`.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// 422: the JSON is well formed but fields are wrong; every one is listed.
+    #[error("{0}")]
+    Validation(ValidationErrors),
+    /// 429: too many requests for this key; retry after the given seconds.
+    #[error("too many requests for this API key; retry after {retry_after_secs} s")]
+    RateLimited {
+        /// Seconds until a request will be accepted.
+        retry_after_secs: u64,
+    },
+    /// 503: a dependency (the database) is not available.
+    #[error("{0}")]
+    Unavailable(String),
+    /// 500: a fault of ours; the detail is logged, not shown.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The problem details this error shows the client.
+    pub fn problem(&self) -> Problem {
+        let (slug, title): (&str, &str) = match self {
+            ApiError::BadRequest(_) => ("malformed-request", "Malformed request"),
+            ApiError::Unauthorized(_) => ("unauthorized", "Unauthorized"),
+            ApiError::Forbidden(_) => ("forbidden", "Forbidden"),
+            ApiError::NotFound(_) => ("not-found", "Not found"),
+            ApiError::Conflict { kind, .. } => (kind, "Conflict"),
+            ApiError::PayloadTooLarge { .. } => ("payload-too-large", "Payload too large"),
+            ApiError::UnsupportedMediaType(_) => ("unsupported-media-type", "Unsupported media type"),
+            ApiError::Validation(_) => ("validation", "Invalid fields"),
+            ApiError::RateLimited { .. } => ("rate-limited", "Too many requests"),
+            ApiError::Unavailable(_) => ("unavailable", "Service unavailable"),
+            ApiError::Internal(_) => ("internal", "Internal server error"),
+        };
+        let detail = match self {
+            ApiError::Internal(_) => "something went wrong on our side; it has been logged with the request id".into(),
+            ApiError::Validation(e) => format!("{} field(s) are not valid", e.0.len()),
+            other => other.to_string(),
+        };
+        Problem {
+            kind: format!("urn:hybridpost:problem:{slug}"),
+            title: title.into(),
+            status: self.status().as_u16(),
+            detail,
+            request_id: None,
+            errors: match self {
+                ApiError::Validation(e) => e.0.clone(),
+                _ => Vec::new(),
+            },
+        }
+    }
+}
+
+impl From<hybridpost_store::StoreError> for ApiError {
+    fn from(e: hybridpost_store::StoreError) -> Self {
+        if e.is_unavailable() {
+            ApiError::Unavailable("the database is not available; try again shortly".into())
+        } else {
+            ApiError::Internal(e.to_string())
+        }
+    }
+}
+
+/// Carried on an error response so the middleware can finish and log it.
+#[derive(Clone, Debug)]
+pub struct ProblemExtension {
+    /// The problem as built by the handler.
+    pub problem: Problem,
+    /// The internal message (for 5xx, what was hidden from the client).
+    pub internal: Option<String>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let problem = self.problem();
+        let internal = match &self {
+            ApiError::Internal(m) => Some(m.clone()),
+            _ => None,
+        };
+        let mut response = problem_response(&problem);
+        if let ApiError::RateLimited { retry_after_secs } = self {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
+        if matches!(self, ApiError::Unauthorized(_)) {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response.extensions_mut().insert(ProblemExtension { problem, internal });
+        response
+    }
+}
+
+/// A response carrying `problem` as its body.
+pub fn problem_response(problem: &Problem) -> Response {
+    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = serde_json::to_vec(problem).expect("a problem always serialises");
+    (status, [(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON))], body).into_response()
+}
