@@ -1,0 +1,113 @@
+//! `/v1/events`: the agency's event feed, paged by cursor. It is the source of truth for what
+//! happened to letters; webhooks only push the same events.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::Uri;
+use hybridpost_core::{EventId, LetterId, LetterStatus};
+use hybridpost_store::events::{self, EventRecord};
+use hybridpost_web::AgencyCaller;
+use hybridpost_web::problem::{ApiError, Problem};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::AppState;
+
+const MAX_PAGE: i64 = 500;
+
+/// One event on a letter's timeline.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Event {
+    /// Unique id (use it to drop duplicates).
+    pub event_id: EventId,
+    /// The letter.
+    pub letter_id: LetterId,
+    /// What happened (a status name for status changes).
+    pub kind: String,
+    /// The letter's status after the event.
+    pub status: LetterStatus,
+    /// Details of the event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub detail: Option<serde_json::Value>,
+    /// When it happened (UTC).
+    pub created_at: String,
+    /// This event's position in the feed; `GET /v1/events?after=` it for the ones after.
+    pub cursor: String,
+}
+
+impl From<&EventRecord> for Event {
+    fn from(e: &EventRecord) -> Self {
+        Event {
+            event_id: e.event_id,
+            letter_id: e.letter_id,
+            kind: e.kind.clone(),
+            status: e.status,
+            detail: e.detail.clone(),
+            created_at: e.created_at.clone(),
+            cursor: e.seq.to_string(),
+        }
+    }
+}
+
+/// A page of the event feed.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct EventFeed {
+    /// Events, oldest first.
+    pub items: Vec<Event>,
+    /// Pass as `after` to get the events after this page; the same cursor when there were none.
+    pub next_cursor: String,
+}
+
+/// Query of `GET /v1/events`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct FeedQuery {
+    /// Cursor: events after this one (from the start when not given).
+    after: Option<String>,
+    /// Events per page, 1 to 500 (100 when not given).
+    limit: Option<i64>,
+}
+
+/// The agency's events, oldest first, after a cursor.
+#[utoipa::path(
+    get, path = "/v1/events", tag = "events",
+    params(FeedQuery),
+    responses(
+        (status = 200, description = "A page of events", body = EventFeed),
+        (status = 400, description = "Bad cursor or limit", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad API key", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = []))
+)]
+pub(crate) async fn list_events(
+    State(state): State<AppState>,
+    caller: AgencyCaller,
+    uri: Uri,
+) -> Result<Json<EventFeed>, ApiError> {
+    let q: FeedQuery = query(&uri)?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::BadRequest(format!("limit must be from 1 to {MAX_PAGE}")));
+    }
+    let after = match q.after.as_deref() {
+        None | Some("") => 0,
+        Some(c) => c
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| ApiError::BadRequest(format!("{c:?} is not a cursor from this API")))?,
+    };
+    let mut conn = state.store.read().await?;
+    let page = events::list_events(&mut conn, caller.agency_id, after, limit).await?;
+    let next_cursor = page.last().map_or(after, |e| e.seq).to_string();
+    Ok(Json(EventFeed { items: page.iter().map(Event::from).collect(), next_cursor }))
+}
+
+/// Parses a query string, answering a clear 400 for a bad one.
+pub(crate) fn query<T: DeserializeOwned>(uri: &Uri) -> Result<T, ApiError> {
+    Query::<T>::try_from_uri(uri)
+        .map(|Query(q)| q)
+        .map_err(|rejection| ApiError::BadRequest(format!("bad query: {}", rejection.body_text())))
+}

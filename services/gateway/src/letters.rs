@@ -1,0 +1,370 @@
+//! `/v1/letters`: submit, read, list and cancel letters.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use hybridpost_core::letter::CheckedLetter;
+use hybridpost_core::{Channel, ChannelReason, LetterId, LetterStatus, NewLetter};
+use hybridpost_store::events::{self, NewEvent};
+use hybridpost_store::letters::{self, LetterRecord, TransitionFailure};
+use hybridpost_store::{channels, idempotency, now_text};
+use hybridpost_web::problem::{ApiError, Problem};
+use hybridpost_web::{AgencyCaller, JsonBody};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::AppState;
+use crate::events::Event;
+
+/// Longest accepted `Idempotency-Key`.
+const MAX_IDEMPOTENCY_KEY: usize = 255;
+/// Largest page of letters.
+const MAX_PAGE: i64 = 100;
+
+/// A letter's state, as returned on creation and in lists.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct LetterSummary {
+    /// The letter's id.
+    pub letter_id: LetterId,
+    /// The agency's reference.
+    pub reference: String,
+    /// Where the letter is in its life.
+    pub status: LetterStatus,
+    /// How it is delivered.
+    pub channel: Channel,
+    /// Why that channel was chosen.
+    pub channel_reason: ChannelReason,
+    /// Sent with a test key: rendered, never printed or sent.
+    pub test: bool,
+    /// Reply deadline, if a reply is expected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_deadline: Option<String>,
+    /// When it was accepted (UTC).
+    pub created_at: String,
+    /// When it last changed (UTC).
+    pub updated_at: String,
+}
+
+/// A letter with its content and timeline.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct LetterDetail {
+    /// Its state.
+    #[serde(flatten)]
+    pub summary: LetterSummary,
+    /// The letter as submitted (address in official spelling).
+    pub letter: NewLetter,
+    /// Every event, oldest first.
+    pub timeline: Vec<Event>,
+}
+
+/// A page of letters.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct LetterList {
+    /// Letters, newest first.
+    pub items: Vec<LetterSummary>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Query of `GET /v1/letters`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Only letters with this status.
+    status: Option<LetterStatus>,
+    /// `next_cursor` from the previous page.
+    cursor: Option<String>,
+    /// Letters per page, 1 to 100 (50 when not given).
+    limit: Option<i64>,
+}
+
+impl From<&LetterRecord> for LetterSummary {
+    fn from(l: &LetterRecord) -> Self {
+        LetterSummary {
+            letter_id: l.letter_id,
+            reference: l.reference.clone(),
+            status: l.status,
+            channel: l.channel,
+            channel_reason: l.channel_reason,
+            test: l.test,
+            reply_deadline: l.reply_deadline.clone(),
+            created_at: l.created_at.clone(),
+            updated_at: l.updated_at.clone(),
+        }
+    }
+}
+
+/// Submit a letter.
+///
+/// The recipient gets it digitally when their citizen id has a verified e-channel, on paper
+/// otherwise; the answer says which and why. Send an `Idempotency-Key` to retry safely: a
+/// repeat returns the first answer, and the same key with a different body is refused.
+#[utoipa::path(
+    post, path = "/v1/letters", tag = "letters",
+    request_body = NewLetter,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: up to 255 printable characters, unique per request")),
+    responses(
+        (status = 201, description = "Accepted", body = LetterSummary),
+        (status = 400, description = "Malformed JSON or unknown field", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad API key", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Idempotency key reused with another body", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, all listed", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = []))
+)]
+pub(crate) async fn create_letter(
+    State(state): State<AppState>,
+    caller: AgencyCaller,
+    headers: HeaderMap,
+    body: JsonBody<NewLetter>,
+) -> Result<Response, ApiError> {
+    let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let idempotency_key = idempotency_key(&headers)?;
+    let request_hash = canonical_hash(&body.raw)?;
+
+    if let Some(key) = &idempotency_key {
+        let mut conn = state.store.read().await?;
+        if let Some(stored) = idempotency::get(&mut conn, caller.agency_id, key).await? {
+            return replay(stored, &request_hash);
+        }
+    }
+
+    let today = time::OffsetDateTime::now_utc().to_offset(time::macros::offset!(+7)).date();
+    let CheckedLetter { letter, citizen_id, reply_deadline } =
+        body.value.check(today).map_err(ApiError::Validation)?;
+
+    let citizen_id_hash = citizen_id.as_ref().map(|id| id.keyed_hash(&state.config.citizen_id_key));
+    let has_e_channel = match &citizen_id_hash {
+        Some(hash) => {
+            let mut conn = state.store.read().await?;
+            channels::find_verified_email(&mut conn, hash).await?.is_some()
+        }
+        None => false,
+    };
+    let (channel, channel_reason) = Channel::choose(citizen_id.as_ref(), has_e_channel);
+
+    let now = now_text();
+    let mut record = LetterRecord {
+        letter_id: LetterId::new(),
+        agency_id: caller.agency_id,
+        reference: letter.reference.clone(),
+        status: LetterStatus::Accepted,
+        channel,
+        channel_reason,
+        test: caller.test,
+        postcode: letter.recipient.address.postcode.clone(),
+        citizen_id_hash,
+        reply_deadline: reply_deadline.map(|d| d.to_string()),
+        content: serde_json::to_value(&letter).map_err(|e| ApiError::Internal(e.to_string()))?,
+        created_at: now.clone(),
+        updated_at: now.clone(),
+    };
+    if channel == Channel::Print {
+        record.status = LetterStatus::QueuedForPrint;
+    }
+    let summary = LetterSummary::from(&record);
+    let response_body = serde_json::to_string(&summary).map_err(|e| ApiError::Internal(e.to_string()))?;
+
+    let mut tx = state.store.begin().await?;
+    letters::insert_letter(&mut tx, &record).await?;
+    let accepted_detail = serde_json::json!({"channel": channel, "channel_reason": channel_reason});
+    let event = |kind: LetterStatus, detail| NewEvent {
+        agency_id: caller.agency_id,
+        letter_id: record.letter_id,
+        kind: kind.as_str(),
+        status: kind,
+        detail: Some(detail),
+        request_id: request_id.as_deref(),
+    };
+    events::append_event(&mut tx, event(LetterStatus::Accepted, accepted_detail)).await?;
+    if channel == Channel::Print {
+        let detail = serde_json::json!({"postcode": record.postcode, "test": record.test});
+        events::append_event(&mut tx, event(LetterStatus::QueuedForPrint, detail)).await?;
+    }
+    if let Some(key) = &idempotency_key {
+        let stored = idempotency::IdempotencyRecord {
+            request_hash: request_hash.clone(),
+            status_code: StatusCode::CREATED.as_u16(),
+            response_body: response_body.clone(),
+        };
+        if let Err(e) = idempotency::insert(&mut tx, caller.agency_id, key, &stored, &now).await {
+            if !e.is_unique_violation() {
+                return Err(e.into());
+            }
+            // The same key was used by a request that committed while this one ran: drop
+            // this letter and answer as the first one did.
+            drop(tx);
+            let mut conn = state.store.read().await?;
+            let stored = idempotency::get(&mut conn, caller.agency_id, key)
+                .await?
+                .ok_or_else(|| ApiError::Internal("idempotency record vanished".into()))?;
+            return replay(stored, &request_hash);
+        }
+    }
+    tx.commit().await.map_err(hybridpost_store::StoreError::from)?;
+
+    metrics::counter!("hybridpost_letters_accepted_total", "channel" => channel.as_str()).increment(1);
+    tracing::info!(
+        letter.id = %record.letter_id,
+        letter.channel = channel.as_str(),
+        letter.test = record.test,
+        "letter {} accepted for {} delivery",
+        record.letter_id,
+        channel.as_str()
+    );
+    let location = format!("/v1/letters/{}", record.letter_id);
+    Ok((
+        StatusCode::CREATED,
+        [
+            (header::LOCATION, HeaderValue::from_str(&location).map_err(|e| ApiError::Internal(e.to_string()))?),
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+        ],
+        response_body,
+    )
+        .into_response())
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else { return Ok(None) };
+    let key = value.to_str().map_err(|_| ApiError::BadRequest("Idempotency-Key must be printable ASCII".into()))?;
+    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY {
+        return Err(ApiError::BadRequest(format!("Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters")));
+    }
+    Ok(Some(key.to_owned()))
+}
+
+/// SHA-256 of the body re-serialised with sorted keys and no spaces, so formatting does not
+/// make two equal requests differ.
+fn canonical_hash(raw: &[u8]) -> Result<String, ApiError> {
+    let value: serde_json::Value = hybridpost_web::json::parse(raw)?;
+    let canonical = serde_json::to_vec(&value).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(hex::encode(Sha256::digest(&canonical)))
+}
+
+fn replay(stored: idempotency::IdempotencyRecord, request_hash: &str) -> Result<Response, ApiError> {
+    if stored.request_hash != request_hash {
+        return Err(ApiError::Conflict {
+            kind: "idempotency-key-reused",
+            detail: "this Idempotency-Key was used before with a different body; use a new key for a new letter".into(),
+        });
+    }
+    let status = StatusCode::from_u16(stored.status_code).unwrap_or(StatusCode::OK);
+    Ok((
+        status,
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (header::HeaderName::from_static("idempotent-replayed"), HeaderValue::from_static("true")),
+        ],
+        stored.response_body,
+    )
+        .into_response())
+}
+
+fn parse_letter_id(id: &str) -> Result<LetterId, ApiError> {
+    id.parse().map_err(|_| ApiError::NotFound(format!("no letter {id:?}")))
+}
+
+/// Read a letter with its content and timeline.
+#[utoipa::path(
+    get, path = "/v1/letters/{letter_id}", tag = "letters",
+    params(("letter_id" = LetterId, Path, description = "The letter's id")),
+    responses(
+        (status = 200, description = "The letter", body = LetterDetail),
+        (status = 401, description = "No or bad API key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such letter for this agency", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = []))
+)]
+pub(crate) async fn get_letter(
+    State(state): State<AppState>,
+    caller: AgencyCaller,
+    Path(letter_id): Path<String>,
+) -> Result<Json<LetterDetail>, ApiError> {
+    let letter_id = parse_letter_id(&letter_id)?;
+    let mut conn = state.store.read().await?;
+    let record = letters::get_letter(&mut conn, caller.agency_id, letter_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no letter {letter_id}")))?;
+    let timeline = events::letter_timeline(&mut conn, letter_id).await?;
+    let letter: NewLetter = serde_json::from_value(record.content.clone())
+        .map_err(|e| ApiError::Internal(format!("stored letter {letter_id} does not parse: {e}")))?;
+    Ok(Json(LetterDetail {
+        summary: LetterSummary::from(&record),
+        letter,
+        timeline: timeline.iter().map(Event::from).collect(),
+    }))
+}
+
+/// List the agency's letters, newest first.
+#[utoipa::path(
+    get, path = "/v1/letters", tag = "letters",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of letters", body = LetterList),
+        (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad API key", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = []))
+)]
+pub(crate) async fn list_letters(
+    State(state): State<AppState>,
+    caller: AgencyCaller,
+    uri: Uri,
+) -> Result<Json<LetterList>, ApiError> {
+    let query: ListQuery = crate::events::query(&uri)?;
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::BadRequest(format!("limit must be from 1 to {MAX_PAGE}")));
+    }
+    let before = query
+        .cursor
+        .as_deref()
+        .map(|c| c.parse::<LetterId>().map_err(|_| ApiError::BadRequest(format!("{c:?} is not a cursor from this API"))))
+        .transpose()?;
+    let mut conn = state.store.read().await?;
+    let page = letters::list_letters(&mut conn, caller.agency_id, query.status, before, limit).await?;
+    let next_cursor =
+        if page.len() as i64 == limit { page.last().map(|l| l.letter_id.to_string()) } else { None };
+    Ok(Json(LetterList { items: page.iter().map(LetterSummary::from).collect(), next_cursor }))
+}
+
+/// Cancel a letter that has not yet been put in a print batch or sent digitally.
+#[utoipa::path(
+    post, path = "/v1/letters/{letter_id}/cancel", tag = "letters",
+    params(("letter_id" = LetterId, Path, description = "The letter's id")),
+    responses(
+        (status = 200, description = "Cancelled", body = LetterSummary),
+        (status = 401, description = "No or bad API key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such letter for this agency", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Too late to cancel; the detail says why", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = []))
+)]
+pub(crate) async fn cancel_letter(
+    State(state): State<AppState>,
+    caller: AgencyCaller,
+    headers: HeaderMap,
+    Path(letter_id): Path<String>,
+) -> Result<Json<LetterSummary>, ApiError> {
+    let letter_id = parse_letter_id(&letter_id)?;
+    let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok());
+    let mut tx = state.store.begin().await?;
+    let result = letters::transition(&mut tx, caller.agency_id, letter_id, LetterStatus::Cancelled, None, request_id).await;
+    let (record, _) = result.map_err(|e| match e {
+        TransitionFailure::NotFound => ApiError::NotFound(format!("no letter {letter_id}")),
+        TransitionFailure::NotAllowed(why) => ApiError::Conflict { kind: "letter-not-cancellable", detail: why.to_string() },
+        TransitionFailure::Store(e) if e.is_unique_violation() => ApiError::Conflict {
+            kind: "letter-changed",
+            detail: "the letter changed while it was being cancelled; read it and try again".into(),
+        },
+        TransitionFailure::Store(e) => e.into(),
+    })?;
+    tx.commit().await.map_err(hybridpost_store::StoreError::from)?;
+    tracing::info!(letter.id = %letter_id, "letter {letter_id} cancelled");
+    Ok(Json(LetterSummary::from(&record)))
+}

@@ -1,0 +1,141 @@
+//! The agency API: agencies submit letters, read them with their timelines, cancel them before
+//! they are batched, and page through their event feed. Every route needs an agency API key and
+//! sees only that agency's letters. The OpenAPI document is generated from these handlers.
+#![forbid(unsafe_code)]
+
+mod events;
+mod letters;
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, FromRef};
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use hybridpost_store::Store;
+use hybridpost_web::auth::ApiKeys;
+use hybridpost_web::json::BodyLimit;
+use hybridpost_web::problem::{ApiError, Problem};
+use tokio::net::TcpListener;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use events::{Event, EventFeed};
+pub use letters::{LetterDetail, LetterList, LetterSummary};
+
+/// Settings of the agency API.
+#[derive(Clone)]
+pub struct GatewayConfig {
+    /// Key for the keyed hash of citizen ids (the e-channel registry is keyed by it).
+    pub citizen_id_key: Arc<[u8]>,
+    /// Largest request body, in bytes.
+    pub max_body_bytes: usize,
+}
+
+// The key never appears in logs.
+impl fmt::Debug for GatewayConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GatewayConfig")
+            .field("citizen_id_key", &"[redacted]")
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish()
+    }
+}
+
+/// Everything the handlers share.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The database.
+    pub store: Store,
+    /// API-key checks and rate limits.
+    pub keys: ApiKeys,
+    /// Settings.
+    pub config: Arc<GatewayConfig>,
+}
+
+impl FromRef<AppState> for Store {
+    fn from_ref(state: &AppState) -> Store {
+        state.store.clone()
+    }
+}
+
+impl FromRef<AppState> for ApiKeys {
+    fn from_ref(state: &AppState) -> ApiKeys {
+        state.keys.clone()
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "hybridpost agency API",
+        description = "Send letters to citizens: digitally when they have a verified e-channel, on paper otherwise. \
+                       Authenticate with `Authorization: Bearer <api key>`. Errors are RFC 9457 problem+json.",
+        version = "1"
+    ),
+    modifiers(&BearerAuth),
+    components(schemas(Problem)),
+    tags((name = "letters", description = "Submit, read and cancel letters"),
+         (name = "events", description = "The agency's event feed"))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("hpk_…").build()),
+        );
+    }
+}
+
+/// The API routes with their OpenAPI description, before state and layers.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(letters::create_letter, letters::list_letters))
+        .routes(routes!(letters::get_letter))
+        .routes(routes!(letters::cancel_letter))
+        .routes(routes!(events::list_events))
+}
+
+/// The agency API's routes with their state and body limit (no common layers), and its
+/// OpenAPI document; the binary merges these with the other roles'.
+pub fn parts(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
+    let limit = state.config.max_body_bytes;
+    let (router, openapi) = api().split_for_parts();
+    let router = router
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(Extension(BodyLimit(limit)))
+        .with_state(state);
+    (router, openapi)
+}
+
+/// The complete agency API as served alone: routes, `/openapi.json`, health and metrics, and
+/// the common layers.
+pub fn router(state: AppState, timeout: Duration) -> Router {
+    let store = state.store.clone();
+    let (routes, openapi) = parts(state);
+    let openapi = Arc::new(openapi);
+    let app = routes
+        .route("/openapi.json", get(move || std::future::ready(Json(openapi.as_ref().clone()))))
+        .merge(hybridpost_web::health::router().with_state(store))
+        .fallback(|| std::future::ready(ApiError::NotFound("there is nothing at this path; see /openapi.json".into())));
+    hybridpost_web::layers::with_common_layers(app, timeout)
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then finishes open requests.
+pub async fn run(
+    router: Router,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
+    Ok(())
+}

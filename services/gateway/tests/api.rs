@@ -1,0 +1,525 @@
+//! The agency API over HTTP, against the store named by `HYBRIDPOST_TEST_DATABASE_URL`
+//! (SQLite when unset; `ops/test.sh` runs this file on both databases).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use hybridpost_core::{AgencyId, CitizenId, SiteId};
+use hybridpost_gateway::{AppState, GatewayConfig};
+use hybridpost_store::agencies::{self, Agency, Principal, Site};
+use hybridpost_store::testing::{TestStore, test_store};
+use hybridpost_store::{Store, channels, events, letters, now_text};
+use hybridpost_web::auth::{ApiKeys, generate_api_key};
+use hybridpost_web::rate_limit::RateLimiter;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const CITIZEN_KEY: &[u8] = b"test citizen id key";
+
+struct Harness {
+    app: Router,
+    store: Store,
+    a: String,
+    b: String,
+    site: String,
+    _db: TestStore,
+}
+
+async fn add_agency(store: &Store, name: &str, test: bool) -> (AgencyId, String) {
+    let agency =
+        Agency { agency_id: AgencyId::new(), name: name.into(), contact_email: None, created_at: now_text() };
+    let key = generate_api_key(Principal::Agency { agency_id: agency.agency_id, test });
+    let mut tx = store.begin().await.unwrap();
+    agencies::insert_agency(&mut tx, &agency).await.unwrap();
+    agencies::insert_api_key(&mut tx, &key.record, &now_text()).await.unwrap();
+    tx.commit().await.unwrap();
+    (agency.agency_id, key.key)
+}
+
+async fn harness_with(limiter: RateLimiter, max_body_bytes: usize) -> Harness {
+    let db = test_store().await;
+    let store = db.store.clone();
+    let (_, a) = add_agency(&store, "กรมการปกครอง", false).await;
+    let (_, b) = add_agency(&store, "กรมสรรพากร", false).await;
+    let site = Site {
+        site_id: SiteId::new(),
+        name: "ปณ. สามเสนใน".into(),
+        postcode_prefixes: vec!["10".into()],
+        created_at: now_text(),
+    };
+    let site_key = generate_api_key(Principal::Site { site_id: site.site_id });
+    let mut tx = store.begin().await.unwrap();
+    agencies::insert_site(&mut tx, &site).await.unwrap();
+    agencies::insert_api_key(&mut tx, &site_key.record, &now_text()).await.unwrap();
+    tx.commit().await.unwrap();
+    let state = AppState {
+        store: store.clone(),
+        keys: ApiKeys { store: store.clone(), limiter },
+        config: Arc::new(GatewayConfig { citizen_id_key: Arc::from(CITIZEN_KEY), max_body_bytes }),
+    };
+    let app = hybridpost_gateway::router(state, Duration::from_secs(10));
+    Harness { app, store, a, b, site: site_key.key, _db: db }
+}
+
+async fn harness() -> Harness {
+    harness_with(RateLimiter::new(0, 0), 64 * 1024).await
+}
+
+fn example() -> Value {
+    json!({"reference": "มท 0808.2/ว 1234", "language": "th",
+      "recipient": {"name": "นายสมชาย ใจดี", "citizen_id": "1101700230708",
+        "address": {"house_number": "99", "moo": "4", "soi": "สุขใจ", "road": "พหลโยธิน",
+          "subdistrict": "สามเสนใน", "district": "พญาไท", "province": "กรุงเทพมหานคร", "postcode": "10400"}},
+      "subject": "แจ้งผลการพิจารณาคำขอ",
+      "body": ["ตามที่ท่านได้ยื่นคำขอ ..."],
+      "reply": {"deadline": "2099-01-31"}})
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Value,
+}
+
+impl Harness {
+    async fn call(&self, method: Method, path: &str, key: Option<&str>, body: Option<Body>, extra: &[(&str, &str)]) -> Reply {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(key) = key {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {key}"));
+        }
+        let has_body = body.is_some();
+        if has_body && !extra.iter().any(|(h, _)| h.eq_ignore_ascii_case("content-type")) {
+            req = req.header(header::CONTENT_TYPE, "application/json");
+        }
+        for (h, v) in extra {
+            req = req.header(*h, *v);
+        }
+        let response = self.app.clone().oneshot(req.body(body.unwrap_or_else(Body::empty)).unwrap()).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        Reply { status, headers, body }
+    }
+
+    async fn post(&self, key: &str, letter: &Value) -> Reply {
+        self.call(Method::POST, "/v1/letters", Some(key), Some(Body::from(letter.to_string())), &[]).await
+    }
+
+    async fn get(&self, key: Option<&str>, path: &str) -> Reply {
+        self.call(Method::GET, path, key, None, &[]).await
+    }
+
+    async fn counts(&self) -> (i64, i64) {
+        let mut conn = self.store.read().await.unwrap();
+        (letters::count_letters(&mut conn).await.unwrap(), events::count_events(&mut conn).await.unwrap())
+    }
+}
+
+fn assert_problem(reply: &Reply, status: StatusCode) {
+    assert_eq!(reply.status, status, "{}", reply.body);
+    assert_eq!(reply.headers[header::CONTENT_TYPE], "application/problem+json");
+    assert_eq!(reply.body["status"], status.as_u16());
+    assert!(reply.body["type"].as_str().unwrap().starts_with("urn:hybridpost:problem:"), "{}", reply.body);
+    assert!(!reply.body["title"].as_str().unwrap().is_empty());
+    assert!(!reply.body["detail"].as_str().unwrap().is_empty());
+    let request_id = reply.body["request_id"].as_str().expect("problem carries the request id");
+    assert_eq!(reply.headers["x-request-id"], request_id);
+}
+
+#[tokio::test]
+async fn a_letter_without_an_e_channel_is_queued_for_print() {
+    let h = harness().await;
+    let r = h.post(&h.a, &example()).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["status"], "queued_for_print");
+    assert_eq!(r.body["channel"], "print");
+    assert_eq!(r.body["channel_reason"], "no_verified_e_channel");
+    assert_eq!(r.body["test"], false);
+    assert_eq!(r.body["reply_deadline"], "2099-01-31");
+    let id = r.body["letter_id"].as_str().unwrap();
+    assert_eq!(r.headers[header::LOCATION], format!("/v1/letters/{id}"));
+
+    let detail = h.get(Some(&h.a), &format!("/v1/letters/{id}")).await;
+    assert_eq!(detail.status, StatusCode::OK);
+    assert_eq!(detail.body["letter"]["recipient"]["address"]["postcode"], "10400");
+    let kinds: Vec<&str> = detail.body["timeline"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["accepted", "queued_for_print"]);
+
+    let mut no_id = example();
+    no_id["recipient"].as_object_mut().unwrap().remove("citizen_id");
+    let r = h.post(&h.a, &no_id).await;
+    assert_eq!(r.body["channel_reason"], "no_citizen_id");
+}
+
+#[tokio::test]
+async fn a_citizen_with_a_verified_e_channel_gets_the_letter_digitally() {
+    let h = harness().await;
+    let hash = CitizenId::parse("1101700230708").unwrap().keyed_hash(CITIZEN_KEY);
+    let mut tx = h.store.begin().await.unwrap();
+    channels::upsert_verified_email(&mut tx, &hash, "somchai@example.co.th", "import").await.unwrap();
+    tx.commit().await.unwrap();
+    let r = h.post(&h.a, &example()).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert_eq!((r.body["channel"].as_str(), r.body["channel_reason"].as_str()), (Some("digital"), Some("verified_e_channel")));
+    assert_eq!(r.body["status"], "accepted");
+}
+
+#[tokio::test]
+async fn a_repeated_idempotency_key_replays_and_a_changed_body_conflicts() {
+    let h = harness().await;
+    let post = |letter: String, key: &'static str| {
+        let h = &h;
+        async move {
+            h.call(Method::POST, "/v1/letters", Some(&h.a), Some(Body::from(letter)), &[("idempotency-key", key)]).await
+        }
+    };
+    let first = post(example().to_string(), "k-1").await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    // Same content, other formatting: the same request.
+    let pretty = serde_json::to_string_pretty(&example()).unwrap();
+    let again = post(pretty, "k-1").await;
+    assert_eq!(again.status, StatusCode::CREATED);
+    assert_eq!(again.body, first.body);
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    assert_eq!(h.counts().await.0, 1);
+
+    let mut changed = example();
+    changed["subject"] = json!("เรื่องอื่น");
+    let conflict = post(changed.to_string(), "k-1").await;
+    assert_problem(&conflict, StatusCode::CONFLICT);
+    assert_eq!(conflict.body["type"], "urn:hybridpost:problem:idempotency-key-reused");
+    assert_eq!(h.counts().await.0, 1);
+
+    // The key belongs to agency A only.
+    let other = h
+        .call(Method::POST, "/v1/letters", Some(&h.b), Some(Body::from(example().to_string())), &[("idempotency-key", "k-1")])
+        .await;
+    assert_eq!(other.status, StatusCode::CREATED);
+    assert_ne!(other.body["letter_id"], first.body["letter_id"]);
+}
+
+#[tokio::test]
+async fn concurrent_repeats_of_one_idempotency_key_create_one_letter() {
+    let h = Arc::new(harness().await);
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let h = h.clone();
+        tasks.push(tokio::spawn(async move {
+            h.call(Method::POST, "/v1/letters", Some(&h.a), Some(Body::from(example().to_string())), &[("idempotency-key", "same")])
+                .await
+        }));
+    }
+    let mut ids = std::collections::HashSet::new();
+    for t in tasks {
+        let r = t.await.unwrap();
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        ids.insert(r.body["letter_id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(ids.len(), 1);
+    assert_eq!(h.counts().await, (1, 2));
+}
+
+#[tokio::test]
+async fn agency_b_cannot_read_list_cancel_or_see_events_of_agency_a() {
+    let h = harness().await;
+    let id = h.post(&h.a, &example()).await.body["letter_id"].as_str().unwrap().to_owned();
+
+    let read = h.get(Some(&h.b), &format!("/v1/letters/{id}")).await;
+    assert_problem(&read, StatusCode::NOT_FOUND);
+    let list = h.get(Some(&h.b), "/v1/letters").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert_eq!(list.body["items"], json!([]));
+    let cancel = h.call(Method::POST, &format!("/v1/letters/{id}/cancel"), Some(&h.b), None, &[]).await;
+    assert_problem(&cancel, StatusCode::NOT_FOUND);
+    let feed = h.get(Some(&h.b), "/v1/events").await;
+    assert_eq!(feed.body["items"], json!([]));
+
+    // A sees its own, and B's failed cancel changed nothing.
+    let read = h.get(Some(&h.a), &format!("/v1/letters/{id}")).await;
+    assert_eq!(read.body["status"], "queued_for_print");
+    assert_eq!(h.get(Some(&h.a), "/v1/letters").await.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(h.get(Some(&h.a), "/v1/events").await.body["items"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn every_route_refuses_missing_bad_and_site_keys() {
+    let h = harness().await;
+    let id = h.post(&h.a, &example()).await.body["letter_id"].as_str().unwrap().to_owned();
+    let routes = [
+        (Method::POST, "/v1/letters".to_owned()),
+        (Method::GET, "/v1/letters".to_owned()),
+        (Method::GET, format!("/v1/letters/{id}")),
+        (Method::POST, format!("/v1/letters/{id}/cancel")),
+        (Method::GET, "/v1/events".to_owned()),
+    ];
+    for (method, path) in routes {
+        let body = || (method == Method::POST).then(|| Body::from(example().to_string()));
+        let none = h.call(method.clone(), &path, None, body(), &[]).await;
+        assert_problem(&none, StatusCode::UNAUTHORIZED);
+        assert_eq!(none.headers[header::WWW_AUTHENTICATE], "Bearer");
+        let bad = h.call(method.clone(), &path, Some("hpk_notarealkey"), body(), &[]).await;
+        assert_problem(&bad, StatusCode::UNAUTHORIZED);
+        let site = h.call(method.clone(), &path, Some(&h.site), body(), &[]).await;
+        assert_problem(&site, StatusCode::FORBIDDEN);
+    }
+    assert_eq!(h.counts().await, (1, 2));
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_problem_and_writes_nothing() {
+    let h = harness().await;
+    let before = h.counts().await;
+
+    let malformed = h.call(Method::POST, "/v1/letters", Some(&h.a), Some(Body::from("{\"reference\": ")), &[]).await;
+    assert_problem(&malformed, StatusCode::BAD_REQUEST);
+
+    let wrong_type = h
+        .call(Method::POST, "/v1/letters", Some(&h.a), Some(Body::from(example().to_string())), &[("content-type", "text/plain")])
+        .await;
+    assert_problem(&wrong_type, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(wrong_type.body["detail"].as_str().unwrap().contains("application/json"));
+
+    let mut unknown = example();
+    unknown["recipient"]["nickname"] = json!("ชาย");
+    let unknown = h.post(&h.a, &unknown).await;
+    assert_problem(&unknown, StatusCode::BAD_REQUEST);
+    assert!(unknown.body["detail"].as_str().unwrap().contains("nickname"), "{}", unknown.body);
+
+    let mut pair = example();
+    pair["recipient"]["address"]["postcode"] = json!("50200");
+    let pair = h.post(&h.a, &pair).await;
+    assert_problem(&pair, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(pair.body["errors"][0]["field"], "recipient.address.postcode");
+    assert_eq!(pair.body["errors"][0]["suggestions"], json!(["10400"]));
+
+    let mut province = example();
+    province["recipient"]["address"]["province"] = json!("เชียงไหม่");
+    let province = h.post(&h.a, &province).await;
+    assert_problem(&province, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(province.body["errors"][0]["field"], "recipient.address.province");
+    assert_eq!(province.body["errors"][0]["suggestions"][0], "เชียงใหม่");
+
+    let mut check_digit = example();
+    check_digit["recipient"]["citizen_id"] = json!("1101700230709");
+    let check_digit = h.post(&h.a, &check_digit).await;
+    assert_problem(&check_digit, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(check_digit.body["errors"][0]["field"], "recipient.citizen_id");
+    assert!(check_digit.body["errors"][0]["message"].as_str().unwrap().contains("check digit"));
+
+    let mut long = example();
+    long["subject"] = json!("ก".repeat(301));
+    let long = h.post(&h.a, &long).await;
+    assert_problem(&long, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(long.body["errors"][0]["field"], "subject");
+    assert!(long.body["errors"][0]["message"].as_str().unwrap().contains("limit is 300"));
+
+    let mut huge = example();
+    huge["body"] = json!(vec!["ข้อความ".repeat(100); 100]);
+    let huge = h.post(&h.a, &huge).await;
+    assert_problem(&huge, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(huge.body["detail"].as_str().unwrap().contains("65536 bytes"), "{}", huge.body);
+
+    assert_eq!(h.counts().await, before);
+}
+
+#[tokio::test]
+async fn every_bad_field_is_listed_in_one_answer() {
+    let h = harness().await;
+    let mut letter = example();
+    letter["reference"] = json!("");
+    letter["recipient"]["citizen_id"] = json!("123");
+    letter["recipient"]["address"]["postcode"] = json!("50200");
+    letter["reply"] = json!({"deadline": "31/01/2027"});
+    let r = h.post(&h.a, &letter).await;
+    assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<&str> = r.body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["reference", "recipient.address.postcode", "recipient.citizen_id", "reply.deadline"]);
+    assert_eq!(h.counts().await, (0, 0));
+}
+
+#[tokio::test]
+async fn a_letter_can_be_cancelled_only_before_batching() {
+    let h = harness().await;
+    let id = h.post(&h.a, &example()).await.body["letter_id"].as_str().unwrap().to_owned();
+    let cancel = h.call(Method::POST, &format!("/v1/letters/{id}/cancel"), Some(&h.a), None, &[]).await;
+    assert_eq!(cancel.status, StatusCode::OK, "{}", cancel.body);
+    assert_eq!(cancel.body["status"], "cancelled");
+    let again = h.call(Method::POST, &format!("/v1/letters/{id}/cancel"), Some(&h.a), None, &[]).await;
+    assert_problem(&again, StatusCode::CONFLICT);
+    assert!(again.body["detail"].as_str().unwrap().contains("already final"), "{}", again.body);
+
+    // A batched letter: too late.
+    let id = h.post(&h.a, &example()).await.body["letter_id"].as_str().unwrap().to_owned();
+    let agency_id = {
+        let mut conn = h.store.read().await.unwrap();
+        let all = letters::list_letters(&mut conn, h_agency(&h).await, None, None, 10).await.unwrap();
+        all[0].agency_id
+    };
+    let mut tx = h.store.begin().await.unwrap();
+    letters::transition(&mut tx, agency_id, id.parse().unwrap(), hybridpost_core::LetterStatus::Batched, None, None)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let late = h.call(Method::POST, &format!("/v1/letters/{id}/cancel"), Some(&h.a), None, &[]).await;
+    assert_problem(&late, StatusCode::CONFLICT);
+    assert_eq!(late.body["type"], "urn:hybridpost:problem:letter-not-cancellable");
+    assert!(late.body["detail"].as_str().unwrap().contains("before they are put in a print batch"));
+    let unknown = h.call(Method::POST, "/v1/letters/not-an-id/cancel", Some(&h.a), None, &[]).await;
+    assert_problem(&unknown, StatusCode::NOT_FOUND);
+}
+
+async fn h_agency(h: &Harness) -> AgencyId {
+    let mut conn = h.store.read().await.unwrap();
+    let key = agencies::find_api_key(&mut conn, &hybridpost_web::auth::hash_api_key(&h.a)).await.unwrap().unwrap();
+    match key.principal {
+        Principal::Agency { agency_id, .. } => agency_id,
+        Principal::Site { .. } => unreachable!("agency key"),
+    }
+}
+
+#[tokio::test]
+async fn letters_list_by_status_with_cursor_paging() {
+    let h = harness().await;
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        ids.push(h.post(&h.a, &example()).await.body["letter_id"].as_str().unwrap().to_owned());
+    }
+    h.call(Method::POST, &format!("/v1/letters/{}/cancel", ids[0]), Some(&h.a), None, &[]).await;
+    ids.reverse();
+    let mut seen = Vec::new();
+    let mut path = "/v1/letters?limit=2".to_owned();
+    loop {
+        let page = h.get(Some(&h.a), &path).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        seen.extend(page.body["items"].as_array().unwrap().iter().map(|l| l["letter_id"].as_str().unwrap().to_owned()));
+        match page.body["next_cursor"].as_str() {
+            Some(c) => path = format!("/v1/letters?limit=2&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ids);
+    let cancelled = h.get(Some(&h.a), "/v1/letters?status=cancelled").await;
+    assert_eq!(cancelled.body["items"].as_array().unwrap().len(), 1);
+    assert_problem(&h.get(Some(&h.a), "/v1/letters?status=lost").await, StatusCode::BAD_REQUEST);
+    assert_problem(&h.get(Some(&h.a), "/v1/letters?limit=0").await, StatusCode::BAD_REQUEST);
+    assert_problem(&h.get(Some(&h.a), "/v1/letters?colour=red").await, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn the_event_feed_pages_by_cursor_with_unique_ids() {
+    let h = harness().await;
+    for _ in 0..3 {
+        h.post(&h.a, &example()).await;
+    }
+    let first = h.get(Some(&h.a), "/v1/events?limit=4").await;
+    assert_eq!(first.body["items"].as_array().unwrap().len(), 4);
+    assert_eq!(first.body["next_cursor"], "4");
+    let rest = h.get(Some(&h.a), "/v1/events?after=4").await;
+    assert_eq!(rest.body["items"].as_array().unwrap().len(), 2);
+    assert_eq!(rest.body["next_cursor"], "6");
+    let none = h.get(Some(&h.a), "/v1/events?after=6").await;
+    assert_eq!(none.body["items"], json!([]));
+    assert_eq!(none.body["next_cursor"], "6");
+    let mut ids: Vec<Value> = first.body["items"].as_array().unwrap().iter().chain(rest.body["items"].as_array().unwrap()).map(|e| e["event_id"].clone()).collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 6);
+    assert_problem(&h.get(Some(&h.a), "/v1/events?after=abc").await, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route_and_they_exist() {
+    let h = harness().await;
+    let doc = h.get(None, "/openapi.json").await;
+    assert_eq!(doc.status, StatusCode::OK);
+    assert!(doc.body["openapi"].as_str().unwrap().starts_with("3.1"), "{}", doc.body["openapi"]);
+    let paths = doc.body["paths"].as_object().unwrap();
+    let mut operations = Vec::new();
+    for (path, item) in paths {
+        for method in item.as_object().unwrap().keys() {
+            operations.push(format!("{} {path}", method.to_uppercase()));
+        }
+    }
+    operations.sort();
+    assert_eq!(
+        operations,
+        [
+            "GET /v1/events",
+            "GET /v1/letters",
+            "GET /v1/letters/{letter_id}",
+            "POST /v1/letters",
+            "POST /v1/letters/{letter_id}/cancel",
+        ]
+    );
+    // Each documented operation is served: without a key it is refused, not missing.
+    for op in operations {
+        let (method, path) = op.split_once(' ').unwrap();
+        let path = path.replace("{letter_id}", "0193a1b2-0000-7000-8000-000000000000");
+        let r = h.call(method.parse().unwrap(), &path, None, None, &[]).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{op}");
+    }
+    assert!(doc.body["components"]["schemas"]["NewLetter"].is_object());
+    assert!(doc.body["components"]["securitySchemes"]["api_key"].is_object());
+}
+
+#[tokio::test]
+async fn health_readiness_metrics_and_unknown_paths() {
+    let h = harness().await;
+    assert_eq!(h.get(None, "/healthz").await.status, StatusCode::OK);
+    assert_eq!(h.get(None, "/readyz").await.body["status"], "ready");
+    h.post(&h.a, &example()).await;
+    let metrics = h.get(None, "/metrics").await;
+    assert_eq!(metrics.status, StatusCode::OK);
+    assert_problem(&h.get(None, "/v1/nothing").await, StatusCode::NOT_FOUND);
+    let wrong_method = h.call(Method::DELETE, "/v1/letters", Some(&h.a), None, &[]).await;
+    assert_problem(&wrong_method, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
+async fn a_key_over_its_rate_limit_is_told_when_to_retry() {
+    let h = harness_with(RateLimiter::new(1, 2), 64 * 1024).await;
+    assert_eq!(h.get(Some(&h.a), "/v1/letters").await.status, StatusCode::OK);
+    assert_eq!(h.get(Some(&h.a), "/v1/letters").await.status, StatusCode::OK);
+    let limited = h.get(Some(&h.a), "/v1/letters").await;
+    assert_problem(&limited, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(limited.headers[header::RETRY_AFTER], "1");
+    // Another agency's key has its own budget.
+    assert_eq!(h.get(Some(&h.b), "/v1/letters").await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_test_key_marks_its_letters_as_test() {
+    let h = harness().await;
+    let (_, test_key) = add_agency(&h.store, "ทดสอบ", true).await;
+    let r = h.post(&test_key, &example()).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert_eq!(r.body["test"], true);
+}
+
+#[tokio::test]
+async fn the_router_serves_on_a_real_socket_and_shuts_down_cleanly() {
+    let h = harness().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(hybridpost_gateway::run(h.app.clone(), listener, async {
+        let _ = stopped.await;
+    }));
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+    socket.write_all(b"GET /healthz HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n").await.unwrap();
+    let mut answer = String::new();
+    socket.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+    assert!(answer.contains("x-request-id"), "{answer}");
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), server).await.unwrap().unwrap().unwrap();
+}
