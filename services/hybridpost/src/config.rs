@@ -1,0 +1,336 @@
+//! Configuration in layers: built-in defaults, then a TOML file, then `HYBRIDPOST_*`
+//! environment variables, then command-line flags. Unknown keys are reported as warnings (a
+//! typo should not pass silently); a missing secret that cannot be made up is an error.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// Every setting, with the defaults that make `hybridpost serve` work with no file.
+#[derive(Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Folder for the SQLite database, blobs and generated secrets.
+    pub data_dir: PathBuf,
+    /// `sqlite://PATH` or `postgres://…`; the SQLite file in the data dir when not given.
+    pub database_url: Option<SecretString>,
+    /// Connections in the database pool.
+    pub database_max_connections: u32,
+    /// The public base URL (verification links); the listen address when not given.
+    pub public_url: Option<String>,
+    /// `compact` (for people) or `json` (for log collectors).
+    pub log_format: LogFormat,
+    /// Roles to run; all when not given.
+    pub roles: Option<String>,
+    /// Key for hashing citizen ids. Generated into the data dir on SQLite; must be set (the
+    /// same on every node) with PostgreSQL.
+    pub citizen_id_key: Option<SecretString>,
+    /// Largest request body the agency API accepts, in bytes.
+    pub max_body_bytes: usize,
+    /// Longest a request may take, in seconds.
+    pub request_timeout_secs: u64,
+    /// Sustained requests per second per API key; 0 turns the limit off.
+    pub rate_limit_per_second: u32,
+    /// Burst of requests per API key above the sustained rate.
+    pub rate_limit_burst: u32,
+    /// Largest blob (PDF, scan) stored, in bytes.
+    pub max_blob_bytes: usize,
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One readable line per event.
+    #[default]
+    Compact,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("hybridpost-data"),
+            database_url: None,
+            database_max_connections: 16,
+            public_url: None,
+            log_format: LogFormat::Compact,
+            roles: None,
+            citizen_id_key: None,
+            max_body_bytes: 1024 * 1024,
+            request_timeout_secs: 30,
+            rate_limit_per_second: 500,
+            rate_limit_burst: 1000,
+            max_blob_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+const KNOWN_KEYS: &[&str] = &[
+    "listen",
+    "data_dir",
+    "database_url",
+    "database_max_connections",
+    "public_url",
+    "log_format",
+    "roles",
+    "citizen_id_key",
+    "max_body_bytes",
+    "request_timeout_secs",
+    "rate_limit_per_second",
+    "rate_limit_burst",
+    "max_blob_bytes",
+];
+
+/// Environment variables with the prefix that are not settings (used by the test suite).
+const NOT_SETTINGS: &[&str] = &["test_database_url"];
+
+// Secrets stay out of Debug output and so out of logs.
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("database", &self.database_description())
+            .field("public_url", &self.public_url)
+            .field("log_format", &self.log_format)
+            .field("roles", &self.roles)
+            .field("citizen_id_key", &self.citizen_id_key.as_ref().map(|_| "[set]"))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Flags that override the other layers.
+#[derive(Debug, Default)]
+pub struct Overrides {
+    /// `--listen`.
+    pub listen: Option<SocketAddr>,
+    /// `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+    /// `--log-format`.
+    pub log_format: Option<LogFormat>,
+    /// `--role`.
+    pub roles: Option<String>,
+}
+
+/// A configuration that was read, with the warnings found while reading it.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The configuration.
+    pub config: Config,
+    /// Unknown keys and the like, to log once logging is up.
+    pub warnings: Vec<String>,
+}
+
+/// Why the configuration could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A value has the wrong type or the file is not TOML.
+    #[error("configuration: {0}")]
+    Invalid(String),
+    /// The named config file does not exist.
+    #[error("configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+}
+
+impl Config {
+    /// Reads defaults, then `file` (if given, or `hybridpost.toml` in the data dir if present),
+    /// then the environment, then the flags.
+    pub fn load(file: Option<&Path>, overrides: Overrides) -> Result<Loaded, ConfigError> {
+        let env = Env::prefixed("HYBRIDPOST_").filter(|k| !NOT_SETTINGS.contains(&k.as_str()));
+        let mut figment = Figment::new();
+        match file {
+            Some(path) if !path.exists() => return Err(ConfigError::MissingFile(path.to_owned())),
+            Some(path) => figment = figment.merge(Toml::file(path)),
+            None => {
+                // Look in the data dir the environment or flags name, if any.
+                let data_dir = overrides
+                    .data_dir
+                    .clone()
+                    .or_else(|| std::env::var_os("HYBRIDPOST_DATA_DIR").map(PathBuf::from))
+                    .unwrap_or_else(|| Config::default().data_dir);
+                let default_file = data_dir.join("hybridpost.toml");
+                if default_file.exists() {
+                    figment = figment.merge(Toml::file(default_file));
+                }
+            }
+        }
+        figment = figment.merge(env);
+
+        let mut warnings = Vec::new();
+        if let Ok(dict) = figment.extract::<figment::value::Dict>() {
+            for key in dict.keys() {
+                if !KNOWN_KEYS.contains(&key.as_str()) {
+                    let hint = KNOWN_KEYS
+                        .iter()
+                        .min_by_key(|k| edit_distance(k, key))
+                        .filter(|k| edit_distance(k, key) <= 3)
+                        .map(|k| format!(" (did you mean {k}?)"))
+                        .unwrap_or_default();
+                    warnings.push(format!("unknown configuration key {key:?} is ignored{hint}"));
+                }
+            }
+        }
+        let mut config: Config = figment.extract().map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        if let Some(listen) = overrides.listen {
+            config.listen = listen;
+        }
+        if let Some(dir) = overrides.data_dir {
+            config.data_dir = dir;
+        }
+        if let Some(format) = overrides.log_format {
+            config.log_format = format;
+        }
+        if let Some(roles) = overrides.roles {
+            config.roles = Some(roles);
+        }
+        Ok(Loaded { config, warnings })
+    }
+
+    /// The database URL: the configured one, or the SQLite file in the data dir.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.expose_secret().to_owned(),
+            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("hybridpost.db").display()),
+        }
+    }
+
+    /// True when the database is PostgreSQL.
+    pub fn uses_postgres(&self) -> bool {
+        self.database_url.as_ref().is_some_and(|u| u.expose_secret().starts_with("postgres"))
+    }
+
+    /// The database, described without its password.
+    pub fn database_description(&self) -> String {
+        if self.uses_postgres() {
+            let url = self.database_url();
+            let host = url.split('@').nth(1).unwrap_or("(host not given)");
+            format!("PostgreSQL at {}", host.split('?').next().unwrap_or(host))
+        } else {
+            let url = self.database_url();
+            let path = url.trim_start_matches("sqlite://").split('?').next().unwrap_or("").to_owned();
+            format!("SQLite at {path}")
+        }
+    }
+
+    /// The citizen-id hashing key: configured, or (SQLite only) read from or generated into
+    /// `DATA_DIR/secrets/citizen-id.key`.
+    pub fn citizen_id_key(&self) -> anyhow::Result<Vec<u8>> {
+        if let Some(key) = &self.citizen_id_key {
+            let key = key.expose_secret().trim();
+            anyhow::ensure!(key.len() >= 32, "citizen_id_key must be at least 32 characters");
+            return Ok(key.as_bytes().to_vec());
+        }
+        anyhow::ensure!(
+            !self.uses_postgres(),
+            "HYBRIDPOST_CITIZEN_ID_KEY must be set when the database is PostgreSQL: every node must hash \
+             citizen ids with the same key (make one with: openssl rand -hex 32)"
+        );
+        let dir = self.data_dir.join("secrets");
+        let path = dir.join("citizen-id.key");
+        if let Ok(existing) = std::fs::read_to_string(&path) {
+            return Ok(existing.trim().as_bytes().to_vec());
+        }
+        std::fs::create_dir_all(&dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+        let mut bytes = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+        let key = hex::encode(bytes);
+        write_private(&path, &key)?;
+        Ok(key.into_bytes())
+    }
+}
+
+fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()?;
+    Ok(())
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_typo_in_the_file_is_a_warning_with_a_suggestion_and_values_layer() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("hp.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\nrate_limit_per_secnd = 5\nmax_body_bytes = 2048\n").unwrap();
+        let loaded = Config::load(
+            Some(&file),
+            Overrides { listen: Some("127.0.0.1:9100".parse().unwrap()), ..Default::default() },
+        )
+        .unwrap();
+        assert_eq!(loaded.config.listen.port(), 9100, "flags win over the file");
+        assert_eq!(loaded.config.max_body_bytes, 2048);
+        assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
+        assert!(loaded.warnings[0].contains("did you mean rate_limit_per_second?"), "{:?}", loaded.warnings);
+    }
+
+    #[test]
+    fn a_wrongly_typed_value_is_an_error_naming_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("hp.toml");
+        std::fs::write(&file, "max_body_bytes = \"lots\"\n").unwrap();
+        let err = Config::load(Some(&file), Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("max_body_bytes"), "{err}");
+        assert!(matches!(
+            Config::load(Some(&dir.path().join("missing.toml")), Overrides::default()),
+            Err(ConfigError::MissingFile(_))
+        ));
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let config = Config {
+            database_url: Some(SecretString::from("postgres://u:hunter2@db/hp")),
+            citizen_id_key: Some(SecretString::from("k".repeat(40))),
+            ..Config::default()
+        };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2") && !shown.contains("kkkk"), "{shown}");
+        assert!(shown.contains("PostgreSQL at db/hp"), "{shown}");
+    }
+
+    #[test]
+    fn postgres_without_a_citizen_id_key_is_an_error_and_sqlite_generates_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let pg = Config {
+            database_url: Some(SecretString::from("postgres://localhost/hp")),
+            data_dir: dir.path().into(),
+            ..Config::default()
+        };
+        assert!(pg.citizen_id_key().unwrap_err().to_string().contains("HYBRIDPOST_CITIZEN_ID_KEY"));
+        let sqlite = Config { data_dir: dir.path().into(), ..Config::default() };
+        let key = sqlite.citizen_id_key().unwrap();
+        assert_eq!(key.len(), 64);
+        assert_eq!(sqlite.citizen_id_key().unwrap(), key, "the generated key is kept");
+    }
+}

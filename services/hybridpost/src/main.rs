@@ -1,0 +1,99 @@
+//! `hybridpost`: the one binary. `serve` runs the roles (all by default) in one process;
+//! `admin` commands create agencies, sites and keys and import e-channels, against the same
+//! database, also while `serve` runs.
+#![forbid(unsafe_code)]
+
+mod admin;
+mod config;
+mod serve;
+mod telemetry;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, LogFormat, Overrides};
+
+/// hybridpost: hybrid paper/digital mail for government agencies.
+#[derive(Debug, Parser)]
+#[command(name = "hybridpost", version, about)]
+struct Cli {
+    /// Data folder (SQLite database, blobs, generated secrets) [default: hybridpost-data]
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// TOML configuration file [default: DATA_DIR/hybridpost.toml when it exists]
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Log format [default: compact]
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormat>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the HTTP APIs until SIGTERM or Ctrl-C.
+    Serve {
+        /// Address to listen on [default: 127.0.0.1:8080]
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<SocketAddr>,
+        /// Roles to run, comma separated (gateway) [default: all]
+        #[arg(long = "role", value_name = "ROLE,...")]
+        roles: Option<String>,
+    },
+    /// Administration: agencies, sites, keys, e-channels.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let overrides = Overrides {
+        listen: match &cli.command {
+            Command::Serve { listen, .. } => *listen,
+            Command::Admin(_) => None,
+        },
+        data_dir: cli.data_dir.clone(),
+        log_format: cli.log_format,
+        roles: match &cli.command {
+            Command::Serve { roles, .. } => roles.clone(),
+            Command::Admin(_) => None,
+        },
+    };
+    let loaded = match Config::load(cli.config.as_deref(), overrides) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("hybridpost: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(loaded.config.log_format, matches!(cli.command, Command::Admin(_)));
+    for warning in &loaded.warnings {
+        tracing::warn!("{warning}");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("hybridpost: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve { .. } => serve::serve(loaded.config).await,
+            Command::Admin(command) => admin::run(loaded.config, command).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One plain line: what failed and why, with its causes.
+            let causes: Vec<String> = e.chain().map(ToString::to_string).collect();
+            eprintln!("hybridpost: {}", causes.join(": "));
+            ExitCode::FAILURE
+        }
+    }
+}

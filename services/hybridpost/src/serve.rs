@@ -1,0 +1,159 @@
+//! `hybridpost serve`: opens the store, runs the chosen roles on one listener, and shuts down
+//! gracefully on SIGTERM or Ctrl-C.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::routing::get;
+use axum::{Json, Router};
+use hybridpost_gateway::{AppState, GatewayConfig};
+use hybridpost_store::{BlobStore, Store, StoreOptions};
+use hybridpost_web::auth::ApiKeys;
+use hybridpost_web::problem::ApiError;
+use hybridpost_web::rate_limit::RateLimiter;
+
+use crate::config::Config;
+
+/// A part of the service that `--role` can choose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// The agency API.
+    Gateway,
+}
+
+impl Role {
+    /// Every role, in start-up order.
+    pub const ALL: [Role; 1] = [Role::Gateway];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Role::Gateway => "gateway",
+        }
+    }
+}
+
+impl FromStr for Role {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s.trim()).ok_or_else(|| {
+            let known: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+            anyhow::anyhow!("unknown role {s:?}; the roles are {}", known.join(", "))
+        })
+    }
+}
+
+/// Opens the store the configuration names and brings its schema up to date.
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    if !config.uses_postgres() {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("cannot create the data folder {}", config.data_dir.display()))?;
+    }
+    let options = StoreOptions { max_connections: config.database_max_connections, ..Default::default() };
+    let store = Store::connect(&config.database_url(), &options)
+        .await
+        .with_context(|| format!("cannot open the database ({})", config.database_description()))?;
+    store.migrate().await.context("cannot bring the database schema up to date")?;
+    Ok(store)
+}
+
+/// Runs the service until a shutdown signal.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let roles: Vec<Role> = match &config.roles {
+        None => Role::ALL.to_vec(),
+        Some(list) => list.split(',').filter(|s| !s.trim().is_empty()).map(str::parse).collect::<Result<_, _>>()?,
+    };
+    anyhow::ensure!(!roles.is_empty(), "--role names no role");
+    let citizen_id_key = config.citizen_id_key()?;
+    let store = open_store(&config).await?;
+    let _blobs = BlobStore::local(config.data_dir.join("blobs"), config.max_blob_bytes)
+        .context("cannot open blob storage")?;
+
+    let keys = ApiKeys {
+        store: store.clone(),
+        limiter: RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst),
+    };
+    let mut app = Router::new();
+    let mut openapi: Option<utoipa::openapi::OpenApi> = None;
+    for role in &roles {
+        let (routes, doc) = match role {
+            Role::Gateway => hybridpost_gateway::parts(AppState {
+                store: store.clone(),
+                keys: keys.clone(),
+                config: Arc::new(GatewayConfig {
+                    citizen_id_key: Arc::from(citizen_id_key.as_slice()),
+                    max_body_bytes: config.max_body_bytes,
+                }),
+            }),
+        };
+        app = app.merge(routes);
+        openapi = Some(match openapi {
+            None => doc,
+            Some(mut merged) => {
+                merged.merge(doc);
+                merged
+            }
+        });
+    }
+    let openapi = Arc::new(openapi.expect("at least one role"));
+    let app = app
+        .route("/openapi.json", get(move || std::future::ready(Json(openapi.as_ref().clone()))))
+        .merge(hybridpost_web::health::router().with_state(store.clone()))
+        .fallback(|| std::future::ready(ApiError::NotFound("there is nothing at this path; see /openapi.json".into())));
+    let app = hybridpost_web::layers::with_common_layers(app, Duration::from_secs(config.request_timeout_secs));
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr().context("listener address")?;
+    let base = format!("http://{addr}");
+    let role_names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+    tracing::info!(
+        listen = %addr,
+        roles = %role_names.join(","),
+        database = %config.database_description(),
+        "hybridpost serving on {base}"
+    );
+    println!("hybridpost serving on {base}");
+    println!("  roles:    {}", role_names.join(", "));
+    println!("  database: {}", config.database_description());
+    println!("  blobs:    {}", config.data_dir.join("blobs").display());
+    println!("  health:   {base}/healthz    API description: {base}/openapi.json");
+    println!("  an agency API key: hybridpost admin create-agency --name NAME (same --data-dir)");
+    println!("Stop with Ctrl-C.");
+
+    hybridpost_gateway::run(app, listener, shutdown_signal()).await.context("server failed")?;
+    store.close().await;
+    tracing::info!("hybridpost stopped");
+    Ok(())
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!("cannot listen for Ctrl-C: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing open requests");
+}

@@ -1,0 +1,171 @@
+//! The binary as a newcomer uses it: `serve` with no configuration answers `/healthz`, admin
+//! commands work while it runs, a letter can be sent with the printed key, SIGTERM stops it
+//! cleanly, and bad input gets one plain line. Runs on the database
+//! `HYBRIDPOST_TEST_DATABASE_URL` names (SQLite in a temporary folder when unset).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_hybridpost");
+
+/// The database for this test, as the binary's environment.
+fn database_env(dir: &std::path::Path) -> Vec<(String, String)> {
+    let Some(url) = std::env::var("HYBRIDPOST_TEST_DATABASE_URL").ok().filter(|u| u.starts_with("postgres")) else {
+        return Vec::new();
+    };
+    // A schema of its own, named by the connection's search_path.
+    let schema = format!("cli_{}", dir.file_name().unwrap().to_string_lossy().to_lowercase().replace(['.', '-'], "_"));
+    let status = Command::new("psql")
+        .args([url.as_str(), "-q", "-c", &format!("create schema \"{schema}\"")])
+        .status()
+        .expect("psql is installed (ops/test.sh installs it)");
+    assert!(status.success());
+    let sep = if url.contains('?') { '&' } else { '?' };
+    vec![
+        ("HYBRIDPOST_DATABASE_URL".into(), format!("{url}{sep}options=-c%20search_path%3D{schema}")),
+        ("HYBRIDPOST_CITIZEN_ID_KEY".into(), "0123456789abcdef0123456789abcdef".into()),
+    ]
+}
+
+fn hybridpost(dir: &std::path::Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir).args(args).env_remove("RUST_LOG").env_remove("HYBRIDPOST_TEST_DATABASE_URL");
+    for (k, v) in database_env_cached(dir) {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+fn database_env_cached(dir: &std::path::Path) -> Vec<(String, String)> {
+    let marker = dir.join(".db-env");
+    if let Ok(text) = std::fs::read_to_string(&marker) {
+        return serde_json::from_str(&text).unwrap();
+    }
+    let env = database_env(dir);
+    std::fs::write(&marker, serde_json::to_string(&env).unwrap()).unwrap();
+    env
+}
+
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+fn start(dir: &std::path::Path) -> Server {
+    let started = Instant::now();
+    let mut child = hybridpost(dir, &["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut first).unwrap();
+    let addr = first.trim().strip_prefix("hybridpost serving on http://").unwrap_or_else(|| panic!("{first}"));
+    let addr: SocketAddr = addr.parse().unwrap();
+    let (status, body) = http(addr, "GET", "/healthz", None, None);
+    assert_eq!((status, body.as_str()), (200, "{\"status\":\"ok\"}"));
+    assert!(started.elapsed() < Duration::from_secs(10), "healthz took {:?}", started.elapsed());
+    Server { child, addr }
+}
+
+fn http(addr: SocketAddr, method: &str, path: &str, key: Option<&str>, body: Option<&str>) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n");
+    if let Some(k) = key {
+        req.push_str(&format!("authorization: Bearer {k}\r\n"));
+    }
+    if let Some(b) = body {
+        req.push_str(&format!("content-type: application/json\r\ncontent-length: {}\r\n", b.len()));
+    }
+    req.push_str("\r\n");
+    req.push_str(body.unwrap_or(""));
+    s.write_all(req.as_bytes()).unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    let status = answer[9..12].parse().unwrap();
+    let body = answer.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn serve_answers_with_no_config_and_admin_commands_work_beside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+
+    let out = hybridpost(dir.path(), &["admin", "create-agency", "--name", "กรมการปกครอง", "--contact-email", "saraban@dopa.go.th"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let agency: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let key = agency["api_key"].as_str().unwrap();
+    assert!(key.starts_with("hpk_"));
+
+    let site = hybridpost(dir.path(), &["admin", "create-site", "--name", "ปณ. สามเสนใน", "--postcode-prefixes", "10,11"])
+        .output()
+        .unwrap();
+    assert!(site.status.success());
+    let site: serde_json::Value = serde_json::from_slice(&site.stdout).unwrap();
+    assert_eq!(site["postcode_prefixes"], serde_json::json!(["10", "11"]));
+
+    let csv = dir.path().join("channels.csv");
+    std::fs::write(&csv, "citizen_id,email\n1101700230708,somchai@example.co.th\n").unwrap();
+    let import = hybridpost(dir.path(), &["admin", "import-channels", csv.to_str().unwrap()]).output().unwrap();
+    assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
+
+    let letter = r#"{"reference": "มท 0808.2/ว 1234", "recipient": {"name": "นายสมชาย ใจดี", "citizen_id": "1101700230708",
+        "address": {"house_number": "99", "subdistrict": "สามเสนใน", "district": "พญาไท", "province": "กรุงเทพฯ", "postcode": "10400"}},
+        "subject": "แจ้งผลการพิจารณาคำขอ", "body": ["ตามที่ท่านได้ยื่นคำขอ"]}"#;
+    let (status, body) = http(server.addr, "POST", "/v1/letters", Some(key), Some(letter));
+    assert_eq!(status, 201, "{body}");
+    let created: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(created["channel"], "digital", "the imported e-channel routes the letter: {body}");
+
+    // The site key is not an agency key.
+    let (status, _) = http(server.addr, "GET", "/v1/letters", site["api_key"].as_str(), None);
+    assert_eq!(status, 403);
+
+    // SIGTERM: a clean exit, soon.
+    let mut server = server;
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            assert!(status.success(), "serve exited with {status}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "serve did not stop within 10 s of SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn bad_cli_input_gets_one_plain_line() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, expected) in [
+        (vec!["admin", "create-site", "--name", "x", "--postcode-prefixes", "1a"], "postcode prefix \"1a\" must be 1 to 5 digits"),
+        (vec!["serve", "--role", "printer"], "unknown role \"printer\""),
+        (vec!["admin", "create-key", "--agency-id", "0193a1b2-0000-7000-8000-000000000000"], "there is no agency"),
+        (vec!["--config", "/nonexistent.toml", "admin", "migrate"], "does not exist"),
+    ] {
+        let out = hybridpost(dir.path(), &args).output().unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with("hybridpost: ") && stderr.contains(expected), "{args:?}: {stderr}");
+    }
+    let csv = dir.path().join("bad.csv");
+    std::fs::write(&csv, "1101700230708,a@example.co.th\n1101700230709,b@example.co.th\n").unwrap();
+    let out = hybridpost(dir.path(), &["admin", "import-channels", csv.to_str().unwrap()]).output().unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("line 2") && stderr.contains("check digit"), "{stderr}");
+}
