@@ -80,7 +80,9 @@ impl ThaiAddress {
         let mut official = self.clone();
         official.moo = moo;
         official.postcode = postcode.clone();
-        for (name, value) in [("subdistrict", &self.subdistrict), ("district", &self.district), ("province", &self.province)] {
+        for (name, value) in
+            [("subdistrict", &self.subdistrict), ("district", &self.district), ("province", &self.province)]
+        {
             errors.max_len(&field(name), value, 80);
         }
 
@@ -133,7 +135,7 @@ impl ThaiAddress {
         };
         official.subdistrict = subdistrict.name.clone();
 
-        if postcode_ok && !subdistrict.postcodes.iter().any(|p| *p == postcode) {
+        if postcode_ok && !subdistrict.postcodes.contains(&postcode) {
             errors.add_with_suggestions(
                 field("postcode"),
                 format!(
@@ -212,7 +214,9 @@ fn normalize_province(s: &str) -> String {
     let s = squeeze(s);
     let s = strip_prefixes(&s, &["จังหวัด", "จ."]);
     match s {
-        "กรุงเทพฯ" | "กรุงเทพ" | "กทม." | "กทม" | "กรุงเทพ ฯ" | "กรุงเทพมหานคร" => BANGKOK.to_owned(),
+        "กรุงเทพฯ" | "กรุงเทพ" | "กทม." | "กทม" | "กรุงเทพ ฯ" | "กรุงเทพมหานคร" => {
+            BANGKOK.to_owned()
+        }
         other => other.to_owned(),
     }
 }
@@ -385,7 +389,8 @@ mod tests {
         assert_eq!(checked.district, "เมืองกระบี่");
         assert_eq!(checked.subdistrict, "ปากน้ำ");
         assert_eq!(checked.province, "กระบี่");
-        let upcountry2 = ThaiAddress { district: "อำเภอเมืองกระบี่".into(), ..upcountry };
+        let upcountry2 =
+            ThaiAddress { district: "อำเภอเมืองกระบี่".into(), ..upcountry };
         assert_eq!(upcountry2.check("").unwrap().district, "เมืองกระบี่");
     }
 

@@ -119,10 +119,7 @@ mod tests {
 
     #[test]
     fn a_wrong_check_digit_is_rejected_and_named() {
-        assert_eq!(
-            CitizenId::parse("1101700230709"),
-            Err(CitizenIdError::CheckDigit { expected: 8, found: 9 })
-        );
+        assert_eq!(CitizenId::parse("1101700230709"), Err(CitizenIdError::CheckDigit { expected: 8, found: 9 }));
     }
 
     #[test]

@@ -96,13 +96,14 @@ pub async fn list_events(
     after: i64,
     limit: i64,
 ) -> Result<Vec<EventRecord>> {
-    let rows =
-        sqlx::query(&format!("select {COLUMNS} from letter_event where agency_id = $1 and seq > $2 order by seq limit $3"))
-            .bind(agency_id.to_string())
-            .bind(after)
-            .bind(limit)
-            .fetch_all(conn)
-            .await?;
+    let rows = sqlx::query(&format!(
+        "select {COLUMNS} from letter_event where agency_id = $1 and seq > $2 order by seq limit $3"
+    ))
+    .bind(agency_id.to_string())
+    .bind(after)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
     rows.iter().map(from_row).collect()
 }
 

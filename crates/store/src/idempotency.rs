@@ -63,5 +63,9 @@ pub async fn insert(
 
 /// Deletes records created before `before` (they are kept 24 hours).
 pub async fn delete_older_than(conn: &mut AnyConnection, before: &str) -> Result<u64> {
-    Ok(sqlx::query("delete from idempotency_key where created_at < $1").bind(before).execute(conn).await?.rows_affected())
+    Ok(sqlx::query("delete from idempotency_key where created_at < $1")
+        .bind(before)
+        .execute(conn)
+        .await?
+        .rows_affected())
 }

@@ -159,11 +159,9 @@ pub async fn transition(
         now_status.transition(to)?;
         return Err(StoreError::Conflict(format!("letter {letter_id} changed while it was being updated")).into());
     }
-    let event = append_event(
-        conn,
-        NewEvent { agency_id, letter_id, kind: to.as_str(), status: to, detail, request_id },
-    )
-    .await?;
+    let event =
+        append_event(conn, NewEvent { agency_id, letter_id, kind: to.as_str(), status: to, detail, request_id })
+            .await?;
     letter.status = to;
     letter.updated_at = now;
     Ok((letter, event))

@@ -76,10 +76,7 @@ impl StoreError {
     /// True when the database could not be reached or had no connection free: a retry later
     /// may succeed.
     pub fn is_unavailable(&self) -> bool {
-        matches!(
-            self,
-            StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_))
-        )
+        matches!(self, StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)))
     }
 
     /// True when a unique constraint refused the write.
@@ -207,10 +204,8 @@ pub fn now_text() -> String {
 /// A time as stored: UTC RFC 3339 with milliseconds (`2026-11-22T10:15:30.123Z`).
 pub fn timestamp_text(t: time::OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
-    t.format(time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    ))
-    .expect("a UTC time always formats")
+    t.format(time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"))
+        .expect("a UTC time always formats")
 }
 
 /// Reads a stored time back.

@@ -1,5 +1,6 @@
 //! Storage tests. The same tests run on SQLite and on PostgreSQL: `ops/test.sh` runs the suite
 //! once with each (see `hybridpost_store::testing`).
+#![expect(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
 
 use hybridpost_core::{AgencyId, Channel, ChannelReason, LetterId, LetterStatus, SiteId};
 use hybridpost_store::agencies::{self, Agency, ApiKeyRecord, Principal, Site};
@@ -120,7 +121,8 @@ async fn a_letter_is_visible_only_to_its_own_agency() {
     assert_eq!(letters::get_letter(&mut conn, b, l.letter_id).await.unwrap(), None);
     assert!(letters::list_letters(&mut conn, b, None, None, 10).await.unwrap().is_empty());
     assert!(events::list_events(&mut conn, b, 0, 10).await.unwrap().is_empty());
-    let failure = letters::transition(&mut conn, b, l.letter_id, LetterStatus::Cancelled, None, None).await.unwrap_err();
+    let failure =
+        letters::transition(&mut conn, b, l.letter_id, LetterStatus::Cancelled, None, None).await.unwrap_err();
     assert!(matches!(failure, TransitionFailure::NotFound), "{failure}");
 }
 
@@ -196,7 +198,14 @@ async fn concurrent_events_get_gapless_sequence_numbers_per_agency() {
             let mut tx = store.begin().await.unwrap();
             events::append_event(
                 &mut tx,
-                NewEvent { agency_id, letter_id, kind: "accepted", status: LetterStatus::Accepted, detail: None, request_id: None },
+                NewEvent {
+                    agency_id,
+                    letter_id,
+                    kind: "accepted",
+                    status: LetterStatus::Accepted,
+                    detail: None,
+                    request_id: None,
+                },
             )
             .await
             .unwrap();

@@ -74,9 +74,7 @@ impl ApiKeys {
         let record = agencies::find_api_key(&mut conn, &hash_api_key(key))
             .await?
             .ok_or(ApiError::Unauthorized("this API key is not valid (unknown or revoked)"))?;
-        self.limiter
-            .check(&record.key_id)
-            .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?;
+        self.limiter.check(&record.key_id).map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?;
         Ok(record)
     }
 }

@@ -135,8 +135,7 @@ pub(crate) async fn create_letter(
     }
 
     let today = time::OffsetDateTime::now_utc().to_offset(time::macros::offset!(+7)).date();
-    let CheckedLetter { letter, citizen_id, reply_deadline } =
-        body.value.check(today).map_err(ApiError::Validation)?;
+    let CheckedLetter { letter, citizen_id, reply_deadline } = body.value.check(today).map_err(ApiError::Validation)?;
 
     let citizen_id_hash = citizen_id.as_ref().map(|id| id.keyed_hash(&state.config.citizen_id_key));
     let has_e_channel = match &citizen_id_hash {
@@ -324,12 +323,13 @@ pub(crate) async fn list_letters(
     let before = query
         .cursor
         .as_deref()
-        .map(|c| c.parse::<LetterId>().map_err(|_| ApiError::BadRequest(format!("{c:?} is not a cursor from this API"))))
+        .map(|c| {
+            c.parse::<LetterId>().map_err(|_| ApiError::BadRequest(format!("{c:?} is not a cursor from this API")))
+        })
         .transpose()?;
     let mut conn = state.store.read().await?;
     let page = letters::list_letters(&mut conn, caller.agency_id, query.status, before, limit).await?;
-    let next_cursor =
-        if page.len() as i64 == limit { page.last().map(|l| l.letter_id.to_string()) } else { None };
+    let next_cursor = if page.len() as i64 == limit { page.last().map(|l| l.letter_id.to_string()) } else { None };
     Ok(Json(LetterList { items: page.iter().map(LetterSummary::from).collect(), next_cursor }))
 }
 
@@ -354,10 +354,13 @@ pub(crate) async fn cancel_letter(
     let letter_id = parse_letter_id(&letter_id)?;
     let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok());
     let mut tx = state.store.begin().await?;
-    let result = letters::transition(&mut tx, caller.agency_id, letter_id, LetterStatus::Cancelled, None, request_id).await;
+    let result =
+        letters::transition(&mut tx, caller.agency_id, letter_id, LetterStatus::Cancelled, None, request_id).await;
     let (record, _) = result.map_err(|e| match e {
         TransitionFailure::NotFound => ApiError::NotFound(format!("no letter {letter_id}")),
-        TransitionFailure::NotAllowed(why) => ApiError::Conflict { kind: "letter-not-cancellable", detail: why.to_string() },
+        TransitionFailure::NotAllowed(why) => {
+            ApiError::Conflict { kind: "letter-not-cancellable", detail: why.to_string() }
+        }
         TransitionFailure::Store(e) if e.is_unique_violation() => ApiError::Conflict {
             kind: "letter-changed",
             detail: "the letter changed while it was being cancelled; read it and try again".into(),

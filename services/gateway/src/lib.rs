@@ -110,10 +110,7 @@ pub fn api() -> OpenApiRouter<AppState> {
 pub fn parts(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let limit = state.config.max_body_bytes;
     let (router, openapi) = api().split_for_parts();
-    let router = router
-        .layer(DefaultBodyLimit::max(limit))
-        .layer(Extension(BodyLimit(limit)))
-        .with_state(state);
+    let router = router.layer(DefaultBodyLimit::max(limit)).layer(Extension(BodyLimit(limit))).with_state(state);
     (router, openapi)
 }
 

@@ -1,5 +1,6 @@
 //! The agency API over HTTP, against the store named by `HYBRIDPOST_TEST_DATABASE_URL`
 //! (SQLite when unset; `ops/test.sh` runs this file on both databases).
+#![expect(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,8 +31,7 @@ struct Harness {
 }
 
 async fn add_agency(store: &Store, name: &str, test: bool) -> (AgencyId, String) {
-    let agency =
-        Agency { agency_id: AgencyId::new(), name: name.into(), contact_email: None, created_at: now_text() };
+    let agency = Agency { agency_id: AgencyId::new(), name: name.into(), contact_email: None, created_at: now_text() };
     let key = generate_api_key(Principal::Agency { agency_id: agency.agency_id, test });
     let mut tx = store.begin().await.unwrap();
     agencies::insert_agency(&mut tx, &agency).await.unwrap();
@@ -86,7 +86,14 @@ struct Reply {
 }
 
 impl Harness {
-    async fn call(&self, method: Method, path: &str, key: Option<&str>, body: Option<Body>, extra: &[(&str, &str)]) -> Reply {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Body>,
+        extra: &[(&str, &str)],
+    ) -> Reply {
         let mut req = Request::builder().method(method).uri(path);
         if let Some(key) = key {
             req = req.header(header::AUTHORIZATION, format!("Bearer {key}"));
@@ -151,7 +158,8 @@ async fn a_letter_without_an_e_channel_is_queued_for_print() {
     let detail = h.get(Some(&h.a), &format!("/v1/letters/{id}")).await;
     assert_eq!(detail.status, StatusCode::OK);
     assert_eq!(detail.body["letter"]["recipient"]["address"]["postcode"], "10400");
-    let kinds: Vec<&str> = detail.body["timeline"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> =
+        detail.body["timeline"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["accepted", "queued_for_print"]);
 
     let mut no_id = example();
@@ -169,7 +177,10 @@ async fn a_citizen_with_a_verified_e_channel_gets_the_letter_digitally() {
     tx.commit().await.unwrap();
     let r = h.post(&h.a, &example()).await;
     assert_eq!(r.status, StatusCode::CREATED);
-    assert_eq!((r.body["channel"].as_str(), r.body["channel_reason"].as_str()), (Some("digital"), Some("verified_e_channel")));
+    assert_eq!(
+        (r.body["channel"].as_str(), r.body["channel_reason"].as_str()),
+        (Some("digital"), Some("verified_e_channel"))
+    );
     assert_eq!(r.body["status"], "accepted");
 }
 
@@ -201,7 +212,13 @@ async fn a_repeated_idempotency_key_replays_and_a_changed_body_conflicts() {
 
     // The key belongs to agency A only.
     let other = h
-        .call(Method::POST, "/v1/letters", Some(&h.b), Some(Body::from(example().to_string())), &[("idempotency-key", "k-1")])
+        .call(
+            Method::POST,
+            "/v1/letters",
+            Some(&h.b),
+            Some(Body::from(example().to_string())),
+            &[("idempotency-key", "k-1")],
+        )
         .await;
     assert_eq!(other.status, StatusCode::CREATED);
     assert_ne!(other.body["letter_id"], first.body["letter_id"]);
@@ -214,8 +231,14 @@ async fn concurrent_repeats_of_one_idempotency_key_create_one_letter() {
     for _ in 0..8 {
         let h = h.clone();
         tasks.push(tokio::spawn(async move {
-            h.call(Method::POST, "/v1/letters", Some(&h.a), Some(Body::from(example().to_string())), &[("idempotency-key", "same")])
-                .await
+            h.call(
+                Method::POST,
+                "/v1/letters",
+                Some(&h.a),
+                Some(Body::from(example().to_string())),
+                &[("idempotency-key", "same")],
+            )
+            .await
         }));
     }
     let mut ids = std::collections::HashSet::new();
@@ -283,7 +306,13 @@ async fn bad_input_gets_a_clear_problem_and_writes_nothing() {
     assert_problem(&malformed, StatusCode::BAD_REQUEST);
 
     let wrong_type = h
-        .call(Method::POST, "/v1/letters", Some(&h.a), Some(Body::from(example().to_string())), &[("content-type", "text/plain")])
+        .call(
+            Method::POST,
+            "/v1/letters",
+            Some(&h.a),
+            Some(Body::from(example().to_string())),
+            &[("content-type", "text/plain")],
+        )
         .await;
     assert_problem(&wrong_type, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert!(wrong_type.body["detail"].as_str().unwrap().contains("application/json"));
@@ -429,7 +458,13 @@ async fn the_event_feed_pages_by_cursor_with_unique_ids() {
     let none = h.get(Some(&h.a), "/v1/events?after=6").await;
     assert_eq!(none.body["items"], json!([]));
     assert_eq!(none.body["next_cursor"], "6");
-    let mut ids: Vec<Value> = first.body["items"].as_array().unwrap().iter().chain(rest.body["items"].as_array().unwrap()).map(|e| e["event_id"].clone()).collect();
+    let mut ids: Vec<Value> = first.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(rest.body["items"].as_array().unwrap())
+        .map(|e| e["event_id"].clone())
+        .collect();
     ids.dedup();
     assert_eq!(ids.len(), 6);
     assert_problem(&h.get(Some(&h.a), "/v1/events?after=abc").await, StatusCode::BAD_REQUEST);

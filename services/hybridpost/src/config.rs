@@ -146,7 +146,8 @@ impl Config {
     /// Reads defaults, then `file` (if given, or `hybridpost.toml` in the data dir if present),
     /// then the environment, then the flags.
     pub fn load(file: Option<&Path>, overrides: Overrides) -> Result<Loaded, ConfigError> {
-        let env = Env::prefixed("HYBRIDPOST_").filter(|k| !NOT_SETTINGS.contains(&k.as_str()));
+        let env =
+            Env::prefixed("HYBRIDPOST_").filter(|k| !NOT_SETTINGS.iter().any(|n| k.as_str().eq_ignore_ascii_case(n)));
         let mut figment = Figment::new();
         match file {
             Some(path) if !path.exists() => return Err(ConfigError::MissingFile(path.to_owned())),
@@ -282,7 +283,8 @@ mod tests {
     fn a_typo_in_the_file_is_a_warning_with_a_suggestion_and_values_layer() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("hp.toml");
-        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\nrate_limit_per_secnd = 5\nmax_body_bytes = 2048\n").unwrap();
+        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\nrate_limit_per_secnd = 5\nmax_body_bytes = 2048\n")
+            .unwrap();
         let loaded = Config::load(
             Some(&file),
             Overrides { listen: Some("127.0.0.1:9100".parse().unwrap()), ..Default::default() },

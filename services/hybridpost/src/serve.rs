@@ -67,8 +67,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     anyhow::ensure!(!roles.is_empty(), "--role names no role");
     let citizen_id_key = config.citizen_id_key()?;
     let store = open_store(&config).await?;
-    let _blobs = BlobStore::local(config.data_dir.join("blobs"), config.max_blob_bytes)
-        .context("cannot open blob storage")?;
+    let _blobs =
+        BlobStore::local(config.data_dir.join("blobs"), config.max_blob_bytes).context("cannot open blob storage")?;
 
     let keys = ApiKeys {
         store: store.clone(),

@@ -12,7 +12,9 @@ use crate::config::LogFormat;
 pub fn init(format: LogFormat, quiet: bool) {
     let default = if quiet { "warn" } else { "info,sqlx=warn,tower_http=warn" };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr)
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal());
     let _ = match format {
         LogFormat::Compact => builder.compact().try_init(),

@@ -2,6 +2,7 @@
 //! commands work while it runs, a letter can be sent with the printed key, SIGTERM stops it
 //! cleanly, and bad input gets one plain line. Runs on the database
 //! `HYBRIDPOST_TEST_DATABASE_URL` names (SQLite in a temporary folder when unset).
+#![expect(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -101,17 +102,21 @@ fn serve_answers_with_no_config_and_admin_commands_work_beside_it() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path());
 
-    let out = hybridpost(dir.path(), &["admin", "create-agency", "--name", "กรมการปกครอง", "--contact-email", "saraban@dopa.go.th"])
-        .output()
-        .unwrap();
+    let out = hybridpost(
+        dir.path(),
+        &["admin", "create-agency", "--name", "กรมการปกครอง", "--contact-email", "saraban@dopa.go.th"],
+    )
+    .output()
+    .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let agency: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let key = agency["api_key"].as_str().unwrap();
     assert!(key.starts_with("hpk_"));
 
-    let site = hybridpost(dir.path(), &["admin", "create-site", "--name", "ปณ. สามเสนใน", "--postcode-prefixes", "10,11"])
-        .output()
-        .unwrap();
+    let site =
+        hybridpost(dir.path(), &["admin", "create-site", "--name", "ปณ. สามเสนใน", "--postcode-prefixes", "10,11"])
+            .output()
+            .unwrap();
     assert!(site.status.success());
     let site: serde_json::Value = serde_json::from_slice(&site.stdout).unwrap();
     assert_eq!(site["postcode_prefixes"], serde_json::json!(["10", "11"]));
@@ -152,7 +157,10 @@ fn serve_answers_with_no_config_and_admin_commands_work_beside_it() {
 fn bad_cli_input_gets_one_plain_line() {
     let dir = tempfile::tempdir().unwrap();
     for (args, expected) in [
-        (vec!["admin", "create-site", "--name", "x", "--postcode-prefixes", "1a"], "postcode prefix \"1a\" must be 1 to 5 digits"),
+        (
+            vec!["admin", "create-site", "--name", "x", "--postcode-prefixes", "1a"],
+            "postcode prefix \"1a\" must be 1 to 5 digits",
+        ),
         (vec!["serve", "--role", "printer"], "unknown role \"printer\""),
         (vec!["admin", "create-key", "--agency-id", "0193a1b2-0000-7000-8000-000000000000"], "there is no agency"),
         (vec!["--config", "/nonexistent.toml", "admin", "migrate"], "does not exist"),
