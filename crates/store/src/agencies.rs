@@ -63,16 +63,14 @@ pub struct ApiKeyRecord {
 
 /// Stores a new agency.
 pub async fn insert_agency(conn: &mut AnyConnection, agency: &Agency) -> Result<()> {
-    sqlx::query(
-        "insert into agency (agency_id, name, contact_email, event_seq, created_at) values ($1, $2, $3, 0, $4)",
-    )
-    .bind(agency.agency_id.to_string())
-    .bind(&agency.name)
-    .bind(&agency.contact_email)
-    .bind(&agency.created_at)
-    .execute(conn)
-    .await
-    .map_err(|e| conflict_or(e, "agency"))?;
+    sqlx::query("insert into agency (agency_id, name, contact_email, created_at) values ($1, $2, $3, $4)")
+        .bind(agency.agency_id.to_string())
+        .bind(&agency.name)
+        .bind(&agency.contact_email)
+        .bind(&agency.created_at)
+        .execute(conn)
+        .await
+        .map_err(|e| conflict_or(e, "agency"))?;
     Ok(())
 }
 

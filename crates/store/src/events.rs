@@ -1,8 +1,11 @@
 //! Events on letters' timelines, and each agency's event feed.
 //!
-//! Each agency's events are numbered 1, 2, 3… by a counter on the agency row. Taking the next
-//! number locks that row until the transaction ends, so events commit in number order and a
-//! reader paging with `after = N` never skips an event that commits late.
+//! The feed is ordered by (`tx_order`, `seq`) and paged by a cursor holding both. On SQLite,
+//! with its single writer, `tx_order` is 0 and `seq` order is commit order. On PostgreSQL,
+//! `tx_order` is the writing transaction's id and the feed shows only events of transactions
+//! older than every transaction still running, so a reader's cursor never passes an event that
+//! has yet to commit. Writers take no shared lock for this, so letters from one agency are
+//! inserted in parallel.
 
 use hybridpost_core::{AgencyId, EventId, LetterId, LetterStatus};
 use sqlx::{AnyConnection, Row};
@@ -34,8 +37,8 @@ pub struct EventRecord {
     pub event_id: EventId,
     /// The owning agency.
     pub agency_id: AgencyId,
-    /// Position in the agency's feed.
-    pub seq: i64,
+    /// Position in the feed.
+    pub cursor: FeedCursor,
     /// The letter.
     pub letter_id: LetterId,
     /// What happened.
@@ -50,18 +53,41 @@ pub struct EventRecord {
     pub created_at: String,
 }
 
-/// Records an event, numbering it in its agency's feed.
+/// A position in an agency's event feed: events after it come after it in the feed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct FeedCursor {
+    /// The writing transaction's order (0 on SQLite).
+    pub tx_order: i64,
+    /// The event's sequence number.
+    pub seq: i64,
+}
+
+impl std::fmt::Display for FeedCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.tx_order, self.seq)
+    }
+}
+
+impl std::str::FromStr for FeedCursor {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        let (tx, seq) = s.split_once('-').ok_or(())?;
+        let cursor = FeedCursor { tx_order: tx.parse().map_err(|_| ())?, seq: seq.parse().map_err(|_| ())? };
+        if cursor.tx_order < 0 || cursor.seq < 0 { Err(()) } else { Ok(cursor) }
+    }
+}
+
+fn is_postgres(conn: &AnyConnection) -> bool {
+    conn.backend_name() == "PostgreSQL"
+}
+
+/// Records an event.
 pub async fn append_event(conn: &mut AnyConnection, event: NewEvent<'_>) -> Result<EventRecord> {
-    let seq: i64 = sqlx::query("update agency set event_seq = event_seq + 1 where agency_id = $1 returning event_seq")
-        .bind(event.agency_id.to_string())
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or_else(|| StoreError::Corrupt(format!("event for unknown agency {}", event.agency_id)))?
-        .try_get(0)?;
-    let record = EventRecord {
+    let tx_order = if is_postgres(conn) { "pg_current_xact_id()::text::bigint" } else { "0" };
+    let mut record = EventRecord {
         event_id: EventId::new(),
         agency_id: event.agency_id,
-        seq,
+        cursor: FeedCursor::default(),
         letter_id: event.letter_id,
         kind: event.kind.to_owned(),
         status: event.status,
@@ -69,38 +95,42 @@ pub async fn append_event(conn: &mut AnyConnection, event: NewEvent<'_>) -> Resu
         request_id: event.request_id.map(str::to_owned),
         created_at: now_text(),
     };
-    sqlx::query(
-        "insert into letter_event (event_id, agency_id, seq, letter_id, kind, status, detail, request_id, created_at) \
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
+    let row = sqlx::query(&format!(
+        "insert into letter_event (event_id, agency_id, tx_order, letter_id, kind, status, detail, request_id, created_at) \
+         values ($1, $2, {tx_order}, $3, $4, $5, $6, $7, $8) returning tx_order, seq"
+    ))
     .bind(record.event_id.to_string())
     .bind(record.agency_id.to_string())
-    .bind(record.seq)
     .bind(record.letter_id.to_string())
     .bind(&record.kind)
     .bind(record.status.as_str())
     .bind(record.detail.as_ref().map(|d| d.to_string()))
     .bind(&record.request_id)
     .bind(&record.created_at)
-    .execute(conn)
+    .fetch_one(conn)
     .await?;
+    record.cursor = FeedCursor { tx_order: row.try_get(0)?, seq: row.try_get(1)? };
     Ok(record)
 }
 
-const COLUMNS: &str = "event_id, agency_id, seq, letter_id, kind, status, detail, request_id, created_at";
+const COLUMNS: &str = "event_id, agency_id, tx_order, seq, letter_id, kind, status, detail, request_id, created_at";
 
-/// The agency's events after sequence number `after`, oldest first.
+/// The agency's events after `after`, in feed order, as far as every writer has committed.
 pub async fn list_events(
     conn: &mut AnyConnection,
     agency_id: AgencyId,
-    after: i64,
+    after: FeedCursor,
     limit: i64,
 ) -> Result<Vec<EventRecord>> {
+    let horizon =
+        if is_postgres(conn) { " and tx_order < pg_snapshot_xmin(pg_current_snapshot())::text::bigint" } else { "" };
     let rows = sqlx::query(&format!(
-        "select {COLUMNS} from letter_event where agency_id = $1 and seq > $2 order by seq limit $3"
+        "select {COLUMNS} from letter_event where agency_id = $1 \
+         and (tx_order > $2 or (tx_order = $2 and seq > $3)){horizon} order by tx_order, seq limit $4"
     ))
     .bind(agency_id.to_string())
-    .bind(after)
+    .bind(after.tx_order)
+    .bind(after.seq)
     .bind(limit)
     .fetch_all(conn)
     .await?;
@@ -127,7 +157,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<EventRecord> {
     Ok(EventRecord {
         event_id: parse_id(&r.try_get::<String, _>("event_id")?)?,
         agency_id: parse_id(&r.try_get::<String, _>("agency_id")?)?,
-        seq: r.try_get("seq")?,
+        cursor: FeedCursor { tx_order: r.try_get("tx_order")?, seq: r.try_get("seq")? },
         letter_id: parse_id(&r.try_get::<String, _>("letter_id")?)?,
         kind: r.try_get("kind")?,
         status: status.parse().map_err(|e| StoreError::Corrupt(format!("{e}")))?,

@@ -4,7 +4,7 @@
 
 use hybridpost_core::{AgencyId, Channel, ChannelReason, LetterId, LetterStatus, SiteId};
 use hybridpost_store::agencies::{self, Agency, ApiKeyRecord, Principal, Site};
-use hybridpost_store::events::{self, NewEvent};
+use hybridpost_store::events::{self, FeedCursor, NewEvent};
 use hybridpost_store::letters::{self, LetterRecord, TransitionFailure};
 use hybridpost_store::testing::test_store;
 use hybridpost_store::{Store, channels, idempotency, now_text};
@@ -120,7 +120,7 @@ async fn a_letter_is_visible_only_to_its_own_agency() {
     assert_eq!(read, l);
     assert_eq!(letters::get_letter(&mut conn, b, l.letter_id).await.unwrap(), None);
     assert!(letters::list_letters(&mut conn, b, None, None, 10).await.unwrap().is_empty());
-    assert!(events::list_events(&mut conn, b, 0, 10).await.unwrap().is_empty());
+    assert!(events::list_events(&mut conn, b, FeedCursor::default(), 10).await.unwrap().is_empty());
     let failure =
         letters::transition(&mut conn, b, l.letter_id, LetterStatus::Cancelled, None, None).await.unwrap_err();
     assert!(matches!(failure, TransitionFailure::NotFound), "{failure}");
@@ -167,7 +167,7 @@ async fn transitions_follow_the_status_machine_and_record_events() {
         letters::transition(&mut tx, a, l.letter_id, LetterStatus::Batched, None, Some("req-1")).await.unwrap();
     tx.commit().await.unwrap();
     assert_eq!(after.status, LetterStatus::Batched);
-    assert_eq!((event.kind.as_str(), event.seq, event.request_id.as_deref()), ("batched", 2, Some("req-1")));
+    assert_eq!((event.kind.as_str(), event.request_id.as_deref()), ("batched", Some("req-1")));
 
     let mut tx = t.store.begin().await.unwrap();
     let refused = letters::transition(&mut tx, a, l.letter_id, LetterStatus::Cancelled, None, None).await.unwrap_err();
@@ -182,7 +182,7 @@ async fn transitions_follow_the_status_machine_and_record_events() {
 }
 
 #[tokio::test]
-async fn concurrent_events_get_gapless_sequence_numbers_per_agency() {
+async fn a_reader_polling_during_concurrent_writes_misses_no_event() {
     let t = test_store().await;
     let a = agency(&t.store, "A").await;
     let b = agency(&t.store, "B").await;
@@ -190,13 +190,16 @@ async fn concurrent_events_get_gapless_sequence_numbers_per_agency() {
     let lb = letter(b, LetterStatus::Accepted);
     insert(&t.store, &la).await;
     insert(&t.store, &lb).await;
-    let mut tasks = Vec::new();
-    for i in 0..40 {
+
+    // Writers hold their transaction open for varying times, so on PostgreSQL they commit out
+    // of sequence order; a reader polls the feed all the while.
+    let mut writers = Vec::new();
+    for i in 0..40u64 {
         let store = t.store.clone();
         let (agency_id, letter_id) = if i % 2 == 0 { (a, la.letter_id) } else { (b, lb.letter_id) };
-        tasks.push(tokio::spawn(async move {
+        writers.push(tokio::spawn(async move {
             let mut tx = store.begin().await.unwrap();
-            events::append_event(
+            let e = events::append_event(
                 &mut tx,
                 NewEvent {
                     agency_id,
@@ -209,20 +212,50 @@ async fn concurrent_events_get_gapless_sequence_numbers_per_agency() {
             )
             .await
             .unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis((i * 7) % 23)).await;
             tx.commit().await.unwrap();
+            e.event_id
         }));
     }
-    for task in tasks {
-        task.await.unwrap();
+    let store = t.store.clone();
+    let reader = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        let mut cursor = FeedCursor::default();
+        let started = std::time::Instant::now();
+        while seen.len() < 21 && started.elapsed() < std::time::Duration::from_secs(20) {
+            let mut conn = store.read().await.unwrap();
+            let page = events::list_events(&mut conn, a, cursor, 5).await.unwrap();
+            drop(conn);
+            if let Some(last) = page.last() {
+                assert!(last.cursor > cursor, "the cursor only moves forward");
+                cursor = last.cursor;
+            }
+            seen.extend(page.into_iter().map(|e| e.event_id));
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        seen
+    });
+    let mut written_for_a = vec![];
+    for (i, w) in writers.into_iter().enumerate() {
+        let id = w.await.unwrap();
+        if i % 2 == 0 {
+            written_for_a.push(id);
+        }
     }
+    let seen = reader.await.unwrap();
     let mut conn = t.store.read().await.unwrap();
-    for agency_id in [a, b] {
-        let seqs: Vec<i64> =
-            events::list_events(&mut conn, agency_id, 0, 100).await.unwrap().iter().map(|e| e.seq).collect();
-        assert_eq!(seqs, (1..=21).collect::<Vec<_>>());
+    let all_a = events::list_events(&mut conn, a, FeedCursor::default(), 100).await.unwrap();
+    assert_eq!(all_a.len(), 21, "the letter's first event and 20 more");
+    let mut expected: Vec<_> = all_a.iter().map(|e| e.event_id).collect();
+    let mut got = seen.clone();
+    expected.sort();
+    got.sort();
+    got.dedup();
+    assert_eq!(got.len(), seen.len(), "no event was returned twice");
+    assert_eq!(got, expected, "the polling reader saw every event of agency A and none of B");
+    for id in written_for_a {
+        assert!(seen.contains(&id));
     }
-    let page = events::list_events(&mut conn, a, 19, 100).await.unwrap();
-    assert_eq!(page.iter().map(|e| e.seq).collect::<Vec<_>>(), [20, 21]);
 }
 
 #[tokio::test]

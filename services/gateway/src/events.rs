@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::Uri;
 use hybridpost_core::{EventId, LetterId, LetterStatus};
-use hybridpost_store::events::{self, EventRecord};
+use hybridpost_store::events::{self, EventRecord, FeedCursor};
 use hybridpost_web::AgencyCaller;
 use hybridpost_web::problem::{ApiError, Problem};
 use serde::de::DeserializeOwned;
@@ -45,7 +45,7 @@ impl From<&EventRecord> for Event {
             status: e.status,
             detail: e.detail.clone(),
             created_at: e.created_at.clone(),
-            cursor: e.seq.to_string(),
+            cursor: e.cursor.to_string(),
         }
     }
 }
@@ -70,7 +70,11 @@ pub struct FeedQuery {
     limit: Option<i64>,
 }
 
-/// The agency's events, oldest first, after a cursor.
+/// The agency's events, in the order they were committed, after a cursor.
+///
+/// Page with `after = next_cursor` until `items` is empty, then poll again later with the same
+/// cursor. An event is listed once every transaction older than it has finished, so a reader
+/// never skips one.
 #[utoipa::path(
     get, path = "/v1/events", tag = "events",
     params(FeedQuery),
@@ -92,16 +96,12 @@ pub(crate) async fn list_events(
         return Err(ApiError::BadRequest(format!("limit must be from 1 to {MAX_PAGE}")));
     }
     let after = match q.after.as_deref() {
-        None | Some("") => 0,
-        Some(c) => c
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n >= 0)
-            .ok_or_else(|| ApiError::BadRequest(format!("{c:?} is not a cursor from this API")))?,
+        None | Some("") => FeedCursor::default(),
+        Some(c) => c.parse().map_err(|()| ApiError::BadRequest(format!("{c:?} is not a cursor from this API")))?,
     };
     let mut conn = state.store.read().await?;
     let page = events::list_events(&mut conn, caller.agency_id, after, limit).await?;
-    let next_cursor = page.last().map_or(after, |e| e.seq).to_string();
+    let next_cursor = page.last().map_or(after, |e| e.cursor).to_string();
     Ok(Json(EventFeed { items: page.iter().map(Event::from).collect(), next_cursor }))
 }
 

@@ -451,13 +451,15 @@ async fn the_event_feed_pages_by_cursor_with_unique_ids() {
     }
     let first = h.get(Some(&h.a), "/v1/events?limit=4").await;
     assert_eq!(first.body["items"].as_array().unwrap().len(), 4);
-    assert_eq!(first.body["next_cursor"], "4");
-    let rest = h.get(Some(&h.a), "/v1/events?after=4").await;
+    let cursor = first.body["next_cursor"].as_str().unwrap().to_owned();
+    assert_eq!(first.body["items"][3]["cursor"], cursor.as_str());
+    let rest = h.get(Some(&h.a), &format!("/v1/events?after={cursor}")).await;
     assert_eq!(rest.body["items"].as_array().unwrap().len(), 2);
-    assert_eq!(rest.body["next_cursor"], "6");
-    let none = h.get(Some(&h.a), "/v1/events?after=6").await;
+    let last = rest.body["next_cursor"].as_str().unwrap().to_owned();
+    assert_ne!(last, cursor);
+    let none = h.get(Some(&h.a), &format!("/v1/events?after={last}")).await;
     assert_eq!(none.body["items"], json!([]));
-    assert_eq!(none.body["next_cursor"], "6");
+    assert_eq!(none.body["next_cursor"], last.as_str());
     let mut ids: Vec<Value> = first.body["items"]
         .as_array()
         .unwrap()
@@ -468,6 +470,7 @@ async fn the_event_feed_pages_by_cursor_with_unique_ids() {
     ids.dedup();
     assert_eq!(ids.len(), 6);
     assert_problem(&h.get(Some(&h.a), "/v1/events?after=abc").await, StatusCode::BAD_REQUEST);
+    assert_problem(&h.get(Some(&h.a), "/v1/events?after=1--2").await, StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]

@@ -7,8 +7,6 @@ create table agency (
     agency_id text primary key,
     name text not null,
     contact_email text,
-    -- Last event sequence number handed out for this agency: the event feed's cursor.
-    event_seq bigint not null default 0,
     created_at text not null
 );
 
@@ -56,20 +54,24 @@ create index letter_agency_idx on letter (agency_id, letter_id);
 create index letter_agency_status_idx on letter (agency_id, status, letter_id);
 
 create table letter_event (
-    event_id text primary key,
+    -- Position in the global event order.
+    seq bigserial primary key,
+    event_id text not null unique,
     agency_id text not null references agency (agency_id),
-    -- Per-agency sequence number, allocated under the agency row's lock so that events
-    -- become visible in sequence order: the feed's cursor never skips one.
-    seq bigint not null,
+    -- The id of the transaction that wrote the event (pg_current_xact_id()). Transactions
+    -- commit out of sequence order, so the feed orders by (tx_order, seq) and returns only
+    -- events of transactions older than every one still running: an event that commits late
+    -- can never land behind a cursor a reader already holds.
+    tx_order bigint not null,
     letter_id text not null references letter (letter_id),
     kind text not null,
     status text not null,
     detail text,
     request_id text,
-    created_at text not null,
-    unique (agency_id, seq)
+    created_at text not null
 );
 
+create index letter_event_feed_idx on letter_event (agency_id, tx_order, seq);
 create index letter_event_letter_idx on letter_event (letter_id, seq);
 
 create table idempotency_key (

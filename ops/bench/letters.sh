@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Benchmark of POST /v1/letters under concurrent load, on SQLite and on PostgreSQL, driven by
+# wrk from a second process on loopback. Prints requests per second and latency percentiles
+# and writes them to ops/bench/out/letters.json.
+#
+# Usage: ops/bench/letters.sh [--connections N] [--seconds S]
+#
+# The per-key rate limit is turned off for the run (HYBRIDPOST_RATE_LIMIT_PER_SECOND=0): the
+# benchmark measures the server, and all requests come from one agency key.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. ops/lib/common.sh
+
+connections=32
+seconds=20
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --connections) connections=$2; shift 2 ;;
+    --seconds) seconds=$2; shift 2 ;;
+    *) echo "usage: ops/bench/letters.sh [--connections N] [--seconds S]"; exit 2 ;;
+  esac
+done
+
+ensure_packages wrk postgresql postgresql-client python3
+say "building the release binary"
+cargo build --release --locked -p hybridpost
+bin=$(pwd)/target/release/hybridpost
+work=$(mktemp -d /tmp/hybridpost-bench.XXXXXX)
+server_pid=""
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  pg_stop
+  rm -rf "$work"
+}
+trap cleanup EXIT
+mkdir -p ops/bench/out
+
+# run_one NAME: serves on the database in the environment, loads it, prints one JSON line.
+run_one() {
+  local name=$1 port
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  HYBRIDPOST_RATE_LIMIT_PER_SECOND=0 RUST_LOG=warn "$bin" --data-dir "$work/$name" serve --listen "127.0.0.1:$port" \
+    >"$work/$name.out" 2>"$work/$name.err" &
+  server_pid=$!
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+  export HYBRIDPOST_BENCH_KEY
+  HYBRIDPOST_BENCH_KEY=$("$bin" --data-dir "$work/$name" admin create-agency --name "bench" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')
+  # Warm up, then measure.
+  wrk -t 2 -c "$connections" -d 3s -s ops/bench/post-letter.lua "http://127.0.0.1:$port/v1/letters" >/dev/null
+  local line
+  line=$(wrk -t 2 -c "$connections" -d "${seconds}s" --latency -s ops/bench/post-letter.lua \
+    "http://127.0.0.1:$port/v1/letters" | tee "$work/$name.wrk" | grep '^{')
+  kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
+  echo "{\"database\": \"$name\", \"connections\": $connections, $(echo "$line" | sed 's/^{//')"
+}
+
+say "SQLite"
+sqlite=$(run_one sqlite)
+echo "$sqlite"
+say "PostgreSQL"
+pg_start
+sqlite_json=$sqlite
+pg=$(HYBRIDPOST_DATABASE_URL="$PG_URL" HYBRIDPOST_CITIZEN_ID_KEY=$(printf 'b%.0s' $(seq 1 40)) run_one postgresql)
+echo "$pg"
+printf '{"benchmark": "post_letters", "machine_cores": %s, "results": [%s, %s]}\n' "$(nproc)" "$sqlite_json" "$pg" \
+  | python3 -m json.tool > ops/bench/out/letters.json
+say "written ops/bench/out/letters.json"
+cat ops/bench/out/letters.json

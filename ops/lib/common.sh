@@ -1,0 +1,47 @@
+# Shared helpers for ops/ scripts: package installs and a throwaway PostgreSQL cluster.
+# Source it; it defines functions only.
+
+say() { printf '\n== %s\n' "$*"; }
+
+# ensure_packages PKG...: installs the Debian packages that are missing.
+ensure_packages() {
+  local missing=() p sudo=""
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "installing ${missing[*]}"
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+# pg_start: starts a PostgreSQL cluster in a new temporary folder on a free loopback port,
+# creates the database hybridpost, and sets PG_URL. pg_stop stops it and removes the folder.
+pg_start() {
+  PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+  PG_DIR=$(mktemp -d /tmp/hybridpost-pg.XXXXXX)
+  local port
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  AS_PG=()
+  if [ "$(id -u)" -eq 0 ]; then
+    # initdb refuses to run as root: the cluster belongs to the postgres user.
+    chown postgres:postgres "$PG_DIR"
+    AS_PG=(runuser -u postgres --)
+  fi
+  say "starting PostgreSQL on 127.0.0.1:$port"
+  "${AS_PG[@]}" "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$PG_DIR/initdb.log" 2>&1 \
+    || { cat "$PG_DIR/initdb.log"; return 1; }
+  "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w \
+    -o "-p $port -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=300 ${PG_EXTRA_OPTS:-}" start >/dev/null \
+    || { cat "$PG_DIR/server.log"; return 1; }
+  "${AS_PG[@]}" "$PG_BIN/createdb" -h 127.0.0.1 -p "$port" -U postgres hybridpost
+  PG_URL="postgres://postgres@127.0.0.1:$port/hybridpost"
+}
+
+pg_stop() {
+  [ -n "${PG_DIR:-}" ] || return 0
+  "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$PG_DIR"
+  PG_DIR=""
+}
