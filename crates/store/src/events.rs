@@ -83,34 +83,74 @@ fn is_postgres(conn: &AnyConnection) -> bool {
 
 /// Records an event.
 pub async fn append_event(conn: &mut AnyConnection, event: NewEvent<'_>) -> Result<EventRecord> {
+    let mut records = append_events(conn, vec![event]).await?;
+    records.pop().ok_or_else(|| StoreError::Corrupt("insert returned no event".into()))
+}
+
+/// Records several events in one statement, in the order given.
+pub async fn append_events(conn: &mut AnyConnection, events: Vec<NewEvent<'_>>) -> Result<Vec<EventRecord>> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
     let tx_order = if is_postgres(conn) { "pg_current_xact_id()::text::bigint" } else { "0" };
-    let mut record = EventRecord {
-        event_id: EventId::new(),
-        agency_id: event.agency_id,
-        cursor: FeedCursor::default(),
-        letter_id: event.letter_id,
-        kind: event.kind.to_owned(),
-        status: event.status,
-        detail: event.detail,
-        request_id: event.request_id.map(str::to_owned),
-        created_at: now_text(),
-    };
-    let row = sqlx::query(&format!(
+    let created_at = now_text();
+    let mut records: Vec<EventRecord> = events
+        .into_iter()
+        .map(|event| EventRecord {
+            event_id: EventId::new(),
+            agency_id: event.agency_id,
+            cursor: FeedCursor::default(),
+            letter_id: event.letter_id,
+            kind: event.kind.to_owned(),
+            status: event.status,
+            detail: event.detail,
+            request_id: event.request_id.map(str::to_owned),
+            created_at: created_at.clone(),
+        })
+        .collect();
+    let values: Vec<String> = (0..records.len())
+        .map(|i| {
+            let p = i * 8;
+            format!(
+                "(${}, ${}, {tx_order}, ${}, ${}, ${}, ${}, ${}, ${})",
+                p + 1,
+                p + 2,
+                p + 3,
+                p + 4,
+                p + 5,
+                p + 6,
+                p + 7,
+                p + 8
+            )
+        })
+        .collect();
+    let sql = format!(
         "insert into letter_event (event_id, agency_id, tx_order, letter_id, kind, status, detail, request_id, created_at) \
-         values ($1, $2, {tx_order}, $3, $4, $5, $6, $7, $8) returning tx_order, seq"
-    ))
-    .bind(record.event_id.to_string())
-    .bind(record.agency_id.to_string())
-    .bind(record.letter_id.to_string())
-    .bind(&record.kind)
-    .bind(record.status.as_str())
-    .bind(record.detail.as_ref().map(|d| d.to_string()))
-    .bind(&record.request_id)
-    .bind(&record.created_at)
-    .fetch_one(conn)
-    .await?;
-    record.cursor = FeedCursor { tx_order: row.try_get(0)?, seq: row.try_get(1)? };
-    Ok(record)
+         values {} returning event_id, tx_order, seq",
+        values.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for r in &records {
+        query = query
+            .bind(r.event_id.to_string())
+            .bind(r.agency_id.to_string())
+            .bind(r.letter_id.to_string())
+            .bind(r.kind.clone())
+            .bind(r.status.as_str())
+            .bind(r.detail.as_ref().map(|d| d.to_string()))
+            .bind(r.request_id.clone())
+            .bind(r.created_at.clone());
+    }
+    for row in query.fetch_all(conn).await? {
+        let event_id: String = row.try_get(0)?;
+        let cursor = FeedCursor { tx_order: row.try_get(1)?, seq: row.try_get(2)? };
+        let record = records
+            .iter_mut()
+            .find(|r| r.event_id.to_string() == event_id)
+            .ok_or_else(|| StoreError::Corrupt(format!("insert returned an unknown event {event_id}")))?;
+        record.cursor = cursor;
+    }
+    Ok(records)
 }
 
 const COLUMNS: &str = "event_id, agency_id, tx_order, seq, letter_id, kind, status, detail, request_id, created_at";

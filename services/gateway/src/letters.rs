@@ -124,13 +124,16 @@ pub(crate) async fn create_letter(
     body: JsonBody<NewLetter>,
 ) -> Result<Response, ApiError> {
     let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let idempotency_key = idempotency_key(&headers)?;
-    let request_hash = canonical_hash(&body.raw)?;
+    // (key, hash of the body) when the client sent an Idempotency-Key.
+    let idempotency = match idempotency_key(&headers)? {
+        Some(key) => Some((key, canonical_hash(&body.raw)?)),
+        None => None,
+    };
 
-    if let Some(key) = &idempotency_key {
+    if let Some((key, request_hash)) = &idempotency {
         let mut conn = state.store.read().await?;
         if let Some(stored) = idempotency::get(&mut conn, caller.agency_id, key).await? {
-            return replay(stored, &request_hash);
+            return replay(stored, request_hash);
         }
     }
 
@@ -180,12 +183,13 @@ pub(crate) async fn create_letter(
         detail: Some(detail),
         request_id: request_id.as_deref(),
     };
-    events::append_event(&mut tx, event(LetterStatus::Accepted, accepted_detail)).await?;
+    let mut new_events = vec![event(LetterStatus::Accepted, accepted_detail)];
     if channel == Channel::Print {
         let detail = serde_json::json!({"postcode": record.postcode, "test": record.test});
-        events::append_event(&mut tx, event(LetterStatus::QueuedForPrint, detail)).await?;
+        new_events.push(event(LetterStatus::QueuedForPrint, detail));
     }
-    if let Some(key) = &idempotency_key {
+    events::append_events(&mut tx, new_events).await?;
+    if let Some((key, request_hash)) = &idempotency {
         let stored = idempotency::IdempotencyRecord {
             request_hash: request_hash.clone(),
             status_code: StatusCode::CREATED.as_u16(),
@@ -202,7 +206,7 @@ pub(crate) async fn create_letter(
             let stored = idempotency::get(&mut conn, caller.agency_id, key)
                 .await?
                 .ok_or_else(|| ApiError::Internal("idempotency record vanished".into()))?;
-            return replay(stored, &request_hash);
+            return replay(stored, request_hash);
         }
     }
     tx.commit().await.map_err(hybridpost_store::StoreError::from)?;
