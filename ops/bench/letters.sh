@@ -3,7 +3,7 @@
 # wrk from a second process on loopback. Prints requests per second and latency percentiles
 # and writes them to ops/bench/out/letters.json.
 #
-# Usage: ops/bench/letters.sh [--connections N] [--seconds S]
+# Usage: ops/bench/letters.sh [--connections N] [--seconds S] [--only sqlite|postgresql]
 #
 # The per-key rate limit is turned off for the run (HYBRIDPOST_RATE_LIMIT_PER_SECOND=0): the
 # benchmark measures the server, and all requests come from one agency key.
@@ -13,11 +13,13 @@ cd "$(dirname "$0")/../.."
 
 connections=32
 seconds=20
+only=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --connections) connections=$2; shift 2 ;;
     --seconds) seconds=$2; shift 2 ;;
-    *) echo "usage: ops/bench/letters.sh [--connections N] [--seconds S]"; exit 2 ;;
+    --only) only=$2; shift 2 ;;
+    *) echo "usage: ops/bench/letters.sh [--connections N] [--seconds S] [--only sqlite|postgresql]"; exit 2 ;;
   esac
 done
 
@@ -51,19 +53,31 @@ run_one() {
   local line
   line=$(wrk -t 2 -c "$connections" -d "${seconds}s" --latency -s ops/bench/post-letter.lua \
     "http://127.0.0.1:$port/v1/letters" | tee "$work/$name.wrk" | grep '^{')
+  local cpu_ticks
+  cpu_ticks=$(awk '{print $14 + $15}' "/proc/$server_pid/stat")
   kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
-  echo "{\"database\": \"$name\", \"connections\": $connections, $(echo "$line" | sed 's/^{//')"
+  # Server CPU time per request (user + system, warm-up included), a steadier figure than
+  # throughput on a shared machine.
+  local requests cpu_us
+  requests=$(echo "$line" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])')
+  cpu_us=$(python3 -c "print(round($cpu_ticks / $(getconf CLK_TCK) * 1e6 / $requests, 1))")
+  echo "{\"database\": \"$name\", \"connections\": $connections, \"server_cpu_us_per_request\": $cpu_us, $(echo "$line" | sed 's/^{//')"
 }
 
-say "SQLite"
-sqlite=$(run_one sqlite)
-echo "$sqlite"
-say "PostgreSQL"
-pg_start
-sqlite_json=$sqlite
-pg=$(HYBRIDPOST_DATABASE_URL="$PG_URL" HYBRIDPOST_CITIZEN_ID_KEY=$(printf 'b%.0s' $(seq 1 40)) run_one postgresql)
-echo "$pg"
-printf '{"benchmark": "post_letters", "machine_cores": %s, "results": [%s, %s]}\n' "$(nproc)" "$sqlite_json" "$pg" \
+results=()
+if [ "$only" != postgresql ]; then
+  say "SQLite"
+  results+=("$(run_one sqlite)")
+  echo "${results[-1]}"
+fi
+if [ "$only" != sqlite ]; then
+  say "PostgreSQL"
+  pg_start
+  results+=("$(HYBRIDPOST_DATABASE_URL="$PG_URL" HYBRIDPOST_CITIZEN_ID_KEY=$(printf 'b%.0s' $(seq 1 40)) run_one postgresql)")
+  echo "${results[-1]}"
+fi
+joined=$(IFS=,; echo "${results[*]}")
+printf '{"benchmark": "post_letters", "machine_cores": %s, "results": [%s]}\n' "$(nproc)" "$joined" \
   | python3 -m json.tool > ops/bench/out/letters.json
 say "written ops/bench/out/letters.json"
 cat ops/bench/out/letters.json

@@ -15,19 +15,19 @@ use crate::{Result, StoreError, now_text};
 
 /// An event to record.
 #[derive(Clone, Debug)]
-pub struct NewEvent<'a> {
+pub struct NewEvent {
     /// The agency that owns the letter.
     pub agency_id: AgencyId,
     /// The letter.
     pub letter_id: LetterId,
     /// What happened (a status name for status changes).
-    pub kind: &'a str,
+    pub kind: &'static str,
     /// The letter's status after the event.
     pub status: LetterStatus,
     /// Details, JSON (never personal data).
     pub detail: Option<serde_json::Value>,
     /// The request that caused it.
-    pub request_id: Option<&'a str>,
+    pub request_id: Option<String>,
 }
 
 /// A recorded event.
@@ -82,13 +82,13 @@ fn is_postgres(conn: &AnyConnection) -> bool {
 }
 
 /// Records an event.
-pub async fn append_event(conn: &mut AnyConnection, event: NewEvent<'_>) -> Result<EventRecord> {
+pub async fn append_event(conn: &mut AnyConnection, event: NewEvent) -> Result<EventRecord> {
     let mut records = append_events(conn, vec![event]).await?;
     records.pop().ok_or_else(|| StoreError::Corrupt("insert returned no event".into()))
 }
 
 /// Records several events in one statement, in the order given.
-pub async fn append_events(conn: &mut AnyConnection, events: Vec<NewEvent<'_>>) -> Result<Vec<EventRecord>> {
+pub async fn append_events(conn: &mut AnyConnection, events: Vec<NewEvent>) -> Result<Vec<EventRecord>> {
     if events.is_empty() {
         return Ok(Vec::new());
     }
@@ -104,7 +104,7 @@ pub async fn append_events(conn: &mut AnyConnection, events: Vec<NewEvent<'_>>) 
             kind: event.kind.to_owned(),
             status: event.status,
             detail: event.detail,
-            request_id: event.request_id.map(str::to_owned),
+            request_id: event.request_id,
             created_at: created_at.clone(),
         })
         .collect();

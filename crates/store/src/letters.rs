@@ -57,26 +57,44 @@ const COLUMNS: &str = "letter_id, agency_id, reference, status, channel, channel
 
 /// Stores a new letter (its events are appended separately, in the same transaction).
 pub async fn insert_letter(conn: &mut AnyConnection, l: &LetterRecord) -> Result<()> {
-    sqlx::query(&format!(
-        "insert into letter ({COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-    ))
-    .bind(l.letter_id.to_string())
-    .bind(l.agency_id.to_string())
-    .bind(&l.reference)
-    .bind(l.status.as_str())
-    .bind(l.channel.as_str())
-    .bind(l.channel_reason.as_str())
-    .bind(flag(l.test))
-    .bind(&l.postcode)
-    .bind(&l.citizen_id_hash)
-    .bind(&l.reply_deadline)
-    .bind(l.content.to_string())
-    .bind(&l.created_at)
-    .bind(&l.updated_at)
-    .execute(conn)
-    .await
-    .map_err(|e| conflict_or(e, "letter"))?;
+    insert_letters(conn, std::slice::from_ref(l)).await
+}
+
+/// Stores new letters in one statement.
+pub async fn insert_letters(conn: &mut AnyConnection, letters: &[LetterRecord]) -> Result<()> {
+    if letters.is_empty() {
+        return Ok(());
+    }
+    const N: usize = 13;
+    let rows: Vec<String> = (0..letters.len())
+        .map(|i| format!("({})", (1..=N).map(|c| format!("${}", i * N + c)).collect::<Vec<_>>().join(", ")))
+        .collect();
+    let sql = format!("insert into letter ({COLUMNS}) values {}", rows.join(", "));
+    let mut query = sqlx::query(&sql);
+    for l in letters {
+        query = bind_letter(query, l);
+    }
+    query.execute(conn).await.map_err(|e| conflict_or(e, "letter"))?;
     Ok(())
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+fn bind_letter<'q>(query: AnyQuery<'q>, l: &LetterRecord) -> AnyQuery<'q> {
+    query
+        .bind(l.letter_id.to_string())
+        .bind(l.agency_id.to_string())
+        .bind(l.reference.clone())
+        .bind(l.status.as_str())
+        .bind(l.channel.as_str())
+        .bind(l.channel_reason.as_str())
+        .bind(flag(l.test))
+        .bind(l.postcode.clone())
+        .bind(l.citizen_id_hash.clone())
+        .bind(l.reply_deadline.clone())
+        .bind(l.content.to_string())
+        .bind(l.created_at.clone())
+        .bind(l.updated_at.clone())
 }
 
 /// Reads one of the agency's letters; another agency's letter is `None`, as if it did not exist.
@@ -159,9 +177,18 @@ pub async fn transition(
         now_status.transition(to)?;
         return Err(StoreError::Conflict(format!("letter {letter_id} changed while it was being updated")).into());
     }
-    let event =
-        append_event(conn, NewEvent { agency_id, letter_id, kind: to.as_str(), status: to, detail, request_id })
-            .await?;
+    let event = append_event(
+        conn,
+        NewEvent {
+            agency_id,
+            letter_id,
+            kind: to.as_str(),
+            status: to,
+            detail,
+            request_id: request_id.map(str::to_owned),
+        },
+    )
+    .await?;
     letter.status = to;
     letter.updated_at = now;
     Ok((letter, event))

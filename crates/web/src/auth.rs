@@ -5,6 +5,10 @@
 //! With that much entropy a single SHA-256 is the right hash (a slow password hash buys
 //! nothing against guessing 2¹⁶⁰ keys and costs every request).
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::header;
 use axum::http::request::Parts;
@@ -17,14 +21,20 @@ use sha2::{Digest, Sha256};
 use crate::problem::ApiError;
 use crate::rate_limit::RateLimiter;
 
-/// What a handler needs to check keys: the store and the per-key rate limits.
+/// What a handler needs to check keys: the store, the per-key rate limits, and a short-lived
+/// cache of keys already checked.
 #[derive(Clone, Debug)]
 pub struct ApiKeys {
-    /// Where keys are stored.
-    pub store: Store,
-    /// Per-key request limits.
-    pub limiter: RateLimiter,
+    store: Store,
+    limiter: RateLimiter,
+    cache: Arc<Mutex<HashMap<String, (ApiKeyRecord, Instant)>>>,
 }
+
+/// How long a checked key is trusted without asking the database again: a revoked key stops
+/// working within this time.
+pub const KEY_CACHE_TTL: Duration = Duration::from_secs(10);
+/// Most keys kept in the cache.
+const KEY_CACHE_ENTRIES: usize = 10_000;
 
 /// A freshly made key: the text to hand over once, and what is stored.
 #[derive(Debug)]
@@ -57,6 +67,36 @@ pub fn hash_api_key(key: &str) -> String {
 }
 
 impl ApiKeys {
+    /// Keys stored in `store`, limited by `limiter`.
+    pub fn new(store: Store, limiter: RateLimiter) -> Self {
+        Self { store, limiter, cache: Arc::default() }
+    }
+
+    async fn lookup(&self, key_hash: String) -> Result<ApiKeyRecord, ApiError> {
+        let now = Instant::now();
+        {
+            let cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if let Some((record, at)) = cache.get(&key_hash)
+                && now.duration_since(*at) < KEY_CACHE_TTL
+            {
+                return Ok(record.clone());
+            }
+        }
+        let mut conn = self.store.read().await?;
+        let record = agencies::find_api_key(&mut conn, &key_hash)
+            .await?
+            .ok_or(ApiError::Unauthorized("this API key is not valid (unknown or revoked)"))?;
+        let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if cache.len() >= KEY_CACHE_ENTRIES {
+            cache.retain(|_, (_, at)| now.duration_since(*at) < KEY_CACHE_TTL);
+            if cache.len() >= KEY_CACHE_ENTRIES {
+                cache.clear();
+            }
+        }
+        cache.insert(key_hash, (record.clone(), now));
+        Ok(record)
+    }
+
     /// Checks the `Authorization: Bearer` header and the key's rate limit.
     pub async fn authenticate(&self, parts: &Parts) -> Result<ApiKeyRecord, ApiError> {
         let value = parts
@@ -70,10 +110,7 @@ impl ApiKeys {
             .map(str::trim)
             .filter(|k| k.starts_with("hpk_") && k.len() <= 100)
             .ok_or(ApiError::Unauthorized("the Authorization header must be Bearer followed by an hpk_ API key"))?;
-        let mut conn = self.store.read().await?;
-        let record = agencies::find_api_key(&mut conn, &hash_api_key(key))
-            .await?
-            .ok_or(ApiError::Unauthorized("this API key is not valid (unknown or revoked)"))?;
+        let record = self.lookup(hash_api_key(key)).await?;
         self.limiter.check(&record.key_id).map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?;
         Ok(record)
     }

@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 
 use crate::AppState;
 use crate::events::Event;
+use crate::writer::{PreparedLetter, Written};
 
 /// Longest accepted `Idempotency-Key`.
 const MAX_IDEMPOTENCY_KEY: usize = 255;
@@ -172,8 +173,6 @@ pub(crate) async fn create_letter(
     let summary = LetterSummary::from(&record);
     let response_body = serde_json::to_string(&summary).map_err(|e| ApiError::Internal(e.to_string()))?;
 
-    let mut tx = state.store.begin().await?;
-    letters::insert_letter(&mut tx, &record).await?;
     let accepted_detail = serde_json::json!({"channel": channel, "channel_reason": channel_reason});
     let event = |kind: LetterStatus, detail| NewEvent {
         agency_id: caller.agency_id,
@@ -181,27 +180,29 @@ pub(crate) async fn create_letter(
         kind: kind.as_str(),
         status: kind,
         detail: Some(detail),
-        request_id: request_id.as_deref(),
+        request_id: request_id.clone(),
     };
     let mut new_events = vec![event(LetterStatus::Accepted, accepted_detail)];
     if channel == Channel::Print {
         let detail = serde_json::json!({"postcode": record.postcode, "test": record.test});
         new_events.push(event(LetterStatus::QueuedForPrint, detail));
     }
-    events::append_events(&mut tx, new_events).await?;
-    if let Some((key, request_hash)) = &idempotency {
+    let idempotency_record = idempotency.as_ref().map(|(key, request_hash)| {
         let stored = idempotency::IdempotencyRecord {
             request_hash: request_hash.clone(),
             status_code: StatusCode::CREATED.as_u16(),
             response_body: response_body.clone(),
         };
-        if let Err(e) = idempotency::insert(&mut tx, caller.agency_id, key, &stored, &now).await {
-            if !e.is_unique_violation() {
-                return Err(e.into());
-            }
-            // The same key was used by a request that committed while this one ran: drop
-            // this letter and answer as the first one did.
-            drop(tx);
+        (key.clone(), stored)
+    });
+    let letter_id = record.letter_id;
+    let prepared = PreparedLetter { record, events: new_events, idempotency: idempotency_record };
+    match state.writer.write(prepared).await? {
+        Written::Stored => {}
+        Written::IdempotencyKeyTaken => {
+            // The same key was used by a request stored while this one ran: this letter was
+            // not stored; answer as the first one did.
+            let (key, request_hash) = idempotency.as_ref().expect("only letters with a key can find it taken");
             let mut conn = state.store.read().await?;
             let stored = idempotency::get(&mut conn, caller.agency_id, key)
                 .await?
@@ -209,18 +210,16 @@ pub(crate) async fn create_letter(
             return replay(stored, request_hash);
         }
     }
-    tx.commit().await.map_err(hybridpost_store::StoreError::from)?;
 
     metrics::counter!("hybridpost_letters_accepted_total", "channel" => channel.as_str()).increment(1);
     tracing::info!(
-        letter.id = %record.letter_id,
+        letter.id = %letter_id,
         letter.channel = channel.as_str(),
-        letter.test = record.test,
-        "letter {} accepted for {} delivery",
-        record.letter_id,
+        letter.test = caller.test,
+        "letter {letter_id} accepted for {} delivery",
         channel.as_str()
     );
-    let location = format!("/v1/letters/{}", record.letter_id);
+    let location = format!("/v1/letters/{letter_id}");
     Ok((
         StatusCode::CREATED,
         [

@@ -5,6 +5,7 @@
 
 mod events;
 mod letters;
+mod writer;
 
 use std::fmt;
 use std::future::Future;
@@ -26,6 +27,7 @@ use utoipa_axum::routes;
 
 pub use events::{Event, EventFeed};
 pub use letters::{LetterDetail, LetterList, LetterSummary};
+pub use writer::LetterWriter;
 
 /// Settings of the agency API.
 #[derive(Clone)]
@@ -55,6 +57,16 @@ pub struct AppState {
     pub keys: ApiKeys,
     /// Settings.
     pub config: Arc<GatewayConfig>,
+    /// Group commit for new letters.
+    pub writer: LetterWriter,
+}
+
+impl AppState {
+    /// The state for `store`; starts the letter writer task, so call it inside a Tokio runtime.
+    pub fn new(store: Store, keys: ApiKeys, config: GatewayConfig) -> AppState {
+        let writer = LetterWriter::spawn(store.clone());
+        AppState { store, keys, config: Arc::new(config), writer }
+    }
 }
 
 impl FromRef<AppState> for Store {

@@ -56,11 +56,11 @@ async fn harness_with(limiter: RateLimiter, max_body_bytes: usize) -> Harness {
     agencies::insert_site(&mut tx, &site).await.unwrap();
     agencies::insert_api_key(&mut tx, &site_key.record, &now_text()).await.unwrap();
     tx.commit().await.unwrap();
-    let state = AppState {
-        store: store.clone(),
-        keys: ApiKeys { store: store.clone(), limiter },
-        config: Arc::new(GatewayConfig { citizen_id_key: Arc::from(CITIZEN_KEY), max_body_bytes }),
-    };
+    let state = AppState::new(
+        store.clone(),
+        ApiKeys::new(store.clone(), limiter),
+        GatewayConfig { citizen_id_key: Arc::from(CITIZEN_KEY), max_body_bytes },
+    );
     let app = hybridpost_gateway::router(state, Duration::from_secs(10));
     Harness { app, store, a, b, site: site_key.key, _db: db }
 }

@@ -70,22 +70,19 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let _blobs =
         BlobStore::local(config.data_dir.join("blobs"), config.max_blob_bytes).context("cannot open blob storage")?;
 
-    let keys = ApiKeys {
-        store: store.clone(),
-        limiter: RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst),
-    };
+    let keys = ApiKeys::new(store.clone(), RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst));
     let mut app = Router::new();
     let mut openapi: Option<utoipa::openapi::OpenApi> = None;
     for role in &roles {
         let (routes, doc) = match role {
-            Role::Gateway => hybridpost_gateway::parts(AppState {
-                store: store.clone(),
-                keys: keys.clone(),
-                config: Arc::new(GatewayConfig {
+            Role::Gateway => hybridpost_gateway::parts(AppState::new(
+                store.clone(),
+                keys.clone(),
+                GatewayConfig {
                     citizen_id_key: Arc::from(citizen_id_key.as_slice()),
                     max_body_bytes: config.max_body_bytes,
-                }),
-            }),
+                },
+            )),
         };
         app = app.merge(routes);
         openapi = Some(match openapi {
