@@ -120,10 +120,36 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     println!("  an agency API key: hybridpost admin create-agency --name NAME (same --data-dir)");
     println!("Stop with Ctrl-C.");
 
+    let maintenance = tokio::spawn(maintain(store.clone()));
     hybridpost_gateway::run(app, listener, shutdown_signal()).await.context("server failed")?;
+    maintenance.abort();
     store.close().await;
     tracing::info!("hybridpost stopped");
     Ok(())
+}
+
+/// How long an idempotency record answers repeats of its request.
+const IDEMPOTENCY_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Housekeeping every hour: forgets idempotency records older than the window. Each node
+/// runs it; the delete is idempotent, so several nodes doing it at once is harmless.
+async fn maintain(store: Store) {
+    let mut every_hour = tokio::time::interval(Duration::from_secs(60 * 60));
+    loop {
+        every_hour.tick().await;
+        let cutoff = hybridpost_store::timestamp_text(time::OffsetDateTime::now_utc() - IDEMPOTENCY_WINDOW);
+        let deleted = async {
+            let mut tx = store.begin().await?;
+            let n = hybridpost_store::idempotency::delete_older_than(&mut tx, &cutoff).await?;
+            tx.commit().await?;
+            Ok::<u64, hybridpost_store::StoreError>(n)
+        }
+        .await;
+        match deleted {
+            Ok(n) => tracing::debug!(deleted = n, "forgot {n} idempotency records older than 24 h"),
+            Err(e) => tracing::warn!("idempotency housekeeping failed: {e}"),
+        }
+    }
 }
 
 /// Completes on SIGTERM or Ctrl-C.
