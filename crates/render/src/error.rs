@@ -1,0 +1,81 @@
+//! What can go wrong while rendering.
+
+use crate::fonts::Weight;
+
+/// An error from building or writing a document.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// A font file could not be parsed.
+    #[error("the {weight:?} font is not a TrueType or OpenType font that can be read")]
+    UnreadableFont {
+        /// Which of the two faces it was.
+        weight: Weight,
+    },
+    /// The text has a character the font cannot draw; printing it would leave a blank box.
+    #[error(
+        "the {weight:?} font has no glyph for {character:?} ({}); remove or replace the character",
+        .character.escape_unicode()
+    )]
+    MissingGlyph {
+        /// The character.
+        character: char,
+        /// The face that lacks it.
+        weight: Weight,
+    },
+    /// A paragraph whose font size or line height is not a positive number.
+    #[error("font size {size} pt with line height {line_height} cannot be laid out; both must be positive")]
+    InvalidSize {
+        /// The font size in points.
+        size: f32,
+        /// The line height factor.
+        line_height: f32,
+    },
+    /// A page id that does not belong to this document.
+    #[error("page {page} does not exist; the document has {count} pages")]
+    NoSuchPage {
+        /// Zero-based page index asked for.
+        page: usize,
+        /// Number of pages in the document.
+        count: usize,
+    },
+    /// Something would be drawn (partly) off the page.
+    #[error(
+        "{what} at x {x} mm, y {y} mm, {width} × {height} mm does not fit on the \
+         {page_width} × {page_height} mm page"
+    )]
+    OutsidePage {
+        /// What was being placed.
+        what: &'static str,
+        /// Left edge, mm from the left of the page.
+        x: f32,
+        /// Top edge, mm from the top of the page.
+        y: f32,
+        /// Width in mm.
+        width: f32,
+        /// Height in mm.
+        height: f32,
+        /// Page width in mm.
+        page_width: f32,
+        /// Page height in mm.
+        page_height: f32,
+    },
+    /// A [`crate::Resume`] that does not point into the paragraph it was used with.
+    #[error("resume offset {offset} is not a character boundary of this {len}-byte paragraph")]
+    InvalidResume {
+        /// The byte offset in the resume point.
+        offset: usize,
+        /// Length of the paragraph text in bytes.
+        len: usize,
+    },
+    /// The font could not be subset for embedding.
+    #[error("subsetting the {weight:?} font failed: {reason}")]
+    Subset {
+        /// Which face.
+        weight: Weight,
+        /// What the subsetter reported.
+        reason: String,
+    },
+    /// The PDF writer reported an error.
+    #[error("writing the PDF failed: {0}")]
+    Pdf(String),
+}

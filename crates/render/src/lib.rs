@@ -1,0 +1,37 @@
+//! Print-ready PDF pages of Thai text for hybridpost.
+//!
+//! This crate owns typesetting: shaping Thai and Latin text with rustybuzz, breaking it
+//! into lines with `hybridpost-thai`, placing glyphs, drawing rules and boxes, and
+//! writing the PDF with the fonts subset and embedded. Every line of text carries its
+//! source text as `/ActualText`, so copying from the PDF or running `pdftotext` gives back
+//! exactly the characters that were placed.
+//!
+//! It takes text and layout instructions and returns PDF bytes: no HTTP, SQL, async
+//! runtime or file access. Output is deterministic: the same input gives the same bytes.
+//!
+//! ```
+//! use hybridpost_render::{Align, Area, Document, PageSize, Paragraph};
+//!
+//! let mut doc = Document::new(PageSize::A4);
+//! let page = doc.add_page();
+//! let heading = Paragraph::new().bold("บันทึกข้อความ").align(Align::Center);
+//! doc.place_paragraph(page, &heading, Area::new(30.0, 20.0, 150.0, 15.0))?;
+//! let pdf: Vec<u8> = doc.to_pdf()?;
+//! assert!(pdf.starts_with(b"%PDF-"));
+//! # Ok::<(), hybridpost_render::RenderError>(())
+//! ```
+
+#![forbid(unsafe_code)]
+
+mod document;
+mod error;
+mod fonts;
+mod layout;
+mod shape;
+mod units;
+
+pub use document::{Document, Flow, PageId, Paint, Resume, Stroke};
+pub use error::RenderError;
+pub use fonts::{Fonts, Weight};
+pub use layout::{Align, BODY_SIZE, DEFAULT_LINE_HEIGHT, Paragraph};
+pub use units::{Area, Color, Mm, PageSize, Point, Pt};
