@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 . ops/lib/common.sh
 
 # --- Debian packages and a throwaway PostgreSQL cluster -----------------------------------
-ensure_packages postgresql postgresql-client poppler-utils qpdf curl ca-certificates python3
+ensure_packages postgresql postgresql-client poppler-utils qpdf zbar-tools curl ca-certificates python3
 command -v cargo >/dev/null || { echo "ops/test.sh: cargo is not installed (https://rustup.rs)"; exit 1; }
 # Durability does not matter for a cluster that lives for one run.
 PG_EXTRA_OPTS="-c fsync=off -c synchronous_commit=off"
