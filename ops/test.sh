@@ -12,6 +12,7 @@ cd "$(dirname "$0")/.."
 
 # --- Debian packages and a throwaway PostgreSQL cluster -----------------------------------
 ensure_packages postgresql postgresql-client poppler-utils qpdf zbar-tools curl ca-certificates python3
+ensure_python_venv
 command -v cargo >/dev/null || { echo "ops/test.sh: cargo is not installed (https://rustup.rs)"; exit 1; }
 # Durability does not matter for a cluster that lives for one run.
 PG_EXTRA_OPTS="-c fsync=off -c synchronous_commit=off"

@@ -45,3 +45,21 @@ pg_stop() {
   rm -rf "$PG_DIR"
   PG_DIR=""
 }
+
+# ensure_python_venv: makes ops/.venv with the Python peers the tests talk to (a real SMTP
+# server, a DKIM verifier, the Standard Webhooks reference implementation) and exports
+# HYBRIDPOST_PY, its interpreter.
+ensure_python_venv() {
+  local venv
+  venv="$(pwd)/ops/.venv"
+  ensure_packages python3 python3-venv openssl
+  if [ ! -x "$venv/bin/python" ]; then
+    say "making the test venv in ops/.venv"
+    /usr/bin/python3 -m venv "$venv"
+  fi
+  if ! "$venv/bin/python" -c 'import aiosmtpd, dkim, nacl, standardwebhooks' >/dev/null 2>&1; then
+    "$venv/bin/python" -m pip install --disable-pip-version-check -q \
+      'aiosmtpd>=1.4,<2' 'dkimpy>=1.1,<2' 'pynacl>=1.5,<2' 'standardwebhooks>=1.0,<2'
+  fi
+  export HYBRIDPOST_PY="$venv/bin/python"
+}
