@@ -21,7 +21,11 @@ async fn main() {
     let python = std::env::var_os("HYBRIDPOST_PY")
         .map(PathBuf::from)
         .unwrap_or_else(|| manifest.join("../../ops/.venv/bin/python"));
-    assert!(python.exists(), "no python at {}: run ops/test.sh once (it makes ops/.venv) or set HYBRIDPOST_PY", python.display());
+    assert!(
+        python.exists(),
+        "no python at {}: run ops/test.sh once (it makes ops/.venv) or set HYBRIDPOST_PY",
+        python.display()
+    );
     let sink_dir = std::env::temp_dir().join("hybridpost-bench-sink");
     let mut server = Command::new(&python)
         .arg(manifest.join("tests/py/smtp_sink.py"))
