@@ -48,7 +48,7 @@ pg_stop() {
 
 # ensure_python_venv: makes ops/.venv with the Python peers the tests talk to (a real SMTP
 # server, a DKIM verifier, the Standard Webhooks reference implementation) and exports
-# HYBRIDPOST_PY, its interpreter.
+# HYBRIDPOST_TEST_PYTHON, its interpreter.
 ensure_python_venv() {
   local venv
   venv="$(pwd)/ops/.venv"
@@ -61,5 +61,5 @@ ensure_python_venv() {
     "$venv/bin/python" -m pip install --disable-pip-version-check -q \
       'aiosmtpd>=1.4,<2' 'dkimpy>=1.1,<2' 'pynacl>=1.5,<2' 'standardwebhooks>=1.0,<2'
   fi
-  export HYBRIDPOST_PY="$venv/bin/python"
+  export HYBRIDPOST_TEST_PYTHON="$venv/bin/python"
 }

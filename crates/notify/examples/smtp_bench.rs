@@ -1,7 +1,7 @@
 //! Sustained delivery to a local aiosmtpd server: messages per second at a given concurrency.
 //!
 //! Run: `cargo run --release --example smtp_bench -- [MESSAGES] [CONCURRENCY]`
-//! (defaults 3000 and 16). Needs the test venv (`ops/test.sh` makes it in ops/.venv; or set `HYBRIDPOST_PY`).
+//! (defaults 3000 and 16). Needs the test venv (`ops/test.sh` makes it in ops/.venv; or set `HYBRIDPOST_TEST_PYTHON`).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -18,12 +18,12 @@ async fn main() {
     let concurrency: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(16);
 
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let python = std::env::var_os("HYBRIDPOST_PY")
+    let python = std::env::var_os("HYBRIDPOST_TEST_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| manifest.join("../../ops/.venv/bin/python"));
     assert!(
         python.exists(),
-        "no python at {}: run ops/test.sh once (it makes ops/.venv) or set HYBRIDPOST_PY",
+        "no python at {}: run ops/test.sh once (it makes ops/.venv) or set HYBRIDPOST_TEST_PYTHON",
         python.display()
     );
     let sink_dir = std::env::temp_dir().join("hybridpost-bench-sink");

@@ -91,8 +91,8 @@ const KNOWN_KEYS: &[&str] = &[
     "max_blob_bytes",
 ];
 
-/// Environment variables with the prefix that are not settings (used by the test suite).
-const NOT_SETTINGS: &[&str] = &["test_database_url"];
+/// Environment variables with this prefix after `HYBRIDPOST_` are the test suite's, not settings.
+const TEST_PREFIX: &str = "test_";
 
 // Secrets stay out of Debug output and so out of logs.
 impl fmt::Debug for Config {
@@ -146,8 +146,7 @@ impl Config {
     /// Reads defaults, then `file` (if given, or `hybridpost.toml` in the data dir if present),
     /// then the environment, then the flags.
     pub fn load(file: Option<&Path>, overrides: Overrides) -> Result<Loaded, ConfigError> {
-        let env =
-            Env::prefixed("HYBRIDPOST_").filter(|k| !NOT_SETTINGS.iter().any(|n| k.as_str().eq_ignore_ascii_case(n)));
+        let env = Env::prefixed("HYBRIDPOST_").filter(|k| !k.as_str().to_ascii_lowercase().starts_with(TEST_PREFIX));
         let mut figment = Figment::new();
         match file {
             Some(path) if !path.exists() => return Err(ConfigError::MissingFile(path.to_owned())),

@@ -6,15 +6,15 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 
-/// The venv's python: `$HYBRIDPOST_PY`, else `ops/.venv/bin/python`. Panics with a clear
+/// The venv's python: `$HYBRIDPOST_TEST_PYTHON`, else `ops/.venv/bin/python`. Panics with a clear
 /// message when it is missing: these tests never skip silently.
 pub fn python() -> PathBuf {
-    let path = std::env::var_os("HYBRIDPOST_PY")
+    let path = std::env::var_os("HYBRIDPOST_TEST_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ops/.venv/bin/python"));
     assert!(
         path.exists(),
-        "test Python not found at {}: run ops/test.sh (it makes the venv) or set HYBRIDPOST_PY to a python with \
+        "test Python not found at {}: run ops/test.sh (it makes the venv) or set HYBRIDPOST_TEST_PYTHON to a python with \
          aiosmtpd, dkimpy, pynacl and standardwebhooks installed",
         path.display()
     );
