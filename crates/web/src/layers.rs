@@ -19,6 +19,27 @@ use crate::problem::{Problem, ProblemExtension, problem_response};
 /// The request id header.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// The service as served: the roles' `routes`, their OpenAPI document at `/openapi.json`,
+/// `/healthz`, `/readyz` and `/metrics`, a problem+json 404 for any other path, and the common
+/// layers.
+pub fn serve_app(
+    routes: Router,
+    openapi: utoipa::openapi::OpenApi,
+    store: hybridpost_store::Store,
+    timeout: Duration,
+) -> Router {
+    let openapi = std::sync::Arc::new(openapi);
+    let app = routes
+        .route("/openapi.json", axum::routing::get(move || std::future::ready(axum::Json(openapi.as_ref().clone()))))
+        .merge(crate::health::router().with_state(store))
+        .fallback(|| {
+            std::future::ready(crate::problem::ApiError::NotFound(
+                "there is nothing at this path; see /openapi.json".into(),
+            ))
+        });
+    with_common_layers(app, timeout)
+}
+
 /// Adds the common layers to `router`: request ids, tracing, timeout, metrics, problem+json.
 pub fn with_common_layers<S: Clone + Send + Sync + 'static>(router: Router<S>, timeout: Duration) -> Router<S> {
     router

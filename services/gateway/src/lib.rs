@@ -13,12 +13,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, FromRef};
-use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::{Extension, Router};
 use hybridpost_store::Store;
 use hybridpost_web::auth::ApiKeys;
 use hybridpost_web::json::BodyLimit;
-use hybridpost_web::problem::{ApiError, Problem};
+use hybridpost_web::problem::Problem;
 use tokio::net::TcpListener;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -131,12 +130,7 @@ pub fn parts(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
 pub fn router(state: AppState, timeout: Duration) -> Router {
     let store = state.store.clone();
     let (routes, openapi) = parts(state);
-    let openapi = Arc::new(openapi);
-    let app = routes
-        .route("/openapi.json", get(move || std::future::ready(Json(openapi.as_ref().clone()))))
-        .merge(hybridpost_web::health::router().with_state(store))
-        .fallback(|| std::future::ready(ApiError::NotFound("there is nothing at this path; see /openapi.json".into())));
-    hybridpost_web::layers::with_common_layers(app, timeout)
+    hybridpost_web::layers::serve_app(routes, openapi, store, timeout)
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then finishes open requests.

@@ -6,12 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use hybridpost_gateway::{AppState, GatewayConfig};
 use hybridpost_store::{BlobStore, Store, StoreOptions};
 use hybridpost_web::auth::ApiKeys;
-use hybridpost_web::problem::ApiError;
 use hybridpost_web::rate_limit::RateLimiter;
 
 use crate::config::Config;
@@ -93,12 +91,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             }
         });
     }
-    let openapi = Arc::new(openapi.expect("at least one role"));
-    let app = app
-        .route("/openapi.json", get(move || std::future::ready(Json(openapi.as_ref().clone()))))
-        .merge(hybridpost_web::health::router().with_state(store.clone()))
-        .fallback(|| std::future::ready(ApiError::NotFound("there is nothing at this path; see /openapi.json".into())));
-    let app = hybridpost_web::layers::with_common_layers(app, Duration::from_secs(config.request_timeout_secs));
+    let app = hybridpost_web::layers::serve_app(
+        app,
+        openapi.expect("at least one role"),
+        store.clone(),
+        Duration::from_secs(config.request_timeout_secs),
+    );
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
