@@ -145,6 +145,17 @@ pub async fn insert_api_key(conn: &mut AnyConnection, key: &ApiKeyRecord, create
     Ok(())
 }
 
+/// Revokes a key; true when a live key was revoked, false when none had that id.
+pub async fn revoke_api_key(conn: &mut AnyConnection, key_id: &str, revoked_at: &str) -> Result<bool> {
+    let n = sqlx::query("update api_key set revoked_at = $1 where key_id = $2 and revoked_at is null")
+        .bind(revoked_at)
+        .bind(key_id)
+        .execute(conn)
+        .await?
+        .rows_affected();
+    Ok(n == 1)
+}
+
 /// Finds the live (not revoked) key with this hash.
 pub async fn find_api_key(conn: &mut AnyConnection, key_hash: &str) -> Result<Option<ApiKeyRecord>> {
     let row = sqlx::query(

@@ -39,6 +39,13 @@ pub enum AdminCommand {
         #[arg(long)]
         test: bool,
     },
+    /// Revoke an API key by its id (`api_key_id` in the output that created it). Servers stop
+    /// accepting it within 10 seconds.
+    RevokeKey {
+        /// The key's id.
+        #[arg(long)]
+        key_id: String,
+    },
     /// Create a post-office site and its operators' API key.
     CreateSite {
         /// The site's name.
@@ -80,6 +87,7 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
                 "contact_email": agency.contact_email,
                 "test": test,
                 "api_key": key.key,
+                "api_key_id": key.record.key_id,
                 "api_key_prefix": key.record.key_prefix,
             })
         }
@@ -93,7 +101,21 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
             let mut tx = store.begin().await?;
             agencies::insert_api_key(&mut tx, &key.record, &now_text()).await?;
             tx.commit().await.context("cannot save the key")?;
-            json!({"agency_id": agency_id, "name": agency.name, "test": test, "api_key": key.key, "api_key_prefix": key.record.key_prefix})
+            json!({
+                "agency_id": agency_id,
+                "name": agency.name,
+                "test": test,
+                "api_key": key.key,
+                "api_key_id": key.record.key_id,
+                "api_key_prefix": key.record.key_prefix,
+            })
+        }
+        AdminCommand::RevokeKey { key_id } => {
+            let mut tx = store.begin().await?;
+            let revoked = agencies::revoke_api_key(&mut tx, &key_id, &now_text()).await?;
+            tx.commit().await.context("cannot save the revocation")?;
+            anyhow::ensure!(revoked, "there is no live API key with id {key_id}");
+            json!({"api_key_id": key_id, "revoked": true})
         }
         AdminCommand::CreateSite { name, postcode_prefixes } => {
             let name = name.trim().to_owned();
@@ -118,6 +140,7 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
                 "name": site.name,
                 "postcode_prefixes": site.postcode_prefixes,
                 "api_key": key.key,
+                "api_key_id": key.record.key_id,
                 "api_key_prefix": key.record.key_prefix,
             })
         }

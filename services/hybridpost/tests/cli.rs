@@ -138,6 +138,24 @@ fn serve_answers_with_no_config_and_admin_commands_work_beside_it() {
     let (status, _) = http(server.addr, "GET", "/v1/letters", site["api_key"].as_str(), None);
     assert_eq!(status, 403);
 
+    // A second key, revoked: the server refuses it once its key cache (10 s) has expired.
+    let second = hybridpost(dir.path(), &["admin", "create-key", "--agency-id", agency["agency_id"].as_str().unwrap()])
+        .output()
+        .unwrap();
+    let second: serde_json::Value = serde_json::from_slice(&second.stdout).unwrap();
+    let second_key = second["api_key"].as_str().unwrap();
+    assert_eq!(http(server.addr, "GET", "/v1/letters", Some(second_key), None).0, 200);
+    let revoke = hybridpost(dir.path(), &["admin", "revoke-key", "--key-id", second["api_key_id"].as_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(revoke.status.success(), "{}", String::from_utf8_lossy(&revoke.stderr));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while http(server.addr, "GET", "/v1/letters", Some(second_key), None).0 != 401 {
+        assert!(Instant::now() < deadline, "a revoked key still works after 15 s");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert_eq!(http(server.addr, "GET", "/v1/letters", Some(key), None).0, 200, "the first key still works");
+
     // SIGTERM: a clean exit, soon.
     let mut server = server;
     let pid = server.child.id().to_string();
@@ -164,6 +182,7 @@ fn bad_cli_input_gets_one_plain_line() {
         (vec!["serve", "--role", "printer"], "unknown role \"printer\""),
         (vec!["admin", "create-key", "--agency-id", "0193a1b2-0000-7000-8000-000000000000"], "there is no agency"),
         (vec!["--config", "/nonexistent.toml", "admin", "migrate"], "does not exist"),
+        (vec!["admin", "revoke-key", "--key-id", "nope"], "there is no live API key with id nope"),
     ] {
         let out = hybridpost(dir.path(), &args).output().unwrap();
         assert!(!out.status.success(), "{args:?}");
