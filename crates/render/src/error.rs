@@ -75,6 +75,18 @@ pub enum RenderError {
         /// What the subsetter reported.
         reason: String,
     },
+    /// A letter without body paragraphs: a template letter must be filled in before it is
+    /// rendered.
+    #[error("the letter has no body paragraphs to print")]
+    NoBody,
+    /// The recipient's name and address do not fit the envelope window even at the
+    /// smallest size allowed.
+    #[error("the recipient's name and address do not fit the envelope window; shorten the address lines")]
+    AddressDoesNotFit,
+    /// A block of a letter with a fixed place (the reference, the agency's address, a
+    /// line too tall for a page) does not fit the room it has.
+    #[error("a part of the letter does not fit its place on the page; shorten it")]
+    BlockDoesNotFit,
     /// The PDF writer reported an error.
     #[error("writing the PDF failed: {0}")]
     Pdf(String),

@@ -27,6 +27,7 @@ mod document;
 mod error;
 mod fonts;
 mod layout;
+mod letter;
 mod shape;
 mod units;
 
@@ -34,4 +35,5 @@ pub use document::{Document, Flow, PageId, Paint, Resume, Stroke};
 pub use error::RenderError;
 pub use fonts::{Fonts, Weight};
 pub use layout::{Align, BODY_SIZE, DEFAULT_LINE_HEIGHT, Paragraph};
+pub use letter::{LetterOptions, RenderedLetter, Sender, render_letter};
 pub use units::{Area, Color, Mm, PageSize, Point, Pt};
