@@ -5,6 +5,7 @@
 
 mod admin;
 mod config;
+mod render;
 mod serve;
 mod telemetry;
 
@@ -47,20 +48,39 @@ enum Command {
     /// Administration: agencies, sites, keys, e-channels.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
+    /// Render a letter (LETTER.json) to a print-ready PDF, offline.
+    Render(render::RenderArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Render(args) = &cli.command {
+        // Needs neither configuration nor database: one file in, one file out.
+        return match render::run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(render::RenderFailure::Invalid(errors)) => {
+                for error in errors {
+                    eprintln!("hybridpost: {error}");
+                }
+                ExitCode::from(2)
+            }
+            Err(render::RenderFailure::Other(e)) => {
+                let causes: Vec<String> = e.chain().map(ToString::to_string).collect();
+                eprintln!("hybridpost: {}", causes.join(": "));
+                ExitCode::FAILURE
+            }
+        };
+    }
     let overrides = Overrides {
         listen: match &cli.command {
             Command::Serve { listen, .. } => *listen,
-            Command::Admin(_) => None,
+            Command::Admin(_) | Command::Render(_) => None,
         },
         data_dir: cli.data_dir.clone(),
         log_format: cli.log_format,
         roles: match &cli.command {
             Command::Serve { roles, .. } => roles.clone(),
-            Command::Admin(_) => None,
+            Command::Admin(_) | Command::Render(_) => None,
         },
     };
     let loaded = match Config::load(cli.config.as_deref(), overrides) {
@@ -85,6 +105,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve { .. } => serve::serve(loaded.config).await,
             Command::Admin(command) => admin::run(loaded.config, command).await,
+            Command::Render(_) => Ok(()),
         }
     });
     match result {
