@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
-use crate::validation::{FieldError, ValidationErrors};
+use crate::validation::{FieldError, ValidationErrors, edit_distance};
 
 /// The official table, one row per (subdistrict, postcode).
 const TABLE: &str = include_str!("../data/th_postal.tsv");
@@ -235,9 +235,7 @@ fn normalize_subdistrict(s: &str) -> String {
 
 /// The three names closest to `wanted` by edit distance over characters.
 fn nearest<'a>(wanted: &str, names: impl Iterator<Item = &'a str>) -> Vec<String> {
-    let wanted: Vec<char> = wanted.chars().collect();
-    let mut scored: Vec<(usize, &str)> =
-        names.map(|n| (levenshtein(&wanted, &n.chars().collect::<Vec<_>>()), n)).collect();
+    let mut scored: Vec<(usize, &str)> = names.map(|n| (edit_distance(wanted, n), n)).collect();
     scored.sort();
     scored.dedup_by(|a, b| a.1 == b.1);
     scored.into_iter().take(3).map(|(_, n)| n.to_owned()).collect()
@@ -248,20 +246,6 @@ fn nearest_postcodes(wanted: &str, codes: BTreeSet<&str>) -> Vec<String> {
     let mut codes: Vec<&str> = codes.into_iter().collect();
     codes.sort_by_key(|c| c.parse::<u32>().unwrap_or(0).abs_diff(target));
     codes.into_iter().take(3).map(str::to_owned).collect()
-}
-
-fn levenshtein(a: &[char], b: &[char]) -> usize {
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, ca) in a.iter().enumerate() {
-        cur[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        std::mem::swap(&mut prev, &mut cur);
-    }
-    prev[b.len()]
 }
 
 #[derive(Debug)]
