@@ -73,7 +73,7 @@ fi
 if [ "$only" != sqlite ]; then
   say "PostgreSQL"
   pg_start
-  results+=("$(HYBRIDPOST_DATABASE_URL="$PG_URL" HYBRIDPOST_CITIZEN_ID_KEY=$(printf 'b%.0s' $(seq 1 40)) run_one postgresql)")
+  results+=("$(HYBRIDPOST_DATABASE_URL="$PG_URL" HYBRIDPOST_CITIZEN_ID_KEY=$(printf 'b%.0s' $(seq 1 40)) HYBRIDPOST_SECRET_KEY=$(printf 'c%.0s' $(seq 1 40)) run_one postgresql)")
   echo "${results[-1]}"
 fi
 joined=$(IFS=,; echo "${results[*]}")

@@ -27,6 +27,7 @@ pub mod keys;
 pub mod payload;
 pub mod qr;
 pub mod seal;
+pub mod secrets;
 pub mod trust_list;
 
 pub use encoding::{DecodeError, base32_decode, base32_encode, base45_decode, base45_encode};
@@ -37,6 +38,7 @@ pub use seal::{
     MAX_QR_TEXT_LEN, MAX_SEAL_BYTES, Seal, SealError, TextEncoding, Verdict, VerifyContext, WithdrawalReason,
     no_withdrawals, verify_qr_text,
 };
+pub use secrets::{Purpose, SecretError, ServiceSecret};
 pub use trust_list::{RootKey, TrustList, TrustListError};
 
 /// Lower-case hex of `bytes`.

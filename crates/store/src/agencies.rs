@@ -12,10 +12,47 @@ pub struct Agency {
     pub agency_id: AgencyId,
     /// Its name as printed on letters and shown on the verification page.
     pub name: String,
+    /// Its name in English, shown beside the Thai one.
+    pub name_en: Option<String>,
+    /// Its postal address as printed on its letters, one entry per line.
+    pub address_lines: Vec<String>,
+    /// The short code (1-16 characters, `A-Z 0-9 -`) in every seal it issues.
+    pub issuer_code: String,
     /// Where notices about replies and returns go.
     pub contact_email: Option<String>,
     /// When it was created.
     pub created_at: String,
+}
+
+impl Agency {
+    /// A new agency called `name`, with an issuer code made from its id and no address yet.
+    pub fn new(name: impl Into<String>) -> Agency {
+        let agency_id = AgencyId::new();
+        let id = agency_id.to_string().replace('-', "");
+        // The last 8 hex digits of a UUIDv7 are random.
+        let issuer_code = format!("HP{}", id[id.len() - 8..].to_uppercase());
+        Agency {
+            agency_id,
+            name: name.into(),
+            name_en: None,
+            address_lines: Vec::new(),
+            issuer_code,
+            contact_email: None,
+            created_at: crate::now_text(),
+        }
+    }
+}
+
+/// Checks an issuer code: 1-16 characters of `A-Z`, `0-9` and `-` (they travel in the seal and
+/// are printed, so they stay plain).
+pub fn check_issuer_code(code: &str) -> std::result::Result<(), String> {
+    if code.is_empty() || code.len() > 16 {
+        return Err("an issuer code has 1 to 16 characters".into());
+    }
+    if !code.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-') {
+        return Err("an issuer code uses only A-Z, 0-9 and -".into());
+    }
+    Ok(())
 }
 
 /// A post-office site that prints and scans letters for some postcode prefixes.
@@ -63,9 +100,13 @@ pub struct ApiKeyRecord {
 
 /// Stores a new agency.
 pub async fn insert_agency(conn: &mut AnyConnection, agency: &Agency) -> Result<()> {
-    sqlx::query("insert into agency (agency_id, name, contact_email, created_at) values ($1, $2, $3, $4)")
+    check_issuer_code(&agency.issuer_code).map_err(StoreError::Invalid)?;
+    sqlx::query(&format!("insert into agency ({AGENCY_COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7)"))
         .bind(agency.agency_id.to_string())
         .bind(&agency.name)
+        .bind(&agency.name_en)
+        .bind(agency.address_lines.join("\n"))
+        .bind(&agency.issuer_code)
         .bind(&agency.contact_email)
         .bind(&agency.created_at)
         .execute(conn)
@@ -74,21 +115,54 @@ pub async fn insert_agency(conn: &mut AnyConnection, agency: &Agency) -> Result<
     Ok(())
 }
 
+const AGENCY_COLUMNS: &str = "agency_id, name, name_en, address, issuer_code, contact_email, created_at";
+
 /// Reads an agency.
 pub async fn get_agency(conn: &mut AnyConnection, agency_id: AgencyId) -> Result<Option<Agency>> {
-    let row = sqlx::query("select agency_id, name, contact_email, created_at from agency where agency_id = $1")
+    let row = sqlx::query(&format!("select {AGENCY_COLUMNS} from agency where agency_id = $1"))
         .bind(agency_id.to_string())
         .fetch_optional(conn)
         .await?;
-    row.map(|r| {
-        Ok(Agency {
-            agency_id: parse_id(&r.try_get::<String, _>("agency_id")?)?,
-            name: r.try_get("name")?,
-            contact_email: r.try_get("contact_email")?,
-            created_at: r.try_get("created_at")?,
-        })
+    row.as_ref().map(agency_from_row).transpose()
+}
+
+/// Every agency, oldest first.
+pub async fn list_agencies(conn: &mut AnyConnection) -> Result<Vec<Agency>> {
+    let rows = sqlx::query(&format!("select {AGENCY_COLUMNS} from agency order by created_at, agency_id"))
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(agency_from_row).collect()
+}
+
+/// Changes an agency's letterhead: English name, printed address, contact e-mail.
+pub async fn update_agency_profile(conn: &mut AnyConnection, agency: &Agency) -> Result<bool> {
+    let changed =
+        sqlx::query("update agency set name = $1, name_en = $2, address = $3, contact_email = $4 where agency_id = $5")
+            .bind(&agency.name)
+            .bind(&agency.name_en)
+            .bind(agency.address_lines.join("\n"))
+            .bind(&agency.contact_email)
+            .bind(agency.agency_id.to_string())
+            .execute(conn)
+            .await?
+            .rows_affected();
+    Ok(changed == 1)
+}
+
+fn agency_from_row(r: &sqlx::any::AnyRow) -> Result<Agency> {
+    let address: Option<String> = r.try_get("address")?;
+    let agency_id: AgencyId = parse_id(&r.try_get::<String, _>("agency_id")?)?;
+    let issuer_code: Option<String> = r.try_get("issuer_code")?;
+    Ok(Agency {
+        agency_id,
+        name: r.try_get("name")?,
+        name_en: r.try_get("name_en")?,
+        address_lines: address.unwrap_or_default().lines().filter(|l| !l.is_empty()).map(str::to_owned).collect(),
+        issuer_code: issuer_code
+            .ok_or_else(|| StoreError::Corrupt(format!("agency {agency_id} has no issuer code")))?,
+        contact_email: r.try_get("contact_email")?,
+        created_at: r.try_get("created_at")?,
     })
-    .transpose()
 }
 
 /// Stores a new site.

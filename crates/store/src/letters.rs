@@ -1,5 +1,6 @@
 //! Letters: their record, the agency-scoped reads, and status changes with their events.
 
+use base64::Engine;
 use hybridpost_core::{AgencyId, Channel, ChannelReason, LetterId, LetterStatus, TransitionError};
 use sqlx::{AnyConnection, Row};
 
@@ -36,6 +37,34 @@ pub struct LetterRecord {
     pub created_at: String,
     /// When it last changed.
     pub updated_at: String,
+    /// Its verification seal; letters accepted before seals existed have none.
+    pub seal: Option<LetterSeal>,
+    /// Why it was withdrawn (`cancelled`, `superseded`, `reported_lost`), and when.
+    pub withdrawn: Option<(String, String)>,
+}
+
+/// A letter's seal and what goes with it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LetterSeal {
+    /// The random reference in the seal, unpadded base32 (also printed on the letter).
+    pub reference: String,
+    /// The COSE_Sign1 bytes.
+    pub seal: Vec<u8>,
+    /// The date printed and sealed, `YYYY-MM-DD`.
+    pub issue_date: String,
+    /// Keyed hash of the PIN, hex.
+    pub pin_hash: String,
+    /// The PIN wrapped under the service secret, for printing.
+    pub pin_wrapped: Vec<u8>,
+}
+
+impl std::fmt::Debug for LetterSeal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LetterSeal")
+            .field("reference", &self.reference)
+            .field("issue_date", &self.issue_date)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why a status change was refused.
@@ -53,7 +82,8 @@ pub enum TransitionFailure {
 }
 
 const COLUMNS: &str = "letter_id, agency_id, reference, status, channel, channel_reason, test, postcode, \
-                       citizen_id_hash, reply_deadline, content, created_at, updated_at";
+                       citizen_id_hash, reply_deadline, content, created_at, updated_at, seal_reference, seal, \
+                       issue_date, pin_hash, pin_wrapped, withdrawn_reason, withdrawn_at";
 
 /// Stores a new letter (its events are appended separately, in the same transaction).
 pub async fn insert_letter(conn: &mut AnyConnection, l: &LetterRecord) -> Result<()> {
@@ -65,7 +95,7 @@ pub async fn insert_letters(conn: &mut AnyConnection, letters: &[LetterRecord]) 
     if letters.is_empty() {
         return Ok(());
     }
-    const N: usize = 13;
+    const N: usize = 20;
     let rows: Vec<String> = (0..letters.len())
         .map(|i| format!("({})", (1..=N).map(|c| format!("${}", i * N + c)).collect::<Vec<_>>().join(", ")))
         .collect();
@@ -95,6 +125,51 @@ fn bind_letter<'q>(query: AnyQuery<'q>, l: &LetterRecord) -> AnyQuery<'q> {
         .bind(l.content.to_string())
         .bind(l.created_at.clone())
         .bind(l.updated_at.clone())
+        .bind(l.seal.as_ref().map(|s| s.reference.clone()))
+        .bind(l.seal.as_ref().map(|s| B64.encode(&s.seal)))
+        .bind(l.seal.as_ref().map(|s| s.issue_date.clone()))
+        .bind(l.seal.as_ref().map(|s| s.pin_hash.clone()))
+        .bind(l.seal.as_ref().map(|s| B64.encode(&s.pin_wrapped)))
+        .bind(l.withdrawn.as_ref().map(|w| w.0.clone()))
+        .bind(l.withdrawn.as_ref().map(|w| w.1.clone()))
+}
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+/// Finds a letter by the random reference in its seal, whichever agency sent it. For the public
+/// verification page: the caller shows only what the seal already says and the status.
+pub async fn find_by_seal_reference(conn: &mut AnyConnection, reference: &str) -> Result<Option<LetterRecord>> {
+    let row = sqlx::query(&format!("select {COLUMNS} from letter where seal_reference = $1"))
+        .bind(reference)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Reads a letter by id whichever agency sent it, for services that act on every agency's
+/// letters (printing, scanning, verification). Agency-facing code uses [`get_letter`].
+pub async fn get_letter_any_agency(conn: &mut AnyConnection, letter_id: LetterId) -> Result<Option<LetterRecord>> {
+    let row = sqlx::query(&format!("select {COLUMNS} from letter where letter_id = $1"))
+        .bind(letter_id.to_string())
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Marks a letter withdrawn with `reason`: its seal stops verifying as genuine. Returns false
+/// when it was already withdrawn (the first reason stays).
+pub async fn withdraw(conn: &mut AnyConnection, letter_id: LetterId, reason: &str, at: &str) -> Result<bool> {
+    let changed = sqlx::query(
+        "update letter set withdrawn_reason = $1, withdrawn_at = $2, updated_at = $2 \
+         where letter_id = $3 and withdrawn_reason is null",
+    )
+    .bind(reason)
+    .bind(at)
+    .bind(letter_id.to_string())
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(changed == 1)
 }
 
 /// Reads one of the agency's letters; another agency's letter is `None`, as if it did not exist.
@@ -211,5 +286,29 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<LetterRecord> {
         content: serde_json::from_str(&content).map_err(|e| corrupt("content", e.to_string()))?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
+        seal: seal_from_row(r)?,
+        withdrawn: match (r.try_get::<Option<String>, _>("withdrawn_reason")?, r.try_get("withdrawn_at")?) {
+            (Some(reason), Some(at)) => Some((reason, at)),
+            _ => None,
+        },
     })
+}
+
+fn seal_from_row(r: &sqlx::any::AnyRow) -> Result<Option<LetterSeal>> {
+    use base64::Engine;
+    let Some(reference) = r.try_get::<Option<String>, _>("seal_reference")? else {
+        return Ok(None);
+    };
+    let bytes = |col: &str| -> Result<Vec<u8>> {
+        let text: Option<String> = r.try_get(col)?;
+        B64.decode(text.unwrap_or_default())
+            .map_err(|e| StoreError::Corrupt(format!("letter seal {reference}: {col}: {e}")))
+    };
+    Ok(Some(LetterSeal {
+        seal: bytes("seal")?,
+        issue_date: r.try_get::<Option<String>, _>("issue_date")?.unwrap_or_default(),
+        pin_hash: r.try_get::<Option<String>, _>("pin_hash")?.unwrap_or_default(),
+        pin_wrapped: bytes("pin_wrapped")?,
+        reference,
+    }))
 }

@@ -16,6 +16,7 @@ pub mod channels;
 pub mod events;
 pub mod idempotency;
 pub mod letters;
+pub mod signing_keys;
 pub mod testing;
 
 use std::time::Duration;
@@ -70,6 +71,9 @@ pub enum StoreError {
     /// A unique constraint refused the write.
     #[error("already exists: {0}")]
     Conflict(String),
+    /// A value the schema cannot hold (the caller should have checked it).
+    #[error("invalid value: {0}")]
+    Invalid(String),
 }
 
 impl StoreError {

@@ -5,12 +5,12 @@
 use hybridpost_core::{AgencyId, Channel, ChannelReason, LetterId, LetterStatus, SiteId};
 use hybridpost_store::agencies::{self, Agency, ApiKeyRecord, Principal, Site};
 use hybridpost_store::events::{self, FeedCursor, NewEvent};
-use hybridpost_store::letters::{self, LetterRecord, TransitionFailure};
+use hybridpost_store::letters::{self, LetterRecord, LetterSeal, TransitionFailure};
 use hybridpost_store::testing::test_store;
 use hybridpost_store::{Store, channels, idempotency, now_text};
 
 async fn agency(store: &Store, name: &str) -> AgencyId {
-    let a = Agency { agency_id: AgencyId::new(), name: name.into(), contact_email: None, created_at: now_text() };
+    let a = Agency::new(name);
     let mut tx = store.begin().await.unwrap();
     agencies::insert_agency(&mut tx, &a).await.unwrap();
     tx.commit().await.unwrap();
@@ -32,6 +32,14 @@ fn letter(agency_id: AgencyId, status: LetterStatus) -> LetterRecord {
         content: serde_json::json!({"subject": "แจ้งผลการพิจารณาคำขอ"}),
         created_at: now_text(),
         updated_at: now_text(),
+        seal: Some(LetterSeal {
+            reference: LetterId::new().to_string().replace('-', "").to_uppercase(),
+            seal: vec![0xd2, 0x84, 1, 2, 3],
+            issue_date: "2026-11-22".into(),
+            pin_hash: "ab".repeat(32),
+            pin_wrapped: vec![7; 40],
+        }),
+        withdrawn: None,
     }
 }
 
@@ -321,4 +329,32 @@ async fn a_verified_email_can_be_replaced() {
     let mut conn = t.store.read().await.unwrap();
     assert_eq!(channels::find_verified_email(&mut conn, "hash-1").await.unwrap().as_deref(), Some("b@example.go.th"));
     assert_eq!(channels::find_verified_email(&mut conn, "hash-2").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn letters_are_found_by_seal_reference_and_withdrawn_once() {
+    let db = test_store().await;
+    let agency = agency(&db.store, "ก").await;
+    let l = letter(agency, LetterStatus::QueuedForPrint);
+    insert(&db.store, &l).await;
+    let reference = l.seal.as_ref().unwrap().reference.clone();
+    let mut conn = db.store.read().await.unwrap();
+    let found = letters::find_by_seal_reference(&mut conn, &reference).await.unwrap().unwrap();
+    assert_eq!(found, l, "the seal, PIN hash and wrapped PIN read back as written");
+    assert!(letters::find_by_seal_reference(&mut conn, "NOSUCHREFERENCE").await.unwrap().is_none());
+    drop(conn);
+
+    let mut tx = db.store.begin().await.unwrap();
+    assert!(letters::withdraw(&mut tx, l.letter_id, "reported_lost", &now_text()).await.unwrap());
+    assert!(!letters::withdraw(&mut tx, l.letter_id, "superseded", &now_text()).await.unwrap(), "once only");
+    tx.commit().await.unwrap();
+    let mut conn = db.store.read().await.unwrap();
+    let found = letters::get_letter_any_agency(&mut conn, l.letter_id).await.unwrap().unwrap();
+    assert_eq!(found.withdrawn.unwrap().0, "reported_lost", "the first reason stays");
+
+    let mut twin = letter(agency, LetterStatus::QueuedForPrint);
+    twin.seal.as_mut().unwrap().reference = reference;
+    let mut tx = db.store.begin().await.unwrap();
+    let err = letters::insert_letter(&mut tx, &twin).await.unwrap_err();
+    assert!(err.is_unique_violation(), "seal references are unique: {err}");
 }

@@ -6,8 +6,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use hybridpost_core::letter::CheckedLetter;
 use hybridpost_core::{Channel, ChannelReason, LetterId, LetterStatus, NewLetter};
+use hybridpost_keyring::{SealRequest, to_seal_date};
+use hybridpost_seal::{ContentDigest, DocumentType};
 use hybridpost_store::events::{self, NewEvent};
-use hybridpost_store::letters::{self, LetterRecord, TransitionFailure};
+use hybridpost_store::letters::{self, LetterRecord, LetterSeal, TransitionFailure};
 use hybridpost_store::{channels, idempotency, now_text};
 use hybridpost_web::problem::{ApiError, Problem};
 use hybridpost_web::{AgencyCaller, JsonBody};
@@ -38,6 +40,14 @@ pub struct LetterSummary {
     pub channel_reason: ChannelReason,
     /// Sent with a test key: rendered, never printed or sent.
     pub test: bool,
+    /// The random reference printed on the letter and carried in its verification seal
+    /// (groups of four base32 characters); replies and verification find the letter by it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seal_reference: Option<String>,
+    /// Why the letter's seal no longer verifies as genuine (`cancelled`, `superseded`,
+    /// `reported_lost`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub withdrawn: Option<String>,
     /// Reply deadline, if a reply is expected.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reply_deadline: Option<String>,
@@ -90,11 +100,21 @@ impl From<&LetterRecord> for LetterSummary {
             channel: l.channel,
             channel_reason: l.channel_reason,
             test: l.test,
+            seal_reference: l.seal.as_ref().map(|s| human_reference(&s.reference)),
+            withdrawn: l.withdrawn.as_ref().map(|w| w.0.clone()),
             reply_deadline: l.reply_deadline.clone(),
             created_at: l.created_at.clone(),
             updated_at: l.updated_at.clone(),
         }
     }
+}
+
+/// The printed form of a stored (plain base32) seal reference.
+fn human_reference(plain: &str) -> String {
+    hybridpost_seal::base32_decode(plain)
+        .ok()
+        .and_then(|b| hybridpost_seal::Reference::from_bytes(&b))
+        .map_or_else(|| plain.to_owned(), |r| r.to_human())
 }
 
 /// Submit a letter.
@@ -151,6 +171,21 @@ pub(crate) async fn create_letter(
     };
     let (channel, channel_reason) = Channel::choose(citizen_id.as_ref(), has_e_channel);
 
+    // The seal covers the letter as stored: a digest of its canonical JSON.
+    let content = serde_json::to_value(&letter).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let canonical = serde_json::to_vec(&content).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let issue_date = to_seal_date(today);
+    let seal_request = SealRequest {
+        issue_date,
+        document_type: DocumentType::Generic,
+        reply_by: reply_deadline.map(to_seal_date),
+        digest: ContentDigest::of(&canonical),
+    };
+    let sealed = state.keyring.seal_for_agency(caller.agency_id, &seal_request).await.map_err(|e| {
+        tracing::error!(agency.id = %caller.agency_id, "cannot seal a letter: {e}");
+        ApiError::Internal("the letter could not be sealed".into())
+    })?;
+
     let now = now_text();
     let mut record = LetterRecord {
         letter_id: LetterId::new(),
@@ -163,9 +198,17 @@ pub(crate) async fn create_letter(
         postcode: letter.recipient.address.postcode.clone(),
         citizen_id_hash,
         reply_deadline: reply_deadline.map(|d| d.to_string()),
-        content: serde_json::to_value(&letter).map_err(|e| ApiError::Internal(e.to_string()))?,
+        content,
         created_at: now.clone(),
         updated_at: now.clone(),
+        seal: Some(LetterSeal {
+            reference: sealed.reference.clone(),
+            seal: sealed.seal.as_bytes().to_vec(),
+            issue_date: issue_date.to_string(),
+            pin_hash: sealed.pin_hash,
+            pin_wrapped: sealed.pin_wrapped,
+        }),
+        withdrawn: None,
     };
     if channel == Channel::Print {
         record.status = LetterStatus::QueuedForPrint;

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::{Extension, Router};
+use hybridpost_keyring::Keyring;
 use hybridpost_store::Store;
 use hybridpost_web::auth::ApiKeys;
 use hybridpost_web::json::BodyLimit;
@@ -58,13 +59,15 @@ pub struct AppState {
     pub config: Arc<GatewayConfig>,
     /// Group commit for new letters.
     pub writer: LetterWriter,
+    /// Seal keys: every accepted letter is sealed.
+    pub keyring: Keyring,
 }
 
 impl AppState {
     /// The state for `store`; starts the letter writer task, so call it inside a Tokio runtime.
-    pub fn new(store: Store, keys: ApiKeys, config: GatewayConfig) -> AppState {
+    pub fn new(store: Store, keys: ApiKeys, config: GatewayConfig, keyring: Keyring) -> AppState {
         let writer = LetterWriter::spawn(store.clone());
-        AppState { store, keys, config: Arc::new(config), writer }
+        AppState { store, keys, config: Arc::new(config), writer, keyring }
     }
 }
 

@@ -11,6 +11,8 @@ use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use hybridpost_core::{AgencyId, CitizenId, SiteId};
 use hybridpost_gateway::{AppState, GatewayConfig};
+use hybridpost_keyring::Keyring;
+use hybridpost_seal::ServiceSecret;
 use hybridpost_store::agencies::{self, Agency, Principal, Site};
 use hybridpost_store::testing::{TestStore, test_store};
 use hybridpost_store::{Store, channels, events, letters, now_text};
@@ -31,7 +33,7 @@ struct Harness {
 }
 
 async fn add_agency(store: &Store, name: &str, test: bool) -> (AgencyId, String) {
-    let agency = Agency { agency_id: AgencyId::new(), name: name.into(), contact_email: None, created_at: now_text() };
+    let agency = Agency::new(name);
     let key = generate_api_key(Principal::Agency { agency_id: agency.agency_id, test });
     let mut tx = store.begin().await.unwrap();
     agencies::insert_agency(&mut tx, &agency).await.unwrap();
@@ -60,6 +62,7 @@ async fn harness_with(limiter: RateLimiter, max_body_bytes: usize) -> Harness {
         store.clone(),
         ApiKeys::new(store.clone(), limiter),
         GatewayConfig { citizen_id_key: Arc::from(CITIZEN_KEY), max_body_bytes },
+        Keyring::new(store.clone(), ServiceSecret::new(&[9; 32]).unwrap()),
     );
     let app = hybridpost_gateway::router(state, Duration::from_secs(10));
     Harness { app, store, a, b, site: site_key.key, _db: db }

@@ -12,6 +12,8 @@ use hybridpost_store::{channels, now_text};
 use hybridpost_web::auth::generate_api_key;
 use serde_json::json;
 
+use hybridpost_keyring::{Keyring, today};
+
 use crate::config::Config;
 use crate::serve::open_store;
 
@@ -23,12 +25,41 @@ pub enum AdminCommand {
         /// The agency's name, as printed on letters.
         #[arg(long)]
         name: String,
+        /// The agency's name in English.
+        #[arg(long)]
+        name_en: Option<String>,
+        /// The agency's postal address as printed on its letters; repeat for each line.
+        #[arg(long = "address", value_name = "LINE")]
+        address: Vec<String>,
+        /// Short code in the agency's seals (1-16 of A-Z, 0-9, -); made from the id when not given.
+        #[arg(long)]
+        code: Option<String>,
         /// Where notices about replies and returns go.
         #[arg(long, value_name = "ADDR")]
         contact_email: Option<String>,
         /// Make the key a test key: letters render but are never printed or sent.
         #[arg(long)]
         test: bool,
+    },
+    /// Make a new seal key for an agency (or every agency, or the trust list's root key) and
+    /// publish a new trust list. The old key seals nothing more; letters it sealed still verify.
+    RotateSigningKey {
+        /// The agency whose key is replaced.
+        #[arg(long, conflicts_with_all = ["all", "root"], required_unless_present_any = ["all", "root"])]
+        agency_id: Option<AgencyId>,
+        /// Replace every agency's key.
+        #[arg(long, conflicts_with = "root")]
+        all: bool,
+        /// Replace the root key that signs the trust list.
+        #[arg(long)]
+        root: bool,
+    },
+    /// Write the current trust list and the root public keys (PEM) into a folder, for offline
+    /// verification (`hybridpost verify --trust-list`).
+    ExportTrustList {
+        /// The folder.
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Create another API key for an agency.
     CreateKey {
@@ -64,26 +95,53 @@ pub enum AdminCommand {
     Migrate,
 }
 
+fn keyring(config: &Config, store: &hybridpost_store::Store) -> anyhow::Result<Keyring> {
+    let secret = hybridpost_seal::ServiceSecret::new(&config.secret_key()?).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(Keyring::new(store.clone(), secret))
+}
+
 /// Runs one admin command.
 pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
     let store = open_store(&config).await?;
     let output = match command {
         AdminCommand::Migrate => json!({"migrated": true, "database": config.database_description()}),
-        AdminCommand::CreateAgency { name, contact_email, test } => {
+        AdminCommand::CreateAgency { name, name_en, address, code, contact_email, test } => {
             let name = name.trim().to_owned();
             anyhow::ensure!(!name.is_empty() && name.chars().count() <= 200, "--name must be 1 to 200 characters");
             if let Some(email) = &contact_email {
                 hybridpost_core::letter::check_email(email).map_err(|why| anyhow::anyhow!("--contact-email {why}"))?;
             }
-            let agency = Agency { agency_id: AgencyId::new(), name, contact_email, created_at: now_text() };
+            let address: Vec<String> = address.iter().map(|l| l.trim().to_owned()).filter(|l| !l.is_empty()).collect();
+            anyhow::ensure!(
+                address.len() <= 4 && address.iter().all(|l| l.chars().count() <= 100),
+                "--address takes up to 4 lines of up to 100 characters"
+            );
+            let mut agency = Agency::new(name);
+            agency.name_en = name_en.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+            agency.address_lines = address;
+            agency.contact_email = contact_email;
+            if let Some(code) = code {
+                agencies::check_issuer_code(&code).map_err(|why| anyhow::anyhow!("--code: {why}"))?;
+                agency.issuer_code = code;
+            }
             let key = generate_api_key(Principal::Agency { agency_id: agency.agency_id, test });
             let mut tx = store.begin().await?;
-            agencies::insert_agency(&mut tx, &agency).await?;
+            agencies::insert_agency(&mut tx, &agency).await.map_err(|e| {
+                if e.is_unique_violation() {
+                    anyhow::anyhow!("the issuer code {} is taken by another agency", agency.issuer_code)
+                } else {
+                    e.into()
+                }
+            })?;
             agencies::insert_api_key(&mut tx, &key.record, &agency.created_at).await?;
             tx.commit().await.context("cannot save the agency")?;
+            let keyring = keyring(&config, &store)?;
+            let key_id = keyring.rotate(&agency.issuer_code, Some(agency.agency_id), today()).await?;
             json!({
                 "agency_id": agency.agency_id,
                 "name": agency.name,
+                "issuer_code": agency.issuer_code,
+                "seal_key_id": key_id.to_hex(),
                 "contact_email": agency.contact_email,
                 "test": test,
                 "api_key": key.key,
@@ -143,6 +201,48 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
                 "api_key_id": key.record.key_id,
                 "api_key_prefix": key.record.key_prefix,
             })
+        }
+        AdminCommand::RotateSigningKey { agency_id, all: _, root } => {
+            let keyring = keyring(&config, &store)?;
+            if root {
+                let key_id = keyring.rotate_root(today()).await?;
+                json!({"root_key_id": key_id.to_hex()})
+            } else {
+                let mut conn = store.read().await?;
+                let targets = match agency_id {
+                    Some(id) => vec![
+                        agencies::get_agency(&mut conn, id)
+                            .await?
+                            .with_context(|| format!("there is no agency {id}"))?,
+                    ],
+                    None => agencies::list_agencies(&mut conn).await?,
+                };
+                drop(conn);
+                let mut rotated = Vec::new();
+                for agency in targets {
+                    let key_id = keyring.rotate(&agency.issuer_code, Some(agency.agency_id), today()).await?;
+                    rotated.push(json!({
+                        "agency_id": agency.agency_id,
+                        "issuer_code": agency.issuer_code,
+                        "seal_key_id": key_id.to_hex(),
+                    }));
+                }
+                json!({"rotated": rotated})
+            }
+        }
+        AdminCommand::ExportTrustList { out } => {
+            let keyring = keyring(&config, &store)?;
+            let list = keyring.ensure_trust_list(today()).await?;
+            std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+            let list_path = out.join("trust-list.json");
+            std::fs::write(&list_path, &list.body).with_context(|| format!("cannot write {}", list_path.display()))?;
+            let mut pems = String::new();
+            for root in keyring.root_keys().await? {
+                pems.push_str(&root.public_key.to_spki_pem().map_err(|e| anyhow::anyhow!("{e}"))?);
+            }
+            let roots_path = out.join("root-keys.pem");
+            std::fs::write(&roots_path, pems).with_context(|| format!("cannot write {}", roots_path.display()))?;
+            json!({"trust_list": list_path, "sequence": list.sequence, "root_keys": roots_path})
         }
         AdminCommand::ImportChannels { file } => {
             let key = config.citizen_id_key()?;

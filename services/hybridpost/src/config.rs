@@ -33,6 +33,10 @@ pub struct Config {
     /// Key for hashing citizen ids. Generated into the data dir on SQLite; must be set (the
     /// same on every node) with PostgreSQL.
     pub citizen_id_key: Option<SecretString>,
+    /// The service secret: wraps private signing keys at rest and keys PIN hashes and reply-code
+    /// MACs. Generated into the data dir on SQLite; must be set (the same on every node) with
+    /// PostgreSQL.
+    pub secret_key: Option<SecretString>,
     /// Largest request body the agency API accepts, in bytes.
     pub max_body_bytes: usize,
     /// Longest a request may take, in seconds.
@@ -67,6 +71,7 @@ impl Default for Config {
             log_format: LogFormat::Compact,
             roles: None,
             citizen_id_key: None,
+            secret_key: None,
             max_body_bytes: 1024 * 1024,
             request_timeout_secs: 30,
             rate_limit_per_second: 500,
@@ -85,6 +90,7 @@ const KNOWN_KEYS: &[&str] = &[
     "log_format",
     "roles",
     "citizen_id_key",
+    "secret_key",
     "max_body_bytes",
     "request_timeout_secs",
     "rate_limit_per_second",
@@ -106,6 +112,7 @@ impl fmt::Debug for Config {
             .field("log_format", &self.log_format)
             .field("roles", &self.roles)
             .field("citizen_id_key", &self.citizen_id_key.as_ref().map(|_| "[set]"))
+            .field("secret_key", &self.secret_key.as_ref().map(|_| "[set]"))
             .finish_non_exhaustive()
     }
 }
@@ -226,18 +233,35 @@ impl Config {
     /// The citizen-id hashing key: configured, or (SQLite only) read from or generated into
     /// `DATA_DIR/secrets/citizen-id.key`.
     pub fn citizen_id_key(&self) -> anyhow::Result<Vec<u8>> {
-        if let Some(key) = &self.citizen_id_key {
+        self.key_or_generated(self.citizen_id_key.as_ref(), "citizen_id_key", "hash citizen ids", "citizen-id.key")
+    }
+
+    /// The service secret: configured, or (SQLite only) read from or generated into
+    /// `DATA_DIR/secrets/service.key`.
+    pub fn secret_key(&self) -> anyhow::Result<Vec<u8>> {
+        self.key_or_generated(self.secret_key.as_ref(), "secret_key", "unwrap signing keys", "service.key")
+    }
+
+    fn key_or_generated(
+        &self,
+        configured: Option<&SecretString>,
+        name: &str,
+        purpose: &str,
+        file: &str,
+    ) -> anyhow::Result<Vec<u8>> {
+        if let Some(key) = configured {
             let key = key.expose_secret().trim();
-            anyhow::ensure!(key.len() >= 32, "citizen_id_key must be at least 32 characters");
+            anyhow::ensure!(key.len() >= 32, "{name} must be at least 32 characters");
             return Ok(key.as_bytes().to_vec());
         }
         anyhow::ensure!(
             !self.uses_postgres(),
-            "HYBRIDPOST_CITIZEN_ID_KEY must be set when the database is PostgreSQL: every node must hash \
-             citizen ids with the same key (make one with: openssl rand -hex 32)"
+            "HYBRIDPOST_{} must be set when the database is PostgreSQL: every node must {purpose} with \
+             the same key (make one with: openssl rand -hex 32)",
+            name.to_uppercase()
         );
         let dir = self.data_dir.join("secrets");
-        let path = dir.join("citizen-id.key");
+        let path = dir.join(file);
         if let Ok(existing) = std::fs::read_to_string(&path) {
             return Ok(existing.trim().as_bytes().to_vec());
         }
@@ -321,5 +345,10 @@ mod tests {
         let key = sqlite.citizen_id_key().unwrap();
         assert_eq!(key.len(), 64);
         assert_eq!(sqlite.citizen_id_key().unwrap(), key, "the generated key is kept");
+        assert!(pg.secret_key().unwrap_err().to_string().contains("HYBRIDPOST_SECRET_KEY"));
+        let secret = sqlite.secret_key().unwrap();
+        assert_eq!(secret.len(), 64);
+        assert_ne!(secret, key, "each secret is generated on its own");
+        assert_eq!(sqlite.secret_key().unwrap(), secret);
     }
 }

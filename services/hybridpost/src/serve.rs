@@ -68,6 +68,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let _blobs =
         BlobStore::local(config.data_dir.join("blobs"), config.max_blob_bytes).context("cannot open blob storage")?;
 
+    let secret = hybridpost_seal::ServiceSecret::new(&config.secret_key()?).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let keyring = hybridpost_keyring::Keyring::new(store.clone(), secret);
+    keyring.ensure_trust_list(hybridpost_keyring::today()).await.context("cannot publish the trust list")?;
     let keys = ApiKeys::new(store.clone(), RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst));
     let mut app = Router::new();
     let mut openapi: Option<utoipa::openapi::OpenApi> = None;
@@ -80,6 +83,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                     citizen_id_key: Arc::from(citizen_id_key.as_slice()),
                     max_body_bytes: config.max_body_bytes,
                 },
+                keyring.clone(),
             )),
         };
         app = app.merge(routes);
