@@ -75,6 +75,10 @@ id_type!(
     /// Identifies one event on a letter's timeline; unique across the system.
     EventId
 );
+id_type!(
+    /// Identifies a print batch.
+    BatchId
+);
 
 #[cfg(test)]
 mod tests {

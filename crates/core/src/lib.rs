@@ -10,11 +10,13 @@ pub mod citizen_id;
 pub mod ids;
 pub mod letter;
 pub mod status;
+pub mod tracking;
 pub mod validation;
 
 pub use address::{AddressError, ThaiAddress};
 pub use citizen_id::{CitizenId, CitizenIdError};
-pub use ids::{AgencyId, EventId, LetterId, SiteId};
+pub use ids::{AgencyId, BatchId, EventId, LetterId, SiteId};
 pub use letter::{Channel, ChannelReason, Language, NewLetter, NewRecipient, ReplyRequest};
 pub use status::{LetterStatus, TransitionError};
+pub use tracking::{TrackingError, TrackingNumber};
 pub use validation::{FieldError, ValidationErrors};

@@ -35,6 +35,8 @@ pub const MAX_QR_TEXT_LEN: usize = 1639 + 253 + 16;
 const URL_PATH: &[u8] = b"/V#";
 /// Scheme of the URL form.
 const URL_SCHEME: &[u8] = b"HTTPS://";
+/// Plain HTTP, for an installation on one machine without TLS (`http://127.0.0.1:8080`).
+const URL_SCHEME_PLAIN: &[u8] = b"HTTP://";
 /// Prefix of the Base45 form, in the manner of the EU certificate's `HC1:`.
 const BASE45_PREFIX: &[u8] = b"HP1:";
 
@@ -214,6 +216,20 @@ impl Seal {
         self.to_qr_text_with(host, TextEncoding::Base32Url)
     }
 
+    /// The QR text for the verification page at `base_url` (`https://verify.example.go.th` or,
+    /// on one machine, `http://127.0.0.1:8080`): scheme and host in upper case, path `/V`, the
+    /// seal in the fragment. A base URL without a scheme is taken as HTTPS; any path in it is
+    /// dropped (the page is always at `/V`).
+    pub fn to_qr_url(&self, base_url: &str) -> String {
+        let (scheme, rest) = match base_url.split_once("://") {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => ("HTTP", rest),
+            Some((_, rest)) => ("HTTPS", rest),
+            None => ("HTTPS", base_url),
+        };
+        let host = rest.split('/').next().unwrap_or(rest);
+        format!("{scheme}://{}/V#{}", host.to_ascii_uppercase(), base32_encode(&self.bytes))
+    }
+
     /// The QR text in the chosen encoding; `host` is ignored for [`TextEncoding::Base45`].
     pub fn to_qr_text_with(&self, host: &str, encoding: TextEncoding) -> String {
         match encoding {
@@ -230,7 +246,9 @@ impl Seal {
     /// [`Verdict::Malformed`] for text in our form that cannot be decoded.
     pub fn from_qr_text(text: &str) -> Result<Seal, Verdict> {
         let bytes = text.as_bytes();
-        let decoded = if let Some(rest) = strip_prefix_ignore_case(bytes, URL_SCHEME) {
+        let url_rest =
+            strip_prefix_ignore_case(bytes, URL_SCHEME).or_else(|| strip_prefix_ignore_case(bytes, URL_SCHEME_PLAIN));
+        let decoded = if let Some(rest) = url_rest {
             let slash = rest.iter().position(|&b| b == b'/').ok_or(Verdict::NotASeal)?;
             let (host, tail) = rest.split_at(slash);
             let valid_host = !host.is_empty()

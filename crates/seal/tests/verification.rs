@@ -331,3 +331,22 @@ fn reference_is_printable_in_groups_for_humans() {
     assert!(human.split('-').all(|g| g.len() == 4));
     assert_eq!(Reference::parse_human(&human), Some(r));
 }
+
+#[test]
+fn qr_urls_for_https_and_plain_http_bases_read_back() {
+    let key = issuer_key();
+    let seal = Seal::sign(&realistic_payload(), &key).expect("sign");
+    let trust = trust_list_with(&[&key]);
+    for (base, prefix) in [
+        ("https://verify.example.go.th", "HTTPS://VERIFY.EXAMPLE.GO.TH/V#"),
+        ("http://127.0.0.1:8080", "HTTP://127.0.0.1:8080/V#"),
+        ("http://localhost:8080/some/path", "HTTP://LOCALHOST:8080/V#"),
+        ("hp.go.th", "HTTPS://HP.GO.TH/V#"),
+    ] {
+        let url = seal.to_qr_url(base);
+        assert!(url.starts_with(prefix), "{url}");
+        assert!(check_text(&url, &trust).is_genuine(), "{base}");
+    }
+    let url = seal.to_qr_url("http://127.0.0.1:8080").replacen("HTTP://", "FTP://", 1);
+    assert_eq!(check_text(&url, &trust), Verdict::NotASeal);
+}

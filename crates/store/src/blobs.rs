@@ -104,6 +104,40 @@ impl BlobStore {
         }
     }
 
+    /// A writer for a large blob written in pieces (a batch PDF), for blocking code: the bytes
+    /// go to a temporary file beside the blob's place and appear under `key` only on
+    /// [`BlobWriter::commit`], atomically; dropping the writer uncommitted leaves nothing.
+    pub fn writer(&self, key: &BlobKey) -> Result<BlobWriter, BlobError> {
+        match self {
+            BlobStore::Local { root, max_bytes } => {
+                let path = root.join(&key.0);
+                let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| root.clone());
+                let io = |source| BlobError::Io { path: path.clone(), source };
+                std::fs::create_dir_all(&dir).map_err(io)?;
+                let file = tempfile::NamedTempFile::new_in(&dir).map_err(io)?;
+                let out = std::io::BufWriter::with_capacity(256 * 1024, file);
+                Ok(BlobWriter { out, path, written: 0, max_bytes: *max_bytes })
+            }
+        }
+    }
+
+    /// Opens the blob under `key` for reading in pieces, with its size; `None` when missing.
+    pub async fn open(&self, key: &BlobKey) -> Result<Option<(tokio::fs::File, u64)>, BlobError> {
+        match self {
+            BlobStore::Local { root, .. } => {
+                let path = root.join(&key.0);
+                match tokio::fs::File::open(&path).await {
+                    Ok(file) => {
+                        let len = file.metadata().await.map_err(|source| BlobError::Io { path, source })?.len();
+                        Ok(Some((file, len)))
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(source) => Err(BlobError::Io { path, source }),
+                }
+            }
+        }
+    }
+
     /// The blob under `key`, or `None`.
     pub async fn get(&self, key: &BlobKey) -> Result<Option<Vec<u8>>, BlobError> {
         match self {
@@ -166,5 +200,46 @@ mod tests {
         let key = BlobKey::parse("x").unwrap();
         let err = blobs.put(&key, b"12345".to_vec()).await.unwrap_err();
         assert_eq!(err.to_string(), "blob is 5 bytes, the limit is 4");
+    }
+}
+
+/// A blob being written; see [`BlobStore::writer`].
+#[derive(Debug)]
+pub struct BlobWriter {
+    out: std::io::BufWriter<tempfile::NamedTempFile>,
+    path: PathBuf,
+    written: usize,
+    max_bytes: usize,
+}
+
+impl Write for BlobWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.written + buf.len() > self.max_bytes {
+            return Err(std::io::Error::other(format!("blob larger than the limit of {} bytes", self.max_bytes)));
+        }
+        let n = self.out.write(buf)?;
+        self.written += n;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+impl BlobWriter {
+    /// Bytes written so far.
+    pub fn written(&self) -> usize {
+        self.written
+    }
+
+    /// Makes the blob appear under its key, durably.
+    pub fn commit(self) -> Result<(), BlobError> {
+        let path = self.path;
+        let io = |source| BlobError::Io { path: path.clone(), source };
+        let file = self.out.into_inner().map_err(|e| io(e.into_error()))?;
+        file.as_file().sync_all().map_err(io)?;
+        file.persist(&path).map_err(|e| io(e.error))?;
+        Ok(())
     }
 }

@@ -16,6 +16,7 @@ pub mod channels;
 pub mod events;
 pub mod idempotency;
 pub mod letters;
+pub mod print;
 pub mod signing_keys;
 pub mod testing;
 

@@ -1,0 +1,605 @@
+//! Print batches: choosing a site's queued letters, the batch's life from closed to
+//! dispatched, and the events each step writes on every letter's timeline.
+//!
+//! Crash safety: a batch's letters are fixed when it is closed. Rendering is claimed with a
+//! lease; a worker that dies leaves the claim to expire and another renders the same letters
+//! again, to the same bytes. Results (pages, failures) are written in one transaction when the
+//! whole PDF is stored, so a half-rendered batch never becomes visible.
+
+use hybridpost_core::{AgencyId, BatchId, LetterId, LetterStatus, SiteId};
+use sqlx::{AnyConnection, Row};
+
+use crate::agencies::parse_id;
+use crate::events::{NewEvent, append_events};
+use crate::{Result, StoreError, conflict_or};
+
+/// Where a batch is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BatchStatus {
+    /// Its letters are fixed; waiting to be rendered.
+    Closed,
+    /// A worker is rendering it.
+    Rendering,
+    /// The PDF and manifest are ready to download and print.
+    Ready,
+    /// The site printed it.
+    Printed,
+    /// The site handed it to the postal network.
+    Dispatched,
+}
+
+impl BatchStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BatchStatus::Closed => "closed",
+            BatchStatus::Rendering => "rendering",
+            BatchStatus::Ready => "ready",
+            BatchStatus::Printed => "printed",
+            BatchStatus::Dispatched => "dispatched",
+        }
+    }
+
+    fn parse(s: &str) -> Result<BatchStatus> {
+        Ok(match s {
+            "closed" => BatchStatus::Closed,
+            "rendering" => BatchStatus::Rendering,
+            "ready" => BatchStatus::Ready,
+            "printed" => BatchStatus::Printed,
+            "dispatched" => BatchStatus::Dispatched,
+            other => return Err(StoreError::Corrupt(format!("batch status {other:?}"))),
+        })
+    }
+}
+
+/// A print batch as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchRecord {
+    /// Its id.
+    pub batch_id: BatchId,
+    /// The site that prints it.
+    pub site_id: SiteId,
+    /// Where it is.
+    pub status: BatchStatus,
+    /// Letters in it (after rendering: those that rendered).
+    pub letter_count: i64,
+    /// Pages of the batch PDF, cover sheet and blank backs included.
+    pub page_count: i64,
+    /// Sheets of paper (duplex).
+    pub sheet_count: i64,
+    /// Blob key of the PDF.
+    pub pdf_blob: Option<String>,
+    /// Blob key of the JSON manifest.
+    pub manifest_blob: Option<String>,
+    /// SHA-256 of the PDF, hex.
+    pub pdf_sha256: Option<String>,
+    /// When it was closed.
+    pub created_at: String,
+    /// When it was rendered.
+    pub rendered_at: Option<String>,
+    /// When it was printed.
+    pub printed_at: Option<String>,
+    /// When it was dispatched.
+    pub dispatched_at: Option<String>,
+}
+
+/// A letter in a batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchLetter {
+    /// The letter.
+    pub letter_id: LetterId,
+    /// Its agency.
+    pub agency_id: AgencyId,
+    /// Envelope order, from 1.
+    pub position: i64,
+    /// The recipient's postcode.
+    pub postcode: String,
+    /// First page in the batch PDF (after rendering).
+    pub first_page: Option<i64>,
+    /// Pages (after rendering).
+    pub pages: Option<i64>,
+    /// Sheets (after rendering).
+    pub sheets: Option<i64>,
+    /// S10 tracking number (after dispatch).
+    pub tracking_number: Option<String>,
+}
+
+/// A letter waiting for print.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueuedLetter {
+    /// The letter.
+    pub letter_id: LetterId,
+    /// Its agency.
+    pub agency_id: AgencyId,
+    /// The recipient's postcode.
+    pub postcode: String,
+}
+
+const BATCH_COLUMNS: &str = "batch_id, site_id, status, letter_count, page_count, sheet_count, pdf_blob, \
+                             manifest_blob, pdf_sha256, created_at, rendered_at, printed_at, dispatched_at";
+
+/// Live (not test) letters queued for print whose postcode starts with one of `prefixes` and
+/// that are not held back, in postcode order.
+pub async fn queued_letters(conn: &mut AnyConnection, prefixes: &[String], limit: i64) -> Result<Vec<QueuedLetter>> {
+    if prefixes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let likes: Vec<String> = (0..prefixes.len()).map(|i| format!("postcode like ${}", i + 1)).collect();
+    let sql = format!(
+        "select letter_id, agency_id, postcode from letter where status = 'queued_for_print' and test = 0 \
+         and print_hold is null and ({}) order by postcode, letter_id limit ${}",
+        likes.join(" or "),
+        prefixes.len() + 1
+    );
+    let mut q = sqlx::query(&sql);
+    for p in prefixes {
+        q = q.bind(format!("{p}%"));
+    }
+    let rows = q.bind(limit).fetch_all(conn).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(QueuedLetter {
+                letter_id: parse_id(&r.try_get::<String, _>(0)?)?,
+                agency_id: parse_id(&r.try_get::<String, _>(1)?)?,
+                postcode: r.try_get(2)?,
+            })
+        })
+        .collect()
+}
+
+/// Closes a batch of `letters` (in envelope order) for `site`: each letter still queued moves
+/// to `batched` with an event; a letter that changed meanwhile (cancelled) is left out.
+/// Returns the batch, or `None` when no letter was left.
+pub async fn create_batch(
+    conn: &mut AnyConnection,
+    site_id: SiteId,
+    letters: &[QueuedLetter],
+    now: &str,
+) -> Result<Option<BatchRecord>> {
+    let batch_id = BatchId::new();
+    let mut taken = Vec::new();
+    for l in letters {
+        let changed = sqlx::query(
+            "update letter set status = 'batched', updated_at = $1 where letter_id = $2 and status = 'queued_for_print' \
+             and print_hold is null",
+        )
+        .bind(now)
+        .bind(l.letter_id.to_string())
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        if changed == 1 {
+            taken.push(l);
+        }
+    }
+    if taken.is_empty() {
+        return Ok(None);
+    }
+    sqlx::query(
+        "insert into print_batch (batch_id, site_id, status, letter_count, created_at) values ($1, $2, $3, $4, $5)",
+    )
+    .bind(batch_id.to_string())
+    .bind(site_id.to_string())
+    .bind(BatchStatus::Closed.as_str())
+    .bind(taken.len() as i64)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    for (n, chunk) in taken.chunks(200).enumerate() {
+        let rows: Vec<String> =
+            (0..chunk.len()).map(|i| format!("(${}, ${}, ${})", i * 3 + 1, i * 3 + 2, i * 3 + 3)).collect();
+        let sql = format!("insert into print_batch_letter (batch_id, letter_id, position) values {}", rows.join(", "));
+        let mut q = sqlx::query(&sql);
+        let offset = n * 200;
+        for (i, l) in chunk.iter().enumerate() {
+            q = q.bind(batch_id.to_string()).bind(l.letter_id.to_string()).bind((offset + i + 1) as i64);
+        }
+        q.execute(&mut *conn).await.map_err(|e| conflict_or(e, "letter already in a batch"))?;
+    }
+    let events = taken
+        .iter()
+        .map(|l| NewEvent {
+            agency_id: l.agency_id,
+            letter_id: l.letter_id,
+            kind: LetterStatus::Batched.as_str(),
+            status: LetterStatus::Batched,
+            detail: Some(serde_json::json!({"batch_id": batch_id, "site_id": site_id})),
+            request_id: None,
+        })
+        .collect();
+    append_events(conn, events).await?;
+    get_batch(conn, Some(site_id), batch_id).await
+}
+
+/// Reads a batch; with `site`, only that site's.
+pub async fn get_batch(
+    conn: &mut AnyConnection,
+    site: Option<SiteId>,
+    batch_id: BatchId,
+) -> Result<Option<BatchRecord>> {
+    let row = match site {
+        Some(site) => {
+            sqlx::query(&format!("select {BATCH_COLUMNS} from print_batch where batch_id = $1 and site_id = $2"))
+                .bind(batch_id.to_string())
+                .bind(site.to_string())
+                .fetch_optional(conn)
+                .await?
+        }
+        None => {
+            sqlx::query(&format!("select {BATCH_COLUMNS} from print_batch where batch_id = $1"))
+                .bind(batch_id.to_string())
+                .fetch_optional(conn)
+                .await?
+        }
+    };
+    row.as_ref().map(batch_from_row).transpose()
+}
+
+/// A site's batches, newest first, older than `before` when given.
+pub async fn list_batches(
+    conn: &mut AnyConnection,
+    site: SiteId,
+    before: Option<BatchId>,
+    limit: i64,
+) -> Result<Vec<BatchRecord>> {
+    let rows = match before {
+        Some(b) => sqlx::query(&format!(
+            "select {BATCH_COLUMNS} from print_batch where site_id = $1 and batch_id < $2 order by batch_id desc limit $3"
+        ))
+        .bind(site.to_string())
+        .bind(b.to_string())
+        .bind(limit)
+        .fetch_all(conn)
+        .await?,
+        None => sqlx::query(&format!(
+            "select {BATCH_COLUMNS} from print_batch where site_id = $1 order by batch_id desc limit $2"
+        ))
+        .bind(site.to_string())
+        .bind(limit)
+        .fetch_all(conn)
+        .await?,
+    };
+    rows.iter().map(batch_from_row).collect()
+}
+
+/// The letters of a batch in envelope order.
+pub async fn batch_letters(conn: &mut AnyConnection, batch_id: BatchId) -> Result<Vec<BatchLetter>> {
+    let rows = sqlx::query(
+        "select b.letter_id, l.agency_id, b.position, l.postcode, b.first_page, b.pages, b.sheets, b.tracking_number \
+         from print_batch_letter b join letter l on l.letter_id = b.letter_id where b.batch_id = $1 order by b.position",
+    )
+    .bind(batch_id.to_string())
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(BatchLetter {
+                letter_id: parse_id(&r.try_get::<String, _>(0)?)?,
+                agency_id: parse_id(&r.try_get::<String, _>(1)?)?,
+                position: r.try_get(2)?,
+                postcode: r.try_get(3)?,
+                first_page: r.try_get(4)?,
+                pages: r.try_get(5)?,
+                sheets: r.try_get(6)?,
+                tracking_number: r.try_get(7)?,
+            })
+        })
+        .collect()
+}
+
+/// Claims the oldest batch waiting to be rendered (or whose renderer's claim ran out) until
+/// `until`. Safe with many workers: the claim is a conditional update.
+pub async fn claim_for_render(conn: &mut AnyConnection, now: &str, until: &str) -> Result<Option<BatchRecord>> {
+    for _ in 0..5 {
+        let candidate: Option<String> = sqlx::query(
+            "select batch_id from print_batch where status = 'closed' or (status = 'rendering' and claimed_until < $1) \
+             order by created_at, batch_id limit 1",
+        )
+        .bind(now)
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|r| r.try_get(0))
+        .transpose()?;
+        let Some(batch_id) = candidate else { return Ok(None) };
+        let claimed = sqlx::query(
+            "update print_batch set status = 'rendering', claimed_until = $1 where batch_id = $2 \
+             and (status = 'closed' or (status = 'rendering' and claimed_until < $3))",
+        )
+        .bind(until)
+        .bind(&batch_id)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        if claimed == 1 {
+            return get_batch(conn, None, parse_id(&batch_id)?).await;
+        }
+    }
+    Ok(None)
+}
+
+/// Where a letter landed in the rendered batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Placement {
+    /// The letter.
+    pub letter_id: LetterId,
+    /// Its first page in the PDF, from 1.
+    pub first_page: i64,
+    /// Its pages.
+    pub pages: i64,
+    /// Its sheets.
+    pub sheets: i64,
+}
+
+/// A letter that could not be rendered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RenderFailure {
+    /// The letter.
+    pub letter_id: LetterId,
+    /// Its agency.
+    pub agency_id: AgencyId,
+    /// Why, for the agency.
+    pub reason: String,
+}
+
+/// What rendering a batch produced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RenderResult {
+    /// Letters placed, in envelope order.
+    pub placements: Vec<Placement>,
+    /// Letters left out.
+    pub failures: Vec<RenderFailure>,
+    /// Pages of the PDF.
+    pub page_count: i64,
+    /// Sheets.
+    pub sheet_count: i64,
+    /// Blob key of the PDF.
+    pub pdf_blob: String,
+    /// Blob key of the manifest.
+    pub manifest_blob: String,
+    /// SHA-256 of the PDF, hex.
+    pub pdf_sha256: String,
+}
+
+/// Records a rendered batch: it becomes ready, its letters get their pages, and each failed
+/// letter leaves the batch, goes back to the queue held with the reason, and gets a
+/// `render_failed` event. Returns false when the claim was lost (another worker finished it).
+pub async fn finish_render(
+    conn: &mut AnyConnection,
+    batch_id: BatchId,
+    result: &RenderResult,
+    now: &str,
+) -> Result<bool> {
+    let updated = sqlx::query(
+        "update print_batch set status = 'ready', letter_count = $1, page_count = $2, sheet_count = $3, pdf_blob = $4, \
+         manifest_blob = $5, pdf_sha256 = $6, rendered_at = $7, claimed_until = null \
+         where batch_id = $8 and status = 'rendering'",
+    )
+    .bind(result.placements.len() as i64)
+    .bind(result.page_count)
+    .bind(result.sheet_count)
+    .bind(&result.pdf_blob)
+    .bind(&result.manifest_blob)
+    .bind(&result.pdf_sha256)
+    .bind(now)
+    .bind(batch_id.to_string())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if updated != 1 {
+        return Ok(false);
+    }
+    for p in &result.placements {
+        sqlx::query("update print_batch_letter set first_page = $1, pages = $2, sheets = $3 where batch_id = $4 and letter_id = $5")
+            .bind(p.first_page)
+            .bind(p.pages)
+            .bind(p.sheets)
+            .bind(batch_id.to_string())
+            .bind(p.letter_id.to_string())
+            .execute(&mut *conn)
+            .await?;
+    }
+    let mut events = Vec::new();
+    for f in &result.failures {
+        sqlx::query("delete from print_batch_letter where batch_id = $1 and letter_id = $2")
+            .bind(batch_id.to_string())
+            .bind(f.letter_id.to_string())
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(
+            "update letter set status = 'queued_for_print', print_hold = $1, updated_at = $2 where letter_id = $3 \
+             and status = 'batched'",
+        )
+        .bind(&f.reason)
+        .bind(now)
+        .bind(f.letter_id.to_string())
+        .execute(&mut *conn)
+        .await?;
+        events.push(NewEvent {
+            agency_id: f.agency_id,
+            letter_id: f.letter_id,
+            kind: "render_failed",
+            status: LetterStatus::QueuedForPrint,
+            detail: Some(serde_json::json!({"batch_id": batch_id, "reason": f.reason, "held": true})),
+            request_id: None,
+        });
+    }
+    append_events(conn, events).await?;
+    Ok(true)
+}
+
+/// Why a batch step was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum BatchStepError {
+    /// No such batch for this site.
+    #[error("no such batch")]
+    NotFound,
+    /// The batch is not at the step before.
+    #[error("the batch is {0:?}")]
+    WrongStatus(BatchStatus),
+    /// A tracking number problem, for the operator.
+    #[error("{0}")]
+    Tracking(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Marks a ready batch printed; its letters move to `printed` with an event each.
+pub async fn mark_printed(
+    conn: &mut AnyConnection,
+    site: SiteId,
+    batch_id: BatchId,
+    now: &str,
+    request_id: Option<&str>,
+) -> Result<BatchRecord, BatchStepError> {
+    step(conn, site, batch_id, BatchStatus::Ready, BatchStatus::Printed, now).await?;
+    let letters = batch_letters(conn, batch_id).await?;
+    move_letters(
+        conn,
+        &letters,
+        LetterStatus::Batched,
+        LetterStatus::Printed,
+        now,
+        request_id,
+        |_| serde_json::json!({"batch_id": batch_id, "site_id": site}),
+    )
+    .await?;
+    get_batch(conn, Some(site), batch_id).await?.ok_or(BatchStepError::NotFound)
+}
+
+/// Marks a printed batch dispatched with one S10 tracking number per letter (already checked
+/// by the caller); its letters move to `dispatched` with the tracking number in the event.
+pub async fn mark_dispatched(
+    conn: &mut AnyConnection,
+    site: SiteId,
+    batch_id: BatchId,
+    tracking: &[(LetterId, String)],
+    now: &str,
+    request_id: Option<&str>,
+) -> Result<BatchRecord, BatchStepError> {
+    let letters = batch_letters(conn, batch_id).await?;
+    let by_letter: std::collections::HashMap<LetterId, &String> = tracking.iter().map(|(l, t)| (*l, t)).collect();
+    if by_letter.len() != tracking.len() {
+        return Err(BatchStepError::Tracking("a letter is listed twice".into()));
+    }
+    for l in &letters {
+        if !by_letter.contains_key(&l.letter_id) {
+            return Err(BatchStepError::Tracking(format!("letter {} has no tracking number", l.letter_id)));
+        }
+    }
+    if letters.len() != tracking.len() {
+        return Err(BatchStepError::Tracking("a tracking number is given for a letter not in this batch".into()));
+    }
+    step(conn, site, batch_id, BatchStatus::Printed, BatchStatus::Dispatched, now).await?;
+    for (letter_id, number) in tracking {
+        sqlx::query("update print_batch_letter set tracking_number = $1 where batch_id = $2 and letter_id = $3")
+            .bind(number)
+            .bind(batch_id.to_string())
+            .bind(letter_id.to_string())
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| match conflict_or(e, "tracking number") {
+                StoreError::Conflict(_) => {
+                    BatchStepError::Tracking(format!("tracking number {number} is already used"))
+                }
+                other => other.into(),
+            })?;
+    }
+    move_letters(
+        conn,
+        &letters,
+        LetterStatus::Printed,
+        LetterStatus::Dispatched,
+        now,
+        request_id,
+        |l| serde_json::json!({"batch_id": batch_id, "tracking_number": by_letter.get(&l.letter_id)}),
+    )
+    .await?;
+    get_batch(conn, Some(site), batch_id).await?.ok_or(BatchStepError::NotFound)
+}
+
+async fn step(
+    conn: &mut AnyConnection,
+    site: SiteId,
+    batch_id: BatchId,
+    from: BatchStatus,
+    to: BatchStatus,
+    now: &str,
+) -> Result<(), BatchStepError> {
+    let column = match to {
+        BatchStatus::Printed => "printed_at",
+        BatchStatus::Dispatched => "dispatched_at",
+        _ => return Err(BatchStepError::WrongStatus(to)),
+    };
+    let changed = sqlx::query(&format!(
+        "update print_batch set status = $1, {column} = $2 where batch_id = $3 and site_id = $4 and status = $5"
+    ))
+    .bind(to.as_str())
+    .bind(now)
+    .bind(batch_id.to_string())
+    .bind(site.to_string())
+    .bind(from.as_str())
+    .execute(&mut *conn)
+    .await
+    .map_err(StoreError::from)?
+    .rows_affected();
+    if changed != 1 {
+        let batch = get_batch(conn, Some(site), batch_id).await?.ok_or(BatchStepError::NotFound)?;
+        return Err(BatchStepError::WrongStatus(batch.status));
+    }
+    Ok(())
+}
+
+async fn move_letters(
+    conn: &mut AnyConnection,
+    letters: &[BatchLetter],
+    from: LetterStatus,
+    to: LetterStatus,
+    now: &str,
+    request_id: Option<&str>,
+    detail: impl Fn(&BatchLetter) -> serde_json::Value,
+) -> Result<()> {
+    let mut events = Vec::with_capacity(letters.len());
+    for l in letters {
+        let changed =
+            sqlx::query("update letter set status = $1, updated_at = $2 where letter_id = $3 and status = $4")
+                .bind(to.as_str())
+                .bind(now)
+                .bind(l.letter_id.to_string())
+                .bind(from.as_str())
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+        if changed == 1 {
+            events.push(NewEvent {
+                agency_id: l.agency_id,
+                letter_id: l.letter_id,
+                kind: to.as_str(),
+                status: to,
+                detail: Some(detail(l)),
+                request_id: request_id.map(str::to_owned),
+            });
+        }
+    }
+    append_events(conn, events).await?;
+    Ok(())
+}
+
+fn batch_from_row(r: &sqlx::any::AnyRow) -> Result<BatchRecord> {
+    Ok(BatchRecord {
+        batch_id: parse_id(&r.try_get::<String, _>("batch_id")?)?,
+        site_id: parse_id(&r.try_get::<String, _>("site_id")?)?,
+        status: BatchStatus::parse(&r.try_get::<String, _>("status")?)?,
+        letter_count: r.try_get("letter_count")?,
+        page_count: r.try_get("page_count")?,
+        sheet_count: r.try_get("sheet_count")?,
+        pdf_blob: r.try_get("pdf_blob")?,
+        manifest_blob: r.try_get("manifest_blob")?,
+        pdf_sha256: r.try_get("pdf_sha256")?,
+        created_at: r.try_get("created_at")?,
+        rendered_at: r.try_get("rendered_at")?,
+        printed_at: r.try_get("printed_at")?,
+        dispatched_at: r.try_get("dispatched_at")?,
+    })
+}
