@@ -196,6 +196,38 @@ pub async fn get_site(conn: &mut AnyConnection, site_id: SiteId) -> Result<Optio
     .transpose()
 }
 
+/// Every site, oldest first.
+pub async fn list_sites(conn: &mut AnyConnection) -> Result<Vec<Site>> {
+    let rows = sqlx::query("select site_id, name, postcode_prefixes, created_at from site order by created_at, site_id")
+        .fetch_all(conn)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            let prefixes: String = r.try_get("postcode_prefixes")?;
+            Ok(Site {
+                site_id: parse_id(&r.try_get::<String, _>("site_id")?)?,
+                name: r.try_get("name")?,
+                postcode_prefixes: prefixes.split(',').filter(|p| !p.is_empty()).map(str::to_owned).collect(),
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .collect()
+}
+
+/// The site that prints for `postcode`: the one with the longest matching prefix (ties go to
+/// the oldest site), or `None` when no site serves it.
+pub fn site_for_postcode<'s>(sites: &'s [Site], postcode: &str) -> Option<&'s Site> {
+    let mut best: Option<(&Site, usize)> = None;
+    for site in sites {
+        for prefix in &site.postcode_prefixes {
+            if postcode.starts_with(prefix.as_str()) && best.is_none_or(|(_, len)| prefix.len() > len) {
+                best = Some((site, prefix.len()));
+            }
+        }
+    }
+    best.map(|(site, _)| site)
+}
+
 /// Stores a new API key.
 pub async fn insert_api_key(conn: &mut AnyConnection, key: &ApiKeyRecord, created_at: &str) -> Result<()> {
     let (agency_id, site_id, test) = match key.principal {

@@ -1,0 +1,460 @@
+//! `/v1/print/batches`: a site's operators fetch, print and dispatch batches.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use hybridpost_core::{BatchId, LetterId, TrackingNumber, ValidationErrors};
+use hybridpost_store::print::{self, BatchRecord, BatchStatus, BatchStepError};
+use hybridpost_store::{BlobKey, now_text};
+use hybridpost_web::problem::{ApiError, Problem};
+use hybridpost_web::{JsonBody, SiteCaller};
+use serde::{Deserialize, Serialize};
+
+pub use crate::batching::ManifestEntry;
+use crate::{PrintroomState, close_batch_for_site};
+
+/// Largest page of batches.
+const MAX_PAGE: i64 = 100;
+
+/// A batch's state.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct BatchSummary {
+    /// Its id.
+    pub batch_id: BatchId,
+    /// `closed` (letters fixed, waiting to render), `rendering`, `ready` (download and print),
+    /// `printed`, `dispatched`.
+    pub status: String,
+    /// Letters in it.
+    pub letters: i64,
+    /// Pages of the PDF (cover sheet and blank backs included), once rendered.
+    pub pages: i64,
+    /// Sheets of paper (duplex), once rendered.
+    pub sheets: i64,
+    /// SHA-256 of the PDF, once rendered: the same batch always renders to the same bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pdf_sha256: Option<String>,
+    /// When it was closed.
+    pub created_at: String,
+    /// When it was rendered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rendered_at: Option<String>,
+    /// When it was printed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub printed_at: Option<String>,
+    /// When it was dispatched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dispatched_at: Option<String>,
+}
+
+impl From<&BatchRecord> for BatchSummary {
+    fn from(b: &BatchRecord) -> Self {
+        BatchSummary {
+            batch_id: b.batch_id,
+            status: b.status.as_str().to_owned(),
+            letters: b.letter_count,
+            pages: b.page_count,
+            sheets: b.sheet_count,
+            pdf_sha256: b.pdf_sha256.clone(),
+            created_at: b.created_at.clone(),
+            rendered_at: b.rendered_at.clone(),
+            printed_at: b.printed_at.clone(),
+            dispatched_at: b.dispatched_at.clone(),
+        }
+    }
+}
+
+/// A page of batches.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct BatchList {
+    /// Batches, newest first.
+    pub items: Vec<BatchSummary>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A batch with its letters.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct BatchDetail {
+    /// Its state.
+    #[serde(flatten)]
+    pub summary: BatchSummary,
+    /// Its letters in envelope order, with their pages once rendered and tracking numbers once
+    /// dispatched.
+    pub letters_in_batch: Vec<BatchLetterView>,
+}
+
+/// A letter in a batch.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct BatchLetterView {
+    /// The letter.
+    pub letter_id: LetterId,
+    /// Position at closing (postcode order).
+    pub position: i64,
+    /// The recipient's postcode.
+    pub postcode: String,
+    /// First page in the PDF.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_page: Option<i64>,
+    /// Pages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pages: Option<i64>,
+    /// UPU S10 tracking number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tracking_number: Option<String>,
+}
+
+/// Query of `GET /v1/print/batches`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// `next_cursor` from the previous page.
+    cursor: Option<String>,
+    /// Batches per page, 1 to 100 (20 when not given).
+    limit: Option<i64>,
+}
+
+/// Tracking numbers for a dispatched batch: either one per letter, or the first number of a
+/// roll of labels applied in envelope order (each next label is the next serial number).
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DispatchRequest {
+    /// Letter id → UPU S10 tracking number (`RB123456785TH`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracking_numbers: Option<std::collections::BTreeMap<LetterId, String>>,
+    /// The tracking number on the first envelope; the others follow in envelope order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_tracking_number: Option<String>,
+}
+
+fn parse_batch_id(text: &str) -> Result<BatchId, ApiError> {
+    text.parse().map_err(|_| ApiError::NotFound(format!("no batch {text}")))
+}
+
+async fn site_batch(state: &PrintroomState, caller: &SiteCaller, batch_id: BatchId) -> Result<BatchRecord, ApiError> {
+    let mut conn = state.store.read().await?;
+    print::get_batch(&mut conn, Some(caller.site_id), batch_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no batch {batch_id} at this site")))
+}
+
+/// List the site's batches, newest first.
+#[utoipa::path(
+    get, path = "/v1/print/batches", tag = "print",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of batches", body = BatchList),
+        (status = 401, description = "No or bad API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a site key", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("site_key" = []))
+)]
+pub(crate) async fn list_batches(
+    State(state): State<PrintroomState>,
+    caller: SiteCaller,
+    uri: Uri,
+) -> Result<Json<BatchList>, ApiError> {
+    let Query(q) = Query::<ListQuery>::try_from_uri(&uri)
+        .map_err(|rejection| ApiError::BadRequest(format!("bad query: {}", rejection.body_text())))?;
+    let limit = q.limit.unwrap_or(20);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::BadRequest(format!("limit must be from 1 to {MAX_PAGE}")));
+    }
+    let before = q
+        .cursor
+        .as_deref()
+        .map(|c| c.parse::<BatchId>().map_err(|_| ApiError::BadRequest(format!("{c:?} is not a cursor from this API"))))
+        .transpose()?;
+    let mut conn = state.store.read().await?;
+    let page = print::list_batches(&mut conn, caller.site_id, before, limit).await?;
+    let next_cursor = if page.len() as i64 == limit { page.last().map(|b| b.batch_id.to_string()) } else { None };
+    Ok(Json(BatchList { items: page.iter().map(BatchSummary::from).collect(), next_cursor }))
+}
+
+/// Close a batch now with the letters waiting for this site (instead of waiting for the next
+/// cut-off). It is rendered within seconds; poll it until `ready`.
+#[utoipa::path(
+    post, path = "/v1/print/batches", tag = "print",
+    responses(
+        (status = 201, description = "Batch closed", body = BatchSummary),
+        (status = 401, description = "No or bad API key", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No letters are waiting for this site", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("site_key" = []))
+)]
+pub(crate) async fn close_batch(State(state): State<PrintroomState>, caller: SiteCaller) -> Result<Response, ApiError> {
+    let batch = close_batch_for_site(&state, caller.site_id).await.map_err(|e| ApiError::Internal(format!("{e:#}")))?;
+    let Some(batch) = batch else {
+        return Err(ApiError::Conflict {
+            kind: "nothing-to-print",
+            detail: "no letters are waiting for print at this site".into(),
+        });
+    };
+    let location = format!("/v1/print/batches/{}", batch.batch_id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, HeaderValue::from_str(&location).map_err(|e| ApiError::Internal(e.to_string()))?)],
+        Json(BatchSummary::from(&batch)),
+    )
+        .into_response())
+}
+
+/// A batch with its letters.
+#[utoipa::path(
+    get, path = "/v1/print/batches/{batch_id}", tag = "print",
+    params(("batch_id" = BatchId, Path, description = "The batch")),
+    responses(
+        (status = 200, description = "The batch", body = BatchDetail),
+        (status = 404, description = "No such batch at this site", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("site_key" = []))
+)]
+pub(crate) async fn get_batch(
+    State(state): State<PrintroomState>,
+    caller: SiteCaller,
+    Path(batch_id): Path<String>,
+) -> Result<Json<BatchDetail>, ApiError> {
+    let batch = site_batch(&state, &caller, parse_batch_id(&batch_id)?).await?;
+    let mut conn = state.store.read().await?;
+    let letters = print::batch_letters(&mut conn, batch.batch_id).await?;
+    Ok(Json(BatchDetail {
+        summary: BatchSummary::from(&batch),
+        letters_in_batch: letters
+            .into_iter()
+            .map(|l| BatchLetterView {
+                letter_id: l.letter_id,
+                position: l.position,
+                postcode: l.postcode,
+                first_page: l.first_page,
+                pages: l.pages,
+                tracking_number: l.tracking_number,
+            })
+            .collect(),
+    }))
+}
+
+fn rendered(batch: &BatchRecord) -> Result<(), ApiError> {
+    if matches!(batch.status, BatchStatus::Closed | BatchStatus::Rendering) {
+        return Err(ApiError::Conflict {
+            kind: "batch-not-ready",
+            detail: format!("batch {} is still being rendered; try again in a few seconds", batch.batch_id),
+        });
+    }
+    Ok(())
+}
+
+/// Download the batch's print-ready PDF (streamed).
+#[utoipa::path(
+    get, path = "/v1/print/batches/{batch_id}/pdf", tag = "print",
+    params(("batch_id" = BatchId, Path, description = "The batch")),
+    responses(
+        (status = 200, description = "The PDF", content_type = "application/pdf"),
+        (status = 404, description = "No such batch at this site", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not rendered yet", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("site_key" = []))
+)]
+pub(crate) async fn batch_pdf(
+    State(state): State<PrintroomState>,
+    caller: SiteCaller,
+    Path(batch_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let batch = site_batch(&state, &caller, parse_batch_id(&batch_id)?).await?;
+    rendered(&batch)?;
+    let key = batch.pdf_blob.as_deref().ok_or_else(|| ApiError::Internal("a rendered batch has no PDF".into()))?;
+    let key = BlobKey::parse(key).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let (file, len) = state
+        .blobs
+        .open(&key)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .ok_or_else(|| ApiError::Internal(format!("the PDF of batch {} is missing from storage", batch.batch_id)))?;
+    let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024));
+    let disposition = format!("attachment; filename=\"batch-{}.pdf\"", batch.batch_id);
+    let mut headers = HeaderMap::new();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/pdf"));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    headers.insert(header::CONTENT_DISPOSITION, HeaderValue::from_str(&disposition).map_err(|e| ApiError::Internal(e.to_string()))?);
+    if let Some(sha) = &batch.pdf_sha256 {
+        headers.insert(header::ETAG, HeaderValue::from_str(&format!("\"{sha}\"")).map_err(|e| ApiError::Internal(e.to_string()))?);
+    }
+    Ok((headers, body).into_response())
+}
+
+/// Query of the manifest.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ManifestQuery {
+    /// `json` (default) or `csv`.
+    format: Option<String>,
+}
+
+/// The batch's manifest: for each letter in envelope order, its first page, pages, sheets and
+/// postcode, as JSON or CSV.
+#[utoipa::path(
+    get, path = "/v1/print/batches/{batch_id}/manifest", tag = "print",
+    params(("batch_id" = BatchId, Path, description = "The batch"), ManifestQuery),
+    responses(
+        (status = 200, description = "The manifest", body = Vec<ManifestEntry>),
+        (status = 404, description = "No such batch at this site", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not rendered yet", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("site_key" = []))
+)]
+pub(crate) async fn batch_manifest(
+    State(state): State<PrintroomState>,
+    caller: SiteCaller,
+    Path(batch_id): Path<String>,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let Query(q) = Query::<ManifestQuery>::try_from_uri(&uri)
+        .map_err(|rejection| ApiError::BadRequest(format!("bad query: {}", rejection.body_text())))?;
+    let batch = site_batch(&state, &caller, parse_batch_id(&batch_id)?).await?;
+    rendered(&batch)?;
+    let key = batch.manifest_blob.as_deref().ok_or_else(|| ApiError::Internal("a rendered batch has no manifest".into()))?;
+    let key = BlobKey::parse(key).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let bytes = state
+        .blobs
+        .get(&key)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .ok_or_else(|| ApiError::Internal(format!("the manifest of batch {} is missing", batch.batch_id)))?;
+    match q.format.as_deref() {
+        None | Some("json") => Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response()),
+        Some("csv") => {
+            let entries: Vec<ManifestEntry> =
+                serde_json::from_slice(&bytes).map_err(|e| ApiError::Internal(format!("manifest: {e}")))?;
+            let mut csv = String::from("envelope,letter_id,first_page,pages,sheets,postcode\r\n");
+            for e in entries {
+                csv.push_str(&format!(
+                    "{},{},{},{},{},{}\r\n",
+                    e.envelope, e.letter_id, e.first_page, e.pages, e.sheets, e.postcode
+                ));
+            }
+            let disposition = format!("attachment; filename=\"batch-{}.csv\"", batch.batch_id);
+            Ok((
+                [
+                    (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                    (header::CONTENT_DISPOSITION, disposition),
+                ],
+                csv,
+            )
+                .into_response())
+        }
+        Some(other) => Err(ApiError::BadRequest(format!("format {other:?} is not json or csv"))),
+    }
+}
+
+fn step_error(e: BatchStepError, batch_id: BatchId, wanted: &str) -> ApiError {
+    match e {
+        BatchStepError::NotFound => ApiError::NotFound(format!("no batch {batch_id} at this site")),
+        BatchStepError::WrongStatus(status) => ApiError::Conflict {
+            kind: "batch-wrong-status",
+            detail: format!("batch {batch_id} is {}; it must be {wanted} for this step", status.as_str()),
+        },
+        BatchStepError::Tracking(why) => {
+            let mut errors = ValidationErrors::default();
+            errors.add("tracking_numbers", why);
+            ApiError::Validation(errors)
+        }
+        BatchStepError::Store(e) => e.into(),
+    }
+}
+
+/// Mark a ready batch printed; each letter gets a `printed` event.
+#[utoipa::path(
+    post, path = "/v1/print/batches/{batch_id}/printed", tag = "print",
+    params(("batch_id" = BatchId, Path, description = "The batch")),
+    responses(
+        (status = 200, description = "Marked printed", body = BatchSummary),
+        (status = 404, description = "No such batch at this site", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The batch is not ready", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("site_key" = []))
+)]
+pub(crate) async fn mark_printed(
+    State(state): State<PrintroomState>,
+    caller: SiteCaller,
+    headers: HeaderMap,
+    Path(batch_id): Path<String>,
+) -> Result<Json<BatchSummary>, ApiError> {
+    let batch_id = parse_batch_id(&batch_id)?;
+    let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok());
+    let mut tx = state.store.begin().await?;
+    let batch = print::mark_printed(&mut tx, caller.site_id, batch_id, &now_text(), request_id)
+        .await
+        .map_err(|e| step_error(e, batch_id, "ready"))?;
+    tx.commit().await.map_err(hybridpost_store::StoreError::from)?;
+    tracing::info!(batch.id = %batch_id, "batch printed");
+    Ok(Json(BatchSummary::from(&batch)))
+}
+
+/// Mark a printed batch dispatched, with one UPU S10 tracking number per letter; each letter
+/// gets a `dispatched` event carrying its number. Every bad number is listed in one answer.
+#[utoipa::path(
+    post, path = "/v1/print/batches/{batch_id}/dispatched", tag = "print",
+    params(("batch_id" = BatchId, Path, description = "The batch")),
+    request_body = DispatchRequest,
+    responses(
+        (status = 200, description = "Marked dispatched", body = BatchSummary),
+        (status = 404, description = "No such batch at this site", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The batch is not printed", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad or missing tracking numbers, all listed", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("site_key" = []))
+)]
+pub(crate) async fn mark_dispatched(
+    State(state): State<PrintroomState>,
+    caller: SiteCaller,
+    headers: HeaderMap,
+    Path(batch_id): Path<String>,
+    body: JsonBody<DispatchRequest>,
+) -> Result<Json<BatchSummary>, ApiError> {
+    let batch_id = parse_batch_id(&batch_id)?;
+    let batch = site_batch(&state, &caller, batch_id).await?;
+    let letters = {
+        let mut conn = state.store.read().await?;
+        print::batch_letters(&mut conn, batch.batch_id).await?
+    };
+    let mut errors = ValidationErrors::default();
+    let mut tracking = Vec::with_capacity(letters.len());
+    match (&body.value.tracking_numbers, &body.value.first_tracking_number) {
+        (Some(map), None) => {
+            for (letter_id, number) in map {
+                match TrackingNumber::parse(number) {
+                    Ok(n) => tracking.push((*letter_id, n.to_string())),
+                    Err(e) => errors.add(format!("tracking_numbers.{letter_id}"), e.to_string()),
+                }
+            }
+        }
+        (None, Some(first)) => match TrackingNumber::parse(first) {
+            Ok(first) => {
+                for (i, l) in letters.iter().enumerate() {
+                    match first.advance(u32::try_from(i).unwrap_or(u32::MAX)) {
+                        Ok(n) => tracking.push((l.letter_id, n.to_string())),
+                        Err(e) => {
+                            errors.add("first_tracking_number", format!("the roll runs out at letter {}: {e}", i + 1));
+                            break;
+                        }
+                    }
+                }
+            }
+            Err(e) => errors.add("first_tracking_number", e.to_string()),
+        },
+        _ => errors.add("tracking_numbers", "give either tracking_numbers or first_tracking_number"),
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok());
+    let mut tx = state.store.begin().await?;
+    let batch = print::mark_dispatched(&mut tx, caller.site_id, batch_id, &tracking, &now_text(), request_id)
+        .await
+        .map_err(|e| step_error(e, batch_id, "printed"))?;
+    tx.commit().await.map_err(hybridpost_store::StoreError::from)?;
+    tracing::info!(batch.id = %batch_id, letters = tracking.len(), "batch dispatched");
+    Ok(Json(BatchSummary::from(&batch)))
+}
