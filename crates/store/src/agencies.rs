@@ -198,9 +198,10 @@ pub async fn get_site(conn: &mut AnyConnection, site_id: SiteId) -> Result<Optio
 
 /// Every site, oldest first.
 pub async fn list_sites(conn: &mut AnyConnection) -> Result<Vec<Site>> {
-    let rows = sqlx::query("select site_id, name, postcode_prefixes, created_at from site order by created_at, site_id")
-        .fetch_all(conn)
-        .await?;
+    let rows =
+        sqlx::query("select site_id, name, postcode_prefixes, created_at from site order by created_at, site_id")
+            .fetch_all(conn)
+            .await?;
     rows.iter()
         .map(|r| {
             let prefixes: String = r.try_get("postcode_prefixes")?;

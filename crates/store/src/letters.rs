@@ -156,6 +156,16 @@ pub async fn get_letter_any_agency(conn: &mut AnyConnection, letter_id: LetterId
     row.as_ref().map(from_row).transpose()
 }
 
+/// Seal references (plain base32) of every withdrawn letter, with the reason.
+pub async fn withdrawn_references(conn: &mut AnyConnection) -> Result<Vec<(String, String)>> {
+    let rows = sqlx::query(
+        "select seal_reference, withdrawn_reason from letter where withdrawn_reason is not null and seal_reference is not null",
+    )
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+}
+
 /// Marks a letter withdrawn with `reason`: its seal stops verifying as genuine. Returns false
 /// when it was already withdrawn (the first reason stays).
 pub async fn withdraw(conn: &mut AnyConnection, letter_id: LetterId, reason: &str, at: &str) -> Result<bool> {

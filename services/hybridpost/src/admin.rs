@@ -238,6 +238,14 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
             std::fs::write(&list_path, &list.body).with_context(|| format!("cannot write {}", list_path.display()))?;
             let mut pems = String::new();
             for root in keyring.root_keys().await? {
+                // RFC 7468 §5.2 allows explanatory text before each block: the validity, which
+                // `hybridpost verify --root-keys` reads back.
+                pems.push_str(&format!(
+                    "Key-Id: {}\nNot-Before: {}\nNot-After: {}\n",
+                    root.public_key.id(),
+                    root.validity.not_before,
+                    root.validity.not_after
+                ));
                 pems.push_str(&root.public_key.to_spki_pem().map_err(|e| anyhow::anyhow!("{e}"))?);
             }
             let roots_path = out.join("root-keys.pem");

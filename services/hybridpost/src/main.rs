@@ -8,6 +8,7 @@ mod config;
 mod render;
 mod serve;
 mod telemetry;
+mod verify;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -50,6 +51,9 @@ enum Command {
     Admin(admin::AdminCommand),
     /// Render a letter (LETTER.json) to a print-ready PDF, offline.
     Render(render::RenderArgs),
+    /// Check the verification seal in a photo, scan or PDF of a letter, offline. Exit code 0
+    /// only for a genuine seal, 1 for any other verdict, 2 when the check could not be made.
+    Verify(verify::VerifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -74,15 +78,18 @@ fn main() -> ExitCode {
     let overrides = Overrides {
         listen: match &cli.command {
             Command::Serve { listen, .. } => *listen,
-            Command::Admin(_) | Command::Render(_) => None,
+            Command::Admin(_) | Command::Render(_) | Command::Verify(_) => None,
         },
         data_dir: cli.data_dir.clone(),
         log_format: cli.log_format,
         roles: match &cli.command {
             Command::Serve { roles, .. } => roles.clone(),
-            Command::Admin(_) | Command::Render(_) => None,
+            Command::Admin(_) | Command::Render(_) | Command::Verify(_) => None,
         },
     };
+    if let Command::Verify(args) = &cli.command {
+        return run_verify(Config::load(cli.config.as_deref(), overrides).ok().map(|l| l.config), args);
+    }
     let loaded = match Config::load(cli.config.as_deref(), overrides) {
         Ok(loaded) => loaded,
         Err(e) => {
@@ -105,7 +112,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve { .. } => serve::serve(loaded.config).await,
             Command::Admin(command) => admin::run(loaded.config, command).await,
-            Command::Render(_) => Ok(()),
+            Command::Render(_) | Command::Verify(_) => Ok(()),
         }
     });
     match result {
@@ -115,6 +122,25 @@ fn main() -> ExitCode {
             let causes: Vec<String> = e.chain().map(ToString::to_string).collect();
             eprintln!("hybridpost: {}", causes.join(": "));
             ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_verify(config: Option<Config>, args: &verify::VerifyArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("hybridpost: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(verify::run(config, args)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            let causes: Vec<String> = e.chain().map(ToString::to_string).collect();
+            eprintln!("hybridpost: {}", causes.join(": "));
+            ExitCode::from(2)
         }
     }
 }

@@ -265,20 +265,24 @@ pub(crate) async fn batch_pdf(
     rendered(&batch)?;
     let key = batch.pdf_blob.as_deref().ok_or_else(|| ApiError::Internal("a rendered batch has no PDF".into()))?;
     let key = BlobKey::parse(key).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let (file, len) = state
-        .blobs
-        .open(&key)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .ok_or_else(|| ApiError::Internal(format!("the PDF of batch {} is missing from storage", batch.batch_id)))?;
+    let (file, len) =
+        state.blobs.open(&key).await.map_err(|e| ApiError::Internal(e.to_string()))?.ok_or_else(|| {
+            ApiError::Internal(format!("the PDF of batch {} is missing from storage", batch.batch_id))
+        })?;
     let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024));
     let disposition = format!("attachment; filename=\"batch-{}.pdf\"", batch.batch_id);
     let mut headers = HeaderMap::new();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/pdf"));
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-    headers.insert(header::CONTENT_DISPOSITION, HeaderValue::from_str(&disposition).map_err(|e| ApiError::Internal(e.to_string()))?);
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_str(&disposition).map_err(|e| ApiError::Internal(e.to_string()))?,
+    );
     if let Some(sha) = &batch.pdf_sha256 {
-        headers.insert(header::ETAG, HeaderValue::from_str(&format!("\"{sha}\"")).map_err(|e| ApiError::Internal(e.to_string()))?);
+        headers.insert(
+            header::ETAG,
+            HeaderValue::from_str(&format!("\"{sha}\"")).map_err(|e| ApiError::Internal(e.to_string()))?,
+        );
     }
     Ok((headers, body).into_response())
 }
@@ -314,7 +318,8 @@ pub(crate) async fn batch_manifest(
         .map_err(|rejection| ApiError::BadRequest(format!("bad query: {}", rejection.body_text())))?;
     let batch = site_batch(&state, &caller, parse_batch_id(&batch_id)?).await?;
     rendered(&batch)?;
-    let key = batch.manifest_blob.as_deref().ok_or_else(|| ApiError::Internal("a rendered batch has no manifest".into()))?;
+    let key =
+        batch.manifest_blob.as_deref().ok_or_else(|| ApiError::Internal("a rendered batch has no manifest".into()))?;
     let key = BlobKey::parse(key).map_err(|e| ApiError::Internal(e.to_string()))?;
     let bytes = state
         .blobs

@@ -33,7 +33,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use api::{BatchDetail, BatchList, BatchSummary, DispatchRequest, ManifestEntry};
-pub use batching::{close_batches, close_batch_for_site, render_next_batch, run_workers};
+pub use batching::{close_batch_for_site, close_batches, render_next_batch, run_workers};
 
 /// Settings of the print room.
 #[derive(Clone, Debug)]
