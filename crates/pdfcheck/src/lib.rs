@@ -1,11 +1,13 @@
-//! Agencies' own PDFs for hybridpost: checking that a document will print as sent.
+//! Agencies' own PDFs for hybridpost: checking that a document will print as sent, and
+//! appending its pages after the cover page that carries the address, seal and PIN.
 //!
 //! An agency may send the PDF its correspondence system (e-Saraban) exported instead of
 //! body text. The service then prints a cover page of its own — the recipient's address
 //! for the window of a DL envelope, the verification seal, the PIN — followed by the
 //! agency's pages exactly as they came. [`check`] says before anything is printed whether
 //! those pages will print well, listing every problem at once, page by page, in Thai and
-//! English, so that the agency can fix its file in one round.
+//! English, so that the agency can fix its file in one round. [`append_pages`] builds the
+//! document the print room receives.
 //!
 //! This crate takes bytes and returns bytes and reports: no HTTP, SQL, async runtime or
 //! file access.
@@ -81,6 +83,7 @@
 #![forbid(unsafe_code)]
 
 mod active;
+mod append;
 mod check;
 mod content;
 mod fonts;
@@ -91,6 +94,7 @@ mod pages;
 
 use serde::Serialize;
 
+pub use append::{AppendError, append_pages};
 pub use check::check;
 
 /// The window of a DL (110 × 220 mm) window envelope as DIN 680 places it, on the

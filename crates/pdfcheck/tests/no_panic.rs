@@ -1,4 +1,4 @@
-//! Hostile and broken input never panics the checker: random bytes,
+//! Hostile and broken input never panics the checker or the page appender: random bytes,
 //! valid PDFs with bytes flipped, cut or spliced, and pages with random content streams.
 //! Needs no external tool. `PROPTEST_CASES` sets the number of cases (256 by default).
 #![expect(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
@@ -7,7 +7,7 @@ mod support;
 
 use std::sync::OnceLock;
 
-use hybridpost_pdfcheck::{Rules, check};
+use hybridpost_pdfcheck::{Rules, append_pages, check};
 use proptest::prelude::*;
 use support::{Font, Form, PageSpec, body_text, build};
 
@@ -109,6 +109,7 @@ proptest! {
     fn random_bytes_do_not_panic(bytes in prop::collection::vec(any::<u8>(), 0..4096)) {
         let report = check(&bytes, &Rules::default());
         prop_assert!(!report.is_acceptable() || report.pages > 0);
+        let _ = append_pages(&bytes, &bytes);
     }
 
     #[test]
@@ -126,6 +127,7 @@ proptest! {
             bytes.truncate(cut.index(bytes.len()));
         }
         let _ = check(&bytes, &Rules { first_page_in_window: true, ..Rules::default() });
+        let _ = append_pages(seed(), &bytes);
     }
 
     #[test]
@@ -146,5 +148,7 @@ proptest! {
         let pdf = build(&[PageSpec::a4(&page).with_font("F2", Font::Helvetica).with_form(form).with_image("Im1", 3, 3)]);
         let report = check(&pdf, &Rules { first_page_in_window: true, ..Rules::default() });
         prop_assert_eq!(report.pages, 1);
+        let combined = append_pages(&pdf, &pdf).unwrap();
+        prop_assert_eq!(check(&combined, &Rules::default()).pages, 2);
     }
 }
