@@ -277,9 +277,22 @@ fn check_content(
             ),
         );
     }
+    if scan.full_page_images > 0 {
+        let margin = rules.margin_mm;
+        let window_th =
+            if watch_window { " และบริเวณช่องหน้าต่างซอง" } else { "" };
+        let window_en = if watch_window { " or the envelope window" } else { "" };
+        out.push(
+            Some(number),
+            ProblemCode::FullPageImage,
+            Severity::Warning,
+            format!("หน้า {number}: ทั้งหน้าเป็นภาพ (เช่น ภาพสแกน) ระบบตรวจเนื้อหาในภาพไม่ได้ว่าล้ำเข้าไปในขอบกระดาษ{window_th}หรือไม่ ส่วนที่อยู่ห่างจากขอบไม่ถึง {margin} มม. จะพิมพ์ไม่ออก"),
+            format!("page {number}: the page is one image (a scan?); its pixels are not checked for content in the margin{window_en}, and the outer {margin} mm will not print"),
+        );
+    }
     if let Some(min_dpi) = rules.min_image_dpi {
         let low: Vec<f64> = scan.image_dpi.iter().copied().filter(|d| *d < min_dpi).collect();
-        if let Some(worst) = low.iter().copied().reduce(f64::min) {
+        if let Some(worst) = low.iter().copied().reduce(f64::min).map(f64::floor) {
             let n = low.len();
             out.push(
                 Some(number),

@@ -19,6 +19,12 @@ const MAX_FORM_DEPTH: usize = 12;
 const MAX_SAVED_STATES: usize = 256;
 /// Largest decoded content stream, in bytes.
 pub(crate) const MAX_STREAM_BYTES: usize = 64 << 20;
+/// Decoded bytes of content that cost one unit of the work budget: decoding is work too,
+/// and a page of many highly compressed streams must not take minutes to inflate.
+const BYTES_PER_UNIT: usize = 32;
+/// An image covering at least this share of the page's width and height is a full-page
+/// image (a scanned sheet, usually).
+const FULL_PAGE_SHARE: f64 = 0.9;
 /// Images smaller than this on paper (mm, either side) are not rated for resolution:
 /// rules, bullets and tiny logos print acceptably at any resolution.
 const MIN_RATED_IMAGE_MM: f64 = 5.0;
@@ -36,6 +42,9 @@ pub(crate) struct Scan {
     pub(crate) estimated_fonts: BTreeSet<String>,
     /// The work budget ran out before the page was fully read.
     pub(crate) exhausted: bool,
+    /// Images covering (nearly) the whole page, such as scans: not counted as content,
+    /// since their pixels, not their box, say whether ink reaches the margin.
+    pub(crate) full_page_images: usize,
     /// Content streams that could not be decoded.
     pub(crate) unreadable: Vec<String>,
 }
@@ -110,6 +119,8 @@ pub(crate) struct Interpreter<'a> {
     doc: &'a Document,
     budget: &'a mut u64,
     watch: Option<Rect>,
+    /// The page's visible box.
+    page: Rect,
     scan: Scan,
     fonts: HashMap<ObjectId, Rc<FontMetrics>>,
     forms: HashMap<ObjectId, Rc<Vec<Operation>>>,
@@ -124,14 +135,23 @@ struct TextObject {
 impl<'a> Interpreter<'a> {
     /// An interpreter for pages of `doc`, marking what falls inside `watch` (user space).
     pub(crate) fn new(doc: &'a Document, budget: &'a mut u64, watch: Option<Rect>) -> Self {
-        Self { doc, budget, watch, scan: Scan::default(), fonts: HashMap::new(), forms: HashMap::new() }
+        Self {
+            doc,
+            budget,
+            watch,
+            page: Rect::EMPTY,
+            scan: Scan::default(),
+            fonts: HashMap::new(),
+            forms: HashMap::new(),
+        }
     }
 
     /// Interprets the page's content streams; `clip` is the page's visible box.
     pub(crate) fn run_page(&mut self, contents: &[&Stream], resources: Option<&'a Dictionary>, clip: Rect) {
+        self.page = clip;
         let mut data = Vec::new();
         for (i, stream) in contents.iter().enumerate() {
-            match decode(stream) {
+            match self.decode(stream) {
                 Ok(bytes) => {
                     data.extend_from_slice(&bytes);
                     // Streams of one page are one stream split anywhere but inside a token.
@@ -414,7 +434,7 @@ impl<'a> Interpreter<'a> {
                 let ops = match id.and_then(|id| self.forms.get(&id)) {
                     Some(ops) => ops.clone(),
                     None => {
-                        let ops = match decode(stream) {
+                        let ops = match self.decode(stream) {
                             Ok(bytes) => Rc::new(tokenize(&bytes, self.budget)?),
                             Err(why) => {
                                 self.scan
@@ -458,7 +478,12 @@ impl<'a> Interpreter<'a> {
         if !visible.is_valid() {
             return;
         }
-        self.mark(rect, gs);
+        let page = self.page;
+        if visible.width() >= FULL_PAGE_SHARE * page.width() && visible.height() >= FULL_PAGE_SHARE * page.height() {
+            self.scan.full_page_images += 1;
+        } else {
+            self.mark(rect, gs);
+        }
         // Lengths on paper of the image's two sides.
         let across = gs.ctm.a.hypot(gs.ctm.b);
         let down = gs.ctm.c.hypot(gs.ctm.d);
@@ -471,15 +496,28 @@ impl<'a> Interpreter<'a> {
     }
 }
 
-/// Decodes a content stream within [`MAX_STREAM_BYTES`].
-pub(crate) fn decode(stream: &Stream) -> Result<Vec<u8>, String> {
-    let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        stream.get_plain_content_with_limit(MAX_STREAM_BYTES)
-    }));
-    match decoded {
-        Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err("the stream's data cannot be decoded".to_string()),
+impl Interpreter<'_> {
+    /// Decodes a content stream within [`MAX_STREAM_BYTES`] and what is left of the
+    /// budget, and charges the budget for the bytes.
+    fn decode(&mut self, stream: &Stream) -> Result<Vec<u8>, String> {
+        let affordable = usize::try_from(*self.budget).unwrap_or(usize::MAX).saturating_mul(BYTES_PER_UNIT);
+        let limit = MAX_STREAM_BYTES.min(affordable);
+        let decoded =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| stream.get_plain_content_with_limit(limit)));
+        let bytes = match decoded {
+            Ok(Ok(bytes)) => bytes,
+            Ok(Err(lopdf::Error::Decompress(lopdf::DecompressError::MemoryLimitExceeded { .. })))
+                if limit < MAX_STREAM_BYTES =>
+            {
+                self.scan.exhausted = true;
+                return Ok(Vec::new());
+            }
+            Ok(Err(e)) => return Err(e.to_string()),
+            Err(_) => return Err("the stream's data cannot be decoded".to_string()),
+        };
+        let cost = u64::try_from(bytes.len() / BYTES_PER_UNIT).unwrap_or(u64::MAX);
+        *self.budget = self.budget.saturating_sub(cost);
+        Ok(bytes)
     }
 }
 

@@ -54,6 +54,10 @@
 //! - **Image resolution** (`low_resolution_image`, a warning): an image printed below
 //!   150 dpi ([`Rules::min_image_dpi`]) looks blurred or jagged. It still prints, so this
 //!   only warns. Images smaller than 5 mm on paper are not rated.
+//! - **Scanned pages** (`full_page_image`, a warning): an image covering 90% or more of the
+//!   page, a scanned sheet usually, is not counted as content in the margin or the window:
+//!   its white edges are paper, and whether ink reaches the margin is in its pixels, which
+//!   are not read. The warning says that the outer margin of that page will not print.
 //! - **Bounded work** (`page_too_complex`): a page whose content takes more than
 //!   [`Rules::max_operations_per_page`] tokens to read is refused rather than checked for
 //!   minutes; so is what remains of a document once ten times that is spent.
@@ -171,6 +175,8 @@ pub enum ProblemCode {
     LowResolutionImage,
     /// A page too costly to check within [`Rules::max_operations_per_page`].
     PageTooComplex,
+    /// An image covering the whole page (a scan), whose margins cannot be checked (a warning).
+    FullPageImage,
 }
 
 impl ProblemCode {
@@ -188,6 +194,7 @@ impl ProblemCode {
             Self::ActiveContent => "active_content",
             Self::LowResolutionImage => "low_resolution_image",
             Self::PageTooComplex => "page_too_complex",
+            Self::FullPageImage => "full_page_image",
         }
     }
 }

@@ -297,3 +297,14 @@ fn the_report_serializes_with_stable_codes() {
     assert_eq!(json["problems"][0]["page"], 1);
     assert!(json["problems"][0]["message_th"].is_string());
 }
+
+#[test]
+fn a_full_page_scan_is_a_warning_not_margin_content() {
+    // A sheet scanned at 150 dpi, placed over the whole page.
+    let content = format!("q {} 0 0 {} 0 0 cm /Im1 Do Q", A4.0, A4.1);
+    let pdf = build(&[PageSpec::a4(&content).with_image("Im1", 1250, 1760)]);
+    let report = default_check(&pdf);
+    assert_eq!(codes(&report), [(Some(1), ProblemCode::FullPageImage)], "{:#?}", report.problems);
+    assert_eq!(report.problems[0].severity, Severity::Warning);
+    assert!(report.is_acceptable());
+}
