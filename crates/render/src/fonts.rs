@@ -82,6 +82,9 @@ pub(crate) struct FontFace<'a> {
     pub(crate) weight_class: u16,
     /// Glyph → the character it stands for, from the font's Unicode `cmap`.
     unicode: HashMap<u16, char>,
+    /// Advance of each glyph as a PDF `/W` array gives it: thousandths of an em,
+    /// truncated as printpdf writes them.
+    pdf_widths: Vec<f32>,
 }
 
 impl<'a> FontFace<'a> {
@@ -106,14 +109,25 @@ impl<'a> FontFace<'a> {
                 });
             }
         }
+        let units_per_em = face.units_per_em() as f32;
+        let pdf_widths = (0..face.number_of_glyphs())
+            .map(|g| (f32::from(face.glyph_hor_advance(GlyphId(g)).unwrap_or(0)) * 1000.0 / units_per_em).trunc())
+            .collect();
         Ok(FontFace {
             data,
+            pdf_widths,
             units_per_em: face.units_per_em() as f32,
             weight_class: face.tables().os2.map_or(400, |os2| os2.weight().to_number()),
             face,
             postscript_name,
             unicode,
         })
+    }
+
+    /// The advance of `glyph` as the PDF `/W` array gives it: how far a viewer moves the
+    /// pen after it, in thousandths of an em.
+    pub(crate) fn pdf_width(&self, glyph: u16) -> f32 {
+        self.pdf_widths.get(usize::from(glyph)).copied().unwrap_or(0.0)
     }
 
     /// Depth of the font below the baseline (hhea descender), in em.
