@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustybuzz::Face;
 use rustybuzz::ttf_parser::{GlyphId, name_id};
@@ -32,9 +33,14 @@ pub enum Weight {
 
 /// A regular and a bold font face, shared by every document that uses them.
 pub struct Fonts<'a> {
+    /// Tells these fonts apart from any other in caches, for the life of the process.
+    id: u64,
     regular: FontFace<'a>,
     bold: FontFace<'a>,
 }
+
+/// The id of the next [`Fonts`] made.
+static NEXT_FONTS_ID: AtomicU64 = AtomicU64::new(0);
 
 impl Fonts<'static> {
     /// The bundled TLWG Laksaman regular and bold faces.
@@ -47,7 +53,16 @@ impl<'a> Fonts<'a> {
     /// Fonts from TrueType/OpenType files in memory. They must contain Thai glyphs and
     /// OpenType Thai layout tables for Thai text to come out right.
     pub fn from_bytes(regular: &'a [u8], bold: &'a [u8]) -> Result<Self, RenderError> {
-        Ok(Fonts { regular: FontFace::parse(regular, Weight::Regular)?, bold: FontFace::parse(bold, Weight::Bold)? })
+        Ok(Fonts {
+            id: NEXT_FONTS_ID.fetch_add(1, Ordering::Relaxed),
+            regular: FontFace::parse(regular, Weight::Regular)?,
+            bold: FontFace::parse(bold, Weight::Bold)?,
+        })
+    }
+
+    /// A number no other `Fonts` of this process has.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
     }
 
     /// The face of the given weight.

@@ -69,8 +69,15 @@ pub fn letter(n: usize, paragraphs: usize) -> NewLetter {
     address["postcode"] = postcode.into();
     value["salutation"] = format!("เรียน {name}").into();
     value["reference"] = format!("มท 0808.2/ว {}", 1000 + n).into();
+    let body = value["body"].as_array_mut().expect("the fixture has a body");
+    // A mail merge: the first paragraph names the recipient's own request.
+    body[0] = format!(
+        "ตามที่ท่านได้ยื่นคำขอเลขที่ {}/2569 ลงวันที่ {} ตุลาคม 2569 ต่อสำนักงานเขตพญาไท ความละเอียดแจ้งแล้ว นั้น",
+        1000 + n,
+        1 + n % 28
+    )
+    .into();
     if paragraphs > 0 {
-        let body = value["body"].as_array_mut().expect("the fixture has a body");
         body.extend(std::iter::repeat_n(serde_json::Value::from(LONG_PARAGRAPH), paragraphs));
     }
     serde_json::from_value(value).expect("the varied letter is still a letter")
