@@ -3,9 +3,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use printpdf::{
-    Codepoint, Color as PdfColor, DictItem, FontId, Line as PdfLine, LinePoint, Op, PaintMode, ParsedFont, PdfDocument,
-    PdfFontHandle, PdfPage, PdfParseErrorSeverity, PdfSaveOptions, Point as PdfPoint, Pt as PdfPt, Rect as PdfRect,
-    Rgb, TextItem, TextMatrix,
+    Actions, BorderArray, Codepoint, Color as PdfColor, ColorArray, DictItem, FontId, Line as PdfLine, LinePoint,
+    LinkAnnotation, Op, PaintMode, ParsedFont, PdfDocument, PdfFontHandle, PdfPage, PdfParseErrorSeverity,
+    PdfSaveOptions, Point as PdfPoint, Pt as PdfPt, Rect as PdfRect, Rgb, TextItem, TextMatrix,
 };
 use sha2::{Digest, Sha256};
 use subsetter::GlyphRemapper;
@@ -15,7 +15,7 @@ use crate::layout::{Paragraph, lay_out};
 use crate::{Area, Color, Mm, PageSize, Point, Pt, RenderError};
 
 /// PDF `/Producer` of every document.
-const PRODUCER: &str = concat!("hybridpost-render ", env!("CARGO_PKG_VERSION"));
+pub(crate) const PRODUCER: &str = concat!("hybridpost-render ", env!("CARGO_PKG_VERSION"));
 
 /// Room, in mm, by which a drawing may exceed the page edge before it counts as
 /// outside: absorbs float rounding of caller arithmetic.
@@ -99,7 +99,7 @@ pub enum Paint {
 
 /// Something drawn on a page, in PDF user space (points, origin bottom-left).
 #[derive(Debug, Clone, PartialEq)]
-enum Element {
+pub(crate) enum Element {
     /// One line of text.
     Text {
         /// The source text of the line, for `/ActualText`.
@@ -115,6 +115,15 @@ enum Element {
     Rect { x: f32, y: f32, width: f32, height: f32, paint: Paint },
 }
 
+/// A URI link annotation (ISO 32000-1 §12.5.6.5, §12.6.4.7) on a page, in PDF user space.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Link {
+    /// Lower-left x, lower-left y, upper-right x, upper-right y, in points.
+    pub(crate) rect: [f32; 4],
+    /// The URI the link opens.
+    pub(crate) uri: String,
+}
+
 /// A document being composed: pages of text, lines and rectangles, written out as PDF
 /// by [`Document::to_pdf`].
 ///
@@ -127,6 +136,8 @@ pub struct Document<'f> {
     size: PageSize,
     title: String,
     pages: Vec<Vec<Element>>,
+    /// Link annotations of each page, in the order added.
+    links: Vec<Vec<Link>>,
 }
 
 impl Document<'static> {
@@ -139,7 +150,7 @@ impl Document<'static> {
 impl<'f> Document<'f> {
     /// An empty document with pages of `size`, set in `fonts`.
     pub fn with_fonts(fonts: &'f Fonts<'f>, size: PageSize) -> Self {
-        Document { fonts, size, title: String::new(), pages: Vec::new() }
+        Document { fonts, size, title: String::new(), pages: Vec::new(), links: Vec::new() }
     }
 
     /// Sets the PDF document title.
@@ -150,6 +161,7 @@ impl<'f> Document<'f> {
     /// Adds an empty page at the end.
     pub fn add_page(&mut self) -> PageId {
         self.pages.push(Vec::new());
+        self.links.push(Vec::new());
         PageId(self.pages.len() - 1)
     }
 
@@ -251,6 +263,33 @@ impl<'f> Document<'f> {
         Ok(())
     }
 
+    /// Makes `area` of `page` a link to `uri`: a URI link annotation without a visible
+    /// border, so that clicking the verification seal in a digital copy opens the
+    /// verification page, and a program can find the seal's URL in the PDF.
+    pub fn add_link(&mut self, page: PageId, area: Area, uri: &str) -> Result<(), RenderError> {
+        self.check_page(page)?;
+        self.check_inside("link area", area)?;
+        let (x0, top) = self.to_pdf_space(Point { x: area.x, y: area.y });
+        let (x1, bottom) = self.to_pdf_space(Point { x: Mm(area.x.0 + area.width.0), y: Mm(area.y.0 + area.height.0) });
+        self.links[page.0].push(Link { rect: [x0, bottom, x1, top], uri: uri.to_string() });
+        Ok(())
+    }
+
+    /// The fonts the document is set in.
+    pub(crate) fn fonts(&self) -> &'f Fonts<'f> {
+        self.fonts
+    }
+
+    /// What is drawn on each page, page by page.
+    pub(crate) fn page_elements(&self) -> &[Vec<Element>] {
+        &self.pages
+    }
+
+    /// The link annotations of each page, page by page.
+    pub(crate) fn page_links(&self) -> &[Vec<Link>] {
+        &self.links
+    }
+
     /// Writes the document as PDF: the fonts subset and embedded, each line of text
     /// marked with its source text (`/ActualText`) so that copying and text extraction
     /// give back exactly what was placed.
@@ -265,10 +304,13 @@ impl<'f> Document<'f> {
             pdf.resources.fonts.map.insert(font.id.clone(), printpdf::PdfFont::new(font.parsed.clone()));
             fonts.insert(weight, font);
         }
-        for elements in &self.pages {
+        for (elements, links) in self.pages.iter().zip(&self.links) {
             let mut ops = Vec::new();
             for element in elements {
                 self.element_ops(element, &fonts, &mut ops);
+            }
+            for link in links {
+                ops.push(Op::LinkAnnotation { link: link_annotation(link) });
             }
             pdf.pages.push(PdfPage::new(printpdf::Mm(self.size.width.0), printpdf::Mm(self.size.height.0), ops));
         }
@@ -522,13 +564,34 @@ fn subset_tag(postscript_name: &str, glyphs: &[u16]) -> String {
 }
 
 /// `text` as a PDF text string: UTF-16BE with a byte-order mark (ISO 32000-1 §7.9.2.2).
-fn pdf_text_string(text: &str) -> Vec<u8> {
+pub(crate) fn pdf_text_string(text: &str) -> Vec<u8> {
     let mut data = Vec::with_capacity(2 + text.len() * 2);
     data.extend_from_slice(&[0xFE, 0xFF]);
     for unit in text.encode_utf16() {
         data.extend_from_slice(&unit.to_be_bytes());
     }
     data
+}
+
+/// `link` as printpdf's annotation: no border (ISO 32000-1 §12.5.2, `/Border [0 0 0]`)
+/// and no highlight colour, so the link changes nothing on the printed page.
+fn link_annotation(link: &Link) -> LinkAnnotation {
+    let [x0, y0, x1, y1] = link.rect;
+    let rect = PdfRect {
+        x: PdfPt(x0),
+        y: PdfPt(y0),
+        width: PdfPt(x1 - x0),
+        height: PdfPt(y1 - y0),
+        mode: None,
+        winding_order: None,
+    };
+    LinkAnnotation::new(
+        rect,
+        Actions::Uri(link.uri.clone()),
+        Some(BorderArray::Solid([0.0, 0.0, 0.0])),
+        Some(ColorArray::Transparent),
+        None,
+    )
 }
 
 fn push_stroke(stroke: &Stroke, ops: &mut Vec<Op>) {
@@ -541,7 +604,7 @@ fn pdf_color(color: Color) -> PdfColor {
 }
 
 /// Rounds a coordinate to 1/1000 pt, keeping content streams short and stable.
-fn round(value: f32) -> f32 {
+pub(crate) fn round(value: f32) -> f32 {
     (value * 1000.0).round() / 1000.0
 }
 

@@ -90,4 +90,20 @@ pub enum RenderError {
     /// The PDF writer reported an error.
     #[error("writing the PDF failed: {0}")]
     Pdf(String),
+    /// A PDF brought by an agency that cannot be added to a print batch.
+    #[error("the letter's PDF cannot be used: {0}")]
+    ForeignPdf(String),
+    /// A document set in other fonts than its print batch: its pages refer to the
+    /// batch's embedded fonts, so it must be composed with the same [`crate::Fonts`].
+    #[error("the document is set in other fonts than the print batch")]
+    OtherFonts,
+    /// A letter committed to a print batch without pages.
+    #[error("the letter has no pages")]
+    EmptyLetter,
+    /// Writing the batch file failed.
+    #[error("writing the print batch failed: {0}")]
+    Io(#[from] std::io::Error),
+    /// An earlier write of this print batch failed, so the file is incomplete.
+    #[error("the print batch file is incomplete after an earlier write error")]
+    BatchFailed,
 }

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustybuzz::Face;
 use rustybuzz::ttf_parser::{GlyphId, name_id};
@@ -32,9 +33,14 @@ pub enum Weight {
 
 /// A regular and a bold font face, shared by every document that uses them.
 pub struct Fonts<'a> {
+    /// Tells these fonts apart from any other in caches, for the life of the process.
+    id: u64,
     regular: FontFace<'a>,
     bold: FontFace<'a>,
 }
+
+/// The id of the next [`Fonts`] made.
+static NEXT_FONTS_ID: AtomicU64 = AtomicU64::new(0);
 
 impl Fonts<'static> {
     /// The bundled TLWG Laksaman regular and bold faces.
@@ -47,7 +53,16 @@ impl<'a> Fonts<'a> {
     /// Fonts from TrueType/OpenType files in memory. They must contain Thai glyphs and
     /// OpenType Thai layout tables for Thai text to come out right.
     pub fn from_bytes(regular: &'a [u8], bold: &'a [u8]) -> Result<Self, RenderError> {
-        Ok(Fonts { regular: FontFace::parse(regular, Weight::Regular)?, bold: FontFace::parse(bold, Weight::Bold)? })
+        Ok(Fonts {
+            id: NEXT_FONTS_ID.fetch_add(1, Ordering::Relaxed),
+            regular: FontFace::parse(regular, Weight::Regular)?,
+            bold: FontFace::parse(bold, Weight::Bold)?,
+        })
+    }
+
+    /// A number no other `Fonts` of this process has.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
     }
 
     /// The face of the given weight.
@@ -82,6 +97,9 @@ pub(crate) struct FontFace<'a> {
     pub(crate) weight_class: u16,
     /// Glyph → the character it stands for, from the font's Unicode `cmap`.
     unicode: HashMap<u16, char>,
+    /// Advance of each glyph as a PDF `/W` array gives it: thousandths of an em,
+    /// truncated as printpdf writes them.
+    pdf_widths: Vec<f32>,
 }
 
 impl<'a> FontFace<'a> {
@@ -106,14 +124,25 @@ impl<'a> FontFace<'a> {
                 });
             }
         }
+        let units_per_em = face.units_per_em() as f32;
+        let pdf_widths = (0..face.number_of_glyphs())
+            .map(|g| (f32::from(face.glyph_hor_advance(GlyphId(g)).unwrap_or(0)) * 1000.0 / units_per_em).trunc())
+            .collect();
         Ok(FontFace {
             data,
+            pdf_widths,
             units_per_em: face.units_per_em() as f32,
             weight_class: face.tables().os2.map_or(400, |os2| os2.weight().to_number()),
             face,
             postscript_name,
             unicode,
         })
+    }
+
+    /// The advance of `glyph` as the PDF `/W` array gives it: how far a viewer moves the
+    /// pen after it, in thousandths of an em.
+    pub(crate) fn pdf_width(&self, glyph: u16) -> f32 {
+        self.pdf_widths.get(usize::from(glyph)).copied().unwrap_or(0.0)
     }
 
     /// Depth of the font below the baseline (hhea descender), in em.

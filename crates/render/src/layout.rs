@@ -1,6 +1,9 @@
 //! Paragraphs: styled text broken into lines that fit a width.
 
 use core::ops::Range;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
 
 use hybridpost_thai::{BreakKind, BreakOpportunity, break_opportunities};
 
@@ -197,10 +200,9 @@ pub(crate) fn lay_out(
 ) -> Result<LaidOut, RenderError> {
     let text = paragraph.text.as_str();
     let size = paragraph.size.0;
-    let glyphs = shape(fonts, text, &paragraph.weights);
-    check_glyphs(text, &glyphs)?;
-    let measure = Measure::new(&glyphs, size);
-    let breaks = break_opportunities(text, &paragraph.unbreakable);
+    let analysed = analyse(fonts, paragraph)?;
+    let (glyphs, breaks) = (&analysed.glyphs[..], &analysed.breaks[..]);
+    let measure = Measure::new(glyphs, size);
 
     let mut lines = Vec::new();
     let mut start = from;
@@ -225,12 +227,57 @@ pub(crate) fn lay_out(
         };
         let visible_end = trim_end(text, start, end);
         let justify = paragraph.align == Align::Justify && kind == BreakKind::Allowed;
-        let (placed, end_x) = place(text, &glyphs, &measure, start..visible_end, width, paragraph.align, justify, size);
+        let (placed, end_x) = place(text, glyphs, &measure, start..visible_end, width, paragraph.align, justify, size);
         lines.push(Line { text: start..visible_end, glyphs: placed, end_x });
         start = end;
         next_break = breaks.partition_point(|b| b.offset <= start);
     }
     Ok(LaidOut { lines, rest: (start < text.len()).then_some(start) })
+}
+
+/// A paragraph's text shaped and its break opportunities found: what does not depend on
+/// the size or the width it is set in.
+#[derive(Debug)]
+struct Analysed {
+    glyphs: Vec<ShapedGlyph>,
+    breaks: Vec<BreakOpportunity>,
+}
+
+/// What identifies an analysis: the fonts, the text and where its weights and
+/// unbreakable stretches are.
+type AnalysisKey = (u64, String, Vec<(Range<usize>, Weight)>, Vec<Range<usize>>);
+
+/// Paragraphs analysed per thread before the cache starts over.
+const ANALYSIS_CACHE_SIZE: usize = 2048;
+
+thread_local! {
+    /// Shaping and dictionary line breaking are most of the cost of laying out a letter,
+    /// and much of it repeats: a paragraph placed line by line or tried at several sizes
+    /// (an address block), and the agency's address, labels and template text in every
+    /// letter of a batch. Per thread, so threads laying out letters never wait on each
+    /// other; bounded, so memory does not grow with the number of letters.
+    static ANALYSES: RefCell<HashMap<AnalysisKey, Rc<Analysed>>> = RefCell::new(HashMap::new());
+}
+
+/// The analysis of `paragraph` in `fonts`, from the cache when it was seen before.
+fn analyse(fonts: &Fonts<'_>, paragraph: &Paragraph) -> Result<Rc<Analysed>, RenderError> {
+    let key: AnalysisKey =
+        (fonts.id(), paragraph.text.clone(), paragraph.weights.clone(), paragraph.unbreakable.clone());
+    if let Some(found) = ANALYSES.with_borrow(|cache| cache.get(&key).cloned()) {
+        return Ok(found);
+    }
+    let text = paragraph.text.as_str();
+    let glyphs = shape(fonts, text, &paragraph.weights);
+    check_glyphs(text, &glyphs)?;
+    let breaks = break_opportunities(text, &paragraph.unbreakable);
+    let analysed = Rc::new(Analysed { glyphs, breaks });
+    ANALYSES.with_borrow_mut(|cache| {
+        if cache.len() >= ANALYSIS_CACHE_SIZE {
+            cache.clear();
+        }
+        cache.insert(key, Rc::clone(&analysed));
+    });
+    Ok(analysed)
 }
 
 /// Fails on a character the font has no glyph for, rather than printing a blank box

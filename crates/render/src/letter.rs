@@ -133,6 +133,18 @@ pub fn render_letter(
     sender: &Sender,
     options: &LetterOptions,
 ) -> Result<RenderedLetter, RenderError> {
+    let (doc, address_window) = lay_out_letter(letter, sender, options)?;
+    Ok(RenderedLetter { pdf: doc.to_pdf()?, pages: doc.page_count(), address_window })
+}
+
+/// Lays out `letter` as [`render_letter`] does, without writing the PDF: for a print
+/// batch, which writes many letters into one file. Returns the document and the
+/// envelope window on page 1.
+pub fn lay_out_letter(
+    letter: &NewLetter,
+    sender: &Sender,
+    options: &LetterOptions,
+) -> Result<(Document<'static>, Area), RenderError> {
     let body = letter.body.as_deref().filter(|b| !b.is_empty()).ok_or(RenderError::NoBody)?;
     let mut doc = Document::new(PageSize::A4);
     doc.set_title(&letter.subject);
@@ -178,7 +190,7 @@ pub fn render_letter(
         let area = Area::new(RIGHT, PAGE_NUMBER_TOP, 210.0 - 2.0 * RIGHT, CONTINUATION_TOP - PAGE_NUMBER_TOP);
         doc.place_paragraph(page, &number.align(Align::Center), area)?;
     }
-    Ok(RenderedLetter { pdf: doc.to_pdf()?, pages: doc.page_count(), address_window })
+    Ok((doc, address_window))
 }
 
 /// The recipient's name and address inside the envelope window, at the largest size that

@@ -23,17 +23,24 @@
 
 #![forbid(unsafe_code)]
 
+mod batch;
+mod content;
 mod document;
 mod error;
 mod fonts;
 mod layout;
 mod letter;
+mod pdf_writer;
 mod shape;
 mod units;
 
+pub use batch::{
+    BatchInfo, BatchLetter, BatchManifest, BatchWriter, DEFAULT_COMPRESSION, LetterPages, ManifestEntry,
+    PreparedDocument, SkippedLetter,
+};
 pub use document::{Document, Flow, PageId, Paint, Resume, Stroke};
 pub use error::RenderError;
 pub use fonts::{Fonts, Weight};
 pub use layout::{Align, BODY_SIZE, DEFAULT_LINE_HEIGHT, Paragraph};
-pub use letter::{LetterOptions, RenderedLetter, Sender, render_letter};
+pub use letter::{LetterOptions, RenderedLetter, Sender, lay_out_letter, render_letter};
 pub use units::{Area, Color, Mm, PageSize, Point, Pt};
