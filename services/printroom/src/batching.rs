@@ -122,12 +122,15 @@ pub async fn render_next_batch(state: &PrintroomState) -> anyhow::Result<Option<
             let Some(letter) = letters::get_letter_any_agency(&mut conn, member.letter_id).await? else {
                 anyhow::bail!("letter {} of the batch is gone", member.letter_id);
             };
-            if !agencies_seen.contains_key(&letter.agency_id) {
-                let agency = agencies::get_agency(&mut conn, letter.agency_id).await?.context("agency gone")?;
-                agencies_seen.insert(letter.agency_id, agency);
-            }
+            let agency = match agencies_seen.get(&letter.agency_id) {
+                Some(agency) => agency.clone(),
+                None => {
+                    let agency = agencies::get_agency(&mut conn, letter.agency_id).await?.context("agency gone")?;
+                    agencies_seen.insert(letter.agency_id, agency.clone());
+                    agency
+                }
+            };
             drop(conn);
-            let agency = agencies_seen[&letter.agency_id].clone();
             if sender.send(PrintItem { position: member.position, letter, agency }).await.is_err() {
                 break;
             }

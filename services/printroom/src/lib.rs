@@ -16,6 +16,7 @@
 
 mod api;
 mod batching;
+mod pdf;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +35,7 @@ use utoipa_axum::routes;
 
 pub use api::{BatchDetail, BatchList, BatchSummary, DispatchRequest, ManifestEntry};
 pub use batching::{close_batch_for_site, close_batches, render_next_batch, run_workers};
+pub use pdf::{ComposeFn, Composed, PdfBatchRenderer};
 
 /// Settings of the print room.
 #[derive(Clone, Debug)]

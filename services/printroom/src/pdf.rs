@@ -1,0 +1,105 @@
+//! The batch renderer over `hybridpost-render`'s streaming batch writer.
+
+use std::sync::Arc;
+
+use hybridpost_render::{BatchInfo, BatchLetter, BatchWriter, Document};
+
+use crate::{BatchJob, BatchRenderer, Failed, Placed, PrintItem, RenderedBatch};
+
+/// A letter laid out for print.
+#[derive(Debug)]
+pub enum Composed {
+    /// Typeset by hybridpost.
+    Document(Document<'static>),
+    /// The agency's own PDF behind a cover page carrying the address, seal and PIN.
+    CoverAndPdf(Document<'static>, Vec<u8>),
+}
+
+/// Lays out one letter; an error is the reason the letter cannot be printed, for the agency.
+pub type ComposeFn = dyn Fn(&PrintItem) -> Result<Composed, String> + Send + Sync;
+
+/// Renders batches with the streaming batch writer: a cover sheet, every letter on a new
+/// sheet, blank backs for duplex; a letter that fails is left out and reported.
+#[derive(Clone)]
+pub struct PdfBatchRenderer {
+    compose: Arc<ComposeFn>,
+}
+
+impl std::fmt::Debug for PdfBatchRenderer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PdfBatchRenderer").finish_non_exhaustive()
+    }
+}
+
+impl PdfBatchRenderer {
+    /// A renderer laying out letters with `compose`.
+    pub fn new(compose: Arc<ComposeFn>) -> Self {
+        PdfBatchRenderer { compose }
+    }
+}
+
+impl BatchRenderer for PdfBatchRenderer {
+    fn render(
+        &self,
+        job: &BatchJob,
+        letters: &mut dyn Iterator<Item = PrintItem>,
+        out: &mut dyn std::io::Write,
+    ) -> Result<RenderedBatch, String> {
+        let info = BatchInfo {
+            batch_id: job.batch_id.clone(),
+            site: job.site_name.clone(),
+            created_at: job.created_at.clone(),
+        };
+        let mut writer = BatchWriter::new(out, info).map_err(|e| e.to_string())?;
+        let mut failed = Vec::new();
+        for item in letters {
+            let letter =
+                BatchLetter { letter_id: item.letter.letter_id.to_string(), postcode: item.letter.postcode.clone() };
+            let fail =
+                |reason: String| Failed { letter_id: item.letter.letter_id, agency_id: item.letter.agency_id, reason };
+            let result = match (self.compose)(&item) {
+                Ok(Composed::Document(doc)) => writer.append_document(letter, &doc).map(drop),
+                Ok(Composed::CoverAndPdf(cover, pdf)) => {
+                    let id = letter.letter_id.clone();
+                    let result = {
+                        let mut pages = writer.begin_letter(letter);
+                        pages
+                            .append_document(&cover)
+                            .and_then(|_| pages.append_pdf_pages(&pdf))
+                            .and_then(|_| pages.commit())
+                    };
+                    if let Err(e) = &result {
+                        writer.skip(&id, &e.to_string());
+                    }
+                    result.map(drop)
+                }
+                Err(reason) => {
+                    writer.skip(&letter.letter_id, &reason);
+                    failed.push(fail(reason));
+                    continue;
+                }
+            };
+            if let Err(e) = result {
+                failed.push(fail(e.to_string()));
+            }
+        }
+        let (_, manifest) = writer.finish().map_err(|e| e.to_string())?;
+        let to_u32 = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        let placed = manifest
+            .letters
+            .iter()
+            .map(|e| {
+                Ok(Placed {
+                    letter_id: e
+                        .letter_id
+                        .parse()
+                        .map_err(|_| format!("bad letter id {} in the manifest", e.letter_id))?,
+                    first_page: to_u32(e.first_page),
+                    pages: to_u32(e.pages),
+                    sheets: to_u32(e.sheets),
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(RenderedBatch { placed, failed, pages: to_u32(manifest.pages), sheets: to_u32(manifest.sheets) })
+    }
+}
