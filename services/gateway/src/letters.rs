@@ -181,7 +181,7 @@ pub(crate) async fn create_letter(
         reply_by: reply_deadline.map(to_seal_date),
         digest: ContentDigest::of(&canonical),
     };
-    let sealed = state.keyring.seal_for_agency(caller.agency_id, &seal_request).await.map_err(|e| {
+    let sealed = state.composer.keyring().seal_for_agency(caller.agency_id, &seal_request).await.map_err(|e| {
         tracing::error!(agency.id = %caller.agency_id, "cannot seal a letter: {e}");
         ApiError::Internal("the letter could not be sealed".into())
     })?;
@@ -343,6 +343,58 @@ pub(crate) async fn get_letter(
         letter,
         timeline: timeline.iter().map(Event::from).collect(),
     }))
+}
+
+/// The letter as printed (and as its digital copy): a PDF proof, seal and PIN included. Test
+/// letters render exactly like live ones.
+#[utoipa::path(
+    get, path = "/v1/letters/{letter_id}/pdf", tag = "letters",
+    params(("letter_id" = LetterId, Path, description = "The letter's id")),
+    responses(
+        (status = 200, description = "The PDF", content_type = "application/pdf"),
+        (status = 401, description = "No or bad API key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such letter for this agency", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The letter cannot be laid out; the detail says why", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = []))
+)]
+pub(crate) async fn letter_pdf(
+    State(state): State<AppState>,
+    caller: AgencyCaller,
+    Path(letter_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let letter_id = parse_letter_id(&letter_id)?;
+    let (record, agency) = {
+        let mut conn = state.store.read().await?;
+        let record = letters::get_letter(&mut conn, caller.agency_id, letter_id)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("no letter {letter_id}")))?;
+        let agency = hybridpost_store::agencies::get_agency(&mut conn, caller.agency_id)
+            .await?
+            .ok_or_else(|| ApiError::Internal("the caller's agency is gone".into()))?;
+        (record, agency)
+    };
+    let composer = state.composer.clone();
+    let pdf = tokio::task::spawn_blocking(move || composer.pdf(&record, &agency))
+        .await
+        .map_err(|e| ApiError::Internal(format!("layout panicked: {e}")))?
+        .map_err(|e| {
+            let mut errors = hybridpost_core::ValidationErrors::default();
+            errors.add("letter", e.to_string());
+            ApiError::Validation(errors)
+        })?;
+    let disposition = format!("inline; filename=\"letter-{letter_id}.pdf\"");
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/pdf")),
+            (
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_str(&disposition).map_err(|e| ApiError::Internal(e.to_string()))?,
+            ),
+        ],
+        pdf,
+    )
+        .into_response())
 }
 
 /// List the agency's letters, newest first.

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::{Extension, Router};
-use hybridpost_keyring::Keyring;
+use hybridpost_compose::Composer;
 use hybridpost_store::Store;
 use hybridpost_web::auth::ApiKeys;
 use hybridpost_web::json::BodyLimit;
@@ -59,15 +59,15 @@ pub struct AppState {
     pub config: Arc<GatewayConfig>,
     /// Group commit for new letters.
     pub writer: LetterWriter,
-    /// Seal keys: every accepted letter is sealed.
-    pub keyring: Keyring,
+    /// Seal keys (every accepted letter is sealed) and the layout of proofs.
+    pub composer: Composer,
 }
 
 impl AppState {
     /// The state for `store`; starts the letter writer task, so call it inside a Tokio runtime.
-    pub fn new(store: Store, keys: ApiKeys, config: GatewayConfig, keyring: Keyring) -> AppState {
+    pub fn new(store: Store, keys: ApiKeys, config: GatewayConfig, composer: Composer) -> AppState {
         let writer = LetterWriter::spawn(store.clone());
-        AppState { store, keys, config: Arc::new(config), writer, keyring }
+        AppState { store, keys, config: Arc::new(config), writer, composer }
     }
 }
 
@@ -115,6 +115,7 @@ pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(letters::create_letter, letters::list_letters))
         .routes(routes!(letters::get_letter))
+        .routes(routes!(letters::letter_pdf))
         .routes(routes!(letters::cancel_letter))
         .routes(routes!(events::list_events))
 }

@@ -9,6 +9,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
+use hybridpost_compose::Composer;
 use hybridpost_core::{AgencyId, CitizenId, SiteId};
 use hybridpost_gateway::{AppState, GatewayConfig};
 use hybridpost_keyring::Keyring;
@@ -62,7 +63,7 @@ async fn harness_with(limiter: RateLimiter, max_body_bytes: usize) -> Harness {
         store.clone(),
         ApiKeys::new(store.clone(), limiter),
         GatewayConfig { citizen_id_key: Arc::from(CITIZEN_KEY), max_body_bytes },
-        Keyring::new(store.clone(), ServiceSecret::new(&[9; 32]).unwrap()),
+        Composer::new(Keyring::new(store.clone(), ServiceSecret::new(&[9; 32]).unwrap()), "http://127.0.0.1:8080"),
     );
     let app = hybridpost_gateway::router(state, Duration::from_secs(10));
     Harness { app, store, a, b, site: site_key.key, _db: db }
@@ -511,6 +512,7 @@ async fn the_openapi_document_describes_every_route_and_they_exist() {
             "GET /v1/events",
             "GET /v1/letters",
             "GET /v1/letters/{letter_id}",
+            "GET /v1/letters/{letter_id}/pdf",
             "POST /v1/letters",
             "POST /v1/letters/{letter_id}/cancel",
         ]
@@ -578,4 +580,39 @@ async fn the_router_serves_on_a_real_socket_and_shuts_down_cleanly() {
     assert!(answer.contains("x-request-id"), "{answer}");
     stop.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(5), server).await.unwrap().unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_letter_is_sealed_and_its_proof_pdf_renders_for_its_agency_only_also_with_a_test_key() {
+    let h = harness().await;
+    let (_, test_key) = add_agency(&h.store, "สำนักงานทดสอบระบบ", true).await;
+    for key in [h.a.as_str(), test_key.as_str()] {
+        let created = h.post(key, &example()).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        assert_eq!(created.body["test"], key == test_key);
+        let reference = created.body["seal_reference"].as_str().unwrap();
+        assert_eq!(reference.len(), 24, "12 random bytes in base32, grouped by four: {reference}");
+        let id = created.body["letter_id"].as_str().unwrap();
+
+        let request = Request::builder()
+            .uri(format!("/v1/letters/{id}/pdf"))
+            .header(header::AUTHORIZATION, format!("Bearer {key}"))
+            .body(Body::empty())
+            .unwrap();
+        let response = h.app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/pdf");
+        let pdf = response.into_body().collect().await.unwrap().to_bytes();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("proof.pdf");
+        std::fs::write(&path, &pdf).unwrap();
+        let out =
+            std::process::Command::new("pdftotext").arg(&path).arg("-").output().expect("pdftotext (poppler-utils)");
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.contains("นายสมชาย ใจดี"), "{text}");
+        assert!(text.contains("127.0.0.1:8080"), "the verification host is printed: {text}");
+    }
+    let created = h.post(&h.a, &example()).await;
+    let other = h.get(Some(&h.b), &format!("/v1/letters/{}/pdf", created.body["letter_id"].as_str().unwrap())).await;
+    assert_problem(&other, StatusCode::NOT_FOUND);
 }

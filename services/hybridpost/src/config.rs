@@ -47,6 +47,10 @@ pub struct Config {
     pub rate_limit_burst: u32,
     /// Largest blob (PDF, scan) stored, in bytes.
     pub max_blob_bytes: usize,
+    /// Seconds between print batch cut-offs.
+    pub print_batch_interval_secs: u64,
+    /// Most letters in one print batch.
+    pub print_batch_max_letters: i64,
 }
 
 /// Log output format.
@@ -76,7 +80,9 @@ impl Default for Config {
             request_timeout_secs: 30,
             rate_limit_per_second: 500,
             rate_limit_burst: 1000,
-            max_blob_bytes: 64 * 1024 * 1024,
+            max_blob_bytes: 1024 * 1024 * 1024,
+            print_batch_interval_secs: 3600,
+            print_batch_max_letters: 5000,
         }
     }
 }
@@ -96,6 +102,8 @@ const KNOWN_KEYS: &[&str] = &[
     "rate_limit_per_second",
     "rate_limit_burst",
     "max_blob_bytes",
+    "print_batch_interval_secs",
+    "print_batch_max_letters",
 ];
 
 /// Environment variables with this prefix after `HYBRIDPOST_` are the test suite's, not settings.

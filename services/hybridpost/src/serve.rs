@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
+use hybridpost_compose::Composer;
 use hybridpost_gateway::{AppState, GatewayConfig};
+use hybridpost_printroom::{PdfBatchRenderer, PrintItem, PrintroomConfig, PrintroomState};
 use hybridpost_store::{BlobStore, Store, StoreOptions};
 use hybridpost_web::auth::ApiKeys;
 use hybridpost_web::rate_limit::RateLimiter;
@@ -19,15 +21,18 @@ use crate::config::Config;
 pub enum Role {
     /// The agency API.
     Gateway,
+    /// The print sites' API, batch cut-offs and batch rendering.
+    Printroom,
 }
 
 impl Role {
     /// Every role, in start-up order.
-    pub const ALL: [Role; 1] = [Role::Gateway];
+    pub const ALL: [Role; 2] = [Role::Gateway, Role::Printroom];
 
     fn as_str(self) -> &'static str {
         match self {
             Role::Gateway => "gateway",
+            Role::Printroom => "printroom",
         }
     }
 }
@@ -65,13 +70,21 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     anyhow::ensure!(!roles.is_empty(), "--role names no role");
     let citizen_id_key = config.citizen_id_key()?;
     let store = open_store(&config).await?;
-    let _blobs =
+    let blobs =
         BlobStore::local(config.data_dir.join("blobs"), config.max_blob_bytes).context("cannot open blob storage")?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr().context("listener address")?;
+    let base = format!("http://{addr}");
+    let public_url = config.public_url.clone().unwrap_or_else(|| base.clone());
 
     let secret = hybridpost_seal::ServiceSecret::new(&config.secret_key()?).map_err(|e| anyhow::anyhow!("{e}"))?;
     let keyring = hybridpost_keyring::Keyring::new(store.clone(), secret);
     keyring.ensure_trust_list(hybridpost_keyring::today()).await.context("cannot publish the trust list")?;
     let keys = ApiKeys::new(store.clone(), RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst));
+    let composer = Composer::new(keyring.clone(), public_url.clone());
+    let mut workers = Vec::new();
     let mut app = Router::new();
     let mut openapi: Option<utoipa::openapi::OpenApi> = None;
     for role in &roles {
@@ -83,8 +96,26 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                     citizen_id_key: Arc::from(citizen_id_key.as_slice()),
                     max_body_bytes: config.max_body_bytes,
                 },
-                keyring.clone(),
+                composer.clone(),
             )),
+            Role::Printroom => {
+                let compose = composer.clone();
+                let state = PrintroomState {
+                    store: store.clone(),
+                    keys: keys.clone(),
+                    blobs: blobs.clone(),
+                    renderer: Arc::new(PdfBatchRenderer::new(Arc::new(move |item: &PrintItem| {
+                        compose.compose(&item.letter, &item.agency).map_err(|e| e.to_string())
+                    }))),
+                    config: Arc::new(PrintroomConfig {
+                        max_batch_letters: config.print_batch_max_letters,
+                        batch_interval: Duration::from_secs(config.print_batch_interval_secs),
+                        ..PrintroomConfig::default()
+                    }),
+                };
+                workers.push(tokio::spawn(hybridpost_printroom::run_workers(state.clone())));
+                hybridpost_printroom::parts(state)
+            }
         };
         app = app.merge(routes);
         openapi = Some(match openapi {
@@ -102,11 +133,6 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         Duration::from_secs(config.request_timeout_secs),
     );
 
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
-    let addr = listener.local_addr().context("listener address")?;
-    let base = format!("http://{addr}");
     let role_names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
     tracing::info!(
         listen = %addr,
@@ -118,6 +144,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     println!("  roles:    {}", role_names.join(", "));
     println!("  database: {}", config.database_description());
     println!("  blobs:    {}", config.data_dir.join("blobs").display());
+    println!("  seals:    {public_url}/V  (set HYBRIDPOST_PUBLIC_URL for the public host)");
     println!("  health:   {base}/healthz    API description: {base}/openapi.json");
     println!("  an agency API key: hybridpost admin create-agency --name NAME (same --data-dir)");
     println!("Stop with Ctrl-C.");
@@ -125,6 +152,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let maintenance = tokio::spawn(maintain(store.clone()));
     hybridpost_gateway::run(app, listener, shutdown_signal()).await.context("server failed")?;
     maintenance.abort();
+    for worker in workers {
+        worker.abort();
+    }
     store.close().await;
     tracing::info!("hybridpost stopped");
     Ok(())

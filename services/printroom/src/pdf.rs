@@ -2,18 +2,10 @@
 
 use std::sync::Arc;
 
-use hybridpost_render::{BatchInfo, BatchLetter, BatchWriter, Document};
+pub use hybridpost_compose::Composed;
+use hybridpost_render::{BatchInfo, BatchLetter, BatchWriter};
 
 use crate::{BatchJob, BatchRenderer, Failed, Placed, PrintItem, RenderedBatch};
-
-/// A letter laid out for print.
-#[derive(Debug)]
-pub enum Composed {
-    /// Typeset by hybridpost.
-    Document(Document<'static>),
-    /// The agency's own PDF behind a cover page carrying the address, seal and PIN.
-    CoverAndPdf(Document<'static>, Vec<u8>),
-}
 
 /// Lays out one letter; an error is the reason the letter cannot be printed, for the agency.
 pub type ComposeFn = dyn Fn(&PrintItem) -> Result<Composed, String> + Send + Sync;

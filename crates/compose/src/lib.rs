@@ -1,0 +1,107 @@
+//! A stored letter laid out as hybridpost prints it and delivers it digitally: the same
+//! document either way (the digital copy is the print PDF), with the agency's letterhead, the
+//! verification seal and its URL, the PIN, and the reply sheet when a reply is expected.
+//!
+//! Layout is deterministic: the same stored letter gives the same document, so a print batch
+//! can be rendered again after a crash and the proof an agency downloads is what is printed.
+#![forbid(unsafe_code)]
+
+use hybridpost_core::NewLetter;
+use hybridpost_keyring::Keyring;
+use hybridpost_render::{Document, LetterOptions, Sender, lay_out_letter};
+use hybridpost_store::agencies::Agency;
+use hybridpost_store::letters::LetterRecord;
+
+/// A letter laid out for print.
+#[derive(Debug)]
+pub enum Composed {
+    /// Typeset by hybridpost.
+    Document(Document<'static>),
+    /// The agency's own PDF behind a cover page carrying the address, seal and PIN.
+    CoverAndPdf(Document<'static>, Vec<u8>),
+}
+
+/// Why a letter cannot be laid out; the text is for the agency.
+#[derive(Debug, thiserror::Error)]
+pub enum ComposeError {
+    /// The stored letter does not read back (a bug or a hand-edited row).
+    #[error("the stored letter cannot be read: {0}")]
+    Stored(String),
+    /// Layout failed.
+    #[error("the letter cannot be laid out: {0}")]
+    Layout(String),
+    /// The agency's PDF cannot be appended.
+    #[error("the agency's PDF cannot be used: {0}")]
+    AgencyPdf(String),
+}
+
+/// Lays out stored letters.
+#[derive(Clone, Debug)]
+pub struct Composer {
+    keyring: Keyring,
+    public_url: String,
+}
+
+impl Composer {
+    /// A composer whose seals point at the verification page under `public_url`
+    /// (`https://verify.example.go.th`, or `http://127.0.0.1:8080` on one machine).
+    pub fn new(keyring: Keyring, public_url: impl Into<String>) -> Self {
+        Composer { keyring, public_url: public_url.into() }
+    }
+
+    /// The seal keys.
+    pub fn keyring(&self) -> &Keyring {
+        &self.keyring
+    }
+
+    /// The public base URL.
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+
+    /// The host printed under the seal: the public URL without its scheme.
+    pub fn verification_host(&self) -> String {
+        let rest = self.public_url.split_once("://").map_or(self.public_url.as_str(), |(_, r)| r);
+        rest.trim_end_matches('/').to_owned()
+    }
+
+    /// Lays out `letter` of `agency`.
+    pub fn compose(&self, letter: &LetterRecord, agency: &Agency) -> Result<Composed, ComposeError> {
+        let content: NewLetter =
+            serde_json::from_value(letter.content.clone()).map_err(|e| ComposeError::Stored(e.to_string()))?;
+        let seal = letter.seal.as_ref();
+        let pin = match seal {
+            Some(s) => Some(
+                self.keyring
+                    .unwrap_pin(&s.reference, &s.pin_wrapped)
+                    .map_err(|e| ComposeError::Stored(e.to_string()))?,
+            ),
+            None => None,
+        };
+        let issue_date = seal
+            .and_then(|s| {
+                time::Date::parse(&s.issue_date, time::macros::format_description!("[year]-[month]-[day]")).ok()
+            })
+            .or_else(|| {
+                time::OffsetDateTime::parse(&letter.created_at, &time::format_description::well_known::Rfc3339)
+                    .ok()
+                    .map(|t| t.to_offset(time::macros::offset!(+7)).date())
+            })
+            .ok_or_else(|| ComposeError::Stored("the letter has no issue date".into()))?;
+        let sender = Sender { agency_name: agency.name.clone(), agency_address_lines: agency.address_lines.clone() };
+        let options = LetterOptions { issue_date, verification_host: self.verification_host(), pin };
+        let (doc, _) = lay_out_letter(&content, &sender, &options).map_err(|e| ComposeError::Layout(e.to_string()))?;
+        Ok(Composed::Document(doc))
+    }
+
+    /// The letter as one PDF: its proof for the agency and its digital copy for the citizen.
+    pub fn pdf(&self, letter: &LetterRecord, agency: &Agency) -> Result<Vec<u8>, ComposeError> {
+        match self.compose(letter, agency)? {
+            Composed::Document(doc) => doc.to_pdf().map_err(|e| ComposeError::Layout(e.to_string())),
+            Composed::CoverAndPdf(cover, pdf) => {
+                let cover = cover.to_pdf().map_err(|e| ComposeError::Layout(e.to_string()))?;
+                hybridpost_pdfcheck::append_pages(&cover, &pdf).map_err(|e| ComposeError::AgencyPdf(e.to_string()))
+            }
+        }
+    }
+}
