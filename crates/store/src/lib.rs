@@ -13,6 +13,7 @@
 pub mod agencies;
 pub mod blobs;
 pub mod channels;
+pub mod documents;
 pub mod events;
 pub mod idempotency;
 pub mod letters;

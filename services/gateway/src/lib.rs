@@ -3,6 +3,7 @@
 //! sees only that agency's letters. The OpenAPI document is generated from these handlers.
 #![forbid(unsafe_code)]
 
+mod documents;
 mod events;
 mod letters;
 mod writer;
@@ -15,7 +16,7 @@ use std::time::Duration;
 use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::{Extension, Router};
 use hybridpost_compose::Composer;
-use hybridpost_store::Store;
+use hybridpost_store::{BlobStore, Store};
 use hybridpost_web::auth::ApiKeys;
 use hybridpost_web::json::BodyLimit;
 use hybridpost_web::problem::Problem;
@@ -25,6 +26,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub use documents::{DocumentSummary, MAX_PDF_BYTES, PdfCheckProblem, PdfCheckReport};
 pub use events::{Event, EventFeed};
 pub use letters::{LetterDetail, LetterList, LetterSummary};
 pub use writer::LetterWriter;
@@ -61,13 +63,15 @@ pub struct AppState {
     pub writer: LetterWriter,
     /// Seal keys (every accepted letter is sealed) and the layout of proofs.
     pub composer: Composer,
+    /// Where agencies' PDFs are kept.
+    pub blobs: BlobStore,
 }
 
 impl AppState {
     /// The state for `store`; starts the letter writer task, so call it inside a Tokio runtime.
-    pub fn new(store: Store, keys: ApiKeys, config: GatewayConfig, composer: Composer) -> AppState {
+    pub fn new(store: Store, keys: ApiKeys, config: GatewayConfig, composer: Composer, blobs: BlobStore) -> AppState {
         let writer = LetterWriter::spawn(store.clone());
-        AppState { store, keys, config: Arc::new(config), writer, composer }
+        AppState { store, keys, config: Arc::new(config), writer, composer, blobs }
     }
 }
 
@@ -94,7 +98,8 @@ impl FromRef<AppState> for ApiKeys {
     modifiers(&BearerAuth),
     components(schemas(Problem)),
     tags((name = "letters", description = "Submit, read and cancel letters"),
-         (name = "events", description = "The agency's event feed"))
+         (name = "events", description = "The agency's event feed"),
+         (name = "documents", description = "Agencies' own PDFs: print checks and uploads"))
 )]
 struct ApiDoc;
 
@@ -118,6 +123,12 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(letters::letter_pdf))
         .routes(routes!(letters::cancel_letter))
         .routes(routes!(events::list_events))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(documents::check_pdf))
+                .routes(routes!(documents::upload_document))
+                .layer(DefaultBodyLimit::max(documents::MAX_PDF_BYTES)),
+        )
 }
 
 /// The agency API's routes with their state and body limit (no common layers), and its

@@ -16,11 +16,14 @@ use hybridpost_keyring::Keyring;
 use hybridpost_seal::ServiceSecret;
 use hybridpost_store::agencies::{self, Agency, Principal, Site};
 use hybridpost_store::testing::{TestStore, test_store};
-use hybridpost_store::{Store, channels, events, letters, now_text};
+use hybridpost_store::{BlobStore, Store, channels, events, letters, now_text};
 use hybridpost_web::auth::{ApiKeys, generate_api_key};
 use hybridpost_web::rate_limit::RateLimiter;
 use serde_json::{Value, json};
 use tower::ServiceExt;
+
+#[path = "../../../crates/pdfcheck/tests/support/mod.rs"]
+mod pdfs;
 
 const CITIZEN_KEY: &[u8] = b"test citizen id key";
 
@@ -31,6 +34,7 @@ struct Harness {
     b: String,
     site: String,
     _db: TestStore,
+    _blobs: tempfile::TempDir,
 }
 
 async fn add_agency(store: &Store, name: &str, test: bool) -> (AgencyId, String) {
@@ -45,6 +49,7 @@ async fn add_agency(store: &Store, name: &str, test: bool) -> (AgencyId, String)
 
 async fn harness_with(limiter: RateLimiter, max_body_bytes: usize) -> Harness {
     let db = test_store().await;
+    let blobs = tempfile::tempdir().unwrap();
     let store = db.store.clone();
     let (_, a) = add_agency(&store, "กรมการปกครอง", false).await;
     let (_, b) = add_agency(&store, "กรมสรรพากร", false).await;
@@ -64,9 +69,10 @@ async fn harness_with(limiter: RateLimiter, max_body_bytes: usize) -> Harness {
         ApiKeys::new(store.clone(), limiter),
         GatewayConfig { citizen_id_key: Arc::from(CITIZEN_KEY), max_body_bytes },
         Composer::new(Keyring::new(store.clone(), ServiceSecret::new(&[9; 32]).unwrap()), "http://127.0.0.1:8080"),
+        BlobStore::local(blobs.path(), 64 << 20).unwrap(),
     );
     let app = hybridpost_gateway::router(state, Duration::from_secs(10));
-    Harness { app, store, a, b, site: site_key.key, _db: db }
+    Harness { app, store, a, b, site: site_key.key, _db: db, _blobs: blobs }
 }
 
 async fn harness() -> Harness {
@@ -513,8 +519,10 @@ async fn the_openapi_document_describes_every_route_and_they_exist() {
             "GET /v1/letters",
             "GET /v1/letters/{letter_id}",
             "GET /v1/letters/{letter_id}/pdf",
+            "POST /v1/documents",
             "POST /v1/letters",
             "POST /v1/letters/{letter_id}/cancel",
+            "POST /v1/pdf-checks",
         ]
     );
     // Each documented operation is served: without a key it is refused, not missing.
@@ -615,4 +623,62 @@ async fn a_letter_is_sealed_and_its_proof_pdf_renders_for_its_agency_only_also_w
     let created = h.post(&h.a, &example()).await;
     let other = h.get(Some(&h.b), &format!("/v1/letters/{}/pdf", created.body["letter_id"].as_str().unwrap())).await;
     assert_problem(&other, StatusCode::NOT_FOUND);
+}
+
+async fn post_pdf(h: &Harness, path: &str, pdf: Vec<u8>) -> Reply {
+    h.call(Method::POST, path, Some(&h.a), Some(Body::from(pdf)), &[("content-type", "application/pdf")]).await
+}
+
+#[tokio::test]
+async fn a_pdf_with_three_problems_gets_one_answer_listing_all_three_and_an_encrypted_one_says_so() {
+    use pdfs::{Font, LETTER, PageSpec, body_text, build};
+    let h = harness().await;
+    let bad = build(&[
+        PageSpec::a4(&body_text("Fine page")),
+        PageSpec::sized(LETTER, &body_text("Letter-size page")),
+        PageSpec::a4("BT /F2 10 Tf 1 0 0 1 8 600 Tm (Too close to the left) Tj ET").with_font("F2", Font::Helvetica),
+    ]);
+    let checked = post_pdf(&h, "/v1/pdf-checks", bad.clone()).await;
+    assert_eq!(checked.status, StatusCode::OK, "{}", checked.body);
+    assert_eq!(checked.body["acceptable"], false);
+    let found: Vec<(u64, &str)> = checked.body["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["page"].as_u64().unwrap(), p["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(found, [(2, "page_size"), (3, "font_not_embedded"), (3, "content_in_margin")]);
+
+    let refused = post_pdf(&h, "/v1/documents", bad).await;
+    assert_problem(&refused, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<&str> =
+        refused.body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["pdf.page[2].page_size", "pdf.page[3].font_not_embedded", "pdf.page[3].content_in_margin"]);
+
+    let dir = pdfs::scratch();
+    let plain = pdfs::write(dir.path(), "plain.pdf", &build(&[PageSpec::a4(&body_text("Secret"))]));
+    let locked = dir.path().join("locked.pdf");
+    pdfs::run("qpdf", &["--encrypt", "user", "owner", "256", "--", pdfs::arg(&plain), pdfs::arg(&locked)]);
+    let checked = post_pdf(&h, "/v1/pdf-checks", std::fs::read(&locked).unwrap()).await;
+    let codes: Vec<&str> =
+        checked.body["problems"].as_array().unwrap().iter().map(|p| p["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["encrypted"], "{}", checked.body);
+
+    let good = post_pdf(&h, "/v1/documents", std::fs::read(&plain).unwrap()).await;
+    assert_eq!(good.status, StatusCode::CREATED, "{}", good.body);
+    assert_eq!(good.body["pages"], 1);
+    let wrong_type = h
+        .call(
+            Method::POST,
+            "/v1/pdf-checks",
+            Some(&h.a),
+            Some(Body::from("{}")),
+            &[("content-type", "application/json")],
+        )
+        .await;
+    assert_problem(&wrong_type, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let anonymous = h
+        .call(Method::POST, "/v1/pdf-checks", None, Some(Body::from("%PDF")), &[("content-type", "application/pdf")])
+        .await;
+    assert_problem(&anonymous, StatusCode::UNAUTHORIZED);
 }

@@ -97,6 +97,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                     max_body_bytes: config.max_body_bytes,
                 },
                 composer.clone(),
+                blobs.clone(),
             )),
             Role::Printroom => {
                 let compose = composer.clone();

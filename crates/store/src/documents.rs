@@ -1,0 +1,73 @@
+//! Agencies' own PDFs, stored as blobs once they pass the print checks.
+
+use hybridpost_core::AgencyId;
+use sqlx::{AnyConnection, Row};
+
+use crate::agencies::parse_id;
+use crate::{Result, conflict_or};
+
+/// An agency's PDF as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DocumentRecord {
+    /// Its id (a UUID).
+    pub document_id: String,
+    /// The agency that uploaded it.
+    pub agency_id: AgencyId,
+    /// Where the bytes are.
+    pub blob_key: String,
+    /// SHA-256 of the PDF, hex.
+    pub sha256: String,
+    /// Pages.
+    pub pages: i64,
+    /// Size in bytes.
+    pub bytes: i64,
+    /// When it was uploaded.
+    pub created_at: String,
+}
+
+/// Stores a document record (its blob is written first).
+pub async fn insert_document(conn: &mut AnyConnection, d: &DocumentRecord) -> Result<()> {
+    sqlx::query(
+        "insert into agency_document (document_id, agency_id, blob_key, sha256, pages, bytes, created_at) \
+         values ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&d.document_id)
+    .bind(d.agency_id.to_string())
+    .bind(&d.blob_key)
+    .bind(&d.sha256)
+    .bind(d.pages)
+    .bind(d.bytes)
+    .bind(&d.created_at)
+    .execute(conn)
+    .await
+    .map_err(|e| conflict_or(e, "document"))?;
+    Ok(())
+}
+
+/// One of the agency's documents; another agency's is `None`.
+pub async fn get_document(
+    conn: &mut AnyConnection,
+    agency_id: AgencyId,
+    document_id: &str,
+) -> Result<Option<DocumentRecord>> {
+    let row = sqlx::query(
+        "select document_id, agency_id, blob_key, sha256, pages, bytes, created_at from agency_document \
+         where document_id = $1 and agency_id = $2",
+    )
+    .bind(document_id)
+    .bind(agency_id.to_string())
+    .fetch_optional(conn)
+    .await?;
+    row.map(|r| {
+        Ok(DocumentRecord {
+            document_id: r.try_get(0)?,
+            agency_id: parse_id(&r.try_get::<String, _>(1)?)?,
+            blob_key: r.try_get(2)?,
+            sha256: r.try_get(3)?,
+            pages: r.try_get(4)?,
+            bytes: r.try_get(5)?,
+            created_at: r.try_get(6)?,
+        })
+    })
+    .transpose()
+}
