@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every check and test of hybridpost on a Debian machine, installing and starting what
 # the suite needs: format check, clippy (warnings are errors), rustdoc, then the whole test
-# suite twice, once on SQLite and once on a throwaway PostgreSQL cluster that this script
-# starts and always stops.
+# suite on SQLite, and the tests of every package that uses the database again on a throwaway
+# PostgreSQL cluster that this script starts and always stops. (Packages that never touch the
+# database — typesetting, seals, PDF checks — would only repeat themselves.)
 #
 # Usage: ops/test.sh            (as root, or as a user with sudo, for the package installs)
 set -euo pipefail
@@ -30,14 +31,29 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 # --- tests, once per database ------------------------------------------------------------
 log_dir=$(mktemp -d /tmp/hybridpost-test.XXXXXX)
 run_suite() {
-  local name=$1 url=$2
+  local name=$1 url=$2; shift 2
   say "tests on $name"
-  HYBRIDPOST_TEST_DATABASE_URL="$url" cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log_dir/$name.log"
+  HYBRIDPOST_TEST_DATABASE_URL="$url" cargo test "$@" --locked --no-fail-fast 2>&1 | tee "$log_dir/$name.log"
   return "${PIPESTATUS[0]}"
 }
+# The workspace packages that depend, directly or not, on hybridpost-store.
+db_packages() {
+  cargo metadata --format-version 1 --no-deps --locked | python3 -c '
+import json, sys
+packages = {p["name"]: {d["name"] for d in p["dependencies"]} for p in json.load(sys.stdin)["packages"]}
+uses = {"hybridpost-store"}
+changed = True
+while changed:
+    changed = False
+    for name, deps in packages.items():
+        if name not in uses and deps & uses:
+            uses.add(name); changed = True
+print(" ".join("-p " + n for n in sorted(uses)))'
+}
 status=0
-run_suite sqlite "" || status=1
-run_suite postgresql "$PG_URL" || status=1
+run_suite sqlite "" --workspace || status=1
+# shellcheck disable=SC2046 # one word per -p flag and package name
+run_suite postgresql "$PG_URL" $(db_packages) || status=1
 
 # --- summary -----------------------------------------------------------------------------
 passed=0; failed=0; ignored=0
