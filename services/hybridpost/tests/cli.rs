@@ -27,6 +27,7 @@ fn database_env(dir: &std::path::Path) -> Vec<(String, String)> {
     vec![
         ("HYBRIDPOST_DATABASE_URL".into(), format!("{url}{sep}options=-c%20search_path%3D{schema}")),
         ("HYBRIDPOST_CITIZEN_ID_KEY".into(), "0123456789abcdef0123456789abcdef".into()),
+        ("HYBRIDPOST_SECRET_KEY".into(), "fedcba9876543210fedcba9876543210".into()),
     ]
 }
 
