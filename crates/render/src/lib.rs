@@ -28,6 +28,8 @@ mod error;
 mod fonts;
 mod layout;
 mod letter;
+mod qr;
+mod reply_sheet;
 mod shape;
 mod units;
 
@@ -35,5 +37,10 @@ pub use document::{Document, Flow, PageId, Paint, Resume, Stroke};
 pub use error::RenderError;
 pub use fonts::{Fonts, Weight};
 pub use layout::{Align, BODY_SIZE, DEFAULT_LINE_HEIGHT, Paragraph};
-pub use letter::{LetterOptions, RenderedLetter, Sender, render_letter};
+pub use letter::{DL_FOLD, LetterOptions, RenderedLetter, SEAL_SIZE, Sender, render_letter};
+pub use qr::{QUIET_ZONE_MODULES, QrModules};
+pub use reply_sheet::{
+    REPLY_CODE_AREAS, REPLY_CODE_MAX_MODULE, REPLY_CODE_MIN_MODULE, REPLY_CODE_ORIGINS, REPLY_CODE_QUIET_ZONE,
+    REPLY_CODE_SIZE, ReplySheet,
+};
 pub use units::{Area, Color, Mm, PageSize, Point, Pt};
