@@ -15,6 +15,6 @@ pub mod validation;
 pub use address::{AddressError, ThaiAddress};
 pub use citizen_id::{CitizenId, CitizenIdError};
 pub use ids::{AgencyId, EventId, LetterId, SiteId};
-pub use letter::{Channel, ChannelReason, Language, NewLetter, NewRecipient, ReplyRequest};
+pub use letter::{Channel, ChannelReason, Language, LetterLayout, NewLetter, NewRecipient, ReplyRequest};
 pub use status::{LetterStatus, TransitionError};
 pub use validation::{FieldError, ValidationErrors};

@@ -7,7 +7,8 @@
 //! exactly the characters that were placed.
 //!
 //! It takes text and layout instructions and returns PDF bytes: no HTTP, SQL, async
-//! runtime or file access. Output is deterministic: the same input gives the same bytes.
+//! runtime, and no file access except [`LetterTemplates::from_dir`], which reads an operator's
+//! adjusted layouts. Output is deterministic: the same input gives the same bytes.
 //!
 //! ```
 //! use hybridpost_render::{Align, Area, Document, PageSize, Paragraph};
@@ -31,16 +32,21 @@ mod letter;
 mod qr;
 mod reply_sheet;
 mod shape;
+mod templates;
 mod units;
 
 pub use document::{Document, Flow, PageId, Paint, Resume, Stroke};
 pub use error::RenderError;
 pub use fonts::{Fonts, Weight};
 pub use layout::{Align, BODY_SIZE, DEFAULT_LINE_HEIGHT, Paragraph};
-pub use letter::{DL_FOLD, LetterOptions, RenderedLetter, SEAL_SIZE, Sender, render_letter};
+pub use letter::{DL_FOLD, LetterOptions, RenderedLetter, Sender, render_letter, render_letter_with};
 pub use qr::{QUIET_ZONE_MODULES, QrModules};
 pub use reply_sheet::{
     REPLY_CODE_AREAS, REPLY_CODE_MAX_MODULE, REPLY_CODE_MIN_MODULE, REPLY_CODE_ORIGINS, REPLY_CODE_QUIET_ZONE,
     REPLY_CODE_SIZE, ReplySheet,
+};
+pub use templates::{
+    Emblem, FontSizes, Languages, LetterTemplate, LetterTemplates, LetterTexts, MIN_SEAL_SIZE, PageDimensions,
+    ReplyTexts, SealSquare, TemplateError, Window,
 };
 pub use units::{Area, Color, Mm, PageSize, Point, Pt};

@@ -7,8 +7,11 @@
 //! the caller encodes the codes and hands over their modules.
 
 use hybridpost_core::{Language, NewLetter};
-use hybridpost_thai::{format_thai_date, to_thai_digits};
+use hybridpost_thai::to_thai_digits;
 use time::Date;
+
+use crate::letter::{english_date, thai_date};
+use crate::templates::{Languages, ReplyTexts};
 
 use crate::qr::{QrModules, draw_qr};
 use crate::{Area, Color, Document, Flow, Mm, PageId, Paint, Paragraph, Point, Pt, RenderError, Stroke};
@@ -88,73 +91,6 @@ pub struct ReplySheet {
     pub deadline: Date,
 }
 
-/// The fixed texts of a reply page in one language.
-struct Texts {
-    title: &'static str,
-    sheet: &'static str,
-    of: &'static str,
-    deadline: &'static str,
-    letter: &'static str,
-    subject: &'static str,
-    digits: &'static str,
-    instructions: &'static str,
-    choose: &'static str,
-    choices: [&'static str; 3],
-    answer: &'static str,
-    signature: &'static str,
-    name: &'static str,
-    date: &'static str,
-    phone: &'static str,
-}
-
-const THAI: Texts = Texts {
-    title: "แบบตอบกลับ",
-    sheet: "แผ่นที่",
-    of: "จาก",
-    deadline: "กรุณาส่งคืนภายในวันที่",
-    letter: "ตอบหนังสือที่",
-    subject: "เรื่อง",
-    digits: "เลขอ้างอิงหนังสือ (สำหรับเจ้าหน้าที่)",
-    instructions: "เขียนคำตอบด้วยปากกาสีเข้มในช่องด้านล่าง ห้ามเขียนหรือประทับตราทับรหัสสี่เหลี่ยมทั้งสองมุม \
-                   ส่งคืนทุกแผ่นของแบบตอบกลับนี้ที่ที่ทำการไปรษณีย์",
-    choose: "โปรดกาเครื่องหมายในช่องที่เลือก",
-    choices: ["รับทราบและยินยอมตามหนังสือ", "ไม่ยินยอม", "ขอชี้แจงหรือสอบถามเพิ่มเติม ตามข้อความด้านล่าง"],
-    answer: "ข้อความตอบกลับ",
-    signature: "ลงชื่อ",
-    name: "ชื่อ-นามสกุล",
-    date: "วันที่",
-    phone: "โทรศัพท์",
-};
-
-const ENGLISH: Texts = Texts {
-    title: "Reply form",
-    sheet: "sheet",
-    of: "of",
-    deadline: "Please return by",
-    letter: "Reply to letter",
-    subject: "Subject",
-    digits: "Letter number (for staff)",
-    instructions: "Write your answer in dark ink in the space below. Do not write or stamp over the two square \
-                   codes. Return every sheet of this form at a post office.",
-    choose: "Tick one box",
-    choices: ["I acknowledge and agree", "I do not agree", "I wish to explain or ask (write below)"],
-    answer: "Your answer",
-    signature: "Signature",
-    name: "Name",
-    date: "Date",
-    phone: "Telephone",
-};
-
-/// `date` in English: 31 January 2027.
-fn english_date(date: Date) -> String {
-    format!("{} {} {}", date.day(), date.month(), date.year())
-}
-
-/// `date` in Thai: the Buddhist-era year and Thai digits.
-fn thai_date(date: Date) -> String {
-    to_thai_digits(&format_thai_date(date))
-}
-
 /// A reply page being filled from the top.
 struct Sheet<'d, 'f> {
     doc: &'d mut Document<'f>,
@@ -192,61 +128,67 @@ impl Sheet<'_, '_> {
     }
 }
 
-/// Appends the reply pages of `letter` to `doc`, one per code in `sheet`.
-pub(crate) fn append(doc: &mut Document<'_>, letter: &NewLetter, sheet: &ReplySheet) -> Result<(), RenderError> {
+/// Appends the reply pages of `letter` to `doc`, one per code in `sheet`, with the fixed
+/// words of `texts`.
+pub(crate) fn append(
+    doc: &mut Document<'_>,
+    letter: &NewLetter,
+    texts: &Languages<ReplyTexts>,
+    sheet: &ReplySheet,
+) -> Result<(), RenderError> {
     let count = sheet.pages.len();
     if count == 0 || count > 255 {
         return Err(RenderError::ReplyPages { pages: count });
     }
+    let (th, en) = (&texts.th, &texts.en);
     for (index, code) in sheet.pages.iter().enumerate() {
         let page = doc.add_page();
         draw_codes(doc, page, code)?;
         let mut s = Sheet { doc: &mut *doc, page, language: letter.language, y: HEADER_TOP };
-        let (n, total) = (index + 1, count);
-        let (th, en) = (&THAI, &ENGLISH);
-        let thai_n = to_thai_digits(&format!("{n}"));
-        let thai_total = to_thai_digits(&format!("{total}"));
+        let (n, total) = ((index + 1).to_string(), count.to_string());
+        let sheet_of = |t: &ReplyTexts, n: &str, total: &str| {
+            format!("{}  {}", t.title, t.sheet.replace("{page}", n).replace("{pages}", total))
+        };
         s.say(
-            &format!("{}  {} {thai_n} {} {thai_total}", th.title, th.sheet, th.of),
-            &format!("{}, {} {n} {} {total}", en.title, en.sheet, en.of),
+            &sheet_of(th, &to_thai_digits(&n), &to_thai_digits(&total)),
+            &sheet_of(en, &n, &total),
             TITLE_SIZE,
             Weight::Bold,
             HEADER,
         )?;
         s.y += 1.0;
         s.say(
-            &format!("{} {}", th.deadline, thai_date(sheet.deadline)),
-            &format!("{} {}", en.deadline, english_date(sheet.deadline)),
+            &th.deadline.replace("{date}", &thai_date(sheet.deadline)),
+            &en.deadline.replace("{date}", &english_date(sheet.deadline)),
             TEXT_SIZE,
             Weight::Bold,
             HEADER,
         )?;
 
         s.y = s.y.max(CONTENT_TOP);
-        let letter_line =
-            |t: &Texts| format!("{} {}  {} {}", t.letter, letter.reference.trim(), t.subject, letter.subject.trim());
+        let letter_line = |t: &ReplyTexts| {
+            t.letter.replace("{reference}", letter.reference.trim()).replace("{subject}", letter.subject.trim())
+        };
         s.say(&letter_line(th), &letter_line(en), TEXT_SIZE, Weight::Regular, CONTENT)?;
         let digits = sheet.reference_digits.trim();
-        let digits_line = |label: &str| {
-            Paragraph::new()
-                .text(&format!("{label}  "))
-                .unbreakable(digits, Weight::Bold)
-                .size(TEXT_SIZE)
-                .line_height(LINE_HEIGHT)
-        };
         let label = match letter.language {
-            Language::Thai => th.digits.to_string(),
-            Language::English => en.digits.to_string(),
+            Language::Thai => th.digits.clone(),
+            Language::English => en.digits.clone(),
             Language::ThaiEnglish => format!("{} / {}", th.digits, en.digits),
         };
-        s.put(&digits_line(&label), CONTENT)?;
+        let digits_line = Paragraph::new()
+            .text(&format!("{label}  "))
+            .unbreakable(digits, Weight::Bold)
+            .size(TEXT_SIZE)
+            .line_height(LINE_HEIGHT);
+        s.put(&digits_line, CONTENT)?;
         s.y += 1.0;
-        s.say(th.instructions, en.instructions, TEXT_SIZE, Weight::Regular, CONTENT)?;
+        s.say(&th.instructions, &en.instructions, TEXT_SIZE, Weight::Regular, CONTENT)?;
 
         if index == 0 {
             s.y += 2.0;
-            s.say(th.choose, en.choose, TEXT_SIZE, Weight::Bold, CONTENT)?;
-            for (thai, english) in th.choices.iter().zip(en.choices) {
+            s.say(&th.choose, &en.choose, TEXT_SIZE, Weight::Bold, CONTENT)?;
+            for (thai, english) in th.choices.iter().zip(&en.choices) {
                 s.y += 1.0;
                 let top = s.y;
                 s.say(thai, english, TEXT_SIZE, Weight::Regular, CHOICE)?;
@@ -256,7 +198,7 @@ pub(crate) fn append(doc: &mut Document<'_>, letter: &NewLetter, sheet: &ReplySh
         }
 
         s.y += 3.0;
-        s.say(th.answer, en.answer, TEXT_SIZE, Weight::Bold, CONTENT)?;
+        s.say(&th.answer, &en.answer, TEXT_SIZE, Weight::Bold, CONTENT)?;
         let rule = Stroke { width: Pt(0.5), color: Color::gray(0.55) };
         let mut line_y = s.y + RULE_PITCH;
         while line_y <= SIGNATURE_TOP - 4.0 {
@@ -272,7 +214,7 @@ pub(crate) fn append(doc: &mut Document<'_>, letter: &NewLetter, sheet: &ReplySh
                 Language::Thai => thai.clone(),
                 Language::English => english_lines[i].clone(),
                 Language::ThaiEnglish if i == 0 => {
-                    thai.replacen(th.signature, &format!("{} / {}", th.signature, en.signature), 1)
+                    thai.replacen(&th.signature, &format!("{} / {}", th.signature, en.signature), 1)
                 }
                 Language::ThaiEnglish => thai.clone(),
             };
@@ -284,7 +226,7 @@ pub(crate) fn append(doc: &mut Document<'_>, letter: &NewLetter, sheet: &ReplySh
 }
 
 /// The name, signature and date lines, with dots to write on.
-fn signature_lines(t: &Texts) -> [String; 3] {
+fn signature_lines(t: &ReplyTexts) -> [String; 3] {
     let dots = |n: usize| ".".repeat(n);
     [
         format!("{} {}", t.signature, dots(60)),

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use hybridpost_core::{Language, NewLetter};
+use hybridpost_core::{Language, LetterLayout, NewLetter};
 use hybridpost_render::{
-    DL_FOLD, LetterOptions, REPLY_CODE_AREAS, REPLY_CODE_MAX_MODULE, REPLY_CODE_MIN_MODULE, REPLY_CODE_SIZE,
-    RenderError, RenderedLetter, Sender, render_letter,
+    DL_FOLD, LetterOptions, LetterTemplates, REPLY_CODE_AREAS, REPLY_CODE_MAX_MODULE, REPLY_CODE_MIN_MODULE,
+    REPLY_CODE_SIZE, RenderError, RenderedLetter, Sender, render_letter, render_letter_with,
 };
 use hybridpost_seal::{ReplyCode, ReplyCodeError};
 use time::macros::date;
@@ -466,7 +466,7 @@ fn the_reply_sheet_says_what_to_do_and_by_when() {
     bilingual.language = Language::ThaiEnglish;
     let rendered = render(&bilingual);
     let sheet = text_of(&write("reply-th-en", &rendered.pdf), Some((rendered.letter_pages + 1, rendered.pages)));
-    for part in ["Reply form, sheet 1 of 1", "Please return by 31 January 2027", "Tick one box"] {
+    for part in ["Reply form sheet 1 of 1", "Please return by 31 January 2027", "Tick one box"] {
         assert!(without_whitespace(&sheet).contains(&without_whitespace(part)), "{part:?} missing\n{sheet}");
     }
 }
@@ -488,7 +488,10 @@ fn nothing_is_written_over_the_reply_codes_the_seal_or_the_emblem() {
                 }
             } else if word.page == 1 {
                 assert!(!overlaps(word, rendered.seal_area), "{word:?} is written over the seal");
-                assert!(!overlaps(word, rendered.emblem_area), "{word:?} is written in the emblem slot");
+                assert!(
+                    !overlaps(word, rendered.emblem_area.expect("an official letter")),
+                    "{word:?} is written in the emblem slot"
+                );
             }
         }
     }
@@ -548,4 +551,104 @@ fn continuing_pages_end_with_the_continuation_word_and_the_signature_is_never_al
             .count();
         assert!(body_above >= 2, "{paragraphs}: the closing on page {} has {body_above} lines above it", closing.page);
     }
+}
+
+const PLAIN: &str = include_str!("../../../fixtures/letters/plain-th-en.json");
+
+#[test]
+fn a_plain_letter_in_thai_and_english_carries_both_languages() {
+    let letter: NewLetter = serde_json::from_str(PLAIN).unwrap();
+    letter.check(date!(2026 - 11 - 22)).expect("the fixture passes its checks");
+    let rendered = render_letter(&letter, &sender(), &LetterOptions { reply: None, ..options() }).unwrap();
+    assert_eq!(rendered.layout, LetterLayout::Plain);
+    assert!(rendered.emblem_area.is_none());
+    let path = write("plain-th-en", &rendered.pdf);
+    let out = run("qpdf", &["--check", path.to_str().unwrap()]);
+    assert!(out.contains("No syntax or stream encoding errors found"), "{out}");
+    let text = text_of(&path, None);
+    let flat = without_whitespace(&text);
+    for part in [
+        "สำนักงานเขตพญาไท",
+        "วันที่ / Date ๒๒ พฤศจิกายน ๒๕๖๙",
+        "22 November 2026",
+        "ที่ / Ref. กทม 5301/2569-0457",
+        "เรื่อง",
+        "Subject",
+        "แจ้งนัดหมายตรวจสถานประกอบการ (Inspection",
+        "เรียน Mr. John Smith / Dear Mr. John Smith",
+        "ขอแสดงความนับถือ",
+        "Yours sincerely",
+        "รหัสเปิดอ่านฉบับดิจิทัล: / PIN: 482913",
+    ] {
+        assert!(flat.contains(&without_whitespace(part)), "{part:?} missing\n{text}");
+    }
+    for paragraph in letter.body.unwrap() {
+        assert!(flat.contains(&without_whitespace(&paragraph)), "{paragraph:?} missing\n{text}");
+    }
+    let (words, pages) = words(&path);
+    for word in &words {
+        let (width, height) = pages[word.page - 1];
+        assert!(word.x_min >= EDGE && word.y_min >= EDGE && word.x_max <= width - EDGE && word.y_max <= height - EDGE);
+    }
+    // The sender's block stays above the envelope window, and the window shows the address only.
+    let window = rendered.address_window;
+    for line in ["Mr. John Smith", "กรุงเทพมหานคร 10400"] {
+        for word in words_of(&words, line) {
+            assert!(word.y_min >= window.y.0 && word.y_max <= window.y.0 + window.height.0, "{word:?}");
+        }
+    }
+    let sender_line = words_of(&words, "สำนักงานเขตพญาไท");
+    assert!(sender_line.iter().all(|w| w.y_max <= window.y.0), "{sender_line:?}");
+}
+
+#[test]
+fn an_english_letter_has_english_labels_and_a_gregorian_date() {
+    let mut letter = fixture();
+    letter.language = Language::English;
+    letter.salutation = None;
+    letter.closing = None;
+    letter.body = Some(vec!["The district office has approved your application. ".repeat(40)]);
+    let rendered = render(&letter);
+    let path = write("english", &rendered.pdf);
+    let text = text_of(&path, None);
+    let flat = without_whitespace(&text);
+    for part in [
+        "Ref. มท 0808.2/ว 1234",
+        "22 November 2026",
+        "Subject",
+        "Dear นายสมชาย ใจดี",
+        "Reference",
+        "Please reply by 31 January 2027 on the reply form enclosed with this letter.",
+        "Yours sincerely",
+        "PIN: 482913",
+        "Reply form sheet 1 of 1",
+        "Please return by 31 January 2027",
+        "Letter number (for staff)",
+    ] {
+        assert!(flat.contains(&without_whitespace(part)), "{part:?} missing\n{text}");
+    }
+    assert!(!flat.contains("ขอแสดงความนับถือ") && !flat.contains("เรื่อง") && !flat.contains("แบบตอบกลับ"), "{text}");
+    assert!(rendered.letter_pages >= 2);
+    let (words, _) = words(&path);
+    assert!(words.iter().any(|w| w.page == 2 && w.text == "- 2 -"), "page numbers in Arabic digits");
+}
+
+#[test]
+fn layouts_loaded_from_a_folder_change_the_letter() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("templates-adjusted");
+    std::fs::create_dir_all(&dir).unwrap();
+    let builtin = concat!(env!("CARGO_MANIFEST_DIR"), "/../../templates/letters");
+    let official = std::fs::read_to_string(format!("{builtin}/official.toml")).unwrap();
+    std::fs::write(
+        dir.join("official.toml"),
+        official.replace("closing = \"ขอแสดงความนับถือ\"", "closing = \"ด้วยความนับถือ\""),
+    )
+    .unwrap();
+    std::fs::copy(format!("{builtin}/plain.toml"), dir.join("plain.toml")).unwrap();
+    let templates = LetterTemplates::from_dir(&dir).unwrap();
+    let mut letter = fixture();
+    letter.closing = None;
+    let rendered = render_letter_with(&templates, &letter, &sender(), &options()).unwrap();
+    let text = without_whitespace(&text_of(&write("adjusted", &rendered.pdf), None));
+    assert!(text.contains("ด้วยความนับถือ") && !text.contains("ขอแสดงความนับถือ"), "{text}");
 }
