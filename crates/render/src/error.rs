@@ -121,6 +121,9 @@ pub enum RenderError {
         /// Pages given.
         pages: usize,
     },
+    /// The letter's text could not be made from its content template.
+    #[error(transparent)]
+    Content(#[from] crate::ContentError),
     /// The PDF writer reported an error.
     #[error("writing the PDF failed: {0}")]
     Pdf(String),

@@ -19,6 +19,7 @@ use hybridpost_core::{Language, LetterLayout, NewLetter};
 use hybridpost_thai::{break_opportunities, format_thai_date, to_thai_digits};
 use time::Date;
 
+use crate::content::expand_content;
 use crate::qr::{QUIET_ZONE_MODULES, QrModules, draw_qr};
 use crate::reply_sheet::ReplySheet;
 use crate::templates::{LetterTemplate, LetterTemplates, LetterTexts};
@@ -133,14 +134,14 @@ pub fn render_letter_with(
         LetterLayout::Official => &templates.official,
         LetterLayout::Plain => &templates.plain,
     };
-    let body: Vec<String> = letter
-        .body
-        .as_deref()
-        .unwrap_or_default()
-        .iter()
-        .map(|p| p.trim().to_string())
-        .filter(|p| !p.is_empty())
-        .collect();
+    let expanded = match (&letter.body, &letter.template) {
+        (None, Some(name)) => {
+            let empty = serde_json::Value::Object(serde_json::Map::new());
+            expand_content(&templates.content, name, letter.data.as_ref().unwrap_or(&empty))?
+        }
+        _ => letter.body.clone().unwrap_or_default(),
+    };
+    let body: Vec<String> = expanded.iter().map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect();
     if body.is_empty() {
         return Err(RenderError::NoBody);
     }
@@ -672,7 +673,20 @@ impl Pages<'_> {
             self.new_page();
         }
         self.mark(label.as_str(), 0);
-        let label_width = self.template.page.label_width;
+        // A label wider than the label column (สิ่งที่ส่งมาด้วย at a large size) widens it.
+        let lines = label.as_str().lines().count();
+        let mut label_width = self.template.page.label_width;
+        while label_width < self.column() / 2.0 {
+            let mut trial = Document::new(PageSize::A4);
+            let scratch = trial.add_page();
+            let area = Area::new(0.0, 0.0, label_width, 100.0);
+            if matches!(trial.place_paragraph(scratch, &label, area)?, Flow::Done { lines: placed, .. } if placed == lines)
+            {
+                break;
+            }
+            label_width += 2.0;
+        }
+        let label_width = label_width + if label_width > self.template.page.label_width { 2.0 } else { 0.0 };
         let start_page = self.page;
         let label_bottom = bottom(self.doc.place_paragraph(
             self.page,

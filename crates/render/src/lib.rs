@@ -24,6 +24,7 @@
 
 #![forbid(unsafe_code)]
 
+mod content;
 mod document;
 mod error;
 mod fonts;
@@ -35,6 +36,7 @@ mod shape;
 mod templates;
 mod units;
 
+pub use content::{ContentError, ContentTemplates, expand_content};
 pub use document::{Document, Flow, PageId, Paint, Resume, Stroke};
 pub use error::RenderError;
 pub use fonts::{Fonts, Weight};

@@ -10,6 +10,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::content::ContentTemplates;
+
 /// The built-in official layout.
 const OFFICIAL: &str = include_str!("../../../templates/letters/official.toml");
 /// The built-in plain layout.
@@ -225,6 +227,8 @@ pub struct LetterTemplates {
     pub official: LetterTemplate,
     /// The plain letter.
     pub plain: LetterTemplate,
+    /// The content templates a letter can name instead of giving its text.
+    pub content: ContentTemplates,
 }
 
 impl LetterTemplates {
@@ -241,6 +245,7 @@ impl LetterTemplates {
         Ok(LetterTemplates {
             official: LetterTemplate::from_toml("official.toml", official)?,
             plain: LetterTemplate::from_toml("plain.toml", plain)?,
+            content: ContentTemplates::builtin(),
         })
     }
 

@@ -652,3 +652,31 @@ fn layouts_loaded_from_a_folder_change_the_letter() {
     let text = without_whitespace(&text_of(&write("adjusted", &rendered.pdf), None));
     assert!(text.contains("ด้วยความนับถือ") && !text.contains("ขอแสดงความนับถือ"), "{text}");
 }
+
+const TAX_NOTICE: &str = include_str!("../../../fixtures/letters/template-tax-notice.json");
+
+#[test]
+fn a_letter_from_a_content_template_prints_the_filled_in_text() {
+    let letter: NewLetter = serde_json::from_str(TAX_NOTICE).unwrap();
+    letter.check(date!(2026 - 11 - 22)).expect("the fixture passes its checks");
+    let rendered = render_letter(&letter, &sender(), &options()).unwrap();
+    let path = write("tax-notice", &rendered.pdf);
+    let out = run("qpdf", &["--check", path.to_str().unwrap()]);
+    assert!(out.contains("No syntax or stream encoding errors found"), "{out}");
+    let text = without_whitespace(&text_of(&path, None));
+    let expected = hybridpost_render::expand_content(
+        &hybridpost_render::ContentTemplates::builtin(),
+        "tax-notice",
+        letter.data.as_ref().unwrap(),
+    )
+    .unwrap();
+    for paragraph in &expected {
+        assert!(text.contains(&without_whitespace(paragraph)), "{paragraph:?} missing\n{text}");
+    }
+    assert!(text.contains(&without_whitespace("ภายในวันที่ ๓๐ เมษายน ๒๕๗๐")), "{text}");
+
+    let mut missing = letter.clone();
+    missing.data.as_mut().unwrap().as_object_mut().unwrap().remove("tax_amount");
+    let err = render_letter(&missing, &sender(), &options()).unwrap_err();
+    assert!(matches!(err, RenderError::Content(_)) && err.to_string().contains("tax_amount"), "{err}");
+}
