@@ -7,8 +7,10 @@
 #![forbid(unsafe_code)]
 
 use hybridpost_core::NewLetter;
+use hybridpost_core::letter::ReplySpec;
 use hybridpost_keyring::Keyring;
-use hybridpost_render::{Document, LetterOptions, Sender, lay_out_letter};
+use hybridpost_render::{Document, LetterOptions, QrModules, ReplySheet, Sender, lay_out_letter};
+use hybridpost_seal::{Purpose, QrMatrix, Reference, ReplyCode, ReplyKey, Seal};
 use hybridpost_store::agencies::Agency;
 use hybridpost_store::letters::LetterRecord;
 
@@ -89,9 +91,49 @@ impl Composer {
             })
             .ok_or_else(|| ComposeError::Stored("the letter has no issue date".into()))?;
         let sender = Sender { agency_name: agency.name.clone(), agency_address_lines: agency.address_lines.clone() };
-        let options = LetterOptions { issue_date, verification_host: self.verification_host(), pin };
+        let (seal_modules, seal_url, reply) = match seal {
+            Some(s) => {
+                let url = Seal::from_bytes(s.seal.clone()).to_qr_url(&self.public_url);
+                let matrix = hybridpost_seal::qr_matrix(&url).map_err(|e| ComposeError::Layout(e.0))?;
+                let reference = hybridpost_seal::base32_decode(&s.reference)
+                    .ok()
+                    .and_then(|b| Reference::from_bytes(&b))
+                    .ok_or_else(|| ComposeError::Stored(format!("seal reference {:?}", s.reference)))?;
+                let reply = match (&content.reply, &letter.reply_deadline) {
+                    (Some(ReplySpec::Request(_)), Some(deadline)) => Some(self.reply_sheet(&reference, deadline)?),
+                    _ => None,
+                };
+                (Some(modules(&matrix)?), Some(url), reply)
+            }
+            None => (None, None, None),
+        };
+        let options = LetterOptions {
+            issue_date,
+            verification_host: self.verification_host(),
+            pin,
+            seal: seal_modules,
+            reply,
+            seal_url,
+        };
         let (doc, _) = lay_out_letter(&content, &sender, &options).map_err(|e| ComposeError::Layout(e.to_string()))?;
         Ok(Composed::Document(doc))
+    }
+
+    /// The reply sheet of a letter: one page with its reply code, the reference in digits.
+    fn reply_sheet(&self, reference: &Reference, deadline: &str) -> Result<ReplySheet, ComposeError> {
+        let key = self.reply_key();
+        let code =
+            ReplyCode::new(reference.clone(), 1, REPLY_PAGES).map_err(|e| ComposeError::Layout(e.to_string()))?;
+        let matrix = code.qr_matrix(&key).map_err(|e| ComposeError::Layout(e.0))?;
+        let deadline = time::Date::parse(deadline, time::macros::format_description!("[year]-[month]-[day]"))
+            .map_err(|e| ComposeError::Stored(format!("reply deadline {deadline:?}: {e}")))?;
+        Ok(ReplySheet { pages: vec![modules(&matrix)?], reference_digits: reference.to_digits(), deadline })
+    }
+
+    /// The key of reply-code MACs, derived from the service secret.
+    pub fn reply_key(&self) -> ReplyKey {
+        let key = self.keyring.secret().derive(Purpose::ReplyCode);
+        ReplyKey::from_bytes(key.as_ref()).unwrap_or_else(|| unreachable!("a 32-byte key is long enough"))
     }
 
     /// The letter as one PDF: its proof for the agency and its digital copy for the citizen.
@@ -104,4 +146,11 @@ impl Composer {
             }
         }
     }
+}
+
+/// Reply pages on a reply sheet.
+pub const REPLY_PAGES: u8 = 1;
+
+fn modules(matrix: &QrMatrix) -> Result<QrModules, ComposeError> {
+    QrModules::new(matrix.width, matrix.modules.clone()).map_err(|e| ComposeError::Layout(e.to_string()))
 }

@@ -42,6 +42,27 @@ pub enum Language {
     English,
 }
 
+/// How a printed letter is laid out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LetterLayout {
+    /// The Thai official external letter (หนังสือภายนอก): emblem, reference, the agency's
+    /// address, date, subject, salutation, body, closing and signature as the correspondence
+    /// regulation sets them.
+    #[default]
+    Official,
+    /// A simpler letter: the sender, date, recipient, subject, body and signature, without
+    /// the emblem and the official reference line.
+    Plain,
+}
+
+impl LetterLayout {
+    /// Whether this is the default, official layout (left out when a letter is written out).
+    pub fn is_official(&self) -> bool {
+        *self == LetterLayout::Official
+    }
+}
+
 /// The recipient of a letter, as the agency knows them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -96,6 +117,9 @@ pub struct NewLetter {
     /// Language of the letter; `th` when not given.
     #[serde(default)]
     pub language: Language,
+    /// Layout of the printed letter: `official` (หนังสือภายนอก) when not given, or `plain`.
+    #[serde(default, skip_serializing_if = "LetterLayout::is_official")]
+    pub layout: LetterLayout,
     /// Who receives it.
     pub recipient: NewRecipient,
     /// Subject (เรื่อง).
@@ -386,6 +410,16 @@ mod tests {
         l.reply = Some(ReplySpec::Flag(true));
         let err = l.check(date!(2026 - 11 - 22)).unwrap_err();
         assert_eq!(err.0[0].field, "reply");
+    }
+
+    #[test]
+    fn the_layout_is_official_unless_plain_is_asked_for() {
+        assert_eq!(example().layout, LetterLayout::Official);
+        let plain = EXAMPLE.replacen("\"language\": \"th\"", "\"language\": \"th\", \"layout\": \"plain\"", 1);
+        assert_eq!(serde_json::from_str::<NewLetter>(&plain).unwrap().layout, LetterLayout::Plain);
+        let wrong = EXAMPLE.replacen("\"language\": \"th\"", "\"language\": \"th\", \"layout\": \"fancy\"", 1);
+        let err = serde_json::from_str::<NewLetter>(&wrong).unwrap_err();
+        assert!(err.to_string().contains("unknown variant `fancy`"), "{err}");
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub mod validation;
 pub use address::{AddressError, ThaiAddress};
 pub use citizen_id::{CitizenId, CitizenIdError};
 pub use ids::{AgencyId, BatchId, EventId, LetterId, SiteId};
-pub use letter::{Channel, ChannelReason, Language, NewLetter, NewRecipient, ReplyRequest};
+pub use letter::{Channel, ChannelReason, Language, LetterLayout, NewLetter, NewRecipient, ReplyRequest};
 pub use status::{LetterStatus, TransitionError};
 pub use tracking::{TrackingError, TrackingNumber};
 pub use validation::{FieldError, ValidationErrors};

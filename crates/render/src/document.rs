@@ -165,6 +165,11 @@ impl<'f> Document<'f> {
         PageId(self.pages.len() - 1)
     }
 
+    /// The page at zero-based `index`, if there is one.
+    pub fn page_id(&self, index: usize) -> Option<PageId> {
+        (index < self.pages.len()).then_some(PageId(index))
+    }
+
     /// Number of pages.
     pub fn page_count(&self) -> usize {
         self.pages.len()

@@ -87,6 +87,43 @@ pub enum RenderError {
     /// line too tall for a page) does not fit the room it has.
     #[error("a part of the letter does not fit its place on the page; shorten it")]
     BlockDoesNotFit,
+    /// A QR symbol whose module list does not make a QR square.
+    #[error(
+        "a QR symbol of {size} modules per side cannot have {modules} modules; QR symbols are 21 to 177 modules square"
+    )]
+    InvalidQr {
+        /// Modules per side given.
+        size: usize,
+        /// Number of modules given.
+        modules: usize,
+    },
+    /// A QR symbol with too many modules for its printed size: its modules would print
+    /// smaller than a scanner reads reliably.
+    #[error(
+        "the {what} has {size} modules per side; printed {printed_mm} mm wide its modules would be under {min_module_mm} mm"
+    )]
+    QrTooDense {
+        /// Which code it is.
+        what: &'static str,
+        /// Modules per side.
+        size: usize,
+        /// Printed width of the symbol in mm.
+        printed_mm: f32,
+        /// Smallest module allowed, in mm.
+        min_module_mm: f32,
+    },
+    /// The letter asks for a reply but no reply sheet (with its page codes) was given.
+    #[error("the letter asks for a reply by a deadline, but no reply sheet with reply codes was given to print")]
+    ReplySheetMissing,
+    /// A reply sheet without pages, or with more than the reply code can number.
+    #[error("a reply sheet has 1 to 255 pages, not {pages}")]
+    ReplyPages {
+        /// Pages given.
+        pages: usize,
+    },
+    /// The letter's text could not be made from its content template.
+    #[error(transparent)]
+    Content(#[from] crate::ContentError),
     /// The PDF writer reported an error.
     #[error("writing the PDF failed: {0}")]
     Pdf(String),

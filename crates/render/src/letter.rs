@@ -1,94 +1,64 @@
-//! The Thai official external letter (หนังสือภายนอก), laid out on A4 for a DL window
-//! envelope.
+//! Letters on A4 for a DL window envelope, in two layouts.
 //!
-//! The parts and their order follow the form of หนังสือภายนอก in the Regulation of the
-//! Prime Minister's Office on Correspondence (ระเบียบสำนักนายกรัฐมนตรีว่าด้วยงานสารบรรณ
-//! พ.ศ. ๒๕๒๖ and its amendments, แบบที่ ๑): ที่ at the top left, the agency's address at
-//! the top right, the date, เรื่อง, เรียน, อ้างถึง, สิ่งที่ส่งมาด้วย, the text, the closing
-//! right of the middle, the signatory's name in brackets and position, and the owning
-//! office's contact at the bottom. Text is set at 16 pt in the bundled Thai face, the
-//! size Thai government correspondence uses with TH Sarabun.
+//! The official layout is the Thai official external letter (หนังสือภายนอก). Its parts and
+//! their order follow the form in the Regulation of the Prime Minister's Office on
+//! Correspondence (ระเบียบสำนักนายกรัฐมนตรีว่าด้วยงานสารบรรณ พ.ศ. ๒๕๒๖ and its amendments,
+//! แบบที่ ๑): the emblem at the top centre, ที่ at the top left, the agency's address at the
+//! top right, the date, เรื่อง, เรียน, อ้างถึง, สิ่งที่ส่งมาด้วย, the text, the closing right
+//! of the middle, the signatory's name in brackets and position, and the owning office's
+//! contact at the bottom; pages are numbered from page 2 and every page that continues ends
+//! with the continuation word (คำต่อ). The plain layout keeps the envelope window, the seal
+//! and the order, without the emblem, with the sender at the top left and everything from
+//! the left margin.
+//!
+//! Dimensions and fixed words come from a [`LetterTemplate`]; text is set at 16 pt in the
+//! bundled Thai face, the size Thai government correspondence uses with TH Sarabun.
 
-use hybridpost_core::NewLetter;
-use hybridpost_thai::{format_thai_date, to_thai_digits};
+use hybridpost_core::letter::ReplySpec;
+use hybridpost_core::{Language, LetterLayout, NewLetter};
+use hybridpost_thai::{break_opportunities, format_thai_date, to_thai_digits};
 use time::Date;
 
+use crate::content_templates::expand_content;
+use crate::qr::{QUIET_ZONE_MODULES, QrModules, draw_qr};
+use crate::reply_sheet::ReplySheet;
+use crate::templates::{LetterTemplate, LetterTemplates, LetterTexts};
 use crate::{Align, Area, Color, Document, Flow, Mm, PageId, PageSize, Paint, Paragraph, Pt, RenderError, Resume};
 use crate::{Stroke, Weight};
 
-/// Left margin of the text: 3 cm, as the regulation's form of หนังสือภายนอก shows.
-const LEFT: f32 = 30.0;
-/// Right margin of the text: 2 cm, as the regulation's form shows.
-const RIGHT: f32 = 20.0;
-/// Width of the text column.
-const COLUMN: f32 = 210.0 - LEFT - RIGHT;
-/// Top of the first line of page 1.
-const TOP: f32 = 15.0;
-/// Top of the body on continuation pages, below the page number.
-const CONTINUATION_TOP: f32 = 22.0;
+/// Width of an A4 page.
+const PAGE_WIDTH: f32 = 210.0;
 /// Top of the page number on continuation pages: centred on the page at the top, as the
 /// regulation numbers the pages of a letter from page 2.
 const PAGE_NUMBER_TOP: f32 = 10.0;
-/// Lowest point of the body and signature on any page; below it is the contact line.
-const BODY_BOTTOM: f32 = 268.0;
 /// Top of the contact line (ส่วนราชการเจ้าของเรื่อง / โทร.) at the bottom of the last page.
 const CONTACT_TOP: f32 = 272.0;
-/// Size of the contact line.
-const CONTACT_SIZE: Pt = Pt(14.0);
-/// First-line indent of body paragraphs: 2.5 cm, as in the regulation's form.
-const PARAGRAPH_INDENT: f32 = 25.0;
-/// Where the values of เรื่อง, เรียน, อ้างถึง and สิ่งที่ส่งมาด้วย start, after their labels.
-const LABEL_WIDTH: f32 = 27.0;
 /// Gap above เรื่อง, above the body and above the closing.
 const BLOCK_GAP: f32 = 3.0;
-
-/// Left side of the column on the right of page 1: the agency's address, the date and
-/// the verification seal, clear of the envelope window.
-const RIGHT_COLUMN_X: f32 = 115.0;
-/// Width of the right-hand column.
-const RIGHT_COLUMN_WIDTH: f32 = 210.0 - RIGHT - RIGHT_COLUMN_X;
-
-/// The closing and signature block: centred in this span, which starts right of the
-/// middle of the page as the regulation's form places ขอแสดงความนับถือ.
-const SIGNATURE_X: f32 = 95.0;
-/// Width of the closing and signature block.
-const SIGNATURE_WIDTH: f32 = 210.0 - RIGHT - SIGNATURE_X;
-/// Space left for the handwritten or electronic signature.
-const SIGNATURE_SPACE: f32 = 18.0;
-
-/// The window of a DL (110 × 220 mm) window envelope as DIN 680 places it: 90 × 45 mm,
-/// 20 mm from the left edge and 15 mm from the bottom of the envelope. With the A4 sheet
-/// folded in three (99 mm panels) and its top panel at the back of the envelope, the
-/// window shows this rectangle of the unfolded page, in mm from its top-left corner.
-const WINDOW_X: f32 = 20.0;
-/// Top of the envelope window on the page (see [`WINDOW_X`]).
-const WINDOW_Y: f32 = 45.0;
-/// Width of the envelope window (DIN 680).
-const WINDOW_WIDTH: f32 = 90.0;
-/// Height of the envelope window (DIN 680).
-const WINDOW_HEIGHT: f32 = 45.0;
-/// Distance kept between the address and the window's edges: the folded sheet moves a
-/// few millimetres in the envelope, and the address must stay readable when it does.
-const WINDOW_CLEARANCE: f32 = 4.0;
-/// Font sizes tried for the address block, largest first, until it fits the window.
-const ADDRESS_SIZES: [f32; 5] = [16.0, 15.0, 14.0, 13.0, 12.0];
-/// Line height of the address block: tighter than the body so six lines fit the window.
+/// Size of the continuation word (คำต่อ) at the bottom right of a page that continues.
+const CONTINUATION_SIZE: Pt = Pt(14.0);
+/// Font sizes tried below the largest for blocks that shrink to fit (address, sender),
+/// with their line heights.
+const SHRINK: [(f32, f32); 6] = [(16.0, 1.3), (15.0, 1.25), (14.0, 1.2), (13.0, 1.2), (12.0, 1.2), (11.0, 1.2)];
+/// Line height of the address block: tight, so six lines fit the window.
 const ADDRESS_LINE_HEIGHT: f32 = 1.2;
 
-/// Side of the square reserved for the verification seal (a QR code) on page 1.
-const SEAL_SIZE: f32 = 35.0;
-/// Blank margin around the seal: ISO/IEC 18004 asks for four modules, under 4 mm for a
-/// 35 mm code of up to 41 modules.
-const SEAL_QUIET_ZONE: f32 = 4.0;
-/// Size of the verification host and PIN under the seal.
-const SEAL_TEXT_SIZE: Pt = Pt(12.0);
-/// Thickness of the reserved square's outline: light, only a guide for the seal to come.
+/// The first fold of an A4 sheet folded in three for a DL envelope, mm from the top.
+pub const DL_FOLD: f32 = 99.0;
+/// Clearance kept above the fold by the seal, the host and the PIN: a crease through a
+/// code or a PIN makes it hard to read.
+const FOLD_CLEARANCE: f32 = 2.0;
+/// Smallest seal module that phone cameras read reliably at arm's length, in mm.
+const MIN_SEAL_MODULE: f32 = 0.45;
+/// Line height of the host and PIN lines.
+const SEAL_TEXT_LINE_HEIGHT: f32 = 1.25;
+/// Room between the seal square and the host under it: the ascent of Thai text reaches
+/// above its line.
+const SEAL_TEXT_GAP: f32 = 2.0;
+/// Thickness of the reserved square's outline when no seal is given: light, only a guide.
 const SEAL_OUTLINE: Pt = Pt(0.3);
 /// Grey of the reserved square's outline.
 const SEAL_OUTLINE_GRAY: f32 = 0.75;
-
-/// Default closing of an external letter to a member of the public.
-const DEFAULT_CLOSING: &str = "ขอแสดงความนับถือ";
 
 /// The agency that sends a letter, as printed at the top right of page 1.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +78,14 @@ pub struct LetterOptions {
     pub verification_host: String,
     /// The PIN that opens the digital copy, printed under the seal when given.
     pub pin: Option<String>,
+    /// The verification seal's QR symbol, drawn in its square on page 1; without it the
+    /// square is only outlined.
+    pub seal: Option<QrModules>,
+    /// The reply sheet printed after the letter; required when the letter asks for a reply.
+    pub reply: Option<ReplySheet>,
+    /// The seal's URL, made a link over the seal square so that the PDF's seal opens the
+    /// verification page and can be found without reading the image.
+    pub seal_url: Option<String>,
 }
 
 /// A rendered letter.
@@ -115,144 +93,490 @@ pub struct LetterOptions {
 pub struct RenderedLetter {
     /// The PDF file.
     pub pdf: Vec<u8>,
-    /// Number of pages.
+    /// Number of pages, reply pages included.
     pub pages: usize,
+    /// Number of pages of the letter itself; the reply pages follow them.
+    pub letter_pages: usize,
     /// The envelope window on page 1, mm from the page's top-left corner; the
     /// recipient's address lies inside it.
     pub address_window: Area,
+    /// The square of the verification seal on page 1, quiet zone included.
+    pub seal_area: Area,
+    /// The layout used.
+    pub layout: LetterLayout,
+    /// The seal's module size in mm, when a seal was drawn.
+    pub seal_module: Option<Mm>,
+    /// The blank slot for the emblem (ตราครุฑ) at the top of page 1, in the official layout.
+    pub emblem_area: Option<Area>,
 }
 
-/// Lays out `letter` from `sender` as a Thai official external letter on A4 and writes it
-/// as PDF.
-///
-/// Page 1 carries the recipient's address in the window of a DL window envelope and a
-/// square reserved for the verification seal; long letters continue on further pages,
-/// numbered from page 2.
+/// Lays out `letter` from `sender` in the built-in layout it asks for (official unless
+/// `plain`) and writes it as PDF. See [`render_letter_with`].
 pub fn render_letter(
     letter: &NewLetter,
     sender: &Sender,
     options: &LetterOptions,
 ) -> Result<RenderedLetter, RenderError> {
-    let (doc, address_window) = lay_out_letter(letter, sender, options)?;
-    Ok(RenderedLetter { pdf: doc.to_pdf()?, pages: doc.page_count(), address_window })
+    render_letter_with(LetterTemplates::builtin(), letter, sender, options)
 }
 
-/// Lays out `letter` as [`render_letter`] does, without writing the PDF: for a print
-/// batch, which writes many letters into one file. Returns the document and the
-/// envelope window on page 1.
+/// Lays out `letter` from `sender` on A4 in the layout from `templates` it asks for, and
+/// writes it as PDF.
+///
+/// Page 1 carries the recipient's address in the window of a DL window envelope and the
+/// verification seal; long letters continue on further pages, numbered from page 2, each
+/// ending with the continuation word (คำต่อ). A letter that asks for a reply is followed by
+/// its reply sheet.
+pub fn render_letter_with(
+    templates: &LetterTemplates,
+    letter: &NewLetter,
+    sender: &Sender,
+    options: &LetterOptions,
+) -> Result<RenderedLetter, RenderError> {
+    let laid = lay_out_letter_with(templates, letter, sender, options)?;
+    Ok(RenderedLetter {
+        pdf: laid.doc.to_pdf()?,
+        pages: laid.pages,
+        letter_pages: laid.letter_pages,
+        address_window: laid.address_window,
+        seal_area: laid.seal_area,
+        layout: laid.layout,
+        seal_module: laid.seal_module,
+        emblem_area: laid.emblem_area,
+    })
+}
+
+/// Lays out `letter` as [`render_letter_with`] does, without writing the PDF.
+pub fn lay_out_letter_with(
+    templates: &LetterTemplates,
+    letter: &NewLetter,
+    sender: &Sender,
+    options: &LetterOptions,
+) -> Result<LaidOutLetter, RenderError> {
+    let template = match letter.layout {
+        LetterLayout::Official => &templates.official,
+        LetterLayout::Plain => &templates.plain,
+    };
+    let expanded = match (&letter.body, &letter.template) {
+        (None, Some(name)) => {
+            let empty = serde_json::Value::Object(serde_json::Map::new());
+            expand_content(&templates.content, name, letter.data.as_ref().unwrap_or(&empty))?
+        }
+        _ => letter.body.clone().unwrap_or_default(),
+    };
+    let body: Vec<String> = expanded.iter().map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect();
+    if body.is_empty() {
+        return Err(RenderError::NoBody);
+    }
+    if matches!(letter.reply, Some(ReplySpec::Request(_))) && options.reply.is_none() {
+        return Err(RenderError::ReplySheetMissing);
+    }
+    let input = Input { template, letter, body: &body, sender, options };
+    let first = compose(&input, None)?;
+    // The signature block must not stand alone on a page: when it was pushed over, lay the
+    // letter out again with the last two lines of the text moved over with it.
+    let composed = match first.pushed_from {
+        Some(limit) => match compose(&input, Some(limit)) {
+            Ok(second) if second.pushed_from.is_none() => second,
+            _ => first,
+        },
+        None => first,
+    };
+    let Composed { mut doc, seal_module, .. } = composed;
+    let letter_pages = doc.page_count();
+    if let Some(sheet) = &options.reply {
+        crate::reply_sheet::append(&mut doc, letter, &template.reply, sheet)?;
+    }
+    let seal_area = seal_square(template);
+    if let Some(url) = &options.seal_url {
+        doc.add_link(first_page(&doc), seal_area, url)?;
+    }
+    let w = &template.window;
+    Ok(LaidOutLetter {
+        pages: doc.page_count(),
+        doc,
+        letter_pages,
+        address_window: Area::new(w.x, w.y, w.width, w.height),
+        seal_area,
+        layout: letter.layout,
+        seal_module,
+        emblem_area: emblem_area(template),
+    })
+}
+
+fn first_page(doc: &Document<'_>) -> PageId {
+    doc.page_id(0).unwrap_or_else(|| unreachable!("a laid-out letter has a first page"))
+}
+
+/// Lays out `letter` in the built-in layouts without writing the PDF, for a print batch
+/// (which writes many letters into one file): the document and the envelope window.
 pub fn lay_out_letter(
     letter: &NewLetter,
     sender: &Sender,
     options: &LetterOptions,
 ) -> Result<(Document<'static>, Area), RenderError> {
-    let body = letter.body.as_deref().filter(|b| !b.is_empty()).ok_or(RenderError::NoBody)?;
+    let laid = lay_out_letter_with(LetterTemplates::builtin(), letter, sender, options)?;
+    Ok((laid.doc, laid.address_window))
+}
+
+/// A letter laid out, before it is written as PDF.
+#[derive(Debug)]
+pub struct LaidOutLetter {
+    /// The document.
+    pub doc: Document<'static>,
+    /// Number of pages, reply pages included.
+    pub pages: usize,
+    /// Number of pages of the letter itself; the reply pages follow them.
+    pub letter_pages: usize,
+    /// The envelope window on page 1, mm from the page's top-left corner.
+    pub address_window: Area,
+    /// The square of the verification seal on page 1, quiet zone included.
+    pub seal_area: Area,
+    /// The layout used.
+    pub layout: LetterLayout,
+    /// The seal's module size in mm, when a seal was drawn.
+    pub seal_module: Option<Mm>,
+    /// The blank slot for the emblem at the top of page 1, in the official layout.
+    pub emblem_area: Option<Area>,
+}
+
+/// What a letter is made from.
+struct Input<'a> {
+    template: &'a LetterTemplate,
+    letter: &'a NewLetter,
+    body: &'a [String],
+    sender: &'a Sender,
+    options: &'a LetterOptions,
+}
+
+/// A letter laid out, before its reply sheet.
+struct Composed {
+    doc: Document<'static>,
+    seal_module: Option<Mm>,
+    /// When the signature block was pushed to a page of its own: the page and the top of
+    /// the second-last body line, where that page's text must end instead.
+    pushed_from: Option<(usize, f32)>,
+}
+
+/// The fixed words in the letter's language: Thai, English, or Thai with English.
+struct Words<'a> {
+    language: Language,
+    th: &'a LetterTexts,
+    en: &'a LetterTexts,
+}
+
+impl Words<'_> {
+    /// A label on its own: Thai, English, or Thai over English.
+    fn stacked(&self, pick: fn(&LetterTexts) -> &str) -> String {
+        match self.language {
+            Language::Thai => pick(self.th).to_string(),
+            Language::English => pick(self.en).to_string(),
+            Language::ThaiEnglish => format!("{}\n{}", pick(self.th), pick(self.en)),
+        }
+    }
+
+    /// A label before a value on one line: Thai, English, or `Thai / English`.
+    fn inline(&self, pick: fn(&LetterTexts) -> &str) -> String {
+        match self.language {
+            Language::Thai => pick(self.th).to_string(),
+            Language::English => pick(self.en).to_string(),
+            Language::ThaiEnglish => format!("{} / {}", pick(self.th), pick(self.en)),
+        }
+    }
+
+    /// Numbers in Thai digits in a Thai letter, as written.
+    fn digits(&self, text: &str) -> String {
+        match self.language {
+            Language::English => text.to_string(),
+            _ => to_thai_digits(text),
+        }
+    }
+
+    /// A date: Buddhist era in Thai digits, Gregorian in English, or both on two lines.
+    fn date(&self, date: Date) -> String {
+        match self.language {
+            Language::Thai => thai_date(date),
+            Language::English => english_date(date),
+            Language::ThaiEnglish => format!("{}\n{}", thai_date(date), english_date(date)),
+        }
+    }
+
+    /// The paragraphs of a text with `{date}` (and `{name}`) filled in, one per language.
+    fn filled(&self, pick: fn(&LetterTexts) -> &str, date: Option<Date>, name: &str) -> Vec<String> {
+        let fill = |texts: &LetterTexts, english: bool| {
+            let date = date.map(|d| if english { english_date(d) } else { thai_date(d) }).unwrap_or_default();
+            pick(texts).replace("{date}", &date).replace("{name}", name)
+        };
+        match self.language {
+            Language::Thai => vec![fill(self.th, false)],
+            Language::English => vec![fill(self.en, true)],
+            Language::ThaiEnglish => vec![fill(self.th, false), fill(self.en, true)],
+        }
+    }
+}
+
+/// `date` in Thai: the Buddhist-era year and Thai digits, as the regulation writes dates.
+pub(crate) fn thai_date(date: Date) -> String {
+    to_thai_digits(&format_thai_date(date))
+}
+
+/// `date` in English: 31 January 2027.
+pub(crate) fn english_date(date: Date) -> String {
+    format!("{} {} {}", date.day(), date.month(), date.year())
+}
+
+fn seal_square(t: &LetterTemplate) -> Area {
+    let column = PAGE_WIDTH - t.page.right - t.page.right_column_x;
+    Area::new(t.page.right_column_x + (column - t.seal.size) / 2.0, t.seal.y, t.seal.size, t.seal.size)
+}
+
+fn emblem_area(t: &LetterTemplate) -> Option<Area> {
+    t.emblem.show.then(|| Area::new((PAGE_WIDTH - t.emblem.size) / 2.0, t.emblem.y, t.emblem.size, t.emblem.size))
+}
+
+/// Lays out the letter; `limit` ends the text on one page higher than usual.
+fn compose(input: &Input<'_>, limit: Option<(usize, f32)>) -> Result<Composed, RenderError> {
+    let Input { template: t, letter, body, sender, options } = *input;
+    let words = Words { language: letter.language, th: &t.text.th, en: &t.text.en };
     let mut doc = Document::new(PageSize::A4);
     doc.set_title(&letter.subject);
     let first = doc.add_page();
+    let body_size = Pt(t.fonts.body);
+    let column = PAGE_WIDTH - t.page.left - t.page.right;
+    let text = |s: &str| Paragraph::new().text(s).size(body_size);
 
-    let address_window = Area::new(WINDOW_X, WINDOW_Y, WINDOW_WIDTH, WINDOW_HEIGHT);
-    place_address(&mut doc, first, letter, address_window)?;
+    let window = Area::new(t.window.x, t.window.y, t.window.width, t.window.height);
+    place_address(&mut doc, first, letter, t, window)?;
 
-    let reference = Paragraph::new().text("ที่ ").unbreakable(letter.reference.trim(), Weight::Regular);
-    let reference_bottom = bottom(doc.place_paragraph(
-        first,
-        &reference,
-        Area::new(LEFT, TOP, 80.0, WINDOW_Y - TOP - WINDOW_CLEARANCE),
-    )?)?;
-    let right_bottom = place_right_column(&mut doc, first, sender, options)?;
+    let reference =
+        text(&format!("{} ", words.inline(|w| &w.reference))).unbreakable(letter.reference.trim(), Weight::Regular);
+    let right_x = t.page.right_column_x;
+    let right_width = PAGE_WIDTH - t.page.right - right_x;
+    let above_seal = Area::new(right_x, t.page.top, right_width, t.seal.y - 1.0 - t.page.top);
+    let date = words.date(options.issue_date);
+    let top_left_bottom = match letter.layout {
+        LetterLayout::Official => {
+            let left_width = emblem_area(t).map_or(t.window.x + t.window.width, |e| e.x.0 - 2.0) - t.page.left;
+            let area = Area::new(t.page.left, t.page.top, left_width, t.window.y - t.window.clearance - t.page.top);
+            let reference_bottom = bottom(doc.place_paragraph(first, &reference, area)?)?;
+            // The agency's name and address, and under them the date with the full month
+            // name and the Buddhist-era year, as the regulation writes it.
+            let mut block = Paragraph::new().text(sender.agency_name.trim());
+            for line in &sender.agency_address_lines {
+                block = block.text("\n").text(line.trim());
+            }
+            let block = unbreakable_lines(block.text("\n"), &date);
+            place_largest(&mut doc, first, &block, above_seal, &sizes_from(t.fonts.body, 1.4))?;
+            reference_bottom
+        }
+        LetterLayout::Plain => {
+            // The sender at the top left, above the window; the date and reference at the
+            // top right.
+            let mut block = Paragraph::new().bold(sender.agency_name.trim());
+            for line in &sender.agency_address_lines {
+                block = block.text("\n").text(line.trim());
+            }
+            let area = Area::new(
+                t.page.left,
+                t.page.top,
+                t.window.x + t.window.width - t.page.left,
+                t.window.y - t.window.clearance - t.page.top,
+            );
+            let sender_bottom = place_largest(&mut doc, first, &block, area, &sizes_from(t.fonts.body, 1.3))?;
+            let dated = unbreakable_lines(Paragraph::new().text(&format!("{} ", words.inline(|w| &w.date))), &date)
+                .text("\n")
+                .text(reference.as_str());
+            place_largest(&mut doc, first, &dated, above_seal, &sizes_from(t.fonts.body, 1.3))?;
+            sender_bottom
+        }
+    };
+    let (right_bottom, seal_module) = place_seal(&mut doc, first, t, &words, options)?;
     // The text starts below the window, so nothing but the address shows through it.
-    let start = reference_bottom.max(WINDOW_Y + WINDOW_HEIGHT).max(right_bottom) + BLOCK_GAP;
+    let start = top_left_bottom.max(t.window.y + t.window.height).max(right_bottom) + BLOCK_GAP;
 
-    let mut pages = Pages { doc, page: first, y: start, all: vec![first] };
-    pages.labelled("เรื่อง", &[letter.subject.trim().to_string()])?;
+    let mut pages = Pages {
+        doc,
+        template: t,
+        language: letter.language,
+        page: first,
+        y: start,
+        all: vec![first],
+        firsts: vec![None],
+        limit,
+        body_lines: Vec::new(),
+        pushed_from: None,
+    };
+    pages.labelled(&words.stacked(|w| &w.subject), &[letter.subject.trim().to_string()])?;
     let salutation = match letter.salutation.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         Some(s) => s.to_string(),
-        None => format!("เรียน {}", letter.recipient.name.trim()),
+        None => words.filled(|w| &w.salutation, None, letter.recipient.name.trim()).join(" / "),
     };
-    pages.place(&Paragraph::new().text(&salutation), LEFT, COLUMN)?;
-    pages.labelled("อ้างถึง", &letter.references)?;
-    pages.labelled("สิ่งที่ส่งมาด้วย", &letter.enclosures)?;
+    pages.place(&text(&salutation), t.page.left, column)?;
+    pages.labelled(&words.stacked(|w| &w.references), &letter.references)?;
+    pages.labelled(&words.stacked(|w| &w.enclosures), &letter.enclosures)?;
 
     pages.y += BLOCK_GAP;
-    for paragraph in body {
-        pages.indented(&Paragraph::new().text(paragraph.trim()).align(Align::Justify))?;
+    let mut paragraphs: Vec<String> = body.to_vec();
+    if let Some(sheet) = &options.reply {
+        paragraphs.extend(words.filled(|w| &w.reply_by, Some(sheet.deadline), ""));
     }
-    pages.signature(letter)?;
+    for (i, paragraph) in paragraphs.iter().enumerate() {
+        if i > 0 {
+            pages.y += t.page.paragraph_gap;
+        }
+        pages.indented(&text(paragraph).align(Align::Justify))?;
+    }
+    let closing = match letter.closing.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+        Some(c) => c.to_string(),
+        None => words.stacked(|w| &w.closing),
+    };
+    let align = match letter.layout {
+        LetterLayout::Official => Align::Center,
+        LetterLayout::Plain => Align::Left,
+    };
+    pages.signature(letter, &closing, align)?;
 
-    let Pages { mut doc, page: last, all, .. } = pages;
+    let Pages { mut doc, page: last, all, firsts, pushed_from, .. } = pages;
     if let Some(contact) = letter.contact.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
-        let line = Paragraph::new().text(contact).size(CONTACT_SIZE);
-        doc.place_paragraph(last, &line, Area::new(LEFT, CONTACT_TOP, COLUMN, 290.0 - CONTACT_TOP))?;
+        let line = Paragraph::new().text(contact).size(Pt(t.fonts.contact));
+        doc.place_paragraph(last, &line, Area::new(t.page.left, CONTACT_TOP, column, 290.0 - CONTACT_TOP))?;
     }
-    for (index, &page) in all.iter().enumerate().skip(1) {
-        // Page numbers from page 2, in Thai digits between dashes, centred at the top.
-        let number = Paragraph::new().text(&format!("- {} -", to_thai_digits(&(index + 1).to_string())));
-        let area = Area::new(RIGHT, PAGE_NUMBER_TOP, 210.0 - 2.0 * RIGHT, CONTINUATION_TOP - PAGE_NUMBER_TOP);
-        doc.place_paragraph(page, &number.align(Align::Center), area)?;
+    for (index, &page) in all.iter().enumerate() {
+        if index > 0 {
+            // Page numbers from page 2, between dashes, centred at the top.
+            let number = Paragraph::new().text(&format!("- {} -", words.digits(&(index + 1).to_string())));
+            let area = Area::new(
+                t.page.right,
+                PAGE_NUMBER_TOP,
+                PAGE_WIDTH - 2.0 * t.page.right,
+                t.page.continuation_top - PAGE_NUMBER_TOP,
+            );
+            doc.place_paragraph(page, &number.align(Align::Center), area)?;
+        }
+        // The continuation word (คำต่อ): the first word of the next page after a slash, at
+        // the bottom right of every page that continues, as the regulation asks.
+        if let Some(Some(word)) = firsts.get(index + 1) {
+            let line = Paragraph::new().text(&format!("/{word}...")).size(CONTINUATION_SIZE).align(Align::Right);
+            doc.place_paragraph(page, &line, Area::new(t.page.left, t.page.body_bottom + 1.0, column, 10.0))?;
+        }
     }
-    Ok((doc, address_window))
+    Ok(Composed { doc, seal_module, pushed_from })
+}
+
+/// Appends the lines of `text` to `paragraph`, none of them broken.
+fn unbreakable_lines(mut paragraph: Paragraph, text: &str) -> Paragraph {
+    for (i, line) in text.lines().enumerate() {
+        if i > 0 {
+            paragraph = paragraph.text("\n");
+        }
+        paragraph = paragraph.unbreakable(line, Weight::Regular);
+    }
+    paragraph
+}
+
+/// Sizes from `largest` down, with `line_height` at the largest and tighter below.
+fn sizes_from(largest: f32, line_height: f32) -> Vec<(f32, f32)> {
+    let mut sizes = vec![(largest, line_height)];
+    sizes.extend(SHRINK.iter().copied().filter(|&(size, _)| size < largest));
+    sizes
 }
 
 /// The recipient's name and address inside the envelope window, at the largest size that
 /// fits with the clearance kept all round.
-fn place_address(doc: &mut Document<'_>, page: PageId, letter: &NewLetter, window: Area) -> Result<(), RenderError> {
-    let inner = Area::new(
-        window.x.0 + WINDOW_CLEARANCE,
-        window.y.0 + WINDOW_CLEARANCE,
-        window.width.0 - 2.0 * WINDOW_CLEARANCE,
-        window.height.0 - 2.0 * WINDOW_CLEARANCE,
-    );
+fn place_address(
+    doc: &mut Document<'_>,
+    page: PageId,
+    letter: &NewLetter,
+    t: &LetterTemplate,
+    window: Area,
+) -> Result<(), RenderError> {
+    let c = t.window.clearance;
+    let inner = Area::new(window.x.0 + c, window.y.0 + c, window.width.0 - 2.0 * c, window.height.0 - 2.0 * c);
     let mut block = Paragraph::new().unbreakable(letter.recipient.name.trim(), Weight::Bold);
     for line in letter.recipient.address.lines() {
         block = block.text("\n").unbreakable(&line, Weight::Regular);
     }
-    let block = block.line_height(ADDRESS_LINE_HEIGHT);
-    for size in ADDRESS_SIZES {
-        let candidate = block.clone().size(Pt(size));
+    let sizes: Vec<(f32, f32)> = sizes_from(t.fonts.address, ADDRESS_LINE_HEIGHT)
+        .into_iter()
+        .filter(|&(size, _)| size >= 12.0)
+        .map(|(size, _)| (size, ADDRESS_LINE_HEIGHT))
+        .collect();
+    place_largest(doc, page, &block, inner, &sizes).map_err(|e| match e {
+        RenderError::BlockDoesNotFit => RenderError::AddressDoesNotFit,
+        other => other,
+    })?;
+    Ok(())
+}
+
+/// Places `block` in `area` at the largest of `sizes` (with their line heights) at which it
+/// fits whole; returns its bottom.
+fn place_largest(
+    doc: &mut Document<'_>,
+    page: PageId,
+    block: &Paragraph,
+    area: Area,
+    sizes: &[(f32, f32)],
+) -> Result<f32, RenderError> {
+    for &(size, line_height) in sizes {
+        let candidate = block.clone().size(Pt(size)).line_height(line_height);
         // Laid out on a scratch page first: a block that does not fit is not drawn.
         let mut trial = Document::new(PageSize::A4);
         let scratch = trial.add_page();
-        if let Flow::Done { .. } = trial.place_paragraph(scratch, &candidate, inner)? {
-            doc.place_paragraph(page, &candidate, inner)?;
-            return Ok(());
+        if let Flow::Done { .. } = trial.place_paragraph(scratch, &candidate, area)? {
+            return bottom(doc.place_paragraph(page, &candidate, area)?);
         }
     }
-    Err(RenderError::AddressDoesNotFit)
+    Err(RenderError::BlockDoesNotFit)
 }
 
-/// The agency's name and address, the date, the seal square and the text under it, top
-/// to bottom on the right of page 1. Returns the bottom of the column.
-fn place_right_column(
+/// The seal square at its fixed place in the right-hand column, and the verification host
+/// and PIN under it, all above the fold. Returns their bottom and the seal's module size.
+fn place_seal(
     doc: &mut Document<'_>,
     page: PageId,
-    sender: &Sender,
+    t: &LetterTemplate,
+    words: &Words<'_>,
     options: &LetterOptions,
-) -> Result<f32, RenderError> {
-    let column = Area::new(RIGHT_COLUMN_X, TOP, RIGHT_COLUMN_WIDTH, 120.0);
-    let mut agency = Paragraph::new().text(sender.agency_name.trim());
-    for line in &sender.agency_address_lines {
-        agency = agency.text("\n").text(line.trim());
-    }
-    let mut y = bottom(doc.place_paragraph(page, &agency, column)?)?;
-    // The regulation writes the date with the full month name and the Buddhist-era year.
-    let date = Paragraph::new().text(&to_thai_digits(&format_thai_date(options.issue_date)));
-    y = bottom(doc.place_paragraph(page, &date, column.below(Mm(y + 1.0)))?)?;
+) -> Result<(f32, Option<Mm>), RenderError> {
+    let square = seal_square(t);
+    let size = t.seal.size;
+    let seal_module = match &options.seal {
+        Some(seal) => {
+            // ISO/IEC 18004 §6.3.8: a quiet zone of four modules on every side, inside the square.
+            let modules = seal.size() + 2 * QUIET_ZONE_MODULES;
+            let module = size / modules as f32;
+            if module < MIN_SEAL_MODULE {
+                return Err(RenderError::QrTooDense {
+                    what: "verification seal",
+                    size: seal.size(),
+                    printed_mm: size,
+                    min_module_mm: MIN_SEAL_MODULE,
+                });
+            }
+            let origin = QUIET_ZONE_MODULES as f32 * module;
+            draw_qr(doc, page, seal, square.x.0 + origin, square.y.0 + origin, Mm(module))?;
+            Some(Mm(module))
+        }
+        None => {
+            let outline = Stroke { width: SEAL_OUTLINE, color: Color::gray(SEAL_OUTLINE_GRAY) };
+            doc.draw_rect(page, square, Paint::Stroke(outline))?;
+            None
+        }
+    };
 
-    let square_x = RIGHT_COLUMN_X + (RIGHT_COLUMN_WIDTH - SEAL_SIZE) / 2.0;
-    let square_y = y + 2.0 + SEAL_QUIET_ZONE;
-    let square = Area::new(square_x, square_y, SEAL_SIZE, SEAL_SIZE);
-    let outline = Stroke { width: SEAL_OUTLINE, color: Color::gray(SEAL_OUTLINE_GRAY) };
-    doc.draw_rect(page, square, Paint::Stroke(outline))?;
-    y = square_y + SEAL_SIZE + SEAL_QUIET_ZONE;
-
-    let small = |text: &str| Paragraph::new().text(text).size(SEAL_TEXT_SIZE).align(Align::Center);
-    let host = small(options.verification_host.trim());
-    y = bottom(doc.place_paragraph(page, &host, column.below(Mm(y)))?)?;
+    let right_x = t.page.right_column_x;
+    let right_width = PAGE_WIDTH - t.page.right - right_x;
+    let below = square.y.0 + size + SEAL_TEXT_GAP;
+    let room = Area::new(right_x, below, right_width, DL_FOLD - FOLD_CLEARANCE - below);
+    let mut lines = Paragraph::new().text(options.verification_host.trim()).align(Align::Center);
     if let Some(pin) = options.pin.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
-        let pin = small("รหัสเปิดอ่านฉบับดิจิทัล: ").unbreakable(pin, Weight::Regular);
-        y = bottom(doc.place_paragraph(page, &pin, column.below(Mm(y)))?)?;
+        lines = lines.text(&format!("\n{} ", words.inline(|w| &w.pin))).unbreakable(pin, Weight::Regular);
     }
-    Ok(y)
+    let largest = t.fonts.seal_text;
+    let sizes: Vec<(f32, f32)> =
+        [largest, largest - 1.0, largest - 2.0].into_iter().map(|size| (size, SEAL_TEXT_LINE_HEIGHT)).collect();
+    let y = place_largest(doc, page, &lines, room, &sizes)?;
+    Ok((y, seal_module))
 }
 
 /// The bottom of a block that must fit its area.
@@ -263,38 +587,105 @@ fn bottom(flow: Flow) -> Result<f32, RenderError> {
     }
 }
 
+/// The first word of `text`: up to its first line-break opportunity.
+fn first_word(text: &str) -> Option<String> {
+    let text = text.trim_start();
+    let end = break_opportunities(text, &[]).into_iter().map(|b| b.offset).find(|&o| o > 0).unwrap_or(text.len());
+    let word = text[..end].trim();
+    (!word.is_empty()).then(|| word.to_string())
+}
+
 /// The text flowing down the pages of a letter.
-struct Pages {
+struct Pages<'t> {
     doc: Document<'static>,
+    template: &'t LetterTemplate,
+    language: Language,
     page: PageId,
     /// Where the next block starts on `page`, mm from the top.
     y: f32,
     /// Every page so far, in order.
     all: Vec<PageId>,
+    /// The first word placed on each page, for the continuation word of the page before.
+    firsts: Vec<Option<String>>,
+    /// A page (index) whose text ends higher than usual, and where.
+    limit: Option<(usize, f32)>,
+    /// Body lines placed so far: page index and top of the line.
+    body_lines: Vec<(usize, f32)>,
+    /// Set when the signature block had to start a new page; see [`Composed`].
+    pushed_from: Option<(usize, f32)>,
 }
 
-impl Pages {
+impl Pages<'_> {
     fn new_page(&mut self) {
         self.page = self.doc.add_page();
         self.all.push(self.page);
-        self.y = CONTINUATION_TOP;
+        self.firsts.push(None);
+        self.y = self.template.page.continuation_top;
+    }
+
+    fn left(&self) -> f32 {
+        self.template.page.left
+    }
+
+    fn column(&self) -> f32 {
+        PAGE_WIDTH - self.template.page.left - self.template.page.right
+    }
+
+    fn body(&self, text: &str) -> Paragraph {
+        Paragraph::new().text(text).size(Pt(self.template.fonts.body))
+    }
+
+    /// Lowest point of the text on the current page.
+    fn bottom(&self) -> f32 {
+        match self.limit {
+            Some((page, y)) if page == self.page.index() => y,
+            _ => self.template.page.body_bottom,
+        }
     }
 
     fn area(&self, x: f32, width: f32) -> Area {
-        Area::new(x, self.y, width, (BODY_BOTTOM - self.y).max(0.0))
+        Area::new(x, self.y, width, (self.bottom() - self.y).max(0.0))
+    }
+
+    /// Remembers `text` (from byte `from`) as what the current page starts with, if nothing
+    /// was placed on it yet.
+    fn mark(&mut self, text: &str, from: usize) {
+        if let Some(first @ None) = self.firsts.last_mut() {
+            *first = text.get(from..).and_then(first_word);
+        }
+    }
+
+    /// Remembers `lines` body lines from `top` on the current page.
+    fn record(&mut self, top: f32, lines: usize, pitch: f32, body: bool) {
+        if body {
+            let page = self.page.index();
+            self.body_lines.extend((0..lines).map(|i| (page, top + i as f32 * pitch)));
+        }
     }
 
     /// Places `paragraph` from `resume` at `x`, continuing on new pages as needed.
-    fn place_from(&mut self, paragraph: &Paragraph, x: f32, width: f32, mut resume: Resume) -> Result<(), RenderError> {
+    fn place_from(
+        &mut self,
+        paragraph: &Paragraph,
+        x: f32,
+        width: f32,
+        mut resume: Resume,
+        body: bool,
+    ) -> Result<(), RenderError> {
+        let pitch = Mm::from(paragraph.line_pitch()).0;
         loop {
-            let fresh = self.y == CONTINUATION_TOP;
+            let fresh = self.y == self.template.page.continuation_top;
+            self.mark(paragraph.as_str(), resume.offset());
+            let top = self.y;
             match self.doc.place_paragraph_from(self.page, paragraph, self.area(x, width), resume)? {
-                Flow::Done { bottom, .. } => {
+                Flow::Done { bottom, lines } => {
+                    self.record(top, lines, pitch, body);
                     self.y = bottom.0;
                     return Ok(());
                 }
                 Flow::Continues { lines: 0, .. } if fresh => return Err(RenderError::BlockDoesNotFit),
-                Flow::Continues { resume: rest, .. } => {
+                Flow::Continues { resume: rest, lines, .. } => {
+                    self.record(top, lines, pitch, body);
                     resume = rest;
                     self.new_page();
                 }
@@ -303,71 +694,116 @@ impl Pages {
     }
 
     fn place(&mut self, paragraph: &Paragraph, x: f32, width: f32) -> Result<(), RenderError> {
-        self.place_from(paragraph, x, width, Resume::START)
+        self.place_from(paragraph, x, width, Resume::START, false)
     }
 
-    /// A body paragraph: its first line indented by 2.5 cm, the rest at the full width.
+    /// A body paragraph: its first line indented, the rest at the full width.
     fn indented(&mut self, paragraph: &Paragraph) -> Result<(), RenderError> {
         let pitch = Mm::from(paragraph.line_pitch()).0;
-        if self.y + pitch > BODY_BOTTOM {
+        if self.y + pitch > self.bottom() {
             self.new_page();
         }
-        let first_line = Area::new(LEFT + PARAGRAPH_INDENT, self.y, COLUMN - PARAGRAPH_INDENT, pitch);
+        self.mark(paragraph.as_str(), 0);
+        let top = self.y;
+        let indent = self.template.page.paragraph_indent;
+        let first_line = Area::new(self.left() + indent, self.y, self.column() - indent, pitch);
         match self.doc.place_paragraph(self.page, paragraph, first_line)? {
-            Flow::Done { bottom, .. } => {
+            Flow::Done { bottom, lines } => {
+                self.record(top, lines, pitch, true);
                 self.y = bottom.0;
                 Ok(())
             }
-            Flow::Continues { resume, bottom, .. } => {
+            Flow::Continues { resume, bottom, lines } => {
+                self.record(top, lines, pitch, true);
                 self.y = bottom.0;
-                self.place_from(paragraph, LEFT, COLUMN, resume)
+                self.place_from(paragraph, self.left(), self.column(), resume, true)
             }
         }
     }
 
-    /// A label (เรื่อง, อ้างถึง, …) with its values to the right, numbered in Thai
-    /// digits when there are several. Nothing when `values` is empty.
+    /// A label (เรื่อง, อ้างถึง, …) with its values to the right, numbered when there are
+    /// several. Nothing when `values` is empty. A two-line label (Thai over English) takes
+    /// two lines.
     fn labelled(&mut self, label: &str, values: &[String]) -> Result<(), RenderError> {
         let values: Vec<&str> = values.iter().map(|v| v.trim()).filter(|v| !v.is_empty()).collect();
         if values.is_empty() {
             return Ok(());
         }
-        let label = Paragraph::new().text(label);
+        let label = self.body(label);
         let pitch = Mm::from(label.line_pitch()).0;
-        if self.y + pitch > BODY_BOTTOM {
+        let label_lines = label.as_str().lines().count() as f32;
+        if self.y + pitch * label_lines > self.bottom() {
             self.new_page();
         }
-        self.doc.place_paragraph(self.page, &label, Area::new(LEFT, self.y, LABEL_WIDTH, pitch))?;
+        self.mark(label.as_str(), 0);
+        // A label wider than the label column (สิ่งที่ส่งมาด้วย at a large size) widens it.
+        let lines = label.as_str().lines().count();
+        let mut label_width = self.template.page.label_width;
+        while label_width < self.column() / 2.0 {
+            let mut trial = Document::new(PageSize::A4);
+            let scratch = trial.add_page();
+            let area = Area::new(0.0, 0.0, label_width, 100.0);
+            if matches!(trial.place_paragraph(scratch, &label, area)?, Flow::Done { lines: placed, .. } if placed == lines)
+            {
+                break;
+            }
+            label_width += 2.0;
+        }
+        let label_width = label_width + if label_width > self.template.page.label_width { 2.0 } else { 0.0 };
+        let start_page = self.page;
+        let label_bottom = bottom(self.doc.place_paragraph(
+            self.page,
+            &label,
+            Area::new(self.left(), self.y, label_width, pitch * label_lines),
+        )?)?;
         let numbered = values.len() > 1;
         for (i, value) in values.iter().enumerate() {
-            let text =
-                if numbered { format!("{}. {value}", to_thai_digits(&(i + 1).to_string())) } else { value.to_string() };
-            self.place(&Paragraph::new().text(&text), LEFT + LABEL_WIDTH, COLUMN - LABEL_WIDTH)?;
+            let text = if numbered { format!("{}. {value}", self.number(i + 1)) } else { value.to_string() };
+            let paragraph = self.body(&text);
+            self.place(&paragraph, self.left() + label_width, self.column() - label_width)?;
+        }
+        if self.page == start_page {
+            self.y = self.y.max(label_bottom);
         }
         Ok(())
     }
 
+    /// A list number: Thai digits, except in an English letter.
+    fn number(&self, n: usize) -> String {
+        match self.language {
+            Language::English => n.to_string(),
+            _ => to_thai_digits(&n.to_string()),
+        }
+    }
+
     /// The closing, the space to sign, the signatory's name in brackets and position,
     /// kept together on one page.
-    fn signature(&mut self, letter: &NewLetter) -> Result<(), RenderError> {
-        let closing = letter.closing.as_deref().map(str::trim).filter(|c| !c.is_empty()).unwrap_or(DEFAULT_CLOSING);
-        let line = |text: &str| Paragraph::new().text(text).align(Align::Center);
+    fn signature(&mut self, letter: &NewLetter, closing: &str, align: Align) -> Result<(), RenderError> {
+        let line = |text: &str| self.body(text).align(align);
         let mut lines = vec![line(closing)];
         if let Some(signatory) = &letter.signatory {
             lines.push(line(&format!("({})", signatory.name.trim())));
             lines.push(line(signatory.position.trim()));
         }
         let pitch = Mm::from(lines[0].line_pitch()).0;
-        let needed = BLOCK_GAP + pitch * lines.len() as f32 + SIGNATURE_SPACE;
-        if self.y + needed > BODY_BOTTOM {
+        let closing_lines = closing.lines().count().max(1);
+        let space = self.template.page.signature_space;
+        let needed = BLOCK_GAP + pitch * (lines.len() + closing_lines - 1) as f32 + space;
+        if self.y + needed > self.bottom() {
+            // Where the text would have to end for its last two lines to come along.
+            if let [.., (page, top), _] = self.body_lines[..] {
+                self.pushed_from = Some((page, top));
+            }
             self.new_page();
         }
         self.y += BLOCK_GAP;
+        let x = self.template.page.signature_x;
+        let width = PAGE_WIDTH - self.template.page.right - x;
         for (i, paragraph) in lines.iter().enumerate() {
             if i == 1 {
-                self.y += SIGNATURE_SPACE;
+                self.y += space;
             }
-            self.place(paragraph, SIGNATURE_X, SIGNATURE_WIDTH)?;
+            self.place(paragraph, x, width)?;
         }
         Ok(())
     }

@@ -7,7 +7,8 @@
 //! exactly the characters that were placed.
 //!
 //! It takes text and layout instructions and returns PDF bytes: no HTTP, SQL, async
-//! runtime or file access. Output is deterministic: the same input gives the same bytes.
+//! runtime, and no file access except [`LetterTemplates::from_dir`], which reads an operator's
+//! adjusted layouts. Output is deterministic: the same input gives the same bytes.
 //!
 //! ```
 //! use hybridpost_render::{Align, Area, Document, PageSize, Paragraph};
@@ -25,22 +26,39 @@
 
 mod batch;
 mod content;
+mod content_templates;
 mod document;
 mod error;
 mod fonts;
 mod layout;
 mod letter;
 mod pdf_writer;
+mod qr;
+mod reply_sheet;
 mod shape;
+mod templates;
 mod units;
 
 pub use batch::{
     BatchInfo, BatchLetter, BatchManifest, BatchWriter, DEFAULT_COMPRESSION, LetterPages, ManifestEntry,
     PreparedDocument, SkippedLetter,
 };
+pub use content_templates::{ContentError, ContentTemplates, expand_content};
 pub use document::{Document, Flow, PageId, Paint, Resume, Stroke};
 pub use error::RenderError;
 pub use fonts::{Fonts, Weight};
 pub use layout::{Align, BODY_SIZE, DEFAULT_LINE_HEIGHT, Paragraph};
-pub use letter::{LetterOptions, RenderedLetter, Sender, lay_out_letter, render_letter};
+pub use letter::{
+    DL_FOLD, LaidOutLetter, LetterOptions, RenderedLetter, Sender, lay_out_letter, lay_out_letter_with, render_letter,
+    render_letter_with,
+};
+pub use qr::{QUIET_ZONE_MODULES, QrModules};
+pub use reply_sheet::{
+    REPLY_CODE_AREAS, REPLY_CODE_MAX_MODULE, REPLY_CODE_MIN_MODULE, REPLY_CODE_ORIGINS, REPLY_CODE_QUIET_ZONE,
+    REPLY_CODE_SIZE, ReplySheet,
+};
+pub use templates::{
+    Emblem, FontSizes, Languages, LetterTemplate, LetterTemplates, LetterTexts, MIN_SEAL_SIZE, PageDimensions,
+    ReplyTexts, SealSquare, TemplateError, Window,
+};
 pub use units::{Area, Color, Mm, PageSize, Point, Pt};

@@ -3,12 +3,20 @@
 //! missing tool fails the test).
 #![expect(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
-use hybridpost_core::NewLetter;
-use hybridpost_render::{LetterOptions, RenderedLetter, Sender, render_letter};
+use hybridpost_core::{Language, LetterLayout, NewLetter};
+use hybridpost_render::{
+    DL_FOLD, LetterOptions, LetterTemplates, REPLY_CODE_AREAS, REPLY_CODE_MAX_MODULE, REPLY_CODE_MIN_MODULE,
+    REPLY_CODE_SIZE, RenderError, RenderedLetter, Sender, render_letter, render_letter_with,
+};
+use hybridpost_seal::{ReplyCode, ReplyCodeError};
 use time::macros::date;
+
+#[path = "support/codes.rs"]
+mod codes;
 
 const FIXTURE: &str = include_str!("../../../fixtures/letters/official.json");
 
@@ -28,12 +36,25 @@ fn sender() -> Sender {
     }
 }
 
-fn options() -> LetterOptions {
+/// The seal's QR text, made once per test run (the signing key is generated afresh).
+fn seal_text() -> &'static str {
+    static TEXT: OnceLock<String> = OnceLock::new();
+    TEXT.get_or_init(codes::seal_text)
+}
+
+fn options_with_reply_pages(pages: u8) -> LetterOptions {
     LetterOptions {
         issue_date: date!(2026 - 11 - 22),
         verification_host: "verify.hybridpost.example".to_string(),
         pin: Some("482913".to_string()),
+        seal: Some(codes::seal_modules(seal_text())),
+        reply: Some(codes::reply_sheet(pages, date!(2027 - 01 - 31))),
+        seal_url: None,
     }
+}
+
+fn options() -> LetterOptions {
+    options_with_reply_pages(1)
 }
 
 fn render(letter: &NewLetter) -> RenderedLetter {
@@ -140,11 +161,16 @@ fn words_of<'w>(words: &'w [Word], line: &str) -> &'w [Word] {
 
 #[test]
 fn qpdf_finds_no_problem() {
+    let mut long = fixture();
+    long.body = Some(vec![LONG_PARAGRAPH.to_string(); 30]);
+    let two_sheets = render_letter(&fixture(), &sender(), &options_with_reply_pages(2)).unwrap();
+    for (name, letter) in [("qpdf", render(&fixture())), ("qpdf-long", render(&long)), ("qpdf-reply2", two_sheets)] {
+        let path = write(name, &letter.pdf);
+        let out = run("qpdf", &["--check", path.to_str().unwrap()]);
+        assert!(out.contains("No syntax or stream encoding errors found"), "{name}: {out}");
+    }
     let letter = render(&fixture());
-    assert_eq!(letter.pages, 1);
-    let path = write("qpdf", &letter.pdf);
-    let out = run("qpdf", &["--check", path.to_str().unwrap()]);
-    assert!(out.contains("No syntax or stream encoding errors found"), "{out}");
+    assert_eq!((letter.letter_pages, letter.pages), (1, 2));
 }
 
 #[test]
@@ -254,7 +280,9 @@ fn a_long_letter_continues_on_numbered_pages() {
     assert!(!words.iter().any(|w| w.page == 1 && w.text.contains("- ๑ -")), "page 1 is not numbered");
     let all: String = words
         .iter()
+        .filter(|w| w.page <= rendered.letter_pages)
         .filter(|w| !(w.text.starts_with("- ") && w.text.ends_with(" -")))
+        .filter(|w| !(w.text.starts_with('/') && w.text.ends_with("...")))
         .map(|w| without_whitespace(&w.text))
         .collect();
     assert_eq!(all.matches(&without_whitespace(LONG_PARAGRAPH)).count(), 30, "every paragraph, whole");
@@ -270,5 +298,386 @@ fn a_letter_without_body_is_refused() {
     let mut letter = fixture();
     letter.body = None;
     let err = render_letter(&letter, &sender(), &options()).unwrap_err();
-    assert!(matches!(err, hybridpost_render::RenderError::NoBody), "{err}");
+    assert!(matches!(err, RenderError::NoBody), "{err}");
+}
+
+#[test]
+fn a_letter_asking_for_a_reply_needs_its_reply_sheet() {
+    let options = LetterOptions { reply: None, ..options() };
+    let err = render_letter(&fixture(), &sender(), &options).unwrap_err();
+    assert!(matches!(err, RenderError::ReplySheetMissing), "{err}");
+    let mut no_reply = fixture();
+    no_reply.reply = None;
+    let rendered = render_letter(&no_reply, &sender(), &options).unwrap();
+    assert_eq!((rendered.letter_pages, rendered.pages), (1, 1));
+}
+
+/// Rasterises page `page` (1-based) of `pdf` at `dpi` as grey PGM and returns its path.
+fn rasterise(pdf: &Path, page: usize, dpi: u32, gray: bool) -> PathBuf {
+    let stem = pdf.with_extension("").to_str().unwrap().to_string() + &format!("-p{page}-{dpi}");
+    let (p, r) = (page.to_string(), dpi.to_string());
+    let mut args = vec!["-r", &r, "-f", &p, "-l", &p, "-singlefile"];
+    args.push(if gray { "-gray" } else { "-png" });
+    args.extend([pdf.to_str().unwrap(), &stem]);
+    run("pdftoppm", &args);
+    PathBuf::from(stem + if gray { ".pgm" } else { ".png" })
+}
+
+/// Every symbol `zbarimg` (zbar-tools, a decoder independent of ours) reads on an image.
+fn zbarimg(image: &Path) -> Vec<String> {
+    let output = Command::new("zbarimg")
+        .args(["-q", "--raw", "-Sdisable", "-Sqrcode.enable"])
+        .arg(image)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run zbarimg (apt-get install zbar-tools): {e}"));
+    let mut found: Vec<String> = String::from_utf8(output.stdout).unwrap().lines().map(str::to_string).collect();
+    found.sort();
+    found
+}
+
+/// A greyscale PGM (P5) image: width, height and one byte per pixel.
+fn read_pgm(path: &Path) -> (usize, usize, Vec<u8>) {
+    let bytes = std::fs::read(path).unwrap();
+    let mut fields = Vec::new();
+    let mut at = 0;
+    while fields.len() < 4 {
+        while bytes[at].is_ascii_whitespace() {
+            at += 1;
+        }
+        let start = at;
+        while !bytes[at].is_ascii_whitespace() {
+            at += 1;
+        }
+        fields.push(String::from_utf8(bytes[start..at].to_vec()).unwrap());
+    }
+    assert_eq!(fields[0], "P5");
+    let (width, height): (usize, usize) = (fields[1].parse().unwrap(), fields[2].parse().unwrap());
+    (width, height, bytes[at + 1..].to_vec())
+}
+
+/// The width in mm of the dark pixels inside `area` (mm) of a page rasterised at `dpi`.
+fn dark_width_mm(pgm: &Path, area: hybridpost_render::Area, dpi: f32) -> f32 {
+    let (width, _, pixels) = read_pgm(pgm);
+    let px = |mm: f32| (mm / 25.4 * dpi).round() as usize;
+    let (mut min_x, mut max_x) = (usize::MAX, 0);
+    for y in px(area.y.0)..px(area.y.0 + area.height.0) {
+        for x in px(area.x.0)..px(area.x.0 + area.width.0) {
+            if pixels[y * width + x] < 128 {
+                min_x = min_x.min(x);
+                max_x = max_x.max(x);
+            }
+        }
+    }
+    assert!(min_x <= max_x, "nothing dark in {area:?}");
+    (max_x + 1 - min_x) as f32 / dpi * 25.4
+}
+
+#[test]
+fn zbarimg_reads_the_seal_on_page_1_at_200_dpi() {
+    let rendered = render(&fixture());
+    let module = rendered.seal_module.expect("a seal was drawn").0;
+    let path = write("seal", &rendered.pdf);
+    let png = rasterise(&path, 1, 200, false);
+    assert_eq!(zbarimg(&png), [seal_text().to_string()], "page 1 holds exactly the seal");
+    let symbol = codes::seal_modules(seal_text());
+    println!(
+        "seal: {} characters, QR version {} ({} modules), module {module:.3} mm in the {} mm square",
+        seal_text().len(),
+        symbol.version(),
+        symbol.size(),
+        rendered.seal_area.width.0
+    );
+    // ISO/IEC 18004 §6.3.8: four light modules around the symbol, inside the square.
+    let printed = module * symbol.size() as f32;
+    assert!((rendered.seal_area.width.0 - printed) / 2.0 >= 4.0 * module - 1e-3);
+    let pgm = rasterise(&path, 1, 200, true);
+    let measured = dark_width_mm(&pgm, rendered.seal_area, 200.0);
+    assert!((measured - printed).abs() < 0.3, "seal printed {measured} mm wide, expected {printed}");
+}
+
+#[test]
+fn zbarimg_reads_both_reply_codes_on_every_reply_page() {
+    let rendered = render_letter(&fixture(), &sender(), &options_with_reply_pages(2)).unwrap();
+    assert_eq!(rendered.pages, rendered.letter_pages + 2);
+    let path = write("reply-codes", &rendered.pdf);
+    let texts = codes::reply_texts(2);
+    for (i, text) in texts.iter().enumerate() {
+        let page = rendered.letter_pages + 1 + i;
+        let found = zbarimg(&rasterise(&path, page, 200, false));
+        assert_eq!(found, [text.clone(), text.clone()], "page {page} carries its reply code twice");
+        let code = ReplyCode::parse(&found[0], &codes::reply_key()).unwrap();
+        assert_eq!((code.page(), code.pages(), code.reference()), (i as u8 + 1, 2, &codes::reference()));
+        let forged = hybridpost_seal::ReplyKey::from_bytes(&[9; 32]).unwrap();
+        assert_eq!(ReplyCode::parse(&found[0], &forged), Err(ReplyCodeError::BadMac));
+    }
+}
+
+#[test]
+fn reply_code_modules_are_at_least_0_8_mm() {
+    let rendered = render(&fixture());
+    let sheet = codes::reply_sheet(1, date!(2027 - 01 - 31));
+    let symbol = &sheet.pages[0];
+    let module = (REPLY_CODE_SIZE.0 / symbol.size() as f32).min(REPLY_CODE_MAX_MODULE.0);
+    let path = write("reply-module", &rendered.pdf);
+    let pgm = rasterise(&path, rendered.letter_pages + 1, 200, true);
+    for area in REPLY_CODE_AREAS {
+        let printed = dark_width_mm(&pgm, area, 200.0);
+        let measured = printed / symbol.size() as f32;
+        println!(
+            "reply code: QR version {} ({} modules) at level H, printed {printed:.2} mm wide: module {measured:.3} mm",
+            symbol.version(),
+            symbol.size()
+        );
+        assert!((measured - module).abs() < 0.02, "measured {measured}, drawn {module}");
+        assert!(measured >= REPLY_CODE_MIN_MODULE.0, "module {measured} mm");
+        // The quiet zone stays inside the area and the area inside the 5 mm margin.
+        assert!(area.x.0 >= EDGE && area.y.0 >= EDGE && area.x.0 + area.width.0 <= 210.0 - EDGE);
+        assert!(area.y.0 + area.height.0 <= 297.0 - EDGE);
+    }
+    assert_eq!(symbol.version(), 4);
+}
+
+#[test]
+fn the_reply_sheet_says_what_to_do_and_by_when() {
+    let fixture = fixture();
+    let rendered = render(&fixture);
+    let path = write("reply-text", &rendered.pdf);
+    let letter = without_whitespace(&text_of(&path, Some((1, rendered.letter_pages))));
+    assert!(letter.contains(&without_whitespace("กรุณาตอบกลับภายในวันที่ ๓๑ มกราคม ๒๕๗๐")), "{letter}");
+    let sheet = text_of(&path, Some((rendered.letter_pages + 1, rendered.pages)));
+    let flat = without_whitespace(&sheet);
+    for part in [
+        "แบบตอบกลับ แผ่นที่ ๑ จาก ๑",
+        "กรุณาส่งคืนภายในวันที่ ๓๑ มกราคม ๒๕๗๐",
+        &format!("ตอบหนังสือที่ {} เรื่อง {}", fixture.reference, fixture.subject),
+        &format!("เลขอ้างอิงหนังสือ (สำหรับเจ้าหน้าที่) {}", codes::reference().to_digits()),
+        "ห้ามเขียนหรือประทับตราทับรหัสสี่เหลี่ยมทั้งสองมุม",
+        "รับทราบและยินยอมตามหนังสือ",
+        "ข้อความตอบกลับ",
+        "ลงชื่อ",
+    ] {
+        assert!(flat.contains(&without_whitespace(part)), "the reply sheet lacks {part:?}\n{sheet}");
+    }
+    assert!(!flat.contains("Reply"), "a Thai letter has a Thai reply sheet");
+    // The digits on the sheet lead back to the letter.
+    let digits = codes::reference().to_digits();
+    assert_eq!(hybridpost_seal::Reference::parse_digits(&digits).unwrap(), codes::reference());
+
+    let mut bilingual = fixture.clone();
+    bilingual.language = Language::ThaiEnglish;
+    let rendered = render(&bilingual);
+    let sheet = text_of(&write("reply-th-en", &rendered.pdf), Some((rendered.letter_pages + 1, rendered.pages)));
+    for part in ["Reply form sheet 1 of 1", "Please return by 31 January 2027", "Tick one box"] {
+        assert!(without_whitespace(&sheet).contains(&without_whitespace(part)), "{part:?} missing\n{sheet}");
+    }
+}
+
+#[test]
+fn nothing_is_written_over_the_reply_codes_the_seal_or_the_emblem() {
+    let mut bilingual = fixture();
+    bilingual.language = Language::ThaiEnglish;
+    for (name, letter) in [("overlap", fixture()), ("overlap-th-en", bilingual)] {
+        let rendered = render(&letter);
+        let (words, _) = words(&write(name, &rendered.pdf));
+        let overlaps = |w: &Word, a: hybridpost_render::Area| {
+            w.x_max > a.x.0 && w.x_min < a.x.0 + a.width.0 && w.y_max > a.y.0 && w.y_min < a.y.0 + a.height.0
+        };
+        for word in &words {
+            if word.page > rendered.letter_pages {
+                for area in REPLY_CODE_AREAS {
+                    assert!(!overlaps(word, area), "{word:?} is written over a reply code");
+                }
+            } else if word.page == 1 {
+                assert!(!overlaps(word, rendered.seal_area), "{word:?} is written over the seal");
+                assert!(
+                    !overlaps(word, rendered.emblem_area.expect("an official letter")),
+                    "{word:?} is written in the emblem slot"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_seal_host_and_pin_stay_above_the_fold_with_a_long_agency_address() {
+    let long_sender = Sender {
+        agency_name: "สำนักงานปลัดกระทรวงการพัฒนาสังคมและความมั่นคงของมนุษย์".to_string(),
+        agency_address_lines: vec![
+            "ศูนย์ราชการเฉลิมพระเกียรติ ๘๐ พรรษา".to_string(),
+            "อาคารรัฐประศาสนภักดี ชั้น ๔".to_string(),
+            "๑๒๐ ถนนแจ้งวัฒนะ แขวงทุ่งสองห้อง".to_string(),
+            "เขตหลักสี่ กรุงเทพฯ ๑๐๒๑๐".to_string(),
+        ],
+    };
+    for (name, sender) in [("fold", sender()), ("fold-long", long_sender)] {
+        let rendered = render_letter(&fixture(), &sender, &options()).unwrap();
+        let (words, _) = words(&write(name, &rendered.pdf));
+        for line in ["verify.hybridpost.example", "รหัสเปิดอ่านฉบับดิจิทัล: 482913"]
+        {
+            for word in words_of(&words, line) {
+                assert!(word.y_max < DL_FOLD, "{word:?} crosses the fold at {DL_FOLD} mm");
+            }
+        }
+        assert!(rendered.seal_area.y.0 + rendered.seal_area.height.0 < DL_FOLD);
+        let date = words_of(&words, "๒๒ พฤศจิกายน ๒๕๖๙");
+        assert!(date.iter().all(|w| w.y_max <= rendered.seal_area.y.0), "{date:?}");
+    }
+}
+
+#[test]
+fn continuing_pages_end_with_the_continuation_word_and_the_signature_is_never_alone() {
+    // Lengths that push the closing and signature to the foot of a page or over it.
+    for paragraphs in 8..=13 {
+        let mut letter = fixture();
+        letter.body = Some(vec![LONG_PARAGRAPH.to_string(); paragraphs]);
+        let rendered = render(&letter);
+        let (words, _) = words(&write(&format!("continuation-{paragraphs}"), &rendered.pdf));
+        for page in 1..rendered.letter_pages {
+            let on = |p: usize| words.iter().filter(move |w| w.page == p);
+            let word = on(page).find(|w| w.text.starts_with('/') && w.text.ends_with("..."));
+            let word = word.unwrap_or_else(|| panic!("{paragraphs}: page {page} has no continuation word"));
+            let expected = word.text.trim_start_matches('/').trim_end_matches("...");
+            // The first line of the next page, after its page number, starts with that word.
+            let next = on(page + 1).find(|w| !(w.text.starts_with("- ") && w.text.ends_with(" -"))).unwrap();
+            assert!(next.text.starts_with(expected), "{paragraphs}: {word:?} does not match {next:?}");
+            assert!(word.x_max > 180.0 && word.y_min > 265.0, "{paragraphs}: {word:?} not at the bottom right");
+        }
+        let last = rendered.letter_pages;
+        assert!(!words.iter().any(|w| w.page == last && w.text.starts_with('/') && w.text.ends_with("...")));
+        let closing = words.iter().find(|w| w.text == "ขอแสดงความนับถือ").unwrap();
+        let body_above = words
+            .iter()
+            .filter(|w| w.page == closing.page && w.y_min < closing.y_min && w.x_min < 60.0)
+            .filter(|w| !(w.text.starts_with("- ") && w.text.ends_with(" -")))
+            .count();
+        assert!(body_above >= 2, "{paragraphs}: the closing on page {} has {body_above} lines above it", closing.page);
+    }
+}
+
+const PLAIN: &str = include_str!("../../../fixtures/letters/plain-th-en.json");
+
+#[test]
+fn a_plain_letter_in_thai_and_english_carries_both_languages() {
+    let letter: NewLetter = serde_json::from_str(PLAIN).unwrap();
+    letter.check(date!(2026 - 11 - 22)).expect("the fixture passes its checks");
+    let rendered = render_letter(&letter, &sender(), &LetterOptions { reply: None, ..options() }).unwrap();
+    assert_eq!(rendered.layout, LetterLayout::Plain);
+    assert!(rendered.emblem_area.is_none());
+    let path = write("plain-th-en", &rendered.pdf);
+    let out = run("qpdf", &["--check", path.to_str().unwrap()]);
+    assert!(out.contains("No syntax or stream encoding errors found"), "{out}");
+    let text = text_of(&path, None);
+    let flat = without_whitespace(&text);
+    for part in [
+        "สำนักงานเขตพญาไท",
+        "วันที่ / Date ๒๒ พฤศจิกายน ๒๕๖๙",
+        "22 November 2026",
+        "ที่ / Ref. กทม 5301/2569-0457",
+        "เรื่อง",
+        "Subject",
+        "แจ้งนัดหมายตรวจสถานประกอบการ (Inspection",
+        "เรียน Mr. John Smith / Dear Mr. John Smith",
+        "ขอแสดงความนับถือ",
+        "Yours sincerely",
+        "รหัสเปิดอ่านฉบับดิจิทัล: / PIN: 482913",
+    ] {
+        assert!(flat.contains(&without_whitespace(part)), "{part:?} missing\n{text}");
+    }
+    for paragraph in letter.body.unwrap() {
+        assert!(flat.contains(&without_whitespace(&paragraph)), "{paragraph:?} missing\n{text}");
+    }
+    let (words, pages) = words(&path);
+    for word in &words {
+        let (width, height) = pages[word.page - 1];
+        assert!(word.x_min >= EDGE && word.y_min >= EDGE && word.x_max <= width - EDGE && word.y_max <= height - EDGE);
+    }
+    // The sender's block stays above the envelope window, and the window shows the address only.
+    let window = rendered.address_window;
+    for line in ["Mr. John Smith", "กรุงเทพมหานคร 10400"] {
+        for word in words_of(&words, line) {
+            assert!(word.y_min >= window.y.0 && word.y_max <= window.y.0 + window.height.0, "{word:?}");
+        }
+    }
+    let sender_line = words_of(&words, "สำนักงานเขตพญาไท");
+    assert!(sender_line.iter().all(|w| w.y_max <= window.y.0), "{sender_line:?}");
+}
+
+#[test]
+fn an_english_letter_has_english_labels_and_a_gregorian_date() {
+    let mut letter = fixture();
+    letter.language = Language::English;
+    letter.salutation = None;
+    letter.closing = None;
+    letter.body = Some(vec!["The district office has approved your application. ".repeat(40)]);
+    let rendered = render(&letter);
+    let path = write("english", &rendered.pdf);
+    let text = text_of(&path, None);
+    let flat = without_whitespace(&text);
+    for part in [
+        "Ref. มท 0808.2/ว 1234",
+        "22 November 2026",
+        "Subject",
+        "Dear นายสมชาย ใจดี",
+        "Reference",
+        "Please reply by 31 January 2027 on the reply form enclosed with this letter.",
+        "Yours sincerely",
+        "PIN: 482913",
+        "Reply form sheet 1 of 1",
+        "Please return by 31 January 2027",
+        "Letter number (for staff)",
+    ] {
+        assert!(flat.contains(&without_whitespace(part)), "{part:?} missing\n{text}");
+    }
+    assert!(!flat.contains("ขอแสดงความนับถือ") && !flat.contains("เรื่อง") && !flat.contains("แบบตอบกลับ"), "{text}");
+    assert!(rendered.letter_pages >= 2);
+    let (words, _) = words(&path);
+    assert!(words.iter().any(|w| w.page == 2 && w.text == "- 2 -"), "page numbers in Arabic digits");
+}
+
+#[test]
+fn layouts_loaded_from_a_folder_change_the_letter() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("templates-adjusted");
+    std::fs::create_dir_all(&dir).unwrap();
+    let builtin = concat!(env!("CARGO_MANIFEST_DIR"), "/../../templates/letters");
+    let official = std::fs::read_to_string(format!("{builtin}/official.toml")).unwrap();
+    std::fs::write(
+        dir.join("official.toml"),
+        official.replace("closing = \"ขอแสดงความนับถือ\"", "closing = \"ด้วยความนับถือ\""),
+    )
+    .unwrap();
+    std::fs::copy(format!("{builtin}/plain.toml"), dir.join("plain.toml")).unwrap();
+    let templates = LetterTemplates::from_dir(&dir).unwrap();
+    let mut letter = fixture();
+    letter.closing = None;
+    let rendered = render_letter_with(&templates, &letter, &sender(), &options()).unwrap();
+    let text = without_whitespace(&text_of(&write("adjusted", &rendered.pdf), None));
+    assert!(text.contains("ด้วยความนับถือ") && !text.contains("ขอแสดงความนับถือ"), "{text}");
+}
+
+const TAX_NOTICE: &str = include_str!("../../../fixtures/letters/template-tax-notice.json");
+
+#[test]
+fn a_letter_from_a_content_template_prints_the_filled_in_text() {
+    let letter: NewLetter = serde_json::from_str(TAX_NOTICE).unwrap();
+    letter.check(date!(2026 - 11 - 22)).expect("the fixture passes its checks");
+    let rendered = render_letter(&letter, &sender(), &options()).unwrap();
+    let path = write("tax-notice", &rendered.pdf);
+    let out = run("qpdf", &["--check", path.to_str().unwrap()]);
+    assert!(out.contains("No syntax or stream encoding errors found"), "{out}");
+    let text = without_whitespace(&text_of(&path, None));
+    let expected = hybridpost_render::expand_content(
+        &hybridpost_render::ContentTemplates::builtin(),
+        "tax-notice",
+        letter.data.as_ref().unwrap(),
+    )
+    .unwrap();
+    for paragraph in &expected {
+        assert!(text.contains(&without_whitespace(paragraph)), "{paragraph:?} missing\n{text}");
+    }
+    assert!(text.contains(&without_whitespace("ภายในวันที่ ๓๐ เมษายน ๒๕๗๐")), "{text}");
+
+    let mut missing = letter.clone();
+    missing.data.as_mut().unwrap().as_object_mut().unwrap().remove("tax_amount");
+    let err = render_letter(&missing, &sender(), &options()).unwrap_err();
+    assert!(matches!(err, RenderError::Content(_)) && err.to_string().contains("tax_amount"), "{err}");
 }

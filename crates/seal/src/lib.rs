@@ -14,6 +14,8 @@
 //! - [`SigningKey`], [`TrustList`]: keys with validity periods, and the signed trust list
 //!   published as JSON.
 //! - [`Verdict`]: the outcome of verification, including withdrawal of letters.
+//! - [`ReplyCode`]: the short MAC-protected code on every reply page (QR at level H), and the
+//!   reference in digits for manual entry ([`Reference::to_digits`]).
 //!
 //! This crate owns the seal format and its cryptography only. It must stay pure: bytes and
 //! structs in and out, no network, no database, no clock (callers pass today's date), no async
@@ -26,6 +28,7 @@ pub mod encoding;
 pub mod keys;
 pub mod payload;
 pub mod qr;
+pub mod reply_code;
 pub mod seal;
 pub mod secrets;
 pub mod trust_list;
@@ -33,7 +36,10 @@ pub mod trust_list;
 pub use encoding::{DecodeError, base32_decode, base32_encode, base45_decode, base45_encode};
 pub use keys::{KeyError, KeyId, PublicKey, SigningKey, TrustedKey, Validity};
 pub use payload::{ContentDigest, Date, DocumentType, FORMAT_VERSION, PayloadError, Reference, SealPayload};
-pub use qr::{QrError, QrMatrix, module_size_mm, qr_matrix};
+pub use qr::{ErrorCorrection, QrError, QrMatrix, alphanumeric_qr_matrix, module_size_mm, qr_matrix, qr_matrix_at};
+pub use reply_code::{
+    MAC_LEN, REPLY_CODE_EC, REPLY_CODE_PREFIX, ReferenceDigitsError, ReplyCode, ReplyCodeError, ReplyKey,
+};
 pub use seal::{
     MAX_QR_TEXT_LEN, MAX_SEAL_BYTES, Seal, SealError, TextEncoding, Verdict, VerifyContext, WithdrawalReason,
     no_withdrawals, verify_qr_text,

@@ -94,3 +94,31 @@ proptest! {
         let _ = TrustList::from_signed_json(&text, &[]);
     }
 }
+
+fn reply_key() -> ReplyKey {
+    ReplyKey::from_bytes(b"never-panics reply code secret!!").expect("32 bytes")
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_reply_code_texts_never_panic(text in any::<String>()) {
+        let _ = ReplyCode::parse(&text, &reply_key());
+        let _ = Reference::parse_digits(&text);
+    }
+
+    #[test]
+    fn arbitrary_base32_after_the_reply_prefix_never_panics_and_never_verifies(
+        bytes in proptest::collection::vec(any::<u8>(), 0..64),
+    ) {
+        let text = format!("{REPLY_CODE_PREFIX}{}", base32_encode(&bytes));
+        prop_assert!(matches!(
+            ReplyCode::parse(&text, &reply_key()),
+            Err(ReplyCodeError::Malformed(_) | ReplyCodeError::BadMac)
+        ));
+    }
+
+    #[test]
+    fn arbitrary_digit_strings_never_panic(text in "[0-9๐-๙ -]{0,80}") {
+        let _ = Reference::parse_digits(&text);
+    }
+}

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use hybridpost_core::NewLetter;
-use hybridpost_render::{LetterOptions, Sender, render_letter};
+use hybridpost_render::{LetterOptions, QrModules, ReplySheet, Sender, render_letter};
+use hybridpost_seal::{Reference, ReplyCode, ReplyKey};
 use time::macros::{format_description, offset};
 use time::{Date, OffsetDateTime};
 
@@ -57,8 +58,15 @@ pub fn run(args: &RenderArgs) -> Result<(), RenderFailure> {
         RenderFailure::Invalid(errors.0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect())
     })?;
     let sender = Sender { agency_name: args.agency_name.clone(), agency_address_lines: args.agency_address.clone() };
-    let options =
-        LetterOptions { issue_date: today, verification_host: args.verification_host.clone(), pin: args.pin.clone() };
+    let reply = checked.reply_deadline.map(preview_reply_sheet).transpose().map_err(RenderFailure::Other)?;
+    let options = LetterOptions {
+        issue_date: today,
+        verification_host: args.verification_host.clone(),
+        pin: args.pin.clone(),
+        seal: None,
+        reply,
+        seal_url: None,
+    };
     let rendered = render_letter(&checked.letter, &sender, &options)
         .with_context(|| format!("cannot render {}", args.letter.display()))
         .map_err(RenderFailure::Other)?;
@@ -66,6 +74,16 @@ pub fn run(args: &RenderArgs) -> Result<(), RenderFailure> {
         .with_context(|| format!("cannot write {}", args.output.display()))
         .map_err(RenderFailure::Other)?;
     Ok(())
+}
+
+/// A one-page reply sheet for a preview: its codes are made under a throwaway secret for a
+/// throwaway reference, so they look real but match no letter.
+fn preview_reply_sheet(deadline: Date) -> anyhow::Result<ReplySheet> {
+    let reference = Reference::generate();
+    let code = ReplyCode::new(reference.clone(), 1, 1).context("reply code")?;
+    let matrix = code.qr_matrix(&ReplyKey::generate()).context("reply code QR")?;
+    let modules = QrModules::new(matrix.width, matrix.modules).context("reply code QR")?;
+    Ok(ReplySheet { pages: vec![modules], reference_digits: reference.to_digits(), deadline })
 }
 
 fn read_letter(path: &Path) -> anyhow::Result<NewLetter> {

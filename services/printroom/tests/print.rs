@@ -49,6 +49,9 @@ fn compose(item: &PrintItem) -> Result<Composed, String> {
         issue_date: time::macros::date!(2026 - 11 - 22),
         verification_host: "HP.GO.TH".into(),
         pin: Some("12345678".into()),
+        seal: None,
+        reply: None,
+        seal_url: None,
     };
     let (doc, _) = lay_out_letter(&letter, &sender, &options).map_err(|e| e.to_string())?;
     // Letters whose reference says so bring their own PDF, here a damaged one.
@@ -104,6 +107,8 @@ async fn queue(w: &World, name: &str, postcode: &str, reference: &str, test: boo
     content["recipient"]["name"] = json!(name);
     content["recipient"]["address"]["postcode"] = json!(postcode);
     content["reference"] = json!(reference);
+    // No reply sheet: these letters carry no seal, so no reply codes.
+    content.as_object_mut().unwrap().remove("reply");
     let record = LetterRecord {
         letter_id: LetterId::new(),
         agency_id: w.agency,

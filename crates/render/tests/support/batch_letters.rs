@@ -3,7 +3,7 @@
 //! and postcodes drawn from small tables, in postcode order.
 
 use hybridpost_core::NewLetter;
-use hybridpost_render::{LetterOptions, Sender};
+use hybridpost_render::{LetterOptions, QrModules, Sender};
 use time::macros::date;
 
 const FIXTURE: &str = include_str!("../../../../fixtures/letters/official.json");
@@ -36,12 +36,18 @@ pub fn sender() -> Sender {
     }
 }
 
-/// The options of every letter.
+/// The options of every letter: a seal of the real size (a 245-character URL, QR version 11)
+/// with the verification host and PIN under it.
 pub fn options() -> LetterOptions {
+    let url = format!("HTTPS://HP.GO.TH/V#{}K7", "K7QFM2XA".repeat(28));
+    let matrix = hybridpost_seal::qr_matrix(&url).expect("a seal-sized QR code");
     LetterOptions {
         issue_date: date!(2026 - 11 - 22),
         verification_host: "verify.hybridpost.example".to_string(),
         pin: Some("482913".to_string()),
+        seal: Some(QrModules::new(matrix.width, matrix.modules).expect("a valid symbol")),
+        reply: None,
+        seal_url: Some(url),
     }
 }
 
@@ -56,6 +62,8 @@ pub fn letter(n: usize, paragraphs: usize) -> NewLetter {
         SURNAMES[(n / 7) % SURNAMES.len()]
     );
     let (subdistrict, district, province, postcode) = PLACES[(n / 11) % PLACES.len()];
+    // Reply sheets are left out: their codes need a letter's reference and key.
+    value.as_object_mut().expect("an object").remove("reply");
     let recipient = &mut value["recipient"];
     recipient["name"] = name.clone().into();
     let address = &mut recipient["address"];
