@@ -18,6 +18,7 @@ pub mod idempotency;
 pub mod letters;
 pub mod signing_keys;
 pub mod testing;
+pub mod verify;
 
 use std::time::Duration;
 
