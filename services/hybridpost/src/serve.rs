@@ -19,15 +19,18 @@ use crate::config::Config;
 pub enum Role {
     /// The agency API.
     Gateway,
+    /// The public verification page, trust list, letter status, PIN copies and e-mail opt-in.
+    Verify,
 }
 
 impl Role {
     /// Every role, in start-up order.
-    pub const ALL: [Role; 1] = [Role::Gateway];
+    pub const ALL: [Role; 2] = [Role::Gateway, Role::Verify];
 
     fn as_str(self) -> &'static str {
         match self {
             Role::Gateway => "gateway",
+            Role::Verify => "verify",
         }
     }
 }
@@ -85,6 +88,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                 },
                 keyring.clone(),
             )),
+            Role::Verify => hybridpost_verify::parts(verify_state(&config, &store, &keyring)?),
         };
         app = app.merge(routes);
         openapi = Some(match openapi {
@@ -119,15 +123,47 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     println!("  database: {}", config.database_description());
     println!("  blobs:    {}", config.data_dir.join("blobs").display());
     println!("  health:   {base}/healthz    API description: {base}/openapi.json");
+    if roles.contains(&Role::Verify) {
+        println!("  verify:   {base}/V (the page a letter's seal opens)");
+    }
     println!("  an agency API key: hybridpost admin create-agency --name NAME (same --data-dir)");
     println!("Stop with Ctrl-C.");
 
     let maintenance = tokio::spawn(maintain(store.clone()));
-    hybridpost_gateway::run(app, listener, shutdown_signal()).await.context("server failed")?;
+    hybridpost_verify::run(app, listener, shutdown_signal()).await.context("server failed")?;
     maintenance.abort();
     store.close().await;
     tracing::info!("hybridpost stopped");
     Ok(())
+}
+
+/// The verification role's state: links in e-mails point at the public URL (the listen address
+/// when none is set); e-mail goes to `.eml` files in `DATA_DIR/outbox`.
+fn verify_state(
+    config: &Config,
+    store: &Store,
+    keyring: &hybridpost_keyring::Keyring,
+) -> anyhow::Result<hybridpost_verify::VerifyState> {
+    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.listen));
+    // Mail comes from the public host; without one there is no domain to send from.
+    let mail_host = config.public_url.as_deref().and_then(|u| u.split("://").nth(1)).and_then(|rest| {
+        rest.split(['/', ':']).next().filter(|h| h.contains('.') && !h.chars().all(|c| c.is_ascii_digit() || c == '.'))
+    });
+    let mail_from = format!("hybridpost <noreply@{}>", mail_host.unwrap_or("hybridpost.invalid"));
+    let mailer = hybridpost_notify::Mailer::new(hybridpost_notify::MailerConfig {
+        transport: hybridpost_notify::TransportConfig::FileOutbox(config.data_dir.join("outbox")),
+        dkim: None,
+    })
+    .map_err(|e| anyhow::anyhow!("cannot set up e-mail: {e}"))?;
+    let renderer: hybridpost_verify::CopyRenderer =
+        Arc::new(|_| Box::pin(async { Err("digital copies are not available yet".to_owned()) }));
+    Ok(hybridpost_verify::VerifyState::new(
+        store.clone(),
+        keyring.clone(),
+        mailer,
+        renderer,
+        hybridpost_verify::VerifyConfig::new(public_url, mail_from),
+    ))
 }
 
 /// How long an idempotency record answers repeats of its request.
@@ -150,6 +186,12 @@ async fn maintain(store: Store) {
         match deleted {
             Ok(n) => tracing::debug!(deleted = n, "forgot {n} idempotency records older than 24 h"),
             Err(e) => tracing::warn!("idempotency housekeeping failed: {e}"),
+        }
+        match hybridpost_verify::forget_stale(&store, time::OffsetDateTime::now_utc()).await {
+            Ok((attempts, links)) => {
+                tracing::debug!(attempts, links, "forgot {attempts} old PIN attempts and {links} expired opt-in links")
+            }
+            Err(e) => tracing::warn!("verification housekeeping failed: {e}"),
         }
     }
 }
