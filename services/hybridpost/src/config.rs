@@ -47,6 +47,9 @@ pub struct Config {
     pub rate_limit_burst: u32,
     /// Largest blob (PDF, scan) stored, in bytes.
     pub max_blob_bytes: usize,
+    /// Behind a reverse proxy: the header carrying the client's address (`x-forwarded-for`),
+    /// for the verification page's per-client limits. Unset: the connection's address.
+    pub client_ip_header: Option<String>,
 }
 
 /// Log output format.
@@ -77,6 +80,7 @@ impl Default for Config {
             rate_limit_per_second: 500,
             rate_limit_burst: 1000,
             max_blob_bytes: 64 * 1024 * 1024,
+            client_ip_header: None,
         }
     }
 }
@@ -96,6 +100,7 @@ const KNOWN_KEYS: &[&str] = &[
     "rate_limit_per_second",
     "rate_limit_burst",
     "max_blob_bytes",
+    "client_ip_header",
 ];
 
 /// Environment variables with this prefix after `HYBRIDPOST_` are the test suite's, not settings.

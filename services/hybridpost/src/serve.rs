@@ -155,6 +155,12 @@ fn verify_state(
         dkim: None,
     })
     .map_err(|e| anyhow::anyhow!("cannot set up e-mail: {e}"))?;
+    let client_ip_header = config
+        .client_ip_header
+        .as_deref()
+        .map(|h| axum::http::HeaderName::try_from(h.trim()))
+        .transpose()
+        .context("client_ip_header is not an HTTP header name")?;
     let renderer: hybridpost_verify::CopyRenderer =
         Arc::new(|_| Box::pin(async { Err("digital copies are not available yet".to_owned()) }));
     Ok(hybridpost_verify::VerifyState::new(
@@ -162,7 +168,10 @@ fn verify_state(
         keyring.clone(),
         mailer,
         renderer,
-        hybridpost_verify::VerifyConfig::new(public_url, mail_from),
+        hybridpost_verify::VerifyConfig {
+            client_ip_header,
+            ..hybridpost_verify::VerifyConfig::new(public_url, mail_from)
+        },
     ))
 }
 

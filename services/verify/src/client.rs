@@ -1,15 +1,16 @@
 //! Who is asking, how often they may, and the headers every public response wears.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use hmac::{Hmac, Mac};
 use hybridpost_seal::{Purpose, ServiceSecret};
 use hybridpost_web::problem::ApiError;
-use hybridpost_web::rate_limit::RateLimiter;
+
+use crate::VerifyState;
 use sha2::Sha256;
 
 /// The page may load scripts, styles, images and data only from this origin, may not be
@@ -17,11 +18,29 @@ use sha2::Sha256;
 pub(crate) const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
      img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
-/// The client's IP address as the server saw the connection, or `unknown` when the router
-/// runs without connection info (in-process tests). Behind a reverse proxy every client has
-/// the proxy's address; see the README.
-pub(crate) fn client_address(req_extensions: &axum::http::Extensions) -> String {
-    req_extensions
+/// The client's IP address: the last entry of the configured proxy header when there is one
+/// (the address the trusted proxy saw; earlier entries are the client's own claims), else the
+/// connection's address, else `unknown` when the router runs without connection info
+/// (in-process tests).
+pub(crate) fn client_address(
+    extensions: &axum::http::Extensions,
+    headers: &HeaderMap,
+    proxy_header: Option<&HeaderName>,
+) -> String {
+    if let Some(name) = proxy_header {
+        let forwarded = headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .rfind(|v| !v.is_empty())
+            .and_then(|v| v.parse::<IpAddr>().ok());
+        if let Some(ip) = forwarded {
+            return ip.to_string();
+        }
+    }
+    extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map_or_else(|| "unknown".to_owned(), |ConnectInfo(addr)| addr.ip().to_string())
 }
@@ -47,17 +66,20 @@ pub(crate) fn keyed_hash(secret: &ServiceSecret, label: &[u8], value: &[u8]) -> 
 #[derive(Clone, Debug)]
 pub(crate) struct ClientAddress(pub String);
 
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddress {
+impl axum::extract::FromRequestParts<VerifyState> for ClientAddress {
     type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddress(client_address(&parts.extensions)))
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &VerifyState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddress(client_address(&parts.extensions, &parts.headers, state.config.client_ip_header.as_ref())))
     }
 }
 
 /// Refuses a client over its request rate with 429 and `Retry-After`.
-pub(crate) async fn limit_per_client(State(limiter): State<RateLimiter>, req: Request, next: Next) -> Response {
-    let address = client_address(req.extensions());
-    match limiter.check(&address) {
+pub(crate) async fn limit_per_client(State(state): State<VerifyState>, req: Request, next: Next) -> Response {
+    let address = client_address(req.extensions(), req.headers(), state.config.client_ip_header.as_ref());
+    match state.limiter.check(&address) {
         Ok(()) => next.run(req).await,
         Err(retry_after_secs) => {
             metrics::counter!("hybridpost_verify_rate_limited_total").increment(1);

@@ -34,6 +34,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, FromRef};
+use axum::http::HeaderName;
 use axum::{Extension, Router, middleware};
 use hybridpost_keyring::Keyring;
 use hybridpost_notify::Mailer;
@@ -84,6 +85,9 @@ pub struct VerifyConfig {
     pub requests_per_second: u32,
     /// Burst of requests per client address above the sustained rate.
     pub request_burst: u32,
+    /// Behind a reverse proxy: the header in which it passes the client's address
+    /// (`x-forwarded-for`, `x-real-ip`); its last entry is used. Unset: the connection's address.
+    pub client_ip_header: Option<HeaderName>,
 }
 
 impl VerifyConfig {
@@ -99,6 +103,7 @@ impl VerifyConfig {
             optin_link_lifetime: Duration::from_secs(48 * 60 * 60),
             requests_per_second: 10,
             request_burst: 60,
+            client_ip_header: None,
         }
     }
 }
@@ -118,7 +123,7 @@ pub struct VerifyState {
     pub config: Arc<VerifyConfig>,
     /// The current time.
     pub clock: Clock,
-    limiter: RateLimiter,
+    pub(crate) limiter: RateLimiter,
 }
 
 impl fmt::Debug for VerifyState {
@@ -192,7 +197,7 @@ pub fn parts(state: VerifyState) -> (Router, utoipa::openapi::OpenApi) {
         .merge(page::router())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(Extension(BodyLimit(MAX_BODY_BYTES)))
-        .layer(middleware::from_fn_with_state(state.limiter.clone(), client::limit_per_client))
+        .layer(middleware::from_fn_with_state(state.clone(), client::limit_per_client))
         .layer(middleware::from_fn(client::security_headers))
         .with_state(state);
     (router, openapi)

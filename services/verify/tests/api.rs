@@ -441,3 +441,29 @@ async fn a_client_over_its_request_rate_is_told_when_to_retry() {
     assert_eq!(limited.header("retry-after"), "1");
     assert_eq!(call(&h, Method::GET, path, None, Some("192.0.2.81")).await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn behind_a_proxy_clients_are_told_apart_by_the_configured_header() {
+    let h = harness_with(|c| {
+        c.requests_per_second = 1;
+        c.request_burst = 2;
+        c.client_ip_header = Some(header::HeaderName::from_static("x-forwarded-for"));
+    })
+    .await;
+    let proxy = SocketAddr::from(([10, 0, 0, 1], 50000));
+    let call_as = |forwarded: &'static str| {
+        let mut req = Request::builder()
+            .uri("/.well-known/hybridpost/trust-list.json")
+            .header("x-forwarded-for", forwarded)
+            .body(Body::empty())
+            .unwrap();
+        req.extensions_mut().insert(ConnectInfo(proxy));
+        let app = h.app.clone();
+        async move { app.oneshot(req).await.unwrap().status() }
+    };
+    // The last entry is the one the proxy saw; what the client claimed before it does not count.
+    assert_eq!(call_as("203.0.113.1, 192.0.2.1").await, StatusCode::OK);
+    assert_eq!(call_as("198.51.100.7, 192.0.2.1").await, StatusCode::OK);
+    assert_eq!(call_as("192.0.2.1").await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(call_as("192.0.2.2").await, StatusCode::OK);
+}
