@@ -20,6 +20,7 @@ pub mod letters;
 pub mod print;
 pub mod signing_keys;
 pub mod testing;
+pub mod verify;
 
 use std::time::Duration;
 

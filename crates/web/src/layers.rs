@@ -14,7 +14,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::problem::{Problem, ProblemExtension, problem_response};
+use crate::problem::{PageForPeople, Problem, ProblemExtension, problem_response};
 
 /// The request id header.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -71,6 +71,10 @@ async fn finish_problems(req: Request, next: Next) -> Response {
     let mut response = next.run(req).await;
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    if response.extensions().get::<PageForPeople>().is_some() {
+        tracing::debug!(http.status = status.as_u16(), "request refused with a page for people");
         return response;
     }
     let (mut problem, internal) = match response.extensions_mut().remove::<ProblemExtension>() {

@@ -143,6 +143,11 @@ impl From<hybridpost_store::StoreError> for ApiError {
     }
 }
 
+/// Put on an error response whose body is a page for people (an HTML refusal page): the layers
+/// log it like any error but keep its body instead of replacing it with problem+json.
+#[derive(Clone, Copy, Debug)]
+pub struct PageForPeople;
+
 /// Carried on an error response so the middleware can finish and log it.
 #[derive(Clone, Debug)]
 pub struct ProblemExtension {

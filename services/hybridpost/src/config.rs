@@ -51,6 +51,9 @@ pub struct Config {
     pub print_batch_interval_secs: u64,
     /// Most letters in one print batch.
     pub print_batch_max_letters: i64,
+    /// Behind a reverse proxy: the header carrying the client's address (`x-forwarded-for`),
+    /// for the verification page's per-client limits. Unset: the connection's address.
+    pub client_ip_header: Option<String>,
 }
 
 /// Log output format.
@@ -83,6 +86,7 @@ impl Default for Config {
             max_blob_bytes: 1024 * 1024 * 1024,
             print_batch_interval_secs: 3600,
             print_batch_max_letters: 5000,
+            client_ip_header: None,
         }
     }
 }
@@ -104,6 +108,7 @@ const KNOWN_KEYS: &[&str] = &[
     "max_blob_bytes",
     "print_batch_interval_secs",
     "print_batch_max_letters",
+    "client_ip_header",
 ];
 
 /// Environment variables with this prefix after `HYBRIDPOST_` are the test suite's, not settings.

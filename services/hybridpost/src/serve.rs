@@ -23,16 +23,19 @@ pub enum Role {
     Gateway,
     /// The print sites' API, batch cut-offs and batch rendering.
     Printroom,
+    /// The public verification page, trust list, letter status, PIN copies and e-mail opt-in.
+    Verify,
 }
 
 impl Role {
     /// Every role, in start-up order.
-    pub const ALL: [Role; 2] = [Role::Gateway, Role::Printroom];
+    pub const ALL: [Role; 3] = [Role::Gateway, Role::Printroom, Role::Verify];
 
     fn as_str(self) -> &'static str {
         match self {
             Role::Gateway => "gateway",
             Role::Printroom => "printroom",
+            Role::Verify => "verify",
         }
     }
 }
@@ -117,6 +120,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                 workers.push(tokio::spawn(hybridpost_printroom::run_workers(state.clone())));
                 hybridpost_printroom::parts(state)
             }
+            Role::Verify => hybridpost_verify::parts(verify_state(&config, &store, &composer)?),
         };
         app = app.merge(routes);
         openapi = Some(match openapi {
@@ -151,7 +155,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     println!("Stop with Ctrl-C.");
 
     let maintenance = tokio::spawn(maintain(store.clone()));
-    hybridpost_gateway::run(app, listener, shutdown_signal()).await.context("server failed")?;
+    hybridpost_verify::run(app, listener, shutdown_signal()).await.context("server failed")?;
     maintenance.abort();
     for worker in workers {
         worker.abort();
@@ -159,6 +163,55 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     store.close().await;
     tracing::info!("hybridpost stopped");
     Ok(())
+}
+
+/// The verification role's state: links in e-mails point at the public URL (the listen address
+/// when none is set); e-mail goes to `.eml` files in `DATA_DIR/outbox`.
+fn verify_state(config: &Config, store: &Store, composer: &Composer) -> anyhow::Result<hybridpost_verify::VerifyState> {
+    let public_url = composer.public_url().to_owned();
+    // Mail comes from the public host; without one there is no domain to send from.
+    let mail_host = config.public_url.as_deref().and_then(|u| u.split("://").nth(1)).and_then(|rest| {
+        rest.split(['/', ':']).next().filter(|h| h.contains('.') && !h.chars().all(|c| c.is_ascii_digit() || c == '.'))
+    });
+    let mail_from = format!("hybridpost <noreply@{}>", mail_host.unwrap_or("hybridpost.invalid"));
+    let mailer = hybridpost_notify::Mailer::new(hybridpost_notify::MailerConfig {
+        transport: hybridpost_notify::TransportConfig::FileOutbox(config.data_dir.join("outbox")),
+        dkim: None,
+    })
+    .map_err(|e| anyhow::anyhow!("cannot set up e-mail: {e}"))?;
+    let client_ip_header = config
+        .client_ip_header
+        .as_deref()
+        .map(|h| axum::http::HeaderName::try_from(h.trim()))
+        .transpose()
+        .context("client_ip_header is not an HTTP header name")?;
+    // The digital copy is the letter as printed.
+    let (copy_store, copy_composer) = (store.clone(), composer.clone());
+    let renderer: hybridpost_verify::CopyRenderer = Arc::new(move |letter| {
+        let (store, composer) = (copy_store.clone(), copy_composer.clone());
+        Box::pin(async move {
+            let agency = {
+                let mut conn = store.read().await.map_err(|e| e.to_string())?;
+                hybridpost_store::agencies::get_agency(&mut conn, letter.agency_id)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .ok_or_else(|| "the letter's agency is gone".to_owned())?
+            };
+            tokio::task::spawn_blocking(move || composer.pdf(&letter, &agency).map_err(|e| e.to_string()))
+                .await
+                .map_err(|e| e.to_string())?
+        })
+    });
+    Ok(hybridpost_verify::VerifyState::new(
+        store.clone(),
+        composer.keyring().clone(),
+        mailer,
+        renderer,
+        hybridpost_verify::VerifyConfig {
+            client_ip_header,
+            ..hybridpost_verify::VerifyConfig::new(public_url, mail_from)
+        },
+    ))
 }
 
 /// How long an idempotency record answers repeats of its request.
@@ -181,6 +234,12 @@ async fn maintain(store: Store) {
         match deleted {
             Ok(n) => tracing::debug!(deleted = n, "forgot {n} idempotency records older than 24 h"),
             Err(e) => tracing::warn!("idempotency housekeeping failed: {e}"),
+        }
+        match hybridpost_verify::forget_stale(&store, time::OffsetDateTime::now_utc()).await {
+            Ok((attempts, links)) => {
+                tracing::debug!(attempts, links, "forgot {attempts} old PIN attempts and {links} expired opt-in links")
+            }
+            Err(e) => tracing::warn!("verification housekeeping failed: {e}"),
         }
     }
 }
