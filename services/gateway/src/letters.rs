@@ -454,7 +454,7 @@ pub(crate) async fn cancel_letter(
     let mut tx = state.store.begin().await?;
     let result =
         letters::transition(&mut tx, caller.agency_id, letter_id, LetterStatus::Cancelled, None, request_id).await;
-    let (record, _) = result.map_err(|e| match e {
+    let (mut record, _) = result.map_err(|e| match e {
         TransitionFailure::NotFound => ApiError::NotFound(format!("no letter {letter_id}")),
         TransitionFailure::NotAllowed(why) => {
             ApiError::Conflict { kind: "letter-not-cancellable", detail: why.to_string() }
@@ -465,6 +465,10 @@ pub(crate) async fn cancel_letter(
         },
         TransitionFailure::Store(e) => e.into(),
     })?;
+    // Its seal stops verifying as genuine: a cancelled letter is withdrawn.
+    let now = now_text();
+    letters::withdraw(&mut tx, letter_id, "cancelled", &now).await?;
+    record.withdrawn = Some(("cancelled".to_owned(), now));
     tx.commit().await.map_err(hybridpost_store::StoreError::from)?;
     tracing::info!(letter.id = %letter_id, "letter {letter_id} cancelled");
     Ok(Json(LetterSummary::from(&record)))

@@ -407,6 +407,7 @@ async fn a_letter_can_be_cancelled_only_before_batching() {
     let cancel = h.call(Method::POST, &format!("/v1/letters/{id}/cancel"), Some(&h.a), None, &[]).await;
     assert_eq!(cancel.status, StatusCode::OK, "{}", cancel.body);
     assert_eq!(cancel.body["status"], "cancelled");
+    assert_eq!(cancel.body["withdrawn"], "cancelled", "a cancelled letter's seal is withdrawn");
     let again = h.call(Method::POST, &format!("/v1/letters/{id}/cancel"), Some(&h.a), None, &[]).await;
     assert_problem(&again, StatusCode::CONFLICT);
     assert!(again.body["detail"].as_str().unwrap().contains("already final"), "{}", again.body);

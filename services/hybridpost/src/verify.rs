@@ -179,19 +179,36 @@ fn decode_image(bytes: &[u8]) -> anyhow::Result<image::GrayImage> {
 /// QR texts in an image: as it is, then halved (for high-resolution scans), doubled (for small
 /// codes) and binarised (for uneven light), until something reads.
 fn image_codes(image: &image::GrayImage) -> Vec<String> {
-    use image::imageops::{FilterType, resize};
     let (w, h) = (image.width(), image.height());
     let mut texts = read_qr(image.clone());
-    if texts.is_empty() && w > 1200 {
-        texts = read_qr(resize(image, w / 2, h / 2, FilterType::Triangle));
-    }
-    if texts.is_empty() && w < 1200 {
-        texts = read_qr(resize(image, w * 2, h * 2, FilterType::Triangle));
+    // rqrr misses symbols of under about six pixels per module (a 200 dpi scan of the seal
+    // has four): look again at twice the size, and at binarised overlapping quarters, which
+    // also keeps a page full of text from hiding the finder patterns.
+    if texts.is_empty() && u64::from(w) * u64::from(h) * 4 <= MAX_UPSCALED_PIXELS {
+        texts = read_qr(doubled(image));
     }
     if texts.is_empty() {
-        texts = read_qr(binarise(image));
+        let (tw, th) = (w / 2, h / 2);
+        'tiles: for ty in 0..3 {
+            for tx in 0..3 {
+                let tile = image::imageops::crop_imm(image, tx * tw / 2, ty * th / 2, tw, th).to_image();
+                for attempt in [doubled(&tile), binarise(&doubled(&tile))] {
+                    texts = read_qr(attempt);
+                    if !texts.is_empty() {
+                        break 'tiles;
+                    }
+                }
+            }
+        }
     }
     texts
+}
+
+/// Largest image the reader enlarges whole.
+const MAX_UPSCALED_PIXELS: u64 = 40_000_000;
+
+fn doubled(image: &image::GrayImage) -> image::GrayImage {
+    image::imageops::resize(image, image.width() * 2, image.height() * 2, image::imageops::FilterType::Triangle)
 }
 
 fn read_qr(image: image::GrayImage) -> Vec<String> {
@@ -215,14 +232,7 @@ fn pdf_codes(bytes: &[u8]) -> anyhow::Result<Vec<String>> {
     anyhow::ensure!(!doc.is_encrypted(), "the PDF is encrypted");
     let mut texts = Vec::new();
     for object in doc.objects.values() {
-        if let Ok(dict) = object.as_dict()
-            && let Ok(uri) = dict.get(b"URI").and_then(lopdf::Object::as_str)
-        {
-            let uri = String::from_utf8_lossy(uri).into_owned();
-            if Seal::from_qr_text(&uri).is_ok() {
-                texts.push(uri);
-            }
-        }
+        collect_uris(object, 0, &mut texts);
     }
     if !texts.is_empty() {
         return Ok(texts);
@@ -240,6 +250,36 @@ fn pdf_codes(bytes: &[u8]) -> anyhow::Result<Vec<String>> {
         }
     }
     Ok(texts)
+}
+
+/// Seal URLs in `/URI` entries anywhere inside `object` (link actions are nested dictionaries).
+fn collect_uris(object: &lopdf::Object, depth: usize, out: &mut Vec<String>) {
+    if depth > 8 {
+        return;
+    }
+    let dict = match object {
+        lopdf::Object::Dictionary(d) => d,
+        lopdf::Object::Stream(s) => &s.dict,
+        lopdf::Object::Array(items) => {
+            for item in items {
+                collect_uris(item, depth + 1, out);
+            }
+            return;
+        }
+        _ => return,
+    };
+    for (key, value) in dict.iter() {
+        if key == b"URI"
+            && let Ok(uri) = value.as_str()
+        {
+            let uri = String::from_utf8_lossy(uri).into_owned();
+            if Seal::from_qr_text(&uri).is_ok() {
+                out.push(uri);
+            }
+        } else {
+            collect_uris(value, depth + 1, out);
+        }
+    }
 }
 
 /// An 8-bit grey or RGB image stream (Flate or uncompressed).

@@ -197,3 +197,128 @@ fn bad_cli_input_gets_one_plain_line() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("line 2") && stderr.contains("check digit"), "{stderr}");
 }
+
+/// An HTTP exchange whose answer body is bytes (a PDF).
+fn http_bytes(addr: SocketAddr, path: &str, key: &str) -> (u16, Vec<u8>) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let req =
+        format!("GET {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\nauthorization: Bearer {key}\r\n\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).unwrap();
+    let status = std::str::from_utf8(&answer[9..12]).unwrap().parse().unwrap();
+    let split = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    (status, answer[split + 4..].to_vec())
+}
+
+/// Runs `hybridpost verify` with `args`; its exit code and standard output.
+fn verify(dir: &std::path::Path, args: &[&str]) -> (i32, String) {
+    let mut all = vec!["verify"];
+    all.extend_from_slice(args);
+    let out = hybridpost(dir, &all).output().unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+#[test]
+fn a_printed_letter_verifies_offline_from_a_200_dpi_scan_a_rotated_jpeg_photo_and_its_pdf() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+    let out =
+        hybridpost(dir.path(), &["admin", "create-agency", "--name", "สำนักงานเขตพญาไท", "--code", "BKK-PHAYATHAI"])
+            .output()
+            .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let agency: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let key = agency["api_key"].as_str().unwrap();
+    let letter =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/letters/official.json")).unwrap();
+    let (status, body) = http(server.addr, "POST", "/v1/letters", Some(key), Some(&letter));
+    assert_eq!(status, 201, "{body}");
+    let created: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let id = created["letter_id"].as_str().unwrap();
+    let (status, pdf) = http_bytes(server.addr, &format!("/v1/letters/{id}/pdf"), key);
+    assert_eq!(status, 200);
+    let pdf_path = dir.path().join("letter.pdf");
+    std::fs::write(&pdf_path, &pdf).unwrap();
+
+    // Page 1 as a 200 dpi scan.
+    let prefix = dir.path().join("scan");
+    let raster = Command::new("pdftoppm")
+        .args(["-r", "200", "-f", "1", "-l", "1", "-png", "-singlefile"])
+        .arg(&pdf_path)
+        .arg(&prefix)
+        .status()
+        .expect("pdftoppm (poppler-utils) is installed");
+    assert!(raster.success());
+    let scan = dir.path().join("scan.png");
+    let (code, text) = verify(dir.path(), &[scan.to_str().unwrap()]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.starts_with("GENUINE") && text.contains("BKK-PHAYATHAI"), "{text}");
+    assert!(
+        text.contains(created["seal_reference"].as_str().unwrap()),
+        "the printed reference is the sealed one: {text}"
+    );
+
+    // The same page photographed sideways and saved as a JPEG.
+    let photo = dir.path().join("photo.jpg");
+    let rotated = image::imageops::rotate90(&image::open(&scan).unwrap().to_rgb8());
+    let mut jpeg = std::fs::File::create(&photo).unwrap();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 60).encode_image(&rotated).unwrap();
+    drop(jpeg);
+    let (code, text) = verify(dir.path(), &[photo.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{text}");
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(report["verdict"], "genuine");
+    assert_eq!(report["signed"]["issuer"], "BKK-PHAYATHAI");
+    assert_eq!(report["withdrawals_checked"], true);
+
+    // The PDF itself: its seal is a link to the verification page.
+    let (code, text) = verify(dir.path(), &[pdf_path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{text}");
+
+    // Offline, on another machine: the exported trust list and root keys, no database.
+    let export = dir.path().join("trust");
+    let out =
+        hybridpost(dir.path(), &["admin", "export-trust-list", "--out", export.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let elsewhere = tempfile::tempdir().unwrap();
+    let list = export.join("trust-list.json");
+    let roots = export.join("root-keys.pem");
+    let args = [scan.to_str().unwrap(), "--trust-list", list.to_str().unwrap(), "--root-keys", roots.to_str().unwrap()];
+    let out = Command::new(BIN).current_dir(elsewhere.path()).arg("verify").args(args).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("withdrawals not checked"), "{text}");
+
+    // Cancelled, the letter is withdrawn: the seal no longer verifies here.
+    let (status, body) = http(server.addr, "POST", &format!("/v1/letters/{id}/cancel"), Some(key), None);
+    assert_eq!(status, 200, "{body}");
+    let (code, text) = verify(dir.path(), &[scan.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 1, "{text}");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&text).unwrap()["verdict"], "withdrawn");
+
+    // A QR code that is not a seal, and a file with no code at all.
+    let matrix = hybridpost_seal::qr_matrix("HTTPS://EXAMPLE.COM/NOT-A-SEAL").unwrap();
+    let scale = 8u32;
+    let side = (matrix.width as u32 + 8) * scale;
+    let other = image::GrayImage::from_fn(side, side, |x, y| {
+        let (mx, my) = ((x / scale) as i64 - 4, (y / scale) as i64 - 4);
+        let dark = mx >= 0 && my >= 0 && matrix.is_dark(mx as usize, my as usize);
+        image::Luma([if dark { 0 } else { 255 }])
+    });
+    let other_path = dir.path().join("other.png");
+    other.save(&other_path).unwrap();
+    let (code, text) = verify(dir.path(), &[other_path.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 1, "{text}");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&text).unwrap()["verdict"], "not_a_seal");
+    let blank_path = dir.path().join("blank.png");
+    image::GrayImage::from_pixel(400, 400, image::Luma([255])).save(&blank_path).unwrap();
+    let (code, text) = verify(dir.path(), &[blank_path.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 1, "{text}");
+    let (code, text) = verify(dir.path(), &[letter.as_str()]);
+    assert_eq!(code, 2, "not a file: {text}");
+}
