@@ -67,10 +67,28 @@ impl Composer {
         rest.trim_end_matches('/').to_owned()
     }
 
-    /// Lays out `letter` of `agency`.
-    pub fn compose(&self, letter: &LetterRecord, agency: &Agency) -> Result<Composed, ComposeError> {
-        let content: NewLetter =
+    /// Lays out `letter` of `agency`; `document` is the agency's own PDF for a letter that
+    /// names one (`document_id`), which then follows a cover page (and the reply sheet).
+    pub fn compose(
+        &self,
+        letter: &LetterRecord,
+        agency: &Agency,
+        document: Option<&[u8]>,
+    ) -> Result<Composed, ComposeError> {
+        let mut content: NewLetter =
             serde_json::from_value(letter.content.clone()).map_err(|e| ComposeError::Stored(e.to_string()))?;
+        let agency_pdf = match (&content.document_id, document) {
+            (None, _) => None,
+            (Some(_), Some(pdf)) => Some(pdf.to_vec()),
+            (Some(id), None) => return Err(ComposeError::AgencyPdf(format!("document {id} is missing"))),
+        };
+        if agency_pdf.is_some() {
+            // The cover page: the letterhead, address, subject, seal and PIN, and a line saying
+            // that the agency's own letter follows.
+            content.body = Some(vec![COVER_TEXT.to_owned()]);
+            content.document_id = None;
+            content.signatory = None;
+        }
         let seal = letter.seal.as_ref();
         let pin = match seal {
             Some(s) => Some(
@@ -116,7 +134,10 @@ impl Composer {
             seal_url,
         };
         let (doc, _) = lay_out_letter(&content, &sender, &options).map_err(|e| ComposeError::Layout(e.to_string()))?;
-        Ok(Composed::Document(doc))
+        Ok(match agency_pdf {
+            Some(pdf) => Composed::CoverAndPdf(doc, pdf),
+            None => Composed::Document(doc),
+        })
     }
 
     /// The reply sheet of a letter: one page with its reply code, the reference in digits.
@@ -137,8 +158,13 @@ impl Composer {
     }
 
     /// The letter as one PDF: its proof for the agency and its digital copy for the citizen.
-    pub fn pdf(&self, letter: &LetterRecord, agency: &Agency) -> Result<Vec<u8>, ComposeError> {
-        match self.compose(letter, agency)? {
+    pub fn pdf(
+        &self,
+        letter: &LetterRecord,
+        agency: &Agency,
+        document: Option<&[u8]>,
+    ) -> Result<Vec<u8>, ComposeError> {
+        match self.compose(letter, agency, document)? {
             Composed::Document(doc) => doc.to_pdf().map_err(|e| ComposeError::Layout(e.to_string())),
             Composed::CoverAndPdf(cover, pdf) => {
                 let cover = cover.to_pdf().map_err(|e| ComposeError::Layout(e.to_string()))?;
@@ -147,6 +173,10 @@ impl Composer {
         }
     }
 }
+
+/// The text of the cover page of a letter that is the agency's own PDF.
+pub const COVER_TEXT: &str = "หนังสือของหน่วยงานฉบับจริงอยู่ในหน้าถัดไป \
+                              (The agency's letter follows on the next pages.)";
 
 /// Reply pages on a reply sheet.
 pub const REPLY_PAGES: u8 = 1;

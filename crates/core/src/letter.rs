@@ -139,6 +139,10 @@ pub struct NewLetter {
     /// A named content template, filled in with `data`, instead of `body`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template: Option<String>,
+    /// The agency's own PDF (uploaded with `POST /v1/documents`), sent behind a cover page
+    /// carrying the address, seal and PIN, instead of `body` or `template`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document_id: Option<String>,
     /// Values for the template.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
@@ -197,9 +201,19 @@ impl NewLetter {
             errors.text("signatory.position", &s.position, limits::LINE);
         }
 
+        let given = [self.body.is_some(), self.template.is_some(), self.document_id.is_some()];
+        if given.iter().filter(|g| **g).count() > 1 {
+            errors.add("body", "give one of body, template or document_id");
+        }
+        if let Some(id) = &self.document_id
+            && uuid::Uuid::parse_str(id).is_err()
+        {
+            errors.add("document_id", "is not a document id from POST /v1/documents");
+        }
         match (&self.body, &self.template) {
-            (Some(_), Some(_)) => errors.add("template", "give either body or template, not both"),
-            (None, None) => errors.add("body", "give the letter's paragraphs in body, or a template"),
+            (Some(_), Some(_)) => {}
+            (None, None) if self.document_id.is_some() => {}
+            (None, None) => errors.add("body", "give the letter's paragraphs in body, a template, or a document_id"),
             (Some(body), None) => {
                 if body.is_empty() {
                     errors.add("body", "must have at least one paragraph");
@@ -455,7 +469,20 @@ mod tests {
         l.data = Some(serde_json::json!({"amount": 100}));
         assert!(l.check(date!(2026 - 11 - 22)).is_ok());
         l.body = Some(vec!["x".into()]);
-        assert_eq!(l.check(date!(2026 - 11 - 22)).unwrap_err().0[0].field, "template");
+        assert_eq!(l.check(date!(2026 - 11 - 22)).unwrap_err().0[0].field, "body");
+    }
+
+    #[test]
+    fn an_agency_pdf_replaces_the_body() {
+        let mut l = example();
+        l.body = None;
+        l.document_id = Some("01936f0e-0000-7000-8000-000000000000".into());
+        assert!(l.check(date!(2026 - 11 - 22)).is_ok());
+        l.document_id = Some("not-a-document".into());
+        assert_eq!(l.check(date!(2026 - 11 - 22)).unwrap_err().0[0].field, "document_id");
+        l.document_id = Some("01936f0e-0000-7000-8000-000000000000".into());
+        l.body = Some(vec!["x".into()]);
+        assert_eq!(l.check(date!(2026 - 11 - 22)).unwrap_err().0[0].field, "body");
     }
 
     #[test]

@@ -71,3 +71,16 @@ pub async fn get_document(
     })
     .transpose()
 }
+
+/// The bytes of one of the agency's documents; `None` when there is no such document (or its
+/// blob is missing).
+pub async fn load_bytes(
+    conn: &mut AnyConnection,
+    blobs: &crate::BlobStore,
+    agency_id: AgencyId,
+    document_id: &str,
+) -> Result<Option<Vec<u8>>> {
+    let Some(record) = get_document(conn, agency_id, document_id).await? else { return Ok(None) };
+    let key = crate::BlobKey::parse(&record.blob_key).map_err(|e| crate::StoreError::Corrupt(e.to_string()))?;
+    blobs.get(&key).await.map_err(|e| crate::StoreError::Corrupt(format!("document {document_id}: {e}")))
+}

@@ -171,9 +171,20 @@ pub(crate) async fn create_letter(
     };
     let (channel, channel_reason) = Channel::choose(citizen_id.as_ref(), has_e_channel);
 
-    // The seal covers the letter as stored: a digest of its canonical JSON.
+    // The seal covers the letter as stored: a digest of its canonical JSON, and of the agency's
+    // PDF when the letter is one.
     let content = serde_json::to_value(&letter).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let canonical = serde_json::to_vec(&content).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut canonical = serde_json::to_vec(&content).map_err(|e| ApiError::Internal(e.to_string()))?;
+    if let Some(id) = &letter.document_id {
+        let mut conn = state.store.read().await?;
+        let document = hybridpost_store::documents::get_document(&mut conn, caller.agency_id, id).await?;
+        let Some(document) = document else {
+            let mut errors = hybridpost_core::ValidationErrors::default();
+            errors.add("document_id", format!("no document {id} of this agency; upload it with POST /v1/documents"));
+            return Err(ApiError::Validation(errors));
+        };
+        canonical.extend_from_slice(document.sha256.as_bytes());
+    }
     let issue_date = to_seal_date(today);
     let seal_request = SealRequest {
         issue_date,
@@ -364,7 +375,7 @@ pub(crate) async fn letter_pdf(
     Path(letter_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let letter_id = parse_letter_id(&letter_id)?;
-    let (record, agency) = {
+    let (record, agency, document) = {
         let mut conn = state.store.read().await?;
         let record = letters::get_letter(&mut conn, caller.agency_id, letter_id)
             .await?
@@ -372,10 +383,14 @@ pub(crate) async fn letter_pdf(
         let agency = hybridpost_store::agencies::get_agency(&mut conn, caller.agency_id)
             .await?
             .ok_or_else(|| ApiError::Internal("the caller's agency is gone".into()))?;
-        (record, agency)
+        let document = match record.content.get("document_id").and_then(|d| d.as_str()) {
+            Some(id) => hybridpost_store::documents::load_bytes(&mut conn, &state.blobs, caller.agency_id, id).await?,
+            None => None,
+        };
+        (record, agency, document)
     };
     let composer = state.composer.clone();
-    let pdf = tokio::task::spawn_blocking(move || composer.pdf(&record, &agency))
+    let pdf = tokio::task::spawn_blocking(move || composer.pdf(&record, &agency, document.as_deref()))
         .await
         .map_err(|e| ApiError::Internal(format!("layout panicked: {e}")))?
         .map_err(|e| {

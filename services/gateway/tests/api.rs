@@ -683,3 +683,47 @@ async fn a_pdf_with_three_problems_gets_one_answer_listing_all_three_and_an_encr
         .await;
     assert_problem(&anonymous, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn an_agency_pdf_is_sent_behind_a_cover_page_with_the_address_seal_and_reply_sheet() {
+    use pdfs::{PageSpec, body_text, build};
+    let h = harness().await;
+    let agency_pdf =
+        build(&[PageSpec::a4(&body_text("Notice of the district office")), PageSpec::a4(&body_text("Page two"))]);
+    let stored = post_pdf(&h, "/v1/documents", agency_pdf).await;
+    assert_eq!(stored.status, StatusCode::CREATED, "{}", stored.body);
+    let document_id = stored.body["document_id"].as_str().unwrap();
+
+    let mut letter = example();
+    letter.as_object_mut().unwrap().remove("body");
+    letter["document_id"] = json!(document_id);
+    let created = h.post(&h.a, &letter).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let id = created.body["letter_id"].as_str().unwrap();
+
+    let request = Request::builder()
+        .uri(format!("/v1/letters/{id}/pdf"))
+        .header(header::AUTHORIZATION, format!("Bearer {}", h.a))
+        .body(Body::empty())
+        .unwrap();
+    let response = h.app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let pdf = response.into_body().collect().await.unwrap().to_bytes();
+    let dir = pdfs::scratch();
+    let path = pdfs::write(dir.path(), "proof.pdf", &pdf);
+    pdfs::run("qpdf", &["--check", pdfs::arg(&path)]);
+    let info = pdfs::run("pdfinfo", &[pdfs::arg(&path)]);
+    assert!(info.contains("Pages:           4"), "cover, reply sheet, then the agency's two pages: {info}");
+    let cover = pdfs::run("pdftotext", &["-f", "1", "-l", "1", pdfs::arg(&path), "-"]);
+    assert!(cover.contains("นายสมชาย ใจดี") && cover.contains("หน้าถัดไป"), "{cover}");
+    let last = pdfs::run("pdftotext", &["-f", "3", "-l", "4", pdfs::arg(&path), "-"]);
+    assert!(last.contains("Notice of the district office") && last.contains("Page two"), "{last}");
+
+    // Another agency's document, or none, is refused with the field named.
+    letter["document_id"] = json!("01936f0e-0000-7000-8000-000000000000");
+    let refused = h.post(&h.a, &letter).await;
+    assert_problem(&refused, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused.body["errors"][0]["field"], "document_id");
+    letter["document_id"] = json!(document_id);
+    assert_problem(&h.post(&h.b, &letter).await, StatusCode::UNPROCESSABLE_ENTITY);
+}

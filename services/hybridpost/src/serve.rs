@@ -109,7 +109,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                     keys: keys.clone(),
                     blobs: blobs.clone(),
                     renderer: Arc::new(PdfBatchRenderer::new(Arc::new(move |item: &PrintItem| {
-                        compose.compose(&item.letter, &item.agency).map_err(|e| e.to_string())
+                        compose.compose(&item.letter, &item.agency, item.document.as_deref()).map_err(|e| e.to_string())
                     }))),
                     config: Arc::new(PrintroomConfig {
                         max_batch_letters: config.print_batch_max_letters,
@@ -120,7 +120,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                 workers.push(tokio::spawn(hybridpost_printroom::run_workers(state.clone())));
                 hybridpost_printroom::parts(state)
             }
-            Role::Verify => hybridpost_verify::parts(verify_state(&config, &store, &composer)?),
+            Role::Verify => hybridpost_verify::parts(verify_state(&config, &store, &composer, &blobs)?),
         };
         app = app.merge(routes);
         openapi = Some(match openapi {
@@ -167,7 +167,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
 /// The verification role's state: links in e-mails point at the public URL (the listen address
 /// when none is set); e-mail goes to `.eml` files in `DATA_DIR/outbox`.
-fn verify_state(config: &Config, store: &Store, composer: &Composer) -> anyhow::Result<hybridpost_verify::VerifyState> {
+fn verify_state(
+    config: &Config,
+    store: &Store,
+    composer: &Composer,
+    blobs: &BlobStore,
+) -> anyhow::Result<hybridpost_verify::VerifyState> {
     let public_url = composer.public_url().to_owned();
     // Mail comes from the public host; without one there is no domain to send from.
     let mail_host = config.public_url.as_deref().and_then(|u| u.split("://").nth(1)).and_then(|rest| {
@@ -186,20 +191,29 @@ fn verify_state(config: &Config, store: &Store, composer: &Composer) -> anyhow::
         .transpose()
         .context("client_ip_header is not an HTTP header name")?;
     // The digital copy is the letter as printed.
-    let (copy_store, copy_composer) = (store.clone(), composer.clone());
+    let (copy_store, copy_composer, copy_blobs) = (store.clone(), composer.clone(), blobs.clone());
     let renderer: hybridpost_verify::CopyRenderer = Arc::new(move |letter| {
-        let (store, composer) = (copy_store.clone(), copy_composer.clone());
+        let (store, composer, blobs) = (copy_store.clone(), copy_composer.clone(), copy_blobs.clone());
         Box::pin(async move {
-            let agency = {
+            let (agency, document) = {
                 let mut conn = store.read().await.map_err(|e| e.to_string())?;
-                hybridpost_store::agencies::get_agency(&mut conn, letter.agency_id)
+                let agency = hybridpost_store::agencies::get_agency(&mut conn, letter.agency_id)
                     .await
                     .map_err(|e| e.to_string())?
-                    .ok_or_else(|| "the letter's agency is gone".to_owned())?
+                    .ok_or_else(|| "the letter's agency is gone".to_owned())?;
+                let document = match letter.content.get("document_id").and_then(|d| d.as_str()) {
+                    Some(id) => hybridpost_store::documents::load_bytes(&mut conn, &blobs, letter.agency_id, id)
+                        .await
+                        .map_err(|e| e.to_string())?,
+                    None => None,
+                };
+                (agency, document)
             };
-            tokio::task::spawn_blocking(move || composer.pdf(&letter, &agency).map_err(|e| e.to_string()))
-                .await
-                .map_err(|e| e.to_string())?
+            tokio::task::spawn_blocking(move || {
+                composer.pdf(&letter, &agency, document.as_deref()).map_err(|e| e.to_string())
+            })
+            .await
+            .map_err(|e| e.to_string())?
         })
     });
     Ok(hybridpost_verify::VerifyState::new(

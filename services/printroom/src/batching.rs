@@ -114,6 +114,7 @@ pub async fn render_next_batch(state: &PrintroomState) -> anyhow::Result<Option<
     // grow with the batch.
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<PrintItem>(32);
     let store = state.store.clone();
+    let blobs = state.blobs.clone();
     let loading = members.clone();
     let loader = tokio::spawn(async move {
         let mut agencies_seen: HashMap<hybridpost_core::AgencyId, Agency> = HashMap::new();
@@ -130,8 +131,13 @@ pub async fn render_next_batch(state: &PrintroomState) -> anyhow::Result<Option<
                     agency
                 }
             };
+            let document_id = letter.content.get("document_id").and_then(|d| d.as_str()).map(str::to_owned);
+            let document = match document_id {
+                Some(id) => hybridpost_store::documents::load_bytes(&mut conn, &blobs, letter.agency_id, &id).await?,
+                None => None,
+            };
             drop(conn);
-            if sender.send(PrintItem { position: member.position, letter, agency }).await.is_err() {
+            if sender.send(PrintItem { position: member.position, letter, agency, document }).await.is_err() {
                 break;
             }
         }

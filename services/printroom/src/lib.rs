@@ -83,6 +83,8 @@ pub struct PrintItem {
     pub letter: LetterRecord,
     /// Its agency.
     pub agency: Agency,
+    /// The agency's own PDF, for a letter that is one.
+    pub document: Option<Vec<u8>>,
 }
 
 /// Where a letter landed in the batch PDF.
