@@ -238,8 +238,8 @@ fn printpdf_pt(mm: Mm) -> f32 {
     mm.0 * 2.834_646
 }
 
-/// Writes a print batch to `W` as letters are appended: see the [module
-/// documentation](self).
+/// Writes a print batch to `W` as letters are appended: a cover sheet, each letter on new
+/// sheets with blank backs for duplex, the two faces embedded once, and a manifest.
 ///
 /// ```
 /// use hybridpost_render::{Area, BatchInfo, BatchLetter, BatchWriter, Document, PageSize, Paragraph};
