@@ -109,6 +109,24 @@ impl From<&LetterRecord> for LetterSummary {
     }
 }
 
+/// Why an agency withdraws a letter that is already out.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WithdrawReason {
+    /// A newer letter replaces it.
+    Superseded,
+    /// It was reported lost or stolen.
+    ReportedLost,
+}
+
+/// Body of `POST /v1/letters/{id}/withdraw`.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawRequest {
+    /// `superseded` or `reported_lost` (a letter that is not out yet is cancelled instead).
+    pub reason: WithdrawReason,
+}
+
 /// The printed form of a stored (plain base32) seal reference.
 fn human_reference(plain: &str) -> String {
     hybridpost_seal::base32_decode(plain)
@@ -410,6 +428,61 @@ pub(crate) async fn letter_pdf(
         pdf,
     )
         .into_response())
+}
+
+/// Withdraw a letter that is already out (superseded by a newer one, or reported lost): its
+/// seal stops verifying as genuine, on the verification page and for `hybridpost verify` with
+/// this installation's data. The letter's delivery status does not change.
+#[utoipa::path(
+    post, path = "/v1/letters/{letter_id}/withdraw", tag = "letters",
+    params(("letter_id" = LetterId, Path, description = "The letter's id")),
+    request_body = WithdrawRequest,
+    responses(
+        (status = 200, description = "Withdrawn", body = LetterSummary),
+        (status = 401, description = "No or bad API key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such letter for this agency", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already withdrawn", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = []))
+)]
+pub(crate) async fn withdraw_letter(
+    State(state): State<AppState>,
+    caller: AgencyCaller,
+    Path(letter_id): Path<String>,
+    body: JsonBody<WithdrawRequest>,
+) -> Result<Json<LetterSummary>, ApiError> {
+    let letter_id = parse_letter_id(&letter_id)?;
+    let reason = match body.value.reason {
+        WithdrawReason::Superseded => "superseded",
+        WithdrawReason::ReportedLost => "reported_lost",
+    };
+    let mut tx = state.store.begin().await?;
+    let mut record = letters::get_letter(&mut tx, caller.agency_id, letter_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no letter {letter_id}")))?;
+    let now = now_text();
+    if !letters::withdraw(&mut tx, letter_id, reason, &now).await? {
+        return Err(ApiError::Conflict {
+            kind: "letter-already-withdrawn",
+            detail: format!("letter {letter_id} is already withdrawn"),
+        });
+    }
+    events::append_event(
+        &mut tx,
+        NewEvent {
+            agency_id: caller.agency_id,
+            letter_id,
+            kind: "withdrawn",
+            status: record.status,
+            detail: Some(serde_json::json!({"reason": reason})),
+            request_id: None,
+        },
+    )
+    .await?;
+    tx.commit().await.map_err(hybridpost_store::StoreError::from)?;
+    record.withdrawn = Some((reason.to_owned(), now));
+    tracing::info!(letter.id = %letter_id, "letter {letter_id} withdrawn: {reason}");
+    Ok(Json(LetterSummary::from(&record)))
 }
 
 /// List the agency's letters, newest first.

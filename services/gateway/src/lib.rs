@@ -122,6 +122,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(letters::get_letter))
         .routes(routes!(letters::letter_pdf))
         .routes(routes!(letters::cancel_letter))
+        .routes(routes!(letters::withdraw_letter))
         .routes(routes!(events::list_events))
         .merge(
             OpenApiRouter::new()

@@ -523,6 +523,7 @@ async fn the_openapi_document_describes_every_route_and_they_exist() {
             "POST /v1/documents",
             "POST /v1/letters",
             "POST /v1/letters/{letter_id}/cancel",
+            "POST /v1/letters/{letter_id}/withdraw",
             "POST /v1/pdf-checks",
         ]
     );
@@ -726,4 +727,25 @@ async fn an_agency_pdf_is_sent_behind_a_cover_page_with_the_address_seal_and_rep
     assert_eq!(refused.body["errors"][0]["field"], "document_id");
     letter["document_id"] = json!(document_id);
     assert_problem(&h.post(&h.b, &letter).await, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn a_letter_that_is_out_can_be_withdrawn_once_and_only_by_its_agency() {
+    let h = harness().await;
+    let id = h.post(&h.a, &example()).await.body["letter_id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/letters/{id}/withdraw");
+    let body = || Some(Body::from(json!({"reason": "reported_lost"}).to_string()));
+    let other = h.call(Method::POST, &path, Some(&h.b), body(), &[]).await;
+    assert_problem(&other, StatusCode::NOT_FOUND);
+    let done = h.call(Method::POST, &path, Some(&h.a), body(), &[]).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert_eq!(done.body["withdrawn"], "reported_lost");
+    assert_eq!(done.body["status"], "queued_for_print", "the delivery status does not change");
+    assert_problem(&h.call(Method::POST, &path, Some(&h.a), body(), &[]).await, StatusCode::CONFLICT);
+    let bad = h.call(Method::POST, &path, Some(&h.a), Some(Body::from(r#"{"reason": "bored"}"#)), &[]).await;
+    assert_problem(&bad, StatusCode::BAD_REQUEST);
+    let detail = h.get(Some(&h.a), &format!("/v1/letters/{id}")).await;
+    let kinds: Vec<&str> =
+        detail.body["timeline"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds.last(), Some(&"withdrawn"));
 }
