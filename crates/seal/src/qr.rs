@@ -6,7 +6,7 @@
 //! reply sheets come back handwritten on, stamped and scanned, and their codes are short.
 
 use qrcode::bits::Bits;
-use qrcode::{Color, EcLevel, QrCode, Version};
+use qrcode::{Color, EcLevel, Version};
 
 /// The error correction level used for seals.
 pub const SEAL_EC_LEVEL: EcLevel = EcLevel::Q;
@@ -81,13 +81,110 @@ pub fn qr_matrix(text: &str) -> Result<QrMatrix, QrError> {
 
 /// Builds the smallest QR symbol at error correction level `ec` holding `text`.
 pub fn qr_matrix_at(text: &str, ec: ErrorCorrection) -> Result<QrMatrix, QrError> {
-    let code = QrCode::with_error_correction_level(text.as_bytes(), ec.level()).map_err(|e| QrError(e.to_string()))?;
-    let version = match code.version() {
+    let bits = qrcode::bits::encode_auto(text.as_bytes(), ec.level()).map_err(|e| QrError(e.to_string()))?;
+    symbol(bits, ec)
+}
+
+/// Lays out the symbol for `bits`: codewords with error correction, function patterns, and the
+/// mask with the lowest penalty (ISO/IEC 18004 §7.8.3). The mask is chosen here rather than by
+/// the `qrcode` crate, whose scoring allocates for every rule of every mask and took half the
+/// time of typesetting a letter.
+fn symbol(bits: qrcode::bits::Bits, ec: ErrorCorrection) -> Result<QrMatrix, QrError> {
+    use qrcode::canvas::{Canvas, MaskPattern};
+    let version = bits.version();
+    let number = match version {
         Version::Normal(v) => u8::try_from(v).map_err(|_| QrError("version out of range".into()))?,
         Version::Micro(_) => return Err(QrError("unexpected Micro QR".into())),
     };
-    let modules = code.to_colors().into_iter().map(|c| c == Color::Dark).collect();
-    Ok(QrMatrix { version, width: code.width(), modules })
+    let data = bits.into_bytes();
+    let (encoded, ec_data) =
+        qrcode::ec::construct_codewords(&data, version, ec.level()).map_err(|e| QrError(e.to_string()))?;
+    let mut canvas = Canvas::new(version, ec.level());
+    canvas.draw_all_functional_patterns();
+    canvas.draw_data(&encoded, &ec_data);
+    let width = usize::try_from(version.width()).map_err(|_| QrError("width out of range".into()))?;
+    let masks = [
+        MaskPattern::Checkerboard,
+        MaskPattern::HorizontalLines,
+        MaskPattern::VerticalLines,
+        MaskPattern::DiagonalLines,
+        MaskPattern::LargeCheckerboard,
+        MaskPattern::Fields,
+        MaskPattern::Diamonds,
+        MaskPattern::Meadow,
+    ];
+    let mut best: Option<(u32, Vec<bool>)> = None;
+    for mask in masks {
+        let mut masked = canvas.clone();
+        masked.apply_mask(mask);
+        let modules: Vec<bool> = masked.into_colors().into_iter().map(|c| c == Color::Dark).collect();
+        let score = penalty(&modules, width);
+        if best.as_ref().is_none_or(|(b, _)| score < *b) {
+            best = Some((score, modules));
+        }
+    }
+    let (_, modules) = best.ok_or_else(|| QrError("no mask".into()))?;
+    Ok(QrMatrix { version: number, width, modules })
+}
+
+/// The mask penalty of a symbol (ISO/IEC 18004 §7.8.3.1): runs of five or more modules of one
+/// colour, 2 × 2 blocks of one colour, finder-like 1:1:3:1:1 patterns beside four light
+/// modules, and the balance of dark and light.
+fn penalty(m: &[bool], w: usize) -> u32 {
+    let at = |x: usize, y: usize| m[y * w + x];
+    let mut score = 0u32;
+    // N1 and N3, along rows (horizontal) and columns (vertical).
+    for horizontal in [true, false] {
+        let get = |i: usize, j: usize| if horizontal { at(j, i) } else { at(i, j) };
+        for i in 0..w {
+            let mut run = 1;
+            for j in 1..w {
+                if get(i, j) == get(i, j - 1) {
+                    run += 1;
+                } else {
+                    if run >= 5 {
+                        score += 3 + (run - 5);
+                    }
+                    run = 1;
+                }
+            }
+            if run >= 5 {
+                score += 3 + (run - 5);
+            }
+            // dark light dark dark dark light dark, with four light modules before or after.
+            for j in 0..w.saturating_sub(6) {
+                let core = get(i, j)
+                    && !get(i, j + 1)
+                    && get(i, j + 2)
+                    && get(i, j + 3)
+                    && get(i, j + 4)
+                    && !get(i, j + 5)
+                    && get(i, j + 6);
+                if !core {
+                    continue;
+                }
+                let light_before = j >= 4 && (j - 4..j).all(|k| !get(i, k));
+                let light_after = j + 11 <= w && (j + 7..j + 11).all(|k| !get(i, k));
+                if light_before || light_after {
+                    score += 40;
+                }
+            }
+        }
+    }
+    // N2: 2 × 2 blocks of one colour.
+    for y in 0..w - 1 {
+        for x in 0..w - 1 {
+            let c = at(x, y);
+            if at(x + 1, y) == c && at(x, y + 1) == c && at(x + 1, y + 1) == c {
+                score += 3;
+            }
+        }
+    }
+    // N4: 10 points for each 5 % the dark share strays from half.
+    let dark = m.iter().filter(|&&d| d).count();
+    let percent = dark * 100 / m.len();
+    score += u32::try_from(percent.abs_diff(50) / 5 * 10).unwrap_or(u32::MAX);
+    score
 }
 
 /// Builds the smallest QR symbol at level `ec` holding `text` as a single alphanumeric-mode
@@ -105,10 +202,7 @@ pub fn alphanumeric_qr_matrix(text: &str, ec: ErrorCorrection) -> Result<QrMatri
         if !fits {
             continue;
         }
-        let code = QrCode::with_bits(bits, ec.level()).map_err(|e| QrError(e.to_string()))?;
-        let modules = code.to_colors().into_iter().map(|c| c == Color::Dark).collect();
-        let version = u8::try_from(version).map_err(|_| QrError("version out of range".into()))?;
-        return Ok(QrMatrix { version, width: code.width(), modules });
+        return symbol(bits, ec);
     }
     Err(QrError("the text does not fit a QR symbol".into()))
 }
@@ -117,4 +211,21 @@ pub fn alphanumeric_qr_matrix(text: &str, ec: ErrorCorrection) -> Result<QrMatri
 /// `printed_mm` wide: `printed_mm / (17 + 4 × version)`.
 pub fn module_size_mm(version: u8, printed_mm: f64) -> f64 {
     printed_mm / f64::from(17 + 4 * u32::from(version))
+}
+
+#[cfg(test)]
+mod penalty_tests {
+    use super::penalty;
+
+    #[test]
+    fn the_penalty_rules_score_what_iso_18004_says() {
+        let w = 21;
+        // A checkerboard: no runs, no blocks, no finder-like patterns, half dark.
+        let checker: Vec<bool> = (0..w * w).map(|i| (i % w + i / w) % 2 == 0).collect();
+        assert_eq!(penalty(&checker, w), 0);
+        // All dark: runs of 21 in 21 rows and 21 columns (3 + 16 each), 20 × 20 blocks of 3,
+        // and 50 % off balance (10 × 10).
+        let dark = vec![true; w * w];
+        assert_eq!(penalty(&dark, w), 42 * 19 + 400 * 3 + 100);
+    }
 }
