@@ -141,7 +141,7 @@ pub async fn append_events(conn: &mut AnyConnection, events: Vec<NewEvent>) -> R
             .bind(r.request_id.clone())
             .bind(r.created_at.clone());
     }
-    for row in query.fetch_all(conn).await? {
+    for row in query.fetch_all(&mut *conn).await? {
         let event_id: String = row.try_get(0)?;
         let cursor = FeedCursor { tx_order: row.try_get(1)?, seq: row.try_get(2)? };
         let record = records
@@ -150,6 +150,8 @@ pub async fn append_events(conn: &mut AnyConnection, events: Vec<NewEvent>) -> R
             .ok_or_else(|| StoreError::Corrupt(format!("insert returned an unknown event {event_id}")))?;
         record.cursor = cursor;
     }
+    // Webhooks for agencies with endpoints, in the events' own transaction.
+    crate::outbox::enqueue_event_webhooks(conn, &records).await?;
     Ok(records)
 }
 

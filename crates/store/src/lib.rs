@@ -17,6 +17,7 @@ pub mod documents;
 pub mod events;
 pub mod idempotency;
 pub mod letters;
+pub mod outbox;
 pub mod print;
 pub mod signing_keys;
 pub mod testing;

@@ -180,14 +180,14 @@ pub(crate) async fn create_letter(
     let CheckedLetter { letter, citizen_id, reply_deadline } = body.value.check(today).map_err(ApiError::Validation)?;
 
     let citizen_id_hash = citizen_id.as_ref().map(|id| id.keyed_hash(&state.config.citizen_id_key));
-    let has_e_channel = match &citizen_id_hash {
+    let verified_email = match &citizen_id_hash {
         Some(hash) => {
             let mut conn = state.store.read().await?;
-            channels::find_verified_email(&mut conn, hash).await?.is_some()
+            channels::find_verified_email(&mut conn, hash).await?
         }
-        None => false,
+        None => None,
     };
-    let (channel, channel_reason) = Channel::choose(citizen_id.as_ref(), has_e_channel);
+    let (channel, channel_reason) = Channel::choose(citizen_id.as_ref(), verified_email.is_some());
 
     // The seal covers the letter as stored: a digest of its canonical JSON, and of the agency's
     // PDF when the letter is one.
@@ -268,7 +268,9 @@ pub(crate) async fn create_letter(
         (key.clone(), stored)
     });
     let letter_id = record.letter_id;
-    let prepared = PreparedLetter { record, events: new_events, idempotency: idempotency_record };
+    // A live digital letter's notice goes into the outbox with the letter; test letters send nothing.
+    let digital_notice = verified_email.filter(|_| channel == Channel::Digital && !caller.test);
+    let prepared = PreparedLetter { record, events: new_events, idempotency: idempotency_record, digital_notice };
     match state.writer.write(prepared).await? {
         Written::Stored => {}
         Written::IdempotencyKeyTaken => {

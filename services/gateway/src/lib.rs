@@ -1,11 +1,12 @@
 //! The agency API: agencies submit letters, read them with their timelines, cancel them before
-//! they are batched, and page through their event feed. Every route needs an agency API key and
+//! they are batched, page through their event feed, and register webhooks for it. Every route needs an agency API key and
 //! sees only that agency's letters. The OpenAPI document is generated from these handlers.
 #![forbid(unsafe_code)]
 
 mod documents;
 mod events;
 mod letters;
+mod webhooks;
 mod writer;
 
 use std::fmt;
@@ -29,6 +30,7 @@ use utoipa_axum::routes;
 pub use documents::{DocumentSummary, MAX_PDF_BYTES, PdfCheckProblem, PdfCheckReport};
 pub use events::{Event, EventFeed};
 pub use letters::{LetterDetail, LetterList, LetterSummary};
+pub use webhooks::{CreatedWebhook, NewWebhook, Webhook, WebhookList};
 pub use writer::LetterWriter;
 
 /// Settings of the agency API.
@@ -99,7 +101,8 @@ impl FromRef<AppState> for ApiKeys {
     components(schemas(Problem)),
     tags((name = "letters", description = "Submit, read and cancel letters"),
          (name = "events", description = "The agency's event feed"),
-         (name = "documents", description = "Agencies' own PDFs: print checks and uploads"))
+         (name = "documents", description = "Agencies' own PDFs: print checks and uploads"),
+         (name = "webhooks", description = "Signed webhooks carrying the agency's event feed"))
 )]
 struct ApiDoc;
 
@@ -124,6 +127,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(letters::cancel_letter))
         .routes(routes!(letters::withdraw_letter))
         .routes(routes!(events::list_events))
+        .routes(routes!(webhooks::put_webhook, webhooks::list_webhooks))
+        .routes(routes!(webhooks::delete_webhook))
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(documents::check_pdf))

@@ -10,6 +10,7 @@
 use hybridpost_store::events::{self, NewEvent};
 use hybridpost_store::idempotency::{self, IdempotencyRecord};
 use hybridpost_store::letters::{self, LetterRecord};
+use hybridpost_store::outbox;
 use hybridpost_store::{Store, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
@@ -25,6 +26,8 @@ pub(crate) struct PreparedLetter {
     pub events: Vec<NewEvent>,
     /// (key, stored response) when the request had an `Idempotency-Key`.
     pub idempotency: Option<(String, IdempotencyRecord)>,
+    /// The verified address a digital letter's notice goes to, queued with the letter.
+    pub digital_notice: Option<String>,
 }
 
 /// What became of a letter handed to the writer.
@@ -93,6 +96,11 @@ async fn write_batch<'a>(
     let records: Vec<LetterRecord> = letters.clone().map(|l| l.record.clone()).collect();
     letters::insert_letters(&mut tx, &records).await?;
     events::append_events(&mut tx, letters.clone().flat_map(|l| l.events.iter().cloned()).collect()).await?;
+    let notices: Vec<_> = letters
+        .clone()
+        .filter_map(|l| l.digital_notice.as_ref().map(|to| outbox::digital_notice(&l.record, to)))
+        .collect();
+    outbox::insert_notifications(&mut tx, &notices).await?;
     for l in letters {
         if let Some((key, stored)) = &l.idempotency {
             idempotency::insert(&mut tx, l.record.agency_id, key, stored, &l.record.created_at).await?;

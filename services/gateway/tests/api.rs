@@ -516,15 +516,18 @@ async fn the_openapi_document_describes_every_route_and_they_exist() {
     assert_eq!(
         operations,
         [
+            "DELETE /v1/webhooks/{endpoint_id}",
             "GET /v1/events",
             "GET /v1/letters",
             "GET /v1/letters/{letter_id}",
             "GET /v1/letters/{letter_id}/pdf",
+            "GET /v1/webhooks",
             "POST /v1/documents",
             "POST /v1/letters",
             "POST /v1/letters/{letter_id}/cancel",
             "POST /v1/letters/{letter_id}/withdraw",
             "POST /v1/pdf-checks",
+            "PUT /v1/webhooks",
         ]
     );
     // Each documented operation is served: without a key it is refused, not missing.

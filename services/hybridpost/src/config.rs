@@ -54,6 +54,46 @@ pub struct Config {
     /// Behind a reverse proxy: the header carrying the client's address (`x-forwarded-for`),
     /// for the verification page's per-client limits. Unset: the connection's address.
     pub client_ip_header: Option<String>,
+    /// SMTP server for outgoing e-mail; without one, e-mails are written as `.eml` files into
+    /// `DATA_DIR/outbox`.
+    pub smtp_host: Option<String>,
+    /// SMTP port.
+    pub smtp_port: u16,
+    /// `starttls` (port 587), `tls` (implicit TLS, port 465) or `plain` (a local relay only).
+    pub smtp_security: SmtpSecurityName,
+    /// SMTP user name, when the server wants one.
+    pub smtp_user: Option<String>,
+    /// SMTP password.
+    pub smtp_password: Option<SecretString>,
+    /// Most SMTP connections at once (and deliveries in flight).
+    pub smtp_max_connections: u32,
+    /// The sender of every e-mail; its domain is also the Message-ID's.
+    pub mail_from: String,
+    /// DKIM private key file: PKCS#1 PEM for rsa-sha256, or the base64 seed for ed25519-sha256.
+    pub dkim_key_file: Option<PathBuf>,
+    /// DKIM selector (`s=`).
+    pub dkim_selector: Option<String>,
+    /// DKIM signing domain (`d=`).
+    pub dkim_domain: Option<String>,
+    /// Days a digital letter's link works.
+    pub digital_link_ttl_days: u64,
+    /// Hours after its notice a digital letter that was not opened goes to paper.
+    pub digital_open_timeout_hours: u64,
+    /// Hours after which an e-mail or webhook that keeps failing is given up.
+    pub notification_give_up_hours: u64,
+}
+
+/// SMTP connection security, as written in the configuration.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurityName {
+    /// Plain connection upgraded with STARTTLS, which must succeed.
+    #[default]
+    Starttls,
+    /// TLS from the first byte.
+    Tls,
+    /// No encryption: only for a relay on the same machine.
+    Plain,
 }
 
 /// Log output format.
@@ -87,6 +127,19 @@ impl Default for Config {
             print_batch_interval_secs: 3600,
             print_batch_max_letters: 5000,
             client_ip_header: None,
+            smtp_host: None,
+            smtp_port: 587,
+            smtp_security: SmtpSecurityName::Starttls,
+            smtp_user: None,
+            smtp_password: None,
+            smtp_max_connections: 8,
+            mail_from: "hybridpost <noreply@hybridpost.invalid>".into(),
+            dkim_key_file: None,
+            dkim_selector: None,
+            dkim_domain: None,
+            digital_link_ttl_days: 30,
+            digital_open_timeout_hours: 7 * 24,
+            notification_give_up_hours: 48,
         }
     }
 }
@@ -109,6 +162,19 @@ const KNOWN_KEYS: &[&str] = &[
     "print_batch_interval_secs",
     "print_batch_max_letters",
     "client_ip_header",
+    "smtp_host",
+    "smtp_port",
+    "smtp_security",
+    "smtp_user",
+    "smtp_password",
+    "smtp_max_connections",
+    "mail_from",
+    "dkim_key_file",
+    "dkim_selector",
+    "dkim_domain",
+    "digital_link_ttl_days",
+    "digital_open_timeout_hours",
+    "notification_give_up_hours",
 ];
 
 /// Environment variables with this prefix after `HYBRIDPOST_` are the test suite's, not settings.
@@ -126,6 +192,8 @@ impl fmt::Debug for Config {
             .field("roles", &self.roles)
             .field("citizen_id_key", &self.citizen_id_key.as_ref().map(|_| "[set]"))
             .field("secret_key", &self.secret_key.as_ref().map(|_| "[set]"))
+            .field("smtp_host", &self.smtp_host)
+            .field("smtp_password", &self.smtp_password.as_ref().map(|_| "[set]"))
             .finish_non_exhaustive()
     }
 }
@@ -284,6 +352,57 @@ impl Config {
         let key = hex::encode(bytes);
         write_private(&path, &key)?;
         Ok(key.into_bytes())
+    }
+}
+
+impl Config {
+    /// The mailer these settings describe, and a line saying where e-mail goes.
+    pub fn mailer(&self) -> anyhow::Result<(hybridpost_notify::MailerConfig, String)> {
+        use hybridpost_notify::{DkimAlgorithm, DkimSettings, SmtpAuth, SmtpConfig, SmtpSecurity, TransportConfig};
+        let (transport, description) = match self.smtp_host.as_deref().filter(|h| !h.trim().is_empty()) {
+            None => {
+                let dir = self.data_dir.join("outbox");
+                let shown = format!(".eml files in {} (no smtp_host set)", dir.display());
+                (TransportConfig::FileOutbox(dir), shown)
+            }
+            Some(host) => {
+                let security = match self.smtp_security {
+                    SmtpSecurityName::Starttls => SmtpSecurity::StartTls,
+                    SmtpSecurityName::Tls => SmtpSecurity::ImplicitTls,
+                    SmtpSecurityName::Plain => SmtpSecurity::Plain,
+                };
+                let mut smtp = SmtpConfig::new(host, self.smtp_port, security);
+                smtp.max_connections = self.smtp_max_connections;
+                smtp.auth = match (&self.smtp_user, &self.smtp_password) {
+                    (Some(user), Some(password)) => {
+                        Some(SmtpAuth { username: user.clone(), password: password.expose_secret().to_owned() })
+                    }
+                    (None, None) => None,
+                    _ => anyhow::bail!("smtp_user and smtp_password go together: set both or neither"),
+                };
+                let shown = format!(
+                    "SMTP {host}:{} ({:?}, up to {} connections)",
+                    self.smtp_port, self.smtp_security, self.smtp_max_connections
+                );
+                (TransportConfig::Smtp(smtp), shown)
+            }
+        };
+        let dkim = match (&self.dkim_key_file, &self.dkim_selector, &self.dkim_domain) {
+            (None, None, None) => None,
+            (Some(file), Some(selector), Some(domain)) => {
+                let key = std::fs::read_to_string(file)
+                    .map_err(|e| anyhow::anyhow!("cannot read dkim_key_file {}: {e}", file.display()))?;
+                let algorithm = if key.contains("BEGIN RSA PRIVATE KEY") {
+                    DkimAlgorithm::RsaSha256
+                } else {
+                    DkimAlgorithm::Ed25519Sha256
+                };
+                Some(DkimSettings { selector: selector.clone(), domain: domain.clone(), algorithm, private_key: key })
+            }
+            _ => anyhow::bail!("DKIM needs dkim_key_file, dkim_selector and dkim_domain together"),
+        };
+        let description = if dkim.is_some() { format!("{description}, DKIM-signed") } else { description };
+        Ok((hybridpost_notify::MailerConfig { transport, dkim }, description))
     }
 }
 

@@ -25,17 +25,20 @@ pub enum Role {
     Printroom,
     /// The public verification page, trust list, letter status, PIN copies and e-mail opt-in.
     Verify,
+    /// The outbox worker (e-mails, webhooks, paper fallback) and digital letters' `/d/…` links.
+    Notifier,
 }
 
 impl Role {
     /// Every role, in start-up order.
-    pub const ALL: [Role; 3] = [Role::Gateway, Role::Printroom, Role::Verify];
+    pub const ALL: [Role; 4] = [Role::Gateway, Role::Printroom, Role::Verify, Role::Notifier];
 
     fn as_str(self) -> &'static str {
         match self {
             Role::Gateway => "gateway",
             Role::Printroom => "printroom",
             Role::Verify => "verify",
+            Role::Notifier => "notifier",
         }
     }
 }
@@ -88,6 +91,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let keys = ApiKeys::new(store.clone(), RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst));
     let composer = Composer::new(keyring.clone(), public_url.clone());
     let mut workers = Vec::new();
+    let mut mail_line = None;
     let mut app = Router::new();
     let mut openapi: Option<utoipa::openapi::OpenApi> = None;
     for role in &roles {
@@ -121,6 +125,33 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                 hybridpost_printroom::parts(state)
             }
             Role::Verify => hybridpost_verify::parts(verify_state(&config, &store, &composer, &blobs)?),
+            Role::Notifier => {
+                let (mailer_config, description) = config.mailer()?;
+                let mailer = hybridpost_notify::Mailer::new(mailer_config).context("cannot set up e-mail")?;
+                let hours = |h: u64| Duration::from_secs(h * 3600);
+                let state = hybridpost_notifier::NotifierState {
+                    store: store.clone(),
+                    mailer,
+                    webhooks: hybridpost_notify::WebhookClient::new(Duration::from_secs(30))
+                        .map_err(|e| anyhow::anyhow!("cannot set up webhooks: {e}"))?,
+                    secret: keyring.secret().clone(),
+                    composer: composer.clone(),
+                    blobs: blobs.clone(),
+                    config: Arc::new(hybridpost_notifier::NotifierConfig {
+                        public_url: public_url.clone(),
+                        mail_from: config.mail_from.clone(),
+                        concurrency: config.smtp_max_connections.max(1) as usize,
+                        link_ttl: hours(config.digital_link_ttl_days * 24),
+                        open_timeout: hours(config.digital_open_timeout_hours),
+                        give_up_after: hours(config.notification_give_up_hours),
+                        ..Default::default()
+                    }),
+                };
+                tracing::info!("e-mail goes to {description}");
+                mail_line = Some(description);
+                workers.push(tokio::spawn(hybridpost_notifier::run_workers(state.clone())));
+                hybridpost_notifier::parts(state)
+            }
         };
         app = app.merge(routes);
         openapi = Some(match openapi {
@@ -149,6 +180,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     println!("  roles:    {}", role_names.join(", "));
     println!("  database: {}", config.database_description());
     println!("  blobs:    {}", config.data_dir.join("blobs").display());
+    if let Some(mail) = &mail_line {
+        println!("  e-mail:   {mail}");
+    }
     println!("  seals:    {public_url}/V  (set HYBRIDPOST_PUBLIC_URL for the public host)");
     println!("  health:   {base}/healthz    API description: {base}/openapi.json");
     println!("  an agency API key: hybridpost admin create-agency --name NAME (same --data-dir)");
@@ -175,15 +209,10 @@ fn verify_state(
 ) -> anyhow::Result<hybridpost_verify::VerifyState> {
     let public_url = composer.public_url().to_owned();
     // Mail comes from the public host; without one there is no domain to send from.
-    let mail_host = config.public_url.as_deref().and_then(|u| u.split("://").nth(1)).and_then(|rest| {
-        rest.split(['/', ':']).next().filter(|h| h.contains('.') && !h.chars().all(|c| c.is_ascii_digit() || c == '.'))
-    });
-    let mail_from = format!("hybridpost <noreply@{}>", mail_host.unwrap_or("hybridpost.invalid"));
-    let mailer = hybridpost_notify::Mailer::new(hybridpost_notify::MailerConfig {
-        transport: hybridpost_notify::TransportConfig::FileOutbox(config.data_dir.join("outbox")),
-        dkim: None,
-    })
-    .map_err(|e| anyhow::anyhow!("cannot set up e-mail: {e}"))?;
+    let mail_from = config.mail_from.clone();
+    let (mailer_config, _) = config.mailer()?;
+    let mailer =
+        hybridpost_notify::Mailer::new(mailer_config).map_err(|e| anyhow::anyhow!("cannot set up e-mail: {e}"))?;
     let client_ip_header = config
         .client_ip_header
         .as_deref()

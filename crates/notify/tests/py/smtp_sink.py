@@ -1,6 +1,7 @@
 """A local SMTP server for the tests: stores every accepted message as an .eml file.
 
 Usage: smtp_sink.py --dir DIR [--starttls CERT KEY | --implicit-tls CERT KEY] [--auth USER:PASS] [--discard]
+                    [--port PORT]
 
 Prints "READY <port>" on stdout once listening on 127.0.0.1, then runs until stdin closes.
 Recipients at reject.invalid get 550, recipients at busy.invalid get 451.
@@ -68,6 +69,7 @@ def main():
     p.add_argument("--implicit-tls", nargs=2, metavar=("CERT", "KEY"))
     p.add_argument("--auth", metavar="USER:PASS")
     p.add_argument("--discard", action="store_true")
+    p.add_argument("--port", type=int, help="listen on this port instead of a free one")
     a = p.parse_args()
     os.makedirs(a.dir, exist_ok=True)
 
@@ -89,7 +91,7 @@ def main():
 
         kwargs.update(authenticator=authenticator, auth_required=True, auth_require_tls=True)
 
-    port = free_port()
+    port = a.port or free_port()
     controller = Controller(Sink(a.dir, a.discard), hostname="127.0.0.1", port=port, ready_timeout=10, **kwargs)
     controller.start()
     print(f"READY {port}", flush=True)

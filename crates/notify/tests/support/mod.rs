@@ -21,9 +21,10 @@ pub fn python() -> PathBuf {
     path
 }
 
-/// Path of a helper script in `tests/py/`.
+/// Path of a helper script in `crates/notify/tests/py/` (this module is also used by the
+/// notifier's tests, two folders deep like this crate).
 pub fn script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../crates/notify/tests/py").join(name)
 }
 
 /// Runs a helper script and returns (success, stdout, stderr).

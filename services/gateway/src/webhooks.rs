@@ -1,0 +1,233 @@
+//! `/v1/webhooks`: an agency's endpoints for signed webhooks carrying its event feed.
+//!
+//! Every event on the agency's letters is posted to each endpoint whose filter takes it, signed
+//! per Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`), through the
+//! notification outbox with its retries. The feed (`GET /v1/events`) stays the record: a
+//! webhook is a push copy of it. The signing secret is shown once; it is stored wrapped under
+//! the service secret, because it is needed again to sign.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use base64::Engine;
+use hybridpost_core::LetterStatus;
+use hybridpost_store::now_text;
+use hybridpost_store::outbox::{self, WebhookEndpoint};
+use hybridpost_web::problem::{ApiError, Problem};
+use hybridpost_web::{AgencyCaller, JsonBody};
+use serde::{Deserialize, Serialize};
+
+use crate::AppState;
+
+/// Event kinds besides status names that an endpoint may ask for.
+const OTHER_EVENT_KINDS: [&str; 2] = ["notification_failed", "render_failed"];
+/// Most endpoints per agency.
+const MAX_ENDPOINTS: usize = 10;
+
+/// An endpoint to register.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewWebhook {
+    /// Where to post: `https://…` (plain `http://` only to 127.0.0.1 or localhost, for testing).
+    pub url: String,
+    /// Event kinds to send (`accepted`, `notified`, `opened`, `queued_for_print`,
+    /// `dispatched`, `reply_received`, `notification_failed`, …); empty or absent for all.
+    #[serde(default)]
+    pub events: Vec<String>,
+}
+
+/// A registered endpoint.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Webhook {
+    /// Its id.
+    pub endpoint_id: String,
+    /// Where webhooks go.
+    pub url: String,
+    /// Event kinds sent; empty means all.
+    pub events: Vec<String>,
+    /// When it was registered (UTC).
+    pub created_at: String,
+}
+
+/// A newly registered endpoint with its signing secret.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CreatedWebhook {
+    /// The endpoint.
+    #[serde(flatten)]
+    pub webhook: Webhook,
+    /// The Standard Webhooks signing secret (`whsec_…`). Shown only now: keep it to verify
+    /// `webhook-signature`.
+    pub secret: String,
+}
+
+/// The agency's endpoints.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct WebhookList {
+    /// Oldest first.
+    pub items: Vec<Webhook>,
+}
+
+impl From<&WebhookEndpoint> for Webhook {
+    fn from(e: &WebhookEndpoint) -> Self {
+        Webhook {
+            endpoint_id: e.endpoint_id.clone(),
+            url: e.url.clone(),
+            events: e.events.clone(),
+            created_at: e.created_at.clone(),
+        }
+    }
+}
+
+fn check_url(raw: &str) -> Result<(), String> {
+    let (scheme, rest) = raw.split_once("://").ok_or("the url must start with https://")?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.is_empty() || authority.contains('@') || raw.len() > 2000 || raw.chars().any(char::is_whitespace) {
+        return Err("the url must be an absolute https:// URL without credentials".into());
+    }
+    let host = authority
+        .rsplit_once(':')
+        .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
+        .map_or(authority, |(h, _)| h);
+    match scheme.to_ascii_lowercase().as_str() {
+        "https" => Ok(()),
+        "http" if matches!(host, "127.0.0.1" | "localhost" | "[::1]") => Ok(()),
+        _ => Err("webhooks go over https:// only (http:// only to 127.0.0.1 or localhost, for testing)".into()),
+    }
+}
+
+fn check_events(events: &[String]) -> Result<(), String> {
+    for kind in events {
+        let known = kind.parse::<LetterStatus>().is_ok() || OTHER_EVENT_KINDS.contains(&kind.as_str());
+        if !known {
+            return Err(format!("{kind:?} is not an event kind"));
+        }
+    }
+    Ok(())
+}
+
+/// Register a webhook endpoint.
+///
+/// Registering a URL the agency already has replaces that endpoint (with a new secret).
+#[utoipa::path(
+    put, path = "/v1/webhooks", tag = "webhooks",
+    request_body = NewWebhook,
+    responses(
+        (status = 201, description = "Registered; the secret is shown only now", body = CreatedWebhook),
+        (status = 400, description = "Malformed JSON or unknown field", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad API key", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad url or event kind", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = []))
+)]
+pub(crate) async fn put_webhook(
+    State(state): State<AppState>,
+    caller: AgencyCaller,
+    body: JsonBody<NewWebhook>,
+) -> Result<(StatusCode, Json<CreatedWebhook>), ApiError> {
+    let NewWebhook { url, mut events } = body.value;
+    let mut errors = hybridpost_core::ValidationErrors::default();
+    if let Err(e) = check_url(&url) {
+        errors.add("url", e);
+    }
+    if let Err(e) = check_events(&events) {
+        errors.add("events", e);
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    events.sort();
+    events.dedup();
+    let mut raw = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut raw);
+    let endpoint_id = uuid::Uuid::now_v7().simple().to_string();
+    let secret = state.composer.keyring().secret();
+    let endpoint = WebhookEndpoint {
+        secret_wrapped: secret.wrap(&raw, outbox::webhook_secret_context(&endpoint_id).as_bytes()),
+        endpoint_id,
+        agency_id: caller.agency_id,
+        url,
+        events,
+        created_at: now_text(),
+    };
+    let mut tx = state.store.begin().await?;
+    let existing = outbox::list_endpoints(&mut tx, caller.agency_id).await?;
+    for old in existing.iter().filter(|e| e.url == endpoint.url) {
+        outbox::delete_endpoint(&mut tx, caller.agency_id, &old.endpoint_id).await?;
+    }
+    if existing.iter().filter(|e| e.url != endpoint.url).count() >= MAX_ENDPOINTS {
+        let mut errors = hybridpost_core::ValidationErrors::default();
+        errors.add("url", format!("an agency has at most {MAX_ENDPOINTS} webhook endpoints; delete one first"));
+        return Err(ApiError::Validation(errors));
+    }
+    outbox::insert_endpoint(&mut tx, &endpoint).await?;
+    tx.commit().await.map_err(hybridpost_store::StoreError::from)?;
+    tracing::info!(agency.id = %caller.agency_id, webhook.id = %endpoint.endpoint_id, "webhook endpoint registered");
+    let secret = format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(raw));
+    Ok((StatusCode::CREATED, Json(CreatedWebhook { webhook: Webhook::from(&endpoint), secret })))
+}
+
+/// List the agency's webhook endpoints.
+#[utoipa::path(
+    get, path = "/v1/webhooks", tag = "webhooks",
+    responses(
+        (status = 200, description = "The endpoints", body = WebhookList),
+        (status = 401, description = "No or bad API key", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = []))
+)]
+pub(crate) async fn list_webhooks(
+    State(state): State<AppState>,
+    caller: AgencyCaller,
+) -> Result<Json<WebhookList>, ApiError> {
+    let mut conn = state.store.read().await?;
+    let endpoints = outbox::list_endpoints(&mut conn, caller.agency_id).await?;
+    Ok(Json(WebhookList { items: endpoints.iter().map(Webhook::from).collect() }))
+}
+
+/// Delete a webhook endpoint; webhooks still queued for it are dropped.
+#[utoipa::path(
+    delete, path = "/v1/webhooks/{endpoint_id}", tag = "webhooks",
+    params(("endpoint_id" = String, Path, description = "The endpoint's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No or bad API key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such endpoint for this agency", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = []))
+)]
+pub(crate) async fn delete_webhook(
+    State(state): State<AppState>,
+    caller: AgencyCaller,
+    Path(endpoint_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let mut tx = state.store.begin().await?;
+    if !outbox::delete_endpoint(&mut tx, caller.agency_id, &endpoint_id).await? {
+        return Err(ApiError::NotFound(format!("no webhook endpoint {endpoint_id:?}")));
+    }
+    tx.commit().await.map_err(hybridpost_store::StoreError::from)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn webhook_urls_must_be_https_except_to_this_machine() {
+        assert!(check_url("https://agency.example.go.th/hooks").is_ok());
+        assert!(check_url("http://127.0.0.1:9000/hook").is_ok());
+        assert!(check_url("http://localhost/hook").is_ok());
+        for bad in [
+            "http://agency.example/hook",
+            "ftp://x/y",
+            "https://",
+            "https://u:p@x/",
+            "agency.example",
+            "http://127.0.0.1.evil/x",
+        ] {
+            assert!(check_url(bad).is_err(), "{bad}");
+        }
+        assert!(check_events(&["opened".into(), "notification_failed".into()]).is_ok());
+        assert!(check_events(&["letter.opened".into()]).is_err());
+    }
+}
