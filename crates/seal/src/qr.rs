@@ -131,40 +131,34 @@ fn symbol(bits: qrcode::bits::Bits, ec: ErrorCorrection) -> Result<QrMatrix, QrE
 /// colour, 2 × 2 blocks of one colour, finder-like 1:1:3:1:1 patterns beside four light
 /// modules, and the balance of dark and light.
 fn penalty(m: &[bool], w: usize) -> u32 {
+    const FINDER: [bool; 7] = [true, false, true, true, true, false, true];
     let at = |x: usize, y: usize| m[y * w + x];
     let mut score = 0u32;
-    // N1 and N3, along rows (horizontal) and columns (vertical).
-    for horizontal in [true, false] {
-        let get = |i: usize, j: usize| if horizontal { at(j, i) } else { at(i, j) };
-        for i in 0..w {
-            let mut run = 1;
+    // N1 and N3, along rows and along columns (a transposed copy, so both are slices).
+    let transposed: Vec<bool> = (0..w * w).map(|i| m[(i % w) * w + i / w]).collect();
+    for lines in [m, transposed.as_slice()] {
+        for line in lines.chunks_exact(w) {
+            let mut run = 1u32;
             for j in 1..w {
-                if get(i, j) == get(i, j - 1) {
+                if line[j] == line[j - 1] {
                     run += 1;
                 } else {
                     if run >= 5 {
-                        score += 3 + (run - 5);
+                        score += run - 2;
                     }
                     run = 1;
                 }
             }
             if run >= 5 {
-                score += 3 + (run - 5);
+                score += run - 2;
             }
             // dark light dark dark dark light dark, with four light modules before or after.
             for j in 0..w.saturating_sub(6) {
-                let core = get(i, j)
-                    && !get(i, j + 1)
-                    && get(i, j + 2)
-                    && get(i, j + 3)
-                    && get(i, j + 4)
-                    && !get(i, j + 5)
-                    && get(i, j + 6);
-                if !core {
+                if line[j..j + 7] != FINDER {
                     continue;
                 }
-                let light_before = j >= 4 && (j - 4..j).all(|k| !get(i, k));
-                let light_after = j + 11 <= w && (j + 7..j + 11).all(|k| !get(i, k));
+                let light_before = j >= 4 && !line[j - 4..j].contains(&true);
+                let light_after = j + 11 <= w && !line[j + 7..j + 11].contains(&true);
                 if light_before || light_after {
                     score += 40;
                 }
