@@ -1,0 +1,1 @@
+//! Which letter each scanned page belongs to.
