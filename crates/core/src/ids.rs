@@ -79,6 +79,18 @@ id_type!(
     /// Identifies a print batch.
     BatchId
 );
+id_type!(
+    /// Identifies a batch of scanned pages uploaded by a post-office site.
+    ScanId
+);
+id_type!(
+    /// Identifies one scanned page.
+    ScanPageId
+);
+id_type!(
+    /// Identifies a citizen's reply rebuilt from scanned pages.
+    ReplyId
+);
 
 #[cfg(test)]
 mod tests {

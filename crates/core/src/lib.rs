@@ -9,13 +9,15 @@ pub mod address;
 pub mod citizen_id;
 pub mod ids;
 pub mod letter;
+pub mod returns;
 pub mod status;
 pub mod tracking;
 pub mod validation;
 
 pub use address::{AddressError, ThaiAddress};
 pub use citizen_id::{CitizenId, CitizenIdError};
-pub use ids::{AgencyId, BatchId, EventId, LetterId, SiteId};
+pub use ids::{AgencyId, BatchId, EventId, LetterId, ReplyId, ScanId, ScanPageId, SiteId};
+pub use returns::ReturnReason;
 pub use letter::{Channel, ChannelReason, Language, LetterLayout, NewLetter, NewRecipient, ReplyRequest};
 pub use status::{LetterStatus, TransitionError};
 pub use tracking::{TrackingError, TrackingNumber};

@@ -325,6 +325,14 @@ pub(crate) fn english_date(date: Date) -> String {
     format!("{} {} {}", date.day(), date.month(), date.year())
 }
 
+impl LetterTemplate {
+    /// Where the verification seal (a QR code) is drawn on page 1, without its quiet zone:
+    /// where a scanner looks for it first.
+    pub fn seal_square(&self) -> Area {
+        seal_square(self)
+    }
+}
+
 fn seal_square(t: &LetterTemplate) -> Area {
     let column = PAGE_WIDTH - t.page.right - t.page.right_column_x;
     Area::new(t.page.right_column_x + (column - t.seal.size) / 2.0, t.seal.y, t.seal.size, t.seal.size)

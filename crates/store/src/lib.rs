@@ -19,6 +19,7 @@ pub mod idempotency;
 pub mod letters;
 pub mod outbox;
 pub mod print;
+pub mod scan;
 pub mod signing_keys;
 pub mod testing;
 pub mod verify;

@@ -51,6 +51,14 @@ pub struct Config {
     pub print_batch_interval_secs: u64,
     /// Most letters in one print batch.
     pub print_batch_max_letters: i64,
+    /// Largest scanned file accepted in an upload, in bytes.
+    pub scan_max_file_bytes: u64,
+    /// Most files in one scan upload.
+    pub scan_max_files: usize,
+    /// Milliseconds allowed to search one scanned page for codes.
+    pub scan_page_budget_ms: u64,
+    /// Scan decoding workers in this process; the number of cores when 0.
+    pub scan_workers: usize,
     /// Behind a reverse proxy: the header carrying the client's address (`x-forwarded-for`),
     /// for the verification page's per-client limits. Unset: the connection's address.
     pub client_ip_header: Option<String>,
@@ -126,6 +134,10 @@ impl Default for Config {
             max_blob_bytes: 1024 * 1024 * 1024,
             print_batch_interval_secs: 3600,
             print_batch_max_letters: 5000,
+            scan_max_file_bytes: 100 * 1024 * 1024,
+            scan_max_files: 200,
+            scan_page_budget_ms: 3000,
+            scan_workers: 0,
             client_ip_header: None,
             smtp_host: None,
             smtp_port: 587,
@@ -161,6 +173,10 @@ const KNOWN_KEYS: &[&str] = &[
     "max_blob_bytes",
     "print_batch_interval_secs",
     "print_batch_max_letters",
+    "scan_max_file_bytes",
+    "scan_max_files",
+    "scan_page_budget_ms",
+    "scan_workers",
     "client_ip_header",
     "smtp_host",
     "smtp_port",

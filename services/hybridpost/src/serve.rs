@@ -23,6 +23,9 @@ pub enum Role {
     Gateway,
     /// The print sites' API, batch cut-offs and batch rendering.
     Printroom,
+    /// Scan back: uploads of scanned replies and returns, their decoding workers, the review
+    /// queue, and agencies' replies.
+    Intake,
     /// The public verification page, trust list, letter status, PIN copies and e-mail opt-in.
     Verify,
     /// The outbox worker (e-mails, webhooks, paper fallback) and digital letters' `/d/…` links.
@@ -31,12 +34,13 @@ pub enum Role {
 
 impl Role {
     /// Every role, in start-up order.
-    pub const ALL: [Role; 4] = [Role::Gateway, Role::Printroom, Role::Verify, Role::Notifier];
+    pub const ALL: [Role; 5] = [Role::Gateway, Role::Printroom, Role::Intake, Role::Verify, Role::Notifier];
 
     fn as_str(self) -> &'static str {
         match self {
             Role::Gateway => "gateway",
             Role::Printroom => "printroom",
+            Role::Intake => "intake",
             Role::Verify => "verify",
             Role::Notifier => "notifier",
         }
@@ -123,6 +127,28 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                 };
                 workers.push(tokio::spawn(hybridpost_printroom::run_workers(state.clone())));
                 hybridpost_printroom::parts(state)
+            }
+            Role::Intake => {
+                let defaults = hybridpost_intake::IntakeConfig::default();
+                let state = hybridpost_intake::IntakeState {
+                    store: store.clone(),
+                    keys: keys.clone(),
+                    blobs: blobs.clone(),
+                    keyring: keyring.clone(),
+                    reply_key: composer.reply_key(),
+                    config: Arc::new(hybridpost_intake::IntakeConfig {
+                        limits: hybridpost_scan::input::Limits {
+                            max_file_bytes: config.scan_max_file_bytes,
+                            ..defaults.limits.clone()
+                        },
+                        max_files: config.scan_max_files,
+                        page_budget: Duration::from_millis(config.scan_page_budget_ms),
+                        workers: if config.scan_workers == 0 { defaults.workers } else { config.scan_workers },
+                        ..defaults
+                    }),
+                };
+                workers.push(tokio::spawn(hybridpost_intake::run_workers(state.clone())));
+                hybridpost_intake::parts(state)
             }
             Role::Verify => hybridpost_verify::parts(verify_state(&config, &store, &composer, &blobs)?),
             Role::Notifier => {

@@ -1,0 +1,459 @@
+//! `/v1/scans`: a site uploads scanned files and follows what became of every page.
+
+use axum::Json;
+use axum::extract::multipart::{Multipart, MultipartRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use hybridpost_core::{LetterId, ReplyId, ReturnReason, ScanId, ScanPageId, ValidationErrors};
+use hybridpost_scan::group::Mode;
+use hybridpost_store::scan::{self, NewScanFile, ScanRecord};
+use hybridpost_store::{BlobKey, now_text};
+use hybridpost_web::SiteCaller;
+use hybridpost_web::problem::{ApiError, Problem};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::IntakeState;
+
+/// Largest page of batches.
+const MAX_PAGE: i64 = 100;
+
+/// The answer to an upload: the batch is stored and will be decoded.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ScanAccepted {
+    /// The batch.
+    pub scan_id: ScanId,
+    /// `decoding` at first; poll `GET /v1/scans/{scan_id}` until `done`.
+    pub status: String,
+    /// Files received.
+    pub files: usize,
+    /// Files refused at upload (too large); their errors are in the batch.
+    pub refused_files: usize,
+}
+
+/// A file of a batch.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct FileView {
+    /// Upload order, from 1.
+    pub index: i64,
+    /// Its name as uploaded.
+    pub name: String,
+    /// Its size.
+    pub size_bytes: i64,
+    /// `pending`, `decoding`, `done` or `failed`.
+    pub status: String,
+    /// Why it could not be read (for `failed`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Pages found in it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pages: Option<i64>,
+}
+
+/// What became of a page.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PageView {
+    /// The page.
+    pub page_id: ScanPageId,
+    /// Its file.
+    pub file_index: i64,
+    /// Its place in the file, from 1.
+    pub page_number: i64,
+    /// The zip entry it came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry: Option<String>,
+    /// `decoded` (waiting for grouping), `matched` (part of a reply), `returned` (a returned
+    /// letter's page), `review`, `duplicate` (uploaded before; not counted again), `assigned`
+    /// or `discarded` (by an operator in review).
+    pub outcome: String,
+    /// The letter it belongs to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub letter_id: Option<LetterId>,
+    /// The reply it is part of.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_id: Option<ReplyId>,
+    /// The first upload of the same page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicate_of: Option<ScanPageId>,
+    /// Why it is in review (`no_code`, `damaged_code`, `unreadable`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub review_reason: Option<String>,
+    /// Why, in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub review_detail: Option<String>,
+    /// What the codes said: `{"kind": "reply", "page": 1, "pages": 1}`, `{"kind": "seal"}`,
+    /// `{"kind": "blank"}` or `{"kind": "review", "reason": …}` (letter references left out).
+    pub code: serde_json::Value,
+    /// How the page was searched: the steps run with their times, which step read each code.
+    pub decode: serde_json::Value,
+    /// Time spent on the page, ms.
+    pub decode_ms: i64,
+}
+
+/// A batch with its files and pages.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ScanView {
+    /// The batch.
+    pub scan_id: ScanId,
+    /// `replies` or `returns`.
+    pub mode: String,
+    /// For returns, why the letters came back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub return_reason: Option<String>,
+    /// `decoding`, `grouping` or `done`.
+    pub status: String,
+    /// When it was uploaded.
+    pub created_at: String,
+    /// When its pages were grouped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    /// Pages by outcome.
+    pub counts: std::collections::BTreeMap<String, i64>,
+    /// Its files.
+    pub files: Vec<FileView>,
+    /// Its pages in scan order.
+    pub pages: Vec<PageView>,
+}
+
+/// A page of batches.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ScanList {
+    /// Batches, newest first (without their pages).
+    pub items: Vec<ScanSummary>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A batch without its pages.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ScanSummary {
+    /// The batch.
+    pub scan_id: ScanId,
+    /// `replies` or `returns`.
+    pub mode: String,
+    /// `decoding`, `grouping` or `done`.
+    pub status: String,
+    /// Files uploaded.
+    pub files: i64,
+    /// When it was uploaded.
+    pub created_at: String,
+}
+
+impl From<&ScanRecord> for ScanSummary {
+    fn from(s: &ScanRecord) -> Self {
+        ScanSummary {
+            scan_id: s.scan_id,
+            mode: s.mode.clone(),
+            status: s.status.clone(),
+            files: s.file_count,
+            created_at: s.created_at.clone(),
+        }
+    }
+}
+
+/// Query of `GET /v1/scans`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// `next_cursor` from the previous page.
+    cursor: Option<String>,
+    /// Batches per page, 1 to 100 (20 when not given).
+    limit: Option<i64>,
+}
+
+/// The upload form, as documented (the handler reads it as a stream).
+#[derive(utoipa::ToSchema)]
+#[expect(dead_code, reason = "describes the multipart form in the OpenAPI document")]
+pub(crate) struct ScanUpload {
+    /// `replies` or `returns`.
+    mode: String,
+    /// For `returns`: `addressee_unknown`, `moved`, `refused`, `deceased` or
+    /// `insufficient_address`.
+    reason: Option<String>,
+    /// One or more files: PDF, TIFF, PNG, JPEG, or a zip of those.
+    #[schema(format = Binary, value_type = Vec<String>)]
+    file: Vec<Vec<u8>>,
+}
+
+/// Upload scanned pages: a multipart form with `mode` (`replies` or `returns`), for returns a
+/// `reason`, and one or more `file` fields. Answers 202 at once with the batch id; workers
+/// decode the pages. A file that cannot be read (damaged, empty, not a scan, password-protected,
+/// over a limit) gets its own error in the batch and takes nothing else with it.
+#[utoipa::path(
+    post, path = "/v1/scans", tag = "scans",
+    request_body(content = ScanUpload, content_type = "multipart/form-data"),
+    responses(
+        (status = 202, description = "Stored; decoding starts", body = ScanAccepted),
+        (status = 400, description = "Not a multipart form, or no file", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a site key", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The upload is larger than the limit", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad mode or reason, or too many files", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("site_key" = []))
+)]
+pub(crate) async fn create_scan(
+    State(state): State<IntakeState>,
+    caller: SiteCaller,
+    headers: HeaderMap,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<Response, ApiError> {
+    let mut multipart = multipart.map_err(|r| {
+        ApiError::UnsupportedMediaType(format!(
+            "upload scans as multipart/form-data with `mode` and `file` fields ({})",
+            r.body_text()
+        ))
+    })?;
+    let scan_id = ScanId::new();
+    let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let mut mode = None;
+    let mut reason = None;
+    let mut files: Vec<NewScanFile> = Vec::new();
+    let mut stored_keys: Vec<BlobKey> = Vec::new();
+    let max_file = state.config.limits.max_file_bytes;
+    let result: Result<(), ApiError> = async {
+        while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
+            match field.name().unwrap_or_default() {
+                "mode" => mode = Some(field.text().await.map_err(multipart_error)?.trim().to_owned()),
+                "reason" => reason = Some(field.text().await.map_err(multipart_error)?.trim().to_owned()),
+                "file" => {
+                    if files.len() >= state.config.max_files {
+                        let mut errors = ValidationErrors::default();
+                        errors.add(
+                            "file",
+                            format!("at most {} files in one upload; upload the rest in another", state.config.max_files),
+                        );
+                        return Err(ApiError::Validation(errors));
+                    }
+                    let name = field.file_name().unwrap_or("scan").chars().take(200).collect::<String>();
+                    let mut hasher = Sha256::new();
+                    let mut bytes = Vec::new();
+                    let mut size: u64 = 0;
+                    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+                        size += chunk.len() as u64;
+                        hasher.update(&chunk);
+                        // Past the limit the rest is read and dropped: the file is refused, the
+                        // others are kept.
+                        if size <= max_file {
+                            bytes.extend_from_slice(&chunk);
+                        }
+                    }
+                    let sha256 = hex::encode(hasher.finalize());
+                    let size_bytes = i64::try_from(size).unwrap_or(i64::MAX);
+                    if size > max_file {
+                        files.push(NewScanFile {
+                            name,
+                            size_bytes,
+                            sha256,
+                            blob_key: None,
+                            refused: Some(format!("the file is {size} bytes, the limit is {max_file}")),
+                        });
+                        continue;
+                    }
+                    let key = format!("scans/{scan_id}/upload-{}", files.len() + 1);
+                    let blob = BlobKey::parse(&key).map_err(|e| ApiError::Internal(e.to_string()))?;
+                    state.blobs.put(&blob, bytes).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+                    stored_keys.push(blob);
+                    files.push(NewScanFile { name, size_bytes, sha256, blob_key: Some(key), refused: None });
+                }
+                other => {
+                    return Err(ApiError::BadRequest(format!(
+                        "unknown form field {other:?}; the fields are mode, reason and file"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+    .await;
+    let checked = result.and_then(|()| check_form(mode.as_deref(), reason.as_deref(), files.len()));
+    let (mode, reason) = match checked {
+        Ok(ok) => ok,
+        Err(e) => {
+            for key in &stored_keys {
+                let _ = state.blobs.delete(key).await;
+            }
+            return Err(e);
+        }
+    };
+    let mut tx = state.store.begin().await?;
+    scan::create_scan(
+        &mut tx,
+        scan_id,
+        caller.site_id,
+        mode.as_str(),
+        reason.map(ReturnReason::as_str),
+        &files,
+        request_id.as_deref(),
+        &now_text(),
+    )
+    .await?;
+    tx.commit().await.map_err(hybridpost_store::StoreError::from)?;
+    let refused = files.iter().filter(|f| f.refused.is_some()).count();
+    metrics::counter!("hybridpost_scan_uploads_total").increment(1);
+    tracing::info!(scan.id = %scan_id, files = files.len(), "scan batch {scan_id} uploaded: {} files", files.len());
+    let location = format!("/v1/scans/{scan_id}");
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, HeaderValue::from_str(&location).map_err(|e| ApiError::Internal(e.to_string()))?)],
+        Json(ScanAccepted { scan_id, status: "decoding".into(), files: files.len(), refused_files: refused }),
+    )
+        .into_response())
+}
+
+fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::BadRequest(format!("the upload is larger than the limit: {}", e.body_text()))
+    } else {
+        ApiError::BadRequest(format!("the multipart form cannot be read: {}", e.body_text()))
+    }
+}
+
+fn check_form(mode: Option<&str>, reason: Option<&str>, files: usize) -> Result<(Mode, Option<ReturnReason>), ApiError> {
+    let mut errors = ValidationErrors::default();
+    let mode = match mode.map(|m| (m, Mode::parse(m))) {
+        None => {
+            errors.add("mode", "give mode: replies or returns".to_owned());
+            None
+        }
+        Some((m, None)) => {
+            errors.add("mode", format!("{m:?} is not a mode; use replies or returns"));
+            None
+        }
+        Some((_, Some(mode))) => Some(mode),
+    };
+    let reason = match (mode, reason) {
+        (Some(Mode::Returns), None) => {
+            let names: Vec<&str> = ReturnReason::ALL.iter().map(|r| r.as_str()).collect();
+            errors.add("reason", format!("a batch of returns needs a reason: {}", names.join(", ")));
+            None
+        }
+        (Some(Mode::Returns), Some(r)) => match r.parse::<ReturnReason>() {
+            Ok(r) => Some(r),
+            Err(e) => {
+                errors.add("reason", e);
+                None
+            }
+        },
+        (Some(Mode::Replies), Some(_)) => {
+            errors.add("reason", "a reason is given only with mode returns".to_owned());
+            None
+        }
+        _ => None,
+    };
+    if files == 0 {
+        errors.add("file", "upload at least one file".to_owned());
+    }
+    match (mode, errors.is_empty()) {
+        (Some(mode), true) => Ok((mode, reason)),
+        _ => Err(ApiError::Validation(errors)),
+    }
+}
+
+/// The site's batches, newest first.
+#[utoipa::path(
+    get, path = "/v1/scans", tag = "scans",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of batches", body = ScanList),
+        (status = 401, description = "No or bad API key", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("site_key" = []))
+)]
+pub(crate) async fn list_scans(
+    State(state): State<IntakeState>,
+    caller: SiteCaller,
+    uri: Uri,
+) -> Result<Json<ScanList>, ApiError> {
+    let Query(q) = Query::<ListQuery>::try_from_uri(&uri)
+        .map_err(|rejection| ApiError::BadRequest(format!("bad query: {}", rejection.body_text())))?;
+    let limit = q.limit.unwrap_or(20);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::BadRequest(format!("limit must be from 1 to {MAX_PAGE}")));
+    }
+    let before = q
+        .cursor
+        .as_deref()
+        .map(|c| c.parse::<ScanId>().map_err(|_| ApiError::BadRequest(format!("{c:?} is not a cursor from this API"))))
+        .transpose()?;
+    let mut conn = state.store.read().await?;
+    let page = scan::list_scans(&mut conn, caller.site_id, before, limit).await?;
+    let next_cursor = if page.len() as i64 == limit { page.last().map(|s| s.scan_id.to_string()) } else { None };
+    Ok(Json(ScanList { items: page.iter().map(ScanSummary::from).collect(), next_cursor }))
+}
+
+/// A batch: its files, and every page with its outcome and how it was decoded.
+#[utoipa::path(
+    get, path = "/v1/scans/{scan_id}", tag = "scans",
+    params(("scan_id" = ScanId, Path, description = "The batch")),
+    responses(
+        (status = 200, description = "The batch", body = ScanView),
+        (status = 404, description = "No such batch at this site", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("site_key" = []))
+)]
+pub(crate) async fn get_scan(
+    State(state): State<IntakeState>,
+    caller: SiteCaller,
+    Path(scan_id): Path<String>,
+) -> Result<Json<ScanView>, ApiError> {
+    let not_found = || ApiError::NotFound(format!("no scan batch {scan_id} at this site"));
+    let id: ScanId = scan_id.parse().map_err(|_| not_found())?;
+    let mut conn = state.store.read().await?;
+    let batch = scan::get_scan(&mut conn, Some(caller.site_id), id).await?.ok_or_else(not_found)?;
+    let files = scan::scan_files(&mut conn, id).await?;
+    let pages = scan::scan_pages(&mut conn, id).await?;
+    let mut counts = std::collections::BTreeMap::new();
+    for p in &pages {
+        *counts.entry(p.outcome.clone()).or_insert(0) += 1;
+    }
+    let failed_files = files.iter().filter(|f| f.status == "failed").count();
+    if failed_files > 0 {
+        counts.insert("failed_files".to_owned(), i64::try_from(failed_files).unwrap_or(i64::MAX));
+    }
+    Ok(Json(ScanView {
+        scan_id: batch.scan_id,
+        mode: batch.mode,
+        return_reason: batch.return_reason,
+        status: batch.status,
+        created_at: batch.created_at,
+        finished_at: batch.finished_at,
+        counts,
+        files: files
+            .into_iter()
+            .map(|f| FileView {
+                index: f.file_index,
+                name: f.name,
+                size_bytes: f.size_bytes,
+                status: f.status,
+                error: f.error,
+                pages: f.page_count,
+            })
+            .collect(),
+        pages: pages.into_iter().map(page_view).collect(),
+    }))
+}
+
+pub(crate) fn page_view(p: hybridpost_store::scan::ScanPageRecord) -> PageView {
+    let mut code: serde_json::Value = serde_json::from_str(&p.mark).unwrap_or(serde_json::Value::Null);
+    if let Some(obj) = code.as_object_mut() {
+        obj.remove("reference");
+    }
+    PageView {
+        page_id: p.page_id,
+        file_index: p.file_index,
+        page_number: p.page_number,
+        entry: p.entry,
+        outcome: p.outcome,
+        letter_id: p.letter_id,
+        reply_id: p.reply_id,
+        duplicate_of: p.duplicate_of,
+        review_reason: p.review_reason,
+        review_detail: p.review_detail,
+        code,
+        decode: p.decode_log.as_deref().and_then(|d| serde_json::from_str(d).ok()).unwrap_or(serde_json::Value::Null),
+        decode_ms: p.decode_ms,
+    }
+}

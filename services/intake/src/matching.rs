@@ -1,0 +1,308 @@
+//! Grouping a decoded batch: replies (a PDF of their pages, `reply_received`, the agency told),
+//! returned letters (`returned` with the batch's reason), and review — all in one transaction,
+//! committed only while this worker's claim on the batch holds.
+
+use anyhow::Context;
+use hybridpost_core::{LetterStatus, ReplyId, ReturnReason, ScanPageId};
+use hybridpost_scan::document::{PdfPage, pages_pdf};
+use hybridpost_scan::group::{GroupKind, Mark, Mode, ReviewReason, group};
+use hybridpost_seal::{Reference, base32_encode};
+use hybridpost_store::letters::{self, LetterRecord, TransitionFailure};
+use hybridpost_store::outbox::{self, AgencyNotice};
+use hybridpost_store::scan::{self, PageOutcome, ReplyRecord, ScanPageRecord, ScanRecord};
+use hybridpost_store::{AnyConnection, BlobKey, events, now_text};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::IntakeState;
+use crate::pages::{mark_from_json, stored_image};
+
+/// A reply's PDF, made before the transaction that records it.
+pub(crate) struct BuiltReply {
+    pub reply_id: ReplyId,
+    pub key: String,
+    pub sha256: String,
+    pub bytes: i64,
+}
+
+/// What to write for one group of pages.
+enum Plan {
+    Reply { letter: LetterRecord, pages: Vec<ScanPageId>, missing: Vec<i64>, out_of_order: bool, pdf: BuiltReply },
+    Return { letter: LetterRecord, pages: Vec<ScanPageId> },
+    Review { pages: Vec<ScanPageId>, reason: &'static str, detail: String },
+}
+
+/// Groups the pages of `scan` (claimed for grouping until `claim`) and records the outcome.
+pub(crate) async fn group_scan(state: &IntakeState, scan: &ScanRecord, claim: &str) -> anyhow::Result<()> {
+    let mode = Mode::parse(&scan.mode).with_context(|| format!("scan {} has mode {:?}", scan.scan_id, scan.mode))?;
+    let pages = {
+        let mut conn = state.store.read().await?;
+        scan::scan_pages(&mut conn, scan.scan_id).await?
+    };
+    // Duplicates were counted before; pages already dealt with (a grouping that is run again
+    // after its worker died sees only what it wrote, which is nothing) stay as they are.
+    let live: Vec<&ScanPageRecord> = pages.iter().filter(|p| p.outcome == "decoded").collect();
+    let marks: Vec<Mark> = live
+        .iter()
+        .map(|p| mark_from_json(&p.mark).unwrap_or_else(|e| Mark::Review(ReviewReason::Unreadable(e))))
+        .collect();
+    let grouping = group(&marks, mode);
+
+    let mut plans = Vec::new();
+    for (index, reason) in &grouping.review {
+        plans.push(Plan::Review { pages: vec![live[*index].page_id], reason: reason.code(), detail: reason.to_string() });
+    }
+    for g in grouping.groups {
+        let page_ids: Vec<ScanPageId> = g.pages.iter().map(|i| live[*i].page_id).collect();
+        let letter = {
+            let mut conn = state.store.read().await?;
+            letter_by_reference(&mut conn, &g.reference).await?
+        };
+        let Some(letter) = letter else {
+            plans.push(Plan::Review {
+                pages: page_ids,
+                reason: "unknown_letter",
+                detail: "the code is genuine but names no letter of this installation".into(),
+            });
+            continue;
+        };
+        match g.kind {
+            GroupKind::Returned => plans.push(Plan::Return { letter, pages: page_ids }),
+            GroupKind::Reply => {
+                let records: Vec<&ScanPageRecord> = g.pages.iter().map(|i| live[*i]).collect();
+                let pdf = build_reply_pdf(state, &records).await?;
+                plans.push(Plan::Reply {
+                    letter,
+                    pages: page_ids,
+                    missing: g.missing_pages.iter().map(|p| i64::from(*p)).collect(),
+                    out_of_order: g.out_of_order,
+                    pdf,
+                });
+            }
+        }
+    }
+
+    let reason = scan.return_reason.as_deref().map(str::parse::<ReturnReason>).transpose().map_err(anyhow::Error::msg)?;
+    let mut tx = state.store.begin().await?;
+    let now = now_text();
+    let (mut replies, mut returns, mut review) = (0, 0, 0);
+    for plan in plans {
+        match plan {
+            Plan::Review { pages, reason, detail } => {
+                review += pages.len();
+                for page in pages {
+                    set_review(&mut tx, page, reason, &detail).await?;
+                }
+            }
+            Plan::Reply { letter, pages, missing, out_of_order, pdf } => {
+                let reply = ReplyRecord {
+                    reply_id: pdf.reply_id,
+                    letter_id: letter.letter_id,
+                    agency_id: letter.agency_id,
+                    scan_id: scan.scan_id,
+                    site_id: scan.site_id,
+                    page_count: i64::try_from(pages.len()).unwrap_or(i64::MAX),
+                    missing_pages: missing,
+                    out_of_order,
+                    source: "scan".into(),
+                    pdf_blob: pdf.key,
+                    pdf_sha256: pdf.sha256,
+                    pdf_bytes: pdf.bytes,
+                    created_at: now.clone(),
+                };
+                record_reply(&mut tx, &letter, &reply, scan.request_id.as_deref()).await?;
+                for page in &pages {
+                    let outcome = PageOutcome {
+                        outcome: "matched",
+                        letter_id: Some(letter.letter_id),
+                        reply_id: Some(reply.reply_id),
+                        ..Default::default()
+                    };
+                    scan::set_page_outcome(&mut tx, *page, &outcome).await?;
+                }
+                replies += 1;
+            }
+            Plan::Return { letter, pages } => {
+                let Some(reason) = reason else {
+                    for page in pages {
+                        set_review(&mut tx, page, "no_return_reason", "a batch of returns without a reason").await?;
+                    }
+                    continue;
+                };
+                match record_return(&mut tx, &letter, reason, scan, &pages).await? {
+                    Ok(()) => {
+                        returns += 1;
+                        for page in &pages {
+                            let outcome = PageOutcome {
+                                outcome: "returned",
+                                letter_id: Some(letter.letter_id),
+                                ..Default::default()
+                            };
+                            scan::set_page_outcome(&mut tx, *page, &outcome).await?;
+                        }
+                    }
+                    Err(why) => {
+                        review += pages.len();
+                        for page in pages {
+                            set_review(&mut tx, page, "letter_status", &why).await?;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if !scan::finish_scan(&mut tx, scan.scan_id, claim, &now).await? {
+        tx.rollback().await?;
+        tracing::warn!(scan.id = %scan.scan_id, "another worker took over grouping scan {}", scan.scan_id);
+        return Ok(());
+    }
+    tx.commit().await?;
+    metrics::counter!("hybridpost_scan_replies_total").increment(replies);
+    metrics::counter!("hybridpost_scan_returns_total").increment(returns);
+    metrics::counter!("hybridpost_scan_review_pages_total").increment(review as u64);
+    tracing::info!(
+        scan.id = %scan.scan_id, replies, returns, review,
+        "scan {} grouped: {replies} replies, {returns} returned letters, {review} pages for review", scan.scan_id
+    );
+    Ok(())
+}
+
+async fn set_review(conn: &mut AnyConnection, page: ScanPageId, reason: &str, detail: &str) -> anyhow::Result<()> {
+    let outcome =
+        PageOutcome { outcome: "review", review_reason: Some(reason), review_detail: Some(detail), ..Default::default() };
+    scan::set_page_outcome(conn, page, &outcome).await?;
+    Ok(())
+}
+
+/// The letter whose seal carries `reference`, whatever its agency.
+pub(crate) async fn letter_by_reference(
+    conn: &mut AnyConnection,
+    reference: &Reference,
+) -> anyhow::Result<Option<LetterRecord>> {
+    Ok(letters::find_by_seal_reference(conn, &base32_encode(reference.as_bytes())).await?)
+}
+
+/// Makes the PDF of a reply's pages and stores it.
+pub(crate) async fn build_reply_pdf(state: &IntakeState, pages: &[&ScanPageRecord]) -> anyhow::Result<BuiltReply> {
+    let mut images = Vec::with_capacity(pages.len());
+    for p in pages {
+        let (Some(blob), Some(meta)) = (&p.image_blob, &p.image_meta) else {
+            anyhow::bail!("page {} has no stored image", p.page_id);
+        };
+        let bytes = state
+            .blobs
+            .get(&BlobKey::parse(blob)?)
+            .await?
+            .with_context(|| format!("the image of page {} is missing from storage", p.page_id))?;
+        let meta: serde_json::Value = serde_json::from_str(meta)?;
+        let (image, dpi) = stored_image(bytes, &meta).map_err(anyhow::Error::msg)?;
+        images.push((image, dpi, u8::try_from(p.quarter_turns.rem_euclid(4)).unwrap_or(0)));
+    }
+    let pdf = tokio::task::spawn_blocking(move || {
+        let pages: Vec<PdfPage<'_>> =
+            images.iter().map(|(image, dpi, turns)| PdfPage { image, dpi: *dpi, quarter_turns: *turns }).collect();
+        pages_pdf(&pages)
+    })
+    .await??;
+    let reply_id = ReplyId::new();
+    let key = format!("replies/{reply_id}.pdf");
+    let sha256 = hex::encode(Sha256::digest(&pdf));
+    let bytes = i64::try_from(pdf.len()).unwrap_or(i64::MAX);
+    state.blobs.put(&BlobKey::parse(&key)?, pdf).await.context("store the reply PDF")?;
+    Ok(BuiltReply { reply_id, key, sha256, bytes })
+}
+
+/// Records a reply on its letter: the row, the `reply_received` event (moving the letter to
+/// `reply_received` where its status allows; a reply to a letter the site never marked
+/// dispatched is still recorded, the status left as it is), and the e-mail to the agency.
+pub(crate) async fn record_reply(
+    conn: &mut AnyConnection,
+    letter: &LetterRecord,
+    reply: &ReplyRecord,
+    request_id: Option<&str>,
+) -> anyhow::Result<()> {
+    scan::insert_reply(conn, reply).await?;
+    let detail = json!({
+        "reply_id": reply.reply_id, "scan_id": reply.scan_id, "pages": reply.page_count,
+        "missing_pages": reply.missing_pages, "source": reply.source,
+    });
+    match letters::transition(
+        conn,
+        letter.agency_id,
+        letter.letter_id,
+        LetterStatus::ReplyReceived,
+        Some(detail.clone()),
+        request_id,
+    )
+    .await
+    {
+        Ok(_) => {}
+        Err(TransitionFailure::NotAllowed(_)) => {
+            events::append_event(
+                conn,
+                events::NewEvent {
+                    agency_id: letter.agency_id,
+                    letter_id: letter.letter_id,
+                    kind: "reply_received",
+                    status: letter.status,
+                    detail: Some(detail),
+                    request_id: request_id.map(str::to_owned),
+                },
+            )
+            .await?;
+        }
+        Err(TransitionFailure::NotFound) => anyhow::bail!("letter {} vanished", letter.letter_id),
+        Err(TransitionFailure::Store(e)) => return Err(e.into()),
+    }
+    let sender_name =
+        letter.content.pointer("/recipient/name").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+    outbox::enqueue_agency_notice(
+        conn,
+        letter.agency_id,
+        letter.letter_id,
+        &AgencyNotice::ReplyReceived { sender_name, received_at: reply.created_at.clone() },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Marks a letter returned with `reason` and tells the agency; `Err(why)` when its status does
+/// not allow it (then its pages go to review with why).
+pub(crate) async fn record_return(
+    conn: &mut AnyConnection,
+    letter: &LetterRecord,
+    reason: ReturnReason,
+    scan: &ScanRecord,
+    pages: &[ScanPageId],
+) -> anyhow::Result<Result<(), String>> {
+    let detail = json!({"reason": reason.as_str(), "scan_id": scan.scan_id, "pages": pages.len()});
+    match letters::transition(
+        conn,
+        letter.agency_id,
+        letter.letter_id,
+        LetterStatus::Returned,
+        Some(detail),
+        scan.request_id.as_deref(),
+    )
+    .await
+    {
+        Ok(_) => {}
+        Err(TransitionFailure::NotAllowed(e)) => {
+            return Ok(Err(format!("the letter cannot be marked returned: {e}")));
+        }
+        Err(TransitionFailure::NotFound) => anyhow::bail!("letter {} vanished", letter.letter_id),
+        Err(TransitionFailure::Store(e)) => return Err(e.into()),
+    }
+    outbox::enqueue_agency_notice(
+        conn,
+        letter.agency_id,
+        letter.letter_id,
+        &AgencyNotice::LetterReturned {
+            reason: reason.thai().to_owned(),
+            reason_en: reason.english().to_owned(),
+            returned_at: now_text(),
+        },
+    )
+    .await?;
+    Ok(Ok(()))
+}

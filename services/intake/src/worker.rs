@@ -1,0 +1,245 @@
+//! The intake workers: decoding files page by page, and grouping decoded batches.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use anyhow::Context;
+use hybridpost_core::ScanPageId;
+use hybridpost_store::scan::{self, NewScanPage, PageWrite, ScanFileRecord};
+use hybridpost_store::{BlobKey, now_text, timestamp_text};
+use time::OffsetDateTime;
+use tokio::sync::mpsc;
+
+use crate::IntakeState;
+use crate::pages::{ProcessedPage, Searcher, mark_json};
+
+/// Runs the decoding and grouping workers until the process stops.
+pub async fn run_workers(state: IntakeState) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..state.config.workers.max(1) {
+        let state = state.clone();
+        tasks.spawn(async move {
+            loop {
+                let mut busy = false;
+                match decode_next_file(&state).await {
+                    Ok(worked) => busy |= worked,
+                    Err(e) => tracing::error!(worker = n, "scan decoding failed: {e:#}"),
+                }
+                match group_next_scan(&state).await {
+                    Ok(worked) => busy |= worked,
+                    Err(e) => tracing::error!(worker = n, "scan grouping failed: {e:#}"),
+                }
+                if !busy {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+fn until(state: &IntakeState) -> String {
+    timestamp_text(OffsetDateTime::now_utc() + state.config.lease)
+}
+
+/// Claims one file waiting to be decoded and decodes it, page by page. Returns whether there
+/// was one. A page already stored (by a worker that died) is skipped; when another worker takes
+/// the file over (this one was too slow), this one stops without writing.
+pub async fn decode_next_file(state: &IntakeState) -> anyhow::Result<bool> {
+    let token = uuid::Uuid::new_v4().to_string();
+    let file = {
+        let mut tx = state.store.begin().await?;
+        let file = scan::claim_file(&mut tx, &now_text(), &until(state), &token).await?;
+        tx.commit().await?;
+        file
+    };
+    let Some(file) = file else { return Ok(false) };
+    let span = tracing::info_span!("scan_file", scan.id = %file.scan_id, file.index = file.file_index);
+    let _enter = span.enter();
+    let result = decode_file(state, &file, &token).await;
+    match result {
+        Ok(Some(pages)) => {
+            let mut tx = state.store.begin().await?;
+            scan::finish_file(&mut tx, file.scan_id, file.file_index, &token, pages, None, &now_text()).await?;
+            tx.commit().await?;
+            tracing::info!(scan.id = %file.scan_id, pages, "scan file {} decoded: {pages} pages", file.file_index);
+        }
+        Ok(None) => tracing::warn!("another worker took over scan file {} of {}", file.file_index, file.scan_id),
+        Err(FileFailure(why)) => {
+            let mut tx = state.store.begin().await?;
+            scan::finish_file(&mut tx, file.scan_id, file.file_index, &token, 0, Some(&why), &now_text()).await?;
+            tx.commit().await?;
+            metrics::counter!("hybridpost_scan_files_failed_total").increment(1);
+            tracing::info!(scan.id = %file.scan_id, "scan file {} cannot be read: {why}", file.file_index);
+        }
+    }
+    Ok(true)
+}
+
+/// Why a whole file could not be read, in words for the operator.
+struct FileFailure(String);
+
+impl From<anyhow::Error> for FileFailure {
+    fn from(e: anyhow::Error) -> Self {
+        FileFailure(format!("{e:#}"))
+    }
+}
+
+/// Decodes one claimed file; `Ok(None)` when the claim was lost.
+async fn decode_file(state: &IntakeState, file: &ScanFileRecord, token: &str) -> Result<Option<i64>, FileFailure> {
+    let key = file.blob_key.as_deref().ok_or_else(|| FileFailure("the file was not stored".into()))?;
+    let key = BlobKey::parse(key).map_err(|e| FileFailure(e.to_string()))?;
+    let bytes = state
+        .blobs
+        .get(&key)
+        .await
+        .map_err(|e| FileFailure(format!("cannot read the uploaded file: {e}")))?
+        .ok_or_else(|| FileFailure("the uploaded file is missing from storage".into()))?;
+    let done: HashSet<i64> = {
+        let mut conn = state.store.read().await.map_err(anyhow::Error::from)?;
+        scan::stored_page_numbers(&mut conn, file.scan_id, file.file_index)
+            .await
+            .map_err(anyhow::Error::from)?
+            .into_iter()
+            .collect()
+    };
+    let trust_list = state.keyring.verified_trust_list().await.map_err(|e| FileFailure(e.to_string()))?;
+    let searcher = Searcher {
+        options: hybridpost_scan::find::FindOptions {
+            budget: state.config.page_budget,
+            areas: crate::code_areas(),
+            dpi: None,
+        },
+        reply_key: state.reply_key.clone(),
+        trust_list,
+        today: hybridpost_keyring::today(),
+        thumbnail_side: state.config.thumbnail_side,
+    };
+
+    // Pages are decoded and searched on a blocking thread and handed over one at a time (the
+    // channel holds two), so memory stays at a few pages whatever the file's length.
+    let (sender, mut receiver) = mpsc::channel::<ProcessedPage>(2);
+    let limits = state.config.limits.clone();
+    let name = file.name.clone();
+    let store = state.store.clone();
+    let runtime = tokio::runtime::Handle::current();
+    let decoder = tokio::task::spawn_blocking(move || -> Result<u32, String> {
+        let reader = hybridpost_scan::input::open(&name, bytes, &limits).map_err(|e| e.to_string())?;
+        let count = reader.page_count();
+        let seen_before = |hash: &str| {
+            runtime
+                .block_on(async {
+                    let mut conn = store.read().await?;
+                    scan::page_with_hash(&mut conn, hash).await
+                })
+                .ok()
+                .flatten()
+                .is_some()
+        };
+        for page in reader {
+            let number = match &page {
+                Ok(p) => p.number,
+                Err(e) => e.number,
+            };
+            if done.contains(&i64::from(number)) {
+                continue;
+            }
+            let processed = match page {
+                Ok(page) => searcher.process(page, &seen_before),
+                Err(e) => searcher.failed(e),
+            };
+            if sender.blocking_send(processed).is_err() {
+                break;
+            }
+        }
+        Ok(count)
+    });
+
+    let mut last_renewal = std::time::Instant::now();
+    while let Some(page) = receiver.recv().await {
+        match store_page(state, file, token, page).await? {
+            PageWrite::ClaimLost => {
+                drop(receiver);
+                return Ok(None);
+            }
+            PageWrite::Stored | PageWrite::Duplicate(_) | PageWrite::AlreadyStored => {}
+        }
+        if last_renewal.elapsed() > state.config.lease / 3 {
+            let mut tx = state.store.begin().await.map_err(anyhow::Error::from)?;
+            let ours = scan::renew_file_claim(&mut tx, file.scan_id, file.file_index, token, &until(state))
+                .await
+                .map_err(anyhow::Error::from)?;
+            tx.commit().await.map_err(anyhow::Error::from)?;
+            if !ours {
+                return Ok(None);
+            }
+            last_renewal = std::time::Instant::now();
+        }
+    }
+    let count = decoder.await.map_err(|e| FileFailure(format!("the decoder stopped: {e}")))?.map_err(FileFailure)?;
+    Ok(Some(i64::from(count)))
+}
+
+/// Stores a page's image and thumbnail, then its row, under the file's claim.
+async fn store_page(
+    state: &IntakeState,
+    file: &ScanFileRecord,
+    token: &str,
+    mut page: ProcessedPage,
+) -> anyhow::Result<PageWrite> {
+    let page_id = ScanPageId::new();
+    let base = format!("scans/{}/{}-{}", file.scan_id, file.file_index, page.number);
+    let mut image_blob = None;
+    let mut image_meta = None;
+    if let Some((bytes, meta)) = page.image.take() {
+        let key = format!("{base}.img");
+        state.blobs.put(&BlobKey::parse(&key)?, bytes).await.context("store the page image")?;
+        image_blob = Some(key);
+        image_meta = Some(meta.to_string());
+    }
+    let mut thumbnail_blob = None;
+    if let Some(png) = page.thumbnail.take() {
+        let key = format!("{base}-thumb.png");
+        state.blobs.put(&BlobKey::parse(&key)?, png).await.context("store the page thumbnail")?;
+        thumbnail_blob = Some(key);
+    }
+    let row = NewScanPage {
+        page_id,
+        scan_id: file.scan_id,
+        file_index: file.file_index,
+        page_number: i64::from(page.number),
+        entry: page.entry.take(),
+        content_hash: page.content_hash.take(),
+        image_blob,
+        image_meta,
+        thumbnail_blob,
+        quarter_turns: i64::from(page.quarter_turns),
+        mark: mark_json(&page.mark).to_string(),
+        decode_log: Some(page.decode_log.to_string()),
+        decode_ms: page.decode_ms,
+    };
+    let mut tx = state.store.begin().await?;
+    let written = scan::insert_page(&mut tx, &row, token, &now_text()).await?;
+    tx.commit().await?;
+    metrics::counter!("hybridpost_scan_pages_total").increment(1);
+    if page.duplicate {
+        metrics::counter!("hybridpost_scan_duplicate_pages_total").increment(1);
+    }
+    metrics::histogram!("hybridpost_scan_page_seconds").record(page.decode_ms as f64 / 1000.0);
+    Ok(written)
+}
+
+/// Claims one batch whose files are all decoded and groups its pages into replies, returns and
+/// review, in one transaction. Returns whether there was one.
+pub async fn group_next_scan(state: &IntakeState) -> anyhow::Result<bool> {
+    let claim = until(state);
+    let scan = {
+        let mut tx = state.store.begin().await?;
+        let scan = scan::claim_grouping(&mut tx, &now_text(), &claim).await?;
+        tx.commit().await?;
+        scan
+    };
+    let Some(scan) = scan else { return Ok(false) };
+    crate::matching::group_scan(state, &scan, &claim).await?;
+    Ok(true)
+}
