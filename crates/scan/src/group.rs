@@ -281,10 +281,9 @@ pub fn group(marks: &[Mark], mode: Mode) -> Grouping {
                 Some(g) if !after_review => {
                     g.runs.last_mut().expect("an open group has a run").1.push(index);
                 }
-                _ => out.review.push((
-                    index,
-                    if after_review { ReviewReason::FollowsReview } else { ReviewReason::NoCode },
-                )),
+                _ => out
+                    .review
+                    .push((index, if after_review { ReviewReason::FollowsReview } else { ReviewReason::NoCode })),
             },
             Mark::Review(reason) => {
                 close(&mut open, &mut out);
@@ -308,7 +307,12 @@ pub fn group(marks: &[Mark], mode: Mode) -> Grouping {
                     g.runs.push((*page, vec![index]));
                 } else {
                     close(&mut open, &mut out);
-                    open = Some(Open { kind, reference: reference.clone(), runs: vec![(*page, vec![index])], pages: *pages });
+                    open = Some(Open {
+                        kind,
+                        reference: reference.clone(),
+                        runs: vec![(*page, vec![index])],
+                        pages: *pages,
+                    });
                 }
             }
             Mark::Seal { reference } => {

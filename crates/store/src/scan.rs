@@ -253,7 +253,11 @@ pub async fn create_scan(
 }
 
 /// A batch, if it exists and (when `site_id` is given) belongs to that site.
-pub async fn get_scan(conn: &mut AnyConnection, site_id: Option<SiteId>, scan_id: ScanId) -> Result<Option<ScanRecord>> {
+pub async fn get_scan(
+    conn: &mut AnyConnection,
+    site_id: Option<SiteId>,
+    scan_id: ScanId,
+) -> Result<Option<ScanRecord>> {
     let row = sqlx::query(&format!("select {SCAN_COLUMNS} from scan_batch where scan_id = $1"))
         .bind(scan_id.to_string())
         .fetch_optional(&mut *conn)
@@ -334,11 +338,12 @@ pub async fn claim_file(
         .await?
         .rows_affected();
         if claimed == 1 {
-            let row = sqlx::query(&format!("select {FILE_COLUMNS} from scan_file where scan_id = $1 and file_index = $2"))
-                .bind(&scan_id)
-                .bind(file_index)
-                .fetch_one(&mut *conn)
-                .await?;
+            let row =
+                sqlx::query(&format!("select {FILE_COLUMNS} from scan_file where scan_id = $1 and file_index = $2"))
+                    .bind(&scan_id)
+                    .bind(file_index)
+                    .fetch_one(&mut *conn)
+                    .await?;
             return file_from_row(&row).map(Some);
         }
     }
@@ -609,7 +614,11 @@ pub async fn resolve_review(
 }
 
 /// A page of the site's batches, if it exists.
-pub async fn get_page(conn: &mut AnyConnection, site_id: SiteId, page_id: ScanPageId) -> Result<Option<ScanPageRecord>> {
+pub async fn get_page(
+    conn: &mut AnyConnection,
+    site_id: SiteId,
+    page_id: ScanPageId,
+) -> Result<Option<ScanPageRecord>> {
     let row = sqlx::query(&format!(
         "select {} from scan_page p join scan_batch b on b.scan_id = p.scan_id where p.page_id = $1 and b.site_id = $2",
         prefixed(PAGE_COLUMNS, "p")
@@ -682,7 +691,11 @@ pub async fn letter_replies(
 }
 
 /// One of the agency's replies.
-pub async fn get_reply(conn: &mut AnyConnection, agency_id: AgencyId, reply_id: ReplyId) -> Result<Option<ReplyRecord>> {
+pub async fn get_reply(
+    conn: &mut AnyConnection,
+    agency_id: AgencyId,
+    reply_id: ReplyId,
+) -> Result<Option<ReplyRecord>> {
     let row = sqlx::query(&format!("select {REPLY_COLUMNS} from reply where reply_id = $1 and agency_id = $2"))
         .bind(reply_id.to_string())
         .bind(agency_id.to_string())

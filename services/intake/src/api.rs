@@ -223,7 +223,10 @@ pub(crate) async fn create_scan(
                         let mut errors = ValidationErrors::default();
                         errors.add(
                             "file",
-                            format!("at most {} files in one upload; upload the rest in another", state.config.max_files),
+                            format!(
+                                "at most {} files in one upload; upload the rest in another",
+                                state.config.max_files
+                            ),
                         );
                         return Err(ApiError::Validation(errors));
                     }
@@ -311,7 +314,11 @@ fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
     }
 }
 
-fn check_form(mode: Option<&str>, reason: Option<&str>, files: usize) -> Result<(Mode, Option<ReturnReason>), ApiError> {
+fn check_form(
+    mode: Option<&str>,
+    reason: Option<&str>,
+    files: usize,
+) -> Result<(Mode, Option<ReturnReason>), ApiError> {
     let mut errors = ValidationErrors::default();
     let mode = match mode.map(|m| (m, Mode::parse(m))) {
         None => {

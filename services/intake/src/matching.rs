@@ -50,7 +50,11 @@ pub(crate) async fn group_scan(state: &IntakeState, scan: &ScanRecord, claim: &s
 
     let mut plans = Vec::new();
     for (index, reason) in &grouping.review {
-        plans.push(Plan::Review { pages: vec![live[*index].page_id], reason: reason.code(), detail: reason.to_string() });
+        plans.push(Plan::Review {
+            pages: vec![live[*index].page_id],
+            reason: reason.code(),
+            detail: reason.to_string(),
+        });
     }
     for g in grouping.groups {
         let page_ids: Vec<ScanPageId> = g.pages.iter().map(|i| live[*i].page_id).collect();
@@ -82,7 +86,8 @@ pub(crate) async fn group_scan(state: &IntakeState, scan: &ScanRecord, claim: &s
         }
     }
 
-    let reason = scan.return_reason.as_deref().map(str::parse::<ReturnReason>).transpose().map_err(anyhow::Error::msg)?;
+    let reason =
+        scan.return_reason.as_deref().map(str::parse::<ReturnReason>).transpose().map_err(anyhow::Error::msg)?;
     let mut tx = state.store.begin().await?;
     let now = now_text();
     let (mut replies, mut returns, mut review) = (0, 0, 0);
@@ -168,8 +173,12 @@ pub(crate) async fn group_scan(state: &IntakeState, scan: &ScanRecord, claim: &s
 }
 
 async fn set_review(conn: &mut AnyConnection, page: ScanPageId, reason: &str, detail: &str) -> anyhow::Result<()> {
-    let outcome =
-        PageOutcome { outcome: "review", review_reason: Some(reason), review_detail: Some(detail), ..Default::default() };
+    let outcome = PageOutcome {
+        outcome: "review",
+        review_reason: Some(reason),
+        review_detail: Some(detail),
+        ..Default::default()
+    };
     scan::set_page_outcome(conn, page, &outcome).await?;
     Ok(())
 }
@@ -254,8 +263,7 @@ pub(crate) async fn record_reply(
         Err(TransitionFailure::NotFound) => anyhow::bail!("letter {} vanished", letter.letter_id),
         Err(TransitionFailure::Store(e)) => return Err(e.into()),
     }
-    let sender_name =
-        letter.content.pointer("/recipient/name").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+    let sender_name = letter.content.pointer("/recipient/name").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
     outbox::enqueue_agency_notice(
         conn,
         letter.agency_id,

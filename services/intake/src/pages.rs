@@ -60,10 +60,7 @@ impl Searcher {
     fn enough(&self, found: &[Found]) -> bool {
         let texts: Vec<String> = found.iter().map(|f| f.text.clone()).collect();
         let codes = PageCodes { texts: &texts, unreadable: 0, timed_out: false };
-        matches!(
-            classify(codes, &self.reply_key, &|t| self.seal_reference(t)),
-            Mark::Reply { .. } | Mark::Seal { .. }
-        )
+        matches!(classify(codes, &self.reply_key, &|t| self.seal_reference(t)), Mark::Reply { .. } | Mark::Seal { .. })
     }
 
     /// Searches a decoded page and prepares what is kept of it. `seen_before` says whether a

@@ -130,7 +130,9 @@ pub(crate) async fn list_review(
     let after = q
         .cursor
         .as_deref()
-        .map(|c| c.parse::<ScanPageId>().map_err(|_| ApiError::BadRequest(format!("{c:?} is not a cursor from this API"))))
+        .map(|c| {
+            c.parse::<ScanPageId>().map_err(|_| ApiError::BadRequest(format!("{c:?} is not a cursor from this API")))
+        })
         .transpose()?;
     let mut conn = state.store.read().await?;
     let pages = scan::review_pages(&mut conn, caller.site_id, after, limit).await?;
@@ -231,8 +233,17 @@ pub(crate) async fn decide_review(
                 return Err(ApiError::Validation(errors));
             }
             let mut tx = state.store.begin().await?;
-            if !scan::resolve_review(&mut tx, first.page_id, "discarded", None, None, Some(reason), &caller.key_id, &now)
-                .await?
+            if !scan::resolve_review(
+                &mut tx,
+                first.page_id,
+                "discarded",
+                None,
+                None,
+                Some(reason),
+                &caller.key_id,
+                &now,
+            )
+            .await?
             {
                 return Err(not_in_review(&first));
             }
