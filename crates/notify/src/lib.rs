@@ -18,6 +18,7 @@
 
 mod email;
 mod mailer;
+mod pool;
 mod templates;
 mod webhook;
 

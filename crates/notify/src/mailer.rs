@@ -11,6 +11,7 @@ use lettre::message::header::HeaderName;
 use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::Semaphore;
@@ -198,7 +199,7 @@ impl SendError {
         }
     }
 
-    fn from_smtp(err: &lettre::transport::smtp::Error) -> Self {
+    pub(crate) fn from_smtp(err: &lettre::transport::smtp::Error) -> Self {
         let code = err.status().map(code_to_u16);
         let reason = err.to_string();
         if err.is_permanent() {
@@ -237,8 +238,15 @@ pub enum Delivery {
 }
 
 enum Backend {
-    Smtp { transport: AsyncSmtpTransport<Tokio1Executor>, limit: Arc<Semaphore>, send_timeout: Duration },
+    Smtp { transport: SmtpTransport, limit: Arc<Semaphore>, send_timeout: Duration },
     File(PathBuf),
+}
+
+/// Plain and STARTTLS servers go through our pool (with `TCP_NODELAY`); implicit TLS through
+/// lettre's.
+enum SmtpTransport {
+    Pool(crate::pool::SmtpPool),
+    Lettre(Box<AsyncSmtpTransport<Tokio1Executor>>),
 }
 
 /// Sends one e-mail at a time and reports how it went. Cheap to clone; clones share connections.
@@ -285,7 +293,12 @@ impl Mailer {
             Backend::Smtp { transport, limit, send_timeout } => {
                 let attempt = async {
                     let _permit = limit.acquire().await.map_err(|_| SendError::transient("mailer is shutting down"))?;
-                    transport.send(message).await.map_err(|e| SendError::from_smtp(&e))
+                    match transport {
+                        SmtpTransport::Pool(pool) => pool.send(message.envelope(), &message.formatted()).await,
+                        SmtpTransport::Lettre(transport) => {
+                            transport.send(message).await.map_err(|e| SendError::from_smtp(&e))
+                        }
+                    }
                 };
                 let response = tokio::time::timeout(*send_timeout, attempt)
                     .await
@@ -316,11 +329,26 @@ fn build_smtp(cfg: SmtpConfig) -> Result<Backend, MailerConfigError> {
     if cfg.max_connections == 0 {
         return Err(MailerConfigError::Invalid("max_connections must be at least 1".into()));
     }
-    let tls = match cfg.security {
-        SmtpSecurity::Plain => Tls::None,
-        SmtpSecurity::StartTls => Tls::Required(tls_parameters(&cfg)?),
-        SmtpSecurity::ImplicitTls => Tls::Wrapper(tls_parameters(&cfg)?),
+    let hello = cfg.hello_name.clone().map_or_else(ClientId::default, ClientId::Domain);
+    let credentials = cfg.auth.as_ref().map(|a| Credentials::new(a.username.clone(), a.password.clone()));
+    let limit = Arc::new(Semaphore::new(cfg.max_connections as usize));
+    let starttls = match cfg.security {
+        SmtpSecurity::Plain => Some(None),
+        SmtpSecurity::StartTls => Some(Some(tls_parameters(&cfg)?)),
+        SmtpSecurity::ImplicitTls => None,
     };
+    if let Some(starttls) = starttls {
+        let pool = crate::pool::SmtpPool::new(
+            cfg.host.clone(),
+            cfg.port,
+            hello,
+            starttls,
+            credentials,
+            cfg.command_timeout,
+        );
+        return Ok(Backend::Smtp { transport: SmtpTransport::Pool(pool), limit, send_timeout: cfg.send_timeout });
+    }
+    let tls = Tls::Wrapper(tls_parameters(&cfg)?);
     let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(cfg.host.clone())
         .port(cfg.port)
         .tls(tls)
@@ -333,8 +361,8 @@ fn build_smtp(cfg: SmtpConfig) -> Result<Backend, MailerConfigError> {
         builder = builder.credentials(Credentials::new(auth.username.clone(), auth.password.clone()));
     }
     Ok(Backend::Smtp {
-        transport: builder.build(),
-        limit: Arc::new(Semaphore::new(cfg.max_connections as usize)),
+        transport: SmtpTransport::Lettre(Box::new(builder.build())),
+        limit,
         send_timeout: cfg.send_timeout,
     })
 }
