@@ -250,7 +250,7 @@ fn image_dict(w: u32, h: u32, space: &str, bpc: i64, filter: &str) -> Dictionary
 }
 
 #[test]
-fn flate_pdf_pages_grey_one_bit_with_png_predictor_and_rgb_decode_and_jbig2_and_typed_pages_are_refused() {
+fn flate_pdf_pages_grey_one_bit_with_png_predictor_rgb_and_indexed_decode_and_jbig2_and_typed_pages_are_refused() {
     let (w, h) = (1240, 1754);
     let grey = grey_page(w, h);
     let bw = bw_page(w, h);
@@ -279,15 +279,28 @@ fn flate_pdf_pages_grey_one_bit_with_png_predictor_and_rgb_decode_and_jbig2_and_
     );
     let rgb: Vec<u8> = grey.as_raw().iter().flat_map(|&v| [v, v, v]).collect();
     let jbig2 = image_dict(w, h, "DeviceGray", 1, "JBIG2Decode");
+    // A palette of greys as RGB: index i is (i, i, i).
+    let mut indexed = image_dict(w, h, "DeviceGray", 8, "FlateDecode");
+    let lookup: Vec<u8> = (0..=255u8).flat_map(|i| [i, i, i]).collect();
+    indexed.set(
+        "ColorSpace",
+        vec![
+            Object::Name(b"Indexed".to_vec()),
+            Object::Name(b"DeviceRGB".to_vec()),
+            255.into(),
+            Object::String(lookup, lopdf::StringFormat::Hexadecimal),
+        ],
+    );
 
     let pdf = scanner_pdf(vec![
         (Stream::new(image_dict(w, h, "DeviceGray", 8, "FlateDecode"), grey_z.clone()), true),
         (Stream::new(one_bit, zlib(&predicted)), false),
         (Stream::new(image_dict(w, h, "DeviceRGB", 8, "FlateDecode"), zlib(&rgb)), true),
         (Stream::new(jbig2, vec![0, 0, 0, 1, 2, 3]), false),
+        (Stream::new(indexed, grey_z.clone()), false),
     ]);
     let (count, items) = read("scanner.pdf", pdf, &Limits::default()).expect("opens");
-    assert_eq!(count, 5);
+    assert_eq!(count, 6);
     let page = |i: usize| items[i].as_ref().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(page(0).image, grey, "grey Flate inside a form");
     assert_eq!(page(0).dpi, Some(150.0));
@@ -303,7 +316,8 @@ fn flate_pdf_pages_grey_one_bit_with_png_predictor_and_rgb_decode_and_jbig2_and_
     let err = items[3].as_ref().expect_err("JBIG2 is refused");
     assert_eq!(err.number, 4);
     assert!(err.reason.contains("JBIG2"), "{err}");
-    let err = items[4].as_ref().expect_err("a typed page is refused");
+    assert_eq!(page(4).image, grey, "an indexed palette of greys");
+    let err = items[5].as_ref().expect_err("a typed page is refused");
     assert!(err.reason.contains("no scanned image"), "{err}");
 }
 

@@ -428,6 +428,17 @@ fn samples_to_gray(
     let mut gray = Vec::with_capacity(w * h);
     let max = (1u32 << bpc.min(8)) - 1;
     let mut row_vals: Vec<u8> = Vec::with_capacity(w * comps);
+    // An indexed image's palette in grey, once; entries the palette lacks are black.
+    let palette: Vec<u8> = match space {
+        ColorSpace::Indexed(base, lookup) => (0..256usize)
+            .map(|i| match lookup.get(i * base..(i + 1) * base) {
+                Some(c) if *base == 4 => super::cmyk_gray(c[0], c[1], c[2], c[3]),
+                Some(c) => super::to_gray(c, *base, false).first().copied().unwrap_or(0),
+                None => 0,
+            })
+            .collect(),
+        ColorSpace::Device(_) => Vec::new(),
+    };
     for row in samples.chunks_exact(row_bytes.max(1)).take(h) {
         row_vals.clear();
         match bpc {
@@ -443,13 +454,7 @@ fn samples_to_gray(
             }
         }
         match space {
-            ColorSpace::Indexed(base, lookup) => {
-                for &i in &row_vals {
-                    let at = usize::from(i) * base;
-                    let c = lookup.get(at..at + base).unwrap_or(&[0, 0, 0, 0][..*base]);
-                    gray.push(super::to_gray(c, *base, false)[0]);
-                }
-            }
+            ColorSpace::Indexed(..) => gray.extend(row_vals.iter().map(|&i| palette[usize::from(i)])),
             ColorSpace::Device(n) => {
                 let scale = |v: u8| if bpc < 8 { (u32::from(v) * 255 / max) as u8 } else { v };
                 if *n == 1 {
