@@ -88,9 +88,9 @@ impl StoredImage {
     /// The bytes of the stored form.
     pub fn bytes(&self) -> &[u8] {
         match self {
-            StoredImage::Jpeg { bytes, .. } | StoredImage::Ccitt { bytes, .. } | StoredImage::FlateGray { bytes, .. } => {
-                bytes
-            }
+            StoredImage::Jpeg { bytes, .. }
+            | StoredImage::Ccitt { bytes, .. }
+            | StoredImage::FlateGray { bytes, .. } => bytes,
         }
     }
 }
