@@ -1,8 +1,28 @@
 //! Finding and reading the QR codes on one scanned page.
 //!
-//! CONTRACT (stub; the implementation replaces the bodies, keeps the names).
+//! The search is a pipeline, cheapest first, that stops as soon as the caller has enough:
+//!
+//! 1. [`Step::KnownAreas`]: crops of the places where codes are printed ([`FindOptions::areas`])
+//!    with a margin for skew and misplacement, scaled so that a module has about seven pixels:
+//!    first for 1 mm modules (reply codes), then for 0.5 mm modules (the seal).
+//! 2. [`Step::KnownAreasTurned`]: the same places on the page turned by 180°, 90° or 270°
+//!    (the places are mapped; the page is never rotated).
+//! 3. [`Step::WholePage`]: the whole page at about seven pixels per millimetre.
+//! 4. [`Step::Enlarged`], [`Step::Binarised`] (Sauvola's adaptive threshold),
+//!    [`Step::Filtered`] (3 × 3 median against speckle) and [`Step::Inverted`] (light code on
+//!    dark): the places first, then the whole page, as the budget allows.
+//!
+//! Decoding is rqrr's: it needs about six pixels per module, misses inverted codes, and slows
+//! down on large images with many finder-like shapes (text), which is why the known places come
+//! first and whole pages are searched reduced. Every page has a time budget; an attempt that is
+//! not expected to finish within what is left of it is not started.
+//!
+//! This module must never panic on any image: sizes are clamped, tiny crops are skipped, and
+//! the third-party decoder is run under `catch_unwind`, so a decoder bug costs one attempt, not
+//! the batch.
 
-use std::time::Duration;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::{Duration, Instant};
 
 use image::GrayImage;
 
@@ -41,6 +61,17 @@ pub enum Step {
 }
 
 impl Step {
+    /// Every step, in pipeline order.
+    pub const ALL: [Step; 7] = [
+        Step::KnownAreas,
+        Step::KnownAreasTurned,
+        Step::WholePage,
+        Step::Enlarged,
+        Step::Binarised,
+        Step::Filtered,
+        Step::Inverted,
+    ];
+
     /// The step's name in records and JSON (`known_areas`).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -93,9 +124,575 @@ pub struct Findings {
     pub elapsed: Duration,
 }
 
+/// Width of an A4 page in millimetres (ISO 216).
+const A4_WIDTH_MM: f32 = 210.0;
+/// Height of an A4 page in millimetres (ISO 216).
+const A4_HEIGHT_MM: f32 = 297.0;
+/// Margin added on every side of a known area: a page skewed by 5° about its centre moves a
+/// corner area by up to 13 mm, and scanners misplace the sheet by a few millimetres more.
+const AREA_MARGIN_MM: f32 = 15.0;
+/// Pixels per module the decoder is given: rqrr needs about six.
+const MODULE_PX: f32 = 7.0;
+/// Module of reply codes (1.0 mm; 0.8 mm at the smallest) and of the seal (about 0.5 mm; the
+/// renderer refuses seals under 0.45 mm).
+const COARSE_MODULE_MM: f32 = 1.0;
+/// See [`COARSE_MODULE_MM`].
+const FINE_MODULE_MM: f32 = 0.5;
+/// Enlargement over the fine scale in [`Step::Enlarged`].
+const ENLARGE: f32 = 1.6;
+/// A scale this close to 1 is not worth resampling for.
+const NATIVE_BAND: (f32, f32) = (0.85, 1.25);
+/// Smallest crop worth handing to the decoder: a version 1 symbol at one pixel per module.
+const MIN_SIDE_PX: u32 = 21;
+/// Largest image handed to the decoder in one piece (pixels), whatever the budget.
+const MAX_DECODE_PIXELS: u64 = 24_000_000;
+/// Distance (mm) within which two located symbols are taken to be the same symbol.
+const SAME_SYMBOL_MM: f32 = 12.0;
+/// Decoder cost assumed before the first measurement, nanoseconds per pixel.
+const INITIAL_NS_PER_PX: f64 = 12.0;
+
 /// Searches `image` for QR codes. `enough` is asked after each step with the codes found so
 /// far; when it says yes the search stops (a page needs one readable reply code, not both).
+///
+/// `enough` is also asked after any attempt within a step that read a new code, so that a
+/// reply page stops after its first code.
 pub fn find_codes(image: &GrayImage, options: &FindOptions, enough: &dyn Fn(&[Found]) -> bool) -> Findings {
-    let _ = (image, options, enough);
-    Findings::default()
+    let started = Instant::now();
+    let mut search = Search::new(image, options, enough, started);
+    search.run();
+    search.finish()
+}
+
+/// What is done to a crop before it is decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Treatment {
+    /// rqrr's own threshold.
+    Plain,
+    /// Sauvola's adaptive threshold.
+    Binarise,
+    /// 3 × 3 median, then rqrr's threshold.
+    Median,
+    /// Dark and light swapped.
+    Invert,
+}
+
+/// A rectangle of the image in pixels, clamped to it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Rect {
+    x: u32,
+    y: u32,
+    width: u32,
+    height: u32,
+}
+
+/// One decoding attempt: a rectangle of the page, a scale, a treatment.
+#[derive(Clone, Copy, Debug)]
+struct Attempt {
+    rect: Rect,
+    scale: f32,
+    treatment: Treatment,
+    /// Quarter turns that make the page upright if a code is read here (known areas).
+    turns: Option<u8>,
+}
+
+/// A symbol rqrr located: where (image pixels) and which way up.
+#[derive(Clone, Debug)]
+struct Located {
+    centre: (f32, f32),
+    turns: u8,
+    text: Option<String>,
+}
+
+struct Search<'a> {
+    image: &'a GrayImage,
+    options: &'a FindOptions,
+    enough: &'a dyn Fn(&[Found]) -> bool,
+    started: Instant,
+    deadline: Instant,
+    px_per_mm: f32,
+    /// Orientations to try for the known areas, most plausible first.
+    turns: Vec<u8>,
+    findings: Findings,
+    failed: Vec<(f32, f32)>,
+    read_at: Vec<(f32, f32)>,
+    turns_from_area: Option<u8>,
+    ns_per_px: f64,
+    done: bool,
+    step_codes: usize,
+}
+
+impl<'a> Search<'a> {
+    fn new(
+        image: &'a GrayImage,
+        options: &'a FindOptions,
+        enough: &'a dyn Fn(&[Found]) -> bool,
+        started: Instant,
+    ) -> Self {
+        let (w, h) = image.dimensions();
+        let px_per_mm = match options.dpi {
+            Some(dpi) if dpi.is_finite() && dpi >= 10.0 && dpi <= 4800.0 => dpi / 25.4,
+            _ => (w.min(h).max(1) as f32 / A4_WIDTH_MM).max(0.05),
+        };
+        // A portrait image is upright or upside down; a landscape one lies on its side.
+        let turns = if (h as f32) > (w as f32) * 1.15 {
+            vec![0, 2]
+        } else if (w as f32) > (h as f32) * 1.15 {
+            vec![1, 3]
+        } else {
+            vec![0, 2, 1, 3]
+        };
+        Search {
+            image,
+            options,
+            enough,
+            started,
+            deadline: started.checked_add(options.budget).unwrap_or(started + Duration::from_secs(3600)),
+            px_per_mm,
+            turns,
+            findings: Findings::default(),
+            failed: Vec::new(),
+            read_at: Vec::new(),
+            turns_from_area: None,
+            ns_per_px: INITIAL_NS_PER_PX,
+            done: false,
+            step_codes: 0,
+        }
+    }
+
+    fn run(&mut self) {
+        let (w, h) = self.image.dimensions();
+        if w < MIN_SIDE_PX || h < MIN_SIDE_PX {
+            return;
+        }
+        let coarse = self.scale_for(COARSE_MODULE_MM);
+        let fine = self.scale_for(FINE_MODULE_MM);
+        let page = self.page_rect();
+        let page_scale = coarse.min(1.0);
+        let upright: Vec<u8> = self.turns.iter().copied().filter(|&t| t == 0).collect();
+        let turned: Vec<u8> = self.turns.iter().copied().filter(|&t| t != 0).collect();
+
+        let areas = |s: &Self, turns: &[u8], scales: &[f32], treatment: Treatment| -> Vec<Attempt> {
+            let mut out = Vec::new();
+            for &scale in dedup_scales(scales).iter() {
+                for &t in turns {
+                    for area in &s.options.areas {
+                        if let Some(rect) = s.area_rect(area, t) {
+                            out.push(Attempt { rect, scale, treatment, turns: Some(t) });
+                        }
+                    }
+                }
+            }
+            out
+        };
+        let whole = |scale: f32, treatment: Treatment| Attempt { rect: page, scale, treatment, turns: None };
+
+        let plan: Vec<(Step, Vec<Attempt>)> = vec![
+            (Step::KnownAreas, areas(self, &upright, &[coarse, fine], Treatment::Plain)),
+            (Step::KnownAreasTurned, areas(self, &turned, &[coarse, fine], Treatment::Plain)),
+            (Step::WholePage, vec![whole(page_scale, Treatment::Plain)]),
+            (Step::Enlarged, {
+                let mut a = areas(self, &self.turns, &[fine * ENLARGE], Treatment::Plain);
+                if fine > page_scale * 1.2 {
+                    a.push(whole(fine, Treatment::Plain));
+                }
+                a
+            }),
+            (Step::Binarised, {
+                let mut a = areas(self, &self.turns, &[coarse, fine], Treatment::Binarise);
+                a.push(whole(page_scale, Treatment::Binarise));
+                a
+            }),
+            (Step::Filtered, {
+                let mut a = areas(self, &self.turns, &[coarse, fine], Treatment::Median);
+                a.push(whole(page_scale, Treatment::Median));
+                a
+            }),
+            (Step::Inverted, {
+                let mut a = areas(self, &self.turns, &[coarse, fine], Treatment::Invert);
+                a.push(whole(page_scale, Treatment::Invert));
+                a
+            }),
+        ];
+
+        for (step, attempts) in plan {
+            if self.done || attempts.is_empty() {
+                continue;
+            }
+            let step_started = Instant::now();
+            self.step_codes = 0;
+            for attempt in attempts {
+                if self.done {
+                    break;
+                }
+                if !self.fits_budget(&attempt) {
+                    self.findings.timed_out = true;
+                    self.done = true;
+                    break;
+                }
+                self.attempt(step, &attempt);
+            }
+            self.findings.steps.push(StepRecord { step, duration: step_started.elapsed(), codes: self.step_codes });
+            if !self.done && (self.enough)(&self.findings.codes) {
+                self.done = true;
+            }
+        }
+    }
+
+    fn finish(mut self) -> Findings {
+        self.findings.unreadable = self.count_unreadable();
+        if self.findings.quarter_turns.is_none() {
+            self.findings.quarter_turns = self.turns_from_area;
+        }
+        self.findings.elapsed = self.started.elapsed();
+        self.findings
+    }
+
+    /// The scale that gives a module of `module_mm` about [`MODULE_PX`] pixels, or 1 when the
+    /// page is close enough to that already.
+    fn scale_for(&self, module_mm: f32) -> f32 {
+        let scale = MODULE_PX / (module_mm * self.px_per_mm);
+        if scale > NATIVE_BAND.0 && scale < NATIVE_BAND.1 { 1.0 } else { scale.clamp(0.05, 8.0) }
+    }
+
+    fn page_rect(&self) -> Rect {
+        let (width, height) = self.image.dimensions();
+        Rect { x: 0, y: 0, width, height }
+    }
+
+    /// Where `area` of the upright page lies in the image when `turns` clockwise quarter turns
+    /// make the image upright, widened by the margin and clamped to the image.
+    fn area_rect(&self, area: &AreaMm, turns: u8) -> Option<Rect> {
+        let (pw, ph) = (A4_WIDTH_MM, A4_HEIGHT_MM);
+        let AreaMm { x, y, width: w, height: h } = *area;
+        if ![x, y, w, h].iter().all(|v| v.is_finite()) || w <= 0.0 || h <= 0.0 {
+            return None;
+        }
+        // The image is the upright page turned counter-clockwise by `turns` quarter turns.
+        let (ix, iy, iw, ih) = match turns % 4 {
+            0 => (x, y, w, h),
+            1 => (y, pw - x - w, h, w),
+            2 => (pw - x - w, ph - y - h, w, h),
+            _ => (ph - y - h, x, h, w),
+        };
+        let m = AREA_MARGIN_MM;
+        let k = self.px_per_mm;
+        let (img_w, img_h) = (self.image.width() as f32, self.image.height() as f32);
+        let x0 = ((ix - m) * k).clamp(0.0, img_w);
+        let y0 = ((iy - m) * k).clamp(0.0, img_h);
+        let x1 = ((ix + iw + m) * k).clamp(0.0, img_w);
+        let y1 = ((iy + ih + m) * k).clamp(0.0, img_h);
+        let rect = Rect { x: x0 as u32, y: y0 as u32, width: (x1 - x0) as u32, height: (y1 - y0) as u32 };
+        (rect.width >= MIN_SIDE_PX && rect.height >= MIN_SIDE_PX).then_some(rect)
+    }
+
+    fn out_pixels(attempt: &Attempt) -> u64 {
+        let w = (attempt.rect.width as f32 * attempt.scale).round().max(0.0) as u64;
+        let h = (attempt.rect.height as f32 * attempt.scale).round().max(0.0) as u64;
+        w * h
+    }
+
+    fn fits_budget(&self, attempt: &Attempt) -> bool {
+        let now = Instant::now();
+        if now >= self.deadline {
+            return false;
+        }
+        let extra = match attempt.treatment {
+            Treatment::Plain => 1.0,
+            Treatment::Invert => 1.1,
+            Treatment::Binarise => 1.6,
+            Treatment::Median => 2.5,
+        };
+        let expected = Duration::from_nanos((Self::out_pixels(attempt) as f64 * self.ns_per_px * extra) as u64);
+        now + expected <= self.deadline
+    }
+
+    fn attempt(&mut self, step: Step, attempt: &Attempt) {
+        let pixels = Self::out_pixels(attempt);
+        if pixels < u64::from(MIN_SIDE_PX * MIN_SIDE_PX) || pixels > MAX_DECODE_PIXELS {
+            return;
+        }
+        let began = Instant::now();
+        let crop = resample(self.image, attempt.rect, attempt.scale);
+        let located = catch_unwind(AssertUnwindSafe(|| decode(crop, attempt.treatment))).unwrap_or_default();
+        let spent = began.elapsed().as_nanos() as f64 / pixels.max(1) as f64;
+        // Keep a running estimate of the decoder's cost, for the budget.
+        self.ns_per_px = 0.7 * self.ns_per_px + 0.3 * spent.clamp(1.0, 1000.0);
+
+        let mut new_codes = false;
+        for symbol in located {
+            // Back to image pixels.
+            let centre = (
+                attempt.rect.x as f32 + symbol.centre.0 / attempt.scale,
+                attempt.rect.y as f32 + symbol.centre.1 / attempt.scale,
+            );
+            match symbol.text {
+                Some(text) => {
+                    self.read_at.push(centre);
+                    if self.findings.quarter_turns.is_none() {
+                        self.findings.quarter_turns = Some(symbol.turns);
+                    }
+                    if self.turns_from_area.is_none() {
+                        self.turns_from_area = attempt.turns;
+                    }
+                    if !self.findings.codes.iter().any(|f| f.text == text) {
+                        self.findings.codes.push(Found { text, step });
+                        self.step_codes += 1;
+                        new_codes = true;
+                    }
+                }
+                None => self.failed.push(centre),
+            }
+        }
+        if new_codes && (self.enough)(&self.findings.codes) {
+            self.done = true;
+        }
+    }
+
+    /// Distinct symbols located but never read: failures far from any symbol read, counted once
+    /// per place.
+    fn count_unreadable(&self) -> usize {
+        let near = self.px_per_mm * SAME_SYMBOL_MM;
+        let close = |a: (f32, f32), b: (f32, f32)| (a.0 - b.0).hypot(a.1 - b.1) < near;
+        let mut places: Vec<(f32, f32)> = Vec::new();
+        for &f in &self.failed {
+            if self.read_at.iter().any(|&r| close(r, f)) || places.iter().any(|&p| close(p, f)) {
+                continue;
+            }
+            places.push(f);
+        }
+        places.len()
+    }
+}
+
+fn dedup_scales(scales: &[f32]) -> Vec<f32> {
+    let mut out: Vec<f32> = Vec::new();
+    for &s in scales {
+        if !out.iter().any(|&o| (o - s).abs() < 0.05 * o.max(s)) {
+            out.push(s);
+        }
+    }
+    out
+}
+
+/// Runs rqrr on `crop` after `treatment`; every symbol located, read or not.
+fn decode(mut crop: GrayImage, treatment: Treatment) -> Vec<Located> {
+    let (w, h) = crop.dimensions();
+    if w < MIN_SIDE_PX || h < MIN_SIDE_PX {
+        return Vec::new();
+    }
+    let crop = match treatment {
+        Treatment::Plain => crop,
+        Treatment::Invert => {
+            image::imageops::invert(&mut crop);
+            crop
+        }
+        Treatment::Median => median3(&crop),
+        // A bilevel image goes through rqrr's own threshold unchanged.
+        Treatment::Binarise => sauvola(&crop),
+    };
+    let (w, h) = (w as usize, h as usize);
+    let raw = crop.as_raw();
+    let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| raw[y * w + x]);
+    prepared
+        .detect_grids()
+        .into_iter()
+        .map(|grid| {
+            let [tl, tr, br, bl] = grid.bounds;
+            let centre = ((tl.x + tr.x + br.x + bl.x) as f32 / 4.0, (tl.y + tr.y + br.y + bl.y) as f32 / 4.0);
+            let text = grid.decode().ok().map(|(_, text)| text);
+            Located { centre, turns: turns_from_axis(tr.x - tl.x, tr.y - tl.y), text }
+        })
+        .collect()
+}
+
+/// Clockwise quarter turns that make a page upright, from the direction of a symbol's top
+/// edge (left to right as printed) in the image: codes are printed upright.
+fn turns_from_axis(dx: i32, dy: i32) -> u8 {
+    if dx.abs() >= dy.abs() {
+        if dx >= 0 { 0 } else { 2 }
+    } else if dy > 0 {
+        // The symbol's top edge runs down the image: the page lies turned a quarter clockwise.
+        3
+    } else {
+        1
+    }
+}
+
+/// `rect` of `image` scaled by `scale`: area average when reducing by two or more, bilinear
+/// otherwise, a plain copy at scale 1.
+fn resample(image: &GrayImage, rect: Rect, scale: f32) -> GrayImage {
+    let src = image::imageops::crop_imm(image, rect.x, rect.y, rect.width, rect.height).to_image();
+    if scale == 1.0 {
+        return src;
+    }
+    let (mut src, mut scale) = (src, scale);
+    if scale <= 0.5 {
+        let k = (1.0 / scale).floor().max(1.0) as u32;
+        src = box_reduce(&src, k);
+        scale *= k as f32;
+    }
+    if (scale - 1.0).abs() < 0.02 {
+        return src;
+    }
+    bilinear(&src, scale)
+}
+
+/// Averages `k` × `k` blocks.
+fn box_reduce(src: &GrayImage, k: u32) -> GrayImage {
+    let (w, h) = src.dimensions();
+    let (ow, oh) = ((w / k).max(1), (h / k).max(1));
+    let raw = src.as_raw();
+    let mut sums = vec![0u32; ow as usize];
+    let mut out = Vec::with_capacity((ow * oh) as usize);
+    for oy in 0..oh {
+        sums.fill(0);
+        let mut rows = 0;
+        for y in (oy * k)..((oy + 1) * k).min(h) {
+            rows += 1;
+            let row = &raw[(y * w) as usize..((y + 1) * w) as usize];
+            for (ox, sum) in sums.iter_mut().enumerate() {
+                let start = ox * k as usize;
+                let end = (start + k as usize).min(row.len());
+                *sum += row[start.min(end)..end].iter().map(|&p| u32::from(p)).sum::<u32>();
+            }
+        }
+        let n = (rows * k).max(1);
+        out.extend(sums.iter().map(|&s| (s / n) as u8));
+    }
+    GrayImage::from_raw(ow, oh, out).expect("the buffer has ow × oh pixels")
+}
+
+/// Bilinear resampling by `scale`, in 8-bit fixed point.
+fn bilinear(src: &GrayImage, scale: f32) -> GrayImage {
+    let (w, h) = src.dimensions();
+    let ow = ((w as f32 * scale).round() as u32).max(1);
+    let oh = ((h as f32 * scale).round() as u32).max(1);
+    let raw = src.as_raw();
+    let taps = |out: u32, len: u32| -> Vec<(usize, usize, u32)> {
+        (0..out)
+            .map(|o| {
+                let s = ((o as f32 + 0.5) / scale - 0.5).clamp(0.0, (len - 1) as f32);
+                let i = s.floor() as u32;
+                let f = ((s - i as f32) * 256.0) as u32;
+                (i as usize, (i + 1).min(len - 1) as usize, f)
+            })
+            .collect()
+    };
+    let xs = taps(ow, w);
+    let ys = taps(oh, h);
+    let w = w as usize;
+    let mut out = Vec::with_capacity((ow * oh) as usize);
+    for &(y0, y1, fy) in &ys {
+        let r0 = &raw[y0 * w..(y0 + 1) * w];
+        let r1 = &raw[y1 * w..(y1 + 1) * w];
+        for &(x0, x1, fx) in &xs {
+            let top = u32::from(r0[x0]) * (256 - fx) + u32::from(r0[x1]) * fx;
+            let bottom = u32::from(r1[x0]) * (256 - fx) + u32::from(r1[x1]) * fx;
+            out.push(((top * (256 - fy) + bottom * fy) >> 16) as u8);
+        }
+    }
+    GrayImage::from_raw(ow, oh, out).expect("the buffer has ow × oh pixels")
+}
+
+/// 3 × 3 median, edges replicated.
+fn median3(src: &GrayImage) -> GrayImage {
+    let (w, h) = src.dimensions();
+    let (wi, hi) = (w as i64, h as i64);
+    let raw = src.as_raw();
+    let at = |x: i64, y: i64| raw[(y.clamp(0, hi - 1) * wi + x.clamp(0, wi - 1)) as usize];
+    let mut out = Vec::with_capacity(raw.len());
+    for y in 0..hi {
+        for x in 0..wi {
+            let mut v = [
+                at(x - 1, y - 1),
+                at(x, y - 1),
+                at(x + 1, y - 1),
+                at(x - 1, y),
+                at(x, y),
+                at(x + 1, y),
+                at(x - 1, y + 1),
+                at(x, y + 1),
+                at(x + 1, y + 1),
+            ];
+            v.sort_unstable();
+            out.push(v[4]);
+        }
+    }
+    GrayImage::from_raw(w, h, out).expect("same size as the source")
+}
+
+/// Sauvola's adaptive threshold (Sauvola & Pietikäinen 2000, k = 0.2, R = 128) over a window
+/// of about five modules, from integral images; black 0, white 255.
+fn sauvola(src: &GrayImage) -> GrayImage {
+    let (w, h) = src.dimensions();
+    let (w, h) = (w as usize, h as usize);
+    let raw = src.as_raw();
+    let stride = w + 1;
+    let mut sum = vec![0u64; stride * (h + 1)];
+    let mut sq = vec![0u64; stride * (h + 1)];
+    for y in 0..h {
+        let (mut row, mut row_sq) = (0u64, 0u64);
+        for x in 0..w {
+            let p = u64::from(raw[y * w + x]);
+            row += p;
+            row_sq += p * p;
+            sum[(y + 1) * stride + x + 1] = sum[y * stride + x + 1] + row;
+            sq[(y + 1) * stride + x + 1] = sq[y * stride + x + 1] + row_sq;
+        }
+    }
+    let r = (MODULE_PX * 2.5) as usize;
+    let mut out = Vec::with_capacity(w * h);
+    for y in 0..h {
+        let (y0, y1) = (y.saturating_sub(r), (y + r + 1).min(h));
+        for x in 0..w {
+            let (x0, x1) = (x.saturating_sub(r), (x + r + 1).min(w));
+            let n = ((x1 - x0) * (y1 - y0)) as f64;
+            let s =
+                (sum[y1 * stride + x1] + sum[y0 * stride + x0] - sum[y0 * stride + x1] - sum[y1 * stride + x0]) as f64;
+            let s2 = (sq[y1 * stride + x1] + sq[y0 * stride + x0] - sq[y0 * stride + x1] - sq[y1 * stride + x0]) as f64;
+            let mean = s / n;
+            let sd = (s2 / n - mean * mean).max(0.0).sqrt();
+            let threshold = mean * (1.0 + 0.2 * (sd / 128.0 - 1.0));
+            out.push(if f64::from(raw[y * w + x]) < threshold { 0 } else { 255 });
+        }
+    }
+    GrayImage::from_raw(w as u32, h as u32, out).expect("same size as the source")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn axis_directions_give_quarter_turns() {
+        assert_eq!(turns_from_axis(10, 1), 0);
+        assert_eq!(turns_from_axis(-10, 1), 2);
+        assert_eq!(turns_from_axis(1, 10), 3);
+        assert_eq!(turns_from_axis(1, -10), 1);
+    }
+
+    #[test]
+    fn resampling_keeps_sizes_sane() {
+        let img = GrayImage::from_fn(100, 60, |x, y| image::Luma([((x + y) % 256) as u8]));
+        let rect = Rect { x: 10, y: 5, width: 80, height: 50 };
+        assert_eq!(resample(&img, rect, 1.0).dimensions(), (80, 50));
+        assert_eq!(resample(&img, rect, 0.5).dimensions(), (40, 25));
+        assert_eq!(resample(&img, rect, 2.0).dimensions(), (160, 100));
+        let (w, h) = resample(&img, rect, 0.3).dimensions();
+        assert!((23..=24).contains(&w) && (14..=15).contains(&h));
+    }
+
+    #[test]
+    fn areas_map_onto_turned_pages() {
+        let img = GrayImage::new(2100, 2970);
+        let options = FindOptions { budget: Duration::from_secs(1), areas: vec![], dpi: None };
+        let never = |_: &[Found]| false;
+        let s = Search::new(&img, &options, &never, Instant::now());
+        let area = AreaMm { x: 164.0, y: 5.0, width: 41.0, height: 41.0 };
+        let upright = s.area_rect(&area, 0).expect("on the page");
+        assert_eq!((upright.x, upright.y), (1490, 0));
+        // Upside down, the top-right area is at the bottom left.
+        let turned = s.area_rect(&area, 2).expect("on the page");
+        assert_eq!((turned.x, turned.y), (0, 2970 - 610));
+    }
 }

@@ -1,0 +1,223 @@
+//! The code finder on real pages: a letter with a seal and a reply sheet rendered by
+//! `hybridpost-render`, rasterised by poppler's `pdftoppm` at 150, 200 and 300 dpi and
+//! degraded as scanners degrade pages. Needs `pdftoppm` (poppler-utils): without it these
+//! tests fail, they do not skip.
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use hybridpost_scan::find::{FindOptions, Found, Step, find_codes};
+use hybridpost_seal::{Reference, ReplyCode, Seal, TrustList, Verdict, VerifyContext, no_withdrawals};
+use image::GrayImage;
+use proptest::prelude::*;
+
+#[path = "../examples/support/pages.rs"]
+#[expect(dead_code, reason = "shared with the corpus generator, which uses all of it")]
+mod pages;
+
+use pages::{PageKind, Rng};
+
+/// The three pages of the sample letter at one resolution: page 1 (seal), a continuation page,
+/// the reply page.
+struct Rasters {
+    dpi: u32,
+    seal: GrayImage,
+    plain: GrayImage,
+    reply: GrayImage,
+}
+
+struct Sample {
+    reference: Reference,
+    trust: TrustList,
+    reply_text: String,
+    rasters: Vec<Rasters>,
+}
+
+fn sample() -> &'static Sample {
+    static SAMPLE: OnceLock<Sample> = OnceLock::new();
+    SAMPLE.get_or_init(|| {
+        let reference = Reference::from_bytes(&[7, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]).expect("12 bytes");
+        let key = pages::signing_key();
+        let letter = pages::render(&reference, &key, 1, 6).expect("the sample letter renders");
+        assert_eq!(letter.pages, vec![PageKind::Seal, PageKind::Plain, PageKind::Reply { page: 1, pages: 1 }]);
+        let work = std::env::temp_dir().join(format!("hybridpost-find-test-{}", std::process::id()));
+        let rasters = [150, 200, 300]
+            .into_iter()
+            .map(|dpi| {
+                let mut images = pages::rasterise(&letter.pdf, dpi, &work)
+                    .unwrap_or_else(|e| panic!("these tests need pdftoppm: {e}"))
+                    .into_iter();
+                let mut next = || images.next().expect("three pages");
+                Rasters { dpi, seal: next(), plain: next(), reply: next() }
+            })
+            .collect();
+        let _ = std::fs::remove_dir_all(&work);
+        let reply_text = ReplyCode::new(reference.clone(), 1, 1).expect("valid page").to_text(&pages::reply_key());
+        let trust =
+            TrustList { sequence: 1, issued: pages::verify_date(), next_update: None, keys: vec![key.trusted_key()] };
+        Sample { reference, trust, reply_text, rasters }
+    })
+}
+
+fn options(budget_ms: u64) -> FindOptions {
+    FindOptions { budget: Duration::from_millis(budget_ms), areas: pages::known_areas(), dpi: None }
+}
+
+/// Enough: a reply code whose MAC checks, or a seal.
+fn enough(codes: &[Found]) -> bool {
+    let key = pages::reply_key();
+    codes.iter().any(|c| ReplyCode::parse(&c.text, &key).is_ok() || Seal::from_qr_text(&c.text).is_ok())
+}
+
+/// What a page's codes say: reply codes (MAC checked) and seals, as references.
+fn reply_of(codes: &[Found]) -> Vec<ReplyCode> {
+    codes.iter().filter_map(|c| ReplyCode::parse(&c.text, &pages::reply_key()).ok()).collect()
+}
+
+fn seal_reference_of(codes: &[Found]) -> Vec<Reference> {
+    let trust = &sample().trust;
+    let ctx = VerifyContext { trust_list: trust, today: pages::verify_date(), withdrawn: &no_withdrawals };
+    codes
+        .iter()
+        .filter_map(|c| Seal::from_qr_text(&c.text).ok())
+        .filter_map(|s| match s.verify(&ctx) {
+            Verdict::Genuine { payload, .. } => Some(payload.reference),
+            _ => None,
+        })
+        .collect()
+}
+
+fn rasters(dpi: u32) -> &'static Rasters {
+    sample().rasters.iter().find(|r| r.dpi == dpi).expect("rasterised at this resolution")
+}
+
+fn assert_reply(img: &GrayImage, turns: u8, what: &str) {
+    assert_reply_at(img, None, turns, what);
+}
+
+/// `dpi` as a scanner writes it into its files; `None` makes the finder take it from the width.
+fn assert_reply_at(img: &GrayImage, dpi: Option<f32>, turns: u8, what: &str) {
+    let found = find_codes(img, &FindOptions { dpi, ..options(5000) }, &enough);
+    let replies = reply_of(&found.codes);
+    assert!(
+        !replies.is_empty(),
+        "{what}: no reply code read; steps {:?}, unreadable {}",
+        found.steps,
+        found.unreadable
+    );
+    assert!(replies.iter().all(|r| r.reference() == &sample().reference && r.page() == 1), "{what}: wrong code");
+    assert!(found.codes.iter().any(|c| c.text == sample().reply_text), "{what}");
+    assert_eq!(found.quarter_turns, Some(turns), "{what}: quarter turns");
+    assert!(!found.timed_out, "{what}: timed out");
+}
+
+fn assert_seal(img: &GrayImage, turns: u8, what: &str) {
+    let found = find_codes(img, &options(5000), &enough);
+    let seals = seal_reference_of(&found.codes);
+    assert!(!seals.is_empty(), "{what}: no genuine seal read; steps {:?}", found.steps);
+    assert!(seals.iter().all(|r| r == &sample().reference), "{what}: a seal of another letter");
+    assert!(reply_of(&found.codes).is_empty(), "{what}: a reply code on page 1");
+    assert_eq!(found.quarter_turns, Some(turns), "{what}: quarter turns");
+}
+
+#[test]
+fn upright_pages_give_their_codes_from_the_known_areas_at_every_resolution() {
+    for dpi in [150, 200, 300] {
+        let r = rasters(dpi);
+        let found = find_codes(&r.reply, &options(5000), &enough);
+        assert_eq!(found.codes.first().map(|c| c.step), Some(Step::KnownAreas), "reply page at {dpi} dpi");
+        assert_reply(&r.reply, 0, &format!("reply page at {dpi} dpi"));
+        assert_seal(&r.seal, 0, &format!("page 1 at {dpi} dpi"));
+    }
+}
+
+#[test]
+fn turned_pages_are_read_and_say_how_to_turn_them_upright() {
+    // Turned clockwise by q, a page needs (4 - q) % 4 clockwise quarter turns.
+    assert_reply(&pages::turn(&rasters(200).reply, 2), 2, "reply page upside down at 200 dpi");
+    assert_reply(&pages::turn(&rasters(150).reply, 1), 3, "reply page turned right at 150 dpi");
+    assert_reply(&pages::turn(&rasters(300).reply, 3), 1, "reply page turned left at 300 dpi");
+    assert_seal(&pages::turn(&rasters(300).seal, 2), 2, "page 1 upside down at 300 dpi");
+}
+
+#[test]
+fn skewed_compressed_and_inverted_pages_are_read() {
+    assert_reply_at(&pages::skew(&rasters(300).reply, 5.0), Some(300.0), 0, "reply page skewed +5° at 300 dpi");
+    assert_reply_at(&pages::skew(&rasters(200).reply, -5.0), Some(200.0), 0, "reply page skewed -5° at 200 dpi");
+    // Without the resolution, the grown canvas misleads the known areas; the whole page finds it.
+    assert_reply(&pages::skew(&rasters(150).reply, -4.0), 0, "reply page skewed -4° at 150 dpi");
+    assert_seal(&pages::skew(&rasters(300).seal, -5.0), 0, "page 1 skewed -5° at 300 dpi");
+    let jpeg = pages::from_jpeg(&pages::jpeg(&rasters(200).reply, 30));
+    assert_reply(&jpeg, 0, "reply page as JPEG q30 at 200 dpi");
+    let mut inverted = rasters(300).reply.clone();
+    for area in &pages::known_areas()[..2] {
+        pages::invert_area(&mut inverted, *area, 300);
+    }
+    let found = find_codes(&inverted, &options(10_000), &enough);
+    assert!(found.codes.iter().any(|c| c.text == sample().reply_text), "inverted codes: {:?}", found.steps);
+    assert_eq!(found.codes[0].step, Step::Inverted);
+}
+
+#[test]
+fn pages_without_codes_give_nothing_and_nothing_unreadable() {
+    let blank = GrayImage::from_pixel(1240, 1754, image::Luma([255]));
+    for (img, what) in [(&blank, "blank page"), (&rasters(150).plain, "continuation page")] {
+        let found = find_codes(img, &options(20_000), &enough);
+        assert!(found.codes.is_empty(), "{what}: {:?}", found.codes);
+        assert_eq!(found.unreadable, 0, "{what}");
+        assert_eq!(found.quarter_turns, None, "{what}");
+        assert!(found.steps.len() >= 3, "{what}: the pipeline ran on: {:?}", found.steps);
+    }
+}
+
+#[test]
+fn a_scribbled_over_reply_code_is_never_read_as_another() {
+    let mut img = rasters(200).reply.clone();
+    let mut rng = Rng::new(7);
+    for area in &pages::known_areas()[..2] {
+        pages::scribble(&mut img, *area, 200, &mut rng);
+    }
+    let found = find_codes(&img, &options(20_000), &enough);
+    assert!(
+        found.codes.iter().all(|c| c.text == sample().reply_text),
+        "a scribbled page gave another code: {:?}",
+        found.codes
+    );
+    assert!(found.codes.is_empty() || found.unreadable == 0 || found.unreadable > 0);
+}
+
+#[test]
+fn a_tiny_budget_stops_the_search_promptly() {
+    let img = &rasters(300).plain;
+    let began = Instant::now();
+    let found = find_codes(img, &options(1), &|_| false);
+    assert!(found.timed_out, "{:?}", found.steps);
+    assert!(began.elapsed() < Duration::from_millis(500), "took {:?}", began.elapsed());
+    // A medium budget on a page without codes: stopped near it, not long after.
+    let began = Instant::now();
+    let found = find_codes(img, &options(150), &|_| false);
+    assert!(began.elapsed() < Duration::from_millis(1500), "took {:?}: {:?}", began.elapsed(), found.steps);
+}
+
+#[test]
+fn odd_images_do_not_panic() {
+    for (w, h, v) in [(0, 0, 0), (1, 1, 0), (1, 5000, 0), (5000, 1, 255), (300, 400, 0), (21, 21, 0), (3000, 40, 128)] {
+        let img = GrayImage::from_pixel(w, h, image::Luma([v]));
+        let found = find_codes(&img, &options(300), &enough);
+        assert!(found.codes.is_empty());
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+    #[test]
+    fn random_small_images_do_not_panic(
+        w in 0u32..80, h in 0u32..80, seed in any::<u64>(), dpi in prop::option::of(0.0f32..1200.0)
+    ) {
+        let mut rng = Rng::new(seed);
+        let img = GrayImage::from_fn(w, h, |_, _| image::Luma([(rng.next_u64() & 0xFF) as u8]));
+        let options = FindOptions { dpi, ..options(100) };
+        let found = find_codes(&img, &options, &enough);
+        prop_assert!(found.quarter_turns.is_none_or(|t| t < 4));
+    }
+}
