@@ -208,7 +208,13 @@ pub(crate) fn mark_json(mark: &Mark) -> serde_json::Value {
         }
         Mark::Seal { reference } => json!({"kind": "seal", "reference": base32_encode(reference.as_bytes())}),
         Mark::Blank => json!({"kind": "blank"}),
-        Mark::Review(reason) => json!({"kind": "review", "reason": reason.code(), "detail": reason.to_string()}),
+        Mark::Review(reason) => {
+            let why = match reason {
+                ReviewReason::Unreadable(why) | ReviewReason::Rejected(why) => Some(why.as_str()),
+                _ => None,
+            };
+            json!({"kind": "review", "reason": reason.code(), "detail": reason.to_string(), "why": why})
+        }
     }
 }
 
@@ -227,13 +233,14 @@ pub(crate) fn mark_from_json(text: &str) -> Result<Mark, String> {
         Some("seal") => Mark::Seal { reference: reference()? },
         Some("blank") => Mark::Blank,
         Some("review") => {
-            let detail = v.get("detail").and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
+            let detail = v.get("why").and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
             Mark::Review(match v.get("reason").and_then(serde_json::Value::as_str) {
                 Some("unreadable") => ReviewReason::Unreadable(detail),
                 Some("damaged_code") => ReviewReason::DamagedCode,
                 Some("rejected_code") => ReviewReason::Rejected(detail),
                 Some("conflicting_codes") => ReviewReason::Conflict,
                 Some("timed_out") => ReviewReason::TimedOut,
+                Some("follows_review") => ReviewReason::FollowsReview,
                 _ => ReviewReason::NoCode,
             })
         }

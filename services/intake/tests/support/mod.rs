@@ -114,7 +114,14 @@ pub async fn world_with(adjust: impl FnOnce(&mut IntakeConfig)) -> World {
         ),
         Duration::from_secs(30),
     );
-    let mut config = IntakeConfig { workers: 1, lease: Duration::from_secs(60), ..IntakeConfig::default() };
+    // A debug build searches a page many times slower than a release build: the budget is
+    // raised to match, so that a page without a code is searched to the end as in production.
+    let mut config = IntakeConfig {
+        workers: 1,
+        lease: Duration::from_secs(60),
+        page_budget: Duration::from_secs(60),
+        ..IntakeConfig::default()
+    };
     adjust(&mut config);
     let state = IntakeState {
         store: store.clone(),
