@@ -49,6 +49,10 @@ pub struct FileView {
     /// Pages found in it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pages: Option<i64>,
+    /// Pages of the file that could not be decoded, with why (each is in review, without an
+    /// image; scan it again).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub page_errors: Vec<String>,
 }
 
 /// What became of a page.
@@ -431,6 +435,11 @@ pub(crate) async fn get_scan(
         files: files
             .into_iter()
             .map(|f| FileView {
+                page_errors: pages
+                    .iter()
+                    .filter(|p| p.file_index == f.file_index && p.image_blob.is_none())
+                    .filter_map(|p| p.review_detail.clone())
+                    .collect(),
                 index: f.file_index,
                 name: f.name,
                 size_bytes: f.size_bytes,
