@@ -338,14 +338,8 @@ fn build_smtp(cfg: SmtpConfig) -> Result<Backend, MailerConfigError> {
         SmtpSecurity::ImplicitTls => None,
     };
     if let Some(starttls) = starttls {
-        let pool = crate::pool::SmtpPool::new(
-            cfg.host.clone(),
-            cfg.port,
-            hello,
-            starttls,
-            credentials,
-            cfg.command_timeout,
-        );
+        let pool =
+            crate::pool::SmtpPool::new(cfg.host.clone(), cfg.port, hello, starttls, credentials, cfg.command_timeout);
         return Ok(Backend::Smtp { transport: SmtpTransport::Pool(pool), limit, send_timeout: cfg.send_timeout });
     }
     let tls = Tls::Wrapper(tls_parameters(&cfg)?);

@@ -101,9 +101,7 @@ impl SmtpPool {
         let address = (self.host.as_str(), self.port);
         let tcp = tokio::time::timeout(self.connect_timeout, tokio::net::TcpStream::connect(address))
             .await
-            .map_err(|_| {
-                SendError::transient(format!("connecting to {}:{} timed out", self.host, self.port))
-            })?
+            .map_err(|_| SendError::transient(format!("connecting to {}:{} timed out", self.host, self.port)))?
             .map_err(|e| SendError::transient(format!("cannot connect to {}:{}: {e}", self.host, self.port)))?;
         tcp.set_nodelay(true).map_err(|e| SendError::transient(format!("cannot set TCP_NODELAY: {e}")))?;
         let setup = async {

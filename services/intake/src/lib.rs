@@ -62,8 +62,11 @@ pub struct IntakeConfig {
     /// How long a worker's claim on a file or batch lasts; a dead worker's file is decoded
     /// again after it.
     pub lease: Duration,
-    /// Decoding workers in this process.
+    /// Decoding workers in this process (files decoded at once).
     pub workers: usize,
+    /// Threads searching the pages of one file at once. Every search in the process holds one
+    /// of its cores while it runs, however many workers and threads there are.
+    pub page_threads: usize,
     /// Longer side of review thumbnails, pixels.
     pub thumbnail_side: u32,
 }
@@ -77,6 +80,7 @@ impl Default for IntakeConfig {
             page_budget: Duration::from_secs(3),
             lease: Duration::from_secs(300),
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            page_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             thumbnail_side: 400,
         }
     }

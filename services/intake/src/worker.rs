@@ -76,6 +76,42 @@ pub async fn decode_next_file(state: &IntakeState) -> anyhow::Result<bool> {
     Ok(true)
 }
 
+type PageResult = Result<hybridpost_scan::input::Page, hybridpost_scan::input::PageError>;
+
+/// The process's CPU slots for searching pages: one per core, shared by every worker, so that a
+/// page's time budget is spent searching, not waiting for a core.
+struct CpuSlots {
+    free: std::sync::Mutex<usize>,
+    wake: std::sync::Condvar,
+}
+
+/// A held CPU slot, given back when dropped.
+struct CpuSlot(&'static CpuSlots);
+
+impl Drop for CpuSlot {
+    fn drop(&mut self) {
+        if let Ok(mut free) = self.0.free.lock() {
+            *free += 1;
+            self.0.wake.notify_one();
+        }
+    }
+}
+
+/// Waits for a free CPU slot.
+fn cpu_slot() -> CpuSlot {
+    static SLOTS: std::sync::OnceLock<CpuSlots> = std::sync::OnceLock::new();
+    let slots = SLOTS.get_or_init(|| CpuSlots {
+        free: std::sync::Mutex::new(std::thread::available_parallelism().map_or(2, |n| n.get())),
+        wake: std::sync::Condvar::new(),
+    });
+    let mut free = slots.free.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    while *free == 0 {
+        free = slots.wake.wait(free).unwrap_or_else(std::sync::PoisonError::into_inner);
+    }
+    *free -= 1;
+    CpuSlot(slots)
+}
+
 /// Why a whole file could not be read, in words for the operator.
 struct FileFailure(String);
 
@@ -123,6 +159,7 @@ async fn decode_file(state: &IntakeState, file: &ScanFileRecord, token: &str) ->
     let name = file.name.clone();
     let store = state.store.clone();
     let runtime = tokio::runtime::Handle::current();
+    let threads = state.config.page_threads.max(1);
     let decoder = tokio::task::spawn_blocking(move || -> Result<u32, String> {
         let reader = hybridpost_scan::input::open(&name, bytes, &limits).map_err(|e| e.to_string())?;
         let count = reader.page_count();
@@ -136,22 +173,62 @@ async fn decode_file(state: &IntakeState, file: &ScanFileRecord, token: &str) ->
                 .flatten()
                 .is_some()
         };
-        for page in reader {
-            let number = match &page {
-                Ok(p) => p.number,
-                Err(e) => e.number,
-            };
-            if done.contains(&i64::from(number)) {
-                continue;
+        // This thread decodes pages in order; `threads` threads search them, each holding one
+        // of the process's CPU slots while it does; a last thread puts them back in order.
+        std::thread::scope(|scope| {
+            let (work, queue) = std::sync::mpsc::sync_channel::<(usize, PageResult)>(threads);
+            let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
+            let (finished, results) = std::sync::mpsc::sync_channel::<(usize, ProcessedPage)>(threads * 2);
+            for _ in 0..threads {
+                let queue = queue.clone();
+                let finished = finished.clone();
+                let (searcher, seen_before) = (&searcher, &seen_before);
+                scope.spawn(move || {
+                    loop {
+                        let next = queue.lock().map_err(|_| ()).and_then(|q| q.recv().map_err(|_| ()));
+                        let Ok((seq, page)) = next else { return };
+                        let processed = {
+                            let _slot = cpu_slot();
+                            match page {
+                                Ok(page) => searcher.process(page, seen_before),
+                                Err(e) => searcher.failed(e),
+                            }
+                        };
+                        if finished.send((seq, processed)).is_err() {
+                            return;
+                        }
+                    }
+                });
             }
-            let processed = match page {
-                Ok(page) => searcher.process(page, &seen_before),
-                Err(e) => searcher.failed(e),
-            };
-            if sender.blocking_send(processed).is_err() {
-                break;
+            drop((queue, finished));
+            scope.spawn(move || {
+                let mut next = 0;
+                let mut early = std::collections::BTreeMap::new();
+                for (seq, page) in results {
+                    early.insert(seq, page);
+                    while let Some(page) = early.remove(&next) {
+                        if sender.blocking_send(page).is_err() {
+                            return;
+                        }
+                        next += 1;
+                    }
+                }
+            });
+            let mut seq = 0;
+            for page in reader {
+                let number = match &page {
+                    Ok(p) => p.number,
+                    Err(e) => e.number,
+                };
+                if done.contains(&i64::from(number)) {
+                    continue;
+                }
+                if work.send((seq, page)).is_err() {
+                    break;
+                }
+                seq += 1;
             }
-        }
+        });
         Ok(count)
     });
 
