@@ -185,6 +185,15 @@ struct Rect {
     height: u32,
 }
 
+impl Rect {
+    fn overlaps(&self, other: &Rect) -> bool {
+        self.x < other.x + other.width
+            && other.x < self.x + self.width
+            && self.y < other.y + other.height
+            && other.y < self.y + self.height
+    }
+}
+
 /// One decoding attempt: a rectangle of the page, a scale, a treatment.
 #[derive(Clone, Copy, Debug)]
 struct Attempt {
@@ -219,6 +228,8 @@ struct Search<'a> {
     ns_per_px: f64,
     done: bool,
     step_codes: usize,
+    /// Regions whose ink looks like a QR symbol (see [`code_like_regions`]), found once.
+    blobs: Option<Vec<Rect>>,
 }
 
 impl<'a> Search<'a> {
@@ -256,6 +267,7 @@ impl<'a> Search<'a> {
             ns_per_px: INITIAL_NS_PER_PX,
             done: false,
             step_codes: 0,
+            blobs: None,
         }
     }
 
@@ -266,75 +278,90 @@ impl<'a> Search<'a> {
         }
         let coarse = self.scale_for(COARSE_MODULE_MM);
         let fine = self.scale_for(FINE_MODULE_MM);
-        let page = self.page_rect();
-        let page_scale = coarse.min(1.0);
         let upright: Vec<u8> = self.turns.iter().copied().filter(|&t| t == 0).collect();
         let turned: Vec<u8> = self.turns.iter().copied().filter(|&t| t != 0).collect();
 
-        let areas = |s: &Self, turns: &[u8], scales: &[f32], treatment: Treatment| -> Vec<Attempt> {
+        let areas = |s: &Self, turns: &[u8], scales: &[f32], treatment: Treatment, gated: bool| -> Vec<Attempt> {
             let mut out = Vec::new();
             for &scale in dedup_scales(scales).iter() {
                 for &t in turns {
                     for area in &s.options.areas {
-                        if let Some(rect) = s.area_rect(area, t) {
-                            out.push(Attempt { rect, scale, treatment, turns: Some(t) });
+                        let Some(rect) = s.area_rect(area, t) else { continue };
+                        if gated && !s.blobs.as_deref().unwrap_or_default().iter().any(|b| b.overlaps(&rect)) {
+                            continue;
                         }
+                        out.push(Attempt { rect, scale, treatment, turns: Some(t) });
                     }
                 }
             }
             out
         };
-        let whole = |scale: f32, treatment: Treatment| Attempt { rect: page, scale, treatment, turns: None };
-
-        let plan: Vec<(Step, Vec<Attempt>)> = vec![
-            (Step::KnownAreas, areas(self, &upright, &[coarse, fine], Treatment::Plain)),
-            (Step::KnownAreasTurned, areas(self, &turned, &[coarse, fine], Treatment::Plain)),
-            (Step::WholePage, vec![whole(page_scale, Treatment::Plain)]),
-            (Step::Enlarged, {
-                let mut a = areas(self, &self.turns, &[fine * ENLARGE], Treatment::Plain);
-                if fine > page_scale * 1.2 {
-                    a.push(whole(fine, Treatment::Plain));
+        let blobs = |s: &Self, scales: &[f32], treatment: Treatment| -> Vec<Attempt> {
+            let mut out = Vec::new();
+            for &scale in dedup_scales(scales).iter() {
+                for &rect in s.blobs.as_deref().unwrap_or_default() {
+                    out.push(Attempt { rect, scale, treatment, turns: None });
                 }
-                a
-            }),
-            (Step::Binarised, {
-                let mut a = areas(self, &self.turns, &[coarse, fine], Treatment::Binarise);
-                a.push(whole(page_scale, Treatment::Binarise));
-                a
-            }),
-            (Step::Filtered, {
-                let mut a = areas(self, &self.turns, &[coarse, fine], Treatment::Median);
-                a.push(whole(page_scale, Treatment::Median));
-                a
-            }),
-            (Step::Inverted, {
-                let mut a = areas(self, &self.turns, &[coarse, fine], Treatment::Invert);
-                a.push(whole(page_scale, Treatment::Invert));
-                a
-            }),
-        ];
-
-        for (step, attempts) in plan {
-            if self.done || attempts.is_empty() {
-                continue;
             }
-            let step_started = Instant::now();
-            self.step_codes = 0;
-            for attempt in attempts {
-                if self.done {
-                    break;
-                }
-                if !self.fits_budget(&attempt) {
-                    self.findings.timed_out = true;
-                    self.done = true;
-                    break;
-                }
-                self.attempt(step, &attempt);
+            out
+        };
+
+        // The steps are planned one at a time: later ones depend on what the page's ink looks
+        // like, which is only measured when the cheap steps found nothing.
+        for step in Step::ALL {
+            if self.done {
+                break;
             }
-            self.findings.steps.push(StepRecord { step, duration: step_started.elapsed(), codes: self.step_codes });
-            if !self.done && (self.enough)(&self.findings.codes) {
+            if self.blobs.is_none() && !matches!(step, Step::KnownAreas) {
+                self.blobs = Some(code_like_regions(self.image, self.px_per_mm));
+            }
+            let attempts = match step {
+                // Coarse everywhere (cheap), fine only where the ink looks like a symbol.
+                Step::KnownAreas => {
+                    let mut a = areas(self, &upright, &[coarse], Treatment::Plain, false);
+                    if dedup_scales(&[coarse, fine]).len() > 1 {
+                        self.blobs = Some(code_like_regions(self.image, self.px_per_mm));
+                        a.extend(areas(self, &upright, &[fine], Treatment::Plain, true));
+                    }
+                    a
+                }
+                Step::KnownAreasTurned => {
+                    let mut a = areas(self, &turned, &[coarse], Treatment::Plain, false);
+                    if dedup_scales(&[coarse, fine]).len() > 1 {
+                        a.extend(areas(self, &turned, &[fine], Treatment::Plain, true));
+                    }
+                    a
+                }
+                Step::WholePage => blobs(self, &[coarse, fine], Treatment::Plain),
+                Step::Enlarged => blobs(self, &[fine * ENLARGE], Treatment::Plain),
+                Step::Binarised => blobs(self, &[coarse, fine], Treatment::Binarise),
+                Step::Filtered => blobs(self, &[coarse, fine], Treatment::Median),
+                Step::Inverted => blobs(self, &[coarse, fine], Treatment::Invert),
+            };
+            self.run_step(step, attempts);
+        }
+    }
+
+    fn run_step(&mut self, step: Step, attempts: Vec<Attempt>) {
+        if self.done || attempts.is_empty() {
+            return;
+        }
+        let step_started = Instant::now();
+        self.step_codes = 0;
+        for attempt in attempts {
+            if self.done {
+                break;
+            }
+            if !self.fits_budget(&attempt) {
+                self.findings.timed_out = true;
                 self.done = true;
+                break;
             }
+            self.attempt(step, &attempt);
+        }
+        self.findings.steps.push(StepRecord { step, duration: step_started.elapsed(), codes: self.step_codes });
+        if !self.done && (self.enough)(&self.findings.codes) {
+            self.done = true;
         }
     }
 
@@ -352,11 +379,6 @@ impl<'a> Search<'a> {
     fn scale_for(&self, module_mm: f32) -> f32 {
         let scale = MODULE_PX / (module_mm * self.px_per_mm);
         if scale > NATIVE_BAND.0 && scale < NATIVE_BAND.1 { 1.0 } else { scale.clamp(0.05, 8.0) }
-    }
-
-    fn page_rect(&self) -> Rect {
-        let (width, height) = self.image.dimensions();
-        Rect { x: 0, y: 0, width, height }
     }
 
     /// Where `area` of the upright page lies in the image when `turns` clockwise quarter turns
@@ -462,6 +484,122 @@ impl<'a> Search<'a> {
         }
         places.len()
     }
+}
+
+/// Side of a cell of the ink map, mm: two to four modules of the codes we print.
+const CELL_MM: f32 = 2.0;
+/// Share of dark pixels in a cell of a QR symbol: about half, whatever the blur; text has less,
+/// solid black (scribbles, photos) more.
+const DENSE_CELL: (f32, f32) = (0.25, 0.85);
+/// Smallest side of a symbol-like region, mm.
+const MIN_REGION_MM: f32 = 10.0;
+/// Largest side of a symbol-like region, mm: larger is a picture, not a code.
+const MAX_REGION_MM: f32 = 120.0;
+/// Margin added around a symbol-like region, mm.
+const REGION_MARGIN_MM: f32 = 4.0;
+
+/// Regions of the page whose ink looks like a QR symbol: square-ish clusters of cells about
+/// half dark, from a sparse sample of the page (a few milliseconds at 300 dpi). A page with no
+/// such region (blank, text only) is not searched beyond the known areas.
+fn code_like_regions(image: &GrayImage, px_per_mm: f32) -> Vec<Rect> {
+    let (w, h) = image.dimensions();
+    let cell = (CELL_MM * px_per_mm).round().max(2.0) as u32;
+    let step = (cell / 6).max(1) as usize;
+    let raw = image.as_raw();
+    let (wu, hu) = (w as usize, h as usize);
+    // Paper and ink levels from a sample.
+    let mut histogram = [0u32; 256];
+    for y in (0..hu).step_by(step * 2) {
+        for x in (0..wu).step_by(step * 2) {
+            histogram[raw[y * wu + x] as usize] += 1;
+        }
+    }
+    let total: u32 = histogram.iter().sum();
+    if total == 0 {
+        return Vec::new();
+    }
+    let level = |share: f32| -> u8 {
+        let target = (total as f32 * share) as u32;
+        let mut seen = 0;
+        for (v, &n) in histogram.iter().enumerate() {
+            seen += n;
+            if seen > target {
+                return v as u8;
+            }
+        }
+        255
+    };
+    let (ink, paper) = (level(0.01), level(0.90));
+    if paper.saturating_sub(ink) < 40 {
+        return Vec::new();
+    }
+    let threshold = ((u16::from(ink) + u16::from(paper)) / 2) as u8;
+    let (cw, ch) = (w.div_ceil(cell) as usize, h.div_ceil(cell) as usize);
+    let mut dark = vec![0u32; cw * ch];
+    let mut seen = vec![0u32; cw * ch];
+    let cell = cell as usize;
+    for y in (0..hu).step_by(step) {
+        let row = &raw[y * wu..(y + 1) * wu];
+        let base = (y / cell) * cw;
+        for x in (0..wu).step_by(step) {
+            let i = base + x / cell;
+            seen[i] += 1;
+            dark[i] += u32::from(row[x] < threshold);
+        }
+    }
+    let dense: Vec<bool> = dark
+        .iter()
+        .zip(&seen)
+        .map(|(&d, &n)| {
+            let f = d as f32 / n.max(1) as f32;
+            n > 0 && f >= DENSE_CELL.0 && f <= DENSE_CELL.1
+        })
+        .collect();
+    // Clusters of dense cells (8-connected).
+    let mut label = vec![false; dense.len()];
+    let mut regions = Vec::new();
+    let (min_cells, max_cells) = ((MIN_REGION_MM / CELL_MM) as usize, (MAX_REGION_MM / CELL_MM) as usize);
+    for start in 0..dense.len() {
+        if !dense[start] || label[start] {
+            continue;
+        }
+        let mut stack = vec![start];
+        label[start] = true;
+        let (mut x0, mut y0, mut x1, mut y1, mut count) = (usize::MAX, usize::MAX, 0, 0, 0usize);
+        while let Some(i) = stack.pop() {
+            let (cx, cy) = (i % cw, i / cw);
+            (x0, y0, x1, y1) = (x0.min(cx), y0.min(cy), x1.max(cx), y1.max(cy));
+            count += 1;
+            for (dx, dy) in [(-1i64, -1i64), (0, -1), (1, -1), (-1, 0), (1, 0), (-1, 1), (0, 1), (1, 1)] {
+                let (nx, ny) = (cx as i64 + dx, cy as i64 + dy);
+                if nx < 0 || ny < 0 || nx >= cw as i64 || ny >= ch as i64 {
+                    continue;
+                }
+                let j = ny as usize * cw + nx as usize;
+                if dense[j] && !label[j] {
+                    label[j] = true;
+                    stack.push(j);
+                }
+            }
+        }
+        let (bw, bh) = (x1 - x0 + 1, y1 - y0 + 1);
+        let fill = count as f32 / (bw * bh) as f32;
+        if bw < min_cells || bh < min_cells || bw > max_cells || bh > max_cells || fill < 0.4 {
+            continue;
+        }
+        if bw.max(bh) as f32 / bw.min(bh) as f32 > 2.0 {
+            continue;
+        }
+        let margin = REGION_MARGIN_MM * px_per_mm;
+        let fx0 = (x0 * cell) as f32 - margin;
+        let fy0 = (y0 * cell) as f32 - margin;
+        let fx1 = ((x1 + 1) * cell) as f32 + margin;
+        let fy1 = ((y1 + 1) * cell) as f32 + margin;
+        let (fx0, fy0) = (fx0.clamp(0.0, w as f32), fy0.clamp(0.0, h as f32));
+        let (fx1, fy1) = (fx1.clamp(0.0, w as f32), fy1.clamp(0.0, h as f32));
+        regions.push(Rect { x: fx0 as u32, y: fy0 as u32, width: (fx1 - fx0) as u32, height: (fy1 - fy0) as u32 });
+    }
+    regions
 }
 
 fn dedup_scales(scales: &[f32]) -> Vec<f32> {

@@ -166,7 +166,8 @@ fn pages_without_codes_give_nothing_and_nothing_unreadable() {
         assert!(found.codes.is_empty(), "{what}: {:?}", found.codes);
         assert_eq!(found.unreadable, 0, "{what}");
         assert_eq!(found.quarter_turns, None, "{what}");
-        assert!(found.steps.len() >= 3, "{what}: the pipeline ran on: {:?}", found.steps);
+        // Past the known areas; with no code-like ink on the page, nothing more is worth trying.
+        assert!(found.steps.len() >= 2, "{what}: the pipeline ran on: {:?}", found.steps);
     }
 }
 
