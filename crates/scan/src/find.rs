@@ -7,10 +7,13 @@
 //!    first for 1 mm modules (reply codes), then for 0.5 mm modules (the seal).
 //! 2. [`Step::KnownAreasTurned`]: the same places on the page turned by 180°, 90° or 270°
 //!    (the places are mapped; the page is never rotated).
-//! 3. [`Step::WholePage`]: the whole page at about seven pixels per millimetre.
-//! 4. [`Step::Enlarged`], [`Step::Binarised`] (Sauvola's adaptive threshold),
-//!    [`Step::Filtered`] (3 × 3 median against speckle) and [`Step::Inverted`] (light code on
-//!    dark): the places first, then the whole page, as the budget allows.
+//! 3. [`Step::WholePage`]: the whole page, reduced: a sparse sample of it is mapped in 2 mm
+//!    cells, and every square-ish cluster of cells about half dark (what a QR symbol looks
+//!    like at any blur; text is lighter, scribbles darker) is decoded at both scales. A page
+//!    with no such cluster (blank, text only) stops here.
+//! 4. [`Step::Enlarged`], [`Step::Binarised`] (Otsu's global and Sauvola's adaptive
+//!    threshold), [`Step::Filtered`] (3 × 3 median against speckle) and [`Step::Inverted`]
+//!    (light code on dark), on those clusters, as the budget allows.
 //!
 //! Decoding is rqrr's: it needs about six pixels per module, misses inverted codes, and slows
 //! down on large images with many finder-like shapes (text), which is why the known places come
@@ -170,6 +173,8 @@ enum Treatment {
     Plain,
     /// Sauvola's adaptive threshold.
     Binarise,
+    /// One threshold for the whole crop (Otsu's), for blurred symbols whose modules run together.
+    Otsu,
     /// 3 × 3 median, then rqrr's threshold.
     Median,
     /// Dark and light swapped.
@@ -186,11 +191,11 @@ struct Rect {
 }
 
 impl Rect {
-    fn overlaps(&self, other: &Rect) -> bool {
-        self.x < other.x + other.width
-            && other.x < self.x + self.width
-            && self.y < other.y + other.height
-            && other.y < self.y + self.height
+    /// Pixels shared with `other`.
+    fn overlap(&self, other: &Rect) -> u64 {
+        let x = (self.x + self.width).min(other.x + other.width).saturating_sub(self.x.max(other.x));
+        let y = (self.y + self.height).min(other.y + other.height).saturating_sub(self.y.max(other.y));
+        u64::from(x) * u64::from(y)
     }
 }
 
@@ -241,7 +246,7 @@ impl<'a> Search<'a> {
     ) -> Self {
         let (w, h) = image.dimensions();
         let px_per_mm = match options.dpi {
-            Some(dpi) if dpi.is_finite() && dpi >= 10.0 && dpi <= 4800.0 => dpi / 25.4,
+            Some(dpi) if (10.0..=4800.0).contains(&dpi) => dpi / 25.4,
             _ => (w.min(h).max(1) as f32 / A4_WIDTH_MM).max(0.05),
         };
         // A portrait image is upright or upside down; a landscape one lies on its side.
@@ -287,14 +292,20 @@ impl<'a> Search<'a> {
                 for &t in turns {
                     for area in &s.options.areas {
                         let Some(rect) = s.area_rect(area, t) else { continue };
-                        if gated && !s.blobs.as_deref().unwrap_or_default().iter().any(|b| b.overlaps(&rect)) {
+                        let overlap = s.blobs.as_deref().unwrap_or_default().iter().map(|b| b.overlap(&rect)).max();
+                        if gated && overlap.unwrap_or(0) == 0 {
                             continue;
                         }
-                        out.push(Attempt { rect, scale, treatment, turns: Some(t) });
+                        out.push((overlap.unwrap_or(0), Attempt { rect, scale, treatment, turns: Some(t) }));
                     }
                 }
             }
-            out
+            // Where the ink looks most like a symbol first (the seal before a reply-code place
+            // that only touches it).
+            if gated {
+                out.sort_by_key(|(overlap, _)| std::cmp::Reverse(*overlap));
+            }
+            out.into_iter().map(|(_, a)| a).collect()
         };
         let blobs = |s: &Self, scales: &[f32], treatment: Treatment| -> Vec<Attempt> {
             let mut out = Vec::new();
@@ -334,7 +345,11 @@ impl<'a> Search<'a> {
                 }
                 Step::WholePage => blobs(self, &[coarse, fine], Treatment::Plain),
                 Step::Enlarged => blobs(self, &[fine * ENLARGE], Treatment::Plain),
-                Step::Binarised => blobs(self, &[coarse, fine], Treatment::Binarise),
+                Step::Binarised => {
+                    let mut a = blobs(self, &[coarse, fine, fine * ENLARGE], Treatment::Otsu);
+                    a.extend(blobs(self, &[coarse, fine, fine * ENLARGE], Treatment::Binarise));
+                    a
+                }
                 Step::Filtered => blobs(self, &[coarse, fine], Treatment::Median),
                 Step::Inverted => blobs(self, &[coarse, fine], Treatment::Invert),
             };
@@ -422,6 +437,7 @@ impl<'a> Search<'a> {
             Treatment::Plain => 1.0,
             Treatment::Invert => 1.1,
             Treatment::Binarise => 1.6,
+            Treatment::Otsu => 1.1,
             Treatment::Median => 2.5,
         };
         let expected = Duration::from_nanos((Self::out_pixels(attempt) as f64 * self.ns_per_px * extra) as u64);
@@ -552,7 +568,7 @@ fn code_like_regions(image: &GrayImage, px_per_mm: f32) -> Vec<Rect> {
         .zip(&seen)
         .map(|(&d, &n)| {
             let f = d as f32 / n.max(1) as f32;
-            n > 0 && f >= DENSE_CELL.0 && f <= DENSE_CELL.1
+            n > 0 && (DENSE_CELL.0..=DENSE_CELL.1).contains(&f)
         })
         .collect();
     // Clusters of dense cells (8-connected).
@@ -627,6 +643,7 @@ fn decode(mut crop: GrayImage, treatment: Treatment) -> Vec<Located> {
         Treatment::Median => median3(&crop),
         // A bilevel image goes through rqrr's own threshold unchanged.
         Treatment::Binarise => sauvola(&crop),
+        Treatment::Otsu => otsu(crop),
     };
     let (w, h) = (w as usize, h as usize);
     let raw = crop.as_raw();
@@ -757,6 +774,39 @@ fn median3(src: &GrayImage) -> GrayImage {
         }
     }
     GrayImage::from_raw(w, h, out).expect("same size as the source")
+}
+
+/// Otsu's threshold (Otsu 1979) over the whole crop; black 0, white 255.
+fn otsu(mut img: GrayImage) -> GrayImage {
+    let mut histogram = [0u64; 256];
+    for p in img.as_raw() {
+        histogram[*p as usize] += 1;
+    }
+    let total: u64 = histogram.iter().sum();
+    let sum_all: f64 = histogram.iter().enumerate().map(|(v, &n)| v as f64 * n as f64).sum();
+    let (mut weight_b, mut sum_b, mut best, mut threshold) = (0u64, 0.0f64, -1.0f64, 128u8);
+    for (v, &n) in histogram.iter().enumerate() {
+        weight_b += n;
+        if weight_b == 0 {
+            continue;
+        }
+        let weight_f = total - weight_b;
+        if weight_f == 0 {
+            break;
+        }
+        sum_b += v as f64 * n as f64;
+        let mean_b = sum_b / weight_b as f64;
+        let mean_f = (sum_all - sum_b) / weight_f as f64;
+        let between = weight_b as f64 * weight_f as f64 * (mean_b - mean_f).powi(2);
+        if between > best {
+            best = between;
+            threshold = v as u8;
+        }
+    }
+    for p in img.pixels_mut() {
+        p.0[0] = if p.0[0] <= threshold { 0 } else { 255 };
+    }
+    img
 }
 
 /// Sauvola's adaptive threshold (Sauvola & Pietikäinen 2000, k = 0.2, R = 128) over a window
