@@ -143,6 +143,10 @@ const COARSE_MODULE_MM: f32 = 1.0;
 const FINE_MODULE_MM: f32 = 0.5;
 /// Enlargement over the fine scale in [`Step::Enlarged`].
 const ENLARGE: f32 = 1.6;
+/// Scales (times the fine scale) at which a symbol located but not read is tried again.
+const RETRY_SCALES: [f32; 5] = [0.8, 1.2, 1.45, 1.7, 2.0];
+/// Symbols located but not read that are tried again at other scales, at most.
+const MAX_RETRIED_SYMBOLS: usize = 3;
 /// A scale this close to 1 is not worth resampling for.
 const NATIVE_BAND: (f32, f32) = (0.85, 1.25);
 /// Smallest crop worth handing to the decoder: a version 1 symbol at one pixel per module.
@@ -213,6 +217,8 @@ struct Attempt {
 #[derive(Clone, Debug)]
 struct Located {
     centre: (f32, f32),
+    /// Bounding box of the symbol's corners: left, top, right, bottom.
+    bbox: (f32, f32, f32, f32),
     turns: u8,
     text: Option<String>,
 }
@@ -235,6 +241,8 @@ struct Search<'a> {
     step_codes: usize,
     /// Regions whose ink looks like a QR symbol (see [`code_like_regions`]), found once.
     blobs: Option<Vec<Rect>>,
+    /// Symbols located but not read, image pixels, to try again at other scales.
+    failed_regions: Vec<Rect>,
 }
 
 impl<'a> Search<'a> {
@@ -273,6 +281,7 @@ impl<'a> Search<'a> {
             done: false,
             step_codes: 0,
             blobs: None,
+            failed_regions: Vec::new(),
         }
     }
 
@@ -344,7 +353,18 @@ impl<'a> Search<'a> {
                     a
                 }
                 Step::WholePage => blobs(self, &[coarse, fine], Treatment::Plain),
-                Step::Enlarged => blobs(self, &[fine * ENLARGE], Treatment::Plain),
+                Step::Enlarged => {
+                    let mut a = Vec::new();
+                    for &rect in &self.failed_regions {
+                        for factor in RETRY_SCALES {
+                            for treatment in [Treatment::Plain, Treatment::Otsu] {
+                                a.push(Attempt { rect, scale: fine * factor, treatment, turns: None });
+                            }
+                        }
+                    }
+                    a.extend(blobs(self, &[fine * ENLARGE], Treatment::Plain));
+                    a
+                }
                 Step::Binarised => {
                     let mut a = blobs(self, &[coarse, fine, fine * ENLARGE], Treatment::Otsu);
                     a.extend(blobs(self, &[coarse, fine, fine * ENLARGE], Treatment::Binarise));
@@ -478,7 +498,30 @@ impl<'a> Search<'a> {
                         new_codes = true;
                     }
                 }
-                None => self.failed.push(centre),
+                None => {
+                    self.failed.push(centre);
+                    // The symbol's place, for other scales later: rqrr often misjudges a
+                    // blurred symbol's size, and a different resampling corrects it.
+                    let (l, t, r, b) = symbol.bbox;
+                    let margin = 3.0 * self.px_per_mm;
+                    let (iw, ih) = (self.image.width() as f32, self.image.height() as f32);
+                    let x0 = (attempt.rect.x as f32 + l / attempt.scale - margin).clamp(0.0, iw);
+                    let y0 = (attempt.rect.y as f32 + t / attempt.scale - margin).clamp(0.0, ih);
+                    let x1 = (attempt.rect.x as f32 + r / attempt.scale + margin).clamp(0.0, iw);
+                    let y1 = (attempt.rect.y as f32 + b / attempt.scale + margin).clamp(0.0, ih);
+                    let rect = Rect { x: x0 as u32, y: y0 as u32, width: (x1 - x0) as u32, height: (y1 - y0) as u32 };
+                    let known = self
+                        .failed_regions
+                        .iter()
+                        .any(|f| f.overlap(&rect) * 2 > u64::from(rect.width) * u64::from(rect.height));
+                    if !known
+                        && self.failed_regions.len() < MAX_RETRIED_SYMBOLS
+                        && rect.width >= MIN_SIDE_PX
+                        && rect.height >= MIN_SIDE_PX
+                    {
+                        self.failed_regions.push(rect);
+                    }
+                }
             }
         }
         if new_codes && (self.enough)(&self.findings.codes) {
@@ -654,8 +697,16 @@ fn decode(mut crop: GrayImage, treatment: Treatment) -> Vec<Located> {
         .map(|grid| {
             let [tl, tr, br, bl] = grid.bounds;
             let centre = ((tl.x + tr.x + br.x + bl.x) as f32 / 4.0, (tl.y + tr.y + br.y + bl.y) as f32 / 4.0);
+            let xs = [tl.x, tr.x, br.x, bl.x];
+            let ys = [tl.y, tr.y, br.y, bl.y];
+            let bbox = (
+                xs.iter().copied().min().unwrap_or(0) as f32,
+                ys.iter().copied().min().unwrap_or(0) as f32,
+                xs.iter().copied().max().unwrap_or(0) as f32,
+                ys.iter().copied().max().unwrap_or(0) as f32,
+            );
             let text = grid.decode().ok().map(|(_, text)| text);
-            Located { centre, turns: turns_from_axis(tr.x - tl.x, tr.y - tl.y), text }
+            Located { centre, bbox, turns: turns_from_axis(tr.x - tl.x, tr.y - tl.y), text }
         })
         .collect()
 }
