@@ -48,7 +48,8 @@ pg_stop() {
 
 # ensure_python_venv: makes ops/.venv with the Python peers the tests talk to (a real SMTP
 # server, a DKIM verifier, the Standard Webhooks reference implementation, Pillow and img2pdf
-# that write the scans the scan tests read) and exports
+# that write the scans the scan tests read, and zxing-cpp for the scan benchmark's comparison)
+# and exports
 # HYBRIDPOST_TEST_PYTHON, its interpreter.
 ensure_python_venv() {
   local venv
@@ -58,10 +59,10 @@ ensure_python_venv() {
     say "making the test venv in ops/.venv"
     /usr/bin/python3 -m venv "$venv"
   fi
-  if ! "$venv/bin/python" -c 'import aiosmtpd, dkim, nacl, standardwebhooks, PIL, img2pdf' >/dev/null 2>&1; then
+  if ! "$venv/bin/python" -c 'import aiosmtpd, dkim, nacl, standardwebhooks, PIL, img2pdf, zxingcpp' >/dev/null 2>&1; then
     "$venv/bin/python" -m pip install --disable-pip-version-check -q \
       'aiosmtpd>=1.4,<2' 'dkimpy>=1.1,<2' 'pynacl>=1.5,<2' 'standardwebhooks>=1.0,<2' \
-      'Pillow>=10,<13' 'img2pdf>=0.5,<0.7'
+      'Pillow>=10,<12' 'img2pdf>=0.5,<0.7' 'zxing-cpp>=2.2,<3'
   fi
   export HYBRIDPOST_TEST_PYTHON="$venv/bin/python"
 }

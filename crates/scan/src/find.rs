@@ -7,10 +7,13 @@
 //!    first for 1 mm modules (reply codes), then for 0.5 mm modules (the seal).
 //! 2. [`Step::KnownAreasTurned`]: the same places on the page turned by 180°, 90° or 270°
 //!    (the places are mapped; the page is never rotated).
-//! 3. [`Step::WholePage`]: the whole page at about seven pixels per millimetre.
-//! 4. [`Step::Enlarged`], [`Step::Binarised`] (Sauvola's adaptive threshold),
-//!    [`Step::Filtered`] (3 × 3 median against speckle) and [`Step::Inverted`] (light code on
-//!    dark): the places first, then the whole page, as the budget allows.
+//! 3. [`Step::WholePage`]: the whole page, reduced: a sparse sample of it is mapped in 2 mm
+//!    cells, and every square-ish cluster of cells about half dark (what a QR symbol looks
+//!    like at any blur; text is lighter, scribbles darker) is decoded at both scales. A page
+//!    with no such cluster (blank, text only) stops here.
+//! 4. [`Step::Enlarged`], [`Step::Binarised`] (Otsu's global and Sauvola's adaptive
+//!    threshold), [`Step::Filtered`] (3 × 3 median against speckle) and [`Step::Inverted`]
+//!    (light code on dark), on those clusters, as the budget allows.
 //!
 //! Decoding is rqrr's: it needs about six pixels per module, misses inverted codes, and slows
 //! down on large images with many finder-like shapes (text), which is why the known places come
@@ -140,6 +143,10 @@ const COARSE_MODULE_MM: f32 = 1.0;
 const FINE_MODULE_MM: f32 = 0.5;
 /// Enlargement over the fine scale in [`Step::Enlarged`].
 const ENLARGE: f32 = 1.6;
+/// Scales (times the fine scale) at which a symbol located but not read is tried again.
+const RETRY_SCALES: [f32; 5] = [0.8, 1.2, 1.45, 1.7, 2.0];
+/// Symbols located but not read that are tried again at other scales, at most.
+const MAX_RETRIED_SYMBOLS: usize = 3;
 /// A scale this close to 1 is not worth resampling for.
 const NATIVE_BAND: (f32, f32) = (0.85, 1.25);
 /// Smallest crop worth handing to the decoder: a version 1 symbol at one pixel per module.
@@ -170,6 +177,8 @@ enum Treatment {
     Plain,
     /// Sauvola's adaptive threshold.
     Binarise,
+    /// One threshold for the whole crop (Otsu's), for blurred symbols whose modules run together.
+    Otsu,
     /// 3 × 3 median, then rqrr's threshold.
     Median,
     /// Dark and light swapped.
@@ -183,6 +192,15 @@ struct Rect {
     y: u32,
     width: u32,
     height: u32,
+}
+
+impl Rect {
+    /// Pixels shared with `other`.
+    fn overlap(&self, other: &Rect) -> u64 {
+        let x = (self.x + self.width).min(other.x + other.width).saturating_sub(self.x.max(other.x));
+        let y = (self.y + self.height).min(other.y + other.height).saturating_sub(self.y.max(other.y));
+        u64::from(x) * u64::from(y)
+    }
 }
 
 /// One decoding attempt: a rectangle of the page, a scale, a treatment.
@@ -199,6 +217,8 @@ struct Attempt {
 #[derive(Clone, Debug)]
 struct Located {
     centre: (f32, f32),
+    /// Bounding box of the symbol's corners: left, top, right, bottom.
+    bbox: (f32, f32, f32, f32),
     turns: u8,
     text: Option<String>,
 }
@@ -219,6 +239,10 @@ struct Search<'a> {
     ns_per_px: f64,
     done: bool,
     step_codes: usize,
+    /// Regions whose ink looks like a QR symbol (see [`code_like_regions`]), found once.
+    blobs: Option<Vec<Rect>>,
+    /// Symbols located but not read, image pixels, to try again at other scales.
+    failed_regions: Vec<Rect>,
 }
 
 impl<'a> Search<'a> {
@@ -230,7 +254,7 @@ impl<'a> Search<'a> {
     ) -> Self {
         let (w, h) = image.dimensions();
         let px_per_mm = match options.dpi {
-            Some(dpi) if dpi.is_finite() && dpi >= 10.0 && dpi <= 4800.0 => dpi / 25.4,
+            Some(dpi) if (10.0..=4800.0).contains(&dpi) => dpi / 25.4,
             _ => (w.min(h).max(1) as f32 / A4_WIDTH_MM).max(0.05),
         };
         // A portrait image is upright or upside down; a landscape one lies on its side.
@@ -256,6 +280,8 @@ impl<'a> Search<'a> {
             ns_per_px: INITIAL_NS_PER_PX,
             done: false,
             step_codes: 0,
+            blobs: None,
+            failed_regions: Vec::new(),
         }
     }
 
@@ -266,75 +292,111 @@ impl<'a> Search<'a> {
         }
         let coarse = self.scale_for(COARSE_MODULE_MM);
         let fine = self.scale_for(FINE_MODULE_MM);
-        let page = self.page_rect();
-        let page_scale = coarse.min(1.0);
         let upright: Vec<u8> = self.turns.iter().copied().filter(|&t| t == 0).collect();
         let turned: Vec<u8> = self.turns.iter().copied().filter(|&t| t != 0).collect();
 
-        let areas = |s: &Self, turns: &[u8], scales: &[f32], treatment: Treatment| -> Vec<Attempt> {
+        let areas = |s: &Self, turns: &[u8], scales: &[f32], treatment: Treatment, gated: bool| -> Vec<Attempt> {
             let mut out = Vec::new();
             for &scale in dedup_scales(scales).iter() {
                 for &t in turns {
                     for area in &s.options.areas {
-                        if let Some(rect) = s.area_rect(area, t) {
-                            out.push(Attempt { rect, scale, treatment, turns: Some(t) });
+                        let Some(rect) = s.area_rect(area, t) else { continue };
+                        let overlap = s.blobs.as_deref().unwrap_or_default().iter().map(|b| b.overlap(&rect)).max();
+                        if gated && overlap.unwrap_or(0) == 0 {
+                            continue;
                         }
+                        out.push((overlap.unwrap_or(0), Attempt { rect, scale, treatment, turns: Some(t) }));
                     }
+                }
+            }
+            // Where the ink looks most like a symbol first (the seal before a reply-code place
+            // that only touches it).
+            if gated {
+                out.sort_by_key(|(overlap, _)| std::cmp::Reverse(*overlap));
+            }
+            out.into_iter().map(|(_, a)| a).collect()
+        };
+        let blobs = |s: &Self, scales: &[f32], treatment: Treatment| -> Vec<Attempt> {
+            let mut out = Vec::new();
+            for &scale in dedup_scales(scales).iter() {
+                for &rect in s.blobs.as_deref().unwrap_or_default() {
+                    out.push(Attempt { rect, scale, treatment, turns: None });
                 }
             }
             out
         };
-        let whole = |scale: f32, treatment: Treatment| Attempt { rect: page, scale, treatment, turns: None };
 
-        let plan: Vec<(Step, Vec<Attempt>)> = vec![
-            (Step::KnownAreas, areas(self, &upright, &[coarse, fine], Treatment::Plain)),
-            (Step::KnownAreasTurned, areas(self, &turned, &[coarse, fine], Treatment::Plain)),
-            (Step::WholePage, vec![whole(page_scale, Treatment::Plain)]),
-            (Step::Enlarged, {
-                let mut a = areas(self, &self.turns, &[fine * ENLARGE], Treatment::Plain);
-                if fine > page_scale * 1.2 {
-                    a.push(whole(fine, Treatment::Plain));
+        // The steps are planned one at a time: later ones depend on what the page's ink looks
+        // like, which is only measured when the cheap steps found nothing.
+        for step in Step::ALL {
+            if self.done {
+                break;
+            }
+            if self.blobs.is_none() && !matches!(step, Step::KnownAreas) {
+                self.blobs = Some(code_like_regions(self.image, self.px_per_mm));
+            }
+            let attempts = match step {
+                // Coarse everywhere (cheap), fine only where the ink looks like a symbol.
+                Step::KnownAreas => {
+                    let mut a = areas(self, &upright, &[coarse], Treatment::Plain, false);
+                    if dedup_scales(&[coarse, fine]).len() > 1 {
+                        self.blobs = Some(code_like_regions(self.image, self.px_per_mm));
+                        a.extend(areas(self, &upright, &[fine], Treatment::Plain, true));
+                    }
+                    a
                 }
-                a
-            }),
-            (Step::Binarised, {
-                let mut a = areas(self, &self.turns, &[coarse, fine], Treatment::Binarise);
-                a.push(whole(page_scale, Treatment::Binarise));
-                a
-            }),
-            (Step::Filtered, {
-                let mut a = areas(self, &self.turns, &[coarse, fine], Treatment::Median);
-                a.push(whole(page_scale, Treatment::Median));
-                a
-            }),
-            (Step::Inverted, {
-                let mut a = areas(self, &self.turns, &[coarse, fine], Treatment::Invert);
-                a.push(whole(page_scale, Treatment::Invert));
-                a
-            }),
-        ];
+                Step::KnownAreasTurned => {
+                    let mut a = areas(self, &turned, &[coarse], Treatment::Plain, false);
+                    if dedup_scales(&[coarse, fine]).len() > 1 {
+                        a.extend(areas(self, &turned, &[fine], Treatment::Plain, true));
+                    }
+                    a
+                }
+                Step::WholePage => blobs(self, &[coarse, fine], Treatment::Plain),
+                Step::Enlarged => {
+                    let mut a = Vec::new();
+                    for &rect in &self.failed_regions {
+                        for factor in RETRY_SCALES {
+                            for treatment in [Treatment::Plain, Treatment::Otsu] {
+                                a.push(Attempt { rect, scale: fine * factor, treatment, turns: None });
+                            }
+                        }
+                    }
+                    a.extend(blobs(self, &[fine * ENLARGE], Treatment::Plain));
+                    a
+                }
+                Step::Binarised => {
+                    let mut a = blobs(self, &[coarse, fine, fine * ENLARGE], Treatment::Otsu);
+                    a.extend(blobs(self, &[coarse, fine, fine * ENLARGE], Treatment::Binarise));
+                    a
+                }
+                Step::Filtered => blobs(self, &[coarse, fine], Treatment::Median),
+                Step::Inverted => blobs(self, &[coarse, fine], Treatment::Invert),
+            };
+            self.run_step(step, attempts);
+        }
+    }
 
-        for (step, attempts) in plan {
-            if self.done || attempts.is_empty() {
-                continue;
+    fn run_step(&mut self, step: Step, attempts: Vec<Attempt>) {
+        if self.done || attempts.is_empty() {
+            return;
+        }
+        let step_started = Instant::now();
+        self.step_codes = 0;
+        for attempt in attempts {
+            if self.done {
+                break;
             }
-            let step_started = Instant::now();
-            self.step_codes = 0;
-            for attempt in attempts {
-                if self.done {
-                    break;
-                }
-                if !self.fits_budget(&attempt) {
-                    self.findings.timed_out = true;
-                    self.done = true;
-                    break;
-                }
-                self.attempt(step, &attempt);
-            }
-            self.findings.steps.push(StepRecord { step, duration: step_started.elapsed(), codes: self.step_codes });
-            if !self.done && (self.enough)(&self.findings.codes) {
+            if !self.fits_budget(&attempt) {
+                self.findings.timed_out = true;
                 self.done = true;
+                break;
             }
+            self.attempt(step, &attempt);
+        }
+        self.findings.steps.push(StepRecord { step, duration: step_started.elapsed(), codes: self.step_codes });
+        if !self.done && (self.enough)(&self.findings.codes) {
+            self.done = true;
         }
     }
 
@@ -352,11 +414,6 @@ impl<'a> Search<'a> {
     fn scale_for(&self, module_mm: f32) -> f32 {
         let scale = MODULE_PX / (module_mm * self.px_per_mm);
         if scale > NATIVE_BAND.0 && scale < NATIVE_BAND.1 { 1.0 } else { scale.clamp(0.05, 8.0) }
-    }
-
-    fn page_rect(&self) -> Rect {
-        let (width, height) = self.image.dimensions();
-        Rect { x: 0, y: 0, width, height }
     }
 
     /// Where `area` of the upright page lies in the image when `turns` clockwise quarter turns
@@ -400,6 +457,7 @@ impl<'a> Search<'a> {
             Treatment::Plain => 1.0,
             Treatment::Invert => 1.1,
             Treatment::Binarise => 1.6,
+            Treatment::Otsu => 1.1,
             Treatment::Median => 2.5,
         };
         let expected = Duration::from_nanos((Self::out_pixels(attempt) as f64 * self.ns_per_px * extra) as u64);
@@ -440,7 +498,30 @@ impl<'a> Search<'a> {
                         new_codes = true;
                     }
                 }
-                None => self.failed.push(centre),
+                None => {
+                    self.failed.push(centre);
+                    // The symbol's place, for other scales later: rqrr often misjudges a
+                    // blurred symbol's size, and a different resampling corrects it.
+                    let (l, t, r, b) = symbol.bbox;
+                    let margin = 3.0 * self.px_per_mm;
+                    let (iw, ih) = (self.image.width() as f32, self.image.height() as f32);
+                    let x0 = (attempt.rect.x as f32 + l / attempt.scale - margin).clamp(0.0, iw);
+                    let y0 = (attempt.rect.y as f32 + t / attempt.scale - margin).clamp(0.0, ih);
+                    let x1 = (attempt.rect.x as f32 + r / attempt.scale + margin).clamp(0.0, iw);
+                    let y1 = (attempt.rect.y as f32 + b / attempt.scale + margin).clamp(0.0, ih);
+                    let rect = Rect { x: x0 as u32, y: y0 as u32, width: (x1 - x0) as u32, height: (y1 - y0) as u32 };
+                    let known = self
+                        .failed_regions
+                        .iter()
+                        .any(|f| f.overlap(&rect) * 2 > u64::from(rect.width) * u64::from(rect.height));
+                    if !known
+                        && self.failed_regions.len() < MAX_RETRIED_SYMBOLS
+                        && rect.width >= MIN_SIDE_PX
+                        && rect.height >= MIN_SIDE_PX
+                    {
+                        self.failed_regions.push(rect);
+                    }
+                }
             }
         }
         if new_codes && (self.enough)(&self.findings.codes) {
@@ -462,6 +543,122 @@ impl<'a> Search<'a> {
         }
         places.len()
     }
+}
+
+/// Side of a cell of the ink map, mm: two to four modules of the codes we print.
+const CELL_MM: f32 = 2.0;
+/// Share of dark pixels in a cell of a QR symbol: about half, whatever the blur; text has less,
+/// solid black (scribbles, photos) more.
+const DENSE_CELL: (f32, f32) = (0.25, 0.85);
+/// Smallest side of a symbol-like region, mm.
+const MIN_REGION_MM: f32 = 10.0;
+/// Largest side of a symbol-like region, mm: larger is a picture, not a code.
+const MAX_REGION_MM: f32 = 120.0;
+/// Margin added around a symbol-like region, mm.
+const REGION_MARGIN_MM: f32 = 4.0;
+
+/// Regions of the page whose ink looks like a QR symbol: square-ish clusters of cells about
+/// half dark, from a sparse sample of the page (a few milliseconds at 300 dpi). A page with no
+/// such region (blank, text only) is not searched beyond the known areas.
+fn code_like_regions(image: &GrayImage, px_per_mm: f32) -> Vec<Rect> {
+    let (w, h) = image.dimensions();
+    let cell = (CELL_MM * px_per_mm).round().max(2.0) as u32;
+    let step = (cell / 6).max(1) as usize;
+    let raw = image.as_raw();
+    let (wu, hu) = (w as usize, h as usize);
+    // Paper and ink levels from a sample.
+    let mut histogram = [0u32; 256];
+    for y in (0..hu).step_by(step * 2) {
+        for x in (0..wu).step_by(step * 2) {
+            histogram[raw[y * wu + x] as usize] += 1;
+        }
+    }
+    let total: u32 = histogram.iter().sum();
+    if total == 0 {
+        return Vec::new();
+    }
+    let level = |share: f32| -> u8 {
+        let target = (total as f32 * share) as u32;
+        let mut seen = 0;
+        for (v, &n) in histogram.iter().enumerate() {
+            seen += n;
+            if seen > target {
+                return v as u8;
+            }
+        }
+        255
+    };
+    let (ink, paper) = (level(0.01), level(0.90));
+    if paper.saturating_sub(ink) < 40 {
+        return Vec::new();
+    }
+    let threshold = ((u16::from(ink) + u16::from(paper)) / 2) as u8;
+    let (cw, ch) = (w.div_ceil(cell) as usize, h.div_ceil(cell) as usize);
+    let mut dark = vec![0u32; cw * ch];
+    let mut seen = vec![0u32; cw * ch];
+    let cell = cell as usize;
+    for y in (0..hu).step_by(step) {
+        let row = &raw[y * wu..(y + 1) * wu];
+        let base = (y / cell) * cw;
+        for x in (0..wu).step_by(step) {
+            let i = base + x / cell;
+            seen[i] += 1;
+            dark[i] += u32::from(row[x] < threshold);
+        }
+    }
+    let dense: Vec<bool> = dark
+        .iter()
+        .zip(&seen)
+        .map(|(&d, &n)| {
+            let f = d as f32 / n.max(1) as f32;
+            n > 0 && (DENSE_CELL.0..=DENSE_CELL.1).contains(&f)
+        })
+        .collect();
+    // Clusters of dense cells (8-connected).
+    let mut label = vec![false; dense.len()];
+    let mut regions = Vec::new();
+    let (min_cells, max_cells) = ((MIN_REGION_MM / CELL_MM) as usize, (MAX_REGION_MM / CELL_MM) as usize);
+    for start in 0..dense.len() {
+        if !dense[start] || label[start] {
+            continue;
+        }
+        let mut stack = vec![start];
+        label[start] = true;
+        let (mut x0, mut y0, mut x1, mut y1, mut count) = (usize::MAX, usize::MAX, 0, 0, 0usize);
+        while let Some(i) = stack.pop() {
+            let (cx, cy) = (i % cw, i / cw);
+            (x0, y0, x1, y1) = (x0.min(cx), y0.min(cy), x1.max(cx), y1.max(cy));
+            count += 1;
+            for (dx, dy) in [(-1i64, -1i64), (0, -1), (1, -1), (-1, 0), (1, 0), (-1, 1), (0, 1), (1, 1)] {
+                let (nx, ny) = (cx as i64 + dx, cy as i64 + dy);
+                if nx < 0 || ny < 0 || nx >= cw as i64 || ny >= ch as i64 {
+                    continue;
+                }
+                let j = ny as usize * cw + nx as usize;
+                if dense[j] && !label[j] {
+                    label[j] = true;
+                    stack.push(j);
+                }
+            }
+        }
+        let (bw, bh) = (x1 - x0 + 1, y1 - y0 + 1);
+        let fill = count as f32 / (bw * bh) as f32;
+        if bw < min_cells || bh < min_cells || bw > max_cells || bh > max_cells || fill < 0.4 {
+            continue;
+        }
+        if bw.max(bh) as f32 / bw.min(bh) as f32 > 2.0 {
+            continue;
+        }
+        let margin = REGION_MARGIN_MM * px_per_mm;
+        let fx0 = (x0 * cell) as f32 - margin;
+        let fy0 = (y0 * cell) as f32 - margin;
+        let fx1 = ((x1 + 1) * cell) as f32 + margin;
+        let fy1 = ((y1 + 1) * cell) as f32 + margin;
+        let (fx0, fy0) = (fx0.clamp(0.0, w as f32), fy0.clamp(0.0, h as f32));
+        let (fx1, fy1) = (fx1.clamp(0.0, w as f32), fy1.clamp(0.0, h as f32));
+        regions.push(Rect { x: fx0 as u32, y: fy0 as u32, width: (fx1 - fx0) as u32, height: (fy1 - fy0) as u32 });
+    }
+    regions
 }
 
 fn dedup_scales(scales: &[f32]) -> Vec<f32> {
@@ -489,6 +686,7 @@ fn decode(mut crop: GrayImage, treatment: Treatment) -> Vec<Located> {
         Treatment::Median => median3(&crop),
         // A bilevel image goes through rqrr's own threshold unchanged.
         Treatment::Binarise => sauvola(&crop),
+        Treatment::Otsu => otsu(crop),
     };
     let (w, h) = (w as usize, h as usize);
     let raw = crop.as_raw();
@@ -499,8 +697,16 @@ fn decode(mut crop: GrayImage, treatment: Treatment) -> Vec<Located> {
         .map(|grid| {
             let [tl, tr, br, bl] = grid.bounds;
             let centre = ((tl.x + tr.x + br.x + bl.x) as f32 / 4.0, (tl.y + tr.y + br.y + bl.y) as f32 / 4.0);
+            let xs = [tl.x, tr.x, br.x, bl.x];
+            let ys = [tl.y, tr.y, br.y, bl.y];
+            let bbox = (
+                xs.iter().copied().min().unwrap_or(0) as f32,
+                ys.iter().copied().min().unwrap_or(0) as f32,
+                xs.iter().copied().max().unwrap_or(0) as f32,
+                ys.iter().copied().max().unwrap_or(0) as f32,
+            );
             let text = grid.decode().ok().map(|(_, text)| text);
-            Located { centre, turns: turns_from_axis(tr.x - tl.x, tr.y - tl.y), text }
+            Located { centre, bbox, turns: turns_from_axis(tr.x - tl.x, tr.y - tl.y), text }
         })
         .collect()
 }
@@ -619,6 +825,39 @@ fn median3(src: &GrayImage) -> GrayImage {
         }
     }
     GrayImage::from_raw(w, h, out).expect("same size as the source")
+}
+
+/// Otsu's threshold (Otsu 1979) over the whole crop; black 0, white 255.
+fn otsu(mut img: GrayImage) -> GrayImage {
+    let mut histogram = [0u64; 256];
+    for p in img.as_raw() {
+        histogram[*p as usize] += 1;
+    }
+    let total: u64 = histogram.iter().sum();
+    let sum_all: f64 = histogram.iter().enumerate().map(|(v, &n)| v as f64 * n as f64).sum();
+    let (mut weight_b, mut sum_b, mut best, mut threshold) = (0u64, 0.0f64, -1.0f64, 128u8);
+    for (v, &n) in histogram.iter().enumerate() {
+        weight_b += n;
+        if weight_b == 0 {
+            continue;
+        }
+        let weight_f = total - weight_b;
+        if weight_f == 0 {
+            break;
+        }
+        sum_b += v as f64 * n as f64;
+        let mean_b = sum_b / weight_b as f64;
+        let mean_f = (sum_all - sum_b) / weight_f as f64;
+        let between = weight_b as f64 * weight_f as f64 * (mean_b - mean_f).powi(2);
+        if between > best {
+            best = between;
+            threshold = v as u8;
+        }
+    }
+    for p in img.pixels_mut() {
+        p.0[0] = if p.0[0] <= threshold { 0 } else { 255 };
+    }
+    img
 }
 
 /// Sauvola's adaptive threshold (Sauvola & Pietikäinen 2000, k = 0.2, R = 128) over a window

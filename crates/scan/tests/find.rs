@@ -166,7 +166,8 @@ fn pages_without_codes_give_nothing_and_nothing_unreadable() {
         assert!(found.codes.is_empty(), "{what}: {:?}", found.codes);
         assert_eq!(found.unreadable, 0, "{what}");
         assert_eq!(found.quarter_turns, None, "{what}");
-        assert!(found.steps.len() >= 3, "{what}: the pipeline ran on: {:?}", found.steps);
+        // Past the known areas; with no code-like ink on the page, nothing more is worth trying.
+        assert!(found.steps.len() >= 2, "{what}: the pipeline ran on: {:?}", found.steps);
     }
 }
 
@@ -183,7 +184,8 @@ fn a_scribbled_over_reply_code_is_never_read_as_another() {
         "a scribbled page gave another code: {:?}",
         found.codes
     );
-    assert!(found.codes.is_empty() || found.unreadable == 0 || found.unreadable > 0);
+    // Scribbled over finder patterns and data, the codes are not read: the page goes to review.
+    assert!(reply_of(&found.codes).is_empty(), "a scribbled page still read: {:?}", found.codes);
 }
 
 #[test]

@@ -104,10 +104,8 @@ pub fn render(
             body.push(first.clone());
         }
     }
-    if reply_pages == 0 {
-        if let Some(o) = json.as_object_mut() {
-            o.remove("reply");
-        }
+    if let Some(o) = json.as_object_mut().filter(|_| reply_pages == 0) {
+        o.remove("reply");
     }
     let letter: NewLetter = serde_json::from_value(json)?;
     let payload = SealPayload {
