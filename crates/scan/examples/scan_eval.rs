@@ -6,9 +6,11 @@
 //! (2 s unless told) and "enough" = a reply code whose MAC checks or a genuine seal. What was
 //! read is classified as the intake would: reply codes through `ReplyCode::parse` under the
 //! corpus key, seals through `Seal::verify` against the corpus key in a trust list. A page is
-//! matched (the right letter, and for reply pages the right page), to review (nothing
-//! accepted read), or WRONG (a code of another letter or page, or a code on a page without
-//! one). Prints shares overall, per resolution, per degradation and per kind, which step read
+//! matched (the right letter, and for reply pages the right page; for a page without a code,
+//! nothing read and nothing doubtful), to review (nothing accepted read, and a symbol located
+//! but unread or the budget run out), or WRONG (a code of another letter or page, a code on a
+//! page without one, or a page with a code on which nothing was read and nothing looked like a
+//! symbol: the intake would attach it to the page before it). Prints shares overall, per resolution, per degradation and per kind, which step read
 //! the code, time per page, pages per second per thread; writes the same as JSON
 //! (`CORPUS_DIR/eval.json` unless told).
 //!
@@ -220,7 +222,11 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn classify(expected: &Expected, readings: &[Reading]) -> Outcome {
+/// The outcome as the intake would have it. A page on which nothing was read goes to review when
+/// the search saw a symbol it could not read or ran out of time (`doubtful`); otherwise it
+/// passes for a page without a code, which the intake attaches to the page before it — right
+/// for a page without a code, a match to the wrong letter for a page that has one.
+fn classify(expected: &Expected, readings: &[Reading], doubtful: bool) -> Outcome {
     let reference = expected.reference.clone().unwrap_or_default();
     let right = |r: &Reading| match (expected.kind.as_str(), r) {
         ("reply", Reading::Reply { reference: got, page }) => *got == reference && Some(*page) == expected.page,
@@ -234,6 +240,13 @@ fn classify(expected: &Expected, readings: &[Reading]) -> Outcome {
     };
     if readings.iter().any(|r| !right(r)) {
         return Outcome::Wrong;
+    }
+    if readings.is_empty() {
+        return match (expected.kind.as_str(), doubtful) {
+            (_, true) => Outcome::Review,
+            ("none", false) => Outcome::Matched,
+            (_, false) => Outcome::Wrong,
+        };
     }
     let matched = match expected.kind.as_str() {
         "none" => readings.is_empty(),
@@ -296,7 +309,7 @@ fn run(args: &Args) -> Result<(), String> {
                     };
                     let found = find_codes(&image, &options, &|codes| checker.enough(codes));
                     let readings = checker.readings(&found.codes);
-                    let outcome = classify(e, &readings);
+                    let outcome = classify(e, &readings, found.unreadable > 0 || found.timed_out);
                     let turns_wrong =
                         outcome == Outcome::Matched && e.kind != "none" && found.quarter_turns != Some(e.quarter_turns);
                     let result = PageResult {

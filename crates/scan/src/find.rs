@@ -402,11 +402,67 @@ impl<'a> Search<'a> {
 
     fn finish(mut self) -> Findings {
         self.findings.unreadable = self.count_unreadable();
+        if self.findings.codes.is_empty() && self.findings.unreadable == 0 && self.symbol_where_codes_are_printed() {
+            // Ink shaped like a symbol where the layout prints one, and nothing read: a code too
+            // damaged for rqrr even to locate. The page must not pass for one without a code
+            // (which would follow the page before it onto another letter).
+            self.findings.unreadable = 1;
+        }
         if self.findings.quarter_turns.is_none() {
             self.findings.quarter_turns = self.turns_from_area;
         }
         self.findings.elapsed = self.started.elapsed();
         self.findings
+    }
+
+    /// Whether symbol-like ink lies mostly inside a place where codes are printed, or ink covers
+    /// such a place (a code scribbled or stamped over), in any of the page's plausible
+    /// orientations.
+    fn symbol_where_codes_are_printed(&mut self) -> bool {
+        let (w, h) = self.image.dimensions();
+        if w < MIN_SIDE_PX || h < MIN_SIDE_PX {
+            return false;
+        }
+        if self.blobs.is_none() {
+            self.blobs = Some(code_like_regions(self.image, self.px_per_mm));
+        }
+        let margin = (AREA_MARGIN_MM * self.px_per_mm) as u32;
+        let covered = |rect: Rect| {
+            // The area itself, without the margin the search adds around it.
+            let (x0, y0) = (rect.x + margin.min(rect.width / 3), rect.y + margin.min(rect.height / 3));
+            let (x1, y1) =
+                (rect.x + rect.width - margin.min(rect.width / 3), rect.y + rect.height - margin.min(rect.height / 3));
+            // Ink against this page's own paper: grey or yellowed paper, noise and blur move
+            // both levels.
+            let mut histogram = [0u64; 256];
+            for y in (y0..y1).step_by(2) {
+                for x in (x0..x1).step_by(2) {
+                    histogram[usize::from(self.image.get_pixel(x, y).0[0])] += 1;
+                }
+            }
+            let seen: u64 = histogram.iter().sum();
+            let mut below = 0;
+            let paper = histogram
+                .iter()
+                .position(|&n| {
+                    below += n;
+                    below * 10 >= seen * 9
+                })
+                .unwrap_or(255);
+            let ink = paper.saturating_sub(COVERED_CONTRAST);
+            let dark: u64 = histogram[..ink].iter().sum();
+            seen > 0 && dark * 100 >= seen * COVERED_PERCENT
+        };
+        let blobs = self.blobs.as_deref().unwrap_or_default();
+        self.turns.iter().any(|&t| {
+            self.options.areas.iter().filter_map(|area| self.area_rect(area, t)).any(|rect| {
+                covered(rect)
+                    || blobs.iter().any(|b| {
+                        let size = u64::from(b.width) * u64::from(b.height);
+                        size > 0 && b.overlap(&rect) * 10 >= size * 6
+                    })
+            })
+        })
     }
 
     /// The scale that gives a module of `module_mm` about [`MODULE_PX`] pixels, or 1 when the
@@ -544,6 +600,13 @@ impl<'a> Search<'a> {
         places.len()
     }
 }
+
+/// How much darker than the paper (its 90th percentile) a pixel must be to count as ink when
+/// checking whether something covers a place where a code is printed.
+const COVERED_CONTRAST: usize = 50;
+/// Share of ink, percent, over which a place where a code is printed counts as covered (a code
+/// is about a third of its area with the quiet zone; text a tenth).
+const COVERED_PERCENT: u64 = 25;
 
 /// Side of a cell of the ink map, mm: two to four modules of the codes we print.
 const CELL_MM: f32 = 2.0;

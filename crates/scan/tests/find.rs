@@ -184,8 +184,26 @@ fn a_scribbled_over_reply_code_is_never_read_as_another() {
         "a scribbled page gave another code: {:?}",
         found.codes
     );
-    // Scribbled over finder patterns and data, the codes are not read: the page goes to review.
+    // Scribbled over finder patterns and data, the codes are not read: the page goes to review,
+    // never passes for a page without a code (which would follow the page before it).
     assert!(reply_of(&found.codes).is_empty(), "a scribbled page still read: {:?}", found.codes);
+    assert!(found.unreadable > 0, "a page with unreadable codes must say so: {found:?}");
+}
+
+#[test]
+fn a_seal_too_blurred_to_read_is_reported_not_taken_for_a_blank_page() {
+    // Page 1 of a letter at 150 dpi with its seal blurred until nothing reads it.
+    let mut img = rasters(150).seal.clone();
+    let seal = pages::known_areas()[2];
+    let px = 150.0 / 25.4;
+    let (x, y) = ((seal.x * px) as u32, (seal.y * px) as u32);
+    let (w, h) = ((seal.width * px) as u32, (seal.height * px) as u32);
+    let region = image::imageops::crop_imm(&img, x, y, w, h).to_image();
+    let blurred = image::imageops::blur(&region, 3.0);
+    image::imageops::replace(&mut img, &blurred, i64::from(x), i64::from(y));
+    let found = find_codes(&img, &options(20_000), &enough);
+    assert!(seal_reference_of(&found.codes).is_empty(), "still read: {:?}", found.codes);
+    assert!(found.unreadable > 0, "the blurred seal must count as unreadable: {found:?}");
 }
 
 #[test]
