@@ -10,6 +10,7 @@ pub mod auth;
 pub mod health;
 pub mod json;
 pub mod layers;
+pub mod paging;
 pub mod problem;
 pub mod rate_limit;
 

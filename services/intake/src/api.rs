@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::multipart::{Multipart, MultipartRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use hybridpost_core::{LetterId, ReplyId, ReturnReason, ScanId, ScanPageId, ValidationErrors};
@@ -10,6 +10,7 @@ use hybridpost_scan::group::Mode;
 use hybridpost_store::scan::{self, NewScanFile, ScanRecord};
 use hybridpost_store::{BlobKey, now_text};
 use hybridpost_web::SiteCaller;
+use hybridpost_web::paging;
 use hybridpost_web::problem::{ApiError, Problem};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -378,20 +379,12 @@ pub(crate) async fn list_scans(
     caller: SiteCaller,
     uri: Uri,
 ) -> Result<Json<ScanList>, ApiError> {
-    let Query(q) = Query::<ListQuery>::try_from_uri(&uri)
-        .map_err(|rejection| ApiError::BadRequest(format!("bad query: {}", rejection.body_text())))?;
-    let limit = q.limit.unwrap_or(20);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::BadRequest(format!("limit must be from 1 to {MAX_PAGE}")));
-    }
-    let before = q
-        .cursor
-        .as_deref()
-        .map(|c| c.parse::<ScanId>().map_err(|_| ApiError::BadRequest(format!("{c:?} is not a cursor from this API"))))
-        .transpose()?;
+    let q: ListQuery = paging::query(&uri)?;
+    let limit = paging::limit(q.limit, 20, MAX_PAGE)?;
+    let before = paging::cursor::<ScanId>(q.cursor.as_deref())?;
     let mut conn = state.store.read().await?;
     let page = scan::list_scans(&mut conn, caller.site_id, before, limit).await?;
-    let next_cursor = if page.len() as i64 == limit { page.last().map(|s| s.scan_id.to_string()) } else { None };
+    let next_cursor = paging::next_cursor(&page, limit, |s| s.scan_id);
     Ok(Json(ScanList { items: page.iter().map(ScanSummary::from).collect(), next_cursor }))
 }
 

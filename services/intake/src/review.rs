@@ -3,7 +3,7 @@
 //! discards it with a reason. A page leaves the queue only by one of the two.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 use hybridpost_core::{LetterId, ReplyId, ReturnReason, ScanPageId, ValidationErrors};
@@ -12,7 +12,7 @@ use hybridpost_seal::Reference;
 use hybridpost_store::scan::{self, ReplyRecord, ScanPageRecord};
 use hybridpost_store::{BlobKey, now_text};
 use hybridpost_web::problem::{ApiError, Problem};
-use hybridpost_web::{JsonBody, SiteCaller};
+use hybridpost_web::{JsonBody, SiteCaller, paging};
 use serde::{Deserialize, Serialize};
 
 use crate::IntakeState;
@@ -121,22 +121,12 @@ pub(crate) async fn list_review(
     caller: SiteCaller,
     uri: Uri,
 ) -> Result<Json<ReviewList>, ApiError> {
-    let Query(q) = Query::<ReviewQuery>::try_from_uri(&uri)
-        .map_err(|rejection| ApiError::BadRequest(format!("bad query: {}", rejection.body_text())))?;
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::BadRequest(format!("limit must be from 1 to {MAX_PAGE}")));
-    }
-    let after = q
-        .cursor
-        .as_deref()
-        .map(|c| {
-            c.parse::<ScanPageId>().map_err(|_| ApiError::BadRequest(format!("{c:?} is not a cursor from this API")))
-        })
-        .transpose()?;
+    let q: ReviewQuery = paging::query(&uri)?;
+    let limit = paging::limit(q.limit, 50, MAX_PAGE)?;
+    let after = paging::cursor::<ScanPageId>(q.cursor.as_deref())?;
     let mut conn = state.store.read().await?;
     let pages = scan::review_pages(&mut conn, caller.site_id, after, limit).await?;
-    let next_cursor = if pages.len() as i64 == limit { pages.last().map(|p| p.page_id.to_string()) } else { None };
+    let next_cursor = paging::next_cursor(&pages, limit, |p| p.page_id);
     Ok(Json(ReviewList {
         items: pages
             .into_iter()

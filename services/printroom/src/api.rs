@@ -9,7 +9,7 @@ use hybridpost_core::{BatchId, LetterId, TrackingNumber, ValidationErrors};
 use hybridpost_store::print::{self, BatchRecord, BatchStatus, BatchStepError};
 use hybridpost_store::{BlobKey, now_text};
 use hybridpost_web::problem::{ApiError, Problem};
-use hybridpost_web::{JsonBody, SiteCaller};
+use hybridpost_web::{JsonBody, SiteCaller, paging};
 use serde::{Deserialize, Serialize};
 
 pub use crate::batching::ManifestEntry;
@@ -156,20 +156,12 @@ pub(crate) async fn list_batches(
     caller: SiteCaller,
     uri: Uri,
 ) -> Result<Json<BatchList>, ApiError> {
-    let Query(q) = Query::<ListQuery>::try_from_uri(&uri)
-        .map_err(|rejection| ApiError::BadRequest(format!("bad query: {}", rejection.body_text())))?;
-    let limit = q.limit.unwrap_or(20);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::BadRequest(format!("limit must be from 1 to {MAX_PAGE}")));
-    }
-    let before = q
-        .cursor
-        .as_deref()
-        .map(|c| c.parse::<BatchId>().map_err(|_| ApiError::BadRequest(format!("{c:?} is not a cursor from this API"))))
-        .transpose()?;
+    let q: ListQuery = paging::query(&uri)?;
+    let limit = paging::limit(q.limit, 20, MAX_PAGE)?;
+    let before = paging::cursor::<BatchId>(q.cursor.as_deref())?;
     let mut conn = state.store.read().await?;
     let page = print::list_batches(&mut conn, caller.site_id, before, limit).await?;
-    let next_cursor = if page.len() as i64 == limit { page.last().map(|b| b.batch_id.to_string()) } else { None };
+    let next_cursor = paging::next_cursor(&page, limit, |b| b.batch_id);
     Ok(Json(BatchList { items: page.iter().map(BatchSummary::from).collect(), next_cursor }))
 }
 
