@@ -10,12 +10,14 @@
 //! - [`group`]: which letter each page belongs to, from the codes found on it and the pages
 //!   before it.
 //! - [`document`]: the pages of one reply as a PDF, and thumbnails for the review queue.
+//! - [`degrade`]: scanner damage for generated test scans (the corpus, the demo).
 //!
 //! This crate knows nothing of HTTP, SQL or async runtimes: bytes in, structs out. It must
 //! never panic on untrusted input.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod degrade;
 pub mod document;
 pub mod find;
 pub mod group;
