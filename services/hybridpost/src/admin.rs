@@ -103,6 +103,18 @@ fn keyring(config: &Config, store: &hybridpost_store::Store) -> anyhow::Result<K
 /// Runs one admin command.
 pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
     let store = open_store(&config).await?;
+    let output = execute(&config, &store, command).await;
+    store.close().await;
+    println!("{}", serde_json::to_string_pretty(&output?).context("output")?);
+    Ok(())
+}
+
+/// Carries out one admin command on an open store and returns what `run` prints.
+pub async fn execute(
+    config: &Config,
+    store: &hybridpost_store::Store,
+    command: AdminCommand,
+) -> anyhow::Result<serde_json::Value> {
     let output = match command {
         AdminCommand::Migrate => json!({"migrated": true, "database": config.database_description()}),
         AdminCommand::CreateAgency { name, name_en, address, code, contact_email, test } => {
@@ -135,7 +147,7 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
             })?;
             agencies::insert_api_key(&mut tx, &key.record, &agency.created_at).await?;
             tx.commit().await.context("cannot save the agency")?;
-            let keyring = keyring(&config, &store)?;
+            let keyring = keyring(config, store)?;
             let key_id = keyring.rotate(&agency.issuer_code, Some(agency.agency_id), today()).await?;
             json!({
                 "agency_id": agency.agency_id,
@@ -203,7 +215,7 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
             })
         }
         AdminCommand::RotateSigningKey { agency_id, all: _, root } => {
-            let keyring = keyring(&config, &store)?;
+            let keyring = keyring(config, store)?;
             if root {
                 let key_id = keyring.rotate_root(today()).await?;
                 json!({"root_key_id": key_id.to_hex()})
@@ -231,7 +243,7 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
             }
         }
         AdminCommand::ExportTrustList { out } => {
-            let keyring = keyring(&config, &store)?;
+            let keyring = keyring(config, store)?;
             let list = keyring.ensure_trust_list(today()).await?;
             std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
             let list_path = out.join("trust-list.json");
@@ -280,7 +292,5 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
             json!({"imported": rows.len()})
         }
     };
-    println!("{}", serde_json::to_string_pretty(&output).context("output")?);
-    store.close().await;
-    Ok(())
+    Ok(output)
 }

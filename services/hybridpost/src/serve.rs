@@ -71,34 +71,69 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     Ok(store)
 }
 
-/// Runs the service until a shutdown signal.
-pub async fn serve(config: Config) -> anyhow::Result<()> {
+/// The chosen roles over one store: their routes under the common layers, and the states
+/// their background workers run on (not started yet).
+pub struct Service {
+    /// Every role's routes with the request id, trace, timeout and metrics layers.
+    pub app: Router,
+    /// The store every role shares.
+    pub store: Store,
+    /// The print room, when it is one of the roles.
+    pub printroom: Option<PrintroomState>,
+    /// Scan intake, when it is one of the roles.
+    pub intake: Option<hybridpost_intake::IntakeState>,
+    /// The notifier, when it is one of the roles.
+    pub notifier: Option<hybridpost_notifier::NotifierState>,
+    /// Where e-mail goes, in words, when the notifier is one of the roles.
+    pub mail: Option<String>,
+}
+
+impl Service {
+    /// Starts the background workers of every role that has them.
+    pub fn start_workers(&self) -> Vec<tokio::task::JoinHandle<()>> {
+        let mut workers = Vec::new();
+        if let Some(state) = &self.printroom {
+            workers.push(tokio::spawn(hybridpost_printroom::run_workers(state.clone())));
+        }
+        if let Some(state) = &self.intake {
+            workers.push(tokio::spawn(hybridpost_intake::run_workers(state.clone())));
+        }
+        if let Some(state) = &self.notifier {
+            workers.push(tokio::spawn(hybridpost_notifier::run_workers(state.clone())));
+        }
+        workers
+    }
+}
+
+/// The roles named in the configuration (all when none are).
+pub fn configured_roles(config: &Config) -> anyhow::Result<Vec<Role>> {
     let roles: Vec<Role> = match &config.roles {
         None => Role::ALL.to_vec(),
         Some(list) => list.split(',').filter(|s| !s.trim().is_empty()).map(str::parse).collect::<Result<_, _>>()?,
     };
     anyhow::ensure!(!roles.is_empty(), "--role names no role");
+    Ok(roles)
+}
+
+/// Opens the store and blob storage and sets up `roles`; links in seals and e-mails start
+/// with `public_url`.
+pub async fn build(config: &Config, roles: &[Role], public_url: &str) -> anyhow::Result<Service> {
     let citizen_id_key = config.citizen_id_key()?;
-    let store = open_store(&config).await?;
+    let store = open_store(config).await?;
     let blobs =
         BlobStore::local(config.data_dir.join("blobs"), config.max_blob_bytes).context("cannot open blob storage")?;
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
-    let addr = listener.local_addr().context("listener address")?;
-    let base = format!("http://{addr}");
-    let public_url = config.public_url.clone().unwrap_or_else(|| base.clone());
+    let public_url = public_url.to_owned();
 
     let secret = hybridpost_seal::ServiceSecret::new(&config.secret_key()?).map_err(|e| anyhow::anyhow!("{e}"))?;
     let keyring = hybridpost_keyring::Keyring::new(store.clone(), secret);
     keyring.ensure_trust_list(hybridpost_keyring::today()).await.context("cannot publish the trust list")?;
     let keys = ApiKeys::new(store.clone(), RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst));
     let composer = Composer::new(keyring.clone(), public_url.clone());
-    let mut workers = Vec::new();
-    let mut mail_line = None;
+    let mut service =
+        Service { app: Router::new(), store: store.clone(), printroom: None, intake: None, notifier: None, mail: None };
     let mut app = Router::new();
     let mut openapi: Option<utoipa::openapi::OpenApi> = None;
-    for role in &roles {
+    for role in roles {
         let (routes, doc) = match role {
             Role::Gateway => hybridpost_gateway::parts(AppState::new(
                 store.clone(),
@@ -125,7 +160,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                         ..PrintroomConfig::default()
                     }),
                 };
-                workers.push(tokio::spawn(hybridpost_printroom::run_workers(state.clone())));
+                service.printroom = Some(state.clone());
                 hybridpost_printroom::parts(state)
             }
             Role::Intake => {
@@ -147,10 +182,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                         ..defaults
                     }),
                 };
-                workers.push(tokio::spawn(hybridpost_intake::run_workers(state.clone())));
+                service.intake = Some(state.clone());
                 hybridpost_intake::parts(state)
             }
-            Role::Verify => hybridpost_verify::parts(verify_state(&config, &store, &composer, &blobs)?),
+            Role::Verify => hybridpost_verify::parts(verify_state(config, &store, &composer, &blobs)?),
             Role::Notifier => {
                 let (mailer_config, description) = config.mailer()?;
                 let mailer = hybridpost_notify::Mailer::new(mailer_config).context("cannot set up e-mail")?;
@@ -174,8 +209,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                     }),
                 };
                 tracing::info!("e-mail goes to {description}");
-                mail_line = Some(description);
-                workers.push(tokio::spawn(hybridpost_notifier::run_workers(state.clone())));
+                service.mail = Some(description);
+                service.notifier = Some(state.clone());
                 hybridpost_notifier::parts(state)
             }
         };
@@ -188,12 +223,28 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             }
         });
     }
-    let app = hybridpost_web::layers::serve_app(
+    service.app = hybridpost_web::layers::serve_app(
         app,
-        openapi.expect("at least one role"),
-        store.clone(),
+        openapi.context("no role to serve")?,
+        store,
         Duration::from_secs(config.request_timeout_secs),
     );
+    Ok(service)
+}
+
+/// Runs the service until a shutdown signal.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let roles = configured_roles(&config)?;
+    // Fails early on a missing secret, before the listener is taken.
+    config.citizen_id_key()?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr().context("listener address")?;
+    let base = format!("http://{addr}");
+    let public_url = config.public_url.clone().unwrap_or_else(|| base.clone());
+    let service = build(&config, &roles, &public_url).await?;
+    let workers = service.start_workers();
 
     let role_names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
     tracing::info!(
@@ -206,7 +257,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     println!("  roles:    {}", role_names.join(", "));
     println!("  database: {}", config.database_description());
     println!("  blobs:    {}", config.data_dir.join("blobs").display());
-    if let Some(mail) = &mail_line {
+    if let Some(mail) = &service.mail {
         println!("  e-mail:   {mail}");
     }
     println!("  seals:    {public_url}/V  (set HYBRIDPOST_PUBLIC_URL for the public host)");
@@ -214,13 +265,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     println!("  an agency API key: hybridpost admin create-agency --name NAME (same --data-dir)");
     println!("Stop with Ctrl-C.");
 
-    let maintenance = tokio::spawn(maintain(store.clone()));
-    hybridpost_verify::run(app, listener, shutdown_signal()).await.context("server failed")?;
+    let maintenance = tokio::spawn(maintain(service.store.clone()));
+    hybridpost_verify::run(service.app, listener, shutdown_signal()).await.context("server failed")?;
     maintenance.abort();
     for worker in workers {
         worker.abort();
     }
-    store.close().await;
+    service.store.close().await;
     tracing::info!("hybridpost stopped");
     Ok(())
 }
