@@ -1,10 +1,11 @@
 //! `hybridpost`: the one binary. `serve` runs the roles (all by default) in one process;
 //! `admin` commands create agencies, sites and keys and import e-channels, against the same
-//! database, also while `serve` runs.
+//! database, also while `serve` runs; `demo` runs the whole loop, end to end.
 #![forbid(unsafe_code)]
 
 mod admin;
 mod config;
+mod demo;
 mod render;
 mod serve;
 mod telemetry;
@@ -54,6 +55,9 @@ enum Command {
     /// Check the verification seal in a photo, scan or PDF of a letter, offline. Exit code 0
     /// only for a genuine seal, 1 for any other verdict, 2 when the check could not be made.
     Verify(verify::VerifyArgs),
+    /// The whole loop on an empty data dir: letters sent, printed, replied to, returned,
+    /// scanned back and notified, then every count checked. Exit code 1 when a count is off.
+    Demo(demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -78,13 +82,13 @@ fn main() -> ExitCode {
     let overrides = Overrides {
         listen: match &cli.command {
             Command::Serve { listen, .. } => *listen,
-            Command::Admin(_) | Command::Render(_) | Command::Verify(_) => None,
+            Command::Admin(_) | Command::Render(_) | Command::Verify(_) | Command::Demo(_) => None,
         },
         data_dir: cli.data_dir.clone(),
         log_format: cli.log_format,
         roles: match &cli.command {
             Command::Serve { roles, .. } => roles.clone(),
-            Command::Admin(_) | Command::Render(_) | Command::Verify(_) => None,
+            Command::Admin(_) | Command::Render(_) | Command::Verify(_) | Command::Demo(_) => None,
         },
     };
     if let Command::Verify(args) = &cli.command {
@@ -97,7 +101,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(loaded.config.log_format, matches!(cli.command, Command::Admin(_)));
+    telemetry::init(loaded.config.log_format, matches!(cli.command, Command::Admin(_) | Command::Demo(_)));
     for warning in &loaded.warnings {
         tracing::warn!("{warning}");
     }
@@ -108,15 +112,25 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Ok(false): the command ran and found something wrong (the demo's counts).
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve { .. } => serve::serve(loaded.config).await,
-            Command::Admin(command) => admin::run(loaded.config, command).await,
-            Command::Render(_) | Command::Verify(_) => Ok(()),
+            Command::Serve { .. } => serve::serve(loaded.config).await.map(|()| true),
+            Command::Admin(command) => admin::run(loaded.config, command).await.map(|()| true),
+            Command::Demo(args) => demo::run(loaded.config, &args).await.and_then(|summary| {
+                if args.json {
+                    println!("{}", serde_json::to_string_pretty(&summary)?);
+                } else {
+                    demo::print_summary(&summary);
+                }
+                Ok(summary.problems.is_empty())
+            }),
+            Command::Render(_) | Command::Verify(_) => Ok(true),
         }
     });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
         Err(e) => {
             // One plain line: what failed and why, with its causes.
             let causes: Vec<String> = e.chain().map(ToString::to_string).collect();

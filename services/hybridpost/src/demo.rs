@@ -1,0 +1,1151 @@
+//! `hybridpost demo`: the whole loop, end to end, on the configured store (the embedded
+//! default: SQLite and folders in the data dir).
+//!
+//! It serves every role in-process on a loopback port and drives them over HTTP as the
+//! agency's and the post office's systems would: a demo agency, a print site and recipients
+//! (some with verified e-mail addresses) are made with the admin commands; letters are sent
+//! through `POST /v1/letters`; print batches are closed, rendered, downloaded, printed and
+//! dispatched; the pages that come back are "printed" by rasterising them out of the batch
+//! PDFs, reply sheets are filled in, and replies, returned letters and one stray sheet are
+//! "scanned" with a scanner's damage and uploaded to `POST /v1/scans`; the notifier delivers
+//! the outbox. Then it reads everything back through the API and checks every count against
+//! what it did: nothing lost, nothing matched to the wrong letter. The data dir is left as it
+//! is, to browse with `hybridpost serve`.
+
+mod api;
+mod paper;
+mod people;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use hybridpost_core::{Channel, LetterId, LetterStatus};
+use hybridpost_gateway::{LetterList, LetterSummary};
+use hybridpost_intake::{ReplyView, ReviewList, ScanList, ScanView};
+use hybridpost_printroom::{BatchSummary, ManifestEntry};
+use hybridpost_scan::degrade::Rng;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use serde_json::json;
+
+use self::api::{Api, ScanFile};
+use crate::admin::{self, AdminCommand};
+use crate::config::Config;
+use crate::serve::{self, Role};
+
+/// Arguments of `hybridpost demo`.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Letters to send.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    letters: u32,
+    /// Print the summary as JSON on standard output.
+    #[arg(long)]
+    pub json: bool,
+    /// Seed of the demo's random choices: recipients, who replies, scanner damage.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+/// Resolution of the demo's scans of reply sheets, whose codes have 1 mm modules.
+const SCAN_DPI: u32 = 150;
+/// Resolution of the scans of returned letters: the seal's modules are 0.51 mm, 4 pixels at
+/// 200 dpi, the setting office scanners default to.
+const RETURN_DPI: u32 = 200;
+/// Pages in one scanned file, as a scanner's feeder holds them.
+const PAGES_PER_FILE: usize = 40;
+/// Files in one upload.
+const FILES_PER_UPLOAD: usize = 5;
+/// Letters in flight at once while sending.
+const SENDERS: usize = 16;
+/// Why returned letters came back, in turn.
+const RETURN_REASONS: [&str; 3] = ["moved", "addressee_unknown", "refused"];
+
+/// What the demo did and found, printed at the end (`--json`: as JSON).
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    /// Letters sent.
+    pub letters: usize,
+    /// The database, described.
+    pub database: String,
+    /// The data dir left behind.
+    pub data_dir: PathBuf,
+    /// The seed of the random choices.
+    pub seed: u64,
+    /// Letters by channel (`digital`, `print`), as the API lists them.
+    pub by_channel: BTreeMap<String, usize>,
+    /// Letters by why their channel was chosen.
+    pub by_channel_reason: BTreeMap<String, usize>,
+    /// Letters by status, as the API lists them.
+    pub by_status: BTreeMap<String, usize>,
+    /// Print batches: count, letters, pages, sheets, pages rasterised as the ones that come back.
+    pub print: PrintFigures,
+    /// Scans uploaded.
+    pub scans: ScanFigures,
+    /// Replies: scanned, matched to their letter, matched to another letter, not matched.
+    pub replies: ReplyFigures,
+    /// Returned letters: scanned, marked returned.
+    pub returns: ReturnFigures,
+    /// Pages waiting in the review queue, and how many the demo meant to put there.
+    pub review: ReviewFigures,
+    /// E-mails written by the notifier.
+    pub emails: EmailFigures,
+    /// Every way the result differs from what the demo did; empty when all is well.
+    pub problems: Vec<String>,
+    /// Wall time of each stage.
+    pub stages: Vec<Stage>,
+    /// Wall time of the whole loop, seconds.
+    pub total_seconds: f64,
+    /// Peak resident memory of this process (VmHWM), MiB; pdftoppm and qpdf run as their
+    /// own processes.
+    pub peak_rss_mib: f64,
+    /// How to look around afterwards.
+    pub browse: Browse,
+}
+
+/// Print figures.
+#[derive(Debug, Default, Serialize)]
+pub struct PrintFigures {
+    /// Batches closed.
+    pub batches: usize,
+    /// Letters in them.
+    pub letters: usize,
+    /// Pages of the batch PDFs.
+    pub pages: usize,
+    /// Sheets of paper.
+    pub sheets: usize,
+    /// Pages rasterised: the reply sheets that come back and the first pages of returned letters.
+    pub pages_rasterised: usize,
+}
+
+/// Scan figures.
+#[derive(Debug, Default, Serialize)]
+pub struct ScanFigures {
+    /// Uploads (scan batches).
+    pub uploads: usize,
+    /// Files in them.
+    pub files: usize,
+    /// Pages in them.
+    pub pages: usize,
+    /// Reply sheets.
+    pub reply_sheets: usize,
+    /// Pages citizens added after their reply sheet.
+    pub added_pages: usize,
+    /// First pages of returned letters.
+    pub returned_pages: usize,
+    /// Sheets with no code from another pile.
+    pub stray_pages: usize,
+    /// Scanner damage done to the pages, by kind.
+    pub damage: BTreeMap<String, usize>,
+}
+
+/// Reply figures.
+#[derive(Debug, Default, Serialize)]
+pub struct ReplyFigures {
+    /// Replies scanned.
+    pub scanned: usize,
+    /// Replies the API shows on the right letter with the right pages.
+    pub matched: usize,
+    /// Pages matched to a letter other than the one they belong to.
+    pub wrong_letter: usize,
+    /// Replies that did not reach their letter.
+    pub missing: usize,
+}
+
+/// Return figures.
+#[derive(Debug, Default, Serialize)]
+pub struct ReturnFigures {
+    /// Returned letters scanned.
+    pub scanned: usize,
+    /// Letters the API shows as returned.
+    pub returned: usize,
+}
+
+/// Review figures.
+#[derive(Debug, Default, Serialize)]
+pub struct ReviewFigures {
+    /// Pages in the review queue.
+    pub pages: usize,
+    /// Pages the demo meant to put there (the stray sheet).
+    pub expected: usize,
+}
+
+/// E-mail figures.
+#[derive(Debug, Default, Serialize)]
+pub struct EmailFigures {
+    /// Messages the notifier delivered.
+    pub written: usize,
+    /// Of those, notices of digital letters.
+    pub digital_notices: usize,
+    /// Of those, notices to the agency (replies and returns).
+    pub agency_notices: usize,
+    /// `.eml` files in `DATA_DIR/outbox` (when no SMTP server is set).
+    pub eml_files: Option<usize>,
+    /// Deliveries that failed.
+    pub failed: usize,
+}
+
+/// One stage's wall time.
+#[derive(Debug, Serialize)]
+pub struct Stage {
+    /// Its name.
+    pub stage: &'static str,
+    /// What it did.
+    pub what: String,
+    /// Wall time, seconds.
+    pub seconds: f64,
+}
+
+/// Where to look afterwards.
+#[derive(Debug, Serialize)]
+pub struct Browse {
+    /// The command that serves the same data.
+    pub serve: String,
+    /// The demo agency's API key.
+    pub agency_key: String,
+    /// The demo site's API key.
+    pub site_key: String,
+    /// A paper letter that was replied to.
+    pub replied_letter: Option<LetterId>,
+    /// The verification page, and the reference of that letter to type into it.
+    pub verification_page: String,
+    /// That letter's reference as printed.
+    pub seal_reference: Option<String>,
+}
+
+/// Times the stages and shows progress bars on standard error (when it is a terminal).
+struct Clock {
+    stages: Vec<Stage>,
+    started: Instant,
+    stage_started: Instant,
+    quiet: bool,
+}
+
+impl Clock {
+    fn new(quiet: bool) -> Clock {
+        Clock { stages: Vec::new(), started: Instant::now(), stage_started: Instant::now(), quiet }
+    }
+
+    /// Starts a stage with a progress bar of `len` steps (a spinner when `len` is 0).
+    fn start(&mut self, name: &str, len: usize) -> ProgressBar {
+        self.stage_started = Instant::now();
+        let bar = if len == 0 { ProgressBar::new_spinner() } else { ProgressBar::new(len as u64) };
+        let template = if len == 0 {
+            "{prefix:>9} {spinner} {msg} {elapsed}"
+        } else {
+            "{prefix:>9} [{bar:32}] {pos}/{len} {msg} {elapsed} (eta {eta})"
+        };
+        bar.set_style(ProgressStyle::with_template(template).expect("a valid template").progress_chars("=> "));
+        bar.set_prefix(name.to_owned());
+        bar.enable_steady_tick(Duration::from_millis(200));
+        bar
+    }
+
+    /// Ends the stage `name`.
+    fn finish(&mut self, name: &'static str, bar: ProgressBar, what: String) {
+        bar.finish_and_clear();
+        let seconds = self.stage_started.elapsed().as_secs_f64();
+        if !self.quiet {
+            println!("  {name:<9} {seconds:>7.1} s  {what}");
+        }
+        self.stages.push(Stage { stage: name, what, seconds });
+    }
+}
+
+/// A paper letter's fate in the demo.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fate {
+    /// Delivered; nothing comes back.
+    Delivered,
+    /// The citizen replies on the reply sheet, with `added` handwritten pages after it.
+    Replies { added: usize },
+    /// Comes back undelivered, for the reason of this index in [`RETURN_REASONS`].
+    Returned(usize),
+}
+
+/// What a scanned page is, as the demo made it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PageIs {
+    /// A letter's reply sheet.
+    ReplySheet(LetterId),
+    /// A page a citizen added after the reply sheet of the letter.
+    Added(LetterId),
+    /// Page 1 of a returned letter.
+    Returned(LetterId),
+    /// A sheet with no code.
+    Stray,
+}
+
+/// A scanned file waiting for upload.
+#[derive(Debug)]
+struct ScannedFile {
+    path: PathBuf,
+    name: String,
+    pages: Vec<PageIs>,
+    /// The damage done to each page, in words.
+    damage: Vec<String>,
+}
+
+/// Runs the demo; the summary says whether everything came out as it should (`problems`).
+pub async fn run(mut config: Config, args: &DemoArgs) -> anyhow::Result<Summary> {
+    paper::check_tools()?;
+    let n = args.letters as usize;
+    let cores = std::thread::available_parallelism().map_or(2, |c| c.get());
+    // Every letter comes from one agency key; the per-key limit would only slow the demo.
+    config.rate_limit_per_second = 0;
+    // Links in seals and e-mails point at where `hybridpost serve` listens afterwards.
+    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.listen));
+    let mut clock = Clock::new(args.json);
+    let mut rng = Rng::new(args.seed);
+    if !args.json {
+        println!("hybridpost demo: {n} letters on {}", config.database_description());
+    }
+
+    // 1. The service, an agency, a site and recipients.
+    let bar = clock.start("setup", 0);
+    let service = serve::build(&config, &Role::ALL, &public_url).await?;
+    let store = service.store.clone();
+    {
+        let mut conn = store.read().await?;
+        let existing = hybridpost_store::agencies::list_agencies(&mut conn).await?;
+        anyhow::ensure!(
+            existing.is_empty(),
+            "the demo needs an empty database, and {} has {} agencies: give --data-dir a new folder \
+             (or HYBRIDPOST_DATABASE_URL an empty database)",
+            config.database_description(),
+            existing.len()
+        );
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("cannot listen on loopback")?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(hybridpost_verify::run(service.app.clone(), listener, async {
+        let _ = stopped.await;
+    }));
+    let mut workers = Vec::new();
+    let printroom = service.printroom.clone().context("the printroom role")?;
+    for _ in 0..cores {
+        // As many print-room workers as cores, as several nodes would run: batches render in
+        // parallel.
+        let state = printroom.clone();
+        workers.push(tokio::spawn(async move {
+            loop {
+                match hybridpost_printroom::render_next_batch(&state).await {
+                    Ok(Some(_)) => continue,
+                    Ok(None) => {}
+                    Err(e) => tracing::error!("rendering a print batch failed: {e:#}"),
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }));
+    }
+    workers.push(tokio::spawn(hybridpost_intake::run_workers(service.intake.clone().context("the intake role")?)));
+    let notifier = service.notifier.clone().context("the notifier role")?;
+
+    let agency = admin::execute(
+        &config,
+        &store,
+        AdminCommand::CreateAgency {
+            name: "สำนักงานเขตพญาไท (สาธิต)".into(),
+            name_en: Some("Phaya Thai District Office (demo)".into()),
+            address: vec!["๑๒ ถนนพหลโยธิน".into(), "เขตพญาไท กรุงเทพฯ ๑๐๔๐๐".into()],
+            code: None,
+            contact_email: Some("saraban@example.go.th".into()),
+            test: false,
+        },
+    )
+    .await?;
+    let site = admin::execute(
+        &config,
+        &store,
+        AdminCommand::CreateSite {
+            name: "ศูนย์ไปรษณีย์สาธิต".into(), postcode_prefixes: "1,2,3,4,5,6,7,8,9".into()
+        },
+    )
+    .await?;
+    let key = |v: &serde_json::Value| v["api_key"].as_str().map(str::to_owned).context("a new API key");
+    let (agency_key, site_key) = (key(&agency)?, key(&site)?);
+    // Plain HTTP on loopback; reqwest still wants a TLS set-up, which has no roots to trust.
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .context("TLS set-up")?
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
+    let http = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .pool_max_idle_per_host(SENDERS * 2)
+        .timeout(Duration::from_secs(120))
+        .build()
+        .context("HTTP client")?;
+    let agency_api = Api::new(http.clone(), &base, &agency_key);
+    let site_api = Api::new(http, &base, &site_key);
+
+    let recipients = people::recipients(n, n / 5, &mut rng);
+    let demo_dir = config.data_dir.join("demo");
+    std::fs::create_dir_all(&demo_dir).with_context(|| format!("cannot make {}", demo_dir.display()))?;
+    let csv = demo_dir.join("channels.csv");
+    let mut lines = String::from("citizen_id,email\n");
+    for r in &recipients {
+        if let (Some(id), Some(email)) = (&r.citizen_id, &r.email) {
+            lines.push_str(&format!("{id},{email}\n"));
+        }
+    }
+    std::fs::write(&csv, lines).with_context(|| format!("cannot write {}", csv.display()))?;
+    let imported = admin::execute(&config, &store, AdminCommand::ImportChannels { file: csv.clone() }).await?;
+    clock.finish(
+        "setup",
+        bar,
+        format!("an agency, a site, {n} recipients, {} verified e-mail addresses", imported["imported"]),
+    );
+
+    // 2. Letters through the agency API; two in five ask for a reply.
+    let deadline = (time::OffsetDateTime::now_utc() + time::Duration::days(30)).date().to_string();
+    let bodies: Vec<serde_json::Value> = recipients
+        .iter()
+        .enumerate()
+        .map(|(i, r)| people::letter(i, r, (i % 5 < 2).then_some(deadline.as_str()), &mut rng))
+        .collect();
+    let bar = clock.start("send", n);
+    let sent = send_letters(&agency_api, bodies, args.seed, &bar).await?;
+    let paper: Vec<&LetterSummary> = sent.iter().filter(|l| l.channel == Channel::Print).collect();
+    let digital = sent.len() - paper.len();
+    clock.finish("send", bar, format!("{n} letters: {digital} digital, {} paper", paper.len()));
+
+    // Who replies (one paper letter in ten, of those with a reply sheet; one reply in 25 with a
+    // handwritten page added) and what comes back undelivered (one in a hundred).
+    let mut fates: HashMap<LetterId, Fate> = paper.iter().map(|l| (l.letter_id, Fate::Delivered)).collect();
+    let mut can_reply: Vec<LetterId> =
+        paper.iter().filter(|l| l.reply_deadline.is_some()).map(|l| l.letter_id).collect();
+    shuffle(&mut can_reply, &mut rng);
+    let replying = (paper.len() / 10).max(1).min(can_reply.len());
+    for (j, id) in can_reply.iter().take(replying).enumerate() {
+        fates.insert(*id, Fate::Replies { added: usize::from(j % 25 == 1) });
+    }
+    let mut others: Vec<LetterId> =
+        paper.iter().map(|l| l.letter_id).filter(|id| fates[id] == Fate::Delivered).collect();
+    shuffle(&mut others, &mut rng);
+    let returning = if paper.is_empty() { 0 } else { (paper.len() / 100).max(1).min(others.len()) };
+    for (j, id) in others.iter().take(returning).enumerate() {
+        fates.insert(*id, Fate::Returned(j % RETURN_REASONS.len()));
+    }
+
+    write_plan(&demo_dir.join("letters.jsonl"), &sent, &fates)?;
+
+    // 3. Print batches: closed by the site's operators, rendered by the print-room workers.
+    let bar = clock.start("render", paper.len());
+    let mut batches: Vec<BatchSummary> = Vec::new();
+    loop {
+        let (status, answer) = site_api.post_status("/v1/print/batches", None, None).await?;
+        match status.as_u16() {
+            201 => batches.push(serde_json::from_value(answer).context("a closed batch")?),
+            409 => break,
+            _ => anyhow::bail!("closing a print batch: {status} {answer}"),
+        }
+    }
+    let mut ready: Vec<Option<BatchSummary>> = vec![None; batches.len()];
+    while ready.iter().any(Option::is_none) {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        for (i, b) in batches.iter().enumerate() {
+            if ready[i].is_none() {
+                let now: BatchSummary = site_api.get(&format!("/v1/print/batches/{}", b.batch_id)).await?;
+                if now.status == "ready" {
+                    ready[i] = Some(now);
+                }
+            }
+        }
+        bar.set_position(ready.iter().flatten().map(|b| b.letters as u64).sum());
+    }
+    let batches: Vec<BatchSummary> = ready.into_iter().flatten().collect();
+    let mut print = PrintFigures {
+        batches: batches.len(),
+        letters: batches.iter().map(|b| b.letters as usize).sum(),
+        pages: batches.iter().map(|b| b.pages as usize).sum(),
+        sheets: batches.iter().map(|b| b.sheets as usize).sum(),
+        pages_rasterised: 0,
+    };
+    clock.finish(
+        "render",
+        bar,
+        format!("{} batches: {} letters, {} pages, {} sheets", print.batches, print.letters, print.pages, print.sheets),
+    );
+
+    // 4. Print: download each batch, mark it printed and dispatched, and rasterise the pages
+    // that will come back.
+    let work = tempfile::Builder::new().prefix("hybridpost-demo-").tempdir().context("a work folder")?;
+    let coming_back = fates.values().filter(|f| **f != Fate::Delivered).count();
+    let bar = clock.start("print", coming_back);
+    let mut rasters: Vec<(PathBuf, LetterId)> = Vec::new();
+    let mut serial = 1u32;
+    for (k, batch) in batches.iter().enumerate() {
+        let id = batch.batch_id;
+        let pdf = work.path().join(format!("batch-{k}.pdf"));
+        site_api.download(&format!("/v1/print/batches/{id}/pdf"), &pdf).await?;
+        let manifest: Vec<ManifestEntry> = site_api.get(&format!("/v1/print/batches/{id}/manifest")).await?;
+        site_api.post(&format!("/v1/print/batches/{id}/printed"), None, None).await?;
+        let first = hybridpost_core::TrackingNumber::new("RB", serial, "TH")?;
+        site_api
+            .post(
+                &format!("/v1/print/batches/{id}/dispatched"),
+                Some(&json!({"first_tracking_number": first.as_str()})),
+                None,
+            )
+            .await?;
+        serial += u32::try_from(manifest.len())?;
+        // Reply sheets are a letter's last page, the seal is on its first.
+        for (dpi, returned) in [(SCAN_DPI, false), (RETURN_DPI, true)] {
+            let mut wanted: Vec<(u32, LetterId)> = manifest
+                .iter()
+                .filter_map(|e| match fates.get(&e.letter_id) {
+                    Some(Fate::Replies { .. }) if !returned => Some((e.first_page + e.pages - 1, e.letter_id)),
+                    Some(Fate::Returned(_)) if returned => Some((e.first_page, e.letter_id)),
+                    _ => None,
+                })
+                .collect();
+            wanted.sort_unstable_by_key(|(page, _)| *page);
+            let pages: Vec<u32> = wanted.iter().map(|(p, _)| *p).collect();
+            let dir = work.path().join(format!("raster-{k}-{dpi}"));
+            let from = pdf.clone();
+            let files = tokio::task::spawn_blocking(move || paper::rasterise(&from, &pages, dpi, &dir, cores))
+                .await
+                .context("rasterising")??;
+            bar.inc(files.len() as u64);
+            rasters.extend(files.into_iter().zip(wanted.into_iter().map(|(_, id)| id)));
+        }
+        std::fs::remove_file(&pdf)?;
+    }
+    print.pages_rasterised = rasters.len();
+    clock.finish(
+        "print",
+        bar,
+        format!(
+            "{} batches printed and dispatched, {} pages rasterised ({SCAN_DPI} dpi reply sheets, {RETURN_DPI} dpi \
+             returned letters)",
+            batches.len(),
+            rasters.len()
+        ),
+    );
+
+    // 5. Citizens fill in their reply sheets; the post office scans replies, returns and one
+    // stray sheet.
+    let mut replies_in: Vec<(PathBuf, LetterId, usize)> = Vec::new();
+    let mut returns_in: Vec<Vec<(PathBuf, LetterId)>> = vec![Vec::new(); RETURN_REASONS.len()];
+    for (path, id) in rasters {
+        match fates[&id] {
+            Fate::Replies { added } => replies_in.push((path, id, added)),
+            Fate::Returned(reason) => returns_in[reason].push((path, id)),
+            Fate::Delivered => {}
+        }
+    }
+    shuffle(&mut replies_in, &mut rng);
+    let mut jobs: Vec<ScanJob> = Vec::new();
+    for (f, chunk) in replies_in.chunks(PAGES_PER_FILE).enumerate() {
+        jobs.push(ScanJob {
+            name: format!("replies-{:04}.pdf", f + 1),
+            sheets: chunk.iter().map(|(p, id, added)| Sheet::Reply(p.clone(), *id, *added)).collect(),
+            dpi: SCAN_DPI,
+            seed: rng.next_u64(),
+        });
+    }
+    let mut return_jobs: Vec<(usize, usize)> = Vec::new();
+    for (reason, pages) in returns_in.iter().enumerate() {
+        for (f, chunk) in pages.chunks(PAGES_PER_FILE).enumerate() {
+            return_jobs.push((reason, jobs.len()));
+            jobs.push(ScanJob {
+                name: format!("returns-{}-{:04}.pdf", RETURN_REASONS[reason], f + 1),
+                sheets: chunk.iter().map(|(p, id)| Sheet::Returned(p.clone(), *id)).collect(),
+                dpi: RETURN_DPI,
+                seed: rng.next_u64(),
+            });
+        }
+    }
+    let stray_job = jobs.len();
+    jobs.push(ScanJob {
+        name: "stray-0001.pdf".into(),
+        sheets: vec![Sheet::Stray],
+        dpi: SCAN_DPI,
+        seed: rng.next_u64(),
+    });
+    let total_sheets: usize = jobs.iter().map(|j| j.sheets.len()).sum();
+    let bar = clock.start("scan", total_sheets);
+    let scans_dir = work.path().join("scans");
+    std::fs::create_dir_all(&scans_dir)?;
+    let (files, damage) = {
+        let bar = bar.clone();
+        let dir = scans_dir.clone();
+        tokio::task::spawn_blocking(move || scan_files(jobs, &dir, cores, &bar)).await.context("scanning")??
+    };
+    let mut scans = ScanFigures {
+        files: files.len(),
+        pages: files.iter().map(|f| f.pages.len()).sum(),
+        reply_sheets: count_pages(&files, |p| matches!(p, PageIs::ReplySheet(_))),
+        added_pages: count_pages(&files, |p| matches!(p, PageIs::Added(_))),
+        returned_pages: count_pages(&files, |p| matches!(p, PageIs::Returned(_))),
+        stray_pages: count_pages(&files, |p| matches!(p, PageIs::Stray)),
+        damage,
+        uploads: 0,
+    };
+    clock.finish(
+        "scan",
+        bar,
+        format!(
+            "{} replies ({} pages added), {} returned letters, {} stray sheet; {} files",
+            scans.reply_sheets, scans.added_pages, scans.returned_pages, scans.stray_pages, scans.files
+        ),
+    );
+
+    // 6. Uploads to the intake API, decoded by its workers.
+    let bar = clock.start("intake", scans.pages);
+    let mut uploads: Vec<(hybridpost_core::ScanId, Vec<&ScannedFile>)> = Vec::new();
+    let reply_files: Vec<&ScannedFile> = files
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != stray_job && !return_jobs.iter().any(|(_, j)| j == i))
+        .map(|(_, f)| f)
+        .collect();
+    for group in reply_files.chunks(FILES_PER_UPLOAD) {
+        uploads.push((upload(&site_api, "replies", None, group).await?, group.to_vec()));
+    }
+    for (reason, _) in RETURN_REASONS.iter().enumerate() {
+        let group: Vec<&ScannedFile> =
+            return_jobs.iter().filter(|(r, _)| *r == reason).map(|(_, j)| &files[*j]).collect();
+        for chunk in group.chunks(FILES_PER_UPLOAD) {
+            uploads.push((upload(&site_api, "returns", Some(RETURN_REASONS[reason]), chunk).await?, chunk.to_vec()));
+        }
+    }
+    let stray = vec![&files[stray_job]];
+    uploads.push((upload(&site_api, "replies", None, &stray).await?, stray));
+    scans.uploads = uploads.len();
+    let pages_of: HashMap<hybridpost_core::ScanId, usize> =
+        uploads.iter().map(|(id, files)| (*id, files.iter().map(|f| f.pages.len()).sum())).collect();
+    loop {
+        let list: ScanList = site_api.get("/v1/scans?limit=100").await?;
+        let done: Vec<_> =
+            list.items.iter().filter(|s| s.status == "done" && pages_of.contains_key(&s.scan_id)).collect();
+        bar.set_position(done.iter().map(|s| pages_of[&s.scan_id] as u64).sum());
+        if done.len() == uploads.len() {
+            break;
+        }
+        anyhow::ensure!(uploads.len() <= 100, "more uploads than one page of the scan list");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let mut views: Vec<(ScanView, Vec<&ScannedFile>)> = Vec::new();
+    for (id, files) in uploads {
+        views.push((site_api.get(&format!("/v1/scans/{id}")).await?, files));
+    }
+    let counts = views.iter().flat_map(|(v, _)| v.counts.iter()).fold(BTreeMap::new(), |mut m, (k, v)| {
+        *m.entry(k.clone()).or_insert(0) += v;
+        m
+    });
+    clock.finish(
+        "intake",
+        bar,
+        format!(
+            "{} uploads, {} pages: {}",
+            scans.uploads,
+            scans.pages,
+            counts.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", ")
+        ),
+    );
+
+    // 7. The notifier delivers the outbox: digital letters' notices, the agency's notices.
+    let outbox_dir = config.data_dir.join("outbox");
+    let eml_before = count_eml(&outbox_dir);
+    let bar = clock.start("notify", 0);
+    let (written, failed) = deliver_outbox(&notifier, &bar).await?;
+    let eml_files = config.smtp_host.is_none().then(|| count_eml(&outbox_dir) - eml_before);
+    clock.finish("notify", bar, format!("{written} e-mails delivered, {failed} failed"));
+
+    // 8. Read it all back and check it against what was done.
+    let bar = clock.start("check", n);
+    let mut problems = Vec::new();
+    let listed = list_letters(&agency_api, &bar).await?;
+    let mut by_channel = BTreeMap::new();
+    let mut by_channel_reason = BTreeMap::new();
+    let mut by_status = BTreeMap::new();
+    let sent_ids: HashSet<LetterId> = sent.iter().map(|l| l.letter_id).collect();
+    for l in &listed {
+        *by_channel.entry(json_name(&l.channel)).or_insert(0) += 1;
+        *by_channel_reason.entry(json_name(&l.channel_reason)).or_insert(0) += 1;
+        *by_status.entry(json_name(&l.status)).or_insert(0) += 1;
+        let expected = match (l.channel, fates.get(&l.letter_id)) {
+            (Channel::Digital, _) => LetterStatus::Notified,
+            (_, Some(Fate::Replies { .. })) => LetterStatus::ReplyReceived,
+            (_, Some(Fate::Returned(_))) => LetterStatus::Returned,
+            _ => LetterStatus::Dispatched,
+        };
+        if l.status != expected {
+            problems.push(format!(
+                "letter {} is {}, expected {}",
+                l.letter_id,
+                json_name(&l.status),
+                json_name(&expected)
+            ));
+        }
+        if !sent_ids.contains(&l.letter_id) {
+            problems.push(format!("letter {} was listed but never sent", l.letter_id));
+        }
+    }
+    if listed.len() != n {
+        problems.push(format!("{n} letters were sent, the API lists {}", listed.len()));
+    }
+    if print.letters != paper.len() {
+        problems.push(format!("{} paper letters, {} in print batches", paper.len(), print.letters));
+    }
+
+    // Every scanned page: where it went, against where it belongs.
+    let mut wrong_letter = 0;
+    for (view, files) in &views {
+        for page in &view.pages {
+            let Some(is) = files
+                .get(usize::try_from(page.file_index - 1)?)
+                .and_then(|f| f.pages.get(usize::try_from(page.page_number - 1).ok()?))
+            else {
+                problems.push(format!("scan {} has a page the demo did not upload", view.scan_id));
+                continue;
+            };
+            let (outcome, letter) = match is {
+                PageIs::ReplySheet(id) | PageIs::Added(id) => ("matched", Some(*id)),
+                PageIs::Returned(id) => ("returned", Some(*id)),
+                PageIs::Stray => ("review", None),
+            };
+            if page.letter_id.is_some() && page.letter_id != letter {
+                wrong_letter += 1;
+            }
+            if page.outcome != outcome || page.letter_id != letter {
+                let file = &files[usize::try_from(page.file_index - 1)?];
+                problems.push(format!(
+                    "page {} of {} in scan {} ({is:?}, scanned with {}) is {} {}",
+                    page.page_number,
+                    file.name,
+                    view.scan_id,
+                    file.damage.get(usize::try_from(page.page_number - 1)?).map_or("", String::as_str),
+                    page.outcome,
+                    page.review_reason.as_deref().unwrap_or(""),
+                ));
+            }
+        }
+        let expected_pages: usize = files.iter().map(|f| f.pages.len()).sum();
+        if view.pages.len() != expected_pages {
+            problems.push(format!(
+                "scan {} has {} pages, {expected_pages} were uploaded",
+                view.scan_id,
+                view.pages.len()
+            ));
+        }
+    }
+
+    // Every reply, as the agency reads it.
+    let replied: Vec<(LetterId, usize)> = fates
+        .iter()
+        .filter_map(|(id, f)| match f {
+            Fate::Replies { added } => Some((*id, 1 + added)),
+            _ => None,
+        })
+        .collect();
+    let mut replies = ReplyFigures { scanned: replied.len(), wrong_letter, ..Default::default() };
+    for (id, pages) in &replied {
+        let answer: Vec<ReplyView> = agency_api.get(&format!("/v1/letters/{id}/replies")).await?;
+        match answer.as_slice() {
+            [one] if one.letter_id == *id && one.pages == *pages as i64 && one.source == "scan" => replies.matched += 1,
+            _ => {
+                replies.missing += 1;
+                problems.push(format!("letter {id} should have one reply of {pages} pages: {answer:?}"));
+            }
+        }
+    }
+    let returns = ReturnFigures {
+        scanned: fates.values().filter(|f| matches!(f, Fate::Returned(_))).count(),
+        returned: listed.iter().filter(|l| l.status == LetterStatus::Returned).count(),
+    };
+    if returns.returned != returns.scanned {
+        problems.push(format!("{} letters came back, {} are marked returned", returns.scanned, returns.returned));
+    }
+    let review_list: ReviewList = site_api.get("/v1/review?limit=100").await?;
+    let review = ReviewFigures { pages: review_list.items.len(), expected: scans.stray_pages };
+    if review.pages != review.expected {
+        problems.push(format!("{} pages in review, expected {}", review.pages, review.expected));
+    }
+    let agency_notices = replies.scanned + returns.scanned;
+    let emails = EmailFigures { written, digital_notices: digital, agency_notices, eml_files, failed };
+    if written != digital + agency_notices {
+        problems.push(format!(
+            "{written} e-mails delivered, expected {digital} digital notices and {agency_notices} agency notices"
+        ));
+    }
+    if let Some(files) = eml_files
+        && files != written
+    {
+        problems.push(format!("{written} e-mails delivered, {files} .eml files written"));
+    }
+    clock.finish("check", bar, format!("{} letters read back, {} problems", listed.len(), problems.len()));
+
+    let _ = stop.send(());
+    for worker in workers {
+        worker.abort();
+    }
+    let _ = server.await;
+    store.close().await;
+
+    let sample = fates
+        .iter()
+        .find(|(_, f)| matches!(f, Fate::Replies { .. }))
+        .and_then(|(id, _)| sent.iter().find(|l| l.letter_id == *id));
+    let data_dir = std::path::absolute(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());
+    Ok(Summary {
+        letters: n,
+        database: config.database_description(),
+        data_dir: data_dir.clone(),
+        seed: args.seed,
+        by_channel,
+        by_channel_reason,
+        by_status,
+        print,
+        scans,
+        replies,
+        returns,
+        review,
+        emails,
+        problems,
+        total_seconds: clock.started.elapsed().as_secs_f64(),
+        stages: clock.stages,
+        peak_rss_mib: peak_rss_mib(),
+        browse: Browse {
+            serve: format!("hybridpost --data-dir {} serve", data_dir.display()),
+            agency_key,
+            site_key,
+            replied_letter: sample.map(|l| l.letter_id),
+            verification_page: format!("{public_url}/V"),
+            seal_reference: sample.and_then(|l| l.seal_reference.clone()),
+        },
+    })
+}
+
+/// Prints the summary for people.
+pub fn print_summary(s: &Summary) {
+    let list = |m: &BTreeMap<String, usize>| m.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", ");
+    println!();
+    println!("letters      {} ({})", s.letters, s.database);
+    println!("  by channel {}", list(&s.by_channel));
+    println!("  by reason  {}", list(&s.by_channel_reason));
+    println!("  by status  {}", list(&s.by_status));
+    println!(
+        "print        {} batches, {} letters, {} pages on {} sheets; {} pages rasterised",
+        s.print.batches, s.print.letters, s.print.pages, s.print.sheets, s.print.pages_rasterised
+    );
+    println!(
+        "scans        {} uploads, {} files, {} pages: {} reply sheets, {} added pages, {} returned letters, {} stray",
+        s.scans.uploads,
+        s.scans.files,
+        s.scans.pages,
+        s.scans.reply_sheets,
+        s.scans.added_pages,
+        s.scans.returned_pages,
+        s.scans.stray_pages
+    );
+    println!("  damage     {}", list(&s.scans.damage));
+    println!(
+        "replies      {} scanned, {} matched, {} on a wrong letter, {} missing",
+        s.replies.scanned, s.replies.matched, s.replies.wrong_letter, s.replies.missing
+    );
+    println!("returns      {} scanned, {} marked returned", s.returns.scanned, s.returns.returned);
+    println!("review       {} pages waiting ({} expected: the stray sheet)", s.review.pages, s.review.expected);
+    println!(
+        "e-mails      {} written: {} digital notices, {} to the agency{}",
+        s.emails.written,
+        s.emails.digital_notices,
+        s.emails.agency_notices,
+        s.emails.eml_files.map_or(String::new(), |n| format!(" ({n} .eml files)"))
+    );
+    println!("time         {:.1} s in all; peak memory {:.0} MiB", s.total_seconds, s.peak_rss_mib);
+    if s.problems.is_empty() {
+        println!("check        every count matches what the demo did");
+    } else {
+        println!("check        {} problems:", s.problems.len());
+        for p in s.problems.iter().take(20) {
+            println!("  - {p}");
+        }
+    }
+    println!();
+    println!("Look around: {}", s.browse.serve);
+    println!("  agency key  {}", s.browse.agency_key);
+    println!("  site key    {}", s.browse.site_key);
+    if let (Some(id), Some(reference)) = (&s.browse.replied_letter, &s.browse.seal_reference) {
+        println!("  a letter with a reply: /v1/letters/{id} and /v1/letters/{id}/replies");
+        println!("  its seal: {} (reference {reference})", s.browse.verification_page);
+    }
+    println!("  e-mails in {}", s.data_dir.join("outbox").display());
+}
+
+/// The snake_case name a value serialises to.
+fn json_name<T: Serialize>(value: &T) -> String {
+    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+/// Writes what the demo means to happen to each letter, one JSON line per letter, for whoever
+/// wants to check the result: `letter_id`, `channel`, `fate` (`digital`, `delivered`,
+/// `replies`, `returned`), `added_pages` of a reply, `reason` of a return.
+fn write_plan(path: &Path, sent: &[LetterSummary], fates: &HashMap<LetterId, Fate>) -> anyhow::Result<()> {
+    let mut out = String::new();
+    for l in sent {
+        let line = match fates.get(&l.letter_id) {
+            None => json!({"letter_id": l.letter_id, "channel": "digital", "fate": "digital"}),
+            Some(Fate::Delivered) => json!({"letter_id": l.letter_id, "channel": "print", "fate": "delivered"}),
+            Some(Fate::Replies { added }) => {
+                json!({"letter_id": l.letter_id, "channel": "print", "fate": "replies", "added_pages": added})
+            }
+            Some(Fate::Returned(r)) => {
+                json!({"letter_id": l.letter_id, "channel": "print", "fate": "returned", "reason": RETURN_REASONS[*r]})
+            }
+        };
+        out.push_str(&line.to_string());
+        out.push('\n');
+    }
+    std::fs::write(path, out).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Fisher–Yates with the demo's seeded source.
+fn shuffle<T>(items: &mut [T], rng: &mut Rng) {
+    for i in (1..items.len()).rev() {
+        items.swap(i, rng.below(i + 1));
+    }
+}
+
+/// Sends every letter with `SENDERS` in flight; each with its own idempotency key, so a retry
+/// could not send it twice.
+async fn send_letters(
+    api: &Api,
+    bodies: Vec<serde_json::Value>,
+    seed: u64,
+    bar: &ProgressBar,
+) -> anyhow::Result<Vec<LetterSummary>> {
+    let bodies = Arc::new(bodies);
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..SENDERS {
+        let (api, bodies, next, bar) = (api.clone(), bodies.clone(), next.clone(), bar.clone());
+        tasks.spawn(async move {
+            let mut done = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(body) = bodies.get(i) else { return anyhow::Ok(done) };
+                let answer = api.post("/v1/letters", Some(body), Some(&format!("demo-{seed}-{i}"))).await?;
+                let summary: LetterSummary = serde_json::from_value(answer).context("a created letter")?;
+                done.push((i, summary));
+                bar.inc(1);
+            }
+        });
+    }
+    let mut all = Vec::with_capacity(bodies.len());
+    while let Some(done) = tasks.join_next().await {
+        all.extend(done.context("a sender")??);
+    }
+    all.sort_by_key(|(i, _)| *i);
+    Ok(all.into_iter().map(|(_, s)| s).collect())
+}
+
+/// Every letter of the agency, through the paged list.
+async fn list_letters(api: &Api, bar: &ProgressBar) -> anyhow::Result<Vec<LetterSummary>> {
+    let mut all = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            None => "/v1/letters?limit=100".to_owned(),
+            Some(c) => format!("/v1/letters?limit=100&cursor={c}"),
+        };
+        let page: LetterList = api.get(&path).await?;
+        bar.inc(page.items.len() as u64);
+        all.extend(page.items);
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return Ok(all),
+        }
+    }
+}
+
+/// Runs the notifier's delivery steps with its usual concurrency until nothing is due;
+/// returns the messages sent and failed.
+async fn deliver_outbox(
+    state: &hybridpost_notifier::NotifierState,
+    bar: &ProgressBar,
+) -> anyhow::Result<(usize, usize)> {
+    let sent = Arc::new(AtomicUsize::new(0));
+    let failed = Arc::new(AtomicUsize::new(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..state.config.concurrency.max(1) {
+        let (state, sent, failed, bar) = (state.clone(), sent.clone(), failed.clone(), bar.clone());
+        tasks.spawn(async move {
+            loop {
+                let report = hybridpost_notifier::run_step(&state).await?;
+                if report.claimed == 0 {
+                    return anyhow::Ok(());
+                }
+                let total = sent.fetch_add(report.sent, Ordering::Relaxed) + report.sent;
+                failed.fetch_add(report.failed + report.retried, Ordering::Relaxed);
+                bar.set_message(format!("{total} e-mails"));
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.context("a delivery worker")??;
+    }
+    Ok((sent.load(Ordering::Relaxed), failed.load(Ordering::Relaxed)))
+}
+
+/// `.eml` files in the outbox folder.
+fn count_eml(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries.filter_map(Result::ok).filter(|e| e.path().extension().is_some_and(|x| x == "eml")).count()
+    })
+}
+
+/// Peak resident memory of this process (VmHWM in `/proc/self/status`), MiB; 0 where there is
+/// no such file.
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Uploads scanned files as one batch.
+async fn upload(
+    api: &Api,
+    mode: &str,
+    reason: Option<&str>,
+    files: &[&ScannedFile],
+) -> anyhow::Result<hybridpost_core::ScanId> {
+    let files = files
+        .iter()
+        .map(|f| {
+            Ok(ScanFile {
+                name: f.name.clone(),
+                bytes: std::fs::read(&f.path).with_context(|| format!("cannot read {}", f.path.display()))?,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(api.upload_scans(mode, reason, &files).await?.scan_id)
+}
+
+/// A sheet going through the scanner.
+#[derive(Debug)]
+enum Sheet {
+    /// A reply sheet to fill in (its raster), with handwritten pages added after it.
+    Reply(PathBuf, LetterId, usize),
+    /// Page 1 of a returned letter (its raster).
+    Returned(PathBuf, LetterId),
+    /// A stray handwritten sheet.
+    Stray,
+}
+
+/// The sheets of one scanned file.
+#[derive(Debug)]
+struct ScanJob {
+    name: String,
+    sheets: Vec<Sheet>,
+    /// Resolution of its pages.
+    dpi: u32,
+    seed: u64,
+}
+
+fn count_pages(files: &[ScannedFile], is: impl Fn(&PageIs) -> bool) -> usize {
+    files.iter().flat_map(|f| f.pages.iter()).filter(|p| is(p)).count()
+}
+
+type Damage = BTreeMap<String, usize>;
+
+/// Scans every job into a PDF in `dir`, on `threads` threads; returns the files in job order
+/// and the damage done.
+fn scan_files(
+    jobs: Vec<ScanJob>,
+    dir: &Path,
+    threads: usize,
+    bar: &ProgressBar,
+) -> anyhow::Result<(Vec<ScannedFile>, Damage)> {
+    let count = jobs.len();
+    let jobs: Vec<std::sync::Mutex<Option<ScanJob>>> =
+        jobs.into_iter().map(|j| std::sync::Mutex::new(Some(j))).collect();
+    let next = AtomicUsize::new(0);
+    let results: Vec<anyhow::Result<Vec<(usize, ScannedFile, Damage)>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads.max(1))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(slot) = jobs.get(i) else { return Ok(done) };
+                        let job = slot.lock().map_err(|_| anyhow::anyhow!("a scanner thread died"))?.take();
+                        let Some(job) = job else { continue };
+                        let (file, damage) = scan_file(job, dir, bar)?;
+                        done.push((i, file, damage));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a scanner thread panicked"))))
+            .collect()
+    });
+    let mut files: Vec<Option<ScannedFile>> = (0..count).map(|_| None).collect();
+    let mut damage = Damage::new();
+    for result in results {
+        for (i, file, d) in result? {
+            files[i] = Some(file);
+            for (k, v) in d {
+                *damage.entry(k).or_insert(0) += v;
+            }
+        }
+    }
+    let files = files.into_iter().collect::<Option<Vec<_>>>().context("a file was not scanned")?;
+    Ok((files, damage))
+}
+
+/// Fills in, damages and scans the sheets of one file into a scanner PDF.
+fn scan_file(job: ScanJob, dir: &Path, bar: &ProgressBar) -> anyhow::Result<(ScannedFile, Damage)> {
+    let mut rng = Rng::new(job.seed);
+    let mut pages = Vec::new();
+    let mut scanned = Vec::new();
+    let mut damage = Damage::new();
+    let mut page_damage = Vec::new();
+    let mut take = |page: &image::GrayImage, is: PageIs, rng: &mut Rng| {
+        // Blur is left out of returned letters' scans: the code finder does not yet read a
+        // blurred seal (0.51 mm modules) reliably at 200 dpi.
+        let s = paper::scan(page, matches!(is, PageIs::Returned(_)), rng);
+        for d in &s.damage {
+            *damage.entry((*d).to_owned()).or_insert(0) += 1;
+        }
+        page_damage.push(s.damage.join("+"));
+        scanned.push(s);
+        pages.push(is);
+    };
+    for sheet in job.sheets {
+        match sheet {
+            Sheet::Reply(path, id, added) => {
+                let mut page = paper::read_page(&path)?;
+                paper::fill_in(&mut page, job.dpi, &mut rng);
+                take(&page, PageIs::ReplySheet(id), &mut rng);
+                for _ in 0..added {
+                    take(&paper::handwritten_sheet(job.dpi, &mut rng), PageIs::Added(id), &mut rng);
+                }
+            }
+            Sheet::Returned(path, id) => {
+                let page = paper::read_page(&path)?;
+                take(&page, PageIs::Returned(id), &mut rng);
+            }
+            Sheet::Stray => take(&paper::handwritten_sheet(job.dpi, &mut rng), PageIs::Stray, &mut rng),
+        }
+        bar.inc(1);
+    }
+    let pdf = paper::scanner_pdf(scanned, job.dpi as f32)?;
+    let path = dir.join(&job.name);
+    std::fs::write(&path, pdf).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok((ScannedFile { path, name: job.name, pages, damage: page_damage }, damage))
+}
