@@ -7,6 +7,8 @@
 //! has yet to commit. Writers take no shared lock for this, so letters from one agency are
 //! inserted in parallel.
 
+use std::collections::HashMap;
+
 use hybridpost_core::{AgencyId, EventId, LetterId, LetterStatus};
 use sqlx::{AnyConnection, Row};
 
@@ -87,7 +89,10 @@ pub async fn append_event(conn: &mut AnyConnection, event: NewEvent) -> Result<E
     records.pop().ok_or_else(|| StoreError::Corrupt("insert returned no event".into()))
 }
 
-/// Records several events in one statement, in the order given.
+/// Rows of one insert of events: 8 bound values each, well under SQLite's limit of 32766.
+const EVENTS_PER_STATEMENT: usize = 1000;
+
+/// Records several events, in the order given (a thousand to a statement).
 pub async fn append_events(conn: &mut AnyConnection, events: Vec<NewEvent>) -> Result<Vec<EventRecord>> {
     if events.is_empty() {
         return Ok(Vec::new());
@@ -108,47 +113,52 @@ pub async fn append_events(conn: &mut AnyConnection, events: Vec<NewEvent>) -> R
             created_at: created_at.clone(),
         })
         .collect();
-    let values: Vec<String> = (0..records.len())
-        .map(|i| {
-            let p = i * 8;
-            format!(
-                "(${}, ${}, {tx_order}, ${}, ${}, ${}, ${}, ${}, ${})",
-                p + 1,
-                p + 2,
-                p + 3,
-                p + 4,
-                p + 5,
-                p + 6,
-                p + 7,
-                p + 8
-            )
-        })
-        .collect();
-    let sql = format!(
-        "insert into letter_event (event_id, agency_id, tx_order, letter_id, kind, status, detail, request_id, created_at) \
-         values {} returning event_id, tx_order, seq",
-        values.join(", ")
-    );
-    let mut query = sqlx::query(&sql);
-    for r in &records {
-        query = query
-            .bind(r.event_id.to_string())
-            .bind(r.agency_id.to_string())
-            .bind(r.letter_id.to_string())
-            .bind(r.kind.clone())
-            .bind(r.status.as_str())
-            .bind(r.detail.as_ref().map(|d| d.to_string()))
-            .bind(r.request_id.clone())
-            .bind(r.created_at.clone());
-    }
-    for row in query.fetch_all(&mut *conn).await? {
-        let event_id: String = row.try_get(0)?;
-        let cursor = FeedCursor { tx_order: row.try_get(1)?, seq: row.try_get(2)? };
-        let record = records
-            .iter_mut()
-            .find(|r| r.event_id.to_string() == event_id)
-            .ok_or_else(|| StoreError::Corrupt(format!("insert returned an unknown event {event_id}")))?;
-        record.cursor = cursor;
+    // SQLite takes at most 32766 bound values in a statement: a batch of 5000 letters' events
+    // goes in statements of EVENTS_PER_STATEMENT rows.
+    let index: HashMap<String, usize> = records.iter().enumerate().map(|(i, r)| (r.event_id.to_string(), i)).collect();
+    for start in (0..records.len()).step_by(EVENTS_PER_STATEMENT) {
+        let chunk = &records[start..(start + EVENTS_PER_STATEMENT).min(records.len())];
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let p = i * 8;
+                format!(
+                    "(${}, ${}, {tx_order}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    p + 1,
+                    p + 2,
+                    p + 3,
+                    p + 4,
+                    p + 5,
+                    p + 6,
+                    p + 7,
+                    p + 8
+                )
+            })
+            .collect();
+        let sql = format!(
+            "insert into letter_event (event_id, agency_id, tx_order, letter_id, kind, status, detail, request_id, created_at) \
+             values {} returning event_id, tx_order, seq",
+            values.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for r in chunk {
+            query = query
+                .bind(r.event_id.to_string())
+                .bind(r.agency_id.to_string())
+                .bind(r.letter_id.to_string())
+                .bind(r.kind.clone())
+                .bind(r.status.as_str())
+                .bind(r.detail.as_ref().map(|d| d.to_string()))
+                .bind(r.request_id.clone())
+                .bind(r.created_at.clone());
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            let event_id: String = row.try_get(0)?;
+            let cursor = FeedCursor { tx_order: row.try_get(1)?, seq: row.try_get(2)? };
+            let i = index
+                .get(&event_id)
+                .ok_or_else(|| StoreError::Corrupt(format!("insert returned an unknown event {event_id}")))?;
+            records[*i].cursor = cursor;
+        }
     }
     // Webhooks for agencies with endpoints, in the events' own transaction.
     crate::outbox::enqueue_event_webhooks(conn, &records).await?;

@@ -267,6 +267,34 @@ async fn a_reader_polling_during_concurrent_writes_misses_no_event() {
 }
 
 #[tokio::test]
+async fn the_events_of_a_whole_print_batch_are_recorded_in_order() {
+    // 5000 letters' events are 40000 bound values: more than SQLite takes in one statement.
+    let t = test_store().await;
+    let a = agency(&t.store, "A").await;
+    let l = letter(a, LetterStatus::Accepted);
+    insert(&t.store, &l).await;
+    let batch: Vec<NewEvent> = (0..5000)
+        .map(|_| NewEvent {
+            agency_id: a,
+            letter_id: l.letter_id,
+            kind: "batched",
+            status: LetterStatus::Batched,
+            detail: None,
+            request_id: None,
+        })
+        .collect();
+    let mut tx = t.store.begin().await.unwrap();
+    let written = events::append_events(&mut tx, batch).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(written.len(), 5000);
+    assert!(
+        written.windows(2).all(|w| (w[0].cursor.tx_order, w[0].cursor.seq) < (w[1].cursor.tx_order, w[1].cursor.seq))
+    );
+    let mut conn = t.store.read().await.unwrap();
+    assert_eq!(events::letter_timeline(&mut conn, l.letter_id).await.unwrap().len(), 5001);
+}
+
+#[tokio::test]
 async fn racing_transitions_let_exactly_one_win() {
     let t = test_store().await;
     let a = agency(&t.store, "A").await;
