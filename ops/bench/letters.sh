@@ -26,7 +26,7 @@ done
 ensure_packages wrk postgresql postgresql-client python3
 say "building the release binary"
 cargo build --release --locked -p hybridpost
-bin=$(pwd)/target/release/hybridpost
+bin=${CARGO_TARGET_DIR:-$(pwd)/target}/release/hybridpost
 work=$(mktemp -d /tmp/hybridpost-bench.XXXXXX)
 server_pid=""
 cleanup() {
