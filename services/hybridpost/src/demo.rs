@@ -10,7 +10,8 @@
 //! "scanned" with a scanner's damage and uploaded to `POST /v1/scans`; the notifier delivers
 //! the outbox. Then it reads everything back through the API and checks every count against
 //! what it did: nothing lost, nothing matched to the wrong letter. The data dir is left as it
-//! is, to browse with `hybridpost serve`.
+//! is, to browse with `hybridpost serve`, with the e-channels it imported
+//! (`demo/channels.csv`) and what it meant for each letter (`demo/letters.jsonl`).
 
 mod api;
 mod paper;
@@ -41,7 +42,7 @@ use crate::serve::{self, Role};
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
     /// Letters to send.
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     letters: u32,
     /// Print the summary as JSON on standard output.
     #[arg(long)]
@@ -622,14 +623,11 @@ pub async fn run(mut config: Config, args: &DemoArgs) -> anyhow::Result<Summary>
     let pages_of: HashMap<hybridpost_core::ScanId, usize> =
         uploads.iter().map(|(id, files)| (*id, files.iter().map(|f| f.pages.len()).sum())).collect();
     loop {
-        let list: ScanList = site_api.get("/v1/scans?limit=100").await?;
-        let done: Vec<_> =
-            list.items.iter().filter(|s| s.status == "done" && pages_of.contains_key(&s.scan_id)).collect();
-        bar.set_position(done.iter().map(|s| pages_of[&s.scan_id] as u64).sum());
+        let done = scans_done(&site_api, &pages_of).await?;
+        bar.set_position(done.iter().map(|id| pages_of[id] as u64).sum());
         if done.len() == uploads.len() {
             break;
         }
-        anyhow::ensure!(uploads.len() <= 100, "more uploads than one page of the scan list");
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let mut views: Vec<(ScanView, Vec<&ScannedFile>)> = Vec::new();
@@ -852,7 +850,7 @@ pub fn print_summary(s: &Summary) {
         s.replies.scanned, s.replies.matched, s.replies.wrong_letter, s.replies.missing
     );
     println!("returns      {} scanned, {} marked returned", s.returns.scanned, s.returns.returned);
-    println!("review       {} pages waiting ({} expected: the stray sheet)", s.review.pages, s.review.expected);
+    println!("review       {} page(s) waiting ({} expected: the stray sheet)", s.review.pages, s.review.expected);
     println!(
         "e-mails      {} written: {} digital notices, {} to the agency{}",
         s.emails.written,
@@ -945,6 +943,25 @@ async fn send_letters(
     }
     all.sort_by_key(|(i, _)| *i);
     Ok(all.into_iter().map(|(_, s)| s).collect())
+}
+
+/// The scans of `pages_of` whose pages are all decoded and grouped, through the paged list.
+async fn scans_done(
+    api: &Api,
+    pages_of: &HashMap<hybridpost_core::ScanId, usize>,
+) -> anyhow::Result<Vec<hybridpost_core::ScanId>> {
+    let mut done = Vec::new();
+    let mut path = "/v1/scans?limit=100".to_owned();
+    loop {
+        let list: ScanList = api.get(&path).await?;
+        done.extend(
+            list.items.iter().filter(|s| s.status == "done" && pages_of.contains_key(&s.scan_id)).map(|s| s.scan_id),
+        );
+        match list.next_cursor {
+            Some(c) => path = format!("/v1/scans?limit=100&cursor={c}"),
+            None => return Ok(done),
+        }
+    }
 }
 
 /// Every letter of the agency, through the paged list.
