@@ -52,7 +52,7 @@ pub struct FileView {
     pub pages: Option<i64>,
     /// Pages of the file that could not be decoded, with why (each is in review, without an
     /// image; scan it again).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub page_errors: Vec<String>,
 }
 
