@@ -157,8 +157,10 @@ pub fn fill_in(page: &mut GrayImage, dpi: u32, rng: &mut Rng) {
 pub fn handwritten_sheet(dpi: u32, rng: &mut Rng) -> GrayImage {
     let k = dpi as f32 / 25.4;
     let mut page = GrayImage::from_pixel((210.0 * k) as u32, (297.0 * k) as u32, Luma([250]));
-    for line in 0..(8 + rng.below(16)) {
-        write_line(&mut page, dpi, 30.0 + 10.0 * line as f32, 20.0, rng.range(120.0, 190.0), rng);
+    // From 50 mm to 240 mm: clear of the places where reply codes are printed (top right and
+    // bottom left), where ink without a code sends a page to review.
+    for line in 0..(8 + rng.below(12)) {
+        write_line(&mut page, dpi, 50.0 + 10.0 * line as f32, 20.0, rng.range(120.0, 190.0), rng);
     }
     page
 }
