@@ -24,9 +24,9 @@ case "${1:-}" in
   *) echo "usage: ops/bench/all.sh [--quick]"; exit 2 ;;
 esac
 if $quick; then
-  letters_args=(--seconds 5) batch_letters=1000 outbox_messages=1000 demo_letters=1000
+  letters_args=(--seconds 5) batch_letters=1000 outbox_messages=1000 scan_args=(--pages 300) demo_letters=1000
 else
-  letters_args=() batch_letters=10000 outbox_messages=5000 demo_letters=10000
+  letters_args=() batch_letters=10000 outbox_messages=5000 scan_args=() demo_letters=10000
 fi
 
 ensure_packages python3 postgresql postgresql-client
@@ -56,7 +56,7 @@ pg_stop
 
 if [ -x ops/bench/scan.sh ]; then
   say "scanned pages"
-  ops/bench/scan.sh
+  ops/bench/scan.sh "${scan_args[@]}"
 fi
 
 say "the whole loop, $demo_letters letters"
