@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use image::GrayImage;
 
-use crate::AreaMm;
+use crate::{AreaMm, sample};
 
 /// How to search a page.
 #[derive(Clone, Debug)]
@@ -53,6 +53,9 @@ pub enum Step {
     KnownAreasTurned,
     /// The whole page at reduced resolution.
     WholePage,
+    /// Finder patterns found and modules sampled by this crate, rqrr decoding the grid
+    /// (small modules under blur).
+    Sampled,
     /// The whole page enlarged (small modules).
     Enlarged,
     /// Binarised (adaptive threshold).
@@ -65,10 +68,11 @@ pub enum Step {
 
 impl Step {
     /// Every step, in pipeline order.
-    pub const ALL: [Step; 7] = [
+    pub const ALL: [Step; 8] = [
         Step::KnownAreas,
         Step::KnownAreasTurned,
         Step::WholePage,
+        Step::Sampled,
         Step::Enlarged,
         Step::Binarised,
         Step::Filtered,
@@ -81,6 +85,7 @@ impl Step {
             Step::KnownAreas => "known_areas",
             Step::KnownAreasTurned => "known_areas_turned",
             Step::WholePage => "whole_page",
+            Step::Sampled => "sampled",
             Step::Enlarged => "enlarged",
             Step::Binarised => "binarised",
             Step::Filtered => "filtered",
@@ -353,6 +358,10 @@ impl<'a> Search<'a> {
                     a
                 }
                 Step::WholePage => blobs(self, &[coarse, fine], Treatment::Plain),
+                Step::Sampled => {
+                    self.run_sampled();
+                    continue;
+                }
                 Step::Enlarged => {
                     let mut a = Vec::new();
                     for &rect in &self.failed_regions {
@@ -395,6 +404,69 @@ impl<'a> Search<'a> {
             self.attempt(step, &attempt);
         }
         self.findings.steps.push(StepRecord { step, duration: step_started.elapsed(), codes: self.step_codes });
+        if !self.done && (self.enough)(&self.findings.codes) {
+            self.done = true;
+        }
+    }
+
+    /// [`Step::Sampled`] on the symbols rqrr located but did not read, then on every region
+    /// whose ink looks like a symbol.
+    fn run_sampled(&mut self) {
+        let mut regions: Vec<Rect> = self.failed_regions.clone();
+        for &blob in self.blobs.as_deref().unwrap_or_default() {
+            let size = u64::from(blob.width) * u64::from(blob.height);
+            if !regions.iter().any(|r| r.overlap(&blob) * 10 >= size * 7) {
+                regions.push(blob);
+            }
+        }
+        if regions.is_empty() {
+            return;
+        }
+        let step_started = Instant::now();
+        self.step_codes = 0;
+        for rect in regions {
+            if self.done {
+                break;
+            }
+            // Box sums over seven module sizes, about 40 ns a pixel, and some decoding.
+            let expected = Duration::from_nanos(u64::from(rect.width) * u64::from(rect.height) * 40);
+            if Instant::now() + expected > self.deadline {
+                self.findings.timed_out = true;
+                self.done = true;
+                break;
+            }
+            let (image, px_per_mm, deadline) = (self.image, self.px_per_mm, self.deadline);
+            let symbols = catch_unwind(AssertUnwindSafe(|| {
+                sample::read_region(image, (rect.x, rect.y, rect.width, rect.height), px_per_mm, deadline)
+            }))
+            .unwrap_or_default();
+            let mut new_codes = false;
+            for symbol in symbols {
+                match symbol.text {
+                    Some(text) => {
+                        self.read_at.push(symbol.centre);
+                        if self.findings.quarter_turns.is_none() {
+                            let (dx, dy) = symbol.top_edge;
+                            self.findings.quarter_turns = Some(turns_from_axis(dx.round() as i32, dy.round() as i32));
+                        }
+                        if !self.findings.codes.iter().any(|f| f.text == text) {
+                            self.findings.codes.push(Found { text, step: Step::Sampled });
+                            self.step_codes += 1;
+                            new_codes = true;
+                        }
+                    }
+                    None => self.failed.push(symbol.centre),
+                }
+            }
+            if new_codes && (self.enough)(&self.findings.codes) {
+                self.done = true;
+            }
+        }
+        self.findings.steps.push(StepRecord {
+            step: Step::Sampled,
+            duration: step_started.elapsed(),
+            codes: self.step_codes,
+        });
         if !self.done && (self.enough)(&self.findings.codes) {
             self.done = true;
         }

@@ -22,6 +22,7 @@ pub mod document;
 pub mod find;
 pub mod group;
 pub mod input;
+mod sample;
 
 /// A rectangle on an A4 page in millimetres from the page's top-left corner, where a code is
 /// printed (reply codes, the seal) with its quiet zone.

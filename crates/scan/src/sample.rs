@@ -1,0 +1,486 @@
+//! Reading a QR symbol by finding its finder patterns and sampling its modules ourselves, for
+//! the symbols rqrr does not read: small modules (three or four pixels at 150 dpi) under blur,
+//! where rqrr misses the finder patterns or misjudges the grid size.
+//!
+//! 1. Finder patterns are found by their shape in box sums of the grey image: a dark 3 × 3
+//!    core, a light ring, a dark ring (ISO/IEC 18004 §6.3.3). Blur softens that shape but does
+//!    not move its centre. Module sizes from 0.45 to 1.2 mm are tried; peaks are refined to a
+//!    fraction of a pixel.
+//! 2. Three finder patterns at the corners of a right isosceles triangle give the symbol's
+//!    position and orientation; each grid size (QR version) whose pitch agrees with the finder
+//!    patterns' size is tried, nearest first. A scanner turns and shifts a sheet but does not
+//!    bend it, so the three centres fix every module (an affine map).
+//! 3. Each module is sampled at its centre (bilinear, or the median of nine points against
+//!    speckle), optionally pushed away from the mean of its four neighbours (blur pulls a lone
+//!    module towards them), thresholded against the local mean of the samples or Otsu's level,
+//!    and the grid goes to rqrr's decoder. Its Reed–Solomon check turns a wrong grid into an
+//!    error, not into wrong text, and callers still check every code's MAC or signature.
+
+use std::time::Instant;
+
+use image::GrayImage;
+
+/// A symbol whose finder patterns were found: where, which way up, and its text if read.
+#[derive(Clone, Debug)]
+pub(crate) struct Sampled {
+    /// Centre, image pixels.
+    pub centre: (f32, f32),
+    /// Direction of the symbol's top edge (top-left to top-right finder), image pixels.
+    pub top_edge: (f32, f32),
+    /// The text, when a grid size and sampling decoded.
+    pub text: Option<String>,
+}
+
+/// Module sizes tried for finder patterns, mm: the seal's (0.5–0.65 mm) to reply codes'
+/// (0.8–1.0 mm), in steps of about 15 %.
+const FINDER_MODULES_MM: [f32; 7] = [0.45, 0.52, 0.6, 0.7, 0.8, 0.93, 1.08];
+/// Finder-pattern candidates kept per region.
+const MAX_CANDIDATES: usize = 14;
+/// Candidate triples tried per region, best first.
+const MAX_TRIPLES: usize = 4;
+/// Grid sizes tried per triple, nearest to the finder patterns' pitch first.
+const MAX_SIZES: usize = 5;
+/// Smallest finder-pattern score, as a share of the region's contrast.
+const MIN_SCORE: f32 = 0.12;
+
+/// Reads the QR symbols in the rectangle `(x, y, width, height)` of `image`, whose resolution
+/// is `px_per_mm`, until `deadline`.
+pub(crate) fn read_region(
+    image: &GrayImage,
+    (rx, ry, rw, rh): (u32, u32, u32, u32),
+    px_per_mm: f32,
+    deadline: Instant,
+) -> Vec<Sampled> {
+    let (iw, ih) = image.dimensions();
+    let (rx, ry) = (rx.min(iw), ry.min(ih));
+    let (rw, rh) = (rw.min(iw - rx), rh.min(ih - ry));
+    if rw < 21 || rh < 21 {
+        return Vec::new();
+    }
+    let crop = image::imageops::crop_imm(image, rx, ry, rw, rh).to_image();
+    let region = Region::new(&crop);
+    if region.contrast < 30.0 {
+        return Vec::new();
+    }
+    let candidates = region.finder_candidates(px_per_mm, deadline);
+    let mut out: Vec<Sampled> = Vec::new();
+    for triple in triples(&candidates).into_iter().take(MAX_TRIPLES) {
+        if Instant::now() >= deadline {
+            break;
+        }
+        let centre = ((triple.tr.0 + triple.bl.0) / 2.0 + rx as f32, (triple.tr.1 + triple.bl.1) / 2.0 + ry as f32);
+        // A symbol already read or tried (two triples of the same finder patterns).
+        let near = triple.leg / 4.0;
+        if out.iter().any(|s| (s.centre.0 - centre.0).hypot(s.centre.1 - centre.1) < near) {
+            continue;
+        }
+        let text = region.decode(&triple, deadline);
+        out.push(Sampled { centre, top_edge: (triple.tr.0 - triple.tl.0, triple.tr.1 - triple.tl.1), text });
+    }
+    out
+}
+
+/// A finder-pattern candidate: centre (crop pixels), score, module size (pixels).
+#[derive(Clone, Copy, Debug)]
+struct Candidate {
+    x: f32,
+    y: f32,
+    score: f32,
+    module: f32,
+}
+
+/// Three finder patterns taken for one symbol.
+#[derive(Clone, Copy, Debug)]
+struct Triple {
+    tl: (f32, f32),
+    tr: (f32, f32),
+    bl: (f32, f32),
+    /// Mean distance from the top-left centre to the other two, pixels.
+    leg: f32,
+    /// Mean module size of the three, pixels.
+    module: f32,
+    score: f32,
+}
+
+/// Triples of candidates that could be one symbol's finder patterns, best first.
+fn triples(candidates: &[Candidate]) -> Vec<Triple> {
+    let mut out = Vec::new();
+    let n = candidates.len();
+    for i in 0..n {
+        for j in (i + 1)..n {
+            for k in (j + 1)..n {
+                let c = [candidates[i], candidates[j], candidates[k]];
+                let modules = c.map(|c| c.module);
+                let (lo, hi) = modules.iter().fold((f32::MAX, 0f32), |(lo, hi), &m| (lo.min(m), hi.max(m)));
+                if hi > lo * 1.6 {
+                    continue;
+                }
+                let d = |a: &Candidate, b: &Candidate| (a.x - b.x).hypot(a.y - b.y);
+                let sides = [d(&c[1], &c[2]), d(&c[0], &c[2]), d(&c[0], &c[1])];
+                // The corner is opposite the longest side.
+                let corner = (0..3).max_by(|&a, &b| sides[a].total_cmp(&sides[b])).unwrap_or(0);
+                let (a, b, cc) = (c[corner], c[(corner + 1) % 3], c[(corner + 2) % 3]);
+                let (l1, l2) = (d(&a, &b), d(&a, &cc));
+                if l1 < 1.0 || l2 < 1.0 || l1.max(l2) / l1.min(l2) > 1.15 {
+                    continue;
+                }
+                let leg = (l1 + l2) / 2.0;
+                let hyp = sides[corner];
+                if (hyp / (leg * std::f32::consts::SQRT_2) - 1.0).abs() > 0.07 {
+                    continue;
+                }
+                let (ux, uy, vx, vy) = (b.x - a.x, b.y - a.y, cc.x - a.x, cc.y - a.y);
+                if ((ux * vx + uy * vy) / (l1 * l2)).abs() > 0.12 {
+                    continue;
+                }
+                let module = (modules[0] + modules[1] + modules[2]) / 3.0;
+                // Centre to centre is N − 7 modules: versions 1 to 40.
+                let span = leg / module;
+                if !(10.0..=190.0).contains(&span) {
+                    continue;
+                }
+                // Image y points down: the top-right finder is clockwise from the top-left's x.
+                let (tr, bl) = if ux * vy - uy * vx > 0.0 { (b, cc) } else { (cc, b) };
+                out.push(Triple {
+                    tl: (a.x, a.y),
+                    tr: (tr.x, tr.y),
+                    bl: (bl.x, bl.y),
+                    leg,
+                    module,
+                    score: a.score + b.score + cc.score,
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| b.score.total_cmp(&a.score));
+    out
+}
+
+/// A crop with its box sums.
+struct Region<'a> {
+    img: &'a GrayImage,
+    w: usize,
+    h: usize,
+    /// Integral image, `(w + 1) × (h + 1)`.
+    sum: Vec<u64>,
+    /// Paper minus ink (95th minus 5th percentile).
+    contrast: f32,
+}
+
+impl<'a> Region<'a> {
+    fn new(img: &'a GrayImage) -> Self {
+        let (w, h) = (img.width() as usize, img.height() as usize);
+        let raw = img.as_raw();
+        let stride = w + 1;
+        let mut sum = vec![0u64; stride * (h + 1)];
+        let mut histogram = [0u32; 256];
+        for y in 0..h {
+            let mut row = 0u64;
+            for x in 0..w {
+                let p = raw[y * w + x];
+                histogram[usize::from(p)] += 1;
+                row += u64::from(p);
+                sum[(y + 1) * stride + x + 1] = sum[y * stride + x + 1] + row;
+            }
+        }
+        let total = (w * h) as u32;
+        let level = |share: f32| -> f32 {
+            let target = (total as f32 * share) as u32;
+            let mut seen = 0;
+            for (v, &n) in histogram.iter().enumerate() {
+                seen += n;
+                if seen > target {
+                    return v as f32;
+                }
+            }
+            255.0
+        };
+        let contrast = level(0.95) - level(0.05);
+        Region { img, w, h, sum, contrast }
+    }
+
+    /// Sum of the `(2r + 1)²` box centred on pixel `(x, y)`, which must lie `r` inside.
+    fn box_sum(&self, x: usize, y: usize, r: usize) -> u64 {
+        let s = self.w + 1;
+        let (x0, y0, x1, y1) = (x - r, y - r, x + r + 1, y + r + 1);
+        self.sum[y1 * s + x1] + self.sum[y0 * s + x0] - self.sum[y0 * s + x1] - self.sum[y1 * s + x0]
+    }
+
+    /// Finder-pattern candidates, strongest first, at least three modules apart.
+    fn finder_candidates(&self, px_per_mm: f32, deadline: Instant) -> Vec<Candidate> {
+        let (w, h) = (self.w, self.h);
+        let mut best = vec![0f32; w * h];
+        let mut best_module = vec![0f32; w * h];
+        for mm in FINDER_MODULES_MM {
+            if Instant::now() >= deadline {
+                break;
+            }
+            let m = mm * px_per_mm;
+            if m < 1.5 {
+                continue;
+            }
+            let radius = |half: f32| ((half * m - 0.5).round().max(0.0)) as usize;
+            let (r1, r2, r3) = (radius(1.5), radius(2.5), radius(3.5));
+            if r2 <= r1 || r3 <= r2 || 2 * r3 + 1 >= w.min(h) {
+                continue;
+            }
+            let (a1, a2, a3) = (
+                ((2 * r1 + 1) * (2 * r1 + 1)) as f32,
+                ((2 * r2 + 1) * (2 * r2 + 1)) as f32,
+                ((2 * r3 + 1) * (2 * r3 + 1)) as f32,
+            );
+            for y in r3..h - r3 {
+                for x in r3..w - r3 {
+                    let (s1, s2, s3) =
+                        (self.box_sum(x, y, r1) as f32, self.box_sum(x, y, r2) as f32, self.box_sum(x, y, r3) as f32);
+                    let core = s1 / a1;
+                    let light = (s2 - s1) / (a2 - a1);
+                    let dark = (s3 - s2) / (a3 - a2);
+                    let score = (light - core).min(light - dark);
+                    let i = y * w + x;
+                    if score > best[i] {
+                        best[i] = score;
+                        best_module[i] = m;
+                    }
+                }
+            }
+        }
+        let floor = MIN_SCORE * self.contrast;
+        let mut peaks: Vec<(f32, usize)> =
+            best.iter().enumerate().filter(|&(_, &s)| s > floor).map(|(i, &s)| (s, i)).collect();
+        peaks.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let mut out: Vec<Candidate> = Vec::new();
+        for (score, i) in peaks {
+            if out.len() >= MAX_CANDIDATES {
+                break;
+            }
+            let (x, y) = (i % w, i / w);
+            let m = best_module[i];
+            if out.iter().any(|c| (c.x - x as f32).hypot(c.y - y as f32) < 3.0 * m.max(c.module)) {
+                continue;
+            }
+            // Sub-pixel peak from a parabola through the neighbours' scores.
+            let at = |xx: usize, yy: usize| best[yy * w + xx];
+            let offset = |l: f32, c: f32, r: f32| {
+                let den = l - 2.0 * c + r;
+                if den.abs() < 1e-6 { 0.0 } else { (0.5 * (l - r) / den).clamp(-0.5, 0.5) }
+            };
+            let dx = if x > 0 && x + 1 < w { offset(at(x - 1, y), score, at(x + 1, y)) } else { 0.0 };
+            let dy = if y > 0 && y + 1 < h { offset(at(x, y - 1), score, at(x, y + 1)) } else { 0.0 };
+            out.push(Candidate { x: x as f32 + 0.5 + dx, y: y as f32 + 0.5 + dy, score, module: m });
+        }
+        out
+    }
+
+    /// Grey level at `(x, y)` (continuous coordinates, pixel centres at `i + 0.5`), bilinear.
+    fn grey(&self, x: f32, y: f32) -> f32 {
+        let raw = self.img.as_raw();
+        let fx = (x - 0.5).clamp(0.0, (self.w - 1) as f32);
+        let fy = (y - 0.5).clamp(0.0, (self.h - 1) as f32);
+        let (x0, y0) = (fx.floor() as usize, fy.floor() as usize);
+        let (x1, y1) = ((x0 + 1).min(self.w - 1), (y0 + 1).min(self.h - 1));
+        let (ax, ay) = (fx - x0 as f32, fy - y0 as f32);
+        let p = |x: usize, y: usize| f32::from(raw[y * self.w + x]);
+        let top = p(x0, y0) * (1.0 - ax) + p(x1, y0) * ax;
+        let bottom = p(x0, y1) * (1.0 - ax) + p(x1, y1) * ax;
+        top * (1.0 - ay) + bottom * ay
+    }
+
+    /// Tries the grid sizes the triple allows; the first text decoded.
+    fn decode(&self, t: &Triple, deadline: Instant) -> Option<String> {
+        let mut sizes: Vec<(f32, usize)> = (1..=40usize)
+            .map(|v| 17 + 4 * v)
+            .map(|n| ((t.leg / (n - 7) as f32 / t.module).ln().abs(), n))
+            .filter(|&(off, _)| off < 0.3)
+            .collect();
+        sizes.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for &(_, n) in sizes.iter().take(MAX_SIZES) {
+            let span = (n - 7) as f32;
+            let u = ((t.tr.0 - t.tl.0) / span, (t.tr.1 - t.tl.1) / span);
+            let v = ((t.bl.0 - t.tl.0) / span, (t.bl.1 - t.tl.1) / span);
+            let at = |gx: f32, gy: f32| {
+                (t.tl.0 + (gx - 3.5) * u.0 + (gy - 3.5) * v.0, t.tl.1 + (gx - 3.5) * u.1 + (gy - 3.5) * v.1)
+            };
+            for sampling in [Sampling::Centre, Sampling::Median] {
+                if Instant::now() >= deadline {
+                    return None;
+                }
+                let samples: Vec<f32> = (0..n * n)
+                    .map(|i| {
+                        let (gx, gy) = ((i % n) as f32 + 0.5, (i / n) as f32 + 0.5);
+                        match sampling {
+                            Sampling::Centre => {
+                                let (x, y) = at(gx, gy);
+                                self.grey(x, y)
+                            }
+                            Sampling::Median => {
+                                let mut nine = [0f32; 9];
+                                for (k, slot) in nine.iter_mut().enumerate() {
+                                    let (ox, oy) = ((k % 3) as f32 - 1.0, (k / 3) as f32 - 1.0);
+                                    let (x, y) = at(gx + 0.3 * ox, gy + 0.3 * oy);
+                                    *slot = self.grey(x, y);
+                                }
+                                nine.sort_by(f32::total_cmp);
+                                nine[4]
+                            }
+                        }
+                    })
+                    .collect();
+                for sharpen in [0.0, 0.8] {
+                    let values = if sharpen > 0.0 { sharpened(&samples, n, sharpen) } else { samples.clone() };
+                    for threshold in [Threshold::LocalMean, Threshold::Otsu] {
+                        let dark = threshold.apply(&values, n);
+                        let grid = rqrr::Grid::new(Bits { size: n, dark });
+                        if let Ok((_, text)) = grid.decode() {
+                            return Some(text);
+                        }
+                    }
+                }
+            }
+        }
+        None
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Sampling {
+    Centre,
+    Median,
+}
+
+#[derive(Clone, Copy)]
+enum Threshold {
+    /// Mean of the samples within four modules.
+    LocalMean,
+    /// Otsu's level over the symbol.
+    Otsu,
+}
+
+impl Threshold {
+    fn apply(self, values: &[f32], n: usize) -> Vec<bool> {
+        match self {
+            Threshold::LocalMean => {
+                let r = 4usize;
+                (0..n * n)
+                    .map(|i| {
+                        let (x, y) = (i % n, i / n);
+                        let (x0, x1) = (x.saturating_sub(r), (x + r + 1).min(n));
+                        let (y0, y1) = (y.saturating_sub(r), (y + r + 1).min(n));
+                        let mut sum = 0.0;
+                        for yy in y0..y1 {
+                            sum += values[yy * n + x0..yy * n + x1].iter().sum::<f32>();
+                        }
+                        let mean = sum / ((x1 - x0) * (y1 - y0)) as f32;
+                        values[i] < mean
+                    })
+                    .collect()
+            }
+            Threshold::Otsu => {
+                let level = otsu_level(values);
+                values.iter().map(|&v| v <= level).collect()
+            }
+        }
+    }
+}
+
+/// Otsu's level (Otsu 1979) of `values`.
+fn otsu_level(values: &[f32]) -> f32 {
+    let mut histogram = [0u32; 256];
+    for &v in values {
+        histogram[v.clamp(0.0, 255.0) as usize] += 1;
+    }
+    let total = values.len() as f64;
+    let sum_all: f64 = histogram.iter().enumerate().map(|(v, &n)| v as f64 * f64::from(n)).sum();
+    let (mut weight_b, mut sum_b, mut best, mut level) = (0f64, 0f64, -1f64, 128f32);
+    for (v, &n) in histogram.iter().enumerate() {
+        weight_b += f64::from(n);
+        if weight_b == 0.0 {
+            continue;
+        }
+        let weight_f = total - weight_b;
+        if weight_f <= 0.0 {
+            break;
+        }
+        sum_b += v as f64 * f64::from(n);
+        let between = weight_b * weight_f * (sum_b / weight_b - (sum_all - sum_b) / weight_f).powi(2);
+        if between > best {
+            best = between;
+            level = v as f32;
+        }
+    }
+    level
+}
+
+/// Each sample pushed away from the mean of its four neighbours by `amount`: blur pulls a
+/// module towards its neighbours in proportion to their difference.
+fn sharpened(samples: &[f32], n: usize, amount: f32) -> Vec<f32> {
+    (0..n * n)
+        .map(|i| {
+            let (x, y) = (i % n, i / n);
+            let mut sum = 0.0;
+            let mut count = 0.0;
+            for (dx, dy) in [(-1i64, 0i64), (1, 0), (0, -1), (0, 1)] {
+                let (nx, ny) = (x as i64 + dx, y as i64 + dy);
+                if nx >= 0 && ny >= 0 && (nx as usize) < n && (ny as usize) < n {
+                    sum += samples[ny as usize * n + nx as usize];
+                    count += 1.0;
+                }
+            }
+            let s = samples[i];
+            s + amount * (s - sum / count)
+        })
+        .collect()
+}
+
+/// A sampled grid for rqrr's decoder.
+struct Bits {
+    size: usize,
+    dark: Vec<bool>,
+}
+
+impl rqrr::BitGrid for Bits {
+    fn size(&self) -> usize {
+        self.size
+    }
+
+    fn bit(&self, y: usize, x: usize) -> bool {
+        self.dark[y * self.size + x]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A symbol drawn at `module` pixels per module with a quiet zone of four.
+    fn draw(text: &str, module: f32) -> GrayImage {
+        let code = hybridpost_seal::qr_matrix_at(text, hybridpost_seal::ErrorCorrection::Q).expect("fits");
+        let n = code.width;
+        let side = ((n + 8) as f32 * module).ceil() as u32;
+        GrayImage::from_fn(side, side, |x, y| {
+            let gx = (x as f32 + 0.5) / module - 4.0;
+            let gy = (y as f32 + 0.5) / module - 4.0;
+            let dark = gx >= 0.0 && gy >= 0.0 && code.is_dark(gx as usize, gy as usize);
+            image::Luma([if dark { 20 } else { 235 }])
+        })
+    }
+
+    #[test]
+    fn a_blurred_symbol_with_small_modules_is_read() {
+        let text = "HTTPS://HP.GO.TH/V#".to_string() + &"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567".repeat(7);
+        // 3.4 pixels per module (0.57 mm at 150 dpi), blurred.
+        let img = image::imageops::blur(&draw(&text, 3.4), 1.2);
+        let far = Instant::now() + std::time::Duration::from_secs(10);
+        let found = read_region(&img, (0, 0, img.width(), img.height()), 150.0 / 25.4, far);
+        assert!(found.iter().any(|s| s.text.as_deref() == Some(text.as_str())), "{found:?}");
+    }
+
+    #[test]
+    fn text_and_blank_crops_give_nothing() {
+        let far = Instant::now() + std::time::Duration::from_secs(10);
+        let blank = GrayImage::from_pixel(300, 300, image::Luma([240]));
+        assert!(read_region(&blank, (0, 0, 300, 300), 150.0 / 25.4, far).is_empty());
+        let stripes = GrayImage::from_fn(300, 300, |x, _| image::Luma([if (x / 4) % 2 == 0 { 20 } else { 230 }]));
+        assert!(read_region(&stripes, (0, 0, 300, 300), 150.0 / 25.4, far).iter().all(|s| s.text.is_none()));
+    }
+}
