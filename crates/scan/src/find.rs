@@ -11,7 +11,12 @@
 //!    cells, and every square-ish cluster of cells about half dark (what a QR symbol looks
 //!    like at any blur; text is lighter, scribbles darker) is decoded at both scales. A page
 //!    with no such cluster (blank, text only) stops here.
-//! 4. [`Step::Enlarged`], [`Step::Binarised`] (Otsu's global and Sauvola's adaptive
+//! 4. [`Step::Sampled`]: on symbols rqrr located but did not read, and on those clusters,
+//!    this crate finds the finder patterns itself and samples the modules for each grid size
+//!    the finder patterns allow; rqrr decodes the sampled grid (see `sample.rs`). This reads
+//!    0.5 mm seal modules (three or four pixels at 150 dpi) under blur, where rqrr alone misses
+//!    the finder patterns or misjudges the grid size.
+//! 5. [`Step::Enlarged`], [`Step::Binarised`] (Otsu's global and Sauvola's adaptive
 //!    threshold), [`Step::Filtered`] (3 × 3 median against speckle) and [`Step::Inverted`]
 //!    (light code on dark), on those clusters, as the budget allows.
 //!
@@ -475,9 +480,9 @@ impl<'a> Search<'a> {
     fn finish(mut self) -> Findings {
         self.findings.unreadable = self.count_unreadable();
         if self.findings.codes.is_empty() && self.findings.unreadable == 0 && self.symbol_where_codes_are_printed() {
-            // Ink shaped like a symbol where the layout prints one, and nothing read: a code too
-            // damaged for rqrr even to locate. The page must not pass for one without a code
-            // (which would follow the page before it onto another letter).
+            // Ink covering a place where the layout prints a code, and nothing read: a code too
+            // damaged even to locate. The page must not pass for one without a code (which
+            // would follow the page before it onto another letter).
             self.findings.unreadable = 1;
         }
         if self.findings.quarter_turns.is_none() {
@@ -487,16 +492,13 @@ impl<'a> Search<'a> {
         self.findings
     }
 
-    /// Whether symbol-like ink lies mostly inside a place where codes are printed, or ink covers
-    /// such a place (a code scribbled or stamped over), in any of the page's plausible
-    /// orientations.
-    fn symbol_where_codes_are_printed(&mut self) -> bool {
+    /// Whether ink covers a place where codes are printed (a code blurred past locating, or
+    /// scribbled or stamped over), in any of the page's plausible orientations. Symbols whose
+    /// finder patterns were found are counted already (rqrr's and [`Step::Sampled`]'s).
+    fn symbol_where_codes_are_printed(&self) -> bool {
         let (w, h) = self.image.dimensions();
         if w < MIN_SIDE_PX || h < MIN_SIDE_PX {
             return false;
-        }
-        if self.blobs.is_none() {
-            self.blobs = Some(code_like_regions(self.image, self.px_per_mm));
         }
         let margin = (AREA_MARGIN_MM * self.px_per_mm) as u32;
         let covered = |rect: Rect| {
@@ -525,16 +527,7 @@ impl<'a> Search<'a> {
             let dark: u64 = histogram[..ink].iter().sum();
             seen > 0 && dark * 100 >= seen * COVERED_PERCENT
         };
-        let blobs = self.blobs.as_deref().unwrap_or_default();
-        self.turns.iter().any(|&t| {
-            self.options.areas.iter().filter_map(|area| self.area_rect(area, t)).any(|rect| {
-                covered(rect)
-                    || blobs.iter().any(|b| {
-                        let size = u64::from(b.width) * u64::from(b.height);
-                        size > 0 && b.overlap(&rect) * 10 >= size * 6
-                    })
-            })
-        })
+        self.turns.iter().any(|&t| self.options.areas.iter().filter_map(|area| self.area_rect(area, t)).any(covered))
     }
 
     /// The scale that gives a module of `module_mm` about [`MODULE_PX`] pixels, or 1 when the

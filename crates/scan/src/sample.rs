@@ -301,7 +301,7 @@ impl<'a> Region<'a> {
             let at = |gx: f32, gy: f32| {
                 (t.tl.0 + (gx - 3.5) * u.0 + (gy - 3.5) * v.0, t.tl.1 + (gx - 3.5) * u.1 + (gy - 3.5) * v.1)
             };
-            for sampling in [Sampling::Centre, Sampling::Median] {
+            for sampling in [Sampling::Centre, Sampling::Median, Sampling::Mean] {
                 if Instant::now() >= deadline {
                     return None;
                 }
@@ -313,15 +313,19 @@ impl<'a> Region<'a> {
                                 let (x, y) = at(gx, gy);
                                 self.grey(x, y)
                             }
-                            Sampling::Median => {
+                            Sampling::Median | Sampling::Mean => {
                                 let mut nine = [0f32; 9];
                                 for (k, slot) in nine.iter_mut().enumerate() {
                                     let (ox, oy) = ((k % 3) as f32 - 1.0, (k / 3) as f32 - 1.0);
                                     let (x, y) = at(gx + 0.3 * ox, gy + 0.3 * oy);
                                     *slot = self.grey(x, y);
                                 }
-                                nine.sort_by(f32::total_cmp);
-                                nine[4]
+                                if matches!(sampling, Sampling::Mean) {
+                                    nine.iter().sum::<f32>() / 9.0
+                                } else {
+                                    nine.sort_by(f32::total_cmp);
+                                    nine[4]
+                                }
                             }
                         }
                     })
@@ -344,8 +348,12 @@ impl<'a> Region<'a> {
 
 #[derive(Clone, Copy)]
 enum Sampling {
+    /// The module's centre: sharpest under blur.
     Centre,
+    /// Median of nine points within the module: speckle.
     Median,
+    /// Mean of the same nine points: grain (gaussian noise, JPEG).
+    Mean,
 }
 
 #[derive(Clone, Copy)]
