@@ -13,7 +13,7 @@ use hybridpost_core::{AgencyId, EventId, LetterId, LetterStatus};
 use sqlx::{AnyConnection, Row};
 
 use crate::agencies::parse_id;
-use crate::{Result, StoreError, now_text};
+use crate::{Result, StoreError, now_text, values_rows};
 
 /// An event to record.
 #[derive(Clone, Debug)]
@@ -118,26 +118,10 @@ pub async fn append_events(conn: &mut AnyConnection, events: Vec<NewEvent>) -> R
     let index: HashMap<String, usize> = records.iter().enumerate().map(|(i, r)| (r.event_id.to_string(), i)).collect();
     for start in (0..records.len()).step_by(EVENTS_PER_STATEMENT) {
         let chunk = &records[start..(start + EVENTS_PER_STATEMENT).min(records.len())];
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                let p = i * 8;
-                format!(
-                    "(${}, ${}, {tx_order}, ${}, ${}, ${}, ${}, ${}, ${})",
-                    p + 1,
-                    p + 2,
-                    p + 3,
-                    p + 4,
-                    p + 5,
-                    p + 6,
-                    p + 7,
-                    p + 8
-                )
-            })
-            .collect();
         let sql = format!(
             "insert into letter_event (event_id, agency_id, tx_order, letter_id, kind, status, detail, request_id, created_at) \
              values {} returning event_id, tx_order, seq",
-            values.join(", ")
+            values_rows(&format!("($1, $2, {tx_order}, $3, $4, $5, $6, $7, $8)"), chunk.len())
         );
         let mut query = sqlx::query(&sql);
         for r in chunk {

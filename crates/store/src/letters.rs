@@ -6,7 +6,7 @@ use sqlx::{AnyConnection, Row};
 
 use crate::agencies::parse_id;
 use crate::events::{EventRecord, NewEvent, append_event};
-use crate::{Result, StoreError, conflict_or, flag, now_text};
+use crate::{Result, StoreError, conflict_or, flag, now_text, placeholder_row, values_rows};
 
 /// A letter as stored.
 #[derive(Clone, Debug, PartialEq)]
@@ -95,11 +95,7 @@ pub async fn insert_letters(conn: &mut AnyConnection, letters: &[LetterRecord]) 
     if letters.is_empty() {
         return Ok(());
     }
-    const N: usize = 20;
-    let rows: Vec<String> = (0..letters.len())
-        .map(|i| format!("({})", (1..=N).map(|c| format!("${}", i * N + c)).collect::<Vec<_>>().join(", ")))
-        .collect();
-    let sql = format!("insert into letter ({COLUMNS}) values {}", rows.join(", "));
+    let sql = format!("insert into letter ({COLUMNS}) values {}", values_rows(&placeholder_row(20), letters.len()));
     let mut query = sqlx::query(&sql);
     for l in letters {
         query = bind_letter(query, l);

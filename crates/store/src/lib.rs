@@ -223,6 +223,40 @@ pub fn parse_timestamp(s: &str) -> Result<time::OffsetDateTime> {
         .map_err(|e| StoreError::Corrupt(format!("timestamp {s:?}: {e}")))
 }
 
+/// The `values` list of a multi-row insert: `row` repeated `rows` times, its placeholders
+/// `$1`…`$k` numbered on row by row (`$k+1`…`$2k` in the second). `row` may hold literals and
+/// use a placeholder twice: `($1, $2, 'pending', $3, $3)`.
+pub(crate) fn values_rows(row: &str, rows: usize) -> String {
+    // The row split at its placeholders: text before each, and the placeholder's number.
+    let mut parts: Vec<(&str, usize)> = Vec::new();
+    let mut rest = row;
+    while let Some(at) = rest.find('$') {
+        let digits = rest[at + 1..].bytes().take_while(u8::is_ascii_digit).count();
+        let number = rest[at + 1..at + 1 + digits].parse().expect("a placeholder is $ and a number");
+        parts.push((&rest[..at], number));
+        rest = &rest[at + 1 + digits..];
+    }
+    let per_row = parts.iter().map(|&(_, n)| n).max().unwrap_or(0);
+    let mut out = String::with_capacity((row.len() + 8) * rows);
+    for i in 0..rows {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        for &(text, number) in &parts {
+            out.push_str(text);
+            out.push('$');
+            out.push_str(&(i * per_row + number).to_string());
+        }
+        out.push_str(rest);
+    }
+    out
+}
+
+/// `($1, $2, …, $n)`: one row of `n` bound values, for [`values_rows`].
+pub(crate) fn placeholder_row(n: usize) -> String {
+    format!("({})", (1..=n).map(|c| format!("${c}")).collect::<Vec<_>>().join(", "))
+}
+
 pub(crate) fn flag(b: bool) -> i64 {
     i64::from(b)
 }
@@ -231,5 +265,22 @@ pub(crate) fn conflict_or(e: sqlx::Error, what: &str) -> StoreError {
     match &e {
         sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what.to_owned()),
         _ => StoreError::Database(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_rows_number_placeholders_row_by_row() {
+        assert_eq!(values_rows("($1, $2, $3)", 2), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(
+            values_rows("($1, 0, 'pending', $2, $2)", 3),
+            "($1, 0, 'pending', $2, $2), ($3, 0, 'pending', $4, $4), ($5, 0, 'pending', $6, $6)"
+        );
+        assert_eq!(values_rows(&placeholder_row(12), 2).matches('$').count(), 24);
+        assert!(values_rows(&placeholder_row(12), 2).ends_with("$23, $24)"));
+        assert_eq!(values_rows("($1)", 0), "");
     }
 }

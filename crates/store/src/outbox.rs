@@ -20,7 +20,7 @@ use sqlx::{AnyConnection, Row};
 use crate::agencies::parse_id;
 use crate::events::EventRecord;
 use crate::letters::LetterRecord;
-use crate::{Result, StoreError, now_text};
+use crate::{Result, StoreError, now_text, values_rows};
 
 /// How a notification travels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -178,27 +178,10 @@ pub async fn insert_notifications(conn: &mut AnyConnection, items: &[NewNotifica
     // SQLite allows 32766 parameters per statement; 8 per row.
     for chunk in items.chunks(500) {
         let now = now_text();
-        let rows: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                let p = i * 8;
-                format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, 'pending', 0, ${}, ${})",
-                    p + 1,
-                    p + 2,
-                    p + 3,
-                    p + 4,
-                    p + 5,
-                    p + 6,
-                    p + 7,
-                    p + 8,
-                    p + 8
-                )
-            })
-            .collect();
         let sql = format!(
             "insert into notification (notification_id, kind, purpose, agency_id, letter_id, recipient, payload, \
              status, attempts, next_attempt_at, created_at) values {}",
-            rows.join(", ")
+            values_rows("($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $8)", chunk.len())
         );
         let mut q = sqlx::query(&sql);
         for n in chunk {

@@ -11,7 +11,7 @@ use sqlx::{AnyConnection, Row};
 
 use crate::agencies::parse_id;
 use crate::events::{NewEvent, append_events};
-use crate::{Result, StoreError, conflict_or};
+use crate::{Result, StoreError, conflict_or, values_rows};
 
 /// Where a batch is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -186,9 +186,10 @@ pub async fn create_batch(
     .execute(&mut *conn)
     .await?;
     for (n, chunk) in taken.chunks(200).enumerate() {
-        let rows: Vec<String> =
-            (0..chunk.len()).map(|i| format!("(${}, ${}, ${})", i * 3 + 1, i * 3 + 2, i * 3 + 3)).collect();
-        let sql = format!("insert into print_batch_letter (batch_id, letter_id, position) values {}", rows.join(", "));
+        let sql = format!(
+            "insert into print_batch_letter (batch_id, letter_id, position) values {}",
+            values_rows("($1, $2, $3)", chunk.len())
+        );
         let mut q = sqlx::query(&sql);
         let offset = n * 200;
         for (i, l) in chunk.iter().enumerate() {

@@ -2,13 +2,12 @@
 //! happened to letters; webhooks only push the same events.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::Uri;
 use hybridpost_core::{EventId, LetterId, LetterStatus};
 use hybridpost_store::events::{self, EventRecord, FeedCursor};
-use hybridpost_web::AgencyCaller;
 use hybridpost_web::problem::{ApiError, Problem};
-use serde::de::DeserializeOwned;
+use hybridpost_web::{AgencyCaller, paging};
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
@@ -90,24 +89,11 @@ pub(crate) async fn list_events(
     caller: AgencyCaller,
     uri: Uri,
 ) -> Result<Json<EventFeed>, ApiError> {
-    let q: FeedQuery = query(&uri)?;
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::BadRequest(format!("limit must be from 1 to {MAX_PAGE}")));
-    }
-    let after = match q.after.as_deref() {
-        None | Some("") => FeedCursor::default(),
-        Some(c) => c.parse().map_err(|()| ApiError::BadRequest(format!("{c:?} is not a cursor from this API")))?,
-    };
+    let q: FeedQuery = paging::query(&uri)?;
+    let limit = paging::limit(q.limit, 100, MAX_PAGE)?;
+    let after: FeedCursor = paging::cursor(q.after.as_deref().filter(|c| !c.is_empty()))?.unwrap_or_default();
     let mut conn = state.store.read().await?;
     let page = events::list_events(&mut conn, caller.agency_id, after, limit).await?;
     let next_cursor = page.last().map_or(after, |e| e.cursor).to_string();
     Ok(Json(EventFeed { items: page.iter().map(Event::from).collect(), next_cursor }))
-}
-
-/// Parses a query string, answering a clear 400 for a bad one.
-pub(crate) fn query<T: DeserializeOwned>(uri: &Uri) -> Result<T, ApiError> {
-    Query::<T>::try_from_uri(uri)
-        .map(|Query(q)| q)
-        .map_err(|rejection| ApiError::BadRequest(format!("bad query: {}", rejection.body_text())))
 }

@@ -12,7 +12,7 @@ use hybridpost_store::events::{self, NewEvent};
 use hybridpost_store::letters::{self, LetterRecord, LetterSeal, TransitionFailure};
 use hybridpost_store::{channels, idempotency, now_text};
 use hybridpost_web::problem::{ApiError, Problem};
-use hybridpost_web::{AgencyCaller, JsonBody};
+use hybridpost_web::{AgencyCaller, JsonBody, paging};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -503,21 +503,12 @@ pub(crate) async fn list_letters(
     caller: AgencyCaller,
     uri: Uri,
 ) -> Result<Json<LetterList>, ApiError> {
-    let query: ListQuery = crate::events::query(&uri)?;
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::BadRequest(format!("limit must be from 1 to {MAX_PAGE}")));
-    }
-    let before = query
-        .cursor
-        .as_deref()
-        .map(|c| {
-            c.parse::<LetterId>().map_err(|_| ApiError::BadRequest(format!("{c:?} is not a cursor from this API")))
-        })
-        .transpose()?;
+    let query: ListQuery = paging::query(&uri)?;
+    let limit = paging::limit(query.limit, 50, MAX_PAGE)?;
+    let before: Option<LetterId> = paging::cursor(query.cursor.as_deref())?;
     let mut conn = state.store.read().await?;
     let page = letters::list_letters(&mut conn, caller.agency_id, query.status, before, limit).await?;
-    let next_cursor = if page.len() as i64 == limit { page.last().map(|l| l.letter_id.to_string()) } else { None };
+    let next_cursor = paging::next_cursor(&page, limit, |l| l.letter_id);
     Ok(Json(LetterList { items: page.iter().map(LetterSummary::from).collect(), next_cursor }))
 }
 

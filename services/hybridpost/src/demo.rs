@@ -1133,9 +1133,7 @@ fn scan_file(job: ScanJob, dir: &Path, bar: &ProgressBar) -> anyhow::Result<(Sca
     let mut damage = Damage::new();
     let mut page_damage = Vec::new();
     let mut take = |page: &image::GrayImage, is: PageIs, rng: &mut Rng| {
-        // Blur is left out of returned letters' scans: the code finder does not yet read a
-        // blurred seal (0.51 mm modules) reliably at 200 dpi.
-        let s = paper::scan(page, matches!(is, PageIs::Returned(_)), rng);
+        let s = paper::scan(page, rng);
         for d in &s.damage {
             *damage.entry((*d).to_owned()).or_insert(0) += 1;
         }

@@ -4,32 +4,14 @@
 //! `HYBRIDPOST_TEST_DATABASE_URL` names (SQLite in a temporary folder when unset).
 #![expect(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_hybridpost");
+mod support;
 
-/// The database for this test, as the binary's environment.
-fn database_env(dir: &std::path::Path) -> Vec<(String, String)> {
-    let Some(url) = std::env::var("HYBRIDPOST_TEST_DATABASE_URL").ok().filter(|u| u.starts_with("postgres")) else {
-        return Vec::new();
-    };
-    // A schema of its own, named by the connection's search_path.
-    let schema = format!("cli_{}", dir.file_name().unwrap().to_string_lossy().to_lowercase().replace(['.', '-'], "_"));
-    let status = Command::new("psql")
-        .args([url.as_str(), "-q", "-c", &format!("create schema \"{schema}\"")])
-        .status()
-        .expect("psql is installed (ops/test.sh installs it)");
-    assert!(status.success());
-    let sep = if url.contains('?') { '&' } else { '?' };
-    vec![
-        ("HYBRIDPOST_DATABASE_URL".into(), format!("{url}{sep}options=-c%20search_path%3D{schema}")),
-        ("HYBRIDPOST_CITIZEN_ID_KEY".into(), "0123456789abcdef0123456789abcdef".into()),
-        ("HYBRIDPOST_SECRET_KEY".into(), "fedcba9876543210fedcba9876543210".into()),
-    ]
-}
+use support::{BIN, Server, database_env, spawn_serve};
 
 fn hybridpost(dir: &std::path::Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
@@ -45,37 +27,19 @@ fn database_env_cached(dir: &std::path::Path) -> Vec<(String, String)> {
     if let Ok(text) = std::fs::read_to_string(&marker) {
         return serde_json::from_str(&text).unwrap();
     }
-    let env = database_env(dir);
+    let env = database_env(dir, "cli");
     std::fs::write(&marker, serde_json::to_string(&env).unwrap()).unwrap();
     env
 }
 
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-    }
-}
-
 fn start(dir: &std::path::Path) -> Server {
     let started = Instant::now();
-    let mut child = hybridpost(dir, &["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut first).unwrap();
-    let addr = first.trim().strip_prefix("hybridpost serving on http://").unwrap_or_else(|| panic!("{first}"));
-    let addr: SocketAddr = addr.parse().unwrap();
+    let server = spawn_serve(hybridpost(dir, &["serve", "--listen", "127.0.0.1:0"]));
+    let addr = server.addr;
     let (status, body) = http(addr, "GET", "/healthz", None, None);
     assert_eq!((status, body.as_str()), (200, "{\"status\":\"ok\"}"));
     assert!(started.elapsed() < Duration::from_secs(10), "healthz took {:?}", started.elapsed());
-    Server { child, addr }
+    server
 }
 
 fn http(addr: SocketAddr, method: &str, path: &str, key: Option<&str>, body: Option<&str>) -> (u16, String) {

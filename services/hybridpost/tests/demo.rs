@@ -7,35 +7,17 @@
 #![expect(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_hybridpost");
+mod support;
 
-/// The binary's environment for the test database: a schema of its own on PostgreSQL, with
-/// the secrets PostgreSQL needs given; nothing on SQLite (the data dir holds it all).
-fn database_env(dir: &Path) -> Vec<(String, String)> {
-    let Some(url) = std::env::var("HYBRIDPOST_TEST_DATABASE_URL").ok().filter(|u| u.starts_with("postgres")) else {
-        return Vec::new();
-    };
-    let schema = format!("demo_{}", dir.file_name().unwrap().to_string_lossy().to_lowercase().replace(['.', '-'], "_"));
-    let status = Command::new("psql")
-        .args([url.as_str(), "-q", "-c", &format!("create schema \"{schema}\"")])
-        .status()
-        .expect("psql is installed (ops/test.sh installs it)");
-    assert!(status.success());
-    let sep = if url.contains('?') { '&' } else { '?' };
-    vec![
-        ("HYBRIDPOST_DATABASE_URL".into(), format!("{url}{sep}options=-c%20search_path%3D{schema}")),
-        ("HYBRIDPOST_CITIZEN_ID_KEY".into(), "0123456789abcdef0123456789abcdef".into()),
-        ("HYBRIDPOST_SECRET_KEY".into(), "fedcba9876543210fedcba9876543210".into()),
-    ]
-}
+use support::{BIN, Server, database_env, spawn_serve};
 
 fn hybridpost(data: &Path, env: &[(String, String)], args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
@@ -46,28 +28,8 @@ fn hybridpost(data: &Path, env: &[(String, String)], args: &[&str]) -> Command {
     cmd
 }
 
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn serve(data: &Path, env: &[(String, String)]) -> Server {
-    let mut child = hybridpost(data, env, &["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut first).unwrap();
-    let addr = first.trim().strip_prefix("hybridpost serving on http://").unwrap_or_else(|| panic!("{first}"));
-    Server { addr: addr.parse().unwrap(), child }
+    spawn_serve(hybridpost(data, env, &["serve", "--listen", "127.0.0.1:0"]))
 }
 
 fn get(addr: SocketAddr, path: &str, key: &str) -> Value {
@@ -123,7 +85,7 @@ fn letters_with(addr: SocketAddr, key: &str, status: &str) -> Vec<String> {
 fn the_demo_loses_nothing_and_matches_nothing_wrongly() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let env = database_env(dir.path());
+    let env = database_env(dir.path(), "demo");
     // A debug build searches a page many times slower than a release build: the page budget is
     // raised to match, so that the pages without a code (the stray sheet, a page added to a
     // reply) are searched to the end, as in production, and not cut short.

@@ -179,9 +179,9 @@ pub struct Scanned {
 }
 
 /// Damage a scanner does to `page`, drawn from `rng`: sometimes fed upside down or sideways,
-/// skewed a little, grey or yellowed paper, faded toner, blur (unless `sharp`), sensor noise
+/// skewed a little, grey or yellowed paper, faded toner, blur, sensor noise
 /// and dust; then JPEG at quality 55 to 85.
-pub fn scan(page: &GrayImage, sharp: bool, rng: &mut Rng) -> Scanned {
+pub fn scan(page: &GrayImage, rng: &mut Rng) -> Scanned {
     let mut done = Vec::new();
     let mut img = page.clone();
     if rng.unit() < 0.5 {
@@ -200,7 +200,7 @@ pub fn scan(page: &GrayImage, sharp: bool, rng: &mut Rng) -> Scanned {
         degrade::contrast(&mut img, rng.range(215.0, 248.0) as u8, rng.range(15.0, 60.0) as u8);
         done.push("contrast");
     }
-    if rng.unit() < 0.25 && !sharp {
+    if rng.unit() < 0.25 {
         img = degrade::blur(&img, rng.range(0.4, 0.8));
         done.push("blur");
     }
