@@ -79,8 +79,8 @@ pub struct ScanFileRecord {
     pub claim_token: Option<String>,
 }
 
-/// A decoded page to store.
-#[derive(Clone, Debug)]
+/// A decoded page to store (and, in [`ScanPageRecord`], as stored).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewScanPage {
     /// Its id.
     pub page_id: ScanPageId,
@@ -113,34 +113,10 @@ pub struct NewScanPage {
 /// A page as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScanPageRecord {
-    /// Its id.
-    pub page_id: ScanPageId,
-    /// Its batch.
-    pub scan_id: ScanId,
-    /// Its file.
-    pub file_index: i64,
-    /// Its position in the file.
-    pub page_number: i64,
-    /// The zip entry.
-    pub entry: Option<String>,
-    /// SHA-256 of its pixels.
-    pub content_hash: Option<String>,
+    /// What the decoding worker wrote.
+    pub page: NewScanPage,
     /// The earlier page with the same content.
     pub duplicate_of: Option<ScanPageId>,
-    /// The stored image.
-    pub image_blob: Option<String>,
-    /// The stored image's parameters, JSON.
-    pub image_meta: Option<String>,
-    /// Its thumbnail.
-    pub thumbnail_blob: Option<String>,
-    /// Quarter turns that make it upright.
-    pub quarter_turns: i64,
-    /// What its codes said, JSON.
-    pub mark: String,
-    /// How it was searched, JSON.
-    pub decode_log: Option<String>,
-    /// Decode time.
-    pub decode_ms: i64,
     /// `decoded`, `matched`, `returned`, `review`, `duplicate`, `assigned` or `discarded`.
     pub outcome: String,
     /// The letter it was matched or assigned to.
@@ -755,20 +731,22 @@ fn file_from_row(r: &sqlx::any::AnyRow) -> Result<ScanFileRecord> {
 
 fn page_from_row(r: &sqlx::any::AnyRow) -> Result<ScanPageRecord> {
     Ok(ScanPageRecord {
-        page_id: parse_id(&r.try_get::<String, _>("page_id")?)?,
-        scan_id: parse_id(&r.try_get::<String, _>("scan_id")?)?,
-        file_index: r.try_get("file_index")?,
-        page_number: r.try_get("page_number")?,
-        entry: r.try_get("entry")?,
-        content_hash: r.try_get("content_hash")?,
+        page: NewScanPage {
+            page_id: parse_id(&r.try_get::<String, _>("page_id")?)?,
+            scan_id: parse_id(&r.try_get::<String, _>("scan_id")?)?,
+            file_index: r.try_get("file_index")?,
+            page_number: r.try_get("page_number")?,
+            entry: r.try_get("entry")?,
+            content_hash: r.try_get("content_hash")?,
+            image_blob: r.try_get("image_blob")?,
+            image_meta: r.try_get("image_meta")?,
+            thumbnail_blob: r.try_get("thumbnail_blob")?,
+            quarter_turns: r.try_get("quarter_turns")?,
+            mark: r.try_get("mark")?,
+            decode_log: r.try_get("decode_log")?,
+            decode_ms: r.try_get("decode_ms")?,
+        },
         duplicate_of: opt_id(r, "duplicate_of")?,
-        image_blob: r.try_get("image_blob")?,
-        image_meta: r.try_get("image_meta")?,
-        thumbnail_blob: r.try_get("thumbnail_blob")?,
-        quarter_turns: r.try_get("quarter_turns")?,
-        mark: r.try_get("mark")?,
-        decode_log: r.try_get("decode_log")?,
-        decode_ms: r.try_get("decode_ms")?,
         outcome: r.try_get("outcome")?,
         letter_id: opt_id(r, "letter_id")?,
         reply_id: opt_id(r, "reply_id")?,

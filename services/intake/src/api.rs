@@ -430,7 +430,7 @@ pub(crate) async fn get_scan(
             .map(|f| FileView {
                 page_errors: pages
                     .iter()
-                    .filter(|p| p.file_index == f.file_index && p.image_blob.is_none())
+                    .filter(|p| p.page.file_index == f.file_index && p.page.image_blob.is_none())
                     .filter_map(|p| p.review_detail.clone())
                     .collect(),
                 index: f.file_index,
@@ -446,15 +446,15 @@ pub(crate) async fn get_scan(
 }
 
 pub(crate) fn page_view(p: hybridpost_store::scan::ScanPageRecord) -> PageView {
-    let mut code: serde_json::Value = serde_json::from_str(&p.mark).unwrap_or(serde_json::Value::Null);
+    let mut code: serde_json::Value = serde_json::from_str(&p.page.mark).unwrap_or(serde_json::Value::Null);
     if let Some(obj) = code.as_object_mut() {
         obj.remove("reference");
     }
     PageView {
-        page_id: p.page_id,
-        file_index: p.file_index,
-        page_number: p.page_number,
-        entry: p.entry,
+        page_id: p.page.page_id,
+        file_index: p.page.file_index,
+        page_number: p.page.page_number,
+        entry: p.page.entry,
         outcome: p.outcome,
         letter_id: p.letter_id,
         reply_id: p.reply_id,
@@ -462,7 +462,12 @@ pub(crate) fn page_view(p: hybridpost_store::scan::ScanPageRecord) -> PageView {
         review_reason: p.review_reason,
         review_detail: p.review_detail,
         code,
-        decode: p.decode_log.as_deref().and_then(|d| serde_json::from_str(d).ok()).unwrap_or(serde_json::Value::Null),
-        decode_ms: p.decode_ms,
+        decode: p
+            .page
+            .decode_log
+            .as_deref()
+            .and_then(|d| serde_json::from_str(d).ok())
+            .unwrap_or(serde_json::Value::Null),
+        decode_ms: p.page.decode_ms,
     }
 }

@@ -44,20 +44,20 @@ pub(crate) async fn group_scan(state: &IntakeState, scan: &ScanRecord, claim: &s
     let live: Vec<&ScanPageRecord> = pages.iter().filter(|p| p.outcome == "decoded").collect();
     let marks: Vec<Mark> = live
         .iter()
-        .map(|p| mark_from_json(&p.mark).unwrap_or_else(|e| Mark::Review(ReviewReason::Unreadable(e))))
+        .map(|p| mark_from_json(&p.page.mark).unwrap_or_else(|e| Mark::Review(ReviewReason::Unreadable(e))))
         .collect();
     let grouping = group(&marks, mode);
 
     let mut plans = Vec::new();
     for (index, reason) in &grouping.review {
         plans.push(Plan::Review {
-            pages: vec![live[*index].page_id],
+            pages: vec![live[*index].page.page_id],
             reason: reason.code(),
             detail: reason.to_string(),
         });
     }
     for g in grouping.groups {
-        let page_ids: Vec<ScanPageId> = g.pages.iter().map(|i| live[*i].page_id).collect();
+        let page_ids: Vec<ScanPageId> = g.pages.iter().map(|i| live[*i].page.page_id).collect();
         let letter = {
             let mut conn = state.store.read().await?;
             letter_by_reference(&mut conn, &g.reference).await?
@@ -195,17 +195,17 @@ pub(crate) async fn letter_by_reference(
 pub(crate) async fn build_reply_pdf(state: &IntakeState, pages: &[&ScanPageRecord]) -> anyhow::Result<BuiltReply> {
     let mut images = Vec::with_capacity(pages.len());
     for p in pages {
-        let (Some(blob), Some(meta)) = (&p.image_blob, &p.image_meta) else {
-            anyhow::bail!("page {} has no stored image", p.page_id);
+        let (Some(blob), Some(meta)) = (&p.page.image_blob, &p.page.image_meta) else {
+            anyhow::bail!("page {} has no stored image", p.page.page_id);
         };
         let bytes = state
             .blobs
             .get(&BlobKey::parse(blob)?)
             .await?
-            .with_context(|| format!("the image of page {} is missing from storage", p.page_id))?;
+            .with_context(|| format!("the image of page {} is missing from storage", p.page.page_id))?;
         let meta: serde_json::Value = serde_json::from_str(meta)?;
         let (image, dpi) = stored_image(bytes, &meta).map_err(anyhow::Error::msg)?;
-        images.push((image, dpi, u8::try_from(p.quarter_turns.rem_euclid(4)).unwrap_or(0)));
+        images.push((image, dpi, u8::try_from(p.page.quarter_turns.rem_euclid(4)).unwrap_or(0)));
     }
     let pdf = tokio::task::spawn_blocking(move || {
         let pages: Vec<PdfPage<'_>> =

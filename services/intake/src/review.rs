@@ -126,18 +126,22 @@ pub(crate) async fn list_review(
     let after = paging::cursor::<ScanPageId>(q.cursor.as_deref())?;
     let mut conn = state.store.read().await?;
     let pages = scan::review_pages(&mut conn, caller.site_id, after, limit).await?;
-    let next_cursor = paging::next_cursor(&pages, limit, |p| p.page_id);
+    let next_cursor = paging::next_cursor(&pages, limit, |p| p.page.page_id);
     Ok(Json(ReviewList {
         items: pages
             .into_iter()
             .map(|p| ReviewItem {
-                page_id: p.page_id,
-                scan_id: p.scan_id,
-                file_index: p.file_index,
-                page_number: p.page_number,
+                page_id: p.page.page_id,
+                scan_id: p.page.scan_id,
+                file_index: p.page.file_index,
+                page_number: p.page.page_number,
                 reason: p.review_reason.unwrap_or_default(),
                 detail: p.review_detail.unwrap_or_default(),
-                thumbnail_url: p.thumbnail_blob.as_ref().map(|_| format!("/v1/review/{}/thumbnail", p.page_id)),
+                thumbnail_url: p
+                    .page
+                    .thumbnail_blob
+                    .as_ref()
+                    .map(|_| format!("/v1/review/{}/thumbnail", p.page.page_id)),
                 created_at: p.created_at,
             })
             .collect(),
@@ -169,6 +173,7 @@ pub(crate) async fn review_thumbnail(
 ) -> Result<Response, ApiError> {
     let page = site_page(&state, &caller, &page_id).await?;
     let key = page
+        .page
         .thumbnail_blob
         .ok_or_else(|| ApiError::NotFound(format!("page {page_id} has no thumbnail: it could not be decoded")))?;
     let png = state
@@ -208,7 +213,7 @@ pub(crate) async fn decide_review(
     let first = site_page(&state, &caller, &page_id).await?;
     let not_in_review = |p: &ScanPageRecord| ApiError::Conflict {
         kind: "page-not-in-review",
-        detail: format!("page {} is not in review (it is {})", p.page_id, p.outcome),
+        detail: format!("page {} is not in review (it is {})", p.page.page_id, p.outcome),
     };
     if first.outcome != "review" {
         return Err(not_in_review(&first));
@@ -225,7 +230,7 @@ pub(crate) async fn decide_review(
             let mut tx = state.store.begin().await?;
             if !scan::resolve_review(
                 &mut tx,
-                first.page_id,
+                first.page.page_id,
                 "discarded",
                 None,
                 None,
@@ -238,9 +243,9 @@ pub(crate) async fn decide_review(
                 return Err(not_in_review(&first));
             }
             tx.commit().await.map_err(hybridpost_store::StoreError::from)?;
-            tracing::info!(page.id = %first.page_id, "scanned page {} discarded in review", first.page_id);
+            tracing::info!(page.id = %first.page.page_id, "scanned page {} discarded in review", first.page.page_id);
             Ok(Json(ReviewResult {
-                page_ids: vec![first.page_id],
+                page_ids: vec![first.page.page_id],
                 outcome: "discarded".into(),
                 letter_id: None,
                 reply_id: None,
@@ -261,7 +266,7 @@ pub(crate) async fn decide_review(
                 if page.outcome != "review" {
                     return Err(not_in_review(&page));
                 }
-                if pages.iter().any(|p| p.page_id == page.page_id) {
+                if pages.iter().any(|p| p.page.page_id == page.page.page_id) {
                     return Err(ApiError::BadRequest(format!("page {id} is named twice")));
                 }
                 pages.push(page);
@@ -277,7 +282,7 @@ pub(crate) async fn decide_review(
             };
             let batch = {
                 let mut conn = state.store.read().await?;
-                scan::get_scan(&mut conn, Some(caller.site_id), pages[0].scan_id)
+                scan::get_scan(&mut conn, Some(caller.site_id), pages[0].page.scan_id)
                     .await?
                     .ok_or_else(|| ApiError::Internal("a page without its batch".into()))?
             };
@@ -286,7 +291,7 @@ pub(crate) async fn decide_review(
             let mut reply_id = None;
             match mode {
                 Mode::Replies => {
-                    if pages.iter().any(|p| p.image_blob.is_none()) {
+                    if pages.iter().any(|p| p.page.image_blob.is_none()) {
                         return Err(ApiError::Conflict {
                             kind: "page-not-decoded",
                             detail: "a page that could not be decoded cannot be part of a reply; scan it again".into(),
@@ -318,7 +323,7 @@ pub(crate) async fn decide_review(
                         .as_deref()
                         .and_then(|r| r.parse().ok())
                         .ok_or_else(|| ApiError::Internal("a batch of returns without a reason".into()))?;
-                    let ids: Vec<ScanPageId> = pages.iter().map(|p| p.page_id).collect();
+                    let ids: Vec<ScanPageId> = pages.iter().map(|p| p.page.page_id).collect();
                     if let Err(why) = record_return(&mut tx, &letter, reason, &batch, &ids).await.map_err(internal)? {
                         let mut errors = ValidationErrors::default();
                         errors.add("reference", why);
@@ -329,7 +334,7 @@ pub(crate) async fn decide_review(
             for p in &pages {
                 if !scan::resolve_review(
                     &mut tx,
-                    p.page_id,
+                    p.page.page_id,
                     "assigned",
                     Some(letter.letter_id),
                     reply_id,
@@ -345,7 +350,7 @@ pub(crate) async fn decide_review(
             tx.commit().await.map_err(hybridpost_store::StoreError::from)?;
             tracing::info!(letter.id = %letter.letter_id, pages = pages.len(), "scanned pages assigned in review");
             Ok(Json(ReviewResult {
-                page_ids: pages.iter().map(|p| p.page_id).collect(),
+                page_ids: pages.iter().map(|p| p.page.page_id).collect(),
                 outcome: "assigned".into(),
                 letter_id: Some(letter.letter_id),
                 reply_id,

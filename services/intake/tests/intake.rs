@@ -462,11 +462,11 @@ async fn two_workers_never_decode_the_same_page() {
     let mut conn = w.store.read().await.unwrap();
     let pages = hybridpost_store::scan::scan_pages(&mut conn, scan_id.parse().unwrap()).await.unwrap();
     assert_eq!(pages.len(), 9);
-    let distinct: HashSet<(i64, i64)> = pages.iter().map(|p| (p.file_index, p.page_number)).collect();
+    let distinct: HashSet<(i64, i64)> = pages.iter().map(|p| (p.page.file_index, p.page.page_number)).collect();
     assert_eq!(distinct.len(), 9, "no page stored twice");
     let files = hybridpost_store::scan::scan_files(&mut conn, scan_id.parse().unwrap()).await.unwrap();
     for p in &pages {
-        let file = files.iter().find(|f| f.file_index == p.file_index).unwrap();
+        let file = files.iter().find(|f| f.file_index == p.page.file_index).unwrap();
         assert_eq!(p.decoded_by, file.claim_token, "each page decoded under its file's one claim");
     }
     // The reply and its eight extra sheets are one reply of nine pages.
