@@ -45,6 +45,8 @@ s = json.load(open(sys.argv[1]))
 for t in s["stages"]:
     print(f"  {t['stage']:<9} {t['seconds']:7.1f} s  {t['what']}")
 print(f"  total     {s['total_seconds']:7.1f} s, peak memory {s['peak_rss_mib']:.0f} MiB, {len(s['problems'])} problems")
+for p in s["problems"][:20]:
+    print(f"  problem: {p}")
 EOF
   return $status
 }
@@ -86,6 +88,7 @@ for name in ("sqlite", "postgresql"):
         "review_pages": s["review"]["pages"],
         "emails_written": s["emails"]["written"],
         "problems": len(s["problems"]),
+        "problem_list": s["problems"][:50],
     })
 print(json.dumps({"benchmark": "demo", "letters": letters, "machine_cores": cores, "results": results}, indent=2))
 EOF
