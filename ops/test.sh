@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 . ops/lib/common.sh
 
 # --- Debian packages and a throwaway PostgreSQL cluster -----------------------------------
-ensure_packages postgresql postgresql-client poppler-utils qpdf zbar-tools curl ca-certificates python3
+ensure_packages postgresql postgresql-client poppler-utils qpdf zbar-tools libtiff-tools curl ca-certificates python3
 # A real browser for the verification page's test, with Thai and Latin fonts to draw it.
 ensure_packages chromium fonts-tlwg-laksaman-ttf fonts-dejavu-core
 ensure_python_venv

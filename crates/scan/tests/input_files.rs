@@ -188,6 +188,73 @@ bw.save('packbits.tif', compression='packbits', dpi=(150, 150))
     assert_eq!(pages("packbits.tif", file("packbits.tif"))[0].image, bw, "PackBits");
 }
 
+#[test]
+fn group_3_two_dimensional_fax_from_libtiff_decodes_from_tiff_and_from_a_pdf() {
+    // libtiff's own encoder (tiffcp, libtiff-tools), with and without fill bits before each
+    // end-of-line; the same data as a PDF's /CCITTFaxDecode with /K > 0. Needs tiffcp: without
+    // it this test fails, it does not skip.
+    let dir = tmp();
+    let bw = bw_page(1240, 1754);
+    std::fs::write(dir.path().join("bw.png"), png_bytes(&bw)).expect("write");
+    py(dir.path(), "from PIL import Image\nImage.open('bw.png').convert('1').save('plain.tif', dpi=(150, 150))\n");
+    for (scheme, name) in [("g3:2d", "g3-2d.tif"), ("g3:2d:fill", "g3-2d-fill.tif")] {
+        let out = Command::new("tiffcp")
+            .args(["-c", scheme, "-r", "100000", "plain.tif", name])
+            .current_dir(dir.path())
+            .output()
+            .expect("tiffcp runs (apt-get install libtiff-tools; ops/test.sh installs it)");
+        assert!(out.status.success(), "tiffcp -c {scheme}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let file = |name: &str| std::fs::read(dir.path().join(name)).expect(name);
+    for name in ["g3-2d.tif", "g3-2d-fill.tif"] {
+        let got = pages(name, file(name));
+        assert_eq!(got.len(), 1, "{name}");
+        assert_eq!(got[0].image, bw, "{name} decodes to the pattern");
+        assert_eq!(got[0].dpi, Some(150.0), "{name}");
+    }
+    // The strip as a PDF image, as a scanner writing Group 3 would embed it.
+    py(
+        dir.path(),
+        r#"
+from PIL import Image
+import json
+for name in ['g3-2d.tif', 'g3-2d-fill.tif']:
+    im = Image.open(name)
+    tags = im.tag_v2
+    (offset,), (count,) = tags[273], tags[279]
+    data = open(name, 'rb').read()[offset:offset + count]
+    open(name + '.fax', 'wb').write(data)
+    json.dump({'compression': tags[259], 't4': tags.get(292, 0), 'photometric': tags[262]}, open(name + '.json', 'w'))
+"#,
+    );
+    for name in ["g3-2d.tif", "g3-2d-fill.tif"] {
+        let tags: serde_json::Value = serde_json::from_slice(&file(&format!("{name}.json"))).expect("the tags as JSON");
+        assert_eq!(tags["compression"], 3, "{name} is Group 3");
+        let t4 = tags["t4"].as_i64().expect("T4Options");
+        assert_eq!(t4 & 1, 1, "{name} is two-dimensional");
+        let image = Stream::new(
+            dictionary! {
+                "Type" => "XObject", "Subtype" => "Image", "Width" => 1240, "Height" => 1754,
+                "ColorSpace" => "DeviceGray", "BitsPerComponent" => 1, "Filter" => "CCITTFaxDecode",
+                "DecodeParms" => dictionary! {
+                    "K" => 4, "Columns" => 1240, "Rows" => 1754, "EndOfLine" => true,
+                    "EncodedByteAlign" => t4 & 4 != 0,
+                    // A TIFF that says black is zero codes its white pixels as "black" runs.
+                    "BlackIs1" => tags["photometric"] == 1,
+                },
+            },
+            file(&format!("{name}.fax")),
+        );
+        let (_, items) = read("g3.pdf", scanner_pdf(vec![(image, false)]), &Limits::default()).expect("the PDF opens");
+        let page = items.into_iter().next().expect("a first page").expect("the fax page reads");
+        assert_eq!(page.image, bw, "{name} in a PDF decodes to the pattern");
+        match &page.stored {
+            StoredImage::Ccitt { k, .. } => assert!(*k > 0, "kept as Group 3 mixed, k = {k}"),
+            other => panic!("expected CCITT, got {}", other.kind()),
+        }
+    }
+}
+
 /// A PDF as scanners write them, by hand: each page one image, some inside a form with a CTM.
 fn scanner_pdf(pages: Vec<(Stream, bool)>) -> Vec<u8> {
     let mut doc = Document::with_version("1.4");
