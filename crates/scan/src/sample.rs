@@ -64,9 +64,15 @@ pub(crate) fn read_region(
     }
     let candidates = region.finder_candidates(px_per_mm, deadline);
     let mut out: Vec<Sampled> = Vec::new();
+    // Finder patterns of symbols read: another triple using one of them is the same symbol
+    // (or a finder pattern and alignment patterns mistaken for a symbol), not a second one.
+    let mut read: Vec<usize> = Vec::new();
     for triple in triples(&candidates).into_iter().take(MAX_TRIPLES) {
         if Instant::now() >= deadline {
             break;
+        }
+        if triple.members.iter().any(|m| read.contains(m)) {
+            continue;
         }
         let centre = ((triple.tr.0 + triple.bl.0) / 2.0 + rx as f32, (triple.tr.1 + triple.bl.1) / 2.0 + ry as f32);
         // A symbol already read or tried (two triples of the same finder patterns).
@@ -75,6 +81,9 @@ pub(crate) fn read_region(
             continue;
         }
         let text = region.decode(&triple, deadline);
+        if text.is_some() {
+            read.extend(triple.members);
+        }
         out.push(Sampled { centre, top_edge: (triple.tr.0 - triple.tl.0, triple.tr.1 - triple.tl.1), text });
     }
     out
@@ -100,6 +109,8 @@ struct Triple {
     /// Mean module size of the three, pixels.
     module: f32,
     score: f32,
+    /// The candidates' indices.
+    members: [usize; 3],
 }
 
 /// Triples of candidates that could be one symbol's finder patterns, best first.
@@ -148,6 +159,7 @@ fn triples(candidates: &[Candidate]) -> Vec<Triple> {
                     leg,
                     module,
                     score: a.score + b.score + cc.score,
+                    members: [i, j, k],
                 });
             }
         }
