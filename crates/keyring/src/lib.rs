@@ -100,6 +100,9 @@ pub struct Keyring {
     secret: ServiceSecret,
     cache: Arc<Mutex<HashMap<String, CachedKey>>>,
     issuers: Arc<Mutex<HashMap<AgencyId, String>>>,
+    /// Held while an issuer's missing or expired seal key is replaced, so that concurrent
+    /// letters of a new agency make one key, not one each.
+    replacing: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for Keyring {
@@ -128,6 +131,7 @@ impl Keyring {
             secret,
             cache: Arc::new(Mutex::new(HashMap::new())),
             issuers: Arc::new(Mutex::new(HashMap::new())),
+            replacing: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
 
@@ -231,24 +235,43 @@ impl Keyring {
         {
             return Ok(key.clone());
         }
-        let stored = {
-            let mut conn = self.store.read().await?;
-            signing_keys::current_key(&mut conn, KeyPurpose::Seal, issuer).await?
-        };
-        let key = match stored {
-            Some(stored) if self.validity_of(&stored)?.contains(today) => self.unwrap(&stored)?,
-            _ => {
-                self.rotate(issuer, Some(agency_id), today).await?;
-                let mut conn = self.store.read().await?;
-                let stored = signing_keys::current_key(&mut conn, KeyPurpose::Seal, issuer)
-                    .await?
-                    .ok_or_else(|| KeyringError::Seal(format!("no seal key for {issuer} after making one")))?;
-                self.unwrap(&stored)?
+        let key = match self.usable_key(issuer, today).await? {
+            Some(key) => key,
+            None => {
+                let _replacing = self.replacing.lock().await;
+                // Another request of this process may have made it while this one waited.
+                match self.usable_key(issuer, today).await? {
+                    Some(key) => key,
+                    None => {
+                        let made = self.rotate(issuer, Some(agency_id), today).await;
+                        // Another node may have made one at the same moment (its transaction
+                        // won): use that one.
+                        match (made, self.usable_key(issuer, today).await?) {
+                            (_, Some(key)) => key,
+                            (Err(e), None) => return Err(e),
+                            (Ok(_), None) => {
+                                return Err(KeyringError::Seal(format!("no seal key for {issuer} after making one")));
+                            }
+                        }
+                    }
+                }
             }
         };
         let key = Arc::new(key);
         self.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(issuer.to_owned(), (key.clone(), Instant::now()));
         Ok(key)
+    }
+
+    /// The issuer's current seal key if it is valid on `today`.
+    async fn usable_key(&self, issuer: &str, today: Date) -> Result<Option<SigningKey>, KeyringError> {
+        let stored = {
+            let mut conn = self.store.read().await?;
+            signing_keys::current_key(&mut conn, KeyPurpose::Seal, issuer).await?
+        };
+        match stored {
+            Some(stored) if self.validity_of(&stored)?.contains(today) => Ok(Some(self.unwrap(&stored)?)),
+            _ => Ok(None),
+        }
     }
 
     /// Makes a new seal key for `issuer`, retires its current one, and publishes a new trust
