@@ -237,25 +237,7 @@ impl Keyring {
         }
         let key = match self.usable_key(issuer, today).await? {
             Some(key) => key,
-            None => {
-                let _replacing = self.replacing.lock().await;
-                // Another request of this process may have made it while this one waited.
-                match self.usable_key(issuer, today).await? {
-                    Some(key) => key,
-                    None => {
-                        let made = self.rotate(issuer, Some(agency_id), today).await;
-                        // Another node may have made one at the same moment (its transaction
-                        // won): use that one.
-                        match (made, self.usable_key(issuer, today).await?) {
-                            (_, Some(key)) => key,
-                            (Err(e), None) => return Err(e),
-                            (Ok(_), None) => {
-                                return Err(KeyringError::Seal(format!("no seal key for {issuer} after making one")));
-                            }
-                        }
-                    }
-                }
-            }
+            None => self.replace_key(issuer, agency_id, today).await?,
         };
         let key = Arc::new(key);
         self.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(issuer.to_owned(), (key.clone(), Instant::now()));
@@ -271,6 +253,24 @@ impl Keyring {
         match stored {
             Some(stored) if self.validity_of(&stored)?.contains(today) => Ok(Some(self.unwrap(&stored)?)),
             _ => Ok(None),
+        }
+    }
+
+    /// Makes `issuer`'s seal key when it has no valid one, once: under [`Keyring::replacing`]
+    /// in this process, and taking the key another node made at the same moment when that
+    /// node's transaction won.
+    async fn replace_key(&self, issuer: &str, agency_id: AgencyId, today: Date) -> Result<SigningKey, KeyringError> {
+        let _replacing = self.replacing.lock().await;
+        // Another request of this process may have made it while this one waited.
+        if let Some(key) = self.usable_key(issuer, today).await? {
+            return Ok(key);
+        }
+        let made = self.rotate(issuer, Some(agency_id), today).await;
+        match self.usable_key(issuer, today).await? {
+            Some(key) => Ok(key),
+            None => Err(made
+                .err()
+                .unwrap_or_else(|| KeyringError::Seal(format!("no seal key for {issuer} after making one")))),
         }
     }
 

@@ -408,10 +408,31 @@ impl<'a> Search<'a> {
             }
             self.attempt(step, &attempt);
         }
-        self.findings.steps.push(StepRecord { step, duration: step_started.elapsed(), codes: self.step_codes });
+        self.end_step(step, step_started);
+    }
+
+    /// Records the end of `step`, begun at `started`, and stops the search if the caller has
+    /// enough.
+    fn end_step(&mut self, step: Step, started: Instant) {
+        self.findings.steps.push(StepRecord { step, duration: started.elapsed(), codes: self.step_codes });
         if !self.done && (self.enough)(&self.findings.codes) {
             self.done = true;
         }
+    }
+
+    /// Records `text` read by `step` at `centre` (image pixels) from a symbol saying that
+    /// `turns` clockwise quarter turns make the page upright; whether the code is new.
+    fn record_read(&mut self, step: Step, text: String, centre: (f32, f32), turns: u8) -> bool {
+        self.read_at.push(centre);
+        if self.findings.quarter_turns.is_none() {
+            self.findings.quarter_turns = Some(turns);
+        }
+        if self.findings.codes.iter().any(|f| f.text == text) {
+            return false;
+        }
+        self.findings.codes.push(Found { text, step });
+        self.step_codes += 1;
+        true
     }
 
     /// [`Step::Sampled`] on the symbols rqrr located but did not read, then on every region
@@ -449,16 +470,9 @@ impl<'a> Search<'a> {
             for symbol in symbols {
                 match symbol.text {
                     Some(text) => {
-                        self.read_at.push(symbol.centre);
-                        if self.findings.quarter_turns.is_none() {
-                            let (dx, dy) = symbol.top_edge;
-                            self.findings.quarter_turns = Some(turns_from_axis(dx.round() as i32, dy.round() as i32));
-                        }
-                        if !self.findings.codes.iter().any(|f| f.text == text) {
-                            self.findings.codes.push(Found { text, step: Step::Sampled });
-                            self.step_codes += 1;
-                            new_codes = true;
-                        }
+                        let (dx, dy) = symbol.top_edge;
+                        let turns = turns_from_axis(dx.round() as i32, dy.round() as i32);
+                        new_codes |= self.record_read(Step::Sampled, text, symbol.centre, turns);
                     }
                     None => self.failed.push(symbol.centre),
                 }
@@ -467,14 +481,7 @@ impl<'a> Search<'a> {
                 self.done = true;
             }
         }
-        self.findings.steps.push(StepRecord {
-            step: Step::Sampled,
-            duration: step_started.elapsed(),
-            codes: self.step_codes,
-        });
-        if !self.done && (self.enough)(&self.findings.codes) {
-            self.done = true;
-        }
+        self.end_step(Step::Sampled, step_started);
     }
 
     fn finish(mut self) -> Findings {
@@ -606,18 +613,10 @@ impl<'a> Search<'a> {
             );
             match symbol.text {
                 Some(text) => {
-                    self.read_at.push(centre);
-                    if self.findings.quarter_turns.is_none() {
-                        self.findings.quarter_turns = Some(symbol.turns);
-                    }
                     if self.turns_from_area.is_none() {
                         self.turns_from_area = attempt.turns;
                     }
-                    if !self.findings.codes.iter().any(|f| f.text == text) {
-                        self.findings.codes.push(Found { text, step });
-                        self.step_codes += 1;
-                        new_codes = true;
-                    }
+                    new_codes |= self.record_read(step, text, centre, symbol.turns);
                 }
                 None => {
                     self.failed.push(centre);
@@ -961,6 +960,15 @@ fn otsu(mut img: GrayImage) -> GrayImage {
     for p in img.as_raw() {
         histogram[*p as usize] += 1;
     }
+    let threshold = otsu_level(&histogram);
+    for p in img.pixels_mut() {
+        p.0[0] = if p.0[0] <= threshold { 0 } else { 255 };
+    }
+    img
+}
+
+/// Otsu's level (Otsu 1979) of a histogram of grey levels: values at or below it are dark.
+pub(crate) fn otsu_level(histogram: &[u64; 256]) -> u8 {
     let total: u64 = histogram.iter().sum();
     let sum_all: f64 = histogram.iter().enumerate().map(|(v, &n)| v as f64 * n as f64).sum();
     let (mut weight_b, mut sum_b, mut best, mut threshold) = (0u64, 0.0f64, -1.0f64, 128u8);
@@ -982,10 +990,7 @@ fn otsu(mut img: GrayImage) -> GrayImage {
             threshold = v as u8;
         }
     }
-    for p in img.pixels_mut() {
-        p.0[0] = if p.0[0] <= threshold { 0 } else { 255 };
-    }
-    img
+    threshold
 }
 
 /// Sauvola's adaptive threshold (Sauvola & Pietikäinen 2000, k = 0.2, R = 128) over a window

@@ -20,6 +20,8 @@ use std::time::Instant;
 
 use image::GrayImage;
 
+use crate::find::otsu_level;
+
 /// A symbol whose finder patterns were found: where, which way up, and its text if read.
 #[derive(Clone, Debug)]
 pub(crate) struct Sampled {
@@ -75,7 +77,8 @@ pub(crate) fn read_region(
             continue;
         }
         let centre = ((triple.tr.0 + triple.bl.0) / 2.0 + rx as f32, (triple.tr.1 + triple.bl.1) / 2.0 + ry as f32);
-        // A symbol already read or tried (two triples of the same finder patterns).
+        // A symbol already tried: this triple shares two finder patterns with one tried, its
+        // third candidate an alignment pattern or a near duplicate.
         let near = triple.leg / 4.0;
         if out.iter().any(|s| (s.centre.0 - centre.0).hypot(s.centre.1 - centre.1) < near) {
             continue;
@@ -343,9 +346,15 @@ impl<'a> Region<'a> {
                     })
                     .collect();
                 for sharpen in [0.0, 0.8] {
-                    let values = if sharpen > 0.0 { sharpened(&samples, n, sharpen) } else { samples.clone() };
+                    let sharp;
+                    let values: &[f32] = if sharpen > 0.0 {
+                        sharp = sharpened(&samples, n, sharpen);
+                        &sharp
+                    } else {
+                        &samples
+                    };
                     for threshold in [Threshold::LocalMean, Threshold::Otsu] {
-                        let dark = threshold.apply(&values, n);
+                        let dark = threshold.apply(values, n);
                         let grid = rqrr::Grid::new(Bits { size: n, dark });
                         if let Ok((_, text)) = grid.decode() {
                             return Some(text);
@@ -396,39 +405,15 @@ impl Threshold {
                     .collect()
             }
             Threshold::Otsu => {
-                let level = otsu_level(values);
+                let mut histogram = [0u64; 256];
+                for &v in values {
+                    histogram[v.clamp(0.0, 255.0) as usize] += 1;
+                }
+                let level = f32::from(otsu_level(&histogram));
                 values.iter().map(|&v| v <= level).collect()
             }
         }
     }
-}
-
-/// Otsu's level (Otsu 1979) of `values`.
-fn otsu_level(values: &[f32]) -> f32 {
-    let mut histogram = [0u32; 256];
-    for &v in values {
-        histogram[v.clamp(0.0, 255.0) as usize] += 1;
-    }
-    let total = values.len() as f64;
-    let sum_all: f64 = histogram.iter().enumerate().map(|(v, &n)| v as f64 * f64::from(n)).sum();
-    let (mut weight_b, mut sum_b, mut best, mut level) = (0f64, 0f64, -1f64, 128f32);
-    for (v, &n) in histogram.iter().enumerate() {
-        weight_b += f64::from(n);
-        if weight_b == 0.0 {
-            continue;
-        }
-        let weight_f = total - weight_b;
-        if weight_f <= 0.0 {
-            break;
-        }
-        sum_b += v as f64 * f64::from(n);
-        let between = weight_b * weight_f * (sum_b / weight_b - (sum_all - sum_b) / weight_f).powi(2);
-        if between > best {
-            best = between;
-            level = v as f32;
-        }
-    }
-    level
 }
 
 /// Each sample pushed away from the mean of its four neighbours by `amount`: blur pulls a
