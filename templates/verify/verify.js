@@ -44,7 +44,14 @@
     copyUnavailable: ['รหัสถูกต้อง แต่ยังไม่มีสำเนาดิจิทัลของจดหมายฉบับนี้', 'The PIN is right, but no digital copy is available yet'],
     withdrawnRefused: ['จดหมายฉบับนี้ถูกเพิกถอน จึงเปิดไม่ได้', 'This letter was withdrawn and cannot be opened'],
     failed: ['เกิดข้อผิดพลาด กรุณาลองใหม่', 'Something went wrong; please try again'],
-    optinSent: ['ส่งลิงก์ยืนยันไปที่อีเมลแล้ว กรุณาเปิดลิงก์ในอีเมลเพื่อยืนยัน', 'A confirmation link was sent; open it to confirm your address'],
+    optinSent: [
+      'ส่งลิงก์ยืนยันไปที่อีเมลแล้ว กรุณาเปิดลิงก์ในอีเมลเพื่อยืนยัน เมื่อยืนยันแล้ว เราจะส่งจดหมายแจ้งการเปลี่ยนแปลงไปยังที่อยู่ของท่านทางไปรษณีย์ และจดหมายฉบับต่อไปจะส่งทางอีเมลหลังพ้นระยะเวลารอ',
+      'A confirmation link was sent; open it to confirm your address. We then post a letter about the change to your postal address, and your letters come by e-mail once the waiting period has passed.',
+    ],
+    optinLimit: [
+      'ขอรับจดหมายทางอีเมลจากจดหมายฉบับนี้ครบจำนวนครั้งแล้ว กรุณาเปิดลิงก์ในอีเมลที่ได้รับ หรือลองใหม่ในวันถัดไป',
+      'The e-mail requests from this letter have reached their limit; open the link you were sent, or try again tomorrow.',
+    ],
     optinNoCitizenId: [
       'จดหมายฉบับนี้ไม่ได้ระบุเลขประจำตัวประชาชนของผู้รับ จึงสมัครรับจดหมายทางอีเมลไม่ได้ กรุณาติดต่อหน่วยงานผู้ส่ง',
       "This letter was sent without the recipient's citizen ID, so it cannot be linked to an e-mail address. Please contact the agency that sent it.",
@@ -65,6 +72,10 @@
     unknown_reference: ['ลายมือชื่อถูกต้อง แต่ไม่พบจดหมายฉบับนี้ในระบบ กรุณาติดต่อหน่วยงานผู้ส่ง', 'The signature is valid, but this letter is not in the system; please contact the agency.'],
     status_unavailable: ['ลายมือชื่อถูกต้อง แต่ตรวจสถานะจดหมายไม่ได้ในขณะนี้', "The signature is valid, but the letter's status cannot be checked right now."],
     agency_mismatch: ['หน่วยงานในตรารับรองไม่ตรงกับข้อมูลในระบบ', 'The agency in the seal does not match the records.'],
+    test_letter: [
+      'นี่คือจดหมายทดสอบที่หน่วยงานสร้างขึ้นเพื่อทดลองระบบ ไม่ใช่หนังสือราชการจริง ไม่มีผลใด ๆ',
+      'This is a TEST letter an agency made to try the system. It is not a real letter and has no effect.',
+    ],
   };
 
   const WITHDRAWAL = {
@@ -506,6 +517,10 @@
       payload = await verifySeal(base32Decode(fragment));
     } catch (e) {
       const reason = e instanceof SealError ? e.reason : 'malformed';
+      if (reason === 'unknown_key' && (await isTestLetter(fragment))) {
+        showVerdict('not-genuine', 'test_letter');
+        return;
+      }
       showVerdict(reason === 'trust_list' ? 'unknown' : 'not-genuine', reason, e.values);
       return;
     }
@@ -543,6 +558,18 @@
     addFact(facts, TEXT.reference, [humanReference(payload.reference), '']);
     bilingual($('verdict-note'), TEXT.genuineNote);
     offerPin(reference);
+  }
+
+  // A seal signed by a key in no trust list may be a test letter (test keys are never
+  // published); the server says so. It stays "not genuine" either way.
+  async function isTestLetter(fragment) {
+    try {
+      const payload = parsePayload(parseSeal(base32Decode(fragment)).payload);
+      const status = await fetchStatus(base32Encode(payload.reference));
+      return status !== null && status.test === true;
+    } catch (e) {
+      return false;
+    }
   }
 
   function addSealFacts(payload) {
@@ -587,6 +614,8 @@
   }
 
   function refusal(response, problem) {
+    if (problem.type === 'urn:hybridpost:problem:test-letter') return REASONS.test_letter;
+    if (problem.type === 'urn:hybridpost:problem:optin-limit') return TEXT.optinLimit;
     if (response.status === 403) return TEXT.pinWrong;
     if (response.status === 429) {
       const minutes = Math.max(1, Math.ceil(Number(response.headers.get('Retry-After') || '60') / 60));
@@ -670,6 +699,11 @@
     if (status === null) {
       section.dataset.lookup = 'not-found';
       bilingual($('lookup-title'), TEXT.lookupNotFound);
+      return;
+    }
+    if (status.test) {
+      section.dataset.lookup = 'test';
+      bilingual($('lookup-title'), REASONS.test_letter);
       return;
     }
     section.dataset.lookup = status.withdrawn ? 'withdrawn' : 'found';

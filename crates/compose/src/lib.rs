@@ -74,6 +74,7 @@ impl Composer {
         letter: &LetterRecord,
         agency: &Agency,
         document: Option<&[u8]>,
+        pin: PinOnPage,
     ) -> Result<Composed, ComposeError> {
         let mut content: NewLetter =
             serde_json::from_value(letter.content.clone()).map_err(|e| ComposeError::Stored(e.to_string()))?;
@@ -90,13 +91,14 @@ impl Composer {
             content.signatory = None;
         }
         let seal = letter.seal.as_ref();
-        let pin = match seal {
-            Some(s) => Some(
+        let pin = match (seal, pin) {
+            (Some(s), PinOnPage::Printed) => Some(
                 self.keyring
                     .unwrap_pin(&s.reference, &s.pin_wrapped)
                     .map_err(|e| ComposeError::Stored(e.to_string()))?,
             ),
-            None => None,
+            (Some(_), PinOnPage::Withheld) => Some(WITHHELD_PIN.to_owned()),
+            (None, _) => None,
         };
         let issue_date = seal
             .and_then(|s| {
@@ -157,14 +159,15 @@ impl Composer {
         ReplyKey::from_bytes(key.as_ref()).unwrap_or_else(|| unreachable!("a 32-byte key is long enough"))
     }
 
-    /// The letter as one PDF: its proof for the agency and its digital copy for the citizen.
+    /// The letter as one PDF: its proof for the agency and its digital copy for the citizen,
+    /// neither of which shows the PIN (only the printed letter does).
     pub fn pdf(
         &self,
         letter: &LetterRecord,
         agency: &Agency,
         document: Option<&[u8]>,
     ) -> Result<Vec<u8>, ComposeError> {
-        match self.compose(letter, agency, document)? {
+        match self.compose(letter, agency, document, PinOnPage::Withheld)? {
             Composed::Document(doc) => doc.to_pdf().map_err(|e| ComposeError::Layout(e.to_string())),
             Composed::CoverAndPdf(cover, pdf) => {
                 let cover = cover.to_pdf().map_err(|e| ComposeError::Layout(e.to_string()))?;
@@ -173,6 +176,23 @@ impl Composer {
         }
     }
 }
+
+/// Whether the PIN is printed under the seal.
+///
+/// The PIN proves that its holder has the paper letter: it opens the letter's copy on the
+/// verification page and asks for a change of delivery channel. So it appears only on what is
+/// printed and posted, never in a proof for the agency, a digital copy or anything a key holder
+/// or an e-mail reader can download; those show [`WITHHELD_PIN`] in its place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PinOnPage {
+    /// The real PIN: print batches only.
+    Printed,
+    /// [`WITHHELD_PIN`] where the PIN would be.
+    Withheld,
+}
+
+/// What stands in the PIN's place on proofs and digital copies.
+pub const WITHHELD_PIN: &str = "XXXX XXXX";
 
 /// The text of the cover page of a letter that is the agency's own PDF.
 pub const COVER_TEXT: &str = "หนังสือของหน่วยงานฉบับจริงอยู่ในหน้าถัดไป \

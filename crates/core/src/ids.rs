@@ -92,6 +92,35 @@ id_type!(
     ReplyId
 );
 
+/// Whose letters a caller may see: one agency, in one mode. Test mode is a world of its own,
+/// as in payment APIs: a test key sees and acts on test letters only (and their events,
+/// webhooks, replies and documents), a live key on live ones only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AgencyScope {
+    /// The agency.
+    pub agency_id: AgencyId,
+    /// Test mode: letters are sealed with a key no trust list carries and are never printed,
+    /// sent or used to register a channel.
+    pub test: bool,
+}
+
+impl AgencyScope {
+    /// The agency's live letters.
+    pub fn live(agency_id: AgencyId) -> Self {
+        Self { agency_id, test: false }
+    }
+
+    /// The agency's test letters.
+    pub fn test(agency_id: AgencyId) -> Self {
+        Self { agency_id, test: true }
+    }
+
+    /// `live` or `test`, for logs and messages.
+    pub fn mode(&self) -> &'static str {
+        if self.test { "test" } else { "live" }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

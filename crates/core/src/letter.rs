@@ -71,7 +71,8 @@ pub struct NewRecipient {
     pub name: String,
     /// Postal address.
     pub address: ThaiAddress,
-    /// Thai citizen id (13 digits); the key to the citizen's registered e-channels.
+    /// Thai citizen id (13 digits); the key to the citizen's registered e-channels. Only its
+    /// keyed hash is kept: the letter shows it back masked (`xxxxxxxxx0708`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub citizen_id: Option<String>,
     /// E-mail address the agency holds. It is used for digital delivery only once the citizen
@@ -253,7 +254,8 @@ impl NewLetter {
             None => None,
             Some(text) => match CitizenId::parse(text) {
                 Ok(id) => {
-                    letter.recipient.citizen_id = Some(id.digits());
+                    // Only the masked form is kept: routing uses the keyed hash, taken before storing.
+                    letter.recipient.citizen_id = Some(id.masked());
                     Some(id)
                 }
                 Err(e) => {
@@ -337,6 +339,10 @@ pub enum ChannelReason {
     NoCitizenId,
     /// The citizen has no verified e-channel.
     NoVerifiedEChannel,
+    /// hybridpost's own letter confirming a change of the citizen's delivery channel: it goes
+    /// on paper to the postal address, whatever the channel, so that whoever lives there learns
+    /// of the change before it takes effect.
+    ChannelChangeConfirmation,
 }
 
 impl Channel {
@@ -365,6 +371,7 @@ impl ChannelReason {
             ChannelReason::VerifiedEChannel => "verified_e_channel",
             ChannelReason::NoCitizenId => "no_citizen_id",
             ChannelReason::NoVerifiedEChannel => "no_verified_e_channel",
+            ChannelReason::ChannelChangeConfirmation => "channel_change_confirmation",
         }
     }
 }
@@ -383,8 +390,13 @@ impl std::str::FromStr for Channel {
 impl std::str::FromStr for ChannelReason {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [ChannelReason::VerifiedEChannel, ChannelReason::NoCitizenId, ChannelReason::NoVerifiedEChannel]
-            .into_iter()
+        [
+            ChannelReason::VerifiedEChannel,
+            ChannelReason::NoCitizenId,
+            ChannelReason::NoVerifiedEChannel,
+            ChannelReason::ChannelChangeConfirmation,
+        ]
+        .into_iter()
             .find(|r| r.as_str() == s)
             .ok_or_else(|| format!("{s:?} is not a channel reason"))
     }

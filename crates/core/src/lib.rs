@@ -16,7 +16,7 @@ pub mod validation;
 
 pub use address::{AddressError, ThaiAddress};
 pub use citizen_id::{CitizenId, CitizenIdError};
-pub use ids::{AgencyId, BatchId, EventId, LetterId, ReplyId, ScanId, ScanPageId, SiteId};
+pub use ids::{AgencyId, AgencyScope, BatchId, EventId, LetterId, ReplyId, ScanId, ScanPageId, SiteId};
 pub use letter::{Channel, ChannelReason, Language, LetterLayout, NewLetter, NewRecipient, ReplyRequest};
 pub use returns::ReturnReason;
 pub use status::{LetterStatus, TransitionError};

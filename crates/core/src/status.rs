@@ -101,6 +101,14 @@ impl LetterStatus {
         self.next().contains(&LetterStatus::Cancelled)
     }
 
+    /// True once the letter has left hybridpost's hands: handed to the post or sent as a digital
+    /// notice. Only such a letter can be withdrawn; before that it is cancelled (or, in a print
+    /// batch, it will still be printed and posted).
+    pub fn is_out(self) -> bool {
+        use LetterStatus::*;
+        matches!(self, Dispatched | Delivered | Returned | Notified | Opened | ReplyReceived)
+    }
+
     /// True when nothing more can happen to the letter.
     pub fn is_final(self) -> bool {
         self.next().is_empty()

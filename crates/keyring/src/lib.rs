@@ -8,6 +8,8 @@
 //!   sequence number, in the same transaction as the change.
 //! - Private keys are stored wrapped (AES-256-GCM) under a key derived from the service secret;
 //!   the database alone does not give them away.
+//! - Test letters (sent with a test key) are sealed by a separate test key of the issuer that
+//!   no trust list carries: they never verify as genuine, offline or on the verification page.
 //! - Each letter gets a random reference (printed on it and sealed) and a PIN (printed under
 //!   the seal) that opens its digital copy. The PIN is stored as a keyed hash for checking and
 //!   wrapped for printing.
@@ -19,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hmac::{Hmac, Mac};
-use hybridpost_core::AgencyId;
+use hybridpost_core::{AgencyId, AgencyScope};
 use hybridpost_seal::{
     ContentDigest, Date, DocumentType, FORMAT_VERSION, KeyId, Purpose, Reference, RootKey, Seal, SealPayload,
     ServiceSecret, SigningKey, TrustList, TrustedKey, Validity,
@@ -98,7 +100,7 @@ type CachedKey = (Arc<SigningKey>, Instant);
 pub struct Keyring {
     store: Store,
     secret: ServiceSecret,
-    cache: Arc<Mutex<HashMap<String, CachedKey>>>,
+    cache: Arc<Mutex<HashMap<(KeyPurpose, String), CachedKey>>>,
     issuers: Arc<Mutex<HashMap<AgencyId, String>>>,
     /// Held while an issuer's missing or expired seal key is replaced, so that concurrent
     /// letters of a new agency make one key, not one each.
@@ -140,14 +142,16 @@ impl Keyring {
         &self.secret
     }
 
-    /// Seals a letter of the agency, under its issuer code.
+    /// Seals a letter of the agency, under its issuer code: a live letter with the issuer's
+    /// seal key, a test letter with its test key (in no trust list).
     pub async fn seal_for_agency(
         &self,
-        agency_id: AgencyId,
+        scope: AgencyScope,
         request: &SealRequest,
     ) -> Result<SealedLetter, KeyringError> {
-        let issuer = self.issuer_of(agency_id).await?;
-        self.seal_letter(&issuer, agency_id, request).await
+        let issuer = self.issuer_of(scope.agency_id).await?;
+        let purpose = if scope.test { KeyPurpose::TestSeal } else { KeyPurpose::Seal };
+        self.seal_with(purpose, &issuer, scope.agency_id, request).await
     }
 
     /// The issuer code of an agency (codes never change, so they are cached for good).
@@ -163,14 +167,24 @@ impl Keyring {
         Ok(agency.issuer_code)
     }
 
-    /// Seals a letter of `issuer` (creating the issuer's first key when it has none).
+    /// Seals a live letter of `issuer` (creating the issuer's first key when it has none).
     pub async fn seal_letter(
         &self,
         issuer: &str,
         agency_id: AgencyId,
         request: &SealRequest,
     ) -> Result<SealedLetter, KeyringError> {
-        let key = self.seal_key(issuer, agency_id, request.issue_date).await?;
+        self.seal_with(KeyPurpose::Seal, issuer, agency_id, request).await
+    }
+
+    async fn seal_with(
+        &self,
+        purpose: KeyPurpose,
+        issuer: &str,
+        agency_id: AgencyId,
+        request: &SealRequest,
+    ) -> Result<SealedLetter, KeyringError> {
+        let key = self.seal_key(purpose, issuer, agency_id, request.issue_date).await?;
         let reference = Reference::generate();
         let expires = request
             .issue_date
@@ -227,28 +241,35 @@ impl Keyring {
             .map_err(|_| KeyringError::BadKey { key_id: format!("pin of {reference}"), reason: "not text".into() })
     }
 
-    /// The key that seals for `issuer` now: cached, read from the store, or made.
-    async fn seal_key(&self, issuer: &str, agency_id: AgencyId, today: Date) -> Result<Arc<SigningKey>, KeyringError> {
-        if let Some((key, at)) = self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(issuer)
+    /// The key of `purpose` that seals for `issuer` now: cached, read from the store, or made.
+    async fn seal_key(
+        &self,
+        purpose: KeyPurpose,
+        issuer: &str,
+        agency_id: AgencyId,
+        today: Date,
+    ) -> Result<Arc<SigningKey>, KeyringError> {
+        let cache_key = (purpose, issuer.to_owned());
+        if let Some((key, at)) = self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(&cache_key)
             && at.elapsed() < CACHE_FOR
             && key.validity().contains(today)
         {
             return Ok(key.clone());
         }
-        let key = match self.usable_key(issuer, today).await? {
+        let key = match self.usable_key(purpose, issuer, today).await? {
             Some(key) => key,
-            None => self.replace_key(issuer, agency_id, today).await?,
+            None => self.replace_key(purpose, issuer, agency_id, today).await?,
         };
         let key = Arc::new(key);
-        self.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(issuer.to_owned(), (key.clone(), Instant::now()));
+        self.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(cache_key, (key.clone(), Instant::now()));
         Ok(key)
     }
 
-    /// The issuer's current seal key if it is valid on `today`.
-    async fn usable_key(&self, issuer: &str, today: Date) -> Result<Option<SigningKey>, KeyringError> {
+    /// The issuer's current key of `purpose` if it is valid on `today`.
+    async fn usable_key(&self, purpose: KeyPurpose, issuer: &str, today: Date) -> Result<Option<SigningKey>, KeyringError> {
         let stored = {
             let mut conn = self.store.read().await?;
-            signing_keys::current_key(&mut conn, KeyPurpose::Seal, issuer).await?
+            signing_keys::current_key(&mut conn, purpose, issuer).await?
         };
         match stored {
             Some(stored) if self.validity_of(&stored)?.contains(today) => Ok(Some(self.unwrap(&stored)?)),
@@ -259,14 +280,23 @@ impl Keyring {
     /// Makes `issuer`'s seal key when it has no valid one, once: under [`Keyring::replacing`]
     /// in this process, and taking the key another node made at the same moment when that
     /// node's transaction won.
-    async fn replace_key(&self, issuer: &str, agency_id: AgencyId, today: Date) -> Result<SigningKey, KeyringError> {
+    async fn replace_key(
+        &self,
+        purpose: KeyPurpose,
+        issuer: &str,
+        agency_id: AgencyId,
+        today: Date,
+    ) -> Result<SigningKey, KeyringError> {
         let _replacing = self.replacing.lock().await;
         // Another request of this process may have made it while this one waited.
-        if let Some(key) = self.usable_key(issuer, today).await? {
+        if let Some(key) = self.usable_key(purpose, issuer, today).await? {
             return Ok(key);
         }
-        let made = self.rotate(issuer, Some(agency_id), today).await;
-        match self.usable_key(issuer, today).await? {
+        let made = match purpose {
+            KeyPurpose::TestSeal => self.make_test_key(issuer, agency_id, today).await,
+            _ => self.rotate(issuer, Some(agency_id), today).await,
+        };
+        match self.usable_key(purpose, issuer, today).await? {
             Some(key) => Ok(key),
             None => Err(made
                 .err()
@@ -279,8 +309,22 @@ impl Keyring {
     pub async fn rotate(&self, issuer: &str, agency_id: Option<AgencyId>, today: Date) -> Result<KeyId, KeyringError> {
         let key = self.make_key(KeyPurpose::Seal, issuer, agency_id, today, SEAL_KEY_VALIDITY_DAYS)?;
         let id = self.store_key_and_publish(key, today).await?;
-        self.cache.lock().unwrap_or_else(|e| e.into_inner()).remove(issuer);
+        self.cache.lock().unwrap_or_else(|e| e.into_inner()).remove(&(KeyPurpose::Seal, issuer.to_owned()));
         tracing::info!(key.id = %id, issuer, "new seal key for {issuer}");
+        Ok(id)
+    }
+
+    /// Makes a new test seal key for `issuer`, retiring its current one. Nothing is published:
+    /// test keys are in no trust list.
+    async fn make_test_key(&self, issuer: &str, agency_id: AgencyId, today: Date) -> Result<KeyId, KeyringError> {
+        let key = self.make_key(KeyPurpose::TestSeal, issuer, Some(agency_id), today, SEAL_KEY_VALIDITY_DAYS)?;
+        let id = KeyId::from_hex(&key.key_id)
+            .ok_or_else(|| KeyringError::BadKey { key_id: key.key_id.clone(), reason: "not 16 hex digits".into() })?;
+        let mut tx = self.store.begin().await?;
+        signing_keys::insert_key(&mut tx, &key).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        self.cache.lock().unwrap_or_else(|e| e.into_inner()).remove(&(KeyPurpose::TestSeal, issuer.to_owned()));
+        tracing::info!(key.id = %id, issuer, "new test seal key for {issuer}");
         Ok(id)
     }
 

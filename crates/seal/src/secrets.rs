@@ -32,6 +32,9 @@ pub enum Purpose {
     ReplyCode,
     /// Keys the hash of single-use link tokens.
     LinkToken,
+    /// Keys the tokens of the "back to paper" links in digital notices, and the hashes of the
+    /// stop codes printed on channel-change confirmation letters.
+    PaperLink,
 }
 
 impl Purpose {
@@ -41,6 +44,7 @@ impl Purpose {
             Purpose::PinHash => b"hybridpost/pin-hash/v1",
             Purpose::ReplyCode => b"hybridpost/reply-code/v1",
             Purpose::LinkToken => b"hybridpost/link-token/v1",
+            Purpose::PaperLink => b"hybridpost/paper-link/v1",
         }
     }
 }
@@ -96,6 +100,18 @@ impl ServiceSecret {
             unreachable!("HKDF-SHA256 can always expand to 32 bytes");
         }
         key
+    }
+
+    /// HMAC-SHA256 of `message` under the key derived for `purpose`, unpadded base64url: a token
+    /// that only the holder of the service secret can make, checked by making it again.
+    pub fn token(&self, purpose: Purpose, message: &[u8]) -> String {
+        use base64::Engine;
+        use hmac::Mac;
+        let key = self.derive(purpose);
+        let mut mac =
+            <hmac::Hmac<Sha256> as Mac>::new_from_slice(key.as_ref()).expect("HMAC takes a key of any length");
+        mac.update(message);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
     }
 
     /// Encrypts `plaintext` (a private key) with AES-256-GCM under the wrapping key, bound to

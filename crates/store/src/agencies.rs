@@ -115,6 +115,42 @@ pub async fn insert_agency(conn: &mut AnyConnection, agency: &Agency) -> Result<
     Ok(())
 }
 
+/// The id of hybridpost's own sender: the service writes to citizens in its own name (the
+/// letter confirming a change of their delivery channel), never in an agency's.
+pub const SERVICE_AGENCY_ID: &str = "00000000-0000-7000-8000-000000000001";
+/// Its issuer code in seals.
+pub const SERVICE_ISSUER_CODE: &str = "HYBRIDPOST";
+
+/// hybridpost's own sender, made the first time it is needed.
+pub async fn ensure_service_agency(conn: &mut AnyConnection) -> Result<Agency> {
+    let agency_id: AgencyId = parse_id(SERVICE_AGENCY_ID)?;
+    if let Some(agency) = get_agency(conn, agency_id).await? {
+        return Ok(agency);
+    }
+    let agency = Agency {
+        agency_id,
+        name: "บริการจดหมายไฮบริด (hybridpost)".into(),
+        name_en: Some("hybridpost hybrid mail service".into()),
+        address_lines: Vec::new(),
+        issuer_code: SERVICE_ISSUER_CODE.into(),
+        contact_email: None,
+        created_at: crate::now_text(),
+    };
+    sqlx::query(&format!(
+        "insert into agency ({AGENCY_COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7) on conflict (agency_id) do nothing"
+    ))
+    .bind(agency.agency_id.to_string())
+    .bind(&agency.name)
+    .bind(&agency.name_en)
+    .bind(agency.address_lines.join("\n"))
+    .bind(&agency.issuer_code)
+    .bind(&agency.contact_email)
+    .bind(&agency.created_at)
+    .execute(&mut *conn)
+    .await?;
+    get_agency(conn, agency_id).await?.ok_or_else(|| StoreError::Corrupt("the service agency was not stored".into()))
+}
+
 const AGENCY_COLUMNS: &str = "agency_id, name, name_en, address, issuer_code, contact_email, created_at";
 
 /// Reads an agency.

@@ -1,6 +1,6 @@
 //! Agencies' own PDFs, stored as blobs once they pass the print checks.
 
-use hybridpost_core::AgencyId;
+use hybridpost_core::{AgencyId, AgencyScope};
 use sqlx::{AnyConnection, Row};
 
 use crate::agencies::parse_id;
@@ -13,6 +13,8 @@ pub struct DocumentRecord {
     pub document_id: String,
     /// The agency that uploaded it.
     pub agency_id: AgencyId,
+    /// Uploaded with a test key: only test letters may use it.
+    pub test: bool,
     /// Where the bytes are.
     pub blob_key: String,
     /// SHA-256 of the PDF, hex.
@@ -28,8 +30,8 @@ pub struct DocumentRecord {
 /// Stores a document record (its blob is written first).
 pub async fn insert_document(conn: &mut AnyConnection, d: &DocumentRecord) -> Result<()> {
     sqlx::query(
-        "insert into agency_document (document_id, agency_id, blob_key, sha256, pages, bytes, created_at) \
-         values ($1, $2, $3, $4, $5, $6, $7)",
+        "insert into agency_document (document_id, agency_id, blob_key, sha256, pages, bytes, created_at, test) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(&d.document_id)
     .bind(d.agency_id.to_string())
@@ -38,6 +40,7 @@ pub async fn insert_document(conn: &mut AnyConnection, d: &DocumentRecord) -> Re
     .bind(d.pages)
     .bind(d.bytes)
     .bind(&d.created_at)
+    .bind(crate::flag(d.test))
     .execute(conn)
     .await
     .map_err(|e| conflict_or(e, "document"))?;
@@ -47,15 +50,16 @@ pub async fn insert_document(conn: &mut AnyConnection, d: &DocumentRecord) -> Re
 /// One of the agency's documents; another agency's is `None`.
 pub async fn get_document(
     conn: &mut AnyConnection,
-    agency_id: AgencyId,
+    scope: AgencyScope,
     document_id: &str,
 ) -> Result<Option<DocumentRecord>> {
     let row = sqlx::query(
-        "select document_id, agency_id, blob_key, sha256, pages, bytes, created_at from agency_document \
-         where document_id = $1 and agency_id = $2",
+        "select document_id, agency_id, blob_key, sha256, pages, bytes, created_at, test from agency_document \
+         where document_id = $1 and agency_id = $2 and test = $3",
     )
     .bind(document_id)
-    .bind(agency_id.to_string())
+    .bind(scope.agency_id.to_string())
+    .bind(crate::flag(scope.test))
     .fetch_optional(conn)
     .await?;
     row.map(|r| {
@@ -67,6 +71,7 @@ pub async fn get_document(
             pages: r.try_get(4)?,
             bytes: r.try_get(5)?,
             created_at: r.try_get(6)?,
+            test: r.try_get::<i64, _>(7)? != 0,
         })
     })
     .transpose()
@@ -77,10 +82,10 @@ pub async fn get_document(
 pub async fn load_bytes(
     conn: &mut AnyConnection,
     blobs: &crate::BlobStore,
-    agency_id: AgencyId,
+    scope: AgencyScope,
     document_id: &str,
 ) -> Result<Option<Vec<u8>>> {
-    let Some(record) = get_document(conn, agency_id, document_id).await? else { return Ok(None) };
+    let Some(record) = get_document(conn, scope, document_id).await? else { return Ok(None) };
     let key = crate::BlobKey::parse(&record.blob_key).map_err(|e| crate::StoreError::Corrupt(e.to_string()))?;
     blobs.get(&key).await.map_err(|e| crate::StoreError::Corrupt(format!("document {document_id}: {e}")))
 }

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use hybridpost_core::{AgencyId, EventId, LetterId, LetterStatus};
+use hybridpost_core::{AgencyId, AgencyScope, EventId, LetterId, LetterStatus};
 use sqlx::{AnyConnection, Row};
 
 use crate::agencies::parse_id;
@@ -39,6 +39,9 @@ pub struct EventRecord {
     pub event_id: EventId,
     /// The owning agency.
     pub agency_id: AgencyId,
+    /// Whether its letter is a test letter (copied from the letter when the event is written):
+    /// test events reach only test keys' feeds and test endpoints.
+    pub test: bool,
     /// Position in the feed.
     pub cursor: FeedCursor,
     /// The letter.
@@ -104,6 +107,7 @@ pub async fn append_events(conn: &mut AnyConnection, events: Vec<NewEvent>) -> R
         .map(|event| EventRecord {
             event_id: EventId::new(),
             agency_id: event.agency_id,
+            test: false,
             cursor: FeedCursor::default(),
             letter_id: event.letter_id,
             kind: event.kind.to_owned(),
@@ -119,9 +123,16 @@ pub async fn append_events(conn: &mut AnyConnection, events: Vec<NewEvent>) -> R
     for start in (0..records.len()).step_by(EVENTS_PER_STATEMENT) {
         let chunk = &records[start..(start + EVENTS_PER_STATEMENT).min(records.len())];
         let sql = format!(
-            "insert into letter_event (event_id, agency_id, tx_order, letter_id, kind, status, detail, request_id, created_at) \
-             values {} returning event_id, tx_order, seq",
-            values_rows(&format!("($1, $2, {tx_order}, $3, $4, $5, $6, $7, $8)"), chunk.len())
+            "insert into letter_event \
+             (event_id, agency_id, tx_order, letter_id, kind, status, detail, request_id, created_at, test) \
+             values {} returning event_id, tx_order, seq, test",
+            values_rows(
+                &format!(
+                    "($1, $2, {tx_order}, $3, $4, $5, $6, $7, $8, \
+                     (select l.test from letter l where l.letter_id = $3))"
+                ),
+                chunk.len()
+            )
         );
         let mut query = sqlx::query(&sql);
         for r in chunk {
@@ -142,6 +153,7 @@ pub async fn append_events(conn: &mut AnyConnection, events: Vec<NewEvent>) -> R
                 .get(&event_id)
                 .ok_or_else(|| StoreError::Corrupt(format!("insert returned an unknown event {event_id}")))?;
             records[*i].cursor = cursor;
+            records[*i].test = row.try_get::<i64, _>(3)? != 0;
         }
     }
     // Webhooks for agencies with endpoints, in the events' own transaction.
@@ -149,25 +161,28 @@ pub async fn append_events(conn: &mut AnyConnection, events: Vec<NewEvent>) -> R
     Ok(records)
 }
 
-const COLUMNS: &str = "event_id, agency_id, tx_order, seq, letter_id, kind, status, detail, request_id, created_at";
+const COLUMNS: &str =
+    "event_id, agency_id, tx_order, seq, letter_id, kind, status, detail, request_id, created_at, test";
 
-/// The agency's events after `after`, in feed order, as far as every writer has committed.
+/// The agency's events of the caller's mode after `after`, in feed order, as far as every
+/// writer has committed.
 pub async fn list_events(
     conn: &mut AnyConnection,
-    agency_id: AgencyId,
+    scope: AgencyScope,
     after: FeedCursor,
     limit: i64,
 ) -> Result<Vec<EventRecord>> {
     let horizon =
         if is_postgres(conn) { " and tx_order < pg_snapshot_xmin(pg_current_snapshot())::text::bigint" } else { "" };
     let rows = sqlx::query(&format!(
-        "select {COLUMNS} from letter_event where agency_id = $1 \
+        "select {COLUMNS} from letter_event where agency_id = $1 and test = $5 \
          and (tx_order > $2 or (tx_order = $2 and seq > $3)){horizon} order by tx_order, seq limit $4"
     ))
-    .bind(agency_id.to_string())
+    .bind(scope.agency_id.to_string())
     .bind(after.tx_order)
     .bind(after.seq)
     .bind(limit)
+    .bind(crate::flag(scope.test))
     .fetch_all(conn)
     .await?;
     rows.iter().map(from_row).collect()
@@ -193,6 +208,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<EventRecord> {
     Ok(EventRecord {
         event_id: parse_id(&r.try_get::<String, _>("event_id")?)?,
         agency_id: parse_id(&r.try_get::<String, _>("agency_id")?)?,
+        test: r.try_get::<i64, _>("test")? != 0,
         cursor: FeedCursor { tx_order: r.try_get("tx_order")?, seq: r.try_get("seq")? },
         letter_id: parse_id(&r.try_get::<String, _>("letter_id")?)?,
         kind: r.try_get("kind")?,

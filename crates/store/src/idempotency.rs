@@ -1,7 +1,7 @@
 //! Idempotency records: the response to a request sent with an `Idempotency-Key`, so a repeat
 //! gets the same answer and the same key with another body is refused.
 
-use hybridpost_core::AgencyId;
+use hybridpost_core::AgencyScope;
 use sqlx::{AnyConnection, Row};
 
 use crate::{Result, conflict_or};
@@ -18,12 +18,13 @@ pub struct IdempotencyRecord {
 }
 
 /// The record for this agency's key, if any.
-pub async fn get(conn: &mut AnyConnection, agency_id: AgencyId, key: &str) -> Result<Option<IdempotencyRecord>> {
+pub async fn get(conn: &mut AnyConnection, scope: AgencyScope, key: &str) -> Result<Option<IdempotencyRecord>> {
     let row = sqlx::query(
         "select request_hash, status_code, response_body from idempotency_key \
-         where agency_id = $1 and idempotency_key = $2",
+         where agency_id = $1 and test = $2 and idempotency_key = $3",
     )
-    .bind(agency_id.to_string())
+    .bind(scope.agency_id.to_string())
+    .bind(crate::flag(scope.test))
     .bind(key)
     .fetch_optional(conn)
     .await?;
@@ -40,21 +41,23 @@ pub async fn get(conn: &mut AnyConnection, agency_id: AgencyId, key: &str) -> Re
 /// Stores the record; a second record for the same key is a conflict (a concurrent repeat).
 pub async fn insert(
     conn: &mut AnyConnection,
-    agency_id: AgencyId,
+    scope: AgencyScope,
     key: &str,
     record: &IdempotencyRecord,
     created_at: &str,
 ) -> Result<()> {
     sqlx::query(
-        "insert into idempotency_key (agency_id, idempotency_key, request_hash, status_code, response_body, created_at) \
-         values ($1, $2, $3, $4, $5, $6)",
+        "insert into idempotency_key \
+         (agency_id, idempotency_key, request_hash, status_code, response_body, created_at, test) \
+         values ($1, $2, $3, $4, $5, $6, $7)",
     )
-    .bind(agency_id.to_string())
+    .bind(scope.agency_id.to_string())
     .bind(key)
     .bind(&record.request_hash)
     .bind(i64::from(record.status_code))
     .bind(&record.response_body)
     .bind(created_at)
+    .bind(crate::flag(scope.test))
     .execute(conn)
     .await
     .map_err(|e| conflict_or(e, "idempotency key"))?;

@@ -1,7 +1,7 @@
 //! Letters: their record, the agency-scoped reads, and status changes with their events.
 
 use base64::Engine;
-use hybridpost_core::{AgencyId, Channel, ChannelReason, LetterId, LetterStatus, TransitionError};
+use hybridpost_core::{AgencyId, AgencyScope, Channel, ChannelReason, LetterId, LetterStatus, TransitionError};
 use sqlx::{AnyConnection, Row};
 
 use crate::agencies::parse_id;
@@ -56,6 +56,13 @@ pub struct LetterSeal {
     pub pin_hash: String,
     /// The PIN wrapped under the service secret, for printing.
     pub pin_wrapped: Vec<u8>,
+}
+
+impl LetterRecord {
+    /// The agency and mode the letter belongs to.
+    pub fn scope(&self) -> AgencyScope {
+        AgencyScope { agency_id: self.agency_id, test: self.test }
+    }
 }
 
 impl std::fmt::Debug for LetterSeal {
@@ -178,8 +185,27 @@ pub async fn withdraw(conn: &mut AnyConnection, letter_id: LetterId, reason: &st
     Ok(changed == 1)
 }
 
-/// Reads one of the agency's letters; another agency's letter is `None`, as if it did not exist.
+/// Reads one of the agency's letters in the caller's mode; another agency's letter, or a letter
+/// of the other mode (a live letter for a test key, a test letter for a live key), is `None`, as
+/// if it did not exist.
 pub async fn get_letter(
+    conn: &mut AnyConnection,
+    scope: AgencyScope,
+    letter_id: LetterId,
+) -> Result<Option<LetterRecord>> {
+    let row =
+        sqlx::query(&format!("select {COLUMNS} from letter where letter_id = $1 and agency_id = $2 and test = $3"))
+            .bind(letter_id.to_string())
+            .bind(scope.agency_id.to_string())
+            .bind(flag(scope.test))
+            .fetch_optional(conn)
+            .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Reads a letter of the agency in either mode: for the services that move letters along
+/// ([`transition`]), never for answering an agency.
+async fn get_agency_letter(
     conn: &mut AnyConnection,
     agency_id: AgencyId,
     letter_id: LetterId,
@@ -192,17 +218,18 @@ pub async fn get_letter(
     row.as_ref().map(from_row).transpose()
 }
 
-/// A page of the agency's letters, newest first, older than `before` when given.
+/// A page of the agency's letters in the caller's mode, newest first, older than `before` when
+/// given.
 pub async fn list_letters(
     conn: &mut AnyConnection,
-    agency_id: AgencyId,
+    scope: AgencyScope,
     status: Option<LetterStatus>,
     before: Option<LetterId>,
     limit: i64,
 ) -> Result<Vec<LetterRecord>> {
     // Ids are UUIDv7, so their text order is their creation order.
-    let mut sql = format!("select {COLUMNS} from letter where agency_id = $1");
-    let mut n = 1;
+    let mut sql = format!("select {COLUMNS} from letter where agency_id = $1 and test = $2");
+    let mut n = 2;
     if status.is_some() {
         n += 1;
         sql.push_str(&format!(" and status = ${n}"));
@@ -212,7 +239,7 @@ pub async fn list_letters(
         sql.push_str(&format!(" and letter_id < ${n}"));
     }
     sql.push_str(&format!(" order by letter_id desc limit ${}", n + 1));
-    let mut q = sqlx::query(&sql).bind(agency_id.to_string());
+    let mut q = sqlx::query(&sql).bind(scope.agency_id.to_string()).bind(flag(scope.test));
     if let Some(s) = status {
         q = q.bind(s.as_str());
     }
@@ -230,7 +257,8 @@ pub async fn count_letters(conn: &mut AnyConnection) -> Result<i64> {
 
 /// Moves one of the agency's letters to `to` and records the event, if the status machine
 /// allows it. The update is conditional on the status read, so two racing changes cannot both
-/// win. Run it inside the caller's transaction.
+/// win. Run it inside the caller's transaction. It acts on letters of either mode: code
+/// answering an agency reads the letter through [`get_letter`] with the caller's scope first.
 pub async fn transition(
     conn: &mut AnyConnection,
     agency_id: AgencyId,
@@ -239,7 +267,7 @@ pub async fn transition(
     detail: Option<serde_json::Value>,
     request_id: Option<&str>,
 ) -> Result<(LetterRecord, EventRecord), TransitionFailure> {
-    let mut letter = get_letter(conn, agency_id, letter_id).await?.ok_or(TransitionFailure::NotFound)?;
+    let mut letter = get_agency_letter(conn, agency_id, letter_id).await?.ok_or(TransitionFailure::NotFound)?;
     let from = letter.status;
     from.transition(to)?;
     let now = now_text();
@@ -254,7 +282,8 @@ pub async fn transition(
         .rows_affected();
     if changed != 1 {
         // Someone else changed it between our read and our write: report against what it is now.
-        let now_status = get_letter(conn, agency_id, letter_id).await?.ok_or(TransitionFailure::NotFound)?.status;
+        let now_status =
+            get_agency_letter(conn, agency_id, letter_id).await?.ok_or(TransitionFailure::NotFound)?.status;
         now_status.transition(to)?;
         return Err(StoreError::Conflict(format!("letter {letter_id} changed while it was being updated")).into());
     }

@@ -14,7 +14,7 @@
 //!   webhook row per endpoint in the event's own transaction. The event feed stays the source
 //!   of truth; webhooks are a push copy of it.
 
-use hybridpost_core::{AgencyId, LetterId};
+use hybridpost_core::{AgencyId, AgencyScope, LetterId};
 use sqlx::{AnyConnection, Row};
 
 use crate::agencies::parse_id;
@@ -260,8 +260,9 @@ pub async fn enqueue_agency_notice(
     let Some(contact) = agency.contact_email.clone().filter(|c| !c.trim().is_empty()) else {
         return Ok(None);
     };
-    let letter = crate::letters::get_letter(conn, agency_id, letter_id)
+    let letter = crate::letters::get_letter_any_agency(conn, letter_id)
         .await?
+        .filter(|l| l.agency_id == agency_id)
         .ok_or_else(|| StoreError::Invalid(format!("no letter {letter_id} of agency {agency_id}")))?;
     let recipient_name =
         letter.content.pointer("/recipient/name").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
@@ -335,7 +336,8 @@ pub(crate) async fn enqueue_event_webhooks(conn: &mut AnyConnection, events: &[E
     }
     let params: Vec<String> = (1..=agencies.len()).map(|i| format!("${i}")).collect();
     let sql = format!(
-        "select endpoint_id, agency_id, events from webhook_endpoint where deleted_at is null and agency_id in ({})",
+        "select endpoint_id, agency_id, events, test from webhook_endpoint \
+         where deleted_at is null and agency_id in ({})",
         params.join(", ")
     );
     let mut q = sqlx::query(&sql);
@@ -350,9 +352,11 @@ pub(crate) async fn enqueue_event_webhooks(conn: &mut AnyConnection, events: &[E
     for r in &endpoints {
         let endpoint_id: String = r.try_get(0)?;
         let agency_id: String = r.try_get(1)?;
+        // Test letters' events go to test endpoints only, live letters' to live ones.
+        let test = r.try_get::<i64, _>(3)? != 0;
         let filter: Vec<String> = serde_json::from_str(&r.try_get::<String, _>(2)?)
             .map_err(|e| StoreError::Corrupt(format!("webhook endpoint {endpoint_id} events: {e}")))?;
-        for event in events.iter().filter(|e| e.agency_id.to_string() == agency_id) {
+        for event in events.iter().filter(|e| e.agency_id.to_string() == agency_id && e.test == test) {
             if is_webhook_failure(event) || !(filter.is_empty() || filter.contains(&event.kind)) {
                 continue;
             }
@@ -609,6 +613,9 @@ pub struct WebhookEndpoint {
     pub endpoint_id: String,
     /// The agency.
     pub agency_id: AgencyId,
+    /// Registered with a test key: receives the events of test letters only (a live endpoint,
+    /// live letters' only).
+    pub test: bool,
     /// Where webhooks are posted.
     pub url: String,
     /// Event kinds to send; empty means all.
@@ -624,6 +631,7 @@ impl std::fmt::Debug for WebhookEndpoint {
         f.debug_struct("WebhookEndpoint")
             .field("endpoint_id", &self.endpoint_id)
             .field("agency_id", &self.agency_id)
+            .field("test", &self.test)
             .field("url", &self.url)
             .field("events", &self.events)
             .finish_non_exhaustive()
@@ -642,8 +650,8 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STA
 pub async fn insert_endpoint(conn: &mut AnyConnection, e: &WebhookEndpoint) -> Result<()> {
     use base64::Engine;
     sqlx::query(
-        "insert into webhook_endpoint (endpoint_id, agency_id, url, events, secret_wrapped, created_at) \
-         values ($1, $2, $3, $4, $5, $6)",
+        "insert into webhook_endpoint (endpoint_id, agency_id, url, events, secret_wrapped, created_at, test) \
+         values ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&e.endpoint_id)
     .bind(e.agency_id.to_string())
@@ -651,21 +659,23 @@ pub async fn insert_endpoint(conn: &mut AnyConnection, e: &WebhookEndpoint) -> R
     .bind(serde_json::to_string(&e.events).map_err(|err| StoreError::Invalid(err.to_string()))?)
     .bind(B64.encode(&e.secret_wrapped))
     .bind(&e.created_at)
+    .bind(crate::flag(e.test))
     .execute(conn)
     .await
     .map_err(|err| crate::conflict_or(err, "webhook endpoint"))?;
     Ok(())
 }
 
-const ENDPOINT_COLUMNS: &str = "endpoint_id, agency_id, url, events, secret_wrapped, created_at";
+const ENDPOINT_COLUMNS: &str = "endpoint_id, agency_id, url, events, secret_wrapped, created_at, test";
 
-/// The agency's live endpoints, oldest first.
-pub async fn list_endpoints(conn: &mut AnyConnection, agency_id: AgencyId) -> Result<Vec<WebhookEndpoint>> {
+/// The agency's endpoints (not deleted) of the caller's mode, oldest first.
+pub async fn list_endpoints(conn: &mut AnyConnection, scope: AgencyScope) -> Result<Vec<WebhookEndpoint>> {
     let rows = sqlx::query(&format!(
-        "select {ENDPOINT_COLUMNS} from webhook_endpoint where agency_id = $1 and deleted_at is null \
+        "select {ENDPOINT_COLUMNS} from webhook_endpoint where agency_id = $1 and test = $2 and deleted_at is null \
          order by created_at, endpoint_id"
     ))
-    .bind(agency_id.to_string())
+    .bind(scope.agency_id.to_string())
+    .bind(crate::flag(scope.test))
     .fetch_all(conn)
     .await?;
     rows.iter().map(endpoint_from_row).collect()
@@ -682,15 +692,17 @@ pub async fn get_endpoint(conn: &mut AnyConnection, endpoint_id: &str) -> Result
     row.as_ref().map(endpoint_from_row).transpose()
 }
 
-/// Deletes one of the agency's endpoints; webhooks still queued for it are dropped when their
-/// turn comes. False when the agency has no such live endpoint.
-pub async fn delete_endpoint(conn: &mut AnyConnection, agency_id: AgencyId, endpoint_id: &str) -> Result<bool> {
+/// Deletes one of the agency's endpoints of the caller's mode; webhooks still queued for it are
+/// dropped when their turn comes. False when the agency has no such endpoint in that mode.
+pub async fn delete_endpoint(conn: &mut AnyConnection, scope: AgencyScope, endpoint_id: &str) -> Result<bool> {
     let n = sqlx::query(
-        "update webhook_endpoint set deleted_at = $1 where endpoint_id = $2 and agency_id = $3 and deleted_at is null",
+        "update webhook_endpoint set deleted_at = $1 \
+         where endpoint_id = $2 and agency_id = $3 and test = $4 and deleted_at is null",
     )
     .bind(now_text())
     .bind(endpoint_id)
-    .bind(agency_id.to_string())
+    .bind(scope.agency_id.to_string())
+    .bind(crate::flag(scope.test))
     .execute(conn)
     .await?
     .rows_affected();
@@ -704,6 +716,7 @@ fn endpoint_from_row(r: &sqlx::any::AnyRow) -> Result<WebhookEndpoint> {
     let wrapped: String = r.try_get("secret_wrapped")?;
     Ok(WebhookEndpoint {
         agency_id: parse_id(&r.try_get::<String, _>("agency_id")?)?,
+        test: r.try_get::<i64, _>("test")? != 0,
         url: r.try_get("url")?,
         events: serde_json::from_str(&events)
             .map_err(|e| StoreError::Corrupt(format!("webhook endpoint {endpoint_id} events: {e}")))?,

@@ -8,7 +8,7 @@
 //! decoded, one worker claims the batch for grouping and writes its replies, returns and review
 //! pages in one transaction.
 
-use hybridpost_core::{AgencyId, LetterId, ReplyId, ScanId, ScanPageId, SiteId};
+use hybridpost_core::{AgencyId, AgencyScope, LetterId, ReplyId, ScanId, ScanPageId, SiteId};
 use sqlx::{AnyConnection, Row};
 
 use crate::agencies::parse_id;
@@ -653,28 +653,35 @@ pub async fn insert_reply(conn: &mut AnyConnection, r: &ReplyRecord) -> Result<(
 /// The replies to one of the agency's letters, oldest first.
 pub async fn letter_replies(
     conn: &mut AnyConnection,
-    agency_id: AgencyId,
+    scope: AgencyScope,
     letter_id: LetterId,
 ) -> Result<Vec<ReplyRecord>> {
     let rows = sqlx::query(&format!(
-        "select {REPLY_COLUMNS} from reply where letter_id = $1 and agency_id = $2 order by created_at, reply_id"
+        "select {REPLY_COLUMNS} from reply where letter_id = $1 and agency_id = $2 \
+         and exists (select 1 from letter l where l.letter_id = reply.letter_id and l.test = $3) \
+         order by created_at, reply_id"
     ))
     .bind(letter_id.to_string())
-    .bind(agency_id.to_string())
+    .bind(scope.agency_id.to_string())
+    .bind(crate::flag(scope.test))
     .fetch_all(conn)
     .await?;
     rows.iter().map(reply_from_row).collect()
 }
 
-/// One of the agency's replies.
+/// One of the agency's replies to a letter of the caller's mode.
 pub async fn get_reply(
     conn: &mut AnyConnection,
-    agency_id: AgencyId,
+    scope: AgencyScope,
     reply_id: ReplyId,
 ) -> Result<Option<ReplyRecord>> {
-    let row = sqlx::query(&format!("select {REPLY_COLUMNS} from reply where reply_id = $1 and agency_id = $2"))
+    let row = sqlx::query(&format!(
+        "select {REPLY_COLUMNS} from reply where reply_id = $1 and agency_id = $2 \
+         and exists (select 1 from letter l where l.letter_id = reply.letter_id and l.test = $3)"
+    ))
         .bind(reply_id.to_string())
-        .bind(agency_id.to_string())
+        .bind(scope.agency_id.to_string())
+        .bind(crate::flag(scope.test))
         .fetch_optional(conn)
         .await?;
     row.as_ref().map(reply_from_row).transpose()

@@ -7,12 +7,15 @@ use crate::agencies::parse_id;
 use crate::{Result, StoreError, conflict_or};
 
 /// What a key signs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum KeyPurpose {
     /// Seals letters for one issuer.
     Seal,
     /// Signs the trust list.
     Root,
+    /// Seals test letters for one issuer. No trust list carries these keys, so a test letter
+    /// never verifies as genuine.
+    TestSeal,
 }
 
 impl KeyPurpose {
@@ -21,6 +24,7 @@ impl KeyPurpose {
         match self {
             KeyPurpose::Seal => "seal",
             KeyPurpose::Root => "root",
+            KeyPurpose::TestSeal => "test_seal",
         }
     }
 
@@ -28,6 +32,7 @@ impl KeyPurpose {
         match s {
             "seal" => Ok(KeyPurpose::Seal),
             "root" => Ok(KeyPurpose::Root),
+            "test_seal" => Ok(KeyPurpose::TestSeal),
             other => Err(StoreError::Corrupt(format!("signing key purpose {other:?}"))),
         }
     }

@@ -140,6 +140,16 @@ pub enum TokenUse {
     Unknown,
 }
 
+/// Opt-in requests made from a letter since `since`: each sent an e-mail, so they are capped.
+pub async fn count_optin_tokens(conn: &mut AnyConnection, letter_id: &str, since: &str) -> Result<i64> {
+    Ok(sqlx::query("select count(*) from optin_token where letter_id = $1 and created_at >= $2")
+        .bind(letter_id)
+        .bind(since)
+        .fetch_one(conn)
+        .await?
+        .try_get(0)?)
+}
+
 /// Stores a new opt-in token.
 pub async fn insert_optin_token(conn: &mut AnyConnection, token: &OptinToken) -> Result<()> {
     sqlx::query(
@@ -162,29 +172,10 @@ pub async fn insert_optin_token(conn: &mut AnyConnection, token: &OptinToken) ->
 /// Uses the token with this hash at `now`, once: the update is conditional, so two
 /// confirmations racing cannot both take it.
 pub async fn take_optin_token(conn: &mut AnyConnection, token_hash: &str, now: &str) -> Result<TokenUse> {
-    let row = sqlx::query(
-        "select token_hash, letter_id, citizen_id_hash, email, expires_at, used_at, created_at \
-         from optin_token where token_hash = $1",
-    )
-    .bind(token_hash)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some(r) = row else { return Ok(TokenUse::Unknown) };
-    let mut token = OptinToken {
-        token_hash: r.try_get("token_hash")?,
-        letter_id: r.try_get("letter_id")?,
-        citizen_id_hash: r.try_get("citizen_id_hash")?,
-        email: r.try_get("email")?,
-        expires_at: r.try_get("expires_at")?,
-        used_at: r.try_get("used_at")?,
-        created_at: r.try_get("created_at")?,
+    let mut token = match peek_optin_token(conn, token_hash, now).await? {
+        TokenUse::Taken(token) => token,
+        other => return Ok(other),
     };
-    if token.used_at.is_some() {
-        return Ok(TokenUse::AlreadyUsed);
-    }
-    if token.expires_at.as_str() <= now {
-        return Ok(TokenUse::Expired);
-    }
     let changed = sqlx::query("update optin_token set used_at = $1 where token_hash = $2 and used_at is null")
         .bind(now)
         .bind(token_hash)
@@ -199,6 +190,34 @@ pub async fn take_optin_token(conn: &mut AnyConnection, token_hash: &str, now: &
         0 => Ok(TokenUse::AlreadyUsed),
         n => Err(StoreError::Corrupt(format!("{n} opt-in tokens share one hash"))),
     }
+}
+
+/// What [`take_optin_token`] would find, without using the token: `Taken` means it may be used.
+pub async fn peek_optin_token(conn: &mut AnyConnection, token_hash: &str, now: &str) -> Result<TokenUse> {
+    let row = sqlx::query(
+        "select token_hash, letter_id, citizen_id_hash, email, expires_at, used_at, created_at \
+         from optin_token where token_hash = $1",
+    )
+    .bind(token_hash)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(r) = row else { return Ok(TokenUse::Unknown) };
+    let token = OptinToken {
+        token_hash: r.try_get("token_hash")?,
+        letter_id: r.try_get("letter_id")?,
+        citizen_id_hash: r.try_get("citizen_id_hash")?,
+        email: r.try_get("email")?,
+        expires_at: r.try_get("expires_at")?,
+        used_at: r.try_get("used_at")?,
+        created_at: r.try_get("created_at")?,
+    };
+    if token.used_at.is_some() {
+        return Ok(TokenUse::AlreadyUsed);
+    }
+    if token.expires_at.as_str() <= now {
+        return Ok(TokenUse::Expired);
+    }
+    Ok(TokenUse::Taken(token))
 }
 
 /// Forgets tokens that expired before `cutoff` (housekeeping); returns how many.

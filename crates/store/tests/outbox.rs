@@ -3,6 +3,7 @@
 //! overwrite the next worker's result.
 #![expect(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
 
+use hybridpost_core::AgencyScope;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -111,6 +112,7 @@ async fn events_of_an_agency_with_endpoints_queue_one_webhook_per_matching_endpo
     let endpoint = |id: &str, agency_id, events: &[&str]| WebhookEndpoint {
         endpoint_id: id.into(),
         agency_id,
+        test: false,
         url: "https://agency.example/hooks".into(),
         events: events.iter().map(|s| (*s).to_owned()).collect(),
         secret_wrapped: vec![1, 2, 3],
@@ -121,8 +123,8 @@ async fn events_of_an_agency_with_endpoints_queue_one_webhook_per_matching_endpo
     outbox::insert_endpoint(&mut tx, &endpoint("opened-only", a, &["opened"])).await.unwrap();
     outbox::insert_endpoint(&mut tx, &endpoint("gone", a, &[])).await.unwrap();
     outbox::insert_endpoint(&mut tx, &endpoint("others", other, &[])).await.unwrap();
-    assert!(outbox::delete_endpoint(&mut tx, a, "gone").await.unwrap());
-    assert!(!outbox::delete_endpoint(&mut tx, a, "others").await.unwrap(), "another agency's endpoint");
+    assert!(outbox::delete_endpoint(&mut tx, AgencyScope::live(a), "gone").await.unwrap());
+    assert!(!outbox::delete_endpoint(&mut tx, AgencyScope::live(a), "others").await.unwrap(), "another agency's endpoint");
     tx.commit().await.unwrap();
 
     let l = letter(a);
@@ -144,7 +146,7 @@ async fn events_of_an_agency_with_endpoints_queue_one_webhook_per_matching_endpo
     let body: serde_json::Value = serde_json::from_str(&queued[0].payload).unwrap();
     assert_eq!(body["type"], "letter.accepted");
     assert_eq!(body["data"]["letter_id"], l.letter_id.to_string());
-    let listed = outbox::list_endpoints(&mut conn, a).await.unwrap();
+    let listed = outbox::list_endpoints(&mut conn, AgencyScope::live(a)).await.unwrap();
     assert_eq!(listed.iter().map(|e| e.endpoint_id.as_str()).collect::<Vec<_>>(), ["all", "opened-only"]);
 }
 

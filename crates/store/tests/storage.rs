@@ -2,6 +2,7 @@
 //! once with each (see `hybridpost_store::testing`).
 #![expect(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
 
+use hybridpost_core::AgencyScope;
 use hybridpost_core::{AgencyId, Channel, ChannelReason, LetterId, LetterStatus, SiteId};
 use hybridpost_store::agencies::{self, Agency, ApiKeyRecord, Principal, Site};
 use hybridpost_store::events::{self, FeedCursor, NewEvent};
@@ -124,11 +125,11 @@ async fn a_letter_is_visible_only_to_its_own_agency() {
     let l = letter(a, LetterStatus::QueuedForPrint);
     insert(&t.store, &l).await;
     let mut conn = t.store.read().await.unwrap();
-    let read = letters::get_letter(&mut conn, a, l.letter_id).await.unwrap().unwrap();
+    let read = letters::get_letter(&mut conn, AgencyScope::live(a), l.letter_id).await.unwrap().unwrap();
     assert_eq!(read, l);
-    assert_eq!(letters::get_letter(&mut conn, b, l.letter_id).await.unwrap(), None);
-    assert!(letters::list_letters(&mut conn, b, None, None, 10).await.unwrap().is_empty());
-    assert!(events::list_events(&mut conn, b, FeedCursor::default(), 10).await.unwrap().is_empty());
+    assert_eq!(letters::get_letter(&mut conn, AgencyScope::live(b), l.letter_id).await.unwrap(), None);
+    assert!(letters::list_letters(&mut conn, AgencyScope::live(b), None, None, 10).await.unwrap().is_empty());
+    assert!(events::list_events(&mut conn, AgencyScope::live(b), FeedCursor::default(), 10).await.unwrap().is_empty());
     let failure =
         letters::transition(&mut conn, b, l.letter_id, LetterStatus::Cancelled, None, None).await.unwrap_err();
     assert!(matches!(failure, TransitionFailure::NotFound), "{failure}");
@@ -150,7 +151,7 @@ async fn letters_page_newest_first_and_filter_by_status() {
     let mut seen = Vec::new();
     let mut before = None;
     loop {
-        let page = letters::list_letters(&mut conn, a, None, before, 3).await.unwrap();
+        let page = letters::list_letters(&mut conn, AgencyScope::live(a), None, before, 3).await.unwrap();
         if page.is_empty() {
             break;
         }
@@ -158,7 +159,7 @@ async fn letters_page_newest_first_and_filter_by_status() {
         seen.extend(page.iter().map(|l| l.letter_id));
     }
     assert_eq!(seen, ids);
-    let queued = letters::list_letters(&mut conn, a, Some(LetterStatus::QueuedForPrint), None, 100).await.unwrap();
+    let queued = letters::list_letters(&mut conn, AgencyScope::live(a), Some(LetterStatus::QueuedForPrint), None, 100).await.unwrap();
     assert_eq!(queued.len(), 4);
     assert!(queued.iter().all(|l| l.status == LetterStatus::QueuedForPrint));
 }
@@ -186,7 +187,7 @@ async fn transitions_follow_the_status_machine_and_record_events() {
     let timeline = events::letter_timeline(&mut conn, l.letter_id).await.unwrap();
     let kinds: Vec<&str> = timeline.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(kinds, ["queued_for_print", "batched"]);
-    assert_eq!(letters::get_letter(&mut conn, a, l.letter_id).await.unwrap().unwrap().status, LetterStatus::Batched);
+    assert_eq!(letters::get_letter(&mut conn, AgencyScope::live(a), l.letter_id).await.unwrap().unwrap().status, LetterStatus::Batched);
 }
 
 #[tokio::test]
@@ -232,7 +233,7 @@ async fn a_reader_polling_during_concurrent_writes_misses_no_event() {
         let started = std::time::Instant::now();
         while seen.len() < 21 && started.elapsed() < std::time::Duration::from_secs(20) {
             let mut conn = store.read().await.unwrap();
-            let page = events::list_events(&mut conn, a, cursor, 5).await.unwrap();
+            let page = events::list_events(&mut conn, AgencyScope::live(a), cursor, 5).await.unwrap();
             drop(conn);
             if let Some(last) = page.last() {
                 assert!(last.cursor > cursor, "the cursor only moves forward");
@@ -252,7 +253,7 @@ async fn a_reader_polling_during_concurrent_writes_misses_no_event() {
     }
     let seen = reader.await.unwrap();
     let mut conn = t.store.read().await.unwrap();
-    let all_a = events::list_events(&mut conn, a, FeedCursor::default(), 100).await.unwrap();
+    let all_a = events::list_events(&mut conn, AgencyScope::live(a), FeedCursor::default(), 100).await.unwrap();
     assert_eq!(all_a.len(), 21, "the letter's first event and 20 more");
     let mut expected: Vec<_> = all_a.iter().map(|e| e.event_id).collect();
     let mut got = seen.clone();
@@ -335,16 +336,16 @@ async fn an_idempotency_key_is_stored_once_per_agency() {
         response_body: "{\"letter_id\":\"x\"}".into(),
     };
     let mut tx = t.store.begin().await.unwrap();
-    idempotency::insert(&mut tx, a, "key-1", &record, &now_text()).await.unwrap();
-    idempotency::insert(&mut tx, b, "key-1", &record, &now_text()).await.unwrap();
+    idempotency::insert(&mut tx, AgencyScope::live(a), "key-1", &record, &now_text()).await.unwrap();
+    idempotency::insert(&mut tx, AgencyScope::live(b), "key-1", &record, &now_text()).await.unwrap();
     tx.commit().await.unwrap();
     let mut tx = t.store.begin().await.unwrap();
-    let err = idempotency::insert(&mut tx, a, "key-1", &record, &now_text()).await.unwrap_err();
+    let err = idempotency::insert(&mut tx, AgencyScope::live(a), "key-1", &record, &now_text()).await.unwrap_err();
     assert!(err.is_unique_violation());
     drop(tx);
     let mut conn = t.store.read().await.unwrap();
-    assert_eq!(idempotency::get(&mut conn, a, "key-1").await.unwrap(), Some(record));
-    assert_eq!(idempotency::get(&mut conn, a, "key-2").await.unwrap(), None);
+    assert_eq!(idempotency::get(&mut conn, AgencyScope::live(a), "key-1").await.unwrap(), Some(record));
+    assert_eq!(idempotency::get(&mut conn, AgencyScope::live(a), "key-2").await.unwrap(), None);
 }
 
 #[tokio::test]

@@ -127,6 +127,13 @@ pub struct AgencyCaller {
     pub key_id: String,
 }
 
+impl AgencyCaller {
+    /// The letters this caller may see and act on: its agency's, in its key's mode.
+    pub fn scope(&self) -> hybridpost_core::AgencyScope {
+        hybridpost_core::AgencyScope { agency_id: self.agency_id, test: self.test }
+    }
+}
+
 impl<S> FromRequestParts<S> for AgencyCaller
 where
     ApiKeys: FromRef<S>,

@@ -175,6 +175,7 @@ pub(crate) async fn upload_document(
     let record = DocumentRecord {
         document_id: document_id.clone(),
         agency_id: caller.agency_id,
+        test: caller.test,
         blob_key: key.as_str().to_owned(),
         sha256: sha256.clone(),
         pages: i64::from(report.pages),

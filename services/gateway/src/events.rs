@@ -93,7 +93,7 @@ pub(crate) async fn list_events(
     let limit = paging::limit(q.limit, 100, MAX_PAGE)?;
     let after: FeedCursor = paging::cursor(q.after.as_deref().filter(|c| !c.is_empty()))?.unwrap_or_default();
     let mut conn = state.store.read().await?;
-    let page = events::list_events(&mut conn, caller.agency_id, after, limit).await?;
+    let page = events::list_events(&mut conn, caller.scope(), after, limit).await?;
     let next_cursor = page.last().map_or(after, |e| e.cursor).to_string();
     Ok(Json(EventFeed { items: page.iter().map(Event::from).collect(), next_cursor }))
 }

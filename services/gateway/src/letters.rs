@@ -171,7 +171,7 @@ pub(crate) async fn create_letter(
 
     if let Some((key, request_hash)) = &idempotency {
         let mut conn = state.store.read().await?;
-        if let Some(stored) = idempotency::get(&mut conn, caller.agency_id, key).await? {
+        if let Some(stored) = idempotency::get(&mut conn, caller.scope(), key).await? {
             return replay(stored, request_hash);
         }
     }
@@ -195,7 +195,7 @@ pub(crate) async fn create_letter(
     let mut canonical = serde_json::to_vec(&content).map_err(|e| ApiError::Internal(e.to_string()))?;
     if let Some(id) = &letter.document_id {
         let mut conn = state.store.read().await?;
-        let document = hybridpost_store::documents::get_document(&mut conn, caller.agency_id, id).await?;
+        let document = hybridpost_store::documents::get_document(&mut conn, caller.scope(), id).await?;
         let Some(document) = document else {
             let mut errors = hybridpost_core::ValidationErrors::default();
             errors.add("document_id", format!("no document {id} of this agency; upload it with POST /v1/documents"));
@@ -210,7 +210,7 @@ pub(crate) async fn create_letter(
         reply_by: reply_deadline.map(to_seal_date),
         digest: ContentDigest::of(&canonical),
     };
-    let sealed = state.composer.keyring().seal_for_agency(caller.agency_id, &seal_request).await.map_err(|e| {
+    let sealed = state.composer.keyring().seal_for_agency(caller.scope(), &seal_request).await.map_err(|e| {
         tracing::error!(agency.id = %caller.agency_id, "cannot seal a letter: {e}");
         ApiError::Internal("the letter could not be sealed".into())
     })?;
@@ -278,7 +278,7 @@ pub(crate) async fn create_letter(
             // not stored; answer as the first one did.
             let (key, request_hash) = idempotency.as_ref().expect("only letters with a key can find it taken");
             let mut conn = state.store.read().await?;
-            let stored = idempotency::get(&mut conn, caller.agency_id, key)
+            let stored = idempotency::get(&mut conn, caller.scope(), key)
                 .await?
                 .ok_or_else(|| ApiError::Internal("idempotency record vanished".into()))?;
             return replay(stored, request_hash);
@@ -363,7 +363,7 @@ pub(crate) async fn get_letter(
 ) -> Result<Json<LetterDetail>, ApiError> {
     let letter_id = parse_letter_id(&letter_id)?;
     let mut conn = state.store.read().await?;
-    let record = letters::get_letter(&mut conn, caller.agency_id, letter_id)
+    let record = letters::get_letter(&mut conn, caller.scope(), letter_id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no letter {letter_id}")))?;
     let timeline = events::letter_timeline(&mut conn, letter_id).await?;
@@ -376,8 +376,9 @@ pub(crate) async fn get_letter(
     }))
 }
 
-/// The letter as printed (and as its digital copy): a PDF proof, seal and PIN included. Test
-/// letters render exactly like live ones.
+/// The letter as it will print: a PDF proof with its seal. The PIN is not in the proof (its
+/// place shows `XXXX XXXX`): only the printed letter carries it. Test letters render like
+/// live ones, sealed with the agency's test key.
 #[utoipa::path(
     get, path = "/v1/letters/{letter_id}/pdf", tag = "letters",
     params(("letter_id" = LetterId, Path, description = "The letter's id")),
@@ -397,14 +398,14 @@ pub(crate) async fn letter_pdf(
     let letter_id = parse_letter_id(&letter_id)?;
     let (record, agency, document) = {
         let mut conn = state.store.read().await?;
-        let record = letters::get_letter(&mut conn, caller.agency_id, letter_id)
+        let record = letters::get_letter(&mut conn, caller.scope(), letter_id)
             .await?
             .ok_or_else(|| ApiError::NotFound(format!("no letter {letter_id}")))?;
         let agency = hybridpost_store::agencies::get_agency(&mut conn, caller.agency_id)
             .await?
             .ok_or_else(|| ApiError::Internal("the caller's agency is gone".into()))?;
         let document = match record.content.get("document_id").and_then(|d| d.as_str()) {
-            Some(id) => hybridpost_store::documents::load_bytes(&mut conn, &state.blobs, caller.agency_id, id).await?,
+            Some(id) => hybridpost_store::documents::load_bytes(&mut conn, &state.blobs, caller.scope(), id).await?,
             None => None,
         };
         (record, agency, document)
@@ -443,7 +444,7 @@ pub(crate) async fn letter_pdf(
         (status = 200, description = "Withdrawn", body = LetterSummary),
         (status = 401, description = "No or bad API key", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such letter for this agency", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Already withdrawn", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already withdrawn, or not yet out (cancel it instead)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = []))
 )]
@@ -459,9 +460,20 @@ pub(crate) async fn withdraw_letter(
         WithdrawReason::ReportedLost => "reported_lost",
     };
     let mut tx = state.store.begin().await?;
-    let mut record = letters::get_letter(&mut tx, caller.agency_id, letter_id)
+    let mut record = letters::get_letter(&mut tx, caller.scope(), letter_id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no letter {letter_id}")))?;
+    if !record.status.is_out() {
+        return Err(ApiError::Conflict {
+            kind: "letter-not-out",
+            detail: format!(
+                "letter {letter_id} is {} and has not reached the recipient: it would still be printed and \
+                 posted; cancel it instead (POST /v1/letters/{letter_id}/cancel) while it is not yet in a print \
+                 batch",
+                record.status.as_str()
+            ),
+        });
+    }
     let now = now_text();
     if !letters::withdraw(&mut tx, letter_id, reason, &now).await? {
         return Err(ApiError::Conflict {
@@ -507,7 +519,7 @@ pub(crate) async fn list_letters(
     let limit = paging::limit(query.limit, 50, MAX_PAGE)?;
     let before: Option<LetterId> = paging::cursor(query.cursor.as_deref())?;
     let mut conn = state.store.read().await?;
-    let page = letters::list_letters(&mut conn, caller.agency_id, query.status, before, limit).await?;
+    let page = letters::list_letters(&mut conn, caller.scope(), query.status, before, limit).await?;
     let next_cursor = paging::next_cursor(&page, limit, |l| l.letter_id);
     Ok(Json(LetterList { items: page.iter().map(LetterSummary::from).collect(), next_cursor }))
 }
@@ -533,6 +545,10 @@ pub(crate) async fn cancel_letter(
     let letter_id = parse_letter_id(&letter_id)?;
     let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok());
     let mut tx = state.store.begin().await?;
+    // Only a letter of the caller's agency and mode: a test key cannot cancel a live letter.
+    letters::get_letter(&mut tx, caller.scope(), letter_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no letter {letter_id}")))?;
     let result =
         letters::transition(&mut tx, caller.agency_id, letter_id, LetterStatus::Cancelled, None, request_id).await;
     let (mut record, _) = result.map_err(|e| match e {
@@ -548,8 +564,9 @@ pub(crate) async fn cancel_letter(
     })?;
     // Its seal stops verifying as genuine: a cancelled letter is withdrawn.
     let now = now_text();
-    letters::withdraw(&mut tx, letter_id, "cancelled", &now).await?;
-    record.withdrawn = Some(("cancelled".to_owned(), now));
+    if letters::withdraw(&mut tx, letter_id, "cancelled", &now).await? {
+        record.withdrawn = Some(("cancelled".to_owned(), now));
+    }
     tx.commit().await.map_err(hybridpost_store::StoreError::from)?;
     tracing::info!(letter.id = %letter_id, "letter {letter_id} cancelled");
     Ok(Json(LetterSummary::from(&record)))

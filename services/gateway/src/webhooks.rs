@@ -145,14 +145,15 @@ pub(crate) async fn put_webhook(
         secret_wrapped: secret.wrap(&raw, outbox::webhook_secret_context(&endpoint_id).as_bytes()),
         endpoint_id,
         agency_id: caller.agency_id,
+        test: caller.test,
         url,
         events,
         created_at: now_text(),
     };
     let mut tx = state.store.begin().await?;
-    let existing = outbox::list_endpoints(&mut tx, caller.agency_id).await?;
+    let existing = outbox::list_endpoints(&mut tx, caller.scope()).await?;
     for old in existing.iter().filter(|e| e.url == endpoint.url) {
-        outbox::delete_endpoint(&mut tx, caller.agency_id, &old.endpoint_id).await?;
+        outbox::delete_endpoint(&mut tx, caller.scope(), &old.endpoint_id).await?;
     }
     if existing.iter().filter(|e| e.url != endpoint.url).count() >= MAX_ENDPOINTS {
         let mut errors = hybridpost_core::ValidationErrors::default();
@@ -180,7 +181,7 @@ pub(crate) async fn list_webhooks(
     caller: AgencyCaller,
 ) -> Result<Json<WebhookList>, ApiError> {
     let mut conn = state.store.read().await?;
-    let endpoints = outbox::list_endpoints(&mut conn, caller.agency_id).await?;
+    let endpoints = outbox::list_endpoints(&mut conn, caller.scope()).await?;
     Ok(Json(WebhookList { items: endpoints.iter().map(Webhook::from).collect() }))
 }
 
@@ -201,7 +202,7 @@ pub(crate) async fn delete_webhook(
     Path(endpoint_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let mut tx = state.store.begin().await?;
-    if !outbox::delete_endpoint(&mut tx, caller.agency_id, &endpoint_id).await? {
+    if !outbox::delete_endpoint(&mut tx, caller.scope(), &endpoint_id).await? {
         return Err(ApiError::NotFound(format!("no webhook endpoint {endpoint_id:?}")));
     }
     tx.commit().await.map_err(hybridpost_store::StoreError::from)?;

@@ -103,7 +103,7 @@ async fn write_batch<'a>(
     outbox::insert_notifications(&mut tx, &notices).await?;
     for l in letters {
         if let Some((key, stored)) = &l.idempotency {
-            idempotency::insert(&mut tx, l.record.agency_id, key, stored, &l.record.created_at).await?;
+            idempotency::insert(&mut tx, l.record.scope(), key, stored, &l.record.created_at).await?;
         }
     }
     tx.commit().await?;

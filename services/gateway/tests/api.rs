@@ -408,6 +408,8 @@ async fn a_letter_can_be_cancelled_only_before_batching() {
     assert_eq!(cancel.status, StatusCode::OK, "{}", cancel.body);
     assert_eq!(cancel.body["status"], "cancelled");
     assert_eq!(cancel.body["withdrawn"], "cancelled", "a cancelled letter's seal is withdrawn");
+    let read = h.get(Some(&h.a), &format!("/v1/letters/{id}")).await;
+    assert_eq!(read.body["withdrawn"], cancel.body["withdrawn"], "the answer says what a read shows");
     let again = h.call(Method::POST, &format!("/v1/letters/{id}/cancel"), Some(&h.a), None, &[]).await;
     assert_problem(&again, StatusCode::CONFLICT);
     assert!(again.body["detail"].as_str().unwrap().contains("already final"), "{}", again.body);
@@ -416,7 +418,7 @@ async fn a_letter_can_be_cancelled_only_before_batching() {
     let id = h.post(&h.a, &example()).await.body["letter_id"].as_str().unwrap().to_owned();
     let agency_id = {
         let mut conn = h.store.read().await.unwrap();
-        let all = letters::list_letters(&mut conn, h_agency(&h).await, None, None, 10).await.unwrap();
+        let all = letters::list_letters(&mut conn, hybridpost_core::AgencyScope::live(h_agency(&h).await), None, None, 10).await.unwrap();
         all[0].agency_id
     };
     let mut tx = h.store.begin().await.unwrap();
@@ -734,16 +736,35 @@ async fn an_agency_pdf_is_sent_behind_a_cover_page_with_the_address_seal_and_rep
 
 #[tokio::test]
 async fn a_letter_that_is_out_can_be_withdrawn_once_and_only_by_its_agency() {
+    use hybridpost_core::LetterStatus;
     let h = harness().await;
     let id = h.post(&h.a, &example()).await.body["letter_id"].as_str().unwrap().to_owned();
     let path = format!("/v1/letters/{id}/withdraw");
     let body = || Some(Body::from(json!({"reason": "reported_lost"}).to_string()));
+    // Not yet out: it would still be printed and posted, so withdrawing is refused at every
+    // step before dispatch (cancel is the way while it is queued).
+    let agency_id = h_agency(&h).await;
+    for step in [None, Some(LetterStatus::Batched), Some(LetterStatus::Printed), Some(LetterStatus::Dispatched)] {
+        if let Some(to) = step {
+            let mut tx = h.store.begin().await.unwrap();
+            letters::transition(&mut tx, agency_id, id.parse().unwrap(), to, None, None).await.unwrap();
+            tx.commit().await.unwrap();
+        }
+        if step == Some(LetterStatus::Dispatched) {
+            break;
+        }
+        let early = h.call(Method::POST, &path, Some(&h.a), body(), &[]).await;
+        assert_problem(&early, StatusCode::CONFLICT);
+        assert_eq!(early.body["type"], "urn:hybridpost:problem:letter-not-out", "{}", early.body);
+        assert_eq!(h.get(Some(&h.a), &format!("/v1/letters/{id}")).await.body.get("withdrawn"), None);
+    }
     let other = h.call(Method::POST, &path, Some(&h.b), body(), &[]).await;
     assert_problem(&other, StatusCode::NOT_FOUND);
     let done = h.call(Method::POST, &path, Some(&h.a), body(), &[]).await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.body);
     assert_eq!(done.body["withdrawn"], "reported_lost");
-    assert_eq!(done.body["status"], "queued_for_print", "the delivery status does not change");
+    assert_eq!(done.body["status"], "dispatched", "the delivery status does not change");
+    assert_eq!(h.get(Some(&h.a), &format!("/v1/letters/{id}")).await.body["withdrawn"], "reported_lost");
     assert_problem(&h.call(Method::POST, &path, Some(&h.a), body(), &[]).await, StatusCode::CONFLICT);
     let bad = h.call(Method::POST, &path, Some(&h.a), Some(Body::from(r#"{"reason": "bored"}"#)), &[]).await;
     assert_problem(&bad, StatusCode::BAD_REQUEST);
@@ -751,4 +772,161 @@ async fn a_letter_that_is_out_can_be_withdrawn_once_and_only_by_its_agency() {
     let kinds: Vec<&str> =
         detail.body["timeline"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds.last(), Some(&"withdrawn"));
+}
+
+/// A second key of agency A: live or test.
+async fn key_of_a(h: &Harness, test: bool) -> String {
+    let key = generate_api_key(Principal::Agency { agency_id: h_agency(h).await, test });
+    let mut tx = h.store.begin().await.unwrap();
+    agencies::insert_api_key(&mut tx, &key.record, &now_text()).await.unwrap();
+    tx.commit().await.unwrap();
+    key.key
+}
+
+#[tokio::test]
+async fn test_keys_and_live_keys_of_one_agency_never_see_or_touch_each_others_letters_on_any_route() {
+    let h = harness().await;
+    let live = h.a.clone();
+    let test = key_of_a(&h, true).await;
+    let live_letter = h.post(&live, &example()).await.body["letter_id"].as_str().unwrap().to_owned();
+    let test_letter = h.post(&test, &example()).await.body["letter_id"].as_str().unwrap().to_owned();
+    for (key, own, foreign) in [(&live, &live_letter, &test_letter), (&test, &test_letter, &live_letter)] {
+        // Every route that names a letter answers 404 for the other mode's letter.
+        for (method, path) in [
+            (Method::GET, format!("/v1/letters/{foreign}")),
+            (Method::GET, format!("/v1/letters/{foreign}/pdf")),
+            (Method::POST, format!("/v1/letters/{foreign}/cancel")),
+        ] {
+            let r = h.call(method.clone(), &path, Some(key), None, &[]).await;
+            assert_problem(&r, StatusCode::NOT_FOUND);
+        }
+        let withdraw = Some(Body::from(json!({"reason": "superseded"}).to_string()));
+        let r = h.call(Method::POST, &format!("/v1/letters/{foreign}/withdraw"), Some(key), withdraw, &[]).await;
+        assert_problem(&r, StatusCode::NOT_FOUND);
+        assert_eq!(h.get(Some(key), &format!("/v1/letters/{own}")).await.status, StatusCode::OK);
+        // Lists and the event feed hold only this mode's letters.
+        let list = h.get(Some(key), "/v1/letters").await;
+        let ids: Vec<&str> = list.body["items"].as_array().unwrap().iter().map(|l| l["letter_id"].as_str().unwrap()).collect();
+        assert_eq!(ids, vec![own.as_str()], "{}", list.body);
+        let feed = h.feed(key, "/v1/events", 2).await;
+        let letters_in_feed: std::collections::BTreeSet<&str> =
+            feed.body["items"].as_array().unwrap().iter().map(|e| e["letter_id"].as_str().unwrap()).collect();
+        assert_eq!(letters_in_feed.into_iter().collect::<Vec<_>>(), vec![own.as_str()], "{}", feed.body);
+    }
+    // The other mode's letters are untouched by all of that.
+    for (key, id) in [(&live, &live_letter), (&test, &test_letter)] {
+        let r = h.get(Some(key), &format!("/v1/letters/{id}")).await;
+        assert_eq!(r.body["status"], "queued_for_print", "{}", r.body);
+        assert_eq!(r.body.get("withdrawn"), None);
+    }
+
+    // Webhook endpoints belong to one mode.
+    let hook = |url: &str| Some(Body::from(json!({"url": url}).to_string()));
+    let r = h.call(Method::PUT, "/v1/webhooks", Some(&test), hook("https://hooks.example.go.th/test"), &[]).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let test_endpoint = r.body["endpoint_id"].as_str().unwrap().to_owned();
+    let listed = h.get(Some(&live), "/v1/webhooks").await;
+    assert!(!listed.body.to_string().contains(&test_endpoint), "{}", listed.body);
+    let r = h.call(Method::DELETE, &format!("/v1/webhooks/{test_endpoint}"), Some(&live), None, &[]).await;
+    assert_problem(&r, StatusCode::NOT_FOUND);
+    assert!(h.get(Some(&test), "/v1/webhooks").await.body.to_string().contains(&test_endpoint));
+
+    // An agency PDF uploaded with a test key serves test letters only.
+    let pdf = pdfs::build(&[pdfs::PageSpec::a4(&pdfs::body_text("Test document"))]);
+    let uploaded = h
+        .call(Method::POST, "/v1/documents", Some(&test), Some(Body::from(pdf)), &[("content-type", "application/pdf")])
+        .await;
+    assert_eq!(uploaded.status, StatusCode::CREATED, "{}", uploaded.body);
+    let mut with_document = example();
+    with_document.as_object_mut().unwrap().remove("body");
+    with_document["document_id"] = uploaded.body["document_id"].clone();
+    let refused = h.post(&live, &with_document).await;
+    assert_problem(&refused, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(h.post(&test, &with_document).await.status, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn an_idempotency_key_used_in_test_mode_does_not_answer_a_live_request() {
+    let h = harness().await;
+    let test = key_of_a(&h, true).await;
+    let key = [("idempotency-key", "order-2026-12-04-001")];
+    let body = || Some(Body::from(example().to_string()));
+    let first = h.call(Method::POST, "/v1/letters", Some(&test), body(), &key).await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    assert_eq!(first.body["test"], true);
+    let live = h.call(Method::POST, "/v1/letters", Some(&h.a), body(), &key).await;
+    assert_eq!(live.status, StatusCode::CREATED, "{}", live.body);
+    assert!(live.headers.get("idempotent-replayed").is_none(), "a live letter was made, not a test one replayed");
+    assert_eq!(live.body["test"], false);
+    assert_ne!(live.body["letter_id"], first.body["letter_id"]);
+    // Each mode still replays its own.
+    let again = h.call(Method::POST, "/v1/letters", Some(&h.a), body(), &key).await;
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    assert_eq!(again.body["letter_id"], live.body["letter_id"]);
+    let again = h.call(Method::POST, "/v1/letters", Some(&test), body(), &key).await;
+    assert_eq!(again.body["letter_id"], first.body["letter_id"]);
+}
+
+#[tokio::test]
+async fn a_test_letter_is_sealed_with_a_key_no_trust_list_carries() {
+    let h = harness().await;
+    let test = key_of_a(&h, true).await;
+    let live_id = h.post(&h.a, &example()).await.body["letter_id"].as_str().unwrap().parse().unwrap();
+    let test_id = h.post(&test, &example()).await.body["letter_id"].as_str().unwrap().parse().unwrap();
+    let keyring = Keyring::new(h.store.clone(), ServiceSecret::new(&[9; 32]).unwrap());
+    let list = keyring.verified_trust_list().await.unwrap().unwrap();
+    let today = hybridpost_keyring::today();
+    let ctx = hybridpost_seal::VerifyContext { trust_list: &list, today, withdrawn: &hybridpost_seal::no_withdrawals };
+    let mut conn = h.store.read().await.unwrap();
+    let seal_of = |l: letters::LetterRecord| hybridpost_seal::Seal::from_bytes(l.seal.unwrap().seal);
+    let live = seal_of(letters::get_letter_any_agency(&mut conn, live_id).await.unwrap().unwrap());
+    let test = seal_of(letters::get_letter_any_agency(&mut conn, test_id).await.unwrap().unwrap());
+    assert!(live.verify(&ctx).is_genuine(), "{:?}", live.verify(&ctx));
+    let verdict = test.verify(&ctx);
+    assert!(!verdict.is_genuine(), "a test letter must never verify as genuine: {verdict:?}");
+    assert!(format!("{verdict:?}").to_lowercase().contains("unknown"), "{verdict:?}");
+}
+
+#[tokio::test]
+async fn a_proof_shows_where_the_pin_will_be_but_never_the_pin() {
+    let h = harness().await;
+    let created = h.post(&h.a, &example()).await;
+    let id: hybridpost_core::LetterId = created.body["letter_id"].as_str().unwrap().parse().unwrap();
+    let pin = {
+        let mut conn = h.store.read().await.unwrap();
+        let letter = letters::get_letter_any_agency(&mut conn, id).await.unwrap().unwrap();
+        let seal = letter.seal.unwrap();
+        Keyring::new(h.store.clone(), ServiceSecret::new(&[9; 32]).unwrap())
+            .unwrap_pin(&seal.reference, &seal.pin_wrapped)
+            .unwrap()
+    };
+    assert!(!created.body.to_string().contains(&pin));
+    let detail = h.get(Some(&h.a), &format!("/v1/letters/{id}")).await;
+    assert!(!detail.body.to_string().contains(&pin));
+    let request = Request::builder()
+        .uri(format!("/v1/letters/{id}/pdf"))
+        .header(header::AUTHORIZATION, format!("Bearer {}", h.a))
+        .body(Body::empty())
+        .unwrap();
+    let pdf = h.app.clone().oneshot(request).await.unwrap().into_body().collect().await.unwrap().to_bytes();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("proof.pdf"), &pdf).unwrap();
+    let out = std::process::Command::new("pdftotext").arg(dir.path().join("proof.pdf")).arg("-").output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("XXXX XXXX"), "the proof shows where the PIN goes: {text}");
+    assert!(!text.replace(' ', "").contains(&pin), "the PIN {pin} is in the proof: {text}");
+}
+
+#[tokio::test]
+async fn the_citizen_id_is_kept_only_as_its_keyed_hash_and_shown_masked() {
+    let h = harness().await;
+    let created = h.post(&h.a, &example()).await;
+    let id = created.body["letter_id"].as_str().unwrap();
+    let detail = h.get(Some(&h.a), &format!("/v1/letters/{id}")).await;
+    assert_eq!(detail.body["letter"]["recipient"]["citizen_id"], "xxxxxxxxx0708", "{}", detail.body);
+    let mut conn = h.store.read().await.unwrap();
+    let letter = letters::get_letter_any_agency(&mut conn, id.parse().unwrap()).await.unwrap().unwrap();
+    assert!(!letter.content.to_string().contains("1101700230708"), "{}", letter.content);
+    let hash = CitizenId::parse("1101700230708").unwrap().keyed_hash(CITIZEN_KEY);
+    assert_eq!(letter.citizen_id_hash.as_deref(), Some(hash.as_str()), "routing still finds the citizen");
 }

@@ -59,6 +59,11 @@ pub struct Config {
     pub scan_page_budget_ms: u64,
     /// Scan decoding workers in this process; the number of cores when 0.
     pub scan_workers: usize,
+    /// Days a citizen's confirmed request for e-mail delivery waits before it takes effect,
+    /// while a letter about it travels to their postal address (at least 1).
+    pub channel_change_cooling_off_days: u32,
+    /// E-mail opt-in requests one letter may make in 24 hours.
+    pub optin_requests_per_letter: u32,
     /// Behind a reverse proxy: the header carrying the client's address (`x-forwarded-for`),
     /// for the verification page's per-client limits. Unset: the connection's address.
     pub client_ip_header: Option<String>,
@@ -138,6 +143,8 @@ impl Default for Config {
             scan_max_files: 200,
             scan_page_budget_ms: 3000,
             scan_workers: 0,
+            channel_change_cooling_off_days: 14,
+            optin_requests_per_letter: 3,
             client_ip_header: None,
             smtp_host: None,
             smtp_port: 587,
@@ -177,6 +184,8 @@ const KNOWN_KEYS: &[&str] = &[
     "scan_max_files",
     "scan_page_budget_ms",
     "scan_workers",
+    "channel_change_cooling_off_days",
+    "optin_requests_per_letter",
     "client_ip_header",
     "smtp_host",
     "smtp_port",

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
-use hybridpost_compose::Composer;
+use hybridpost_compose::{Composer, PinOnPage};
 use hybridpost_gateway::{AppState, GatewayConfig};
 use hybridpost_printroom::{PdfBatchRenderer, PrintItem, PrintroomConfig, PrintroomState};
 use hybridpost_store::{BlobStore, Store, StoreOptions};
@@ -84,6 +84,9 @@ pub struct Service {
     pub intake: Option<hybridpost_intake::IntakeState>,
     /// The notifier, when it is one of the roles.
     pub notifier: Option<hybridpost_notifier::NotifierState>,
+    /// The verification service, when it is one of the roles (its worker applies channel
+    /// changes whose cooling-off period has passed).
+    pub verify: Option<hybridpost_verify::VerifyState>,
     /// Where e-mail goes, in words, when the notifier is one of the roles.
     pub mail: Option<String>,
 }
@@ -100,6 +103,9 @@ impl Service {
         }
         if let Some(state) = &self.notifier {
             workers.push(tokio::spawn(hybridpost_notifier::run_workers(state.clone())));
+        }
+        if let Some(state) = &self.verify {
+            workers.push(tokio::spawn(hybridpost_verify::channel::run_workers(state.clone(), Duration::from_secs(60))));
         }
         workers
     }
@@ -130,7 +136,7 @@ pub async fn build(config: &Config, roles: &[Role], public_url: &str) -> anyhow:
     let keys = ApiKeys::new(store.clone(), RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst));
     let composer = Composer::new(keyring.clone(), public_url.clone());
     let mut service =
-        Service { app: Router::new(), store: store.clone(), printroom: None, intake: None, notifier: None, mail: None };
+        Service { app: Router::new(), store: store.clone(), printroom: None, intake: None, notifier: None, verify: None, mail: None };
     let mut app = Router::new();
     let mut openapi: Option<utoipa::openapi::OpenApi> = None;
     for role in roles {
@@ -152,7 +158,9 @@ pub async fn build(config: &Config, roles: &[Role], public_url: &str) -> anyhow:
                     keys: keys.clone(),
                     blobs: blobs.clone(),
                     renderer: Arc::new(PdfBatchRenderer::new(Arc::new(move |item: &PrintItem| {
-                        compose.compose(&item.letter, &item.agency, item.document.as_deref()).map_err(|e| e.to_string())
+                        compose
+                            .compose(&item.letter, &item.agency, item.document.as_deref(), PinOnPage::Printed)
+                            .map_err(|e| e.to_string())
                     }))),
                     config: Arc::new(PrintroomConfig {
                         max_batch_letters: config.print_batch_max_letters,
@@ -185,7 +193,11 @@ pub async fn build(config: &Config, roles: &[Role], public_url: &str) -> anyhow:
                 service.intake = Some(state.clone());
                 hybridpost_intake::parts(state)
             }
-            Role::Verify => hybridpost_verify::parts(verify_state(config, &store, &composer, &blobs)?),
+            Role::Verify => {
+                let state = verify_state(config, &store, &composer, &blobs)?;
+                service.verify = Some(state.clone());
+                hybridpost_verify::parts(state)
+            }
             Role::Notifier => {
                 let (mailer_config, description) = config.mailer()?;
                 let mailer = hybridpost_notify::Mailer::new(mailer_config).context("cannot set up e-mail")?;
@@ -308,7 +320,7 @@ fn verify_state(
                     .map_err(|e| e.to_string())?
                     .ok_or_else(|| "the letter's agency is gone".to_owned())?;
                 let document = match letter.content.get("document_id").and_then(|d| d.as_str()) {
-                    Some(id) => hybridpost_store::documents::load_bytes(&mut conn, &blobs, letter.agency_id, id)
+                    Some(id) => hybridpost_store::documents::load_bytes(&mut conn, &blobs, letter.scope(), id)
                         .await
                         .map_err(|e| e.to_string())?,
                     None => None,
@@ -329,6 +341,10 @@ fn verify_state(
         renderer,
         hybridpost_verify::VerifyConfig {
             client_ip_header,
+            optin_requests_per_letter: config.optin_requests_per_letter,
+            channel_change_cooling_off: Duration::from_secs(
+                u64::from(config.channel_change_cooling_off_days.max(1)) * 24 * 60 * 60,
+            ),
             ..hybridpost_verify::VerifyConfig::new(public_url, mail_from)
         },
     ))

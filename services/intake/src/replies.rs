@@ -77,8 +77,8 @@ pub(crate) async fn letter_replies(
     let not_found = || ApiError::NotFound(format!("no letter {letter_id}"));
     let id: LetterId = letter_id.parse().map_err(|_| not_found())?;
     let mut conn = state.store.read().await?;
-    letters::get_letter(&mut conn, caller.agency_id, id).await?.ok_or_else(not_found)?;
-    let replies = scan::letter_replies(&mut conn, caller.agency_id, id).await?;
+    letters::get_letter(&mut conn, caller.scope(), id).await?.ok_or_else(not_found)?;
+    let replies = scan::letter_replies(&mut conn, caller.scope(), id).await?;
     Ok(Json(replies.into_iter().map(ReplyView::from).collect()))
 }
 
@@ -101,7 +101,7 @@ pub(crate) async fn reply_pdf(
     let id: ReplyId = reply_id.parse().map_err(|_| not_found())?;
     let reply = {
         let mut conn = state.store.read().await?;
-        scan::get_reply(&mut conn, caller.agency_id, id).await?.ok_or_else(not_found)?
+        scan::get_reply(&mut conn, caller.scope(), id).await?.ok_or_else(not_found)?
     };
     let key = BlobKey::parse(&reply.pdf_blob).map_err(|e| ApiError::Internal(e.to_string()))?;
     let (file, len) = state

@@ -185,6 +185,7 @@ async fn digital_letter_context(
         "agency_name_en": agency.name_en.clone().unwrap_or_else(|| agency.name.clone()),
         "letter_ref": letter.reference,
         "link": format!("{}/d/{token}", state.config.public_url.trim_end_matches('/')),
+        "paper_link": crate::links::paper_link(&state.secret, &state.config.public_url, letter_id),
         "expires_on": hybridpost_thai::format_thai_date(expires),
     })))
 }

@@ -3,13 +3,19 @@
 //! The token is `base64url(HMAC-SHA256(link-token key, "digital-link/v1:" ‖ notification id))`:
 //! 256 bits no one can compute without the service secret, the same on every resend of a notice,
 //! and never stored; the database keeps its SHA-256. Pages carry `Referrer-Policy: no-referrer`
-//! and `Cache-Control: no-store` so the token does not leak to other sites or shared caches.
+//! and `Cache-Control: no-store` so the token does not leak to other sites or shared caches, a
+//! strict Content-Security-Policy (no script at all, one hashed style block) and may not be
+//! framed.
+//!
+//! Opening is a deliberate act: `GET /d/{token}` only shows the page, and the letter counts as
+//! opened when its reader presses the button (`POST /d/{token}/pdf`). Mail gateways' link
+//! scanners fetch every link in an e-mail with GET, and must not mark letters read.
 
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use hybridpost_core::LetterStatus;
@@ -33,13 +39,43 @@ pub fn link_token(secret: &ServiceSecret, notification_id: &str) -> String {
     B64URL.encode(mac.finalize().into_bytes())
 }
 
+/// The "back to paper" link of a digital letter's notice: a page on the verification service
+/// where the recipient, with one deliberate click, has their letters sent on paper again.
+/// The token is an HMAC of the letter id under the service secret (see
+/// `hybridpost_verify`'s `/v/paper` route, which checks it).
+pub fn paper_link(secret: &ServiceSecret, public_url: &str, letter_id: hybridpost_core::LetterId) -> String {
+    let token = secret.token(Purpose::PaperLink, format!("paper-link/v1:{letter_id}").as_bytes());
+    format!("{}/v/paper/{letter_id}/{token}", public_url.trim_end_matches('/'))
+}
+
 /// What the database stores of a token: SHA-256, hex.
 pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 pub(crate) fn router() -> Router<NotifierState> {
-    Router::new().route("/d/{token}", get(letter_page)).route("/d/{token}/pdf", get(letter_pdf))
+    Router::new().route("/d/{token}", get(letter_page)).route("/d/{token}/pdf", post(letter_pdf))
+}
+
+/// The pages' only styling: one `<style>` block, allowed by its hash in the CSP.
+const STYLE: &str = "body { font-family: Sarabun, Tahoma, Arial, sans-serif; line-height: 1.6; max-width: 640px; \
+                     margin: 0 auto; padding: 16px; color: #1b1b1b; } \
+                     button { padding: 12px 20px; background: #1a4e8a; color: #fff; border: 0; border-radius: 4px; \
+                     font: inherit; cursor: pointer; } \
+                     button:focus { outline: 3px solid #f0b400; outline-offset: 2px; } \
+                     .note { font-size: 14px; color: #4a4a4a; }";
+
+/// `Content-Security-Policy` of the pages: nothing loads, nothing runs, forms post only here,
+/// no framing.
+fn content_security_policy() -> &'static str {
+    static CSP: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    CSP.get_or_init(|| {
+        let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(STYLE.as_bytes()));
+        format!(
+            "default-src 'none'; style-src 'sha256-{hash}'; form-action 'self'; frame-ancestors 'none'; \
+             base-uri 'none'"
+        )
+    })
 }
 
 /// Why a link does not open a letter.
@@ -97,20 +133,22 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
         "<!DOCTYPE html>\n<html lang=\"th\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <meta name=\"robots\" content=\"noindex\">\n<title>{}</title>\n</head>\n\
-         <body style=\"font-family: Sarabun, Tahoma, Arial, sans-serif; line-height: 1.6; max-width: 640px; \
-         margin: 0 auto; padding: 16px;\">\n{body}</body>\n</html>\n",
+         <meta name=\"robots\" content=\"noindex\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n\
+         <body>\n<main>\n{body}</main>\n</body>\n</html>\n",
         escape(title)
     );
     (status, private_headers("text/html; charset=utf-8"), html).into_response()
 }
 
-fn private_headers(content_type: &'static str) -> [(header::HeaderName, HeaderValue); 4] {
+fn private_headers(content_type: &'static str) -> [(header::HeaderName, HeaderValue); 7] {
     [
         (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
         (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
         (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
         (header::HeaderName::from_static("x-robots-tag"), HeaderValue::from_static("noindex")),
+        (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(content_security_policy())),
+        (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
     ]
 }
 
@@ -118,8 +156,8 @@ fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
-/// Finds the letter behind a token and records the first opening.
-async fn open(state: &NotifierState, token: &str) -> Result<(LetterRecord, DigitalLink), Refusal> {
+/// Finds the letter behind a token, without recording anything.
+async fn find(state: &NotifierState, token: &str) -> Result<(LetterRecord, DigitalLink), Refusal> {
     // 32 bytes in unpadded base64url are 43 characters; anything else was never issued.
     if token.len() != 43 || B64URL.decode(token).is_err() {
         return Err(Refusal::Unknown);
@@ -143,8 +181,17 @@ async fn open(state: &NotifierState, token: &str) -> Result<(LetterRecord, Digit
     if letter.withdrawn.is_some() || letter.status == LetterStatus::Cancelled {
         return Err(Refusal::Withdrawn);
     }
+    Ok((letter, link))
+}
+
+/// Finds the letter behind a token and records the first opening: its reader asked for it.
+async fn open(state: &NotifierState, token: &str) -> Result<(LetterRecord, DigitalLink), Refusal> {
+    let (letter, link) = find(state, token).await?;
     if link.opened_at.is_none() {
-        record_opened(state, &letter, &hash).await.map_err(unavailable)?;
+        record_opened(state, &letter, &token_hash(token)).await.map_err(|e| {
+            tracing::error!("a digital letter's opening cannot be recorded: {e}");
+            Refusal::Unavailable
+        })?;
     }
     Ok((letter, link))
 }
@@ -190,7 +237,7 @@ async fn record_opened(
 }
 
 async fn letter_page(State(state): State<NotifierState>, Path(token): Path<String>) -> Response {
-    let (letter, link) = match open(&state, &token).await {
+    let (letter, link) = match find(&state, &token).await {
         Ok(found) => found,
         Err(refusal) => return refusal.into_response(),
     };
@@ -209,15 +256,18 @@ async fn letter_page(State(state): State<NotifierState>, Path(token): Path<Strin
     let body = format!(
         "<p>จดหมายจาก / Letter from</p>\n<h1>{agency}</h1>\n<p lang=\"en\">{agency_en}</p>\n\
          <p>เรื่อง / Subject: <strong>{subject}</strong></p>\n<p>เลขที่ / Reference: {reference}</p>\n\
-         <p><a href=\"/d/{token}/pdf\" style=\"display: inline-block; padding: 12px 20px; background: #1a4e8a; \
-         color: #fff; text-decoration: none; border-radius: 4px;\">เปิดจดหมาย (PDF) / Open the letter (PDF)</a></p>\n\
-         <p style=\"font-size: 14px; color: #555;\">ลิงก์นี้ใช้ได้ถึงวันที่ {expires} กรุณาอย่าส่งต่อ<br>\n\
-         <span lang=\"en\">This link works until {expires}. Please do not forward it.</span></p>\n",
+         <form method=\"post\" action=\"/d/{token}/pdf\"><button type=\"submit\">\
+         เปิดจดหมาย (PDF) / Open the letter (PDF)</button></form>\n\
+         <p class=\"note\">ลิงก์นี้ใช้ได้ถึงวันที่ {expires} กรุณาอย่าส่งต่อ<br>\n\
+         <span lang=\"en\">This link works until {expires}. Please do not forward it.</span></p>\n\
+         <p class=\"note\"><a href=\"{paper}\">รับจดหมายทางไปรษณีย์แทน</a> / \
+         <a href=\"{paper}\" lang=\"en\">Receive letters on paper instead</a></p>\n",
         agency = escape(&agency.name),
         agency_en = escape(&agency_en),
         subject = escape(subject),
         reference = escape(&letter.reference),
         expires = escape(&expires),
+        paper = escape(&paper_link(&state.secret, &state.config.public_url, letter.letter_id)),
     );
     page(StatusCode::OK, &format!("{} — {}", agency.name, subject), &body)
 }
@@ -235,7 +285,7 @@ async fn letter_pdf(State(state): State<NotifierState>, Path(token): Path<String
         };
         let document = match letter.content.get("document_id").and_then(|d| d.as_str()) {
             Some(id) => {
-                match hybridpost_store::documents::load_bytes(&mut conn, &state.blobs, letter.agency_id, id).await {
+                match hybridpost_store::documents::load_bytes(&mut conn, &state.blobs, letter.scope(), id).await {
                     Ok(bytes) => bytes,
                     Err(_) => return Refusal::Unavailable.into_response(),
                 }

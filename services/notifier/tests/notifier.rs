@@ -118,7 +118,7 @@ impl Harness {
 
     async fn status_of(&self, letter_id: LetterId) -> String {
         let mut conn = self.store.read().await.unwrap();
-        letters::get_letter(&mut conn, self.agency_id, letter_id).await.unwrap().unwrap().status.as_str().to_owned()
+        letters::get_letter(&mut conn, hybridpost_core::AgencyScope::live(self.agency_id), letter_id).await.unwrap().unwrap().status.as_str().to_owned()
     }
 
     async fn timeline(&self, letter_id: LetterId) -> Vec<(String, Option<Value>)> {

@@ -9,7 +9,10 @@
 //!   withdrawal, reply deadline. Nothing personal.
 //! - `POST /v1/public/seals/{reference}/copy`: with the PIN printed on the letter, its PDF.
 //! - `POST /v1/public/seals/{reference}/opt-in`: with the PIN, an e-mail address to receive
-//!   letters at; `GET /v/confirm?token=…` confirms it from the link mailed there.
+//!   letters at; `GET /v/confirm?token=…` shows the link mailed there and its button confirms
+//!   it; a confirmation letter goes by post and the change waits out a cooling-off period
+//!   (see [`channel`]). `/v/keep-paper` takes the code printed on that letter, and
+//!   `/v/paper/…` is every digital notice's way back to paper.
 //!
 //! No route needs an API key. Every route is rate limited per client address, and PIN attempts
 //! are limited per letter and per client in the database, so the limit holds across nodes.
@@ -20,6 +23,7 @@
 //! address, nor a PIN.
 #![forbid(unsafe_code)]
 
+pub mod channel;
 mod client;
 mod optin;
 mod page;
@@ -81,6 +85,11 @@ pub struct VerifyConfig {
     pub pin_window: Duration,
     /// How long an e-mail confirmation link works.
     pub optin_link_lifetime: Duration,
+    /// E-mail opt-in requests one letter may make in 24 hours (each sends an e-mail).
+    pub optin_requests_per_letter: u32,
+    /// How long a confirmed change of channel waits before letters go by e-mail, while the
+    /// confirmation letter travels to the postal address.
+    pub channel_change_cooling_off: Duration,
     /// Sustained requests per second per client address; 0 turns the limit off.
     pub requests_per_second: u32,
     /// Burst of requests per client address above the sustained rate.
@@ -101,6 +110,8 @@ impl VerifyConfig {
             pin_failures_per_client: 20,
             pin_window: Duration::from_secs(60 * 60),
             optin_link_lifetime: Duration::from_secs(48 * 60 * 60),
+            optin_requests_per_letter: 3,
+            channel_change_cooling_off: Duration::from_secs(14 * 24 * 60 * 60),
             requests_per_second: 10,
             request_burst: 60,
             client_ip_header: None,

@@ -1,8 +1,11 @@
 //! E-mail opt-in from the verification page: with the letter's PIN, a citizen leaves an e-mail
-//! address; a single-use link mailed there registers it as the verified e-channel of the
-//! letter's recipient, so that their next letters arrive digitally.
+//! address; a single-use link mailed there confirms it (see [`crate::channel`] for what
+//! happens then: a paper confirmation letter and a cooling-off period before any letter goes
+//! digital).
 //!
 //! The link carries a 256-bit random token; only its keyed hash is stored, with an expiry.
+//! Each request sends an e-mail to an address nobody has verified yet, so requests are capped
+//! per letter, and the e-mail carries no personal data of the recipient.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -11,19 +14,17 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hybridpost_core::ValidationErrors;
 use hybridpost_notify::{OutgoingEmail, render};
-use hybridpost_store::verify::{self, OptinToken, TokenUse};
-use hybridpost_store::{StoreError, channels, timestamp_text};
+use hybridpost_store::verify::{self, OptinToken};
+use hybridpost_store::{StoreError, timestamp_text};
 use hybridpost_web::problem::{ApiError, Problem};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
 use crate::VerifyState;
-use crate::client::{ClientAddress, keyed_hash};
+use crate::channel::token_hash;
+use crate::client::ClientAddress;
 use crate::pin::{JsonOrForm, check_pin};
-use crate::seals::{find_letter, refuse_withdrawn};
-
-/// Source recorded on e-channels registered here.
-const CHANNEL_SOURCE: &str = "verify_page";
+use crate::seals::{find_letter, refuse_test, refuse_withdrawn};
 
 /// The body of the opt-in route.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -79,11 +80,6 @@ fn checked_email(raw: &str) -> Result<String, ApiError> {
     Ok(format!("{local}@{}", domain.to_ascii_lowercase()))
 }
 
-/// Keyed hash of an opt-in token, as stored.
-fn token_hash(state: &VerifyState, token: &str) -> String {
-    keyed_hash(state.keyring.secret(), b"optin-token", token.as_bytes())
-}
-
 /// The domain of the sender address, for Message-IDs.
 fn mail_domain(from: &str) -> &str {
     from.rsplit_once('@').map_or("hybridpost.invalid", |(_, d)| d.trim_end_matches('>').trim())
@@ -91,10 +87,12 @@ fn mail_domain(from: &str) -> &str {
 
 /// Ask for letters by e-mail.
 ///
-/// With the letter's PIN, sends a confirmation link to `email`; opening it registers the
-/// address as the recipient's verified e-channel. A letter sent without the recipient's citizen
-/// id cannot be linked to an address (409 `no-citizen-id`). PIN attempts count against the same
-/// limits as the copy route.
+/// With the letter's PIN, sends a confirmation link to `email`. Confirming it posts a letter
+/// about the change to the recipient's postal address, and the address becomes their e-channel
+/// only after a cooling-off period, unless the code on that letter stops it. A letter sent
+/// without the recipient's citizen id cannot be linked to an address (409 `no-citizen-id`), a
+/// test letter never (409 `test-letter`); a letter gives a few requests a day (409
+/// `optin-limit`). PIN attempts count against the same limits as the copy route.
 #[utoipa::path(
     post, path = "/v1/public/seals/{reference}/opt-in", tag = "verification",
     params(("reference" = String, Path, description = "The letter reference: `K7QF-M2XA-…` or plain base32")),
@@ -103,7 +101,7 @@ fn mail_domain(from: &str) -> &str {
         (status = 202, description = "A confirmation link was sent", body = OptinSent),
         (status = 403, description = "The PIN does not match", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No letter has this reference", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Withdrawn, or sent without a citizen id", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Withdrawn, a test letter, sent without a citizen id, or the day's requests of this letter used up", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not an e-mail address", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many failed PINs for this letter or from this client", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The e-mail could not be sent now", body = Problem, content_type = "application/problem+json"),
@@ -117,6 +115,7 @@ pub(crate) async fn request_optin(
 ) -> Result<(StatusCode, Json<OptinSent>), ApiError> {
     let email = checked_email(&form.email)?;
     let (letter, seal) = find_letter(&state, &reference).await?;
+    refuse_test(&letter)?;
     refuse_withdrawn(&letter)?;
     if !check_pin(&state, &letter, &seal.reference, &seal.pin_hash, &form.pin, &client).await? {
         return Err(ApiError::Forbidden("the PIN does not match this letter; check the 8 digits under its seal"));
@@ -130,10 +129,26 @@ pub(crate) async fn request_optin(
         });
     };
 
+    let now = state.now();
+    let day_ago = timestamp_text(now - time::Duration::DAY);
+    let limit = state.config.optin_requests_per_letter;
+    {
+        let mut conn = state.store.read().await?;
+        let sent = verify::count_optin_tokens(&mut conn, &letter.letter_id.to_string(), &day_ago).await?;
+        if sent >= i64::from(limit) {
+            return Err(ApiError::Conflict {
+                kind: "optin-limit",
+                detail: format!(
+                    "this letter has already been used to ask for e-mail delivery {limit} times in 24 hours; open \
+                     the link you were sent, or try again tomorrow"
+                ),
+            });
+        }
+    }
+
     let mut raw = [0u8; 32];
     rand::rng().fill_bytes(&mut raw);
     let token = URL_SAFE_NO_PAD.encode(raw);
-    let now = state.now();
     let lifetime = time::Duration::try_from(state.config.optin_link_lifetime)
         .map_err(|e| ApiError::Internal(format!("opt-in link lifetime out of range: {e}")))?;
     let expires_at = timestamp_text(now + lifetime);
@@ -151,14 +166,14 @@ pub(crate) async fn request_optin(
     tx.commit().await.map_err(StoreError::from)?;
 
     let link = format!("{}/v/confirm?token={token}", state.config.public_url);
-    let recipient_name = letter.content.pointer("/recipient/name").and_then(|v| v.as_str()).unwrap_or("ผู้รับจดหมาย");
+    // Nothing of the recipient: the address is not verified yet.
     let rendered = render(
         "optin_confirm",
         serde_json::json!({
-            "recipient_name": recipient_name,
             "email": email,
             "link": link,
             "expires_in_hours": lifetime.whole_hours(),
+            "cooling_off_days": state.config.channel_change_cooling_off.as_secs().div_ceil(86_400),
         }),
     )
     .map_err(|e| ApiError::Internal(format!("optin_confirm template: {e}")))?;
@@ -172,42 +187,6 @@ pub(crate) async fn request_optin(
     metrics::counter!("hybridpost_verify_optin_requested_total").increment(1);
     tracing::info!(letter.id = %letter_id, "e-mail opt-in requested from letter {letter_id}; confirmation sent");
     Ok((StatusCode::ACCEPTED, Json(OptinSent { status: "confirmation_sent", expires_at })))
-}
-
-/// What confirming a link did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Confirmation {
-    /// The address is now the recipient's verified e-channel.
-    Registered,
-    /// The link was used before.
-    AlreadyUsed,
-    /// The link expired.
-    Expired,
-    /// The link is not one we sent (altered, cut short, or missing).
-    Invalid,
-}
-
-/// Uses the token from a confirmation link: registers its address in the same transaction
-/// that marks the token used.
-pub(crate) async fn confirm(state: &VerifyState, token: Option<&str>) -> Result<Confirmation, ApiError> {
-    let Some(token) = token.map(str::trim).filter(|t| !t.is_empty() && t.len() <= 100) else {
-        return Ok(Confirmation::Invalid);
-    };
-    let now = timestamp_text(state.now());
-    let mut tx = state.store.begin().await?;
-    let outcome = match verify::take_optin_token(&mut tx, &token_hash(state, token), &now).await? {
-        TokenUse::Taken(record) => {
-            channels::upsert_verified_email(&mut tx, &record.citizen_id_hash, &record.email, CHANNEL_SOURCE).await?;
-            tracing::info!(letter.id = %record.letter_id, "e-mail address confirmed from letter {}", record.letter_id);
-            metrics::counter!("hybridpost_verify_optin_confirmed_total").increment(1);
-            Confirmation::Registered
-        }
-        TokenUse::AlreadyUsed => Confirmation::AlreadyUsed,
-        TokenUse::Expired => Confirmation::Expired,
-        TokenUse::Unknown => Confirmation::Invalid,
-    };
-    tx.commit().await.map_err(StoreError::from)?;
-    Ok(outcome)
 }
 
 #[cfg(test)]

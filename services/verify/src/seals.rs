@@ -92,6 +92,9 @@ pub struct SealStatus {
     pub withdrawn: Option<Withdrawal>,
     /// The date by which the agency expects a reply, `YYYY-MM-DD`.
     pub reply_deadline: Option<String>,
+    /// A test letter: an agency tried the system with a test key. It is sealed with a key no
+    /// trust list carries, so it never verifies as genuine, and is never printed or sent.
+    pub test: bool,
 }
 
 /// Reads a reference as printed (`K7QF-M2XA-…`, any case, `0`/`1`/`8` read as `O`/`I`/`B`) or
@@ -111,6 +114,18 @@ pub(crate) async fn find_letter(state: &VerifyState, text: &str) -> Result<(Lett
     let letter = letter.ok_or_else(not_found)?;
     let seal = letter.seal.clone().ok_or_else(not_found)?;
     Ok((letter, seal))
+}
+
+/// 409 for a test letter: it opens no copy and registers no channel (test keys make such
+/// letters, and their PINs are no proof of holding a citizen's mail).
+pub(crate) fn refuse_test(letter: &LetterRecord) -> Result<(), ApiError> {
+    if letter.test {
+        return Err(ApiError::Conflict {
+            kind: "test-letter",
+            detail: "this is a test letter an agency made to try the system; it is not a real letter".into(),
+        });
+    }
+    Ok(())
 }
 
 /// 409 for a withdrawn letter: its copy and opt-in are closed (a letter reported lost must not
@@ -182,6 +197,7 @@ pub(crate) async fn get_seal_status(
         status: letter.status.into(),
         withdrawn: letter.withdrawn.map(|(reason, _)| Withdrawal { reason }),
         reply_deadline: letter.reply_deadline,
+        test: letter.test,
     }))
 }
 
@@ -198,7 +214,7 @@ pub(crate) async fn get_seal_status(
         (status = 200, description = "The letter as PDF", content_type = "application/pdf", body = Vec<u8>),
         (status = 403, description = "The PIN does not match", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No letter has this reference", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The letter was withdrawn", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The letter was withdrawn, or is a test letter", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many failed PINs for this letter or from this client", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Digital copies cannot be made now", body = Problem, content_type = "application/problem+json"),
     )
@@ -211,6 +227,7 @@ pub(crate) async fn open_copy(
     JsonOrForm(form): JsonOrForm<PinForm>,
 ) -> Result<Response, ApiError> {
     let (letter, seal) = find_letter(&state, &reference).await?;
+    refuse_test(&letter)?;
     refuse_withdrawn(&letter)?;
     if !check_pin(&state, &letter, &seal.reference, &seal.pin_hash, &form.pin, &client).await? {
         return Err(ApiError::Forbidden("the PIN does not match this letter; check the 8 digits under its seal"));

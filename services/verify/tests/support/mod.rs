@@ -113,7 +113,7 @@ impl Harness {
             reply_by: issue_date.checked_add_days(30),
             digest: ContentDigest::of(b"letter content"),
         };
-        let sealed = self.keyring.seal_for_agency(self.agency_id, &request).await.unwrap();
+        let sealed = self.keyring.seal_for_agency(hybridpost_core::AgencyScope::live(self.agency_id), &request).await.unwrap();
         let now = now_text();
         let record = LetterRecord {
             letter_id: LetterId::new(),
