@@ -19,7 +19,7 @@
 
 mod checks;
 mod deliver;
-mod links;
+pub mod links;
 
 use std::sync::Arc;
 use std::time::Duration;

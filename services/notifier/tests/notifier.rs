@@ -234,7 +234,20 @@ async fn a_digital_letter_notice_arrives_over_starttls_with_its_link_and_not_the
 }
 
 async fn get(app: &Router, path: &str) -> (StatusCode, String, Vec<u8>) {
-    let res = app.clone().oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+    send(app, Request::get(path).body(Body::empty()).unwrap()).await
+}
+
+/// The button of a digital letter's page: a form post, as a browser sends it.
+async fn post(app: &Router, path: &str) -> (StatusCode, String, Vec<u8>) {
+    let request = Request::post(path)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::empty())
+        .unwrap();
+    send(app, request).await
+}
+
+async fn send(app: &Router, request: Request<Body>) -> (StatusCode, String, Vec<u8>) {
+    let res = app.clone().oneshot(request).await.unwrap();
     let status = res.status();
     let ct = res.headers().get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
     (status, ct, res.into_body().collect().await.unwrap().to_bytes().to_vec())
@@ -251,23 +264,35 @@ async fn the_link_opens_the_letter_and_its_pdf_and_records_opened_once() {
     let id = h.notifications(letter_id).await[0].notification_id.clone();
     let token = link_token(&h.secret, &id);
     let mail = &inspect_eml(&[outbox_dir.path().join(format!("{id}@hybridpost.go.th.eml"))])[0];
-    assert!(mail["parts"][0]["text"].as_str().unwrap().contains(&token), "the e-mail carries the link");
+    let text = mail["parts"][0]["text"].as_str().unwrap();
+    assert!(text.contains(&token), "the e-mail carries the link");
+    let paper = hybridpost_notifier::links::paper_link(&h.secret, "https://post.example.go.th", letter_id);
+    let paper_path = paper.split_once("/v/paper/").unwrap().1;
+    assert!(text.contains(paper_path), "every notice carries the way back to paper: {text}");
     let (pages, _) = hybridpost_notifier::parts(state.clone());
 
+    // Showing the page (as a mail gateway's link scanner does) does not open the letter.
+    let res = pages.clone().oneshot(Request::get(format!("/d/{token}")).body(Body::empty()).unwrap()).await.unwrap();
+    let csp = res.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().to_owned();
+    assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(!csp.contains("unsafe-inline") && !csp.contains("script-src"), "{csp}");
+    assert_eq!(res.headers()[header::X_FRAME_OPTIONS], "DENY");
     let (status, ct, body) = get(&pages, &format!("/d/{token}")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(ct.starts_with("text/html"));
     let html = String::from_utf8(body).unwrap();
-    for fact in ["สำนักงานเขตพญาไท", "แจ้งผลการพิจารณาคำขอ", "มท 0808.2/ว 1234", &format!("/d/{token}/pdf")]
-    {
+    for fact in ["สำนักงานเขตพญาไท", "แจ้งผลการพิจารณาคำขอ", "มท 0808.2/ว 1234", &format!("action=\"/d/{token}/pdf\"")] {
         assert!(html.contains(fact), "page lacks {fact:?}");
     }
+    assert!(!html.contains("style=\""), "no inline style attribute (the CSP allows one hashed block)");
     assert!(!html.contains("ตามที่ท่านได้ยื่นคำขอ"), "the page shows the subject, the PDF the letter");
-    let (status, ct, pdf) = get(&pages, &format!("/d/{token}/pdf")).await;
+    assert_eq!(get(&pages, &format!("/d/{token}/pdf")).await.0, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(h.status_of(letter_id).await, "notified", "only the reader's press opens the letter");
+    let (status, ct, pdf) = post(&pages, &format!("/d/{token}/pdf")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(ct, "application/pdf");
     assert!(pdf.starts_with(b"%PDF-"));
-    get(&pages, &format!("/d/{token}")).await;
+    post(&pages, &format!("/d/{token}/pdf")).await;
     assert_eq!(h.status_of(letter_id).await, "opened");
     let opened = h.timeline(letter_id).await.into_iter().filter(|(k, _)| k == "opened").count();
     assert_eq!(opened, 1, "opened is recorded once");
@@ -293,7 +318,7 @@ async fn an_expired_link_is_refused_and_an_unopened_letter_falls_back_to_paper()
     assert_eq!(drain(&state).await.unwrap().sent, 1);
     let token = link_token(&h.secret, &h.notifications(letter_id).await[0].notification_id);
     let (pages, _) = hybridpost_notifier::parts(state.clone());
-    let (status, _, body) = get(&pages, &format!("/d/{token}/pdf")).await;
+    let (status, _, body) = post(&pages, &format!("/d/{token}/pdf")).await;
     assert_eq!(status, StatusCode::GONE);
     let page = String::from_utf8(body).unwrap();
     assert!(page.contains("ลิงก์หมดอายุแล้ว") && page.contains("This link has expired"), "{page}");

@@ -328,8 +328,52 @@ async fn request_optin(h: &Harness, letter: &Letter, pin: &str, email: &str) -> 
     call(h, Method::POST, &path, Some(("application/json", body)), Some("192.0.2.50")).await
 }
 
+async fn post_form(h: &Harness, path: &str, form: &str) -> Reply {
+    call(h, Method::POST, path, Some(("application/x-www-form-urlencoded", form.to_owned())), Some("192.0.2.60")).await
+}
+
+async fn verified_email(h: &Harness) -> Option<String> {
+    let mut conn = h.store.read().await.unwrap();
+    channels::find_verified_email(&mut conn, CITIZEN_ID_HASH).await.unwrap()
+}
+
+async fn timeline_kinds(h: &Harness, letter: &Letter) -> Vec<String> {
+    let mut conn = h.store.read().await.unwrap();
+    events::letter_timeline(&mut conn, letter.letter_id).await.unwrap().into_iter().map(|e| e.kind).collect()
+}
+
+/// Asks for e-mail delivery from `letter`, opens the mailed link and presses its button; returns
+/// the confirmation letter that went to print.
+async fn confirm_optin(h: &Harness, letter: &Letter, email: &str) -> letters::LetterRecord {
+    let reply = request_optin(h, letter, &letter.sealed.pin, email).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text());
+    let (link, _) = link_in_outbox(h);
+    let token = link.split_once("token=").unwrap().1.to_owned();
+    let done = post_form(h, "/v/confirm", &format!("token={token}")).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text());
+    assert!(done.text().contains("data-confirmation=\"registered\""), "{}", done.text());
+    let mut conn = h.store.read().await.unwrap();
+    let timeline = events::letter_timeline(&mut conn, letter.letter_id).await.unwrap();
+    let requested = timeline.iter().rev().find(|e| e.kind == "channel_change_requested").expect("on the timeline");
+    let id = requested.detail.as_ref().unwrap()["confirmation_letter_id"].as_str().unwrap().parse().unwrap();
+    letters::get_letter_any_agency(&mut conn, id).await.unwrap().unwrap()
+}
+
+/// The stop code printed in a confirmation letter, as its reader would type it.
+fn stop_code(confirmation: &letters::LetterRecord) -> String {
+    let text = confirmation.content["body"].to_string();
+    let at = text.find("keep-paper").unwrap();
+    let rest = &text[at..];
+    let code: String = rest
+        .split_whitespace()
+        .find(|w| w.len() == 19 && w.matches('-').count() == 3)
+        .expect("a code of four groups of four")
+        .to_owned();
+    code
+}
+
 #[tokio::test]
-async fn opting_in_mails_a_single_use_link_that_registers_the_address() {
+async fn a_confirmed_opt_in_posts_a_sealed_confirmation_letter_and_takes_effect_only_after_the_cooling_off() {
     let h = harness().await;
     let letter = h.letter().await;
     let wrong = request_optin(&h, &letter, &wrong_pin(&letter), "malee@example.co.th").await;
@@ -338,16 +382,11 @@ async fn opting_in_mails_a_single_use_link_that_registers_the_address() {
 
     let reply = request_optin(&h, &letter, &letter.sealed.pin, "Malee@Example.co.th").await;
     assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text());
-    assert_eq!(reply.json()["status"], json!("confirmation_sent"));
     assert!(!reply.text().contains("example.co.th"));
-
     let (link, text) = link_in_outbox(&h);
-    assert!(text.contains("Malee@example.co.th") && text.contains("48"), "{text}");
+    assert!(text.contains("Malee@example.co.th") && text.contains("48") && text.contains("14"), "{text}");
+    assert!(!text.contains(RECIPIENT_NAME), "the mail to an unverified address names nobody: {text}");
     let path = link.strip_prefix("https://verify.example.go.th").unwrap();
-    {
-        let mut conn = h.store.read().await.unwrap();
-        assert_eq!(channels::find_verified_email(&mut conn, CITIZEN_ID_HASH).await.unwrap(), None);
-    }
 
     // Altered: one character of the token changed.
     let mut altered = path.to_owned();
@@ -355,28 +394,167 @@ async fn opting_in_mails_a_single_use_link_that_registers_the_address() {
     altered.push(if last == 'A' { 'B' } else { 'A' });
     let page = get(&h, &altered).await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
-    assert!(page.header("content-type").starts_with("text/html"));
     assert!(page.text().contains("data-confirmation=\"invalid\""));
-    assert!(page.text().contains("ลิงก์นี้ไม่ถูกต้อง"));
 
-    let page = get(&h, path).await;
-    assert_eq!(page.status, StatusCode::OK, "{}", page.text());
-    assert!(page.text().contains("data-confirmation=\"registered\""));
-    assert!(!page.text().contains("example.co.th"), "the page does not echo the address");
-    {
-        let mut conn = h.store.read().await.unwrap();
-        let email = channels::find_verified_email(&mut conn, CITIZEN_ID_HASH).await.unwrap();
-        assert_eq!(email.as_deref(), Some("Malee@example.co.th"));
+    // Opening the link (as a mail gateway's scanner would) changes nothing, however often.
+    for _ in 0..2 {
+        let page = get(&h, path).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+        assert!(page.text().contains("data-confirmation=\"confirm\""));
+        assert!(page.text().contains("<form method=\"post\" action=\"/v/confirm\">"), "{}", page.text());
+        assert!(!page.text().contains("example.co.th"), "the page does not echo the address");
     }
+    assert!(timeline_kinds(&h, &letter).await.iter().all(|k| !k.starts_with("channel_change")));
 
-    let again = get(&h, path).await;
+    let token = link.split_once("token=").unwrap().1.to_owned();
+    let done = post_form(&h, "/v/confirm", &format!("token={token}")).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text());
+    assert!(done.text().contains("data-confirmation=\"registered\""));
+    assert!(!done.text().contains("example.co.th"));
+    let again = post_form(&h, "/v/confirm", &format!("token={token}")).await;
     assert_eq!(again.status, StatusCode::GONE);
     assert!(again.text().contains("data-confirmation=\"used\""));
     assert_eq!(again.header("cache-control"), "no-store");
 
-    let missing = get(&h, "/v/confirm").await;
-    assert_eq!(missing.status, StatusCode::BAD_REQUEST);
-    assert!(missing.text().contains("data-confirmation=\"invalid\""));
+    // Confirmed, but not in effect: the letter about it goes to the postal address first.
+    assert_eq!(verified_email(&h).await, None);
+    assert!(timeline_kinds(&h, &letter).await.contains(&"channel_change_requested".to_owned()));
+    let confirmation = {
+        let mut conn = h.store.read().await.unwrap();
+        let timeline = events::letter_timeline(&mut conn, letter.letter_id).await.unwrap();
+        let requested = timeline.iter().find(|e| e.kind == "channel_change_requested").unwrap();
+        let detail = requested.detail.as_ref().unwrap();
+        assert!(!detail.to_string().contains("example.co.th"), "no address on the timeline: {detail}");
+        let id = detail["confirmation_letter_id"].as_str().unwrap().parse().unwrap();
+        letters::get_letter_any_agency(&mut conn, id).await.unwrap().unwrap()
+    };
+    assert_eq!(confirmation.agency_id.to_string(), hybridpost_store::agencies::SERVICE_AGENCY_ID);
+    assert_eq!(confirmation.status, hybridpost_core::LetterStatus::QueuedForPrint);
+    assert_eq!(confirmation.channel, hybridpost_core::Channel::Print);
+    assert_eq!(confirmation.channel_reason, hybridpost_core::ChannelReason::ChannelChangeConfirmation);
+    assert!(!confirmation.test);
+    assert_eq!(confirmation.citizen_id_hash, None, "it can never be routed digitally");
+    assert_eq!(confirmation.postcode, "10400");
+    let content = confirmation.content.to_string();
+    assert!(content.contains(RECIPIENT_NAME) && content.contains(RECIPIENT_ROAD), "{content}");
+    assert!(content.contains("M***@example.co.th"), "the address is shown masked: {content}");
+    assert!(!content.contains("Malee@") && !content.contains(CITIZEN_ID), "{content}");
+    let code = stop_code(&confirmation);
+    let list = h.keyring.verified_trust_list().await.unwrap().unwrap();
+    let ctx = hybridpost_seal::VerifyContext {
+        trust_list: &list,
+        today: hybridpost_keyring::today(),
+        withdrawn: &hybridpost_seal::no_withdrawals,
+    };
+    let seal = hybridpost_seal::Seal::from_bytes(confirmation.seal.clone().unwrap().seal);
+    assert!(seal.verify(&ctx).is_genuine(), "the confirmation letter is sealed by hybridpost: {:?}", seal.verify(&ctx));
+
+    // Before the cooling-off period ends, nothing changes.
+    h.clock.advance(Duration::from_secs(13 * 24 * 3600));
+    assert_eq!(hybridpost_verify::channel::apply_due_changes(&h.state).await.unwrap(), 0);
+    assert_eq!(verified_email(&h).await, None);
+    h.clock.advance(Duration::from_secs(24 * 3600 + 60));
+    assert_eq!(hybridpost_verify::channel::apply_due_changes(&h.state).await.unwrap(), 1);
+    assert_eq!(verified_email(&h).await.as_deref(), Some("Malee@example.co.th"));
+    assert_eq!(hybridpost_verify::channel::apply_due_changes(&h.state).await.unwrap(), 0, "once");
+    assert!(timeline_kinds(&h, &letter).await.contains(&"channel_change_effective".to_owned()));
+
+    // The code on the paper letter undoes it, typed as a person would.
+    let keep = get(&h, "/v/keep-paper").await;
+    assert_eq!(keep.status, StatusCode::OK);
+    assert!(keep.text().contains("name=\"code\""));
+    let bad = post_form(&h, "/v/keep-paper", "code=AAAA-BBBB-CCCC-DDDD").await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.text().contains("role=\"alert\"") && bad.text().contains("aria-invalid=\"true\""), "{}", bad.text());
+    let typed = code.to_lowercase().replace('-', " ");
+    let undone = post_form(&h, "/v/keep-paper", &format!("code={}", typed.replace(' ', "+"))).await;
+    assert_eq!(undone.status, StatusCode::OK, "{}", undone.text());
+    assert!(undone.text().contains("data-confirmation=\"stopped\""));
+    assert_eq!(verified_email(&h).await, None);
+    assert!(timeline_kinds(&h, &letter).await.contains(&"channel_change_stopped".to_owned()));
+    let twice = post_form(&h, "/v/keep-paper", &format!("code={code}")).await;
+    assert!(twice.text().contains("รหัสนี้ถูกใช้ไปแล้ว"), "{}", twice.text());
+}
+
+#[tokio::test]
+async fn the_printed_code_stops_a_change_before_it_takes_effect_and_a_newer_request_replaces_an_older_one() {
+    let h = harness().await;
+    let letter = h.letter().await;
+    let first = confirm_optin(&h, &letter, "first@example.com").await;
+    let second = confirm_optin(&h, &letter, "second@example.com").await;
+    assert_ne!(first.letter_id, second.letter_id, "each confirmation posts its own letter");
+    // The first request was replaced: its code has nothing left to stop.
+    let stale = post_form(&h, "/v/keep-paper", &format!("code={}", stop_code(&first))).await;
+    assert!(stale.text().contains("รหัสนี้ถูกใช้ไปแล้ว"), "{}", stale.text());
+    let stopped = post_form(&h, "/v/keep-paper", &format!("code={}", stop_code(&second))).await;
+    assert!(stopped.text().contains("data-confirmation=\"stopped\""), "{}", stopped.text());
+    h.clock.advance(Duration::from_secs(15 * 24 * 3600));
+    assert_eq!(hybridpost_verify::channel::apply_due_changes(&h.state).await.unwrap(), 0);
+    assert_eq!(verified_email(&h).await, None, "a stopped change never takes effect");
+}
+
+#[tokio::test]
+async fn opt_in_requests_are_capped_per_letter_each_day() {
+    let h = harness().await;
+    let letter = h.letter().await;
+    for i in 0..3 {
+        let reply = request_optin(&h, &letter, &letter.sealed.pin, &format!("a{i}@example.com")).await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text());
+    }
+    let capped = request_optin(&h, &letter, &letter.sealed.pin, "a4@example.com").await;
+    let body = assert_problem(&capped, StatusCode::CONFLICT);
+    assert_eq!(body["type"], json!("urn:hybridpost:problem:optin-limit"));
+    assert_eq!(std::fs::read_dir(&h.outbox).unwrap().count(), 3, "no mail past the cap");
+    // Another letter has its own requests; the next day this one may ask again.
+    let other = h.letter().await;
+    assert_eq!(request_optin(&h, &other, &other.sealed.pin, "b@example.com").await.status, StatusCode::ACCEPTED);
+    h.clock.advance(Duration::from_secs(24 * 3600 + 1));
+    assert_eq!(request_optin(&h, &letter, &letter.sealed.pin, "a5@example.com").await.status, StatusCode::ACCEPTED);
+}
+
+#[tokio::test]
+async fn a_test_letter_says_so_and_opens_no_copy_and_no_opt_in() {
+    let h = harness().await;
+    let letter = h.letter_in_mode(Some(CITIZEN_ID_HASH), true).await;
+    let status = get(&h, &format!("/v1/public/seals/{}", letter.human_reference())).await;
+    assert_eq!(status.status, StatusCode::OK);
+    assert_eq!(status.json()["test"], json!(true));
+    let copy = open_copy(&h, &letter, &letter.sealed.pin, "192.0.2.70").await;
+    assert_eq!(assert_problem(&copy, StatusCode::CONFLICT)["type"], json!("urn:hybridpost:problem:test-letter"));
+    let optin = request_optin(&h, &letter, &letter.sealed.pin, "malee@example.co.th").await;
+    assert_eq!(assert_problem(&optin, StatusCode::CONFLICT)["type"], json!("urn:hybridpost:problem:test-letter"));
+    assert!(!h.outbox.exists() || std::fs::read_dir(&h.outbox).unwrap().count() == 0);
+    let live = h.letter().await;
+    assert_eq!(get(&h, &format!("/v1/public/seals/{}", live.human_reference())).await.json()["test"], json!(false));
+}
+
+#[tokio::test]
+async fn the_back_to_paper_link_of_a_digital_notice_removes_the_channel_with_one_deliberate_press() {
+    let h = harness().await;
+    let letter = h.letter().await;
+    {
+        let mut tx = h.store.begin().await.unwrap();
+        channels::upsert_verified_email(&mut tx, CITIZEN_ID_HASH, "malee@example.co.th", "import").await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    let token = hybridpost_seal::ServiceSecret::new(&[7; 32])
+        .unwrap()
+        .token(hybridpost_seal::Purpose::PaperLink, format!("paper-link/v1:{}", letter.letter_id).as_bytes());
+    let path = format!("/v/paper/{}/{token}", letter.letter_id);
+    let page = get(&h, &path).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+    assert!(page.text().contains(&format!("action=\"{path}\"")), "{}", page.text());
+    assert_eq!(verified_email(&h).await.as_deref(), Some("malee@example.co.th"), "a GET changes nothing");
+    let forged = post_form(&h, &format!("/v/paper/{}/{}", letter.letter_id, "A".repeat(43)), "").await;
+    assert_eq!(forged.status, StatusCode::NOT_FOUND);
+    assert_eq!(verified_email(&h).await.as_deref(), Some("malee@example.co.th"));
+    let done = post_form(&h, &path, "").await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text());
+    assert!(done.text().contains("data-confirmation=\"paper\""));
+    assert_eq!(verified_email(&h).await, None);
+    assert!(timeline_kinds(&h, &letter).await.contains(&"channel_returned_to_paper".to_owned()));
+    let again = post_form(&h, &path, "").await;
+    assert!(again.text().contains("ท่านรับจดหมายทางไปรษณีย์อยู่แล้ว"), "{}", again.text());
 }
 
 #[tokio::test]

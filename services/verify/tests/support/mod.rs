@@ -106,6 +106,11 @@ impl Harness {
 
     /// A letter whose recipient has the given citizen id hash (none: sent without a citizen id).
     pub async fn letter_with(&self, citizen_id_hash: Option<&str>) -> Letter {
+        self.letter_in_mode(citizen_id_hash, false).await
+    }
+
+    /// A live letter, or a test letter sealed with the agency's test key.
+    pub async fn letter_in_mode(&self, citizen_id_hash: Option<&str>, test: bool) -> Letter {
         let issue_date = today();
         let request = SealRequest {
             issue_date,
@@ -113,7 +118,8 @@ impl Harness {
             reply_by: issue_date.checked_add_days(30),
             digest: ContentDigest::of(b"letter content"),
         };
-        let sealed = self.keyring.seal_for_agency(hybridpost_core::AgencyScope::live(self.agency_id), &request).await.unwrap();
+        let scope = hybridpost_core::AgencyScope { agency_id: self.agency_id, test };
+        let sealed = self.keyring.seal_for_agency(scope, &request).await.unwrap();
         let now = now_text();
         let record = LetterRecord {
             letter_id: LetterId::new(),
@@ -122,12 +128,13 @@ impl Harness {
             status: LetterStatus::QueuedForPrint,
             channel: Channel::Print,
             channel_reason: ChannelReason::NoVerifiedEChannel,
-            test: false,
+            test,
             postcode: "10400".into(),
             citizen_id_hash: citizen_id_hash.map(str::to_owned),
             reply_deadline: request.reply_by.map(|d| d.to_string()),
             content: json!({
                 "reference": "กท 1234/2569",
+                "language": "th",
                 "recipient": {
                     "name": RECIPIENT_NAME,
                     "citizen_id": CITIZEN_ID,
