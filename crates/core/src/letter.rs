@@ -397,8 +397,8 @@ impl std::str::FromStr for ChannelReason {
             ChannelReason::ChannelChangeConfirmation,
         ]
         .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| format!("{s:?} is not a channel reason"))
+        .find(|r| r.as_str() == s)
+        .ok_or_else(|| format!("{s:?} is not a channel reason"))
     }
 }
 

@@ -266,7 +266,12 @@ impl Keyring {
     }
 
     /// The issuer's current key of `purpose` if it is valid on `today`.
-    async fn usable_key(&self, purpose: KeyPurpose, issuer: &str, today: Date) -> Result<Option<SigningKey>, KeyringError> {
+    async fn usable_key(
+        &self,
+        purpose: KeyPurpose,
+        issuer: &str,
+        today: Date,
+    ) -> Result<Option<SigningKey>, KeyringError> {
         let stored = {
             let mut conn = self.store.read().await?;
             signing_keys::current_key(&mut conn, purpose, issuer).await?

@@ -670,20 +670,16 @@ pub async fn letter_replies(
 }
 
 /// One of the agency's replies to a letter of the caller's mode.
-pub async fn get_reply(
-    conn: &mut AnyConnection,
-    scope: AgencyScope,
-    reply_id: ReplyId,
-) -> Result<Option<ReplyRecord>> {
+pub async fn get_reply(conn: &mut AnyConnection, scope: AgencyScope, reply_id: ReplyId) -> Result<Option<ReplyRecord>> {
     let row = sqlx::query(&format!(
         "select {REPLY_COLUMNS} from reply where reply_id = $1 and agency_id = $2 \
          and exists (select 1 from letter l where l.letter_id = reply.letter_id and l.test = $3)"
     ))
-        .bind(reply_id.to_string())
-        .bind(scope.agency_id.to_string())
-        .bind(crate::flag(scope.test))
-        .fetch_optional(conn)
-        .await?;
+    .bind(reply_id.to_string())
+    .bind(scope.agency_id.to_string())
+    .bind(crate::flag(scope.test))
+    .fetch_optional(conn)
+    .await?;
     row.as_ref().map(reply_from_row).transpose()
 }
 

@@ -124,7 +124,10 @@ async fn events_of_an_agency_with_endpoints_queue_one_webhook_per_matching_endpo
     outbox::insert_endpoint(&mut tx, &endpoint("gone", a, &[])).await.unwrap();
     outbox::insert_endpoint(&mut tx, &endpoint("others", other, &[])).await.unwrap();
     assert!(outbox::delete_endpoint(&mut tx, AgencyScope::live(a), "gone").await.unwrap());
-    assert!(!outbox::delete_endpoint(&mut tx, AgencyScope::live(a), "others").await.unwrap(), "another agency's endpoint");
+    assert!(
+        !outbox::delete_endpoint(&mut tx, AgencyScope::live(a), "others").await.unwrap(),
+        "another agency's endpoint"
+    );
     tx.commit().await.unwrap();
 
     let l = letter(a);

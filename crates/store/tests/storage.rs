@@ -159,7 +159,9 @@ async fn letters_page_newest_first_and_filter_by_status() {
         seen.extend(page.iter().map(|l| l.letter_id));
     }
     assert_eq!(seen, ids);
-    let queued = letters::list_letters(&mut conn, AgencyScope::live(a), Some(LetterStatus::QueuedForPrint), None, 100).await.unwrap();
+    let queued = letters::list_letters(&mut conn, AgencyScope::live(a), Some(LetterStatus::QueuedForPrint), None, 100)
+        .await
+        .unwrap();
     assert_eq!(queued.len(), 4);
     assert!(queued.iter().all(|l| l.status == LetterStatus::QueuedForPrint));
 }
@@ -187,7 +189,10 @@ async fn transitions_follow_the_status_machine_and_record_events() {
     let timeline = events::letter_timeline(&mut conn, l.letter_id).await.unwrap();
     let kinds: Vec<&str> = timeline.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(kinds, ["queued_for_print", "batched"]);
-    assert_eq!(letters::get_letter(&mut conn, AgencyScope::live(a), l.letter_id).await.unwrap().unwrap().status, LetterStatus::Batched);
+    assert_eq!(
+        letters::get_letter(&mut conn, AgencyScope::live(a), l.letter_id).await.unwrap().unwrap().status,
+        LetterStatus::Batched
+    );
 }
 
 #[tokio::test]

@@ -418,7 +418,10 @@ async fn a_letter_can_be_cancelled_only_before_batching() {
     let id = h.post(&h.a, &example()).await.body["letter_id"].as_str().unwrap().to_owned();
     let agency_id = {
         let mut conn = h.store.read().await.unwrap();
-        let all = letters::list_letters(&mut conn, hybridpost_core::AgencyScope::live(h_agency(&h).await), None, None, 10).await.unwrap();
+        let all =
+            letters::list_letters(&mut conn, hybridpost_core::AgencyScope::live(h_agency(&h).await), None, None, 10)
+                .await
+                .unwrap();
         all[0].agency_id
     };
     let mut tx = h.store.begin().await.unwrap();
@@ -806,7 +809,8 @@ async fn test_keys_and_live_keys_of_one_agency_never_see_or_touch_each_others_le
         assert_eq!(h.get(Some(key), &format!("/v1/letters/{own}")).await.status, StatusCode::OK);
         // Lists and the event feed hold only this mode's letters.
         let list = h.get(Some(key), "/v1/letters").await;
-        let ids: Vec<&str> = list.body["items"].as_array().unwrap().iter().map(|l| l["letter_id"].as_str().unwrap()).collect();
+        let ids: Vec<&str> =
+            list.body["items"].as_array().unwrap().iter().map(|l| l["letter_id"].as_str().unwrap()).collect();
         assert_eq!(ids, vec![own.as_str()], "{}", list.body);
         let feed = h.feed(key, "/v1/events", 2).await;
         let letters_in_feed: std::collections::BTreeSet<&str> =

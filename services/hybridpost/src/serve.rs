@@ -135,8 +135,15 @@ pub async fn build(config: &Config, roles: &[Role], public_url: &str) -> anyhow:
     keyring.ensure_trust_list(hybridpost_keyring::today()).await.context("cannot publish the trust list")?;
     let keys = ApiKeys::new(store.clone(), RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst));
     let composer = Composer::new(keyring.clone(), public_url.clone());
-    let mut service =
-        Service { app: Router::new(), store: store.clone(), printroom: None, intake: None, notifier: None, verify: None, mail: None };
+    let mut service = Service {
+        app: Router::new(),
+        store: store.clone(),
+        printroom: None,
+        intake: None,
+        notifier: None,
+        verify: None,
+        mail: None,
+    };
     let mut app = Router::new();
     let mut openapi: Option<utoipa::openapi::OpenApi> = None;
     for role in roles {

@@ -123,6 +123,20 @@ async fn replies_are_matched_rebuilt_as_pdfs_and_told_to_the_agency() {
     assert_eq!(other.status, StatusCode::NOT_FOUND);
     let pdf = call(&w.intake, Method::GET, replies[0]["pdf_url"].as_str().unwrap(), Some(&w.b.1), None).await;
     assert_eq!(pdf.status, StatusCode::NOT_FOUND);
+
+    // Nor does a test key of agency A: test mode sees test letters' replies only.
+    let test_key = hybridpost_web::auth::generate_api_key(hybridpost_store::agencies::Principal::Agency {
+        agency_id: w.a.0,
+        test: true,
+    });
+    let mut tx = w.store.begin().await.unwrap();
+    hybridpost_store::agencies::insert_api_key(&mut tx, &test_key.record, &hybridpost_store::now_text()).await.unwrap();
+    tx.commit().await.unwrap();
+    let test_key = Some(test_key.key.as_str());
+    let path = format!("/v1/letters/{}/replies", first.letter_id);
+    assert_eq!(call(&w.intake, Method::GET, &path, test_key, None).await.status, StatusCode::NOT_FOUND);
+    let pdf = call(&w.intake, Method::GET, replies[0]["pdf_url"].as_str().unwrap(), test_key, None).await;
+    assert_eq!(pdf.status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

@@ -118,7 +118,13 @@ impl Harness {
 
     async fn status_of(&self, letter_id: LetterId) -> String {
         let mut conn = self.store.read().await.unwrap();
-        letters::get_letter(&mut conn, hybridpost_core::AgencyScope::live(self.agency_id), letter_id).await.unwrap().unwrap().status.as_str().to_owned()
+        letters::get_letter(&mut conn, hybridpost_core::AgencyScope::live(self.agency_id), letter_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status
+            .as_str()
+            .to_owned()
     }
 
     async fn timeline(&self, letter_id: LetterId) -> Vec<(String, Option<Value>)> {
@@ -281,7 +287,8 @@ async fn the_link_opens_the_letter_and_its_pdf_and_records_opened_once() {
     assert_eq!(status, StatusCode::OK);
     assert!(ct.starts_with("text/html"));
     let html = String::from_utf8(body).unwrap();
-    for fact in ["สำนักงานเขตพญาไท", "แจ้งผลการพิจารณาคำขอ", "มท 0808.2/ว 1234", &format!("action=\"/d/{token}/pdf\"")] {
+    for fact in ["สำนักงานเขตพญาไท", "แจ้งผลการพิจารณาคำขอ", "มท 0808.2/ว 1234", &format!("action=\"/d/{token}/pdf\"")]
+    {
         assert!(html.contains(fact), "page lacks {fact:?}");
     }
     assert!(!html.contains("style=\""), "no inline style attribute (the CSP allows one hashed block)");

@@ -123,7 +123,9 @@ pub(crate) enum Confirmation {
 
 /// A token as it may appear in a link: base64url, 43 characters for our 32 random bytes.
 pub(crate) fn plausible_token(token: Option<&str>) -> Option<&str> {
-    token.map(str::trim).filter(|t| t.len() == 43 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+    token
+        .map(str::trim)
+        .filter(|t| t.len() == 43 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
 }
 
 /// What the link's token would do, without using it (the page a GET shows).
@@ -162,8 +164,10 @@ pub(crate) async fn confirm(state: &VerifyState, token: Option<&str>) -> Result<
             TokenUse::Unknown => return Ok(Confirmation::Invalid),
         }
     };
-    let letter_id: LetterId =
-        request.letter_id.parse().map_err(|_| ApiError::Internal(format!("opt-in of letter {:?}", request.letter_id)))?;
+    let letter_id: LetterId = request
+        .letter_id
+        .parse()
+        .map_err(|_| ApiError::Internal(format!("opt-in of letter {:?}", request.letter_id)))?;
     let origin = {
         let mut conn = state.store.read().await?;
         letters::get_letter_any_agency(&mut conn, letter_id)
@@ -290,8 +294,7 @@ async fn confirmation_letter(
     let bangkok = time::macros::offset!(+7);
     let today = now.to_offset(bangkok).date();
     let effective = effective_at.to_offset(bangkok).date();
-    let (asked_th, from_th) =
-        (hybridpost_thai::format_thai_date(today), hybridpost_thai::format_thai_date(effective));
+    let (asked_th, from_th) = (hybridpost_thai::format_thai_date(today), hybridpost_thai::format_thai_date(effective));
     let en = time::macros::format_description!("[day padding:none] [month repr:long] [year]");
     let asked_en = today.format(&en).unwrap_or_default();
     let from_en = effective.format(&en).unwrap_or_default();
@@ -312,19 +315,19 @@ async fn confirmation_letter(
         body: Some(vec![
             format!(
                 "เมื่อวันที่ {asked_th} มีผู้ใช้รหัส PIN ของจดหมายเลขอ้างอิง {origin_ref} ที่ส่งถึงท่าน \
-                 ขอให้ส่งจดหมายราชการฉบับต่อไปของท่านทางอีเมล {masked} แทนการส่งทางไปรษณีย์ และได้ยืนยันอีเมลนั้นแล้ว"
+                 ขอให้ส่งจดหมายฉบับต่อไปของท่านทางอีเมล {masked} แทนการส่งทางไปรษณีย์"
             ),
             format!(
                 "การเปลี่ยนแปลงนี้จะมีผลตั้งแต่วันที่ {from_th} หากท่านเป็นผู้ขอ ไม่ต้องดำเนินการใด ๆ \
-                 หากท่านไม่ได้ขอ หรือต้องการรับจดหมายทางไปรษณีย์ต่อไป กรุณาเปิด {url} แล้วกรอกรหัส {stop_code} \
-                 รหัสนี้ใช้ยกเลิกการเปลี่ยนแปลงได้ทั้งก่อนและหลังวันที่มีผล"
+                 หากท่านไม่ได้ขอ หรือต้องการรับจดหมายทางไปรษณีย์ต่อไป กรุณากรอกรหัสด้านล่างที่ {url} \
+                 รหัสนี้ยกเลิกการเปลี่ยนแปลงได้ทั้งก่อนและหลังวันที่มีผล"
             ),
             format!(
-                "On {asked_en}, someone used the PIN of letter {origin_ref} sent to you to ask for your letters to \
-                 come by e-mail to {masked} instead of by post, and confirmed that address. The change takes effect \
-                 on {from_en}. If this was you, there is nothing to do. If it was not, or you want to keep receiving \
-                 letters by post, open {url} and enter the code {stop_code}; the code also undoes the change later."
+                "On {asked_en}, the PIN of letter {origin_ref} was used to ask for your letters to come by e-mail to \
+                 {masked} from {from_en}. If this was not you, or you want to keep letters on paper, enter the code \
+                 below at {url}."
             ),
+            format!("รหัสยกเลิก (stop code): {stop_code}"),
         ]),
         closing: Some("ขอแสดงความนับถือ".into()),
         ..stored_defaults(stored)

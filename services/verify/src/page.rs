@@ -150,9 +150,8 @@ fn message_page(m: Message<'_>) -> Response {
 
 /// A form of one button that posts back to `action` with an optional hidden token.
 fn button_form(action: &str, token: Option<&str>, label: (&str, &str)) -> String {
-    let hidden = token
-        .map(|t| format!("<input type=\"hidden\" name=\"token\" value=\"{}\">", escape(t)))
-        .unwrap_or_default();
+    let hidden =
+        token.map(|t| format!("<input type=\"hidden\" name=\"token\" value=\"{}\">", escape(t))).unwrap_or_default();
     format!(
         "<form method=\"post\" action=\"{}\">{hidden}<button type=\"submit\">{} <span lang=\"en\">{}</span></button></form>",
         escape(action),
@@ -273,7 +272,9 @@ async fn confirm_address(
 /// The form of the keep-paper page, with a message next to the field when the code was wrong.
 fn keep_paper_form(error: Option<(&str, &str)>) -> String {
     let error_html = error
-        .map(|(th, en)| format!("<p id=\"code-error\" class=\"field-error\" role=\"alert\">{th} <span lang=\"en\">{en}</span></p>"))
+        .map(|(th, en)| {
+            format!("<p id=\"code-error\" class=\"field-error\" role=\"alert\">{th} <span lang=\"en\">{en}</span></p>")
+        })
         .unwrap_or_default();
     let described = if error.is_some() { " aria-describedby=\"code-error\" aria-invalid=\"true\"" } else { "" };
     format!(
@@ -335,11 +336,17 @@ async fn keep_paper(
         ),
         Stop::Undone => (
             ("กลับไปรับจดหมายทางไปรษณีย์แล้ว", "Back to letters on paper"),
-            ("อีเมลนี้จะไม่ได้รับจดหมายของท่านอีก จดหมายฉบับต่อไปจะส่งทางไปรษณีย์", "That address no longer gets your letters; the next ones come by post."),
+            (
+                "อีเมลนี้จะไม่ได้รับจดหมายของท่านอีก จดหมายฉบับต่อไปจะส่งทางไปรษณีย์",
+                "That address no longer gets your letters; the next ones come by post.",
+            ),
         ),
         Stop::AlreadyDecided => (
             ("รหัสนี้ถูกใช้ไปแล้ว", "This code was used before"),
-            ("การเปลี่ยนแปลงนี้ถูกยกเลิกหรือแทนที่ไปแล้ว ไม่ต้องดำเนินการใดอีก", "This change was already stopped or replaced; there is nothing more to do."),
+            (
+                "การเปลี่ยนแปลงนี้ถูกยกเลิกหรือแทนที่ไปแล้ว ไม่ต้องดำเนินการใดอีก",
+                "This change was already stopped or replaced; there is nothing more to do.",
+            ),
         ),
     };
     Ok(message_page(Message {

@@ -362,13 +362,9 @@ async fn confirm_optin(h: &Harness, letter: &Letter, email: &str) -> letters::Le
 /// The stop code printed in a confirmation letter, as its reader would type it.
 fn stop_code(confirmation: &letters::LetterRecord) -> String {
     let text = confirmation.content["body"].to_string();
-    let at = text.find("keep-paper").unwrap();
-    let rest = &text[at..];
-    let code: String = rest
-        .split_whitespace()
-        .find(|w| w.len() == 19 && w.matches('-').count() == 3)
-        .expect("a code of four groups of four")
-        .to_owned();
+    let at = text.find("(stop code): ").expect("the code is printed") + "(stop code): ".len();
+    let code: String = text[at..].chars().take(19).collect();
+    assert_eq!(code.matches('-').count(), 3, "four groups of four: {code}");
     code
 }
 
