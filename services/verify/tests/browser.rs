@@ -162,6 +162,15 @@ async fn the_page_checks_seals_itself_in_a_real_browser() {
     assert_eq!(attribute(&dom, "verdict", "data-reason"), "withdrawn");
     assert!(dom.contains("cancelled by the agency"));
 
+    // A test letter: sealed by the agency's test key, which no trust list carries; the page
+    // says plainly what it is.
+    let test_letter = h.letter_in_mode(None, true).await;
+    let dom = settled_dom(profile.path(), &format!("{base}/V#{}", fragment(&test_letter.sealed.seal))).await;
+    assert_eq!(attribute(&dom, "verdict", "data-verdict"), "not-genuine", "{dom}");
+    assert_eq!(attribute(&dom, "verdict", "data-reason"), "test_letter", "{dom}");
+    assert!(dom.contains("จดหมายทดสอบ") && dom.contains("TEST letter"), "{dom}");
+    assert!(tag(&dom, "pin-section").contains("hidden"), "no PIN form for a test letter");
+
     // Not a seal at all.
     let junk = base32_encode(b"hello, this is not a seal");
     let dom = settled_dom(profile.path(), &format!("{base}/V#{junk}")).await;
