@@ -392,3 +392,77 @@ async fn letters_are_found_by_seal_reference_and_withdrawn_once() {
     let err = letters::insert_letter(&mut tx, &twin).await.unwrap_err();
     assert!(err.is_unique_violation(), "seal references are unique: {err}");
 }
+
+#[tokio::test]
+async fn migration_0008_masks_the_citizen_ids_of_letters_stored_before_it() {
+    use sqlx::Executor;
+    let t = test_store().await;
+    let a = agency(&t.store, "A").await;
+    let mut raw = letter(a, LetterStatus::QueuedForPrint);
+    raw.content =
+        serde_json::json!({"subject": "s", "recipient": {"name": "นายสมชาย ใจดี", "citizen_id": "1101700230708"}});
+    let mut without = letter(a, LetterStatus::QueuedForPrint);
+    without.content = serde_json::json!({"subject": "s", "recipient": {"name": "นางสาวมาลี"}});
+    insert(&t.store, &raw).await;
+    insert(&t.store, &without).await;
+    // The statement of the migration that masks stored ids, run again over letters written as
+    // they were before it (migrations ran when the store was made).
+    let migration = match t.store.backend() {
+        hybridpost_store::Backend::Sqlite => {
+            include_str!("../migrations/sqlite/0008_test_world_and_channel_changes.sql")
+        }
+        hybridpost_store::Backend::Postgres => {
+            include_str!("../migrations/postgres/0008_test_world_and_channel_changes.sql")
+        }
+    };
+    let start = migration.find("update letter\nset content").expect("the masking statement");
+    let statement = &migration[start..start + migration[start..].find(';').unwrap()];
+    for _ in 0..2 {
+        let mut tx = t.store.begin().await.unwrap();
+        tx.execute(statement).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    let mut conn = t.store.read().await.unwrap();
+    let masked = letters::get_letter_any_agency(&mut conn, raw.letter_id).await.unwrap().unwrap();
+    assert_eq!(masked.content["recipient"]["citizen_id"], "xxxxxxxxx0708", "{}", masked.content);
+    assert_eq!(masked.content["recipient"]["name"], "นายสมชาย ใจดี", "nothing else changes");
+    let untouched = letters::get_letter_any_agency(&mut conn, without.letter_id).await.unwrap().unwrap();
+    assert_eq!(untouched.content, without.content);
+}
+
+#[tokio::test]
+async fn test_and_live_letters_of_one_agency_are_separate_worlds_in_storage() {
+    let t = test_store().await;
+    let a = agency(&t.store, "A").await;
+    let live = letter(a, LetterStatus::QueuedForPrint);
+    let mut test = letter(a, LetterStatus::QueuedForPrint);
+    test.test = true;
+    insert(&t.store, &live).await;
+    insert(&t.store, &test).await;
+    let (live_scope, test_scope) = (AgencyScope::live(a), AgencyScope::test(a));
+    let mut conn = t.store.read().await.unwrap();
+    assert!(letters::get_letter(&mut conn, live_scope, test.letter_id).await.unwrap().is_none());
+    assert!(letters::get_letter(&mut conn, test_scope, live.letter_id).await.unwrap().is_none());
+    assert!(letters::get_letter(&mut conn, test_scope, test.letter_id).await.unwrap().is_some());
+    let ids = |v: Vec<LetterRecord>| v.into_iter().map(|l| l.letter_id).collect::<Vec<_>>();
+    assert_eq!(ids(letters::list_letters(&mut conn, live_scope, None, None, 10).await.unwrap()), vec![live.letter_id]);
+    assert_eq!(ids(letters::list_letters(&mut conn, test_scope, None, None, 10).await.unwrap()), vec![test.letter_id]);
+    for (scope, own) in [(live_scope, live.letter_id), (test_scope, test.letter_id)] {
+        let feed = events::list_events(&mut conn, scope, FeedCursor::default(), 10).await.unwrap();
+        assert!(!feed.is_empty() && feed.iter().all(|e| e.letter_id == own && e.test == scope.test), "{feed:?}");
+    }
+    // Idempotency keys: the same key in each mode is two records.
+    drop(conn);
+    let record = |hash: &str| idempotency::IdempotencyRecord {
+        request_hash: hash.into(),
+        status_code: 201,
+        response_body: "{}".into(),
+    };
+    let mut tx = t.store.begin().await.unwrap();
+    idempotency::insert(&mut tx, test_scope, "k", &record("test"), &now_text()).await.unwrap();
+    idempotency::insert(&mut tx, live_scope, "k", &record("live"), &now_text()).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut conn = t.store.read().await.unwrap();
+    assert_eq!(idempotency::get(&mut conn, live_scope, "k").await.unwrap().unwrap().request_hash, "live");
+    assert_eq!(idempotency::get(&mut conn, test_scope, "k").await.unwrap().unwrap().request_hash, "test");
+}
