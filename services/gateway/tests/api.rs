@@ -207,6 +207,19 @@ async fn a_citizen_with_a_verified_e_channel_gets_the_letter_digitally() {
         (Some("digital"), Some("verified_e_channel"))
     );
     assert_eq!(r.body["status"], "accepted");
+    let id = r.body["letter_id"].as_str().unwrap().parse().unwrap();
+    let mut conn = h.store.read().await.unwrap();
+    let queued = hybridpost_store::outbox::letter_notifications(&mut conn, id).await.unwrap();
+    assert_eq!(queued.len(), 1, "the live letter's notice is queued");
+    drop(conn);
+
+    // A test letter to the same citizen notifies nobody.
+    let test_key = key_of_a(&h, true).await;
+    let t = h.post(&test_key, &example()).await;
+    assert_eq!(t.status, StatusCode::CREATED);
+    let id = t.body["letter_id"].as_str().unwrap().parse().unwrap();
+    let mut conn = h.store.read().await.unwrap();
+    assert!(hybridpost_store::outbox::letter_notifications(&mut conn, id).await.unwrap().is_empty());
 }
 
 #[tokio::test]
