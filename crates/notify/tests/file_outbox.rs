@@ -10,10 +10,10 @@ fn optin(id: &str) -> OutgoingEmail {
     let rendered = render(
         "optin_confirm",
         json!({
-            "recipient_name": "มาลี ศรีสุข",
             "email": "malee@example.co.th",
             "link": "https://hybridpost.go.th/optin/abc123",
             "expires_in_hours": 48,
+            "cooling_off_days": 14,
         }),
     )
     .expect("renders");

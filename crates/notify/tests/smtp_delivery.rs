@@ -23,6 +23,7 @@ fn letter_email(id: &str, to: &str) -> OutgoingEmail {
             "agency_name_en": "The Revenue Department",
             "letter_ref": "RD-2569-000123",
             "link": "https://hybridpost.go.th/l/9f8e7d6c",
+            "paper_link": "https://hybridpost.go.th/v/paper/01a2/9f8e7d6c",
             "expires_on": "31 ธันวาคม 2569",
         }),
     )

@@ -11,6 +11,7 @@ fn context(name: &str) -> Value {
             "agency_name_en": "The Revenue Department",
             "letter_ref": "RD-2569-000123",
             "link": "https://hybridpost.go.th/l/9f8e7d6c",
+            "paper_link": "https://hybridpost.go.th/v/paper/01a2/9f8e7d6c",
             "expires_on": "31 ธันวาคม 2569",
         }),
         "reply_received" => json!({
@@ -32,10 +33,10 @@ fn context(name: &str) -> Value {
             "link": "https://hybridpost.go.th/a/returns/78",
         }),
         "optin_confirm" => json!({
-            "recipient_name": "มาลี ศรีสุข",
             "email": "malee@example.co.th",
             "link": "https://hybridpost.go.th/optin/abc123",
             "expires_in_hours": 48,
+            "cooling_off_days": 14,
         }),
         "failure_digest" => json!({
             "agency_name": "กรมสรรพากร",
