@@ -7,6 +7,7 @@
 
 pub mod address;
 pub mod citizen_id;
+pub mod event_kind;
 pub mod ids;
 pub mod letter;
 pub mod returns;
@@ -16,6 +17,7 @@ pub mod validation;
 
 pub use address::{AddressError, ThaiAddress};
 pub use citizen_id::{CitizenId, CitizenIdError};
+pub use event_kind::HoldReason;
 pub use ids::{AgencyId, AgencyScope, BatchId, EventId, LetterId, ReplyId, ScanId, ScanPageId, SiteId};
 pub use letter::{Channel, ChannelReason, Language, LetterLayout, NewLetter, NewRecipient, ReplyRequest};
 pub use returns::ReturnReason;

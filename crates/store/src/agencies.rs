@@ -201,16 +201,19 @@ fn agency_from_row(r: &sqlx::any::AnyRow) -> Result<Agency> {
     })
 }
 
-/// Stores a new site.
+/// Stores a new site. Letters reported unroutable that it serves are routable again: their
+/// alarm clears and they go into its next batch.
 pub async fn insert_site(conn: &mut AnyConnection, site: &Site) -> Result<()> {
     sqlx::query("insert into site (site_id, name, postcode_prefixes, created_at) values ($1, $2, $3, $4)")
         .bind(site.site_id.to_string())
         .bind(&site.name)
         .bind(site.postcode_prefixes.join(","))
         .bind(&site.created_at)
-        .execute(conn)
+        .execute(&mut *conn)
         .await
         .map_err(|e| conflict_or(e, "site"))?;
+    // Whatever changes a site's postcode prefixes must do the same.
+    crate::held::reroute(conn, &site.created_at).await?;
     Ok(())
 }
 

@@ -15,6 +15,7 @@ pub mod blobs;
 pub mod channels;
 pub mod documents;
 pub mod events;
+pub mod held;
 pub mod idempotency;
 pub mod letters;
 pub mod outbox;

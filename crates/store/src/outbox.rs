@@ -321,7 +321,7 @@ pub fn event_webhook_body(event: &EventRecord) -> String {
 /// True for events that must not be pushed by webhook: a webhook that failed is reported on the
 /// timeline and in the feed, not by another webhook to the same failing endpoints.
 fn is_webhook_failure(event: &EventRecord) -> bool {
-    event.kind == "notification_failed"
+    event.kind == hybridpost_core::event_kind::NOTIFICATION_FAILED
         && event.detail.as_ref().and_then(|d| d.get("channel")).and_then(|c| c.as_str()) == Some("webhook")
 }
 

@@ -6,11 +6,12 @@
 //! again, to the same bytes. Results (pages, failures) are written in one transaction when the
 //! whole PDF is stored, so a half-rendered batch never becomes visible.
 
-use hybridpost_core::{AgencyId, BatchId, LetterId, LetterStatus, SiteId};
+use hybridpost_core::{AgencyId, BatchId, HoldReason, LetterId, LetterStatus, SiteId};
 use sqlx::{AnyConnection, Row};
 
 use crate::agencies::parse_id;
 use crate::events::{NewEvent, append_events};
+use crate::held::{self, NewAlarm};
 use crate::{Result, StoreError, conflict_or, values_rows};
 
 /// Where a batch is in its life.
@@ -175,6 +176,9 @@ pub async fn create_batch(
     if taken.is_empty() {
         return Ok(None);
     }
+    // A letter that moves on is no longer late or unroutable.
+    let taken_ids: Vec<LetterId> = taken.iter().map(|l| l.letter_id).collect();
+    held::clear(conn, &taken_ids, None, now).await?;
     sqlx::query(
         "insert into print_batch (batch_id, site_id, status, letter_count, created_at) values ($1, $2, $3, $4, $5)",
     )
@@ -364,7 +368,8 @@ pub struct RenderResult {
 
 /// Records a rendered batch: it becomes ready, its letters get their pages, and each failed
 /// letter leaves the batch, goes back to the queue held with the reason, and gets a
-/// `render_failed` event. Returns false when the claim was lost (another worker finished it).
+/// `render_failed` alarm and event (see [`crate::held`]). Returns false when the claim was
+/// lost (another worker finished it).
 pub async fn finish_render(
     conn: &mut AnyConnection,
     batch_id: BatchId,
@@ -400,7 +405,7 @@ pub async fn finish_render(
             .execute(&mut *conn)
             .await?;
     }
-    let mut events = Vec::new();
+    let mut alarms = Vec::new();
     for f in &result.failures {
         sqlx::query("delete from print_batch_letter where batch_id = $1 and letter_id = $2")
             .bind(batch_id.to_string())
@@ -416,16 +421,17 @@ pub async fn finish_render(
         .bind(f.letter_id.to_string())
         .execute(&mut *conn)
         .await?;
-        events.push(NewEvent {
-            agency_id: f.agency_id,
+        // The alarm writes the `render_failed` event, with its webhooks.
+        alarms.push(NewAlarm {
             letter_id: f.letter_id,
-            kind: "render_failed",
-            status: LetterStatus::QueuedForPrint,
-            detail: Some(serde_json::json!({"batch_id": batch_id, "reason": f.reason, "held": true})),
+            agency_id: f.agency_id,
+            reason: HoldReason::RenderFailed,
+            since: now.to_owned(),
+            detail: serde_json::json!({"batch_id": batch_id, "reason": f.reason, "held": true}),
             request_id: None,
         });
     }
-    append_events(conn, events).await?;
+    held::raise(conn, alarms, now).await?;
     Ok(true)
 }
 

@@ -486,7 +486,7 @@ pub(crate) async fn withdraw_letter(
         NewEvent {
             agency_id: caller.agency_id,
             letter_id,
-            kind: "withdrawn",
+            kind: hybridpost_core::event_kind::WITHDRAWN,
             status: record.status,
             detail: Some(serde_json::json!({"reason": reason})),
             request_id: None,
@@ -549,8 +549,10 @@ pub(crate) async fn cancel_letter(
     letters::get_letter(&mut tx, caller.scope(), letter_id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no letter {letter_id}")))?;
+    // A held letter's alarms end here, and its event says what held it (undone if refused).
+    let held = crate::held::release_for_cancel(&mut tx, letter_id).await?;
     let result =
-        letters::transition(&mut tx, caller.agency_id, letter_id, LetterStatus::Cancelled, None, request_id).await;
+        letters::transition(&mut tx, caller.agency_id, letter_id, LetterStatus::Cancelled, held, request_id).await;
     let (mut record, _) = result.map_err(|e| match e {
         TransitionFailure::NotFound => ApiError::NotFound(format!("no letter {letter_id}")),
         TransitionFailure::NotAllowed(why) => {

@@ -5,6 +5,7 @@
 
 mod documents;
 mod events;
+mod held;
 mod letters;
 mod webhooks;
 mod writer;
@@ -126,6 +127,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(letters::letter_pdf))
         .routes(routes!(letters::cancel_letter))
         .routes(routes!(letters::withdraw_letter))
+        .routes(routes!(held::retry_letter))
         .routes(routes!(events::list_events))
         .routes(routes!(webhooks::put_webhook, webhooks::list_webhooks))
         .routes(routes!(webhooks::delete_webhook))

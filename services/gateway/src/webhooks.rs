@@ -10,7 +10,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use base64::Engine;
-use hybridpost_core::LetterStatus;
+use hybridpost_core::event_kind;
 use hybridpost_store::now_text;
 use hybridpost_store::outbox::{self, WebhookEndpoint};
 use hybridpost_web::problem::{ApiError, Problem};
@@ -19,8 +19,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::AppState;
 
-/// Event kinds besides status names that an endpoint may ask for.
-const OTHER_EVENT_KINDS: [&str; 2] = ["notification_failed", "render_failed"];
 /// Most endpoints per agency.
 const MAX_ENDPOINTS: usize = 10;
 
@@ -30,8 +28,9 @@ const MAX_ENDPOINTS: usize = 10;
 pub struct NewWebhook {
     /// Where to post: `https://…` (plain `http://` only to 127.0.0.1 or localhost, for testing).
     pub url: String,
-    /// Event kinds to send (`accepted`, `notified`, `opened`, `queued_for_print`,
-    /// `dispatched`, `reply_received`, `notification_failed`, …); empty or absent for all.
+    /// Event kinds to send: status names (`accepted`, `queued_for_print`, `dispatched`,
+    /// `reply_received`, …) and `render_failed`, `unroutable`, `print_overdue`, `print_retried`,
+    /// `withdrawn`, `opened_with_pin`, `notification_failed`; empty or absent for all.
     #[serde(default)]
     pub events: Vec<String>,
 }
@@ -97,8 +96,8 @@ fn check_url(raw: &str) -> Result<(), String> {
 
 fn check_events(events: &[String]) -> Result<(), String> {
     for kind in events {
-        let known = kind.parse::<LetterStatus>().is_ok() || OTHER_EVENT_KINDS.contains(&kind.as_str());
-        if !known {
+        // The service's one list of kinds, so every kind it records can be subscribed to.
+        if !event_kind::is_known(kind) {
             return Err(format!("{kind:?} is not an event kind"));
         }
     }
@@ -230,5 +229,18 @@ mod tests {
         }
         assert!(check_events(&["opened".into(), "notification_failed".into()]).is_ok());
         assert!(check_events(&["letter.opened".into()]).is_err());
+    }
+
+    #[test]
+    fn an_endpoint_may_subscribe_to_every_kind_the_service_records() {
+        let kinds: Vec<String> = event_kind::all().map(str::to_owned).collect();
+        for kind in &kinds {
+            assert!(check_events(std::slice::from_ref(kind)).is_ok(), "{kind}");
+        }
+        // These were emitted but refused by the filter before it used the one list.
+        for kind in ["withdrawn", "opened_with_pin", "unroutable", "print_overdue", "render_failed"] {
+            assert!(kinds.iter().any(|k| k == kind), "{kind}");
+        }
+        assert!(check_events(&kinds).is_ok());
     }
 }

@@ -543,6 +543,7 @@ async fn the_openapi_document_describes_every_route_and_they_exist() {
             "POST /v1/documents",
             "POST /v1/letters",
             "POST /v1/letters/{letter_id}/cancel",
+            "POST /v1/letters/{letter_id}/retry",
             "POST /v1/letters/{letter_id}/withdraw",
             "POST /v1/pdf-checks",
             "PUT /v1/webhooks",

@@ -1,6 +1,6 @@
-//! `hybridpost admin …`: create agencies, sites and API keys, import verified e-channels.
-//! Each command prints one JSON object on standard output; a new API key appears there once
-//! and is stored only as a hash.
+//! `hybridpost admin …`: create agencies, sites and API keys, import verified e-channels, list
+//! stuck letters. Each command prints one JSON object on standard output (`stuck-letters` a
+//! table unless `--json`); a new API key appears there once and is stored only as a hash.
 
 use std::path::PathBuf;
 
@@ -91,6 +91,14 @@ pub enum AdminCommand {
         /// The CSV file (a header line `citizen_id,email` is allowed).
         file: PathBuf,
     },
+    /// List letters waiting for print that cannot move on by themselves: held after a failed
+    /// render, unroutable (no site serves the postcode), or waiting longer than
+    /// `print_alarm_after_hours`. A table, oldest first; `--json` for JSON.
+    StuckLetters {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Create or update the database schema, then exit.
     Migrate,
 }
@@ -102,11 +110,51 @@ fn keyring(config: &Config, store: &hybridpost_store::Store) -> anyhow::Result<K
 
 /// Runs one admin command.
 pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
+    let table = matches!(command, AdminCommand::StuckLetters { json: false });
     let store = open_store(&config).await?;
     let output = execute(&config, &store, command).await;
     store.close().await;
-    println!("{}", serde_json::to_string_pretty(&output?).context("output")?);
+    let output = output?;
+    if table {
+        print!("{}", stuck_table(&output));
+    } else {
+        println!("{}", serde_json::to_string_pretty(&output).context("output")?);
+    }
     Ok(())
+}
+
+/// The `stuck-letters` output as a plain table, one letter and reason a line.
+pub fn stuck_table(output: &serde_json::Value) -> String {
+    const COLUMNS: [&str; 6] = ["agency_name", "agency_id", "letter_id", "status", "reason", "since"];
+    let letters = output["letters"].as_array().map(Vec::as_slice).unwrap_or_default();
+    if letters.is_empty() {
+        return "no letters are stuck\n".to_owned();
+    }
+    let rows: Vec<Vec<String>> = letters
+        .iter()
+        .map(|l| COLUMNS.iter().map(|c| l[*c].as_str().unwrap_or_default().to_owned()).collect())
+        .collect();
+    let header: Vec<String> =
+        ["agency", "agency id", "letter id", "status", "reason", "since"].map(String::from).into();
+    let widths: Vec<usize> = (0..COLUMNS.len())
+        .map(|i| std::iter::once(&header).chain(&rows).map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in std::iter::once(&header).chain(&rows) {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell}{}", " ".repeat(w - cell.chars().count())))
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    let counts: Vec<String> = output["by_reason"]
+        .as_object()
+        .map(|m| m.iter().map(|(reason, n)| format!("{n} {reason}")).collect())
+        .unwrap_or_default();
+    out.push_str(&format!("{} stuck: {}\n", letters.len(), counts.join(", ")));
+    out
 }
 
 /// Carries out one admin command on an open store and returns what `run` prints.
@@ -117,6 +165,28 @@ pub async fn execute(
 ) -> anyhow::Result<serde_json::Value> {
     let output = match command {
         AdminCommand::Migrate => json!({"migrated": true, "database": config.database_description()}),
+        AdminCommand::StuckLetters { json: _ } => {
+            let mut conn = store.read().await?;
+            let stuck = hybridpost_store::held::list_stuck(&mut conn).await?;
+            let counts = hybridpost_store::held::count_stuck(&mut conn).await?;
+            let letters: Vec<serde_json::Value> = stuck
+                .iter()
+                .map(|s| {
+                    json!({
+                        "agency_id": s.agency_id,
+                        "agency_name": s.agency_name,
+                        "letter_id": s.letter_id,
+                        "status": s.status,
+                        "reason": s.reason,
+                        "detail": s.detail,
+                        "since": s.since,
+                    })
+                })
+                .collect();
+            let by_reason: serde_json::Map<String, serde_json::Value> =
+                counts.iter().map(|(r, n)| (r.as_str().to_owned(), json!(n))).collect();
+            json!({"letters": letters, "by_reason": by_reason})
+        }
         AdminCommand::CreateAgency { name, name_en, address, code, contact_email, test } => {
             let name = name.trim().to_owned();
             anyhow::ensure!(!name.is_empty() && name.chars().count() <= 200, "--name must be 1 to 200 characters");
@@ -293,4 +363,69 @@ pub async fn execute(
         }
     };
     Ok(output)
+}
+
+#[cfg(test)]
+mod tests {
+    use hybridpost_core::{Channel, ChannelReason, HoldReason, LetterId, LetterStatus};
+    use hybridpost_store::held::{self, NewAlarm};
+    use hybridpost_store::letters::{self, LetterRecord};
+    use hybridpost_store::testing::test_store;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn stuck_letters_lists_each_standing_alarm_with_its_agency_as_json_and_as_a_table() {
+        let db = test_store().await;
+        let empty = execute(&Config::default(), &db.store, AdminCommand::StuckLetters { json: true }).await.unwrap();
+        assert_eq!(empty["letters"], json!([]));
+        assert_eq!(stuck_table(&empty), "no letters are stuck\n");
+
+        let agency = Agency::new("สำนักงานเขตพญาไท");
+        let letter = LetterRecord {
+            letter_id: LetterId::new(),
+            agency_id: agency.agency_id,
+            reference: "ที่ 1".into(),
+            status: LetterStatus::QueuedForPrint,
+            channel: Channel::Print,
+            channel_reason: ChannelReason::NoCitizenId,
+            test: false,
+            postcode: "50200".into(),
+            citizen_id_hash: None,
+            reply_deadline: None,
+            content: json!({}),
+            created_at: now_text(),
+            updated_at: now_text(),
+            seal: None,
+            withdrawn: None,
+        };
+        let mut tx = db.store.begin().await.unwrap();
+        agencies::insert_agency(&mut tx, &agency).await.unwrap();
+        letters::insert_letter(&mut tx, &letter).await.unwrap();
+        let alarm = NewAlarm {
+            letter_id: letter.letter_id,
+            agency_id: agency.agency_id,
+            reason: HoldReason::Unroutable,
+            since: "2026-11-22T10:00:00.000Z".into(),
+            detail: json!({"reason": "no print site serves postcode 50200"}),
+            request_id: None,
+        };
+        held::raise(&mut tx, vec![alarm], &now_text()).await.unwrap();
+        tx.commit().await.unwrap();
+
+        let out = execute(&Config::default(), &db.store, AdminCommand::StuckLetters { json: true }).await.unwrap();
+        let row = &out["letters"][0];
+        assert_eq!(row["agency_name"], "สำนักงานเขตพญาไท");
+        assert_eq!(row["letter_id"], letter.letter_id.to_string());
+        assert_eq!((row["status"].as_str(), row["reason"].as_str()), (Some("queued_for_print"), Some("unroutable")));
+        assert_eq!(row["since"], "2026-11-22T10:00:00.000Z");
+        assert_eq!(out["by_reason"]["unroutable"], 1);
+        assert_eq!(out["by_reason"]["render_failed"], 0);
+        let table = stuck_table(&out);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 3, "{table}");
+        assert!(lines[0].starts_with("agency") && lines[0].ends_with("since"), "{table}");
+        assert!(lines[1].contains(&letter.letter_id.to_string()) && lines[1].contains("unroutable"), "{table}");
+        assert_eq!(lines[2], "1 stuck: 0 print_overdue, 0 render_failed, 1 unroutable");
+    }
 }

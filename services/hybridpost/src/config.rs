@@ -94,6 +94,8 @@ pub struct Config {
     pub digital_open_timeout_hours: u64,
     /// Hours after which an e-mail or webhook that keeps failing is given up.
     pub notification_give_up_hours: u64,
+    /// Hours a letter may wait for print before it raises the `print_overdue` alarm; 0 never.
+    pub print_alarm_after_hours: u64,
 }
 
 /// SMTP connection security, as written in the configuration.
@@ -159,6 +161,7 @@ impl Default for Config {
             digital_link_ttl_days: 30,
             digital_open_timeout_hours: 7 * 24,
             notification_give_up_hours: 48,
+            print_alarm_after_hours: 48,
         }
     }
 }
@@ -200,6 +203,7 @@ const KNOWN_KEYS: &[&str] = &[
     "digital_link_ttl_days",
     "digital_open_timeout_hours",
     "notification_give_up_hours",
+    "print_alarm_after_hours",
 ];
 
 /// Environment variables with this prefix after `HYBRIDPOST_` are the test suite's, not settings.

@@ -172,6 +172,8 @@ pub async fn build(config: &Config, roles: &[Role], public_url: &str) -> anyhow:
                     config: Arc::new(PrintroomConfig {
                         max_batch_letters: config.print_batch_max_letters,
                         batch_interval: Duration::from_secs(config.print_batch_interval_secs),
+                        alarm_after: (config.print_alarm_after_hours > 0)
+                            .then(|| Duration::from_secs(config.print_alarm_after_hours.saturating_mul(3600))),
                         ..PrintroomConfig::default()
                     }),
                 };

@@ -343,7 +343,7 @@ async fn give_up_on(
         NewEvent {
             agency_id: letter.agency_id,
             letter_id,
-            kind: "notification_failed",
+            kind: hybridpost_core::event_kind::NOTIFICATION_FAILED,
             status: letter.status,
             detail: Some(serde_json::json!({
                 "notification_id": n.notification_id,

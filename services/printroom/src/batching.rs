@@ -221,7 +221,10 @@ pub async fn render_next_batch(state: &PrintroomState) -> anyhow::Result<Option<
     Ok(Some(batch_id))
 }
 
-/// Runs the cut-off and rendering loops until the task is dropped.
+/// Time between checks for unroutable and overdue letters.
+const ALARM_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Runs the cut-off, held-letter check and rendering loops until the task is dropped.
 pub async fn run_workers(state: PrintroomState) {
     let cutoff = {
         let state = state.clone();
@@ -237,6 +240,19 @@ pub async fn run_workers(state: PrintroomState) {
             }
         }
     };
+    let alarms = {
+        let state = state.clone();
+        async move {
+            let mut tick = tokio::time::interval(ALARM_CHECK_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = crate::held::check_held_letters(&state).await {
+                    tracing::error!("checking held letters failed: {e:#}");
+                }
+            }
+        }
+    };
     let render = async move {
         loop {
             match render_next_batch(&state).await {
@@ -247,7 +263,7 @@ pub async fn run_workers(state: PrintroomState) {
             tokio::time::sleep(std::time::Duration::from_secs(2)).await;
         }
     };
-    tokio::join!(cutoff, render);
+    tokio::join!(cutoff, alarms, render);
 }
 
 struct HashingWriter<W> {

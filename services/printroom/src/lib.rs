@@ -9,6 +9,9 @@
 //!   deterministic, so a batch whose worker died is rendered again to the same bytes. A letter
 //!   that fails to render leaves the batch, is held back from printing and gets a
 //!   `render_failed` event saying why; the rest of the batch goes on.
+//! - **Held letters**: every minute a check reports, once each, letters no site serves
+//!   (`unroutable`) and letters waiting longer than the alarm age (`print_overdue`), clears the
+//!   alarm of letters a new site serves, and sets the gauge `hybridpost_letters_held{reason}`.
 //! - **Operator API** (a site's API key): list batches, download the PDF and manifest, mark a
 //!   batch printed, then dispatched with one UPU S10 tracking number per letter. Every step is an
 //!   event on each letter's timeline.
@@ -16,6 +19,7 @@
 
 mod api;
 mod batching;
+mod held;
 mod pdf;
 
 use std::sync::Arc;
@@ -35,6 +39,7 @@ use utoipa_axum::routes;
 
 pub use api::{BatchDetail, BatchList, BatchSummary, DispatchRequest, ManifestEntry};
 pub use batching::{close_batch_for_site, close_batches, render_next_batch, run_workers};
+pub use held::{HeldCheck, check_held_letters};
 pub use pdf::{ComposeFn, Composed, PdfBatchRenderer};
 
 /// Settings of the print room.
@@ -47,6 +52,9 @@ pub struct PrintroomConfig {
     pub render_lease: Duration,
     /// Time between automatic cut-offs.
     pub batch_interval: Duration,
+    /// A letter waiting for print longer than this raises the `print_overdue` alarm; `None`
+    /// turns that alarm off.
+    pub alarm_after: Option<Duration>,
 }
 
 impl Default for PrintroomConfig {
@@ -55,6 +63,7 @@ impl Default for PrintroomConfig {
             max_batch_letters: 5_000,
             render_lease: Duration::from_secs(600),
             batch_interval: Duration::from_secs(3600),
+            alarm_after: Some(Duration::from_secs(48 * 3600)),
         }
     }
 }

@@ -11,14 +11,14 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
-use hybridpost_core::{AgencyId, Channel, ChannelReason, LetterId, LetterStatus, NewLetter, SiteId};
+use hybridpost_core::{AgencyId, Channel, ChannelReason, HoldReason, LetterId, LetterStatus, NewLetter, SiteId};
 use hybridpost_printroom::{Composed, PdfBatchRenderer, PrintItem, PrintroomConfig, PrintroomState};
 use hybridpost_render::{LetterOptions, Sender, lay_out_letter};
 use hybridpost_store::agencies::{self, Agency, Principal, Site};
 use hybridpost_store::events::{self, NewEvent};
 use hybridpost_store::letters::{self, LetterRecord};
 use hybridpost_store::testing::{TestStore, test_store};
-use hybridpost_store::{BlobKey, BlobStore, Store, now_text, print};
+use hybridpost_store::{BlobKey, BlobStore, Store, documents, held, now_text, outbox, print};
 use hybridpost_web::auth::{ApiKeys, generate_api_key};
 use hybridpost_web::rate_limit::RateLimiter;
 use serde_json::{Value, json};
@@ -58,6 +58,11 @@ fn compose(item: &PrintItem) -> Result<Composed, String> {
     if letter.reference.starts_with("BYO") {
         return Ok(Composed::CoverAndPdf(doc, b"%PDF-1.7\n1 0 obj << /Type /Catalog".to_vec()));
     }
+    // A letter that is an agency's document prints it behind the cover, if storage has it.
+    if letter.document_id.is_some() {
+        let pdf = item.document.clone().ok_or("the agency's PDF is missing from storage")?;
+        return Ok(Composed::CoverAndPdf(doc, pdf));
+    }
     Ok(Composed::Document(doc))
 }
 
@@ -95,6 +100,7 @@ async fn world() -> World {
             max_batch_letters: 100,
             render_lease: Duration::from_secs(60),
             batch_interval: Duration::from_secs(3600),
+            alarm_after: Some(Duration::from_secs(48 * 3600)),
         }),
     };
     let app = hybridpost_printroom::router(state.clone(), Duration::from_secs(30));
@@ -103,12 +109,25 @@ async fn world() -> World {
 
 /// Queues a letter for print as the gateway does.
 async fn queue(w: &World, name: &str, postcode: &str, reference: &str, test: bool) -> LetterId {
+    queue_content(w, name, postcode, reference, test, |_| {}).await
+}
+
+/// Queues a letter for print as the gateway does, its content changed by `edit`.
+async fn queue_content(
+    w: &World,
+    name: &str,
+    postcode: &str,
+    reference: &str,
+    test: bool,
+    edit: impl FnOnce(&mut Value),
+) -> LetterId {
     let mut content: Value = serde_json::from_str(FIXTURE).unwrap();
     content["recipient"]["name"] = json!(name);
     content["recipient"]["address"]["postcode"] = json!(postcode);
     content["reference"] = json!(reference);
     // No reply sheet: these letters carry no seal, so no reply codes.
     content.as_object_mut().unwrap().remove("reply");
+    edit(&mut content);
     let record = LetterRecord {
         letter_id: LetterId::new(),
         agency_id: w.agency,
@@ -357,4 +376,208 @@ async fn only_site_keys_reach_the_print_api_and_closing_with_nothing_waiting_say
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _) = call(&w, Method::GET, "/v1/print/batches", "hpk_nonsense", None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+/// Registers a webhook endpoint for the agency, taking every event kind.
+async fn add_webhook(w: &World) -> String {
+    let endpoint = outbox::WebhookEndpoint {
+        endpoint_id: uuid::Uuid::now_v7().simple().to_string(),
+        agency_id: w.agency,
+        test: false,
+        url: "https://saraban.example.go.th/hooks".into(),
+        events: Vec::new(),
+        secret_wrapped: vec![0; 60],
+        created_at: now_text(),
+    };
+    let mut tx = w.store.begin().await.unwrap();
+    outbox::insert_endpoint(&mut tx, &endpoint).await.unwrap();
+    tx.commit().await.unwrap();
+    endpoint.endpoint_id
+}
+
+/// The kinds of event the letter's webhooks carry, in order.
+async fn webhook_kinds(w: &World, letter: LetterId) -> Vec<String> {
+    let mut conn = w.store.read().await.unwrap();
+    outbox::letter_notifications(&mut conn, letter)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|n| n.kind == outbox::NotificationKind::Webhook)
+        .map(|n| json_of(n.payload.as_bytes())["data"]["kind"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn stuck(w: &World) -> Vec<(LetterId, HoldReason)> {
+    let mut conn = w.store.read().await.unwrap();
+    held::list_stuck(&mut conn).await.unwrap().iter().map(|s| (s.letter_id, s.reason)).collect()
+}
+
+/// The value of one series in Prometheus' text format.
+fn gauge(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|l| l.strip_prefix(series)).map(|v| v.trim().parse().unwrap())
+}
+
+fn kinds(events: &[(String, Value)], kind: &str) -> usize {
+    events.iter().filter(|(k, _)| k == kind).count()
+}
+
+async fn render_all(w: &World) {
+    while hybridpost_printroom::render_next_batch(&w.state).await.unwrap().is_some() {}
+}
+
+#[tokio::test]
+async fn a_letter_whose_pdf_fails_to_render_is_reported_listed_and_prints_in_the_next_batch_after_a_retry() {
+    let w = world().await;
+    add_webhook(&w).await;
+    // The agency's PDF was uploaded and checked, but its blob is not in storage (lost, to be
+    // restored from a backup).
+    let document_id = uuid::Uuid::now_v7().to_string();
+    let blob_key = BlobKey::parse(&format!("documents/{}/{document_id}.pdf", w.agency)).unwrap();
+    let mut tx = w.store.begin().await.unwrap();
+    documents::insert_document(
+        &mut tx,
+        &documents::DocumentRecord {
+            document_id: document_id.clone(),
+            agency_id: w.agency,
+            test: false,
+            blob_key: blob_key.as_str().to_owned(),
+            sha256: "0".repeat(64),
+            pages: 1,
+            bytes: 1,
+            created_at: now_text(),
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let letter = queue_content(&w, "นายหนึ่ง ทดสอบ", "10110", "ที่ 1", false, |c| {
+        c["document_id"] = json!(document_id);
+    })
+    .await;
+
+    hybridpost_printroom::close_batches(&w.state).await.unwrap();
+    render_all(&w).await;
+    let events = timeline(&w, letter).await;
+    assert_eq!(events.last().unwrap().0, "render_failed");
+    assert_eq!(events.last().unwrap().1["reason"], "the agency's PDF is missing from storage");
+    assert_eq!(webhook_kinds(&w, letter).await.last().unwrap(), "render_failed", "the agency is told by webhook");
+    assert_eq!(stuck(&w).await, [(letter, HoldReason::RenderFailed)]);
+    let check = hybridpost_printroom::check_held_letters(&w.state).await.unwrap();
+    assert!(check.held.contains(&(HoldReason::RenderFailed, 1)), "{:?}", check.held);
+    assert!(check.unroutable.is_empty() && check.overdue.is_empty(), "a held letter is reported once: {check:?}");
+    assert!(hybridpost_printroom::close_batches(&w.state).await.unwrap().is_empty(), "held letters stay out");
+
+    // The operator restores the PDF; the agency retries, and the letter prints in the next batch.
+    let pdf = {
+        let mut content: Value = serde_json::from_str(FIXTURE).unwrap();
+        content.as_object_mut().unwrap().remove("reply");
+        let letter: NewLetter = serde_json::from_value(content).unwrap();
+        let sender = Sender { agency_name: "x".into(), agency_address_lines: Vec::new() };
+        let options = LetterOptions {
+            issue_date: time::macros::date!(2026 - 11 - 22),
+            verification_host: "HP.GO.TH".into(),
+            pin: None,
+            seal: None,
+            reply: None,
+            seal_url: None,
+        };
+        lay_out_letter(&letter, &sender, &options).unwrap().0.to_pdf().unwrap()
+    };
+    w.state.blobs.put(&blob_key, pdf).await.unwrap();
+    let mut tx = w.store.begin().await.unwrap();
+    held::retry_render(&mut tx, w.agency, letter, Some("req-1"), &now_text()).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(stuck(&w).await.is_empty());
+    let mut tx = w.store.begin().await.unwrap();
+    let again = held::retry_render(&mut tx, w.agency, letter, None, &now_text()).await;
+    assert!(matches!(again, Err(held::RetryError::NotHeld { .. })), "only a held letter is retried: {again:?}");
+    drop(tx);
+
+    let made = hybridpost_printroom::close_batches(&w.state).await.unwrap();
+    assert_eq!(made.len(), 1);
+    render_all(&w).await;
+    let mut conn = w.store.read().await.unwrap();
+    let members = print::batch_letters(&mut conn, made[0].batch_id).await.unwrap();
+    assert_eq!(members.len(), 1);
+    assert_eq!(members[0].letter_id, letter);
+    assert!(members[0].pages.unwrap() >= 2, "the cover page, then the agency's pages: {:?}", members[0].pages);
+    drop(conn);
+    let events = timeline(&w, letter).await;
+    let kinds: Vec<&str> = events.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(kinds, ["queued_for_print", "batched", "render_failed", "print_retried", "batched"]);
+    assert_eq!(events[3].1["previous_reason"], "the agency's PDF is missing from storage");
+}
+
+#[tokio::test]
+async fn a_letter_no_site_serves_is_reported_once_counted_and_moves_on_when_a_site_for_it_is_created() {
+    let w = world().await;
+    add_webhook(&w).await;
+    let nowhere = queue(&w, "นายหก ทดสอบ", "50200", "ที่ 6", false).await;
+    let served = queue(&w, "นายหนึ่ง ทดสอบ", "10110", "ที่ 1", false).await;
+    queue(&w, "นายเจ็ด ทดสอบ", "50300", "ที่ 7", true).await;
+
+    // The gauge, read from a recorder of this test's own.
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let metrics = recorder.handle();
+    let _local = metrics::set_default_local_recorder(&recorder);
+
+    let check = hybridpost_printroom::check_held_letters(&w.state).await.unwrap();
+    assert_eq!(check.unroutable, [nowhere], "test letters never print, so they are never unroutable");
+    assert_eq!(gauge(&metrics.render(), r#"hybridpost_letters_held{reason="unroutable"}"#), Some(1.0));
+    let again = hybridpost_printroom::check_held_letters(&w.state).await.unwrap();
+    assert!(again.unroutable.is_empty(), "reported once");
+    assert_eq!(kinds(&timeline(&w, nowhere).await, "unroutable"), 1);
+    assert_eq!(timeline(&w, nowhere).await.last().unwrap().1["postcode"], "50200");
+    assert_eq!(webhook_kinds(&w, nowhere).await.iter().filter(|k| *k == "unroutable").count(), 1);
+    assert!(kinds(&timeline(&w, served).await, "unroutable") == 0);
+    assert_eq!(stuck(&w).await, [(nowhere, HoldReason::Unroutable)]);
+
+    // A site for Chiang Mai: the letter is routable again and goes into its first batch.
+    let (chiang_mai, _) = add_site(&w.store, "ปณ. เชียงใหม่", &["50"]).await;
+    assert!(stuck(&w).await.is_empty(), "creating the site clears the alarm");
+    let check = hybridpost_printroom::check_held_letters(&w.state).await.unwrap();
+    assert!(check.held.iter().all(|(_, n)| *n == 0), "{:?}", check.held);
+    assert_eq!(gauge(&metrics.render(), r#"hybridpost_letters_held{reason="unroutable"}"#), Some(0.0));
+    let made = hybridpost_printroom::close_batches(&w.state).await.unwrap();
+    let batch = made.iter().find(|b| b.site_id == chiang_mai).expect("a batch for the new site");
+    let mut conn = w.store.read().await.unwrap();
+    let members: Vec<LetterId> =
+        print::batch_letters(&mut conn, batch.batch_id).await.unwrap().iter().map(|m| m.letter_id).collect();
+    assert_eq!(members, [nowhere]);
+}
+
+#[tokio::test]
+async fn a_letter_waiting_past_the_alarm_age_raises_print_overdue_once() {
+    let w = world().await;
+    add_webhook(&w).await;
+    let old = queue(&w, "นายหนึ่ง ทดสอบ", "10110", "ที่ 1", false).await;
+    let fresh = queue(&w, "นายสอง ทดสอบ", "10120", "ที่ 2", false).await;
+    // Queued three days ago (more than the 48 hours of the world's config).
+    let three_days_ago =
+        hybridpost_store::timestamp_text(time::OffsetDateTime::now_utc() - Duration::from_secs(72 * 3600));
+    let mut tx = w.store.begin().await.unwrap();
+    sqlx::query("update letter set updated_at = $1 where letter_id = $2")
+        .bind(&three_days_ago)
+        .bind(old.to_string())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let check = hybridpost_printroom::check_held_letters(&w.state).await.unwrap();
+    assert_eq!(check.overdue, [old]);
+    assert!(check.held.contains(&(HoldReason::PrintOverdue, 1)), "{:?}", check.held);
+    for _ in 0..2 {
+        assert!(hybridpost_printroom::check_held_letters(&w.state).await.unwrap().overdue.is_empty(), "once");
+    }
+    let events = timeline(&w, old).await;
+    assert_eq!(kinds(&events, "print_overdue"), 1);
+    assert_eq!(events.last().unwrap().1["since"], three_days_ago);
+    assert_eq!(webhook_kinds(&w, old).await.iter().filter(|k| *k == "print_overdue").count(), 1);
+    assert_eq!(kinds(&timeline(&w, fresh).await, "print_overdue"), 0);
+    assert_eq!(stuck(&w).await, [(old, HoldReason::PrintOverdue)]);
+
+    // Once it is batched, it is no longer late.
+    hybridpost_printroom::close_batches(&w.state).await.unwrap();
+    assert!(stuck(&w).await.is_empty());
 }

@@ -35,18 +35,13 @@ const CHANNEL_SOURCE: &str = "verify_page";
 /// Changes applied per round of the worker.
 const DUE_BATCH: i64 = 100;
 
-/// Event kinds of the flow, on the timeline of the letter whose PIN was used.
+/// Event kinds of the flow, on the timeline of the letter whose PIN was used (from core's one
+/// list, so that webhooks can subscribe to them).
 pub mod event {
-    /// The address was confirmed; the confirmation letter is on its way.
-    pub const REQUESTED: &str = "channel_change_requested";
-    /// The cooling-off period passed: letters now go to the address.
-    pub const EFFECTIVE: &str = "channel_change_effective";
-    /// Stopped (or undone) with the code of the confirmation letter.
-    pub const STOPPED: &str = "channel_change_stopped";
-    /// The recipient went back to paper from a digital notice.
-    pub const BACK_TO_PAPER: &str = "channel_returned_to_paper";
-    /// Every kind, for webhook filters.
-    pub const ALL: [&str; 4] = [REQUESTED, EFFECTIVE, STOPPED, BACK_TO_PAPER];
+    pub use hybridpost_core::event_kind::{
+        CHANNEL_CHANGE_EFFECTIVE as EFFECTIVE, CHANNEL_CHANGE_REQUESTED as REQUESTED,
+        CHANNEL_CHANGE_STOPPED as STOPPED, CHANNEL_RETURNED_TO_PAPER as BACK_TO_PAPER,
+    };
 }
 
 /// Keyed hash of an opt-in token, as stored.

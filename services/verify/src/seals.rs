@@ -244,7 +244,7 @@ pub(crate) async fn open_copy(
         NewEvent {
             agency_id: letter.agency_id,
             letter_id,
-            kind: "opened_with_pin",
+            kind: hybridpost_core::event_kind::OPENED_WITH_PIN,
             status: letter.status,
             detail: None,
             request_id,
