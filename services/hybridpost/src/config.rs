@@ -18,6 +18,9 @@ use serde::Deserialize;
 pub struct Config {
     /// Address to listen on.
     pub listen: SocketAddr,
+    /// Address to serve Prometheus `/metrics` on (`127.0.0.1:9090`); not served when unset.
+    /// Never the public listener, which answers 404 for `/metrics`.
+    pub metrics_listen: Option<SocketAddr>,
     /// Folder for the SQLite database, blobs and generated secrets.
     pub data_dir: PathBuf,
     /// `sqlite://PATH` or `postgres://…`; the SQLite file in the data dir when not given.
@@ -59,8 +62,11 @@ pub struct Config {
     pub scan_page_budget_ms: u64,
     /// Scan decoding workers in this process; the number of cores when 0.
     pub scan_workers: usize,
+    /// Seconds a scan upload may send nothing before it is stopped; it has no total time limit.
+    pub scan_upload_idle_secs: u64,
     /// Behind a reverse proxy: the header carrying the client's address (`x-forwarded-for`),
-    /// for the verification page's per-client limits. Unset: the connection's address.
+    /// for per-client limits (the verification page, failed authentications). Unset: the
+    /// connection's address.
     pub client_ip_header: Option<String>,
     /// SMTP server for outgoing e-mail; without one, e-mails are written as `.eml` files into
     /// `DATA_DIR/outbox`.
@@ -119,6 +125,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            metrics_listen: None,
             data_dir: PathBuf::from("hybridpost-data"),
             database_url: None,
             database_max_connections: 16,
@@ -138,6 +145,7 @@ impl Default for Config {
             scan_max_files: 200,
             scan_page_budget_ms: 3000,
             scan_workers: 0,
+            scan_upload_idle_secs: 60,
             client_ip_header: None,
             smtp_host: None,
             smtp_port: 587,
@@ -158,6 +166,7 @@ impl Default for Config {
 
 const KNOWN_KEYS: &[&str] = &[
     "listen",
+    "metrics_listen",
     "data_dir",
     "database_url",
     "database_max_connections",
@@ -177,6 +186,7 @@ const KNOWN_KEYS: &[&str] = &[
     "scan_max_files",
     "scan_page_budget_ms",
     "scan_workers",
+    "scan_upload_idle_secs",
     "client_ip_header",
     "smtp_host",
     "smtp_port",
@@ -201,6 +211,7 @@ impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
             .field("listen", &self.listen)
+            .field("metrics_listen", &self.metrics_listen)
             .field("data_dir", &self.data_dir)
             .field("database", &self.database_description())
             .field("public_url", &self.public_url)
@@ -299,6 +310,15 @@ impl Config {
             config.roles = Some(roles);
         }
         Ok(Loaded { config, warnings })
+    }
+
+    /// `client_ip_header` as a header name, when set.
+    pub fn client_ip_header_name(&self) -> anyhow::Result<Option<axum::http::HeaderName>> {
+        self.client_ip_header
+            .as_deref()
+            .map(|h| axum::http::HeaderName::try_from(h.trim()))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("client_ip_header is not an HTTP header name: {e}"))
     }
 
     /// The database URL: the configured one, or the SQLite file in the data dir.
