@@ -4,6 +4,11 @@
 # and writes them to ops/bench/out/letters.json.
 #
 # Usage: ops/bench/letters.sh [--connections N] [--seconds S] [--only sqlite|postgresql]
+#                             [--binary PATH] [--out FILE]
+#
+# --binary measures a hybridpost binary built elsewhere (another commit, to compare two
+# versions under the same conditions) instead of building this checkout's; --out writes the
+# figures to FILE instead of ops/bench/out/letters.json.
 #
 # The per-key rate limit is turned off for the run (HYBRIDPOST_RATE_LIMIT_PER_SECOND=0): the
 # benchmark measures the server, and all requests come from one agency key.
@@ -14,19 +19,25 @@ cd "$(dirname "$0")/../.."
 connections=32
 seconds=20
 only=""
+bin=""
+out=ops/bench/out/letters.json
 while [ $# -gt 0 ]; do
   case "$1" in
     --connections) connections=$2; shift 2 ;;
     --seconds) seconds=$2; shift 2 ;;
     --only) only=$2; shift 2 ;;
-    *) echo "usage: ops/bench/letters.sh [--connections N] [--seconds S] [--only sqlite|postgresql]"; exit 2 ;;
+    --binary) bin=$(realpath "$2"); shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    *) echo "usage: ops/bench/letters.sh [--connections N] [--seconds S] [--only sqlite|postgresql] [--binary PATH] [--out FILE]"; exit 2 ;;
   esac
 done
 
-ensure_packages wrk postgresql postgresql-client python3
-say "building the release binary"
-cargo build --release --locked -p hybridpost
-bin=${CARGO_TARGET_DIR:-$(pwd)/target}/release/hybridpost
+ensure_packages wrk curl postgresql postgresql-client python3
+if [ -z "$bin" ]; then
+  say "building the release binary"
+  cargo build --release --locked -p hybridpost
+  bin=${CARGO_TARGET_DIR:-$(pwd)/target}/release/hybridpost
+fi
 work=$(mktemp -d /tmp/hybridpost-bench.XXXXXX)
 server_pid=""
 cleanup() {
@@ -35,7 +46,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-mkdir -p ops/bench/out
+mkdir -p "$(dirname "$out")"
 
 # run_one NAME: serves on the database in the environment, loads it, prints one JSON line.
 run_one() {
@@ -78,6 +89,6 @@ if [ "$only" != sqlite ]; then
 fi
 joined=$(IFS=,; echo "${results[*]}")
 printf '{"benchmark": "post_letters", "machine_cores": %s, "results": [%s]}\n' "$(nproc)" "$joined" \
-  | python3 -m json.tool > ops/bench/out/letters.json
-say "written ops/bench/out/letters.json"
-cat ops/bench/out/letters.json
+  | python3 -m json.tool > "$out"
+say "written $out"
+cat "$out"

@@ -59,6 +59,15 @@ impl fmt::Display for BlobKey {
     }
 }
 
+/// A folder of blobs, as listed by [`BlobStore::folders`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlobFolder {
+    /// Its name (the last part of its key).
+    pub name: String,
+    /// When its newest file was last written.
+    pub modified: std::time::SystemTime,
+}
+
 /// Where blobs are kept.
 #[derive(Clone, Debug)]
 pub enum BlobStore {
@@ -96,6 +105,7 @@ impl BlobStore {
                     tmp.write_all(&bytes).map_err(io)?;
                     tmp.as_file().sync_all().map_err(io)?;
                     tmp.persist(&path).map_err(|e| io(e.error))?;
+                    sync_dir(&dir).map_err(io)?;
                     Ok(())
                 })
                 .await
@@ -152,6 +162,61 @@ impl BlobStore {
         }
     }
 
+    /// The folders directly under `prefix` (`scans` gives one per batch), each with the time its
+    /// newest file was last written (the folder's own time when it is empty). None when
+    /// `prefix` does not exist.
+    pub async fn folders(&self, prefix: &BlobKey) -> Result<Vec<BlobFolder>, BlobError> {
+        match self {
+            BlobStore::Local { root, .. } => {
+                let path = root.join(&prefix.0);
+                tokio::task::spawn_blocking(move || {
+                    let io = |path: &Path| {
+                        let path = path.to_owned();
+                        move |source: std::io::Error| BlobError::Io { path, source }
+                    };
+                    let entries = match std::fs::read_dir(&path) {
+                        Ok(entries) => entries,
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+                        Err(e) => return Err(io(&path)(e)),
+                    };
+                    let mut folders = Vec::new();
+                    for entry in entries {
+                        let entry = entry.map_err(io(&path))?;
+                        let meta = entry.metadata().map_err(io(&entry.path()))?;
+                        if !meta.is_dir() {
+                            continue;
+                        }
+                        let mut modified = meta.modified().map_err(io(&entry.path()))?;
+                        for file in std::fs::read_dir(entry.path()).map_err(io(&entry.path()))? {
+                            let file = file.map_err(io(&entry.path()))?;
+                            let at = file.metadata().and_then(|m| m.modified()).map_err(io(&file.path()))?;
+                            modified = modified.max(at);
+                        }
+                        folders.push(BlobFolder { name: entry.file_name().to_string_lossy().into_owned(), modified });
+                    }
+                    Ok(folders)
+                })
+                .await
+                .map_err(|e| BlobError::Io { path: root.clone(), source: std::io::Error::other(e) })?
+            }
+        }
+    }
+
+    /// Deletes `prefix` and everything under it, blobs and unfinished writes alike; a missing
+    /// folder is not an error.
+    pub async fn delete_all(&self, prefix: &BlobKey) -> Result<(), BlobError> {
+        match self {
+            BlobStore::Local { root, .. } => {
+                let path = root.join(&prefix.0);
+                match tokio::fs::remove_dir_all(&path).await {
+                    Ok(()) => Ok(()),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                    Err(source) => Err(BlobError::Io { path, source }),
+                }
+            }
+        }
+    }
+
     /// Deletes the blob under `key`; deleting a missing blob is not an error.
     pub async fn delete(&self, key: &BlobKey) -> Result<(), BlobError> {
         match self {
@@ -194,6 +259,26 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn folders_are_listed_with_their_newest_write_and_deleted_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = BlobStore::local(dir.path(), 1024).unwrap();
+        let scans = BlobKey::parse("scans").unwrap();
+        assert_eq!(blobs.folders(&scans).await.unwrap(), Vec::new());
+        let before = std::time::SystemTime::now() - std::time::Duration::from_secs(1);
+        blobs.put(&BlobKey::parse("scans/a/upload-1").unwrap(), b"1".to_vec()).await.unwrap();
+        blobs.put(&BlobKey::parse("scans/b/upload-1").unwrap(), b"2".to_vec()).await.unwrap();
+        std::fs::write(dir.path().join("scans/b/.tmpXyZ"), b"half").unwrap();
+        let mut folders = blobs.folders(&scans).await.unwrap();
+        folders.sort_by(|x, y| x.name.cmp(&y.name));
+        assert_eq!(folders.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        assert!(folders.iter().all(|f| f.modified >= before));
+        blobs.delete_all(&BlobKey::parse("scans/b").unwrap()).await.unwrap();
+        blobs.delete_all(&BlobKey::parse("scans/b").unwrap()).await.unwrap();
+        assert!(!dir.path().join("scans/b").exists());
+        assert!(dir.path().join("scans/a/upload-1").exists());
+    }
+
+    #[tokio::test]
     async fn a_blob_over_the_limit_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let blobs = BlobStore::local(dir.path(), 4).unwrap();
@@ -201,6 +286,16 @@ mod tests {
         let err = blobs.put(&key, b"12345".to_vec()).await.unwrap_err();
         assert_eq!(err.to_string(), "blob is 5 bytes, the limit is 4");
     }
+}
+
+/// Syncs a folder, so that a file just renamed into it is there after a power loss too (the
+/// rename is a change to the folder, which syncing the file does not cover; rename(2), fsync(2)).
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    std::fs::File::open(dir)?.sync_all()?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
 }
 
 /// A blob being written; see [`BlobStore::writer`].
@@ -240,6 +335,9 @@ impl BlobWriter {
         let file = self.out.into_inner().map_err(|e| io(e.into_error()))?;
         file.as_file().sync_all().map_err(io)?;
         file.persist(&path).map_err(|e| io(e.error))?;
+        if let Some(dir) = path.parent() {
+            sync_dir(dir).map_err(io)?;
+        }
         Ok(())
     }
 }

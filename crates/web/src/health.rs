@@ -1,5 +1,6 @@
-//! `/healthz` (the process answers), `/readyz` (and its database does) and `/metrics`
-//! (Prometheus text format), mounted on every role.
+//! `/healthz` (the process answers) and `/readyz` (and its database does), mounted on every
+//! role; `/metrics` (Prometheus text format) for a listener of its own, never the public one:
+//! metrics name routes, volumes and error rates, which are nobody else's business.
 
 use std::sync::OnceLock;
 
@@ -29,14 +30,21 @@ pub fn metrics_handle() -> &'static PrometheusHandle {
     })
 }
 
-/// The health and metrics routes.
+/// The health routes, and the metrics recorder installed so that requests are counted.
 pub fn router<S>() -> Router<S>
 where
     Store: FromRef<S>,
     S: Clone + Send + Sync + 'static,
 {
     metrics_handle();
-    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).route("/metrics", get(metrics))
+    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz))
+}
+
+/// `/metrics` alone, to serve on the metrics listener (`metrics_listen`), with `/healthz` so a
+/// scraper can tell the process is up.
+pub fn metrics_router() -> Router {
+    metrics_handle();
+    Router::new().route("/metrics", get(metrics)).route("/healthz", get(healthz))
 }
 
 async fn healthz() -> impl IntoResponse {

@@ -47,6 +47,9 @@ pub enum ApiError {
     /// 404: no such resource, or one the caller may not see.
     #[error("{0}")]
     NotFound(String),
+    /// 408: the request took longer than allowed, or its body stopped arriving.
+    #[error("{0}")]
+    RequestTimeout(String),
     /// 409: the request conflicts with the resource's state; `kind` is the problem type slug.
     #[error("{detail}")]
     Conflict {
@@ -67,8 +70,17 @@ pub enum ApiError {
     /// 422: the JSON is well formed but fields are wrong; every one is listed.
     #[error("{0}")]
     Validation(ValidationErrors),
-    /// 429: too many requests for this key; retry after the given seconds.
-    #[error("too many requests for this API key; retry after {retry_after_secs} s")]
+    /// 429: a limit was reached; `limit` says which, so the client knows what to slow down.
+    #[error("{}; retry after {retry_after_secs} s", .limit.reached())]
+    TooManyRequests {
+        /// The limit that was reached.
+        limit: RateLimit,
+        /// Seconds until a request will be accepted.
+        retry_after_secs: u64,
+    },
+    /// 429 from a caller that does not say which limit was reached; prefer
+    /// [`ApiError::TooManyRequests`], whose words fit the cause.
+    #[error("too many requests; retry after {retry_after_secs} s")]
     RateLimited {
         /// Seconds until a request will be accepted.
         retry_after_secs: u64,
@@ -89,11 +101,12 @@ impl ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyRequests { .. } | ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -106,11 +119,12 @@ impl ApiError {
             ApiError::Unauthorized(_) => ("unauthorized", "Unauthorized"),
             ApiError::Forbidden(_) => ("forbidden", "Forbidden"),
             ApiError::NotFound(_) => ("not-found", "Not found"),
+            ApiError::RequestTimeout(_) => ("request-timeout", "Request timeout"),
             ApiError::Conflict { kind, .. } => (kind, "Conflict"),
             ApiError::PayloadTooLarge { .. } => ("payload-too-large", "Payload too large"),
             ApiError::UnsupportedMediaType(_) => ("unsupported-media-type", "Unsupported media type"),
             ApiError::Validation(_) => ("validation", "Invalid fields"),
-            ApiError::RateLimited { .. } => ("rate-limited", "Too many requests"),
+            ApiError::TooManyRequests { .. } | ApiError::RateLimited { .. } => ("rate-limited", "Too many requests"),
             ApiError::Unavailable(_) => ("unavailable", "Service unavailable"),
             ApiError::Internal(_) => ("internal", "Internal server error"),
         };
@@ -143,6 +157,33 @@ impl From<hybridpost_store::StoreError> for ApiError {
     }
 }
 
+/// Which limit a 429 reached: its words tell the client what to slow down or fix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RateLimit {
+    /// Requests per API key.
+    ApiKey,
+    /// Requests per client address (the public pages).
+    ClientAddress,
+    /// Failed authentications (missing, malformed or unknown API keys) per client address.
+    FailedAuthentications,
+    /// Wrong PINs per letter or per client address.
+    PinAttempts,
+}
+
+impl RateLimit {
+    /// What was reached, in words.
+    pub fn reached(self) -> &'static str {
+        match self {
+            RateLimit::ApiKey => "too many requests with this API key",
+            RateLimit::ClientAddress => "too many requests from this address",
+            RateLimit::FailedAuthentications => {
+                "too many failed authentications (missing, malformed or unknown API keys) from this address"
+            }
+            RateLimit::PinAttempts => "too many wrong PINs for this letter or from this address",
+        }
+    }
+}
+
 /// Put on an error response whose body is a page for people (an HTML refusal page): the layers
 /// log it like any error but keep its body instead of replacing it with problem+json.
 #[derive(Clone, Copy, Debug)]
@@ -165,7 +206,7 @@ impl IntoResponse for ApiError {
             _ => None,
         };
         let mut response = problem_response(&problem);
-        if let ApiError::RateLimited { retry_after_secs } = self {
+        if let ApiError::TooManyRequests { retry_after_secs, .. } | ApiError::RateLimited { retry_after_secs } = self {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
         }
         if matches!(self, ApiError::Unauthorized(_)) {
@@ -181,4 +222,36 @@ pub fn problem_response(problem: &Problem) -> Response {
     let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = serde_json::to_vec(problem).expect("a problem always serialises");
     (status, [(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON))], body).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_429_names_the_limit_that_was_reached_and_only_that_one() {
+        let detail = |limit| ApiError::TooManyRequests { limit, retry_after_secs: 7 }.problem().detail;
+        assert_eq!(detail(RateLimit::ApiKey), "too many requests with this API key; retry after 7 s");
+        let failed = detail(RateLimit::FailedAuthentications);
+        assert!(failed.starts_with("too many failed authentications"), "{failed}");
+        for limit in [RateLimit::ClientAddress, RateLimit::FailedAuthentications, RateLimit::PinAttempts] {
+            let text = detail(limit);
+            assert!(!text.contains("this API key"), "{limit:?}: {text}");
+            assert!(text.contains("this address"), "{limit:?}: {text}");
+            assert!(text.ends_with("; retry after 7 s"), "{limit:?}: {text}");
+        }
+        assert!(detail(RateLimit::PinAttempts).contains("wrong PINs"));
+        let unnamed = ApiError::RateLimited { retry_after_secs: 2 }.problem().detail;
+        assert_eq!(unnamed, "too many requests; retry after 2 s");
+    }
+
+    #[test]
+    fn a_429_carries_retry_after_and_a_408_is_a_problem() {
+        let response = ApiError::TooManyRequests { limit: RateLimit::ApiKey, retry_after_secs: 3 }.into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "3");
+        let timeout = ApiError::RequestTimeout("no bytes for 5 s".into()).into_response();
+        assert_eq!(timeout.status(), StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(timeout.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
+    }
 }

@@ -1,10 +1,12 @@
-//! Per-API-key rate limits: a token bucket per key, refilled continuously.
+//! Rate limits: a token bucket per key (an API key id, a client address), refilled
+//! continuously.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-/// Token buckets keyed by API key id. Cloning shares the buckets.
+/// Token buckets keyed by a string (an API key id, a client address). Cloning shares the
+/// buckets.
 #[derive(Clone, Debug)]
 pub struct RateLimiter {
     per_second: f64,
@@ -21,15 +23,28 @@ struct Bucket {
 impl RateLimiter {
     /// `per_second` sustained requests per key, bursts of up to `burst`. Zero disables.
     pub fn new(per_second: u32, burst: u32) -> Self {
-        Self {
-            per_second: f64::from(per_second),
-            burst: f64::from(burst.max(per_second).max(1)),
-            buckets: Arc::default(),
-        }
+        Self::with_rate(f64::from(per_second), burst)
+    }
+
+    /// `per_second` sustained (a fraction for slower rates: 0.2 is one every 5 s), bursts of up
+    /// to `burst`. Zero disables.
+    pub fn with_rate(per_second: f64, burst: u32) -> Self {
+        let per_second = per_second.max(0.0);
+        Self { per_second, burst: f64::from(burst).max(per_second).max(1.0), buckets: Arc::default() }
     }
 
     /// Takes a token for `key`, or says how many whole seconds until one is free.
     pub fn check(&self, key: &str) -> Result<(), u64> {
+        self.with_bucket(key, true)
+    }
+
+    /// Whether `key` has a token left, without taking it: for limits on failures, checked
+    /// before the work that may fail and charged only when it does.
+    pub fn peek(&self, key: &str) -> Result<(), u64> {
+        self.with_bucket(key, false)
+    }
+
+    fn with_bucket(&self, key: &str, take: bool) -> Result<(), u64> {
         if self.per_second <= 0.0 {
             return Ok(());
         }
@@ -43,7 +58,9 @@ impl RateLimiter {
         bucket.tokens = (bucket.tokens + now.duration_since(bucket.at).as_secs_f64() * self.per_second).min(self.burst);
         bucket.at = now;
         if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
+            if take {
+                bucket.tokens -= 1.0;
+            }
             Ok(())
         } else {
             Err(((1.0 - bucket.tokens) / self.per_second).ceil().max(1.0) as u64)
@@ -63,6 +80,18 @@ mod tests {
         }
         assert_eq!(limiter.check("a"), Err(1));
         assert!(limiter.check("b").is_ok());
+    }
+
+    #[test]
+    fn peeking_takes_nothing_and_a_fractional_rate_refills_slowly() {
+        let limiter = RateLimiter::with_rate(0.2, 2);
+        for _ in 0..10 {
+            assert!(limiter.peek("a").is_ok());
+        }
+        assert!(limiter.check("a").is_ok());
+        assert!(limiter.check("a").is_ok());
+        assert_eq!(limiter.peek("a"), Err(5));
+        assert_eq!(limiter.check("a"), Err(5));
     }
 
     #[test]

@@ -148,8 +148,8 @@ pub fn parts(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     (router, openapi)
 }
 
-/// The complete agency API as served alone: routes, `/openapi.json`, health and metrics, and
-/// the common layers.
+/// The complete agency API as served alone: routes, `/openapi.json`, health, and the common
+/// layers (metrics are served on a listener of their own).
 pub fn router(state: AppState, timeout: Duration) -> Router {
     let store = state.store.clone();
     let (routes, openapi) = parts(state);

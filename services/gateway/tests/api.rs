@@ -561,13 +561,14 @@ async fn the_openapi_document_describes_every_route_and_they_exist() {
 }
 
 #[tokio::test]
-async fn health_readiness_metrics_and_unknown_paths() {
+async fn health_readiness_and_unknown_paths_and_no_public_metrics() {
     let h = harness().await;
     assert_eq!(h.get(None, "/healthz").await.status, StatusCode::OK);
     assert_eq!(h.get(None, "/readyz").await.body["status"], "ready");
     h.post(&h.a, &example()).await;
+    // Metrics have a listener of their own (`metrics_listen`); the public one does not show them.
     let metrics = h.get(None, "/metrics").await;
-    assert_eq!(metrics.status, StatusCode::OK);
+    assert_problem(&metrics, StatusCode::NOT_FOUND);
     assert_problem(&h.get(None, "/v1/nothing").await, StatusCode::NOT_FOUND);
     let wrong_method = h.call(Method::DELETE, "/v1/letters", Some(&h.a), None, &[]).await;
     assert_problem(&wrong_method, StatusCode::METHOD_NOT_ALLOWED);
@@ -581,6 +582,7 @@ async fn a_key_over_its_rate_limit_is_told_when_to_retry() {
     let limited = h.get(Some(&h.a), "/v1/letters").await;
     assert_problem(&limited, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(limited.headers[header::RETRY_AFTER], "1");
+    assert_eq!(limited.body["detail"], "too many requests with this API key; retry after 1 s");
     // Another agency's key has its own budget.
     assert_eq!(h.get(Some(&h.b), "/v1/letters").await.status, StatusCode::OK);
 }

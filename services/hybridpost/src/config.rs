@@ -18,6 +18,9 @@ use serde::Deserialize;
 pub struct Config {
     /// Address to listen on.
     pub listen: SocketAddr,
+    /// Address to serve Prometheus `/metrics` on (`127.0.0.1:9090`); not served when unset.
+    /// Never the public listener, which answers 404 for `/metrics`.
+    pub metrics_listen: Option<SocketAddr>,
     /// Folder for the SQLite database, blobs and generated secrets.
     pub data_dir: PathBuf,
     /// `sqlite://PATH` or `postgres://…`; the SQLite file in the data dir when not given.
@@ -64,8 +67,11 @@ pub struct Config {
     pub channel_change_cooling_off_days: u32,
     /// E-mail opt-in requests one letter may make in 24 hours.
     pub optin_requests_per_letter: u32,
+    /// Seconds a scan upload may send nothing before it is stopped; it has no total time limit.
+    pub scan_upload_idle_secs: u64,
     /// Behind a reverse proxy: the header carrying the client's address (`x-forwarded-for`),
-    /// for the verification page's per-client limits. Unset: the connection's address.
+    /// for per-client limits (the verification page, failed authentications). Unset: the
+    /// connection's address.
     pub client_ip_header: Option<String>,
     /// SMTP server for outgoing e-mail; without one, e-mails are written as `.eml` files into
     /// `DATA_DIR/outbox`.
@@ -126,6 +132,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            metrics_listen: None,
             data_dir: PathBuf::from("hybridpost-data"),
             database_url: None,
             database_max_connections: 16,
@@ -147,6 +154,7 @@ impl Default for Config {
             scan_workers: 0,
             channel_change_cooling_off_days: 14,
             optin_requests_per_letter: 3,
+            scan_upload_idle_secs: 60,
             client_ip_header: None,
             smtp_host: None,
             smtp_port: 587,
@@ -168,6 +176,7 @@ impl Default for Config {
 
 const KNOWN_KEYS: &[&str] = &[
     "listen",
+    "metrics_listen",
     "data_dir",
     "database_url",
     "database_max_connections",
@@ -189,6 +198,7 @@ const KNOWN_KEYS: &[&str] = &[
     "scan_workers",
     "channel_change_cooling_off_days",
     "optin_requests_per_letter",
+    "scan_upload_idle_secs",
     "client_ip_header",
     "smtp_host",
     "smtp_port",
@@ -214,6 +224,7 @@ impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
             .field("listen", &self.listen)
+            .field("metrics_listen", &self.metrics_listen)
             .field("data_dir", &self.data_dir)
             .field("database", &self.database_description())
             .field("public_url", &self.public_url)
@@ -312,6 +323,15 @@ impl Config {
             config.roles = Some(roles);
         }
         Ok(Loaded { config, warnings })
+    }
+
+    /// `client_ip_header` as a header name, when set.
+    pub fn client_ip_header_name(&self) -> anyhow::Result<Option<axum::http::HeaderName>> {
+        self.client_ip_header
+            .as_deref()
+            .map(|h| axum::http::HeaderName::try_from(h.trim()))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("client_ip_header is not an HTTP header name: {e}"))
     }
 
     /// The database URL: the configured one, or the SQLite file in the data dir.

@@ -133,7 +133,8 @@ pub async fn build(config: &Config, roles: &[Role], public_url: &str) -> anyhow:
     let secret = hybridpost_seal::ServiceSecret::new(&config.secret_key()?).map_err(|e| anyhow::anyhow!("{e}"))?;
     let keyring = hybridpost_keyring::Keyring::new(store.clone(), secret);
     keyring.ensure_trust_list(hybridpost_keyring::today()).await.context("cannot publish the trust list")?;
-    let keys = ApiKeys::new(store.clone(), RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst));
+    let keys = ApiKeys::new(store.clone(), RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst))
+        .with_client_ip_header(config.client_ip_header_name()?);
     let composer = Composer::new(keyring.clone(), public_url.clone());
     let mut service = Service {
         app: Router::new(),
@@ -196,6 +197,7 @@ pub async fn build(config: &Config, roles: &[Role], public_url: &str) -> anyhow:
                         max_files: config.scan_max_files,
                         page_budget: Duration::from_millis(config.scan_page_budget_ms),
                         workers: if config.scan_workers == 0 { defaults.workers } else { config.scan_workers },
+                        upload_idle_timeout: Duration::from_secs(config.scan_upload_idle_secs.max(1)),
                         ..defaults
                     }),
                 };
@@ -261,6 +263,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let metrics_listener = match config.metrics_listen {
+        Some(at) => Some(
+            tokio::net::TcpListener::bind(at).await.with_context(|| format!("cannot listen on {at} for metrics"))?,
+        ),
+        None => None,
+    };
     let addr = listener.local_addr().context("listener address")?;
     let base = format!("http://{addr}");
     let public_url = config.public_url.clone().unwrap_or_else(|| base.clone());
@@ -283,12 +291,31 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     println!("  seals:    {public_url}/V  (set HYBRIDPOST_PUBLIC_URL for the public host)");
     println!("  health:   {base}/healthz    API description: {base}/openapi.json");
+    let metrics = match metrics_listener {
+        Some(listener) => {
+            let at = listener.local_addr().context("metrics listener address")?;
+            println!("  metrics:  http://{at}/metrics");
+            let app = hybridpost_web::health::metrics_router();
+            Some(tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, app).await {
+                    tracing::error!("the metrics listener failed: {e}");
+                }
+            }))
+        }
+        None => {
+            println!("  metrics:  off (set metrics_listen, e.g. 127.0.0.1:9090)");
+            None
+        }
+    };
     println!("  an agency API key: hybridpost admin create-agency --name NAME (same --data-dir)");
     println!("Stop with Ctrl-C.");
 
     let maintenance = tokio::spawn(maintain(service.store.clone()));
     hybridpost_verify::run(service.app, listener, shutdown_signal()).await.context("server failed")?;
     maintenance.abort();
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
     for worker in workers {
         worker.abort();
     }
@@ -311,12 +338,7 @@ fn verify_state(
     let (mailer_config, _) = config.mailer()?;
     let mailer =
         hybridpost_notify::Mailer::new(mailer_config).map_err(|e| anyhow::anyhow!("cannot set up e-mail: {e}"))?;
-    let client_ip_header = config
-        .client_ip_header
-        .as_deref()
-        .map(|h| axum::http::HeaderName::try_from(h.trim()))
-        .transpose()
-        .context("client_ip_header is not an HTTP header name")?;
+    let client_ip_header = config.client_ip_header_name()?;
     // The digital copy is the letter as printed.
     let (copy_store, copy_composer, copy_blobs) = (store.clone(), composer.clone(), blobs.clone());
     let renderer: hybridpost_verify::CopyRenderer = Arc::new(move |letter| {

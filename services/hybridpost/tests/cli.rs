@@ -137,6 +137,36 @@ fn serve_answers_with_no_config_and_admin_commands_work_beside_it() {
 }
 
 #[test]
+fn metrics_are_served_on_their_own_listener_and_the_public_one_answers_404() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = hybridpost(dir.path(), &["serve", "--listen", "127.0.0.1:0"]);
+    cmd.env("HYBRIDPOST_METRICS_LISTEN", "127.0.0.1:0");
+    let mut child = cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let public: SocketAddr = first.strip_prefix("hybridpost serving on http://").unwrap().parse().unwrap();
+    let server = Server { child, addr: public };
+    let metrics = lines
+        .by_ref()
+        .map(|l| l.unwrap())
+        .find_map(|l| l.trim().strip_prefix("metrics:").map(|m| m.trim().to_owned()))
+        .unwrap();
+    // Keep reading what serve prints after it: a closed pipe would fail its next line.
+    std::thread::spawn(move || lines.for_each(drop));
+    let metrics: SocketAddr =
+        metrics.strip_prefix("http://").and_then(|m| m.strip_suffix("/metrics")).unwrap().parse().unwrap();
+    assert_ne!(metrics.port(), public.port());
+    assert_eq!(http(server.addr, "GET", "/healthz", None, None).0, 200);
+    let (status, body) = http(server.addr, "GET", "/metrics", None, None);
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("urn:hybridpost:problem:not-found"), "{body}");
+    let (status, body) = http(metrics, "GET", "/metrics", None, None);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("hybridpost_http_requests_total"), "{body}");
+}
+
+#[test]
 fn bad_cli_input_gets_one_plain_line() {
     let dir = tempfile::tempdir().unwrap();
     for (args, expected) in [

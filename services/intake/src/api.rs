@@ -1,14 +1,14 @@
 //! `/v1/scans`: a site uploads scanned files and follows what became of every page.
 
 use axum::Json;
-use axum::extract::multipart::{Multipart, MultipartRejection};
+use axum::extract::multipart::{Multipart, MultipartError, MultipartRejection};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use hybridpost_core::{LetterId, ReplyId, ReturnReason, ScanId, ScanPageId, ValidationErrors};
 use hybridpost_scan::group::Mode;
 use hybridpost_store::scan::{self, NewScanFile, ScanRecord};
-use hybridpost_store::{BlobKey, now_text};
+use hybridpost_store::{BlobKey, BlobStore, now_text};
 use hybridpost_web::SiteCaller;
 use hybridpost_web::paging;
 use hybridpost_web::problem::{ApiError, Problem};
@@ -216,13 +216,16 @@ pub(crate) async fn create_scan(
     let mut mode = None;
     let mut reason = None;
     let mut files: Vec<NewScanFile> = Vec::new();
-    let mut stored_keys: Vec<BlobKey> = Vec::new();
+    // From here on every way out but a stored batch deletes what was stored: an error returned
+    // below, and also a timeout or a dropped connection, which drop this future.
+    let mut uploaded = UploadedBlobs::new(scan_id, state.blobs.clone());
     let max_file = state.config.limits.max_file_bytes;
+    let read_error = |e: MultipartError| multipart_error(e, state.config.max_upload_bytes);
     let result: Result<(), ApiError> = async {
-        while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
+        while let Some(mut field) = multipart.next_field().await.map_err(read_error)? {
             match field.name().unwrap_or_default() {
-                "mode" => mode = Some(field.text().await.map_err(multipart_error)?.trim().to_owned()),
-                "reason" => reason = Some(field.text().await.map_err(multipart_error)?.trim().to_owned()),
+                "mode" => mode = Some(field.text().await.map_err(read_error)?.trim().to_owned()),
+                "reason" => reason = Some(field.text().await.map_err(read_error)?.trim().to_owned()),
                 "file" => {
                     if files.len() >= state.config.max_files {
                         let mut errors = ValidationErrors::default();
@@ -239,7 +242,7 @@ pub(crate) async fn create_scan(
                     let mut hasher = Sha256::new();
                     let mut bytes = Vec::new();
                     let mut size: u64 = 0;
-                    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+                    while let Some(chunk) = field.chunk().await.map_err(read_error)? {
                         size += chunk.len() as u64;
                         hasher.update(&chunk);
                         // Past the limit the rest is read and dropped: the file is refused, the
@@ -262,8 +265,7 @@ pub(crate) async fn create_scan(
                     }
                     let key = format!("scans/{scan_id}/upload-{}", files.len() + 1);
                     let blob = BlobKey::parse(&key).map_err(|e| ApiError::Internal(e.to_string()))?;
-                    state.blobs.put(&blob, bytes).await.map_err(|e| ApiError::Internal(e.to_string()))?;
-                    stored_keys.push(blob);
+                    uploaded.put(blob, bytes).await?;
                     files.push(NewScanFile { name, size_bytes, sha256, blob_key: Some(key), refused: None });
                 }
                 other => {
@@ -276,44 +278,116 @@ pub(crate) async fn create_scan(
         Ok(())
     }
     .await;
-    let checked = result.and_then(|()| check_form(mode.as_deref(), reason.as_deref(), files.len()));
-    let (mode, reason) = match checked {
-        Ok(ok) => ok,
-        Err(e) => {
-            for key in &stored_keys {
-                let _ = state.blobs.delete(key).await;
-            }
-            return Err(e);
-        }
-    };
-    let mut tx = state.store.begin().await?;
-    scan::create_scan(
-        &mut tx,
-        scan_id,
-        caller.site_id,
-        mode.as_str(),
-        reason.map(ReturnReason::as_str),
-        &files,
-        request_id.as_deref(),
-        &now_text(),
-    )
-    .await?;
-    tx.commit().await.map_err(hybridpost_store::StoreError::from)?;
+    let (mode, reason) = result.and_then(|()| check_form(mode.as_deref(), reason.as_deref(), files.len()))?;
+    let file_count = files.len();
     let refused = files.iter().filter(|f| f.refused.is_some()).count();
+    // The batch is written by a task of its own, which this request only waits for: were the
+    // request stopped while the commit is under way, the files would otherwise be deleted
+    // under a batch that was stored after all. The task keeps them exactly when it stores it.
+    let store = state.store.clone();
+    let site_id = caller.site_id;
+    let committed = tokio::spawn(async move {
+        let mut tx = store.begin().await?;
+        scan::create_scan(
+            &mut tx,
+            scan_id,
+            site_id,
+            mode.as_str(),
+            reason.map(ReturnReason::as_str),
+            &files,
+            request_id.as_deref(),
+            &now_text(),
+        )
+        .await?;
+        tx.commit().await.map_err(hybridpost_store::StoreError::from)?;
+        uploaded.keep();
+        Ok::<(), hybridpost_store::StoreError>(())
+    })
+    .await;
+    committed.map_err(|e| ApiError::Internal(format!("storing scan batch {scan_id} stopped: {e}")))??;
     metrics::counter!("hybridpost_scan_uploads_total").increment(1);
-    tracing::info!(scan.id = %scan_id, files = files.len(), "scan batch {scan_id} uploaded: {} files", files.len());
+    tracing::info!(scan.id = %scan_id, files = file_count, "scan batch {scan_id} uploaded: {file_count} files");
     let location = format!("/v1/scans/{scan_id}");
     Ok((
         StatusCode::ACCEPTED,
         [(header::LOCATION, HeaderValue::from_str(&location).map_err(|e| ApiError::Internal(e.to_string()))?)],
-        Json(ScanAccepted { scan_id, status: "decoding".into(), files: files.len(), refused_files: refused }),
+        Json(ScanAccepted { scan_id, status: "decoding".into(), files: file_count, refused_files: refused }),
     )
         .into_response())
 }
 
-fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
+/// The files an upload has stored, under `scans/{scan_id}/`: unless [`UploadedBlobs::keep`] is
+/// called once the batch is stored, dropping this deletes them, however the upload ended.
+/// While it lives, the folder is marked as in use so that the leftover sweep leaves it alone.
+struct UploadedBlobs {
+    scan_id: ScanId,
+    blobs: BlobStore,
+    /// A file being written, by a task that goes on if the upload is dropped meanwhile: the
+    /// deletion waits for it.
+    writing: Option<tokio::task::JoinHandle<Result<(), hybridpost_store::BlobError>>>,
+    stored: bool,
+    kept: bool,
+}
+
+impl UploadedBlobs {
+    fn new(scan_id: ScanId, blobs: BlobStore) -> UploadedBlobs {
+        uploads_in_progress().insert(scan_id);
+        UploadedBlobs { scan_id, blobs, writing: None, stored: false, kept: false }
+    }
+
+    async fn put(&mut self, key: BlobKey, bytes: Vec<u8>) -> Result<(), ApiError> {
+        let blobs = self.blobs.clone();
+        self.stored = true;
+        let writing = self.writing.insert(tokio::spawn(async move { blobs.put(&key, bytes).await }));
+        let written = writing.await;
+        self.writing = None;
+        written
+            .map_err(|e| ApiError::Internal(format!("storing an uploaded file stopped: {e}")))?
+            .map_err(|e| ApiError::Internal(e.to_string()))
+    }
+
+    fn keep(mut self) {
+        self.kept = true;
+    }
+}
+
+impl Drop for UploadedBlobs {
+    fn drop(&mut self) {
+        let scan_id = self.scan_id;
+        if self.kept || !self.stored {
+            uploads_in_progress().remove(&scan_id);
+            return;
+        }
+        let (blobs, writing) = (self.blobs.clone(), self.writing.take());
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            // No runtime: the process is stopping; the leftover sweep at the next start
+            // deletes the files.
+            return;
+        };
+        runtime.spawn(async move {
+            if let Some(writing) = writing {
+                let _ = writing.await;
+            }
+            let folder = BlobKey::parse(&format!("scans/{scan_id}")).expect("a scan id is a valid blob folder name");
+            match blobs.delete_all(&folder).await {
+                Ok(()) => tracing::debug!(scan.id = %scan_id, "files of the unfinished upload {scan_id} deleted"),
+                Err(e) => tracing::warn!(scan.id = %scan_id, "files of the unfinished upload {scan_id} remain: {e}"),
+            }
+            uploads_in_progress().remove(&scan_id);
+        });
+    }
+}
+
+/// The batches being uploaded by this process, whose folders the leftover sweep must not touch.
+pub(crate) fn uploads_in_progress() -> std::sync::MutexGuard<'static, std::collections::HashSet<ScanId>> {
+    static UPLOADS: std::sync::OnceLock<std::sync::Mutex<std::collections::HashSet<ScanId>>> =
+        std::sync::OnceLock::new();
+    UPLOADS.get_or_init(Default::default).lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn multipart_error(e: MultipartError, limit: usize) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::BadRequest(format!("the upload is larger than the limit: {}", e.body_text()))
+        ApiError::PayloadTooLarge { limit }
     } else {
         ApiError::BadRequest(format!("the multipart form cannot be read: {}", e.body_text()))
     }

@@ -5,6 +5,9 @@
 //! - **Upload** (`POST /v1/scans`, a site's key): one or more files (PDF, TIFF, PNG, JPEG, or a
 //!   zip of those) and a mode, `replies` or `returns` (with the reason the letters came back).
 //!   The files are stored and the answer is 202 with the batch id at once; workers do the rest.
+//!   An upload may take as long as it needs while bytes keep coming; one that stalls for
+//!   `upload_idle_timeout` is stopped with a 408. An upload that does not end in a stored batch
+//!   leaves no files: they are deleted when it fails, and leftovers of a crash are swept up.
 //! - **Decoding** (workers, claimed per file, so several nodes share a batch): each page is
 //!   decoded under limits, recognised when it was uploaded before (content hash), searched for
 //!   codes (where they are printed first, then the whole page, other orientations, filters)
@@ -37,15 +40,16 @@ use hybridpost_scan::AreaMm;
 use hybridpost_seal::ReplyKey;
 use hybridpost_store::{BlobStore, Store};
 use hybridpost_web::auth::ApiKeys;
+use hybridpost_web::layers::idle_body_timeout;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
 pub use api::{FileView, PageView, ScanAccepted, ScanList, ScanView};
 pub use replies::ReplyView;
 pub use review::{ReviewDecision, ReviewItem, ReviewList, ReviewResult};
-pub use worker::{decode_next_file, group_next_scan, run_workers};
+pub use worker::{decode_next_file, group_next_scan, run_workers, sweep_upload_leftovers};
 
 /// Settings of scan intake.
 #[derive(Clone, Debug)]
@@ -69,6 +73,12 @@ pub struct IntakeConfig {
     pub page_threads: usize,
     /// Longer side of review thumbnails, pixels.
     pub thumbnail_side: u32,
+    /// How long an upload may send nothing before it is stopped (408). There is no limit on an
+    /// upload's total time: a post office on a poor line sends slowly but steadily.
+    pub upload_idle_timeout: Duration,
+    /// Files of an upload that never became a batch (the process stopped mid-upload) are
+    /// deleted once they are this old.
+    pub upload_leftover_age: Duration,
 }
 
 impl Default for IntakeConfig {
@@ -82,6 +92,8 @@ impl Default for IntakeConfig {
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             page_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             thumbnail_side: 400,
+            upload_idle_timeout: Duration::from_secs(60),
+            upload_leftover_age: Duration::from_secs(24 * 60 * 60),
         }
     }
 }
@@ -166,10 +178,13 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// The routes with their OpenAPI description, before state.
-pub fn api() -> OpenApiRouter<IntakeState> {
+/// The routes with their OpenAPI description, before state. The upload waits on its client
+/// for at most `config.upload_idle_timeout` at a time instead of the request timeout.
+pub fn api(config: &IntakeConfig) -> OpenApiRouter<IntakeState> {
+    let idle = config.upload_idle_timeout;
     OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .routes(routes!(api::list_scans, api::create_scan))
+        .routes(routes!(api::list_scans))
+        .routes(routes!(api::create_scan).layer(axum::middleware::from_fn_with_state(idle, idle_body_timeout)))
         .routes(routes!(api::get_scan))
         .routes(routes!(review::list_review))
         .routes(routes!(review::decide_review))
@@ -181,7 +196,7 @@ pub fn api() -> OpenApiRouter<IntakeState> {
 /// The intake routes with their state, and the OpenAPI document.
 pub fn parts(state: IntakeState) -> (Router, utoipa::openapi::OpenApi) {
     let limit = state.config.max_upload_bytes;
-    let (router, openapi) = api().split_for_parts();
+    let (router, openapi) = api(&state.config).split_for_parts();
     (router.layer(axum::extract::DefaultBodyLimit::max(limit)).with_state(state), openapi)
 }
 

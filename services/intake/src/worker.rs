@@ -1,4 +1,5 @@
-//! The intake workers: decoding files page by page, and grouping decoded batches.
+//! The intake workers: decoding files page by page, grouping decoded batches, and sweeping up
+//! the files of uploads that never became a batch.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -13,9 +14,24 @@ use tokio::sync::mpsc;
 use crate::IntakeState;
 use crate::pages::{ProcessedPage, Searcher, mark_json};
 
-/// Runs the decoding and grouping workers until the process stops.
+/// How often leftover uploads are looked for (and once at start-up).
+const SWEEP_EVERY: Duration = Duration::from_secs(60 * 60);
+
+/// Runs the decoding and grouping workers, and the leftover sweep, until the process stops.
 pub async fn run_workers(state: IntakeState) {
     let mut tasks = tokio::task::JoinSet::new();
+    let sweeper = state.clone();
+    tasks.spawn(async move {
+        let mut every = tokio::time::interval(SWEEP_EVERY);
+        loop {
+            every.tick().await;
+            match sweep_upload_leftovers(&sweeper).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(folders = n, "deleted the files of {n} uploads that never became a batch"),
+                Err(e) => tracing::warn!("sweeping leftover uploads failed: {e:#}"),
+            }
+        }
+    });
     for n in 0..state.config.workers.max(1) {
         let state = state.clone();
         tasks.spawn(async move {
@@ -36,6 +52,35 @@ pub async fn run_workers(state: IntakeState) {
         });
     }
     while tasks.join_next().await.is_some() {}
+}
+
+/// Deletes the folders under `scans/` that belong to no batch and were last written more than
+/// `upload_leftover_age` ago: what an upload leaves when the process stops in the middle of it
+/// (a failed upload deletes its own). Uploads under way in this process are left alone; the
+/// age covers those of other nodes sharing the blob folder. Returns how many were deleted.
+pub async fn sweep_upload_leftovers(state: &IntakeState) -> anyhow::Result<usize> {
+    let scans = BlobKey::parse("scans").expect("a valid blob folder name");
+    let folders = state.blobs.folders(&scans).await.context("listing scan uploads")?;
+    let cutoff = std::time::SystemTime::now().checked_sub(state.config.upload_leftover_age);
+    let mut deleted = 0;
+    for folder in folders {
+        let Ok(scan_id) = folder.name.parse::<hybridpost_core::ScanId>() else { continue };
+        if cutoff.is_none_or(|cutoff| folder.modified > cutoff) || crate::api::uploads_in_progress().contains(&scan_id)
+        {
+            continue;
+        }
+        let batch = {
+            let mut conn = state.store.read().await?;
+            scan::get_scan(&mut conn, None, scan_id).await?
+        };
+        if batch.is_none() {
+            let key = BlobKey::parse(&format!("scans/{}", folder.name)).context("scan folder name")?;
+            state.blobs.delete_all(&key).await.with_context(|| format!("deleting leftover upload {scan_id}"))?;
+            tracing::info!(scan.id = %scan_id, "deleted the files of upload {scan_id}, which never became a batch");
+            deleted += 1;
+        }
+    }
+    Ok(deleted)
 }
 
 fn until(state: &IntakeState) -> String {

@@ -92,6 +92,11 @@ pub async fn world() -> World {
 }
 
 pub async fn world_with(adjust: impl FnOnce(&mut IntakeConfig)) -> World {
+    world_timed(Duration::from_secs(60), adjust).await
+}
+
+/// A world whose intake router has `request_timeout`.
+pub async fn world_timed(request_timeout: Duration, adjust: impl FnOnce(&mut IntakeConfig)) -> World {
     let db = test_store().await;
     let store = db.store.clone();
     let dir = tempfile::tempdir().unwrap();
@@ -131,7 +136,7 @@ pub async fn world_with(adjust: impl FnOnce(&mut IntakeConfig)) -> World {
         reply_key: composer.reply_key(),
         config: Arc::new(config),
     };
-    let intake = hybridpost_intake::router(state.clone(), Duration::from_secs(60));
+    let intake = hybridpost_intake::router(state.clone(), request_timeout);
     World { gateway, intake, state, store, composer, a, b, site, other_site, dir, _db: db }
 }
 
