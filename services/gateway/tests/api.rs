@@ -67,7 +67,7 @@ async fn harness_with(limiter: RateLimiter, max_body_bytes: usize) -> Harness {
     let state = AppState::new(
         store.clone(),
         ApiKeys::new(store.clone(), limiter),
-        GatewayConfig { citizen_id_key: Arc::from(CITIZEN_KEY), max_body_bytes },
+        GatewayConfig { citizen_id_key: Arc::from(CITIZEN_KEY), max_body_bytes, webhook_allow_private_targets: false },
         Composer::new(Keyring::new(store.clone(), ServiceSecret::new(&[9; 32]).unwrap()), "http://127.0.0.1:8080"),
         BlobStore::local(blobs.path(), 64 << 20).unwrap(),
     );
@@ -751,4 +751,52 @@ async fn a_letter_that_is_out_can_be_withdrawn_once_and_only_by_its_agency() {
     let kinds: Vec<&str> =
         detail.body["timeline"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds.last(), Some(&"withdrawn"));
+}
+
+#[tokio::test]
+async fn webhook_urls_into_the_network_are_refused_with_a_problem_naming_the_url() {
+    let h = harness().await;
+    let put = |url: &str| {
+        let body = json!({ "url": url }).to_string();
+        let h = &h;
+        async move { h.call(Method::PUT, "/v1/webhooks", Some(&h.a), Some(Body::from(body)), &[]).await }
+    };
+    for bad in [
+        "http://127.0.0.1:9000/hook",
+        "http://localhost/hook",
+        "http://[::1]/hook",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://10.0.0.1/hook",
+        "https://192.168.0.1/hook",
+        "https://0.0.0.0/hook",
+        "https://2130706433/hook",
+        "https://0x7f000001/hook",
+        "https://127.1/hook",
+        "https://0177.0.0.1/hook",
+        "https://[::ffff:127.0.0.1]/hook",
+        "https://[fd00::1]/hook",
+        "https://metadata.google.internal/computeMetadata/v1/",
+        "https://localhost./hook",
+        "https://app.localhost/hook",
+        "https://agency.example:99999/hook",
+        "https://agency.example/ho\u{0}ok",
+        "http://agency.example/hook",
+    ] {
+        let reply = put(bad).await;
+        assert_problem(&reply, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(reply.body["errors"][0]["field"], "url", "{bad}: {}", reply.body);
+        assert!(!reply.body["errors"][0]["message"].as_str().unwrap().is_empty());
+    }
+    let hex = put("https://0x7f000001/hook").await;
+    assert!(
+        hex.body["errors"][0]["message"].as_str().unwrap().contains("127.0.0.1 is a loopback address"),
+        "{}",
+        hex.body
+    );
+    let listed = h.get(Some(&h.a), "/v1/webhooks").await;
+    assert_eq!(listed.body["items"], json!([]), "nothing refused was stored");
+
+    let ok = put("HTTPS://Hooks.Agency.Example/hook").await;
+    assert_eq!(ok.status, StatusCode::CREATED, "{}", ok.body);
+    assert_eq!(ok.body["url"], "https://hooks.agency.example/hook", "stored as parsed");
 }

@@ -89,6 +89,11 @@ pub struct Config {
     pub digital_open_timeout_hours: u64,
     /// Hours after which an e-mail or webhook that keeps failing is given up.
     pub notification_give_up_hours: u64,
+    /// Let agencies register webhooks to private addresses and local names (loopback,
+    /// RFC 1918, RFC 4193, `*.internal`…), and over plain `http://` to those: for receivers on
+    /// the premises. Off by default: webhooks go to public `https://` hosts only, checked again
+    /// on every address a name resolves to.
+    pub webhook_allow_private_targets: bool,
 }
 
 /// SMTP connection security, as written in the configuration.
@@ -152,6 +157,7 @@ impl Default for Config {
             digital_link_ttl_days: 30,
             digital_open_timeout_hours: 7 * 24,
             notification_give_up_hours: 48,
+            webhook_allow_private_targets: false,
         }
     }
 }
@@ -191,6 +197,7 @@ const KNOWN_KEYS: &[&str] = &[
     "digital_link_ttl_days",
     "digital_open_timeout_hours",
     "notification_give_up_hours",
+    "webhook_allow_private_targets",
 ];
 
 /// Environment variables with this prefix after `HYBRIDPOST_` are the test suite's, not settings.

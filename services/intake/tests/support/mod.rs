@@ -108,7 +108,11 @@ pub async fn world_with(adjust: impl FnOnce(&mut IntakeConfig)) -> World {
         AppState::new(
             store.clone(),
             keys.clone(),
-            GatewayConfig { citizen_id_key: Arc::from(&b"citizen key"[..]), max_body_bytes: 1 << 20 },
+            GatewayConfig {
+                citizen_id_key: Arc::from(&b"citizen key"[..]),
+                max_body_bytes: 1 << 20,
+                webhook_allow_private_targets: false,
+            },
             composer.clone(),
             blobs.clone(),
         ),
