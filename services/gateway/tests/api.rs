@@ -800,3 +800,38 @@ async fn webhook_urls_into_the_network_are_refused_with_a_problem_naming_the_url
     assert_eq!(ok.status, StatusCode::CREATED, "{}", ok.body);
     assert_eq!(ok.body["url"], "https://hooks.agency.example/hook", "stored as parsed");
 }
+
+#[tokio::test]
+async fn unprintable_text_is_refused_with_the_field_and_the_character_position() {
+    let h = harness().await;
+    let mut letter = example();
+    letter["recipient"]["name"] = json!("นายสม\u{202e}ชาย");
+    letter["body"] = json!(["บรรทัดหนึ่ง\nบรรทัดสอง", "ตัวอักษร\u{fffe}"]);
+    letter["subject"] = json!("แจ้งผล 😀");
+    let reply = h.post(&h.a, &letter).await;
+    assert_problem(&reply, StatusCode::UNPROCESSABLE_ENTITY);
+    let errors: Vec<String> = reply.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| format!("{}: {}", e["field"].as_str().unwrap(), e["message"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            "recipient.name: character 6 is U+202E RIGHT-TO-LEFT OVERRIDE, a bidirectional formatting character, \
+             which cannot be printed",
+            "body[1]: character 9 is U+FFFE, a noncharacter, which cannot be printed",
+            "subject: character 8 is U+1F600 (😀), which the letter fonts cannot print",
+        ]
+    );
+
+    // A lone surrogate cannot be a Rust string: the JSON is refused as malformed, not a 500.
+    let raw = example().to_string().replace("นายสมชาย ใจดี", "\\ud800");
+    let reply = h.call(Method::POST, "/v1/letters", Some(&h.a), Some(Body::from(raw)), &[]).await;
+    assert_problem(&reply, StatusCode::BAD_REQUEST);
+
+    let mut fine = example();
+    fine["body"] = json!(["บรรทัดหนึ่ง\nบรรทัดสอง"]);
+    assert_eq!(h.post(&h.a, &fine).await.status, StatusCode::CREATED, "a line break inside a paragraph is kept");
+}
