@@ -194,6 +194,22 @@ pub enum PinOnPage {
 /// What stands in the PIN's place on proofs and digital copies.
 pub const WITHHELD_PIN: &str = "XXXX XXXX";
 
+/// Adds to `errors` each text field of `letter` holding a character the letter fonts cannot
+/// draw, which would fail at render time ([`hybridpost_render::RenderError::MissingGlyph`])
+/// after the letter was accepted. Fields that already have an error are left alone.
+pub fn check_glyphs(letter: &NewLetter, errors: &mut hybridpost_core::ValidationErrors) {
+    let fonts = hybridpost_render::Fonts::laksaman();
+    for (field, text, _) in letter.text_fields() {
+        if errors.0.iter().any(|e| e.field == field) {
+            continue;
+        }
+        if let Some((position, c)) = fonts.missing_glyph(text) {
+            let what = hybridpost_core::validation::describe_char(c);
+            errors.add(field, format!("character {position} is {what}, which the letter fonts cannot print"));
+        }
+    }
+}
+
 /// The text of the cover page of a letter that is the agency's own PDF.
 pub const COVER_TEXT: &str = "หนังสือของหน่วยงานฉบับจริงอยู่ในหน้าถัดไป \
                               (The agency's letter follows on the next pages.)";

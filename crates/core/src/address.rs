@@ -51,6 +51,24 @@ pub struct ThaiAddress {
 pub struct AddressError(pub Vec<FieldError>);
 
 impl ThaiAddress {
+    /// Each part that is given, by its field name, in the order of the struct.
+    pub fn fields(&self) -> Vec<(&'static str, &str)> {
+        let mut fields = vec![("house_number", self.house_number.as_str())];
+        for (name, value) in [("moo", &self.moo), ("village", &self.village), ("soi", &self.soi), ("road", &self.road)]
+        {
+            if let Some(v) = value {
+                fields.push((name, v.as_str()));
+            }
+        }
+        fields.extend([
+            ("subdistrict", self.subdistrict.as_str()),
+            ("district", self.district.as_str()),
+            ("province", self.province.as_str()),
+            ("postcode", self.postcode.as_str()),
+        ]);
+        fields
+    }
+
     /// Checks the address against the official table and returns it with official names.
     /// Field names in errors are prefixed with `prefix` (e.g. `recipient.address`).
     pub fn check(&self, prefix: &str) -> Result<ThaiAddress, AddressError> {

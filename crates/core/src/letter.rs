@@ -5,7 +5,7 @@ use time::Date;
 
 use crate::address::ThaiAddress;
 use crate::citizen_id::CitizenId;
-use crate::validation::ValidationErrors;
+use crate::validation::{Lines, ValidationErrors, unprintable};
 
 /// Limits on what one letter may hold.
 pub mod limits {
@@ -223,7 +223,7 @@ impl NewLetter {
                     errors.add("body", format!("has {} paragraphs, the limit is {}", body.len(), limits::PARAGRAPHS));
                 }
                 for (i, p) in body.iter().enumerate() {
-                    errors.text(&format!("body[{i}]"), p, limits::PARAGRAPH);
+                    errors.paragraph(&format!("body[{i}]"), p, limits::PARAGRAPH);
                 }
             }
             (None, Some(name)) => {
@@ -243,6 +243,15 @@ impl NewLetter {
                 errors.add("data", "must be a JSON object");
             } else if data.to_string().len() > limits::TEMPLATE_DATA_BYTES {
                 errors.add("data", format!("is larger than {} bytes", limits::TEMPLATE_DATA_BYTES));
+            } else {
+                // Template values end up in the printed paragraphs.
+                let mut strings = Vec::new();
+                json_strings("data", data, &mut strings);
+                for (field, value) in strings {
+                    if let Some(why) = unprintable(value, Lines::Several) {
+                        errors.add(field, why);
+                    }
+                }
             }
         }
 
@@ -293,6 +302,66 @@ impl NewLetter {
         };
 
         errors.into_result(CheckedLetter { letter, citizen_id, reply_deadline })
+    }
+}
+
+impl NewLetter {
+    /// Every text of the letter that is printed or sent, with its JSON path and whether it may
+    /// break lines: what the renderer's fonts must be able to draw.
+    pub fn text_fields(&self) -> Vec<(String, &str, Lines)> {
+        fn one<'a>(field: &str, value: &'a str) -> (String, &'a str, Lines) {
+            (field.to_owned(), value, Lines::One)
+        }
+        let mut fields = vec![one("reference", &self.reference), one("subject", &self.subject)];
+        fields.push(one("recipient.name", &self.recipient.name));
+        for (name, value) in self.recipient.address.fields() {
+            fields.push((format!("recipient.address.{name}"), value, Lines::One));
+        }
+        if let Some(email) = &self.recipient.email {
+            fields.push(one("recipient.email", email));
+        }
+        for (field, value) in [("salutation", &self.salutation), ("closing", &self.closing), ("contact", &self.contact)]
+        {
+            if let Some(v) = value {
+                fields.push(one(field, v));
+            }
+        }
+        for (field, list) in [("references", &self.references), ("enclosures", &self.enclosures)] {
+            for (i, entry) in list.iter().enumerate() {
+                fields.push((format!("{field}[{i}]"), entry, Lines::One));
+            }
+        }
+        for (i, p) in self.body.iter().flatten().enumerate() {
+            fields.push((format!("body[{i}]"), p, Lines::Several));
+        }
+        if let Some(s) = &self.signatory {
+            fields.push(one("signatory.name", &s.name));
+            fields.push(one("signatory.position", &s.position));
+        }
+        if let Some(data) = &self.data {
+            let mut strings = Vec::new();
+            json_strings("data", data, &mut strings);
+            fields.extend(strings.into_iter().map(|(f, v)| (f, v, Lines::Several)));
+        }
+        fields
+    }
+}
+
+/// The strings inside `value` with their JSON paths (`data.items[2].name`).
+fn json_strings<'a>(path: &str, value: &'a serde_json::Value, out: &mut Vec<(String, &'a str)>) {
+    match value {
+        serde_json::Value::String(s) => out.push((path.to_owned(), s)),
+        serde_json::Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                json_strings(&format!("{path}[{i}]"), item, out);
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for (key, item) in map {
+                json_strings(&format!("{path}.{key}"), item, out);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -495,6 +564,45 @@ mod tests {
         l.document_id = Some("01936f0e-0000-7000-8000-000000000000".into());
         l.body = Some(vec!["x".into()]);
         assert_eq!(l.check(date!(2026 - 11 - 22)).unwrap_err().0[0].field, "body");
+    }
+
+    #[test]
+    fn unprintable_text_is_refused_in_every_field_with_its_path_and_position() {
+        let mut l = example();
+        l.recipient.name = "นาย\u{202e}สมชาย".into();
+        l.subject = "เรื่อง\u{0}".into();
+        l.body = Some(vec!["ย่อหน้าแรก\nบรรทัดสอง".into(), "x\u{200b}".into()]);
+        l.recipient.address.road = Some("พหล\u{fffe}โยธิน".into());
+        l.references = vec!["ที่ 1\tก".into()];
+        l.signatory = Some(Signatory { name: "ก\nข".into(), position: "ผู้อำนวยการ".into() });
+        let err = l.check(date!(2026 - 11 - 22)).unwrap_err();
+        let found: Vec<(&str, &str)> = err.0.iter().map(|e| (e.field.as_str(), e.message.as_str())).collect();
+        let expect = [
+            ("subject", "character 7 is U+0000 NULL"),
+            ("recipient.name", "character 4 is U+202E RIGHT-TO-LEFT OVERRIDE"),
+            ("references[0]", "character 6 is U+0009 CHARACTER TABULATION"),
+            ("signatory.name", "character 2 is U+000A LINE FEED"),
+            ("body[1]", "character 2 is U+200B ZERO WIDTH SPACE"),
+            ("recipient.address.road", "character 4 is U+FFFE, a noncharacter"),
+        ];
+        assert_eq!(found.len(), expect.len(), "{found:?}");
+        for ((field, message), (want_field, want)) in found.iter().zip(expect) {
+            assert_eq!(*field, want_field);
+            assert!(message.starts_with(want), "{field}: {message}");
+        }
+    }
+
+    #[test]
+    fn template_values_are_checked_too() {
+        let mut l = example();
+        l.body = None;
+        l.template = Some("tax-notice".into());
+        l.data = Some(serde_json::json!({"items": [{"name": "ok"}, {"name": "bad\u{2066}"}], "n": 3}));
+        let err = l.check(date!(2026 - 11 - 22)).unwrap_err();
+        assert_eq!(err.0[0].field, "data.items[1].name");
+        assert!(err.0[0].message.contains("U+2066 LEFT-TO-RIGHT ISOLATE"), "{:?}", err.0[0]);
+        let fields: Vec<String> = l.text_fields().into_iter().map(|(f, _, _)| f).collect();
+        assert!(fields.contains(&"data.items[1].name".to_owned()), "{fields:?}");
     }
 
     #[test]

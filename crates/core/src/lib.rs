@@ -7,6 +7,7 @@
 
 pub mod address;
 pub mod citizen_id;
+pub mod egress;
 pub mod event_kind;
 pub mod ids;
 pub mod letter;

@@ -29,6 +29,6 @@ pub use mailer::{
 };
 pub use templates::{RenderedEmail, TEMPLATE_NAMES, TemplateError, Templates, render};
 pub use webhook::{
-    DEFAULT_TOLERANCE, WebhookClient, WebhookDelivered, WebhookError, WebhookHeaders, WebhookSecret,
-    WebhookVerifyError, sign_webhook, verify_webhook,
+    DEFAULT_TOLERANCE, LookupFuture, NameLookup, WebhookClient, WebhookDelivered, WebhookError, WebhookHeaders,
+    WebhookSecret, WebhookVerifyError, sign_webhook, verify_webhook,
 };

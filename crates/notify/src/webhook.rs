@@ -1,10 +1,15 @@
-//! Webhooks signed per the Standard Webhooks specification (<https://www.standardwebhooks.com>).
+//! Webhooks signed per the Standard Webhooks specification (<https://www.standardwebhooks.com>),
+//! delivered only to targets the egress rules allow ([`hybridpost_core::egress`]).
 
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use hybridpost_core::egress::{AddressClass, WebhookTarget};
 use ring::hmac;
 
 /// How old (or how far in the future) a timestamp may be before [`verify_webhook`] rejects it.
@@ -175,6 +180,14 @@ pub enum WebhookError {
         /// Human-readable cause.
         reason: String,
     },
+    /// The target may not be reached: its URL breaks the rules, or its host resolves only to
+    /// addresses webhooks may not go to (loopback, private, link-local…). Nothing was sent and
+    /// nothing was received; retrying will not help.
+    #[error("webhook target refused: {reason}")]
+    Refused {
+        /// Why, without anything from the target (no connection was made).
+        reason: String,
+    },
     /// 5xx, 408, 429, timeout or network failure: retry later.
     #[error("webhook failed transiently{}: {reason}", status.map(|s| format!(" (HTTP {s})")).unwrap_or_default())]
     Transient {
@@ -209,35 +222,153 @@ pub(crate) fn classify_status(status: u16) -> Result<WebhookDelivered, WebhookEr
     }
 }
 
+/// Looks a host name up: the system resolver, or in tests a fixed answer. The webhook client
+/// checks every address it returns before connecting.
+#[derive(Clone)]
+pub struct NameLookup(Arc<dyn Fn(&str) -> LookupFuture + Send + Sync>);
+
+/// The answer of a [`NameLookup`].
+pub type LookupFuture = Pin<Box<dyn Future<Output = std::io::Result<Vec<IpAddr>>> + Send>>;
+
+impl NameLookup {
+    /// The operating system's resolver (`getaddrinfo`, through Tokio).
+    pub fn system() -> Self {
+        NameLookup::new(|host| {
+            let host = host.to_owned();
+            Box::pin(async move { Ok(tokio::net::lookup_host((host.as_str(), 0)).await?.map(|a| a.ip()).collect()) })
+        })
+    }
+
+    /// A lookup answered by `f`.
+    pub fn new(f: impl Fn(&str) -> LookupFuture + Send + Sync + 'static) -> Self {
+        NameLookup(Arc::new(f))
+    }
+}
+
+impl std::fmt::Debug for NameLookup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NameLookup")
+    }
+}
+
+/// A name resolved only to addresses the client may not connect to.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct TargetRefused(String);
+
+/// Resolves names and keeps only the addresses a webhook may go to, so that the check holds
+/// for the address actually connected to, at every connection (a name that resolved to a
+/// public address when it was registered may resolve to 127.0.0.1 later: DNS rebinding).
+struct GuardedResolver {
+    lookup: NameLookup,
+    /// Public addresses are allowed (not for plain `http://`, which goes only to private ones).
+    public: bool,
+    /// Private addresses (loopback, RFC 1918, RFC 4193) are allowed.
+    private: bool,
+}
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        let answer = (self.lookup.0)(&host);
+        let (public, private) = (self.public, self.private);
+        Box::pin(async move {
+            let mut refused = None;
+            let allowed: Vec<SocketAddr> = answer
+                .await?
+                .into_iter()
+                .filter(|ip| {
+                    let class = AddressClass::of(*ip);
+                    let ok = match class {
+                        AddressClass::Public => public,
+                        AddressClass::Private(_) => private,
+                        AddressClass::Forbidden(_) => false,
+                    };
+                    if !ok {
+                        refused.get_or_insert(class);
+                    }
+                    ok
+                })
+                .map(|ip| SocketAddr::new(ip, 0))
+                .collect();
+            match refused {
+                Some(class) if allowed.is_empty() => {
+                    let why = match class {
+                        AddressClass::Public => "a public address, and plain http:// goes only to private ones".into(),
+                        other => format!("{}, which webhooks may not reach", other.describe()),
+                    };
+                    Err(Box::new(TargetRefused(format!("{host} resolves to {why}"))) as Box<_>)
+                }
+                _ => Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs),
+            }
+        })
+    }
+}
+
 /// Posts signed webhooks over HTTP(S). Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct WebhookClient {
-    http: reqwest::Client,
+    /// For `https://` targets.
+    https: reqwest::Client,
+    /// For `http://` targets: only when private targets are allowed, and only to private
+    /// addresses.
+    http: Option<reqwest::Client>,
+    allow_private_targets: bool,
 }
 
 impl WebhookClient {
-    /// A client with a total per-request `timeout`. TLS uses rustls with the public web PKI roots;
-    /// redirects are not followed.
-    pub fn new(timeout: Duration) -> Result<Self, WebhookError> {
+    /// A client with a total per-request `timeout`, resolving names with the system resolver.
+    /// TLS uses rustls with the public web PKI roots; redirects are not followed and no proxy
+    /// is taken from the environment. Targets must be public (see
+    /// [`hybridpost_core::egress`]) unless `allow_private_targets`, for receivers on the
+    /// operator's own network.
+    pub fn new(timeout: Duration, allow_private_targets: bool) -> Result<Self, WebhookError> {
+        Self::with_lookup(timeout, allow_private_targets, NameLookup::system())
+    }
+
+    /// Like [`WebhookClient::new`], resolving names with `lookup`.
+    pub fn with_lookup(
+        timeout: Duration,
+        allow_private_targets: bool,
+        lookup: NameLookup,
+    ) -> Result<Self, WebhookError> {
+        let setup = |what: &str, e: &dyn std::fmt::Display| WebhookError::Permanent {
+            status: None,
+            reason: format!("{what} set-up failed: {e}"),
+        };
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
         let tls = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
-            .map_err(|e| WebhookError::Permanent { status: None, reason: format!("TLS set-up failed: {e}") })?
+            .map_err(|e| setup("TLS", &e))?
             .with_root_certificates(roots)
             .with_no_client_auth();
-        let http = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("hybridpost-webhooks/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| WebhookError::Permanent { status: None, reason: format!("HTTP client set-up failed: {e}") })?;
-        Ok(Self { http })
+        let client = |public: bool, private: bool| {
+            reqwest::Client::builder()
+                .tls_backend_preconfigured(tls.clone())
+                .timeout(timeout)
+                .connect_timeout(timeout)
+                // A redirect would lead to a host that was never checked.
+                .redirect(reqwest::redirect::Policy::none())
+                // A proxy would resolve and connect on our behalf, past the resolver's check.
+                .no_proxy()
+                .dns_resolver(Arc::new(GuardedResolver { lookup: lookup.clone(), public, private }))
+                .user_agent(concat!("hybridpost-webhooks/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| setup("HTTP client", &e))
+        };
+        Ok(Self {
+            https: client(true, allow_private_targets)?,
+            http: if allow_private_targets { Some(client(false, true)?) } else { None },
+            allow_private_targets,
+        })
     }
 
     /// Signs `body` (JSON) with `secret` for event `id` at the current time and POSTs it to `url`.
+    ///
+    /// The URL is checked again before connecting (it may have been stored under other
+    /// rules), and every address its host resolves to; a target that may not be reached is
+    /// [`WebhookError::Refused`] without any connection being made.
     pub async fn deliver(
         &self,
         url: &str,
@@ -245,8 +376,17 @@ impl WebhookClient {
         id: &str,
         body: &[u8],
     ) -> Result<WebhookDelivered, WebhookError> {
+        let target = WebhookTarget::parse(url, self.allow_private_targets)
+            .map_err(|why| WebhookError::Refused { reason: format!("the url {why}") })?;
+        let client = match (target.as_str().starts_with("http:"), &self.http) {
+            (false, _) => &self.https,
+            (true, Some(http)) => http,
+            (true, None) => {
+                return Err(WebhookError::Refused { reason: "plain http:// is not allowed".into() });
+            }
+        };
         let headers = sign_webhook(secret, id, unix_now(), body);
-        let mut request = self.http.post(url).header("content-type", "application/json").body(body.to_vec());
+        let mut request = client.post(target.as_str()).header("content-type", "application/json").body(body.to_vec());
         for (name, value) in headers.to_pairs() {
             request = request.header(name, value);
         }
@@ -255,9 +395,24 @@ impl WebhookClient {
             Err(e) if e.is_builder() => {
                 Err(WebhookError::Permanent { status: None, reason: format!("invalid request: {e}") })
             }
-            Err(e) => Err(WebhookError::Transient { status: None, reason: format!("{e}") }),
+            Err(e) => match refusal(&e) {
+                Some(reason) => Err(WebhookError::Refused { reason }),
+                None => Err(WebhookError::Transient { status: None, reason: format!("{e}") }),
+            },
         }
     }
+}
+
+/// The resolver's refusal inside a client error, if that is what it is.
+fn refusal(e: &reqwest::Error) -> Option<String> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(refused) = err.downcast_ref::<TargetRefused>() {
+            return Some(refused.0.clone());
+        }
+        source = err.source();
+    }
+    None
 }
 
 #[cfg(test)]
@@ -274,6 +429,34 @@ mod tests {
         for s in [408, 429, 500, 502, 503, 504, 301] {
             assert!(classify_status(s).expect_err("fails").is_retryable(), "{s}");
         }
+    }
+
+    fn resolver(answer: &'static [&'static str], public: bool, private: bool) -> GuardedResolver {
+        let lookup = NameLookup::new(move |_| {
+            Box::pin(async move { Ok(answer.iter().map(|a| a.parse().expect("an address")).collect()) })
+        });
+        GuardedResolver { lookup, public, private }
+    }
+
+    async fn resolve(r: &GuardedResolver, name: &str) -> Result<Vec<IpAddr>, String> {
+        use reqwest::dns::Resolve as _;
+        let name = name.parse().expect("a host name");
+        r.resolve(name).await.map(|addrs| addrs.map(|a| a.ip()).collect()).map_err(|e| e.to_string())
+    }
+
+    #[tokio::test]
+    async fn resolved_addresses_inside_the_network_are_refused_and_public_ones_kept() {
+        let public_only = resolver(&["127.0.0.1"], true, false);
+        let err = resolve(&public_only, "hooks.agency.example").await.expect_err("loopback refused");
+        assert_eq!(err, "hooks.agency.example resolves to a loopback address, which webhooks may not reach");
+        let metadata = resolver(&["169.254.169.254"], true, true);
+        assert!(resolve(&metadata, "a.example").await.expect_err("never").contains("link-local"));
+        let mixed = resolver(&["10.0.0.1", "93.184.215.14", "::ffff:127.0.0.1"], true, false);
+        assert_eq!(resolve(&mixed, "a.example").await, Ok(vec!["93.184.215.14".parse().expect("ip")]));
+        let on_premises = resolver(&["10.0.0.1"], true, true);
+        assert_eq!(resolve(&on_premises, "a.example").await, Ok(vec!["10.0.0.1".parse().expect("ip")]));
+        let plain_http = resolver(&["93.184.215.14"], false, true);
+        assert!(resolve(&plain_http, "receiver.lan").await.expect_err("public over http").contains("http://"));
     }
 
     #[test]

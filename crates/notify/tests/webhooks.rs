@@ -52,7 +52,7 @@ fn verification_accepts_any_of_several_signatures_and_rejects_stale_ones() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delivery_to_a_receiver_is_classified_by_status() {
     let server = PyServer::start("webhook_receiver.py", &[SECRET]);
-    let client = WebhookClient::new(Duration::from_secs(5)).expect("client");
+    let client = WebhookClient::new(Duration::from_secs(5), true).expect("client: the receiver is on 127.0.0.1");
     let secret = WebhookSecret::parse(SECRET).expect("secret");
     let base = format!("http://127.0.0.1:{}", server.port);
     let body = br#"{"type":"reply.received","letter_ref":"DOPA-2569-77"}"#;

@@ -60,6 +60,18 @@ impl<'a> Fonts<'a> {
         })
     }
 
+    /// The first character of `text` that the regular or the bold face has no glyph for, with
+    /// its position counted in characters from 1. Whitespace and control characters are never
+    /// drawn and need none (as when a paragraph is laid out). A character this finds would make
+    /// laying out the text fail with [`RenderError::MissingGlyph`], so intake refuses it.
+    pub fn missing_glyph(&self, text: &str) -> Option<(usize, char)> {
+        text.chars()
+            .enumerate()
+            .filter(|(_, c)| !(c.is_whitespace() || c.is_control()))
+            .find(|(_, c)| [&self.regular, &self.bold].iter().any(|f| f.face.glyph_index(*c).is_none()))
+            .map(|(i, c)| (i + 1, c))
+    }
+
     /// A number no other `Fonts` of this process has.
     pub(crate) fn id(&self) -> u64 {
         self.id
@@ -193,6 +205,15 @@ mod tests {
             .find(|g| face.face.glyph_name(GlyphId(*g)) == Some("uni0E48.low"))
             .expect("Laksaman has a lowered mai ek");
         assert_eq!(face.unicode_of(low_mai_ek), Some('\u{0E48}'));
+    }
+
+    #[test]
+    fn characters_without_a_glyph_are_found_with_their_position() {
+        let fonts = Fonts::laksaman();
+        assert_eq!(fonts.missing_glyph("นายสมชาย ใจดี Mr. Smith 12/3"), None);
+        assert_eq!(fonts.missing_glyph("ก😀"), Some((2, '😀')));
+        assert_eq!(fonts.missing_glyph("ab\u{4e2d}"), Some((3, '\u{4e2d}')));
+        assert_eq!(fonts.missing_glyph("a\u{3000}b\n"), None, "spaces need no glyph");
     }
 
     #[test]

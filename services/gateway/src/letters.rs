@@ -177,7 +177,15 @@ pub(crate) async fn create_letter(
     }
 
     let today = time::OffsetDateTime::now_utc().to_offset(time::macros::offset!(+7)).date();
-    let CheckedLetter { letter, citizen_id, reply_deadline } = body.value.check(today).map_err(ApiError::Validation)?;
+    let checked = body.value.check(today);
+    // A character the fonts cannot draw fails at print time, after the letter was accepted:
+    // refuse it now, with the other problems.
+    let mut errors = checked.as_ref().err().cloned().unwrap_or_default();
+    hybridpost_compose::check_glyphs(&body.value, &mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let CheckedLetter { letter, citizen_id, reply_deadline } = checked.map_err(ApiError::Validation)?;
 
     let citizen_id_hash = citizen_id.as_ref().map(|id| id.keyed_hash(&state.config.citizen_id_key));
     let verified_email = match &citizen_id_hash {

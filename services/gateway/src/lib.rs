@@ -41,6 +41,9 @@ pub struct GatewayConfig {
     pub citizen_id_key: Arc<[u8]>,
     /// Largest request body, in bytes.
     pub max_body_bytes: usize,
+    /// Webhooks may go to private addresses and local names (receivers on the premises), and
+    /// over plain `http://` to those. Off: public `https://` targets only.
+    pub webhook_allow_private_targets: bool,
 }
 
 // The key never appears in logs.
@@ -49,6 +52,7 @@ impl fmt::Debug for GatewayConfig {
         f.debug_struct("GatewayConfig")
             .field("citizen_id_key", &"[redacted]")
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("webhook_allow_private_targets", &self.webhook_allow_private_targets)
             .finish()
     }
 }

@@ -67,7 +67,7 @@ async fn harness_with(limiter: RateLimiter, max_body_bytes: usize) -> Harness {
     let state = AppState::new(
         store.clone(),
         ApiKeys::new(store.clone(), limiter),
-        GatewayConfig { citizen_id_key: Arc::from(CITIZEN_KEY), max_body_bytes },
+        GatewayConfig { citizen_id_key: Arc::from(CITIZEN_KEY), max_body_bytes, webhook_allow_private_targets: false },
         Composer::new(Keyring::new(store.clone(), ServiceSecret::new(&[9; 32]).unwrap()), "http://127.0.0.1:8080"),
         BlobStore::local(blobs.path(), 64 << 20).unwrap(),
     );
@@ -949,4 +949,87 @@ async fn the_citizen_id_is_kept_only_as_its_keyed_hash_and_shown_masked() {
     assert!(!letter.content.to_string().contains("1101700230708"), "{}", letter.content);
     let hash = CitizenId::parse("1101700230708").unwrap().keyed_hash(CITIZEN_KEY);
     assert_eq!(letter.citizen_id_hash.as_deref(), Some(hash.as_str()), "routing still finds the citizen");
+}
+
+#[tokio::test]
+async fn webhook_urls_into_the_network_are_refused_with_a_problem_naming_the_url() {
+    let h = harness().await;
+    let put = |url: &str| {
+        let body = json!({ "url": url }).to_string();
+        let h = &h;
+        async move { h.call(Method::PUT, "/v1/webhooks", Some(&h.a), Some(Body::from(body)), &[]).await }
+    };
+    for bad in [
+        "http://127.0.0.1:9000/hook",
+        "http://localhost/hook",
+        "http://[::1]/hook",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://10.0.0.1/hook",
+        "https://192.168.0.1/hook",
+        "https://0.0.0.0/hook",
+        "https://2130706433/hook",
+        "https://0x7f000001/hook",
+        "https://127.1/hook",
+        "https://0177.0.0.1/hook",
+        "https://[::ffff:127.0.0.1]/hook",
+        "https://[fd00::1]/hook",
+        "https://metadata.google.internal/computeMetadata/v1/",
+        "https://localhost./hook",
+        "https://app.localhost/hook",
+        "https://agency.example:99999/hook",
+        "https://agency.example/ho\u{0}ok",
+        "http://agency.example/hook",
+    ] {
+        let reply = put(bad).await;
+        assert_problem(&reply, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(reply.body["errors"][0]["field"], "url", "{bad}: {}", reply.body);
+        assert!(!reply.body["errors"][0]["message"].as_str().unwrap().is_empty());
+    }
+    let hex = put("https://0x7f000001/hook").await;
+    assert!(
+        hex.body["errors"][0]["message"].as_str().unwrap().contains("127.0.0.1 is a loopback address"),
+        "{}",
+        hex.body
+    );
+    let listed = h.get(Some(&h.a), "/v1/webhooks").await;
+    assert_eq!(listed.body["items"], json!([]), "nothing refused was stored");
+
+    let ok = put("HTTPS://Hooks.Agency.Example/hook").await;
+    assert_eq!(ok.status, StatusCode::CREATED, "{}", ok.body);
+    assert_eq!(ok.body["url"], "https://hooks.agency.example/hook", "stored as parsed");
+}
+
+#[tokio::test]
+async fn unprintable_text_is_refused_with_the_field_and_the_character_position() {
+    let h = harness().await;
+    let mut letter = example();
+    letter["recipient"]["name"] = json!("นายสม\u{202e}ชาย");
+    letter["body"] = json!(["บรรทัดหนึ่ง\nบรรทัดสอง", "ตัวอักษร\u{fffe}"]);
+    letter["subject"] = json!("แจ้งผล 😀");
+    let reply = h.post(&h.a, &letter).await;
+    assert_problem(&reply, StatusCode::UNPROCESSABLE_ENTITY);
+    let errors: Vec<String> = reply.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| format!("{}: {}", e["field"].as_str().unwrap(), e["message"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            "recipient.name: character 6 is U+202E RIGHT-TO-LEFT OVERRIDE, a bidirectional formatting character, \
+             which cannot be printed",
+            "body[1]: character 9 is U+FFFE, a noncharacter, which cannot be printed",
+            "subject: character 8 is U+1F600 (😀), which the letter fonts cannot print",
+        ]
+    );
+
+    // A lone surrogate cannot be a Rust string: the JSON is refused as malformed, not a 500.
+    let raw = example().to_string().replace("นายสมชาย ใจดี", "\\ud800");
+    let reply = h.call(Method::POST, "/v1/letters", Some(&h.a), Some(Body::from(raw)), &[]).await;
+    assert_problem(&reply, StatusCode::BAD_REQUEST);
+
+    let mut fine = example();
+    fine["body"] = json!(["บรรทัดหนึ่ง\nบรรทัดสอง"]);
+    assert_eq!(h.post(&h.a, &fine).await.status, StatusCode::CREATED, "a line break inside a paragraph is kept");
 }

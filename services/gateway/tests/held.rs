@@ -63,7 +63,11 @@ async fn harness() -> Harness {
     let state = AppState::new(
         store.clone(),
         ApiKeys::new(store.clone(), RateLimiter::new(0, 0)),
-        GatewayConfig { citizen_id_key: Arc::from(&b"test citizen id key"[..]), max_body_bytes: 64 * 1024 },
+        GatewayConfig {
+            citizen_id_key: Arc::from(&b"test citizen id key"[..]),
+            max_body_bytes: 64 * 1024,
+            webhook_allow_private_targets: false,
+        },
         Composer::new(Keyring::new(store.clone(), ServiceSecret::new(&[9; 32]).unwrap()), "http://127.0.0.1:8080"),
         BlobStore::local(blobs.path(), 64 << 20).unwrap(),
     );

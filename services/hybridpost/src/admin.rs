@@ -190,6 +190,13 @@ pub async fn execute(
         AdminCommand::CreateAgency { name, name_en, address, code, contact_email, test } => {
             let name = name.trim().to_owned();
             anyhow::ensure!(!name.is_empty() && name.chars().count() <= 200, "--name must be 1 to 200 characters");
+            printable("--name", &name)?;
+            if let Some(name_en) = &name_en {
+                printable("--name-en", name_en)?;
+            }
+            for line in &address {
+                printable("--address", line)?;
+            }
             if let Some(email) = &contact_email {
                 hybridpost_core::letter::check_email(email).map_err(|why| anyhow::anyhow!("--contact-email {why}"))?;
             }
@@ -260,6 +267,7 @@ pub async fn execute(
         AdminCommand::CreateSite { name, postcode_prefixes } => {
             let name = name.trim().to_owned();
             anyhow::ensure!(!name.is_empty() && name.chars().count() <= 200, "--name must be 1 to 200 characters");
+            printable("--name", &name)?;
             let prefixes: Vec<String> =
                 postcode_prefixes.split(',').map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect();
             anyhow::ensure!(!prefixes.is_empty(), "--postcode-prefixes names no prefix");
@@ -427,5 +435,33 @@ mod tests {
         assert!(lines[0].starts_with("agency") && lines[0].ends_with("since"), "{table}");
         assert!(lines[1].contains(&letter.letter_id.to_string()) && lines[1].contains("unroutable"), "{table}");
         assert_eq!(lines[2], "1 stuck: 0 print_overdue, 0 render_failed, 1 unroutable");
+    }
+}
+
+/// An agency's or site's name and address are printed on letters and batch sheets and shown in
+/// e-mails: the same rule as a letter's text (no controls, bidirectional or invisible
+/// characters, nothing the letter fonts cannot draw).
+fn printable(flag: &str, value: &str) -> anyhow::Result<()> {
+    use hybridpost_core::validation::{Lines, describe_char, unprintable};
+    if let Some(why) = unprintable(value, Lines::One) {
+        anyhow::bail!("{flag}: {why}");
+    }
+    if let Some((position, c)) = hybridpost_render::Fonts::laksaman().missing_glyph(value) {
+        anyhow::bail!("{flag}: character {position} is {}, which the letter fonts cannot print", describe_char(c));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod printable_tests {
+    use super::printable;
+
+    #[test]
+    fn agency_and_site_names_with_unprintable_characters_are_refused() {
+        assert!(printable("--name", "สำนักงานเขตพญาไท").is_ok());
+        let err = printable("--name", "สำนักงาน\u{202e}เขต").expect_err("bidi override");
+        assert!(err.to_string().starts_with("--name: character 9 is U+202E RIGHT-TO-LEFT OVERRIDE"), "{err}");
+        let err = printable("--address", "ถนน 😀").expect_err("no glyph");
+        assert!(err.to_string().contains("U+1F600"), "{err}");
     }
 }

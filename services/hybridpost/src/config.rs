@@ -102,6 +102,11 @@ pub struct Config {
     pub notification_give_up_hours: u64,
     /// Hours a letter may wait for print before it raises the `print_overdue` alarm; 0 never.
     pub print_alarm_after_hours: u64,
+    /// Let agencies register webhooks to private addresses and local names (loopback,
+    /// RFC 1918, RFC 4193, `*.internal`…), and over plain `http://` to those: for receivers on
+    /// the premises. Off by default: webhooks go to public `https://` hosts only, checked again
+    /// on every address a name resolves to.
+    pub webhook_allow_private_targets: bool,
 }
 
 /// SMTP connection security, as written in the configuration.
@@ -170,6 +175,7 @@ impl Default for Config {
             digital_open_timeout_hours: 7 * 24,
             notification_give_up_hours: 48,
             print_alarm_after_hours: 48,
+            webhook_allow_private_targets: false,
         }
     }
 }
@@ -214,6 +220,7 @@ const KNOWN_KEYS: &[&str] = &[
     "digital_open_timeout_hours",
     "notification_give_up_hours",
     "print_alarm_after_hours",
+    "webhook_allow_private_targets",
 ];
 
 /// Environment variables with this prefix after `HYBRIDPOST_` are the test suite's, not settings.

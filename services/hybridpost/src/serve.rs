@@ -155,6 +155,7 @@ pub async fn build(config: &Config, roles: &[Role], public_url: &str) -> anyhow:
                 GatewayConfig {
                     citizen_id_key: Arc::from(citizen_id_key.as_slice()),
                     max_body_bytes: config.max_body_bytes,
+                    webhook_allow_private_targets: config.webhook_allow_private_targets,
                 },
                 composer.clone(),
                 blobs.clone(),
@@ -216,8 +217,11 @@ pub async fn build(config: &Config, roles: &[Role], public_url: &str) -> anyhow:
                 let state = hybridpost_notifier::NotifierState {
                     store: store.clone(),
                     mailer,
-                    webhooks: hybridpost_notify::WebhookClient::new(Duration::from_secs(30))
-                        .map_err(|e| anyhow::anyhow!("cannot set up webhooks: {e}"))?,
+                    webhooks: hybridpost_notify::WebhookClient::new(
+                        Duration::from_secs(30),
+                        config.webhook_allow_private_targets,
+                    )
+                    .map_err(|e| anyhow::anyhow!("cannot set up webhooks: {e}"))?,
                     secret: keyring.secret().clone(),
                     composer: composer.clone(),
                     blobs: blobs.clone(),

@@ -70,7 +70,7 @@ async fn main() {
     let state = NotifierState {
         store: store.clone(),
         mailer,
-        webhooks: WebhookClient::new(Duration::from_secs(5)).unwrap(),
+        webhooks: WebhookClient::new(Duration::from_secs(5), true).unwrap(),
         composer: Composer::new(Keyring::new(store.clone(), secret.clone()), "http://127.0.0.1:8080"),
         secret,
         blobs: BlobStore::local(std::env::temp_dir().join("hybridpost-outbox-bench-blobs"), 1 << 20).unwrap(),

@@ -231,6 +231,8 @@ async fn deliver_webhook(state: &NotifierState, n: &Notification) -> anyhow::Res
             Outcome::Permanent { error: e.to_string(), fault: Fault::Ours }
         }
         Err(e @ WebhookError::Permanent { .. }) => Outcome::Permanent { error: e.to_string(), fault: Fault::Recipient },
+        // The endpoint points where webhooks may not go; nothing was sent, nothing received.
+        Err(e @ WebhookError::Refused { .. }) => Outcome::Permanent { error: e.to_string(), fault: Fault::Recipient },
         Err(e @ WebhookError::Transient { status: Some(_), .. }) => {
             Outcome::Transient { error: e.to_string(), fault: Fault::Recipient }
         }

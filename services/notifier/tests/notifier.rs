@@ -20,7 +20,7 @@ use hybridpost_core::{AgencyId, CitizenId, LetterId};
 use hybridpost_gateway::{AppState, GatewayConfig};
 use hybridpost_keyring::Keyring;
 use hybridpost_notifier::{NotifierConfig, NotifierState, drain, link_token};
-use hybridpost_notify::{Mailer, MailerConfig, SmtpConfig, SmtpSecurity, TransportConfig, WebhookClient};
+use hybridpost_notify::{Mailer, MailerConfig, NameLookup, SmtpConfig, SmtpSecurity, TransportConfig, WebhookClient};
 use hybridpost_seal::ServiceSecret;
 use hybridpost_store::agencies::{self, Agency, Principal};
 use hybridpost_store::outbox::{self, NewNotification, NotificationKind, NotificationStatus};
@@ -66,7 +66,12 @@ async fn harness() -> Harness {
     let state = AppState::new(
         store.clone(),
         ApiKeys::new(store.clone(), RateLimiter::new(0, 0)),
-        GatewayConfig { citizen_id_key: Arc::from(CITIZEN_KEY), max_body_bytes: 64 * 1024 },
+        GatewayConfig {
+            citizen_id_key: Arc::from(CITIZEN_KEY),
+            max_body_bytes: 64 * 1024,
+            // The webhook receiver of these tests listens on 127.0.0.1.
+            webhook_allow_private_targets: true,
+        },
         composer.clone(),
         BlobStore::local(blobs.path(), 64 << 20).unwrap(),
     );
@@ -108,7 +113,7 @@ impl Harness {
         NotifierState {
             store: self.store.clone(),
             mailer,
-            webhooks: WebhookClient::new(Duration::from_secs(5)).unwrap(),
+            webhooks: WebhookClient::new(Duration::from_secs(5), true).unwrap(),
             secret: self.secret.clone(),
             composer: self.composer.clone(),
             blobs: BlobStore::local(std::env::temp_dir().join("hybridpost-notifier-test-blobs"), 1 << 20).unwrap(),
@@ -524,4 +529,68 @@ async fn webhooks_to_a_receiver_failing_for_a_while_all_arrive_once_with_valid_s
     let kinds: HashSet<&str> = bodies.values().map(|b| b["type"].as_str().unwrap()).collect();
     assert_eq!(kinds, HashSet::from(["letter.accepted", "letter.queued_for_print"]));
     assert!(bodies.values().all(|b| letter_ids.contains(b["data"]["letter_id"].as_str().unwrap())));
+}
+
+/// A TCP listener on 127.0.0.1 that answers every connection with `HTTP/1.1 401` and counts
+/// the connections, standing in for a service inside the network.
+fn internal_service() -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = connections.clone();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 6\r\n\r\nsecret");
+        }
+    });
+    (port, connections)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_name_that_resolves_into_the_network_is_refused_at_connection_time() {
+    let h = harness().await;
+    let (port, connections) = internal_service();
+    // Public-looking at registration; the resolver now says 127.0.0.1 (DNS rebinding).
+    let url = format!("https://hooks.agency.example:{port}/hook");
+    let (status, created) =
+        h.call(Method::PUT, "/v1/webhooks", Some(json!({"url": url, "events": ["accepted"]}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (letter_id, _) = h.send_letter().await;
+
+    let rebinding = NameLookup::new(|_| Box::pin(async { Ok(vec!["127.0.0.1".parse().unwrap()]) }));
+    let mut state = h.notifier(file_mailer(tempfile::tempdir().unwrap().path()), fast_config());
+    state.webhooks = WebhookClient::with_lookup(Duration::from_secs(5), false, rebinding.clone()).unwrap();
+    let report = drain(&state).await.unwrap();
+    assert_eq!(report.failed, 1, "{report:?}");
+    assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 0, "nothing connected to the internal service");
+    let timeline = h.timeline(letter_id).await;
+    let failed = timeline.iter().find(|(kind, _)| kind == "notification_failed").expect("a failure event").1.clone();
+    let failed = failed.unwrap();
+    let error = failed["error"].as_str().unwrap();
+    assert_eq!(
+        error,
+        "webhook target refused: hooks.agency.example resolves to a loopback address, which webhooks may not reach"
+    );
+    assert!(!error.contains("401") && !error.contains("secret"), "{error}");
+    assert_eq!((failed["fault"].as_str(), failed["retryable"].as_bool()), (Some("recipient"), Some(false)));
+
+    // A receiver on the premises, with private targets allowed, is reached.
+    let endpoint = created["endpoint_id"].as_str().unwrap();
+    let (status, _) = h.call(Method::DELETE, &format!("/v1/webhooks/{endpoint}"), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let local = format!("http://receiver.lan:{port}/hook");
+    let (status, body) = h.call(Method::PUT, "/v1/webhooks", Some(json!({"url": local, "events": ["accepted"]}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (letter_id, _) = h.send_letter().await;
+    state.webhooks = WebhookClient::with_lookup(Duration::from_secs(5), true, rebinding).unwrap();
+    let report = drain(&state).await.unwrap();
+    assert_eq!(report.failed, 1, "{report:?}");
+    assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 1, "connected once allowed");
+    let timeline = h.timeline(letter_id).await;
+    let failed = timeline.iter().find(|(kind, _)| kind == "notification_failed").expect("a failure event");
+    assert!(failed.1.as_ref().unwrap()["error"].as_str().unwrap().contains("HTTP 401"), "{:?}", failed.1);
 }

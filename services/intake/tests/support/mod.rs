@@ -113,7 +113,11 @@ pub async fn world_timed(request_timeout: Duration, adjust: impl FnOnce(&mut Int
         AppState::new(
             store.clone(),
             keys.clone(),
-            GatewayConfig { citizen_id_key: Arc::from(&b"citizen key"[..]), max_body_bytes: 1 << 20 },
+            GatewayConfig {
+                citizen_id_key: Arc::from(&b"citizen key"[..]),
+                max_body_bytes: 1 << 20,
+                webhook_allow_private_targets: false,
+            },
             composer.clone(),
             blobs.clone(),
         ),
