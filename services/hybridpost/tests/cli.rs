@@ -143,19 +143,26 @@ fn metrics_are_served_on_their_own_listener_and_the_public_one_answers_404() {
     let mut cmd = hybridpost(dir.path(), &["serve", "--listen", "127.0.0.1:0"]);
     cmd.env("HYBRIDPOST_METRICS_LISTEN", "127.0.0.1:0");
     let mut child = cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::null()).spawn().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
+    // Every line goes through a thread that reads to the end: a closed pipe would make the
+    // server's later prints fail.
+    let stdout = child.stdout.take().unwrap();
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let first = lines.recv_timeout(Duration::from_secs(30)).unwrap();
     let public: SocketAddr = first.strip_prefix("hybridpost serving on http://").unwrap().parse().unwrap();
     let server = Server { child, addr: public };
-    let metrics = lines
-        .by_ref()
-        .map(|l| l.unwrap())
+    let metrics: SocketAddr = std::iter::from_fn(|| lines.recv_timeout(Duration::from_secs(10)).ok())
         .find_map(|l| l.trim().strip_prefix("metrics:").map(|m| m.trim().to_owned()))
+        .unwrap()
+        .strip_prefix("http://")
+        .and_then(|m| m.strip_suffix("/metrics"))
+        .unwrap()
+        .parse()
         .unwrap();
-    // Keep reading what serve prints after it: a closed pipe would fail its next line.
-    std::thread::spawn(move || lines.for_each(drop));
-    let metrics: SocketAddr =
-        metrics.strip_prefix("http://").and_then(|m| m.strip_suffix("/metrics")).unwrap().parse().unwrap();
     assert_ne!(metrics.port(), public.port());
     assert_eq!(http(server.addr, "GET", "/healthz", None, None).0, 200);
     let (status, body) = http(server.addr, "GET", "/metrics", None, None);
