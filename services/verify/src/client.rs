@@ -83,7 +83,8 @@ pub(crate) async fn limit_per_client(State(state): State<VerifyState>, req: Requ
         Ok(()) => next.run(req).await,
         Err(retry_after_secs) => {
             metrics::counter!("hybridpost_verify_rate_limited_total").increment(1);
-            ApiError::RateLimited { retry_after_secs }.into_response()
+            ApiError::TooManyRequests { limit: hybridpost_web::RateLimit::ClientAddress, retry_after_secs }
+                .into_response()
         }
     }
 }

@@ -67,7 +67,10 @@ pub(crate) async fn check_pin(
         metrics::counter!("hybridpost_verify_pin_refused_total").increment(1);
         tracing::info!(letter.id = %letter.letter_id, "PIN attempt on letter {} refused: too many failures", letter.letter_id);
         let secs = (free_at - now).whole_seconds().max(1);
-        return Err(ApiError::RateLimited { retry_after_secs: u64::try_from(secs).unwrap_or(1) });
+        return Err(ApiError::TooManyRequests {
+            limit: hybridpost_web::RateLimit::PinAttempts,
+            retry_after_secs: u64::try_from(secs).unwrap_or(1),
+        });
     }
 
     let matched = state.keyring.pin_matches(seal_reference, pin.trim(), stored_hash);
