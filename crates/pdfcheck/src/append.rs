@@ -2,9 +2,11 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId};
+use std::time::Duration;
 
-use crate::content::MAX_STREAM_BYTES;
+use hybridpost_pdfguard::{Admit, GuardError, Loaded};
+use lopdf::{Dictionary, Document, Object, ObjectId};
+
 use crate::objects::{as_dict, resolve};
 use crate::pages::{self, Page};
 
@@ -26,7 +28,13 @@ pub enum AppendError {
     /// Writing the combined document failed.
     #[error("the combined PDF cannot be written: {0}")]
     Write(String),
+    /// The process had no memory for it within the wait (see [`hybridpost_pdfguard::budget`]).
+    #[error("{0}")]
+    Busy(String),
 }
+
+/// How long [`append_pages`] waits for the process's PDF memory.
+const APPEND_WAIT: Duration = Duration::from_secs(600);
 
 /// One PDF with the cover's pages first and then the agency's pages, unchanged.
 ///
@@ -37,9 +45,10 @@ pub enum AppendError {
 /// destinations, document JavaScript or open actions; page and annotation actions
 /// (`/AA`, JavaScript and launch `/A`) are dropped too. The same inputs give the same bytes.
 pub fn append_pages(cover: &[u8], agency: &[u8]) -> Result<Vec<u8>, AppendError> {
-    let cover_doc = load(cover).map_err(AppendError::Cover)?;
-    let agency_doc = load(agency).map_err(AppendError::Agency)?;
-    for (doc, which) in [(&cover_doc, "cover"), (&agency_doc, "agency's")] {
+    let cover_doc = load(cover).map_err(|e| e.into_error(AppendError::Cover))?;
+    let agency_doc = load(agency).map_err(|e| e.into_error(AppendError::Agency))?;
+    let (cover_doc, agency_doc) = (&cover_doc.document, &agency_doc.document);
+    for (doc, which) in [(cover_doc, "cover"), (agency_doc, "agency's")] {
         if doc.was_encrypted() || doc.trailer.has(b"Encrypt") {
             return Err(AppendError::Encrypted(which));
         }
@@ -50,7 +59,7 @@ pub fn append_pages(cover: &[u8], agency: &[u8]) -> Result<Vec<u8>, AppendError>
     let catalog_id = out.new_object_id();
 
     let mut kids = Vec::new();
-    for (doc, which, strip_actions) in [(&cover_doc, "cover", false), (&agency_doc, "agency's", true)] {
+    for (doc, which, strip_actions) in [(cover_doc, "cover", false), (agency_doc, "agency's", true)] {
         let (pages, _) = pages::pages(doc).map_err(|why| match which {
             "cover" => AppendError::Cover(why),
             _ => AppendError::Agency(why),
@@ -82,13 +91,24 @@ pub fn append_pages(cover: &[u8], agency: &[u8]) -> Result<Vec<u8>, AppendError>
     Ok(bytes)
 }
 
-fn load(pdf: &[u8]) -> Result<Document, String> {
-    let options = LoadOptions { max_decompressed_size: Some(MAX_STREAM_BYTES), ..LoadOptions::default() };
-    match std::panic::catch_unwind(|| Document::load_mem_with_options(pdf, options)) {
-        Ok(Ok(doc)) => Ok(doc),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err("its structure cannot be read".to_string()),
+/// Why a document was not loaded: the process was busy, or the document itself.
+struct LoadFailure(GuardError);
+
+impl LoadFailure {
+    fn into_error(self, which: fn(String) -> AppendError) -> AppendError {
+        match self.0 {
+            busy @ GuardError::Busy { .. } => AppendError::Busy(busy.to_string()),
+            GuardError::Unreadable(detail) => which(detail),
+            other => which(other.to_string()),
+        }
     }
+}
+
+/// A document through the guard: its pages are copied once into the result, which is then
+/// written out, so a copy of its objects and twice its bytes are reserved with it.
+fn load(pdf: &[u8]) -> Result<Loaded, LoadFailure> {
+    let admit = Admit { working_bytes: 2 * pdf.len() as u64, copies: 1, wait: APPEND_WAIT };
+    hybridpost_pdfguard::load(pdf, &crate::reader_limits(), admit).map_err(LoadFailure)
 }
 
 /// Keys of a page dictionary that belong to the old document, not to the page's looks.
