@@ -228,32 +228,41 @@ pub enum Place {
 }
 
 /// A scanner's PDF — one A4 page drawing one grey image of `width` × `height` pixels
-/// (`pixels`, row by row) — with `depth` levels of `kind` nesting at `place`.
+/// (`pixels`, row by row) — with `depth` levels of `kind` nesting at `place`: in the
+/// page's content, in the page dictionary (a classic file), or in an object of an object
+/// stream (a PDF 1.5 file whose other objects are compressed too).
 pub fn nested_scan(kind: Nest, depth: usize, place: Place, width: u32, height: u32, pixels: &[u8]) -> Vec<u8> {
-    let image = stream_body(
-        &format!(
-            "/Type /XObject /Subtype /Image /Width {width} /Height {height} /ColorSpace /DeviceGray /BitsPerComponent 8"
-        ),
-        pixels,
+    let image_dict = format!(
+        "/Type /XObject /Subtype /Image /Width {width} /Height {height} /ColorSpace /DeviceGray /BitsPerComponent 8"
     );
     let mut content = b"q 595.28 0 0 841.89 0 0 cm /Im1 Do Q\n".to_vec();
     let deep = nested(kind, depth, "1");
-    if place == Place::Content {
-        content.extend_from_slice(&deep);
-        content.extend_from_slice(b" pop\n");
+    if place == Place::ObjectStream {
+        let page = page_object(5, "/XObject << /Im1 6 0 R >>");
+        let objects = vec![b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(), pages_object(), page, deep];
+        return objects_in_streams(&objects, &[stream_body("", &content), stream_body(&image_dict, pixels)], 100);
     }
-    let resources = "/XObject << /Im1 6 0 R >>";
-    let mut page = page_object(5, resources);
-    if place == Place::Body {
-        page.truncate(page.len() - 2);
-        page.extend_from_slice(b" /Deep ");
-        page.extend_from_slice(&deep);
-        page.extend_from_slice(b" >>");
+    let mut extra = String::new();
+    match place {
+        Place::Content => {
+            content.extend_from_slice(&deep);
+            content.extend_from_slice(b" pop\n");
+        }
+        _ => {
+            extra.push_str("/Deep ");
+            extra.push_str(&String::from_utf8_lossy(&deep));
+        }
     }
-    let mut objects = vec![b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(), pages_object(), page];
-    // Object 4: the nesting (or a plain number).
-    objects.push(if place == Place::ObjectStream { deep } else { b"0".to_vec() });
-    objects_in_streams(&objects, &[stream_body("", &content), image], 100)
+    // Catalog 1, pages 2, page 3, content 4, image 5.
+    let mut w = Writer::new();
+    w.add("<< /Type /Catalog /Pages 2 0 R >>");
+    w.add("<< /Type /Pages /Kids [3 0 R] /Count 1 >>");
+    w.add(format!(
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595.28 841.89] /Resources << /XObject << /Im1 5 0 R >> >> /Contents 4 0 R {extra} >>"
+    ));
+    w.stream("", &content);
+    w.stream(&image_dict, pixels);
+    w.finish(1)
 }
 
 fn deflate(data: &[u8]) -> Vec<u8> {
