@@ -4,7 +4,7 @@ use std::collections::{HashMap, VecDeque};
 
 use std::time::Duration;
 
-use hybridpost_pdfguard::{Admit, GuardError, Loaded};
+use hybridpost_pdfguard::{Admit, GuardError};
 use lopdf::{Dictionary, Document, Object, ObjectId};
 
 use crate::objects::{as_dict, resolve};
@@ -45,9 +45,21 @@ const APPEND_WAIT: Duration = Duration::from_secs(600);
 /// destinations, document JavaScript or open actions; page and annotation actions
 /// (`/AA`, JavaScript and launch `/A`) are dropped too. The same inputs give the same bytes.
 pub fn append_pages(cover: &[u8], agency: &[u8]) -> Result<Vec<u8>, AppendError> {
-    let cover_doc = load(cover).map_err(|e| e.into_error(AppendError::Cover))?;
-    let agency_doc = load(agency).map_err(|e| e.into_error(AppendError::Agency))?;
-    let (cover_doc, agency_doc) = (&cover_doc.document, &agency_doc.document);
+    // Both through the guard, reserved together: each document's pages are copied once
+    // into the result, which is then written out (a copy of its objects, twice its bytes).
+    let admit = |pdf: &[u8]| Admit { working_bytes: 2 * pdf.len() as u64, copies: 1, wait: APPEND_WAIT };
+    let loaded =
+        hybridpost_pdfguard::load_together(&[(cover, admit(cover)), (agency, admit(agency))], &crate::reader_limits())
+            .map_err(|(which, e)| match e {
+                busy @ GuardError::Busy { .. } => AppendError::Busy(busy.to_string()),
+                GuardError::Unreadable(detail) if which == 0 => AppendError::Cover(detail),
+                GuardError::Unreadable(detail) => AppendError::Agency(detail),
+                other if which == 0 => AppendError::Cover(other.to_string()),
+                other => AppendError::Agency(other.to_string()),
+            })?;
+    let (Some(cover_doc), Some(agency_doc)) = (loaded.documents.first(), loaded.documents.get(1)) else {
+        return Err(AppendError::Agency("it was not loaded".into()));
+    };
     for (doc, which) in [(cover_doc, "cover"), (agency_doc, "agency's")] {
         if doc.was_encrypted() || doc.trailer.has(b"Encrypt") {
             return Err(AppendError::Encrypted(which));
@@ -89,26 +101,6 @@ pub fn append_pages(cover: &[u8], agency: &[u8]) -> Result<Vec<u8>, AppendError>
     let mut bytes = Vec::new();
     out.save_to(&mut bytes).map_err(|e| AppendError::Write(e.to_string()))?;
     Ok(bytes)
-}
-
-/// Why a document was not loaded: the process was busy, or the document itself.
-struct LoadFailure(GuardError);
-
-impl LoadFailure {
-    fn into_error(self, which: fn(String) -> AppendError) -> AppendError {
-        match self.0 {
-            busy @ GuardError::Busy { .. } => AppendError::Busy(busy.to_string()),
-            GuardError::Unreadable(detail) => which(detail),
-            other => which(other.to_string()),
-        }
-    }
-}
-
-/// A document through the guard: its pages are copied once into the result, which is then
-/// written out, so a copy of its objects and twice its bytes are reserved with it.
-fn load(pdf: &[u8]) -> Result<Loaded, LoadFailure> {
-    let admit = Admit { working_bytes: 2 * pdf.len() as u64, copies: 1, wait: APPEND_WAIT };
-    hybridpost_pdfguard::load(pdf, &crate::reader_limits(), admit).map_err(LoadFailure)
 }
 
 /// Keys of a page dictionary that belong to the old document, not to the page's looks.

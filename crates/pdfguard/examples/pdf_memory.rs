@@ -29,6 +29,9 @@ fn peak_kib() -> u64 {
 fn files() -> Vec<(&'static str, Box<dyn Fn() -> Vec<u8>>)> {
     vec![
         ("many-small-arrays", Box::new(|| hostile::many_small_arrays(60_000, 120))),
+        ("big-content-32mib", Box::new(|| hostile::big_content(32 << 20))),
+        ("big-content-64mib", Box::new(|| hostile::big_content(64 << 20))),
+        ("small-arrays-near-the-limit", Box::new(|| hostile::many_small_arrays(10_000, 120))),
         ("small-arrays-within-limits", Box::new(|| hostile::many_small_arrays(6_000, 120))),
         ("objects-in-object-streams", Box::new(|| hostile::many_objects_in_streams(400_000))),
         ("objects-in-object-streams-within-limits", Box::new(|| hostile::many_objects_in_streams(60_000))),

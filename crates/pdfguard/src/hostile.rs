@@ -331,6 +331,23 @@ pub fn self_measuring_object_stream() -> Vec<u8> {
     out
 }
 
+/// One page whose content stream (compressed) is `bytes` of short path operators
+/// (`0 0 m 1 1 l S`): what a checker decodes and tokenizes for one page at most.
+pub fn big_content(bytes: usize) -> Vec<u8> {
+    let line = b"10 10 m 20 20 l S\n";
+    let mut content = Vec::with_capacity(bytes + line.len());
+    while content.len() < bytes {
+        content.extend_from_slice(line);
+    }
+    let packed = deflate(&content);
+    let mut w = Writer::new();
+    let root = w.add("<< /Type /Catalog /Pages 2 0 R >>");
+    w.add("<< /Type /Pages /Kids [3 0 R] /Count 1 >>");
+    w.add("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595.28 841.89] /Resources << >> /Contents 4 0 R >>");
+    w.stream("/Filter /FlateDecode", &packed);
+    w.finish(root)
+}
+
 /// `count` small objects, each an array of `items` zeros (the 14.5 MB file that took
 /// 930 MB to check: 60,000 arrays of 120).
 pub fn many_small_arrays(count: usize, items: usize) -> Vec<u8> {

@@ -54,8 +54,10 @@ pub struct Limits {
     pub max_xref_entries: u64,
     /// `lopdf::Object` values in the loaded document (every number, name, array…).
     pub max_objects: u64,
-    /// Largest decoded object stream, cross-reference stream or content stream, in bytes
-    /// (lopdf's `max_decompressed_size`).
+    /// Largest decoded object stream or cross-reference stream, in bytes (lopdf's
+    /// `max_decompressed_size`, which it applies to those while loading). Writers put a
+    /// few hundred objects in each (kilobytes); content streams are decoded later by the
+    /// callers, under their own limits.
     pub max_decoded_stream_bytes: usize,
     /// Memory the loaded document may take at its peak while lopdf builds it, in bytes.
     pub max_memory_bytes: u64,
@@ -71,7 +73,7 @@ impl Default for Limits {
             max_length_hops: 4,
             max_xref_entries: 500_000,
             max_objects: 1_000_000,
-            max_decoded_stream_bytes: 64 << 20,
+            max_decoded_stream_bytes: 16 << 20,
             max_memory_bytes: 160 << 20,
             max_work_bytes: 1 << 30,
         }
@@ -208,13 +210,18 @@ impl GuardError {
     }
 }
 
+/// How long a survey waits for the process budget for its own largest buffers (the
+/// object streams it inflates), before giving up as [`GuardError::Busy`].
+const SURVEY_WAIT: Duration = Duration::from_secs(60);
+
 /// What lopdf's load of `pdf` would take and do, or the first limit it goes beyond. Cheap:
-/// it reads the file once (and each object stream once), keeping little.
+/// it reads the file once (and each object stream once), keeping a few bytes per object;
+/// the object streams it inflates are held in the process budget while it reads them.
 pub fn survey(pdf: &[u8], limits: &Limits) -> Result<Survey, GuardError> {
     // lopdf reads from the first `%PDF-`; offsets count from there.
     let start = pdf.windows(5).position(|w| w == b"%PDF-").unwrap_or(0);
     let mut encrypted = false;
-    survey::Surveyor::new(&pdf[start..], limits).run(&mut encrypted)
+    survey::Surveyor::new(&pdf[start..], limits, SURVEY_WAIT).run(&mut encrypted)
 }
 
 /// lopdf's load options for a file [`survey`] passed: its decoded-stream limit.
@@ -275,11 +282,55 @@ impl Admit {
 /// [`GuardError::Unreadable`].
 pub fn load(pdf: &[u8], limits: &Limits, admit: Admit) -> Result<Loaded, GuardError> {
     let survey = survey(pdf, limits)?;
-    let bytes = survey.memory_bytes.saturating_mul(admit.copies.saturating_add(1)).saturating_add(admit.working_bytes);
-    let reservation = budget::reserve(bytes, admit.wait)?;
-    let loaded = std::panic::catch_unwind(|| Document::load_mem_with_options(pdf, load_options(limits)));
-    match loaded {
-        Ok(Ok(document)) => Ok(Loaded { document, survey, reservation }),
+    let reservation = budget::reserve(admitted(&survey, &admit), admit.wait)?;
+    let document = lopdf_load(pdf, limits)?;
+    Ok(Loaded { document, survey, reservation })
+}
+
+/// Documents loaded together under one reservation.
+#[derive(Debug)]
+pub struct LoadedTogether {
+    /// The documents, in the order asked for.
+    pub documents: Vec<Document>,
+    reservation: Reservation,
+}
+
+impl LoadedTogether {
+    /// The share of the process budget they hold.
+    pub fn reserved_bytes(&self) -> u64 {
+        self.reservation.bytes()
+    }
+}
+
+/// Loads several files that are used together (a cover and the pages appended to it),
+/// reserving for all of them at once — never holding one's share while waiting for
+/// another's, which could leave every caller waiting. An error comes with the index of
+/// the file it is about; the time waited for the budget is the longest of the `Admit`s.
+pub fn load_together(pdfs: &[(&[u8], Admit)], limits: &Limits) -> Result<LoadedTogether, (usize, GuardError)> {
+    let mut bytes: u64 = 0;
+    let mut wait = Duration::ZERO;
+    for (i, (pdf, admit)) in pdfs.iter().enumerate() {
+        let survey = survey(pdf, limits).map_err(|e| (i, e))?;
+        bytes = bytes.saturating_add(admitted(&survey, admit));
+        wait = wait.max(admit.wait);
+    }
+    let reservation = budget::reserve(bytes, wait).map_err(|e| (0, e))?;
+    let documents = pdfs
+        .iter()
+        .enumerate()
+        .map(|(i, (pdf, _))| lopdf_load(pdf, limits).map_err(|e| (i, e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(LoadedTogether { documents, reservation })
+}
+
+fn admitted(survey: &Survey, admit: &Admit) -> u64 {
+    survey.memory_bytes.saturating_mul(admit.copies.saturating_add(1)).saturating_add(admit.working_bytes)
+}
+
+/// lopdf's load of a surveyed file; its errors and panics as [`GuardError::Unreadable`].
+fn lopdf_load(pdf: &[u8], limits: &Limits) -> Result<Document, GuardError> {
+    match std::panic::catch_unwind(|| Document::load_mem_with_options(pdf, load_options(limits))) {
+        Ok(Ok(document)) => Ok(document),
         Ok(Err(e)) => Err(GuardError::Unreadable(e.to_string())),
         Err(_) => Err(GuardError::Unreadable("its structure cannot be read".into())),
     }

@@ -75,20 +75,40 @@ struct Parsed {
     objects: u64,
 }
 
-/// What became of an object in `Document::objects`, for `read_stream_content`.
-#[derive(Debug, Clone)]
+/// What became of an object in `Document::objects`, as far as `read_stream_content`
+/// cares (objects of any other kind are not recorded).
+#[derive(Debug, Clone, Copy)]
 enum Kept {
     Integer(i64),
     Reference(ObjectId),
     /// A stream with no content yet, at this position, with its `/Length`.
-    Positioned(usize, Option<Object>),
+    Positioned(usize, Value),
+}
+
+/// An integer, a reference or something else: all a `/Length` can be to lopdf.
+#[derive(Debug, Clone, Copy)]
+enum Value {
+    Integer(i64),
+    Reference(ObjectId),
     Other,
+}
+
+impl Value {
+    fn of(top: &Top) -> Value {
+        match top {
+            Top::Integer(v) => Value::Integer(*v),
+            Top::Reference(r) => Value::Reference(*r),
+            _ => Value::Other,
+        }
+    }
 }
 
 /// The survey of one file.
 pub(crate) struct Surveyor<'a> {
     syntax: Syntax<'a>,
     limits: &'a Limits,
+    /// How long the survey waits for the process budget for its own buffers.
+    wait: std::time::Duration,
     xref: BTreeMap<u32, Entry>,
     /// Memory that stays until the load ends.
     persistent: u64,
@@ -104,21 +124,25 @@ pub(crate) struct Surveyor<'a> {
     repeated: HashMap<usize, Option<Parsed>>,
     /// The objects lopdf's `Document::objects` ends with, as far as `read_stream_content`
     /// cares.
-    kept: HashMap<ObjectId, Kept>,
+    kept: BTreeMap<ObjectId, Kept>,
 }
+
+/// One object of an object stream: its number, what it is, its heap bytes and objects.
+type Packed = (u32, Value, u64, u64);
 
 /// An object stream inflated and indexed, as `ObjectStream::new_with_limit` makes it.
 struct Unpacked {
-    /// Object number and what lopdf builds for it, in index order.
-    objects: Vec<(u32, Top, u64, u64)>,
+    /// Its objects in index order.
+    objects: Vec<Packed>,
     decoded: u64,
 }
 
 impl<'a> Surveyor<'a> {
-    pub(crate) fn new(data: &'a [u8], limits: &'a Limits) -> Self {
+    pub(crate) fn new(data: &'a [u8], limits: &'a Limits, wait: std::time::Duration) -> Self {
         Surveyor {
             syntax: Syntax { data, max_depth: limits.max_depth },
             limits,
+            wait,
             xref: BTreeMap::new(),
             persistent: 0,
             transient: 0,
@@ -127,7 +151,7 @@ impl<'a> Surveyor<'a> {
             own_work: 0,
             xref_entries: 0,
             repeated: HashMap::new(),
-            kept: HashMap::new(),
+            kept: BTreeMap::new(),
         }
     }
 
@@ -515,6 +539,11 @@ impl<'a> Surveyor<'a> {
     fn decode(&mut self, stream: &Stream) -> Result<Option<Vec<u8>>, GuardError> {
         crate::decode::check_parameters(stream, self.limits.max_decoded_stream_bytes)?;
         self.spend(stream.content.len() as u64)?;
+        // The survey's own largest buffers: held in the process budget while they live.
+        let _held = crate::budget::reserve(
+            (self.limits.max_decoded_stream_bytes as u64).saturating_mul(2).saturating_add(stream.content.len() as u64),
+            self.wait,
+        )?;
         let decoded = match stream.decompressed_content_with_limit(self.limits.max_decoded_stream_bytes) {
             Ok(decoded) => decoded,
             Err(_) => return Ok(None),
@@ -561,9 +590,10 @@ impl<'a> Surveyor<'a> {
                 Entry::Compressed { .. } => None,
             })
             .collect();
-        let mut loaded: BTreeMap<ObjectId, Kept> = BTreeMap::new();
         let mut positioned: Vec<ObjectId> = Vec::new();
-        let mut gathered: Vec<(ObjectId, Top)> = Vec::new();
+        let mut gathered: Vec<(ObjectId, Value)> = Vec::new();
+        // Ids loaded from the file body as something `kept` does not record.
+        let mut normal_ids: HashSet<ObjectId> = HashSet::new();
         for offset in normal {
             let Some(parsed) = self.top_level(offset)? else { continue };
             let mut objects = parsed.objects;
@@ -575,10 +605,12 @@ impl<'a> Surveyor<'a> {
                 // its /Filter and /DecodeParms.
                 self.keep(unpacked.decoded, 0)?;
                 objects = objects.saturating_sub(filter_objects(&parsed.top));
-                for (number, top, heap, objects) in unpacked.objects {
+                for (number, value, heap, objects) in unpacked.objects {
                     if containers.get(&number).is_none_or(|&c| c == parsed.id.0) {
                         self.keep(heap.saturating_add(GATHERED_BYTES), objects)?;
-                        gathered.push(((number, 0), top));
+                        if !matches!(value, Value::Other) {
+                            gathered.push(((number, 0), value));
+                        }
                     }
                 }
             } else if let Some(data) = parsed.stream
@@ -587,16 +619,28 @@ impl<'a> Surveyor<'a> {
                 positioned.push(parsed.id);
             }
             self.keep(parsed.heap.saturating_add(MAP_ENTRY_BYTES), objects)?;
-            loaded.insert(parsed.id, kept(&parsed));
+            // Later entries replace earlier ones, as in lopdf's map.
+            match kept(&parsed) {
+                Some(k) => {
+                    self.kept.insert(parsed.id, k);
+                }
+                None => {
+                    self.kept.remove(&parsed.id);
+                    normal_ids.insert(parsed.id);
+                }
+            }
         }
-        for (id, top) in gathered {
-            loaded.entry(id).or_insert(match top {
-                Top::Integer(v) => Kept::Integer(v),
-                Top::Reference(r) => Kept::Reference(r),
-                _ => Kept::Other,
-            });
+        for (id, value) in gathered {
+            // Objects from object streams never replace the others.
+            if normal_ids.contains(&id) || self.kept.contains_key(&id) {
+                continue;
+            }
+            match value {
+                Value::Integer(v) => self.kept.insert(id, Kept::Integer(v)),
+                Value::Reference(r) => self.kept.insert(id, Kept::Reference(r)),
+                Value::Other => None,
+            };
         }
-        self.kept = loaded.into_iter().collect();
         for id in positioned {
             self.read_stream_content(id)?;
         }
@@ -752,7 +796,7 @@ impl<'a> Surveyor<'a> {
                     return Ok(None);
                 }
                 Ok(unpacked.objects.iter().rev().find(|o| o.0 == target.0).and_then(|o| match o.1 {
-                    Top::Integer(v) => Some(v),
+                    Value::Integer(v) => Some(v),
                     _ => None,
                 }))
             }
@@ -797,13 +841,18 @@ impl<'a> Surveyor<'a> {
         if dict.get(b"N").and_then(Object::as_i64).is_err() {
             return Ok(None);
         }
-        let numbers: Vec<Option<u32>> = index.split_whitespace().map(|n| n.parse().ok()).collect();
+        // lopdf collects the index's numbers (8 bytes each), then reads them in pairs.
+        let count = index.split_whitespace().count() as u64;
+        if count / 2 > self.limits.max_objects {
+            return Err(GuardError::TooManyObjects { limit: self.limits.max_objects });
+        }
+        let mut numbers = index.split_whitespace().map(|n| n.parse::<u32>().ok());
         let inner = Syntax { data: decoded, max_depth: self.syntax.max_depth };
-        let mut memo: HashMap<usize, Option<(Top, u64, u64, u64)>> = HashMap::new();
+        let mut memo: HashMap<usize, Option<(Value, u64, u64, u64)>> = HashMap::new();
         let mut objects = Vec::new();
-        let mut held: u64 = (numbers.len() as u64).saturating_mul(8).saturating_add(size);
-        for pair in numbers.chunks_exact(2) {
-            let (Some(number), Some(relative)) = (pair[0], pair[1]) else { continue };
+        let mut held: u64 = count.saturating_mul(8).saturating_add(size);
+        while let (Some(number), Some(relative)) = (numbers.next(), numbers.next()) {
+            let (Some(number), Some(relative)) = (number, relative) else { continue };
             let at = first.saturating_add(relative as usize);
             if at >= decoded.len() {
                 continue;
@@ -813,26 +862,26 @@ impl<'a> Surveyor<'a> {
                 continue;
             }
             let read = match memo.get(&start) {
-                Some(read) => read.clone(),
+                Some(read) => *read,
                 None => {
                     let read = match inner.read(start, Build::Nothing) {
                         Ok(read) => {
                             let scanned = (read.end - start) as u64;
                             self.own_work = self.own_work.saturating_add(scanned);
-                            Some((read.top, read.cost.heap, read.cost.objects, scanned))
+                            Some((Value::of(&read.top), read.cost.heap, read.cost.objects, scanned))
                         }
                         Err(Stop::Fail) => None,
                         Err(stop) => return Err(self.stop(stop, "")),
                     };
-                    memo.insert(start, read.clone());
+                    memo.insert(start, read);
                     read
                 }
             };
-            let Some((top, heap, count, scanned)) = read else { continue };
+            let Some((value, heap, objects_made, scanned)) = read else { continue };
             self.spend(scanned)?;
             held = held.saturating_add(heap).saturating_add(MAP_ENTRY_BYTES);
             self.hold(held)?;
-            objects.push((number, top, heap, count));
+            objects.push((number, value, heap, objects_made));
         }
         Ok(Some(Unpacked { objects, decoded: size }))
     }
@@ -840,24 +889,24 @@ impl<'a> Surveyor<'a> {
     /// lopdf's `read_stream_content` for a stream left without content: its `/Length` as
     /// the loaded document has it, and that many bytes of the file copied from its start.
     fn read_stream_content(&mut self, id: ObjectId) -> Result<(), GuardError> {
-        let Some(Kept::Positioned(start, Some(length))) = self.kept.get(&id).cloned() else { return Ok(()) };
+        let Some(Kept::Positioned(start, length)) = self.kept.get(&id).copied() else { return Ok(()) };
         let mut value = length;
         let mut hops = 0;
         let n = loop {
             match value {
-                Object::Integer(n) => break n,
-                Object::Reference(r) => {
+                Value::Integer(n) => break n,
+                Value::Reference(r) => {
                     hops += 1;
                     if hops > LOPDF_DEREF_LIMIT {
                         return Ok(());
                     }
                     value = match self.kept.get(&r) {
-                        Some(Kept::Integer(n)) => Object::Integer(*n),
-                        Some(Kept::Reference(next)) => Object::Reference(*next),
+                        Some(Kept::Integer(n)) => Value::Integer(*n),
+                        Some(Kept::Reference(next)) => Value::Reference(*next),
                         _ => return Ok(()),
                     };
                 }
-                _ => return Ok(()),
+                Value::Other => return Ok(()),
             }
         };
         let Ok(len) = usize::try_from(n) else { return Ok(()) };
@@ -963,13 +1012,20 @@ fn stream_keyword(s: &Syntax<'_>, end: usize) -> Option<usize> {
     s.eol(p)
 }
 
-/// What `read_stream_content` will find of an object.
-fn kept(parsed: &Parsed) -> Kept {
+/// What `read_stream_content` will find of an object, if it cares.
+fn kept(parsed: &Parsed) -> Option<Kept> {
     match (&parsed.top, parsed.stream) {
-        (Top::Dictionary(dict), Some(Data::At(start))) => Kept::Positioned(start, dict.get(b"Length").ok().cloned()),
-        (Top::Integer(v), None) => Kept::Integer(*v),
-        (Top::Reference(r), None) => Kept::Reference(*r),
-        _ => Kept::Other,
+        (Top::Dictionary(dict), Some(Data::At(start))) => {
+            let length = match dict.get(b"Length") {
+                Ok(Object::Integer(v)) => Value::Integer(*v),
+                Ok(Object::Reference(r)) => Value::Reference(*r),
+                _ => Value::Other,
+            };
+            Some(Kept::Positioned(start, length))
+        }
+        (Top::Integer(v), None) => Some(Kept::Integer(*v)),
+        (Top::Reference(r), None) => Some(Kept::Reference(*r)),
+        _ => None,
     }
 }
 
