@@ -2,9 +2,11 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId};
+use std::time::Duration;
 
-use crate::content::MAX_STREAM_BYTES;
+use hybridpost_pdfguard::{Admit, GuardError};
+use lopdf::{Dictionary, Document, Object, ObjectId};
+
 use crate::objects::{as_dict, resolve};
 use crate::pages::{self, Page};
 
@@ -26,7 +28,13 @@ pub enum AppendError {
     /// Writing the combined document failed.
     #[error("the combined PDF cannot be written: {0}")]
     Write(String),
+    /// The process had no memory for it within the wait (see [`hybridpost_pdfguard::budget`]).
+    #[error("{0}")]
+    Busy(String),
 }
+
+/// How long [`append_pages`] waits for the process's PDF memory.
+const APPEND_WAIT: Duration = Duration::from_secs(600);
 
 /// One PDF with the cover's pages first and then the agency's pages, unchanged.
 ///
@@ -37,9 +45,22 @@ pub enum AppendError {
 /// destinations, document JavaScript or open actions; page and annotation actions
 /// (`/AA`, JavaScript and launch `/A`) are dropped too. The same inputs give the same bytes.
 pub fn append_pages(cover: &[u8], agency: &[u8]) -> Result<Vec<u8>, AppendError> {
-    let cover_doc = load(cover).map_err(AppendError::Cover)?;
-    let agency_doc = load(agency).map_err(AppendError::Agency)?;
-    for (doc, which) in [(&cover_doc, "cover"), (&agency_doc, "agency's")] {
+    // Both through the guard, reserved together: each document's pages are copied once
+    // into the result, which is then written out (a copy of its objects, twice its bytes).
+    let admit = |pdf: &[u8]| Admit { working_bytes: 2 * pdf.len() as u64, copies: 1, wait: APPEND_WAIT };
+    let loaded =
+        hybridpost_pdfguard::load_together(&[(cover, admit(cover)), (agency, admit(agency))], &crate::reader_limits())
+            .map_err(|(which, e)| match e {
+                busy @ GuardError::Busy { .. } => AppendError::Busy(busy.to_string()),
+                GuardError::Unreadable(detail) if which == 0 => AppendError::Cover(detail),
+                GuardError::Unreadable(detail) => AppendError::Agency(detail),
+                other if which == 0 => AppendError::Cover(other.to_string()),
+                other => AppendError::Agency(other.to_string()),
+            })?;
+    let (Some(cover_doc), Some(agency_doc)) = (loaded.documents.first(), loaded.documents.get(1)) else {
+        return Err(AppendError::Agency("it was not loaded".into()));
+    };
+    for (doc, which) in [(cover_doc, "cover"), (agency_doc, "agency's")] {
         if doc.was_encrypted() || doc.trailer.has(b"Encrypt") {
             return Err(AppendError::Encrypted(which));
         }
@@ -50,7 +71,7 @@ pub fn append_pages(cover: &[u8], agency: &[u8]) -> Result<Vec<u8>, AppendError>
     let catalog_id = out.new_object_id();
 
     let mut kids = Vec::new();
-    for (doc, which, strip_actions) in [(&cover_doc, "cover", false), (&agency_doc, "agency's", true)] {
+    for (doc, which, strip_actions) in [(cover_doc, "cover", false), (agency_doc, "agency's", true)] {
         let (pages, _) = pages::pages(doc).map_err(|why| match which {
             "cover" => AppendError::Cover(why),
             _ => AppendError::Agency(why),
@@ -80,15 +101,6 @@ pub fn append_pages(cover: &[u8], agency: &[u8]) -> Result<Vec<u8>, AppendError>
     let mut bytes = Vec::new();
     out.save_to(&mut bytes).map_err(|e| AppendError::Write(e.to_string()))?;
     Ok(bytes)
-}
-
-fn load(pdf: &[u8]) -> Result<Document, String> {
-    let options = LoadOptions { max_decompressed_size: Some(MAX_STREAM_BYTES), ..LoadOptions::default() };
-    match std::panic::catch_unwind(|| Document::load_mem_with_options(pdf, options)) {
-        Ok(Ok(doc)) => Ok(doc),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err("its structure cannot be read".to_string()),
-    }
 }
 
 /// Keys of a page dictionary that belong to the old document, not to the page's looks.

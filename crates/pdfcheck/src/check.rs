@@ -1,11 +1,13 @@
 //! [`check`]: every rule over every page, collecting problems instead of stopping.
 
 use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
 
-use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId};
+use hybridpost_pdfguard::{Admit, GuardError};
+use lopdf::{Dictionary, Document, Object, ObjectId};
 
 use crate::active::{self, Active};
-use crate::content::{Interpreter, MAX_STREAM_BYTES};
+use crate::content::Interpreter;
 use crate::fonts;
 use crate::geometry::Rect;
 use crate::objects::{as_dict, get, get_dict, get_name, resolve};
@@ -29,12 +31,35 @@ const KNOWN_SIZES: [(&str, f64, f64); 8] = [
 const MAX_RESOURCE_DEPTH: usize = 12;
 /// Whole-document work, in multiples of the per-page budget.
 const DOCUMENT_BUDGET_PAGES: u64 = 10;
+/// Memory a check uses beside the loaded document and the file, reserved with them from
+/// the process's PDF budget: a page's decoded content streams (as much as its work
+/// budget lets it decode) and the operations read from them, at their worst (measured:
+/// a page of 32 MiB of path operators takes 70 MiB).
+pub const CHECK_WORKING_BYTES: u64 = 96 << 20;
+
+/// The process had no memory for the check within the time the caller waits: try later.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the service is checking too many PDFs at once and waited {} s for memory; try again shortly", waited.as_secs())]
+pub struct Busy {
+    /// How long it waited.
+    pub waited: Duration,
+}
 
 /// Checks an agency's PDF against `rules` and reports every problem found.
 ///
 /// Never panics and never stops at the first problem: a damaged page, an encrypted file
 /// that still opens, or a page over budget is reported and the rest is still checked.
+/// When the process's PDF memory is in use by other checks it waits for it.
 pub fn check(pdf: &[u8], rules: &Rules) -> Report {
+    loop {
+        if let Ok(report) = check_waiting(pdf, rules, Duration::from_secs(60)) {
+            return report;
+        }
+    }
+}
+
+/// [`check`], waiting at most `wait` for the process's PDF memory.
+pub fn check_waiting(pdf: &[u8], rules: &Rules, wait: Duration) -> Result<Report, Busy> {
     let mut out = Problems::default();
     if pdf.len() > rules.max_bytes {
         out.refuse(
@@ -43,7 +68,7 @@ pub fn check(pdf: &[u8], rules: &Rules) -> Report {
             format!("ไฟล์มีขนาด {} ซึ่งเกินขนาดสูงสุดที่รับได้ {}", size_th(pdf.len()), size_th(rules.max_bytes)),
             format!("the file is {}; at most {} is accepted", size_en(pdf.len()), size_en(rules.max_bytes)),
         );
-        return out.report(0);
+        return Ok(out.report(0));
     }
     if pdf.is_empty() {
         out.refuse(
@@ -52,44 +77,59 @@ pub fn check(pdf: &[u8], rules: &Rules) -> Report {
             "ไฟล์ว่างเปล่า (0 ไบต์) ไม่ใช่ไฟล์ PDF".to_string(),
             "the file is empty (0 bytes), not a PDF".to_string(),
         );
-        return out.report(0);
+        return Ok(out.report(0));
     }
-    let options = LoadOptions { max_decompressed_size: Some(MAX_STREAM_BYTES), ..LoadOptions::default() };
-    let loaded = std::panic::catch_unwind(|| Document::load_mem_with_options(pdf, options));
-    let doc = match loaded {
-        Ok(Ok(doc)) => doc,
-        failed => {
-            let detail = match failed {
-                Ok(Err(e)) => e.to_string(),
-                _ => "its structure cannot be read".to_string(),
+    let admit = Admit { working_bytes: pdf.len() as u64 + CHECK_WORKING_BYTES, copies: 0, wait };
+    let loaded = match hybridpost_pdfguard::load(pdf, &crate::reader_limits(), admit) {
+        Ok(loaded) => loaded,
+        Err(GuardError::Busy { waited }) => return Err(Busy { waited }),
+        Err(e) if e.is_over_limit() => {
+            out.refuse(
+                None,
+                ProblemCode::TooComplex,
+                format!(
+                    "ไฟล์ PDF นี้มีโครงสร้างเกินขีดจำกัดที่ระบบอ่านได้: {} กรุณาบันทึกไฟล์ใหม่จากโปรแกรมที่สร้างไฟล์แล้วส่งอีกครั้ง",
+                    e.message_th()
+                ),
+                format!(
+                    "the PDF's structure is beyond what the service reads: {e}; save it again from the program that made it and send it again"
+                ),
+            );
+            return Ok(out.report(0));
+        }
+        Err(e) => {
+            let detail = match e {
+                GuardError::Unreadable(detail) => detail,
+                other => other.to_string(),
             };
             if mentions_encryption(pdf) {
                 refuse_encrypted(&mut out);
             } else {
                 refuse_damaged(&mut out, None, &detail);
             }
-            return out.report(0);
+            return Ok(out.report(0));
         }
     };
+    let doc = &loaded.document;
     let encrypted = doc.was_encrypted() || doc.trailer.has(b"Encrypt");
     if encrypted {
         refuse_encrypted(&mut out);
         if doc.trailer.has(b"Encrypt") {
             // Not decrypted (it needs a password): nothing else can be read.
-            return out.report(0);
+            return Ok(out.report(0));
         }
     }
-    let (pages, count) = match pages::pages(&doc) {
+    let (pages, count) = match pages::pages(doc) {
         Ok(found) => found,
         Err(why) => {
             refuse_damaged(&mut out, None, &why);
-            return out.report(0);
+            return Ok(out.report(0));
         }
     };
     let count = u32::try_from(count).unwrap_or(u32::MAX);
     if pages.is_empty() {
         refuse_damaged(&mut out, None, "it has no pages");
-        return out.report(0);
+        return Ok(out.report(0));
     }
     if count > rules.max_pages {
         out.refuse(
@@ -100,13 +140,13 @@ pub fn check(pdf: &[u8], rules: &Rules) -> Report {
         );
     }
 
-    check_active_content(&doc, &pages, &mut out);
-    check_fonts(&doc, &pages, &mut out);
+    check_active_content(doc, &pages, &mut out);
+    check_fonts(doc, &pages, &mut out);
 
     let mut document_budget = rules.max_operations_per_page.saturating_mul(DOCUMENT_BUDGET_PAGES);
     for (index, page) in pages.iter().enumerate() {
         let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
-        let Some(geometry) = PageGeometry::of(&doc, page) else {
+        let Some(geometry) = PageGeometry::of(doc, page) else {
             refuse_damaged(&mut out, Some(number), "it has no valid page size (MediaBox)");
             continue;
         };
@@ -120,9 +160,9 @@ pub fn check(pdf: &[u8], rules: &Rules) -> Report {
             );
             break;
         }
-        check_content(&doc, page, &geometry, number, rules, &mut document_budget, &mut out);
+        check_content(doc, page, &geometry, number, rules, &mut document_budget, &mut out);
     }
-    out.report(count)
+    Ok(out.report(count))
 }
 
 /// Problems as they are found, sorted when reported.
@@ -509,6 +549,26 @@ mod tests {
         let report = check(&[b'x'; 11], &rules);
         assert_eq!(report.problems.len(), 1);
         assert_eq!(report.problems[0].code, ProblemCode::TooLarge);
+    }
+
+    #[test]
+    fn a_structure_beyond_the_readers_limits_is_refused_naming_the_limit() {
+        use hybridpost_pdfguard::hostile::{self, Nest};
+        for pdf in [hostile::nested_body(Nest::Arrays, 30_000), hostile::length_chain(30_000)] {
+            let report = check(&pdf, &Rules::default());
+            assert_eq!(report.problems.len(), 1, "{report:?}");
+            let problem = &report.problems[0];
+            assert_eq!(problem.code, ProblemCode::TooComplex);
+            assert!(problem.message_en.contains("at most"), "{}", problem.message_en);
+            assert!(problem.message_th.contains("ไม่เกิน"), "{}", problem.message_th);
+        }
+    }
+
+    #[test]
+    fn a_document_is_unreadable_as_before() {
+        let report = check(b"%PDF-1.7\nnot a pdf", &Rules::default());
+        assert_eq!(report.problems.len(), 1);
+        assert_eq!(report.problems[0].code, ProblemCode::Damaged);
     }
 
     #[test]

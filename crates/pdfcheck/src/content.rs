@@ -502,16 +502,18 @@ impl Interpreter<'_> {
     fn decode(&mut self, stream: &Stream) -> Result<Vec<u8>, String> {
         let affordable = usize::try_from(*self.budget).unwrap_or(usize::MAX).saturating_mul(BYTES_PER_UNIT);
         let limit = MAX_STREAM_BYTES.min(affordable);
-        let decoded =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| stream.get_plain_content_with_limit(limit)));
+        // Decoded with the guard's checks of the decode parameters, which would otherwise
+        // make lopdf allocate a predictor row of any size the stream asks for.
+        let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            hybridpost_pdfguard::decode_stream(stream, limit)
+        }));
         let bytes = match decoded {
             Ok(Ok(bytes)) => bytes,
-            Ok(Err(lopdf::Error::Decompress(lopdf::DecompressError::MemoryLimitExceeded { .. })))
-                if limit < MAX_STREAM_BYTES =>
-            {
+            Ok(Err(hybridpost_pdfguard::GuardError::StreamTooLarge { .. })) if limit < MAX_STREAM_BYTES => {
                 self.scan.exhausted = true;
                 return Ok(Vec::new());
             }
+            Ok(Err(hybridpost_pdfguard::GuardError::Unreadable(why))) => return Err(why),
             Ok(Err(e)) => return Err(e.to_string()),
             Err(_) => return Err("the stream's data cannot be decoded".to_string()),
         };

@@ -37,7 +37,8 @@ pub(crate) struct BudgetExhausted;
 
 /// Operands kept before an operator; operators take at most six, the rest is noise.
 const MAX_OPERANDS: usize = 64;
-/// Nesting of arrays and dictionaries inside one operand.
+/// Nesting of arrays and dictionaries inside one operand that is kept; deeper ones are
+/// read (on the heap, never recursively) and dropped.
 const MAX_NESTING: usize = 32;
 
 /// Splits `data` into operations, spending one unit of `budget` per token.
@@ -72,6 +73,58 @@ enum Token {
     Keyword(Vec<u8>),
     /// A closing `]` or `>>` (meaningful only inside an array or dictionary).
     Close,
+}
+
+/// What one step of the lexer read.
+enum Step {
+    Token(Token),
+    /// `[` or `<<`: a container opens.
+    Open(Container),
+    /// The end of the data.
+    End,
+}
+
+#[derive(Clone, Copy)]
+enum Container {
+    Array,
+    Dict,
+}
+
+/// An array or dictionary being read.
+enum Frame {
+    Array(Vec<Operand>),
+    /// The entries so far, and a key waiting for its value.
+    Dict(Vec<(Vec<u8>, Operand)>, Option<Vec<u8>>),
+}
+
+impl Frame {
+    fn new(kind: Container) -> Self {
+        match kind {
+            Container::Array => Frame::Array(Vec::new()),
+            Container::Dict => Frame::Dict(Vec::new(), None),
+        }
+    }
+
+    fn add(&mut self, operand: Operand) {
+        match self {
+            Frame::Array(items) => items.push(operand),
+            Frame::Dict(entries, key) => match key.take() {
+                Some(k) => entries.push((k, operand)),
+                None => {
+                    if let Operand::Name(name) = operand {
+                        *key = Some(name);
+                    }
+                }
+            },
+        }
+    }
+
+    fn finish(self) -> Operand {
+        match self {
+            Frame::Array(items) => Operand::Array(items),
+            Frame::Dict(entries, _) => Operand::Dict(entries),
+        }
+    }
 }
 
 struct Lexer<'a, 'b> {
@@ -122,10 +175,20 @@ impl Lexer<'_, '_> {
         Ok(())
     }
 
+    /// The next token; an array or dictionary is read whole, with everything nested in it.
     fn next_token(&mut self, depth: usize) -> Result<Option<Token>, BudgetExhausted> {
+        Ok(match self.step()? {
+            Step::End => None,
+            Step::Token(token) => Some(token),
+            Step::Open(kind) => Some(Token::Operand(self.container(kind, depth)?)),
+        })
+    }
+
+    /// Reads one token; an opening `[` or `<<` is returned as such, not followed.
+    fn step(&mut self) -> Result<Step, BudgetExhausted> {
         loop {
             self.skip_space();
-            let Some(b) = self.peek() else { return Ok(None) };
+            let Some(b) = self.peek() else { return Ok(Step::End) };
             self.spend()?;
             let token = match b {
                 b'/' => {
@@ -138,7 +201,7 @@ impl Lexer<'_, '_> {
                 }
                 b'<' if self.data.get(self.pos + 1) == Some(&b'<') => {
                     self.pos += 2;
-                    Token::Operand(self.dict(depth)?)
+                    return Ok(Step::Open(Container::Dict));
                 }
                 b'<' => {
                     self.pos += 1;
@@ -146,7 +209,7 @@ impl Lexer<'_, '_> {
                 }
                 b'[' => {
                     self.pos += 1;
-                    Token::Operand(self.array(depth)?)
+                    return Ok(Step::Open(Container::Array));
                 }
                 b']' => {
                     self.pos += 1;
@@ -183,7 +246,7 @@ impl Lexer<'_, '_> {
                     }
                 }
             };
-            return Ok(Some(token));
+            return Ok(Step::Token(token));
         }
     }
 
@@ -280,37 +343,71 @@ impl Lexer<'_, '_> {
         out
     }
 
-    fn array(&mut self, depth: usize) -> Result<Operand, BudgetExhausted> {
-        let mut items = Vec::new();
-        loop {
-            match self.next_token(depth + 1)? {
-                None | Some(Token::Close) => break,
-                Some(Token::Operand(operand)) => items.push(operand),
-                // An operator inside an array ends it (a damaged stream); keep going.
-                Some(Token::Keyword(_)) => {}
-            }
+    /// Reads the array or dictionary whose opening delimiter `step` just returned, `depth`
+    /// containers deep, with everything nested in it. The nesting is kept on a stack on the
+    /// heap, never the call stack, so no content stream can exhaust the thread's stack.
+    /// A container [`MAX_NESTING`] deep or deeper is read (its tokens count against the
+    /// budget) but becomes [`Operand::Other`], and nothing inside it is kept. A `]` or
+    /// `>>` closes whichever container is innermost; the end of the data closes them all.
+    fn container(&mut self, kind: Container, depth: usize) -> Result<Operand, BudgetExhausted> {
+        // The kept containers, outermost first: `open[i]` is `depth + i` deep.
+        let mut open: Vec<Frame> = Vec::new();
+        // Containers open inside the innermost kept one (or all of them when even the first
+        // is too deep): counted only.
+        let mut hidden = 0usize;
+        if depth < MAX_NESTING {
+            open.push(Frame::new(kind));
+        } else {
+            hidden = 1;
         }
-        Ok(if depth >= MAX_NESTING { Operand::Other } else { Operand::Array(items) })
-    }
-
-    fn dict(&mut self, depth: usize) -> Result<Operand, BudgetExhausted> {
-        let mut entries = Vec::new();
-        let mut key: Option<Vec<u8>> = None;
         loop {
-            match self.next_token(depth + 1)? {
-                None | Some(Token::Close) => break,
-                Some(Token::Operand(operand)) => match key.take() {
-                    Some(k) => entries.push((k, operand)),
-                    None => {
-                        if let Operand::Name(name) = operand {
-                            key = Some(name);
-                        }
+            match self.step()? {
+                Step::Open(kind) => {
+                    if hidden > 0 || depth + open.len() >= MAX_NESTING {
+                        hidden += 1;
+                    } else {
+                        open.push(Frame::new(kind));
                     }
-                },
-                Some(Token::Keyword(_)) => {}
+                }
+                Step::Token(Token::Close) => {
+                    let value = if hidden > 0 {
+                        hidden -= 1;
+                        if hidden > 0 {
+                            continue;
+                        }
+                        Operand::Other
+                    } else {
+                        match open.pop() {
+                            Some(frame) => frame.finish(),
+                            None => Operand::Other,
+                        }
+                    };
+                    match open.last_mut() {
+                        Some(parent) => parent.add(value),
+                        None => return Ok(value),
+                    }
+                }
+                Step::Token(Token::Operand(operand)) => {
+                    if hidden == 0
+                        && let Some(frame) = open.last_mut()
+                    {
+                        frame.add(operand);
+                    }
+                }
+                // An operator inside an array or dictionary is noise (a damaged stream).
+                Step::Token(Token::Keyword(_)) => {}
+                Step::End => {
+                    let mut value = (hidden > 0).then_some(Operand::Other);
+                    while let Some(mut frame) = open.pop() {
+                        if let Some(inner) = value.take() {
+                            frame.add(inner);
+                        }
+                        value = Some(frame.finish());
+                    }
+                    return Ok(value.unwrap_or(Operand::Other));
+                }
             }
         }
-        Ok(if depth >= MAX_NESTING { Operand::Other } else { Operand::Dict(entries) })
     }
 
     /// Reads an inline image's dictionary up to `ID` and skips its data up to `EI`.
@@ -393,6 +490,64 @@ mod tests {
         let ops = ops(b"q BI /W 2 /H 1 /CS /G /BPC 8 ID \x00EI\xff EI Q");
         let operators: Vec<&[u8]> = ops.iter().map(|o| o.operator.as_slice()).collect();
         assert_eq!(operators, [b"q".as_slice(), b"BI", b"Q"]);
+    }
+
+    /// How many arrays are nested in `operand`, following the first element.
+    fn nesting(mut operand: &Operand) -> usize {
+        let mut depth = 0;
+        while let Operand::Array(items) = operand {
+            depth += 1;
+            match items.first() {
+                Some(inner) => operand = inner,
+                None => break,
+            }
+        }
+        depth
+    }
+
+    #[test]
+    fn nesting_a_million_deep_is_read_without_recursion_and_kept_to_the_limit() {
+        let depth = 1_000_000;
+        let mut data = b"[".repeat(depth);
+        data.extend(b"(x)");
+        data.extend(b"]".repeat(depth));
+        data.extend(b" TJ");
+        let mut budget = 10_000_000;
+        let ops = tokenize(&data, &mut budget).expect("within the budget");
+        assert_eq!(ops.len(), 1);
+        assert_eq!(ops[0].operator, b"TJ");
+        // Arrays 0 to 31 deep are kept; the one 32 deep stands for everything inside it.
+        assert_eq!(nesting(&ops[0].operands[0]), MAX_NESTING);
+        let mut innermost = &ops[0].operands[0];
+        while let Operand::Array(items) = innermost {
+            innermost = &items[0];
+        }
+        assert_eq!(*innermost, Operand::Other);
+    }
+
+    #[test]
+    fn unclosed_dictionaries_a_million_deep_end_with_the_data() {
+        let data = b"<< /K ".repeat(1_000_000);
+        let mut budget = 10_000_000;
+        let ops = tokenize(&data, &mut budget).expect("within the budget");
+        assert!(ops.is_empty());
+        let mut budget = 1000;
+        assert_eq!(tokenize(&data, &mut budget), Err(BudgetExhausted));
+    }
+
+    #[test]
+    fn a_close_ends_the_innermost_container_of_either_kind() {
+        let ops = ops(b"[1 << /A [2 3] /B 4 ] 5] TJ");
+        let Operand::Array(items) = &ops[0].operands[0] else { panic!("an array: {ops:?}") };
+        assert_eq!(items[0], Operand::Number(1.0));
+        assert_eq!(
+            items[1],
+            Operand::Dict(vec![
+                (b"A".to_vec(), Operand::Array(vec![Operand::Number(2.0), Operand::Number(3.0)])),
+                (b"B".to_vec(), Operand::Number(4.0)),
+            ])
+        );
+        assert_eq!(items[2], Operand::Number(5.0));
     }
 
     #[test]

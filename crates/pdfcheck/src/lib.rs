@@ -21,6 +21,12 @@
 //!   has a page whose content cannot be decoded prints blank or not at all. An empty file
 //!   and a file over [`Rules::max_bytes`] (`too_large`, checked before parsing) are refused
 //!   too.
+//! - **Within the reader's limits** (`too_complex`): before the file is read its structure
+//!   is surveyed ([`hybridpost_pdfguard`]): nesting deeper than 64 levels, stream lengths
+//!   referring through more than 4 objects, more than 500,000 cross-reference entries or
+//!   1,000,000 objects, more than 160 MiB of memory to hold it or 1 GiB of bytes to
+//!   process are refused, naming the limit; nothing else is checked then. Real documents
+//!   stay far below (see [`reader_limits`]).
 //! - **Not encrypted** (`encrypted`): a password-protected file cannot be opened by the
 //!   print room's software; a file with an `/Encrypt` dictionary but no open password can
 //!   still forbid printing, or print degraded, depending on the software. Either way the
@@ -99,7 +105,14 @@ mod pages;
 use serde::Serialize;
 
 pub use append::{AppendError, append_pages};
-pub use check::check;
+pub use check::{Busy, check, check_waiting};
+
+/// What a PDF may make the reader do before it is refused as `too_complex`: the guard's
+/// defaults (generous for official letters with attachments: hundreds of pages, thousands
+/// of objects, tens of megabytes), with content streams decoded up to 64 MiB each.
+pub fn reader_limits() -> hybridpost_pdfguard::Limits {
+    hybridpost_pdfguard::Limits { max_decoded_stream_bytes: content::MAX_STREAM_BYTES, ..Default::default() }
+}
 
 /// The window of a DL (110 × 220 mm) window envelope as DIN 680 places it, on the
 /// unfolded A4 sheet in millimetres from its top-left corner: x, y, width, height.
@@ -177,6 +190,9 @@ pub enum ProblemCode {
     PageTooComplex,
     /// An image covering the whole page (a scan), whose margins cannot be checked (a warning).
     FullPageImage,
+    /// The file's structure goes beyond what the reader reads ([`reader_limits`]); the
+    /// message names the limit. Nothing else is checked.
+    TooComplex,
 }
 
 impl ProblemCode {
@@ -195,6 +211,7 @@ impl ProblemCode {
             Self::LowResolutionImage => "low_resolution_image",
             Self::PageTooComplex => "page_too_complex",
             Self::FullPageImage => "full_page_image",
+            Self::TooComplex => "too_complex",
         }
     }
 }

@@ -659,7 +659,20 @@ impl<W: Write> LetterPages<'_, '_, W> {
     /// cannot be read, is encrypted or has no pages is an error, and adds nothing.
     pub fn append_pdf_pages(&mut self, pdf: &[u8]) -> Result<usize, RenderError> {
         self.batch.check()?;
-        let doc = lopdf::Document::load_mem(pdf).map_err(|e| RenderError::ForeignPdf(e.to_string()))?;
+        // Through the guard, as every PDF from outside: within its limits, its pages copied
+        // into the batch (one copy of its objects, its bytes written once more).
+        let admit = hybridpost_pdfguard::Admit {
+            working_bytes: 2 * pdf.len() as u64,
+            copies: 1,
+            wait: std::time::Duration::from_secs(600),
+        };
+        let loaded = hybridpost_pdfguard::load(pdf, &hybridpost_pdfguard::Limits::default(), admit).map_err(|e| {
+            RenderError::ForeignPdf(match e {
+                hybridpost_pdfguard::GuardError::Unreadable(detail) => detail,
+                other => other.to_string(),
+            })
+        })?;
+        let doc = &loaded.document;
         if doc.is_encrypted() || doc.trailer.get(b"Encrypt").is_ok() {
             return Err(RenderError::ForeignPdf("the PDF is encrypted".to_string()));
         }
@@ -678,8 +691,8 @@ impl<W: Write> LetterPages<'_, '_, W> {
         let mut queue: VecDeque<ObjectId> = VecDeque::new();
         let mut media_boxes = Vec::new();
         for &id in &page_ids {
-            let page = page_with_inherited(&doc, id)?;
-            media_boxes.push(media_box_of(&doc, &page));
+            let page = page_with_inherited(doc, id)?;
+            media_boxes.push(media_box_of(doc, &page));
             map.insert(id, Renumbered::Object(next));
             next += 1;
             let mut page = page;

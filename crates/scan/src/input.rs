@@ -41,6 +41,12 @@ pub struct Limits {
     pub max_zip_entries: u32,
     /// Most uncompressed bytes in a zip, all entries together.
     pub max_zip_bytes: u64,
+    /// What a PDF's structure may make the reader do (nesting, objects, memory…); a PDF
+    /// beyond it is refused with the limit named.
+    pub pdf: hybridpost_pdfguard::Limits,
+    /// How long opening a PDF waits for the process's PDF memory budget before the file
+    /// is refused as [`FileError::Busy`].
+    pub pdf_wait: std::time::Duration,
 }
 
 impl Default for Limits {
@@ -54,6 +60,8 @@ impl Default for Limits {
             max_alloc_bytes: 512 * 1024 * 1024,
             max_zip_entries: 1_000,
             max_zip_bytes: 1024 * 1024 * 1024,
+            pdf: hybridpost_pdfguard::Limits::default(),
+            pdf_wait: std::time::Duration::from_secs(600),
         }
     }
 }
@@ -171,9 +179,14 @@ pub enum FileError {
     /// The file's structure is damaged.
     #[error("the file is damaged: {0}")]
     Damaged(String),
-    /// More pages, entries or bytes than the limits allow.
+    /// More pages, entries or bytes than the limits allow, or a PDF whose structure goes
+    /// beyond what is read (nested too deep, too many objects, too much memory…).
     #[error("{0}")]
     OverLimit(String),
+    /// The process had no memory for the file within [`Limits::pdf_wait`]; upload it again
+    /// later.
+    #[error("{0}")]
+    Busy(String),
 }
 
 /// Why one page could not be decoded.
@@ -320,7 +333,7 @@ impl Source {
     fn open(kind: Kind, bytes: Vec<u8>, limits: &Limits) -> Result<Source, FileError> {
         let source = match kind {
             Kind::Png | Kind::Jpeg => Source::Single { kind, bytes },
-            Kind::Pdf => Source::Pdf(pdf::PdfPages::open(&bytes)?),
+            Kind::Pdf => Source::Pdf(pdf::PdfPages::open(&bytes, limits)?),
             Kind::Tiff => Source::Tiff(tiff_pages::TiffPages::open(bytes, limits)?),
             Kind::Zip => {
                 return Err(FileError::NotAScan("a zip inside a zip is not read; put the scans in one zip".into()));

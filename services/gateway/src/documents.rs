@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hybridpost_core::ValidationErrors;
-use hybridpost_pdfcheck::{Problem as PdfProblem, Report, Rules, Severity};
+use hybridpost_pdfcheck::{Problem as PdfProblem, ProblemCode, Report, Rules, Severity};
 use hybridpost_store::documents::{self, DocumentRecord};
 use hybridpost_store::{BlobKey, now_text};
 use hybridpost_web::AgencyCaller;
@@ -20,6 +20,12 @@ use crate::AppState;
 
 /// Largest PDF accepted, in bytes.
 pub const MAX_PDF_BYTES: usize = 20 * 1024 * 1024;
+/// PDF uploads (checks and documents) read at once by a process; more wait their turn
+/// before their bodies are read, so bodies in memory stay within this many times
+/// [`MAX_PDF_BYTES`].
+pub const MAX_PDF_UPLOADS_AT_ONCE: usize = 4;
+/// How long a check waits for the process's PDF memory budget before answering 503.
+const PDF_CHECK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// One problem found in a PDF.
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -27,9 +33,9 @@ pub struct PdfCheckProblem {
     /// The page, from 1; absent for the whole file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub page: Option<u32>,
-    /// Stable code: `encrypted`, `damaged`, `too_large`, `too_many_pages`, `page_size`,
-    /// `content_in_margin`, `content_in_window`, `font_not_embedded`, `active_content`,
-    /// `low_resolution_image`, `page_too_complex`, `full_page_image`.
+    /// Stable code: `encrypted`, `damaged`, `too_large`, `too_complex`, `too_many_pages`,
+    /// `page_size`, `content_in_margin`, `content_in_window`, `font_not_embedded`,
+    /// `active_content`, `low_resolution_image`, `page_too_complex`, `full_page_image`.
     pub code: String,
     /// `refusal` (the PDF cannot be sent) or `warning`.
     pub severity: String,
@@ -105,10 +111,24 @@ fn require_pdf(headers: &HeaderMap) -> Result<(), ApiError> {
 async fn run_check(body: Bytes) -> Result<Report, ApiError> {
     tokio::task::spawn_blocking(move || {
         let rules = Rules { max_bytes: MAX_PDF_BYTES, ..Rules::default() };
-        hybridpost_pdfcheck::check(&body, &rules)
+        hybridpost_pdfcheck::check_waiting(&body, &rules, PDF_CHECK_WAIT)
     })
     .await
-    .map_err(|e| ApiError::Internal(format!("the PDF check panicked: {e}")))
+    .map_err(|e| ApiError::Internal(format!("the PDF check panicked: {e}")))?
+    .map_err(|busy| ApiError::Unavailable(busy.to_string()))
+}
+
+/// The refusals of `report` as the fields of a 422 answer.
+fn refusals(report: &Report) -> ApiError {
+    let mut errors = ValidationErrors::default();
+    for p in report.problems.iter().filter(|p| p.severity == Severity::Refusal) {
+        let field = match p.page {
+            Some(page) => format!("pdf.page[{page}].{}", p.code.as_str()),
+            None => format!("pdf.{}", p.code.as_str()),
+        };
+        errors.add(field, format!("{} / {}", p.message_th, p.message_en));
+    }
+    ApiError::Validation(errors)
 }
 
 /// Check a PDF for print without sending anything: every problem, page by page, in one answer.
@@ -120,6 +140,8 @@ async fn run_check(body: Bytes) -> Result<Report, ApiError> {
         (status = 401, description = "No or bad API key", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Larger than 20 MB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not application/pdf", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The PDF's structure is beyond what the service reads (`pdf.too_complex`: nested too deep, too many objects, too much memory to hold…); the message names the limit, and nothing else is checked", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Too many PDFs are being read at once; try again shortly", body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = []))
 )]
@@ -130,6 +152,10 @@ pub(crate) async fn check_pdf(
 ) -> Result<Json<PdfCheckReport>, ApiError> {
     require_pdf(&headers)?;
     let report = run_check(body).await?;
+    // A file the reader refuses to read is not checked: like an oversized one, it is refused.
+    if report.with_code(ProblemCode::TooComplex).next().is_some() {
+        return Err(refusals(&report));
+    }
     Ok(Json(PdfCheckReport::from(&report)))
 }
 
@@ -143,7 +169,8 @@ pub(crate) async fn check_pdf(
         (status = 401, description = "No or bad API key", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Larger than 20 MB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not application/pdf", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "It would not print right; every problem listed", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "It would not print right, or its structure is beyond what the service reads (`pdf.too_complex`); every problem listed", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Too many PDFs are being read at once; try again shortly", body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = []))
 )]
@@ -156,15 +183,7 @@ pub(crate) async fn upload_document(
     require_pdf(&headers)?;
     let report = run_check(body.clone()).await?;
     if !report.is_acceptable() {
-        let mut errors = ValidationErrors::default();
-        for p in report.problems.iter().filter(|p| p.severity == Severity::Refusal) {
-            let field = match p.page {
-                Some(page) => format!("pdf.page[{page}].{}", p.code.as_str()),
-                None => format!("pdf.{}", p.code.as_str()),
-            };
-            errors.add(field, format!("{} / {}", p.message_th, p.message_en));
-        }
-        return Err(ApiError::Validation(errors));
+        return Err(refusals(&report));
     }
     let document_id = uuid::Uuid::now_v7().to_string();
     let key = BlobKey::parse(&format!("documents/{}/{document_id}.pdf", caller.agency_id))

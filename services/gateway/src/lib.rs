@@ -28,7 +28,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use documents::{DocumentSummary, MAX_PDF_BYTES, PdfCheckProblem, PdfCheckReport};
+pub use documents::{DocumentSummary, MAX_PDF_BYTES, MAX_PDF_UPLOADS_AT_ONCE, PdfCheckProblem, PdfCheckReport};
 pub use events::{Event, EventFeed};
 pub use letters::{LetterDetail, LetterList, LetterSummary};
 pub use webhooks::{CreatedWebhook, NewWebhook, Webhook, WebhookList};
@@ -139,8 +139,17 @@ pub fn api() -> OpenApiRouter<AppState> {
             OpenApiRouter::new()
                 .routes(routes!(documents::check_pdf))
                 .routes(routes!(documents::upload_document))
-                .layer(DefaultBodyLimit::max(documents::MAX_PDF_BYTES)),
+                .layer(DefaultBodyLimit::max(documents::MAX_PDF_BYTES))
+                // One count for both routes: a request waits here, its body unread, while
+                // the process reads as many PDF bodies as it allows.
+                .layer(tower::limit::GlobalConcurrencyLimitLayer::with_semaphore(pdf_upload_slots())),
         )
+}
+
+/// The process's slots for PDF uploads being read, shared by every router built.
+fn pdf_upload_slots() -> Arc<tokio::sync::Semaphore> {
+    static SLOTS: std::sync::OnceLock<Arc<tokio::sync::Semaphore>> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| Arc::new(tokio::sync::Semaphore::new(documents::MAX_PDF_UPLOADS_AT_ONCE))).clone()
 }
 
 /// The agency API's routes with their state and body limit (no common layers), and its

@@ -1033,3 +1033,75 @@ async fn unprintable_text_is_refused_with_the_field_and_the_character_position()
     fine["body"] = json!(["บรรทัดหนึ่ง\nบรรทัดสอง"]);
     assert_eq!(h.post(&h.a, &fine).await.status, StatusCode::CREATED, "a line break inside a paragraph is kept");
 }
+
+/// One request over a real connection: the status line and the body.
+async fn over_socket(addr: std::net::SocketAddr, method: &str, path: &str, key: &str, pdf: &[u8]) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\nauthorization: Bearer {key}\r\n\
+         content-type: application/pdf\r\ncontent-length: {}\r\n\r\n",
+        pdf.len()
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    socket.write_all(pdf).await.unwrap();
+    let mut answer = Vec::new();
+    socket.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let status = answer.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = answer.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned());
+    (status, body)
+}
+
+#[tokio::test]
+async fn hostile_pdfs_are_refused_with_their_limit_named_and_the_server_keeps_answering() {
+    use hybridpost_pdfguard::hostile::{self, Nest};
+    let h = harness().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(hybridpost_gateway::run(h.app.clone(), listener, async {
+        let _ = stopped.await;
+    }));
+    let healthy = || async {
+        let (status, _) = over_socket(addr, "GET", "/healthz", "", b"").await;
+        assert_eq!(status, 200, "the server answers /healthz");
+    };
+    let refused: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("30,000 nested arrays in the file body", hostile::nested_body(Nest::Arrays, 30_000), "64 levels"),
+        ("30,000 nested dictionaries in the file body", hostile::nested_body(Nest::Dictionaries, 30_000), "64 levels"),
+        (
+            "a million nested arrays in an object stream",
+            hostile::nested_object_stream(Nest::Arrays, 1_000_000),
+            "64 levels",
+        ),
+        ("a chain of 30,000 stream lengths", hostile::length_chain(30_000), "at most 4"),
+        ("an object stream measured by itself", hostile::self_measuring_object_stream(), "at most 4"),
+        ("60,000 arrays of 120 zeros", hostile::many_small_arrays(60_000, 120), "at most"),
+        ("a million compressed objects", hostile::many_objects_in_streams(600_000), "at most"),
+    ];
+    for (what, pdf, limit) in &refused {
+        for path in ["/v1/pdf-checks", "/v1/documents"] {
+            let (status, body) = over_socket(addr, "POST", path, &h.a, pdf).await;
+            assert_eq!(status, 422, "{what} to {path}: {body}");
+            let problem: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(problem["errors"][0]["field"], "pdf.too_complex", "{what}: {problem}");
+            let message = problem["errors"][0]["message"].as_str().unwrap();
+            assert!(message.contains(limit), "{what}: the answer names the limit: {message}");
+            healthy().await;
+        }
+    }
+    // The upload that aborted every role: a content stream nesting 30,000 arrays, then the
+    // `]`s and `TJ`; and the same with dictionaries. They are read, checked and stored.
+    for kind in [Nest::Arrays, Nest::Dictionaries] {
+        let pdf = hostile::nested_content(kind, 30_000);
+        let (status, body) = over_socket(addr, "POST", "/v1/pdf-checks", &h.a, &pdf).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["pages"], 1, "{body}");
+        let (status, body) = over_socket(addr, "POST", "/v1/documents", &h.a, &pdf).await;
+        assert!(status == 201 || status == 422, "{status}: {body}");
+        healthy().await;
+    }
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), server).await.unwrap().unwrap().unwrap();
+}

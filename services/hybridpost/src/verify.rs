@@ -228,7 +228,11 @@ fn binarise(image: &image::GrayImage) -> image::GrayImage {
 /// QR texts in a PDF: link targets (hybridpost makes the seal a link), then embedded images
 /// (a scanned letter is one image per page).
 fn pdf_codes(bytes: &[u8]) -> anyhow::Result<Vec<String>> {
-    let doc = lopdf::Document::load_mem(bytes).context("the PDF cannot be read")?;
+    // A PDF from anyone: surveyed before lopdf loads it (nesting, chains, memory).
+    let admit = hybridpost_pdfguard::Admit::file(bytes, std::time::Duration::from_secs(60));
+    let loaded = hybridpost_pdfguard::load(bytes, &hybridpost_pdfguard::Limits::default(), admit)
+        .context("the PDF cannot be read")?;
+    let doc = &loaded.document;
     anyhow::ensure!(!doc.is_encrypted(), "the PDF is encrypted");
     let mut texts = Vec::new();
     for object in doc.objects.values() {

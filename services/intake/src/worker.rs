@@ -110,6 +110,11 @@ pub async fn decode_next_file(state: &IntakeState) -> anyhow::Result<bool> {
             tracing::info!(scan.id = %file.scan_id, pages, "scan file {} decoded: {pages} pages", file.file_index);
         }
         Ok(None) => tracing::warn!("another worker took over scan file {} of {}", file.file_index, file.scan_id),
+        Err(FileFailure(why)) if why.starts_with(BUSY) => {
+            // The process had no memory for the file: leave it claimed; when the claim runs
+            // out, a worker (here or on another node) decodes it again.
+            tracing::warn!(scan.id = %file.scan_id, "scan file {} waits: {why}", file.file_index);
+        }
         Err(FileFailure(why)) => {
             let mut tx = state.store.begin().await?;
             scan::finish_file(&mut tx, file.scan_id, file.file_index, &token, 0, Some(&why), &now_text()).await?;
@@ -160,6 +165,10 @@ fn cpu_slot() -> CpuSlot {
 /// Why a whole file could not be read, in words for the operator.
 struct FileFailure(String);
 
+/// How a [`FileFailure`] starts when the file was not read for want of memory, not for
+/// anything in it: it is decoded again later, not failed.
+const BUSY: &str = "busy: ";
+
 impl From<anyhow::Error> for FileFailure {
     fn from(e: anyhow::Error) -> Self {
         FileFailure(format!("{e:#}"))
@@ -206,7 +215,10 @@ async fn decode_file(state: &IntakeState, file: &ScanFileRecord, token: &str) ->
     let runtime = tokio::runtime::Handle::current();
     let threads = state.config.page_threads.max(1);
     let decoder = tokio::task::spawn_blocking(move || -> Result<u32, String> {
-        let reader = hybridpost_scan::input::open(&name, bytes, &limits).map_err(|e| e.to_string())?;
+        let reader = hybridpost_scan::input::open(&name, bytes, &limits).map_err(|e| match e {
+            hybridpost_scan::input::FileError::Busy(why) => format!("{BUSY}{why}"),
+            other => other.to_string(),
+        })?;
         let count = reader.page_count();
         let seen_before = |hash: &str| {
             runtime

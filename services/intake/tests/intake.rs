@@ -530,3 +530,66 @@ async fn a_worker_whose_claim_was_taken_over_writes_nothing() {
     let mut conn = store.read().await.unwrap();
     assert_eq!(hybridpost_store::scan::scan_pages(&mut conn, scan_id.parse().unwrap()).await.unwrap().len(), 1);
 }
+
+/// `GET /healthz` over a real connection; its status.
+async fn healthz(addr: std::net::SocketAddr) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+    socket.write_all(b"GET /healthz HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n").await.unwrap();
+    let mut answer = String::new();
+    socket.read_to_string(&mut answer).await.unwrap();
+    answer.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+#[tokio::test]
+async fn hostile_scanner_pdfs_fail_alone_naming_their_limit_and_the_server_keeps_answering() {
+    use hybridpost_pdfguard::hostile::{self, Nest, Place};
+    let w = world().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(
+        axum::serve(listener, w.intake.clone())
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .into_future(),
+    );
+    assert_eq!(healthz(addr).await, 200);
+    let l = send_letter(&w, &w.a.1, "นายสมชาย ใจดี").await;
+    let reply = rasterise(&letter_pdf(&w, &l).await, DPI).pop().unwrap();
+    let (width, height) = (300, 420);
+    let grey: Vec<u8> = (0..width * height).map(|i| if (i / width) % 20 < 10 { 40 } else { 230 }).collect();
+    let scan = |kind, depth, place| hostile::nested_scan(kind, depth, place, width, height, &grey);
+    let refused = [
+        ("deep-body.pdf", scan(Nest::Arrays, 30_000, Place::Body), "64 levels"),
+        ("deep-dictionaries.pdf", scan(Nest::Dictionaries, 30_000, Place::Body), "64 levels"),
+        ("deep-object-stream.pdf", scan(Nest::Arrays, 1_000_000, Place::ObjectStream), "64 levels"),
+        ("length-chain.pdf", hostile::length_chain(30_000), "at most 4"),
+        ("self-measuring.pdf", hostile::self_measuring_object_stream(), "at most 4"),
+        ("small-arrays.pdf", hostile::many_small_arrays(60_000, 120), "at most"),
+    ];
+    let mut parts = vec![Part::Text("mode", "replies")];
+    for (name, pdf, _) in &refused {
+        parts.push(Part::File(name, pdf.clone()));
+    }
+    // Nesting in the page's content is never read: the scanned image is.
+    parts.push(Part::File("deep-content.pdf", scan(Nest::Arrays, 30_000, Place::Content)));
+    parts.push(Part::File("reply.png", png(&reply)));
+    let scan_id = accepted(&upload(&w, &w.site.1, parts).await);
+    drain(&w).await;
+    assert_eq!(healthz(addr).await, 200, "the server still answers after decoding them");
+    let view = scan_view(&w, &w.site.1, &scan_id).await;
+    let files = view["files"].as_array().unwrap();
+    for (name, _, limit) in &refused {
+        let file = files.iter().find(|f| f["name"] == *name).unwrap();
+        assert_eq!(file["status"], "failed", "{name}: {file}");
+        let error = file["error"].as_str().unwrap();
+        assert!(error.contains(limit), "{name}: the error names the limit: {error}");
+    }
+    let content = files.iter().find(|f| f["name"] == "deep-content.pdf").unwrap();
+    assert_eq!(content["pages"], 1, "{content}");
+    assert_eq!(count(&view, "matched"), 1, "the good page is matched: {view:#}");
+    stop.send(()).unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), server).await.unwrap().unwrap().unwrap();
+}

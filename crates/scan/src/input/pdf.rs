@@ -13,32 +13,57 @@ use super::{
     Decoded, FileError, Limits, StoredImage, check_pixels, flate_gray, g4_stored, inflate_exact, plausible_dpi,
 };
 
-/// A loaded PDF and its pages in order.
+/// Largest decoded palette of an indexed colour space read (256 entries of 4 components
+/// need 1 KiB; the rest is never looked at).
+const MAX_PALETTE_BYTES: usize = 1 << 20;
+/// Parents followed from a page to find its inherited resources.
+const MAX_TREE_DEPTH: usize = 64;
+
+/// A loaded PDF and its pages in order. The document holds its share of the process's PDF
+/// memory budget for as long as the pages are read.
 pub(super) struct PdfPages {
-    doc: Document,
+    loaded: hybridpost_pdfguard::Loaded,
     pages: Vec<ObjectId>,
 }
 
 impl PdfPages {
-    pub(super) fn open(bytes: &[u8]) -> Result<PdfPages, FileError> {
-        let doc = match Document::load_mem(bytes) {
-            Ok(doc) => doc,
+    pub(super) fn open(bytes: &[u8], limits: &Limits) -> Result<PdfPages, FileError> {
+        // Surveyed first: nesting, chains of lengths and memory within limits, then loaded
+        // within the process's budget (the file itself counted while it is held).
+        let admit = hybridpost_pdfguard::Admit::file(bytes, limits.pdf_wait);
+        let loaded = match hybridpost_pdfguard::load(bytes, &limits.pdf, admit) {
+            Ok(loaded) => loaded,
+            Err(e @ hybridpost_pdfguard::GuardError::Busy { .. }) => return Err(FileError::Busy(e.to_string())),
+            Err(e) if e.is_over_limit() => {
+                return Err(FileError::OverLimit(format!(
+                    "{e}; save it again from the scanner's software, or scan it again"
+                )));
+            }
             // An /Encrypt dictionary we could not even get to the end of is still a locked file
             // as far as the sender is concerned.
             Err(_) if has_encrypt_key(bytes) => return Err(FileError::Encrypted),
             Err(e) => {
+                let e = match e {
+                    hybridpost_pdfguard::GuardError::Unreadable(detail) => detail,
+                    other => other.to_string(),
+                };
                 return Err(FileError::Damaged(format!(
                     "the PDF's structure cannot be read ({e}); it may be cut short, so upload it again"
                 )));
             }
         };
+        let doc = &loaded.document;
         // lopdf opens files whose user password is empty and removes /Encrypt; what is left
         // needs a password.
         if doc.trailer.get(b"Encrypt").is_ok() {
             return Err(FileError::Encrypted);
         }
         let pages: Vec<ObjectId> = doc.page_iter().collect();
-        Ok(PdfPages { doc, pages })
+        Ok(PdfPages { loaded, pages })
+    }
+
+    fn doc(&self) -> &Document {
+        &self.loaded.document
     }
 
     pub(super) fn page_count(&self) -> u32 {
@@ -47,10 +72,11 @@ impl PdfPages {
 
     pub(super) fn decode(&self, index: u32, limits: &Limits) -> Result<Decoded, String> {
         let page_id = *self.pages.get(index as usize).ok_or("the page is missing from the PDF")?;
-        let page = self.doc.get_dictionary(page_id).map_err(|e| format!("the page cannot be read: {e}"))?;
+        let doc = self.doc();
+        let page = doc.get_dictionary(page_id).map_err(|e| format!("the page cannot be read: {e}"))?;
         let stream = self.page_image(page_id)?;
-        let (image, stored) = decode_image(&self.doc, stream, limits)?;
-        let dpi = page_size_in(&self.doc, page).and_then(|(w, h)| {
+        let (image, stored) = decode_image(doc, stream, limits)?;
+        let dpi = page_size_in(doc, page).and_then(|(w, h)| {
             // Scanners draw the image over the whole page; the root mean square of both axes
             // does not care whether the image was turned to fit.
             let area_in = f64::from(w) / 72.0 * f64::from(h) / 72.0;
@@ -61,10 +87,11 @@ impl PdfPages {
 
     /// The largest image XObject the page's resources reach, directly or through forms.
     fn page_image(&self, page_id: ObjectId) -> Result<&Stream, String> {
+        let doc = self.doc();
         let (inline, ids) =
-            self.doc.get_page_resources(page_id).map_err(|e| format!("the page's resources cannot be read: {e}"))?;
+            page_resources(doc, page_id).map_err(|e| format!("the page's resources cannot be read: {e}"))?;
         let mut dicts: Vec<&Dictionary> = inline.into_iter().collect();
-        dicts.extend(ids.into_iter().filter_map(|id| self.doc.get_dictionary(id).ok()));
+        dicts.extend(ids.into_iter().filter_map(|id| doc.get_dictionary(id).ok()));
         let mut best: Option<(u64, &Stream)> = None;
         let mut seen = HashSet::new();
         for resources in dicts {
@@ -121,8 +148,30 @@ impl PdfPages {
     }
 
     fn deref<'a>(&'a self, object: &'a Object) -> Option<&'a Object> {
-        self.doc.dereference(object).ok().map(|(_, o)| o)
+        self.doc().dereference(object).ok().map(|(_, o)| o)
     }
+}
+
+/// lopdf's `Document::get_page_resources` without its recursion up the `/Parent` chain
+/// (a file chooses how long that chain is): the page's own resource dictionary, and the
+/// resource dictionaries referred to by the page and its ancestors, nearest first.
+fn page_resources(doc: &Document, page_id: ObjectId) -> Result<(Option<&Dictionary>, Vec<ObjectId>), String> {
+    let Ok(page) = doc.get_dictionary(page_id) else { return Ok((None, Vec::new())) };
+    let inline = page.get(b"Resources").and_then(Object::as_dict).ok();
+    let mut ids = Vec::new();
+    let mut seen = HashSet::new();
+    let mut node = page;
+    for _ in 0..MAX_TREE_DEPTH {
+        if let Ok(id) = node.get(b"Resources").and_then(Object::as_reference) {
+            ids.push(id);
+        }
+        let Ok(parent) = node.get(b"Parent").and_then(Object::as_reference) else { return Ok((inline, ids)) };
+        if !seen.insert(parent) {
+            return Err(format!("the page tree loops back to object {} {}", parent.0, parent.1));
+        }
+        node = doc.get_dictionary(parent).map_err(|e| e.to_string())?;
+    }
+    Err(format!("the page tree is more than {MAX_TREE_DEPTH} levels deep"))
 }
 
 fn has_encrypt_key(bytes: &[u8]) -> bool {
@@ -209,7 +258,8 @@ fn named_space(doc: &Document, cs: &Object, depth: u32) -> Result<ColorSpace, St
                     };
                     let lookup = match arr.get(3).and_then(|o| doc.dereference(o).ok()).map(|(_, o)| o) {
                         Some(Object::String(bytes, _)) => bytes.clone(),
-                        Some(Object::Stream(s)) => s.decompressed_content().unwrap_or_else(|_| s.content.clone()),
+                        Some(Object::Stream(s)) => hybridpost_pdfguard::decode_stream(s, MAX_PALETTE_BYTES)
+                            .unwrap_or_else(|_| s.content.iter().take(MAX_PALETTE_BYTES).copied().collect()),
                         _ => return Err("the indexed colour space has no palette".into()),
                     };
                     Ok(ColorSpace::Indexed(base, lookup))
