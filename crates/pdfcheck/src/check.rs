@@ -33,9 +33,10 @@ const MAX_RESOURCE_DEPTH: usize = 12;
 const DOCUMENT_BUDGET_PAGES: u64 = 10;
 /// Memory a check uses beside the loaded document and the file, reserved with them from
 /// the process's PDF budget: a page's decoded content streams (as much as its work
-/// budget lets it decode) and the operations read from them, at their worst (measured:
-/// a page of 32 MiB of path operators takes 70 MiB).
-pub const CHECK_WORKING_BYTES: u64 = 96 << 20;
+/// budget lets it decode) and the operations read from them, at their worst (measured in
+/// a release build: a page of 32 or 64 MiB of path operators peaks at 35 MiB for the
+/// whole process; this leaves room for forms and fonts).
+pub const CHECK_WORKING_BYTES: u64 = 64 << 20;
 
 /// The process had no memory for the check within the time the caller waits: try later.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
