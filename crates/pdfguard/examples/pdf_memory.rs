@@ -26,7 +26,10 @@ fn peak_kib() -> u64 {
 }
 
 /// The files: what they are called and how they are made.
-fn files() -> Vec<(&'static str, Box<dyn Fn() -> Vec<u8>>)> {
+/// A named maker of one hostile file.
+type NamedFile = (&'static str, Box<dyn Fn() -> Vec<u8>>);
+
+fn files() -> Vec<NamedFile> {
     vec![
         ("many-small-arrays", Box::new(|| hostile::many_small_arrays(60_000, 120))),
         ("big-content-32mib", Box::new(|| hostile::big_content(32 << 20))),

@@ -87,19 +87,19 @@ impl Writer {
         let mut offsets = Vec::with_capacity(self.objects.len());
         for (i, body) in self.objects.iter().enumerate() {
             offsets.push(out.len());
-            let _ = write!(out, "{} 0 obj\n", i + 1);
+            let _ = writeln!(out, "{} 0 obj", i + 1);
             out.extend_from_slice(body);
             out.extend_from_slice(b"\nendobj\n");
         }
         let xref = out.len();
-        let _ = write!(out, "xref\n0 {}\n0000000000 65535 f \n", offsets.len() + 1);
+        let _ = writeln!(out, "xref\n0 {}\n0000000000 65535 f ", offsets.len() + 1);
         for (i, offset) in offsets.into_iter().enumerate() {
             let number = i as u32 + 1;
             let generation = generations.iter().find(|g| g.0 == number).map_or(0, |g| g.1);
-            let _ = write!(out, "{offset:010} {generation:05} n \n");
+            let _ = writeln!(out, "{offset:010} {generation:05} n ");
         }
         let _ =
-            write!(out, "trailer\n<< /Size {} /Root {root} 0 R >>\nstartxref\n{xref}\n%%EOF\n", self.objects.len() + 1);
+            writeln!(out, "trailer\n<< /Size {} /Root {root} 0 R >>\nstartxref\n{xref}\n%%EOF", self.objects.len() + 1);
         out
     }
 }
@@ -163,7 +163,7 @@ pub fn objects_in_streams(objects: &[Vec<u8>], streams: &[Vec<u8>], per_stream: 
     for (i, body) in streams.iter().enumerate() {
         let number = n + 1 + i as u32;
         entries.push((number, 1, out.len() as u32, 0));
-        let _ = write!(out, "{number} 0 obj\n");
+        let _ = writeln!(out, "{number} 0 obj");
         out.extend_from_slice(body);
         out.extend_from_slice(b"\nendobj\n");
     }
@@ -212,7 +212,7 @@ pub fn objects_in_streams(objects: &[Vec<u8>], streams: &[Vec<u8>], per_stream: 
         table.len()
     );
     out.extend_from_slice(&table);
-    let _ = write!(out, "\nendstream\nendobj\nstartxref\n{xref_at}\n%%EOF\n");
+    let _ = writeln!(out, "\nendstream\nendobj\nstartxref\n{xref_at}\n%%EOF");
     out
 }
 
@@ -306,7 +306,7 @@ pub fn self_measuring_object_stream() -> Vec<u8> {
     let content_at = out.len();
     out.extend_from_slice(b"4 0 obj\n<< /Length 1 >>\nstream\nx\nendstream\nendobj\n");
     let container_at = out.len();
-    let _ = write!(out, "6 0 obj\n<< /Type /ObjStm /N 4 /First {first} /Length 5 0 R >>\nstream\n");
+    let _ = writeln!(out, "6 0 obj\n<< /Type /ObjStm /N 4 /First {first} /Length 5 0 R >>\nstream");
     out.extend_from_slice(&data);
     out.extend_from_slice(b"\nendstream\nendobj\n");
     let xref_at = out.len();
@@ -325,9 +325,9 @@ pub fn self_measuring_object_stream() -> Vec<u8> {
         table.extend_from_slice(&two.to_be_bytes());
         table.extend_from_slice(&three.to_be_bytes());
     }
-    let _ = write!(out, "7 0 obj\n<< /Type /XRef /Size 8 /W [1 4 2] /Root 1 0 R /Length {} >>\nstream\n", table.len());
+    let _ = writeln!(out, "7 0 obj\n<< /Type /XRef /Size 8 /W [1 4 2] /Root 1 0 R /Length {} >>\nstream", table.len());
     out.extend_from_slice(&table);
-    let _ = write!(out, "\nendstream\nendobj\nstartxref\n{xref_at}\n%%EOF\n");
+    let _ = writeln!(out, "\nendstream\nendobj\nstartxref\n{xref_at}\n%%EOF");
     out
 }
 
@@ -380,13 +380,13 @@ pub fn overlapping_entries(entries: usize, items: usize) -> Vec<u8> {
     let pages = out.len();
     out.extend_from_slice(b"2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n");
     let big = out.len();
-    let _ = write!(out, "3 0 obj\n[{}]\nendobj\n", "0 ".repeat(items));
+    let _ = writeln!(out, "3 0 obj\n[{}]\nendobj", "0 ".repeat(items));
     let xref = out.len();
-    let _ = write!(out, "xref\n0 {}\n0000000000 65535 f \n{catalog:010} 00000 n \n{pages:010} 00000 n \n", entries + 3);
+    let _ = writeln!(out, "xref\n0 {}\n0000000000 65535 f \n{catalog:010} 00000 n \n{pages:010} 00000 n ", entries + 3);
     for _ in 0..entries {
-        let _ = write!(out, "{big:010} 00000 n \n");
+        let _ = writeln!(out, "{big:010} 00000 n ");
     }
-    let _ = write!(out, "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", entries + 3);
+    let _ = writeln!(out, "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF", entries + 3);
     out
 }
 

@@ -11,6 +11,9 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+/// A cross-reference table's entries, and where the text after it starts.
+type XrefSections = (BTreeMap<u32, Entry>, usize);
+
 use lopdf::{Dictionary, Object, ObjectId, Stream};
 
 use crate::syntax::{ALLOCATION_OVERHEAD, Build, OBJECT_BYTES, Read, Stop, Syntax, Top};
@@ -365,7 +368,7 @@ impl<'a> Surveyor<'a> {
     }
 
     /// lopdf's `parser::xref`: `xref`, then sections of `start count` and 20-byte entries.
-    fn xref_table(&mut self, pos: usize) -> Result<Option<(BTreeMap<u32, Entry>, usize)>, GuardError> {
+    fn xref_table(&mut self, pos: usize) -> Result<Option<XrefSections>, GuardError> {
         let s = self.syntax;
         if !s.starts_with(pos, b"xref") {
             return Ok(None);
@@ -377,9 +380,8 @@ impl<'a> Surveyor<'a> {
         let Some(mut p) = s.eol(p) else { return Ok(None) };
         let mut xref = BTreeMap::new();
         let mut sections = 0;
-        loop {
-            // start " " count, opt(" "), eol
-            let Some((start, e)) = s.unsigned::<usize>(p) else { break };
+        // start " " count, opt(" "), eol
+        while let Some((start, e)) = s.unsigned::<usize>(p) {
             if !s.starts_with(e, b" ") {
                 break;
             }
@@ -390,8 +392,7 @@ impl<'a> Surveyor<'a> {
             }
             let Some(mut q) = s.eol(q) else { break };
             let mut index: usize = 0;
-            loop {
-                let Some((offset, e)) = s.unsigned::<u32>(q) else { break };
+            while let Some((offset, e)) = s.unsigned::<u32>(q) {
                 if !s.starts_with(e, b" ") {
                     break;
                 }
