@@ -87,7 +87,7 @@ impl Writer {
         let mut offsets = Vec::with_capacity(self.objects.len());
         for (i, body) in self.objects.iter().enumerate() {
             offsets.push(out.len());
-            let _ = write!(out, "{} 0 obj\n", i + 1);
+            let _ = writeln!(out, "{} 0 obj", i + 1);
             out.extend_from_slice(body);
             out.extend_from_slice(b"\nendobj\n");
         }
@@ -96,7 +96,7 @@ impl Writer {
         for (i, offset) in offsets.into_iter().enumerate() {
             let number = i as u32 + 1;
             let generation = generations.iter().find(|g| g.0 == number).map_or(0, |g| g.1);
-            let _ = write!(out, "{offset:010} {generation:05} n \n");
+            let _ = writeln!(out, "{offset:010} {generation:05} n ");
         }
         let _ =
             write!(out, "trailer\n<< /Size {} /Root {root} 0 R >>\nstartxref\n{xref}\n%%EOF\n", self.objects.len() + 1);
@@ -163,7 +163,7 @@ pub fn objects_in_streams(objects: &[Vec<u8>], streams: &[Vec<u8>], per_stream: 
     for (i, body) in streams.iter().enumerate() {
         let number = n + 1 + i as u32;
         entries.push((number, 1, out.len() as u32, 0));
-        let _ = write!(out, "{number} 0 obj\n");
+        let _ = writeln!(out, "{number} 0 obj");
         out.extend_from_slice(body);
         out.extend_from_slice(b"\nendobj\n");
     }
@@ -384,7 +384,7 @@ pub fn overlapping_entries(entries: usize, items: usize) -> Vec<u8> {
     let xref = out.len();
     let _ = write!(out, "xref\n0 {}\n0000000000 65535 f \n{catalog:010} 00000 n \n{pages:010} 00000 n \n", entries + 3);
     for _ in 0..entries {
-        let _ = write!(out, "{big:010} 00000 n \n");
+        let _ = writeln!(out, "{big:010} 00000 n ");
     }
     let _ = write!(out, "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", entries + 3);
     out

@@ -46,6 +46,9 @@ const STREAM_KEYS: &[&[u8]] = &[
     b"ID",
 ];
 
+/// A cross-reference table read, and where it ends.
+type Table = (BTreeMap<u32, Entry>, usize);
+
 /// A cross-reference entry as lopdf keeps it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Entry {
@@ -365,7 +368,8 @@ impl<'a> Surveyor<'a> {
     }
 
     /// lopdf's `parser::xref`: `xref`, then sections of `start count` and 20-byte entries.
-    fn xref_table(&mut self, pos: usize) -> Result<Option<(BTreeMap<u32, Entry>, usize)>, GuardError> {
+    #[expect(clippy::while_let_loop, reason = "each loop has several ways out, as lopdf's grammar has")]
+    fn xref_table(&mut self, pos: usize) -> Result<Option<Table>, GuardError> {
         let s = self.syntax;
         if !s.starts_with(pos, b"xref") {
             return Ok(None);

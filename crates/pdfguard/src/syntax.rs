@@ -356,7 +356,6 @@ impl<'a> Syntax<'a> {
     /// A value that is not an array or dictionary: lopdf's alternatives `null`, `boolean`,
     /// `reference`, `real`, `integer`, `name`, `literal_string`, `hexadecimal_string`, in
     /// that order.
-    #[expect(clippy::type_complexity, reason = "one private helper's result")]
     fn scalar(&self, pos: usize, build: bool) -> Result<(usize, Cost, Option<Object>, Top), Stop> {
         let simple = Cost { heap: 0, objects: 1 };
         let c = self.at(pos).ok_or(Stop::Fail)?;
