@@ -25,11 +25,11 @@ fn peak_kib() -> u64 {
         .unwrap_or(0)
 }
 
-/// The files: what they are called and how they are made.
-/// A named maker of one hostile file.
-type NamedFile = (&'static str, Box<dyn Fn() -> Vec<u8>>);
+/// How a file is made.
+type Make = Box<dyn Fn() -> Vec<u8>>;
 
-fn files() -> Vec<NamedFile> {
+/// The files: what they are called and how they are made.
+fn files() -> Vec<(&'static str, Make)> {
     vec![
         ("many-small-arrays", Box::new(|| hostile::many_small_arrays(60_000, 120))),
         ("big-content-32mib", Box::new(|| hostile::big_content(32 << 20))),

@@ -18,7 +18,7 @@
 //! [`survey`] follows lopdf 0.44's reader step by step without building anything (on an
 //! explicit stack, never recursing on the file's structure) and adds up what lopdf would
 //! allocate and do; [`load`] refuses a file over [`Limits`] with an error that names the
-//! limit, reserves the survey's estimate from the process's [budget], and only
+//! limit, reserves the survey's estimate from the process's [`budget`], and only
 //! then lets lopdf load it. [`decode_stream`] decodes stream data with the same care.
 //!
 //! Every lopdf load of bytes from outside in this workspace goes through [`load`]; this

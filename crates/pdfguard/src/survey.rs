@@ -11,9 +11,6 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-/// A cross-reference table's entries, and where the text after it starts.
-type XrefSections = (BTreeMap<u32, Entry>, usize);
-
 use lopdf::{Dictionary, Object, ObjectId, Stream};
 
 use crate::syntax::{ALLOCATION_OVERHEAD, Build, OBJECT_BYTES, Read, Stop, Syntax, Top};
@@ -48,6 +45,9 @@ const STREAM_KEYS: &[&[u8]] = &[
     b"Encrypt",
     b"ID",
 ];
+
+/// A cross-reference table read, and where it ends.
+type Table = (BTreeMap<u32, Entry>, usize);
 
 /// A cross-reference entry as lopdf keeps it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -368,7 +368,8 @@ impl<'a> Surveyor<'a> {
     }
 
     /// lopdf's `parser::xref`: `xref`, then sections of `start count` and 20-byte entries.
-    fn xref_table(&mut self, pos: usize) -> Result<Option<XrefSections>, GuardError> {
+    #[expect(clippy::while_let_loop, reason = "each loop has several ways out, as lopdf's grammar has")]
+    fn xref_table(&mut self, pos: usize) -> Result<Option<Table>, GuardError> {
         let s = self.syntax;
         if !s.starts_with(pos, b"xref") {
             return Ok(None);
@@ -380,8 +381,9 @@ impl<'a> Surveyor<'a> {
         let Some(mut p) = s.eol(p) else { return Ok(None) };
         let mut xref = BTreeMap::new();
         let mut sections = 0;
-        // start " " count, opt(" "), eol
-        while let Some((start, e)) = s.unsigned::<usize>(p) {
+        loop {
+            // start " " count, opt(" "), eol
+            let Some((start, e)) = s.unsigned::<usize>(p) else { break };
             if !s.starts_with(e, b" ") {
                 break;
             }
@@ -392,7 +394,8 @@ impl<'a> Surveyor<'a> {
             }
             let Some(mut q) = s.eol(q) else { break };
             let mut index: usize = 0;
-            while let Some((offset, e)) = s.unsigned::<u32>(q) {
+            loop {
+                let Some((offset, e)) = s.unsigned::<u32>(q) else { break };
                 if !s.starts_with(e, b" ") {
                     break;
                 }
