@@ -131,6 +131,9 @@ proptest! {
         match read("chain.tif", tiff_chain(count, looped)) {
             Ok(pages) => prop_assert!(count <= 1000 && pages.len() == count, "{} pages of {count}", pages.len()),
             Err(FileError::OverLimit(why)) => prop_assert!(count > 1000 && why.contains("limit"), "{count}: {why}"),
+            // A chain that loops back is a damaged file; the TIFF reader may notice the cycle
+            // before it hands out a page (one directory pointing at itself), and says so.
+            Err(FileError::Damaged(why)) => prop_assert!(looped && why.contains("cycle"), "{count}: {why}"),
             Err(other) => prop_assert!(false, "{count}: {other}"),
         }
     }
@@ -166,5 +169,14 @@ fn structures_that_would_crash_or_take_gigabytes_are_refused_plain_and_zipped() 
         // In a zip the entry is refused on its own: one failed entry, no pages.
         let pages = read("scans.zip", zip).unwrap_or_else(|e| panic!("{what} zipped: {e}"));
         assert_eq!(pages, [(0, 0)], "{what} zipped");
+    }
+}
+
+#[test]
+fn a_tiff_directory_pointing_at_itself_is_a_damaged_file() {
+    match read("loop.tif", tiff_chain(1, true)) {
+        Ok(pages) => assert_eq!(pages.len(), 1),
+        Err(FileError::Damaged(why)) => assert!(why.contains("cycle"), "{why}"),
+        Err(other) => panic!("{other}"),
     }
 }
