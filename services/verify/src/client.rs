@@ -1,13 +1,12 @@
 //! Who is asking, how often they may, and the headers every public response wears.
 
-use std::net::{IpAddr, SocketAddr};
-
-use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use hmac::{Hmac, Mac};
 use hybridpost_seal::{Purpose, ServiceSecret};
+use hybridpost_web::client::client_address;
 use hybridpost_web::problem::ApiError;
 
 use crate::VerifyState;
@@ -17,33 +16,6 @@ use sha2::Sha256;
 /// framed, and posts forms only here (CSP Level 3).
 pub(crate) const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
      img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
-
-/// The client's IP address: the last entry of the configured proxy header when there is one
-/// (the address the trusted proxy saw; earlier entries are the client's own claims), else the
-/// connection's address, else `unknown` when the router runs without connection info
-/// (in-process tests).
-pub(crate) fn client_address(
-    extensions: &axum::http::Extensions,
-    headers: &HeaderMap,
-    proxy_header: Option<&HeaderName>,
-) -> String {
-    if let Some(name) = proxy_header {
-        let forwarded = headers
-            .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(str::trim)
-            .rfind(|v| !v.is_empty())
-            .and_then(|v| v.parse::<IpAddr>().ok());
-        if let Some(ip) = forwarded {
-            return ip.to_string();
-        }
-    }
-    extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "unknown".to_owned(), |ConnectInfo(addr)| addr.ip().to_string())
-}
 
 /// Keyed hash of a client address, hex: what PIN attempts are counted by, so that no IP
 /// address is stored.
