@@ -101,7 +101,17 @@ pub struct ApiKeyRecord {
 /// Stores a new agency.
 pub async fn insert_agency(conn: &mut AnyConnection, agency: &Agency) -> Result<()> {
     check_issuer_code(&agency.issuer_code).map_err(StoreError::Invalid)?;
-    sqlx::query(&format!("insert into agency ({AGENCY_COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7)"))
+    write_agency(conn, agency, "").await.map_err(|e| conflict_or(e, "agency"))?;
+    Ok(())
+}
+
+/// The insert of `agency`, with `conflict` after its values (empty, or an `on conflict` clause).
+async fn write_agency(
+    conn: &mut AnyConnection,
+    agency: &Agency,
+    conflict: &str,
+) -> std::result::Result<(), sqlx::Error> {
+    sqlx::query(&format!("insert into agency ({AGENCY_COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7){conflict}"))
         .bind(agency.agency_id.to_string())
         .bind(&agency.name)
         .bind(&agency.name_en)
@@ -110,8 +120,7 @@ pub async fn insert_agency(conn: &mut AnyConnection, agency: &Agency) -> Result<
         .bind(&agency.contact_email)
         .bind(&agency.created_at)
         .execute(conn)
-        .await
-        .map_err(|e| conflict_or(e, "agency"))?;
+        .await?;
     Ok(())
 }
 
@@ -136,18 +145,8 @@ pub async fn ensure_service_agency(conn: &mut AnyConnection) -> Result<Agency> {
         contact_email: None,
         created_at: crate::now_text(),
     };
-    sqlx::query(&format!(
-        "insert into agency ({AGENCY_COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7) on conflict (agency_id) do nothing"
-    ))
-    .bind(agency.agency_id.to_string())
-    .bind(&agency.name)
-    .bind(&agency.name_en)
-    .bind(agency.address_lines.join("\n"))
-    .bind(&agency.issuer_code)
-    .bind(&agency.contact_email)
-    .bind(&agency.created_at)
-    .execute(&mut *conn)
-    .await?;
+    // Another node may make it at the same moment: whichever insert comes second does nothing.
+    write_agency(conn, &agency, " on conflict (agency_id) do nothing").await?;
     get_agency(conn, agency_id).await?.ok_or_else(|| StoreError::Corrupt("the service agency was not stored".into()))
 }
 
