@@ -18,7 +18,7 @@
 
 use hybridpost_core::{Channel, ChannelReason, LetterId, LetterLayout, LetterStatus, NewLetter, NewRecipient};
 use hybridpost_keyring::{SealRequest, to_seal_date};
-use hybridpost_seal::{ContentDigest, DocumentType, Purpose};
+use hybridpost_seal::{ContentDigest, DocumentType, Purpose, Reference};
 use hybridpost_store::channels::{self, ChangeStatus, ChannelChange};
 use hybridpost_store::events::{self, NewEvent};
 use hybridpost_store::letters::{self, LetterRecord, LetterSeal};
@@ -295,7 +295,11 @@ async fn confirmation_letter(
     let from_en = effective.format(&en).unwrap_or_default();
     let masked = masked_email(email);
     let url = format!("{}/v/keep-paper", state.config.public_url);
-    let origin_ref = origin.seal.as_ref().map(|s| human_reference(&s.reference)).unwrap_or_default();
+    let origin_ref = origin
+        .seal
+        .as_ref()
+        .map(|s| Reference::parse_human(&s.reference).map_or_else(|| s.reference.clone(), |r| r.to_human()))
+        .unwrap_or_default();
     let content = NewLetter {
         reference: format!("HP/CC/{}", &change_id.replace('-', "")[20..]),
         layout: LetterLayout::Plain,
@@ -387,14 +391,6 @@ fn stored_defaults(stored: NewLetter) -> NewLetter {
         reply: None,
         ..stored
     }
-}
-
-/// The printed form of a stored (plain base32) seal reference.
-fn human_reference(plain: &str) -> String {
-    hybridpost_seal::base32_decode(plain)
-        .ok()
-        .and_then(|b| hybridpost_seal::Reference::from_bytes(&b))
-        .map_or_else(|| plain.to_owned(), |r| r.to_human())
 }
 
 /// Makes every pending change whose cooling-off period has passed effective: the address
