@@ -137,7 +137,13 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
          <body>\n<main>\n{body}</main>\n</body>\n</html>\n",
         escape(title)
     );
-    (status, private_headers("text/html; charset=utf-8"), html).into_response()
+    let mut response = (status, private_headers("text/html; charset=utf-8"), html).into_response();
+    if !status.is_success() {
+        // A refusal page is for the person who opened the link: the layers keep it as it is
+        // instead of answering problem+json.
+        response.extensions_mut().insert(hybridpost_web::problem::PageForPeople);
+    }
+    response
 }
 
 fn private_headers(content_type: &'static str) -> [(header::HeaderName, HeaderValue); 7] {

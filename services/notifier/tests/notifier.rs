@@ -317,6 +317,10 @@ async fn the_link_opens_the_letter_and_its_pdf_and_records_opened_once() {
     let page = String::from_utf8(body).unwrap();
     assert!(page.contains("ลิงก์นี้ไม่ถูกต้อง") && page.contains("This link is not valid"), "{page}");
     assert_eq!(get(&pages, "/d/short").await.0, StatusCode::NOT_FOUND);
+    // Served with the other roles, the refusal stays a page: the error layer keeps pages for
+    // people instead of answering problem+json.
+    let short = pages.clone().oneshot(Request::get("/d/short").body(Body::empty()).unwrap()).await.unwrap();
+    assert!(short.extensions().get::<hybridpost_web::problem::PageForPeople>().is_some());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

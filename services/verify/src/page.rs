@@ -270,7 +270,7 @@ async fn confirm_address(
 }
 
 /// The form of the keep-paper page, with a message next to the field when the code was wrong.
-fn keep_paper_form(error: Option<(&str, &str)>) -> String {
+fn keep_paper_form(typed: &str, error: Option<(&str, &str)>) -> String {
     let error_html = error
         .map(|(th, en)| {
             format!("<p id=\"code-error\" class=\"field-error\" role=\"alert\">{th} <span lang=\"en\">{en}</span></p>")
@@ -281,13 +281,14 @@ fn keep_paper_form(error: Option<(&str, &str)>) -> String {
         "<form method=\"post\" action=\"/v/keep-paper\" class=\"card\">\
          <label for=\"code\">รหัสในจดหมายยืนยัน <span lang=\"en\">Code on the confirmation letter</span></label>\
          <input id=\"code\" name=\"code\" autocomplete=\"off\" autocapitalize=\"characters\" spellcheck=\"false\" \
-         maxlength=\"40\" required{described}>{error_html}\
+         maxlength=\"40\" value=\"{typed}\" required{described}>{error_html}\
          <button type=\"submit\">รับจดหมายทางไปรษณีย์ต่อไป <span lang=\"en\">Keep letters on paper</span></button>\
-         </form>"
+         </form>",
+        typed = escape(typed)
     )
 }
 
-fn keep_paper_message(status: StatusCode, state: &'static str, error: Option<(&str, &str)>) -> Response {
+fn keep_paper_message(status: StatusCode, state: &'static str, typed: &str, error: Option<(&str, &str)>) -> Response {
     message_page(Message {
         status,
         state,
@@ -299,13 +300,13 @@ fn keep_paper_message(status: StatusCode, state: &'static str, error: Option<(&s
              coming on paper."
                 .into(),
         ),
-        form: keep_paper_form(error),
+        form: keep_paper_form(typed, error),
     })
 }
 
 /// `GET /v/keep-paper`: the form for the code on a confirmation letter.
 async fn keep_paper_page() -> Response {
-    keep_paper_message(StatusCode::OK, "keep-paper", None)
+    keep_paper_message(StatusCode::OK, "keep-paper", "", None)
 }
 
 #[derive(Deserialize)]
@@ -324,6 +325,7 @@ async fn keep_paper(
             return Ok(keep_paper_message(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid",
+                &code,
                 Some((
                     "ไม่พบรหัสนี้ กรุณาตรวจสอบรหัส 16 ตัวในจดหมายอีกครั้ง",
                     "This code is not known; check the 16 characters on the letter again.",

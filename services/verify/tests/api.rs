@@ -462,6 +462,9 @@ async fn a_confirmed_opt_in_posts_a_sealed_confirmation_letter_and_takes_effect_
     let bad = post_form(&h, "/v/keep-paper", "code=AAAA-BBBB-CCCC-DDDD").await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(bad.text().contains("role=\"alert\"") && bad.text().contains("aria-invalid=\"true\""), "{}", bad.text());
+    assert!(bad.text().contains("value=\"AAAA-BBBB-CCCC-DDDD\""), "what was typed stays in the field");
+    let hostile = post_form(&h, "/v/keep-paper", "code=%22%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E").await;
+    assert!(hostile.text().contains("value=\"&quot;&gt;&lt;script&gt;"), "{}", hostile.text());
     let typed = code.to_lowercase().replace('-', " ");
     let undone = post_form(&h, "/v/keep-paper", &format!("code={}", typed.replace(' ', "+"))).await;
     assert_eq!(undone.status, StatusCode::OK, "{}", undone.text());
