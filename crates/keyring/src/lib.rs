@@ -79,6 +79,20 @@ pub struct SealedLetter {
     pub pin_wrapped: Vec<u8>,
 }
 
+impl SealedLetter {
+    /// The seal as a letter stores it, issued on `issue_date` (the PIN itself is not kept: only
+    /// its hash, and wrapped for printing).
+    pub fn to_stored(&self, issue_date: Date) -> hybridpost_store::letters::LetterSeal {
+        hybridpost_store::letters::LetterSeal {
+            reference: self.reference.clone(),
+            seal: self.seal.as_bytes().to_vec(),
+            issue_date: issue_date.to_string(),
+            pin_hash: self.pin_hash.clone(),
+            pin_wrapped: self.pin_wrapped.clone(),
+        }
+    }
+}
+
 /// What goes into a seal besides the issuer.
 #[derive(Debug, Clone)]
 pub struct SealRequest {

@@ -9,7 +9,7 @@ use hybridpost_core::{Channel, ChannelReason, LetterId, LetterStatus, NewLetter}
 use hybridpost_keyring::{SealRequest, to_seal_date};
 use hybridpost_seal::{ContentDigest, DocumentType};
 use hybridpost_store::events::{self, NewEvent};
-use hybridpost_store::letters::{self, LetterRecord, LetterSeal, TransitionFailure};
+use hybridpost_store::letters::{self, LetterRecord, TransitionFailure};
 use hybridpost_store::{channels, idempotency, now_text};
 use hybridpost_web::problem::{ApiError, Problem};
 use hybridpost_web::{AgencyCaller, JsonBody, paging};
@@ -238,13 +238,7 @@ pub(crate) async fn create_letter(
         content,
         created_at: now.clone(),
         updated_at: now.clone(),
-        seal: Some(LetterSeal {
-            reference: sealed.reference.clone(),
-            seal: sealed.seal.as_bytes().to_vec(),
-            issue_date: issue_date.to_string(),
-            pin_hash: sealed.pin_hash,
-            pin_wrapped: sealed.pin_wrapped,
-        }),
+        seal: Some(sealed.to_stored(issue_date)),
         withdrawn: None,
     };
     if channel == Channel::Print {

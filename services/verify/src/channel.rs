@@ -21,7 +21,7 @@ use hybridpost_keyring::{SealRequest, to_seal_date};
 use hybridpost_seal::{ContentDigest, DocumentType, Purpose, Reference};
 use hybridpost_store::channels::{self, ChangeStatus, ChannelChange};
 use hybridpost_store::events::{self, NewEvent};
-use hybridpost_store::letters::{self, LetterRecord, LetterSeal};
+use hybridpost_store::letters::{self, LetterRecord};
 use hybridpost_store::verify::{self as verify_store, TokenUse};
 use hybridpost_store::{AnyConnection, StoreError, agencies, timestamp_text};
 use hybridpost_web::problem::ApiError;
@@ -366,13 +366,7 @@ async fn confirmation_letter(
         content,
         created_at: now_text.clone(),
         updated_at: now_text,
-        seal: Some(LetterSeal {
-            reference: sealed.reference.clone(),
-            seal: sealed.seal.as_bytes().to_vec(),
-            issue_date: issue_date.to_string(),
-            pin_hash: sealed.pin_hash,
-            pin_wrapped: sealed.pin_wrapped,
-        }),
+        seal: Some(sealed.to_stored(issue_date)),
         withdrawn: None,
     })
 }

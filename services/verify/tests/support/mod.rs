@@ -14,7 +14,7 @@ use hybridpost_keyring::{Keyring, SealRequest, SealedLetter, today};
 use hybridpost_notify::{Mailer, MailerConfig, TransportConfig};
 use hybridpost_seal::{ContentDigest, DocumentType, ServiceSecret};
 use hybridpost_store::agencies::{self, Agency};
-use hybridpost_store::letters::{self, LetterRecord, LetterSeal};
+use hybridpost_store::letters::{self, LetterRecord};
 use hybridpost_store::testing::{TestStore, test_store};
 use hybridpost_store::{Store, now_text};
 use hybridpost_verify::{CopyRenderer, VerifyConfig, VerifyState};
@@ -146,13 +146,7 @@ impl Harness {
             }),
             created_at: now.clone(),
             updated_at: now,
-            seal: Some(LetterSeal {
-                reference: sealed.reference.clone(),
-                seal: sealed.seal.as_bytes().to_vec(),
-                issue_date: issue_date.to_string(),
-                pin_hash: sealed.pin_hash.clone(),
-                pin_wrapped: sealed.pin_wrapped.clone(),
-            }),
+            seal: Some(sealed.to_stored(issue_date)),
             withdrawn: None,
         };
         let mut tx = self.store.begin().await.unwrap();
