@@ -48,7 +48,7 @@ pub(crate) async fn retry_letter(
     headers: HeaderMap,
     Path(letter_id): Path<String>,
 ) -> Result<Json<LetterSummary>, ApiError> {
-    let letter_id: LetterId = letter_id.parse().map_err(|_| ApiError::NotFound(format!("no letter {letter_id:?}")))?;
+    let letter_id = crate::letters::parse_letter_id(&letter_id)?;
     // A body is refused rather than ignored: an agency sending a new `document_id` must not
     // think its letter was changed.
     let has_body = headers.contains_key(header::CONTENT_TYPE)

@@ -343,7 +343,7 @@ fn replay(stored: idempotency::IdempotencyRecord, request_hash: &str) -> Result<
         .into_response())
 }
 
-fn parse_letter_id(id: &str) -> Result<LetterId, ApiError> {
+pub(crate) fn parse_letter_id(id: &str) -> Result<LetterId, ApiError> {
     id.parse().map_err(|_| ApiError::NotFound(format!("no letter {id:?}")))
 }
 
