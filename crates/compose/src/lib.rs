@@ -6,13 +6,15 @@
 //! can be rendered again after a crash and the proof an agency downloads is what is printed.
 #![forbid(unsafe_code)]
 
+use hybridpost_core::LetterId;
 use hybridpost_core::NewLetter;
 use hybridpost_core::letter::ReplySpec;
 use hybridpost_keyring::Keyring;
 use hybridpost_render::{Document, LetterOptions, QrModules, ReplySheet, Sender, lay_out_letter};
 use hybridpost_seal::{Purpose, QrMatrix, Reference, ReplyCode, ReplyKey, Seal};
-use hybridpost_store::agencies::Agency;
+use hybridpost_store::agencies::{self, Agency};
 use hybridpost_store::letters::LetterRecord;
+use hybridpost_store::{AnyConnection, BlobStore, Store, StoreError, documents};
 
 /// A letter laid out for print.
 #[derive(Debug)]
@@ -76,8 +78,7 @@ impl Composer {
         document: Option<&[u8]>,
         pin: PinOnPage,
     ) -> Result<Composed, ComposeError> {
-        let mut content: NewLetter =
-            serde_json::from_value(letter.content.clone()).map_err(|e| ComposeError::Stored(e.to_string()))?;
+        let mut content = letter.letter().map_err(|e| ComposeError::Stored(e.to_string()))?;
         let agency_pdf = match (&content.document_id, document) {
             (None, _) => None,
             (Some(_), Some(pdf)) => Some(pdf.to_vec()),
@@ -174,6 +175,61 @@ impl Composer {
                 hybridpost_pdfcheck::append_pages(&cover, &pdf).map_err(|e| ComposeError::AgencyPdf(e.to_string()))
             }
         }
+    }
+}
+
+/// Why a letter's PDF could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum LetterPdfError {
+    /// The store could not be read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The letter cannot be laid out; the text is for the agency.
+    #[error(transparent)]
+    Compose(#[from] ComposeError),
+    /// The layout thread panicked (a bug).
+    #[error("the layout of letter {0} failed unexpectedly")]
+    Panicked(LetterId),
+}
+
+/// What a stored letter is laid out with besides itself: its agency and, for a letter sent as
+/// the agency's own PDF, that PDF. Print batches load these for each member; single copies go
+/// through [`Composer::letter_pdf`].
+pub async fn load_inputs(
+    conn: &mut AnyConnection,
+    blobs: &BlobStore,
+    letter: &LetterRecord,
+) -> Result<(Agency, Option<Vec<u8>>), StoreError> {
+    let agency = agencies::get_agency(conn, letter.agency_id).await?.ok_or_else(|| {
+        StoreError::Corrupt(format!("letter {} has no agency {}", letter.letter_id, letter.agency_id))
+    })?;
+    let document = match letter.document_id()? {
+        Some(id) => documents::load_bytes(conn, blobs, letter.scope(), id).await?,
+        None => None,
+    };
+    Ok((agency, document))
+}
+
+impl Composer {
+    /// The letter as one PDF without its PIN ([`Composer::pdf`]), loading what it is laid out
+    /// with and laying it out on a blocking thread: the agency's proof and the citizen's
+    /// digital copy.
+    pub async fn letter_pdf(
+        &self,
+        store: &Store,
+        blobs: &BlobStore,
+        letter: LetterRecord,
+    ) -> Result<Vec<u8>, LetterPdfError> {
+        let (agency, document) = {
+            let mut conn = store.read().await?;
+            load_inputs(&mut conn, blobs, &letter).await?
+        };
+        let composer = self.clone();
+        let letter_id = letter.letter_id;
+        tokio::task::spawn_blocking(move || composer.pdf(&letter, &agency, document.as_deref()))
+            .await
+            .map_err(|_| LetterPdfError::Panicked(letter_id))?
+            .map_err(LetterPdfError::from)
     }
 }
 

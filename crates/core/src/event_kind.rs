@@ -1,59 +1,90 @@
 //! The kinds of event on a letter's timeline, in one list.
 //!
 //! A status change is an event named after the new status (`batched`); the other events are
-//! named here. Code that records an event uses these constants, and the webhook filter accepts
-//! exactly [`all`], so a kind the service emits can always be subscribed to.
+//! named here. Code that records an event names an [`EventKind`], and the webhook filter
+//! accepts exactly [`EventKind::ALL`], so a kind the service emits can always be subscribed to.
 
 use crate::LetterStatus;
+use crate::wire::wire_enum;
 
-/// The letter could not be laid out in its print batch; it is held until the agency retries.
-pub const RENDER_FAILED: &str = "render_failed";
-/// No print site serves the letter's postcode; it waits until one does.
-pub const UNROUTABLE: &str = "unroutable";
-/// The letter has waited for print longer than `print_alarm_after_hours`.
-pub const PRINT_OVERDUE: &str = "print_overdue";
-/// The agency asked to print a held letter again.
-pub const PRINT_RETRIED: &str = "print_retried";
-/// The agency withdrew a letter that is out: its seal stops verifying as genuine.
-pub const WITHDRAWN: &str = "withdrawn";
-/// A citizen opened the letter's digital copy with its PIN.
-pub const OPENED_WITH_PIN: &str = "opened_with_pin";
-/// An e-mail or webhook about the letter was given up.
-pub const NOTIFICATION_FAILED: &str = "notification_failed";
-
-/// The recipient confirmed an e-mail address with the letter's PIN: a confirmation letter goes
-/// to their postal address and the change waits out its cooling-off period.
-pub const CHANNEL_CHANGE_REQUESTED: &str = "channel_change_requested";
-/// The cooling-off period passed: the recipient's letters now go to the address.
-pub const CHANNEL_CHANGE_EFFECTIVE: &str = "channel_change_effective";
-/// The change was stopped (or undone) with the code printed on the confirmation letter.
-pub const CHANNEL_CHANGE_STOPPED: &str = "channel_change_stopped";
-/// The recipient went back to paper from a digital notice.
-pub const CHANNEL_RETURNED_TO_PAPER: &str = "channel_returned_to_paper";
-
-/// Event kinds that are not status names.
-pub const OTHER: [&str; 11] = [
-    RENDER_FAILED,
-    UNROUTABLE,
-    PRINT_OVERDUE,
-    PRINT_RETRIED,
-    WITHDRAWN,
-    OPENED_WITH_PIN,
-    NOTIFICATION_FAILED,
-    CHANNEL_CHANGE_REQUESTED,
-    CHANNEL_CHANGE_EFFECTIVE,
-    CHANNEL_CHANGE_STOPPED,
-    CHANNEL_RETURNED_TO_PAPER,
-];
-
-/// Every event kind: each status name, then the others.
-pub fn all() -> impl Iterator<Item = &'static str> {
-    LetterStatus::ALL.into_iter().map(LetterStatus::as_str).chain(OTHER)
+wire_enum! {
+    /// What happened to a letter: an event on its timeline, in its agency's feed and in
+    /// webhooks. A status change is named after the new status.
+    pub enum EventKind ("event kind") {
+        /// Accepted from the agency (status `accepted`).
+        Accepted = "accepted",
+        /// Waiting for its site's next print batch.
+        QueuedForPrint = "queued_for_print",
+        /// In a print batch.
+        Batched = "batched",
+        /// Printed.
+        Printed = "printed",
+        /// Handed to the postal network.
+        Dispatched = "dispatched",
+        /// Delivered.
+        Delivered = "delivered",
+        /// Came back undeliverable.
+        Returned = "returned",
+        /// The digital notice was sent.
+        Notified = "notified",
+        /// The digital letter was opened.
+        Opened = "opened",
+        /// Cancelled before it was batched.
+        Cancelled = "cancelled",
+        /// A reply arrived.
+        ReplyReceived = "reply_received",
+        /// The letter could not be laid out in its print batch; it is held until the agency retries.
+        RenderFailed = "render_failed",
+        /// No print site serves the letter's postcode; it waits until one does.
+        Unroutable = "unroutable",
+        /// The letter has waited for print longer than `print_alarm_after_hours`.
+        PrintOverdue = "print_overdue",
+        /// The agency asked to print a held letter again.
+        PrintRetried = "print_retried",
+        /// The agency withdrew a letter that is out: its seal stops verifying as genuine.
+        Withdrawn = "withdrawn",
+        /// A citizen opened the letter's digital copy with its PIN.
+        OpenedWithPin = "opened_with_pin",
+        /// An e-mail or webhook about the letter was given up.
+        NotificationFailed = "notification_failed",
+        /// The recipient confirmed an e-mail address with the letter's PIN: a confirmation
+        /// letter goes to their postal address and the change waits out its cooling-off period.
+        ChannelChangeRequested = "channel_change_requested",
+        /// The cooling-off period passed: the recipient's letters now go to the address.
+        ChannelChangeEffective = "channel_change_effective",
+        /// The change was stopped (or undone) with the code printed on the confirmation letter.
+        ChannelChangeStopped = "channel_change_stopped",
+        /// The recipient went back to paper from a digital notice.
+        ChannelReturnedToPaper = "channel_returned_to_paper",
+    }
 }
 
-/// True when `kind` names an event the service records.
-pub fn is_known(kind: &str) -> bool {
-    all().any(|k| k == kind)
+impl From<LetterStatus> for EventKind {
+    fn from(status: LetterStatus) -> Self {
+        match status {
+            LetterStatus::Accepted => EventKind::Accepted,
+            LetterStatus::QueuedForPrint => EventKind::QueuedForPrint,
+            LetterStatus::Batched => EventKind::Batched,
+            LetterStatus::Printed => EventKind::Printed,
+            LetterStatus::Dispatched => EventKind::Dispatched,
+            LetterStatus::Delivered => EventKind::Delivered,
+            LetterStatus::Returned => EventKind::Returned,
+            LetterStatus::Notified => EventKind::Notified,
+            LetterStatus::Opened => EventKind::Opened,
+            LetterStatus::Cancelled => EventKind::Cancelled,
+            LetterStatus::ReplyReceived => EventKind::ReplyReceived,
+        }
+    }
+}
+
+impl From<HoldReason> for EventKind {
+    fn from(reason: HoldReason) -> Self {
+        match reason {
+            HoldReason::RenderFailed => EventKind::RenderFailed,
+            HoldReason::Unroutable => EventKind::Unroutable,
+            HoldReason::PrintOverdue => EventKind::PrintOverdue,
+        }
+    }
 }
 
 /// Why a letter waiting for print cannot move on by itself.
@@ -74,11 +105,7 @@ impl HoldReason {
 
     /// The stored name, which is also the kind of the event that raised it.
     pub fn as_str(self) -> &'static str {
-        match self {
-            HoldReason::RenderFailed => RENDER_FAILED,
-            HoldReason::Unroutable => UNROUTABLE,
-            HoldReason::PrintOverdue => PRINT_OVERDUE,
-        }
+        EventKind::from(self).as_str()
     }
 
     /// Reads a stored name back.
@@ -98,21 +125,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_kind_is_listed_once_and_statuses_are_kinds() {
-        let kinds: Vec<&str> = all().collect();
-        let mut unique = kinds.clone();
-        unique.sort_unstable();
-        unique.dedup();
-        assert_eq!(unique.len(), kinds.len(), "{kinds:?}");
-        assert_eq!(kinds.len(), LetterStatus::ALL.len() + OTHER.len());
-        assert!(is_known("batched") && is_known("unroutable") && is_known("opened_with_pin"));
-        assert!(!is_known("letter.batched") && !is_known(""));
+    fn every_status_is_a_kind_of_the_same_name_and_names_round_trip() {
+        for status in LetterStatus::ALL {
+            assert_eq!(EventKind::from(status).as_str(), status.as_str());
+        }
+        let mut names: Vec<&str> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
+        for kind in EventKind::ALL {
+            assert_eq!(kind.as_str().parse::<EventKind>(), Ok(*kind));
+            assert_eq!(serde_json::to_string(kind).unwrap(), format!("\"{kind}\""));
+        }
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), EventKind::ALL.len());
+        assert!("letter.batched".parse::<EventKind>().is_err() && "".parse::<EventKind>().is_err());
     }
 
     #[test]
     fn hold_reasons_are_event_kinds_and_round_trip() {
         for r in HoldReason::ALL {
-            assert!(is_known(r.as_str()));
+            assert!(r.as_str().parse::<EventKind>().is_ok());
             assert_eq!(HoldReason::parse(r.as_str()), Some(r));
             assert_eq!(serde_json::to_string(&r).unwrap(), format!("\"{r}\""));
         }

@@ -8,6 +8,13 @@ use serde::{Deserialize, Serialize};
 
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
+        id_type!(@ hyphenated $(#[$doc])* $name);
+    };
+    // `simple`: written as 32 hex digits without hyphens (how these ids were first stored).
+    (simple $(#[$doc:meta])* $name:ident) => {
+        id_type!(@ simple $(#[$doc])* $name);
+    };
+    (@ $format:ident $(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(transparent)]
@@ -33,7 +40,7 @@ macro_rules! id_type {
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                self.0.hyphenated().fmt(f)
+                self.0.$format().fmt(f)
             }
         }
 
@@ -91,6 +98,15 @@ id_type!(
     /// Identifies a citizen's reply rebuilt from scanned pages.
     ReplyId
 );
+id_type!(
+    /// Identifies a PDF an agency uploaded to send as a letter.
+    DocumentId
+);
+id_type!(
+    simple
+    /// Identifies a webhook endpoint of an agency.
+    EndpointId
+);
 
 /// Whose letters a caller may see: one agency, in one mode. Test mode is a world of its own,
 /// as in payment APIs: a test key sees and acts on test letters only (and their events,
@@ -124,6 +140,15 @@ impl AgencyScope {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn endpoint_ids_are_written_without_hyphens_and_read_either_way() {
+        let id = EndpointId::new();
+        let text = id.to_string();
+        assert_eq!(text.len(), 32, "{text}");
+        assert_eq!(text.parse::<EndpointId>().unwrap(), id);
+        assert_eq!(id.as_uuid().hyphenated().to_string().parse::<EndpointId>().unwrap(), id);
+    }
 
     #[test]
     fn ids_round_trip_through_text() {

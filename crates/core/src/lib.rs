@@ -12,16 +12,22 @@ pub mod event_kind;
 pub mod ids;
 pub mod letter;
 pub mod returns;
+pub mod scan;
 pub mod status;
 pub mod tracking;
 pub mod validation;
+mod wire;
 
 pub use address::{AddressError, ThaiAddress};
 pub use citizen_id::{CitizenId, CitizenIdError};
-pub use event_kind::HoldReason;
-pub use ids::{AgencyId, AgencyScope, BatchId, EventId, LetterId, ReplyId, ScanId, ScanPageId, SiteId};
+pub use event_kind::{EventKind, HoldReason};
+pub use ids::{
+    AgencyId, AgencyScope, BatchId, DocumentId, EndpointId, EventId, LetterId, ReplyId, ScanId, ScanPageId, SiteId,
+};
 pub use letter::{Channel, ChannelReason, Language, LetterLayout, NewLetter, NewRecipient, ReplyRequest};
 pub use returns::ReturnReason;
+pub use scan::{BatchStatus, PageOutcome, ReplySource, ScanFileStatus, ScanMode, ScanStatus};
 pub use status::{LetterStatus, TransitionError};
 pub use tracking::{TrackingError, TrackingNumber};
 pub use validation::{FieldError, ValidationErrors};
+pub use wire::UnknownName;

@@ -341,7 +341,7 @@ impl Keyring {
             .ok_or_else(|| KeyringError::BadKey { key_id: key.key_id.clone(), reason: "not 16 hex digits".into() })?;
         let mut tx = self.store.begin().await?;
         signing_keys::insert_key(&mut tx, &key).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         self.cache.lock().unwrap_or_else(|e| e.into_inner()).remove(&(KeyPurpose::TestSeal, issuer.to_owned()));
         tracing::info!(key.id = %id, issuer, "new test seal key for {issuer}");
         Ok(id)
@@ -361,7 +361,7 @@ impl Keyring {
         }
         let mut tx = self.store.begin().await?;
         self.publish(&mut tx, today).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         self.trust_list().await?.ok_or_else(|| KeyringError::Seal("no trust list after publishing one".into()))
     }
 
@@ -421,7 +421,7 @@ impl Keyring {
         let mut tx = self.store.begin().await?;
         signing_keys::insert_key(&mut tx, &key).await?;
         self.publish(&mut tx, today).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         Ok(id)
     }
 

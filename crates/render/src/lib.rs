@@ -10,6 +10,15 @@
 //! runtime, and no file access except [`LetterTemplates::from_dir`], which reads an operator's
 //! adjusted layouts. Output is deterministic: the same input gives the same bytes.
 //!
+//! # Two PDF writers
+//!
+//! A single document ([`Document::to_pdf`]: a proof, a digital copy) is written through
+//! printpdf, which builds the whole document in memory and subsets the fonts to the glyphs
+//! used. A print batch of thousands of letters is written by [`BatchWriter`], which streams each
+//! letter's pages to the output as it comes, embeds the fonts once per batch and keeps only
+//! offsets in memory; its object syntax is in `pdf_writer.rs`. Both draw the same page content
+//! (`content.rs` mirrors printpdf's operators), so a letter looks the same in either.
+//!
 //! ```
 //! use hybridpost_render::{Align, Area, Document, PageSize, Paragraph};
 //!

@@ -1,6 +1,6 @@
 //! Agencies' own PDFs, stored as blobs once they pass the print checks.
 
-use hybridpost_core::{AgencyId, AgencyScope};
+use hybridpost_core::{AgencyId, AgencyScope, DocumentId};
 use sqlx::{AnyConnection, Row};
 
 use crate::agencies::parse_id;
@@ -9,8 +9,8 @@ use crate::{Result, conflict_or};
 /// An agency's PDF as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DocumentRecord {
-    /// Its id (a UUID).
-    pub document_id: String,
+    /// Its id.
+    pub document_id: DocumentId,
     /// The agency that uploaded it.
     pub agency_id: AgencyId,
     /// Uploaded with a test key: only test letters may use it.
@@ -33,7 +33,7 @@ pub async fn insert_document(conn: &mut AnyConnection, d: &DocumentRecord) -> Re
         "insert into agency_document (document_id, agency_id, blob_key, sha256, pages, bytes, created_at, test) \
          values ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
-    .bind(&d.document_id)
+    .bind(d.document_id.to_string())
     .bind(d.agency_id.to_string())
     .bind(&d.blob_key)
     .bind(&d.sha256)
@@ -51,20 +51,20 @@ pub async fn insert_document(conn: &mut AnyConnection, d: &DocumentRecord) -> Re
 pub async fn get_document(
     conn: &mut AnyConnection,
     scope: AgencyScope,
-    document_id: &str,
+    document_id: DocumentId,
 ) -> Result<Option<DocumentRecord>> {
     let row = sqlx::query(
         "select document_id, agency_id, blob_key, sha256, pages, bytes, created_at, test from agency_document \
          where document_id = $1 and agency_id = $2 and test = $3",
     )
-    .bind(document_id)
+    .bind(document_id.to_string())
     .bind(scope.agency_id.to_string())
     .bind(crate::flag(scope.test))
     .fetch_optional(conn)
     .await?;
     row.map(|r| {
         Ok(DocumentRecord {
-            document_id: r.try_get(0)?,
+            document_id: parse_id(&r.try_get::<String, _>(0)?)?,
             agency_id: parse_id(&r.try_get::<String, _>(1)?)?,
             blob_key: r.try_get(2)?,
             sha256: r.try_get(3)?,
@@ -83,7 +83,7 @@ pub async fn load_bytes(
     conn: &mut AnyConnection,
     blobs: &crate::BlobStore,
     scope: AgencyScope,
-    document_id: &str,
+    document_id: DocumentId,
 ) -> Result<Option<Vec<u8>>> {
     let Some(record) = get_document(conn, scope, document_id).await? else { return Ok(None) };
     let key = crate::BlobKey::parse(&record.blob_key).map_err(|e| crate::StoreError::Corrupt(e.to_string()))?;

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use hybridpost_core::{AgencyId, AgencyScope, EventId, LetterId, LetterStatus};
+use hybridpost_core::{AgencyId, AgencyScope, EventId, EventKind, LetterId, LetterStatus};
 use sqlx::{AnyConnection, Row};
 
 use crate::agencies::parse_id;
@@ -22,8 +22,8 @@ pub struct NewEvent {
     pub agency_id: AgencyId,
     /// The letter.
     pub letter_id: LetterId,
-    /// What happened (a status name for status changes).
-    pub kind: &'static str,
+    /// What happened (the new status for status changes).
+    pub kind: EventKind,
     /// The letter's status after the event.
     pub status: LetterStatus,
     /// Details, JSON (never personal data).
@@ -47,7 +47,7 @@ pub struct EventRecord {
     /// The letter.
     pub letter_id: LetterId,
     /// What happened.
-    pub kind: String,
+    pub kind: EventKind,
     /// The letter's status after it.
     pub status: LetterStatus,
     /// Details.
@@ -110,7 +110,7 @@ pub async fn append_events(conn: &mut AnyConnection, events: Vec<NewEvent>) -> R
             test: false,
             cursor: FeedCursor::default(),
             letter_id: event.letter_id,
-            kind: event.kind.to_owned(),
+            kind: event.kind,
             status: event.status,
             detail: event.detail,
             request_id: event.request_id,
@@ -140,7 +140,7 @@ pub async fn append_events(conn: &mut AnyConnection, events: Vec<NewEvent>) -> R
                 .bind(r.event_id.to_string())
                 .bind(r.agency_id.to_string())
                 .bind(r.letter_id.to_string())
-                .bind(r.kind.clone())
+                .bind(r.kind.as_str())
                 .bind(r.status.as_str())
                 .bind(r.detail.as_ref().map(|d| d.to_string()))
                 .bind(r.request_id.clone())
@@ -211,7 +211,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<EventRecord> {
         test: r.try_get::<i64, _>("test")? != 0,
         cursor: FeedCursor { tx_order: r.try_get("tx_order")?, seq: r.try_get("seq")? },
         letter_id: parse_id(&r.try_get::<String, _>("letter_id")?)?,
-        kind: r.try_get("kind")?,
+        kind: r.try_get::<String, _>("kind")?.parse().map_err(|e| StoreError::Corrupt(format!("{e}")))?,
         status: status.parse().map_err(|e| StoreError::Corrupt(format!("{e}")))?,
         detail: detail
             .map(|d| serde_json::from_str(&d))

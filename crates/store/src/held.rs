@@ -7,7 +7,7 @@
 //! opened again, so each alarm is raised once. It is cleared when the letter moves on: batched,
 //! retried, routed to a new site, or cancelled.
 
-use hybridpost_core::{AgencyId, HoldReason, LetterId, LetterStatus, event_kind};
+use hybridpost_core::{AgencyId, EventKind, HoldReason, LetterId, LetterStatus};
 use sqlx::{AnyConnection, Row};
 
 use crate::agencies::{self, parse_id};
@@ -91,7 +91,7 @@ pub async fn raise(conn: &mut AnyConnection, alarms: Vec<NewAlarm>, now: &str) -
             events.push(NewEvent {
                 agency_id: a.agency_id,
                 letter_id: a.letter_id,
-                kind: a.reason.as_str(),
+                kind: a.reason.into(),
                 status: LetterStatus::QueuedForPrint,
                 detail: Some(a.detail),
                 request_id: a.request_id,
@@ -351,7 +351,7 @@ pub async fn retry_render(
         vec![NewEvent {
             agency_id,
             letter_id,
-            kind: event_kind::PRINT_RETRIED,
+            kind: EventKind::PrintRetried,
             status: LetterStatus::QueuedForPrint,
             detail: Some(serde_json::json!({"previous_reason": hold})),
             request_id: request_id.map(str::to_owned),

@@ -1,7 +1,10 @@
 //! Letters: their record, the agency-scoped reads, and status changes with their events.
 
 use base64::Engine;
-use hybridpost_core::{AgencyId, AgencyScope, Channel, ChannelReason, LetterId, LetterStatus, TransitionError};
+use hybridpost_core::{
+    AgencyId, AgencyScope, Channel, ChannelReason, DocumentId, LetterId, LetterStatus, NewLetter, TransitionError,
+};
+use serde::Deserialize;
 use sqlx::{AnyConnection, Row};
 
 use crate::agencies::parse_id;
@@ -62,6 +65,36 @@ impl LetterRecord {
     /// The agency and mode the letter belongs to.
     pub fn scope(&self) -> AgencyScope {
         AgencyScope { agency_id: self.agency_id, test: self.test }
+    }
+
+    /// The letter as the agency submitted it.
+    pub fn letter(&self) -> Result<NewLetter> {
+        NewLetter::deserialize(&self.content)
+            .map_err(|e| StoreError::Corrupt(format!("letter {} content: {e}", self.letter_id)))
+    }
+
+    /// The agency's own PDF the letter carries, when it was sent as one.
+    pub fn document_id(&self) -> Result<Option<DocumentId>> {
+        self.text_field("/document_id")
+            .map(|id| {
+                id.parse().map_err(|_| StoreError::Corrupt(format!("letter {} document id {id:?}", self.letter_id)))
+            })
+            .transpose()
+    }
+
+    /// The recipient's name as submitted (for greetings; never logged).
+    pub fn recipient_name(&self) -> &str {
+        self.text_field("/recipient/name").unwrap_or_default()
+    }
+
+    /// The letter's subject.
+    pub fn subject(&self) -> &str {
+        self.text_field("/subject").unwrap_or_default()
+    }
+
+    // The content's fields, read in one place; `NewLetter` names them.
+    fn text_field(&self, pointer: &str) -> Option<&str> {
+        self.content.pointer(pointer).and_then(serde_json::Value::as_str)
     }
 }
 
@@ -292,7 +325,7 @@ pub async fn transition(
         NewEvent {
             agency_id,
             letter_id,
-            kind: to.as_str(),
+            kind: to.into(),
             status: to,
             detail,
             request_id: request_id.map(str::to_owned),

@@ -33,7 +33,37 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
 pub use blobs::{BlobError, BlobFolder, BlobKey, BlobStore};
-pub use sqlx::{AnyConnection, Transaction};
+pub use sqlx::AnyConnection;
+
+/// A write transaction: storage functions take it as `&mut tx` (a connection); it is rolled
+/// back when dropped uncommitted.
+#[derive(Debug)]
+pub struct Tx(sqlx::Transaction<'static, sqlx::Any>);
+
+impl Tx {
+    /// Commits the transaction.
+    pub async fn commit(self) -> Result<()> {
+        Ok(self.0.commit().await?)
+    }
+
+    /// Rolls the transaction back.
+    pub async fn rollback(self) -> Result<()> {
+        Ok(self.0.rollback().await?)
+    }
+}
+
+impl std::ops::Deref for Tx {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.0
+    }
+}
 
 /// Which database is behind the store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -191,8 +221,8 @@ impl Store {
     }
 
     /// Starts a write transaction.
-    pub async fn begin(&self) -> Result<Transaction<'static, sqlx::Any>> {
-        Ok(self.write.begin().await?)
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(Tx(self.write.begin().await?))
     }
 
     /// A connection for reads.

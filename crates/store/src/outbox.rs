@@ -14,7 +14,7 @@
 //!   webhook row per endpoint in the event's own transaction. The event feed stays the source
 //!   of truth; webhooks are a push copy of it.
 
-use hybridpost_core::{AgencyId, AgencyScope, LetterId};
+use hybridpost_core::{AgencyId, AgencyScope, EndpointId, EventKind, LetterId};
 use sqlx::{AnyConnection, Row};
 
 use crate::agencies::parse_id;
@@ -264,8 +264,7 @@ pub async fn enqueue_agency_notice(
         .await?
         .filter(|l| l.agency_id == agency_id)
         .ok_or_else(|| StoreError::Invalid(format!("no letter {letter_id} of agency {agency_id}")))?;
-    let recipient_name =
-        letter.content.pointer("/recipient/name").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+    let recipient_name = letter.recipient_name().to_owned();
     let agency_name_en = agency.name_en.clone().unwrap_or_else(|| agency.name.clone());
     let link_path = format!("/v1/letters/{letter_id}");
     let (purpose, context) = match notice {
@@ -321,7 +320,7 @@ pub fn event_webhook_body(event: &EventRecord) -> String {
 /// True for events that must not be pushed by webhook: a webhook that failed is reported on the
 /// timeline and in the feed, not by another webhook to the same failing endpoints.
 fn is_webhook_failure(event: &EventRecord) -> bool {
-    event.kind == hybridpost_core::event_kind::NOTIFICATION_FAILED
+    event.kind == hybridpost_core::EventKind::NotificationFailed
         && event.detail.as_ref().and_then(|d| d.get("channel")).and_then(|c| c.as_str()) == Some("webhook")
 }
 
@@ -354,10 +353,11 @@ pub(crate) async fn enqueue_event_webhooks(conn: &mut AnyConnection, events: &[E
         let agency_id: String = r.try_get(1)?;
         // Test letters' events go to test endpoints only, live letters' to live ones.
         let test = r.try_get::<i64, _>(3)? != 0;
+        // A stored name the service no longer emits matches nothing.
         let filter: Vec<String> = serde_json::from_str(&r.try_get::<String, _>(2)?)
             .map_err(|e| StoreError::Corrupt(format!("webhook endpoint {endpoint_id} events: {e}")))?;
         for event in events.iter().filter(|e| e.agency_id.to_string() == agency_id && e.test == test) {
-            if is_webhook_failure(event) || !(filter.is_empty() || filter.contains(&event.kind)) {
+            if is_webhook_failure(event) || !(filter.is_empty() || filter.iter().any(|k| k == event.kind.as_str())) {
                 continue;
             }
             rows.push(NewNotification {
@@ -610,7 +610,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Notification> {
 #[derive(Clone, PartialEq, Eq)]
 pub struct WebhookEndpoint {
     /// Its id.
-    pub endpoint_id: String,
+    pub endpoint_id: EndpointId,
     /// The agency.
     pub agency_id: AgencyId,
     /// Registered with a test key: receives the events of test letters only (a live endpoint,
@@ -619,7 +619,7 @@ pub struct WebhookEndpoint {
     /// Where webhooks are posted.
     pub url: String,
     /// Event kinds to send; empty means all.
-    pub events: Vec<String>,
+    pub events: Vec<EventKind>,
     /// The signing secret wrapped under the service secret.
     pub secret_wrapped: Vec<u8>,
     /// When it was registered.
@@ -640,7 +640,7 @@ impl std::fmt::Debug for WebhookEndpoint {
 
 /// The associated data under which an endpoint's signing secret is wrapped with the service
 /// secret: a wrapped secret copied to another endpoint's row does not unwrap.
-pub fn webhook_secret_context(endpoint_id: &str) -> String {
+pub fn webhook_secret_context(endpoint_id: EndpointId) -> String {
     format!("webhook-endpoint:{endpoint_id}")
 }
 
@@ -653,7 +653,7 @@ pub async fn insert_endpoint(conn: &mut AnyConnection, e: &WebhookEndpoint) -> R
         "insert into webhook_endpoint (endpoint_id, agency_id, url, events, secret_wrapped, created_at, test) \
          values ($1, $2, $3, $4, $5, $6, $7)",
     )
-    .bind(&e.endpoint_id)
+    .bind(e.endpoint_id.to_string())
     .bind(e.agency_id.to_string())
     .bind(&e.url)
     .bind(serde_json::to_string(&e.events).map_err(|err| StoreError::Invalid(err.to_string()))?)
@@ -682,11 +682,11 @@ pub async fn list_endpoints(conn: &mut AnyConnection, scope: AgencyScope) -> Res
 }
 
 /// A live endpoint by id, whichever agency owns it.
-pub async fn get_endpoint(conn: &mut AnyConnection, endpoint_id: &str) -> Result<Option<WebhookEndpoint>> {
+pub async fn get_endpoint(conn: &mut AnyConnection, endpoint_id: EndpointId) -> Result<Option<WebhookEndpoint>> {
     let row = sqlx::query(&format!(
         "select {ENDPOINT_COLUMNS} from webhook_endpoint where endpoint_id = $1 and deleted_at is null"
     ))
-    .bind(endpoint_id)
+    .bind(endpoint_id.to_string())
     .fetch_optional(conn)
     .await?;
     row.as_ref().map(endpoint_from_row).transpose()
@@ -694,13 +694,13 @@ pub async fn get_endpoint(conn: &mut AnyConnection, endpoint_id: &str) -> Result
 
 /// Deletes one of the agency's endpoints of the caller's mode; webhooks still queued for it are
 /// dropped when their turn comes. False when the agency has no such endpoint in that mode.
-pub async fn delete_endpoint(conn: &mut AnyConnection, scope: AgencyScope, endpoint_id: &str) -> Result<bool> {
+pub async fn delete_endpoint(conn: &mut AnyConnection, scope: AgencyScope, endpoint_id: EndpointId) -> Result<bool> {
     let n = sqlx::query(
         "update webhook_endpoint set deleted_at = $1 \
          where endpoint_id = $2 and agency_id = $3 and test = $4 and deleted_at is null",
     )
     .bind(now_text())
-    .bind(endpoint_id)
+    .bind(endpoint_id.to_string())
     .bind(scope.agency_id.to_string())
     .bind(crate::flag(scope.test))
     .execute(conn)
@@ -711,7 +711,7 @@ pub async fn delete_endpoint(conn: &mut AnyConnection, scope: AgencyScope, endpo
 
 fn endpoint_from_row(r: &sqlx::any::AnyRow) -> Result<WebhookEndpoint> {
     use base64::Engine;
-    let endpoint_id: String = r.try_get("endpoint_id")?;
+    let endpoint_id: EndpointId = parse_id(&r.try_get::<String, _>("endpoint_id")?)?;
     let events: String = r.try_get("events")?;
     let wrapped: String = r.try_get("secret_wrapped")?;
     Ok(WebhookEndpoint {

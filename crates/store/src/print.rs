@@ -14,43 +14,10 @@ use crate::events::{NewEvent, append_events};
 use crate::held::{self, NewAlarm};
 use crate::{Result, StoreError, conflict_or, values_rows};
 
-/// Where a batch is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BatchStatus {
-    /// Its letters are fixed; waiting to be rendered.
-    Closed,
-    /// A worker is rendering it.
-    Rendering,
-    /// The PDF and manifest are ready to download and print.
-    Ready,
-    /// The site printed it.
-    Printed,
-    /// The site handed it to the postal network.
-    Dispatched,
-}
+pub use hybridpost_core::BatchStatus;
 
-impl BatchStatus {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BatchStatus::Closed => "closed",
-            BatchStatus::Rendering => "rendering",
-            BatchStatus::Ready => "ready",
-            BatchStatus::Printed => "printed",
-            BatchStatus::Dispatched => "dispatched",
-        }
-    }
-
-    fn parse(s: &str) -> Result<BatchStatus> {
-        Ok(match s {
-            "closed" => BatchStatus::Closed,
-            "rendering" => BatchStatus::Rendering,
-            "ready" => BatchStatus::Ready,
-            "printed" => BatchStatus::Printed,
-            "dispatched" => BatchStatus::Dispatched,
-            other => return Err(StoreError::Corrupt(format!("batch status {other:?}"))),
-        })
-    }
+fn parse_status(s: &str) -> Result<BatchStatus> {
+    s.parse().map_err(|e| StoreError::Corrupt(format!("{e}")))
 }
 
 /// A print batch as stored.
@@ -206,7 +173,7 @@ pub async fn create_batch(
         .map(|l| NewEvent {
             agency_id: l.agency_id,
             letter_id: l.letter_id,
-            kind: LetterStatus::Batched.as_str(),
+            kind: LetterStatus::Batched.into(),
             status: LetterStatus::Batched,
             detail: Some(serde_json::json!({"batch_id": batch_id, "site_id": site_id})),
             request_id: None,
@@ -582,7 +549,7 @@ async fn move_letters(
             events.push(NewEvent {
                 agency_id: l.agency_id,
                 letter_id: l.letter_id,
-                kind: to.as_str(),
+                kind: to.into(),
                 status: to,
                 detail: Some(detail(l)),
                 request_id: request_id.map(str::to_owned),
@@ -597,7 +564,7 @@ fn batch_from_row(r: &sqlx::any::AnyRow) -> Result<BatchRecord> {
     Ok(BatchRecord {
         batch_id: parse_id(&r.try_get::<String, _>("batch_id")?)?,
         site_id: parse_id(&r.try_get::<String, _>("site_id")?)?,
-        status: BatchStatus::parse(&r.try_get::<String, _>("status")?)?,
+        status: parse_status(&r.try_get::<String, _>("status")?)?,
         letter_count: r.try_get("letter_count")?,
         page_count: r.try_get("page_count")?,
         sheet_count: r.try_get("sheet_count")?,

@@ -7,7 +7,7 @@ use hybridpost_core::AgencyScope;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use hybridpost_core::{AgencyId, Channel, ChannelReason, LetterId, LetterStatus};
+use hybridpost_core::{AgencyId, Channel, ChannelReason, EndpointId, EventKind, LetterId, LetterStatus};
 use hybridpost_store::agencies::{self, Agency};
 use hybridpost_store::events::{self, NewEvent};
 use hybridpost_store::letters::{self, LetterRecord};
@@ -53,7 +53,7 @@ fn accepted(l: &LetterRecord) -> NewEvent {
     NewEvent {
         agency_id: l.agency_id,
         letter_id: l.letter_id,
-        kind: "accepted",
+        kind: EventKind::Accepted,
         status: LetterStatus::Accepted,
         detail: None,
         request_id: None,
@@ -109,23 +109,25 @@ async fn events_of_an_agency_with_endpoints_queue_one_webhook_per_matching_endpo
     let store = &db.store;
     let a = agency(store, None).await;
     let other = agency(store, None).await;
-    let endpoint = |id: &str, agency_id, events: &[&str]| WebhookEndpoint {
-        endpoint_id: id.into(),
+    let ids: std::collections::HashMap<&str, EndpointId> =
+        ["all", "opened-only", "gone", "others"].into_iter().map(|name| (name, EndpointId::new())).collect();
+    let endpoint = |id: &str, agency_id, events: &[EventKind]| WebhookEndpoint {
+        endpoint_id: ids[id],
         agency_id,
         test: false,
         url: "https://agency.example/hooks".into(),
-        events: events.iter().map(|s| (*s).to_owned()).collect(),
+        events: events.to_vec(),
         secret_wrapped: vec![1, 2, 3],
         created_at: now_text(),
     };
     let mut tx = store.begin().await.unwrap();
     outbox::insert_endpoint(&mut tx, &endpoint("all", a, &[])).await.unwrap();
-    outbox::insert_endpoint(&mut tx, &endpoint("opened-only", a, &["opened"])).await.unwrap();
+    outbox::insert_endpoint(&mut tx, &endpoint("opened-only", a, &[EventKind::Opened])).await.unwrap();
     outbox::insert_endpoint(&mut tx, &endpoint("gone", a, &[])).await.unwrap();
     outbox::insert_endpoint(&mut tx, &endpoint("others", other, &[])).await.unwrap();
-    assert!(outbox::delete_endpoint(&mut tx, AgencyScope::live(a), "gone").await.unwrap());
+    assert!(outbox::delete_endpoint(&mut tx, AgencyScope::live(a), ids["gone"]).await.unwrap());
     assert!(
-        !outbox::delete_endpoint(&mut tx, AgencyScope::live(a), "others").await.unwrap(),
+        !outbox::delete_endpoint(&mut tx, AgencyScope::live(a), ids["others"]).await.unwrap(),
         "another agency's endpoint"
     );
     tx.commit().await.unwrap();
@@ -135,7 +137,7 @@ async fn events_of_an_agency_with_endpoints_queue_one_webhook_per_matching_endpo
     letters::insert_letter(&mut tx, &l).await.unwrap();
     events::append_event(&mut tx, accepted(&l)).await.unwrap();
     let failed = NewEvent {
-        kind: "notification_failed",
+        kind: EventKind::NotificationFailed,
         detail: Some(serde_json::json!({"channel": "webhook"})),
         ..accepted(&l)
     };
@@ -145,12 +147,12 @@ async fn events_of_an_agency_with_endpoints_queue_one_webhook_per_matching_endpo
     let mut conn = store.read().await.unwrap();
     let queued = outbox::letter_notifications(&mut conn, l.letter_id).await.unwrap();
     assert_eq!(queued.len(), 1, "one endpoint takes every event; a failed webhook is not pushed: {queued:?}");
-    assert_eq!(queued[0].recipient, "all");
+    assert_eq!(queued[0].recipient, ids["all"].to_string());
     let body: serde_json::Value = serde_json::from_str(&queued[0].payload).unwrap();
     assert_eq!(body["type"], "letter.accepted");
     assert_eq!(body["data"]["letter_id"], l.letter_id.to_string());
     let listed = outbox::list_endpoints(&mut conn, AgencyScope::live(a)).await.unwrap();
-    assert_eq!(listed.iter().map(|e| e.endpoint_id.as_str()).collect::<Vec<_>>(), ["all", "opened-only"]);
+    assert_eq!(listed.iter().map(|e| e.endpoint_id).collect::<Vec<_>>(), [ids["all"], ids["opened-only"]]);
 }
 
 #[tokio::test]

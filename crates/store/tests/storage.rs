@@ -52,7 +52,7 @@ async fn insert(store: &Store, l: &LetterRecord) {
         NewEvent {
             agency_id: l.agency_id,
             letter_id: l.letter_id,
-            kind: l.status.as_str(),
+            kind: l.status.into(),
             status: l.status,
             detail: None,
             request_id: None,
@@ -218,7 +218,7 @@ async fn a_reader_polling_during_concurrent_writes_misses_no_event() {
                 NewEvent {
                     agency_id,
                     letter_id,
-                    kind: "accepted",
+                    kind: hybridpost_core::EventKind::Accepted,
                     status: LetterStatus::Accepted,
                     detail: None,
                     request_id: None,
@@ -283,7 +283,7 @@ async fn the_events_of_a_whole_print_batch_are_recorded_in_order() {
         .map(|_| NewEvent {
             agency_id: a,
             letter_id: l.letter_id,
-            kind: "batched",
+            kind: hybridpost_core::EventKind::Batched,
             status: LetterStatus::Batched,
             detail: None,
             request_id: None,

@@ -38,7 +38,7 @@ pub fn serve_app(
     store: hybridpost_store::Store,
     timeout: Duration,
 ) -> Router {
-    let openapi = std::sync::Arc::new(openapi);
+    let openapi = std::sync::Arc::new(crate::openapi::document_json(&openapi));
     let app = routes
         .route("/openapi.json", axum::routing::get(move || std::future::ready(axum::Json(openapi.as_ref().clone()))))
         .merge(crate::health::router().with_state(store))

@@ -9,14 +9,32 @@
 
 pub mod auth;
 pub mod client;
+pub mod download;
+pub mod extract;
 pub mod health;
 pub mod json;
 pub mod layers;
+pub mod openapi;
 pub mod paging;
 pub mod problem;
 pub mod rate_limit;
 
 pub use auth::{AgencyCaller, ApiKeys, SiteCaller};
+pub use download::Download;
+pub use extract::{IdPath, RequestId};
 pub use json::JsonBody;
+pub use paging::{ListQuery, Page, PageRequest};
 pub use problem::{ApiError, Problem, RateLimit};
 pub use rate_limit::RateLimiter;
+
+/// Serves `router` on `listener`, telling handlers each client's address (the per-client
+/// limits need it), until `shutdown` completes; then finishes open requests.
+pub async fn serve(
+    router: axum::Router,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}

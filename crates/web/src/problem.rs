@@ -88,9 +88,35 @@ pub enum ApiError {
     /// 503: a dependency (the database) is not available.
     #[error("{0}")]
     Unavailable(String),
-    /// 500: a fault of ours; the detail is logged, not shown.
+    /// 500: a fault of ours; the error and its sources are logged, not shown.
     #[error("internal error: {0}")]
-    Internal(String),
+    Internal(#[source] BoxError),
+}
+
+/// Any error, kept with its chain of sources for the log.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+impl ApiError {
+    /// A 500 for `error` (an error, or a message saying what was wrong).
+    pub fn internal(error: impl Into<BoxError>) -> Self {
+        ApiError::Internal(error.into())
+    }
+}
+
+/// `error` and each of its sources, joined with `: ` (as anyhow's `{:#}` prints them).
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        let more = e.to_string();
+        // thiserror's `transparent` and `{0}` messages already carry their source's words.
+        if !text.ends_with(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = e.source();
+    }
+    text
 }
 
 impl ApiError {
@@ -152,7 +178,7 @@ impl From<hybridpost_store::StoreError> for ApiError {
         if e.is_unavailable() {
             ApiError::Unavailable("the database is not available; try again shortly".into())
         } else {
-            ApiError::Internal(e.to_string())
+            ApiError::Internal(Box::new(e))
         }
     }
 }
@@ -202,7 +228,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let problem = self.problem();
         let internal = match &self {
-            ApiError::Internal(m) => Some(m.clone()),
+            ApiError::Internal(e) => Some(error_chain(e.as_ref())),
             _ => None,
         };
         let mut response = problem_response(&problem);

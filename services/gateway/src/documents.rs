@@ -7,7 +7,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use hybridpost_core::ValidationErrors;
+use hybridpost_core::{DocumentId, ValidationErrors};
 use hybridpost_pdfcheck::{Problem as PdfProblem, ProblemCode, Report, Rules, Severity};
 use hybridpost_store::documents::{self, DocumentRecord};
 use hybridpost_store::{BlobKey, now_text};
@@ -85,7 +85,7 @@ impl From<&Report> for PdfCheckReport {
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DocumentSummary {
     /// Give it as `document_id` in a letter.
-    pub document_id: String,
+    pub document_id: DocumentId,
     /// Pages.
     pub pages: i64,
     /// Size in bytes.
@@ -114,7 +114,7 @@ async fn run_check(body: Bytes) -> Result<Report, ApiError> {
         hybridpost_pdfcheck::check_waiting(&body, &rules, PDF_CHECK_WAIT)
     })
     .await
-    .map_err(|e| ApiError::Internal(format!("the PDF check panicked: {e}")))?
+    .map_err(|e| ApiError::internal(format!("the PDF check panicked: {e}")))?
     .map_err(|busy| ApiError::Unavailable(busy.to_string()))
 }
 
@@ -134,7 +134,7 @@ fn refusals(report: &Report) -> ApiError {
 /// Check a PDF for print without sending anything: every problem, page by page, in one answer.
 #[utoipa::path(
     post, path = "/v1/pdf-checks", tag = "documents",
-    request_body(content = Vec<u8>, content_type = "application/pdf", description = "The PDF, up to 20 MB"),
+    request_body(content = hybridpost_web::openapi::PdfFile, content_type = "application/pdf", description = "The PDF, up to 20 MB"),
     responses(
         (status = 200, description = "The check's findings (see `acceptable`)", body = PdfCheckReport),
         (status = 401, description = "No or bad API key", body = Problem, content_type = "application/problem+json"),
@@ -143,7 +143,7 @@ fn refusals(report: &Report) -> ApiError {
         (status = 422, description = "The PDF's structure is beyond what the service reads (`pdf.too_complex`: nested too deep, too many objects, too much memory to hold…); the message names the limit, and nothing else is checked", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Too many PDFs are being read at once; try again shortly", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("api_key" = []))
+    security(("agency_key" = []))
 )]
 pub(crate) async fn check_pdf(
     _caller: AgencyCaller,
@@ -163,7 +163,7 @@ pub(crate) async fn check_pdf(
 /// every problem listed (422) when it would not print right.
 #[utoipa::path(
     post, path = "/v1/documents", tag = "documents",
-    request_body(content = Vec<u8>, content_type = "application/pdf", description = "The PDF, up to 20 MB"),
+    request_body(content = hybridpost_web::openapi::PdfFile, content_type = "application/pdf", description = "The PDF, up to 20 MB"),
     responses(
         (status = 201, description = "Stored", body = DocumentSummary),
         (status = 401, description = "No or bad API key", body = Problem, content_type = "application/problem+json"),
@@ -172,7 +172,7 @@ pub(crate) async fn check_pdf(
         (status = 422, description = "It would not print right, or its structure is beyond what the service reads (`pdf.too_complex`); every problem listed", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Too many PDFs are being read at once; try again shortly", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("api_key" = []))
+    security(("agency_key" = []))
 )]
 pub(crate) async fn upload_document(
     State(state): State<AppState>,
@@ -185,14 +185,14 @@ pub(crate) async fn upload_document(
     if !report.is_acceptable() {
         return Err(refusals(&report));
     }
-    let document_id = uuid::Uuid::now_v7().to_string();
-    let key = BlobKey::parse(&format!("documents/{}/{document_id}.pdf", caller.agency_id))
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let document_id = DocumentId::new();
+    let key =
+        BlobKey::parse(&format!("documents/{}/{document_id}.pdf", caller.agency_id)).map_err(ApiError::internal)?;
     let sha256 = hex::encode(Sha256::digest(&body));
     let bytes = body.len() as i64;
-    state.blobs.put(&key, body.to_vec()).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    state.blobs.put(&key, body.to_vec()).await.map_err(ApiError::internal)?;
     let record = DocumentRecord {
-        document_id: document_id.clone(),
+        document_id,
         agency_id: caller.agency_id,
         test: caller.test,
         blob_key: key.as_str().to_owned(),
@@ -203,9 +203,9 @@ pub(crate) async fn upload_document(
     };
     let mut tx = state.store.begin().await?;
     documents::insert_document(&mut tx, &record).await?;
-    tx.commit().await.map_err(hybridpost_store::StoreError::from)?;
+    tx.commit().await?;
     let summary = DocumentSummary {
-        document_id: document_id.clone(),
+        document_id,
         pages: record.pages,
         bytes,
         sha256,
@@ -214,7 +214,7 @@ pub(crate) async fn upload_document(
     let location = format!("/v1/documents/{document_id}");
     Ok((
         StatusCode::CREATED,
-        [(header::LOCATION, HeaderValue::from_str(&location).map_err(|e| ApiError::Internal(e.to_string()))?)],
+        [(header::LOCATION, HeaderValue::from_str(&location).map_err(ApiError::internal)?)],
         Json(summary),
     )
         .into_response())

@@ -13,13 +13,13 @@
 //! from backup), fixed by the operator, after which the same sealed letter prints.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use hybridpost_core::LetterId;
 use hybridpost_store::held::{self, RetryError};
 use hybridpost_store::{AnyConnection, Result as StoreResult, letters, now_text};
-use hybridpost_web::AgencyCaller;
 use hybridpost_web::problem::{ApiError, Problem};
+use hybridpost_web::{AgencyCaller, IdPath, RequestId};
 
 use crate::AppState;
 use crate::letters::LetterSummary;
@@ -40,15 +40,15 @@ use crate::letters::LetterSummary;
         (status = 404, description = "No such letter for this agency", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The letter is not held after a failed render", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("api_key" = []))
+    security(("agency_key" = []))
 )]
 pub(crate) async fn retry_letter(
     State(state): State<AppState>,
     caller: AgencyCaller,
     headers: HeaderMap,
-    Path(letter_id): Path<String>,
+    IdPath(letter_id): IdPath<LetterId>,
+    RequestId(request_id): RequestId,
 ) -> Result<Json<LetterSummary>, ApiError> {
-    let letter_id = crate::letters::parse_letter_id(&letter_id)?;
     // A body is refused rather than ignored: an agency sending a new `document_id` must not
     // think its letter was changed.
     let has_body = headers.contains_key(header::CONTENT_TYPE)
@@ -61,7 +61,7 @@ pub(crate) async fn retry_letter(
                 .into(),
         ));
     }
-    let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok());
+    let request_id = request_id.as_deref();
     let mut tx = state.store.begin().await?;
     // Only a letter of the caller's agency and mode.
     letters::get_letter(&mut tx, caller.scope(), letter_id)
@@ -79,7 +79,7 @@ pub(crate) async fn retry_letter(
     let record = letters::get_letter(&mut tx, caller.scope(), letter_id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no letter {letter_id}")))?;
-    tx.commit().await.map_err(hybridpost_store::StoreError::from)?;
+    tx.commit().await?;
     tracing::info!(letter.id = %letter_id, "held letter {letter_id} retried");
     Ok(Json(LetterSummary::from(&record)))
 }

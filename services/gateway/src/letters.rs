@@ -1,9 +1,10 @@
 //! `/v1/letters`: submit, read, list and cancel letters.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use hybridpost_compose::LetterPdfError;
 use hybridpost_core::letter::CheckedLetter;
 use hybridpost_core::{Channel, ChannelReason, LetterId, LetterStatus, NewLetter};
 use hybridpost_keyring::{SealRequest, to_seal_date};
@@ -12,7 +13,7 @@ use hybridpost_store::events::{self, NewEvent};
 use hybridpost_store::letters::{self, LetterRecord, TransitionFailure};
 use hybridpost_store::{channels, idempotency, now_text};
 use hybridpost_web::problem::{ApiError, Problem};
-use hybridpost_web::{AgencyCaller, JsonBody, paging};
+use hybridpost_web::{AgencyCaller, Download, IdPath, JsonBody, Page, RequestId, paging};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -22,8 +23,6 @@ use crate::writer::{PreparedLetter, Written};
 
 /// Longest accepted `Idempotency-Key`.
 const MAX_IDEMPOTENCY_KEY: usize = 255;
-/// Largest page of letters.
-const MAX_PAGE: i64 = 100;
 
 /// A letter's state, as returned on creation and in lists.
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -69,25 +68,20 @@ pub struct LetterDetail {
     pub timeline: Vec<Event>,
 }
 
-/// A page of letters.
-#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct LetterList {
-    /// Letters, newest first.
-    pub items: Vec<LetterSummary>,
-    /// Pass as `cursor` for the next page; absent on the last page.
-    pub next_cursor: Option<String>,
-}
+/// A page of letters, newest first.
+pub type LetterList = Page<LetterSummary>;
 
-/// Query of `GET /v1/letters`.
+/// Query of `GET /v1/letters`: the common `cursor` and `limit`, and a filter.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct ListQuery {
+pub struct LetterQuery {
     /// Only letters with this status.
     status: Option<LetterStatus>,
-    /// `next_cursor` from the previous page.
+    /// `next_cursor` from the previous page; from the start when not given.
     cursor: Option<String>,
-    /// Letters per page, 1 to 100 (50 when not given).
+    /// Letters per page, 1 to 500 (100 when not given).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
 }
 
@@ -154,15 +148,15 @@ fn human_reference(plain: &str) -> String {
         (status = 422, description = "Invalid fields, all listed", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Rate limited", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("api_key" = []))
+    security(("agency_key" = []))
 )]
 pub(crate) async fn create_letter(
     State(state): State<AppState>,
     caller: AgencyCaller,
     headers: HeaderMap,
+    RequestId(request_id): RequestId,
     body: JsonBody<NewLetter>,
 ) -> Result<Response, ApiError> {
-    let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
     // (key, hash of the body) when the client sent an Idempotency-Key.
     let idempotency = match idempotency_key(&headers)? {
         Some(key) => Some((key, canonical_hash(&body.raw)?)),
@@ -199,11 +193,17 @@ pub(crate) async fn create_letter(
 
     // The seal covers the letter as stored: a digest of its canonical JSON, and of the agency's
     // PDF when the letter is one.
-    let content = serde_json::to_value(&letter).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let mut canonical = serde_json::to_vec(&content).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let content = serde_json::to_value(&letter).map_err(ApiError::internal)?;
+    let mut canonical = serde_json::to_vec(&content).map_err(ApiError::internal)?;
     if let Some(id) = &letter.document_id {
+        // `check` accepted it as an id.
+        let document_id = id.parse().map_err(|_| {
+            let mut errors = hybridpost_core::ValidationErrors::default();
+            errors.add("document_id", "is not a document id from POST /v1/documents");
+            ApiError::Validation(errors)
+        })?;
         let mut conn = state.store.read().await?;
-        let document = hybridpost_store::documents::get_document(&mut conn, caller.scope(), id).await?;
+        let document = hybridpost_store::documents::get_document(&mut conn, caller.scope(), document_id).await?;
         let Some(document) = document else {
             let mut errors = hybridpost_core::ValidationErrors::default();
             errors.add("document_id", format!("no document {id} of this agency; upload it with POST /v1/documents"));
@@ -220,7 +220,7 @@ pub(crate) async fn create_letter(
     };
     let sealed = state.composer.keyring().seal_for_agency(caller.scope(), &seal_request).await.map_err(|e| {
         tracing::error!(agency.id = %caller.agency_id, "cannot seal a letter: {e}");
-        ApiError::Internal("the letter could not be sealed".into())
+        ApiError::internal("the letter could not be sealed")
     })?;
 
     let now = now_text();
@@ -245,13 +245,13 @@ pub(crate) async fn create_letter(
         record.status = LetterStatus::QueuedForPrint;
     }
     let summary = LetterSummary::from(&record);
-    let response_body = serde_json::to_string(&summary).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let response_body = serde_json::to_string(&summary).map_err(ApiError::internal)?;
 
     let accepted_detail = serde_json::json!({"channel": channel, "channel_reason": channel_reason});
     let event = |kind: LetterStatus, detail| NewEvent {
         agency_id: caller.agency_id,
         letter_id: record.letter_id,
-        kind: kind.as_str(),
+        kind: kind.into(),
         status: kind,
         detail: Some(detail),
         request_id: request_id.clone(),
@@ -282,7 +282,7 @@ pub(crate) async fn create_letter(
             let mut conn = state.store.read().await?;
             let stored = idempotency::get(&mut conn, caller.scope(), key)
                 .await?
-                .ok_or_else(|| ApiError::Internal("idempotency record vanished".into()))?;
+                .ok_or_else(|| ApiError::internal("idempotency record vanished"))?;
             return replay(stored, request_hash);
         }
     }
@@ -299,7 +299,7 @@ pub(crate) async fn create_letter(
     Ok((
         StatusCode::CREATED,
         [
-            (header::LOCATION, HeaderValue::from_str(&location).map_err(|e| ApiError::Internal(e.to_string()))?),
+            (header::LOCATION, HeaderValue::from_str(&location).map_err(ApiError::internal)?),
             (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
         ],
         response_body,
@@ -320,7 +320,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 /// make two equal requests differ.
 fn canonical_hash(raw: &[u8]) -> Result<String, ApiError> {
     let value: serde_json::Value = hybridpost_web::json::parse(raw)?;
-    let canonical = serde_json::to_vec(&value).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let canonical = serde_json::to_vec(&value).map_err(ApiError::internal)?;
     Ok(hex::encode(Sha256::digest(&canonical)))
 }
 
@@ -343,10 +343,6 @@ fn replay(stored: idempotency::IdempotencyRecord, request_hash: &str) -> Result<
         .into_response())
 }
 
-pub(crate) fn parse_letter_id(id: &str) -> Result<LetterId, ApiError> {
-    id.parse().map_err(|_| ApiError::NotFound(format!("no letter {id:?}")))
-}
-
 /// Read a letter with its content and timeline.
 #[utoipa::path(
     get, path = "/v1/letters/{letter_id}", tag = "letters",
@@ -356,21 +352,19 @@ pub(crate) fn parse_letter_id(id: &str) -> Result<LetterId, ApiError> {
         (status = 401, description = "No or bad API key", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such letter for this agency", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("api_key" = []))
+    security(("agency_key" = []))
 )]
 pub(crate) async fn get_letter(
     State(state): State<AppState>,
     caller: AgencyCaller,
-    Path(letter_id): Path<String>,
+    IdPath(letter_id): IdPath<LetterId>,
 ) -> Result<Json<LetterDetail>, ApiError> {
-    let letter_id = parse_letter_id(&letter_id)?;
     let mut conn = state.store.read().await?;
     let record = letters::get_letter(&mut conn, caller.scope(), letter_id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no letter {letter_id}")))?;
     let timeline = events::letter_timeline(&mut conn, letter_id).await?;
-    let letter: NewLetter = serde_json::from_value(record.content.clone())
-        .map_err(|e| ApiError::Internal(format!("stored letter {letter_id} does not parse: {e}")))?;
+    let letter = record.letter()?;
     Ok(Json(LetterDetail {
         summary: LetterSummary::from(&record),
         letter,
@@ -385,54 +379,33 @@ pub(crate) async fn get_letter(
     get, path = "/v1/letters/{letter_id}/pdf", tag = "letters",
     params(("letter_id" = LetterId, Path, description = "The letter's id")),
     responses(
-        (status = 200, description = "The PDF", content_type = "application/pdf"),
+        (status = 200, description = "The PDF", body = hybridpost_web::openapi::PdfFile, content_type = "application/pdf"),
         (status = 401, description = "No or bad API key", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such letter for this agency", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The letter cannot be laid out; the detail says why", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("api_key" = []))
+    security(("agency_key" = []))
 )]
 pub(crate) async fn letter_pdf(
     State(state): State<AppState>,
     caller: AgencyCaller,
-    Path(letter_id): Path<String>,
+    IdPath(letter_id): IdPath<LetterId>,
 ) -> Result<Response, ApiError> {
-    let letter_id = parse_letter_id(&letter_id)?;
-    let (record, agency, document) = {
+    let record = {
         let mut conn = state.store.read().await?;
-        let record = letters::get_letter(&mut conn, caller.scope(), letter_id)
+        letters::get_letter(&mut conn, caller.scope(), letter_id)
             .await?
-            .ok_or_else(|| ApiError::NotFound(format!("no letter {letter_id}")))?;
-        let agency = hybridpost_store::agencies::get_agency(&mut conn, caller.agency_id)
-            .await?
-            .ok_or_else(|| ApiError::Internal("the caller's agency is gone".into()))?;
-        let document = match record.content.get("document_id").and_then(|d| d.as_str()) {
-            Some(id) => hybridpost_store::documents::load_bytes(&mut conn, &state.blobs, caller.scope(), id).await?,
-            None => None,
-        };
-        (record, agency, document)
+            .ok_or_else(|| ApiError::NotFound(format!("no letter {letter_id}")))?
     };
-    let composer = state.composer.clone();
-    let pdf = tokio::task::spawn_blocking(move || composer.pdf(&record, &agency, document.as_deref()))
-        .await
-        .map_err(|e| ApiError::Internal(format!("layout panicked: {e}")))?
-        .map_err(|e| {
+    let pdf = state.composer.letter_pdf(&state.store, &state.blobs, record).await.map_err(|e| match e {
+        LetterPdfError::Compose(e) => {
             let mut errors = hybridpost_core::ValidationErrors::default();
             errors.add("letter", e.to_string());
             ApiError::Validation(errors)
-        })?;
-    let disposition = format!("inline; filename=\"letter-{letter_id}.pdf\"");
-    Ok((
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static("application/pdf")),
-            (
-                header::CONTENT_DISPOSITION,
-                HeaderValue::from_str(&disposition).map_err(|e| ApiError::Internal(e.to_string()))?,
-            ),
-        ],
-        pdf,
-    )
-        .into_response())
+        }
+        other => ApiError::internal(other),
+    })?;
+    Download::pdf().inline(&format!("letter-{letter_id}.pdf")).body(pdf)
 }
 
 /// Withdraw a letter that is already out (superseded by a newer one, or reported lost): its
@@ -448,15 +421,15 @@ pub(crate) async fn letter_pdf(
         (status = 404, description = "No such letter for this agency", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already withdrawn, or not yet out (cancel it instead)", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("api_key" = []))
+    security(("agency_key" = []))
 )]
 pub(crate) async fn withdraw_letter(
     State(state): State<AppState>,
     caller: AgencyCaller,
-    Path(letter_id): Path<String>,
+    IdPath(letter_id): IdPath<LetterId>,
+    RequestId(request_id): RequestId,
     body: JsonBody<WithdrawRequest>,
 ) -> Result<Json<LetterSummary>, ApiError> {
-    let letter_id = parse_letter_id(&letter_id)?;
     let reason = match body.value.reason {
         WithdrawReason::Superseded => "superseded",
         WithdrawReason::ReportedLost => "reported_lost",
@@ -488,14 +461,14 @@ pub(crate) async fn withdraw_letter(
         NewEvent {
             agency_id: caller.agency_id,
             letter_id,
-            kind: hybridpost_core::event_kind::WITHDRAWN,
+            kind: hybridpost_core::EventKind::Withdrawn,
             status: record.status,
             detail: Some(serde_json::json!({"reason": reason})),
-            request_id: None,
+            request_id,
         },
     )
     .await?;
-    tx.commit().await.map_err(hybridpost_store::StoreError::from)?;
+    tx.commit().await?;
     record.withdrawn = Some((reason.to_owned(), now));
     tracing::info!(letter.id = %letter_id, "letter {letter_id} withdrawn: {reason}");
     Ok(Json(LetterSummary::from(&record)))
@@ -504,26 +477,24 @@ pub(crate) async fn withdraw_letter(
 /// List the agency's letters, newest first.
 #[utoipa::path(
     get, path = "/v1/letters", tag = "letters",
-    params(ListQuery),
+    params(LetterQuery),
     responses(
-        (status = 200, description = "A page of letters", body = LetterList),
+        (status = 200, description = "A page of letters", body = Page<LetterSummary>),
         (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or bad API key", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("api_key" = []))
+    security(("agency_key" = []))
 )]
 pub(crate) async fn list_letters(
     State(state): State<AppState>,
     caller: AgencyCaller,
     uri: Uri,
 ) -> Result<Json<LetterList>, ApiError> {
-    let query: ListQuery = paging::query(&uri)?;
-    let limit = paging::limit(query.limit, 50, MAX_PAGE)?;
-    let before: Option<LetterId> = paging::cursor(query.cursor.as_deref())?;
+    let query: LetterQuery = paging::query(&uri)?;
+    let request = paging::PageRequest::<LetterId>::read(query.cursor.as_deref(), query.limit)?;
     let mut conn = state.store.read().await?;
-    let page = letters::list_letters(&mut conn, caller.scope(), query.status, before, limit).await?;
-    let next_cursor = paging::next_cursor(&page, limit, |l| l.letter_id);
-    Ok(Json(LetterList { items: page.iter().map(LetterSummary::from).collect(), next_cursor }))
+    let page = letters::list_letters(&mut conn, caller.scope(), query.status, request.after, request.limit).await?;
+    Ok(Json(request.page(&page, |l| l.letter_id, |l| LetterSummary::from(l))))
 }
 
 /// Cancel a letter that has not yet been put in a print batch or sent digitally.
@@ -536,16 +507,15 @@ pub(crate) async fn list_letters(
         (status = 404, description = "No such letter for this agency", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Too late to cancel; the detail says why", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("api_key" = []))
+    security(("agency_key" = []))
 )]
 pub(crate) async fn cancel_letter(
     State(state): State<AppState>,
     caller: AgencyCaller,
-    headers: HeaderMap,
-    Path(letter_id): Path<String>,
+    IdPath(letter_id): IdPath<LetterId>,
+    RequestId(request_id): RequestId,
 ) -> Result<Json<LetterSummary>, ApiError> {
-    let letter_id = parse_letter_id(&letter_id)?;
-    let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok());
+    let request_id = request_id.as_deref();
     let mut tx = state.store.begin().await?;
     // Only a letter of the caller's agency and mode: a test key cannot cancel a live letter.
     letters::get_letter(&mut tx, caller.scope(), letter_id)
@@ -571,7 +541,7 @@ pub(crate) async fn cancel_letter(
     if letters::withdraw(&mut tx, letter_id, "cancelled", &now).await? {
         record.withdrawn = Some(("cancelled".to_owned(), now));
     }
-    tx.commit().await.map_err(hybridpost_store::StoreError::from)?;
+    tx.commit().await?;
     tracing::info!(letter.id = %letter_id, "letter {letter_id} cancelled");
     Ok(Json(LetterSummary::from(&record)))
 }

@@ -21,17 +21,17 @@ use hybridpost_compose::Composer;
 use hybridpost_store::{BlobStore, Store};
 use hybridpost_web::auth::ApiKeys;
 use hybridpost_web::json::BodyLimit;
+use hybridpost_web::openapi::KeySchemes;
 use hybridpost_web::problem::Problem;
 use tokio::net::TcpListener;
 use utoipa::OpenApi;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use documents::{DocumentSummary, MAX_PDF_BYTES, MAX_PDF_UPLOADS_AT_ONCE, PdfCheckProblem, PdfCheckReport};
 pub use events::{Event, EventFeed};
 pub use letters::{LetterDetail, LetterList, LetterSummary};
-pub use webhooks::{CreatedWebhook, NewWebhook, Webhook, WebhookList};
+pub use webhooks::{CreatedWebhook, NewWebhook, Webhook};
 pub use writer::LetterWriter;
 
 /// Settings of the agency API.
@@ -102,7 +102,7 @@ impl FromRef<AppState> for ApiKeys {
                        Authenticate with `Authorization: Bearer <api key>`. Errors are RFC 9457 problem+json.",
         version = "1"
     ),
-    modifiers(&BearerAuth),
+    modifiers(&KeySchemes),
     components(schemas(Problem)),
     tags((name = "letters", description = "Submit, read and cancel letters"),
          (name = "events", description = "The agency's event feed"),
@@ -111,15 +111,32 @@ impl FromRef<AppState> for ApiKeys {
 )]
 struct ApiDoc;
 
-struct BearerAuth;
+/// Links from a created letter to what can be done with it (OpenAPI 3.1 `links`): a client
+/// generator or a reader follows `letter_id` from the answer to `POST /v1/letters`.
+struct LetterLinks;
 
-impl utoipa::Modify for BearerAuth {
+impl utoipa::Modify for LetterLinks {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "api_key",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("hpk_…").build()),
-        );
+        use utoipa::openapi::link::LinkBuilder;
+        let Some(post) = openapi.paths.paths.get_mut("/v1/letters").and_then(|item| item.post.as_mut()) else {
+            return;
+        };
+        let Some(utoipa::openapi::RefOr::T(created)) = post.responses.responses.get_mut("201") else { return };
+        for (name, operation, description) in [
+            ("GetLetter", "get_letter", "Read the letter with its timeline"),
+            ("LetterPdf", "letter_pdf", "Its PDF proof"),
+            ("CancelLetter", "cancel_letter", "Cancel it before it is batched"),
+            ("WithdrawLetter", "withdraw_letter", "Withdraw it once it is out"),
+            ("RetryLetter", "retry_letter", "Print it again after a failed render"),
+            ("LetterReplies", "letter_replies", "The citizen's replies to it"),
+        ] {
+            let link = LinkBuilder::new()
+                .operation_id(operation)
+                .parameter("letter_id", "$response.body#/letter_id")
+                .description(description)
+                .build();
+            created.links.insert(name.to_owned(), utoipa::openapi::RefOr::T(link));
+        }
     }
 }
 
@@ -133,7 +150,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(letters::withdraw_letter))
         .routes(routes!(held::retry_letter))
         .routes(routes!(events::list_events))
-        .routes(routes!(webhooks::put_webhook, webhooks::list_webhooks))
+        .routes(routes!(webhooks::create_webhook, webhooks::list_webhooks))
         .routes(routes!(webhooks::delete_webhook))
         .merge(
             OpenApiRouter::new()
@@ -156,7 +173,9 @@ fn pdf_upload_slots() -> Arc<tokio::sync::Semaphore> {
 /// OpenAPI document; the binary merges these with the other roles'.
 pub fn parts(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let limit = state.config.max_body_bytes;
-    let (router, openapi) = api().split_for_parts();
+    let (router, mut openapi) = api().split_for_parts();
+    // After the routes: the links name operations the document must already have.
+    utoipa::Modify::modify(&LetterLinks, &mut openapi);
     let router = router.layer(DefaultBodyLimit::max(limit)).layer(Extension(BodyLimit(limit))).with_state(state);
     (router, openapi)
 }
@@ -175,6 +194,6 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
+    hybridpost_web::serve(router, listener, shutdown).await?;
     Ok(())
 }

@@ -7,15 +7,15 @@
 //! the service secret, because it is needed again to sign.
 
 use axum::Json;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
 use base64::Engine;
 use hybridpost_core::egress::WebhookTarget;
-use hybridpost_core::event_kind;
+use hybridpost_core::{EndpointId, EventKind};
 use hybridpost_store::now_text;
 use hybridpost_store::outbox::{self, WebhookEndpoint};
 use hybridpost_web::problem::{ApiError, Problem};
-use hybridpost_web::{AgencyCaller, JsonBody};
+use hybridpost_web::{AgencyCaller, IdPath, JsonBody, ListQuery, Page, paging};
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
@@ -32,22 +32,21 @@ pub struct NewWebhook {
     /// operator allows private targets for receivers on the premises (then also plain
     /// `http://` to those). Stored as the WHATWG URL parser writes it.
     pub url: String,
-    /// Event kinds to send: status names (`accepted`, `queued_for_print`, `dispatched`,
-    /// `reply_received`, …) and `render_failed`, `unroutable`, `print_overdue`, `print_retried`,
-    /// `withdrawn`, `opened_with_pin`, `notification_failed`; empty or absent for all.
+    /// Event kinds to send (each kind the service records); empty or absent for all.
     #[serde(default)]
-    pub events: Vec<String>,
+    #[schema(max_items = 64)]
+    pub events: Vec<EventKind>,
 }
 
 /// A registered endpoint.
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Webhook {
     /// Its id.
-    pub endpoint_id: String,
+    pub endpoint_id: EndpointId,
     /// Where webhooks go.
     pub url: String,
     /// Event kinds sent; empty means all.
-    pub events: Vec<String>,
+    pub events: Vec<EventKind>,
     /// When it was registered (UTC).
     pub created_at: String,
 }
@@ -63,17 +62,10 @@ pub struct CreatedWebhook {
     pub secret: String,
 }
 
-/// The agency's endpoints.
-#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct WebhookList {
-    /// Oldest first.
-    pub items: Vec<Webhook>,
-}
-
 impl From<&WebhookEndpoint> for Webhook {
     fn from(e: &WebhookEndpoint) -> Self {
         Webhook {
-            endpoint_id: e.endpoint_id.clone(),
+            endpoint_id: e.endpoint_id,
             url: e.url.clone(),
             events: e.events.clone(),
             created_at: e.created_at.clone(),
@@ -81,31 +73,22 @@ impl From<&WebhookEndpoint> for Webhook {
     }
 }
 
-fn check_events(events: &[String]) -> Result<(), String> {
-    for kind in events {
-        // The service's one list of kinds, so every kind it records can be subscribed to.
-        if !event_kind::is_known(kind) {
-            return Err(format!("{kind:?} is not an event kind"));
-        }
-    }
-    Ok(())
-}
-
 /// Register a webhook endpoint.
 ///
 /// Registering a URL the agency already has replaces that endpoint (with a new secret).
 #[utoipa::path(
-    put, path = "/v1/webhooks", tag = "webhooks",
+    post, path = "/v1/webhooks", tag = "webhooks",
     request_body = NewWebhook,
     responses(
         (status = 201, description = "Registered; the secret is shown only now", body = CreatedWebhook),
-        (status = 400, description = "Malformed JSON or unknown field", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON, unknown field or unknown event kind", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or bad API key", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Bad url or event kind", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad url, or too many endpoints", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("api_key" = []))
+    security(("agency_key" = []))
 )]
-pub(crate) async fn put_webhook(
+pub(crate) async fn create_webhook(
     State(state): State<AppState>,
     caller: AgencyCaller,
     body: JsonBody<NewWebhook>,
@@ -119,9 +102,6 @@ pub(crate) async fn put_webhook(
             url
         }
     };
-    if let Err(e) = check_events(&events) {
-        errors.add("events", e);
-    }
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
@@ -129,10 +109,10 @@ pub(crate) async fn put_webhook(
     events.dedup();
     let mut raw = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut raw);
-    let endpoint_id = uuid::Uuid::now_v7().simple().to_string();
+    let endpoint_id = EndpointId::new();
     let secret = state.composer.keyring().secret();
     let endpoint = WebhookEndpoint {
-        secret_wrapped: secret.wrap(&raw, outbox::webhook_secret_context(&endpoint_id).as_bytes()),
+        secret_wrapped: secret.wrap(&raw, outbox::webhook_secret_context(endpoint_id).as_bytes()),
         endpoint_id,
         agency_id: caller.agency_id,
         test: caller.test,
@@ -143,7 +123,7 @@ pub(crate) async fn put_webhook(
     let mut tx = state.store.begin().await?;
     let existing = outbox::list_endpoints(&mut tx, caller.scope()).await?;
     for old in existing.iter().filter(|e| e.url == endpoint.url) {
-        outbox::delete_endpoint(&mut tx, caller.scope(), &old.endpoint_id).await?;
+        outbox::delete_endpoint(&mut tx, caller.scope(), old.endpoint_id).await?;
     }
     if existing.iter().filter(|e| e.url != endpoint.url).count() >= MAX_ENDPOINTS {
         let mut errors = hybridpost_core::ValidationErrors::default();
@@ -151,51 +131,63 @@ pub(crate) async fn put_webhook(
         return Err(ApiError::Validation(errors));
     }
     outbox::insert_endpoint(&mut tx, &endpoint).await?;
-    tx.commit().await.map_err(hybridpost_store::StoreError::from)?;
+    tx.commit().await?;
     tracing::info!(agency.id = %caller.agency_id, webhook.id = %endpoint.endpoint_id, "webhook endpoint registered");
     let secret = format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(raw));
     Ok((StatusCode::CREATED, Json(CreatedWebhook { webhook: Webhook::from(&endpoint), secret })))
 }
 
-/// List the agency's webhook endpoints.
+/// List the agency's webhook endpoints, oldest first.
 #[utoipa::path(
     get, path = "/v1/webhooks", tag = "webhooks",
+    params(ListQuery),
     responses(
-        (status = 200, description = "The endpoints", body = WebhookList),
+        (status = 200, description = "A page of endpoints", body = Page<Webhook>),
+        (status = 400, description = "Bad cursor or limit", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or bad API key", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("api_key" = []))
+    security(("agency_key" = []))
 )]
 pub(crate) async fn list_webhooks(
     State(state): State<AppState>,
     caller: AgencyCaller,
-) -> Result<Json<WebhookList>, ApiError> {
+    uri: Uri,
+) -> Result<Json<Page<Webhook>>, ApiError> {
+    let request = paging::query::<ListQuery>(&uri)?.request::<EndpointId>()?;
     let mut conn = state.store.read().await?;
-    let endpoints = outbox::list_endpoints(&mut conn, caller.scope()).await?;
-    Ok(Json(WebhookList { items: endpoints.iter().map(Webhook::from).collect() }))
+    // An agency has at most MAX_ENDPOINTS: they are read whole and paged here. Ids are
+    // time-ordered, so id order is registration order.
+    let mut endpoints = outbox::list_endpoints(&mut conn, caller.scope()).await?;
+    endpoints.sort_by_key(|e| e.endpoint_id);
+    let rows: Vec<&WebhookEndpoint> = endpoints
+        .iter()
+        .filter(|e| request.after.is_none_or(|after| e.endpoint_id > after))
+        .take(usize::try_from(request.limit).unwrap_or(usize::MAX))
+        .collect();
+    Ok(Json(request.page(&rows, |e| e.endpoint_id, |e| Webhook::from(*e))))
 }
 
 /// Delete a webhook endpoint; webhooks still queued for it are dropped.
 #[utoipa::path(
     delete, path = "/v1/webhooks/{endpoint_id}", tag = "webhooks",
-    params(("endpoint_id" = String, Path, description = "The endpoint's id")),
+    params(("endpoint_id" = EndpointId, Path, description = "The endpoint's id")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 401, description = "No or bad API key", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such endpoint for this agency", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("api_key" = []))
+    security(("agency_key" = []))
 )]
 pub(crate) async fn delete_webhook(
     State(state): State<AppState>,
     caller: AgencyCaller,
-    Path(endpoint_id): Path<String>,
+    IdPath(endpoint_id): IdPath<EndpointId>,
 ) -> Result<StatusCode, ApiError> {
     let mut tx = state.store.begin().await?;
-    if !outbox::delete_endpoint(&mut tx, caller.scope(), &endpoint_id).await? {
-        return Err(ApiError::NotFound(format!("no webhook endpoint {endpoint_id:?}")));
+    if !outbox::delete_endpoint(&mut tx, caller.scope(), endpoint_id).await? {
+        return Err(ApiError::NotFound(format!("no webhook endpoint \"{endpoint_id}\"")));
     }
-    tx.commit().await.map_err(hybridpost_store::StoreError::from)?;
+    tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -204,21 +196,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn event_kinds_are_status_names_or_the_other_kinds() {
-        assert!(check_events(&["opened".into(), "notification_failed".into()]).is_ok());
-        assert!(check_events(&["letter.opened".into()]).is_err());
-    }
-
-    #[test]
     fn an_endpoint_may_subscribe_to_every_kind_the_service_records() {
-        let kinds: Vec<String> = event_kind::all().map(str::to_owned).collect();
-        for kind in &kinds {
-            assert!(check_events(std::slice::from_ref(kind)).is_ok(), "{kind}");
+        // The filter is the one list of kinds: each kind the service records reads as a filter.
+        for kind in EventKind::ALL {
+            let body = serde_json::json!({"url": "https://hooks.example.go.th/in", "events": [kind]});
+            let parsed: NewWebhook =
+                hybridpost_web::json::parse(body.to_string().as_bytes()).expect("a kind is accepted");
+            assert_eq!(parsed.events, [*kind]);
         }
         // These were emitted but refused by the filter before it used the one list.
-        for kind in ["withdrawn", "opened_with_pin", "unroutable", "print_overdue", "render_failed"] {
-            assert!(kinds.iter().any(|k| k == kind), "{kind}");
+        for name in ["withdrawn", "opened_with_pin", "unroutable", "print_overdue", "render_failed"] {
+            assert!(EventKind::ALL.iter().any(|k| k.as_str() == name), "{name}");
         }
-        assert!(check_events(&kinds).is_ok());
+        let body = br#"{"url": "https://hooks.example.go.th/in", "events": ["letter.opened"]}"#;
+        let refused = hybridpost_web::json::parse::<NewWebhook>(body).unwrap_err();
+        assert!(refused.to_string().contains("events[0]"), "{refused}");
     }
 }

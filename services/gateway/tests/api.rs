@@ -497,11 +497,11 @@ async fn the_event_feed_pages_by_cursor_with_unique_ids() {
     assert_eq!(first.body["items"].as_array().unwrap().len(), 4);
     let cursor = first.body["next_cursor"].as_str().unwrap().to_owned();
     assert_eq!(first.body["items"][3]["cursor"], cursor.as_str());
-    let rest = h.feed(&h.a, &format!("/v1/events?after={cursor}"), 2).await;
+    let rest = h.feed(&h.a, &format!("/v1/events?cursor={cursor}"), 2).await;
     assert_eq!(rest.body["items"].as_array().unwrap().len(), 2);
     let last = rest.body["next_cursor"].as_str().unwrap().to_owned();
     assert_ne!(last, cursor);
-    let none = h.get(Some(&h.a), &format!("/v1/events?after={last}")).await;
+    let none = h.get(Some(&h.a), &format!("/v1/events?cursor={last}")).await;
     assert_eq!(none.body["items"], json!([]));
     assert_eq!(none.body["next_cursor"], last.as_str());
     let mut ids: Vec<Value> = first.body["items"]
@@ -513,8 +513,8 @@ async fn the_event_feed_pages_by_cursor_with_unique_ids() {
         .collect();
     ids.dedup();
     assert_eq!(ids.len(), 6);
-    assert_problem(&h.get(Some(&h.a), "/v1/events?after=abc").await, StatusCode::BAD_REQUEST);
-    assert_problem(&h.get(Some(&h.a), "/v1/events?after=1--2").await, StatusCode::BAD_REQUEST);
+    assert_problem(&h.get(Some(&h.a), "/v1/events?cursor=abc").await, StatusCode::BAD_REQUEST);
+    assert_problem(&h.get(Some(&h.a), "/v1/events?cursor=1--2").await, StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]
@@ -546,7 +546,7 @@ async fn the_openapi_document_describes_every_route_and_they_exist() {
             "POST /v1/letters/{letter_id}/retry",
             "POST /v1/letters/{letter_id}/withdraw",
             "POST /v1/pdf-checks",
-            "PUT /v1/webhooks",
+            "POST /v1/webhooks",
         ]
     );
     // Each documented operation is served: without a key it is refused, not missing.
@@ -557,7 +557,38 @@ async fn the_openapi_document_describes_every_route_and_they_exist() {
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{op}");
     }
     assert!(doc.body["components"]["schemas"]["NewLetter"].is_object());
-    assert!(doc.body["components"]["securitySchemes"]["api_key"].is_object());
+    assert!(doc.body["components"]["securitySchemes"]["agency_key"].is_object());
+    // PDFs are binary strings, not arrays of numbers.
+    let schema = |s: &serde_json::Value| -> serde_json::Value {
+        match s["$ref"].as_str().and_then(|r| r.strip_prefix("#/components/schemas/")) {
+            Some(name) => doc.body["components"]["schemas"][name].clone(),
+            None => s.clone(),
+        }
+    };
+    let pdf = schema(
+        &doc.body["paths"]["/v1/letters/{letter_id}/pdf"]["get"]["responses"]["200"]["content"]["application/pdf"]["schema"],
+    );
+    assert_eq!(pdf["type"], "string", "{pdf}");
+    assert_eq!(pdf["contentMediaType"], "application/pdf", "{pdf}");
+    let upload =
+        schema(&doc.body["paths"]["/v1/documents"]["post"]["requestBody"]["content"]["application/pdf"]["schema"]);
+    assert_eq!(upload["format"], "binary", "{upload}");
+    // A created letter links to the operations on it, by its id.
+    let links = &doc.body["paths"]["/v1/letters"]["post"]["responses"]["201"]["links"];
+    for (name, operation) in
+        [("GetLetter", "get_letter"), ("LetterPdf", "letter_pdf"), ("CancelLetter", "cancel_letter")]
+    {
+        assert_eq!(links[name]["operationId"], operation, "{links}");
+        assert_eq!(links[name]["parameters"]["letter_id"], "$response.body#/letter_id", "{links}");
+    }
+    // Every list is a page with the same parameters.
+    for path in ["/v1/letters", "/v1/events", "/v1/webhooks"] {
+        let params = doc.body["paths"][path]["get"]["parameters"].as_array().unwrap();
+        let names: Vec<&str> = params.iter().filter_map(|p| p["name"].as_str()).collect();
+        assert!(names.contains(&"cursor") && names.contains(&"limit"), "{path}: {names:?}");
+        let limit = params.iter().find(|p| p["name"] == "limit").unwrap();
+        assert_eq!((&limit["schema"]["minimum"], &limit["schema"]["maximum"]), (&1.into(), &500.into()), "{path}");
+    }
 }
 
 #[tokio::test]
@@ -842,7 +873,7 @@ async fn test_keys_and_live_keys_of_one_agency_never_see_or_touch_each_others_le
 
     // Webhook endpoints belong to one mode.
     let hook = |url: &str| Some(Body::from(json!({"url": url}).to_string()));
-    let r = h.call(Method::PUT, "/v1/webhooks", Some(&test), hook("https://hooks.example.go.th/test"), &[]).await;
+    let r = h.call(Method::POST, "/v1/webhooks", Some(&test), hook("https://hooks.example.go.th/test"), &[]).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let test_endpoint = r.body["endpoint_id"].as_str().unwrap().to_owned();
     let listed = h.get(Some(&live), "/v1/webhooks").await;
@@ -957,7 +988,7 @@ async fn webhook_urls_into_the_network_are_refused_with_a_problem_naming_the_url
     let put = |url: &str| {
         let body = json!({ "url": url }).to_string();
         let h = &h;
-        async move { h.call(Method::PUT, "/v1/webhooks", Some(&h.a), Some(Body::from(body)), &[]).await }
+        async move { h.call(Method::POST, "/v1/webhooks", Some(&h.a), Some(Body::from(body)), &[]).await }
     };
     for bad in [
         "http://127.0.0.1:9000/hook",

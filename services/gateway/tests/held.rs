@@ -122,7 +122,7 @@ impl Harness {
     async fn kinds(&self, letter: LetterId) -> Vec<(String, Value)> {
         let mut conn = self.store.read().await.unwrap();
         let timeline = events::letter_timeline(&mut conn, letter).await.unwrap();
-        timeline.into_iter().map(|e| (e.kind, e.detail.unwrap_or(Value::Null))).collect()
+        timeline.into_iter().map(|e| (e.kind.to_string(), e.detail.unwrap_or(Value::Null))).collect()
     }
 
     async fn stuck(&self) -> usize {

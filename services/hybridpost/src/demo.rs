@@ -453,7 +453,7 @@ pub async fn run(mut config: Config, args: &DemoArgs) -> anyhow::Result<Summary>
         for (i, b) in batches.iter().enumerate() {
             if ready[i].is_none() {
                 let now: BatchSummary = site_api.get(&format!("/v1/print/batches/{}", b.batch_id)).await?;
-                if now.status == "ready" {
+                if now.status.as_str() == "ready" {
                     ready[i] = Some(now);
                 }
             }
@@ -746,7 +746,8 @@ pub async fn run(mut config: Config, args: &DemoArgs) -> anyhow::Result<Summary>
         .collect();
     let mut replies = ReplyFigures { scanned: replied.len(), wrong_letter, ..Default::default() };
     for (id, pages) in &replied {
-        let answer: Vec<ReplyView> = agency_api.get(&format!("/v1/letters/{id}/replies")).await?;
+        let answer: hybridpost_web::Page<ReplyView> = agency_api.get(&format!("/v1/letters/{id}/replies")).await?;
+        let answer = answer.items;
         match answer.as_slice() {
             [one] if one.letter_id == *id && one.pages == *pages as i64 && one.source == "scan" => replies.matched += 1,
             _ => {

@@ -315,7 +315,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     println!("Stop with Ctrl-C.");
 
     let maintenance = tokio::spawn(maintain(service.store.clone()));
-    hybridpost_verify::run(service.app, listener, shutdown_signal()).await.context("server failed")?;
+    hybridpost_web::serve(service.app, listener, shutdown_signal()).await.context("server failed")?;
     maintenance.abort();
     if let Some(metrics) = metrics {
         metrics.abort();
@@ -347,27 +347,7 @@ fn verify_state(
     let (copy_store, copy_composer, copy_blobs) = (store.clone(), composer.clone(), blobs.clone());
     let renderer: hybridpost_verify::CopyRenderer = Arc::new(move |letter| {
         let (store, composer, blobs) = (copy_store.clone(), copy_composer.clone(), copy_blobs.clone());
-        Box::pin(async move {
-            let (agency, document) = {
-                let mut conn = store.read().await.map_err(|e| e.to_string())?;
-                let agency = hybridpost_store::agencies::get_agency(&mut conn, letter.agency_id)
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .ok_or_else(|| "the letter's agency is gone".to_owned())?;
-                let document = match letter.content.get("document_id").and_then(|d| d.as_str()) {
-                    Some(id) => hybridpost_store::documents::load_bytes(&mut conn, &blobs, letter.scope(), id)
-                        .await
-                        .map_err(|e| e.to_string())?,
-                    None => None,
-                };
-                (agency, document)
-            };
-            tokio::task::spawn_blocking(move || {
-                composer.pdf(&letter, &agency, document.as_deref()).map_err(|e| e.to_string())
-            })
-            .await
-            .map_err(|e| e.to_string())?
-        })
+        Box::pin(async move { Ok(composer.letter_pdf(&store, &blobs, letter).await?) })
     });
     Ok(hybridpost_verify::VerifyState::new(
         store.clone(),

@@ -161,7 +161,7 @@ fn the_demo_loses_nothing_and_matches_nothing_wrongly() {
     assert_eq!(got, with_fate("replies"), "the letters with a reply are the ones the demo replied to");
     for id in &got {
         let answer = get(server.addr, &format!("/v1/letters/{id}/replies"), agency);
-        let list = answer.as_array().unwrap();
+        let list = answer["items"].as_array().unwrap();
         assert_eq!(list.len(), 1, "{id}: {answer}");
         assert_eq!(list[0]["letter_id"], id.as_str());
         assert_eq!(list[0]["source"], "scan");

@@ -9,16 +9,12 @@ use hybridpost_core::{LetterId, ReplyId, ReturnReason, ScanId, ScanPageId, Valid
 use hybridpost_scan::group::Mode;
 use hybridpost_store::scan::{self, NewScanFile, ScanRecord};
 use hybridpost_store::{BlobKey, BlobStore, now_text};
-use hybridpost_web::SiteCaller;
-use hybridpost_web::paging;
 use hybridpost_web::problem::{ApiError, Problem};
+use hybridpost_web::{ListQuery, Page, SiteCaller, paging};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::IntakeState;
-
-/// Largest page of batches.
-const MAX_PAGE: i64 = 100;
 
 /// The answer to an upload: the batch is stored and will be decoded.
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -121,14 +117,8 @@ pub struct ScanView {
     pub pages: Vec<PageView>,
 }
 
-/// A page of batches.
-#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct ScanList {
-    /// Batches, newest first (without their pages).
-    pub items: Vec<ScanSummary>,
-    /// Pass as `cursor` for the next page; absent on the last page.
-    pub next_cursor: Option<String>,
-}
+/// A page of batches, newest first (without their pages).
+pub type ScanList = Page<ScanSummary>;
 
 /// A batch without its pages.
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -155,17 +145,6 @@ impl From<&ScanRecord> for ScanSummary {
             created_at: s.created_at.clone(),
         }
     }
-}
-
-/// Query of `GET /v1/scans`.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ListQuery {
-    /// `next_cursor` from the previous page.
-    cursor: Option<String>,
-    /// Batches per page, 1 to 100 (20 when not given).
-    limit: Option<i64>,
 }
 
 /// The upload form, as documented (the handler reads it as a stream).
@@ -264,7 +243,7 @@ pub(crate) async fn create_scan(
                         continue;
                     }
                     let key = format!("scans/{scan_id}/upload-{}", files.len() + 1);
-                    let blob = BlobKey::parse(&key).map_err(|e| ApiError::Internal(e.to_string()))?;
+                    let blob = BlobKey::parse(&key).map_err(ApiError::internal)?;
                     uploaded.put(blob, bytes).await?;
                     files.push(NewScanFile { name, size_bytes, sha256, blob_key: Some(key), refused: None });
                 }
@@ -299,18 +278,18 @@ pub(crate) async fn create_scan(
             &now_text(),
         )
         .await?;
-        tx.commit().await.map_err(hybridpost_store::StoreError::from)?;
+        tx.commit().await?;
         uploaded.keep();
         Ok::<(), hybridpost_store::StoreError>(())
     })
     .await;
-    committed.map_err(|e| ApiError::Internal(format!("storing scan batch {scan_id} stopped: {e}")))??;
+    committed.map_err(|e| ApiError::internal(format!("storing scan batch {scan_id} stopped: {e}")))??;
     metrics::counter!("hybridpost_scan_uploads_total").increment(1);
     tracing::info!(scan.id = %scan_id, files = file_count, "scan batch {scan_id} uploaded: {file_count} files");
     let location = format!("/v1/scans/{scan_id}");
     Ok((
         StatusCode::ACCEPTED,
-        [(header::LOCATION, HeaderValue::from_str(&location).map_err(|e| ApiError::Internal(e.to_string()))?)],
+        [(header::LOCATION, HeaderValue::from_str(&location).map_err(ApiError::internal)?)],
         Json(ScanAccepted { scan_id, status: "decoding".into(), files: file_count, refused_files: refused }),
     )
         .into_response())
@@ -342,8 +321,8 @@ impl UploadedBlobs {
         let written = writing.await;
         self.writing = None;
         written
-            .map_err(|e| ApiError::Internal(format!("storing an uploaded file stopped: {e}")))?
-            .map_err(|e| ApiError::Internal(e.to_string()))
+            .map_err(|e| ApiError::internal(format!("storing an uploaded file stopped: {e}")))?
+            .map_err(ApiError::internal)
     }
 
     fn keep(mut self) {
@@ -443,7 +422,8 @@ fn check_form(
     get, path = "/v1/scans", tag = "scans",
     params(ListQuery),
     responses(
-        (status = 200, description = "A page of batches", body = ScanList),
+        (status = 200, description = "A page of batches", body = Page<ScanSummary>),
+        (status = 400, description = "Bad cursor or limit", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or bad API key", body = Problem, content_type = "application/problem+json"),
     ),
     security(("site_key" = []))
@@ -453,13 +433,10 @@ pub(crate) async fn list_scans(
     caller: SiteCaller,
     uri: Uri,
 ) -> Result<Json<ScanList>, ApiError> {
-    let q: ListQuery = paging::query(&uri)?;
-    let limit = paging::limit(q.limit, 20, MAX_PAGE)?;
-    let before = paging::cursor::<ScanId>(q.cursor.as_deref())?;
+    let request = paging::query::<ListQuery>(&uri)?.request::<ScanId>()?;
     let mut conn = state.store.read().await?;
-    let page = scan::list_scans(&mut conn, caller.site_id, before, limit).await?;
-    let next_cursor = paging::next_cursor(&page, limit, |s| s.scan_id);
-    Ok(Json(ScanList { items: page.iter().map(ScanSummary::from).collect(), next_cursor }))
+    let page = scan::list_scans(&mut conn, caller.site_id, request.after, request.limit).await?;
+    Ok(Json(request.page(&page, |s| s.scan_id, |s| ScanSummary::from(s))))
 }
 
 /// A batch: its files, and every page with its outcome and how it was decoded.

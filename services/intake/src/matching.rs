@@ -252,7 +252,7 @@ pub(crate) async fn record_reply(
                 events::NewEvent {
                     agency_id: letter.agency_id,
                     letter_id: letter.letter_id,
-                    kind: "reply_received",
+                    kind: hybridpost_core::EventKind::ReplyReceived,
                     status: letter.status,
                     detail: Some(detail),
                     request_id: request_id.map(str::to_owned),
@@ -263,7 +263,7 @@ pub(crate) async fn record_reply(
         Err(TransitionFailure::NotFound) => anyhow::bail!("letter {} vanished", letter.letter_id),
         Err(TransitionFailure::Store(e)) => return Err(e.into()),
     }
-    let sender_name = letter.content.pointer("/recipient/name").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+    let sender_name = letter.recipient_name().to_owned();
     outbox::enqueue_agency_notice(
         conn,
         letter.agency_id,

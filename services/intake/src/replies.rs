@@ -2,15 +2,14 @@
 //! replies to its own letters.
 
 use axum::Json;
-use axum::body::Body;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::extract::State;
+use axum::http::Uri;
+use axum::response::Response;
 use hybridpost_core::{LetterId, ReplyId, ScanId};
 use hybridpost_store::scan::{self, ReplyRecord};
 use hybridpost_store::{BlobKey, letters};
-use hybridpost_web::AgencyCaller;
 use hybridpost_web::problem::{ApiError, Problem};
+use hybridpost_web::{AgencyCaller, Download, IdPath, ListQuery, Page, paging};
 use serde::{Deserialize, Serialize};
 
 use crate::IntakeState;
@@ -40,19 +39,19 @@ pub struct ReplyView {
     pub pdf_sha256: String,
 }
 
-impl From<ReplyRecord> for ReplyView {
-    fn from(r: ReplyRecord) -> Self {
+impl From<&ReplyRecord> for ReplyView {
+    fn from(r: &ReplyRecord) -> Self {
         ReplyView {
             pdf_url: format!("/v1/replies/{}/pdf", r.reply_id),
             reply_id: r.reply_id,
             letter_id: r.letter_id,
             scan_id: r.scan_id,
-            received_at: r.created_at,
+            received_at: r.created_at.clone(),
             pages: r.page_count,
-            missing_pages: r.missing_pages,
+            missing_pages: r.missing_pages.clone(),
             out_of_order: r.out_of_order,
-            source: r.source,
-            pdf_sha256: r.pdf_sha256,
+            source: r.source.clone(),
+            pdf_sha256: r.pdf_sha256.clone(),
         }
     }
 }
@@ -60,9 +59,10 @@ impl From<ReplyRecord> for ReplyView {
 /// The replies to one of the agency's letters, oldest first.
 #[utoipa::path(
     get, path = "/v1/letters/{letter_id}/replies", tag = "replies",
-    params(("letter_id" = LetterId, Path, description = "The letter")),
+    params(("letter_id" = LetterId, Path, description = "The letter"), ListQuery),
     responses(
-        (status = 200, description = "The replies", body = Vec<ReplyView>),
+        (status = 200, description = "A page of replies", body = Page<ReplyView>),
+        (status = 400, description = "Bad cursor or limit", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or bad API key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an agency key", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such letter of this agency", body = Problem, content_type = "application/problem+json"),
@@ -72,14 +72,23 @@ impl From<ReplyRecord> for ReplyView {
 pub(crate) async fn letter_replies(
     State(state): State<IntakeState>,
     caller: AgencyCaller,
-    Path(letter_id): Path<String>,
-) -> Result<Json<Vec<ReplyView>>, ApiError> {
-    let not_found = || ApiError::NotFound(format!("no letter {letter_id}"));
-    let id: LetterId = letter_id.parse().map_err(|_| not_found())?;
+    IdPath(letter_id): IdPath<LetterId>,
+    uri: Uri,
+) -> Result<Json<Page<ReplyView>>, ApiError> {
+    let request = paging::query::<ListQuery>(&uri)?.request::<ReplyId>()?;
     let mut conn = state.store.read().await?;
-    letters::get_letter(&mut conn, caller.scope(), id).await?.ok_or_else(not_found)?;
-    let replies = scan::letter_replies(&mut conn, caller.scope(), id).await?;
-    Ok(Json(replies.into_iter().map(ReplyView::from).collect()))
+    letters::get_letter(&mut conn, caller.scope(), letter_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no letter {letter_id}")))?;
+    // A letter has a few replies: they are read whole and paged here, in id (arrival) order.
+    let mut replies = scan::letter_replies(&mut conn, caller.scope(), letter_id).await?;
+    replies.sort_by_key(|r| r.reply_id);
+    let rows: Vec<&ReplyRecord> = replies
+        .iter()
+        .filter(|r| request.after.is_none_or(|after| r.reply_id > after))
+        .take(usize::try_from(request.limit).unwrap_or(usize::MAX))
+        .collect();
+    Ok(Json(request.page(&rows, |r| r.reply_id, |r| ReplyView::from(*r))))
 }
 
 /// A reply as a PDF: the scanned pages, upright, reply-sheet pages in order.
@@ -87,7 +96,7 @@ pub(crate) async fn letter_replies(
     get, path = "/v1/replies/{reply_id}/pdf", tag = "replies",
     params(("reply_id" = ReplyId, Path, description = "The reply")),
     responses(
-        (status = 200, description = "The PDF", content_type = "application/pdf"),
+        (status = 200, description = "The PDF", body = hybridpost_web::openapi::PdfFile, content_type = "application/pdf"),
         (status = 404, description = "No such reply to this agency's letters", body = Problem, content_type = "application/problem+json"),
     ),
     security(("agency_key" = []))
@@ -95,33 +104,20 @@ pub(crate) async fn letter_replies(
 pub(crate) async fn reply_pdf(
     State(state): State<IntakeState>,
     caller: AgencyCaller,
-    Path(reply_id): Path<String>,
+    IdPath(id): IdPath<ReplyId>,
 ) -> Result<Response, ApiError> {
-    let not_found = || ApiError::NotFound(format!("no reply {reply_id}"));
-    let id: ReplyId = reply_id.parse().map_err(|_| not_found())?;
     let reply = {
         let mut conn = state.store.read().await?;
-        scan::get_reply(&mut conn, caller.scope(), id).await?.ok_or_else(not_found)?
+        scan::get_reply(&mut conn, caller.scope(), id)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("no reply {id}")))?
     };
-    let key = BlobKey::parse(&reply.pdf_blob).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let key = BlobKey::parse(&reply.pdf_blob).map_err(ApiError::internal)?;
     let (file, len) = state
         .blobs
         .open(&key)
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .ok_or_else(|| ApiError::Internal(format!("the PDF of reply {id} is missing from storage")))?;
-    let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024));
-    let mut headers = HeaderMap::new();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/pdf"));
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-    let disposition = format!("attachment; filename=\"reply-{id}.pdf\"");
-    headers.insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_str(&disposition).map_err(|e| ApiError::Internal(e.to_string()))?,
-    );
-    headers.insert(
-        header::ETAG,
-        HeaderValue::from_str(&format!("\"{}\"", reply.pdf_sha256)).map_err(|e| ApiError::Internal(e.to_string()))?,
-    );
-    Ok((headers, body).into_response())
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::internal(format!("the PDF of reply {id} is missing from storage")))?;
+    Download::pdf().attachment(&format!("reply-{id}.pdf")).length(len).etag(Some(&reply.pdf_sha256)).stream(file)
 }

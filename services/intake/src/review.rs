@@ -12,14 +12,13 @@ use hybridpost_seal::Reference;
 use hybridpost_store::scan::{self, ReplyRecord, ScanPageRecord};
 use hybridpost_store::{BlobKey, now_text};
 use hybridpost_web::problem::{ApiError, Problem};
-use hybridpost_web::{JsonBody, SiteCaller, paging};
+use hybridpost_web::{JsonBody, ListQuery, Page, SiteCaller, paging};
 use serde::{Deserialize, Serialize};
 
 use crate::IntakeState;
 use crate::matching::{build_reply_pdf, letter_by_reference, record_reply, record_return};
 
 /// Largest page of the queue.
-const MAX_PAGE: i64 = 200;
 /// Most pages assigned together.
 const MAX_ASSIGNED: usize = 50;
 /// Longest discard reason.
@@ -48,14 +47,8 @@ pub struct ReviewItem {
     pub created_at: String,
 }
 
-/// A page of the review queue.
-#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct ReviewList {
-    /// Pages, oldest first.
-    pub items: Vec<ReviewItem>,
-    /// Pass as `cursor` for the next page; absent on the last page.
-    pub next_cursor: Option<String>,
-}
+/// A page of the review queue, oldest first.
+pub type ReviewList = Page<ReviewItem>;
 
 /// An operator's decision on a page in review.
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -94,23 +87,13 @@ pub struct ReviewResult {
     pub reply_id: Option<ReplyId>,
 }
 
-/// Query of `GET /v1/review`.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ReviewQuery {
-    /// `next_cursor` from the previous page.
-    cursor: Option<String>,
-    /// Pages per answer, 1 to 200 (50 when not given).
-    limit: Option<i64>,
-}
-
 /// The site's pages waiting for a person, oldest first.
 #[utoipa::path(
     get, path = "/v1/review", tag = "review",
-    params(ReviewQuery),
+    params(ListQuery),
     responses(
-        (status = 200, description = "Pages in review", body = ReviewList),
+        (status = 200, description = "Pages in review", body = Page<ReviewItem>),
+        (status = 400, description = "Bad cursor or limit", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or bad API key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a site key", body = Problem, content_type = "application/problem+json"),
     ),
@@ -121,32 +104,23 @@ pub(crate) async fn list_review(
     caller: SiteCaller,
     uri: Uri,
 ) -> Result<Json<ReviewList>, ApiError> {
-    let q: ReviewQuery = paging::query(&uri)?;
-    let limit = paging::limit(q.limit, 50, MAX_PAGE)?;
-    let after = paging::cursor::<ScanPageId>(q.cursor.as_deref())?;
+    let request = paging::query::<ListQuery>(&uri)?.request::<ScanPageId>()?;
     let mut conn = state.store.read().await?;
-    let pages = scan::review_pages(&mut conn, caller.site_id, after, limit).await?;
-    let next_cursor = paging::next_cursor(&pages, limit, |p| p.page.page_id);
-    Ok(Json(ReviewList {
-        items: pages
-            .into_iter()
-            .map(|p| ReviewItem {
-                page_id: p.page.page_id,
-                scan_id: p.page.scan_id,
-                file_index: p.page.file_index,
-                page_number: p.page.page_number,
-                reason: p.review_reason.unwrap_or_default(),
-                detail: p.review_detail.unwrap_or_default(),
-                thumbnail_url: p
-                    .page
-                    .thumbnail_blob
-                    .as_ref()
-                    .map(|_| format!("/v1/review/{}/thumbnail", p.page.page_id)),
-                created_at: p.created_at,
-            })
-            .collect(),
-        next_cursor,
-    }))
+    let pages = scan::review_pages(&mut conn, caller.site_id, request.after, request.limit).await?;
+    Ok(Json(request.page(
+        &pages,
+        |p| p.page.page_id,
+        |p| ReviewItem {
+            page_id: p.page.page_id,
+            scan_id: p.page.scan_id,
+            file_index: p.page.file_index,
+            page_number: p.page.page_number,
+            reason: p.review_reason.clone().unwrap_or_default(),
+            detail: p.review_detail.clone().unwrap_or_default(),
+            thumbnail_url: p.page.thumbnail_blob.as_ref().map(|_| format!("/v1/review/{}/thumbnail", p.page.page_id)),
+            created_at: p.created_at.clone(),
+        },
+    )))
 }
 
 async fn site_page(state: &IntakeState, caller: &SiteCaller, page_id: &str) -> Result<ScanPageRecord, ApiError> {
@@ -161,7 +135,7 @@ async fn site_page(state: &IntakeState, caller: &SiteCaller, page_id: &str) -> R
     get, path = "/v1/review/{page_id}/thumbnail", tag = "review",
     params(("page_id" = ScanPageId, Path, description = "The page")),
     responses(
-        (status = 200, description = "The thumbnail", content_type = "image/png"),
+        (status = 200, description = "The thumbnail", body = hybridpost_web::openapi::PngFile, content_type = "image/png"),
         (status = 404, description = "No such page at this site, or no thumbnail", body = Problem, content_type = "application/problem+json"),
     ),
     security(("site_key" = []))
@@ -178,10 +152,10 @@ pub(crate) async fn review_thumbnail(
         .ok_or_else(|| ApiError::NotFound(format!("page {page_id} has no thumbnail: it could not be decoded")))?;
     let png = state
         .blobs
-        .get(&BlobKey::parse(&key).map_err(|e| ApiError::Internal(e.to_string()))?)
+        .get(&BlobKey::parse(&key).map_err(ApiError::internal)?)
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .ok_or_else(|| ApiError::Internal(format!("the thumbnail of page {page_id} is missing from storage")))?;
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::internal(format!("the thumbnail of page {page_id} is missing from storage")))?;
     let mut headers = HeaderMap::new();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/png"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=3600"));
@@ -242,7 +216,7 @@ pub(crate) async fn decide_review(
             {
                 return Err(not_in_review(&first));
             }
-            tx.commit().await.map_err(hybridpost_store::StoreError::from)?;
+            tx.commit().await?;
             tracing::info!(page.id = %first.page.page_id, "scanned page {} discarded in review", first.page.page_id);
             Ok(Json(ReviewResult {
                 page_ids: vec![first.page.page_id],
@@ -284,9 +258,9 @@ pub(crate) async fn decide_review(
                 let mut conn = state.store.read().await?;
                 scan::get_scan(&mut conn, Some(caller.site_id), pages[0].page.scan_id)
                     .await?
-                    .ok_or_else(|| ApiError::Internal("a page without its batch".into()))?
+                    .ok_or_else(|| ApiError::internal("a page without its batch"))?
             };
-            let mode = Mode::parse(&batch.mode).ok_or_else(|| ApiError::Internal("a batch without a mode".into()))?;
+            let mode = Mode::parse(&batch.mode).ok_or_else(|| ApiError::internal("a batch without a mode"))?;
             let mut tx = state.store.begin().await?;
             let mut reply_id = None;
             match mode {
@@ -322,7 +296,7 @@ pub(crate) async fn decide_review(
                         .return_reason
                         .as_deref()
                         .and_then(|r| r.parse().ok())
-                        .ok_or_else(|| ApiError::Internal("a batch of returns without a reason".into()))?;
+                        .ok_or_else(|| ApiError::internal("a batch of returns without a reason"))?;
                     let ids: Vec<ScanPageId> = pages.iter().map(|p| p.page.page_id).collect();
                     if let Err(why) = record_return(&mut tx, &letter, reason, &batch, &ids).await.map_err(internal)? {
                         let mut errors = ValidationErrors::default();
@@ -347,7 +321,7 @@ pub(crate) async fn decide_review(
                     return Err(not_in_review(p));
                 }
             }
-            tx.commit().await.map_err(hybridpost_store::StoreError::from)?;
+            tx.commit().await?;
             tracing::info!(letter.id = %letter.letter_id, pages = pages.len(), "scanned pages assigned in review");
             Ok(Json(ReviewResult {
                 page_ids: pages.iter().map(|p| p.page.page_id).collect(),
@@ -360,5 +334,5 @@ pub(crate) async fn decide_review(
 }
 
 fn internal(e: anyhow::Error) -> ApiError {
-    ApiError::Internal(format!("{e:#}"))
+    ApiError::internal(e)
 }

@@ -87,7 +87,9 @@ async fn replies_are_matched_rebuilt_as_pdfs_and_told_to_the_agency() {
     let replies =
         call(&w.intake, Method::GET, &format!("/v1/letters/{}/replies", first.letter_id), Some(&w.a.1), None).await;
     assert_eq!(replies.status, StatusCode::OK);
-    let replies = replies.json();
+    let page = replies.json();
+    assert_eq!(page["next_cursor"], json!(null), "{page:#}");
+    let replies = &page["items"];
     assert_eq!(replies.as_array().unwrap().len(), 1, "{replies:#}");
     assert_eq!(replies[0]["pages"], 2);
     assert_eq!(replies[0]["missing_pages"], json!([]));
@@ -292,7 +294,7 @@ async fn the_same_page_uploaded_twice_is_recognised_and_not_counted_twice() {
     assert_eq!(count(&again, "matched"), 0);
     let replies =
         call(&w.intake, Method::GET, &format!("/v1/letters/{}/replies", l.letter_id), Some(&w.a.1), None).await;
-    assert_eq!(replies.json().as_array().unwrap().len(), 1, "one reply, not three");
+    assert_eq!(replies.json()["items"].as_array().unwrap().len(), 1, "one reply, not three");
     assert_eq!(notices(&w, "reply_received", l.letter_id).await, 1);
 }
 
@@ -379,7 +381,7 @@ async fn unmatched_pages_wait_in_review_until_an_operator_assigns_or_discards_th
     assert_eq!(letter(&w, l.letter_id).await.status, LetterStatus::ReplyReceived);
     let replies =
         call(&w.intake, Method::GET, &format!("/v1/letters/{}/replies", l.letter_id), Some(&w.a.1), None).await;
-    let replies = replies.json();
+    let replies = replies.json()["items"].clone();
     assert_eq!(replies[0]["source"], "review");
     assert_eq!(replies[0]["pages"], 2);
     // Deciding again is a conflict, not a second reply.

@@ -178,7 +178,7 @@ async fn digital_letter_context(
         link
     };
     let expires = parse_timestamp(&link.expires_at)?.to_offset(time::macros::offset!(+7)).date();
-    let recipient_name = letter.content.pointer("/recipient/name").and_then(|v| v.as_str()).unwrap_or_default();
+    let recipient_name = letter.recipient_name();
     Ok(Ok(serde_json::json!({
         "recipient_name": recipient_name,
         "agency_name": agency.name,
@@ -213,16 +213,17 @@ fn email_failure(e: &SendError) -> Outcome {
 }
 
 async fn deliver_webhook(state: &NotifierState, n: &Notification) -> anyhow::Result<Outcome> {
+    let endpoint_id = n.recipient.parse().with_context(|| format!("webhook recipient {:?}", n.recipient))?;
     let endpoint = {
         let mut conn = state.store.read().await?;
-        outbox::get_endpoint(&mut conn, &n.recipient).await?
+        outbox::get_endpoint(&mut conn, endpoint_id).await?
     };
     let Some(endpoint) = endpoint else {
         return Ok(Outcome::Cancelled("the webhook endpoint was deleted".into()));
     };
     let raw = state
         .secret
-        .unwrap_key(&endpoint.secret_wrapped, outbox::webhook_secret_context(&endpoint.endpoint_id).as_bytes())
+        .unwrap_key(&endpoint.secret_wrapped, outbox::webhook_secret_context(endpoint.endpoint_id).as_bytes())
         .map_err(|e| anyhow::anyhow!("the endpoint's signing secret does not unwrap: {e}"))?;
     let secret = WebhookSecret::from_bytes(&raw);
     Ok(match state.webhooks.deliver(&endpoint.url, &secret, &n.notification_id, n.payload.as_bytes()).await {
@@ -345,7 +346,7 @@ async fn give_up_on(
         NewEvent {
             agency_id: letter.agency_id,
             letter_id,
-            kind: hybridpost_core::event_kind::NOTIFICATION_FAILED,
+            kind: hybridpost_core::EventKind::NotificationFailed,
             status: letter.status,
             detail: Some(serde_json::json!({
                 "notification_id": n.notification_id,

@@ -229,7 +229,7 @@ async fn record_opened(
             NewEvent {
                 agency_id: letter.agency_id,
                 letter_id: letter.letter_id,
-                kind: "opened",
+                kind: hybridpost_core::EventKind::Opened,
                 status,
                 detail,
                 request_id: None,
@@ -254,7 +254,7 @@ async fn letter_page(State(state): State<NotifierState>, Path(token): Path<Strin
             _ => return Refusal::Unavailable.into_response(),
         }
     };
-    let subject = letter.content.get("subject").and_then(|s| s.as_str()).unwrap_or_default();
+    let subject = letter.subject();
     let agency_en = agency.name_en.clone().unwrap_or_else(|| agency.name.clone());
     let expires = parse_timestamp(&link.expires_at)
         .map(|t| hybridpost_thai::format_thai_date(t.to_offset(time::macros::offset!(+7)).date()))
@@ -283,33 +283,11 @@ async fn letter_pdf(State(state): State<NotifierState>, Path(token): Path<String
         Ok(found) => found,
         Err(refusal) => return refusal.into_response(),
     };
-    let (agency, document) = {
-        let Ok(mut conn) = state.store.read().await else { return Refusal::Unavailable.into_response() };
-        let agency = match agencies::get_agency(&mut conn, letter.agency_id).await {
-            Ok(Some(a)) => a,
-            _ => return Refusal::Unavailable.into_response(),
-        };
-        let document = match letter.content.get("document_id").and_then(|d| d.as_str()) {
-            Some(id) => {
-                match hybridpost_store::documents::load_bytes(&mut conn, &state.blobs, letter.scope(), id).await {
-                    Ok(bytes) => bytes,
-                    Err(_) => return Refusal::Unavailable.into_response(),
-                }
-            }
-            None => None,
-        };
-        (agency, document)
-    };
     let letter_id = letter.letter_id;
-    let composer = state.composer.clone();
-    let pdf = match tokio::task::spawn_blocking(move || composer.pdf(&letter, &agency, document.as_deref())).await {
-        Ok(Ok(pdf)) => pdf,
-        Ok(Err(e)) => {
-            tracing::error!(letter.id = %letter_id, "digital letter {letter_id} cannot be laid out: {e}");
-            return Refusal::Unavailable.into_response();
-        }
+    let pdf = match state.composer.letter_pdf(&state.store, &state.blobs, letter).await {
+        Ok(pdf) => pdf,
         Err(e) => {
-            tracing::error!(letter.id = %letter_id, "layout of digital letter {letter_id} panicked: {e}");
+            tracing::error!(letter.id = %letter_id, "digital letter {letter_id} cannot be laid out: {e}");
             return Refusal::Unavailable.into_response();
         }
     };

@@ -134,7 +134,12 @@ impl Harness {
 
     async fn timeline(&self, letter_id: LetterId) -> Vec<(String, Option<Value>)> {
         let mut conn = self.store.read().await.unwrap();
-        events::letter_timeline(&mut conn, letter_id).await.unwrap().into_iter().map(|e| (e.kind, e.detail)).collect()
+        events::letter_timeline(&mut conn, letter_id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.kind.to_string(), e.detail))
+            .collect()
     }
 
     async fn notifications(&self, letter_id: LetterId) -> Vec<outbox::Notification> {
@@ -492,10 +497,10 @@ async fn webhooks_to_a_receiver_failing_for_a_while_all_arrive_once_with_valid_s
     let secret_file = secret_dir.path().join("secret");
     std::fs::write(&secret_file, "").unwrap();
     let receiver = PyServer::start("webhook_sink.py", &[secret_file.to_str().unwrap(), "--fail-first", "150"]);
-    let (status, bad) = h.call(Method::PUT, "/v1/webhooks", Some(json!({"url": "http://agency.example/hook"}))).await;
+    let (status, bad) = h.call(Method::POST, "/v1/webhooks", Some(json!({"url": "http://agency.example/hook"}))).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
     let url = format!("http://127.0.0.1:{}/hook", receiver.port);
-    let (status, created) = h.call(Method::PUT, "/v1/webhooks", Some(json!({"url": url}))).await;
+    let (status, created) = h.call(Method::POST, "/v1/webhooks", Some(json!({"url": url}))).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let secret = created["secret"].as_str().unwrap();
     assert!(secret.starts_with("whsec_"));
@@ -504,7 +509,7 @@ async fn webhooks_to_a_receiver_failing_for_a_while_all_arrive_once_with_valid_s
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
     assert!(list["items"][0].get("secret").is_none(), "the secret is shown only once");
     let (_, other) = h
-        .call(Method::PUT, "/v1/webhooks", Some(json!({"url": "https://agency.example/other", "events": ["opened"]})))
+        .call(Method::POST, "/v1/webhooks", Some(json!({"url": "https://agency.example/other", "events": ["opened"]})))
         .await;
     let (status, _) =
         h.call(Method::DELETE, &format!("/v1/webhooks/{}", other["endpoint_id"].as_str().unwrap()), None).await;
@@ -561,7 +566,7 @@ async fn a_webhook_name_that_resolves_into_the_network_is_refused_at_connection_
     // Public-looking at registration; the resolver now says 127.0.0.1 (DNS rebinding).
     let url = format!("https://hooks.agency.example:{port}/hook");
     let (status, created) =
-        h.call(Method::PUT, "/v1/webhooks", Some(json!({"url": url, "events": ["accepted"]}))).await;
+        h.call(Method::POST, "/v1/webhooks", Some(json!({"url": url, "events": ["accepted"]}))).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let (letter_id, _) = h.send_letter().await;
 
@@ -587,7 +592,8 @@ async fn a_webhook_name_that_resolves_into_the_network_is_refused_at_connection_
     let (status, _) = h.call(Method::DELETE, &format!("/v1/webhooks/{endpoint}"), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let local = format!("http://receiver.lan:{port}/hook");
-    let (status, body) = h.call(Method::PUT, "/v1/webhooks", Some(json!({"url": local, "events": ["accepted"]}))).await;
+    let (status, body) =
+        h.call(Method::POST, "/v1/webhooks", Some(json!({"url": local, "events": ["accepted"]}))).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let (letter_id, _) = h.send_letter().await;
     state.webhooks = WebhookClient::with_lookup(Duration::from_secs(5), true, rebinding).unwrap();

@@ -1,22 +1,18 @@
 //! `/v1/print/batches`: a site's operators fetch, print and dispatch batches.
 
 use axum::Json;
-use axum::body::Body;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::extract::{Query, State};
+use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use hybridpost_core::{BatchId, LetterId, TrackingNumber, ValidationErrors};
 use hybridpost_store::print::{self, BatchRecord, BatchStatus, BatchStepError};
 use hybridpost_store::{BlobKey, now_text};
 use hybridpost_web::problem::{ApiError, Problem};
-use hybridpost_web::{JsonBody, SiteCaller, paging};
+use hybridpost_web::{Download, IdPath, JsonBody, ListQuery, Page, RequestId, SiteCaller, paging};
 use serde::{Deserialize, Serialize};
 
 pub use crate::batching::ManifestEntry;
 use crate::{PrintroomState, close_batch_for_site};
-
-/// Largest page of batches.
-const MAX_PAGE: i64 = 100;
 
 /// A batch's state.
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -25,7 +21,7 @@ pub struct BatchSummary {
     pub batch_id: BatchId,
     /// `closed` (letters fixed, waiting to render), `rendering`, `ready` (download and print),
     /// `printed`, `dispatched`.
-    pub status: String,
+    pub status: BatchStatus,
     /// Letters in it.
     pub letters: i64,
     /// Pages of the PDF (cover sheet and blank backs included), once rendered.
@@ -52,7 +48,7 @@ impl From<&BatchRecord> for BatchSummary {
     fn from(b: &BatchRecord) -> Self {
         BatchSummary {
             batch_id: b.batch_id,
-            status: b.status.as_str().to_owned(),
+            status: b.status,
             letters: b.letter_count,
             pages: b.page_count,
             sheets: b.sheet_count,
@@ -65,14 +61,8 @@ impl From<&BatchRecord> for BatchSummary {
     }
 }
 
-/// A page of batches.
-#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct BatchList {
-    /// Batches, newest first.
-    pub items: Vec<BatchSummary>,
-    /// Pass as `cursor` for the next page; absent on the last page.
-    pub next_cursor: Option<String>,
-}
+/// A page of batches, newest first.
+pub type BatchList = Page<BatchSummary>;
 
 /// A batch with its letters.
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -105,17 +95,6 @@ pub struct BatchLetterView {
     pub tracking_number: Option<String>,
 }
 
-/// Query of `GET /v1/print/batches`.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ListQuery {
-    /// `next_cursor` from the previous page.
-    cursor: Option<String>,
-    /// Batches per page, 1 to 100 (20 when not given).
-    limit: Option<i64>,
-}
-
 /// Tracking numbers for a dispatched batch: either one per letter, or the first number of a
 /// roll of labels applied in envelope order (each next label is the next serial number).
 #[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
@@ -127,10 +106,6 @@ pub struct DispatchRequest {
     /// The tracking number on the first envelope; the others follow in envelope order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_tracking_number: Option<String>,
-}
-
-fn parse_batch_id(text: &str) -> Result<BatchId, ApiError> {
-    text.parse().map_err(|_| ApiError::NotFound(format!("no batch {text}")))
 }
 
 async fn site_batch(state: &PrintroomState, caller: &SiteCaller, batch_id: BatchId) -> Result<BatchRecord, ApiError> {
@@ -145,7 +120,8 @@ async fn site_batch(state: &PrintroomState, caller: &SiteCaller, batch_id: Batch
     get, path = "/v1/print/batches", tag = "print",
     params(ListQuery),
     responses(
-        (status = 200, description = "A page of batches", body = BatchList),
+        (status = 200, description = "A page of batches", body = Page<BatchSummary>),
+        (status = 400, description = "Bad cursor or limit", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or bad API key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a site key", body = Problem, content_type = "application/problem+json"),
     ),
@@ -156,13 +132,10 @@ pub(crate) async fn list_batches(
     caller: SiteCaller,
     uri: Uri,
 ) -> Result<Json<BatchList>, ApiError> {
-    let q: ListQuery = paging::query(&uri)?;
-    let limit = paging::limit(q.limit, 20, MAX_PAGE)?;
-    let before = paging::cursor::<BatchId>(q.cursor.as_deref())?;
+    let request = paging::query::<ListQuery>(&uri)?.request::<BatchId>()?;
     let mut conn = state.store.read().await?;
-    let page = print::list_batches(&mut conn, caller.site_id, before, limit).await?;
-    let next_cursor = paging::next_cursor(&page, limit, |b| b.batch_id);
-    Ok(Json(BatchList { items: page.iter().map(BatchSummary::from).collect(), next_cursor }))
+    let page = print::list_batches(&mut conn, caller.site_id, request.after, request.limit).await?;
+    Ok(Json(request.page(&page, |b| b.batch_id, |b| BatchSummary::from(b))))
 }
 
 /// Close a batch now with the letters waiting for this site (instead of waiting for the next
@@ -177,7 +150,7 @@ pub(crate) async fn list_batches(
     security(("site_key" = []))
 )]
 pub(crate) async fn close_batch(State(state): State<PrintroomState>, caller: SiteCaller) -> Result<Response, ApiError> {
-    let batch = close_batch_for_site(&state, caller.site_id).await.map_err(|e| ApiError::Internal(format!("{e:#}")))?;
+    let batch = close_batch_for_site(&state, caller.site_id).await.map_err(ApiError::internal)?;
     let Some(batch) = batch else {
         return Err(ApiError::Conflict {
             kind: "nothing-to-print",
@@ -187,7 +160,7 @@ pub(crate) async fn close_batch(State(state): State<PrintroomState>, caller: Sit
     let location = format!("/v1/print/batches/{}", batch.batch_id);
     Ok((
         StatusCode::CREATED,
-        [(header::LOCATION, HeaderValue::from_str(&location).map_err(|e| ApiError::Internal(e.to_string()))?)],
+        [(header::LOCATION, HeaderValue::from_str(&location).map_err(ApiError::internal)?)],
         Json(BatchSummary::from(&batch)),
     )
         .into_response())
@@ -206,9 +179,9 @@ pub(crate) async fn close_batch(State(state): State<PrintroomState>, caller: Sit
 pub(crate) async fn get_batch(
     State(state): State<PrintroomState>,
     caller: SiteCaller,
-    Path(batch_id): Path<String>,
+    IdPath(batch_id): IdPath<BatchId>,
 ) -> Result<Json<BatchDetail>, ApiError> {
-    let batch = site_batch(&state, &caller, parse_batch_id(&batch_id)?).await?;
+    let batch = site_batch(&state, &caller, batch_id).await?;
     let mut conn = state.store.read().await?;
     let letters = print::batch_letters(&mut conn, batch.batch_id).await?;
     Ok(Json(BatchDetail {
@@ -242,7 +215,7 @@ fn rendered(batch: &BatchRecord) -> Result<(), ApiError> {
     get, path = "/v1/print/batches/{batch_id}/pdf", tag = "print",
     params(("batch_id" = BatchId, Path, description = "The batch")),
     responses(
-        (status = 200, description = "The PDF", content_type = "application/pdf"),
+        (status = 200, description = "The PDF", body = hybridpost_web::openapi::PdfFile, content_type = "application/pdf"),
         (status = 404, description = "No such batch at this site", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not rendered yet", body = Problem, content_type = "application/problem+json"),
     ),
@@ -251,32 +224,21 @@ fn rendered(batch: &BatchRecord) -> Result<(), ApiError> {
 pub(crate) async fn batch_pdf(
     State(state): State<PrintroomState>,
     caller: SiteCaller,
-    Path(batch_id): Path<String>,
+    IdPath(batch_id): IdPath<BatchId>,
 ) -> Result<Response, ApiError> {
-    let batch = site_batch(&state, &caller, parse_batch_id(&batch_id)?).await?;
+    let batch = site_batch(&state, &caller, batch_id).await?;
     rendered(&batch)?;
-    let key = batch.pdf_blob.as_deref().ok_or_else(|| ApiError::Internal("a rendered batch has no PDF".into()))?;
-    let key = BlobKey::parse(key).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let key = batch.pdf_blob.as_deref().ok_or_else(|| ApiError::internal("a rendered batch has no PDF"))?;
+    let key = BlobKey::parse(key).map_err(ApiError::internal)?;
     let (file, len) =
-        state.blobs.open(&key).await.map_err(|e| ApiError::Internal(e.to_string()))?.ok_or_else(|| {
-            ApiError::Internal(format!("the PDF of batch {} is missing from storage", batch.batch_id))
+        state.blobs.open(&key).await.map_err(ApiError::internal)?.ok_or_else(|| {
+            ApiError::internal(format!("the PDF of batch {} is missing from storage", batch.batch_id))
         })?;
-    let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024));
-    let disposition = format!("attachment; filename=\"batch-{}.pdf\"", batch.batch_id);
-    let mut headers = HeaderMap::new();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/pdf"));
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-    headers.insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_str(&disposition).map_err(|e| ApiError::Internal(e.to_string()))?,
-    );
-    if let Some(sha) = &batch.pdf_sha256 {
-        headers.insert(
-            header::ETAG,
-            HeaderValue::from_str(&format!("\"{sha}\"")).map_err(|e| ApiError::Internal(e.to_string()))?,
-        );
-    }
-    Ok((headers, body).into_response())
+    Download::pdf()
+        .attachment(&format!("batch-{}.pdf", batch.batch_id))
+        .length(len)
+        .etag(batch.pdf_sha256.as_deref())
+        .stream(file)
 }
 
 /// Query of the manifest.
@@ -303,27 +265,26 @@ pub struct ManifestQuery {
 pub(crate) async fn batch_manifest(
     State(state): State<PrintroomState>,
     caller: SiteCaller,
-    Path(batch_id): Path<String>,
+    IdPath(batch_id): IdPath<BatchId>,
     uri: Uri,
 ) -> Result<Response, ApiError> {
     let Query(q) = Query::<ManifestQuery>::try_from_uri(&uri)
         .map_err(|rejection| ApiError::BadRequest(format!("bad query: {}", rejection.body_text())))?;
-    let batch = site_batch(&state, &caller, parse_batch_id(&batch_id)?).await?;
+    let batch = site_batch(&state, &caller, batch_id).await?;
     rendered(&batch)?;
-    let key =
-        batch.manifest_blob.as_deref().ok_or_else(|| ApiError::Internal("a rendered batch has no manifest".into()))?;
-    let key = BlobKey::parse(key).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let key = batch.manifest_blob.as_deref().ok_or_else(|| ApiError::internal("a rendered batch has no manifest"))?;
+    let key = BlobKey::parse(key).map_err(ApiError::internal)?;
     let bytes = state
         .blobs
         .get(&key)
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .ok_or_else(|| ApiError::Internal(format!("the manifest of batch {} is missing", batch.batch_id)))?;
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::internal(format!("the manifest of batch {} is missing", batch.batch_id)))?;
     match q.format.as_deref() {
         None | Some("json") => Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response()),
         Some("csv") => {
             let entries: Vec<ManifestEntry> =
-                serde_json::from_slice(&bytes).map_err(|e| ApiError::Internal(format!("manifest: {e}")))?;
+                serde_json::from_slice(&bytes).map_err(|e| ApiError::internal(format!("manifest: {e}")))?;
             let mut csv = String::from("envelope,letter_id,first_page,pages,sheets,postcode\r\n");
             for e in entries {
                 csv.push_str(&format!(
@@ -375,16 +336,15 @@ fn step_error(e: BatchStepError, batch_id: BatchId, wanted: &str) -> ApiError {
 pub(crate) async fn mark_printed(
     State(state): State<PrintroomState>,
     caller: SiteCaller,
-    headers: HeaderMap,
-    Path(batch_id): Path<String>,
+    IdPath(batch_id): IdPath<BatchId>,
+    RequestId(request_id): RequestId,
 ) -> Result<Json<BatchSummary>, ApiError> {
-    let batch_id = parse_batch_id(&batch_id)?;
-    let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok());
+    let request_id = request_id.as_deref();
     let mut tx = state.store.begin().await?;
     let batch = print::mark_printed(&mut tx, caller.site_id, batch_id, &now_text(), request_id)
         .await
         .map_err(|e| step_error(e, batch_id, "ready"))?;
-    tx.commit().await.map_err(hybridpost_store::StoreError::from)?;
+    tx.commit().await?;
     tracing::info!(batch.id = %batch_id, "batch printed");
     Ok(Json(BatchSummary::from(&batch)))
 }
@@ -406,11 +366,10 @@ pub(crate) async fn mark_printed(
 pub(crate) async fn mark_dispatched(
     State(state): State<PrintroomState>,
     caller: SiteCaller,
-    headers: HeaderMap,
-    Path(batch_id): Path<String>,
+    IdPath(batch_id): IdPath<BatchId>,
+    RequestId(request_id): RequestId,
     body: JsonBody<DispatchRequest>,
 ) -> Result<Json<BatchSummary>, ApiError> {
-    let batch_id = parse_batch_id(&batch_id)?;
     let batch = site_batch(&state, &caller, batch_id).await?;
     let letters = {
         let mut conn = state.store.read().await?;
@@ -446,12 +405,12 @@ pub(crate) async fn mark_dispatched(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok());
+    let request_id = request_id.as_deref();
     let mut tx = state.store.begin().await?;
     let batch = print::mark_dispatched(&mut tx, caller.site_id, batch_id, &tracking, &now_text(), request_id)
         .await
         .map_err(|e| step_error(e, batch_id, "printed"))?;
-    tx.commit().await.map_err(hybridpost_store::StoreError::from)?;
+    tx.commit().await?;
     tracing::info!(batch.id = %batch_id, letters = tracking.len(), "batch dispatched");
     Ok(Json(BatchSummary::from(&batch)))
 }

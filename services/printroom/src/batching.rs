@@ -131,9 +131,8 @@ pub async fn render_next_batch(state: &PrintroomState) -> anyhow::Result<Option<
                     agency
                 }
             };
-            let document_id = letter.content.get("document_id").and_then(|d| d.as_str()).map(str::to_owned);
-            let document = match document_id {
-                Some(id) => hybridpost_store::documents::load_bytes(&mut conn, &blobs, letter.scope(), &id).await?,
+            let document = match letter.document_id()? {
+                Some(id) => hybridpost_store::documents::load_bytes(&mut conn, &blobs, letter.scope(), id).await?,
                 None => None,
             };
             drop(conn);

@@ -152,7 +152,7 @@ async fn queue_content(
         NewEvent {
             agency_id: w.agency,
             letter_id: record.letter_id,
-            kind: "queued_for_print",
+            kind: hybridpost_core::EventKind::QueuedForPrint,
             status: LetterStatus::QueuedForPrint,
             detail: None,
             request_id: None,
@@ -185,7 +185,7 @@ async fn timeline(w: &World, letter: LetterId) -> Vec<(String, Value)> {
         .await
         .unwrap()
         .into_iter()
-        .map(|e| (e.kind, e.detail.unwrap_or(Value::Null)))
+        .map(|e| (e.kind.as_str().to_owned(), e.detail.unwrap_or(Value::Null)))
         .collect()
 }
 
@@ -381,7 +381,7 @@ async fn only_site_keys_reach_the_print_api_and_closing_with_nothing_waiting_say
 /// Registers a webhook endpoint for the agency, taking every event kind.
 async fn add_webhook(w: &World) -> String {
     let endpoint = outbox::WebhookEndpoint {
-        endpoint_id: uuid::Uuid::now_v7().simple().to_string(),
+        endpoint_id: hybridpost_core::EndpointId::new(),
         agency_id: w.agency,
         test: false,
         url: "https://saraban.example.go.th/hooks".into(),
@@ -392,7 +392,7 @@ async fn add_webhook(w: &World) -> String {
     let mut tx = w.store.begin().await.unwrap();
     outbox::insert_endpoint(&mut tx, &endpoint).await.unwrap();
     tx.commit().await.unwrap();
-    endpoint.endpoint_id
+    endpoint.endpoint_id.to_string()
 }
 
 /// The kinds of event the letter's webhooks carry, in order.
@@ -431,13 +431,13 @@ async fn a_letter_whose_pdf_fails_to_render_is_reported_listed_and_prints_in_the
     add_webhook(&w).await;
     // The agency's PDF was uploaded and checked, but its blob is not in storage (lost, to be
     // restored from a backup).
-    let document_id = uuid::Uuid::now_v7().to_string();
+    let document_id = hybridpost_core::DocumentId::new();
     let blob_key = BlobKey::parse(&format!("documents/{}/{document_id}.pdf", w.agency)).unwrap();
     let mut tx = w.store.begin().await.unwrap();
     documents::insert_document(
         &mut tx,
         &documents::DocumentRecord {
-            document_id: document_id.clone(),
+            document_id,
             agency_id: w.agency,
             test: false,
             blob_key: blob_key.as_str().to_owned(),

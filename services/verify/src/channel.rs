@@ -16,7 +16,9 @@
 //!
 //! Each step is an event on the timeline of the letter whose PIN was used.
 
-use hybridpost_core::{Channel, ChannelReason, LetterId, LetterLayout, LetterStatus, NewLetter, NewRecipient};
+use hybridpost_core::{
+    Channel, ChannelReason, EventKind, LetterId, LetterLayout, LetterStatus, NewLetter, NewRecipient,
+};
 use hybridpost_keyring::{SealRequest, to_seal_date};
 use hybridpost_seal::{ContentDigest, DocumentType, Purpose, Reference};
 use hybridpost_store::channels::{self, ChangeStatus, ChannelChange};
@@ -34,15 +36,6 @@ use crate::client::keyed_hash;
 const CHANNEL_SOURCE: &str = "verify_page";
 /// Changes applied per round of the worker.
 const DUE_BATCH: i64 = 100;
-
-/// Event kinds of the flow, on the timeline of the letter whose PIN was used (from core's one
-/// list, so that webhooks can subscribe to them).
-pub mod event {
-    pub use hybridpost_core::event_kind::{
-        CHANNEL_CHANGE_EFFECTIVE as EFFECTIVE, CHANNEL_CHANGE_REQUESTED as REQUESTED,
-        CHANNEL_CHANGE_STOPPED as STOPPED, CHANNEL_RETURNED_TO_PAPER as BACK_TO_PAPER,
-    };
-}
 
 /// Keyed hash of an opt-in token, as stored.
 pub(crate) fn token_hash(state: &VerifyState, token: &str) -> String {
@@ -138,7 +131,7 @@ pub(crate) async fn peek(state: &VerifyState, token: Option<&str>) -> Result<Con
 
 fn cooling_off(state: &VerifyState) -> Result<time::Duration, ApiError> {
     time::Duration::try_from(state.config.channel_change_cooling_off)
-        .map_err(|e| ApiError::Internal(format!("cooling-off period out of range: {e}")))
+        .map_err(|e| ApiError::internal(format!("cooling-off period out of range: {e}")))
 }
 
 /// Confirms the address of a link (the button on its page): stores the pending change, posts
@@ -162,12 +155,12 @@ pub(crate) async fn confirm(state: &VerifyState, token: Option<&str>) -> Result<
     let letter_id: LetterId = request
         .letter_id
         .parse()
-        .map_err(|_| ApiError::Internal(format!("opt-in of letter {:?}", request.letter_id)))?;
+        .map_err(|_| ApiError::internal(format!("opt-in of letter {:?}", request.letter_id)))?;
     let origin = {
         let mut conn = state.store.read().await?;
         letters::get_letter_any_agency(&mut conn, letter_id)
             .await?
-            .ok_or_else(|| ApiError::Internal(format!("opt-in of a letter that is gone: {letter_id}")))?
+            .ok_or_else(|| ApiError::internal(format!("opt-in of a letter that is gone: {letter_id}")))?
     };
     let effective_at = now + cooling_off(state)?;
     let stop_code = new_stop_code();
@@ -175,7 +168,7 @@ pub(crate) async fn confirm(state: &VerifyState, token: Option<&str>) -> Result<
     let service = {
         let mut tx = state.store.begin().await?;
         let agency = agencies::ensure_service_agency(&mut tx).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         agency
     };
     let confirmation =
@@ -195,7 +188,7 @@ pub(crate) async fn confirm(state: &VerifyState, token: Option<&str>) -> Result<
     let accepted = |kind: LetterStatus, detail| NewEvent {
         agency_id: service.agency_id,
         letter_id: confirmation_id,
-        kind: kind.as_str(),
+        kind: kind.into(),
         status: kind,
         detail: Some(detail),
         request_id: None,
@@ -230,7 +223,7 @@ pub(crate) async fn confirm(state: &VerifyState, token: Option<&str>) -> Result<
     timeline_event(
         &mut tx,
         &origin,
-        event::REQUESTED,
+        EventKind::ChannelChangeRequested,
         serde_json::json!({
             "change_id": change_id,
             "effective_at": timestamp_text(effective_at),
@@ -238,7 +231,7 @@ pub(crate) async fn confirm(state: &VerifyState, token: Option<&str>) -> Result<
         }),
     )
     .await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     metrics::counter!("hybridpost_verify_optin_confirmed_total").increment(1);
     tracing::info!(
         letter.id = %letter_id,
@@ -252,7 +245,7 @@ pub(crate) async fn confirm(state: &VerifyState, token: Option<&str>) -> Result<
 async fn timeline_event(
     conn: &mut AnyConnection,
     letter: &LetterRecord,
-    kind: &'static str,
+    kind: EventKind,
     detail: serde_json::Value,
 ) -> Result<(), StoreError> {
     let status = letters::get_letter_any_agency(conn, letter.letter_id).await?.map_or(letter.status, |l| l.status);
@@ -284,8 +277,7 @@ async fn confirmation_letter(
     now: time::OffsetDateTime,
     effective_at: time::OffsetDateTime,
 ) -> Result<LetterRecord, ApiError> {
-    let stored: NewLetter = serde_json::from_value(origin.content.clone())
-        .map_err(|e| ApiError::Internal(format!("letter {} does not parse: {e}", origin.letter_id)))?;
+    let stored = origin.letter()?;
     let bangkok = time::macros::offset!(+7);
     let today = now.to_offset(bangkok).date();
     let effective = effective_at.to_offset(bangkok).date();
@@ -332,10 +324,10 @@ async fn confirmation_letter(
         ..stored_defaults(stored)
     };
     let checked = content.check(today).map_err(|e| {
-        ApiError::Internal(format!("the confirmation letter for letter {} is not valid: {e:?}", origin.letter_id))
+        ApiError::internal(format!("the confirmation letter for letter {} is not valid: {e:?}", origin.letter_id))
     })?;
-    let content = serde_json::to_value(&checked.letter).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let canonical = serde_json::to_vec(&content).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let content = serde_json::to_value(&checked.letter).map_err(ApiError::internal)?;
+    let canonical = serde_json::to_vec(&content).map_err(ApiError::internal)?;
     let issue_date = to_seal_date(today);
     let sealed = state
         .keyring
@@ -350,7 +342,7 @@ async fn confirmation_letter(
             },
         )
         .await
-        .map_err(|e| ApiError::Internal(format!("the confirmation letter could not be sealed: {e}")))?;
+        .map_err(|e| ApiError::internal(format!("the confirmation letter could not be sealed: {e}")))?;
     let now_text = timestamp_text(now);
     Ok(LetterRecord {
         letter_id: LetterId::new(),
@@ -406,8 +398,13 @@ pub async fn apply_due_changes(state: &VerifyState) -> anyhow::Result<usize> {
         }
         channels::upsert_verified_email(&mut tx, &change.citizen_id_hash, &change.email, CHANNEL_SOURCE).await?;
         if let Some(letter) = letters::get_letter_any_agency(&mut tx, change.letter_id).await? {
-            timeline_event(&mut tx, &letter, event::EFFECTIVE, serde_json::json!({"change_id": change.change_id}))
-                .await?;
+            timeline_event(
+                &mut tx,
+                &letter,
+                EventKind::ChannelChangeEffective,
+                serde_json::json!({"change_id": change.change_id}),
+            )
+            .await?;
         }
         tx.commit().await?;
         applied += 1;
@@ -451,9 +448,9 @@ pub(crate) async fn stop(state: &VerifyState, typed: &str) -> Result<Stop, ApiEr
     }
     if let Some(letter) = letters::get_letter_any_agency(&mut tx, change.letter_id).await? {
         let detail = serde_json::json!({"change_id": change.change_id, "after_effect": outcome == Stop::Undone});
-        timeline_event(&mut tx, &letter, event::STOPPED, detail).await?;
+        timeline_event(&mut tx, &letter, EventKind::ChannelChangeStopped, detail).await?;
     }
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     metrics::counter!("hybridpost_verify_channel_changes_stopped_total").increment(1);
     tracing::info!(change.id = %change.change_id, "channel change {} stopped with its printed code", change.change_id);
     Ok(outcome)
@@ -486,8 +483,9 @@ pub(crate) async fn back_to_paper(state: &VerifyState, letter_id: &str, token: &
     if !removed {
         return Ok(BackToPaper::AlreadyPaper);
     }
-    timeline_event(&mut tx, &letter, event::BACK_TO_PAPER, serde_json::json!({"via": "digital_notice"})).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    timeline_event(&mut tx, &letter, EventKind::ChannelReturnedToPaper, serde_json::json!({"via": "digital_notice"}))
+        .await?;
+    tx.commit().await?;
     metrics::counter!("hybridpost_verify_back_to_paper_total").increment(1);
     tracing::info!(letter.id = %letter_id, "recipient of letter {letter_id} went back to paper");
     Ok(BackToPaper::Done)

@@ -32,7 +32,6 @@ mod seals;
 
 use std::fmt;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,7 +54,8 @@ use utoipa_axum::routes;
 pub use seals::{PublicAgency, PublicStatus, SealStatus, Withdrawal};
 
 /// A future returned by a [`CopyRenderer`].
-pub type RenderFuture = Pin<Box<dyn Future<Output = Result<Vec<u8>, String>> + Send + 'static>>;
+pub type RenderFuture =
+    Pin<Box<dyn Future<Output = Result<Vec<u8>, hybridpost_web::problem::BoxError>> + Send + 'static>>;
 
 /// Renders a letter's digital copy (its PDF). Rendering lives elsewhere; the service only hands
 /// the copy to a citizen who gave the right PIN. An `Err` is shown as "not available".
@@ -244,8 +244,6 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    hybridpost_web::serve(router, listener, shutdown).await?;
     Ok(())
 }

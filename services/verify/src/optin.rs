@@ -14,8 +14,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hybridpost_core::ValidationErrors;
 use hybridpost_notify::{OutgoingEmail, render};
+use hybridpost_store::timestamp_text;
 use hybridpost_store::verify::{self, OptinToken};
-use hybridpost_store::{StoreError, timestamp_text};
 use hybridpost_web::problem::{ApiError, Problem};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -150,7 +150,7 @@ pub(crate) async fn request_optin(
     rand::rng().fill_bytes(&mut raw);
     let token = URL_SAFE_NO_PAD.encode(raw);
     let lifetime = time::Duration::try_from(state.config.optin_link_lifetime)
-        .map_err(|e| ApiError::Internal(format!("opt-in link lifetime out of range: {e}")))?;
+        .map_err(|e| ApiError::internal(format!("opt-in link lifetime out of range: {e}")))?;
     let expires_at = timestamp_text(now + lifetime);
     let record = OptinToken {
         token_hash: token_hash(&state, &token),
@@ -163,7 +163,7 @@ pub(crate) async fn request_optin(
     };
     let mut tx = state.store.begin().await?;
     verify::insert_optin_token(&mut tx, &record).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
 
     let link = format!("{}/v/confirm?token={token}", state.config.public_url);
     // Nothing of the recipient: the address is not verified yet.
@@ -176,7 +176,7 @@ pub(crate) async fn request_optin(
             "cooling_off_days": state.config.channel_change_cooling_off.as_secs().div_ceil(86_400),
         }),
     )
-    .map_err(|e| ApiError::Internal(format!("optin_confirm template: {e}")))?;
+    .map_err(|e| ApiError::internal(format!("optin_confirm template: {e}")))?;
     let message_id = format!("optin-{}@{}", uuid::Uuid::now_v7().simple(), mail_domain(&state.config.mail_from));
     let outgoing = OutgoingEmail::from_rendered(message_id, state.config.mail_from.clone(), email, rendered);
     let letter_id = letter.letter_id;

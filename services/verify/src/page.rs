@@ -91,10 +91,10 @@ struct PageRootKey {
 /// `GET /V`: the verification page, carrying the root keys that the trust list must be signed
 /// with.
 async fn verification_page(State(state): State<VerifyState>) -> Result<Response, ApiError> {
-    let roots = state.keyring.root_keys().await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let roots = state.keyring.root_keys().await.map_err(ApiError::internal)?;
     let mut keys = Vec::with_capacity(roots.len());
     for root in roots {
-        let spki = root.public_key.to_spki_der().map_err(|e| ApiError::Internal(e.to_string()))?;
+        let spki = root.public_key.to_spki_der().map_err(ApiError::internal)?;
         keys.push(PageRootKey {
             kid: root.public_key.id().to_hex(),
             spki: STANDARD.encode(spki),
@@ -102,7 +102,7 @@ async fn verification_page(State(state): State<VerifyState>) -> Result<Response,
             not_after: root.validity.not_after.to_string(),
         });
     }
-    let json = serde_json::to_string(&keys).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let json = serde_json::to_string(&keys).map_err(ApiError::internal)?;
     // Inside <script type="application/json">, `<` must not open a tag.
     let json = json.replace('<', "\\u003c");
     let (script, style) = asset_urls();

@@ -31,7 +31,7 @@ pub(crate) async fn check_pin(
     let config = &state.config;
     let now = state.now();
     let window = time::Duration::try_from(config.pin_window)
-        .map_err(|e| ApiError::Internal(format!("PIN window out of range: {e}")))?;
+        .map_err(|e| ApiError::internal(format!("PIN window out of range: {e}")))?;
     let attempt = PinAttempt {
         pin_attempt_id: uuid::Uuid::now_v7().to_string(),
         letter_id: letter.letter_id.to_string(),
@@ -40,7 +40,7 @@ pub(crate) async fn check_pin(
     };
     let mut tx = state.store.begin().await?;
     verify::insert_pin_attempt(&mut tx, &attempt).await?;
-    tx.commit().await.map_err(hybridpost_store::StoreError::from)?;
+    tx.commit().await?;
 
     let since = timestamp_text(now - window);
     let limits = [
@@ -63,7 +63,7 @@ pub(crate) async fn check_pin(
     if let Some(free_at) = retry_at {
         let mut tx = state.store.begin().await?;
         verify::delete_pin_attempt(&mut tx, &attempt.pin_attempt_id).await?;
-        tx.commit().await.map_err(hybridpost_store::StoreError::from)?;
+        tx.commit().await?;
         metrics::counter!("hybridpost_verify_pin_refused_total").increment(1);
         tracing::info!(letter.id = %letter.letter_id, "PIN attempt on letter {} refused: too many failures", letter.letter_id);
         let secs = (free_at - now).whole_seconds().max(1);
@@ -76,7 +76,7 @@ pub(crate) async fn check_pin(
     let matched = state.keyring.pin_matches(seal_reference, pin.trim(), stored_hash);
     let mut tx = state.store.begin().await?;
     verify::finish_pin_attempt(&mut tx, &attempt.pin_attempt_id, matched).await?;
-    tx.commit().await.map_err(hybridpost_store::StoreError::from)?;
+    tx.commit().await?;
     let outcome = if matched { "matched" } else { "failed" };
     metrics::counter!("hybridpost_verify_pin_attempts_total", "outcome" => outcome).increment(1);
     if !matched {

@@ -6,9 +6,9 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use hybridpost_core::LetterStatus;
 use hybridpost_seal::{Reference, base32_encode};
+use hybridpost_store::agencies;
 use hybridpost_store::events::{self, NewEvent};
 use hybridpost_store::letters::{self, LetterRecord, LetterSeal};
-use hybridpost_store::{StoreError, agencies};
 use hybridpost_web::problem::{ApiError, Problem};
 use serde::Serialize;
 
@@ -152,7 +152,7 @@ pub(crate) fn refuse_withdrawn(letter: &LetterRecord) -> Result<(), ApiError> {
     )
 )]
 pub(crate) async fn get_trust_list(State(state): State<VerifyState>) -> Result<Response, ApiError> {
-    let record = state.keyring.trust_list().await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let record = state.keyring.trust_list().await.map_err(ApiError::internal)?;
     let record = record.ok_or_else(|| ApiError::NotFound("no trust list has been published yet".into()))?;
     Ok((
         [
@@ -187,7 +187,7 @@ pub(crate) async fn get_seal_status(
         let mut conn = state.store.read().await?;
         agencies::get_agency(&mut conn, letter.agency_id)
             .await?
-            .ok_or_else(|| ApiError::Internal(format!("letter {} has no agency", letter.letter_id)))?
+            .ok_or_else(|| ApiError::internal(format!("letter {} has no agency", letter.letter_id)))?
     };
     let human = Reference::parse_human(&seal.reference).map_or_else(|| seal.reference.clone(), |r| r.to_human());
     Ok(Json(SealStatus {
@@ -244,23 +244,20 @@ pub(crate) async fn open_copy(
         NewEvent {
             agency_id: letter.agency_id,
             letter_id,
-            kind: hybridpost_core::event_kind::OPENED_WITH_PIN,
+            kind: hybridpost_core::EventKind::OpenedWithPin,
             status: letter.status,
             detail: None,
             request_id,
         },
     )
     .await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     tracing::info!(letter.id = %letter_id, size_bytes = pdf.len(), "digital copy of letter {letter_id} opened with its PIN");
     let disposition = format!("inline; filename=\"letter-{}.pdf\"", seal.reference);
     Ok((
         [
             (header::CONTENT_TYPE, HeaderValue::from_static("application/pdf")),
-            (
-                header::CONTENT_DISPOSITION,
-                HeaderValue::from_str(&disposition).map_err(|e| ApiError::Internal(e.to_string()))?,
-            ),
+            (header::CONTENT_DISPOSITION, HeaderValue::from_str(&disposition).map_err(ApiError::internal)?),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
         ],
         pdf,

@@ -339,7 +339,12 @@ async fn verified_email(h: &Harness) -> Option<String> {
 
 async fn timeline_kinds(h: &Harness, letter: &Letter) -> Vec<String> {
     let mut conn = h.store.read().await.unwrap();
-    events::letter_timeline(&mut conn, letter.letter_id).await.unwrap().into_iter().map(|e| e.kind).collect()
+    events::letter_timeline(&mut conn, letter.letter_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind.to_string())
+        .collect()
 }
 
 /// Asks for e-mail delivery from `letter`, opens the mailed link and presses its button; returns

@@ -348,7 +348,7 @@ pub async fn timeline(w: &World, id: LetterId) -> Vec<(String, Value)> {
         .await
         .unwrap()
         .into_iter()
-        .map(|e| (e.kind, e.detail.unwrap_or(Value::Null)))
+        .map(|e| (e.kind.as_str().to_owned(), e.detail.unwrap_or(Value::Null)))
         .collect()
 }
 
