@@ -10,6 +10,7 @@ use hybridpost_store::scan::{self, NewScanPage, PageWrite, ScanFileRecord};
 use hybridpost_store::{BlobKey, now_text, timestamp_text};
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 use crate::IntakeState;
 use crate::pages::{ProcessedPage, Searcher, mark_json};
@@ -100,12 +101,17 @@ pub async fn decode_next_file(state: &IntakeState) -> anyhow::Result<bool> {
     };
     let Some(file) = file else { return Ok(false) };
     let span = tracing::info_span!("scan_file", scan.id = %file.scan_id, file.index = file.file_index);
-    let _enter = span.enter();
-    let result = decode_file(state, &file, &token).await;
-    match result {
+    decode_claimed_file(state, &file, &token).instrument(span).await?;
+    Ok(true)
+}
+
+/// Decodes a claimed file and records how that ended: its page count, or why it cannot be
+/// read; a file that waits for memory stays claimed.
+async fn decode_claimed_file(state: &IntakeState, file: &ScanFileRecord, token: &str) -> anyhow::Result<()> {
+    match decode_file(state, file, token).await {
         Ok(Some(pages)) => {
             let mut tx = state.store.begin().await?;
-            scan::finish_file(&mut tx, file.scan_id, file.file_index, &token, pages, None, &now_text()).await?;
+            scan::finish_file(&mut tx, file.scan_id, file.file_index, token, pages, None, &now_text()).await?;
             tx.commit().await?;
             tracing::info!(scan.id = %file.scan_id, pages, "scan file {} decoded: {pages} pages", file.file_index);
         }
@@ -117,13 +123,13 @@ pub async fn decode_next_file(state: &IntakeState) -> anyhow::Result<bool> {
         }
         Err(FileFailure(why)) => {
             let mut tx = state.store.begin().await?;
-            scan::finish_file(&mut tx, file.scan_id, file.file_index, &token, 0, Some(&why), &now_text()).await?;
+            scan::finish_file(&mut tx, file.scan_id, file.file_index, token, 0, Some(&why), &now_text()).await?;
             tx.commit().await?;
             metrics::counter!("hybridpost_scan_files_failed_total").increment(1);
             tracing::info!(scan.id = %file.scan_id, "scan file {} cannot be read: {why}", file.file_index);
         }
     }
-    Ok(true)
+    Ok(())
 }
 
 type PageResult = Result<hybridpost_scan::input::Page, hybridpost_scan::input::PageError>;
