@@ -2,7 +2,7 @@
 //! stuck letters. Each command prints one JSON object on standard output (`stuck-letters` a
 //! table unless `--json`); a new API key appears there once and is stored only as a hash.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Subcommand;
@@ -163,214 +163,276 @@ pub async fn execute(
     store: &hybridpost_store::Store,
     command: AdminCommand,
 ) -> anyhow::Result<serde_json::Value> {
-    let output = match command {
-        AdminCommand::Migrate => json!({"migrated": true, "database": config.database_description()}),
-        AdminCommand::StuckLetters { json: _ } => {
-            let mut conn = store.read().await?;
-            let stuck = hybridpost_store::held::list_stuck(&mut conn).await?;
-            let counts = hybridpost_store::held::count_stuck(&mut conn).await?;
-            let letters: Vec<serde_json::Value> = stuck
-                .iter()
-                .map(|s| {
-                    json!({
-                        "agency_id": s.agency_id,
-                        "agency_name": s.agency_name,
-                        "letter_id": s.letter_id,
-                        "status": s.status,
-                        "reason": s.reason,
-                        "detail": s.detail,
-                        "since": s.since,
-                    })
-                })
-                .collect();
-            let by_reason: serde_json::Map<String, serde_json::Value> =
-                counts.iter().map(|(r, n)| (r.as_str().to_owned(), json!(n))).collect();
-            json!({"letters": letters, "by_reason": by_reason})
-        }
+    match command {
+        AdminCommand::Migrate => Ok(json!({"migrated": true, "database": config.database_description()})),
+        AdminCommand::StuckLetters { json: _ } => stuck_letters(store).await,
         AdminCommand::CreateAgency { name, name_en, address, code, contact_email, test } => {
-            let name = name.trim().to_owned();
-            anyhow::ensure!(!name.is_empty() && name.chars().count() <= 200, "--name must be 1 to 200 characters");
-            printable("--name", &name)?;
-            if let Some(name_en) = &name_en {
-                printable("--name-en", name_en)?;
-            }
-            for line in &address {
-                printable("--address", line)?;
-            }
-            if let Some(email) = &contact_email {
-                hybridpost_core::letter::check_email(email).map_err(|why| anyhow::anyhow!("--contact-email {why}"))?;
-            }
-            let address: Vec<String> = address.iter().map(|l| l.trim().to_owned()).filter(|l| !l.is_empty()).collect();
-            anyhow::ensure!(
-                address.len() <= 4 && address.iter().all(|l| l.chars().count() <= 100),
-                "--address takes up to 4 lines of up to 100 characters"
-            );
-            let mut agency = Agency::new(name);
-            agency.name_en = name_en.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
-            agency.address_lines = address;
-            agency.contact_email = contact_email;
-            if let Some(code) = code {
-                agencies::check_issuer_code(&code).map_err(|why| anyhow::anyhow!("--code: {why}"))?;
-                agency.issuer_code = code;
-            }
-            let key = generate_api_key(Principal::Agency { agency_id: agency.agency_id, test });
-            let mut tx = store.begin().await?;
-            agencies::insert_agency(&mut tx, &agency).await.map_err(|e| {
-                if e.is_unique_violation() {
-                    anyhow::anyhow!("the issuer code {} is taken by another agency", agency.issuer_code)
-                } else {
-                    e.into()
-                }
-            })?;
-            agencies::insert_api_key(&mut tx, &key.record, &agency.created_at).await?;
-            tx.commit().await.context("cannot save the agency")?;
-            let keyring = keyring(config, store)?;
-            let key_id = keyring.rotate(&agency.issuer_code, Some(agency.agency_id), today()).await?;
-            json!({
-                "agency_id": agency.agency_id,
-                "name": agency.name,
-                "issuer_code": agency.issuer_code,
-                "seal_key_id": key_id.to_hex(),
-                "contact_email": agency.contact_email,
-                "test": test,
-                "api_key": key.key,
-                "api_key_id": key.record.key_id,
-                "api_key_prefix": key.record.key_prefix,
-            })
+            let agency = new_agency(name, name_en, address, code, contact_email)?;
+            create_agency(config, store, agency, test).await
         }
-        AdminCommand::CreateKey { agency_id, test } => {
-            let mut conn = store.read().await?;
-            let agency = agencies::get_agency(&mut conn, agency_id)
-                .await?
-                .with_context(|| format!("there is no agency {agency_id}"))?;
-            drop(conn);
-            let key = generate_api_key(Principal::Agency { agency_id, test });
-            let mut tx = store.begin().await?;
-            agencies::insert_api_key(&mut tx, &key.record, &now_text()).await?;
-            tx.commit().await.context("cannot save the key")?;
-            json!({
-                "agency_id": agency_id,
-                "name": agency.name,
-                "test": test,
-                "api_key": key.key,
-                "api_key_id": key.record.key_id,
-                "api_key_prefix": key.record.key_prefix,
-            })
-        }
-        AdminCommand::RevokeKey { key_id } => {
-            let mut tx = store.begin().await?;
-            let revoked = agencies::revoke_api_key(&mut tx, &key_id, &now_text()).await?;
-            tx.commit().await.context("cannot save the revocation")?;
-            anyhow::ensure!(revoked, "there is no live API key with id {key_id}");
-            json!({"api_key_id": key_id, "revoked": true})
-        }
-        AdminCommand::CreateSite { name, postcode_prefixes } => {
-            let name = name.trim().to_owned();
-            anyhow::ensure!(!name.is_empty() && name.chars().count() <= 200, "--name must be 1 to 200 characters");
-            printable("--name", &name)?;
-            let prefixes: Vec<String> =
-                postcode_prefixes.split(',').map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect();
-            anyhow::ensure!(!prefixes.is_empty(), "--postcode-prefixes names no prefix");
-            for p in &prefixes {
-                anyhow::ensure!(
-                    (1..=5).contains(&p.len()) && p.chars().all(|c| c.is_ascii_digit()),
-                    "postcode prefix {p:?} must be 1 to 5 digits"
-                );
-            }
-            let site = Site { site_id: SiteId::new(), name, postcode_prefixes: prefixes, created_at: now_text() };
-            let key = generate_api_key(Principal::Site { site_id: site.site_id });
-            let mut tx = store.begin().await?;
-            agencies::insert_site(&mut tx, &site).await?;
-            agencies::insert_api_key(&mut tx, &key.record, &site.created_at).await?;
-            tx.commit().await.context("cannot save the site")?;
-            json!({
-                "site_id": site.site_id,
-                "name": site.name,
-                "postcode_prefixes": site.postcode_prefixes,
-                "api_key": key.key,
-                "api_key_id": key.record.key_id,
-                "api_key_prefix": key.record.key_prefix,
-            })
-        }
+        AdminCommand::CreateKey { agency_id, test } => create_key(store, agency_id, test).await,
+        AdminCommand::RevokeKey { key_id } => revoke_key(store, key_id).await,
+        AdminCommand::CreateSite { name, postcode_prefixes } => create_site(store, name, &postcode_prefixes).await,
         AdminCommand::RotateSigningKey { agency_id, all: _, root } => {
-            let keyring = keyring(config, store)?;
-            if root {
-                let key_id = keyring.rotate_root(today()).await?;
-                json!({"root_key_id": key_id.to_hex()})
-            } else {
-                let mut conn = store.read().await?;
-                let targets = match agency_id {
-                    Some(id) => vec![
-                        agencies::get_agency(&mut conn, id)
-                            .await?
-                            .with_context(|| format!("there is no agency {id}"))?,
-                    ],
-                    None => agencies::list_agencies(&mut conn).await?,
-                };
-                drop(conn);
-                let mut rotated = Vec::new();
-                for agency in targets {
-                    let key_id = keyring.rotate(&agency.issuer_code, Some(agency.agency_id), today()).await?;
-                    rotated.push(json!({
-                        "agency_id": agency.agency_id,
-                        "issuer_code": agency.issuer_code,
-                        "seal_key_id": key_id.to_hex(),
-                    }));
-                }
-                json!({"rotated": rotated})
-            }
+            rotate_signing_key(config, store, agency_id, root).await
         }
-        AdminCommand::ExportTrustList { out } => {
-            let keyring = keyring(config, store)?;
-            let list = keyring.ensure_trust_list(today()).await?;
-            std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
-            let list_path = out.join("trust-list.json");
-            std::fs::write(&list_path, &list.body).with_context(|| format!("cannot write {}", list_path.display()))?;
-            let mut pems = String::new();
-            for root in keyring.root_keys().await? {
-                // RFC 7468 §5.2 allows explanatory text before each block: the validity, which
-                // `hybridpost verify --root-keys` reads back.
-                pems.push_str(&format!(
-                    "Key-Id: {}\nNot-Before: {}\nNot-After: {}\n",
-                    root.public_key.id(),
-                    root.validity.not_before,
-                    root.validity.not_after
-                ));
-                pems.push_str(&root.public_key.to_spki_pem().map_err(|e| anyhow::anyhow!("{e}"))?);
-            }
-            let roots_path = out.join("root-keys.pem");
-            std::fs::write(&roots_path, pems).with_context(|| format!("cannot write {}", roots_path.display()))?;
-            json!({"trust_list": list_path, "sequence": list.sequence, "root_keys": roots_path})
+        AdminCommand::ExportTrustList { out } => export_trust_list(config, store, &out).await,
+        AdminCommand::ImportChannels { file } => import_channels(config, store, &file).await,
+    }
+}
+
+/// `stuck-letters`: every standing alarm with its letter and agency, and the count by reason.
+async fn stuck_letters(store: &hybridpost_store::Store) -> anyhow::Result<serde_json::Value> {
+    let mut conn = store.read().await?;
+    let stuck = hybridpost_store::held::list_stuck(&mut conn).await?;
+    let counts = hybridpost_store::held::count_stuck(&mut conn).await?;
+    let letters: Vec<serde_json::Value> = stuck
+        .iter()
+        .map(|s| {
+            json!({
+                "agency_id": s.agency_id,
+                "agency_name": s.agency_name,
+                "letter_id": s.letter_id,
+                "status": s.status,
+                "reason": s.reason,
+                "detail": s.detail,
+                "since": s.since,
+            })
+        })
+        .collect();
+    let by_reason: serde_json::Map<String, serde_json::Value> =
+        counts.iter().map(|(r, n)| (r.as_str().to_owned(), json!(n))).collect();
+    Ok(json!({"letters": letters, "by_reason": by_reason}))
+}
+
+/// The agency `create-agency` describes, checked: names and address lines printable, the
+/// contact address and issuer code well formed.
+fn new_agency(
+    name: String,
+    name_en: Option<String>,
+    address: Vec<String>,
+    code: Option<String>,
+    contact_email: Option<String>,
+) -> anyhow::Result<Agency> {
+    let name = name.trim().to_owned();
+    anyhow::ensure!(!name.is_empty() && name.chars().count() <= 200, "--name must be 1 to 200 characters");
+    printable("--name", &name)?;
+    if let Some(name_en) = &name_en {
+        printable("--name-en", name_en)?;
+    }
+    for line in &address {
+        printable("--address", line)?;
+    }
+    if let Some(email) = &contact_email {
+        hybridpost_core::letter::check_email(email).map_err(|why| anyhow::anyhow!("--contact-email {why}"))?;
+    }
+    let address: Vec<String> = address.iter().map(|l| l.trim().to_owned()).filter(|l| !l.is_empty()).collect();
+    anyhow::ensure!(
+        address.len() <= 4 && address.iter().all(|l| l.chars().count() <= 100),
+        "--address takes up to 4 lines of up to 100 characters"
+    );
+    let mut agency = Agency::new(name);
+    agency.name_en = name_en.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+    agency.address_lines = address;
+    agency.contact_email = contact_email;
+    if let Some(code) = code {
+        agencies::check_issuer_code(&code).map_err(|why| anyhow::anyhow!("--code: {why}"))?;
+        agency.issuer_code = code;
+    }
+    Ok(agency)
+}
+
+/// `create-agency`: stores the agency with its first API key, then gives it a seal key.
+async fn create_agency(
+    config: &Config,
+    store: &hybridpost_store::Store,
+    agency: Agency,
+    test: bool,
+) -> anyhow::Result<serde_json::Value> {
+    let key = generate_api_key(Principal::Agency { agency_id: agency.agency_id, test });
+    let mut tx = store.begin().await?;
+    agencies::insert_agency(&mut tx, &agency).await.map_err(|e| {
+        if e.is_unique_violation() {
+            anyhow::anyhow!("the issuer code {} is taken by another agency", agency.issuer_code)
+        } else {
+            e.into()
         }
-        AdminCommand::ImportChannels { file } => {
-            let key = config.citizen_id_key()?;
-            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let mut rows = Vec::new();
-            for (n, line) in text.lines().enumerate() {
-                let line = line.trim();
-                if line.is_empty() || (n == 0 && line.starts_with("citizen_id")) {
-                    continue;
-                }
-                let (id, email) = line
-                    .split_once(',')
-                    .with_context(|| format!("{} line {}: expected citizen_id,email", file.display(), n + 1))?;
-                let id = CitizenId::parse(id.trim())
-                    .map_err(|e| anyhow::anyhow!("{} line {}: {e}", file.display(), n + 1))?;
-                let email = email.trim();
-                hybridpost_core::letter::check_email(email)
-                    .map_err(|why| anyhow::anyhow!("{} line {}: e-mail {why}", file.display(), n + 1))?;
-                rows.push((id.keyed_hash(&key), email.to_owned()));
-            }
-            // All or nothing: a bad line imports none.
-            let mut tx = store.begin().await?;
-            for (hash, email) in &rows {
-                channels::upsert_verified_email(&mut tx, hash, email, "import").await?;
-            }
-            tx.commit().await.context("cannot save the e-channels")?;
-            json!({"imported": rows.len()})
+    })?;
+    agencies::insert_api_key(&mut tx, &key.record, &agency.created_at).await?;
+    tx.commit().await.context("cannot save the agency")?;
+    let keyring = keyring(config, store)?;
+    let key_id = keyring.rotate(&agency.issuer_code, Some(agency.agency_id), today()).await?;
+    Ok(json!({
+        "agency_id": agency.agency_id,
+        "name": agency.name,
+        "issuer_code": agency.issuer_code,
+        "seal_key_id": key_id.to_hex(),
+        "contact_email": agency.contact_email,
+        "test": test,
+        "api_key": key.key,
+        "api_key_id": key.record.key_id,
+        "api_key_prefix": key.record.key_prefix,
+    }))
+}
+
+/// `create-key`: another API key for an existing agency.
+async fn create_key(
+    store: &hybridpost_store::Store,
+    agency_id: AgencyId,
+    test: bool,
+) -> anyhow::Result<serde_json::Value> {
+    let mut conn = store.read().await?;
+    let agency =
+        agencies::get_agency(&mut conn, agency_id).await?.with_context(|| format!("there is no agency {agency_id}"))?;
+    drop(conn);
+    let key = generate_api_key(Principal::Agency { agency_id, test });
+    let mut tx = store.begin().await?;
+    agencies::insert_api_key(&mut tx, &key.record, &now_text()).await?;
+    tx.commit().await.context("cannot save the key")?;
+    Ok(json!({
+        "agency_id": agency_id,
+        "name": agency.name,
+        "test": test,
+        "api_key": key.key,
+        "api_key_id": key.record.key_id,
+        "api_key_prefix": key.record.key_prefix,
+    }))
+}
+
+/// `revoke-key`: a live API key revoked by its id.
+async fn revoke_key(store: &hybridpost_store::Store, key_id: String) -> anyhow::Result<serde_json::Value> {
+    let mut tx = store.begin().await?;
+    let revoked = agencies::revoke_api_key(&mut tx, &key_id, &now_text()).await?;
+    tx.commit().await.context("cannot save the revocation")?;
+    anyhow::ensure!(revoked, "there is no live API key with id {key_id}");
+    Ok(json!({"api_key_id": key_id, "revoked": true}))
+}
+
+/// `create-site`: a print site for the postcode prefixes listed, with its operators' API key.
+async fn create_site(
+    store: &hybridpost_store::Store,
+    name: String,
+    postcode_prefixes: &str,
+) -> anyhow::Result<serde_json::Value> {
+    let name = name.trim().to_owned();
+    anyhow::ensure!(!name.is_empty() && name.chars().count() <= 200, "--name must be 1 to 200 characters");
+    printable("--name", &name)?;
+    let prefixes: Vec<String> =
+        postcode_prefixes.split(',').map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect();
+    anyhow::ensure!(!prefixes.is_empty(), "--postcode-prefixes names no prefix");
+    for p in &prefixes {
+        anyhow::ensure!(
+            (1..=5).contains(&p.len()) && p.chars().all(|c| c.is_ascii_digit()),
+            "postcode prefix {p:?} must be 1 to 5 digits"
+        );
+    }
+    let site = Site { site_id: SiteId::new(), name, postcode_prefixes: prefixes, created_at: now_text() };
+    let key = generate_api_key(Principal::Site { site_id: site.site_id });
+    let mut tx = store.begin().await?;
+    agencies::insert_site(&mut tx, &site).await?;
+    agencies::insert_api_key(&mut tx, &key.record, &site.created_at).await?;
+    tx.commit().await.context("cannot save the site")?;
+    Ok(json!({
+        "site_id": site.site_id,
+        "name": site.name,
+        "postcode_prefixes": site.postcode_prefixes,
+        "api_key": key.key,
+        "api_key_id": key.record.key_id,
+        "api_key_prefix": key.record.key_prefix,
+    }))
+}
+
+/// `rotate-signing-key`: a new root key, or a new seal key for one agency (`agency_id`) or for
+/// every agency (none given).
+async fn rotate_signing_key(
+    config: &Config,
+    store: &hybridpost_store::Store,
+    agency_id: Option<AgencyId>,
+    root: bool,
+) -> anyhow::Result<serde_json::Value> {
+    let keyring = keyring(config, store)?;
+    if root {
+        let key_id = keyring.rotate_root(today()).await?;
+        return Ok(json!({"root_key_id": key_id.to_hex()}));
+    }
+    let mut conn = store.read().await?;
+    let targets = match agency_id {
+        Some(id) => {
+            vec![agencies::get_agency(&mut conn, id).await?.with_context(|| format!("there is no agency {id}"))?]
         }
+        None => agencies::list_agencies(&mut conn).await?,
     };
-    Ok(output)
+    drop(conn);
+    let mut rotated = Vec::new();
+    for agency in targets {
+        let key_id = keyring.rotate(&agency.issuer_code, Some(agency.agency_id), today()).await?;
+        rotated.push(json!({
+            "agency_id": agency.agency_id,
+            "issuer_code": agency.issuer_code,
+            "seal_key_id": key_id.to_hex(),
+        }));
+    }
+    Ok(json!({"rotated": rotated}))
+}
+
+/// `export-trust-list`: the current trust list and the root public keys written into `out`.
+async fn export_trust_list(
+    config: &Config,
+    store: &hybridpost_store::Store,
+    out: &Path,
+) -> anyhow::Result<serde_json::Value> {
+    let keyring = keyring(config, store)?;
+    let list = keyring.ensure_trust_list(today()).await?;
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let list_path = out.join("trust-list.json");
+    std::fs::write(&list_path, &list.body).with_context(|| format!("cannot write {}", list_path.display()))?;
+    let mut pems = String::new();
+    for root in keyring.root_keys().await? {
+        // RFC 7468 §5.2 allows explanatory text before each block: the validity, which
+        // `hybridpost verify --root-keys` reads back.
+        pems.push_str(&format!(
+            "Key-Id: {}\nNot-Before: {}\nNot-After: {}\n",
+            root.public_key.id(),
+            root.validity.not_before,
+            root.validity.not_after
+        ));
+        pems.push_str(&root.public_key.to_spki_pem().map_err(|e| anyhow::anyhow!("{e}"))?);
+    }
+    let roots_path = out.join("root-keys.pem");
+    std::fs::write(&roots_path, pems).with_context(|| format!("cannot write {}", roots_path.display()))?;
+    Ok(json!({"trust_list": list_path, "sequence": list.sequence, "root_keys": roots_path}))
+}
+
+/// `import-channels`: citizens' verified e-mail addresses from a CSV file, all or none.
+async fn import_channels(
+    config: &Config,
+    store: &hybridpost_store::Store,
+    file: &Path,
+) -> anyhow::Result<serde_json::Value> {
+    let key = config.citizen_id_key()?;
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let mut rows = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || (n == 0 && line.starts_with("citizen_id")) {
+            continue;
+        }
+        let (id, email) = line
+            .split_once(',')
+            .with_context(|| format!("{} line {}: expected citizen_id,email", file.display(), n + 1))?;
+        let id = CitizenId::parse(id.trim()).map_err(|e| anyhow::anyhow!("{} line {}: {e}", file.display(), n + 1))?;
+        let email = email.trim();
+        hybridpost_core::letter::check_email(email)
+            .map_err(|why| anyhow::anyhow!("{} line {}: e-mail {why}", file.display(), n + 1))?;
+        rows.push((id.keyed_hash(&key), email.to_owned()));
+    }
+    // All or nothing: a bad line imports none.
+    let mut tx = store.begin().await?;
+    for (hash, email) in &rows {
+        channels::upsert_verified_email(&mut tx, hash, email, "import").await?;
+    }
+    tx.commit().await.context("cannot save the e-channels")?;
+    Ok(json!({"imported": rows.len()}))
 }
 
 #[cfg(test)]

@@ -291,24 +291,138 @@ struct ScannedFile {
     damage: Vec<String>,
 }
 
+/// What every stage uses: this run's settings, the stage clock and the seeded source of the
+/// demo's random choices.
+struct Demo {
+    config: Config,
+    /// Letters to send.
+    letters: usize,
+    /// The seed of the random choices.
+    seed: u64,
+    /// Threads for rasterising and scanning, and print-room workers.
+    cores: usize,
+    /// Where links in seals and e-mails point: where `hybridpost serve` listens afterwards.
+    public_url: String,
+    /// `DATA_DIR/demo`: the e-channels imported and what the demo meant for each letter.
+    demo_dir: PathBuf,
+    clock: Clock,
+    rng: Rng,
+}
+
+/// The service running in-process with its workers, and the agency's and the site's clients.
+struct Service {
+    store: hybridpost_store::Store,
+    notifier: hybridpost_notifier::NotifierState,
+    agency_api: Api,
+    site_api: Api,
+    agency_key: String,
+    site_key: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+    workers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Service {
+    /// Stops the server and the workers, and closes the store.
+    async fn shut_down(self) {
+        let _ = self.stop.send(());
+        for worker in self.workers {
+            worker.abort();
+        }
+        let _ = self.server.await;
+        self.store.close().await;
+    }
+}
+
+/// The letters sent, and what the demo makes happen to each paper letter.
+struct Plan {
+    sent: Vec<LetterSummary>,
+    /// Paper letters only.
+    fates: HashMap<LetterId, Fate>,
+}
+
+/// The scanned files, and which of them hold returned letters and the stray sheet.
+struct Scanned {
+    files: Vec<ScannedFile>,
+    /// The reason and the index in `files` of each file of returned letters.
+    returns: Vec<(usize, usize)>,
+    /// The index in `files` of the stray sheet's file.
+    stray: usize,
+}
+
+/// A scan as the API shows it, with the files the demo uploaded in it.
+type UploadedScan<'a> = (ScanView, Vec<&'a ScannedFile>);
+
+/// What the notifier did.
+struct Delivery {
+    written: usize,
+    failed: usize,
+    /// New `.eml` files in the outbox, when no SMTP server is set.
+    eml_files: Option<usize>,
+}
+
+/// Letters by channel, channel reason and status, as the API lists them.
+struct LetterCounts {
+    by_channel: BTreeMap<String, usize>,
+    by_channel_reason: BTreeMap<String, usize>,
+    by_status: BTreeMap<String, usize>,
+}
+
+/// What reading everything back found.
+struct Findings {
+    letters: LetterCounts,
+    replies: ReplyFigures,
+    returns: ReturnFigures,
+    review: ReviewFigures,
+    emails: EmailFigures,
+    problems: Vec<String>,
+}
+
 /// Runs the demo; the summary says whether everything came out as it should (`problems`).
 pub async fn run(mut config: Config, args: &DemoArgs) -> anyhow::Result<Summary> {
     paper::check_tools()?;
-    let n = args.letters as usize;
-    let cores = std::thread::available_parallelism().map_or(2, |c| c.get());
     // Every letter comes from one agency key; the per-key limit would only slow the demo.
     config.rate_limit_per_second = 0;
-    // Links in seals and e-mails point at where `hybridpost serve` listens afterwards.
-    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.listen));
-    let mut clock = Clock::new(args.json);
-    let mut rng = Rng::new(args.seed);
+    let mut demo = Demo {
+        letters: args.letters as usize,
+        seed: args.seed,
+        cores: std::thread::available_parallelism().map_or(2, |c| c.get()),
+        // Links in seals and e-mails point at where `hybridpost serve` listens afterwards.
+        public_url: config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.listen)),
+        demo_dir: config.data_dir.join("demo"),
+        clock: Clock::new(args.json),
+        rng: Rng::new(args.seed),
+        config,
+    };
     if !args.json {
-        println!("hybridpost demo: {n} letters on {}", config.database_description());
+        println!("hybridpost demo: {} letters on {}", demo.letters, demo.config.database_description());
     }
 
-    // 1. The service, an agency, a site and recipients.
-    let bar = clock.start("setup", 0);
-    let service = serve::build(&config, &Role::ALL, &public_url).await?;
+    let (service, recipients) = setup(&mut demo).await?;
+    let sent = send(&mut demo, &service, &recipients).await?;
+    let fates = choose_fates(&paper_letters(&sent), &mut demo.rng);
+    let plan = Plan { sent, fates };
+    write_plan(&demo.demo_dir.join("letters.jsonl"), &plan.sent, &plan.fates)?;
+    let (batches, mut print) = render(&mut demo, &service, paper_letters(&plan.sent).len()).await?;
+    let work = tempfile::Builder::new().prefix("hybridpost-demo-").tempdir().context("a work folder")?;
+    let rasters = print_batches(&mut demo, &service, &batches, &plan.fates, work.path()).await?;
+    print.pages_rasterised = rasters.len();
+    let (scanned, mut scans) = scan(&mut demo, rasters, &plan.fates, work.path()).await?;
+    let views = intake(&mut demo, &service, &scanned, &mut scans).await?;
+    let delivery = notify(&mut demo, &service).await?;
+    let findings = check(&mut demo, &service, &plan, &print, &scans, &views, &delivery).await?;
+
+    let browse = browse(&demo, &service, &plan);
+    service.shut_down().await;
+    Ok(report(demo, print, scans, findings, browse))
+}
+
+/// Stage `setup`: the service, an agency, a site and recipients.
+async fn setup(demo: &mut Demo) -> anyhow::Result<(Service, Vec<people::Recipient>)> {
+    let n = demo.letters;
+    let config = &demo.config;
+    let bar = demo.clock.start("setup", 0);
+    let service = serve::build(config, &Role::ALL, &demo.public_url).await?;
     let store = service.store.clone();
     {
         let mut conn = store.read().await?;
@@ -327,29 +441,51 @@ pub async fn run(mut config: Config, args: &DemoArgs) -> anyhow::Result<Summary>
     let server = tokio::spawn(hybridpost_verify::run(service.app.clone(), listener, async {
         let _ = stopped.await;
     }));
-    let mut workers = Vec::new();
-    let printroom = service.printroom.clone().context("the printroom role")?;
-    for _ in 0..cores {
-        // As many print-room workers as cores, as several nodes would run: batches render in
-        // parallel.
-        let state = printroom.clone();
-        workers.push(tokio::spawn(async move {
-            loop {
-                match hybridpost_printroom::render_next_batch(&state).await {
-                    Ok(Some(_)) => continue,
-                    Ok(None) => {}
-                    Err(e) => tracing::error!("rendering a print batch failed: {e:#}"),
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        }));
-    }
+    let mut workers = print_workers(service.printroom.clone().context("the printroom role")?, demo.cores);
     workers.push(tokio::spawn(hybridpost_intake::run_workers(service.intake.clone().context("the intake role")?)));
     let notifier = service.notifier.clone().context("the notifier role")?;
 
+    let (agency_key, site_key) = create_agency_and_site(config, &store).await?;
+    let http = http_client()?;
+    let agency_api = Api::new(http.clone(), &base, &agency_key);
+    let site_api = Api::new(http, &base, &site_key);
+
+    let recipients = people::recipients(n, n / 5, &mut demo.rng);
+    let imported = import_channels(config, &store, &demo.demo_dir, &recipients).await?;
+    demo.clock.finish(
+        "setup",
+        bar,
+        format!("an agency, a site, {n} recipients, {} verified e-mail addresses", imported["imported"]),
+    );
+    let service = Service { store, notifier, agency_api, site_api, agency_key, site_key, stop, server, workers };
+    Ok((service, recipients))
+}
+
+/// As many print-room workers as `cores`, as several nodes would run: batches render in
+/// parallel.
+fn print_workers(printroom: hybridpost_printroom::PrintroomState, cores: usize) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..cores)
+        .map(|_| {
+            let state = printroom.clone();
+            tokio::spawn(async move {
+                loop {
+                    match hybridpost_printroom::render_next_batch(&state).await {
+                        Ok(Some(_)) => continue,
+                        Ok(None) => {}
+                        Err(e) => tracing::error!("rendering a print batch failed: {e:#}"),
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            })
+        })
+        .collect()
+}
+
+/// The demo agency and print site, made with the admin commands; returns their API keys.
+async fn create_agency_and_site(config: &Config, store: &hybridpost_store::Store) -> anyhow::Result<(String, String)> {
     let agency = admin::execute(
-        &config,
-        &store,
+        config,
+        store,
         AdminCommand::CreateAgency {
             name: "สำนักงานเขตพญาไท (สาธิต)".into(),
             name_en: Some("Phaya Thai District Office (demo)".into()),
@@ -361,83 +497,105 @@ pub async fn run(mut config: Config, args: &DemoArgs) -> anyhow::Result<Summary>
     )
     .await?;
     let site = admin::execute(
-        &config,
-        &store,
+        config,
+        store,
         AdminCommand::CreateSite {
             name: "ศูนย์ไปรษณีย์สาธิต".into(), postcode_prefixes: "1,2,3,4,5,6,7,8,9".into()
         },
     )
     .await?;
     let key = |v: &serde_json::Value| v["api_key"].as_str().map(str::to_owned).context("a new API key");
-    let (agency_key, site_key) = (key(&agency)?, key(&site)?);
-    // Plain HTTP on loopback; reqwest still wants a TLS set-up, which has no roots to trust.
+    Ok((key(&agency)?, key(&site)?))
+}
+
+/// The demo's HTTP client: plain HTTP on loopback; reqwest still wants a TLS set-up, which has
+/// no roots to trust.
+fn http_client() -> anyhow::Result<reqwest::Client> {
     let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()
         .context("TLS set-up")?
         .with_root_certificates(rustls::RootCertStore::empty())
         .with_no_client_auth();
-    let http = reqwest::Client::builder()
+    reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
         .pool_max_idle_per_host(SENDERS * 2)
         .timeout(Duration::from_secs(120))
         .build()
-        .context("HTTP client")?;
-    let agency_api = Api::new(http.clone(), &base, &agency_key);
-    let site_api = Api::new(http, &base, &site_key);
+        .context("HTTP client")
+}
 
-    let recipients = people::recipients(n, n / 5, &mut rng);
-    let demo_dir = config.data_dir.join("demo");
-    std::fs::create_dir_all(&demo_dir).with_context(|| format!("cannot make {}", demo_dir.display()))?;
+/// Writes the recipients' verified e-mail addresses to `demo/channels.csv` and imports them
+/// with the admin command; returns its output.
+async fn import_channels(
+    config: &Config,
+    store: &hybridpost_store::Store,
+    demo_dir: &Path,
+    recipients: &[people::Recipient],
+) -> anyhow::Result<serde_json::Value> {
+    std::fs::create_dir_all(demo_dir).with_context(|| format!("cannot make {}", demo_dir.display()))?;
     let csv = demo_dir.join("channels.csv");
     let mut lines = String::from("citizen_id,email\n");
-    for r in &recipients {
+    for r in recipients {
         if let (Some(id), Some(email)) = (&r.citizen_id, &r.email) {
             lines.push_str(&format!("{id},{email}\n"));
         }
     }
     std::fs::write(&csv, lines).with_context(|| format!("cannot write {}", csv.display()))?;
-    let imported = admin::execute(&config, &store, AdminCommand::ImportChannels { file: csv.clone() }).await?;
-    clock.finish(
-        "setup",
-        bar,
-        format!("an agency, a site, {n} recipients, {} verified e-mail addresses", imported["imported"]),
-    );
+    admin::execute(config, store, AdminCommand::ImportChannels { file: csv.clone() }).await
+}
 
-    // 2. Letters through the agency API; two in five ask for a reply.
+/// Stage `send`: letters through the agency API; two in five ask for a reply.
+async fn send(
+    demo: &mut Demo,
+    service: &Service,
+    recipients: &[people::Recipient],
+) -> anyhow::Result<Vec<LetterSummary>> {
+    let n = demo.letters;
     let deadline = (time::OffsetDateTime::now_utc() + time::Duration::days(30)).date().to_string();
     let bodies: Vec<serde_json::Value> = recipients
         .iter()
         .enumerate()
-        .map(|(i, r)| people::letter(i, r, (i % 5 < 2).then_some(deadline.as_str()), &mut rng))
+        .map(|(i, r)| people::letter(i, r, (i % 5 < 2).then_some(deadline.as_str()), &mut demo.rng))
         .collect();
-    let bar = clock.start("send", n);
-    let sent = send_letters(&agency_api, bodies, args.seed, &bar).await?;
-    let paper: Vec<&LetterSummary> = sent.iter().filter(|l| l.channel == Channel::Print).collect();
-    let digital = sent.len() - paper.len();
-    clock.finish("send", bar, format!("{n} letters: {digital} digital, {} paper", paper.len()));
+    let bar = demo.clock.start("send", n);
+    let sent = send_letters(&service.agency_api, bodies, demo.seed, &bar).await?;
+    let paper = paper_letters(&sent).len();
+    let digital = sent.len() - paper;
+    demo.clock.finish("send", bar, format!("{n} letters: {digital} digital, {paper} paper"));
+    Ok(sent)
+}
 
-    // Who replies (one paper letter in ten, of those with a reply sheet; one reply in 25 with a
-    // handwritten page added) and what comes back undelivered (one in a hundred).
+/// The letters sent on paper.
+fn paper_letters(sent: &[LetterSummary]) -> Vec<&LetterSummary> {
+    sent.iter().filter(|l| l.channel == Channel::Print).collect()
+}
+
+/// Who replies (one paper letter in ten, of those with a reply sheet; one reply in 25 with a
+/// handwritten page added) and what comes back undelivered (one in a hundred).
+fn choose_fates(paper: &[&LetterSummary], rng: &mut Rng) -> HashMap<LetterId, Fate> {
     let mut fates: HashMap<LetterId, Fate> = paper.iter().map(|l| (l.letter_id, Fate::Delivered)).collect();
     let mut can_reply: Vec<LetterId> =
         paper.iter().filter(|l| l.reply_deadline.is_some()).map(|l| l.letter_id).collect();
-    shuffle(&mut can_reply, &mut rng);
+    shuffle(&mut can_reply, rng);
     let replying = (paper.len() / 10).max(1).min(can_reply.len());
     for (j, id) in can_reply.iter().take(replying).enumerate() {
         fates.insert(*id, Fate::Replies { added: usize::from(j % 25 == 1) });
     }
     let mut others: Vec<LetterId> =
         paper.iter().map(|l| l.letter_id).filter(|id| fates[id] == Fate::Delivered).collect();
-    shuffle(&mut others, &mut rng);
+    shuffle(&mut others, rng);
     let returning = if paper.is_empty() { 0 } else { (paper.len() / 100).max(1).min(others.len()) };
     for (j, id) in others.iter().take(returning).enumerate() {
         fates.insert(*id, Fate::Returned(j % RETURN_REASONS.len()));
     }
+    fates
+}
 
-    write_plan(&demo_dir.join("letters.jsonl"), &sent, &fates)?;
-
-    // 3. Print batches: closed by the site's operators, rendered by the print-room workers.
-    let bar = clock.start("render", paper.len());
+/// Stage `render`: print batches, closed by the site's operators, rendered by the print-room
+/// workers.
+async fn render(demo: &mut Demo, service: &Service, paper: usize) -> anyhow::Result<(Vec<BatchSummary>, PrintFigures)> {
+    let site_api = &service.site_api;
+    let bar = demo.clock.start("render", paper);
     let mut batches: Vec<BatchSummary> = Vec::new();
     loop {
         let (status, answer) = site_api.post_status("/v1/print/batches", None, None).await?;
@@ -461,29 +619,38 @@ pub async fn run(mut config: Config, args: &DemoArgs) -> anyhow::Result<Summary>
         bar.set_position(ready.iter().flatten().map(|b| b.letters as u64).sum());
     }
     let batches: Vec<BatchSummary> = ready.into_iter().flatten().collect();
-    let mut print = PrintFigures {
+    let print = PrintFigures {
         batches: batches.len(),
         letters: batches.iter().map(|b| b.letters as usize).sum(),
         pages: batches.iter().map(|b| b.pages as usize).sum(),
         sheets: batches.iter().map(|b| b.sheets as usize).sum(),
         pages_rasterised: 0,
     };
-    clock.finish(
+    demo.clock.finish(
         "render",
         bar,
         format!("{} batches: {} letters, {} pages, {} sheets", print.batches, print.letters, print.pages, print.sheets),
     );
+    Ok((batches, print))
+}
 
-    // 4. Print: download each batch, mark it printed and dispatched, and rasterise the pages
-    // that will come back.
-    let work = tempfile::Builder::new().prefix("hybridpost-demo-").tempdir().context("a work folder")?;
+/// Stage `print`: download each batch, mark it printed and dispatched, and rasterise the
+/// pages that will come back; returns them with their letters.
+async fn print_batches(
+    demo: &mut Demo,
+    service: &Service,
+    batches: &[BatchSummary],
+    fates: &HashMap<LetterId, Fate>,
+    work: &Path,
+) -> anyhow::Result<Vec<(PathBuf, LetterId)>> {
+    let site_api = &service.site_api;
     let coming_back = fates.values().filter(|f| **f != Fate::Delivered).count();
-    let bar = clock.start("print", coming_back);
+    let bar = demo.clock.start("print", coming_back);
     let mut rasters: Vec<(PathBuf, LetterId)> = Vec::new();
     let mut serial = 1u32;
     for (k, batch) in batches.iter().enumerate() {
         let id = batch.batch_id;
-        let pdf = work.path().join(format!("batch-{k}.pdf"));
+        let pdf = work.join(format!("batch-{k}.pdf"));
         site_api.download(&format!("/v1/print/batches/{id}/pdf"), &pdf).await?;
         let manifest: Vec<ManifestEntry> = site_api.get(&format!("/v1/print/batches/{id}/manifest")).await?;
         site_api.post(&format!("/v1/print/batches/{id}/printed"), None, None).await?;
@@ -496,30 +663,10 @@ pub async fn run(mut config: Config, args: &DemoArgs) -> anyhow::Result<Summary>
             )
             .await?;
         serial += u32::try_from(manifest.len())?;
-        // Reply sheets are a letter's last page, the seal is on its first.
-        for (dpi, returned) in [(SCAN_DPI, false), (RETURN_DPI, true)] {
-            let mut wanted: Vec<(u32, LetterId)> = manifest
-                .iter()
-                .filter_map(|e| match fates.get(&e.letter_id) {
-                    Some(Fate::Replies { .. }) if !returned => Some((e.first_page + e.pages - 1, e.letter_id)),
-                    Some(Fate::Returned(_)) if returned => Some((e.first_page, e.letter_id)),
-                    _ => None,
-                })
-                .collect();
-            wanted.sort_unstable_by_key(|(page, _)| *page);
-            let pages: Vec<u32> = wanted.iter().map(|(p, _)| *p).collect();
-            let dir = work.path().join(format!("raster-{k}-{dpi}"));
-            let from = pdf.clone();
-            let files = tokio::task::spawn_blocking(move || paper::rasterise(&from, &pages, dpi, &dir, cores))
-                .await
-                .context("rasterising")??;
-            bar.inc(files.len() as u64);
-            rasters.extend(files.into_iter().zip(wanted.into_iter().map(|(_, id)| id)));
-        }
+        rasters.extend(rasterise_coming_back(&pdf, k, &manifest, fates, work, demo.cores, &bar).await?);
         std::fs::remove_file(&pdf)?;
     }
-    print.pages_rasterised = rasters.len();
-    clock.finish(
+    demo.clock.finish(
         "print",
         bar,
         format!(
@@ -529,9 +676,92 @@ pub async fn run(mut config: Config, args: &DemoArgs) -> anyhow::Result<Summary>
             rasters.len()
         ),
     );
+    Ok(rasters)
+}
 
-    // 5. Citizens fill in their reply sheets; the post office scans replies, returns and one
-    // stray sheet.
+/// Rasterises the pages of batch `k` (its PDF and manifest) that come back: reply sheets, a
+/// letter's last page, at [`SCAN_DPI`]; the first pages of returned letters, with the seal, at
+/// [`RETURN_DPI`].
+async fn rasterise_coming_back(
+    pdf: &Path,
+    k: usize,
+    manifest: &[ManifestEntry],
+    fates: &HashMap<LetterId, Fate>,
+    work: &Path,
+    cores: usize,
+    bar: &ProgressBar,
+) -> anyhow::Result<Vec<(PathBuf, LetterId)>> {
+    let mut rasters = Vec::new();
+    for (dpi, returned) in [(SCAN_DPI, false), (RETURN_DPI, true)] {
+        let mut wanted: Vec<(u32, LetterId)> = manifest
+            .iter()
+            .filter_map(|e| match fates.get(&e.letter_id) {
+                Some(Fate::Replies { .. }) if !returned => Some((e.first_page + e.pages - 1, e.letter_id)),
+                Some(Fate::Returned(_)) if returned => Some((e.first_page, e.letter_id)),
+                _ => None,
+            })
+            .collect();
+        wanted.sort_unstable_by_key(|(page, _)| *page);
+        let pages: Vec<u32> = wanted.iter().map(|(p, _)| *p).collect();
+        let dir = work.join(format!("raster-{k}-{dpi}"));
+        let from = pdf.to_path_buf();
+        let files = tokio::task::spawn_blocking(move || paper::rasterise(&from, &pages, dpi, &dir, cores))
+            .await
+            .context("rasterising")??;
+        bar.inc(files.len() as u64);
+        rasters.extend(files.into_iter().zip(wanted.into_iter().map(|(_, id)| id)));
+    }
+    Ok(rasters)
+}
+
+/// Stage `scan`: citizens fill in their reply sheets; the post office scans replies, returns
+/// and one stray sheet.
+async fn scan(
+    demo: &mut Demo,
+    rasters: Vec<(PathBuf, LetterId)>,
+    fates: &HashMap<LetterId, Fate>,
+    work: &Path,
+) -> anyhow::Result<(Scanned, ScanFigures)> {
+    let (jobs, returns, stray) = scan_jobs(rasters, fates, &mut demo.rng);
+    let total_sheets: usize = jobs.iter().map(|j| j.sheets.len()).sum();
+    let bar = demo.clock.start("scan", total_sheets);
+    let scans_dir = work.join("scans");
+    std::fs::create_dir_all(&scans_dir)?;
+    let cores = demo.cores;
+    let (files, damage) = {
+        let bar = bar.clone();
+        let dir = scans_dir.clone();
+        tokio::task::spawn_blocking(move || scan_files(jobs, &dir, cores, &bar)).await.context("scanning")??
+    };
+    let scans = ScanFigures {
+        files: files.len(),
+        pages: files.iter().map(|f| f.pages.len()).sum(),
+        reply_sheets: count_pages(&files, |p| matches!(p, PageIs::ReplySheet(_))),
+        added_pages: count_pages(&files, |p| matches!(p, PageIs::Added(_))),
+        returned_pages: count_pages(&files, |p| matches!(p, PageIs::Returned(_))),
+        stray_pages: count_pages(&files, |p| matches!(p, PageIs::Stray)),
+        damage,
+        uploads: 0,
+    };
+    demo.clock.finish(
+        "scan",
+        bar,
+        format!(
+            "{} replies ({} pages added), {} returned letters, {} stray sheet; {} files",
+            scans.reply_sheets, scans.added_pages, scans.returned_pages, scans.stray_pages, scans.files
+        ),
+    );
+    Ok((Scanned { files, returns, stray }, scans))
+}
+
+/// The scanner's files: reply sheets in shuffled order, returned letters by reason, and one
+/// stray sheet, [`PAGES_PER_FILE`] sheets a file. Returns the jobs, the reason and job index of
+/// each file of returned letters, and the stray sheet's job index.
+fn scan_jobs(
+    rasters: Vec<(PathBuf, LetterId)>,
+    fates: &HashMap<LetterId, Fate>,
+    rng: &mut Rng,
+) -> (Vec<ScanJob>, Vec<(usize, usize)>, usize) {
     let mut replies_in: Vec<(PathBuf, LetterId, usize)> = Vec::new();
     let mut returns_in: Vec<Vec<(PathBuf, LetterId)>> = vec![Vec::new(); RETURN_REASONS.len()];
     for (path, id) in rasters {
@@ -541,7 +771,7 @@ pub async fn run(mut config: Config, args: &DemoArgs) -> anyhow::Result<Summary>
             Fate::Delivered => {}
         }
     }
-    shuffle(&mut replies_in, &mut rng);
+    shuffle(&mut replies_in, rng);
     let mut jobs: Vec<ScanJob> = Vec::new();
     for (f, chunk) in replies_in.chunks(PAGES_PER_FILE).enumerate() {
         jobs.push(ScanJob {
@@ -570,67 +800,32 @@ pub async fn run(mut config: Config, args: &DemoArgs) -> anyhow::Result<Summary>
         dpi: SCAN_DPI,
         seed: rng.next_u64(),
     });
-    let total_sheets: usize = jobs.iter().map(|j| j.sheets.len()).sum();
-    let bar = clock.start("scan", total_sheets);
-    let scans_dir = work.path().join("scans");
-    std::fs::create_dir_all(&scans_dir)?;
-    let (files, damage) = {
-        let bar = bar.clone();
-        let dir = scans_dir.clone();
-        tokio::task::spawn_blocking(move || scan_files(jobs, &dir, cores, &bar)).await.context("scanning")??
-    };
-    let mut scans = ScanFigures {
-        files: files.len(),
-        pages: files.iter().map(|f| f.pages.len()).sum(),
-        reply_sheets: count_pages(&files, |p| matches!(p, PageIs::ReplySheet(_))),
-        added_pages: count_pages(&files, |p| matches!(p, PageIs::Added(_))),
-        returned_pages: count_pages(&files, |p| matches!(p, PageIs::Returned(_))),
-        stray_pages: count_pages(&files, |p| matches!(p, PageIs::Stray)),
-        damage,
-        uploads: 0,
-    };
-    clock.finish(
-        "scan",
-        bar,
-        format!(
-            "{} replies ({} pages added), {} returned letters, {} stray sheet; {} files",
-            scans.reply_sheets, scans.added_pages, scans.returned_pages, scans.stray_pages, scans.files
-        ),
-    );
+    (jobs, return_jobs, stray_job)
+}
 
-    // 6. Uploads to the intake API, decoded by its workers.
-    let bar = clock.start("intake", scans.pages);
-    let mut uploads: Vec<(hybridpost_core::ScanId, Vec<&ScannedFile>)> = Vec::new();
-    let reply_files: Vec<&ScannedFile> = files
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != stray_job && !return_jobs.iter().any(|(_, j)| j == i))
-        .map(|(_, f)| f)
-        .collect();
-    for group in reply_files.chunks(FILES_PER_UPLOAD) {
-        uploads.push((upload(&site_api, "replies", None, group).await?, group.to_vec()));
-    }
-    for (reason, _) in RETURN_REASONS.iter().enumerate() {
-        let group: Vec<&ScannedFile> =
-            return_jobs.iter().filter(|(r, _)| *r == reason).map(|(_, j)| &files[*j]).collect();
-        for chunk in group.chunks(FILES_PER_UPLOAD) {
-            uploads.push((upload(&site_api, "returns", Some(RETURN_REASONS[reason]), chunk).await?, chunk.to_vec()));
-        }
-    }
-    let stray = vec![&files[stray_job]];
-    uploads.push((upload(&site_api, "replies", None, &stray).await?, stray));
+/// Stage `intake`: uploads to the intake API, decoded by its workers; returns each scan as the
+/// API shows it once done, with the files uploaded in it.
+async fn intake<'a>(
+    demo: &mut Demo,
+    service: &Service,
+    scanned: &'a Scanned,
+    scans: &mut ScanFigures,
+) -> anyhow::Result<Vec<UploadedScan<'a>>> {
+    let site_api = &service.site_api;
+    let bar = demo.clock.start("intake", scans.pages);
+    let uploads = upload_all(site_api, scanned).await?;
     scans.uploads = uploads.len();
     let pages_of: HashMap<hybridpost_core::ScanId, usize> =
         uploads.iter().map(|(id, files)| (*id, files.iter().map(|f| f.pages.len()).sum())).collect();
     loop {
-        let done = scans_done(&site_api, &pages_of).await?;
+        let done = scans_done(site_api, &pages_of).await?;
         bar.set_position(done.iter().map(|id| pages_of[id] as u64).sum());
         if done.len() == uploads.len() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    let mut views: Vec<(ScanView, Vec<&ScannedFile>)> = Vec::new();
+    let mut views: Vec<UploadedScan<'a>> = Vec::new();
     for (id, files) in uploads {
         views.push((site_api.get(&format!("/v1/scans/{id}")).await?, files));
     }
@@ -638,7 +833,7 @@ pub async fn run(mut config: Config, args: &DemoArgs) -> anyhow::Result<Summary>
         *m.entry(k.clone()).or_insert(0) += v;
         m
     });
-    clock.finish(
+    demo.clock.finish(
         "intake",
         bar,
         format!(
@@ -648,28 +843,102 @@ pub async fn run(mut config: Config, args: &DemoArgs) -> anyhow::Result<Summary>
             counts.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", ")
         ),
     );
+    Ok(views)
+}
 
-    // 7. The notifier delivers the outbox: digital letters' notices, the agency's notices.
-    let outbox_dir = config.data_dir.join("outbox");
+/// Uploads the scanned files, [`FILES_PER_UPLOAD`] to an upload: replies, returned letters
+/// by reason, then the stray sheet alone.
+async fn upload_all<'a>(
+    site_api: &Api,
+    scanned: &'a Scanned,
+) -> anyhow::Result<Vec<(hybridpost_core::ScanId, Vec<&'a ScannedFile>)>> {
+    let files = &scanned.files;
+    let mut uploads: Vec<(hybridpost_core::ScanId, Vec<&ScannedFile>)> = Vec::new();
+    let reply_files: Vec<&ScannedFile> = files
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != scanned.stray && !scanned.returns.iter().any(|(_, j)| j == i))
+        .map(|(_, f)| f)
+        .collect();
+    for group in reply_files.chunks(FILES_PER_UPLOAD) {
+        uploads.push((upload(site_api, "replies", None, group).await?, group.to_vec()));
+    }
+    for (reason, _) in RETURN_REASONS.iter().enumerate() {
+        let group: Vec<&ScannedFile> =
+            scanned.returns.iter().filter(|(r, _)| *r == reason).map(|(_, j)| &files[*j]).collect();
+        for chunk in group.chunks(FILES_PER_UPLOAD) {
+            uploads.push((upload(site_api, "returns", Some(RETURN_REASONS[reason]), chunk).await?, chunk.to_vec()));
+        }
+    }
+    let stray = vec![&files[scanned.stray]];
+    uploads.push((upload(site_api, "replies", None, &stray).await?, stray));
+    Ok(uploads)
+}
+
+/// Stage `notify`: the notifier delivers the outbox: digital letters' notices, the agency's
+/// notices.
+async fn notify(demo: &mut Demo, service: &Service) -> anyhow::Result<Delivery> {
+    let outbox_dir = demo.config.data_dir.join("outbox");
     let eml_before = count_eml(&outbox_dir);
-    let bar = clock.start("notify", 0);
-    let (written, failed) = deliver_outbox(&notifier, &bar).await?;
-    let eml_files = config.smtp_host.is_none().then(|| count_eml(&outbox_dir) - eml_before);
-    clock.finish("notify", bar, format!("{written} e-mails delivered, {failed} failed"));
+    let bar = demo.clock.start("notify", 0);
+    let (written, failed) = deliver_outbox(&service.notifier, &bar).await?;
+    let eml_files = demo.config.smtp_host.is_none().then(|| count_eml(&outbox_dir) - eml_before);
+    demo.clock.finish("notify", bar, format!("{written} e-mails delivered, {failed} failed"));
+    Ok(Delivery { written, failed, eml_files })
+}
 
-    // 8. Read it all back and check it against what was done.
-    let bar = clock.start("check", n);
+/// Stage `check`: read it all back and check it against what was done.
+async fn check(
+    demo: &mut Demo,
+    service: &Service,
+    plan: &Plan,
+    print: &PrintFigures,
+    scans: &ScanFigures,
+    views: &[UploadedScan<'_>],
+    delivery: &Delivery,
+) -> anyhow::Result<Findings> {
+    let n = demo.letters;
+    let bar = demo.clock.start("check", n);
     let mut problems = Vec::new();
-    let listed = list_letters(&agency_api, &bar).await?;
-    let mut by_channel = BTreeMap::new();
-    let mut by_channel_reason = BTreeMap::new();
-    let mut by_status = BTreeMap::new();
-    let sent_ids: HashSet<LetterId> = sent.iter().map(|l| l.letter_id).collect();
-    for l in &listed {
-        *by_channel.entry(json_name(&l.channel)).or_insert(0) += 1;
-        *by_channel_reason.entry(json_name(&l.channel_reason)).or_insert(0) += 1;
-        *by_status.entry(json_name(&l.status)).or_insert(0) += 1;
-        let expected = match (l.channel, fates.get(&l.letter_id)) {
+    let listed = list_letters(&service.agency_api, &bar).await?;
+    let letters = check_letters(&listed, plan, &mut problems);
+    if listed.len() != n {
+        problems.push(format!("{n} letters were sent, the API lists {}", listed.len()));
+    }
+    let paper = paper_letters(&plan.sent).len();
+    if print.letters != paper {
+        problems.push(format!("{paper} paper letters, {} in print batches", print.letters));
+    }
+    let wrong_letter = check_pages(views, &mut problems)?;
+    let replies = check_replies(&service.agency_api, &plan.fates, wrong_letter, &mut problems).await?;
+    let returns = ReturnFigures {
+        scanned: plan.fates.values().filter(|f| matches!(f, Fate::Returned(_))).count(),
+        returned: listed.iter().filter(|l| l.status == LetterStatus::Returned).count(),
+    };
+    if returns.returned != returns.scanned {
+        problems.push(format!("{} letters came back, {} are marked returned", returns.scanned, returns.returned));
+    }
+    let review_list: ReviewList = service.site_api.get("/v1/review?limit=100").await?;
+    let review = ReviewFigures { pages: review_list.items.len(), expected: scans.stray_pages };
+    if review.pages != review.expected {
+        problems.push(format!("{} pages in review, expected {}", review.pages, review.expected));
+    }
+    let emails = check_emails(plan.sent.len() - paper, replies.scanned + returns.scanned, delivery, &mut problems);
+    demo.clock.finish("check", bar, format!("{} letters read back, {} problems", listed.len(), problems.len()));
+    Ok(Findings { letters, replies, returns, review, emails, problems })
+}
+
+/// Counts the letters the API lists, and checks each one's status against its fate and that
+/// it was sent.
+fn check_letters(listed: &[LetterSummary], plan: &Plan, problems: &mut Vec<String>) -> LetterCounts {
+    let mut counts =
+        LetterCounts { by_channel: BTreeMap::new(), by_channel_reason: BTreeMap::new(), by_status: BTreeMap::new() };
+    let sent_ids: HashSet<LetterId> = plan.sent.iter().map(|l| l.letter_id).collect();
+    for l in listed {
+        *counts.by_channel.entry(json_name(&l.channel)).or_insert(0) += 1;
+        *counts.by_channel_reason.entry(json_name(&l.channel_reason)).or_insert(0) += 1;
+        *counts.by_status.entry(json_name(&l.status)).or_insert(0) += 1;
+        let expected = match (l.channel, plan.fates.get(&l.letter_id)) {
             (Channel::Digital, _) => LetterStatus::Notified,
             (_, Some(Fate::Replies { .. })) => LetterStatus::ReplyReceived,
             (_, Some(Fate::Returned(_))) => LetterStatus::Returned,
@@ -687,16 +956,14 @@ pub async fn run(mut config: Config, args: &DemoArgs) -> anyhow::Result<Summary>
             problems.push(format!("letter {} was listed but never sent", l.letter_id));
         }
     }
-    if listed.len() != n {
-        problems.push(format!("{n} letters were sent, the API lists {}", listed.len()));
-    }
-    if print.letters != paper.len() {
-        problems.push(format!("{} paper letters, {} in print batches", paper.len(), print.letters));
-    }
+    counts
+}
 
-    // Every scanned page: where it went, against where it belongs.
+/// Every scanned page: where it went, against where it belongs. Returns how many pages were
+/// matched to a letter other than their own.
+fn check_pages(views: &[UploadedScan<'_>], problems: &mut Vec<String>) -> anyhow::Result<usize> {
     let mut wrong_letter = 0;
-    for (view, files) in &views {
+    for (view, files) in views {
         for page in &view.pages {
             let Some(is) = files
                 .get(usize::try_from(page.file_index - 1)?)
@@ -735,8 +1002,16 @@ pub async fn run(mut config: Config, args: &DemoArgs) -> anyhow::Result<Summary>
             ));
         }
     }
+    Ok(wrong_letter)
+}
 
-    // Every reply, as the agency reads it.
+/// Every reply, as the agency reads it: one reply on its letter, from the scan, with every page.
+async fn check_replies(
+    agency_api: &Api,
+    fates: &HashMap<LetterId, Fate>,
+    wrong_letter: usize,
+    problems: &mut Vec<String>,
+) -> anyhow::Result<ReplyFigures> {
     let replied: Vec<(LetterId, usize)> = fates
         .iter()
         .filter_map(|(id, f)| match f {
@@ -756,20 +1031,18 @@ pub async fn run(mut config: Config, args: &DemoArgs) -> anyhow::Result<Summary>
             }
         }
     }
-    let returns = ReturnFigures {
-        scanned: fates.values().filter(|f| matches!(f, Fate::Returned(_))).count(),
-        returned: listed.iter().filter(|l| l.status == LetterStatus::Returned).count(),
-    };
-    if returns.returned != returns.scanned {
-        problems.push(format!("{} letters came back, {} are marked returned", returns.scanned, returns.returned));
-    }
-    let review_list: ReviewList = site_api.get("/v1/review?limit=100").await?;
-    let review = ReviewFigures { pages: review_list.items.len(), expected: scans.stray_pages };
-    if review.pages != review.expected {
-        problems.push(format!("{} pages in review, expected {}", review.pages, review.expected));
-    }
-    let agency_notices = replies.scanned + returns.scanned;
-    let emails = EmailFigures { written, digital_notices: digital, agency_notices, eml_files, failed };
+    Ok(replies)
+}
+
+/// The e-mails delivered against those due: a notice for each digital letter, one to the agency
+/// for each reply and return; and one `.eml` file for each when they go to files.
+fn check_emails(
+    digital: usize,
+    agency_notices: usize,
+    delivery: &Delivery,
+    problems: &mut Vec<String>,
+) -> EmailFigures {
+    let Delivery { written, failed, eml_files } = *delivery;
     if written != digital + agency_notices {
         problems.push(format!(
             "{written} e-mails delivered, expected {digital} digital notices and {agency_notices} agency notices"
@@ -780,47 +1053,53 @@ pub async fn run(mut config: Config, args: &DemoArgs) -> anyhow::Result<Summary>
     {
         problems.push(format!("{written} e-mails delivered, {files} .eml files written"));
     }
-    clock.finish("check", bar, format!("{} letters read back, {} problems", listed.len(), problems.len()));
+    EmailFigures { written, digital_notices: digital, agency_notices, eml_files, failed }
+}
 
-    let _ = stop.send(());
-    for worker in workers {
-        worker.abort();
-    }
-    let _ = server.await;
-    store.close().await;
-
-    let sample = fates
+/// Where to look afterwards: the keys, and a paper letter that was replied to.
+fn browse(demo: &Demo, service: &Service, plan: &Plan) -> Browse {
+    let sample = plan
+        .fates
         .iter()
         .find(|(_, f)| matches!(f, Fate::Replies { .. }))
-        .and_then(|(id, _)| sent.iter().find(|l| l.letter_id == *id));
-    let data_dir = std::path::absolute(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());
-    Ok(Summary {
-        letters: n,
-        database: config.database_description(),
-        data_dir: data_dir.clone(),
-        seed: args.seed,
-        by_channel,
-        by_channel_reason,
-        by_status,
+        .and_then(|(id, _)| plan.sent.iter().find(|l| l.letter_id == *id));
+    Browse {
+        serve: format!("hybridpost --data-dir {} serve", data_dir(&demo.config).display()),
+        agency_key: service.agency_key.clone(),
+        site_key: service.site_key.clone(),
+        replied_letter: sample.map(|l| l.letter_id),
+        verification_page: format!("{}/V", demo.public_url),
+        seal_reference: sample.and_then(|l| l.seal_reference.clone()),
+    }
+}
+
+/// The data dir, absolute where it can be made so.
+fn data_dir(config: &Config) -> PathBuf {
+    std::path::absolute(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone())
+}
+
+/// The summary of the whole run, with the stage times and the total so far.
+fn report(demo: Demo, print: PrintFigures, scans: ScanFigures, findings: Findings, browse: Browse) -> Summary {
+    Summary {
+        letters: demo.letters,
+        database: demo.config.database_description(),
+        data_dir: data_dir(&demo.config),
+        seed: demo.seed,
+        by_channel: findings.letters.by_channel,
+        by_channel_reason: findings.letters.by_channel_reason,
+        by_status: findings.letters.by_status,
         print,
         scans,
-        replies,
-        returns,
-        review,
-        emails,
-        problems,
-        total_seconds: clock.started.elapsed().as_secs_f64(),
-        stages: clock.stages,
+        replies: findings.replies,
+        returns: findings.returns,
+        review: findings.review,
+        emails: findings.emails,
+        problems: findings.problems,
+        total_seconds: demo.clock.started.elapsed().as_secs_f64(),
+        stages: demo.clock.stages,
         peak_rss_mib: peak_rss_mib(),
-        browse: Browse {
-            serve: format!("hybridpost --data-dir {} serve", data_dir.display()),
-            agency_key,
-            site_key,
-            replied_letter: sample.map(|l| l.letter_id),
-            verification_page: format!("{public_url}/V"),
-            seal_reference: sample.and_then(|l| l.seal_reference.clone()),
-        },
-    })
+        browse,
+    }
 }
 
 /// Prints the summary for people.

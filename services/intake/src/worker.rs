@@ -2,14 +2,17 @@
 //! the files of uploads that never became a batch.
 
 use std::collections::HashSet;
+use std::ops::ControlFlow;
 use std::time::Duration;
 
 use anyhow::Context;
 use hybridpost_core::ScanPageId;
+use hybridpost_ordered::Bounds;
 use hybridpost_store::scan::{self, NewScanPage, PageWrite, ScanFileRecord};
 use hybridpost_store::{BlobKey, now_text, timestamp_text};
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 use crate::IntakeState;
 use crate::pages::{ProcessedPage, Searcher, mark_json};
@@ -100,12 +103,17 @@ pub async fn decode_next_file(state: &IntakeState) -> anyhow::Result<bool> {
     };
     let Some(file) = file else { return Ok(false) };
     let span = tracing::info_span!("scan_file", scan.id = %file.scan_id, file.index = file.file_index);
-    let _enter = span.enter();
-    let result = decode_file(state, &file, &token).await;
-    match result {
+    decode_claimed_file(state, &file, &token).instrument(span).await?;
+    Ok(true)
+}
+
+/// Decodes a claimed file and records how that ended: its page count, or why it cannot be
+/// read; a file that waits for memory stays claimed.
+async fn decode_claimed_file(state: &IntakeState, file: &ScanFileRecord, token: &str) -> anyhow::Result<()> {
+    match decode_file(state, file, token).await {
         Ok(Some(pages)) => {
             let mut tx = state.store.begin().await?;
-            scan::finish_file(&mut tx, file.scan_id, file.file_index, &token, pages, None, &now_text()).await?;
+            scan::finish_file(&mut tx, file.scan_id, file.file_index, token, pages, None, &now_text()).await?;
             tx.commit().await?;
             tracing::info!(scan.id = %file.scan_id, pages, "scan file {} decoded: {pages} pages", file.file_index);
         }
@@ -117,13 +125,13 @@ pub async fn decode_next_file(state: &IntakeState) -> anyhow::Result<bool> {
         }
         Err(FileFailure(why)) => {
             let mut tx = state.store.begin().await?;
-            scan::finish_file(&mut tx, file.scan_id, file.file_index, &token, 0, Some(&why), &now_text()).await?;
+            scan::finish_file(&mut tx, file.scan_id, file.file_index, token, 0, Some(&why), &now_text()).await?;
             tx.commit().await?;
             metrics::counter!("hybridpost_scan_files_failed_total").increment(1);
             tracing::info!(scan.id = %file.scan_id, "scan file {} cannot be read: {why}", file.file_index);
         }
     }
-    Ok(true)
+    Ok(())
 }
 
 type PageResult = Result<hybridpost_scan::input::Page, hybridpost_scan::input::PageError>;
@@ -193,22 +201,11 @@ async fn decode_file(state: &IntakeState, file: &ScanFileRecord, token: &str) ->
             .into_iter()
             .collect()
     };
-    let trust_list = state.keyring.verified_trust_list().await.map_err(|e| FileFailure(e.to_string()))?;
-    let searcher = Searcher {
-        options: hybridpost_scan::find::FindOptions {
-            budget: state.config.page_budget,
-            areas: crate::code_areas(),
-            dpi: None,
-        },
-        reply_key: state.reply_key.clone(),
-        trust_list,
-        today: hybridpost_keyring::today(),
-        thumbnail_side: state.config.thumbnail_side,
-    };
+    let searcher = page_searcher(state).await?;
 
     // Pages are decoded and searched on a blocking thread and handed over one at a time (the
     // channel holds two), so memory stays at a few pages whatever the file's length.
-    let (sender, mut receiver) = mpsc::channel::<ProcessedPage>(2);
+    let (sender, receiver) = mpsc::channel::<ProcessedPage>(2);
     let limits = state.config.limits.clone();
     let name = file.name.clone();
     let store = state.store.clone();
@@ -230,72 +227,82 @@ async fn decode_file(state: &IntakeState, file: &ScanFileRecord, token: &str) ->
                 .flatten()
                 .is_some()
         };
-        // This thread decodes pages in order; `threads` threads search them, each holding one
-        // of the process's CPU slots while it does; a last thread puts them back in order.
-        std::thread::scope(|scope| {
-            let (work, queue) = std::sync::mpsc::sync_channel::<(usize, PageResult)>(threads);
-            let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
-            let (finished, results) = std::sync::mpsc::sync_channel::<(usize, ProcessedPage)>(threads * 2);
-            for _ in 0..threads {
-                let queue = queue.clone();
-                let finished = finished.clone();
-                let (searcher, seen_before) = (&searcher, &seen_before);
-                scope.spawn(move || {
-                    loop {
-                        let next = queue.lock().map_err(|_| ()).and_then(|q| q.recv().map_err(|_| ()));
-                        let Ok((seq, page)) = next else { return };
-                        let processed = {
-                            let _slot = cpu_slot();
-                            match page {
-                                Ok(page) => searcher.process(page, seen_before),
-                                Err(e) => searcher.failed(e),
-                            }
-                        };
-                        if finished.send((seq, processed)).is_err() {
-                            return;
-                        }
-                    }
-                });
-            }
-            drop((queue, finished));
-            scope.spawn(move || {
-                let mut next = 0;
-                let mut early = std::collections::BTreeMap::new();
-                for (seq, page) in results {
-                    early.insert(seq, page);
-                    while let Some(page) = early.remove(&next) {
-                        if sender.blocking_send(page).is_err() {
-                            return;
-                        }
-                        next += 1;
-                    }
-                }
-            });
-            let mut seq = 0;
-            for page in reader {
-                let number = match &page {
-                    Ok(p) => p.number,
-                    Err(e) => e.number,
-                };
-                if done.contains(&i64::from(number)) {
-                    continue;
-                }
-                if work.send((seq, page)).is_err() {
-                    break;
-                }
-                seq += 1;
-            }
-        });
+        let pages = reader.filter(|page| !done.contains(&i64::from(page_number(page))));
+        search_pages(pages, &searcher, &seen_before, threads, &sender);
         Ok(count)
     });
 
+    if !store_pages(state, file, token, receiver).await? {
+        return Ok(None);
+    }
+    let count = decoder.await.map_err(|e| FileFailure(format!("the decoder stopped: {e}")))?.map_err(FileFailure)?;
+    Ok(Some(i64::from(count)))
+}
+
+/// How the pages of a file are searched: the configured budget and code areas, and today's
+/// trust list.
+async fn page_searcher(state: &IntakeState) -> Result<Searcher, FileFailure> {
+    let trust_list = state.keyring.verified_trust_list().await.map_err(|e| FileFailure(e.to_string()))?;
+    Ok(Searcher {
+        options: hybridpost_scan::find::FindOptions {
+            budget: state.config.page_budget,
+            areas: crate::code_areas(),
+            dpi: None,
+        },
+        reply_key: state.reply_key.clone(),
+        trust_list,
+        today: hybridpost_keyring::today(),
+        thumbnail_side: state.config.thumbnail_side,
+    })
+}
+
+/// A page's position in its file, decoded or not.
+fn page_number(page: &PageResult) -> u32 {
+    match page {
+        Ok(p) => p.number,
+        Err(e) => e.number,
+    }
+}
+
+/// Searches `pages` on `threads` threads, each search holding one of the process's CPU slots,
+/// and hands them to `sender` in the file's order until its receiver goes away. The calling
+/// thread decodes the pages, in order. At most `2 × threads + 1` pages are out at once, from
+/// the one being decoded to the one being handed over: one decoding, one decoded waiting for
+/// each search thread, and one being searched by each; a page searched early waits for its
+/// turn within that bound.
+fn search_pages(
+    pages: impl Iterator<Item = PageResult>,
+    searcher: &Searcher,
+    seen_before: &(dyn Fn(&str) -> bool + Sync),
+    threads: usize,
+    sender: &mpsc::Sender<ProcessedPage>,
+) {
+    hybridpost_ordered::map_in_order(
+        pages,
+        Bounds { threads, in_flight: 2 * threads + 1 },
+        |page| {
+            let _slot = cpu_slot();
+            match page {
+                Ok(page) => searcher.process(page, seen_before),
+                Err(e) => searcher.failed(e),
+            }
+        },
+        |page| if sender.blocking_send(page).is_ok() { ControlFlow::Continue(()) } else { ControlFlow::Break(()) },
+    );
+}
+
+/// Stores the pages the decoder hands over as they come, renewing the file's claim every third
+/// of a lease; `false` when the claim was lost (then the decoder stops: its receiver is gone).
+async fn store_pages(
+    state: &IntakeState,
+    file: &ScanFileRecord,
+    token: &str,
+    mut receiver: mpsc::Receiver<ProcessedPage>,
+) -> Result<bool, FileFailure> {
     let mut last_renewal = std::time::Instant::now();
     while let Some(page) = receiver.recv().await {
         match store_page(state, file, token, page).await? {
-            PageWrite::ClaimLost => {
-                drop(receiver);
-                return Ok(None);
-            }
+            PageWrite::ClaimLost => return Ok(false),
             PageWrite::Stored | PageWrite::Duplicate(_) | PageWrite::AlreadyStored => {}
         }
         if last_renewal.elapsed() > state.config.lease / 3 {
@@ -305,13 +312,12 @@ async fn decode_file(state: &IntakeState, file: &ScanFileRecord, token: &str) ->
                 .map_err(anyhow::Error::from)?;
             tx.commit().await.map_err(anyhow::Error::from)?;
             if !ours {
-                return Ok(None);
+                return Ok(false);
             }
             last_renewal = std::time::Instant::now();
         }
     }
-    let count = decoder.await.map_err(|e| FileFailure(format!("the decoder stopped: {e}")))?.map_err(FileFailure)?;
-    Ok(Some(i64::from(count)))
+    Ok(true)
 }
 
 /// Stores a page's image and thumbnail, then its row, under the file's claim.
