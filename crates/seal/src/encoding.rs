@@ -31,28 +31,19 @@ const BASE32_ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 const BASE45_ALPHABET: &[u8; 45] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:";
 
 /// Why a text could not be decoded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
     /// A character outside the alphabet, with its position.
+    #[error("invalid character at position {0}")]
     InvalidCharacter(usize),
     /// A length that no encoder produces (RFC 4648 §6 lengths 1, 3, 6 mod 8; RFC 9285 length 1 mod 3).
+    #[error("invalid length")]
     InvalidLength,
     /// Bits left over after the last byte are not zero (RFC 4648 §3.5 canonical encoding), or a
     /// Base45 group encodes a value too large for its byte count (RFC 9285 §4.2).
+    #[error("non-canonical encoding")]
     NonCanonical,
 }
-
-impl core::fmt::Display for DecodeError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            DecodeError::InvalidCharacter(i) => write!(f, "invalid character at position {i}"),
-            DecodeError::InvalidLength => f.write_str("invalid length"),
-            DecodeError::NonCanonical => f.write_str("non-canonical encoding"),
-        }
-    }
-}
-
-impl std::error::Error for DecodeError {}
 
 /// Encodes bytes as unpadded upper-case base32 (RFC 4648 §6 without the `=` padding of §3.2).
 pub fn base32_encode(data: &[u8]) -> String {

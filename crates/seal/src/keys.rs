@@ -69,24 +69,15 @@ impl Validity {
 }
 
 /// Why a key could not be made, imported or exported.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
     /// The PKCS#8 or SPKI encoding could not be read or written.
+    #[error("key encoding: {0}")]
     Encoding(String),
     /// `not_after` lies before `not_before`, or an issuer code is empty or longer than 16 bytes.
+    #[error("invalid key parameters: {0}")]
     InvalidParameters(String),
 }
-
-impl core::fmt::Display for KeyError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            KeyError::Encoding(d) => write!(f, "key encoding: {d}"),
-            KeyError::InvalidParameters(d) => write!(f, "invalid key parameters: {d}"),
-        }
-    }
-}
-
-impl std::error::Error for KeyError {}
 
 /// A P-256 public key with its key id.
 #[derive(Debug, Clone, PartialEq, Eq)]

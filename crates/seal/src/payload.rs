@@ -289,16 +289,9 @@ pub struct SealPayload {
 }
 
 /// Why bytes are not a valid payload.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
 pub struct PayloadError(pub String);
-
-impl core::fmt::Display for PayloadError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for PayloadError {}
 
 fn err<T>(msg: impl Into<String>) -> Result<T, PayloadError> {
     Err(PayloadError(msg.into()))

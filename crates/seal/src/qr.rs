@@ -36,16 +36,9 @@ impl QrMatrix {
 }
 
 /// Why no QR symbol could be made.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("QR encoding: {0}")]
 pub struct QrError(pub String);
-
-impl core::fmt::Display for QrError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "QR encoding: {}", self.0)
-    }
-}
-
-impl std::error::Error for QrError {}
 
 /// Error correction level of a QR symbol (ISO/IEC 18004 §5.3.8): the share of damaged
 /// codewords it restores.

@@ -90,18 +90,22 @@ pub struct ReplyCode {
 }
 
 /// Why a reply code was not made or not accepted.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReplyCodeError {
     /// The text does not start with `HPR1`: it is not a hybridpost reply code (a seal, another
     /// barcode on the page, or a newer format).
+    #[error("not a reply code: it does not start with {REPLY_CODE_PREFIX}")]
     WrongPrefix,
     /// The text starts like a reply code but is not one: bad characters, wrong length, or
     /// impossible page numbers.
+    #[error("malformed reply code: {0}")]
     Malformed(&'static str),
     /// The code is well formed but its MAC does not match: a forged or altered code, or one
     /// made under another key.
+    #[error("reply code rejected: its authentication code does not match")]
     BadMac,
     /// A page number outside `1..=pages`, or no pages.
+    #[error("page {page} of {pages} is not a reply page; pages are numbered from 1")]
     InvalidPage {
         /// The page asked for.
         page: u8,
@@ -109,21 +113,6 @@ pub enum ReplyCodeError {
         pages: u8,
     },
 }
-
-impl core::fmt::Display for ReplyCodeError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            ReplyCodeError::WrongPrefix => write!(f, "not a reply code: it does not start with {REPLY_CODE_PREFIX}"),
-            ReplyCodeError::Malformed(why) => write!(f, "malformed reply code: {why}"),
-            ReplyCodeError::BadMac => f.write_str("reply code rejected: its authentication code does not match"),
-            ReplyCodeError::InvalidPage { page, pages } => {
-                write!(f, "page {page} of {pages} is not a reply page; pages are numbered from 1")
-            }
-        }
-    }
-}
-
-impl std::error::Error for ReplyCodeError {}
 
 impl ReplyCode {
     /// The code of reply page `page` (1-based) of `pages` for the letter `reference`.
@@ -193,37 +182,24 @@ impl ReplyCode {
 }
 
 /// Why a typed reference in digits was not accepted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ReferenceDigitsError {
     /// A character other than a digit (Thai or Arabic), space or `-`.
+    #[error("a reference number has only digits, spaces and dashes")]
     NotADigit,
     /// A number of digits that no reference has.
+    #[error("{digits} digits is not the length of a reference number (a 12-byte reference has 30)")]
     WrongLength {
         /// Digits given, check digit included.
         digits: usize,
     },
     /// The check digit does not match: a digit was mistyped or two were swapped.
+    #[error("the check digit does not match: a digit is mistyped or two are swapped")]
     WrongCheckDigit,
     /// The number is too large for a reference of its length.
+    #[error("the number is too large for a reference")]
     OutOfRange,
 }
-
-impl core::fmt::Display for ReferenceDigitsError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            ReferenceDigitsError::NotADigit => f.write_str("a reference number has only digits, spaces and dashes"),
-            ReferenceDigitsError::WrongLength { digits } => {
-                write!(f, "{digits} digits is not the length of a reference number (a 12-byte reference has 30)")
-            }
-            ReferenceDigitsError::WrongCheckDigit => {
-                f.write_str("the check digit does not match: a digit is mistyped or two are swapped")
-            }
-            ReferenceDigitsError::OutOfRange => f.write_str("the number is too large for a reference"),
-        }
-    }
-}
-
-impl std::error::Error for ReferenceDigitsError {}
 
 /// Decimal digits needed for a reference of `len` bytes: the digits of 2^(8·len) − 1.
 fn digits_for(len: usize) -> usize {

@@ -51,33 +51,25 @@ pub enum TextEncoding {
 }
 
 /// Why a seal could not be made.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SealError {
-    /// The payload breaks a field constraint.
+    /// The payload breaks a field constraint. Its words are in the message, so it is not also
+    /// reported as the source.
+    #[error("invalid payload: {0}")]
     Payload(PayloadError),
     /// The payload's issuer differs from the key's issuer.
+    #[error("payload issuer differs from key issuer")]
     IssuerMismatch,
     /// The issue date lies outside the key's validity.
+    #[error("issue date outside the key's validity")]
     KeyNotValid,
     /// The encoded seal exceeds [`MAX_SEAL_BYTES`].
+    #[error("seal too large")]
     TooLarge,
     /// COSE encoding failed.
+    #[error("COSE encoding: {0}")]
     Encoding(String),
 }
-
-impl core::fmt::Display for SealError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            SealError::Payload(e) => write!(f, "invalid payload: {e}"),
-            SealError::IssuerMismatch => f.write_str("payload issuer differs from key issuer"),
-            SealError::KeyNotValid => f.write_str("issue date outside the key's validity"),
-            SealError::TooLarge => f.write_str("seal too large"),
-            SealError::Encoding(e) => write!(f, "COSE encoding: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for SealError {}
 
 /// Why a letter reference was withdrawn after issue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

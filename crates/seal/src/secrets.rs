@@ -50,27 +50,16 @@ impl Purpose {
 }
 
 /// Why a secret or a wrapped key was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SecretError {
     /// The service secret is shorter than [`MIN_SECRET_LEN`].
+    #[error("the service secret must be at least {MIN_SECRET_LEN} bytes")]
     TooShort,
     /// A wrapped key does not unwrap: altered, moved to another key id, or wrapped under another
     /// secret.
+    #[error("a stored private key does not unwrap: it was altered or wrapped under another secret")]
     Unwrap,
 }
-
-impl core::fmt::Display for SecretError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            SecretError::TooShort => write!(f, "the service secret must be at least {MIN_SECRET_LEN} bytes"),
-            SecretError::Unwrap => {
-                f.write_str("a stored private key does not unwrap: it was altered or wrapped under another secret")
-            }
-        }
-    }
-}
-
-impl std::error::Error for SecretError {}
 
 /// The installation's secret.
 #[derive(Clone)]

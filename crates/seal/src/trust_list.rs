@@ -66,33 +66,24 @@ pub struct TrustList {
 }
 
 /// Why a trust list could not be signed or read.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TrustListError {
     /// The JSON or one of its fields is malformed.
+    #[error("malformed trust list: {0}")]
     Malformed(String),
     /// The list is signed with an algorithm other than ES256.
+    #[error("trust list algorithm is not ES256")]
     UnsupportedAlgorithm,
     /// No given root key has the list's kid.
+    #[error("trust list signed by an unknown root key")]
     UnknownRoot,
     /// The signature does not verify.
+    #[error("trust list signature does not verify")]
     BadSignature,
     /// The root key was not valid on the list's issue date.
+    #[error("root key not valid on the trust list's issue date")]
     RootNotValid,
 }
-
-impl core::fmt::Display for TrustListError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            TrustListError::Malformed(d) => write!(f, "malformed trust list: {d}"),
-            TrustListError::UnsupportedAlgorithm => f.write_str("trust list algorithm is not ES256"),
-            TrustListError::UnknownRoot => f.write_str("trust list signed by an unknown root key"),
-            TrustListError::BadSignature => f.write_str("trust list signature does not verify"),
-            TrustListError::RootNotValid => f.write_str("root key not valid on the trust list's issue date"),
-        }
-    }
-}
-
-impl std::error::Error for TrustListError {}
 
 /// A root public key that may sign trust lists, with its validity.
 #[derive(Debug, Clone, PartialEq, Eq)]
