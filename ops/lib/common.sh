@@ -48,9 +48,10 @@ pg_stop() {
 
 # ensure_python_venv: makes ops/.venv with the Python peers the tests talk to (a real SMTP
 # server, a DKIM verifier, the Standard Webhooks reference implementation, Pillow and img2pdf
-# that write the scans the scan tests read, and zxing-cpp for the scan benchmark's comparison)
-# and exports
-# HYBRIDPOST_TEST_PYTHON, its interpreter.
+# that write the scans the scan tests read, zxing-cpp for the scan benchmark's comparison, and
+# schemathesis and openapi-python-client, which read the served /openapi.json as outsiders do:
+# the generated client needs python-dateutil) and exports HYBRIDPOST_TEST_PYTHON, its
+# interpreter.
 ensure_python_venv() {
   local venv
   venv="$(pwd)/ops/.venv"
@@ -59,10 +60,13 @@ ensure_python_venv() {
     say "making the test venv in ops/.venv"
     /usr/bin/python3 -m venv "$venv"
   fi
-  if ! "$venv/bin/python" -c 'import aiosmtpd, dkim, nacl, standardwebhooks, PIL, img2pdf, zxingcpp' >/dev/null 2>&1; then
+  local modules='aiosmtpd, dkim, nacl, standardwebhooks, PIL, img2pdf, zxingcpp'
+  modules+=', schemathesis, openapi_python_client, dateutil'
+  if ! "$venv/bin/python" -c "import $modules" >/dev/null 2>&1; then
     "$venv/bin/python" -m pip install --disable-pip-version-check -q \
       'aiosmtpd>=1.4,<2' 'dkimpy>=1.1,<2' 'pynacl>=1.5,<2' 'standardwebhooks>=1.0,<2' \
-      'Pillow>=10,<12' 'img2pdf>=0.5,<0.7' 'zxing-cpp>=2.2,<3'
+      'Pillow>=10,<12' 'img2pdf>=0.5,<0.7' 'zxing-cpp>=2.2,<3' \
+      'schemathesis>=4.32,<5' 'openapi-python-client>=0.29,<0.30' 'python-dateutil>=2.8,<3'
   fi
   export HYBRIDPOST_TEST_PYTHON="$venv/bin/python"
 }
