@@ -8,6 +8,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use hybridpost_core::letter::{Language, LetterLayout, NewLetter, NewRecipient, Signatory};
+use hybridpost_core::validation::Lines;
 use hybridpost_core::{ThaiAddress, ValidationErrors};
 use hybridpost_render::{LetterOptions, Sender, render_letter};
 use proptest::prelude::*;
@@ -201,4 +202,15 @@ fn a_character_without_a_glyph_is_refused_at_intake_with_its_position() {
             "recipient.name: character 5 is U+4E2D (中), which the letter fonts cannot print",
         ]
     );
+}
+
+#[test]
+fn the_characters_the_api_schema_allows_are_exactly_those_printable_and_drawn() {
+    let fonts = hybridpost_render::Fonts::laksaman();
+    for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+        let text = c.to_string();
+        let accepted = hybridpost_core::validation::unprintable(&text, Lines::One).is_none()
+            && fonts.missing_glyph(&text).is_none();
+        assert_eq!(hybridpost_core::schema::is_letter_char(c), accepted, "U+{:04X}", u32::from(c));
+    }
 }

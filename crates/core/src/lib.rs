@@ -13,6 +13,7 @@ pub mod ids;
 pub mod letter;
 pub mod returns;
 pub mod scan;
+pub mod schema;
 pub mod status;
 pub mod tracking;
 pub mod validation;

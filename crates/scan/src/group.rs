@@ -22,33 +22,8 @@
 
 use hybridpost_seal::{REPLY_CODE_PREFIX, Reference, ReplyCode, ReplyCodeError, ReplyKey};
 
-/// What kind of scan batch the operator uploaded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Mode {
-    /// Citizens' replies.
-    Replies,
-    /// Letters that came back undelivered.
-    Returns,
-}
-
-impl Mode {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Replies => "replies",
-            Mode::Returns => "returns",
-        }
-    }
-
-    /// Reads a wire name.
-    pub fn parse(s: &str) -> Option<Mode> {
-        match s {
-            "replies" => Some(Mode::Replies),
-            "returns" => Some(Mode::Returns),
-            _ => None,
-        }
-    }
-}
+/// What kind of scan batch the operator uploaded (replies or returns).
+pub use hybridpost_core::ScanMode as Mode;
 
 /// Why a page goes to review.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

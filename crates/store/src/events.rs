@@ -67,15 +67,24 @@ pub struct FeedCursor {
     pub seq: i64,
 }
 
+// A cursor is written as a UUID (the two numbers as its two halves), so that it has the shape
+// of every other cursor of the API (`format: uuid`). Any UUID is a position in the feed: the
+// halves are capped at the largest position. The older `tx-seq` form is still read.
 impl std::fmt::Display for FeedCursor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}-{}", self.tx_order, self.seq)
+        let half = |n: i64| u64::try_from(n).unwrap_or(0);
+        uuid::Uuid::from_u64_pair(half(self.tx_order), half(self.seq)).hyphenated().fmt(f)
     }
 }
 
 impl std::str::FromStr for FeedCursor {
     type Err = ();
     fn from_str(s: &str) -> Result<Self, ()> {
+        if let Ok(id) = uuid::Uuid::parse_str(s) {
+            let (tx, seq) = id.as_u64_pair();
+            let capped = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+            return Ok(FeedCursor { tx_order: capped(tx), seq: capped(seq) });
+        }
         let (tx, seq) = s.split_once('-').ok_or(())?;
         let cursor = FeedCursor { tx_order: tx.parse().map_err(|_| ())?, seq: seq.parse().map_err(|_| ())? };
         if cursor.tx_order < 0 || cursor.seq < 0 { Err(()) } else { Ok(cursor) }

@@ -8,7 +8,10 @@
 //! decoded, one worker claims the batch for grouping and writes its replies, returns and review
 //! pages in one transaction.
 
-use hybridpost_core::{AgencyId, AgencyScope, LetterId, ReplyId, ScanId, ScanPageId, SiteId};
+use hybridpost_core::{
+    AgencyId, AgencyScope, LetterId, PageOutcome, ReplyId, ReplySource, ScanFileStatus, ScanId, ScanMode, ScanPageId,
+    ScanStatus, SiteId,
+};
 use sqlx::{AnyConnection, Row};
 
 use crate::agencies::parse_id;
@@ -21,12 +24,12 @@ pub struct ScanRecord {
     pub scan_id: ScanId,
     /// The site that uploaded it.
     pub site_id: SiteId,
-    /// `replies` or `returns`.
-    pub mode: String,
+    /// Replies or returns.
+    pub mode: ScanMode,
     /// For returns, why the letters came back.
     pub return_reason: Option<String>,
-    /// `decoding`, `grouping` or `done`.
-    pub status: String,
+    /// Where the batch is.
+    pub status: ScanStatus,
     /// Files uploaded.
     pub file_count: i64,
     /// The grouping worker's claim.
@@ -69,8 +72,8 @@ pub struct ScanFileRecord {
     pub sha256: String,
     /// Where its bytes are.
     pub blob_key: Option<String>,
-    /// `pending`, `decoding`, `done` or `failed`.
-    pub status: String,
+    /// Where the file is.
+    pub status: ScanFileStatus,
     /// Why the file could not be read.
     pub error: Option<String>,
     /// Pages found in it.
@@ -117,8 +120,8 @@ pub struct ScanPageRecord {
     pub page: NewScanPage,
     /// The earlier page with the same content.
     pub duplicate_of: Option<ScanPageId>,
-    /// `decoded`, `matched`, `returned`, `review`, `duplicate`, `assigned` or `discarded`.
-    pub outcome: String,
+    /// What became of it.
+    pub outcome: PageOutcome,
     /// The letter it was matched or assigned to.
     pub letter_id: Option<LetterId>,
     /// The reply it is part of.
@@ -158,8 +161,8 @@ pub struct ReplyRecord {
     pub missing_pages: Vec<i64>,
     /// Whether the reply pages were scanned out of order.
     pub out_of_order: bool,
-    /// `scan` or `review`.
-    pub source: String,
+    /// Matched by its codes or assigned in review.
+    pub source: ReplySource,
     /// Where its PDF is.
     pub pdf_blob: String,
     /// SHA-256 of the PDF, hex.
@@ -187,7 +190,7 @@ pub async fn create_scan(
     conn: &mut AnyConnection,
     scan_id: ScanId,
     site_id: SiteId,
-    mode: &str,
+    mode: ScanMode,
     return_reason: Option<&str>,
     files: &[NewScanFile],
     request_id: Option<&str>,
@@ -199,7 +202,7 @@ pub async fn create_scan(
     )
     .bind(scan_id.to_string())
     .bind(site_id.to_string())
-    .bind(mode)
+    .bind(mode.as_str())
     .bind(return_reason)
     .bind(i64::try_from(files.len()).map_err(|_| StoreError::Invalid("too many files".into()))?)
     .bind(request_id)
@@ -208,7 +211,7 @@ pub async fn create_scan(
     .await
     .map_err(|e| conflict_or(e, "scan batch"))?;
     for (i, f) in files.iter().enumerate() {
-        let status = if f.refused.is_some() { "failed" } else { "pending" };
+        let status = if f.refused.is_some() { ScanFileStatus::Failed } else { ScanFileStatus::Pending };
         sqlx::query(
             "insert into scan_file (scan_id, file_index, name, size_bytes, sha256, blob_key, status, error, created_at) \
              values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -219,7 +222,7 @@ pub async fn create_scan(
         .bind(f.size_bytes)
         .bind(&f.sha256)
         .bind(f.blob_key.as_deref())
-        .bind(status)
+        .bind(status.as_str())
         .bind(f.refused.as_deref())
         .bind(now)
         .execute(&mut *conn)
@@ -414,7 +417,7 @@ pub async fn insert_page(conn: &mut AnyConnection, page: &NewScanPage, token: &s
             duplicate_of = page_with_hash(conn, hash).await?;
         }
     }
-    let outcome = if duplicate_of.is_some() { "duplicate" } else { "decoded" };
+    let outcome = if duplicate_of.is_some() { PageOutcome::Duplicate } else { PageOutcome::Decoded };
     let inserted = sqlx::query(
         "insert into scan_page (page_id, scan_id, file_index, page_number, entry, content_hash, duplicate_of, \
          image_blob, image_meta, thumbnail_blob, quarter_turns, mark, decode_log, decode_ms, outcome, decoded_by, \
@@ -435,7 +438,7 @@ pub async fn insert_page(conn: &mut AnyConnection, page: &NewScanPage, token: &s
     .bind(&page.mark)
     .bind(page.decode_log.as_deref())
     .bind(page.decode_ms)
-    .bind(outcome)
+    .bind(outcome.as_str())
     .bind(token)
     .bind(now)
     .execute(&mut *conn)
@@ -528,10 +531,10 @@ pub async fn finish_scan(conn: &mut AnyConnection, scan_id: ScanId, claimed_unti
 }
 
 /// What became of a page after grouping or review.
-#[derive(Clone, Debug, Default)]
-pub struct PageOutcome<'a> {
+#[derive(Clone, Debug)]
+pub struct PageDecision<'a> {
     /// The new outcome.
-    pub outcome: &'a str,
+    pub outcome: PageOutcome,
     /// The letter.
     pub letter_id: Option<LetterId>,
     /// The reply.
@@ -542,13 +545,31 @@ pub struct PageOutcome<'a> {
     pub review_detail: Option<&'a str>,
 }
 
+impl<'a> PageDecision<'a> {
+    /// The page belongs to `letter_id` (matched, returned or assigned), in `reply_id` if any.
+    pub fn letter(outcome: PageOutcome, letter_id: LetterId, reply_id: Option<ReplyId>) -> Self {
+        PageDecision { outcome, letter_id: Some(letter_id), reply_id, review_reason: None, review_detail: None }
+    }
+
+    /// The page waits for an operator, for `reason` (a code) and `detail` (in words).
+    pub fn review(reason: &'a str, detail: &'a str) -> Self {
+        PageDecision {
+            outcome: PageOutcome::Review,
+            letter_id: None,
+            reply_id: None,
+            review_reason: Some(reason),
+            review_detail: Some(detail),
+        }
+    }
+}
+
 /// Records a page's outcome.
-pub async fn set_page_outcome(conn: &mut AnyConnection, page_id: ScanPageId, o: &PageOutcome<'_>) -> Result<()> {
+pub async fn set_page_outcome(conn: &mut AnyConnection, page_id: ScanPageId, o: &PageDecision<'_>) -> Result<()> {
     sqlx::query(
         "update scan_page set outcome = $1, letter_id = $2, reply_id = $3, review_reason = $4, review_detail = $5 \
          where page_id = $6",
     )
-    .bind(o.outcome)
+    .bind(o.outcome.as_str())
     .bind(o.letter_id.map(|l| l.to_string()))
     .bind(o.reply_id.map(|r| r.to_string()))
     .bind(o.review_reason)
@@ -565,7 +586,7 @@ pub async fn set_page_outcome(conn: &mut AnyConnection, page_id: ScanPageId, o: 
 pub async fn resolve_review(
     conn: &mut AnyConnection,
     page_id: ScanPageId,
-    outcome: &str,
+    outcome: PageOutcome,
     letter_id: Option<LetterId>,
     reply_id: Option<ReplyId>,
     discard_reason: Option<&str>,
@@ -576,7 +597,7 @@ pub async fn resolve_review(
         "update scan_page set outcome = $1, letter_id = $2, reply_id = $3, discard_reason = $4, reviewed_by = $5, \
          reviewed_at = $6 where page_id = $7 and outcome = 'review'",
     )
-    .bind(outcome)
+    .bind(outcome.as_str())
     .bind(letter_id.map(|l| l.to_string()))
     .bind(reply_id.map(|r| r.to_string()))
     .bind(discard_reason)
@@ -639,7 +660,7 @@ pub async fn insert_reply(conn: &mut AnyConnection, r: &ReplyRecord) -> Result<(
     .bind(r.page_count)
     .bind(serde_json::to_string(&r.missing_pages).expect("numbers serialise"))
     .bind(i64::from(r.out_of_order))
-    .bind(&r.source)
+    .bind(r.source.as_str())
     .bind(&r.pdf_blob)
     .bind(&r.pdf_sha256)
     .bind(r.pdf_bytes)
@@ -698,6 +719,11 @@ fn prefixed(columns: &str, table: &str) -> String {
     columns.split(',').map(|c| format!("{table}.{}", c.trim())).collect::<Vec<_>>().join(", ")
 }
 
+/// A stored name of one of core's closed sets; another is corrupt data, not a 500 later on.
+fn wire<T: std::str::FromStr<Err = hybridpost_core::UnknownName>>(r: &sqlx::any::AnyRow, col: &str) -> Result<T> {
+    r.try_get::<String, _>(col)?.parse().map_err(|e| StoreError::Corrupt(format!("scan {col}: {e}")))
+}
+
 fn opt_id<T: std::str::FromStr>(r: &sqlx::any::AnyRow, col: &str) -> Result<Option<T>> {
     r.try_get::<Option<String>, _>(col)?.map(|s| parse_id(&s)).transpose()
 }
@@ -706,9 +732,9 @@ fn scan_from_row(r: &sqlx::any::AnyRow) -> Result<ScanRecord> {
     Ok(ScanRecord {
         scan_id: parse_id(&r.try_get::<String, _>("scan_id")?)?,
         site_id: parse_id(&r.try_get::<String, _>("site_id")?)?,
-        mode: r.try_get("mode")?,
+        mode: wire(r, "mode")?,
         return_reason: r.try_get("return_reason")?,
-        status: r.try_get("status")?,
+        status: wire(r, "status")?,
         file_count: r.try_get("file_count")?,
         claimed_until: r.try_get("claimed_until")?,
         request_id: r.try_get("request_id")?,
@@ -725,7 +751,7 @@ fn file_from_row(r: &sqlx::any::AnyRow) -> Result<ScanFileRecord> {
         size_bytes: r.try_get("size_bytes")?,
         sha256: r.try_get("sha256")?,
         blob_key: r.try_get("blob_key")?,
-        status: r.try_get("status")?,
+        status: wire(r, "status")?,
         error: r.try_get("error")?,
         page_count: r.try_get("page_count")?,
         claim_token: r.try_get("claim_token")?,
@@ -750,7 +776,7 @@ fn page_from_row(r: &sqlx::any::AnyRow) -> Result<ScanPageRecord> {
             decode_ms: r.try_get("decode_ms")?,
         },
         duplicate_of: opt_id(r, "duplicate_of")?,
-        outcome: r.try_get("outcome")?,
+        outcome: wire(r, "outcome")?,
         letter_id: opt_id(r, "letter_id")?,
         reply_id: opt_id(r, "reply_id")?,
         review_reason: r.try_get("review_reason")?,
@@ -775,7 +801,7 @@ fn reply_from_row(r: &sqlx::any::AnyRow) -> Result<ReplyRecord> {
         missing_pages: serde_json::from_str(&missing)
             .map_err(|e| StoreError::Corrupt(format!("reply missing_pages {missing:?}: {e}")))?,
         out_of_order: r.try_get::<i64, _>("out_of_order")? != 0,
-        source: r.try_get("source")?,
+        source: wire(r, "source")?,
         pdf_blob: r.try_get("pdf_blob")?,
         pdf_sha256: r.try_get("pdf_sha256")?,
         pdf_bytes: r.try_get("pdf_bytes")?,

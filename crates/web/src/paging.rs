@@ -30,6 +30,7 @@ pub struct Page<T> {
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// `next_cursor` from the previous page; from the start when not given.
+    #[param(format = Uuid)]
     pub cursor: Option<String>,
     /// Items per page, 1 to 500 (100 when not given).
     #[param(minimum = 1, maximum = 500)]
@@ -53,8 +54,10 @@ impl<C: std::str::FromStr> PageRequest<C> {
         if !(1..=MAX_LIMIT).contains(&limit) {
             return Err(ApiError::BadRequest(format!("limit must be from 1 to {MAX_LIMIT}")));
         }
+        if cursor == Some("") {
+            return Err(ApiError::BadRequest("cursor is empty: leave it out for the first page".into()));
+        }
         let after = cursor
-            .filter(|c| !c.is_empty())
             .map(|c| c.parse::<C>().map_err(|_| ApiError::BadRequest(format!("{c:?} is not a cursor from this API"))))
             .transpose()?;
         Ok(PageRequest { after, limit })
@@ -95,7 +98,7 @@ mod tests {
         let r = PageRequest::<i64>::read(None, None).unwrap();
         assert_eq!(r, PageRequest { after: None, limit: DEFAULT_LIMIT });
         assert_eq!(PageRequest::<i64>::read(Some("7"), Some(500)).unwrap().after, Some(7));
-        assert_eq!(PageRequest::<i64>::read(Some(""), Some(1)).unwrap().after, None);
+        assert!(PageRequest::<i64>::read(Some(""), Some(1)).unwrap_err().to_string().contains("leave it out"));
         for bad in [0, -1, 501] {
             assert!(PageRequest::<i64>::read(None, Some(bad)).unwrap_err().to_string().contains("1 to 500"));
         }

@@ -79,6 +79,7 @@ pub struct LetterQuery {
     /// Only letters with this status.
     status: Option<LetterStatus>,
     /// `next_cursor` from the previous page; from the start when not given.
+    #[param(format = Uuid)]
     cursor: Option<String>,
     /// Letters per page, 1 to 500 (100 when not given).
     #[param(minimum = 1, maximum = 500)]
@@ -137,7 +138,7 @@ fn human_reference(plain: &str) -> String {
 #[utoipa::path(
     post, path = "/v1/letters", tag = "letters",
     request_body = NewLetter,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: up to 255 printable characters, unique per request")),
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[!-~]([ -~]*[!-~])?$", description = "Makes retries safe: 1 to 255 printable ASCII characters, unique per request")),
     responses(
         (status = 201, description = "Accepted", body = LetterSummary),
         (status = 400, description = "Malformed JSON or unknown field", body = Problem, content_type = "application/problem+json"),

@@ -31,6 +31,7 @@ pub struct NewWebhook {
     /// special addresses, local names and cloud metadata services are refused, unless the
     /// operator allows private targets for receivers on the premises (then also plain
     /// `http://` to those). Stored as the WHATWG URL parser writes it.
+    #[schema(format = "uri", max_length = 2000, pattern = "^https://")]
     pub url: String,
     /// Event kinds to send (each kind the service records); empty or absent for all.
     #[serde(default)]
@@ -84,7 +85,8 @@ impl From<&WebhookEndpoint> for Webhook {
         (status = 400, description = "Malformed JSON, unknown field or unknown event kind", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or bad API key", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Bad url, or too many endpoints", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The agency has the most endpoints it may have", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A url that webhooks may not go to", body = Problem, content_type = "application/problem+json"),
     ),
     security(("agency_key" = []))
 )]
@@ -126,9 +128,10 @@ pub(crate) async fn create_webhook(
         outbox::delete_endpoint(&mut tx, caller.scope(), old.endpoint_id).await?;
     }
     if existing.iter().filter(|e| e.url != endpoint.url).count() >= MAX_ENDPOINTS {
-        let mut errors = hybridpost_core::ValidationErrors::default();
-        errors.add("url", format!("an agency has at most {MAX_ENDPOINTS} webhook endpoints; delete one first"));
-        return Err(ApiError::Validation(errors));
+        return Err(ApiError::Conflict {
+            kind: "webhook-limit",
+            detail: format!("an agency has at most {MAX_ENDPOINTS} webhook endpoints; delete one first"),
+        });
     }
     outbox::insert_endpoint(&mut tx, &endpoint).await?;
     tx.commit().await?;

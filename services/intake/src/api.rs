@@ -1,16 +1,18 @@
 //! `/v1/scans`: a site uploads scanned files and follows what became of every page.
 
 use axum::Json;
+use axum::extract::State;
 use axum::extract::multipart::{Multipart, MultipartError, MultipartRejection};
-use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use hybridpost_core::{LetterId, ReplyId, ReturnReason, ScanId, ScanPageId, ValidationErrors};
-use hybridpost_scan::group::Mode;
+use hybridpost_core::{
+    LetterId, PageOutcome, ReplyId, ReturnReason, ScanFileStatus, ScanId, ScanMode, ScanPageId, ScanStatus,
+    ValidationErrors,
+};
 use hybridpost_store::scan::{self, NewScanFile, ScanRecord};
 use hybridpost_store::{BlobKey, BlobStore, now_text};
 use hybridpost_web::problem::{ApiError, Problem};
-use hybridpost_web::{ListQuery, Page, SiteCaller, paging};
+use hybridpost_web::{IdPath, ListQuery, Page, SiteCaller, paging};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -22,7 +24,7 @@ pub struct ScanAccepted {
     /// The batch.
     pub scan_id: ScanId,
     /// `decoding` at first; poll `GET /v1/scans/{scan_id}` until `done`.
-    pub status: String,
+    pub status: ScanStatus,
     /// Files received.
     pub files: usize,
     /// Files refused at upload (too large); their errors are in the batch.
@@ -38,8 +40,8 @@ pub struct FileView {
     pub name: String,
     /// Its size.
     pub size_bytes: i64,
-    /// `pending`, `decoding`, `done` or `failed`.
-    pub status: String,
+    /// Where the file is.
+    pub status: ScanFileStatus,
     /// Why it could not be read (for `failed`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -67,7 +69,7 @@ pub struct PageView {
     /// `decoded` (waiting for grouping), `matched` (part of a reply), `returned` (a returned
     /// letter's page), `review`, `duplicate` (uploaded before; not counted again), `assigned`
     /// or `discarded` (by an operator in review).
-    pub outcome: String,
+    pub outcome: PageOutcome,
     /// The letter it belongs to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub letter_id: Option<LetterId>,
@@ -97,19 +99,19 @@ pub struct PageView {
 pub struct ScanView {
     /// The batch.
     pub scan_id: ScanId,
-    /// `replies` or `returns`.
-    pub mode: String,
+    /// Replies or returns.
+    pub mode: ScanMode,
     /// For returns, why the letters came back.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub return_reason: Option<String>,
-    /// `decoding`, `grouping` or `done`.
-    pub status: String,
+    /// Where the batch is.
+    pub status: ScanStatus,
     /// When it was uploaded.
     pub created_at: String,
     /// When its pages were grouped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<String>,
-    /// Pages by outcome.
+    /// Pages by outcome (and `failed_files`, files that could not be read).
     pub counts: std::collections::BTreeMap<String, i64>,
     /// Its files.
     pub files: Vec<FileView>,
@@ -125,10 +127,10 @@ pub type ScanList = Page<ScanSummary>;
 pub struct ScanSummary {
     /// The batch.
     pub scan_id: ScanId,
-    /// `replies` or `returns`.
-    pub mode: String,
-    /// `decoding`, `grouping` or `done`.
-    pub status: String,
+    /// Replies or returns.
+    pub mode: ScanMode,
+    /// Where the batch is.
+    pub status: ScanStatus,
     /// Files uploaded.
     pub files: i64,
     /// When it was uploaded.
@@ -139,8 +141,8 @@ impl From<&ScanRecord> for ScanSummary {
     fn from(s: &ScanRecord) -> Self {
         ScanSummary {
             scan_id: s.scan_id,
-            mode: s.mode.clone(),
-            status: s.status.clone(),
+            mode: s.mode,
+            status: s.status,
             files: s.file_count,
             created_at: s.created_at.clone(),
         }
@@ -148,16 +150,17 @@ impl From<&ScanRecord> for ScanSummary {
 }
 
 /// The upload form, as documented (the handler reads it as a stream).
-#[derive(utoipa::ToSchema)]
+#[derive(utoipa::ToSchema, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[expect(dead_code, reason = "describes the multipart form in the OpenAPI document")]
 pub(crate) struct ScanUpload {
     /// `replies` or `returns`.
-    mode: String,
-    /// For `returns`: `addressee_unknown`, `moved`, `refused`, `deceased` or
-    /// `insufficient_address`.
-    reason: Option<String>,
+    mode: ScanMode,
+    /// Why the letters came back: given with `returns` (and only then).
+    #[schema(nullable = false)]
+    reason: Option<ReturnReason>,
     /// One or more files: PDF, TIFF, PNG, JPEG, or a zip of those.
-    #[schema(format = Binary, value_type = Vec<String>)]
+    #[schema(format = Binary, value_type = Vec<String>, min_items = 1)]
     file: Vec<Vec<u8>>,
 }
 
@@ -271,7 +274,7 @@ pub(crate) async fn create_scan(
             &mut tx,
             scan_id,
             site_id,
-            mode.as_str(),
+            mode,
             reason.map(ReturnReason::as_str),
             &files,
             request_id.as_deref(),
@@ -290,7 +293,7 @@ pub(crate) async fn create_scan(
     Ok((
         StatusCode::ACCEPTED,
         [(header::LOCATION, HeaderValue::from_str(&location).map_err(ApiError::internal)?)],
-        Json(ScanAccepted { scan_id, status: "decoding".into(), files: file_count, refused_files: refused }),
+        Json(ScanAccepted { scan_id, status: ScanStatus::Decoding, files: file_count, refused_files: refused }),
     )
         .into_response())
 }
@@ -376,9 +379,9 @@ fn check_form(
     mode: Option<&str>,
     reason: Option<&str>,
     files: usize,
-) -> Result<(Mode, Option<ReturnReason>), ApiError> {
+) -> Result<(ScanMode, Option<ReturnReason>), ApiError> {
     let mut errors = ValidationErrors::default();
-    let mode = match mode.map(|m| (m, Mode::parse(m))) {
+    let mode = match mode.map(|m| (m, m.parse::<ScanMode>().ok())) {
         None => {
             errors.add("mode", "give mode: replies or returns".to_owned());
             None
@@ -390,19 +393,19 @@ fn check_form(
         Some((_, Some(mode))) => Some(mode),
     };
     let reason = match (mode, reason) {
-        (Some(Mode::Returns), None) => {
+        (Some(ScanMode::Returns), None) => {
             let names: Vec<&str> = ReturnReason::ALL.iter().map(|r| r.as_str()).collect();
             errors.add("reason", format!("a batch of returns needs a reason: {}", names.join(", ")));
             None
         }
-        (Some(Mode::Returns), Some(r)) => match r.parse::<ReturnReason>() {
+        (Some(ScanMode::Returns), Some(r)) => match r.parse::<ReturnReason>() {
             Ok(r) => Some(r),
             Err(e) => {
                 errors.add("reason", e);
                 None
             }
         },
-        (Some(Mode::Replies), Some(_)) => {
+        (Some(ScanMode::Replies), Some(_)) => {
             errors.add("reason", "a reason is given only with mode returns".to_owned());
             None
         }
@@ -452,19 +455,19 @@ pub(crate) async fn list_scans(
 pub(crate) async fn get_scan(
     State(state): State<IntakeState>,
     caller: SiteCaller,
-    Path(scan_id): Path<String>,
+    IdPath(id): IdPath<ScanId>,
 ) -> Result<Json<ScanView>, ApiError> {
-    let not_found = || ApiError::NotFound(format!("no scan batch {scan_id} at this site"));
-    let id: ScanId = scan_id.parse().map_err(|_| not_found())?;
     let mut conn = state.store.read().await?;
-    let batch = scan::get_scan(&mut conn, Some(caller.site_id), id).await?.ok_or_else(not_found)?;
+    let batch = scan::get_scan(&mut conn, Some(caller.site_id), id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no scan batch {id} at this site")))?;
     let files = scan::scan_files(&mut conn, id).await?;
     let pages = scan::scan_pages(&mut conn, id).await?;
     let mut counts = std::collections::BTreeMap::new();
     for p in &pages {
-        *counts.entry(p.outcome.clone()).or_insert(0) += 1;
+        *counts.entry(p.outcome.as_str().to_owned()).or_insert(0) += 1;
     }
-    let failed_files = files.iter().filter(|f| f.status == "failed").count();
+    let failed_files = files.iter().filter(|f| f.status == ScanFileStatus::Failed).count();
     if failed_files > 0 {
         counts.insert("failed_files".to_owned(), i64::try_from(failed_files).unwrap_or(i64::MAX));
     }

@@ -197,6 +197,11 @@ pub fn api(config: &IntakeConfig) -> OpenApiRouter<IntakeState> {
 pub fn parts(state: IntakeState) -> (Router, utoipa::openapi::OpenApi) {
     let limit = state.config.max_upload_bytes;
     let (router, openapi) = api(&state.config).split_for_parts();
+    // A decision is one of its variants exactly: an unknown field is refused.
+    let openapi = hybridpost_web::openapi::patch_schemas(
+        openapi,
+        &serde_json::json!({"ReviewDecision": {"oneOf": {"additionalProperties": false}}}),
+    );
     (router.layer(axum::extract::DefaultBodyLimit::max(limit)).with_state(state), openapi)
 }
 

@@ -4,12 +4,13 @@
 
 use anyhow::Context;
 use hybridpost_core::{LetterStatus, ReplyId, ReturnReason, ScanPageId};
+use hybridpost_core::{PageOutcome, ReplySource};
 use hybridpost_scan::document::{PdfPage, pages_pdf};
 use hybridpost_scan::group::{GroupKind, Mark, Mode, ReviewReason, group};
 use hybridpost_seal::{Reference, base32_encode};
 use hybridpost_store::letters::{self, LetterRecord, TransitionFailure};
 use hybridpost_store::outbox::{self, AgencyNotice};
-use hybridpost_store::scan::{self, PageOutcome, ReplyRecord, ScanPageRecord, ScanRecord};
+use hybridpost_store::scan::{self, PageDecision, ReplyRecord, ScanPageRecord, ScanRecord};
 use hybridpost_store::{AnyConnection, BlobKey, events, now_text};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -34,14 +35,14 @@ enum Plan {
 
 /// Groups the pages of `scan` (claimed for grouping until `claim`) and records the outcome.
 pub(crate) async fn group_scan(state: &IntakeState, scan: &ScanRecord, claim: &str) -> anyhow::Result<()> {
-    let mode = Mode::parse(&scan.mode).with_context(|| format!("scan {} has mode {:?}", scan.scan_id, scan.mode))?;
+    let mode: Mode = scan.mode;
     let pages = {
         let mut conn = state.store.read().await?;
         scan::scan_pages(&mut conn, scan.scan_id).await?
     };
     // Duplicates were counted before; pages already dealt with (a grouping that is run again
     // after its worker died sees only what it wrote, which is nothing) stay as they are.
-    let live: Vec<&ScanPageRecord> = pages.iter().filter(|p| p.outcome == "decoded").collect();
+    let live: Vec<&ScanPageRecord> = pages.iter().filter(|p| p.outcome == PageOutcome::Decoded).collect();
     let marks: Vec<Mark> = live
         .iter()
         .map(|p| mark_from_json(&p.page.mark).unwrap_or_else(|e| Mark::Review(ReviewReason::Unreadable(e))))
@@ -109,7 +110,7 @@ pub(crate) async fn group_scan(state: &IntakeState, scan: &ScanRecord, claim: &s
                     page_count: i64::try_from(pages.len()).unwrap_or(i64::MAX),
                     missing_pages: missing,
                     out_of_order,
-                    source: "scan".into(),
+                    source: ReplySource::Scan,
                     pdf_blob: pdf.key,
                     pdf_sha256: pdf.sha256,
                     pdf_bytes: pdf.bytes,
@@ -117,12 +118,7 @@ pub(crate) async fn group_scan(state: &IntakeState, scan: &ScanRecord, claim: &s
                 };
                 record_reply(&mut tx, &letter, &reply, scan.request_id.as_deref()).await?;
                 for page in &pages {
-                    let outcome = PageOutcome {
-                        outcome: "matched",
-                        letter_id: Some(letter.letter_id),
-                        reply_id: Some(reply.reply_id),
-                        ..Default::default()
-                    };
+                    let outcome = PageDecision::letter(PageOutcome::Matched, letter.letter_id, Some(reply.reply_id));
                     scan::set_page_outcome(&mut tx, *page, &outcome).await?;
                 }
                 replies += 1;
@@ -138,11 +134,7 @@ pub(crate) async fn group_scan(state: &IntakeState, scan: &ScanRecord, claim: &s
                     Ok(()) => {
                         returns += 1;
                         for page in &pages {
-                            let outcome = PageOutcome {
-                                outcome: "returned",
-                                letter_id: Some(letter.letter_id),
-                                ..Default::default()
-                            };
+                            let outcome = PageDecision::letter(PageOutcome::Returned, letter.letter_id, None);
                             scan::set_page_outcome(&mut tx, *page, &outcome).await?;
                         }
                     }
@@ -173,12 +165,7 @@ pub(crate) async fn group_scan(state: &IntakeState, scan: &ScanRecord, claim: &s
 }
 
 async fn set_review(conn: &mut AnyConnection, page: ScanPageId, reason: &str, detail: &str) -> anyhow::Result<()> {
-    let outcome = PageOutcome {
-        outcome: "review",
-        review_reason: Some(reason),
-        review_detail: Some(detail),
-        ..Default::default()
-    };
+    let outcome = PageDecision::review(reason, detail);
     scan::set_page_outcome(conn, page, &outcome).await?;
     Ok(())
 }

@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::Uri;
 use axum::response::Response;
-use hybridpost_core::{LetterId, ReplyId, ScanId};
+use hybridpost_core::{LetterId, ReplyId, ReplySource, ScanId};
 use hybridpost_store::scan::{self, ReplyRecord};
 use hybridpost_store::{BlobKey, letters};
 use hybridpost_web::problem::{ApiError, Problem};
@@ -32,7 +32,7 @@ pub struct ReplyView {
     /// The reply sheet's pages arrived out of order (the PDF has them in order).
     pub out_of_order: bool,
     /// `scan` (matched by its codes) or `review` (assigned by a post-office operator).
-    pub source: String,
+    pub source: ReplySource,
     /// Where to download the PDF.
     pub pdf_url: String,
     /// SHA-256 of the PDF.
@@ -50,7 +50,7 @@ impl From<&ReplyRecord> for ReplyView {
             pages: r.page_count,
             missing_pages: r.missing_pages.clone(),
             out_of_order: r.out_of_order,
-            source: r.source.clone(),
+            source: r.source,
             pdf_sha256: r.pdf_sha256.clone(),
         }
     }

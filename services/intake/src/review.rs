@@ -3,22 +3,22 @@
 //! discards it with a reason. A page leaves the queue only by one of the two.
 
 use axum::Json;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, Uri, header};
-use axum::response::{IntoResponse, Response};
-use hybridpost_core::{LetterId, ReplyId, ReturnReason, ScanPageId, ValidationErrors};
-use hybridpost_scan::group::Mode;
+use axum::extract::State;
+use axum::http::Uri;
+use axum::response::Response;
+use hybridpost_core::{
+    LetterId, PageOutcome, ReplyId, ReplySource, ReturnReason, ScanMode, ScanPageId, ValidationErrors,
+};
 use hybridpost_seal::Reference;
 use hybridpost_store::scan::{self, ReplyRecord, ScanPageRecord};
 use hybridpost_store::{BlobKey, now_text};
 use hybridpost_web::problem::{ApiError, Problem};
-use hybridpost_web::{JsonBody, ListQuery, Page, SiteCaller, paging};
+use hybridpost_web::{Download, IdPath, JsonBody, ListQuery, Page, RequestId, SiteCaller, paging};
 use serde::{Deserialize, Serialize};
 
 use crate::IntakeState;
 use crate::matching::{build_reply_pdf, letter_by_reference, record_reply, record_return};
 
-/// Largest page of the queue.
 /// Most pages assigned together.
 const MAX_ASSIGNED: usize = 50;
 /// Longest discard reason.
@@ -58,7 +58,14 @@ pub enum ReviewDecision {
     /// five, as on the reply sheet). In a batch of replies the page, with `with_pages` in that
     /// order after it, becomes a reply; in a batch of returns it marks the letter returned.
     Assign {
-        /// The reference in digits (spaces and dashes allowed; Thai digits too).
+        /// The reference printed on the page: in digits as on the reply sheet (groups of five;
+        /// spaces and dashes allowed, Thai digits too), or in letters and digits as under the
+        /// letter's seal (`RXIK-LETO-V54T-K357-NPLA`).
+        #[schema(
+            min_length = 1,
+            max_length = 80,
+            pattern = "^[0-9\\u0E50-\\u0E59A-Za-z -]*[0-9\\u0E50-\\u0E59A-Za-z][0-9\\u0E50-\\u0E59A-Za-z -]*$"
+        )]
         reference: String,
         /// Other pages in review that go with it (a reply's following pages).
         #[serde(default)]
@@ -68,8 +75,13 @@ pub enum ReviewDecision {
     /// something else).
     Discard {
         /// Why, for the record.
+        #[schema(schema_with = discard_reason_schema)]
         reason: String,
     },
+}
+
+fn discard_reason_schema() -> utoipa::openapi::Object {
+    hybridpost_core::schema::line_schema(MAX_REASON)
 }
 
 /// What a decision did.
@@ -78,7 +90,7 @@ pub struct ReviewResult {
     /// The pages decided.
     pub page_ids: Vec<ScanPageId>,
     /// `assigned` or `discarded`.
-    pub outcome: String,
+    pub outcome: PageOutcome,
     /// The letter, when assigned.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub letter_id: Option<LetterId>,
@@ -123,11 +135,11 @@ pub(crate) async fn list_review(
     )))
 }
 
-async fn site_page(state: &IntakeState, caller: &SiteCaller, page_id: &str) -> Result<ScanPageRecord, ApiError> {
-    let not_found = || ApiError::NotFound(format!("no scanned page {page_id} at this site"));
-    let id: ScanPageId = page_id.parse().map_err(|_| not_found())?;
+async fn site_page(state: &IntakeState, caller: &SiteCaller, page_id: ScanPageId) -> Result<ScanPageRecord, ApiError> {
     let mut conn = state.store.read().await?;
-    scan::get_page(&mut conn, caller.site_id, id).await?.ok_or_else(not_found)
+    scan::get_page(&mut conn, caller.site_id, page_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no scanned page {page_id} at this site")))
 }
 
 /// A page's thumbnail (PNG, upright), for the review screen.
@@ -143,9 +155,9 @@ async fn site_page(state: &IntakeState, caller: &SiteCaller, page_id: &str) -> R
 pub(crate) async fn review_thumbnail(
     State(state): State<IntakeState>,
     caller: SiteCaller,
-    Path(page_id): Path<String>,
+    IdPath(page_id): IdPath<ScanPageId>,
 ) -> Result<Response, ApiError> {
-    let page = site_page(&state, &caller, &page_id).await?;
+    let page = site_page(&state, &caller, page_id).await?;
     let key = page
         .page
         .thumbnail_blob
@@ -156,10 +168,7 @@ pub(crate) async fn review_thumbnail(
         .await
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::internal(format!("the thumbnail of page {page_id} is missing from storage")))?;
-    let mut headers = HeaderMap::new();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/png"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=3600"));
-    Ok((headers, png).into_response())
+    Download::new("image/png").cache_control("private, max-age=3600").body(png)
 }
 
 /// Decide on a page in review: assign it to a letter by its printed reference, or discard it.
@@ -170,167 +179,199 @@ pub(crate) async fn review_thumbnail(
     responses(
         (status = 200, description = "Decided", body = ReviewResult),
         (status = 404, description = "No such page at this site", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A page is no longer in review", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Bad reference, no such letter, or the letter cannot take it", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A page is no longer in review, or the letter's state does not allow it (a letter not yet out cannot be returned)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad reference, or no letter has it", body = Problem, content_type = "application/problem+json"),
     ),
     security(("site_key" = []))
 )]
 pub(crate) async fn decide_review(
     State(state): State<IntakeState>,
     caller: SiteCaller,
-    headers: HeaderMap,
-    Path(page_id): Path<String>,
+    IdPath(page_id): IdPath<ScanPageId>,
+    RequestId(request_id): RequestId,
     body: JsonBody<ReviewDecision>,
 ) -> Result<Json<ReviewResult>, ApiError> {
-    let decision = body.value;
-    let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let first = site_page(&state, &caller, &page_id).await?;
-    let not_in_review = |p: &ScanPageRecord| ApiError::Conflict {
-        kind: "page-not-in-review",
-        detail: format!("page {} is not in review (it is {})", p.page.page_id, p.outcome),
-    };
-    if first.outcome != "review" {
+    let first = site_page(&state, &caller, page_id).await?;
+    if first.outcome != PageOutcome::Review {
         return Err(not_in_review(&first));
     }
-    let now = now_text();
-    match decision {
-        ReviewDecision::Discard { reason } => {
-            let reason = reason.trim();
-            let mut errors = ValidationErrors::default();
-            errors.text("reason", reason, MAX_REASON);
-            if !errors.is_empty() {
-                return Err(ApiError::Validation(errors));
-            }
-            let mut tx = state.store.begin().await?;
-            if !scan::resolve_review(
-                &mut tx,
-                first.page.page_id,
-                "discarded",
-                None,
-                None,
-                Some(reason),
-                &caller.key_id,
-                &now,
-            )
-            .await?
-            {
-                return Err(not_in_review(&first));
-            }
-            tx.commit().await?;
-            tracing::info!(page.id = %first.page.page_id, "scanned page {} discarded in review", first.page.page_id);
-            Ok(Json(ReviewResult {
-                page_ids: vec![first.page.page_id],
-                outcome: "discarded".into(),
-                letter_id: None,
-                reply_id: None,
-            }))
-        }
+    match body.value {
+        ReviewDecision::Discard { reason } => discard_page(&state, &caller, first, &reason).await,
         ReviewDecision::Assign { reference, with_pages } => {
-            let reference = Reference::parse_digits(&reference).map_err(|e| {
-                let mut errors = ValidationErrors::default();
-                errors.add("reference", e.to_string());
-                ApiError::Validation(errors)
-            })?;
-            if with_pages.len() >= MAX_ASSIGNED {
-                return Err(ApiError::BadRequest(format!("at most {MAX_ASSIGNED} pages can be assigned together")));
-            }
-            let mut pages = vec![first];
-            for id in with_pages {
-                let page = site_page(&state, &caller, &id.to_string()).await?;
-                if page.outcome != "review" {
-                    return Err(not_in_review(&page));
-                }
-                if pages.iter().any(|p| p.page.page_id == page.page.page_id) {
-                    return Err(ApiError::BadRequest(format!("page {id} is named twice")));
-                }
-                pages.push(page);
-            }
-            let letter = {
-                let mut conn = state.store.read().await?;
-                let letter = letter_by_reference(&mut conn, &reference).await.map_err(internal)?;
-                letter.ok_or_else(|| {
-                    let mut errors = ValidationErrors::default();
-                    errors.add("reference", "no letter has this reference; check the digits on the page");
-                    ApiError::Validation(errors)
-                })?
-            };
-            let batch = {
-                let mut conn = state.store.read().await?;
-                scan::get_scan(&mut conn, Some(caller.site_id), pages[0].page.scan_id)
-                    .await?
-                    .ok_or_else(|| ApiError::internal("a page without its batch"))?
-            };
-            let mode = Mode::parse(&batch.mode).ok_or_else(|| ApiError::internal("a batch without a mode"))?;
-            let mut tx = state.store.begin().await?;
-            let mut reply_id = None;
-            match mode {
-                Mode::Replies => {
-                    if pages.iter().any(|p| p.page.image_blob.is_none()) {
-                        return Err(ApiError::Conflict {
-                            kind: "page-not-decoded",
-                            detail: "a page that could not be decoded cannot be part of a reply; scan it again".into(),
-                        });
-                    }
-                    let records: Vec<&ScanPageRecord> = pages.iter().collect();
-                    let pdf = build_reply_pdf(&state, &records).await.map_err(internal)?;
-                    let reply = ReplyRecord {
-                        reply_id: pdf.reply_id,
-                        letter_id: letter.letter_id,
-                        agency_id: letter.agency_id,
-                        scan_id: batch.scan_id,
-                        site_id: batch.site_id,
-                        page_count: i64::try_from(pages.len()).unwrap_or(i64::MAX),
-                        missing_pages: Vec::new(),
-                        out_of_order: false,
-                        source: "review".into(),
-                        pdf_blob: pdf.key,
-                        pdf_sha256: pdf.sha256,
-                        pdf_bytes: pdf.bytes,
-                        created_at: now.clone(),
-                    };
-                    record_reply(&mut tx, &letter, &reply, request_id.as_deref()).await.map_err(internal)?;
-                    reply_id = Some(reply.reply_id);
-                }
-                Mode::Returns => {
-                    let reason: ReturnReason = batch
-                        .return_reason
-                        .as_deref()
-                        .and_then(|r| r.parse().ok())
-                        .ok_or_else(|| ApiError::internal("a batch of returns without a reason"))?;
-                    let ids: Vec<ScanPageId> = pages.iter().map(|p| p.page.page_id).collect();
-                    if let Err(why) = record_return(&mut tx, &letter, reason, &batch, &ids).await.map_err(internal)? {
-                        let mut errors = ValidationErrors::default();
-                        errors.add("reference", why);
-                        return Err(ApiError::Validation(errors));
-                    }
-                }
-            }
-            for p in &pages {
-                if !scan::resolve_review(
-                    &mut tx,
-                    p.page.page_id,
-                    "assigned",
-                    Some(letter.letter_id),
-                    reply_id,
-                    None,
-                    &caller.key_id,
-                    &now,
-                )
-                .await?
-                {
-                    return Err(not_in_review(p));
-                }
-            }
-            tx.commit().await?;
-            tracing::info!(letter.id = %letter.letter_id, pages = pages.len(), "scanned pages assigned in review");
-            Ok(Json(ReviewResult {
-                page_ids: pages.iter().map(|p| p.page.page_id).collect(),
-                outcome: "assigned".into(),
-                letter_id: Some(letter.letter_id),
-                reply_id,
-            }))
+            assign_pages(&state, &caller, first, &reference, with_pages, request_id.as_deref()).await
         }
     }
+}
+
+fn not_in_review(p: &ScanPageRecord) -> ApiError {
+    ApiError::Conflict {
+        kind: "page-not-in-review",
+        detail: format!("page {} is not in review (it is {})", p.page.page_id, p.outcome),
+    }
+}
+
+/// The page is not a reply or a returned letter: it leaves the queue with the reason.
+async fn discard_page(
+    state: &IntakeState,
+    caller: &SiteCaller,
+    page: ScanPageRecord,
+    reason: &str,
+) -> Result<Json<ReviewResult>, ApiError> {
+    let reason = reason.trim();
+    let mut errors = ValidationErrors::default();
+    errors.text("reason", reason, MAX_REASON);
+    if errors.is_empty() {
+        hybridpost_core::schema::check_letter_chars(&mut errors, "reason", reason);
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let page_id = page.page.page_id;
+    let mut tx = state.store.begin().await?;
+    let decided = scan::resolve_review(
+        &mut tx,
+        page_id,
+        PageOutcome::Discarded,
+        None,
+        None,
+        Some(reason),
+        &caller.key_id,
+        &now_text(),
+    )
+    .await?;
+    if !decided {
+        return Err(not_in_review(&page));
+    }
+    tx.commit().await?;
+    tracing::info!(page.id = %page_id, "scanned page {page_id} discarded in review");
+    Ok(Json(ReviewResult { page_ids: vec![page_id], outcome: PageOutcome::Discarded, letter_id: None, reply_id: None }))
+}
+
+/// The pages in review that `first` leads, read and checked: each in review, none twice.
+async fn pages_to_assign(
+    state: &IntakeState,
+    caller: &SiteCaller,
+    first: ScanPageRecord,
+    with_pages: Vec<ScanPageId>,
+) -> Result<Vec<ScanPageRecord>, ApiError> {
+    if with_pages.len() >= MAX_ASSIGNED {
+        return Err(ApiError::BadRequest(format!("at most {MAX_ASSIGNED} pages can be assigned together")));
+    }
+    let mut pages = vec![first];
+    for id in with_pages {
+        let page = site_page(state, caller, id).await?;
+        if page.outcome != PageOutcome::Review {
+            return Err(not_in_review(&page));
+        }
+        if pages.iter().any(|p| p.page.page_id == page.page.page_id) {
+            return Err(ApiError::BadRequest(format!("page {id} is named twice")));
+        }
+        pages.push(page);
+    }
+    Ok(pages)
+}
+
+/// The pages belong to the letter whose reference is printed on them: a reply in a batch of
+/// replies, the letter returned in a batch of returns.
+async fn assign_pages(
+    state: &IntakeState,
+    caller: &SiteCaller,
+    first: ScanPageRecord,
+    reference: &str,
+    with_pages: Vec<ScanPageId>,
+    request_id: Option<&str>,
+) -> Result<Json<ReviewResult>, ApiError> {
+    // The reply sheet prints the reference in digits, the letter under its seal in groups of
+    // letters and digits: the operator types whichever the page shows.
+    let reference = match Reference::parse_digits(reference) {
+        Ok(reference) => reference,
+        Err(e) => Reference::parse_human(reference).ok_or_else(|| {
+            let mut errors = ValidationErrors::default();
+            errors.add("reference", format!("{e}; nor is it a reference in letters and digits (XXXX-XXXX-…)"));
+            ApiError::Validation(errors)
+        })?,
+    };
+    let pages = pages_to_assign(state, caller, first, with_pages).await?;
+    let (letter, batch) = {
+        let mut conn = state.store.read().await?;
+        let letter = letter_by_reference(&mut conn, &reference).await.map_err(internal)?.ok_or_else(|| {
+            let mut errors = ValidationErrors::default();
+            errors.add("reference", "no letter has this reference; check the digits on the page");
+            ApiError::Validation(errors)
+        })?;
+        let batch = scan::get_scan(&mut conn, Some(caller.site_id), pages[0].page.scan_id)
+            .await?
+            .ok_or_else(|| ApiError::internal("a page without its batch"))?;
+        (letter, batch)
+    };
+    let now = now_text();
+    let mut tx = state.store.begin().await?;
+    let mut reply_id = None;
+    match batch.mode {
+        ScanMode::Replies => {
+            if pages.iter().any(|p| p.page.image_blob.is_none()) {
+                return Err(ApiError::Conflict {
+                    kind: "page-not-decoded",
+                    detail: "a page that could not be decoded cannot be part of a reply; scan it again".into(),
+                });
+            }
+            let records: Vec<&ScanPageRecord> = pages.iter().collect();
+            let pdf = build_reply_pdf(state, &records).await.map_err(internal)?;
+            let reply = ReplyRecord {
+                reply_id: pdf.reply_id,
+                letter_id: letter.letter_id,
+                agency_id: letter.agency_id,
+                scan_id: batch.scan_id,
+                site_id: batch.site_id,
+                page_count: i64::try_from(pages.len()).unwrap_or(i64::MAX),
+                missing_pages: Vec::new(),
+                out_of_order: false,
+                source: ReplySource::Review,
+                pdf_blob: pdf.key,
+                pdf_sha256: pdf.sha256,
+                pdf_bytes: pdf.bytes,
+                created_at: now.clone(),
+            };
+            record_reply(&mut tx, &letter, &reply, request_id).await.map_err(internal)?;
+            reply_id = Some(reply.reply_id);
+        }
+        ScanMode::Returns => {
+            let reason: ReturnReason = batch
+                .return_reason
+                .as_deref()
+                .and_then(|r| r.parse().ok())
+                .ok_or_else(|| ApiError::internal("a batch of returns without a reason"))?;
+            let ids: Vec<ScanPageId> = pages.iter().map(|p| p.page.page_id).collect();
+            if let Err(why) = record_return(&mut tx, &letter, reason, &batch, &ids).await.map_err(internal)? {
+                // The reference is right; the letter's state does not allow it.
+                return Err(ApiError::Conflict { kind: "letter-not-returnable", detail: why });
+            }
+        }
+    }
+    for p in &pages {
+        let decided = scan::resolve_review(
+            &mut tx,
+            p.page.page_id,
+            PageOutcome::Assigned,
+            Some(letter.letter_id),
+            reply_id,
+            None,
+            &caller.key_id,
+            &now,
+        )
+        .await?;
+        if !decided {
+            return Err(not_in_review(p));
+        }
+    }
+    tx.commit().await?;
+    tracing::info!(letter.id = %letter.letter_id, pages = pages.len(), "scanned pages assigned in review");
+    Ok(Json(ReviewResult {
+        page_ids: pages.iter().map(|p| p.page.page_id).collect(),
+        outcome: PageOutcome::Assigned,
+        letter_id: Some(letter.letter_id),
+        reply_id,
+    }))
 }
 
 fn internal(e: anyhow::Error) -> ApiError {

@@ -99,14 +99,34 @@ pub struct BatchLetterView {
 /// roll of labels applied in envelope order (each next label is the next serial number).
 #[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1, max_properties = 1)]
 pub struct DispatchRequest {
-    /// Letter id → UPU S10 tracking number (`RB123456785TH`).
+    /// Letter id → UPU S10 tracking number (`RB123456785TH`), for every letter of the batch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, value_type = Option<std::collections::BTreeMap<LetterId, TrackingNumberText>>)]
     pub tracking_numbers: Option<std::collections::BTreeMap<LetterId, String>>,
     /// The tracking number on the first envelope; the others follow in envelope order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, value_type = Option<TrackingNumberText>)]
     pub first_tracking_number: Option<String>,
 }
+
+/// A UPU S10 tracking number: two letters, eight digits and a check digit, two letters
+/// (`RB123456785TH`).
+#[derive(Debug)]
+pub struct TrackingNumberText;
+
+impl utoipa::PartialSchema for TrackingNumberText {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .format(Some(utoipa::openapi::SchemaFormat::Custom("upu-s10".into())))
+            .pattern(Some("^[A-Z]{2}[0-9]{9}[A-Z]{2}$"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for TrackingNumberText {}
 
 async fn site_batch(state: &PrintroomState, caller: &SiteCaller, batch_id: BatchId) -> Result<BatchRecord, ApiError> {
     let mut conn = state.store.read().await?;
@@ -247,7 +267,18 @@ pub(crate) async fn batch_pdf(
 #[into_params(parameter_in = Query)]
 pub struct ManifestQuery {
     /// `json` (default) or `csv`.
-    format: Option<String>,
+    #[param(inline)]
+    format: Option<ManifestFormat>,
+}
+
+/// How the manifest is written.
+#[derive(Clone, Copy, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ManifestFormat {
+    /// JSON: an array of entries.
+    Json,
+    /// CSV with a header line, for a spreadsheet.
+    Csv,
 }
 
 /// The batch's manifest: for each letter in envelope order, its first page, pages, sheets and
@@ -256,7 +287,10 @@ pub struct ManifestQuery {
     get, path = "/v1/print/batches/{batch_id}/manifest", tag = "print",
     params(("batch_id" = BatchId, Path, description = "The batch"), ManifestQuery),
     responses(
-        (status = 200, description = "The manifest", body = Vec<ManifestEntry>),
+        (status = 200, description = "The manifest", content(
+            (Vec<ManifestEntry> = "application/json"),
+            (String = "text/csv", example = "envelope,letter_id,first_page,pages,sheets,postcode"),
+        )),
         (status = 404, description = "No such batch at this site", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not rendered yet", body = Problem, content_type = "application/problem+json"),
     ),
@@ -280,9 +314,9 @@ pub(crate) async fn batch_manifest(
         .await
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::internal(format!("the manifest of batch {} is missing", batch.batch_id)))?;
-    match q.format.as_deref() {
-        None | Some("json") => Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response()),
-        Some("csv") => {
+    match q.format.unwrap_or(ManifestFormat::Json) {
+        ManifestFormat::Json => Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response()),
+        ManifestFormat::Csv => {
             let entries: Vec<ManifestEntry> =
                 serde_json::from_slice(&bytes).map_err(|e| ApiError::internal(format!("manifest: {e}")))?;
             let mut csv = String::from("envelope,letter_id,first_page,pages,sheets,postcode\r\n");
@@ -302,7 +336,6 @@ pub(crate) async fn batch_manifest(
             )
                 .into_response())
         }
-        Some(other) => Err(ApiError::BadRequest(format!("format {other:?} is not json or csv"))),
     }
 }
 

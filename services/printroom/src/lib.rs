@@ -212,6 +212,9 @@ pub fn api() -> OpenApiRouter<PrintroomState> {
 /// The print-room routes with their state, and the OpenAPI document.
 pub fn parts(state: PrintroomState) -> (Router, utoipa::openapi::OpenApi) {
     let (router, openapi) = api().split_for_parts();
+    // One of the two ways to give tracking numbers, not neither.
+    let openapi =
+        hybridpost_web::openapi::patch_schemas(openapi, &serde_json::json!({"DispatchRequest": {"minProperties": 1}}));
     (router.layer(axum::extract::DefaultBodyLimit::max(1024 * 1024)).with_state(state), openapi)
 }
 

@@ -31,8 +31,10 @@ use crate::seals::{find_letter, refuse_test, refuse_withdrawn};
 #[serde(deny_unknown_fields)]
 pub struct OptinForm {
     /// The PIN printed under the letter's seal.
+    #[schema(pattern = "^[0-9]{4}[- ]?[0-9]{4}$")]
     pub pin: String,
     /// The address to receive letters at.
+    #[schema(format = "email", max_length = 254)]
     pub email: String,
 }
 

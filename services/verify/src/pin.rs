@@ -117,6 +117,7 @@ where
 #[serde(deny_unknown_fields)]
 pub struct PinForm {
     /// The PIN printed under the letter's seal.
+    #[schema(pattern = "^[0-9]{4}[- ]?[0-9]{4}$")]
     pub pin: String,
 }
 

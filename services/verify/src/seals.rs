@@ -211,7 +211,7 @@ pub(crate) async fn get_seal_status(
     params(("reference" = String, Path, description = "The letter reference: `K7QF-M2XA-…` or plain base32")),
     request_body(content = PinForm, content_type = "application/json"),
     responses(
-        (status = 200, description = "The letter as PDF", content_type = "application/pdf", body = Vec<u8>),
+        (status = 200, description = "The letter as PDF", content_type = "application/pdf", body = hybridpost_web::openapi::PdfFile),
         (status = 403, description = "The PIN does not match", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No letter has this reference", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The letter was withdrawn, or is a test letter", body = Problem, content_type = "application/problem+json"),

@@ -26,7 +26,8 @@ sys.path.insert(0, client_parent)
 
 from hybridpost_client import AuthenticatedClient  # noqa: E402
 from hybridpost_client.api.letters import create_letter, get_letter, letter_pdf, list_letters  # noqa: E402
-from hybridpost_client.models import LetterDetail, LetterList, LetterSummary, NewLetter  # noqa: E402
+from hybridpost_client.models import LetterDetail, LetterSummary, NewLetter  # noqa: E402
+from hybridpost_client.models import PageLetterSummary as LetterList  # noqa: E402
 from hybridpost_client.types import File  # noqa: E402
 
 failures = []
