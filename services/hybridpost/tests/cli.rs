@@ -323,3 +323,15 @@ fn a_printed_letter_verifies_offline_from_a_200_dpi_scan_a_rotated_jpeg_photo_an
     let (code, text) = verify(dir.path(), &[letter.as_str()]);
     assert_eq!(code, 2, "not a file: {text}");
 }
+
+/// The API description clients are generated from, as served by every role together: a change
+/// to it shows in review as a change to this snapshot (`cargo insta review`).
+#[test]
+fn the_served_api_description_is_the_reviewed_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+    let (status, body) = http(server.addr, "GET", "/openapi.json", None, None);
+    assert_eq!(status, 200, "{body}");
+    let document: serde_json::Value = serde_json::from_str(&body).unwrap();
+    insta::assert_json_snapshot!("openapi", document);
+}
