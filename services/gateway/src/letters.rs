@@ -6,11 +6,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use hybridpost_compose::LetterPdfError;
 use hybridpost_core::letter::CheckedLetter;
-use hybridpost_core::{Channel, ChannelReason, LetterId, LetterStatus, NewLetter};
+use hybridpost_core::{Channel, ChannelReason, CitizenId, LetterId, LetterStatus, NewLetter};
 use hybridpost_keyring::{SealRequest, to_seal_date};
 use hybridpost_seal::{ContentDigest, DocumentType};
 use hybridpost_store::events::{self, NewEvent};
-use hybridpost_store::letters::{self, LetterRecord, TransitionFailure};
+use hybridpost_store::letters::{self, LetterRecord, LetterSeal, TransitionFailure};
 use hybridpost_store::{channels, idempotency, now_text};
 use hybridpost_web::problem::{ApiError, Problem};
 use hybridpost_web::{AgencyCaller, Download, IdPath, JsonBody, Page, RequestId, paging};
@@ -163,7 +163,6 @@ pub(crate) async fn create_letter(
         Some(key) => Some((key, canonical_hash(&body.raw)?)),
         None => None,
     };
-
     if let Some((key, request_hash)) = &idempotency {
         let mut conn = state.store.read().await?;
         if let Some(stored) = idempotency::get(&mut conn, caller.scope(), key).await? {
@@ -172,96 +171,30 @@ pub(crate) async fn create_letter(
     }
 
     let today = time::OffsetDateTime::now_utc().to_offset(time::macros::offset!(+7)).date();
-    let checked = body.value.check(today);
-    // A character the fonts cannot draw fails at print time, after the letter was accepted:
-    // refuse it now, with the other problems.
-    let mut errors = checked.as_ref().err().cloned().unwrap_or_default();
-    hybridpost_compose::check_glyphs(&body.value, &mut errors);
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
-    }
-    let CheckedLetter { letter, citizen_id, reply_deadline } = checked.map_err(ApiError::Validation)?;
-
-    let citizen_id_hash = citizen_id.as_ref().map(|id| id.keyed_hash(&state.config.citizen_id_key));
-    let verified_email = match &citizen_id_hash {
-        Some(hash) => {
-            let mut conn = state.store.read().await?;
-            channels::find_verified_email(&mut conn, hash).await?
-        }
-        None => None,
-    };
-    let (channel, channel_reason) = Channel::choose(citizen_id.as_ref(), verified_email.is_some());
-
-    // The seal covers the letter as stored: a digest of its canonical JSON, and of the agency's
-    // PDF when the letter is one.
-    let content = serde_json::to_value(&letter).map_err(ApiError::internal)?;
-    let mut canonical = serde_json::to_vec(&content).map_err(ApiError::internal)?;
-    if let Some(id) = &letter.document_id {
-        // `check` accepted it as an id.
-        let document_id = id.parse().map_err(|_| {
-            let mut errors = hybridpost_core::ValidationErrors::default();
-            errors.add("document_id", "is not a document id from POST /v1/documents");
-            ApiError::Validation(errors)
-        })?;
-        let mut conn = state.store.read().await?;
-        let document = hybridpost_store::documents::get_document(&mut conn, caller.scope(), document_id).await?;
-        let Some(document) = document else {
-            let mut errors = hybridpost_core::ValidationErrors::default();
-            errors.add("document_id", format!("no document {id} of this agency; upload it with POST /v1/documents"));
-            return Err(ApiError::Validation(errors));
-        };
-        canonical.extend_from_slice(document.sha256.as_bytes());
-    }
-    let issue_date = to_seal_date(today);
-    let seal_request = SealRequest {
-        issue_date,
-        document_type: DocumentType::Generic,
-        reply_by: reply_deadline.map(to_seal_date),
-        digest: ContentDigest::of(&canonical),
-    };
-    let sealed = state.composer.keyring().seal_for_agency(caller.scope(), &seal_request).await.map_err(|e| {
-        tracing::error!(agency.id = %caller.agency_id, "cannot seal a letter: {e}");
-        ApiError::internal("the letter could not be sealed")
-    })?;
+    let CheckedLetter { letter, citizen_id, reply_deadline } = check_letter(&body.value, today)?;
+    let route = route_letter(&state, citizen_id.as_ref()).await?;
+    let (content, seal) = seal_letter(&state, &caller, &letter, today, reply_deadline).await?;
 
     let now = now_text();
-    let mut record = LetterRecord {
+    let record = LetterRecord {
         letter_id: LetterId::new(),
         agency_id: caller.agency_id,
         reference: letter.reference.clone(),
-        status: LetterStatus::Accepted,
-        channel,
-        channel_reason,
+        status: if route.channel == Channel::Print { LetterStatus::QueuedForPrint } else { LetterStatus::Accepted },
+        channel: route.channel,
+        channel_reason: route.reason,
         test: caller.test,
         postcode: letter.recipient.address.postcode.clone(),
-        citizen_id_hash,
+        citizen_id_hash: route.citizen_id_hash,
         reply_deadline: reply_deadline.map(|d| d.to_string()),
         content,
         created_at: now.clone(),
-        updated_at: now.clone(),
-        seal: Some(sealed.to_stored(issue_date)),
+        updated_at: now,
+        seal: Some(seal),
         withdrawn: None,
     };
-    if channel == Channel::Print {
-        record.status = LetterStatus::QueuedForPrint;
-    }
-    let summary = LetterSummary::from(&record);
-    let response_body = serde_json::to_string(&summary).map_err(ApiError::internal)?;
-
-    let accepted_detail = serde_json::json!({"channel": channel, "channel_reason": channel_reason});
-    let event = |kind: LetterStatus, detail| NewEvent {
-        agency_id: caller.agency_id,
-        letter_id: record.letter_id,
-        kind: kind.into(),
-        status: kind,
-        detail: Some(detail),
-        request_id: request_id.clone(),
-    };
-    let mut new_events = vec![event(LetterStatus::Accepted, accepted_detail)];
-    if channel == Channel::Print {
-        let detail = serde_json::json!({"postcode": record.postcode, "test": record.test});
-        new_events.push(event(LetterStatus::QueuedForPrint, detail));
-    }
+    let response_body = serde_json::to_string(&LetterSummary::from(&record)).map_err(ApiError::internal)?;
+    let events = accepted_events(&record, request_id);
     let idempotency_record = idempotency.as_ref().map(|(key, request_hash)| {
         let stored = idempotency::IdempotencyRecord {
             request_hash: request_hash.clone(),
@@ -270,10 +203,10 @@ pub(crate) async fn create_letter(
         };
         (key.clone(), stored)
     });
-    let letter_id = record.letter_id;
+    let (letter_id, channel) = (record.letter_id, record.channel);
     // A live digital letter's notice goes into the outbox with the letter; test letters send nothing.
-    let digital_notice = verified_email.filter(|_| channel == Channel::Digital && !caller.test);
-    let prepared = PreparedLetter { record, events: new_events, idempotency: idempotency_record, digital_notice };
+    let digital_notice = route.verified_email.filter(|_| channel == Channel::Digital && !caller.test);
+    let prepared = PreparedLetter { record, events, idempotency: idempotency_record, digital_notice };
     match state.writer.write(prepared).await? {
         Written::Stored => {}
         Written::IdempotencyKeyTaken => {
@@ -306,6 +239,98 @@ pub(crate) async fn create_letter(
         response_body,
     )
         .into_response())
+}
+
+/// Every problem of a submitted letter at once: its fields, and a character the fonts cannot
+/// draw (which would otherwise fail at print time, after the letter was accepted).
+fn check_letter(letter: &NewLetter, today: time::Date) -> Result<CheckedLetter, ApiError> {
+    let checked = letter.check(today);
+    let mut errors = checked.as_ref().err().cloned().unwrap_or_default();
+    hybridpost_compose::check_glyphs(letter, &mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    checked.map_err(ApiError::Validation)
+}
+
+/// How a letter goes: digitally when its recipient's citizen id has a verified e-channel.
+struct Route {
+    channel: Channel,
+    reason: ChannelReason,
+    citizen_id_hash: Option<String>,
+    verified_email: Option<String>,
+}
+
+async fn route_letter(state: &AppState, citizen_id: Option<&CitizenId>) -> Result<Route, ApiError> {
+    let citizen_id_hash = citizen_id.map(|id| id.keyed_hash(&state.config.citizen_id_key));
+    let verified_email = match &citizen_id_hash {
+        Some(hash) => {
+            let mut conn = state.store.read().await?;
+            channels::find_verified_email(&mut conn, hash).await?
+        }
+        None => None,
+    };
+    let (channel, reason) = Channel::choose(citizen_id, verified_email.is_some());
+    Ok(Route { channel, reason, citizen_id_hash, verified_email })
+}
+
+/// The letter as stored (JSON) and its seal, which covers a digest of that JSON and, for a
+/// letter that is the agency's PDF, of the PDF.
+async fn seal_letter(
+    state: &AppState,
+    caller: &AgencyCaller,
+    letter: &NewLetter,
+    today: time::Date,
+    reply_deadline: Option<time::Date>,
+) -> Result<(serde_json::Value, LetterSeal), ApiError> {
+    let content = serde_json::to_value(letter).map_err(ApiError::internal)?;
+    let mut canonical = serde_json::to_vec(&content).map_err(ApiError::internal)?;
+    if let Some(id) = &letter.document_id {
+        let mut errors = hybridpost_core::ValidationErrors::default();
+        // `check` accepted it as an id.
+        let Ok(document_id) = id.parse() else {
+            errors.add("document_id", "is not a document id from POST /v1/documents");
+            return Err(ApiError::Validation(errors));
+        };
+        let mut conn = state.store.read().await?;
+        let document = hybridpost_store::documents::get_document(&mut conn, caller.scope(), document_id).await?;
+        let Some(document) = document else {
+            errors.add("document_id", format!("no document {id} of this agency; upload it with POST /v1/documents"));
+            return Err(ApiError::Validation(errors));
+        };
+        canonical.extend_from_slice(document.sha256.as_bytes());
+    }
+    let issue_date = to_seal_date(today);
+    let seal_request = SealRequest {
+        issue_date,
+        document_type: DocumentType::Generic,
+        reply_by: reply_deadline.map(to_seal_date),
+        digest: ContentDigest::of(&canonical),
+    };
+    let sealed = state.composer.keyring().seal_for_agency(caller.scope(), &seal_request).await.map_err(|e| {
+        tracing::error!(agency.id = %caller.agency_id, "cannot seal a letter: {e}");
+        ApiError::internal("the letter could not be sealed")
+    })?;
+    Ok((content, sealed.to_stored(issue_date)))
+}
+
+/// The events of a letter just accepted: `accepted`, and `queued_for_print` for paper.
+fn accepted_events(record: &LetterRecord, request_id: Option<String>) -> Vec<NewEvent> {
+    let event = |status: LetterStatus, detail| NewEvent {
+        agency_id: record.agency_id,
+        letter_id: record.letter_id,
+        kind: status.into(),
+        status,
+        detail: Some(detail),
+        request_id: request_id.clone(),
+    };
+    let accepted = serde_json::json!({"channel": record.channel, "channel_reason": record.channel_reason});
+    let mut events = vec![event(LetterStatus::Accepted, accepted)];
+    if record.channel == Channel::Print {
+        let detail = serde_json::json!({"postcode": record.postcode, "test": record.test});
+        events.push(event(LetterStatus::QueuedForPrint, detail));
+    }
+    events
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {

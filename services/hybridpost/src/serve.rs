@@ -167,9 +167,7 @@ pub async fn build(config: &Config, roles: &[Role], public_url: &str) -> anyhow:
                     keys: keys.clone(),
                     blobs: blobs.clone(),
                     renderer: Arc::new(PdfBatchRenderer::new(Arc::new(move |item: &PrintItem| {
-                        compose
-                            .compose(&item.letter, &item.agency, item.document.as_deref(), PinOnPage::Printed)
-                            .map_err(|e| e.to_string())
+                        compose.compose(&item.letter, &item.agency, item.document.as_deref(), PinOnPage::Printed)
                     }))),
                     config: Arc::new(PrintroomConfig {
                         max_batch_letters: config.print_batch_max_letters,

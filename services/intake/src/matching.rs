@@ -131,14 +131,14 @@ pub(crate) async fn group_scan(state: &IntakeState, scan: &ScanRecord, claim: &s
                     continue;
                 };
                 match record_return(&mut tx, &letter, reason, scan, &pages).await? {
-                    Ok(()) => {
+                    ReturnRecorded::Recorded => {
                         returns += 1;
                         for page in &pages {
                             let outcome = PageDecision::letter(PageOutcome::Returned, letter.letter_id, None);
                             scan::set_page_outcome(&mut tx, *page, &outcome).await?;
                         }
                     }
-                    Err(why) => {
+                    ReturnRecorded::Refused(why) => {
                         review += pages.len();
                         for page in pages {
                             set_review(&mut tx, page, "letter_status", &why).await?;
@@ -269,7 +269,7 @@ pub(crate) async fn record_return(
     reason: ReturnReason,
     scan: &ScanRecord,
     pages: &[ScanPageId],
-) -> anyhow::Result<Result<(), String>> {
+) -> anyhow::Result<ReturnRecorded> {
     let detail = json!({"reason": reason.as_str(), "scan_id": scan.scan_id, "pages": pages.len()});
     match letters::transition(
         conn,
@@ -283,7 +283,7 @@ pub(crate) async fn record_return(
     {
         Ok(_) => {}
         Err(TransitionFailure::NotAllowed(e)) => {
-            return Ok(Err(format!("the letter cannot be marked returned: {e}")));
+            return Ok(ReturnRecorded::Refused(format!("the letter cannot be marked returned: {e}")));
         }
         Err(TransitionFailure::NotFound) => anyhow::bail!("letter {} vanished", letter.letter_id),
         Err(TransitionFailure::Store(e)) => return Err(e.into()),
@@ -299,5 +299,13 @@ pub(crate) async fn record_return(
         },
     )
     .await?;
-    Ok(Ok(()))
+    Ok(ReturnRecorded::Recorded)
+}
+
+/// What became of a returned letter's pages.
+pub(crate) enum ReturnRecorded {
+    /// The letter is marked returned and its agency told.
+    Recorded,
+    /// Its state does not allow it (a letter not yet out cannot come back): why.
+    Refused(String),
 }

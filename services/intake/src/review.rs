@@ -17,7 +17,7 @@ use hybridpost_web::{Download, IdPath, JsonBody, ListQuery, Page, RequestId, Sit
 use serde::{Deserialize, Serialize};
 
 use crate::IntakeState;
-use crate::matching::{build_reply_pdf, letter_by_reference, record_reply, record_return};
+use crate::matching::{ReturnRecorded, build_reply_pdf, letter_by_reference, record_reply, record_return};
 
 /// Most pages assigned together.
 const MAX_ASSIGNED: usize = 50;
@@ -342,7 +342,9 @@ async fn assign_pages(
                 .and_then(|r| r.parse().ok())
                 .ok_or_else(|| ApiError::internal("a batch of returns without a reason"))?;
             let ids: Vec<ScanPageId> = pages.iter().map(|p| p.page.page_id).collect();
-            if let Err(why) = record_return(&mut tx, &letter, reason, &batch, &ids).await.map_err(internal)? {
+            if let ReturnRecorded::Refused(why) =
+                record_return(&mut tx, &letter, reason, &batch, &ids).await.map_err(internal)?
+            {
                 // The reference is right; the letter's state does not allow it.
                 return Err(ApiError::Conflict { kind: "letter-not-returnable", detail: why });
             }

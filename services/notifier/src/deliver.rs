@@ -118,8 +118,8 @@ async fn deliver_email(state: &NotifierState, n: &Notification) -> anyhow::Resul
     let payload: serde_json::Value = serde_json::from_str(&n.payload).context("the stored payload is not JSON")?;
     let (template, context) = if n.purpose == purpose::DIGITAL_LETTER {
         match digital_letter_context(state, n).await? {
-            Ok(context) => (purpose::DIGITAL_LETTER.to_owned(), context),
-            Err(why) => return Ok(Outcome::Cancelled(why)),
+            NoticeContext::Ready(context) => (purpose::DIGITAL_LETTER.to_owned(), context),
+            NoticeContext::NotWaiting(why) => return Ok(Outcome::Cancelled(why)),
         }
     } else {
         let template = payload["template"].as_str().context("the payload names no template")?.to_owned();
@@ -143,12 +143,16 @@ async fn deliver_email(state: &NotifierState, n: &Notification) -> anyhow::Resul
     })
 }
 
+/// What a digital letter's notice is sent with.
+enum NoticeContext {
+    /// The template's values, its link stored.
+    Ready(serde_json::Value),
+    /// The letter no longer waits for its notice (cancelled, withdrawn, gone to paper): why.
+    NotWaiting(String),
+}
+
 /// The values of a digital letter's notice, with its link stored (once) before it is sent.
-/// `Err` when the letter no longer waits for its notice.
-async fn digital_letter_context(
-    state: &NotifierState,
-    n: &Notification,
-) -> anyhow::Result<Result<serde_json::Value, String>> {
+async fn digital_letter_context(state: &NotifierState, n: &Notification) -> anyhow::Result<NoticeContext> {
     let letter_id = n.letter_id.context("a digital letter notice without its letter")?;
     let (letter, agency) = {
         let mut conn = state.store.read().await?;
@@ -157,7 +161,10 @@ async fn digital_letter_context(
         (letter, agency)
     };
     if letter.status != LetterStatus::Accepted || letter.withdrawn.is_some() {
-        return Ok(Err(format!("the letter is {} and no longer waits for its notice", letter.status.as_str())));
+        return Ok(NoticeContext::NotWaiting(format!(
+            "the letter is {} and no longer waits for its notice",
+            letter.status.as_str()
+        )));
     }
     let token = link_token(&state.secret, &n.notification_id);
     let hash = token_hash(&token);
@@ -179,7 +186,7 @@ async fn digital_letter_context(
     };
     let expires = parse_timestamp(&link.expires_at)?.to_offset(time::macros::offset!(+7)).date();
     let recipient_name = letter.recipient_name();
-    Ok(Ok(serde_json::json!({
+    Ok(NoticeContext::Ready(serde_json::json!({
         "recipient_name": recipient_name,
         "agency_name": agency.name,
         "agency_name_en": agency.name_en.clone().unwrap_or_else(|| agency.name.clone()),

@@ -110,13 +110,48 @@ pub async fn render_next_batch(state: &PrintroomState) -> anyhow::Result<Option<
         ),
     };
 
-    // Letters are read a few at a time and handed to the renderer's thread, so memory does not
-    // grow with the batch.
-    let (sender, mut receiver) = tokio::sync::mpsc::channel::<PrintItem>(32);
+    let (sender, receiver) = tokio::sync::mpsc::channel::<PrintItem>(32);
+    let loader = spawn_loader(state, members.clone(), sender);
+
+    let pdf_key = BlobKey::parse(&format!("batches/{batch_id}.pdf"))?;
+    let manifest_key = BlobKey::parse(&format!("batches/{batch_id}.manifest.json"))?;
+    let rendered = write_pdf(state, job, receiver, &pdf_key).await;
+    loader.await.context("the letter loader panicked")??;
+    let (rendered, sha, size) = rendered?;
+
+    let manifest = manifest_entries(&members, &rendered);
+    state.blobs.put(&manifest_key, serde_json::to_vec_pretty(&manifest)?).await?;
+    let result = render_result(&rendered, &pdf_key, &manifest_key, sha);
+    let mut tx = state.store.begin().await?;
+    let finished = print::finish_render(&mut tx, batch_id, &result, &now_text()).await?;
+    tx.commit().await?;
+    if !finished {
+        tracing::warn!(batch.id = %batch_id, "another worker finished this batch first");
+        return Ok(Some(batch_id));
+    }
+    let secs = started.elapsed().as_secs_f64();
+    metrics::counter!("hybridpost_print_pages_rendered_total").increment(u64::from(rendered.pages));
+    tracing::info!(
+        batch.id = %batch_id,
+        letters = rendered.placed.len(),
+        failed = rendered.failed.len(),
+        pages = rendered.pages,
+        bytes = size,
+        "batch rendered in {secs:.1} s"
+    );
+    Ok(Some(batch_id))
+}
+
+/// Reads the batch's letters (with their agencies, cached, and their PDFs) a few at a time and
+/// hands them to the renderer's thread, so that memory does not grow with the batch.
+fn spawn_loader(
+    state: &PrintroomState,
+    loading: Vec<print::BatchLetter>,
+    sender: tokio::sync::mpsc::Sender<PrintItem>,
+) -> tokio::task::JoinHandle<anyhow::Result<()>> {
     let store = state.store.clone();
     let blobs = state.blobs.clone();
-    let loading = members.clone();
-    let loader = tokio::spawn(async move {
+    tokio::spawn(async move {
         let mut agencies_seen: HashMap<hybridpost_core::AgencyId, Agency> = HashMap::new();
         for member in loading {
             let mut conn = store.read().await?;
@@ -141,16 +176,23 @@ pub async fn render_next_batch(state: &PrintroomState) -> anyhow::Result<Option<
             }
         }
         anyhow::Ok(())
-    });
+    })
+}
 
-    let pdf_key = BlobKey::parse(&format!("batches/{batch_id}.pdf"))?;
-    let manifest_key = BlobKey::parse(&format!("batches/{batch_id}.manifest.json"))?;
-    let writer = state.blobs.writer(&pdf_key)?;
+/// Renders the batch on a blocking thread, writing its PDF to storage as it goes: what was
+/// placed and left out, the PDF's SHA-256 and its size.
+async fn write_pdf(
+    state: &PrintroomState,
+    job: BatchJob,
+    mut receiver: tokio::sync::mpsc::Receiver<PrintItem>,
+    pdf_key: &BlobKey,
+) -> anyhow::Result<(RenderedBatch, String, usize)> {
+    let writer = state.blobs.writer(pdf_key)?;
     let renderer = Arc::clone(&state.renderer);
-    let rendered = tokio::task::spawn_blocking(move || -> anyhow::Result<(RenderedBatch, String, usize)> {
+    tokio::task::spawn_blocking(move || -> anyhow::Result<(RenderedBatch, String, usize)> {
         let mut out = HashingWriter { inner: writer, sha: Sha256::new() };
         let mut items = std::iter::from_fn(|| receiver.blocking_recv());
-        let rendered = renderer.render(&job, &mut items, &mut out).map_err(|e| anyhow::anyhow!(e))?;
+        let rendered = renderer.render(&job, &mut items, &mut out)?;
         out.flush()?;
         let HashingWriter { inner, sha } = out;
         let size = inner.written();
@@ -158,12 +200,13 @@ pub async fn render_next_batch(state: &PrintroomState) -> anyhow::Result<Option<
         Ok((rendered, hex::encode(sha.finalize()), size))
     })
     .await
-    .context("the batch renderer panicked")?;
-    loader.await.context("the letter loader panicked")??;
-    let (rendered, sha, size) = rendered?;
+    .context("the batch renderer panicked")?
+}
 
+/// The manifest: each placed letter in envelope order with its pages and postcode.
+fn manifest_entries(members: &[print::BatchLetter], rendered: &RenderedBatch) -> Vec<ManifestEntry> {
     let postcode_of: HashMap<_, _> = members.iter().map(|m| (m.letter_id, m.postcode.clone())).collect();
-    let manifest: Vec<ManifestEntry> = rendered
+    rendered
         .placed
         .iter()
         .enumerate()
@@ -175,10 +218,12 @@ pub async fn render_next_batch(state: &PrintroomState) -> anyhow::Result<Option<
             sheets: p.sheets,
             postcode: postcode_of.get(&p.letter_id).cloned().unwrap_or_default(),
         })
-        .collect();
-    state.blobs.put(&manifest_key, serde_json::to_vec_pretty(&manifest)?).await?;
+        .collect()
+}
 
-    let result = RenderResult {
+/// What the store records of a rendered batch.
+fn render_result(rendered: &RenderedBatch, pdf_key: &BlobKey, manifest_key: &BlobKey, sha: String) -> RenderResult {
+    RenderResult {
         placements: rendered
             .placed
             .iter()
@@ -199,25 +244,7 @@ pub async fn render_next_batch(state: &PrintroomState) -> anyhow::Result<Option<
         pdf_blob: pdf_key.as_str().to_owned(),
         manifest_blob: manifest_key.as_str().to_owned(),
         pdf_sha256: sha,
-    };
-    let mut tx = state.store.begin().await?;
-    let finished = print::finish_render(&mut tx, batch_id, &result, &now_text()).await?;
-    tx.commit().await?;
-    if !finished {
-        tracing::warn!(batch.id = %batch_id, "another worker finished this batch first");
-        return Ok(Some(batch_id));
     }
-    let secs = started.elapsed().as_secs_f64();
-    metrics::counter!("hybridpost_print_pages_rendered_total").increment(u64::from(rendered.pages));
-    tracing::info!(
-        batch.id = %batch_id,
-        letters = rendered.placed.len(),
-        failed = rendered.failed.len(),
-        pages = rendered.pages,
-        bytes = size,
-        "batch rendered in {secs:.1} s"
-    );
-    Ok(Some(batch_id))
 }
 
 /// Time between checks for unroutable and overdue letters.

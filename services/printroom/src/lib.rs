@@ -40,7 +40,7 @@ use utoipa_axum::routes;
 pub use api::{BatchDetail, BatchList, BatchSummary, DispatchRequest, ManifestEntry};
 pub use batching::{close_batch_for_site, close_batches, render_next_batch, run_workers};
 pub use held::{HeldCheck, check_held_letters};
-pub use pdf::{ComposeFn, Composed, PdfBatchRenderer};
+pub use pdf::{BatchRenderError, ComposeError, ComposeFn, Composed, PdfBatchRenderer};
 
 /// Settings of the print room.
 #[derive(Clone, Debug)]
@@ -143,7 +143,7 @@ pub trait BatchRenderer: Send + Sync + 'static {
         job: &BatchJob,
         letters: &mut dyn Iterator<Item = PrintItem>,
         out: &mut dyn std::io::Write,
-    ) -> Result<RenderedBatch, String>;
+    ) -> Result<RenderedBatch, BatchRenderError>;
 }
 
 /// Everything the handlers and workers share.

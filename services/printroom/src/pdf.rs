@@ -2,13 +2,24 @@
 
 use std::sync::Arc;
 
-pub use hybridpost_compose::Composed;
-use hybridpost_render::{BatchInfo, BatchLetter, BatchWriter};
+pub use hybridpost_compose::{ComposeError, Composed};
+use hybridpost_render::{BatchInfo, BatchLetter, BatchWriter, RenderError};
 
 use crate::{BatchJob, BatchRenderer, Failed, Placed, PrintItem, RenderedBatch};
 
 /// Lays out one letter; an error is the reason the letter cannot be printed, for the agency.
-pub type ComposeFn = dyn Fn(&PrintItem) -> Result<Composed, String> + Send + Sync;
+pub type ComposeFn = dyn Fn(&PrintItem) -> Result<Composed, ComposeError> + Send + Sync;
+
+/// Why a batch could not be written (a letter that cannot be laid out is left out instead).
+#[derive(Debug, thiserror::Error)]
+pub enum BatchRenderError {
+    /// The batch writer failed (writing to storage, or a font).
+    #[error("the batch PDF cannot be written: {0}")]
+    Write(#[from] RenderError),
+    /// The writer's manifest names a letter id that does not read back (a bug).
+    #[error("the batch manifest names a bad letter id {0:?}")]
+    Manifest(String),
+}
 
 /// Renders batches with the streaming batch writer: a cover sheet, every letter on a new
 /// sheet, blank backs for duplex; a letter that fails is left out and reported.
@@ -36,13 +47,13 @@ impl BatchRenderer for PdfBatchRenderer {
         job: &BatchJob,
         letters: &mut dyn Iterator<Item = PrintItem>,
         out: &mut dyn std::io::Write,
-    ) -> Result<RenderedBatch, String> {
+    ) -> Result<RenderedBatch, BatchRenderError> {
         let info = BatchInfo {
             batch_id: job.batch_id.clone(),
             site: job.site_name.clone(),
             created_at: job.created_at.clone(),
         };
-        let mut writer = BatchWriter::new(out, info).map_err(|e| e.to_string())?;
+        let mut writer = BatchWriter::new(out, info)?;
         let mut failed = Vec::new();
         for item in letters {
             let letter =
@@ -65,7 +76,8 @@ impl BatchRenderer for PdfBatchRenderer {
                     }
                     result.map(drop)
                 }
-                Err(reason) => {
+                Err(e) => {
+                    let reason = e.to_string();
                     writer.skip(&letter.letter_id, &reason);
                     failed.push(fail(reason));
                     continue;
@@ -75,23 +87,20 @@ impl BatchRenderer for PdfBatchRenderer {
                 failed.push(fail(e.to_string()));
             }
         }
-        let (_, manifest) = writer.finish().map_err(|e| e.to_string())?;
+        let (_, manifest) = writer.finish()?;
         let to_u32 = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         let placed = manifest
             .letters
             .iter()
             .map(|e| {
                 Ok(Placed {
-                    letter_id: e
-                        .letter_id
-                        .parse()
-                        .map_err(|_| format!("bad letter id {} in the manifest", e.letter_id))?,
+                    letter_id: e.letter_id.parse().map_err(|_| BatchRenderError::Manifest(e.letter_id.clone()))?,
                     first_page: to_u32(e.first_page),
                     pages: to_u32(e.pages),
                     sheets: to_u32(e.sheets),
                 })
             })
-            .collect::<Result<Vec<_>, String>>()?;
+            .collect::<Result<Vec<_>, BatchRenderError>>()?;
         Ok(RenderedBatch { placed, failed, pages: to_u32(manifest.pages), sheets: to_u32(manifest.sheets) })
     }
 }

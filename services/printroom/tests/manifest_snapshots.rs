@@ -13,6 +13,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
+use hybridpost_compose::ComposeError;
 use hybridpost_core::{Channel, ChannelReason, LetterId, LetterStatus, NewLetter, SiteId};
 use hybridpost_printroom::{Composed, PdfBatchRenderer, PrintItem, PrintroomConfig, PrintroomState};
 use hybridpost_render::{LetterOptions, Sender, lay_out_letter};
@@ -33,8 +34,8 @@ const LONG_PARAGRAPH: &str = "สำนักงานเขตได้พิ�
      โดยได้ตรวจสอบเอกสารหลักฐานประกอบคำขอครบถ้วนแล้ว เห็นว่าเป็นไปตามหลักเกณฑ์ จึงแจ้งให้ท่านทราบและดำเนินการต่อไป";
 
 /// Lays out a letter as the service does, with fixed options (no seal).
-fn compose(item: &PrintItem) -> Result<Composed, String> {
-    let letter: NewLetter = serde_json::from_value(item.letter.content.clone()).map_err(|e| e.to_string())?;
+fn compose(item: &PrintItem) -> Result<Composed, ComposeError> {
+    let letter: NewLetter = item.letter.letter().map_err(|e| ComposeError::Stored(e.to_string()))?;
     let sender = Sender {
         agency_name: item.agency.name.clone(),
         agency_address_lines: vec!["ถนนพญาไท แขวงพญาไท".into(), "เขตพญาไท กรุงเทพมหานคร 10400".into()],
@@ -47,7 +48,7 @@ fn compose(item: &PrintItem) -> Result<Composed, String> {
         reply: None,
         seal_url: None,
     };
-    let (doc, _) = lay_out_letter(&letter, &sender, &options).map_err(|e| e.to_string())?;
+    let (doc, _) = lay_out_letter(&letter, &sender, &options).map_err(|e| ComposeError::Layout(e.to_string()))?;
     Ok(Composed::Document(doc))
 }
 

@@ -11,6 +11,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
+use hybridpost_compose::ComposeError;
 use hybridpost_core::{AgencyId, Channel, ChannelReason, HoldReason, LetterId, LetterStatus, NewLetter, SiteId};
 use hybridpost_printroom::{Composed, PdfBatchRenderer, PrintItem, PrintroomConfig, PrintroomState};
 use hybridpost_render::{LetterOptions, Sender, lay_out_letter};
@@ -39,8 +40,8 @@ struct World {
     _db: TestStore,
 }
 
-fn compose(item: &PrintItem) -> Result<Composed, String> {
-    let letter: NewLetter = serde_json::from_value(item.letter.content.clone()).map_err(|e| e.to_string())?;
+fn compose(item: &PrintItem) -> Result<Composed, ComposeError> {
+    let letter: NewLetter = item.letter.letter().map_err(|e| ComposeError::Stored(e.to_string()))?;
     let sender = Sender {
         agency_name: item.agency.name.clone(),
         agency_address_lines: vec!["ถนนพญาไท แขวงพญาไท".into(), "เขตพญาไท กรุงเทพมหานคร 10400".into()],
@@ -53,14 +54,14 @@ fn compose(item: &PrintItem) -> Result<Composed, String> {
         reply: None,
         seal_url: None,
     };
-    let (doc, _) = lay_out_letter(&letter, &sender, &options).map_err(|e| e.to_string())?;
+    let (doc, _) = lay_out_letter(&letter, &sender, &options).map_err(|e| ComposeError::Layout(e.to_string()))?;
     // Letters whose reference says so bring their own PDF, here a damaged one.
     if letter.reference.starts_with("BYO") {
         return Ok(Composed::CoverAndPdf(doc, b"%PDF-1.7\n1 0 obj << /Type /Catalog".to_vec()));
     }
     // A letter that is an agency's document prints it behind the cover, if storage has it.
     if letter.document_id.is_some() {
-        let pdf = item.document.clone().ok_or("the agency's PDF is missing from storage")?;
+        let pdf = item.document.clone().ok_or(ComposeError::AgencyPdf("it is missing from storage".into()))?;
         return Ok(Composed::CoverAndPdf(doc, pdf));
     }
     Ok(Composed::Document(doc))
@@ -459,7 +460,7 @@ async fn a_letter_whose_pdf_fails_to_render_is_reported_listed_and_prints_in_the
     render_all(&w).await;
     let events = timeline(&w, letter).await;
     assert_eq!(events.last().unwrap().0, "render_failed");
-    assert_eq!(events.last().unwrap().1["reason"], "the agency's PDF is missing from storage");
+    assert_eq!(events.last().unwrap().1["reason"], "the agency's PDF cannot be used: it is missing from storage");
     assert_eq!(webhook_kinds(&w, letter).await.last().unwrap(), "render_failed", "the agency is told by webhook");
     assert_eq!(stuck(&w).await, [(letter, HoldReason::RenderFailed)]);
     let check = hybridpost_printroom::check_held_letters(&w.state).await.unwrap();
@@ -505,7 +506,7 @@ async fn a_letter_whose_pdf_fails_to_render_is_reported_listed_and_prints_in_the
     let events = timeline(&w, letter).await;
     let kinds: Vec<&str> = events.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(kinds, ["queued_for_print", "batched", "render_failed", "print_retried", "batched"]);
-    assert_eq!(events[3].1["previous_reason"], "the agency's PDF is missing from storage");
+    assert_eq!(events[3].1["previous_reason"], "the agency's PDF cannot be used: it is missing from storage");
 }
 
 #[tokio::test]
