@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::extract::multipart::{Multipart, MultipartError, MultipartRejection};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use hybridpost_core::{
     LetterId, PageOutcome, ReplyId, ReturnReason, ScanFileStatus, ScanId, ScanMode, ScanPageId, ScanStatus,
@@ -12,7 +12,7 @@ use hybridpost_core::{
 use hybridpost_store::scan::{self, NewScanFile, ScanRecord};
 use hybridpost_store::{BlobKey, BlobStore, now_text};
 use hybridpost_web::problem::{ApiError, Problem};
-use hybridpost_web::{IdPath, ListQuery, Page, SiteCaller, paging};
+use hybridpost_web::{IdPath, ListQuery, Page, RequestId, SiteCaller, paging};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -184,7 +184,7 @@ pub(crate) struct ScanUpload {
 pub(crate) async fn create_scan(
     State(state): State<IntakeState>,
     caller: SiteCaller,
-    headers: HeaderMap,
+    RequestId(request_id): RequestId,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ApiError> {
     let mut multipart = multipart.map_err(|r| {
@@ -194,7 +194,6 @@ pub(crate) async fn create_scan(
         ))
     })?;
     let scan_id = ScanId::new();
-    let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let mut mode = None;
     let mut reason = None;
     let mut files: Vec<NewScanFile> = Vec::new();

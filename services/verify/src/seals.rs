@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use hybridpost_core::LetterStatus;
 use hybridpost_seal::{Reference, base32_encode};
@@ -10,6 +10,7 @@ use hybridpost_store::agencies;
 use hybridpost_store::events::{self, NewEvent};
 use hybridpost_store::letters::{self, LetterRecord, LetterSeal};
 use hybridpost_web::problem::{ApiError, Problem};
+use hybridpost_web::{Download, RequestId};
 use serde::Serialize;
 
 use crate::VerifyState;
@@ -223,7 +224,7 @@ pub(crate) async fn open_copy(
     State(state): State<VerifyState>,
     Path(reference): Path<String>,
     ClientAddress(client): ClientAddress,
-    headers: HeaderMap,
+    RequestId(request_id): RequestId,
     JsonOrForm(form): JsonOrForm<PinForm>,
 ) -> Result<Response, ApiError> {
     let (letter, seal) = find_letter(&state, &reference).await?;
@@ -237,7 +238,6 @@ pub(crate) async fn open_copy(
         tracing::warn!(letter.id = %letter_id, "no digital copy of letter {letter_id}: {reason}");
         ApiError::Unavailable(format!("the digital copy cannot be made now: {reason}"))
     })?;
-    let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let mut tx = state.store.begin().await?;
     events::append_event(
         &mut tx,
@@ -253,14 +253,6 @@ pub(crate) async fn open_copy(
     .await?;
     tx.commit().await?;
     tracing::info!(letter.id = %letter_id, size_bytes = pdf.len(), "digital copy of letter {letter_id} opened with its PIN");
-    let disposition = format!("inline; filename=\"letter-{}.pdf\"", seal.reference);
-    Ok((
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static("application/pdf")),
-            (header::CONTENT_DISPOSITION, HeaderValue::from_str(&disposition).map_err(ApiError::internal)?),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        ],
-        pdf,
-    )
-        .into_response())
+    // The copy carries personal data: no cache keeps it.
+    Download::pdf().inline(&format!("letter-{}.pdf", seal.reference)).cache_control("no-store").body(pdf)
 }
