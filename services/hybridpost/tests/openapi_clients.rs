@@ -155,6 +155,48 @@ fn http_bytes(addr: SocketAddr, method: &str, path: &str, key: Option<&str>, bod
     (status, answer[split + 4..].to_vec())
 }
 
+/// Uploads a scan of one blank page (no code on it) as a batch of replies and waits until the
+/// page is in the review queue: the scan's id and the page's id.
+fn scan_a_page_for_review(service: &Service) -> (String, String) {
+    let page = image::GrayImage::from_pixel(600, 800, image::Luma([255u8]));
+    let mut png = Vec::new();
+    page.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
+    let boundary = "scanboundary7d1";
+    let mut body = format!(
+        "--{boundary}\r\ncontent-disposition: form-data; name=\"mode\"\r\n\r\nreplies\r\n--{boundary}\r\n\
+         content-disposition: form-data; name=\"file\"; filename=\"blank.png\"\r\ncontent-type: image/png\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(&png);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let mut s = TcpStream::connect(service.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let head = format!(
+        "POST /v1/scans HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\nauthorization: Bearer {}\r\n\
+         content-type: multipart/form-data; boundary={boundary}\r\ncontent-length: {}\r\n\r\n",
+        service.site_key,
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(&body).unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 202"), "{answer}");
+    let accepted: Value = serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    let scan_id = accepted["scan_id"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, queue) = http(service.addr(), "GET", "/v1/review", Some(&service.site_key), None);
+        assert_eq!(status, 200, "{queue}");
+        let queue: Value = serde_json::from_str(&queue).unwrap();
+        if let Some(page_id) = queue["items"][0]["page_id"].as_str() {
+            return (scan_id, page_id.to_owned());
+        }
+        assert!(Instant::now() < deadline, "the blank page is not in review after 60 s");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// A relay on loopback to `upstream` that sends each connection's request with a client address
 /// of its own in `x-forwarded-for` (replacing any the client sent) and `connection: close`, so
 /// that each connection carries one request. Bytes pass through unchanged otherwise.
@@ -363,6 +405,8 @@ fn schemathesis_finds_no_failures_in_the_agency_or_site_operations() {
         std::thread::sleep(Duration::from_millis(200));
     }
     service.send_letter();
+    // A page in the review queue, for the review operations and the scan's own.
+    let (scan_id, page_id) = scan_a_page_for_review(&service);
     // The letter's PDF, which the service's own PDF check accepts, for uploads.
     let letter_id = letter["letter_id"].as_str().unwrap();
     let (status, pdf) =
@@ -395,7 +439,7 @@ fn schemathesis_finds_no_failures_in_the_agency_or_site_operations() {
             "--phases",
             "examples,coverage,fuzzing",
         ],
-        &[("batch_id", batch_id)],
+        &[("batch_id", batch_id), ("scan_id", &scan_id), ("page_id", &page_id)],
     );
     // The scan upload is a multipart form, which cannot carry a null or a nested value:
     // schemathesis leaves such a field out, which turns an upload meant to be invalid into a
