@@ -126,7 +126,7 @@ mod tests {
 
     #[test]
     fn every_status_is_a_kind_of_the_same_name_and_names_round_trip() {
-        for status in LetterStatus::ALL {
+        for &status in LetterStatus::ALL {
             assert_eq!(EventKind::from(status).as_str(), status.as_str());
         }
         let mut names: Vec<&str> = EventKind::ALL.iter().map(|k| k.as_str()).collect();

@@ -168,10 +168,10 @@ pub fn line_schema(max: usize) -> utoipa::openapi::Object {
         .build()
 }
 
-/// The keywords to add, by component schema and property (merged into what utoipa writes).
+/// The keywords to add, by component schema (merged into what utoipa writes).
 pub fn letter_field_limits() -> Value {
     json!({
-        "NewLetter": {
+        "NewLetter": {"properties": {
             "reference": line(limits::REFERENCE),
             "subject": line(limits::SUBJECT),
             "salutation": line(limits::LINE),
@@ -182,22 +182,22 @@ pub fn letter_field_limits() -> Value {
             "body": {"minItems": 1, "maxItems": limits::PARAGRAPHS, "items": paragraph(limits::PARAGRAPH)},
             "template": {"pattern": "^[a-z0-9_-]{1,64}$"},
             "document_id": {"format": "uuid"},
-        },
-        "NewRecipient": {
+        }},
+        "NewRecipient": {"properties": {
             "name": line(limits::NAME),
             // 13 digits whose last is the check digit of the others (a custom format: JSON
             // Schema has no check digits); a stored letter shows it masked (`xxxxxxxxx0708`).
             "citizen_id": {"format": "th-citizen-id", "maxLength": 40},
             "email": {"format": "email", "maxLength": 254},
-        },
-        "Signatory": {
+        }},
+        "Signatory": {"properties": {
             "name": line(limits::NAME),
             "position": line(limits::LINE),
-        },
-        "ReplyRequest": {
+        }},
+        "ReplyRequest": {"properties": {
             "deadline": {"format": "date"},
-        },
-        "ThaiAddress": {
+        }},
+        "ThaiAddress": {"properties": {
             "house_number": line(40),
             "moo": {"pattern": format!("^[{DIGITS}]{{0,3}}$")},
             "village": optional_text(120),
@@ -207,7 +207,7 @@ pub fn letter_field_limits() -> Value {
             "district": optional_text(80),
             "province": optional_text(80),
             "postcode": {"pattern": format!("^[{DIGITS}]{{5}}$")},
-        },
+        }},
     })
 }
 

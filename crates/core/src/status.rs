@@ -6,72 +6,37 @@
 //! is batched. A reply can arrive at any point after dispatch (or after the digital notice),
 //! and more than one may arrive. Every change is an event on the letter's timeline.
 
-use std::fmt;
-use std::str::FromStr;
+use crate::wire::wire_enum;
 
-use serde::{Deserialize, Serialize};
-
-/// Where a letter is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum LetterStatus {
-    /// Accepted from the agency, channel chosen, nothing sent yet.
-    Accepted,
-    /// Waiting for the next print batch of its site.
-    QueuedForPrint,
-    /// In a print batch that has not been printed yet.
-    Batched,
-    /// Printed by the post office.
-    Printed,
-    /// Handed to the postal network, with a tracking number.
-    Dispatched,
-    /// Delivered to the recipient's address.
-    Delivered,
-    /// Came back undeliverable.
-    Returned,
-    /// The citizen was sent the digital notice.
-    Notified,
-    /// The citizen opened the digital letter.
-    Opened,
-    /// Cancelled by the agency before it was batched.
-    Cancelled,
-    /// The citizen replied (on paper or online).
-    ReplyReceived,
+wire_enum! {
+    /// Where a letter is in its life.
+    pub enum LetterStatus ("letter status") {
+        /// Accepted from the agency, channel chosen, nothing sent yet.
+        Accepted = "accepted",
+        /// Waiting for the next print batch of its site.
+        QueuedForPrint = "queued_for_print",
+        /// In a print batch that has not been printed yet.
+        Batched = "batched",
+        /// Printed by the post office.
+        Printed = "printed",
+        /// Handed to the postal network, with a tracking number.
+        Dispatched = "dispatched",
+        /// Delivered to the recipient's address.
+        Delivered = "delivered",
+        /// Came back undeliverable.
+        Returned = "returned",
+        /// The citizen was sent the digital notice.
+        Notified = "notified",
+        /// The citizen opened the digital letter.
+        Opened = "opened",
+        /// Cancelled by the agency before it was batched.
+        Cancelled = "cancelled",
+        /// The citizen replied (on paper or online).
+        ReplyReceived = "reply_received",
+    }
 }
 
 impl LetterStatus {
-    /// Every status, for exhaustive checks and documentation.
-    pub const ALL: [LetterStatus; 11] = [
-        LetterStatus::Accepted,
-        LetterStatus::QueuedForPrint,
-        LetterStatus::Batched,
-        LetterStatus::Printed,
-        LetterStatus::Dispatched,
-        LetterStatus::Delivered,
-        LetterStatus::Returned,
-        LetterStatus::Notified,
-        LetterStatus::Opened,
-        LetterStatus::Cancelled,
-        LetterStatus::ReplyReceived,
-    ];
-
-    /// The wire name (`queued_for_print`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LetterStatus::Accepted => "accepted",
-            LetterStatus::QueuedForPrint => "queued_for_print",
-            LetterStatus::Batched => "batched",
-            LetterStatus::Printed => "printed",
-            LetterStatus::Dispatched => "dispatched",
-            LetterStatus::Delivered => "delivered",
-            LetterStatus::Returned => "returned",
-            LetterStatus::Notified => "notified",
-            LetterStatus::Opened => "opened",
-            LetterStatus::Cancelled => "cancelled",
-            LetterStatus::ReplyReceived => "reply_received",
-        }
-    }
-
     /// The statuses this one may move to.
     pub fn next(self) -> &'static [LetterStatus] {
         use LetterStatus::*;
@@ -112,24 +77,6 @@ impl LetterStatus {
     /// True when nothing more can happen to the letter.
     pub fn is_final(self) -> bool {
         self.next().is_empty()
-    }
-}
-
-impl fmt::Display for LetterStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A text that names no status.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{0:?} is not a letter status")]
-pub struct UnknownStatus(pub String);
-
-impl FromStr for LetterStatus {
-    type Err = UnknownStatus;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        LetterStatus::ALL.into_iter().find(|st| st.as_str() == s).ok_or_else(|| UnknownStatus(s.to_owned()))
     }
 }
 
@@ -183,8 +130,8 @@ mod tests {
     #[test]
     fn every_pair_of_statuses_is_allowed_exactly_when_listed() {
         let mut checked = 0;
-        for from in LetterStatus::ALL {
-            for to in LetterStatus::ALL {
+        for &from in LetterStatus::ALL {
+            for &to in LetterStatus::ALL {
                 let allowed = ALLOWED.contains(&(from, to));
                 let result = from.transition(to);
                 assert_eq!(result.is_ok(), allowed, "{from} → {to}");
@@ -211,7 +158,7 @@ mod tests {
 
     #[test]
     fn only_returned_and_cancelled_are_final() {
-        let finals: Vec<_> = LetterStatus::ALL.into_iter().filter(|s| s.is_final()).collect();
+        let finals: Vec<_> = LetterStatus::ALL.iter().copied().filter(|s| s.is_final()).collect();
         assert_eq!(finals, [Returned, Cancelled]);
     }
 
@@ -232,7 +179,7 @@ mod tests {
 
     #[test]
     fn statuses_round_trip_through_their_names_and_json() {
-        for s in LetterStatus::ALL {
+        for &s in LetterStatus::ALL {
             assert_eq!(s.as_str().parse::<LetterStatus>().unwrap(), s);
             assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{}\"", s.as_str()));
         }

@@ -1,5 +1,6 @@
-//! What every service's OpenAPI document shares: the two key schemes, one name each in the
-//! merged document.
+//! What every service's OpenAPI document shares: the two key schemes (one name each in the
+//! merged document), binary file bodies, and the document as served — the common refusals on
+//! every operation, the limits of letters' fields and the services' schema patches merged in.
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
@@ -120,46 +121,49 @@ pub fn document_json(openapi: &utoipa::openapi::OpenApi) -> serde_json::Value {
     let mut doc = serde_json::to_value(openapi).expect("an OpenAPI document always serialises");
     add_common_refusals(&mut doc);
     apply_schema_patches(&mut doc);
-    add_field_limits(&mut doc, &hybridpost_core::schema::letter_field_limits());
-    if let Some(paths) = doc.get_mut("paths").and_then(serde_json::Value::as_object_mut) {
-        let operations =
-            paths.values_mut().filter_map(serde_json::Value::as_object_mut).flat_map(|item| item.values_mut());
-        let responses = operations
-            .filter_map(|op| op.get_mut("responses").and_then(serde_json::Value::as_object_mut))
-            .flat_map(|responses| responses.values_mut());
-        for response in responses {
-            let Some(links) = response.get_mut("links").and_then(serde_json::Value::as_object_mut) else { continue };
-            for link in links.values_mut().filter_map(serde_json::Value::as_object_mut) {
-                for (from, to) in [
-                    ("operation_id", "operationId"),
-                    ("operation_ref", "operationRef"),
-                    ("request_body", "requestBody"),
-                ] {
-                    if let Some(value) = link.remove(from) {
-                        link.insert(to.to_owned(), value);
-                    }
+    merge_into_schemas(&mut doc, &hybridpost_core::schema::letter_field_limits());
+    spell_links(&mut doc);
+    doc
+}
+
+/// Renames the snake-case fields utoipa writes in responses' `links`.
+fn spell_links(doc: &mut serde_json::Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(serde_json::Value::as_object_mut) else { return };
+    let operations = paths.values_mut().filter_map(serde_json::Value::as_object_mut).flat_map(|item| item.values_mut());
+    let responses = operations
+        .filter_map(|op| op.get_mut("responses").and_then(serde_json::Value::as_object_mut))
+        .flat_map(|responses| responses.values_mut());
+    for response in responses {
+        let Some(links) = response.get_mut("links").and_then(serde_json::Value::as_object_mut) else { continue };
+        for link in links.values_mut().filter_map(serde_json::Value::as_object_mut) {
+            for (from, to) in
+                [("operation_id", "operationId"), ("operation_ref", "operationRef"), ("request_body", "requestBody")]
+            {
+                if let Some(value) = link.remove(from) {
+                    link.insert(to.to_owned(), value);
                 }
             }
         }
     }
-    doc
 }
 
-/// Merges `limits` (`{schema: {property: keywords}}`) into the properties of the document's
-/// component schemas that it has.
-fn add_field_limits(doc: &mut serde_json::Value, limits: &serde_json::Value) {
-    let Some(limits) = limits.as_object() else { return };
-    for (schema, properties) in limits {
-        let Some(target) = doc
-            .pointer_mut(&format!("/components/schemas/{schema}/properties"))
-            .and_then(serde_json::Value::as_object_mut)
-        else {
-            continue;
-        };
-        for (name, keywords) in properties.as_object().into_iter().flatten() {
-            if let Some(property) = target.get_mut(name) {
-                merge(property, keywords);
-            }
+/// Merges `patches` (`{schema: keywords}`) into the document's component schemas that it has
+/// ([`merge_schema`]).
+fn merge_into_schemas(doc: &mut serde_json::Value, patches: &serde_json::Value) {
+    for (name, keywords) in patches.as_object().into_iter().flatten() {
+        if let Some(schema) = doc.pointer_mut(&format!("/components/schemas/{name}")) {
+            merge_schema(schema, keywords);
+        }
+    }
+}
+
+/// Merges `keywords` into `schema`, object into object; a `oneOf` given as an object is merged
+/// into each of the schema's variants.
+fn merge_schema(schema: &mut serde_json::Value, keywords: &serde_json::Value) {
+    for (key, value) in keywords.as_object().into_iter().flatten() {
+        match schema.get_mut(key).and_then(serde_json::Value::as_array_mut) {
+            Some(variants) if key == "oneOf" && value.is_object() => variants.iter_mut().for_each(|v| merge(v, value)),
+            _ => merge(schema, &serde_json::json!({key: value})),
         }
     }
 }
@@ -207,17 +211,9 @@ fn apply_schema_patches(doc: &mut serde_json::Value) {
     let Some(schemas) = doc.pointer_mut("/components/schemas").and_then(serde_json::Value::as_object_mut) else {
         return;
     };
-    for schema in schemas.values_mut().filter_map(serde_json::Value::as_object_mut) {
-        let Some(keywords) = schema.remove(PATCH) else { continue };
-        for (key, value) in keywords.as_object().into_iter().flatten() {
-            match schema.get_mut(key).and_then(serde_json::Value::as_array_mut) {
-                Some(variants) if key == "oneOf" && value.is_object() => {
-                    variants.iter_mut().for_each(|v| merge(v, value));
-                }
-                _ => {
-                    schema.insert(key.clone(), value.clone());
-                }
-            }
+    for schema in schemas.values_mut() {
+        if let Some(keywords) = schema.as_object_mut().and_then(|s| s.remove(PATCH)) {
+            merge_schema(schema, &keywords);
         }
     }
 }
