@@ -4,14 +4,13 @@
 //! `HYBRIDPOST_TEST_DATABASE_URL` names (SQLite in a temporary folder when unset).
 #![expect(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod support;
 
-use support::{BIN, Server, database_env, spawn_serve};
+use support::{BIN, Server, database_env, http, http_bytes, spawn_serve};
 
 fn hybridpost(dir: &std::path::Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
@@ -40,26 +39,6 @@ fn start(dir: &std::path::Path) -> Server {
     assert_eq!((status, body.as_str()), (200, "{\"status\":\"ok\"}"));
     assert!(started.elapsed() < Duration::from_secs(10), "healthz took {:?}", started.elapsed());
     server
-}
-
-fn http(addr: SocketAddr, method: &str, path: &str, key: Option<&str>, body: Option<&str>) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n");
-    if let Some(k) = key {
-        req.push_str(&format!("authorization: Bearer {k}\r\n"));
-    }
-    if let Some(b) = body {
-        req.push_str(&format!("content-type: application/json\r\ncontent-length: {}\r\n", b.len()));
-    }
-    req.push_str("\r\n");
-    req.push_str(body.unwrap_or(""));
-    s.write_all(req.as_bytes()).unwrap();
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).unwrap();
-    let status = answer[9..12].parse().unwrap();
-    let body = answer.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
-    (status, body)
 }
 
 #[test]
@@ -200,19 +179,6 @@ fn bad_cli_input_gets_one_plain_line() {
 }
 
 /// An HTTP exchange whose answer body is bytes (a PDF).
-fn http_bytes(addr: SocketAddr, path: &str, key: &str) -> (u16, Vec<u8>) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let req =
-        format!("GET {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\nauthorization: Bearer {key}\r\n\r\n");
-    s.write_all(req.as_bytes()).unwrap();
-    let mut answer = Vec::new();
-    s.read_to_end(&mut answer).unwrap();
-    let status = std::str::from_utf8(&answer[9..12]).unwrap().parse().unwrap();
-    let split = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    (status, answer[split + 4..].to_vec())
-}
-
 /// Runs `hybridpost verify` with `args`; its exit code and standard output.
 fn verify(dir: &std::path::Path, args: &[&str]) -> (i32, String) {
     let mut all = vec!["verify"];
@@ -241,7 +207,7 @@ fn a_printed_letter_verifies_offline_from_a_200_dpi_scan_a_rotated_jpeg_photo_an
     assert_eq!(status, 201, "{body}");
     let created: serde_json::Value = serde_json::from_str(&body).unwrap();
     let id = created["letter_id"].as_str().unwrap();
-    let (status, pdf) = http_bytes(server.addr, &format!("/v1/letters/{id}/pdf"), key);
+    let (status, pdf) = http_bytes(server.addr, "GET", &format!("/v1/letters/{id}/pdf"), Some(key), None);
     assert_eq!(status, 200);
     let pdf_path = dir.path().join("letter.pdf");
     std::fs::write(&pdf_path, &pdf).unwrap();

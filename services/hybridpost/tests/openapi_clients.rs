@@ -23,7 +23,7 @@ use serde_json::Value;
 
 mod support;
 
-use support::{BIN, Server, database_env, spawn_serve};
+use support::{BIN, Server, database_env, http, http_bytes, spawn_serve};
 
 /// Test cases schemathesis generates per operation and phase: enough to reach each operation's
 /// validation with valid and invalid data, few enough for both runs to take about 30 s.
@@ -126,33 +126,6 @@ fn hybridpost(dir: &Path, env: &[(String, String)], args: &[&str]) -> Command {
     cmd.current_dir(dir).args(args).env_remove("RUST_LOG").env_remove("HYBRIDPOST_TEST_DATABASE_URL");
     cmd.envs(env.iter().map(|(k, v)| (k, v)));
     cmd
-}
-
-/// One HTTP/1.1 exchange with `connection: close`; the status and the body as text.
-fn http(addr: SocketAddr, method: &str, path: &str, key: Option<&str>, body: Option<&str>) -> (u16, String) {
-    let (status, body) = http_bytes(addr, method, path, key, body);
-    (status, String::from_utf8(body).unwrap())
-}
-
-/// One HTTP/1.1 exchange with `connection: close`; the status and the body's bytes.
-fn http_bytes(addr: SocketAddr, method: &str, path: &str, key: Option<&str>, body: Option<&str>) -> (u16, Vec<u8>) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n");
-    if let Some(k) = key {
-        req.push_str(&format!("authorization: Bearer {k}\r\n"));
-    }
-    if let Some(b) = body {
-        req.push_str(&format!("content-type: application/json\r\ncontent-length: {}\r\n", b.len()));
-    }
-    req.push_str("\r\n");
-    req.push_str(body.unwrap_or(""));
-    s.write_all(req.as_bytes()).unwrap();
-    let mut answer = Vec::new();
-    s.read_to_end(&mut answer).unwrap();
-    let status = std::str::from_utf8(&answer[9..12]).unwrap().parse().unwrap();
-    let split = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    (status, answer[split + 4..].to_vec())
 }
 
 /// Uploads a scan of one blank page (no code on it) as a batch of replies and waits until the

@@ -13,10 +13,8 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
-use hybridpost_compose::ComposeError;
-use hybridpost_core::{Channel, ChannelReason, LetterId, LetterStatus, NewLetter, SiteId};
-use hybridpost_printroom::{Composed, PdfBatchRenderer, PrintItem, PrintroomConfig, PrintroomState};
-use hybridpost_render::{LetterOptions, Sender, lay_out_letter};
+use hybridpost_core::{Channel, ChannelReason, LetterId, LetterStatus, SiteId};
+use hybridpost_printroom::{PdfBatchRenderer, PrintroomConfig, PrintroomState};
 use hybridpost_store::agencies::{self, Agency, Principal, Site};
 use hybridpost_store::letters::{self, LetterRecord};
 use hybridpost_store::testing::test_store;
@@ -27,30 +25,15 @@ use insta::dynamic_redaction;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+mod support;
+
+use support::compose;
+
 const FIXTURE: &str = include_str!("../../../fixtures/letters/official.json");
 
 /// A paragraph repeated to make a letter run onto a second page.
 const LONG_PARAGRAPH: &str = "สำนักงานเขตได้พิจารณาคำขอของท่านตามหลักเกณฑ์และเงื่อนไขที่กำหนดไว้ในระเบียบที่เกี่ยวข้อง \
      โดยได้ตรวจสอบเอกสารหลักฐานประกอบคำขอครบถ้วนแล้ว เห็นว่าเป็นไปตามหลักเกณฑ์ จึงแจ้งให้ท่านทราบและดำเนินการต่อไป";
-
-/// Lays out a letter as the service does, with fixed options (no seal).
-fn compose(item: &PrintItem) -> Result<Composed, ComposeError> {
-    let letter: NewLetter = item.letter.letter().map_err(|e| ComposeError::Stored(e.to_string()))?;
-    let sender = Sender {
-        agency_name: item.agency.name.clone(),
-        agency_address_lines: vec!["ถนนพญาไท แขวงพญาไท".into(), "เขตพญาไท กรุงเทพมหานคร 10400".into()],
-    };
-    let options = LetterOptions {
-        issue_date: time::macros::date!(2026 - 11 - 22),
-        verification_host: "HP.GO.TH".into(),
-        pin: Some("12345678".into()),
-        seal: None,
-        reply: None,
-        seal_url: None,
-    };
-    let (doc, _) = lay_out_letter(&letter, &sender, &options).map_err(|e| ComposeError::Layout(e.to_string()))?;
-    Ok(Composed::Document(doc))
-}
 
 /// Queues a letter for print as the gateway does; `paragraphs` long paragraphs are added to its
 /// body.

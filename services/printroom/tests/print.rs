@@ -11,9 +11,8 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
-use hybridpost_compose::ComposeError;
 use hybridpost_core::{AgencyId, Channel, ChannelReason, HoldReason, LetterId, LetterStatus, NewLetter, SiteId};
-use hybridpost_printroom::{Composed, PdfBatchRenderer, PrintItem, PrintroomConfig, PrintroomState};
+use hybridpost_printroom::{PdfBatchRenderer, PrintItem, PrintroomConfig, PrintroomState};
 use hybridpost_render::{LetterOptions, Sender, lay_out_letter};
 use hybridpost_store::agencies::{self, Agency, Principal, Site};
 use hybridpost_store::events::{self, NewEvent};
@@ -24,6 +23,10 @@ use hybridpost_web::auth::{ApiKeys, generate_api_key};
 use hybridpost_web::rate_limit::RateLimiter;
 use serde_json::{Value, json};
 use tower::ServiceExt;
+
+mod support;
+
+use support::compose;
 
 const FIXTURE: &str = include_str!("../../../fixtures/letters/official.json");
 
@@ -38,33 +41,6 @@ struct World {
     phaya_thai: (SiteId, String),
     blobs_dir: tempfile::TempDir,
     _db: TestStore,
-}
-
-fn compose(item: &PrintItem) -> Result<Composed, ComposeError> {
-    let letter: NewLetter = item.letter.letter().map_err(|e| ComposeError::Stored(e.to_string()))?;
-    let sender = Sender {
-        agency_name: item.agency.name.clone(),
-        agency_address_lines: vec!["ถนนพญาไท แขวงพญาไท".into(), "เขตพญาไท กรุงเทพมหานคร 10400".into()],
-    };
-    let options = LetterOptions {
-        issue_date: time::macros::date!(2026 - 11 - 22),
-        verification_host: "HP.GO.TH".into(),
-        pin: Some("12345678".into()),
-        seal: None,
-        reply: None,
-        seal_url: None,
-    };
-    let (doc, _) = lay_out_letter(&letter, &sender, &options).map_err(|e| ComposeError::Layout(e.to_string()))?;
-    // Letters whose reference says so bring their own PDF, here a damaged one.
-    if letter.reference.starts_with("BYO") {
-        return Ok(Composed::CoverAndPdf(doc, b"%PDF-1.7\n1 0 obj << /Type /Catalog".to_vec()));
-    }
-    // A letter that is an agency's document prints it behind the cover, if storage has it.
-    if letter.document_id.is_some() {
-        let pdf = item.document.clone().ok_or(ComposeError::AgencyPdf("it is missing from storage".into()))?;
-        return Ok(Composed::CoverAndPdf(doc, pdf));
-    }
-    Ok(Composed::Document(doc))
 }
 
 async fn add_site(store: &Store, name: &str, prefixes: &[&str]) -> (SiteId, String) {

@@ -2,10 +2,11 @@
 //! `serve` process that is killed when the test ends.
 #![allow(dead_code, reason = "each test file uses a different part")]
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_hybridpost");
@@ -52,4 +53,31 @@ pub fn spawn_serve(mut cmd: Command) -> Server {
     BufReader::new(child.stdout.as_mut().expect("stdout is piped")).read_line(&mut first).expect("a first line");
     let addr = first.trim().strip_prefix("hybridpost serving on http://").unwrap_or_else(|| panic!("{first}"));
     Server { addr: addr.parse().expect("an address"), child }
+}
+
+/// One HTTP/1.1 exchange with `connection: close`; the status and the body as text.
+pub fn http(addr: SocketAddr, method: &str, path: &str, key: Option<&str>, body: Option<&str>) -> (u16, String) {
+    let (status, body) = http_bytes(addr, method, path, key, body);
+    (status, String::from_utf8(body).unwrap())
+}
+
+/// One HTTP/1.1 exchange with `connection: close`; the status and the body's bytes.
+pub fn http_bytes(addr: SocketAddr, method: &str, path: &str, key: Option<&str>, body: Option<&str>) -> (u16, Vec<u8>) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n");
+    if let Some(k) = key {
+        req.push_str(&format!("authorization: Bearer {k}\r\n"));
+    }
+    if let Some(b) = body {
+        req.push_str(&format!("content-type: application/json\r\ncontent-length: {}\r\n", b.len()));
+    }
+    req.push_str("\r\n");
+    req.push_str(body.unwrap_or(""));
+    s.write_all(req.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).unwrap();
+    let status = std::str::from_utf8(&answer[9..12]).unwrap().parse().unwrap();
+    let split = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    (status, answer[split + 4..].to_vec())
 }
