@@ -6,11 +6,14 @@
 //! - delivering one e-mail at a time over SMTP (STARTTLS, implicit TLS or plain, rustls only)
 //!   or into a file outbox of `.eml` files;
 //! - rendering the e-mail templates under `templates/email/` with minijinja;
-//! - signing, verifying and delivering webhooks per the Standard Webhooks specification.
+//! - signing, verifying and delivering webhooks per the Standard Webhooks specification;
+//! - what each notification says: the outbox rows of webhooks and e-mails ([`outbox`]), which
+//!   callers queue in the transaction that records the happening they announce.
 //!
 //! It must not:
-//! - keep any queue, retry schedule or database state: the caller's outbox decides when to retry,
-//!   guided by [`SendError::is_retryable`] and [`WebhookError::is_retryable`];
+//! - keep any queue, retry schedule or database state of its own: rows go into the store's
+//!   outbox in the caller's transaction, and the notifier decides when to retry, guided by
+//!   [`SendError::is_retryable`] and [`WebhookError::is_retryable`];
 //! - put the content of a citizen's letter into an e-mail: notices carry a secure link only;
 //! - expose `lettre` types in its public API, so that the rest of the project never depends on it.
 #![forbid(unsafe_code)]
@@ -18,6 +21,7 @@
 
 mod email;
 mod mailer;
+pub mod outbox;
 mod pool;
 mod templates;
 mod webhook;

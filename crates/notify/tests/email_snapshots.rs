@@ -28,7 +28,7 @@ fn context(name: &str) -> Value {
             "paper_link": format!("{PUBLIC_URL}/v/paper/{LETTER_ID}/{TOKEN}"),
             "expires_on": "22 ธันวาคม 2569",
         }),
-        // crates/store/src/outbox.rs, `enqueue_agency_notice` (ReplyReceived, from intake's
+        // crates/notify/src/outbox.rs, `agency_notice` (ReplyReceived, from intake's
         // matching: `received_at` is the reply's stored time); `link` from the payload's
         // `link_path`, joined to the public URL by the notifier.
         "reply_received" => json!({

@@ -6,6 +6,10 @@
 //! older than every transaction still running, so a reader's cursor never passes an event that
 //! has yet to commit. Writers take no shared lock for this, so letters from one agency are
 //! inserted in parallel.
+//!
+//! The store records events; it does not announce them. Every function that records events
+//! returns them (as [`Recorded`] when it has a result of its own), and the caller queues their
+//! webhooks in the same transaction with `hybridpost_notify::queue_event_webhooks`.
 
 use std::collections::HashMap;
 
@@ -32,7 +36,8 @@ pub struct NewEvent {
     pub request_id: Option<String>,
 }
 
-/// A recorded event.
+/// A recorded event. One just written must have its webhooks queued by the writer.
+#[must_use = "queue a recorded event's webhooks in the same transaction"]
 #[derive(Clone, Debug, PartialEq)]
 pub struct EventRecord {
     /// Unique id.
@@ -56,6 +61,43 @@ pub struct EventRecord {
     pub request_id: Option<String>,
     /// When.
     pub created_at: String,
+}
+
+/// A store write's result with the events it recorded. Their webhooks are the caller's to
+/// queue, in the same transaction (`hybridpost_notify::queue_event_webhooks`).
+#[must_use = "queue the recorded events' webhooks in the same transaction"]
+#[derive(Clone, Debug, PartialEq)]
+pub struct Recorded<T> {
+    /// What the write returns.
+    pub value: T,
+    /// The events it recorded, in order.
+    pub events: Events,
+}
+
+impl<T> Recorded<T> {
+    /// `value` with the events `events`.
+    pub fn new(value: T, events: impl Into<Events>) -> Self {
+        Recorded { value, events: events.into() }
+    }
+}
+
+/// Events just recorded, in order: their webhooks are the writer's to queue, in the same
+/// transaction (`hybridpost_notify::queue_event_webhooks`).
+#[must_use = "queue the recorded events' webhooks in the same transaction"]
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Events(pub Vec<EventRecord>);
+
+impl std::ops::Deref for Events {
+    type Target = [EventRecord];
+    fn deref(&self) -> &[EventRecord] {
+        &self.0
+    }
+}
+
+impl From<Vec<EventRecord>> for Events {
+    fn from(events: Vec<EventRecord>) -> Self {
+        Events(events)
+    }
 }
 
 /// A position in an agency's event feed: events after it come after it in the feed.
@@ -95,19 +137,20 @@ fn is_postgres(conn: &AnyConnection) -> bool {
     conn.backend_name() == "PostgreSQL"
 }
 
-/// Records an event.
+/// Records an event. The caller queues its webhooks.
 pub async fn append_event(conn: &mut AnyConnection, event: NewEvent) -> Result<EventRecord> {
-    let mut records = append_events(conn, vec![event]).await?;
+    let Events(mut records) = append_events(conn, vec![event]).await?;
     records.pop().ok_or_else(|| StoreError::Corrupt("insert returned no event".into()))
 }
 
 /// Rows of one insert of events: 8 bound values each, well under SQLite's limit of 32766.
 const EVENTS_PER_STATEMENT: usize = 1000;
 
-/// Records several events, in the order given (a thousand to a statement).
-pub async fn append_events(conn: &mut AnyConnection, events: Vec<NewEvent>) -> Result<Vec<EventRecord>> {
+/// Records several events, in the order given (a thousand to a statement). The caller queues
+/// their webhooks.
+pub async fn append_events(conn: &mut AnyConnection, events: Vec<NewEvent>) -> Result<Events> {
     if events.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Events::default());
     }
     let tx_order = if is_postgres(conn) { "pg_current_xact_id()::text::bigint" } else { "0" };
     let created_at = now_text();
@@ -165,9 +208,7 @@ pub async fn append_events(conn: &mut AnyConnection, events: Vec<NewEvent>) -> R
             records[*i].test = row.try_get::<i64, _>(3)? != 0;
         }
     }
-    // Webhooks for agencies with endpoints, in the events' own transaction.
-    crate::outbox::enqueue_event_webhooks(conn, &records).await?;
-    Ok(records)
+    Ok(Events(records))
 }
 
 const COLUMNS: &str =

@@ -11,7 +11,7 @@ use hybridpost_core::{AgencyId, EventKind, HoldReason, LetterId, LetterStatus};
 use sqlx::{AnyConnection, Row};
 
 use crate::agencies::{self, parse_id};
-use crate::events::{NewEvent, append_events};
+use crate::events::{EventRecord, NewEvent, Recorded, append_event, append_events};
 use crate::{Result, StoreError};
 
 /// Most bound values in one `in (…)` list, well under SQLite's limit.
@@ -54,8 +54,8 @@ pub struct StuckLetter {
 }
 
 /// Opens an alarm row for each of `alarms` that has none standing, and records the event of
-/// its kind for those (with their webhooks). Returns the letters whose alarm was raised now.
-pub async fn raise(conn: &mut AnyConnection, alarms: Vec<NewAlarm>, now: &str) -> Result<Vec<LetterId>> {
+/// its kind for those. Returns the letters whose alarm was raised now, and the events.
+pub async fn raise(conn: &mut AnyConnection, alarms: Vec<NewAlarm>, now: &str) -> Result<Recorded<Vec<LetterId>>> {
     let mut events = Vec::new();
     for a in alarms {
         let detail_text = a.detail.get("reason").and_then(|r| r.as_str()).map(str::to_owned);
@@ -99,8 +99,7 @@ pub async fn raise(conn: &mut AnyConnection, alarms: Vec<NewAlarm>, now: &str) -
         }
     }
     let raised = events.iter().map(|e| e.letter_id).collect();
-    append_events(conn, events).await?;
-    Ok(raised)
+    Ok(Recorded::new(raised, append_events(conn, events).await?))
 }
 
 /// Clears the standing alarms of `letters` (all reasons, or only `reason`). Returns the alarms
@@ -137,8 +136,8 @@ pub async fn clear(
 }
 
 /// Raises `unroutable` for each live letter waiting for print whose postcode no site serves and
-/// that has no such alarm standing. Returns the letters newly reported.
-pub async fn find_unroutable(conn: &mut AnyConnection, now: &str) -> Result<Vec<LetterId>> {
+/// that has no such alarm standing. Returns the letters newly reported, and their events.
+pub async fn find_unroutable(conn: &mut AnyConnection, now: &str) -> Result<Recorded<Vec<LetterId>>> {
     let sites = agencies::list_sites(&mut *conn).await?;
     // Thailand has about a thousand postcodes: the distinct ones waiting are few.
     let postcodes: Vec<String> = sqlx::query(
@@ -206,14 +205,14 @@ pub async fn reroute(conn: &mut AnyConnection, now: &str) -> Result<Vec<LetterId
 /// Raises `print_overdue` for each live letter that has waited for print, unchanged, since
 /// before `cutoff` with no alarm standing in that time (a letter already reported as held or
 /// unroutable is not reported again; after its alarm clears, its wait counts afresh). At most
-/// `limit` letters a call. Returns the letters newly reported.
+/// `limit` letters a call. Returns the letters newly reported, and their events.
 pub async fn find_overdue(
     conn: &mut AnyConnection,
     cutoff: &str,
     alarm_after_hours: u64,
     limit: i64,
     now: &str,
-) -> Result<Vec<LetterId>> {
+) -> Result<Recorded<Vec<LetterId>>> {
     let rows = sqlx::query(
         "select letter_id, agency_id, updated_at from letter l where status = 'queued_for_print' and test = 0 \
          and updated_at < $1 and not exists (select 1 from letter_alarm a where a.letter_id = l.letter_id \
@@ -308,14 +307,15 @@ pub enum RetryError {
 }
 
 /// Releases one of the agency's letters held after a failed render: it goes back into its
-/// site's queue for the next batch, with a `print_retried` event naming the failure it had.
+/// site's queue for the next batch, with a `print_retried` event naming the failure it had
+/// (returned).
 pub async fn retry_render(
     conn: &mut AnyConnection,
     agency_id: AgencyId,
     letter_id: LetterId,
     request_id: Option<&str>,
     now: &str,
-) -> Result<(), RetryError> {
+) -> Result<EventRecord, RetryError> {
     let row = sqlx::query("select status, print_hold from letter where letter_id = $1 and agency_id = $2")
         .bind(letter_id.to_string())
         .bind(agency_id.to_string())
@@ -346,17 +346,17 @@ pub async fn retry_render(
         return Err(StoreError::Conflict(format!("letter {letter_id} changed while it was being retried")).into());
     }
     clear(conn, &[letter_id], Some(HoldReason::RenderFailed), now).await?;
-    append_events(
+    let event = append_event(
         conn,
-        vec![NewEvent {
+        NewEvent {
             agency_id,
             letter_id,
             kind: EventKind::PrintRetried,
             status: LetterStatus::QueuedForPrint,
             detail: Some(serde_json::json!({"previous_reason": hold})),
             request_id: request_id.map(str::to_owned),
-        }],
+        },
     )
     .await?;
-    Ok(())
+    Ok(event)
 }

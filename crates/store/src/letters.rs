@@ -8,7 +8,7 @@ use serde::Deserialize;
 use sqlx::{AnyConnection, Row};
 
 use crate::agencies::parse_id;
-use crate::events::{EventRecord, NewEvent, append_event};
+use crate::events::{NewEvent, Recorded, append_event};
 use crate::{Result, StoreError, conflict_or, flag, now_text, placeholder_row, values_rows};
 
 /// A letter as stored.
@@ -292,6 +292,7 @@ pub async fn count_letters(conn: &mut AnyConnection) -> Result<i64> {
 /// allows it. The update is conditional on the status read, so two racing changes cannot both
 /// win. Run it inside the caller's transaction. It acts on letters of either mode: code
 /// answering an agency reads the letter through [`get_letter`] with the caller's scope first.
+/// Returns the letter as it now is, and its event, whose webhooks the caller queues.
 pub async fn transition(
     conn: &mut AnyConnection,
     agency_id: AgencyId,
@@ -299,7 +300,7 @@ pub async fn transition(
     to: LetterStatus,
     detail: Option<serde_json::Value>,
     request_id: Option<&str>,
-) -> Result<(LetterRecord, EventRecord), TransitionFailure> {
+) -> Result<Recorded<LetterRecord>, TransitionFailure> {
     let mut letter = get_agency_letter(conn, agency_id, letter_id).await?.ok_or(TransitionFailure::NotFound)?;
     let from = letter.status;
     from.transition(to)?;
@@ -334,7 +335,7 @@ pub async fn transition(
     .await?;
     letter.status = to;
     letter.updated_at = now;
-    Ok((letter, event))
+    Ok(Recorded::new(letter, vec![event]))
 }
 
 fn from_row(r: &sqlx::any::AnyRow) -> Result<LetterRecord> {

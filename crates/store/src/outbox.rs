@@ -9,17 +9,15 @@
 //!   out cannot overwrite what the next one recorded.
 //! - **Retries** are scheduled by the caller (the notifier decides backoff and give-up time);
 //!   this module records each attempt and the outcome.
-//! - **Webhooks** for the feed: [`crate::events::append_events`] calls
-//!   `enqueue_event_webhooks`, so every event of an agency that has endpoints gets one
-//!   webhook row per endpoint in the event's own transaction. The event feed stays the source
-//!   of truth; webhooks are a push copy of it.
+//! - **What a notification says** is not decided here: `hybridpost_notify` builds the rows
+//!   (webhook bodies, e-mail template contexts) and its callers insert them with
+//!   [`insert_notifications`] in the transaction that records the happening. The event feed
+//!   stays the source of truth; webhooks are a push copy of it.
 
 use hybridpost_core::{AgencyId, AgencyScope, EndpointId, EventKind, LetterId};
 use sqlx::{AnyConnection, Row};
 
 use crate::agencies::parse_id;
-use crate::events::EventRecord;
-use crate::letters::LetterRecord;
 use crate::{Result, StoreError, now_text, values_rows};
 
 /// How a notification travels.
@@ -200,178 +198,6 @@ pub async fn insert_notifications(conn: &mut AnyConnection, items: &[NewNotifica
         q.execute(&mut *conn).await?;
     }
     Ok(ids)
-}
-
-/// Queues the e-mail notice of a digital letter to the citizen's verified address, in the
-/// caller's transaction (the one storing the letter). The notifier renders it when it sends:
-/// a notice and a secure link, never the letter's content.
-pub async fn enqueue_digital_notice(conn: &mut AnyConnection, letter: &LetterRecord, email: &str) -> Result<String> {
-    let ids = insert_notifications(conn, &[digital_notice(letter, email)]).await?;
-    ids.into_iter().next().ok_or_else(|| StoreError::Corrupt("no notification id".into()))
-}
-
-/// The row of a digital letter's notice (see [`enqueue_digital_notice`]), for callers that
-/// insert many at once with [`insert_notifications`].
-pub fn digital_notice(letter: &LetterRecord, email: &str) -> NewNotification {
-    NewNotification {
-        kind: NotificationKind::Email,
-        purpose: purpose::DIGITAL_LETTER,
-        agency_id: Some(letter.agency_id),
-        letter_id: Some(letter.letter_id),
-        recipient: email.to_owned(),
-        payload: serde_json::json!({"template": purpose::DIGITAL_LETTER}).to_string(),
-    }
-}
-
-/// A notice for an agency about one of its letters.
-#[derive(Clone, Debug)]
-pub enum AgencyNotice {
-    /// A citizen's reply arrived.
-    ReplyReceived {
-        /// Who sent it, as written on the reply (shown to the agency only).
-        sender_name: String,
-        /// When it arrived (UTC, RFC 3339).
-        received_at: String,
-    },
-    /// The letter came back undelivered.
-    LetterReturned {
-        /// Why, in Thai.
-        reason: String,
-        /// Why, in English.
-        reason_en: String,
-        /// When it came back (UTC, RFC 3339).
-        returned_at: String,
-    },
-}
-
-/// Queues an e-mail about `letter_id` to its agency's contact address, in the caller's
-/// transaction. Returns `None` when the agency has no contact address. The webhook for the same
-/// happening goes out with the event the caller appends (`reply_received`, `returned`) in the
-/// same transaction, to every endpoint the agency registered.
-pub async fn enqueue_agency_notice(
-    conn: &mut AnyConnection,
-    agency_id: AgencyId,
-    letter_id: LetterId,
-    notice: &AgencyNotice,
-) -> Result<Option<String>> {
-    let agency = crate::agencies::get_agency(conn, agency_id)
-        .await?
-        .ok_or_else(|| StoreError::Invalid(format!("no agency {agency_id}")))?;
-    let Some(contact) = agency.contact_email.clone().filter(|c| !c.trim().is_empty()) else {
-        return Ok(None);
-    };
-    let letter = crate::letters::get_letter_any_agency(conn, letter_id)
-        .await?
-        .filter(|l| l.agency_id == agency_id)
-        .ok_or_else(|| StoreError::Invalid(format!("no letter {letter_id} of agency {agency_id}")))?;
-    let recipient_name = letter.recipient_name().to_owned();
-    let agency_name_en = agency.name_en.clone().unwrap_or_else(|| agency.name.clone());
-    let link_path = format!("/v1/letters/{letter_id}");
-    let (purpose, context) = match notice {
-        AgencyNotice::ReplyReceived { sender_name, received_at } => (
-            purpose::REPLY_RECEIVED,
-            serde_json::json!({
-                "agency_name": agency.name, "agency_name_en": agency_name_en, "sender_name": sender_name,
-                "letter_ref": letter.reference, "received_at": received_at,
-            }),
-        ),
-        AgencyNotice::LetterReturned { reason, reason_en, returned_at } => (
-            purpose::LETTER_RETURNED,
-            serde_json::json!({
-                "agency_name": agency.name, "agency_name_en": agency_name_en, "recipient_name": recipient_name,
-                "letter_ref": letter.reference, "returned_at": returned_at, "reason": reason, "reason_en": reason_en,
-            }),
-        ),
-    };
-    let payload = serde_json::json!({"template": purpose, "context": context, "link_path": link_path});
-    let ids = insert_notifications(
-        conn,
-        &[NewNotification {
-            kind: NotificationKind::Email,
-            purpose,
-            agency_id: Some(agency_id),
-            letter_id: Some(letter_id),
-            recipient: contact,
-            payload: payload.to_string(),
-        }],
-    )
-    .await?;
-    Ok(ids.into_iter().next())
-}
-
-/// The body of the webhook that carries `event` (Standard Webhooks' `type` / `timestamp` /
-/// `data` envelope).
-pub fn event_webhook_body(event: &EventRecord) -> String {
-    serde_json::json!({
-        "type": format!("letter.{}", event.kind),
-        "timestamp": event.created_at,
-        "data": {
-            "event_id": event.event_id.to_string(),
-            "letter_id": event.letter_id.to_string(),
-            "kind": event.kind,
-            "status": event.status.as_str(),
-            "detail": event.detail,
-            "created_at": event.created_at,
-        },
-    })
-    .to_string()
-}
-
-/// True for events that must not be pushed by webhook: a webhook that failed is reported on the
-/// timeline and in the feed, not by another webhook to the same failing endpoints.
-fn is_webhook_failure(event: &EventRecord) -> bool {
-    event.kind == hybridpost_core::EventKind::NotificationFailed
-        && event.detail.as_ref().and_then(|d| d.get("channel")).and_then(|c| c.as_str()) == Some("webhook")
-}
-
-/// Queues one webhook per event and matching endpoint of the events' agencies. Called by
-/// [`crate::events::append_events`], inside the transaction that records the events.
-pub(crate) async fn enqueue_event_webhooks(conn: &mut AnyConnection, events: &[EventRecord]) -> Result<()> {
-    let mut agencies: Vec<String> = events.iter().map(|e| e.agency_id.to_string()).collect();
-    agencies.sort();
-    agencies.dedup();
-    if agencies.is_empty() {
-        return Ok(());
-    }
-    let params: Vec<String> = (1..=agencies.len()).map(|i| format!("${i}")).collect();
-    let sql = format!(
-        "select endpoint_id, agency_id, events, test from webhook_endpoint \
-         where deleted_at is null and agency_id in ({})",
-        params.join(", ")
-    );
-    let mut q = sqlx::query(&sql);
-    for a in &agencies {
-        q = q.bind(a.clone());
-    }
-    let endpoints = q.fetch_all(&mut *conn).await?;
-    if endpoints.is_empty() {
-        return Ok(());
-    }
-    let mut rows = Vec::new();
-    for r in &endpoints {
-        let endpoint_id: String = r.try_get(0)?;
-        let agency_id: String = r.try_get(1)?;
-        // Test letters' events go to test endpoints only, live letters' to live ones.
-        let test = r.try_get::<i64, _>(3)? != 0;
-        // A stored name the service no longer emits matches nothing.
-        let filter: Vec<String> = serde_json::from_str(&r.try_get::<String, _>(2)?)
-            .map_err(|e| StoreError::Corrupt(format!("webhook endpoint {endpoint_id} events: {e}")))?;
-        for event in events.iter().filter(|e| e.agency_id.to_string() == agency_id && e.test == test) {
-            if is_webhook_failure(event) || !(filter.is_empty() || filter.iter().any(|k| k == event.kind.as_str())) {
-                continue;
-            }
-            rows.push(NewNotification {
-                kind: NotificationKind::Webhook,
-                purpose: purpose::EVENT,
-                agency_id: Some(event.agency_id),
-                letter_id: Some(event.letter_id),
-                recipient: endpoint_id.clone(),
-                payload: event_webhook_body(event),
-            });
-        }
-    }
-    insert_notifications(conn, &rows).await?;
-    Ok(())
 }
 
 /// Claims up to `limit` due notifications for `token` until `lease_until`, counting the attempt.
@@ -679,6 +505,30 @@ pub async fn list_endpoints(conn: &mut AnyConnection, scope: AgencyScope) -> Res
     .fetch_all(conn)
     .await?;
     rows.iter().map(endpoint_from_row).collect()
+}
+
+/// The endpoints (not deleted, of both modes) of `agencies`, oldest first.
+pub async fn endpoints_of(conn: &mut AnyConnection, agencies: &[AgencyId]) -> Result<Vec<WebhookEndpoint>> {
+    let mut agencies: Vec<String> = agencies.iter().map(ToString::to_string).collect();
+    agencies.sort();
+    agencies.dedup();
+    let mut endpoints = Vec::new();
+    for chunk in agencies.chunks(500) {
+        let params: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "select {ENDPOINT_COLUMNS} from webhook_endpoint where deleted_at is null and agency_id in ({}) \
+             order by created_at, endpoint_id",
+            params.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for a in chunk {
+            q = q.bind(a.clone());
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            endpoints.push(endpoint_from_row(&row)?);
+        }
+    }
+    Ok(endpoints)
 }
 
 /// A live endpoint by id, whichever agency owns it.

@@ -10,7 +10,7 @@ use hybridpost_core::{AgencyId, BatchId, HoldReason, LetterId, LetterStatus, Sit
 use sqlx::{AnyConnection, Row};
 
 use crate::agencies::parse_id;
-use crate::events::{NewEvent, append_events};
+use crate::events::{Events, NewEvent, Recorded, append_events};
 use crate::held::{self, NewAlarm};
 use crate::{Result, StoreError, conflict_or, values_rows};
 
@@ -117,13 +117,13 @@ pub async fn queued_letters(conn: &mut AnyConnection, prefixes: &[String], limit
 
 /// Closes a batch of `letters` (in envelope order) for `site`: each letter still queued moves
 /// to `batched` with an event; a letter that changed meanwhile (cancelled) is left out.
-/// Returns the batch, or `None` when no letter was left.
+/// Returns the batch, or `None` when no letter was left, and the `batched` events.
 pub async fn create_batch(
     conn: &mut AnyConnection,
     site_id: SiteId,
     letters: &[QueuedLetter],
     now: &str,
-) -> Result<Option<BatchRecord>> {
+) -> Result<Recorded<Option<BatchRecord>>> {
     let batch_id = BatchId::new();
     let mut taken = Vec::new();
     for l in letters {
@@ -141,7 +141,7 @@ pub async fn create_batch(
         }
     }
     if taken.is_empty() {
-        return Ok(None);
+        return Ok(Recorded::new(None, Vec::new()));
     }
     // A letter that moves on is no longer late or unroutable.
     let taken_ids: Vec<LetterId> = taken.iter().map(|l| l.letter_id).collect();
@@ -179,8 +179,8 @@ pub async fn create_batch(
             request_id: None,
         })
         .collect();
-    append_events(conn, events).await?;
-    get_batch(conn, Some(site_id), batch_id).await
+    let events = append_events(conn, events).await?;
+    Ok(Recorded::new(get_batch(conn, Some(site_id), batch_id).await?, events))
 }
 
 /// Reads a batch; with `site`, only that site's.
@@ -336,13 +336,13 @@ pub struct RenderResult {
 /// Records a rendered batch: it becomes ready, its letters get their pages, and each failed
 /// letter leaves the batch, goes back to the queue held with the reason, and gets a
 /// `render_failed` alarm and event (see [`crate::held`]). Returns false when the claim was
-/// lost (another worker finished it).
+/// lost (another worker finished it), and the events.
 pub async fn finish_render(
     conn: &mut AnyConnection,
     batch_id: BatchId,
     result: &RenderResult,
     now: &str,
-) -> Result<bool> {
+) -> Result<Recorded<bool>> {
     let updated = sqlx::query(
         "update print_batch set status = 'ready', letter_count = $1, page_count = $2, sheet_count = $3, pdf_blob = $4, \
          manifest_blob = $5, pdf_sha256 = $6, rendered_at = $7, claimed_until = null \
@@ -360,7 +360,7 @@ pub async fn finish_render(
     .await?
     .rows_affected();
     if updated != 1 {
-        return Ok(false);
+        return Ok(Recorded::new(false, Vec::new()));
     }
     for p in &result.placements {
         sqlx::query("update print_batch_letter set first_page = $1, pages = $2, sheets = $3 where batch_id = $4 and letter_id = $5")
@@ -388,7 +388,7 @@ pub async fn finish_render(
         .bind(f.letter_id.to_string())
         .execute(&mut *conn)
         .await?;
-        // The alarm writes the `render_failed` event, with its webhooks.
+        // The alarm writes the `render_failed` event.
         alarms.push(NewAlarm {
             letter_id: f.letter_id,
             agency_id: f.agency_id,
@@ -398,8 +398,8 @@ pub async fn finish_render(
             request_id: None,
         });
     }
-    held::raise(conn, alarms, now).await?;
-    Ok(true)
+    let raised = held::raise(conn, alarms, now).await?;
+    Ok(Recorded::new(true, raised.events))
 }
 
 /// Why a batch step was refused.
@@ -426,10 +426,10 @@ pub async fn mark_printed(
     batch_id: BatchId,
     now: &str,
     request_id: Option<&str>,
-) -> Result<BatchRecord, BatchStepError> {
+) -> Result<Recorded<BatchRecord>, BatchStepError> {
     step(conn, site, batch_id, BatchStatus::Ready, BatchStatus::Printed, now).await?;
     let letters = batch_letters(conn, batch_id).await?;
-    move_letters(
+    let events = move_letters(
         conn,
         &letters,
         LetterStatus::Batched,
@@ -439,7 +439,8 @@ pub async fn mark_printed(
         |_| serde_json::json!({"batch_id": batch_id, "site_id": site}),
     )
     .await?;
-    get_batch(conn, Some(site), batch_id).await?.ok_or(BatchStepError::NotFound)
+    let batch = get_batch(conn, Some(site), batch_id).await?.ok_or(BatchStepError::NotFound)?;
+    Ok(Recorded::new(batch, events))
 }
 
 /// Marks a printed batch dispatched with one S10 tracking number per letter (already checked
@@ -451,7 +452,7 @@ pub async fn mark_dispatched(
     tracking: &[(LetterId, String)],
     now: &str,
     request_id: Option<&str>,
-) -> Result<BatchRecord, BatchStepError> {
+) -> Result<Recorded<BatchRecord>, BatchStepError> {
     let letters = batch_letters(conn, batch_id).await?;
     let by_letter: std::collections::HashMap<LetterId, &String> = tracking.iter().map(|(l, t)| (*l, t)).collect();
     if by_letter.len() != tracking.len() {
@@ -480,7 +481,7 @@ pub async fn mark_dispatched(
                 other => other.into(),
             })?;
     }
-    move_letters(
+    let events = move_letters(
         conn,
         &letters,
         LetterStatus::Printed,
@@ -490,7 +491,8 @@ pub async fn mark_dispatched(
         |l| serde_json::json!({"batch_id": batch_id, "tracking_number": by_letter.get(&l.letter_id)}),
     )
     .await?;
-    get_batch(conn, Some(site), batch_id).await?.ok_or(BatchStepError::NotFound)
+    let batch = get_batch(conn, Some(site), batch_id).await?.ok_or(BatchStepError::NotFound)?;
+    Ok(Recorded::new(batch, events))
 }
 
 async fn step(
@@ -533,7 +535,7 @@ async fn move_letters(
     now: &str,
     request_id: Option<&str>,
     detail: impl Fn(&BatchLetter) -> serde_json::Value,
-) -> Result<()> {
+) -> Result<Events> {
     let mut events = Vec::with_capacity(letters.len());
     for l in letters {
         let changed =
@@ -556,8 +558,7 @@ async fn move_letters(
             });
         }
     }
-    append_events(conn, events).await?;
-    Ok(())
+    append_events(conn, events).await
 }
 
 fn batch_from_row(r: &sqlx::any::AnyRow) -> Result<BatchRecord> {

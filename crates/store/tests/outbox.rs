@@ -1,19 +1,17 @@
-//! The notification outbox on SQLite and PostgreSQL (`ops/test.sh` runs it on both): rows are
-//! written with their events, claims never hand one row to two workers, and a lost claim cannot
-//! overwrite the next worker's result.
+//! The notification outbox on SQLite and PostgreSQL (`ops/test.sh` runs it on both): claims
+//! never hand one row to two workers, and a lost claim cannot overwrite the next worker's
+//! result. What goes into it, and that it commits with its event, is `hybridpost-notify`'s
+//! `tests/outbox.rs`.
 #![expect(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
 
-use hybridpost_core::AgencyScope;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use hybridpost_core::{AgencyId, Channel, ChannelReason, EndpointId, EventKind, LetterId, LetterStatus};
+use hybridpost_core::{AgencyId, Channel, ChannelReason, LetterId, LetterStatus};
 use hybridpost_store::agencies::{self, Agency};
-use hybridpost_store::events::{self, NewEvent};
 use hybridpost_store::letters::{self, LetterRecord};
 use hybridpost_store::outbox::{
-    self, AgencyNotice, Attempt, DigitalLink, Fault, NewNotification, NotificationKind, NotificationStatus,
-    WebhookEndpoint,
+    self, Attempt, DigitalLink, Fault, NewNotification, NotificationKind, NotificationStatus,
 };
 use hybridpost_store::testing::test_store;
 use hybridpost_store::{Store, now_text, timestamp_text};
@@ -49,17 +47,6 @@ fn letter(agency_id: AgencyId) -> LetterRecord {
     }
 }
 
-fn accepted(l: &LetterRecord) -> NewEvent {
-    NewEvent {
-        agency_id: l.agency_id,
-        letter_id: l.letter_id,
-        kind: EventKind::Accepted,
-        status: LetterStatus::Accepted,
-        detail: None,
-        request_id: None,
-    }
-}
-
 fn email(to: &str) -> NewNotification {
     NewNotification {
         kind: NotificationKind::Email,
@@ -73,116 +60,6 @@ fn email(to: &str) -> NewNotification {
 
 fn later(secs: i64) -> String {
     timestamp_text(time::OffsetDateTime::now_utc() + time::Duration::seconds(secs))
-}
-
-#[tokio::test]
-async fn a_digital_notice_commits_or_rolls_back_with_its_letter() {
-    let db = test_store().await;
-    let store = &db.store;
-    let a = agency(store, None).await;
-
-    let kept = letter(a);
-    let mut tx = store.begin().await.unwrap();
-    letters::insert_letter(&mut tx, &kept).await.unwrap();
-    events::append_event(&mut tx, accepted(&kept)).await.unwrap();
-    let id = outbox::enqueue_digital_notice(&mut tx, &kept, "somchai@example.co.th").await.unwrap();
-    tx.commit().await.unwrap();
-
-    let dropped = letter(a);
-    let mut tx = store.begin().await.unwrap();
-    letters::insert_letter(&mut tx, &dropped).await.unwrap();
-    outbox::enqueue_digital_notice(&mut tx, &dropped, "somchai@example.co.th").await.unwrap();
-    tx.rollback().await.unwrap();
-
-    let mut conn = store.read().await.unwrap();
-    let n = outbox::get_notification(&mut conn, &id).await.unwrap().unwrap();
-    assert_eq!(n.status, NotificationStatus::Pending);
-    assert_eq!(n.letter_id, Some(kept.letter_id));
-    assert_eq!(n.kind, NotificationKind::Email);
-    assert!(outbox::letter_notifications(&mut conn, dropped.letter_id).await.unwrap().is_empty());
-    assert_eq!(outbox::count_by_status(&mut conn).await.unwrap(), (1, 0, 0, 0));
-}
-
-#[tokio::test]
-async fn events_of_an_agency_with_endpoints_queue_one_webhook_per_matching_endpoint() {
-    let db = test_store().await;
-    let store = &db.store;
-    let a = agency(store, None).await;
-    let other = agency(store, None).await;
-    let ids: std::collections::HashMap<&str, EndpointId> =
-        ["all", "opened-only", "gone", "others"].into_iter().map(|name| (name, EndpointId::new())).collect();
-    let endpoint = |id: &str, agency_id, events: &[EventKind]| WebhookEndpoint {
-        endpoint_id: ids[id],
-        agency_id,
-        test: false,
-        url: "https://agency.example/hooks".into(),
-        events: events.to_vec(),
-        secret_wrapped: vec![1, 2, 3],
-        created_at: now_text(),
-    };
-    let mut tx = store.begin().await.unwrap();
-    outbox::insert_endpoint(&mut tx, &endpoint("all", a, &[])).await.unwrap();
-    outbox::insert_endpoint(&mut tx, &endpoint("opened-only", a, &[EventKind::Opened])).await.unwrap();
-    outbox::insert_endpoint(&mut tx, &endpoint("gone", a, &[])).await.unwrap();
-    outbox::insert_endpoint(&mut tx, &endpoint("others", other, &[])).await.unwrap();
-    assert!(outbox::delete_endpoint(&mut tx, AgencyScope::live(a), ids["gone"]).await.unwrap());
-    assert!(
-        !outbox::delete_endpoint(&mut tx, AgencyScope::live(a), ids["others"]).await.unwrap(),
-        "another agency's endpoint"
-    );
-    tx.commit().await.unwrap();
-
-    let l = letter(a);
-    let mut tx = store.begin().await.unwrap();
-    letters::insert_letter(&mut tx, &l).await.unwrap();
-    events::append_event(&mut tx, accepted(&l)).await.unwrap();
-    let failed = NewEvent {
-        kind: EventKind::NotificationFailed,
-        detail: Some(serde_json::json!({"channel": "webhook"})),
-        ..accepted(&l)
-    };
-    events::append_event(&mut tx, failed).await.unwrap();
-    tx.commit().await.unwrap();
-
-    let mut conn = store.read().await.unwrap();
-    let queued = outbox::letter_notifications(&mut conn, l.letter_id).await.unwrap();
-    assert_eq!(queued.len(), 1, "one endpoint takes every event; a failed webhook is not pushed: {queued:?}");
-    assert_eq!(queued[0].recipient, ids["all"].to_string());
-    let body: serde_json::Value = serde_json::from_str(&queued[0].payload).unwrap();
-    assert_eq!(body["type"], "letter.accepted");
-    assert_eq!(body["data"]["letter_id"], l.letter_id.to_string());
-    let listed = outbox::list_endpoints(&mut conn, AgencyScope::live(a)).await.unwrap();
-    assert_eq!(listed.iter().map(|e| e.endpoint_id).collect::<Vec<_>>(), [ids["all"], ids["opened-only"]]);
-}
-
-#[tokio::test]
-async fn agency_notices_go_to_the_contact_address_when_there_is_one() {
-    let db = test_store().await;
-    let store = &db.store;
-    let with = agency(store, Some("saraban@rd.go.th")).await;
-    let without = agency(store, None).await;
-    let (l1, l2) = (letter(with), letter(without));
-    let mut tx = store.begin().await.unwrap();
-    letters::insert_letters(&mut tx, &[l1.clone(), l2.clone()]).await.unwrap();
-    let notice = AgencyNotice::LetterReturned {
-        reason: "ไม่มีผู้รับตามจ่าหน้า".into(),
-        reason_en: "addressee unknown".into(),
-        returned_at: now_text(),
-    };
-    let id = outbox::enqueue_agency_notice(&mut tx, with, l1.letter_id, &notice).await.unwrap().unwrap();
-    assert!(outbox::enqueue_agency_notice(&mut tx, without, l2.letter_id, &notice).await.unwrap().is_none());
-    let reply =
-        AgencyNotice::ReplyReceived { sender_name: "สมชาย ใจดี".into(), received_at: now_text() };
-    outbox::enqueue_agency_notice(&mut tx, with, l1.letter_id, &reply).await.unwrap().unwrap();
-    tx.commit().await.unwrap();
-    let mut conn = store.read().await.unwrap();
-    let n = outbox::get_notification(&mut conn, &id).await.unwrap().unwrap();
-    assert_eq!(n.recipient, "saraban@rd.go.th");
-    assert_eq!(n.purpose, "letter_returned");
-    let payload: serde_json::Value = serde_json::from_str(&n.payload).unwrap();
-    assert_eq!(payload["context"]["letter_ref"], "RD-2569-000123");
-    assert_eq!(payload["context"]["agency_name_en"], "The Revenue Department");
-    assert_eq!(payload["link_path"], format!("/v1/letters/{}", l1.letter_id));
 }
 
 #[tokio::test]

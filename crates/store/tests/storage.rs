@@ -47,7 +47,8 @@ fn letter(agency_id: AgencyId, status: LetterStatus) -> LetterRecord {
 async fn insert(store: &Store, l: &LetterRecord) {
     let mut tx = store.begin().await.unwrap();
     letters::insert_letter(&mut tx, l).await.unwrap();
-    events::append_event(
+    // The store's own tests register no webhook endpoints: there are no webhooks to queue.
+    let _recorded = events::append_event(
         &mut tx,
         NewEvent {
             agency_id: l.agency_id,
@@ -174,9 +175,10 @@ async fn transitions_follow_the_status_machine_and_record_events() {
     insert(&t.store, &l).await;
 
     let mut tx = t.store.begin().await.unwrap();
-    let (after, event) =
-        letters::transition(&mut tx, a, l.letter_id, LetterStatus::Batched, None, Some("req-1")).await.unwrap();
+    let moved = letters::transition(&mut tx, a, l.letter_id, LetterStatus::Batched, None, Some("req-1")).await.unwrap();
     tx.commit().await.unwrap();
+    assert_eq!(moved.events.len(), 1, "{moved:?}");
+    let (after, event) = (moved.value, &moved.events[0]);
     assert_eq!(after.status, LetterStatus::Batched);
     assert_eq!((event.kind.as_str(), event.request_id.as_deref()), ("batched", Some("req-1")));
 

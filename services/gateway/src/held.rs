@@ -16,6 +16,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use hybridpost_core::LetterId;
+use hybridpost_notify::outbox::queue_event_webhooks;
 use hybridpost_store::held::{self, RetryError};
 use hybridpost_store::{AnyConnection, Result as StoreResult, letters, now_text};
 use hybridpost_web::problem::{ApiError, Problem};
@@ -67,15 +68,18 @@ pub(crate) async fn retry_letter(
     letters::get_letter(&mut tx, caller.scope(), letter_id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no letter {letter_id}")))?;
-    held::retry_render(&mut tx, caller.agency_id, letter_id, request_id, &now_text()).await.map_err(|e| match e {
-        RetryError::NotFound => ApiError::NotFound(format!("no letter {letter_id}")),
-        RetryError::NotHeld { .. } => ApiError::Conflict { kind: "letter-not-held", detail: e.to_string() },
-        RetryError::Store(e) if e.is_unique_violation() => ApiError::Conflict {
-            kind: "letter-changed",
-            detail: "the letter changed while it was being retried; read it and try again".into(),
+    let event = held::retry_render(&mut tx, caller.agency_id, letter_id, request_id, &now_text()).await.map_err(
+        |e| match e {
+            RetryError::NotFound => ApiError::NotFound(format!("no letter {letter_id}")),
+            RetryError::NotHeld { .. } => ApiError::Conflict { kind: "letter-not-held", detail: e.to_string() },
+            RetryError::Store(e) if e.is_unique_violation() => ApiError::Conflict {
+                kind: "letter-changed",
+                detail: "the letter changed while it was being retried; read it and try again".into(),
+            },
+            RetryError::Store(e) => e.into(),
         },
-        RetryError::Store(e) => e.into(),
-    })?;
+    )?;
+    queue_event_webhooks(&mut tx, &[event]).await?;
     let record = letters::get_letter(&mut tx, caller.scope(), letter_id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no letter {letter_id}")))?;

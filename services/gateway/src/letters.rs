@@ -8,8 +8,9 @@ use hybridpost_compose::LetterPdfError;
 use hybridpost_core::letter::CheckedLetter;
 use hybridpost_core::{Channel, ChannelReason, CitizenId, LetterId, LetterStatus, NewLetter};
 use hybridpost_keyring::{SealRequest, to_seal_date};
+use hybridpost_notify::outbox::queue_event_webhooks;
 use hybridpost_seal::{ContentDigest, DocumentType};
-use hybridpost_store::events::{self, NewEvent};
+use hybridpost_store::events::{self, NewEvent, Recorded};
 use hybridpost_store::letters::{self, LetterRecord, LetterSeal, TransitionFailure};
 use hybridpost_store::{channels, idempotency, now_text};
 use hybridpost_web::problem::{ApiError, Problem};
@@ -482,7 +483,7 @@ pub(crate) async fn withdraw_letter(
             detail: format!("letter {letter_id} is already withdrawn"),
         });
     }
-    events::append_event(
+    let event = events::append_event(
         &mut tx,
         NewEvent {
             agency_id: caller.agency_id,
@@ -494,6 +495,7 @@ pub(crate) async fn withdraw_letter(
         },
     )
     .await?;
+    queue_event_webhooks(&mut tx, &[event]).await?;
     tx.commit().await?;
     record.withdrawn = Some((reason.to_owned(), now));
     tracing::info!(letter.id = %letter_id, "letter {letter_id} withdrawn: {reason}");
@@ -551,7 +553,7 @@ pub(crate) async fn cancel_letter(
     let held = crate::held::release_for_cancel(&mut tx, letter_id).await?;
     let result =
         letters::transition(&mut tx, caller.agency_id, letter_id, LetterStatus::Cancelled, held, request_id).await;
-    let (mut record, _) = result.map_err(|e| match e {
+    let Recorded { value: mut record, events } = result.map_err(|e| match e {
         TransitionFailure::NotFound => ApiError::NotFound(format!("no letter {letter_id}")),
         TransitionFailure::NotAllowed(why) => {
             ApiError::Conflict { kind: "letter-not-cancellable", detail: why.to_string() }
@@ -562,6 +564,7 @@ pub(crate) async fn cancel_letter(
         },
         TransitionFailure::Store(e) => e.into(),
     })?;
+    queue_event_webhooks(&mut tx, &events).await?;
     // Its seal stops verifying as genuine: a cancelled letter is withdrawn.
     let now = now_text();
     if letters::withdraw(&mut tx, letter_id, "cancelled", &now).await? {

@@ -7,6 +7,7 @@
 //! If a batch fails (an idempotency key used twice at once, a fault), each of its letters is
 //! written again in a transaction of its own, so one bad letter never sinks the others.
 
+use hybridpost_notify::outbox::{digital_notice, queue_event_webhooks};
 use hybridpost_store::events::{self, NewEvent};
 use hybridpost_store::idempotency::{self, IdempotencyRecord};
 use hybridpost_store::letters::{self, LetterRecord};
@@ -95,11 +96,11 @@ async fn write_batch<'a>(
     let mut tx = store.begin().await?;
     let records: Vec<LetterRecord> = letters.clone().map(|l| l.record.clone()).collect();
     letters::insert_letters(&mut tx, &records).await?;
-    events::append_events(&mut tx, letters.clone().flat_map(|l| l.events.iter().cloned()).collect()).await?;
-    let notices: Vec<_> = letters
-        .clone()
-        .filter_map(|l| l.digital_notice.as_ref().map(|to| outbox::digital_notice(&l.record, to)))
-        .collect();
+    let recorded =
+        events::append_events(&mut tx, letters.clone().flat_map(|l| l.events.iter().cloned()).collect()).await?;
+    queue_event_webhooks(&mut tx, &recorded).await?;
+    let notices: Vec<_> =
+        letters.clone().filter_map(|l| l.digital_notice.as_ref().map(|to| digital_notice(&l.record, to))).collect();
     outbox::insert_notifications(&mut tx, &notices).await?;
     for l in letters {
         if let Some((key, stored)) = &l.idempotency {

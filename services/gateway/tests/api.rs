@@ -438,9 +438,17 @@ async fn a_letter_can_be_cancelled_only_before_batching() {
         all[0].agency_id
     };
     let mut tx = h.store.begin().await.unwrap();
-    letters::transition(&mut tx, agency_id, id.parse().unwrap(), hybridpost_core::LetterStatus::Batched, None, None)
-        .await
-        .unwrap();
+    let moved = letters::transition(
+        &mut tx,
+        agency_id,
+        id.parse().unwrap(),
+        hybridpost_core::LetterStatus::Batched,
+        None,
+        None,
+    )
+    .await
+    .unwrap();
+    hybridpost_notify::outbox::queue_event_webhooks(&mut tx, &moved.events).await.unwrap();
     tx.commit().await.unwrap();
     let late = h.call(Method::POST, &format!("/v1/letters/{id}/cancel"), Some(&h.a), None, &[]).await;
     assert_problem(&late, StatusCode::CONFLICT);
@@ -797,7 +805,8 @@ async fn a_letter_that_is_out_can_be_withdrawn_once_and_only_by_its_agency() {
     for step in [None, Some(LetterStatus::Batched), Some(LetterStatus::Printed), Some(LetterStatus::Dispatched)] {
         if let Some(to) = step {
             let mut tx = h.store.begin().await.unwrap();
-            letters::transition(&mut tx, agency_id, id.parse().unwrap(), to, None, None).await.unwrap();
+            let moved = letters::transition(&mut tx, agency_id, id.parse().unwrap(), to, None, None).await.unwrap();
+            hybridpost_notify::outbox::queue_event_webhooks(&mut tx, &moved.events).await.unwrap();
             tx.commit().await.unwrap();
         }
         if step == Some(LetterStatus::Dispatched) {

@@ -3,6 +3,7 @@
 //! content), or cancelled with what held it on its timeline.
 #![expect(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
 
+use hybridpost_notify::outbox::queue_event_webhooks;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -102,7 +103,9 @@ impl Harness {
         let letter_id: LetterId = created["letter_id"].as_str().unwrap().parse().unwrap();
         let mut tx = self.store.begin().await.unwrap();
         let queued = print::queued_letters(&mut tx, &["10".into()], 10).await.unwrap();
-        let batch = print::create_batch(&mut tx, self.site, &queued, &now_text()).await.unwrap().unwrap();
+        let closed = print::create_batch(&mut tx, self.site, &queued, &now_text()).await.unwrap();
+        queue_event_webhooks(&mut tx, &closed.events).await.unwrap();
+        let batch = closed.value.unwrap();
         let later = hybridpost_store::timestamp_text(time::OffsetDateTime::now_utc() + Duration::from_secs(60));
         print::claim_for_render(&mut tx, &now_text(), &later).await.unwrap().unwrap();
         let result = RenderResult {
@@ -114,7 +117,9 @@ impl Harness {
             manifest_blob: "batches/x.manifest.json".into(),
             pdf_sha256: "0".repeat(64),
         };
-        assert!(print::finish_render(&mut tx, batch.batch_id, &result, &now_text()).await.unwrap());
+        let finished = print::finish_render(&mut tx, batch.batch_id, &result, &now_text()).await.unwrap();
+        assert!(finished.value);
+        queue_event_webhooks(&mut tx, &finished.events).await.unwrap();
         tx.commit().await.unwrap();
         letter_id
     }

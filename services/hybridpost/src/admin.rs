@@ -480,7 +480,8 @@ mod tests {
             detail: json!({"reason": "no print site serves postcode 50200"}),
             request_id: None,
         };
-        held::raise(&mut tx, vec![alarm], &now_text()).await.unwrap();
+        let raised = held::raise(&mut tx, vec![alarm], &now_text()).await.unwrap();
+        assert_eq!(raised.value, [letter.letter_id]);
         tx.commit().await.unwrap();
 
         let out = execute(&Config::default(), &db.store, AdminCommand::StuckLetters { json: true }).await.unwrap();

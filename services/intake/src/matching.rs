@@ -5,11 +5,11 @@
 use anyhow::Context;
 use hybridpost_core::{LetterStatus, ReplyId, ReturnReason, ScanPageId};
 use hybridpost_core::{PageOutcome, ReplySource};
+use hybridpost_notify::outbox::{AgencyNotice, queue_agency_notice, queue_event_webhooks};
 use hybridpost_scan::document::{PdfPage, pages_pdf};
 use hybridpost_scan::group::{GroupKind, Mark, Mode, ReviewReason, group};
 use hybridpost_seal::{Reference, base32_encode};
 use hybridpost_store::letters::{self, LetterRecord, TransitionFailure};
-use hybridpost_store::outbox::{self, AgencyNotice};
 use hybridpost_store::scan::{self, PageDecision, ReplyRecord, ScanPageRecord, ScanRecord};
 use hybridpost_store::{AnyConnection, BlobKey, events, now_text};
 use serde_json::json;
@@ -232,9 +232,11 @@ pub(crate) async fn record_reply(
     )
     .await
     {
-        Ok(_) => {}
+        Ok(moved) => {
+            queue_event_webhooks(conn, &moved.events).await?;
+        }
         Err(TransitionFailure::NotAllowed(_)) => {
-            events::append_event(
+            let event = events::append_event(
                 conn,
                 events::NewEvent {
                     agency_id: letter.agency_id,
@@ -246,12 +248,13 @@ pub(crate) async fn record_reply(
                 },
             )
             .await?;
+            queue_event_webhooks(conn, &[event]).await?;
         }
         Err(TransitionFailure::NotFound) => anyhow::bail!("letter {} vanished", letter.letter_id),
         Err(TransitionFailure::Store(e)) => return Err(e.into()),
     }
     let sender_name = letter.recipient_name().to_owned();
-    outbox::enqueue_agency_notice(
+    queue_agency_notice(
         conn,
         letter.agency_id,
         letter.letter_id,
@@ -281,14 +284,16 @@ pub(crate) async fn record_return(
     )
     .await
     {
-        Ok(_) => {}
+        Ok(moved) => {
+            queue_event_webhooks(conn, &moved.events).await?;
+        }
         Err(TransitionFailure::NotAllowed(e)) => {
             return Ok(ReturnRecorded::Refused(format!("the letter cannot be marked returned: {e}")));
         }
         Err(TransitionFailure::NotFound) => anyhow::bail!("letter {} vanished", letter.letter_id),
         Err(TransitionFailure::Store(e)) => return Err(e.into()),
     }
-    outbox::enqueue_agency_notice(
+    queue_agency_notice(
         conn,
         letter.agency_id,
         letter.letter_id,

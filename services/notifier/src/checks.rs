@@ -2,6 +2,7 @@
 //! notifications in a digest, at most once per `digest_interval`.
 
 use hybridpost_core::LetterStatus;
+use hybridpost_notify::outbox::queue_event_webhooks;
 use hybridpost_store::letters::{self, TransitionFailure};
 use hybridpost_store::outbox::{self, NewNotification, NotificationKind, purpose};
 use hybridpost_store::{agencies, now_text, timestamp_text};
@@ -28,7 +29,8 @@ pub async fn fall_back_unopened(state: &NotifierState) -> anyhow::Result<usize> 
         let detail = serde_json::json!({"reason": "not_opened", "open_timeout_hours": hours});
         match letters::transition(&mut tx, agency_id, letter_id, LetterStatus::QueuedForPrint, Some(detail), None).await
         {
-            Ok(_) => {
+            Ok(fell) => {
+                queue_event_webhooks(&mut tx, &fell.events).await?;
                 tx.commit().await?;
                 moved += 1;
                 tracing::info!(letter.id = %letter_id, "digital letter {letter_id} not opened in time; sent to paper");

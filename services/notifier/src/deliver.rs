@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use hybridpost_core::LetterStatus;
+use hybridpost_notify::outbox::queue_event_webhooks;
 use hybridpost_notify::{OutgoingEmail, SendError, WebhookError, WebhookSecret};
 use hybridpost_store::events::{self, NewEvent};
 use hybridpost_store::letters::{self, TransitionFailure};
@@ -348,7 +349,7 @@ async fn give_up_on(
     outbox::record_attempt(tx, &n.notification_id, attempt).await?;
     let Some(letter_id) = n.letter_id else { return Ok(Recorded::Failed) };
     let Some(letter) = letters::get_letter_any_agency(tx, letter_id).await? else { return Ok(Recorded::Failed) };
-    events::append_event(
+    let event = events::append_event(
         tx,
         NewEvent {
             agency_id: letter.agency_id,
@@ -368,6 +369,8 @@ async fn give_up_on(
         },
     )
     .await?;
+    // A failed webhook is not pushed by webhook (see `event_webhooks`); a failed e-mail is.
+    queue_event_webhooks(tx, &[event]).await?;
     if n.purpose == purpose::DIGITAL_LETTER && letter.status == LetterStatus::Accepted {
         let reason = if retryable { "email_undeliverable" } else { "email_rejected" };
         let detail =
@@ -375,7 +378,10 @@ async fn give_up_on(
         match letters::transition(tx, letter.agency_id, letter_id, LetterStatus::QueuedForPrint, Some(detail), None)
             .await
         {
-            Ok(_) => tracing::info!(letter.id = %letter_id, "letter {letter_id} falls back to paper: {reason}"),
+            Ok(moved) => {
+                queue_event_webhooks(tx, &moved.events).await?;
+                tracing::info!(letter.id = %letter_id, "letter {letter_id} falls back to paper: {reason}");
+            }
             Err(TransitionFailure::Store(e)) => return Err(e.into()),
             Err(e) => tracing::warn!(letter.id = %letter_id, "letter {letter_id} cannot fall back to paper: {e}"),
         }
@@ -389,7 +395,10 @@ async fn letter_notified(tx: &mut AnyConnection, n: &Notification) -> anyhow::Re
     let Some(letter) = letters::get_letter_any_agency(tx, letter_id).await? else { return Ok(()) };
     let detail = serde_json::json!({"notification_id": n.notification_id});
     match letters::transition(tx, letter.agency_id, letter_id, LetterStatus::Notified, Some(detail), None).await {
-        Ok(_) => Ok(()),
+        Ok(moved) => {
+            queue_event_webhooks(tx, &moved.events).await?;
+            Ok(())
+        }
         Err(TransitionFailure::Store(e)) => Err(e.into()),
         // Cancelled while the notice was on its way: the notice is out, the letter stays cancelled.
         Err(e) => {

@@ -19,6 +19,7 @@ use axum::routing::{get, post};
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use hybridpost_core::LetterStatus;
+use hybridpost_notify::outbox::queue_event_webhooks;
 use hybridpost_seal::{Purpose, ServiceSecret};
 use hybridpost_store::events::{self, NewEvent};
 use hybridpost_store::letters::{self, LetterRecord};
@@ -218,13 +219,15 @@ async fn record_opened(
     if current == Some(LetterStatus::Notified) {
         match letters::transition(&mut tx, letter.agency_id, letter.letter_id, LetterStatus::Opened, detail, None).await
         {
-            Ok(_) => {}
+            Ok(moved) => {
+                queue_event_webhooks(&mut tx, &moved.events).await?;
+            }
             Err(letters::TransitionFailure::Store(e)) => return Err(e),
             Err(e) => return Err(hybridpost_store::StoreError::Conflict(e.to_string())),
         }
     } else if let Some(status) = current {
         // Already gone to paper (or replied to): the opening is still worth knowing.
-        events::append_event(
+        let event = events::append_event(
             &mut tx,
             NewEvent {
                 agency_id: letter.agency_id,
@@ -236,6 +239,7 @@ async fn record_opened(
             },
         )
         .await?;
+        queue_event_webhooks(&mut tx, &[event]).await?;
     }
     tx.commit().await?;
     tracing::info!(letter.id = %letter.letter_id, "digital letter {} opened", letter.letter_id);

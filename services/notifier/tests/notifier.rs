@@ -401,10 +401,14 @@ async fn agency_notices_arrive_with_a_link_to_the_letter() {
     let outbox_dir = tempfile::tempdir().unwrap();
     let (letter_id, _) = h.send_letter().await;
     let mut tx = h.store.begin().await.unwrap();
-    let notice = outbox::AgencyNotice::ReplyReceived {
-        sender_name: "นายสมชาย ใจดี".into(), received_at: now_text()
+    let notice = hybridpost_notify::outbox::AgencyNotice::ReplyReceived {
+        sender_name: "นายสมชาย ใจดี".into(),
+        received_at: now_text(),
     };
-    let id = outbox::enqueue_agency_notice(&mut tx, h.agency_id, letter_id, &notice).await.unwrap().unwrap();
+    let id = hybridpost_notify::outbox::queue_agency_notice(&mut tx, h.agency_id, letter_id, &notice)
+        .await
+        .unwrap()
+        .unwrap();
     tx.commit().await.unwrap();
     let state = h.notifier(file_mailer(outbox_dir.path()), fast_config());
     assert_eq!(drain(&state).await.unwrap().sent, 1);

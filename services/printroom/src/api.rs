@@ -5,6 +5,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use hybridpost_core::{BatchId, LetterId, TrackingNumber, ValidationErrors};
+use hybridpost_notify::outbox::queue_event_webhooks;
 use hybridpost_store::print::{self, BatchRecord, BatchStatus, BatchStepError};
 use hybridpost_store::{BlobKey, now_text};
 use hybridpost_web::problem::{ApiError, Problem};
@@ -377,6 +378,8 @@ pub(crate) async fn mark_printed(
     let batch = print::mark_printed(&mut tx, caller.site_id, batch_id, &now_text(), request_id)
         .await
         .map_err(|e| step_error(e, batch_id, "ready"))?;
+    queue_event_webhooks(&mut tx, &batch.events).await?;
+    let batch = batch.value;
     tx.commit().await?;
     tracing::info!(batch.id = %batch_id, "batch printed");
     Ok(Json(BatchSummary::from(&batch)))
@@ -443,6 +446,8 @@ pub(crate) async fn mark_dispatched(
     let batch = print::mark_dispatched(&mut tx, caller.site_id, batch_id, &tracking, &now_text(), request_id)
         .await
         .map_err(|e| step_error(e, batch_id, "printed"))?;
+    queue_event_webhooks(&mut tx, &batch.events).await?;
+    let batch = batch.value;
     tx.commit().await?;
     tracing::info!(batch.id = %batch_id, letters = tracking.len(), "batch dispatched");
     Ok(Json(BatchSummary::from(&batch)))

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use hybridpost_core::{BatchId, SiteId};
+use hybridpost_notify::outbox::queue_event_webhooks;
 use hybridpost_store::agencies::{self, Agency, Site};
 use hybridpost_store::letters;
 use hybridpost_store::print::{self, BatchRecord, Placement, RenderFailure, RenderResult};
@@ -54,7 +55,9 @@ async fn close_for(state: &PrintroomState, sites: &[Site], site: &Site) -> anyho
     if own.is_empty() {
         return Ok(None);
     }
-    let batch = print::create_batch(&mut tx, site.site_id, &own, &now_text()).await?;
+    let closed = print::create_batch(&mut tx, site.site_id, &own, &now_text()).await?;
+    queue_event_webhooks(&mut tx, &closed.events).await?;
+    let batch = closed.value;
     tx.commit().await.context("cannot save the batch")?;
     if let Some(b) = &batch {
         metrics::counter!("hybridpost_print_batches_closed_total").increment(1);
@@ -124,6 +127,8 @@ pub async fn render_next_batch(state: &PrintroomState) -> anyhow::Result<Option<
     let result = render_result(&rendered, &pdf_key, &manifest_key, sha);
     let mut tx = state.store.begin().await?;
     let finished = print::finish_render(&mut tx, batch_id, &result, &now_text()).await?;
+    queue_event_webhooks(&mut tx, &finished.events).await?;
+    let finished = finished.value;
     tx.commit().await?;
     if !finished {
         tracing::warn!(batch.id = %batch_id, "another worker finished this batch first");

@@ -5,6 +5,7 @@
 //! ([`hybridpost_store::print::finish_render`]); this check counts them with the rest.
 
 use hybridpost_core::{HoldReason, LetterId};
+use hybridpost_notify::outbox::queue_event_webhooks;
 use hybridpost_store::{held, timestamp_text};
 
 use crate::PrintroomState;
@@ -34,10 +35,15 @@ pub async fn check_held_letters(state: &PrintroomState) -> anyhow::Result<HeldCh
     let mut tx = state.store.begin().await?;
     let rerouted = held::reroute(&mut tx, &now_text).await?;
     let unroutable = held::find_unroutable(&mut tx, &now_text).await?;
+    queue_event_webhooks(&mut tx, &unroutable.events).await?;
+    let unroutable = unroutable.value;
     let overdue = match state.config.alarm_after {
         Some(after) => {
             let cutoff = timestamp_text(now - after);
-            held::find_overdue(&mut tx, &cutoff, after.as_secs() / 3600, OVERDUE_PER_CHECK, &now_text).await?
+            let overdue =
+                held::find_overdue(&mut tx, &cutoff, after.as_secs() / 3600, OVERDUE_PER_CHECK, &now_text).await?;
+            queue_event_webhooks(&mut tx, &overdue.events).await?;
+            overdue.value
         }
         None => Vec::new(),
     };

@@ -3,6 +3,7 @@
 //! poppler-utils; a missing tool fails the test), the operator API, and the letters' timelines.
 #![expect(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
 
+use std::collections::HashMap;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +13,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use hybridpost_core::{AgencyId, Channel, ChannelReason, HoldReason, LetterId, LetterStatus, NewLetter, SiteId};
+use hybridpost_notify::outbox::queue_event_webhooks;
 use hybridpost_printroom::{PdfBatchRenderer, PrintItem, PrintroomConfig, PrintroomState};
 use hybridpost_render::{LetterOptions, Sender, lay_out_letter};
 use hybridpost_store::agencies::{self, Agency, Principal, Site};
@@ -124,7 +126,7 @@ async fn queue_content(
     };
     let mut tx = w.store.begin().await.unwrap();
     letters::insert_letter(&mut tx, &record).await.unwrap();
-    events::append_event(
+    let queued = events::append_event(
         &mut tx,
         NewEvent {
             agency_id: w.agency,
@@ -137,6 +139,7 @@ async fn queue_content(
     )
     .await
     .unwrap();
+    queue_event_webhooks(&mut tx, &[queued]).await.unwrap();
     tx.commit().await.unwrap();
     record.letter_id
 }
@@ -175,6 +178,7 @@ fn tool(name: &str, args: &[&str]) -> String {
 #[tokio::test]
 async fn a_batch_closes_per_site_renders_leaves_out_a_broken_letter_and_is_printed_and_dispatched() {
     let w = world().await;
+    add_webhook(&w).await;
     let a = queue(&w, "นายหนึ่ง ทดสอบ", "10110", "ที่ 1", false).await;
     let b = queue(&w, "นางสาวสอง ทดสอบ", "10200", "ที่ 2", false).await;
     let broken = queue(&w, "นายสาม ทดสอบ", "10300", "BYO 3", false).await;
@@ -295,6 +299,7 @@ async fn a_batch_closes_per_site_renders_leaves_out_a_broken_letter_and_is_print
     assert_eq!(kinds, ["queued_for_print", "batched", "printed", "dispatched"]);
     let (_, detail) = timeline(&w, b).await.pop().unwrap();
     assert_eq!(detail["tracking_number"], "RB123456799TH", "the second label of the roll: serial + 1, new check digit");
+    assert_every_event_went_out_by_webhook(&w).await;
 }
 
 #[tokio::test]
@@ -370,6 +375,32 @@ async fn add_webhook(w: &World) -> String {
     outbox::insert_endpoint(&mut tx, &endpoint).await.unwrap();
     tx.commit().await.unwrap();
     endpoint.endpoint_id.to_string()
+}
+
+/// Every event of the agency's live letters was queued exactly once as a webhook to the endpoint
+/// [`add_webhook`] registered (it takes every kind): no writer recorded events and forgot them.
+async fn assert_every_event_went_out_by_webhook(w: &World) {
+    let mut conn = w.store.read().await.unwrap();
+    let scope = hybridpost_core::AgencyScope::live(w.agency);
+    let events = events::list_events(&mut conn, scope, events::FeedCursor::default(), 100_000).await.unwrap();
+    assert!(!events.is_empty());
+    let mut pushed: HashMap<String, usize> = HashMap::new();
+    let mut letters: Vec<LetterId> = events.iter().map(|e| e.letter_id).collect();
+    letters.sort();
+    letters.dedup();
+    for letter in letters {
+        for n in outbox::letter_notifications(&mut conn, letter).await.unwrap() {
+            if n.kind == outbox::NotificationKind::Webhook {
+                let id = json_of(n.payload.as_bytes())["data"]["event_id"].as_str().unwrap().to_owned();
+                *pushed.entry(id).or_default() += 1;
+            }
+        }
+    }
+    for e in &events {
+        let n = pushed.get(&e.event_id.to_string()).copied().unwrap_or(0);
+        assert_eq!(n, 1, "the {} event of letter {} went out by webhook {n} times", e.kind, e.letter_id);
+    }
+    assert_eq!(pushed.len(), events.len(), "a webhook for an event not in the feed");
 }
 
 /// The kinds of event the letter's webhooks carry, in order.
@@ -462,7 +493,8 @@ async fn a_letter_whose_pdf_fails_to_render_is_reported_listed_and_prints_in_the
     };
     w.state.blobs.put(&blob_key, pdf).await.unwrap();
     let mut tx = w.store.begin().await.unwrap();
-    held::retry_render(&mut tx, w.agency, letter, Some("req-1"), &now_text()).await.unwrap();
+    let retried = held::retry_render(&mut tx, w.agency, letter, Some("req-1"), &now_text()).await.unwrap();
+    queue_event_webhooks(&mut tx, &[retried]).await.unwrap();
     tx.commit().await.unwrap();
     assert!(stuck(&w).await.is_empty());
     let mut tx = w.store.begin().await.unwrap();
@@ -483,6 +515,7 @@ async fn a_letter_whose_pdf_fails_to_render_is_reported_listed_and_prints_in_the
     let kinds: Vec<&str> = events.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(kinds, ["queued_for_print", "batched", "render_failed", "print_retried", "batched"]);
     assert_eq!(events[3].1["previous_reason"], "the agency's PDF cannot be used: it is missing from storage");
+    assert_every_event_went_out_by_webhook(&w).await;
 }
 
 #[tokio::test]
@@ -521,6 +554,8 @@ async fn a_letter_no_site_serves_is_reported_once_counted_and_moves_on_when_a_si
     let members: Vec<LetterId> =
         print::batch_letters(&mut conn, batch.batch_id).await.unwrap().iter().map(|m| m.letter_id).collect();
     assert_eq!(members, [nowhere]);
+    drop(conn);
+    assert_every_event_went_out_by_webhook(&w).await;
 }
 
 #[tokio::test]
@@ -557,4 +592,5 @@ async fn a_letter_waiting_past_the_alarm_age_raises_print_overdue_once() {
     // Once it is batched, it is no longer late.
     hybridpost_printroom::close_batches(&w.state).await.unwrap();
     assert!(stuck(&w).await.is_empty());
+    assert_every_event_went_out_by_webhook(&w).await;
 }

@@ -20,6 +20,7 @@ use hybridpost_core::{
     Channel, ChannelReason, EventKind, LetterId, LetterLayout, LetterStatus, NewLetter, NewRecipient,
 };
 use hybridpost_keyring::{SealRequest, to_seal_date};
+use hybridpost_notify::outbox::queue_event_webhooks;
 use hybridpost_seal::{ContentDigest, DocumentType, Purpose, Reference};
 use hybridpost_store::channels::{self, ChangeStatus, ChannelChange};
 use hybridpost_store::events::{self, NewEvent};
@@ -193,7 +194,7 @@ pub(crate) async fn confirm(state: &VerifyState, token: Option<&str>) -> Result<
         detail: Some(detail),
         request_id: None,
     };
-    events::append_events(
+    let recorded = events::append_events(
         &mut tx,
         vec![
             accepted(
@@ -204,6 +205,7 @@ pub(crate) async fn confirm(state: &VerifyState, token: Option<&str>) -> Result<
         ],
     )
     .await?;
+    queue_event_webhooks(&mut tx, &recorded).await?;
     channels::insert_change(
         &mut tx,
         &ChannelChange {
@@ -249,7 +251,7 @@ async fn timeline_event(
     detail: serde_json::Value,
 ) -> Result<(), StoreError> {
     let status = letters::get_letter_any_agency(conn, letter.letter_id).await?.map_or(letter.status, |l| l.status);
-    events::append_event(
+    let event = events::append_event(
         conn,
         NewEvent {
             agency_id: letter.agency_id,
@@ -261,6 +263,7 @@ async fn timeline_event(
         },
     )
     .await?;
+    queue_event_webhooks(conn, &[event]).await?;
     Ok(())
 }
 

@@ -239,7 +239,7 @@ pub(crate) async fn open_copy(
         ApiError::Unavailable(format!("the digital copy cannot be made now: {reason}"))
     })?;
     let mut tx = state.store.begin().await?;
-    events::append_event(
+    let event = events::append_event(
         &mut tx,
         NewEvent {
             agency_id: letter.agency_id,
@@ -251,6 +251,7 @@ pub(crate) async fn open_copy(
         },
     )
     .await?;
+    hybridpost_notify::outbox::queue_event_webhooks(&mut tx, &[event]).await?;
     tx.commit().await?;
     tracing::info!(letter.id = %letter_id, size_bytes = pdf.len(), "digital copy of letter {letter_id} opened with its PIN");
     // The copy carries personal data: no cache keeps it.

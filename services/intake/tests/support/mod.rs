@@ -239,7 +239,8 @@ pub async fn letter(w: &World, id: LetterId) -> LetterRecord {
 pub async fn dispatch(w: &World, l: &LetterRecord) {
     for to in [LetterStatus::Batched, LetterStatus::Printed, LetterStatus::Dispatched] {
         let mut tx = w.store.begin().await.unwrap();
-        letters::transition(&mut tx, l.agency_id, l.letter_id, to, None, None).await.unwrap();
+        let moved = letters::transition(&mut tx, l.agency_id, l.letter_id, to, None, None).await.unwrap();
+        hybridpost_notify::outbox::queue_event_webhooks(&mut tx, &moved.events).await.unwrap();
         tx.commit().await.unwrap();
     }
 }
