@@ -107,6 +107,10 @@ id_type!(
     /// Identifies a webhook endpoint of an agency.
     EndpointId
 );
+id_type!(
+    /// Identifies a person who signs in to a console.
+    PersonId
+);
 
 /// Whose letters a caller may see: one agency, in one mode. Test mode is a world of its own,
 /// as in payment APIs: a test key sees and acts on test letters only (and their events,

@@ -11,6 +11,7 @@ pub mod egress;
 pub mod event_kind;
 pub mod ids;
 pub mod letter;
+pub mod people;
 pub mod returns;
 pub mod scan;
 pub mod schema;
@@ -23,9 +24,11 @@ pub use address::{AddressError, ThaiAddress};
 pub use citizen_id::{CitizenId, CitizenIdError};
 pub use event_kind::{EventKind, HoldReason};
 pub use ids::{
-    AgencyId, AgencyScope, BatchId, DocumentId, EndpointId, EventId, LetterId, ReplyId, ScanId, ScanPageId, SiteId,
+    AgencyId, AgencyScope, BatchId, DocumentId, EndpointId, EventId, LetterId, PersonId, ReplyId, ScanId, ScanPageId,
+    SiteId,
 };
 pub use letter::{Channel, ChannelReason, Language, LetterLayout, NewLetter, NewRecipient, ReplyRequest};
+pub use people::{PersonRole, RoleMismatch, Workplace};
 pub use returns::ReturnReason;
 pub use scan::{BatchStatus, PageOutcome, ReplySource, ScanFileStatus, ScanMode, ScanStatus};
 pub use status::{LetterStatus, TransitionError};

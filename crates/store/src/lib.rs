@@ -21,6 +21,7 @@ pub mod held;
 pub mod idempotency;
 pub mod letters;
 pub mod outbox;
+pub mod people;
 pub mod print;
 pub mod scan;
 pub mod signing_keys;

@@ -100,6 +100,23 @@ const INTENDED: &[Intended] = &[
             "and content::jsonb #>> '{recipient,citizen_id}' not like 'x%';",
         ],
     },
+    // The audit log refuses changes and deletions: SQLite triggers raise(abort, …); PostgreSQL
+    // needs a trigger function.
+    Intended {
+        file: "0010_people.sql",
+        sqlite: &[
+            "create trigger audit_event_no_update before update on audit_event",
+            "begin select raise(abort, 'the audit log is append-only'); end;",
+            "create trigger audit_event_no_delete before delete on audit_event",
+            "begin select raise(abort, 'the audit log is append-only'); end;",
+        ],
+        postgres: &[
+            "create function audit_event_append_only() returns trigger language plpgsql as $$",
+            "begin raise exception 'the audit log is append-only'; end; $$;",
+            "create trigger audit_event_no_change before update or delete on audit_event",
+            "for each row execute function audit_event_append_only();",
+        ],
+    },
 ];
 
 /// A run of lines that differs: SQLite's lines where PostgreSQL has its own.
