@@ -483,3 +483,68 @@ pub async fn list_audit(
         })
         .collect()
 }
+
+// --- what a site's day looks like ----------------------------------------------------------
+
+/// The counts on a print site's Today page.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SiteToday {
+    /// Live letters waiting for print at this site.
+    pub waiting: i64,
+    /// The site's batches by state.
+    pub batches: Vec<(hybridpost_core::BatchStatus, i64)>,
+    /// Pages waiting in the site's review queue.
+    pub review: i64,
+    /// Returned letters' pages scanned at the site since the given time.
+    pub returned: i64,
+}
+
+/// The Today counts of `site` (one of `sites`, which decide which site serves a postcode):
+/// returns counted since `since`.
+pub async fn site_today(
+    conn: &mut AnyConnection,
+    site: &crate::agencies::Site,
+    sites: &[crate::agencies::Site],
+    since: &str,
+) -> Result<SiteToday> {
+    // A thousand postcodes or so are ever waiting: grouped by postcode, routed here.
+    let rows = sqlx::query(
+        "select postcode, count(*) from letter where status = 'queued_for_print' and test = 0 group by postcode",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut today = SiteToday::default();
+    for r in &rows {
+        let postcode: String = r.try_get(0)?;
+        if crate::agencies::site_for_postcode(sites, &postcode).is_some_and(|s| s.site_id == site.site_id) {
+            today.waiting += r.try_get::<i64, _>(1)?;
+        }
+    }
+    let rows = sqlx::query("select status, count(*) from print_batch where site_id = $1 group by status")
+        .bind(site.site_id.to_string())
+        .fetch_all(&mut *conn)
+        .await?;
+    for r in &rows {
+        let status = r.try_get::<String, _>(0)?.parse().map_err(|e| StoreError::Corrupt(format!("{e}")))?;
+        today.batches.push((status, r.try_get(1)?));
+    }
+    today.batches.sort();
+    today.review = sqlx::query(
+        "select count(*) from scan_page p join scan_batch b on b.scan_id = p.scan_id \
+         where p.outcome = 'review' and b.site_id = $1",
+    )
+    .bind(site.site_id.to_string())
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get(0)?;
+    today.returned = sqlx::query(
+        "select count(*) from scan_page p join scan_batch b on b.scan_id = p.scan_id \
+         where p.outcome = 'returned' and b.site_id = $1 and b.created_at >= $2",
+    )
+    .bind(site.site_id.to_string())
+    .bind(since)
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get(0)?;
+    Ok(today)
+}

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Subcommand;
-use hybridpost_core::{AgencyId, CitizenId, SiteId};
+use hybridpost_console::people::NewPerson;
+use hybridpost_core::{AgencyId, CitizenId, PersonRole, SiteId, Workplace};
 use hybridpost_store::agencies::{self, Agency, Principal, Site};
 use hybridpost_store::{channels, now_text};
 use hybridpost_web::auth::generate_api_key;
@@ -99,6 +100,26 @@ pub enum AdminCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Create a person who signs in to the console, at one print site (roles `operator`,
+    /// `supervisor`) or one agency (`admin`, `sender`, `viewer`). Prints a one-time link to set
+    /// their password, which works for 3 days.
+    CreateUser {
+        /// Their e-mail address: their sign-in name.
+        #[arg(long)]
+        email: String,
+        /// Their name, as the console shows it.
+        #[arg(long)]
+        name: String,
+        /// What they may do.
+        #[arg(long)]
+        role: PersonRole,
+        /// The print site they work at.
+        #[arg(long, conflicts_with = "agency_id", required_unless_present = "agency_id")]
+        site_id: Option<SiteId>,
+        /// The agency they work at.
+        #[arg(long)]
+        agency_id: Option<AgencyId>,
+    },
     /// Create or update the database schema, then exit.
     Migrate,
 }
@@ -178,7 +199,40 @@ pub async fn execute(
         }
         AdminCommand::ExportTrustList { out } => export_trust_list(config, store, &out).await,
         AdminCommand::ImportChannels { file } => import_channels(config, store, &file).await,
+        AdminCommand::CreateUser { email, name, role, site_id, agency_id } => {
+            let workplace = match (site_id, agency_id) {
+                (Some(s), None) => Workplace::Site(s),
+                (None, Some(a)) => Workplace::Agency(a),
+                _ => anyhow::bail!("give either --site-id or --agency-id"),
+            };
+            create_user(config, store, NewPerson { email, name, workplace, role }).await
+        }
     }
+}
+
+/// `create-user`: the person and their one-time link to set a password.
+async fn create_user(
+    config: &Config,
+    store: &hybridpost_store::Store,
+    new: NewPerson,
+) -> anyhow::Result<serde_json::Value> {
+    let console = crate::serve::console_config(
+        config,
+        &config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.listen)),
+    )?;
+    let created = hybridpost_console::people::create_person(store, &console, new, None, "command line").await?;
+    let p = &created.person;
+    Ok(json!({
+        "person_id": p.person_id.to_string(),
+        "email": p.email,
+        "name": p.name,
+        "role": p.role,
+        "site_id": match p.workplace { Workplace::Site(s) => Some(s.to_string()), Workplace::Agency(_) => None },
+        "agency_id": match p.workplace { Workplace::Agency(a) => Some(a.to_string()), Workplace::Site(_) => None },
+        "setup_link": created.setup_link,
+        "setup_link_expires_at": created.expires_at,
+        "note": "Give the link to the person: it works once, to set their password, until it expires.",
+    }))
 }
 
 /// `stuck-letters`: every standing alarm with its letter and agency, and the count by reason.

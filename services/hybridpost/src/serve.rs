@@ -30,11 +30,14 @@ pub enum Role {
     Verify,
     /// The outbox worker (e-mails, webhooks, paper fallback) and digital letters' `/d/…` links.
     Notifier,
+    /// The consoles for people, at `/console/`.
+    Console,
 }
 
 impl Role {
     /// Every role, in start-up order.
-    pub const ALL: [Role; 5] = [Role::Gateway, Role::Printroom, Role::Intake, Role::Verify, Role::Notifier];
+    pub const ALL: [Role; 6] =
+        [Role::Gateway, Role::Printroom, Role::Intake, Role::Verify, Role::Notifier, Role::Console];
 
     fn as_str(self) -> &'static str {
         match self {
@@ -43,6 +46,7 @@ impl Role {
             Role::Intake => "intake",
             Role::Verify => "verify",
             Role::Notifier => "notifier",
+            Role::Console => "console",
         }
     }
 }
@@ -149,7 +153,7 @@ pub async fn build(config: &Config, roles: &[Role], public_url: &str) -> anyhow:
     let mut openapi: Option<utoipa::openapi::OpenApi> = None;
     for role in roles {
         let (routes, doc) = match role {
-            Role::Gateway => hybridpost_gateway::parts(AppState::new(
+            Role::Gateway => with_doc(hybridpost_gateway::parts(AppState::new(
                 store.clone(),
                 keys.clone(),
                 GatewayConfig {
@@ -159,7 +163,7 @@ pub async fn build(config: &Config, roles: &[Role], public_url: &str) -> anyhow:
                 },
                 composer.clone(),
                 blobs.clone(),
-            )),
+            ))),
             Role::Printroom => {
                 let compose = composer.clone();
                 let state = PrintroomState {
@@ -178,7 +182,7 @@ pub async fn build(config: &Config, roles: &[Role], public_url: &str) -> anyhow:
                     }),
                 };
                 service.printroom = Some(state.clone());
-                hybridpost_printroom::parts(state)
+                with_doc(hybridpost_printroom::parts(state))
             }
             Role::Intake => {
                 let defaults = hybridpost_intake::IntakeConfig::default();
@@ -201,12 +205,19 @@ pub async fn build(config: &Config, roles: &[Role], public_url: &str) -> anyhow:
                     }),
                 };
                 service.intake = Some(state.clone());
-                hybridpost_intake::parts(state)
+                with_doc(hybridpost_intake::parts(state))
             }
             Role::Verify => {
                 let state = verify_state(config, &store, &composer, &blobs)?;
                 service.verify = Some(state.clone());
-                hybridpost_verify::parts(state)
+                with_doc(hybridpost_verify::parts(state))
+            }
+            Role::Console => {
+                let state = hybridpost_console::ConsoleState {
+                    store: store.clone(),
+                    config: Arc::new(console_config(config, &public_url)?),
+                };
+                (hybridpost_console::router(state), None)
             }
             Role::Notifier => {
                 let (mailer_config, description) = config.mailer()?;
@@ -236,10 +247,11 @@ pub async fn build(config: &Config, roles: &[Role], public_url: &str) -> anyhow:
                 tracing::info!("e-mail goes to {description}");
                 service.mail = Some(description);
                 service.notifier = Some(state.clone());
-                hybridpost_notifier::parts(state)
+                with_doc(hybridpost_notifier::parts(state))
             }
         };
         app = app.merge(routes);
+        let Some(doc) = doc else { continue };
         openapi = Some(match openapi {
             None => doc,
             Some(mut merged) => {
@@ -255,6 +267,20 @@ pub async fn build(config: &Config, roles: &[Role], public_url: &str) -> anyhow:
         Duration::from_secs(config.request_timeout_secs),
     );
     Ok(service)
+}
+
+/// A role's routes with its part of the API document.
+fn with_doc((routes, doc): (Router, utoipa::openapi::OpenApi)) -> (Router, Option<utoipa::openapi::OpenApi>) {
+    (routes, Some(doc))
+}
+
+/// The consoles' settings: links and the origin forms must come from are `public_url`'s.
+pub fn console_config(config: &Config, public_url: &str) -> anyhow::Result<hybridpost_console::ConsoleConfig> {
+    Ok(hybridpost_console::ConsoleConfig {
+        public_url: public_url.trim_end_matches('/').to_owned(),
+        client_ip_header: config.client_ip_header_name()?,
+        ..hybridpost_console::ConsoleConfig::default()
+    })
 }
 
 /// Runs the service until a shutdown signal.
@@ -293,6 +319,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     println!("  seals:    {public_url}/V  (set HYBRIDPOST_PUBLIC_URL for the public host)");
     println!("  health:   {base}/healthz    API description: {base}/openapi.json");
+    if roles.contains(&Role::Console) {
+        println!("  console:  {public_url}/console/  (first person: hybridpost admin create-user --help)");
+    }
     let metrics = match metrics_listener {
         Some(listener) => {
             let at = listener.local_addr().context("metrics listener address")?;

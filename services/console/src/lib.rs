@@ -1,0 +1,173 @@
+//! The consoles: web pages for people who are not developers — post-office staff first, agency
+//! staff next — served by the same binary under `/console/`.
+//!
+//! This crate owns:
+//! - people's sign-in: passwords (argon2id), one-time setup links, throttling per account and
+//!   per client address, sessions stored in the database (so they work, and end, on every node);
+//! - the guards every page wears: a session cookie `HttpOnly`, `SameSite=Strict` and `Secure`
+//!   when served over https; a CSRF check on every form (the request's `Origin` must be the
+//!   service's own, and the form must carry the session's token); a strict CSP; no caching;
+//! - the audit log of what people do, and the pages, server-rendered from `templates/console/`,
+//!   Thai first with English.
+//!
+//! Templates are minijinja, as the e-mails are: one template language for everything people
+//! read, with strict undefined variables and a test that renders every page, so a misspelt
+//! name fails the build's tests rather than showing an empty field. Compile-time checking
+//! (askama) was weighed against that: it would add a second template language and a proc macro
+//! to every build, for checks the page tests already make.
+//!
+//! It must not hold a second copy of any rule: console actions call the same store functions and
+//! status machine as the API, and a person sees only their own site's or agency's data.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod pages;
+mod password;
+pub mod people;
+mod session;
+mod signin;
+mod today;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use hybridpost_store::Store;
+
+pub use pages::Lang;
+pub use session::SignedIn;
+
+/// How the consoles behave.
+#[derive(Clone, Debug)]
+pub struct ConsoleConfig {
+    /// The service's public URL (`https://…` makes cookies `Secure`); forms must come from its
+    /// origin.
+    pub public_url: String,
+    /// A session ends after this long without use.
+    pub idle_timeout: Duration,
+    /// A session ends this long after sign-in, whatever happens.
+    pub absolute_timeout: Duration,
+    /// Failed sign-ins to one account within [`ConsoleConfig::throttle_window`] before it is
+    /// refused for the rest of the window.
+    pub max_failures_per_account: i64,
+    /// Failed sign-ins from one client address within the window before it is refused.
+    pub max_failures_per_address: i64,
+    /// The window failed sign-ins are counted in.
+    pub throttle_window: Duration,
+    /// How long a setup link works.
+    pub setup_link_ttl: Duration,
+    /// The header carrying the client address behind a proxy, if any.
+    pub client_ip_header: Option<HeaderName>,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig {
+            public_url: "http://127.0.0.1:8080".into(),
+            idle_timeout: Duration::from_secs(60 * 60),
+            absolute_timeout: Duration::from_secs(12 * 60 * 60),
+            max_failures_per_account: 5,
+            max_failures_per_address: 30,
+            throttle_window: Duration::from_secs(15 * 60),
+            setup_link_ttl: Duration::from_secs(72 * 60 * 60),
+            client_ip_header: None,
+        }
+    }
+}
+
+impl ConsoleConfig {
+    /// Whether the service is served over https (cookies are then `Secure`).
+    pub fn secure(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+
+    /// The scheme and host of the public URL, as browsers send it in `Origin`.
+    pub fn origin(&self) -> &str {
+        let rest = self.public_url.find("://").map_or(0, |i| i + 3);
+        match self.public_url[rest..].find('/') {
+            Some(i) => &self.public_url[..rest + i],
+            None => &self.public_url,
+        }
+    }
+}
+
+/// What the console's handlers share.
+#[derive(Clone, Debug)]
+pub struct ConsoleState {
+    /// The store.
+    pub store: Store,
+    /// Settings.
+    pub config: Arc<ConsoleConfig>,
+}
+
+/// Every console route, with the console's headers and CSRF origin check.
+pub fn router(state: ConsoleState) -> Router {
+    Router::new()
+        .route("/console", get(|| async { Redirect::to("/console/today") }))
+        .route("/console/", get(|| async { Redirect::to("/console/today") }))
+        .route("/console/sign-in", get(signin::sign_in_page).post(signin::sign_in))
+        .route("/console/sign-out", post(signin::sign_out))
+        .route("/console/setup/{code}", get(signin::setup_page).post(signin::set_password))
+        .route("/console/lang/{lang}", get(pages::choose_lang))
+        .route("/console/today", get(today::today_page))
+        .route("/console/static/{file}", get(pages::asset))
+        .route("/console/{*rest}", get(|| async { pages::not_found() }))
+        .layer(middleware::from_fn_with_state(state.clone(), same_origin_forms))
+        .layer(middleware::from_fn(console_headers))
+        .with_state(state)
+}
+
+/// Only this origin may post a console form: a request that changes anything must carry an
+/// `Origin` (or, failing that, a `Referer`) naming the service's own origin, or it is refused
+/// before any handler runs. The form token is checked by each handler against the session.
+async fn same_origin_forms(State(state): State<ConsoleState>, req: Request, next: Next) -> Response {
+    if matches!(*req.method(), Method::GET | Method::HEAD) {
+        return next.run(req).await;
+    }
+    let expected = state.config.origin();
+    let headers = req.headers();
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    let referer = headers.get(header::REFERER).and_then(|v| v.to_str().ok());
+    let same = match (origin, referer) {
+        (Some(o), _) => o == expected,
+        (None, Some(r)) => r == expected || r.starts_with(&format!("{expected}/")),
+        (None, None) => false,
+    };
+    if !same {
+        tracing::warn!(origin = origin.unwrap_or(""), "console form refused: it did not come from {expected}");
+        return pages::refused(StatusCode::FORBIDDEN, pages::Lang::Thai);
+    }
+    next.run(req).await
+}
+
+/// The page may load scripts, styles, fonts and images only from this origin, may not be
+/// framed, and posts forms only here.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     font-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; \
+     frame-ancestors 'none'";
+
+async fn console_headers(req: Request, next: Next) -> Response {
+    let is_asset = req.uri().path().starts_with("/console/static/");
+    let mut response = next.run(req).await;
+    // Pages for people: the common layers keep their bodies rather than writing problem+json.
+    response.extensions_mut().insert(hybridpost_web::problem::PageForPeople);
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if !is_asset {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+/// A redirect after a form, as `303 See Other`.
+pub(crate) fn see_other(to: &str) -> Response {
+    Redirect::to(to).into_response()
+}

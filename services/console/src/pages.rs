@@ -1,0 +1,241 @@
+//! The console's pages: minijinja templates from `templates/console/`, built into the binary,
+//! rendered with strict undefined variables, in Thai or English; its style, script and Thai
+//! webfont served from the binary.
+
+use std::sync::OnceLock;
+
+use axum::extract::{Path, Query};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use minijinja::{Environment, UndefinedBehavior};
+use serde::{Deserialize, Serialize};
+
+const TEMPLATES: &[(&str, &str)] = &[
+    ("layout.html", include_str!("../../../templates/console/layout.html")),
+    ("signed_in.html", include_str!("../../../templates/console/signed_in.html")),
+    ("sign_in.html", include_str!("../../../templates/console/sign_in.html")),
+    ("setup.html", include_str!("../../../templates/console/setup.html")),
+    ("today.html", include_str!("../../../templates/console/today.html")),
+    ("message.html", include_str!("../../../templates/console/message.html")),
+];
+
+const STYLE: &str = include_str!("../../../templates/console/console.css");
+const SCRIPT: &str = include_str!("../../../templates/console/console.js");
+const FONT: &[u8] = include_bytes!("../../../templates/fonts/Laksaman.ttf");
+const FONT_BOLD: &[u8] = include_bytes!("../../../templates/fonts/Laksaman-Bold.ttf");
+
+/// The language a person reads the console in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Lang {
+    /// Thai, the default.
+    #[serde(rename = "th")]
+    Thai,
+    /// English.
+    #[serde(rename = "en")]
+    English,
+}
+
+impl Lang {
+    /// The `lang` attribute.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Thai => "th",
+            Lang::English => "en",
+        }
+    }
+
+    /// Thai or English text, whichever this language is.
+    pub fn pick(self, thai: &'static str, english: &'static str) -> &'static str {
+        match self {
+            Lang::Thai => thai,
+            Lang::English => english,
+        }
+    }
+}
+
+const LANG_COOKIE: &str = "hp_lang";
+
+/// The language chosen in the request's cookie (Thai when none is).
+pub(crate) fn lang_of(parts: &Parts) -> Lang {
+    match crate::session::cookie(parts, LANG_COOKIE) {
+        Some("en") => Lang::English,
+        _ => Lang::Thai,
+    }
+}
+
+fn environment() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        for (name, source) in TEMPLATES {
+            // The sources are built in and checked by the tests: a broken one is a build defect.
+            if let Err(e) = env.add_template(name, source) {
+                tracing::error!("console template {name} does not parse: {e}");
+            }
+        }
+        env
+    })
+}
+
+/// Renders `template` with `context` (plus `lang`) as an HTML page with `status`.
+pub(crate) fn render(status: StatusCode, template: &str, lang: Lang, context: serde_json::Value) -> Response {
+    let mut context = context;
+    if let Some(map) = context.as_object_mut() {
+        map.insert("lang".into(), serde_json::json!(lang.code()));
+        map.insert("en".into(), serde_json::json!(lang == Lang::English));
+        map.insert("style".into(), serde_json::json!(asset_url("console.css")));
+        map.insert("script".into(), serde_json::json!(asset_url("console.js")));
+        // Back to the same page in the other language (console paths need no escaping).
+        let back = map.get("path").and_then(|p| p.as_str()).unwrap_or("/console/today").to_owned();
+        let other = lang.pick("en", "th");
+        map.insert("lang_switch".into(), serde_json::json!(format!("/console/lang/{other}?back={back}")));
+        map.entry("path").or_insert(serde_json::Value::Null);
+    }
+    match environment()
+        .get_template(template)
+        .and_then(|t| t.render(minijinja::Value::from(minijinja::value::Serde(&context))))
+    {
+        Ok(body) => (status, [(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"))], body)
+            .into_response(),
+        Err(e) => {
+            tracing::error!("console page {template} cannot be rendered: {e:#}");
+            #[cfg(test)]
+            eprintln!("console page {template} cannot be rendered: {e:#}");
+            (StatusCode::INTERNAL_SERVER_ERROR, "the page cannot be shown / แสดงหน้านี้ไม่ได้").into_response()
+        }
+    }
+}
+
+/// A page with a heading and a message, in both languages.
+pub(crate) fn message(status: StatusCode, lang: Lang, title: (&str, &str), text: (&str, &str)) -> Response {
+    render(
+        status,
+        "message.html",
+        lang,
+        serde_json::json!({
+            "title": title.0, "title_en": title.1, "text": text.0, "text_en": text.1,
+        }),
+    )
+}
+
+/// A form refused by the CSRF checks.
+pub(crate) fn refused(status: StatusCode, lang: Lang) -> Response {
+    message(
+        status,
+        lang,
+        ("ทำรายการนี้ไม่ได้", "This cannot be done"),
+        (
+            "แบบฟอร์มนี้หมดอายุหรือไม่ได้มาจากหน้าของระบบ กรุณากลับไปที่หน้าเดิม โหลดใหม่ แล้วลองอีกครั้ง",
+            "The form has expired or did not come from this console's own page. Go back, reload the page and try again.",
+        ),
+    )
+}
+
+/// A page that is not there, or not this person's.
+pub(crate) fn not_found() -> Response {
+    message(
+        StatusCode::NOT_FOUND,
+        Lang::Thai,
+        ("ไม่พบหน้านี้", "Page not found"),
+        ("ไม่มีหน้านี้ หรือท่านไม่มีสิทธิ์เปิดหน้านี้", "There is no such page, or it is not yours to open."),
+    )
+}
+
+/// The store cannot be reached.
+pub(crate) fn unavailable(lang: Lang) -> Response {
+    message(
+        StatusCode::SERVICE_UNAVAILABLE,
+        lang,
+        ("ระบบขัดข้องชั่วคราว", "Temporarily unavailable"),
+        ("กรุณาลองใหม่อีกสักครู่", "Please try again in a moment."),
+    )
+}
+
+/// `/console/static/{file}?h=…`: the URL changes with the content, so it is cached for good.
+fn asset_url(file: &str) -> String {
+    use sha2::Digest;
+    let content: &[u8] = match file {
+        "console.css" => STYLE.as_bytes(),
+        "console.js" => SCRIPT.as_bytes(),
+        _ => b"",
+    };
+    format!("/console/static/{file}?h={}", hex::encode(&sha2::Sha256::digest(content)[..8]))
+}
+
+pub(crate) async fn asset(Path(file): Path<String>) -> Response {
+    let (body, content_type): (&'static [u8], &'static str) = match file.as_str() {
+        "console.css" => (STYLE.as_bytes(), "text/css; charset=utf-8"),
+        "console.js" => (SCRIPT.as_bytes(), "text/javascript; charset=utf-8"),
+        "laksaman.ttf" => (FONT, "font/ttf"),
+        "laksaman-bold.ttf" => (FONT_BOLD, "font/ttf"),
+        _ => return not_found(),
+    };
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+pub(crate) struct Back {
+    back: Option<String>,
+}
+
+/// `/console/lang/{th|en}?back=/console/…`: remembers the language and goes back.
+pub(crate) async fn choose_lang(Path(lang): Path<String>, Query(back): Query<Back>) -> Response {
+    let lang = if lang == "en" { "en" } else { "th" };
+    // Only a console path: never an open redirect.
+    let back = back
+        .back
+        .filter(|b| b.starts_with("/console/") && !b.starts_with("//") && !b.contains('\\'))
+        .unwrap_or_else(|| "/console/today".to_owned());
+    let mut response = crate::see_other(&back);
+    if let Ok(cookie) =
+        HeaderValue::from_str(&format!("{LANG_COOKIE}={lang}; Path=/console; SameSite=Strict; Max-Age=31536000"))
+    {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every page with the context its handler gives it, in both languages: strict undefined
+    /// variables make a misspelt or missing name fail here.
+    #[test]
+    fn every_page_renders_in_both_languages() {
+        let me = serde_json::json!({"name": "สมหญิง ใจดี", "role": "operator"});
+        let pages = [
+            ("sign_in.html", serde_json::json!({"csrf": "t", "email": "", "error": null, "error_en": null})),
+            ("sign_in.html", serde_json::json!({"csrf": "t", "email": "a@b", "error": "ผิด", "error_en": "wrong"})),
+            (
+                "setup.html",
+                serde_json::json!({"csrf": "t", "name": "ก", "email": "a@b", "error": null, "error_en": null}),
+            ),
+            ("message.html", serde_json::json!({"title": "ก", "title_en": "A", "text": "ข", "text_en": "B"})),
+            (
+                "today.html",
+                serde_json::json!({
+                    "me": me, "csrf": "t", "site": "ปณ. บางรัก", "date": "4 ธันวาคม 2569", "waiting": "1,000",
+                    "batches": [{"status": "ready", "name": "พร้อมพิมพ์", "count": "2"}], "review": "3", "returned": "4",
+                    "path": "/console/today",
+                }),
+            ),
+        ];
+        for (name, context) in pages {
+            for lang in [Lang::Thai, Lang::English] {
+                let response = render(StatusCode::OK, name, lang, context.clone());
+                assert_eq!(response.status(), StatusCode::OK, "{name} in {lang:?}");
+            }
+        }
+        assert_eq!(environment().templates().count(), TEMPLATES.len(), "every template parses");
+    }
+}
