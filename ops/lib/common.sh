@@ -70,3 +70,18 @@ ensure_python_venv() {
   fi
   export HYBRIDPOST_TEST_PYTHON="$venv/bin/python"
 }
+
+# ensure_axe: installs axe-core (the accessibility checker the browser tests inject into every
+# console page) from npm into ops/.node, at the version pinned here, and exports
+# HYBRIDPOST_TEST_AXE, the path of its script.
+ensure_axe() {
+  local dir
+  dir="$(pwd)/ops/.node"
+  ensure_packages nodejs npm
+  if [ ! -f "$dir/node_modules/axe-core/axe.min.js" ]; then
+    say "installing axe-core into ops/.node"
+    mkdir -p "$dir"
+    npm install --prefix "$dir" --no-audit --no-fund --silent axe-core@4.14.1
+  fi
+  export HYBRIDPOST_TEST_AXE="$dir/node_modules/axe-core/axe.min.js"
+}
