@@ -25,6 +25,7 @@ use hybridpost_store::events::{self, NewEvent};
 use hybridpost_store::letters::{self, LetterRecord};
 use hybridpost_store::outbox::{self, DigitalLink};
 use hybridpost_store::{agencies, now_text, parse_timestamp};
+use hybridpost_web::Download;
 use sha2::{Digest, Sha256};
 
 use crate::NotifierState;
@@ -138,7 +139,16 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
          <body>\n<main>\n{body}</main>\n</body>\n</html>\n",
         escape(title)
     );
-    let mut response = (status, private_headers("text/html; charset=utf-8"), html).into_response();
+    let mut response = (
+        status,
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        private_headers(),
+        html,
+    )
+        .into_response();
     if !status.is_success() {
         // A refusal page is for the person who opened the link: the layers keep it as it is
         // instead of answering problem+json.
@@ -147,10 +157,10 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
     response
 }
 
-fn private_headers(content_type: &'static str) -> [(header::HeaderName, HeaderValue); 7] {
+/// What a page or file behind a secure link wears besides its type: not indexed, not framed,
+/// no referrer carrying the token elsewhere, nothing run but our own.
+fn private_headers() -> [(header::HeaderName, HeaderValue); 5] {
     [
-        (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
-        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
         (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
         (header::HeaderName::from_static("x-robots-tag"), HeaderValue::from_static("noindex")),
         (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(content_security_policy())),
@@ -295,7 +305,12 @@ async fn letter_pdf(State(state): State<NotifierState>, Path(token): Path<String
             return Refusal::Unavailable.into_response();
         }
     };
-    let disposition = HeaderValue::from_str(&format!("inline; filename=\"letter-{letter_id}.pdf\""))
-        .unwrap_or_else(|_| HeaderValue::from_static("inline"));
-    (private_headers("application/pdf"), [(header::CONTENT_DISPOSITION, disposition)], pdf).into_response()
+    // A copy carries personal data: no cache keeps it.
+    match Download::pdf().inline(&format!("letter-{letter_id}.pdf")).cache_control("no-store").body(pdf) {
+        Ok(mut response) => {
+            response.headers_mut().extend(private_headers());
+            response
+        }
+        Err(e) => e.into_response(),
+    }
 }
