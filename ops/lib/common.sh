@@ -77,7 +77,8 @@ ensure_python_venv() {
 ensure_axe() {
   local dir
   dir="$(pwd)/ops/.node"
-  ensure_packages nodejs npm
+  # Debian's npm; a machine whose Node.js brings its own npm (NodeSource) keeps it.
+  command -v npm >/dev/null || ensure_packages nodejs npm
   if [ ! -f "$dir/node_modules/axe-core/axe.min.js" ]; then
     say "installing axe-core into ops/.node"
     mkdir -p "$dir"

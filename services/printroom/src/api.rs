@@ -4,15 +4,14 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use hybridpost_core::{BatchId, LetterId, TrackingNumber, ValidationErrors};
-use hybridpost_notify::outbox::queue_event_webhooks;
+use hybridpost_core::{BatchId, LetterId, ValidationErrors};
 use hybridpost_store::print::{self, BatchRecord, BatchStatus, BatchStepError};
-use hybridpost_store::{BlobKey, now_text};
 use hybridpost_web::problem::{ApiError, Problem};
 use hybridpost_web::{Download, IdPath, JsonBody, ListQuery, Page, RequestId, SiteCaller, paging};
 use serde::{Deserialize, Serialize};
 
 pub use crate::batching::ManifestEntry;
+use crate::steps::{self, FileError};
 use crate::{PrintroomState, close_batch_for_site};
 
 /// A batch's state.
@@ -221,14 +220,11 @@ pub(crate) async fn get_batch(
     }))
 }
 
-fn rendered(batch: &BatchRecord) -> Result<(), ApiError> {
-    if matches!(batch.status, BatchStatus::Closed | BatchStatus::Rendering) {
-        return Err(ApiError::Conflict {
-            kind: "batch-not-ready",
-            detail: format!("batch {} is still being rendered; try again in a few seconds", batch.batch_id),
-        });
+fn file_error(e: FileError) -> ApiError {
+    match e {
+        FileError::NotReady(_) => ApiError::Conflict { kind: "batch-not-ready", detail: e.to_string() },
+        FileError::Storage(why) => ApiError::internal(why),
     }
-    Ok(())
 }
 
 /// Download the batch's print-ready PDF (streamed).
@@ -248,13 +244,7 @@ pub(crate) async fn batch_pdf(
     IdPath(batch_id): IdPath<BatchId>,
 ) -> Result<Response, ApiError> {
     let batch = site_batch(&state, &caller, batch_id).await?;
-    rendered(&batch)?;
-    let key = batch.pdf_blob.as_deref().ok_or_else(|| ApiError::internal("a rendered batch has no PDF"))?;
-    let key = BlobKey::parse(key).map_err(ApiError::internal)?;
-    let (file, len) =
-        state.blobs.open(&key).await.map_err(ApiError::internal)?.ok_or_else(|| {
-            ApiError::internal(format!("the PDF of batch {} is missing from storage", batch.batch_id))
-        })?;
+    let (file, len) = steps::open_pdf(&state, &batch).await.map_err(file_error)?;
     Download::pdf()
         .attachment(&format!("batch-{}.pdf", batch.batch_id))
         .length(len)
@@ -306,34 +296,20 @@ pub(crate) async fn batch_manifest(
     let Query(q) = Query::<ManifestQuery>::try_from_uri(&uri)
         .map_err(|rejection| ApiError::BadRequest(format!("bad query: {}", rejection.body_text())))?;
     let batch = site_batch(&state, &caller, batch_id).await?;
-    rendered(&batch)?;
-    let key = batch.manifest_blob.as_deref().ok_or_else(|| ApiError::internal("a rendered batch has no manifest"))?;
-    let key = BlobKey::parse(key).map_err(ApiError::internal)?;
-    let bytes = state
-        .blobs
-        .get(&key)
-        .await
-        .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::internal(format!("the manifest of batch {} is missing", batch.batch_id)))?;
     match q.format.unwrap_or(ManifestFormat::Json) {
-        ManifestFormat::Json => Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response()),
+        ManifestFormat::Json => {
+            let bytes = steps::manifest_json(&state, &batch).await.map_err(file_error)?;
+            Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response())
+        }
         ManifestFormat::Csv => {
-            let entries: Vec<ManifestEntry> =
-                serde_json::from_slice(&bytes).map_err(|e| ApiError::internal(format!("manifest: {e}")))?;
-            let mut csv = String::from("envelope,letter_id,first_page,pages,sheets,postcode\r\n");
-            for e in entries {
-                csv.push_str(&format!(
-                    "{},{},{},{},{},{}\r\n",
-                    e.envelope, e.letter_id, e.first_page, e.pages, e.sheets, e.postcode
-                ));
-            }
+            let entries = steps::manifest(&state, &batch).await.map_err(file_error)?;
             let disposition = format!("attachment; filename=\"batch-{}.csv\"", batch.batch_id);
             Ok((
                 [
                     (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
                     (header::CONTENT_DISPOSITION, disposition),
                 ],
-                csv,
+                steps::manifest_csv(&entries),
             )
                 .into_response())
         }
@@ -373,15 +349,9 @@ pub(crate) async fn mark_printed(
     IdPath(batch_id): IdPath<BatchId>,
     RequestId(request_id): RequestId,
 ) -> Result<Json<BatchSummary>, ApiError> {
-    let request_id = request_id.as_deref();
-    let mut tx = state.store.begin().await?;
-    let batch = print::mark_printed(&mut tx, caller.site_id, batch_id, &now_text(), request_id)
+    let batch = steps::mark_printed(&state, caller.site_id, batch_id, request_id.as_deref())
         .await
         .map_err(|e| step_error(e, batch_id, "ready"))?;
-    queue_event_webhooks(&mut tx, &batch.events).await?;
-    let batch = batch.value;
-    tx.commit().await?;
-    tracing::info!(batch.id = %batch_id, "batch printed");
     Ok(Json(BatchSummary::from(&batch)))
 }
 
@@ -411,44 +381,20 @@ pub(crate) async fn mark_dispatched(
         let mut conn = state.store.read().await?;
         print::batch_letters(&mut conn, batch.batch_id).await?
     };
-    let mut errors = ValidationErrors::default();
-    let mut tracking = Vec::with_capacity(letters.len());
-    match (&body.value.tracking_numbers, &body.value.first_tracking_number) {
-        (Some(map), None) => {
-            for (letter_id, number) in map {
-                match TrackingNumber::parse(number) {
-                    Ok(n) => tracking.push((*letter_id, n.to_string())),
-                    Err(e) => errors.add(format!("tracking_numbers.{letter_id}"), e.to_string()),
-                }
-            }
+    let tracking = match (&body.value.tracking_numbers, &body.value.first_tracking_number) {
+        (Some(map), None) => steps::tracking_per_letter(map.iter().map(|(l, n)| (*l, n.as_str()))),
+        (None, Some(first)) => steps::tracking_from_roll(&letters, first),
+        _ => Err(vec![("tracking_numbers".to_owned(), "give either tracking_numbers or first_tracking_number".to_owned())]),
+    };
+    let tracking = tracking.map_err(|problems| {
+        let mut errors = ValidationErrors::default();
+        for (field, why) in problems {
+            errors.add(field, why);
         }
-        (None, Some(first)) => match TrackingNumber::parse(first) {
-            Ok(first) => {
-                for (i, l) in letters.iter().enumerate() {
-                    match first.advance(u32::try_from(i).unwrap_or(u32::MAX)) {
-                        Ok(n) => tracking.push((l.letter_id, n.to_string())),
-                        Err(e) => {
-                            errors.add("first_tracking_number", format!("the roll runs out at letter {}: {e}", i + 1));
-                            break;
-                        }
-                    }
-                }
-            }
-            Err(e) => errors.add("first_tracking_number", e.to_string()),
-        },
-        _ => errors.add("tracking_numbers", "give either tracking_numbers or first_tracking_number"),
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
-    }
-    let request_id = request_id.as_deref();
-    let mut tx = state.store.begin().await?;
-    let batch = print::mark_dispatched(&mut tx, caller.site_id, batch_id, &tracking, &now_text(), request_id)
+        ApiError::Validation(errors)
+    })?;
+    let batch = steps::mark_dispatched(&state, caller.site_id, batch_id, &tracking, request_id.as_deref())
         .await
         .map_err(|e| step_error(e, batch_id, "printed"))?;
-    queue_event_webhooks(&mut tx, &batch.events).await?;
-    let batch = batch.value;
-    tx.commit().await?;
-    tracing::info!(batch.id = %batch_id, letters = tracking.len(), "batch dispatched");
     Ok(Json(BatchSummary::from(&batch)))
 }

@@ -21,6 +21,7 @@ mod api;
 mod batching;
 mod held;
 mod pdf;
+pub mod steps;
 
 use std::sync::Arc;
 use std::time::Duration;
