@@ -20,7 +20,12 @@
 //! status machine as the API, and a person sees only their own site's or agency's data.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+#![expect(
+    clippy::result_large_err,
+    reason = "a handler's early return is the page to show; boxing every one would add noise, not speed"
+)]
 
+mod batches;
 mod pages;
 mod password;
 pub mod people;
@@ -103,6 +108,8 @@ pub struct ConsoleState {
     pub store: Store,
     /// Settings.
     pub config: Arc<ConsoleConfig>,
+    /// The print room: its batches' steps and files, shared with the operator API.
+    pub print: hybridpost_printroom::PrintroomState,
 }
 
 /// Every console route, with the console's headers and CSRF origin check.
@@ -115,6 +122,14 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/console/setup/{code}", get(signin::setup_page).post(signin::set_password))
         .route("/console/lang/{lang}", get(pages::choose_lang))
         .route("/console/today", get(today::today_page))
+        .route("/console/batches", get(batches::list_page))
+        .route("/console/batches/close", post(batches::close_now))
+        .route("/console/batches/{batch_id}", get(batches::detail_page))
+        .route("/console/batches/{batch_id}/pdf", get(batches::pdf))
+        .route("/console/batches/{batch_id}/manifest.csv", get(batches::manifest))
+        .route("/console/batches/{batch_id}/reprint", post(batches::reprint))
+        .route("/console/batches/{batch_id}/printed", post(batches::mark_printed))
+        .route("/console/batches/{batch_id}/dispatch", get(batches::dispatch_page).post(batches::dispatch))
         .route("/console/static/{file}", get(pages::asset))
         .route("/console/{*rest}", get(|| async { pages::not_found() }))
         .layer(middleware::from_fn_with_state(state.clone(), same_origin_forms))
@@ -165,6 +180,35 @@ async fn console_headers(req: Request, next: Next) -> Response {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     response
+}
+
+/// The signed-in person as the page header shows them.
+pub(crate) fn me_context(me: &SignedIn) -> serde_json::Value {
+    let role = if me.lang == Lang::Thai { me.person.role.thai() } else { me.person.role.as_str() };
+    serde_json::json!({"name": me.person.name, "role": role, "supervisor": me.person.role.manages_people()})
+}
+
+/// Records what `me` did to `target` in their workplace's audit log, for actions that change
+/// nothing stored (a reprint); a step that changes something records its line in its own
+/// transaction instead. The page that says the console is unavailable when it cannot be written.
+pub(crate) async fn audit(
+    state: &ConsoleState,
+    me: &SignedIn,
+    action: &str,
+    target: &str,
+    detail: Option<serde_json::Value>,
+) -> Result<(), Response> {
+    let entry = hybridpost_store::people::NewAudit { target: Some(target.to_owned()), ..me.audit(action, detail) };
+    let written = async {
+        let mut tx = state.store.begin().await?;
+        hybridpost_store::people::append_audit(&mut tx, &entry, &hybridpost_store::now_text()).await?;
+        tx.commit().await
+    }
+    .await;
+    written.map_err(|e| {
+        tracing::error!(person.id = %me.person.person_id, "cannot record {action} on {target} in the audit log: {e}");
+        pages::unavailable(me.lang)
+    })
 }
 
 /// A redirect after a form, as `303 See Other`.

@@ -17,6 +17,9 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("sign_in.html", include_str!("../../../templates/console/sign_in.html")),
     ("setup.html", include_str!("../../../templates/console/setup.html")),
     ("today.html", include_str!("../../../templates/console/today.html")),
+    ("batches.html", include_str!("../../../templates/console/batches.html")),
+    ("batch.html", include_str!("../../../templates/console/batch.html")),
+    ("dispatch.html", include_str!("../../../templates/console/dispatch.html")),
     ("message.html", include_str!("../../../templates/console/message.html")),
 ];
 
@@ -212,7 +215,13 @@ mod tests {
     /// variables make a misspelt or missing name fail here.
     #[test]
     fn every_page_renders_in_both_languages() {
-        let me = serde_json::json!({"name": "สมหญิง ใจดี", "role": "operator"});
+        let me = serde_json::json!({"name": "สมหญิง ใจดี", "role": "operator", "supervisor": false});
+        let batch = serde_json::json!({
+            "id": "b", "status": "ready", "status_name": "พร้อมพิมพ์", "letters": "2", "pages": "4", "sheets": "3",
+            "created": "4 ธ.ค. 69 10:00 น.", "rendered": "4 ธ.ค. 69 10:01 น.", "printed": null, "dispatched": null,
+        });
+        let letter =
+            serde_json::json!({"envelope": 1, "postcode": "10400", "first_page": 2, "pages": 2, "tracking": null});
         let pages = [
             ("sign_in.html", serde_json::json!({"csrf": "t", "email": "", "error": null, "error_en": null})),
             ("sign_in.html", serde_json::json!({"csrf": "t", "email": "a@b", "error": "ผิด", "error_en": "wrong"})),
@@ -228,6 +237,23 @@ mod tests {
                     "batches": [{"status": "ready", "name": "พร้อมพิมพ์", "count": "2"}], "review": "3", "returned": "4",
                     "path": "/console/today",
                 }),
+            ),
+            (
+                "batches.html",
+                serde_json::json!({"me": me, "csrf": "t", "path": "/console/batches", "batches": [batch],
+                    "older": "x", "message": "ไม่มี"}),
+            ),
+            (
+                "batch.html",
+                serde_json::json!({"me": me, "csrf": "t", "path": "/console/batches/b", "batch": batch,
+                    "postcodes": ["10110", "10400"], "letters": [letter], "page": 1, "pages_total": 2, "ready": true,
+                    "printed": false, "rendered": true, "max_reprint": 50, "reprint_error": "ผิด"}),
+            ),
+            (
+                "dispatch.html",
+                serde_json::json!({"me": me, "csrf": "t", "path": "/console/batches/b/dispatch", "batch": batch,
+                    "count": 2, "printed": true, "first": "", "numbers": "", "first_error": null,
+                    "scan_errors": ["ซองที่ 1"], "envelopes": [{"n": 1, "postcode": "10400"}]}),
             ),
         ];
         for (name, context) in pages {

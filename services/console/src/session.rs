@@ -66,6 +66,19 @@ impl SignedIn {
         matches
     }
 
+    /// An audit-log line for `action` done by this person (its target is set by the step).
+    pub(crate) fn audit(&self, action: &str, detail: Option<serde_json::Value>) -> hybridpost_store::people::NewAudit {
+        hybridpost_store::people::NewAudit {
+            person_id: Some(self.person.person_id),
+            workplace: Some(self.person.workplace),
+            action: action.to_owned(),
+            target: None,
+            detail,
+            client: Some(self.client.clone()),
+            request_id: None,
+        }
+    }
+
     /// The answer to a form whose token did not match.
     pub(crate) fn refuse_form(&self) -> Response {
         pages::refused(axum::http::StatusCode::FORBIDDEN, self.lang)

@@ -85,7 +85,7 @@ pub(crate) async fn today_page(State(state): State<ConsoleState>, me: SignedIn) 
         "today.html",
         me.lang,
         serde_json::json!({
-            "me": {"name": me.person.name, "role": if me.lang == Lang::Thai { me.person.role.thai() } else { me.person.role.as_str() }},
+            "me": crate::me_context(&me),
             "csrf": me.session.csrf_token,
             "site": site.name,
             "date": today_text(me.lang),

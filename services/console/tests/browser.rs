@@ -9,16 +9,17 @@
 //! (the pictures in `docs/console/`).
 #![expect(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
 
+mod support;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::sync::Arc;
 use std::time::Duration;
 
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
+use hybridpost_console::ConsoleConfig;
 use hybridpost_console::people::{NewPerson, create_person};
-use hybridpost_console::{ConsoleConfig, ConsoleState};
 use hybridpost_core::{PersonRole, SiteId, Workplace};
 use hybridpost_store::agencies::{self, Site};
 use hybridpost_store::now_text;
@@ -165,8 +166,9 @@ async fn a_person_sets_a_password_reads_today_and_signs_out_and_in_from_the_keyb
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
     let config = ConsoleConfig { public_url: format!("http://{addr}"), ..ConsoleConfig::default() };
+    let blobs = tempfile::tempdir().unwrap();
     let app = hybridpost_web::layers::with_common_layers(
-        hybridpost_console::router(ConsoleState { store: db.store.clone(), config: Arc::new(config.clone()) }),
+        hybridpost_console::router(support::console_state(&db.store, config.clone(), blobs.path())),
         Duration::from_secs(30),
     );
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });

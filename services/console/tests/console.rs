@@ -4,14 +4,14 @@
 //! every node, and every step is in the audit log.
 #![expect(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
 
-use std::sync::Arc;
+mod support;
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
+use hybridpost_console::ConsoleConfig;
 use hybridpost_console::people::{NewPerson, create_person};
-use hybridpost_console::{ConsoleConfig, ConsoleState};
 use hybridpost_core::{PersonRole, SiteId, Workplace};
 use hybridpost_store::agencies::{self, Site};
 use hybridpost_store::people;
@@ -23,6 +23,7 @@ const ORIGIN: &str = "http://console.test";
 
 struct World {
     db: TestStore,
+    _blobs: tempfile::TempDir,
     app: Router,
     /// A second node on the same database.
     other_node: Router,
@@ -46,10 +47,11 @@ async fn add_site(store: &Store, name: &str, prefix: &str) -> SiteId {
 async fn world_with(config: ConsoleConfig) -> World {
     let db = test_store().await;
     let site = add_site(&db.store, "ปณ. บางรัก", "10").await;
-    let state = ConsoleState { store: db.store.clone(), config: Arc::new(config.clone()) };
+    let blobs = tempfile::tempdir().unwrap();
+    let state = support::console_state(&db.store, config.clone(), blobs.path());
     let app = hybridpost_console::router(state.clone());
     let other_node = hybridpost_console::router(state);
-    World { db, app, other_node, config, site }
+    World { db, _blobs: blobs, app, other_node, config, site }
 }
 
 async fn world() -> World {

@@ -149,6 +149,23 @@ pub async fn build(config: &Config, roles: &[Role], public_url: &str) -> anyhow:
         verify: None,
         mail: None,
     };
+    // The print room's state: its role's API and workers, and the console's batch pages.
+    let compose = composer.clone();
+    let print_state = PrintroomState {
+        store: store.clone(),
+        keys: keys.clone(),
+        blobs: blobs.clone(),
+        renderer: Arc::new(PdfBatchRenderer::new(Arc::new(move |item: &PrintItem| {
+            compose.compose(&item.letter, &item.agency, item.document.as_deref(), PinOnPage::Printed)
+        }))),
+        config: Arc::new(PrintroomConfig {
+            max_batch_letters: config.print_batch_max_letters,
+            batch_interval: Duration::from_secs(config.print_batch_interval_secs),
+            alarm_after: (config.print_alarm_after_hours > 0)
+                .then(|| Duration::from_secs(config.print_alarm_after_hours.saturating_mul(3600))),
+            ..PrintroomConfig::default()
+        }),
+    };
     let mut app = Router::new();
     let mut openapi: Option<utoipa::openapi::OpenApi> = None;
     for role in roles {
@@ -165,24 +182,8 @@ pub async fn build(config: &Config, roles: &[Role], public_url: &str) -> anyhow:
                 blobs.clone(),
             ))),
             Role::Printroom => {
-                let compose = composer.clone();
-                let state = PrintroomState {
-                    store: store.clone(),
-                    keys: keys.clone(),
-                    blobs: blobs.clone(),
-                    renderer: Arc::new(PdfBatchRenderer::new(Arc::new(move |item: &PrintItem| {
-                        compose.compose(&item.letter, &item.agency, item.document.as_deref(), PinOnPage::Printed)
-                    }))),
-                    config: Arc::new(PrintroomConfig {
-                        max_batch_letters: config.print_batch_max_letters,
-                        batch_interval: Duration::from_secs(config.print_batch_interval_secs),
-                        alarm_after: (config.print_alarm_after_hours > 0)
-                            .then(|| Duration::from_secs(config.print_alarm_after_hours.saturating_mul(3600))),
-                        ..PrintroomConfig::default()
-                    }),
-                };
-                service.printroom = Some(state.clone());
-                with_doc(hybridpost_printroom::parts(state))
+                service.printroom = Some(print_state.clone());
+                with_doc(hybridpost_printroom::parts(print_state.clone()))
             }
             Role::Intake => {
                 let defaults = hybridpost_intake::IntakeConfig::default();
@@ -216,6 +217,7 @@ pub async fn build(config: &Config, roles: &[Role], public_url: &str) -> anyhow:
                 let state = hybridpost_console::ConsoleState {
                     store: store.clone(),
                     config: Arc::new(console_config(config, &public_url)?),
+                    print: print_state.clone(),
                 };
                 (hybridpost_console::router(state), None)
             }

@@ -170,7 +170,7 @@ pub(crate) async fn list_batches(
     security(("site_key" = []))
 )]
 pub(crate) async fn close_batch(State(state): State<PrintroomState>, caller: SiteCaller) -> Result<Response, ApiError> {
-    let batch = close_batch_for_site(&state, caller.site_id).await.map_err(ApiError::internal)?;
+    let batch = close_batch_for_site(&state, caller.site_id, None).await.map_err(ApiError::internal)?;
     let Some(batch) = batch else {
         return Err(ApiError::Conflict {
             kind: "nothing-to-print",
@@ -349,7 +349,7 @@ pub(crate) async fn mark_printed(
     IdPath(batch_id): IdPath<BatchId>,
     RequestId(request_id): RequestId,
 ) -> Result<Json<BatchSummary>, ApiError> {
-    let batch = steps::mark_printed(&state, caller.site_id, batch_id, request_id.as_deref())
+    let batch = steps::mark_printed(&state, caller.site_id, batch_id, request_id.as_deref(), None)
         .await
         .map_err(|e| step_error(e, batch_id, "ready"))?;
     Ok(Json(BatchSummary::from(&batch)))
@@ -384,7 +384,10 @@ pub(crate) async fn mark_dispatched(
     let tracking = match (&body.value.tracking_numbers, &body.value.first_tracking_number) {
         (Some(map), None) => steps::tracking_per_letter(map.iter().map(|(l, n)| (*l, n.as_str()))),
         (None, Some(first)) => steps::tracking_from_roll(&letters, first),
-        _ => Err(vec![("tracking_numbers".to_owned(), "give either tracking_numbers or first_tracking_number".to_owned())]),
+        _ => Err(vec![(
+            "tracking_numbers".to_owned(),
+            "give either tracking_numbers or first_tracking_number".to_owned(),
+        )]),
     };
     let tracking = tracking.map_err(|problems| {
         let mut errors = ValidationErrors::default();
@@ -393,7 +396,7 @@ pub(crate) async fn mark_dispatched(
         }
         ApiError::Validation(errors)
     })?;
-    let batch = steps::mark_dispatched(&state, caller.site_id, batch_id, &tracking, request_id.as_deref())
+    let batch = steps::mark_dispatched(&state, caller.site_id, batch_id, &tracking, request_id.as_deref(), None)
         .await
         .map_err(|e| step_error(e, batch_id, "printed"))?;
     Ok(Json(BatchSummary::from(&batch)))

@@ -24,24 +24,34 @@ pub async fn close_batches(state: &PrintroomState) -> anyhow::Result<Vec<BatchRe
     };
     let mut made = Vec::new();
     for site in &sites {
-        if let Some(batch) = close_for(state, &sites, site).await? {
+        if let Some(batch) = close_for(state, &sites, site, None).await? {
             made.push(batch);
         }
     }
     Ok(made)
 }
 
-/// Closes a batch for `site` now, if it has letters waiting.
-pub async fn close_batch_for_site(state: &PrintroomState, site_id: SiteId) -> anyhow::Result<Option<BatchRecord>> {
+/// Closes a batch for `site` now, if it has letters waiting. `audit`: the person who closed it,
+/// from a console, recorded in the same transaction.
+pub async fn close_batch_for_site(
+    state: &PrintroomState,
+    site_id: SiteId,
+    audit: Option<&hybridpost_store::people::NewAudit>,
+) -> anyhow::Result<Option<BatchRecord>> {
     let sites = {
         let mut conn = state.store.read().await?;
         agencies::list_sites(&mut conn).await?
     };
     let site = sites.iter().find(|s| s.site_id == site_id).with_context(|| format!("no site {site_id}"))?;
-    close_for(state, &sites, site).await
+    close_for(state, &sites, site, audit).await
 }
 
-async fn close_for(state: &PrintroomState, sites: &[Site], site: &Site) -> anyhow::Result<Option<BatchRecord>> {
+async fn close_for(
+    state: &PrintroomState,
+    sites: &[Site],
+    site: &Site,
+    audit: Option<&hybridpost_store::people::NewAudit>,
+) -> anyhow::Result<Option<BatchRecord>> {
     let max = state.config.max_batch_letters;
     let mut tx = state.store.begin().await?;
     // Letters matching this site's prefixes may belong to a site with a longer prefix; read
@@ -58,6 +68,9 @@ async fn close_for(state: &PrintroomState, sites: &[Site], site: &Site) -> anyho
     let closed = print::create_batch(&mut tx, site.site_id, &own, &now_text()).await?;
     queue_event_webhooks(&mut tx, &closed.events).await?;
     let batch = closed.value;
+    if let Some(b) = &batch {
+        crate::steps::record(&mut tx, audit, &b.batch_id.to_string()).await?;
+    }
     tx.commit().await.context("cannot save the batch")?;
     if let Some(b) = &batch {
         metrics::counter!("hybridpost_print_batches_closed_total").increment(1);
@@ -145,6 +158,56 @@ pub async fn render_next_batch(state: &PrintroomState) -> anyhow::Result<Option<
         "batch rendered in {secs:.1} s"
     );
     Ok(Some(batch_id))
+}
+
+/// Most envelopes one reprint may hold: a reprint replaces what a jam ate, not a batch.
+pub const MAX_REPRINT_LETTERS: usize = 50;
+
+/// A reprint of some letters of a rendered batch, for sheets a printer jam ate: the letters
+/// at `envelopes` (positions in envelope order) laid out by the same renderer as the batch,
+/// so their pages print the same, after a cover sheet naming the batch as reprinted.
+pub async fn reprint(state: &PrintroomState, batch: &BatchRecord, envelopes: &[i64]) -> anyhow::Result<Vec<u8>> {
+    anyhow::ensure!(!envelopes.is_empty(), "no envelope chosen");
+    anyhow::ensure!(
+        envelopes.len() <= MAX_REPRINT_LETTERS,
+        "at most {MAX_REPRINT_LETTERS} envelopes can be reprinted at once"
+    );
+    let (members, site) = {
+        let mut conn = state.store.read().await?;
+        let members = print::batch_letters(&mut conn, batch.batch_id).await?;
+        let site = agencies::get_site(&mut conn, batch.site_id).await?.context("the batch's site is gone")?;
+        (members, site)
+    };
+    let chosen: Vec<print::BatchLetter> =
+        members.into_iter().filter(|m| envelopes.contains(&m.position) && m.first_page.is_some()).collect();
+    anyhow::ensure!(chosen.len() == envelopes.len(), "an envelope number is not a printed letter of this batch");
+    let job = BatchJob {
+        batch_id: format!("{} (reprint)", batch.batch_id),
+        site_name: site.name.clone(),
+        created_at: batch.created_at.clone(),
+        letter_count: chosen.len(),
+        postcodes: (
+            chosen.iter().map(|m| m.postcode.clone()).min().unwrap_or_default(),
+            chosen.iter().map(|m| m.postcode.clone()).max().unwrap_or_default(),
+        ),
+    };
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<PrintItem>(8);
+    let loader = spawn_loader(state, chosen, sender);
+    let renderer = Arc::clone(&state.renderer);
+    let rendered = tokio::task::spawn_blocking(move || -> anyhow::Result<(RenderedBatch, Vec<u8>)> {
+        let mut out = Vec::new();
+        let mut items = std::iter::from_fn(|| receiver.blocking_recv());
+        let rendered = renderer.render(&job, &mut items, &mut out)?;
+        Ok((rendered, out))
+    })
+    .await
+    .context("the batch renderer panicked")?;
+    loader.await.context("the letter loader panicked")??;
+    let (rendered, pdf) = rendered?;
+    if let Some(f) = rendered.failed.first() {
+        anyhow::bail!("letter {} cannot be laid out again: {}", f.letter_id, f.reason);
+    }
+    Ok(pdf)
 }
 
 /// Reads the batch's letters (with their agencies, cached, and their PDFs) a few at a time and

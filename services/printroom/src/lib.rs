@@ -39,7 +39,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use api::{BatchDetail, BatchList, BatchSummary, DispatchRequest, ManifestEntry};
-pub use batching::{close_batch_for_site, close_batches, render_next_batch, run_workers};
+pub use batching::{MAX_REPRINT_LETTERS, close_batch_for_site, close_batches, render_next_batch, reprint, run_workers};
 pub use held::{HeldCheck, check_held_letters};
 pub use pdf::{BatchRenderError, ComposeError, ComposeFn, Composed, PdfBatchRenderer};
 

@@ -4,8 +4,9 @@
 
 use hybridpost_core::{BatchId, LetterId, SiteId, TrackingNumber};
 use hybridpost_notify::outbox::queue_event_webhooks;
+use hybridpost_store::people::{self, NewAudit};
 use hybridpost_store::print::{self, BatchLetter, BatchRecord, BatchStepError};
-use hybridpost_store::{BlobKey, now_text};
+use hybridpost_store::{AnyConnection, BlobKey, StoreError, now_text};
 
 use crate::PrintroomState;
 
@@ -46,33 +47,50 @@ pub fn tracking_per_letter<'a>(numbers: impl IntoIterator<Item = (LetterId, &'a 
     if problems.is_empty() { Ok(tracking) } else { Err(problems) }
 }
 
+/// Records `audit` (a person's step, from a console), about `target`, in the step's own
+/// transaction: the step and its line in the audit log commit together or not at all.
+pub async fn record(conn: &mut AnyConnection, audit: Option<&NewAudit>, target: &str) -> Result<(), StoreError> {
+    match audit {
+        Some(a) => {
+            people::append_audit(conn, &NewAudit { target: Some(target.to_owned()), ..a.clone() }, &now_text()).await
+        }
+        None => Ok(()),
+    }
+}
+
 /// Marks a ready batch of `site` printed; each letter gets a `printed` event, with webhooks.
+/// `audit`: the person who did it, from a console.
 pub async fn mark_printed(
     state: &PrintroomState,
     site: SiteId,
     batch_id: BatchId,
     request_id: Option<&str>,
+    audit: Option<&NewAudit>,
 ) -> Result<BatchRecord, BatchStepError> {
     let mut tx = state.store.begin().await?;
     let batch = print::mark_printed(&mut tx, site, batch_id, &now_text(), request_id).await?;
     queue_event_webhooks(&mut tx, &batch.events).await?;
+    record(&mut tx, audit, &batch_id.to_string()).await?;
     tx.commit().await?;
     tracing::info!(batch.id = %batch_id, "batch printed");
     Ok(batch.value)
 }
 
 /// Marks a printed batch of `site` dispatched with one tracking number per letter; each letter
-/// gets a `dispatched` event carrying its number, with webhooks.
+/// gets a `dispatched` event carrying its number, with webhooks. `audit`: the person who did
+/// it, from a console.
 pub async fn mark_dispatched(
     state: &PrintroomState,
     site: SiteId,
     batch_id: BatchId,
     tracking: &[(LetterId, String)],
     request_id: Option<&str>,
+    audit: Option<&NewAudit>,
 ) -> Result<BatchRecord, BatchStepError> {
     let mut tx = state.store.begin().await?;
     let batch = print::mark_dispatched(&mut tx, site, batch_id, tracking, &now_text(), request_id).await?;
     queue_event_webhooks(&mut tx, &batch.events).await?;
+    record(&mut tx, audit, &batch_id.to_string()).await?;
     tx.commit().await?;
     tracing::info!(batch.id = %batch_id, letters = tracking.len(), "batch dispatched");
     Ok(batch.value)
@@ -104,12 +122,10 @@ pub async fn open_pdf(
     batch: &BatchRecord,
 ) -> Result<(Box<dyn tokio::io::AsyncRead + Send + Unpin>, u64), FileError> {
     let key = rendered_key(batch, batch.pdf_blob.as_deref(), "PDF")?;
-    let (file, len) = state
-        .blobs
-        .open(&key)
-        .await
-        .map_err(|e| FileError::Storage(e.to_string()))?
-        .ok_or_else(|| FileError::Storage(format!("the PDF of batch {} is missing from storage", batch.batch_id)))?;
+    let (file, len) =
+        state.blobs.open(&key).await.map_err(|e| FileError::Storage(e.to_string()))?.ok_or_else(|| {
+            FileError::Storage(format!("the PDF of batch {} is missing from storage", batch.batch_id))
+        })?;
     Ok((Box::new(file), len))
 }
 
@@ -134,7 +150,10 @@ pub async fn manifest(state: &PrintroomState, batch: &BatchRecord) -> Result<Vec
 pub fn manifest_csv(entries: &[crate::ManifestEntry]) -> String {
     let mut csv = String::from("envelope,letter_id,first_page,pages,sheets,postcode\r\n");
     for e in entries {
-        csv.push_str(&format!("{},{},{},{},{},{}\r\n", e.envelope, e.letter_id, e.first_page, e.pages, e.sheets, e.postcode));
+        csv.push_str(&format!(
+            "{},{},{},{},{},{}\r\n",
+            e.envelope, e.letter_id, e.first_page, e.pages, e.sheets, e.postcode
+        ));
     }
     csv
 }

@@ -124,7 +124,7 @@ async fn a_rendered_batch_its_manifest_and_its_dispatch_read_as_snapshotted() {
         names.get(&id).cloned().unwrap_or_else(|| format!("[unknown letter {id}]"))
     };
 
-    let batch = hybridpost_printroom::close_batch_for_site(&state, site.site_id).await.unwrap().unwrap();
+    let batch = hybridpost_printroom::close_batch_for_site(&state, site.site_id, None).await.unwrap().unwrap();
     assert_eq!(hybridpost_printroom::render_next_batch(&state).await.unwrap(), Some(batch.batch_id));
     let path = format!("/v1/print/batches/{}", batch.batch_id);
 

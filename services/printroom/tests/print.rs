@@ -257,7 +257,7 @@ async fn a_batch_closes_per_site_renders_leaves_out_a_broken_letter_and_is_print
     assert!(detail["reason"].as_str().unwrap().len() > 5, "{detail}");
     assert_eq!(detail["held"], true);
     assert!(
-        hybridpost_printroom::close_batch_for_site(&w.state, *site).await.unwrap().is_none(),
+        hybridpost_printroom::close_batch_for_site(&w.state, *site, None).await.unwrap().is_none(),
         "held letters stay out"
     );
 
@@ -308,7 +308,7 @@ async fn a_dead_renderers_claim_expires_and_the_batch_renders_to_the_same_bytes_
     for i in 0..3 {
         queue(&w, &format!("นายทดสอบ ที่{i}"), &format!("1012{i}"), "ที่ 1", false).await;
     }
-    let batch = hybridpost_printroom::close_batch_for_site(&w.state, w.bangkok.0).await.unwrap().unwrap();
+    let batch = hybridpost_printroom::close_batch_for_site(&w.state, w.bangkok.0, None).await.unwrap().unwrap();
 
     // A worker claims the batch and dies; its claim has run out.
     let past = hybridpost_store::timestamp_text(time::OffsetDateTime::now_utc() - Duration::from_secs(5));
