@@ -1,0 +1,260 @@
+//! A post-office operator's day in the console, on the real binary (`hybridpost serve` with
+//! every role, on the test database) and a real headless Chromium driven through WebDriver:
+//! the operator sets a password from the link `admin create-user` printed, sees the letters
+//! waiting, closes a batch, downloads its PDF, reprints one envelope (its pages print as in the
+//! batch), marks the batch printed, dispatches it by scanning each envelope's barcode (a bad
+//! scan is stopped on the spot), and signs out; another site's person finds none of it.
+//! axe-core checks every page at desktop and phone sizes.
+#![expect(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+use hybridpost_browser::{
+    Client, Driver, Key, Locator, axe_source, check_page, downloaded, path_of, press, type_keys, wait_for_path,
+};
+use serde_json::Value;
+use support::{BIN, database_env, http, spawn_serve};
+
+fn hybridpost(data: &Path, env: &[(String, String)], public_url: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--data-dir").arg(data).args(args).env_remove("RUST_LOG").env_remove("HYBRIDPOST_TEST_DATABASE_URL");
+    cmd.env("HYBRIDPOST_PUBLIC_URL", public_url);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+fn admin(data: &Path, env: &[(String, String)], public_url: &str, args: &[&str]) -> Value {
+    let out = hybridpost(data, env, public_url, &[&["admin"], args].concat()).output().unwrap();
+    assert!(out.status.success(), "admin {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn tool(name: &str, args: &[&str]) -> Vec<u8> {
+    let out =
+        Command::new(name).args(args).output().unwrap_or_else(|e| panic!("{name}: {e} (ops/test.sh installs it)"));
+    assert!(out.status.success(), "{name} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
+}
+
+/// Page `page` of `pdf` as pixels, at 60 dpi.
+fn page_pixels(pdf: &Path, page: i64, out: &Path) -> image::RgbImage {
+    let n = page.to_string();
+    std::fs::create_dir_all(out).unwrap();
+    let prefix = out.join(format!("p{n}"));
+    tool(
+        "pdftoppm",
+        &["-r", "60", "-f", &n, "-l", &n, "-singlefile", "-png", pdf.to_str().unwrap(), prefix.to_str().unwrap()],
+    );
+    image::open(prefix.with_extension("png")).unwrap().to_rgb8()
+}
+
+fn page_count(pdf: &Path) -> i64 {
+    let info = String::from_utf8(tool("pdfinfo", &[pdf.to_str().unwrap()])).unwrap();
+    info.lines().find_map(|l| l.strip_prefix("Pages:")).unwrap().trim().parse().unwrap()
+}
+
+/// Clicks the element `css` and waits for the next page at `path`.
+async fn click_to(c: &Client, css: &str, path: &str) {
+    c.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
+    wait_for_path(c, path).await;
+}
+
+/// Sets the password from a setup link; ends on Today.
+async fn set_password(c: &Client, link: &str, password: &str) {
+    c.goto(link).await.unwrap();
+    c.find(Locator::Id("password")).await.unwrap().send_keys(password).await.unwrap();
+    c.find(Locator::Id("confirm")).await.unwrap().send_keys(password).await.unwrap();
+    press(c, Key::Enter).await;
+    wait_for_path(c, "/console/today").await;
+}
+
+/// The text of the page's `main`.
+async fn main_text(c: &Client) -> String {
+    c.find(Locator::Css("main")).await.unwrap().text().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_operators_day_close_print_reprint_and_dispatch_by_scanning() {
+    let axe = axe_source();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let downloads = dir.path().join("downloads");
+    std::fs::create_dir_all(&downloads).unwrap();
+    let env = database_env(dir.path(), "console");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}");
+
+    let agency = admin(&data, &env, &url, &["create-agency", "--name", "สำนักงานเขตพญาไท"]);
+    let key = agency["api_key"].as_str().unwrap().to_owned();
+    let here = admin(&data, &env, &url, &["create-site", "--name", "ปณ. สามเสนใน", "--postcode-prefixes", "10,11"]);
+    let there = admin(&data, &env, &url, &["create-site", "--name", "ปณ. เชียงใหม่", "--postcode-prefixes", "50"]);
+    let operator = admin(
+        &data,
+        &env,
+        &url,
+        &[
+            "create-user",
+            "--email",
+            "somying@post.example",
+            "--name",
+            "สมหญิง ใจดี",
+            "--role",
+            "operator",
+            "--site-id",
+            here["site_id"].as_str().unwrap(),
+        ],
+    );
+    let stranger = admin(
+        &data,
+        &env,
+        &url,
+        &[
+            "create-user",
+            "--email",
+            "somchai@post.example",
+            "--name",
+            "สมชาย เชียงใหม่",
+            "--role",
+            "supervisor",
+            "--site-id",
+            there["site_id"].as_str().unwrap(),
+        ],
+    );
+    let server = spawn_serve(hybridpost(&data, &env, &url, &["serve", "--listen", &format!("127.0.0.1:{port}")]));
+
+    // Three paper letters for this site.
+    let fixture: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/letters/official.json")).unwrap(),
+    )
+    .unwrap();
+    let names = ["นายหนึ่ง ทดสอบ", "นางสาวสอง ทดสอบ", "นายสาม ทดสอบ"];
+    let mut letters = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let mut letter = fixture.clone();
+        letter["recipient"]["name"] = (*name).into();
+        letter["reference"] = format!("มท 0808.2/ว {}", 100 + i).into();
+        letter["recipient"].as_object_mut().unwrap().remove("citizen_id");
+        let (status, body) = http(server.addr, "POST", "/v1/letters", Some(&key), Some(&letter.to_string()));
+        assert_eq!(status, 201, "{body}");
+        letters.push(serde_json::from_str::<Value>(&body).unwrap()["letter_id"].as_str().unwrap().to_owned());
+    }
+
+    let driver = Driver::start().await;
+    let c = driver.browser(Some(&downloads)).await;
+    set_password(&c, operator["setup_link"].as_str().unwrap(), "ไปรษณีย์สามเสน 2569").await;
+    assert_eq!(c.find(Locator::Id("waiting")).await.unwrap().text().await.unwrap(), "3");
+    check_page(&c, &axe, "today").await;
+
+    // Close a batch now; it renders within seconds.
+    click_to(&c, "nav.menu a[href='/console/batches']", "/console/batches").await;
+    check_page(&c, &axe, "batches").await;
+    c.find(Locator::Css("form[action='/console/batches/close'] button")).await.unwrap().click().await.unwrap();
+    for _ in 0..100 {
+        if path_of(&c).await.starts_with("/console/batches/") && c.find(Locator::Css("a[href$='/pdf']")).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        c.refresh().await.unwrap();
+    }
+    let batch_path = path_of(&c).await;
+    assert_eq!(c.find(Locator::Id("letter-count")).await.unwrap().text().await.unwrap(), "3");
+    check_page(&c, &axe, "batch").await;
+
+    // The PDF, downloaded as a person does.
+    c.find(Locator::Css("a[href$='/pdf']")).await.unwrap().click().await.unwrap();
+    let pdf = downloaded(&downloads, "batch-").await;
+    tool("qpdf", &["--check", pdf.to_str().unwrap()]);
+    let text = String::from_utf8(tool("pdftotext", &[pdf.to_str().unwrap(), "-"])).unwrap();
+    for name in names {
+        assert!(text.contains(name), "{name} in the batch PDF");
+    }
+
+    // A jam ate envelope 2: its reprint prints the same pages.
+    let manifest: Value = {
+        let (status, body) = http(
+            server.addr,
+            "GET",
+            &format!("/v1/print/batches/{}/manifest", &batch_path[17..]),
+            Some(here["api_key"].as_str().unwrap()),
+            None,
+        );
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).unwrap()
+    };
+    let second = &manifest[1];
+    c.find(Locator::Id("envelopes")).await.unwrap().send_keys("2").await.unwrap();
+    press(&c, Key::Enter).await;
+    let reprint = downloaded(&downloads, &format!("batch-{}-reprint-2", &batch_path[17..])).await;
+    let (first, pages, sheets) =
+        (second["first_page"].as_i64().unwrap(), second["pages"].as_i64().unwrap(), second["sheets"].as_i64().unwrap());
+    let reprint_first = page_count(&reprint) - sheets * 2 + 1;
+    let pixels = dir.path().join("pixels");
+    std::fs::create_dir_all(&pixels).unwrap();
+    for k in 0..pages {
+        let batch_page = page_pixels(&pdf, first + k, &pixels.join("batch"));
+        let reprint_page = page_pixels(&reprint, reprint_first + k, &pixels.join("reprint"));
+        assert!(batch_page == reprint_page, "page {} of envelope 2 reprints the same", k + 1);
+    }
+
+    // Printed, then dispatched by scanning each envelope: a bad scan stops the operator.
+    click_to(&c, "form[action$='/printed'] button", &batch_path).await;
+    click_to(&c, "a[href$='/dispatch']", &format!("{batch_path}/dispatch")).await;
+    check_page(&c, &axe, "dispatch").await;
+    c.find(Locator::Id("numbers")).await.unwrap().click().await.unwrap();
+    type_keys(&c, "RB123456786TH\n").await;
+    let alarm = c.find(Locator::Id("scan-alarm")).await.unwrap();
+    assert!(alarm.is_displayed().await.unwrap(), "a bad check digit raises the alarm");
+    assert!(alarm.text().await.unwrap().contains("RB123456786TH"));
+    check_page(&c, &axe, "dispatch-alarm").await;
+    c.find(Locator::Id("numbers")).await.unwrap().clear().await.unwrap();
+    c.find(Locator::Id("numbers")).await.unwrap().click().await.unwrap();
+    for number in ["RB123456785TH", "RB123456799TH", "RB123456808TH"] {
+        type_keys(&c, &format!("{number}\n")).await;
+    }
+    assert_eq!(c.find(Locator::Id("scanned")).await.unwrap().text().await.unwrap(), "3");
+    assert!(!c.find(Locator::Id("scan-alarm")).await.unwrap().is_displayed().await.unwrap());
+    click_to(&c, "#scan-form button[type=submit]", &batch_path).await;
+    let page = main_text(&c).await;
+    assert!(page.contains("ส่งแล้ว") && page.contains("RB123456799TH"), "{page}");
+    check_page(&c, &axe, "batch-dispatched").await;
+
+    // The agency sees each letter dispatched with its envelope's number.
+    for (letter, number) in letters.iter().zip(["RB123456785TH", "RB123456799TH", "RB123456808TH"]) {
+        let (status, body) = http(server.addr, "GET", &format!("/v1/letters/{letter}"), Some(&key), None);
+        assert_eq!(status, 200, "{body}");
+        let detail: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(detail["status"], "dispatched");
+        let last = detail["timeline"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(
+            (last["kind"].as_str(), last["detail"]["tracking_number"].as_str()),
+            (Some("dispatched"), Some(number))
+        );
+    }
+
+    // Another site's person finds none of this site's pages.
+    let other = driver.browser(None).await;
+    set_password(&other, stranger["setup_link"].as_str().unwrap(), "เชียงใหม่ 2569 ครับผม").await;
+    for path in [
+        batch_path.clone(),
+        format!("{batch_path}/pdf"),
+        format!("{batch_path}/dispatch"),
+        format!("{batch_path}/manifest.csv"),
+    ] {
+        other.goto(&format!("{url}{path}")).await.unwrap();
+        assert!(main_text(&other).await.contains("ไม่พบหน้านี้"), "{path} for another site");
+    }
+    other.close().await.unwrap();
+
+    // Sign out.
+    c.find(Locator::Css("form[action='/console/sign-out'] button")).await.unwrap().click().await.unwrap();
+    wait_for_path(&c, "/console/sign-in").await;
+    c.goto(&format!("{url}/console/today")).await.unwrap();
+    assert_eq!(path_of(&c).await, "/console/sign-in");
+    c.close().await.unwrap();
+    drop(server);
+}
