@@ -59,7 +59,7 @@ async fn people_are_tied_to_one_workplace_and_a_setup_code_works_once() {
 
     let mut conn = store.read().await.unwrap();
     assert_eq!(people::find_by_email(&mut conn, " SomYing@Post.Example ").await.unwrap().unwrap(), p);
-    assert_eq!(people::list_people(&mut conn, here).await.unwrap(), [p.clone()]);
+    assert_eq!(people::list_people(&mut conn, here).await.unwrap(), std::slice::from_ref(&p));
     assert!(people::list_people(&mut conn, there).await.unwrap().is_empty());
     drop(conn);
 
