@@ -31,6 +31,7 @@ mod password;
 pub mod people;
 mod session;
 mod signin;
+mod staff;
 mod today;
 
 use std::sync::Arc;
@@ -130,6 +131,10 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/console/batches/{batch_id}/reprint", post(batches::reprint))
         .route("/console/batches/{batch_id}/printed", post(batches::mark_printed))
         .route("/console/batches/{batch_id}/dispatch", get(batches::dispatch_page).post(batches::dispatch))
+        .route("/console/people", get(staff::people_page).post(staff::add_person))
+        .route("/console/people/{person_id}/reset", post(staff::reset))
+        .route("/console/people/{person_id}/{change}", post(staff::disable))
+        .route("/console/audit", get(staff::audit_page))
         .route("/console/static/{file}", get(pages::asset))
         .route("/console/{*rest}", get(|| async { pages::not_found() }))
         .layer(middleware::from_fn_with_state(state.clone(), same_origin_forms))

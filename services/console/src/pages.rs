@@ -20,6 +20,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("batches.html", include_str!("../../../templates/console/batches.html")),
     ("batch.html", include_str!("../../../templates/console/batch.html")),
     ("dispatch.html", include_str!("../../../templates/console/dispatch.html")),
+    ("people.html", include_str!("../../../templates/console/people.html")),
+    ("audit.html", include_str!("../../../templates/console/audit.html")),
     ("message.html", include_str!("../../../templates/console/message.html")),
 ];
 
@@ -254,6 +256,20 @@ mod tests {
                 serde_json::json!({"me": me, "csrf": "t", "path": "/console/batches/b/dispatch", "batch": batch,
                     "count": 2, "printed": true, "first": "", "numbers": "", "first_error": null,
                     "scan_errors": ["ซองที่ 1"], "envelopes": [{"n": 1, "postcode": "10400"}]}),
+            ),
+            (
+                "people.html",
+                serde_json::json!({"me": me, "csrf": "t", "path": "/console/people",
+                    "people": [{"id": "p", "name": "ก", "email": "a@b", "role": "operator", "state": "active",
+                                "disabled": false, "me": false}],
+                    "form": {"email": "", "name": "", "role": "operator"}, "error": "ผิด",
+                    "created": {"name": "ก", "email": "a@b", "link": "http://x/console/setup/y", "expires": "7 ธ.ค. 69"}}),
+            ),
+            (
+                "audit.html",
+                serde_json::json!({"me": me, "csrf": "t", "path": "/console/audit", "older": 5,
+                    "lines": [{"at": "4 ธ.ค. 69", "who": "ก", "action": "ลงชื่อเข้าใช้", "code": "signin",
+                               "target": null, "client": "127.0.0.1"}]}),
             ),
         ];
         for (name, context) in pages {

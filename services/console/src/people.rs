@@ -115,3 +115,65 @@ pub async fn create_person(
     let setup_link = format!("{}/console/setup/{code}", config.public_url.trim_end_matches('/'));
     Ok(Created { person, setup_link, expires_at })
 }
+
+/// A person's new one-time link to set a password (after a forgotten password), recorded in the
+/// workplace's audit log as done by `by`. Their password works until the link is used.
+pub async fn new_setup_link(
+    store: &Store,
+    config: &ConsoleConfig,
+    person: &Person,
+    by: &Person,
+    client: &str,
+) -> Result<Created, CreateError> {
+    let now = time::OffsetDateTime::now_utc();
+    let code = random_token();
+    let expires_at = timestamp_text(now + config.setup_link_ttl);
+    let mut tx = store.begin().await?;
+    people::set_setup_code(&mut tx, person.person_id, &token_hash(&code), &expires_at, &timestamp_text(now)).await?;
+    people::append_audit(
+        &mut tx,
+        &NewAudit {
+            person_id: Some(by.person_id),
+            workplace: Some(person.workplace),
+            action: "person.reset".into(),
+            target: Some(person.email.clone()),
+            detail: None,
+            client: Some(client.to_owned()),
+            request_id: None,
+        },
+        &timestamp_text(now),
+    )
+    .await?;
+    tx.commit().await?;
+    let setup_link = format!("{}/console/setup/{code}", config.public_url.trim_end_matches('/'));
+    Ok(Created { person: person.clone(), setup_link, expires_at })
+}
+
+/// Disables a person (their sessions end on every node) or enables them again, recorded in the
+/// workplace's audit log as done by `by`.
+pub async fn set_disabled(
+    store: &Store,
+    person: &Person,
+    disabled: bool,
+    by: &Person,
+    client: &str,
+) -> Result<(), StoreError> {
+    let now = hybridpost_store::now_text();
+    let mut tx = store.begin().await?;
+    people::set_disabled(&mut tx, person.person_id, disabled, &now).await?;
+    people::append_audit(
+        &mut tx,
+        &NewAudit {
+            person_id: Some(by.person_id),
+            workplace: Some(person.workplace),
+            action: if disabled { "person.disable" } else { "person.enable" }.into(),
+            target: Some(person.email.clone()),
+            detail: None,
+            client: Some(client.to_owned()),
+            request_id: None,
+        },
+        &now,
+    )
+    .await?;
+    tx.commit().await
+}

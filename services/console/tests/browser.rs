@@ -85,6 +85,19 @@ async fn a_person_sets_a_password_reads_today_and_signs_out_and_in_from_the_keyb
     c.find(Locator::Css("a[lang=en]")).await.unwrap().send_keys(&char::from(Key::Enter).to_string()).await.unwrap();
     c.wait().for_element(Locator::Css("html[lang=en]")).await.unwrap();
     check_page(&c, &axe, "today-en").await;
+    // A supervisor's pages: people (adding one shows the link) and the audit log.
+    c.goto(&format!("http://{addr}/console/lang/th?back=/console/people")).await.unwrap();
+    check_page(&c, &axe, "people").await;
+    c.find(Locator::Id("name")).await.unwrap().send_keys("นายใหม่ มาดี").await.unwrap();
+    c.find(Locator::Id("email")).await.unwrap().send_keys("new@post.example").await.unwrap();
+    c.find(Locator::Css("form[action='/console/people'] button")).await.unwrap().click().await.unwrap();
+    let link = c.wait().for_element(Locator::Id("setup-link")).await.unwrap();
+    assert!(link.prop("value").await.unwrap().unwrap().contains("/console/setup/"));
+    check_page(&c, &axe, "people-added").await;
+    c.goto(&format!("http://{addr}/console/audit")).await.unwrap();
+    assert!(c.find(Locator::Css("tr[data-action='person.create']")).await.is_ok());
+    check_page(&c, &axe, "audit").await;
+    c.goto(&format!("http://{addr}/console/lang/en?back=/console/today")).await.unwrap();
 
     // Sign out from the keyboard; the session is over.
     c.find(Locator::Css("form[action='/console/sign-out'] button"))

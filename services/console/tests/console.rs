@@ -123,14 +123,20 @@ fn urlencode(s: &str) -> String {
 
 /// Creates a person and sets their password through the setup link; returns their session cookie.
 async fn person_with_password(w: &World, email: &str, site: SiteId, password: &str) -> String {
+    person_with_role(w, email, site, PersonRole::Operator, password).await
+}
+
+async fn person_with_role(w: &World, email: &str, site: SiteId, role: PersonRole, password: &str) -> String {
     let new = NewPerson {
-        email: email.into(),
-        name: "สมหญิง ใจดี".into(),
-        workplace: Workplace::Site(site),
-        role: PersonRole::Operator,
+        email: email.into(), name: "สมหญิง ใจดี".into(), workplace: Workplace::Site(site), role
     };
     let created = create_person(&w.db.store, &w.config, new, None, "test").await.unwrap();
-    let path = created.setup_link.strip_prefix(w.config.public_url.as_str()).unwrap().to_owned();
+    set_password_with(w, &created.setup_link, password).await
+}
+
+/// Sets the password through a setup link; returns the session cookie.
+async fn set_password_with(w: &World, link: &str, password: &str) -> String {
+    let path = link.strip_prefix(w.config.public_url.as_str()).unwrap().to_owned();
     let page = send(&w.app, Method::GET, &path, &[], None, "").await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     let form_cookie = cookie_value(&page.set_cookie("hp_form").unwrap());
@@ -326,4 +332,92 @@ async fn another_sites_person_sees_only_their_own_site() {
     assert!(today.body.contains("ปณ. เชียงใหม่"));
     assert!(!today.body.contains("ปณ. บางรัก"));
     assert_eq!(send(&w.app, Method::GET, "/console/nothing-here", &[], None, "").await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_supervisor_adds_resets_and_disables_people_of_their_site_and_reads_the_audit_log() {
+    let w = world().await;
+    let boss = person_with_role(&w, "boss@post.example", w.site, PersonRole::Supervisor, "หัวหน้างาน 2569 ครับ").await;
+    let clerk = person_with_password(&w, "clerk@post.example", w.site, "เจ้าหน้าที่ 2569 ค่ะ").await;
+    let elsewhere = add_site(&w.db.store, "ปณ. เชียงใหม่", "50").await;
+    let foreign = create_person(
+        &w.db.store,
+        &w.config,
+        NewPerson {
+            email: "cm@post.example".into(),
+            name: "ค".into(),
+            workplace: Workplace::Site(elsewhere),
+            role: PersonRole::Operator,
+        },
+        None,
+        "test",
+    )
+    .await
+    .unwrap();
+
+    // Operators have no such pages.
+    for path in ["/console/people", "/console/audit"] {
+        assert_eq!(send(&w.app, Method::GET, path, &[&clerk], None, "").await.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    let page = send(&w.app, Method::GET, "/console/people", &[&boss], None, "").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("clerk@post.example") && !page.body.contains("cm@post.example"));
+    let token = page.csrf();
+
+    // Adding a person shows their link once; a taken address is said next to the form.
+    let add = form(&[("csrf", &token), ("name", "นายใหม่ มาดี"), ("email", "new@post.example"), ("role", "operator")]);
+    let added = send(&w.app, Method::POST, "/console/people", &[&boss], Some(ORIGIN), &add).await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.body);
+    // The page escapes `/` in attribute values as `&#x2f;`.
+    let body = added.body.replace("&#x2f;", "/");
+    let at = body.find("/console/setup/").unwrap();
+    let link = format!("{ORIGIN}{}", body[at..].split('"').next().unwrap());
+    set_password_with(&w, &link, "พนักงานใหม่ 2569").await;
+    let again = send(&w.app, Method::POST, "/console/people", &[&boss], Some(ORIGIN), &add).await;
+    assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(again.body.contains("มีผู้ใช้อีเมล new@post.example อยู่แล้ว"), "{}", again.body);
+    let agency_role = form(&[("csrf", &token), ("name", "ก"), ("email", "x@post.example"), ("role", "sender")]);
+    assert_eq!(
+        send(&w.app, Method::POST, "/console/people", &[&boss], Some(ORIGIN), &agency_role).await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+
+    // Another site's person is not found; this site's clerk is disabled and signed out everywhere.
+    let foreign_reset = format!("/console/people/{}/reset", foreign.person.person_id);
+    assert_eq!(
+        send(&w.app, Method::POST, &foreign_reset, &[&boss], Some(ORIGIN), &form(&[("csrf", &token)])).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let mut conn = w.db.store.read().await.unwrap();
+    let clerk_id = people::find_by_email(&mut conn, "clerk@post.example").await.unwrap().unwrap().person_id;
+    drop(conn);
+    let off = send(
+        &w.app,
+        Method::POST,
+        &format!("/console/people/{clerk_id}/disable"),
+        &[&boss],
+        Some(ORIGIN),
+        &form(&[("csrf", &token)]),
+    )
+    .await;
+    assert_eq!(off.status, StatusCode::SEE_OTHER);
+    let after = send(&w.other_node, Method::GET, "/console/today", &[&clerk], None, "").await;
+    assert_eq!(after.location(), "/console/sign-in", "a disabled person's session ends on every node");
+    let reset = send(
+        &w.app,
+        Method::POST,
+        &format!("/console/people/{clerk_id}/reset"),
+        &[&boss],
+        Some(ORIGIN),
+        &form(&[("csrf", &token)]),
+    )
+    .await;
+    assert!(reset.body.replace("&#x2f;", "/").contains("/console/setup/"));
+
+    let log = send(&w.app, Method::GET, "/console/audit", &[&boss], None, "").await;
+    assert_eq!(log.status, StatusCode::OK);
+    for action in ["person.create", "person.disable", "person.reset", "password.set"] {
+        assert!(log.body.contains(&format!("data-action=\"{action}\"")), "{action} in the audit page");
+    }
+    assert!(!log.body.contains("cm@post.example"), "another site's lines are not shown");
 }
