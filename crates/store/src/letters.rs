@@ -121,7 +121,7 @@ pub enum TransitionFailure {
     Store(#[from] StoreError),
 }
 
-const COLUMNS: &str = "letter_id, agency_id, reference, status, channel, channel_reason, test, postcode, \
+pub(crate) const COLUMNS: &str = "letter_id, agency_id, reference, status, channel, channel_reason, test, postcode, \
                        citizen_id_hash, reply_deadline, content, created_at, updated_at, seal_reference, seal, \
                        issue_date, pin_hash, pin_wrapped, withdrawn_reason, withdrawn_at";
 
@@ -338,7 +338,7 @@ pub async fn transition(
     Ok(Recorded::new(letter, vec![event]))
 }
 
-fn from_row(r: &sqlx::any::AnyRow) -> Result<LetterRecord> {
+pub(crate) fn from_row(r: &sqlx::any::AnyRow) -> Result<LetterRecord> {
     let corrupt = |what: &str, e: String| StoreError::Corrupt(format!("letter {what}: {e}"));
     let content: String = r.try_get("content")?;
     Ok(LetterRecord {

@@ -808,3 +808,45 @@ fn reply_from_row(r: &sqlx::any::AnyRow) -> Result<ReplyRecord> {
         created_at: r.try_get("created_at")?,
     })
 }
+
+/// A letter that came back undelivered, as a site's returns list shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SiteReturn {
+    /// The letter.
+    pub letter: crate::letters::LetterRecord,
+    /// When its first returned page was scanned.
+    pub returned_at: String,
+    /// Why, as the operator chose for the scan (`None` for a stored name no longer known).
+    pub reason: Option<hybridpost_core::ReturnReason>,
+    /// The agency's name.
+    pub agency_name: String,
+}
+
+/// Letters returned to `site` (scanned there as returns) since `since`, newest first, at most
+/// `limit`.
+pub async fn site_returns(conn: &mut AnyConnection, site: SiteId, since: &str, limit: i64) -> Result<Vec<SiteReturn>> {
+    let rows = sqlx::query(&format!(
+        "select {}, r.returned_at, r.reason, a.name as agency_name from (select p.letter_id, \
+         min(p.created_at) as returned_at, min(b.return_reason) as reason from scan_page p \
+         join scan_batch b on b.scan_id = p.scan_id where b.site_id = $1 and p.outcome = 'returned' \
+         and p.created_at >= $2 group by p.letter_id) r join letter l on l.letter_id = r.letter_id \
+         join agency a on a.agency_id = l.agency_id order by r.returned_at desc, l.letter_id limit $3",
+        prefixed(crate::letters::COLUMNS, "l")
+    ))
+    .bind(site.to_string())
+    .bind(since)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let reason: Option<String> = r.try_get("reason")?;
+            Ok(SiteReturn {
+                letter: crate::letters::from_row(r)?,
+                returned_at: r.try_get("returned_at")?,
+                reason: reason.and_then(|r| r.parse().ok()),
+                agency_name: r.try_get("agency_name")?,
+            })
+        })
+        .collect()
+}

@@ -29,6 +29,7 @@ mod batches;
 mod pages;
 mod password;
 pub mod people;
+mod returns;
 mod session;
 mod signin;
 mod staff;
@@ -131,6 +132,8 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/console/batches/{batch_id}/reprint", post(batches::reprint))
         .route("/console/batches/{batch_id}/printed", post(batches::mark_printed))
         .route("/console/batches/{batch_id}/dispatch", get(batches::dispatch_page).post(batches::dispatch))
+        .route("/console/returns", get(returns::returns_page))
+        .route("/console/returns.csv", get(returns::returns_csv))
         .route("/console/people", get(staff::people_page).post(staff::add_person))
         .route("/console/people/{person_id}/reset", post(staff::reset))
         .route("/console/people/{person_id}/{change}", post(staff::disable))

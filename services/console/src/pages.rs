@@ -22,6 +22,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("dispatch.html", include_str!("../../../templates/console/dispatch.html")),
     ("people.html", include_str!("../../../templates/console/people.html")),
     ("audit.html", include_str!("../../../templates/console/audit.html")),
+    ("returns.html", include_str!("../../../templates/console/returns.html")),
     ("message.html", include_str!("../../../templates/console/message.html")),
 ];
 
@@ -270,6 +271,13 @@ mod tests {
                 serde_json::json!({"me": me, "csrf": "t", "path": "/console/audit", "older": 5,
                     "lines": [{"at": "4 ธ.ค. 69", "who": "ก", "action": "ลงชื่อเข้าใช้", "code": "signin",
                                "target": null, "client": "127.0.0.1"}]}),
+            ),
+            (
+                "returns.html",
+                serde_json::json!({"me": me, "csrf": "t", "path": "/console/returns", "days": 30,
+                    "periods": [7, 30, 90], "more": true,
+                    "rows": [{"at": "4 ธ.ค. 69", "reference": "มท 1", "agency": "ก", "recipient": "ข",
+                              "postcode": "10400", "reason": "ย้าย"}]}),
             ),
         ];
         for (name, context) in pages {
