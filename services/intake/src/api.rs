@@ -6,9 +6,10 @@ use axum::extract::multipart::{Multipart, MultipartError, MultipartRejection};
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use hybridpost_core::{
-    LetterId, PageOutcome, ReplyId, ReturnReason, ScanFileStatus, ScanId, ScanMode, ScanPageId, ScanStatus,
+    LetterId, PageOutcome, ReplyId, ReturnReason, ScanFileStatus, ScanId, ScanMode, ScanPageId, ScanStatus, SiteId,
     ValidationErrors,
 };
+use hybridpost_store::people::NewAudit;
 use hybridpost_store::scan::{self, NewScanFile, ScanRecord};
 use hybridpost_store::{BlobKey, BlobStore, now_text};
 use hybridpost_web::problem::{ApiError, Problem};
@@ -187,12 +188,42 @@ pub(crate) async fn create_scan(
     RequestId(request_id): RequestId,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ApiError> {
-    let mut multipart = multipart.map_err(|r| {
+    let multipart = multipart.map_err(|r| {
         ApiError::UnsupportedMediaType(format!(
             "upload scans as multipart/form-data with `mode` and `file` fields ({})",
             r.body_text()
         ))
     })?;
+    let accepted = upload_scan(&state, caller.site_id, request_id, multipart, None).await?;
+    let location = format!("/v1/scans/{}", accepted.scan_id);
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, HeaderValue::from_str(&location).map_err(ApiError::internal)?)],
+        Json(accepted),
+    )
+        .into_response())
+}
+
+/// A person's upload from a console: the form's first field must be `csrf` with their
+/// session's form token, and the upload's line in the audit log commits with the batch.
+#[derive(Debug)]
+pub struct ConsoleUpload<'a> {
+    /// The session's form token.
+    pub form_token: &'a str,
+    /// The audit-log line (its target is set to the batch id).
+    pub audit: NewAudit,
+}
+
+/// Stores an upload of scanned files for `site_id` as a new scan batch, for the API and the
+/// console alike (see [`create_scan`] for the form). A file that cannot be read is refused on
+/// its own; anything else wrong refuses the whole upload, and nothing of it stays stored.
+pub async fn upload_scan(
+    state: &IntakeState,
+    site_id: SiteId,
+    request_id: Option<String>,
+    mut multipart: Multipart,
+    console: Option<ConsoleUpload<'_>>,
+) -> Result<ScanAccepted, ApiError> {
     let scan_id = ScanId::new();
     let mut mode = None;
     let mut reason = None;
@@ -202,9 +233,21 @@ pub(crate) async fn create_scan(
     let mut uploaded = UploadedBlobs::new(scan_id, state.blobs.clone());
     let max_file = state.config.limits.max_file_bytes;
     let read_error = |e: MultipartError| multipart_error(e, state.config.max_upload_bytes);
+    let mut first_field = true;
     let result: Result<(), ApiError> = async {
         while let Some(mut field) = multipart.next_field().await.map_err(read_error)? {
-            match field.name().unwrap_or_default() {
+            let name = field.name().unwrap_or_default().to_owned();
+            // A console's form proves where it came from before anything is stored.
+            if let Some(c) = console.as_ref().filter(|_| first_field) {
+                let token = if name == "csrf" { field.text().await.map_err(read_error)? } else { String::new() };
+                if token.is_empty() || token != c.form_token {
+                    return Err(ApiError::Forbidden("the form has expired; reload the page and upload again"));
+                }
+                first_field = false;
+                continue;
+            }
+            first_field = false;
+            match name.as_str() {
                 "mode" => mode = Some(field.text().await.map_err(read_error)?.trim().to_owned()),
                 "reason" => reason = Some(field.text().await.map_err(read_error)?.trim().to_owned()),
                 "file" => {
@@ -266,9 +309,12 @@ pub(crate) async fn create_scan(
     // request stopped while the commit is under way, the files would otherwise be deleted
     // under a batch that was stored after all. The task keeps them exactly when it stores it.
     let store = state.store.clone();
-    let site_id = caller.site_id;
+    let audit = console.map(|c| NewAudit { target: Some(scan_id.to_string()), ..c.audit });
     let committed = tokio::spawn(async move {
         let mut tx = store.begin().await?;
+        if let Some(audit) = &audit {
+            hybridpost_store::people::append_audit(&mut tx, audit, &now_text()).await?;
+        }
         scan::create_scan(
             &mut tx,
             scan_id,
@@ -288,13 +334,7 @@ pub(crate) async fn create_scan(
     committed.map_err(|e| ApiError::internal(format!("storing scan batch {scan_id} stopped: {e}")))??;
     metrics::counter!("hybridpost_scan_uploads_total").increment(1);
     tracing::info!(scan.id = %scan_id, files = file_count, "scan batch {scan_id} uploaded: {file_count} files");
-    let location = format!("/v1/scans/{scan_id}");
-    Ok((
-        StatusCode::ACCEPTED,
-        [(header::LOCATION, HeaderValue::from_str(&location).map_err(ApiError::internal)?)],
-        Json(ScanAccepted { scan_id, status: ScanStatus::Decoding, files: file_count, refused_files: refused }),
-    )
-        .into_response())
+    Ok(ScanAccepted { scan_id, status: ScanStatus::Decoding, files: file_count, refused_files: refused })
 }
 
 /// The files an upload has stored, under `scans/{scan_id}/`: unless [`UploadedBlobs::keep`] is

@@ -46,7 +46,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
-pub use api::{FileView, PageView, ScanAccepted, ScanList, ScanView};
+pub use api::{ConsoleUpload, FileView, PageView, ScanAccepted, ScanList, ScanView, upload_scan};
 pub use replies::ReplyView;
 pub use review::{ReviewDecision, ReviewItem, ReviewList, ReviewResult};
 pub use worker::{decode_next_file, group_next_scan, run_workers, sweep_upload_leftovers};
