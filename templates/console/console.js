@@ -72,3 +72,78 @@ document.addEventListener("submit", (event) => {
   area.addEventListener("input", () => check(false));
   check(false);
 })();
+
+// Uploads: files dropped on the zone join the chosen ones; the form is sent in the
+// background so that each file's bar shows how much of it has gone, then the new batch opens.
+(() => {
+  const form = document.getElementById("upload-form");
+  if (!form || !window.FormData) return;
+  const input = document.getElementById("files");
+  const zone = document.getElementById("drop-zone");
+  const list = document.getElementById("file-progress");
+  const problem = document.getElementById("upload-problem");
+  const thai = document.documentElement.lang === "th";
+  const show = () => {
+    list.textContent = "";
+    for (const f of input.files) {
+      const li = document.createElement("li");
+      const name = document.createElement("span");
+      name.textContent = f.name;
+      const bar = document.createElement("progress");
+      bar.max = f.size || 1;
+      bar.value = 0;
+      bar.setAttribute("aria-label", f.name);
+      const pct = document.createElement("span");
+      pct.textContent = "0%";
+      li.append(name, bar, pct);
+      list.append(li);
+    }
+  };
+  input.addEventListener("change", show);
+  ["dragenter", "dragover"].forEach((t) => zone.addEventListener(t, (e) => { e.preventDefault(); zone.classList.add("over"); }));
+  ["dragleave", "drop"].forEach((t) => zone.addEventListener(t, () => zone.classList.remove("over")));
+  zone.addEventListener("drop", (e) => {
+    e.preventDefault();
+    input.files = e.dataTransfer.files;
+    show();
+  });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    problem.hidden = true;
+    const data = new FormData(form);
+    const files = [...input.files];
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", form.action);
+    xhr.setRequestHeader("Accept", "application/json");
+    const rows = [...list.children];
+    xhr.upload.addEventListener("progress", (e) => {
+      // The files go in order: each bar fills as the bytes before it have gone.
+      let before = 0;
+      files.forEach((f, i) => {
+        const sent = Math.max(0, Math.min(f.size, e.loaded - before));
+        before += f.size;
+        if (rows[i]) {
+          rows[i].children[1].value = sent;
+          rows[i].children[2].textContent = `${Math.round((100 * sent) / (f.size || 1))}%`;
+        }
+      });
+    });
+    xhr.addEventListener("load", () => {
+      let body = {};
+      try { body = JSON.parse(xhr.responseText); } catch (e) { /* not JSON */ }
+      if (xhr.status === 201 && body.location) {
+        window.location = body.location;
+        return;
+      }
+      const button = form.querySelector("button[type=submit]");
+      if (button) button.disabled = false;
+      problem.textContent = (thai ? "อัปโหลดไม่สำเร็จ: " : "The upload was refused: ") + (body.detail || xhr.statusText);
+      problem.hidden = false;
+    });
+    xhr.addEventListener("error", () => {
+      problem.textContent = thai ? "การเชื่อมต่อขาด กรุณาอัปโหลดใหม่" : "The connection broke; upload again.";
+      problem.hidden = false;
+    });
+    xhr.send(data);
+  });
+})();

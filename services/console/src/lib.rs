@@ -30,6 +30,7 @@ mod pages;
 mod password;
 pub mod people;
 mod returns;
+mod scans;
 mod session;
 mod signin;
 mod staff;
@@ -112,6 +113,8 @@ pub struct ConsoleState {
     pub config: Arc<ConsoleConfig>,
     /// The print room: its batches' steps and files, shared with the operator API.
     pub print: hybridpost_printroom::PrintroomState,
+    /// Scan intake: uploads, pages and the review queue, shared with the operator API.
+    pub intake: hybridpost_intake::IntakeState,
 }
 
 /// Every console route, with the console's headers and CSRF origin check.
@@ -132,6 +135,17 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/console/batches/{batch_id}/reprint", post(batches::reprint))
         .route("/console/batches/{batch_id}/printed", post(batches::mark_printed))
         .route("/console/batches/{batch_id}/dispatch", get(batches::dispatch_page).post(batches::dispatch))
+        // An upload waits on its client only while it sends nothing, as the scan API's does.
+        .route(
+            "/console/scans",
+            get(scans::scans_page).post(scans::upload).layer(middleware::from_fn_with_state(
+                state.intake.config.upload_idle_timeout,
+                hybridpost_web::layers::idle_body_timeout,
+            )),
+        )
+        .route("/console/scans/{scan_id}", get(scans::scan_page))
+        .route("/console/pages/{page_id}/thumbnail", get(scans::thumbnail))
+        .route("/console/pages/{page_id}/image", get(scans::image))
         .route("/console/returns", get(returns::returns_page))
         .route("/console/returns.csv", get(returns::returns_csv))
         .route("/console/people", get(staff::people_page).post(staff::add_person))
@@ -140,6 +154,8 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/console/audit", get(staff::audit_page))
         .route("/console/static/{file}", get(pages::asset))
         .route("/console/{*rest}", get(|| async { pages::not_found() }))
+        // Scans are uploaded through the console too: the same limit as the scan API's.
+        .layer(axum::extract::DefaultBodyLimit::max(state.intake.config.max_upload_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), same_origin_forms))
         .layer(middleware::from_fn(console_headers))
         .with_state(state)

@@ -23,6 +23,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("people.html", include_str!("../../../templates/console/people.html")),
     ("audit.html", include_str!("../../../templates/console/audit.html")),
     ("returns.html", include_str!("../../../templates/console/returns.html")),
+    ("scans.html", include_str!("../../../templates/console/scans.html")),
+    ("scan.html", include_str!("../../../templates/console/scan.html")),
     ("message.html", include_str!("../../../templates/console/message.html")),
 ];
 
@@ -278,6 +280,23 @@ mod tests {
                     "periods": [7, 30, 90], "more": true,
                     "rows": [{"at": "4 ธ.ค. 69", "reference": "มท 1", "agency": "ก", "recipient": "ข",
                               "postcode": "10400", "reason": "ย้าย"}]}),
+            ),
+            (
+                "scans.html",
+                serde_json::json!({"me": me, "csrf": "t", "path": "/console/scans", "older": "x", "error": "ผิด",
+                    "reasons": [{"code": "moved", "name": "ย้าย"}], "max_files": 100, "max_file_mb": 200,
+                    "scans": [{"id": "s", "mode": "หนังสือตอบกลับ", "reason": null, "status": "done", "files": 1,
+                               "created": "4 ธ.ค. 69", "done": true}]}),
+            ),
+            (
+                "scan.html",
+                serde_json::json!({"me": me, "csrf": "t", "path": "/console/scans/s",
+                    "scan": {"id": "s", "mode": "หนังสือตีกลับ", "reason": "ย้าย", "status": "done", "files": 1,
+                             "created": "4 ธ.ค. 69", "done": false},
+                    "files": [{"name": "a.pdf", "status": "done", "pages": 2, "error": null, "size_kb": 10}],
+                    "counts": [{"code": "review", "name": "รอตรวจสอบ", "count": 1}], "filter": "review",
+                    "pages": [{"id": "p", "file": 1, "number": 1, "outcome": "review", "outcome_name": "รอตรวจสอบ",
+                               "how": "ไม่พบรหัส", "thumbnail": true, "review": true}]}),
             ),
         ];
         for (name, context) in pages {

@@ -166,6 +166,26 @@ pub async fn build(config: &Config, roles: &[Role], public_url: &str) -> anyhow:
             ..PrintroomConfig::default()
         }),
     };
+    // Scan intake's state: its role's API and workers, and the console's scan pages.
+    let defaults = hybridpost_intake::IntakeConfig::default();
+    let intake_state = hybridpost_intake::IntakeState {
+        store: store.clone(),
+        keys: keys.clone(),
+        blobs: blobs.clone(),
+        keyring: keyring.clone(),
+        reply_key: composer.reply_key(),
+        config: Arc::new(hybridpost_intake::IntakeConfig {
+            limits: hybridpost_scan::input::Limits {
+                max_file_bytes: config.scan_max_file_bytes,
+                ..defaults.limits.clone()
+            },
+            max_files: config.scan_max_files,
+            page_budget: Duration::from_millis(config.scan_page_budget_ms),
+            workers: if config.scan_workers == 0 { defaults.workers } else { config.scan_workers },
+            upload_idle_timeout: Duration::from_secs(config.scan_upload_idle_secs.max(1)),
+            ..defaults
+        }),
+    };
     let mut app = Router::new();
     let mut openapi: Option<utoipa::openapi::OpenApi> = None;
     for role in roles {
@@ -186,27 +206,8 @@ pub async fn build(config: &Config, roles: &[Role], public_url: &str) -> anyhow:
                 with_doc(hybridpost_printroom::parts(print_state.clone()))
             }
             Role::Intake => {
-                let defaults = hybridpost_intake::IntakeConfig::default();
-                let state = hybridpost_intake::IntakeState {
-                    store: store.clone(),
-                    keys: keys.clone(),
-                    blobs: blobs.clone(),
-                    keyring: keyring.clone(),
-                    reply_key: composer.reply_key(),
-                    config: Arc::new(hybridpost_intake::IntakeConfig {
-                        limits: hybridpost_scan::input::Limits {
-                            max_file_bytes: config.scan_max_file_bytes,
-                            ..defaults.limits.clone()
-                        },
-                        max_files: config.scan_max_files,
-                        page_budget: Duration::from_millis(config.scan_page_budget_ms),
-                        workers: if config.scan_workers == 0 { defaults.workers } else { config.scan_workers },
-                        upload_idle_timeout: Duration::from_secs(config.scan_upload_idle_secs.max(1)),
-                        ..defaults
-                    }),
-                };
-                service.intake = Some(state.clone());
-                with_doc(hybridpost_intake::parts(state))
+                service.intake = Some(intake_state.clone());
+                with_doc(hybridpost_intake::parts(intake_state.clone()))
             }
             Role::Verify => {
                 let state = verify_state(config, &store, &composer, &blobs)?;
@@ -218,6 +219,7 @@ pub async fn build(config: &Config, roles: &[Role], public_url: &str) -> anyhow:
                     store: store.clone(),
                     config: Arc::new(console_config(config, &public_url)?),
                     print: print_state.clone(),
+                    intake: intake_state.clone(),
                 };
                 (hybridpost_console::router(state), None)
             }

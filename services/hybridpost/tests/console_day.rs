@@ -250,6 +250,75 @@ async fn an_operators_day_close_print_reprint_and_dispatch_by_scanning() {
     }
     other.close().await.unwrap();
 
+    // Envelope 1 comes back (its first page, as the scanner sees it) with a page nobody can
+    // read; both are uploaded as returns from the console.
+    let first_page = manifest[0]["first_page"].as_i64().unwrap().to_string();
+    let returned = dir.path().join("returned");
+    tool(
+        "pdftoppm",
+        &[
+            "-r",
+            "150",
+            "-f",
+            &first_page,
+            "-l",
+            &first_page,
+            "-singlefile",
+            "-png",
+            pdf.to_str().unwrap(),
+            returned.to_str().unwrap(),
+        ],
+    );
+    let returned = returned.with_extension("png");
+    let smudge = dir.path().join("smudge.png");
+    // Lines of "handwriting" with no code on them, scanned before anything else.
+    let mut noise = image::GrayImage::from_pixel(1240, 1754, image::Luma([255]));
+    for (x, y, p) in noise.enumerate_pixels_mut() {
+        if (200..1500).contains(&y) && y % 60 < 14 && (100..1140).contains(&x) && (x / 37 + y / 60) % 5 != 0 {
+            *p = image::Luma([30]);
+        }
+    }
+    noise.save(&smudge).unwrap();
+    click_to(&c, "nav.menu a[href='/console/scans']", "/console/scans").await;
+    check_page(&c, &axe, "scans").await;
+    c.find(Locator::Css("input[name=mode][value=returns]")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css("#reason option[value=moved]")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Id("files"))
+        .await
+        .unwrap()
+        .send_keys(&format!("{}\n{}", smudge.display(), returned.display()))
+        .await
+        .unwrap();
+    assert_eq!(c.find_all(Locator::Css("#file-progress progress")).await.unwrap().len(), 2, "a bar per file");
+    c.find(Locator::Css("#upload-form button[type=submit]")).await.unwrap().click().await.unwrap();
+    for _ in 0..100 {
+        if path_of(&c).await.starts_with("/console/scans/") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let scan_path = path_of(&c).await;
+    assert!(scan_path.starts_with("/console/scans/"), "{scan_path}");
+    for _ in 0..300 {
+        if c.find(Locator::Id("scan-running")).await.is_err() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        c.refresh().await.unwrap();
+    }
+    assert!(c.find(Locator::Css(".page-card[data-outcome=returned]")).await.is_ok(), "{}", main_text(&c).await);
+    assert!(c.find(Locator::Css(".page-card[data-outcome=review]")).await.is_ok(), "{}", main_text(&c).await);
+    check_page(&c, &axe, "scan").await;
+
+    // The returned letter is listed with its reason, on the page and in the CSV.
+    click_to(&c, "nav.menu a[href='/console/returns']", "/console/returns").await;
+    let page = main_text(&c).await;
+    assert!(page.contains(names[0]) && page.contains("ย้ายไม่ทราบที่อยู่ใหม่"), "{page}");
+    check_page(&c, &axe, "returns").await;
+    c.find(Locator::Css("a[href^='/console/returns.csv']")).await.unwrap().click().await.unwrap();
+    let csv = std::fs::read_to_string(downloaded(&downloads, "returns-").await).unwrap();
+    assert!(csv.contains(names[0]) && csv.contains(",moved"), "{csv}");
+
     // Sign out.
     c.find(Locator::Css("form[action='/console/sign-out'] button")).await.unwrap().click().await.unwrap();
     wait_for_path(&c, "/console/sign-in").await;

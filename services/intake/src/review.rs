@@ -379,3 +379,34 @@ async fn assign_pages(
 fn internal(e: anyhow::Error) -> ApiError {
     ApiError::internal(e)
 }
+
+/// A page of this site as a PNG no larger than `max_side` pixels on its longer side, upright:
+/// the stored image put back into a one-page PDF as the reply PDFs are (nothing re-encoded),
+/// read again the way uploads are, and scaled. For the console's review queue, where a
+/// thumbnail is too small to read a printed reference from. `None` for a page with no image.
+pub async fn page_preview(
+    state: &IntakeState,
+    page: &ScanPageRecord,
+    max_side: u32,
+) -> anyhow::Result<Option<Vec<u8>>> {
+    let (Some(blob), Some(meta)) = (&page.page.image_blob, &page.page.image_meta) else { return Ok(None) };
+    let Some(bytes) = state.blobs.get(&BlobKey::parse(blob)?).await? else { return Ok(None) };
+    let meta: serde_json::Value = serde_json::from_str(meta)?;
+    let (image, dpi) = crate::pages::stored_image(bytes, &meta).map_err(anyhow::Error::msg)?;
+    let turns = u8::try_from(page.page.quarter_turns.rem_euclid(4)).unwrap_or(0);
+    let limits = state.config.limits.clone();
+    let png = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<u8>> {
+        let pdf = hybridpost_scan::document::pages_pdf(&[hybridpost_scan::document::PdfPage {
+            image: &image,
+            dpi,
+            quarter_turns: 0,
+        }])
+        .map_err(|e| anyhow::anyhow!("{}", e.0))?;
+        let mut reader = hybridpost_scan::input::open("page.pdf", pdf, &limits).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let decoded = anyhow::Context::context(reader.next(), "the page's PDF has no page")?
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(hybridpost_scan::document::thumbnail_png(&decoded.image, max_side, turns))
+    })
+    .await??;
+    Ok(Some(png))
+}

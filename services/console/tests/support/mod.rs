@@ -35,5 +35,14 @@ pub fn console_state(store: &Store, config: ConsoleConfig, blobs_dir: &std::path
         renderer: Arc::new(NoRenderer),
         config: Arc::new(PrintroomConfig::default()),
     };
-    ConsoleState { store: store.clone(), config: Arc::new(config), print }
+    let secret = hybridpost_seal::ServiceSecret::new(&[7u8; 32]).expect("a service secret");
+    let intake = hybridpost_intake::IntakeState {
+        store: store.clone(),
+        keys: ApiKeys::new(store.clone(), RateLimiter::new(0, 0)),
+        blobs: print.blobs.clone(),
+        keyring: hybridpost_keyring::Keyring::new(store.clone(), secret),
+        reply_key: hybridpost_seal::ReplyKey::generate(),
+        config: Arc::new(hybridpost_intake::IntakeConfig::default()),
+    };
+    ConsoleState { store: store.clone(), config: Arc::new(config), print, intake }
 }
