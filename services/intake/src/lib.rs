@@ -48,7 +48,9 @@ use utoipa_axum::routes;
 
 pub use api::{ConsoleUpload, FileView, PageView, ScanAccepted, ScanList, ScanView, upload_scan};
 pub use replies::ReplyView;
-pub use review::{ReviewDecision, ReviewItem, ReviewList, ReviewResult, page_preview};
+pub use review::{
+    ReviewDecision, ReviewItem, ReviewList, ReviewResult, Reviewer, decide, letter_for_reference, page_preview,
+};
 pub use worker::{decode_next_file, group_next_scan, run_workers, sweep_upload_leftovers};
 
 /// Settings of scan intake.

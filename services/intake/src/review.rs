@@ -7,9 +7,11 @@ use axum::extract::State;
 use axum::http::Uri;
 use axum::response::Response;
 use hybridpost_core::{
-    LetterId, PageOutcome, ReplyId, ReplySource, ReturnReason, ScanMode, ScanPageId, ValidationErrors,
+    LetterId, PageOutcome, ReplyId, ReplySource, ReturnReason, ScanMode, ScanPageId, SiteId, ValidationErrors,
 };
 use hybridpost_seal::Reference;
+use hybridpost_store::letters::LetterRecord;
+use hybridpost_store::people::NewAudit;
 use hybridpost_store::scan::{self, ReplyRecord, ScanPageRecord};
 use hybridpost_store::{BlobKey, now_text};
 use hybridpost_web::problem::{ApiError, Problem};
@@ -135,9 +137,9 @@ pub(crate) async fn list_review(
     )))
 }
 
-async fn site_page(state: &IntakeState, caller: &SiteCaller, page_id: ScanPageId) -> Result<ScanPageRecord, ApiError> {
+async fn site_page(state: &IntakeState, site_id: SiteId, page_id: ScanPageId) -> Result<ScanPageRecord, ApiError> {
     let mut conn = state.store.read().await?;
-    scan::get_page(&mut conn, caller.site_id, page_id)
+    scan::get_page(&mut conn, site_id, page_id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no scanned page {page_id} at this site")))
 }
@@ -157,7 +159,7 @@ pub(crate) async fn review_thumbnail(
     caller: SiteCaller,
     IdPath(page_id): IdPath<ScanPageId>,
 ) -> Result<Response, ApiError> {
-    let page = site_page(&state, &caller, page_id).await?;
+    let page = site_page(&state, caller.site_id, page_id).await?;
     let key = page
         .page
         .thumbnail_blob
@@ -191,16 +193,78 @@ pub(crate) async fn decide_review(
     RequestId(request_id): RequestId,
     body: JsonBody<ReviewDecision>,
 ) -> Result<Json<ReviewResult>, ApiError> {
-    let first = site_page(&state, &caller, page_id).await?;
+    let who = Reviewer { site_id: caller.site_id, by: caller.key_id.clone(), audit: None };
+    decide(&state, &who, page_id, body.value, request_id.as_deref()).await.map(Json)
+}
+
+/// Who decides on pages in review: a site's API key, or a person in the console (whose audit
+/// line commits with the decision).
+#[derive(Clone, Debug)]
+pub struct Reviewer {
+    /// The site whose queue it is.
+    pub site_id: SiteId,
+    /// Recorded on the page as who decided: an API key's id, or `person:{id}`.
+    pub by: String,
+    /// A person's audit-log line (its target is set to the page id).
+    pub audit: Option<NewAudit>,
+}
+
+/// Decides on a page of `who`'s site in review, for the API and the console alike.
+pub async fn decide(
+    state: &IntakeState,
+    who: &Reviewer,
+    page_id: ScanPageId,
+    decision: ReviewDecision,
+    request_id: Option<&str>,
+) -> Result<ReviewResult, ApiError> {
+    let first = site_page(state, who.site_id, page_id).await?;
     if first.outcome != PageOutcome::Review {
         return Err(not_in_review(&first));
     }
-    match body.value {
-        ReviewDecision::Discard { reason } => discard_page(&state, &caller, first, &reason).await,
+    match decision {
+        ReviewDecision::Discard { reason } => discard_page(state, who, first, &reason).await,
         ReviewDecision::Assign { reference, with_pages } => {
-            assign_pages(&state, &caller, first, &reference, with_pages, request_id.as_deref()).await
+            assign_pages(state, who, first, &reference, with_pages, request_id).await
         }
     }
+}
+
+/// The letter a reference typed from a page names, whatever its agency: for showing whose it
+/// is before the page is assigned. A reference that is not well formed is a 422 for `reference`.
+pub async fn letter_for_reference(state: &IntakeState, text: &str) -> Result<Option<LetterRecord>, ApiError> {
+    let reference = parse_reference(text)?;
+    let mut conn = state.store.read().await?;
+    letter_by_reference(&mut conn, &reference).await.map_err(internal)
+}
+
+/// The reply sheet prints the reference in digits, the letter under its seal in groups of
+/// letters and digits: the operator types whichever the page shows.
+fn parse_reference(text: &str) -> Result<Reference, ApiError> {
+    match Reference::parse_digits(text) {
+        Ok(reference) => Ok(reference),
+        Err(e) => Reference::parse_human(text).ok_or_else(|| {
+            let mut errors = ValidationErrors::default();
+            errors.add("reference", format!("{e}; nor is it a reference in letters and digits (XXXX-XXXX-…)"));
+            ApiError::Validation(errors)
+        }),
+    }
+}
+
+/// Records a person's decision in the audit log, in the decision's transaction.
+async fn record(
+    conn: &mut hybridpost_store::AnyConnection,
+    who: &Reviewer,
+    page_id: ScanPageId,
+) -> Result<(), ApiError> {
+    if let Some(a) = &who.audit {
+        hybridpost_store::people::append_audit(
+            conn,
+            &NewAudit { target: Some(page_id.to_string()), ..a.clone() },
+            &now_text(),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 fn not_in_review(p: &ScanPageRecord) -> ApiError {
@@ -213,10 +277,10 @@ fn not_in_review(p: &ScanPageRecord) -> ApiError {
 /// The page is not a reply or a returned letter: it leaves the queue with the reason.
 async fn discard_page(
     state: &IntakeState,
-    caller: &SiteCaller,
+    who: &Reviewer,
     page: ScanPageRecord,
     reason: &str,
-) -> Result<Json<ReviewResult>, ApiError> {
+) -> Result<ReviewResult, ApiError> {
     let reason = reason.trim();
     let mut errors = ValidationErrors::default();
     errors.text("reason", reason, MAX_REASON);
@@ -228,29 +292,22 @@ async fn discard_page(
     }
     let page_id = page.page.page_id;
     let mut tx = state.store.begin().await?;
-    let decided = scan::resolve_review(
-        &mut tx,
-        page_id,
-        PageOutcome::Discarded,
-        None,
-        None,
-        Some(reason),
-        &caller.key_id,
-        &now_text(),
-    )
-    .await?;
+    let decided =
+        scan::resolve_review(&mut tx, page_id, PageOutcome::Discarded, None, None, Some(reason), &who.by, &now_text())
+            .await?;
     if !decided {
         return Err(not_in_review(&page));
     }
+    record(&mut tx, who, page_id).await?;
     tx.commit().await?;
     tracing::info!(page.id = %page_id, "scanned page {page_id} discarded in review");
-    Ok(Json(ReviewResult { page_ids: vec![page_id], outcome: PageOutcome::Discarded, letter_id: None, reply_id: None }))
+    Ok(ReviewResult { page_ids: vec![page_id], outcome: PageOutcome::Discarded, letter_id: None, reply_id: None })
 }
 
 /// The pages in review that `first` leads, read and checked: each in review, none twice.
 async fn pages_to_assign(
     state: &IntakeState,
-    caller: &SiteCaller,
+    site_id: SiteId,
     first: ScanPageRecord,
     with_pages: Vec<ScanPageId>,
 ) -> Result<Vec<ScanPageRecord>, ApiError> {
@@ -259,7 +316,7 @@ async fn pages_to_assign(
     }
     let mut pages = vec![first];
     for id in with_pages {
-        let page = site_page(state, caller, id).await?;
+        let page = site_page(state, site_id, id).await?;
         if page.outcome != PageOutcome::Review {
             return Err(not_in_review(&page));
         }
@@ -275,23 +332,14 @@ async fn pages_to_assign(
 /// replies, the letter returned in a batch of returns.
 async fn assign_pages(
     state: &IntakeState,
-    caller: &SiteCaller,
+    who: &Reviewer,
     first: ScanPageRecord,
     reference: &str,
     with_pages: Vec<ScanPageId>,
     request_id: Option<&str>,
-) -> Result<Json<ReviewResult>, ApiError> {
-    // The reply sheet prints the reference in digits, the letter under its seal in groups of
-    // letters and digits: the operator types whichever the page shows.
-    let reference = match Reference::parse_digits(reference) {
-        Ok(reference) => reference,
-        Err(e) => Reference::parse_human(reference).ok_or_else(|| {
-            let mut errors = ValidationErrors::default();
-            errors.add("reference", format!("{e}; nor is it a reference in letters and digits (XXXX-XXXX-…)"));
-            ApiError::Validation(errors)
-        })?,
-    };
-    let pages = pages_to_assign(state, caller, first, with_pages).await?;
+) -> Result<ReviewResult, ApiError> {
+    let reference = parse_reference(reference)?;
+    let pages = pages_to_assign(state, who.site_id, first, with_pages).await?;
     let (letter, batch) = {
         let mut conn = state.store.read().await?;
         let letter = letter_by_reference(&mut conn, &reference).await.map_err(internal)?.ok_or_else(|| {
@@ -299,7 +347,7 @@ async fn assign_pages(
             errors.add("reference", "no letter has this reference; check the digits on the page");
             ApiError::Validation(errors)
         })?;
-        let batch = scan::get_scan(&mut conn, Some(caller.site_id), pages[0].page.scan_id)
+        let batch = scan::get_scan(&mut conn, Some(who.site_id), pages[0].page.scan_id)
             .await?
             .ok_or_else(|| ApiError::internal("a page without its batch"))?;
         (letter, batch)
@@ -358,7 +406,7 @@ async fn assign_pages(
             Some(letter.letter_id),
             reply_id,
             None,
-            &caller.key_id,
+            &who.by,
             &now,
         )
         .await?;
@@ -366,14 +414,15 @@ async fn assign_pages(
             return Err(not_in_review(p));
         }
     }
+    record(&mut tx, who, pages[0].page.page_id).await?;
     tx.commit().await?;
     tracing::info!(letter.id = %letter.letter_id, pages = pages.len(), "scanned pages assigned in review");
-    Ok(Json(ReviewResult {
+    Ok(ReviewResult {
         page_ids: pages.iter().map(|p| p.page.page_id).collect(),
         outcome: PageOutcome::Assigned,
         letter_id: Some(letter.letter_id),
         reply_id,
-    }))
+    })
 }
 
 fn internal(e: anyhow::Error) -> ApiError {
