@@ -147,3 +147,52 @@ document.addEventListener("submit", (event) => {
     xhr.send(data);
   });
 })();
+
+// The review queue: the reference is checked as it is typed (its last digit is a Damm check
+// digit, so one wrong digit or two swapped ones show at once), and the page can be zoomed and
+// turned.
+(() => {
+  const input = document.getElementById("reference");
+  const out = document.getElementById("reference-check");
+  if (input && out) {
+    const thai = document.documentElement.lang === "th";
+    const table = [
+      [0, 3, 1, 7, 5, 9, 8, 6, 4, 2], [7, 0, 9, 2, 1, 5, 4, 8, 6, 3], [4, 2, 0, 6, 8, 7, 1, 3, 5, 9],
+      [1, 7, 5, 0, 9, 8, 3, 4, 2, 6], [6, 1, 2, 3, 0, 4, 5, 9, 7, 8], [3, 6, 7, 4, 2, 0, 9, 5, 8, 1],
+      [5, 8, 6, 9, 7, 2, 0, 1, 3, 4], [8, 9, 4, 5, 3, 6, 2, 0, 1, 7], [9, 4, 3, 8, 6, 1, 7, 2, 0, 5],
+      [2, 5, 8, 1, 4, 3, 6, 7, 9, 0],
+    ];
+    const check = () => {
+      const text = input.value.replace(/[๐-๙]/g, (c) => String(c.charCodeAt(0) - 0x0e50));
+      if (/[A-Za-z]/.test(text)) { out.textContent = ""; out.className = "hint"; return; }
+      const digits = text.replace(/[\s-]/g, "");
+      if (!digits) { out.textContent = ""; return; }
+      if (!/^\d+$/.test(digits)) {
+        out.textContent = thai ? "พิมพ์ได้เฉพาะตัวเลข" : "Digits only";
+        out.className = "check-bad";
+      } else if (digits.length < 30) {
+        out.textContent = thai ? `พิมพ์แล้ว ${digits.length} จาก 30 หลัก` : `${digits.length} of 30 digits`;
+        out.className = "hint";
+      } else {
+        const ok = digits.length === 30 && [...digits].reduce((i, d) => table[i][Number(d)], 0) === 0;
+        out.textContent = ok ? (thai ? "เลขตรวจสอบถูกต้อง" : "The check digit is right")
+          : (thai ? "เลขไม่ถูกต้อง กรุณาตรวจทีละหลัก" : "A digit is wrong; check them one by one");
+        out.className = ok ? "check-ok" : "check-bad";
+      }
+    };
+    input.addEventListener("input", check);
+    check();
+  }
+  const img = document.getElementById("page-image");
+  if (img) {
+    let scale = 1;
+    let turn = 0;
+    const apply = () => {
+      img.style.width = `${scale * 100}%`;
+      img.style.transform = turn ? `rotate(${turn}deg)` : "";
+    };
+    document.getElementById("zoom-in").addEventListener("click", () => { scale = Math.min(4, scale * 1.5); apply(); });
+    document.getElementById("zoom-out").addEventListener("click", () => { scale = Math.max(1, scale / 1.5); apply(); });
+    document.getElementById("turn").addEventListener("click", () => { turn = (turn + 180) % 360; apply(); });
+  }
+})();

@@ -30,6 +30,7 @@ mod pages;
 mod password;
 pub mod people;
 mod returns;
+mod review;
 mod scans;
 mod session;
 mod signin;
@@ -146,6 +147,10 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/console/scans/{scan_id}", get(scans::scan_page))
         .route("/console/pages/{page_id}/thumbnail", get(scans::thumbnail))
         .route("/console/pages/{page_id}/image", get(scans::image))
+        .route("/console/review", get(review::next_page))
+        .route("/console/review/{page_id}", get(review::page))
+        .route("/console/review/{page_id}/assign", post(review::assign))
+        .route("/console/review/{page_id}/discard", post(review::discard))
         .route("/console/returns", get(returns::returns_page))
         .route("/console/returns.csv", get(returns::returns_csv))
         .route("/console/people", get(staff::people_page).post(staff::add_person))

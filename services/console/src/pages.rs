@@ -25,6 +25,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("returns.html", include_str!("../../../templates/console/returns.html")),
     ("scans.html", include_str!("../../../templates/console/scans.html")),
     ("scan.html", include_str!("../../../templates/console/scan.html")),
+    ("review.html", include_str!("../../../templates/console/review.html")),
+    ("review_empty.html", include_str!("../../../templates/console/review_empty.html")),
     ("message.html", include_str!("../../../templates/console/message.html")),
 ];
 
@@ -298,6 +300,16 @@ mod tests {
                     "pages": [{"id": "p", "file": 1, "number": 1, "outcome": "review", "outcome_name": "รอตรวจสอบ",
                                "how": "ไม่พบรหัส", "thumbnail": true, "review": true}]}),
             ),
+            (
+                "review.html",
+                serde_json::json!({"me": me, "csrf": "t", "path": "/console/review/p", "waiting": 2, "typed": "1",
+                    "page": {"id": "p", "file": 1, "number": 1, "why": "no code", "scanned": "4 ธ.ค. 69", "scan": "s",
+                             "has_image": true},
+                    "letter": {"reference": "มท 1", "agency": "ก", "recipient": "ข", "postcode": "10400"},
+                    "error": "ผิด", "following": [{"id": "q", "file": 1, "number": 2}],
+                    "reasons": [{"code": "blank", "name": "กระดาษเปล่า"}]}),
+            ),
+            ("review_empty.html", serde_json::json!({"me": me, "csrf": "t", "path": "/console/review"})),
         ];
         for (name, context) in pages {
             for lang in [Lang::Thai, Lang::English] {

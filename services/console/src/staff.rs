@@ -221,6 +221,8 @@ fn action_name(action: &str, lang: Lang) -> &str {
         "batch.reprint" => ("พิมพ์ซองใหม่", "reprinted envelopes"),
         "batch.printed" => ("บันทึกว่าพิมพ์แล้ว", "marked a batch printed"),
         "batch.dispatch" => ("บันทึกการส่งออก", "dispatched a batch"),
+        "page.assign" => ("กำหนดหน้าให้หนังสือ", "assigned a page"),
+        "page.discard" => ("ทิ้งหน้า", "discarded a page"),
         "scan.upload" => ("อัปโหลดเอกสารที่สแกน", "uploaded scans"),
         "returns.export" => ("ดาวน์โหลดรายการหนังสือตีกลับ", "downloaded the returns list"),
         other => return other,

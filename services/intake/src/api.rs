@@ -249,7 +249,10 @@ pub async fn upload_scan(
             first_field = false;
             match name.as_str() {
                 "mode" => mode = Some(field.text().await.map_err(read_error)?.trim().to_owned()),
-                "reason" => reason = Some(field.text().await.map_err(read_error)?.trim().to_owned()),
+                // An empty reason is none: a web form's list sends one when nothing is chosen.
+                "reason" => {
+                    reason = Some(field.text().await.map_err(read_error)?.trim().to_owned()).filter(|r| !r.is_empty());
+                }
                 "file" => {
                     if files.len() >= state.config.max_files {
                         let mut errors = ValidationErrors::default();
