@@ -179,3 +179,75 @@ async fn the_page_checks_seals_itself_in_a_real_browser() {
     stop.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(10), server).await.unwrap().unwrap().unwrap();
 }
+
+/// The citizens' pages held to the consoles' bar: axe-core, injected through WebDriver, finds no
+/// serious or critical violation at desktop and phone sizes (many readers are elderly, on
+/// phones), and the PIN form is reached from the keyboard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_citizen_pages_pass_axe_at_both_sizes_and_work_from_the_keyboard() {
+    use hybridpost_browser::{Driver, Key, Locator, axe_source, check_page, press};
+    let axe = axe_source();
+    let h = harness().await;
+    let letter = h.letter().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let app = hybridpost_verify::router(h.state.clone(), Duration::from_secs(10));
+    let server = tokio::spawn(hybridpost_verify::run(app, listener, async {
+        let _ = stopped.await;
+    }));
+    let driver = Driver::start().await;
+    let c = driver.browser(None).await;
+
+    let settled = |c: &hybridpost_browser::Client| {
+        let c = c.clone();
+        async move {
+            for _ in 0..100 {
+                let verdict = c.find(Locator::Id("verdict")).await.unwrap().attr("data-verdict").await.unwrap();
+                if verdict.as_deref() != Some("checking") {
+                    return verdict.unwrap_or_default();
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            panic!("the page never settled on a verdict");
+        }
+    };
+    c.goto(&format!("{base}/V#{}", fragment(&letter.sealed.seal))).await.unwrap();
+    assert_eq!(settled(&c).await, "genuine");
+    check_page(&c, &axe, "verify-genuine").await;
+    // From the keyboard: Tab reaches the PIN field; a wrong PIN is answered next to it.
+    let mut reached = false;
+    for _ in 0..15 {
+        press(&c, Key::Tab).await;
+        if c.active_element().await.unwrap().attr("id").await.unwrap().as_deref() == Some("pin") {
+            reached = true;
+            break;
+        }
+    }
+    assert!(reached, "the PIN field is reached with Tab");
+    hybridpost_browser::type_keys(&c, "00000000").await;
+    press(&c, Key::Enter).await;
+    let message = c.find(Locator::Id("pin-message")).await.unwrap();
+    for _ in 0..50 {
+        if !message.text().await.unwrap().trim().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!message.text().await.unwrap().trim().is_empty(), "a wrong PIN is answered on the page");
+    check_page(&c, &axe, "verify-wrong-pin").await;
+
+    let mut tampered = fragment(&letter.sealed.seal).into_bytes();
+    let at = tampered.len() - 10;
+    tampered[at] = if tampered[at] == b'A' { b'B' } else { b'A' };
+    c.goto(&format!("{base}/V#{}", String::from_utf8(tampered).unwrap())).await.unwrap();
+    c.refresh().await.unwrap();
+    assert_eq!(settled(&c).await, "not-genuine");
+    check_page(&c, &axe, "verify-not-genuine").await;
+    c.goto(&format!("{base}/v/confirm?token=not-a-token")).await.unwrap();
+    check_page(&c, &axe, "verify-confirm-invalid").await;
+
+    c.close().await.unwrap();
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}
