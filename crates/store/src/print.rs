@@ -236,11 +236,25 @@ pub async fn list_batches(
 
 /// The letters of a batch in envelope order.
 pub async fn batch_letters(conn: &mut AnyConnection, batch_id: BatchId) -> Result<Vec<BatchLetter>> {
+    batch_letters_from(conn, batch_id, 0, i64::MAX).await
+}
+
+/// At most `limit` letters of a batch in envelope order, after the first `skip` (a page of
+/// them, for a screen).
+pub async fn batch_letters_from(
+    conn: &mut AnyConnection,
+    batch_id: BatchId,
+    skip: i64,
+    limit: i64,
+) -> Result<Vec<BatchLetter>> {
     let rows = sqlx::query(
         "select b.letter_id, l.agency_id, b.position, l.postcode, b.first_page, b.pages, b.sheets, b.tracking_number \
-         from print_batch_letter b join letter l on l.letter_id = b.letter_id where b.batch_id = $1 order by b.position",
+         from print_batch_letter b join letter l on l.letter_id = b.letter_id where b.batch_id = $1 order by b.position \
+         limit $2 offset $3",
     )
     .bind(batch_id.to_string())
+    .bind(limit)
+    .bind(skip)
     .fetch_all(conn)
     .await?;
     rows.iter()
@@ -257,6 +271,22 @@ pub async fn batch_letters(conn: &mut AnyConnection, batch_id: BatchId) -> Resul
             })
         })
         .collect()
+}
+
+/// How many letters a batch holds now, and its lowest and highest postcode.
+pub async fn batch_extent(conn: &mut AnyConnection, batch_id: BatchId) -> Result<(i64, String, String)> {
+    let row = sqlx::query(
+        "select count(*), min(l.postcode), max(l.postcode) from print_batch_letter b \
+         join letter l on l.letter_id = b.letter_id where b.batch_id = $1",
+    )
+    .bind(batch_id.to_string())
+    .fetch_one(conn)
+    .await?;
+    Ok((
+        row.try_get(0)?,
+        row.try_get::<Option<String>, _>(1)?.unwrap_or_default(),
+        row.try_get::<Option<String>, _>(2)?.unwrap_or_default(),
+    ))
 }
 
 /// Claims the oldest batch waiting to be rendered (or whose renderer's claim ran out) until

@@ -647,6 +647,33 @@ pub async fn review_pages(
     rows.iter().map(page_from_row).collect()
 }
 
+/// How many of the site's pages wait in review.
+pub async fn count_review(conn: &mut AnyConnection, site_id: SiteId) -> Result<i64> {
+    Ok(sqlx::query(
+        "select count(*) from scan_page p join scan_batch b on b.scan_id = p.scan_id \
+         where p.outcome = 'review' and b.site_id = $1",
+    )
+    .bind(site_id.to_string())
+    .fetch_one(conn)
+    .await?
+    .try_get(0)?)
+}
+
+/// The pages of `page`'s batch that wait in review after it (file, then page), at most `limit`.
+pub async fn review_after(conn: &mut AnyConnection, page: &NewScanPage, limit: i64) -> Result<Vec<ScanPageRecord>> {
+    let rows = sqlx::query(&format!(
+        "select {PAGE_COLUMNS} from scan_page where scan_id = $1 and outcome = 'review' \
+         and (file_index > $2 or (file_index = $2 and page_number > $3)) order by file_index, page_number limit $4"
+    ))
+    .bind(page.scan_id.to_string())
+    .bind(page.file_index)
+    .bind(page.page_number)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(page_from_row).collect()
+}
+
 /// Stores a reply.
 pub async fn insert_reply(conn: &mut AnyConnection, r: &ReplyRecord) -> Result<()> {
     sqlx::query(&format!(

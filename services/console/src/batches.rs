@@ -159,19 +159,26 @@ pub(crate) async fn close_now(
     }
 }
 
+/// Every letter of a batch, in envelope order (for the steps that need them all).
+async fn all_letters(state: &ConsoleState, me: &SignedIn, batch_id: BatchId) -> Result<Vec<BatchLetter>, Response> {
+    let found = async {
+        let mut conn = state.store.read().await?;
+        print::batch_letters(&mut conn, batch_id).await
+    }
+    .await;
+    found.map_err(|e| {
+        tracing::error!("cannot read a batch's letters: {e}");
+        pages::unavailable(me.lang)
+    })
+}
+
 /// The batch of this person's site, or the page that says there is none (another site's batch
 /// is "not found", as it is over the API).
-async fn site_batch(
-    state: &ConsoleState,
-    me: &SignedIn,
-    batch_id: BatchId,
-) -> Result<(BatchRecord, Vec<BatchLetter>), Response> {
+async fn site_batch(state: &ConsoleState, me: &SignedIn, batch_id: BatchId) -> Result<BatchRecord, Response> {
     let site = site_of(me)?;
-    let found: hybridpost_store::Result<_> = async {
+    let found = async {
         let mut conn = state.store.read().await?;
-        let Some(batch) = print::get_batch(&mut conn, Some(site), batch_id).await? else { return Ok(None) };
-        let letters = print::batch_letters(&mut conn, batch_id).await?;
-        Ok(Some((batch, letters)))
+        print::get_batch(&mut conn, Some(site), batch_id).await
     }
     .await;
     match found {
@@ -195,27 +202,41 @@ pub(crate) async fn detail_page(
     Path(batch_id): Path<BatchId>,
     Query(q): Query<DetailQuery>,
 ) -> Response {
-    let (batch, letters) = match site_batch(&state, &me, batch_id).await {
+    let batch = match site_batch(&state, &me, batch_id).await {
         Ok(found) => found,
         Err(r) => return r,
     };
-    render_detail(&me, &batch, &letters, q.page.unwrap_or(1), StatusCode::OK, None)
+    render_detail(&state, &me, &batch, q.page.unwrap_or(1), StatusCode::OK, None).await
 }
 
-fn render_detail(
+/// A batch's page: its facts, one page of its letters, and the steps its state allows.
+async fn render_detail(
+    state: &ConsoleState,
     me: &SignedIn,
     batch: &BatchRecord,
-    letters: &[BatchLetter],
     page: usize,
     status: StatusCode,
     reprint_error: Option<String>,
 ) -> Response {
-    let pages_total = letters.len().div_ceil(LETTERS_PER_PAGE).max(1);
-    let page = page.clamp(1, pages_total);
+    let found: hybridpost_store::Result<_> = async {
+        let mut conn = state.store.read().await?;
+        let (count, low, high) = print::batch_extent(&mut conn, batch.batch_id).await?;
+        let pages_total = usize::try_from(count).unwrap_or(0).div_ceil(LETTERS_PER_PAGE).max(1);
+        let page = page.clamp(1, pages_total);
+        let skip = i64::try_from((page - 1) * LETTERS_PER_PAGE).unwrap_or(i64::MAX);
+        let shown = print::batch_letters_from(&mut conn, batch.batch_id, skip, LETTERS_PER_PAGE as i64).await?;
+        Ok((page, pages_total, low, high, shown))
+    }
+    .await;
+    let (page, pages_total, low, high, letters) = match found {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::error!("cannot read a batch's letters: {e}");
+            return pages::unavailable(me.lang);
+        }
+    };
     let shown: Vec<serde_json::Value> = letters
         .iter()
-        .skip((page - 1) * LETTERS_PER_PAGE)
-        .take(LETTERS_PER_PAGE)
         .map(|l| {
             serde_json::json!({
                 "envelope": l.position, "postcode": l.postcode,
@@ -223,10 +244,7 @@ fn render_detail(
             })
         })
         .collect();
-    let postcodes = (
-        letters.iter().map(|l| l.postcode.as_str()).min().unwrap_or(""),
-        letters.iter().map(|l| l.postcode.as_str()).max().unwrap_or(""),
-    );
+    let postcodes = (low, high);
     let path = format!("/console/batches/{}", batch.batch_id);
     pages::render(
         status,
@@ -270,7 +288,7 @@ fn file_problem(e: FileError, lang: Lang) -> Response {
 
 /// The batch's PDF, to save and print.
 pub(crate) async fn pdf(State(state): State<ConsoleState>, me: SignedIn, Path(batch_id): Path<BatchId>) -> Response {
-    let (batch, _) = match site_batch(&state, &me, batch_id).await {
+    let batch = match site_batch(&state, &me, batch_id).await {
         Ok(found) => found,
         Err(r) => return r,
     };
@@ -291,7 +309,7 @@ pub(crate) async fn manifest(
     me: SignedIn,
     Path(batch_id): Path<BatchId>,
 ) -> Response {
-    let (batch, _) = match site_batch(&state, &me, batch_id).await {
+    let batch = match site_batch(&state, &me, batch_id).await {
         Ok(found) => found,
         Err(r) => return r,
     };
@@ -365,7 +383,7 @@ pub(crate) async fn reprint(
     Path(batch_id): Path<BatchId>,
     Form(form): Form<ReprintForm>,
 ) -> Response {
-    let (batch, letters) = match site_batch(&state, &me, batch_id).await {
+    let batch = match site_batch(&state, &me, batch_id).await {
         Ok(found) => found,
         Err(r) => return r,
     };
@@ -374,20 +392,24 @@ pub(crate) async fn reprint(
     }
     let refuse = |why: (String, String)| {
         let text = if me.lang == Lang::Thai { why.0 } else { why.1 };
-        render_detail(&me, &batch, &letters, 1, StatusCode::UNPROCESSABLE_ENTITY, Some(text))
+        render_detail(&state, &me, &batch, 1, StatusCode::UNPROCESSABLE_ENTITY, Some(text))
     };
     if matches!(batch.status, BatchStatus::Closed | BatchStatus::Rendering) {
         return file_problem(FileError::NotReady(batch_id), me.lang);
     }
-    let envelopes = match parse_envelopes(&form.envelopes, letters.len() as i64) {
+    let last = match all_letters(&state, &me, batch_id).await {
+        Ok(letters) => letters.iter().map(|l| l.position).max().unwrap_or(0),
+        Err(r) => return r,
+    };
+    let envelopes = match parse_envelopes(&form.envelopes, last) {
         Ok(e) => e,
-        Err(why) => return refuse(why),
+        Err(why) => return refuse(why).await,
     };
     let pdf = match hybridpost_printroom::reprint(&state.print, &batch, &envelopes).await {
         Ok(pdf) => pdf,
         Err(e) => {
             tracing::warn!(batch.id = %batch_id, "reprint refused: {e:#}");
-            return refuse((format!("พิมพ์ใหม่ไม่ได้: {e}"), format!("Cannot reprint: {e}")));
+            return refuse((format!("พิมพ์ใหม่ไม่ได้: {e}"), format!("Cannot reprint: {e}"))).await;
         }
     };
     let detail = serde_json::json!({"envelopes": envelopes});
@@ -456,11 +478,22 @@ pub(crate) async fn dispatch_page(
     me: SignedIn,
     Path(batch_id): Path<BatchId>,
 ) -> Response {
-    let (batch, letters) = match site_batch(&state, &me, batch_id).await {
+    let batch = match site_batch(&state, &me, batch_id).await {
         Ok(found) => found,
         Err(r) => return r,
     };
-    render_dispatch(&me, &batch, &letters, StatusCode::OK, &DispatchForm::default(), &[])
+    let count = async {
+        let mut conn = state.store.read().await?;
+        print::batch_extent(&mut conn, batch_id).await
+    }
+    .await;
+    match count {
+        Ok((count, _, _)) => render_dispatch(&me, &batch, count, StatusCode::OK, &DispatchForm::default(), &[]),
+        Err(e) => {
+            tracing::error!("cannot count a batch's letters: {e}");
+            pages::unavailable(me.lang)
+        }
+    }
 }
 
 #[derive(Default, Deserialize)]
@@ -479,7 +512,7 @@ pub(crate) struct DispatchForm {
 fn render_dispatch(
     me: &SignedIn,
     batch: &BatchRecord,
-    letters: &[BatchLetter],
+    count: i64,
     status: StatusCode,
     form: &DispatchForm,
     errors: &[(String, String)],
@@ -495,13 +528,12 @@ fn render_dispatch(
             "csrf": me.session.csrf_token,
             "path": format!("/console/batches/{}/dispatch", batch.batch_id),
             "batch": summary(batch, me.lang),
-            "count": letters.len(),
+            "count": count,
             "printed": batch.status == BatchStatus::Printed,
             "first": form.first,
             "numbers": form.numbers,
             "first_error": error_of("first"),
             "scan_errors": scan_errors,
-            "envelopes": letters.iter().map(|l| serde_json::json!({"n": l.position, "postcode": l.postcode})).collect::<Vec<_>>(),
         }),
     )
 }
@@ -552,13 +584,18 @@ pub(crate) async fn dispatch(
     Path(batch_id): Path<BatchId>,
     Form(form): Form<DispatchForm>,
 ) -> Response {
-    let (batch, letters) = match site_batch(&state, &me, batch_id).await {
+    let batch = match site_batch(&state, &me, batch_id).await {
         Ok(found) => found,
         Err(r) => return r,
     };
     if !me.form_token_matches(&form.csrf) {
         return me.refuse_form();
     }
+    let letters = match all_letters(&state, &me, batch_id).await {
+        Ok(letters) => letters,
+        Err(r) => return r,
+    };
+    let count = letters.len() as i64;
     let tracking = if form.how == "scan" {
         check_scanned(&form.numbers, &letters, me.lang)
             .map_err(|p| p.into_iter().map(|e| ("numbers".to_owned(), e)).collect::<Vec<_>>())
@@ -568,7 +605,7 @@ pub(crate) async fn dispatch(
     };
     let tracking = match tracking {
         Ok(t) => t,
-        Err(errors) => return render_dispatch(&me, &batch, &letters, StatusCode::UNPROCESSABLE_ENTITY, &form, &errors),
+        Err(errors) => return render_dispatch(&me, &batch, count, StatusCode::UNPROCESSABLE_ENTITY, &form, &errors),
     };
     let detail = serde_json::json!({
         "letters": tracking.len(), "how": if form.how == "scan" { "scanned" } else { "roll" },
@@ -579,7 +616,7 @@ pub(crate) async fn dispatch(
         Ok(_) => see_other(&format!("/console/batches/{batch_id}")),
         Err(BatchStepError::Tracking(why)) => {
             let field = if form.how == "scan" { "numbers" } else { "first" };
-            render_dispatch(&me, &batch, &letters, StatusCode::UNPROCESSABLE_ENTITY, &form, &[(field.to_owned(), why)])
+            render_dispatch(&me, &batch, count, StatusCode::UNPROCESSABLE_ENTITY, &form, &[(field.to_owned(), why)])
         }
         Err(e) => step_problem(e, me.lang),
     }

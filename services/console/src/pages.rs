@@ -260,7 +260,7 @@ mod tests {
                 "dispatch.html",
                 serde_json::json!({"me": me, "csrf": "t", "path": "/console/batches/b/dispatch", "batch": batch,
                     "count": 2, "printed": true, "first": "", "numbers": "", "first_error": null,
-                    "scan_errors": ["ซองที่ 1"], "envelopes": [{"n": 1, "postcode": "10400"}]}),
+                    "scan_errors": ["ซองที่ 1"]}),
             ),
             (
                 "people.html",

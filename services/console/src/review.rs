@@ -150,27 +150,24 @@ async fn render_page(
         );
     }
     // The pages after it in the same scan that wait too: a reply's following pages.
-    let following = async {
+    let found: hybridpost_store::Result<_> = async {
         let mut conn = state.store.read().await?;
-        scan::scan_pages(&mut conn, page.page.scan_id).await
+        let following = scan::review_after(&mut conn, &page.page, 10).await?;
+        let waiting = scan::count_review(&mut conn, page_site(me)).await?;
+        Ok((following, waiting))
     }
-    .await
-    .unwrap_or_default()
-    .into_iter()
-    .filter(|p| {
-        p.outcome == PageOutcome::Review
-            && (p.page.file_index, p.page.page_number) > (page.page.file_index, page.page.page_number)
-    })
-    .take(10)
-    .map(|p| serde_json::json!({"id": p.page.page_id.to_string(), "file": p.page.file_index, "number": p.page.page_number}))
-    .collect::<Vec<_>>();
-    let waiting = async {
-        let mut conn = state.store.read().await?;
-        scan::review_pages(&mut conn, page_site(me), None, 1000).await
-    }
-    .await
-    .map(|p| p.len())
-    .unwrap_or(0);
+    .await;
+    let (following, waiting) = match found {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::error!("cannot read the review queue: {e}");
+            return pages::unavailable(me.lang);
+        }
+    };
+    let following: Vec<serde_json::Value> = following
+        .iter()
+        .map(|p| serde_json::json!({"id": p.page.page_id.to_string(), "file": p.page.file_index, "number": p.page.page_number}))
+        .collect();
     pages::render(
         status,
         "review.html",

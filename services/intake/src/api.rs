@@ -215,7 +215,7 @@ pub struct ConsoleUpload<'a> {
 }
 
 /// Stores an upload of scanned files for `site_id` as a new scan batch, for the API and the
-/// console alike (see [`create_scan`] for the form). A file that cannot be read is refused on
+/// console alike (the form is `POST /v1/scans`'s). A file that cannot be read is refused on
 /// its own; anything else wrong refuses the whole upload, and nothing of it stays stored.
 pub async fn upload_scan(
     state: &IntakeState,
