@@ -647,6 +647,28 @@ pub async fn review_pages(
     rows.iter().map(page_from_row).collect()
 }
 
+/// At most `limit` pages of a batch in scan order after the first `skip`, only those with
+/// `outcome` when given (a page of them, for a screen).
+pub async fn scan_pages_from(
+    conn: &mut AnyConnection,
+    scan_id: ScanId,
+    outcome: Option<PageOutcome>,
+    skip: i64,
+    limit: i64,
+) -> Result<Vec<ScanPageRecord>> {
+    let rows = sqlx::query(&format!(
+        "select {PAGE_COLUMNS} from scan_page where scan_id = $1 and ($2 = '' or outcome = $2) \
+         order by file_index, page_number limit $3 offset $4"
+    ))
+    .bind(scan_id.to_string())
+    .bind(outcome.map(|o| o.as_str()).unwrap_or_default())
+    .bind(limit)
+    .bind(skip)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(page_from_row).collect()
+}
+
 /// How many of the site's pages wait in review.
 pub async fn count_review(conn: &mut AnyConnection, site_id: SiteId) -> Result<i64> {
     Ok(sqlx::query(

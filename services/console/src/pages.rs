@@ -298,7 +298,8 @@ mod tests {
                     "files": [{"name": "a.pdf", "status": "done", "pages": 2, "error": null, "size_kb": 10}],
                     "counts": [{"code": "review", "name": "รอตรวจสอบ", "count": 1}], "filter": "review",
                     "pages": [{"id": "p", "file": 1, "number": 1, "outcome": "review", "outcome_name": "รอตรวจสอบ",
-                               "how": "ไม่พบรหัส", "thumbnail": true, "review": true}]}),
+                               "how": "ไม่พบรหัส", "thumbnail": true, "review": true}],
+                    "screen": 2, "screens": 3}),
             ),
             (
                 "review.html",

@@ -163,9 +163,13 @@ fn upload_problem(e: &ApiError, lang: Lang) -> String {
     }
 }
 
+/// Pages shown on one screen of a scan batch.
+const PAGES_PER_SCREEN: usize = 100;
+
 #[derive(Deserialize)]
 pub(crate) struct PagesQuery {
     outcome: Option<String>,
+    page: Option<usize>,
 }
 
 /// The batch of this person's site, with its files and pages.
@@ -173,14 +177,14 @@ async fn site_scan(
     state: &ConsoleState,
     me: &SignedIn,
     scan_id: ScanId,
-) -> Result<(ScanRecord, Vec<scan::ScanFileRecord>, Vec<ScanPageRecord>), Response> {
+) -> Result<(ScanRecord, Vec<scan::ScanFileRecord>, Vec<(String, i64)>), Response> {
     let site = site_of(me)?;
     let found: hybridpost_store::Result<_> = async {
         let mut conn = state.store.read().await?;
         let Some(s) = scan::get_scan(&mut conn, Some(site), scan_id).await? else { return Ok(None) };
         let files = scan::scan_files(&mut conn, scan_id).await?;
-        let pages = scan::scan_pages(&mut conn, scan_id).await?;
-        Ok(Some((s, files, pages)))
+        let counts = scan::page_outcomes(&mut conn, Some(scan_id)).await?;
+        Ok(Some((s, files, counts)))
     }
     .await;
     match found {
@@ -221,21 +225,38 @@ pub(crate) async fn scan_page(
     Path(scan_id): Path<ScanId>,
     Query(q): Query<PagesQuery>,
 ) -> Response {
-    let (s, files, all_pages) = match site_scan(&state, &me, scan_id).await {
+    let (s, files, by_outcome) = match site_scan(&state, &me, scan_id).await {
         Ok(found) => found,
         Err(r) => return r,
     };
     let filter = q.outcome.as_deref().and_then(|o| o.parse::<PageOutcome>().ok());
+    let count_of = |o: PageOutcome| by_outcome.iter().find(|(name, _)| name == o.as_str()).map_or(0, |(_, n)| *n);
     let counts: Vec<serde_json::Value> = PageOutcome::ALL
         .iter()
-        .filter_map(|o| {
-            let n = all_pages.iter().filter(|p| p.outcome == *o).count();
-            (n > 0).then(|| serde_json::json!({"code": o.as_str(), "name": outcome_name(*o, me.lang), "count": n}))
-        })
+        .filter(|o| count_of(**o) > 0)
+        .map(|o| serde_json::json!({"code": o.as_str(), "name": outcome_name(*o, me.lang), "count": count_of(*o)}))
         .collect();
-    let shown: Vec<serde_json::Value> = all_pages
+    let total = match filter {
+        Some(f) => count_of(f),
+        None => by_outcome.iter().map(|(_, n)| n).sum(),
+    };
+    let screens = usize::try_from(total).unwrap_or(0).div_ceil(PAGES_PER_SCREEN).max(1);
+    let screen = q.page.unwrap_or(1).clamp(1, screens);
+    let found = async {
+        let mut conn = state.store.read().await?;
+        let skip = i64::try_from((screen - 1) * PAGES_PER_SCREEN).unwrap_or(i64::MAX);
+        scan::scan_pages_from(&mut conn, scan_id, filter, skip, PAGES_PER_SCREEN as i64).await
+    }
+    .await;
+    let listed = match found {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!("cannot read a scan's pages: {e}");
+            return pages::unavailable(me.lang);
+        }
+    };
+    let shown: Vec<serde_json::Value> = listed
         .iter()
-        .filter(|p| filter.is_none_or(|f| p.outcome == f))
         .map(|p| {
             serde_json::json!({
                 "id": p.page.page_id.to_string(),
@@ -271,6 +292,8 @@ pub(crate) async fn scan_page(
             "counts": counts,
             "filter": filter.map(|f| f.as_str()),
             "pages": shown,
+            "screen": screen,
+            "screens": screens,
         }),
     )
 }
