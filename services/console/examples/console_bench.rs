@@ -156,6 +156,12 @@ async fn fill(store: &Store, letters_n: usize, review_n: usize) -> Filled {
     people::insert_person(&mut tx, &person, &"0".repeat(64), &now_text()).await.unwrap();
     people::insert_session(&mut tx, &session, None).await.unwrap();
     tx.commit().await.unwrap();
+    // A live database's statistics are kept by autovacuum; a freshly filled one is analysed
+    // (and, on PostgreSQL, vacuumed, so that index-only scans can skip the table) first.
+    let mut conn = store.read().await.unwrap();
+    let maintain = if conn.backend_name() == "PostgreSQL" { "vacuum analyze" } else { "analyze" };
+    sqlx::query(maintain).execute(&mut *conn).await.unwrap();
+    drop(conn);
     eprintln!("filled in {:.1} s", started.elapsed().as_secs_f64());
     Filled {
         cookie: format!("hp_session={token}"),
