@@ -443,6 +443,18 @@ pub async fn append_audit(conn: &mut AnyConnection, a: &NewAudit, at: &str) -> R
     Ok(())
 }
 
+/// Records a person's step (`audit`, from a console; `None` for an API key's) about `target`,
+/// in the step's own transaction: the step and its line commit together or not at all.
+pub async fn append_step_audit(conn: &mut AnyConnection, audit: Option<&NewAudit>, target: &str) -> Result<()> {
+    match audit {
+        Some(a) => {
+            let line = NewAudit { target: Some(target.to_owned()), ..a.clone() };
+            append_audit(conn, &line, &crate::now_text()).await
+        }
+        None => Ok(()),
+    }
+}
+
 /// A workplace's audit log, newest first, before `before` (an `audit_id`) when given.
 pub async fn list_audit(
     conn: &mut AnyConnection,

@@ -227,10 +227,10 @@ pub(crate) async fn audit(
     target: &str,
     detail: Option<serde_json::Value>,
 ) -> Result<(), Response> {
-    let entry = hybridpost_store::people::NewAudit { target: Some(target.to_owned()), ..me.audit(action, detail) };
+    let entry = me.audit(action, detail);
     let written = async {
         let mut tx = state.store.begin().await?;
-        hybridpost_store::people::append_audit(&mut tx, &entry, &hybridpost_store::now_text()).await?;
+        hybridpost_store::people::append_step_audit(&mut tx, Some(&entry), target).await?;
         tx.commit().await
     }
     .await;

@@ -138,6 +138,10 @@ async fn render_page(
     error: Option<String>,
 ) -> Response {
     let page_id = page.page.page_id;
+    let site = match site_of(me) {
+        Ok(site) => site,
+        Err(r) => return r,
+    };
     if page.outcome != PageOutcome::Review {
         return pages::message(
             StatusCode::CONFLICT,
@@ -153,7 +157,7 @@ async fn render_page(
     let found: hybridpost_store::Result<_> = async {
         let mut conn = state.store.read().await?;
         let following = scan::review_after(&mut conn, &page.page, 10).await?;
-        let waiting = scan::count_review(&mut conn, page_site(me)).await?;
+        let waiting = scan::count_review(&mut conn, site).await?;
         Ok((following, waiting))
     }
     .await;
@@ -191,14 +195,6 @@ async fn render_page(
             })).collect::<Vec<_>>(),
         }),
     )
-}
-
-fn page_site(me: &SignedIn) -> hybridpost_core::SiteId {
-    match me.person.workplace {
-        hybridpost_core::Workplace::Site(s) => s,
-        // Only reached after `site_of` let the person in.
-        hybridpost_core::Workplace::Agency(_) => hybridpost_core::SiteId::default(),
-    }
 }
 
 /// The assign form.

@@ -217,20 +217,7 @@ pub(crate) async fn sign_out(State(state): State<ConsoleState>, me: SignedIn, Fo
     let ended = async {
         let mut tx = state.store.begin().await?;
         people::end_session(&mut tx, &me.session.token_hash, &now_text()).await?;
-        people::append_audit(
-            &mut tx,
-            &NewAudit {
-                person_id: Some(me.person.person_id),
-                workplace: Some(me.person.workplace),
-                action: "signout".into(),
-                target: None,
-                detail: None,
-                client: Some(me.client.clone()),
-                request_id: None,
-            },
-            &now_text(),
-        )
-        .await?;
+        people::append_audit(&mut tx, &me.audit("signout", None), &now_text()).await?;
         tx.commit().await
     }
     .await;

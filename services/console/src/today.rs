@@ -31,16 +31,6 @@ pub(crate) fn today_text(lang: Lang) -> String {
     }
 }
 
-fn status_name(status: BatchStatus, lang: Lang) -> &'static str {
-    match status {
-        BatchStatus::Closed => lang.pick("รอจัดทำไฟล์", "waiting to render"),
-        BatchStatus::Rendering => lang.pick("กำลังจัดทำไฟล์", "rendering"),
-        BatchStatus::Ready => lang.pick("พร้อมพิมพ์", "ready to print"),
-        BatchStatus::Printed => lang.pick("พิมพ์แล้ว รอส่ง", "printed, to dispatch"),
-        BatchStatus::Dispatched => lang.pick("ส่งแล้ว", "dispatched"),
-    }
-}
-
 pub(crate) async fn today_page(State(state): State<ConsoleState>, me: SignedIn) -> Response {
     let Workplace::Site(site_id) = me.person.workplace else {
         return pages::message(
@@ -77,7 +67,7 @@ pub(crate) async fn today_page(State(state): State<ConsoleState>, me: SignedIn) 
         .filter(|s| **s != BatchStatus::Dispatched)
         .map(|s| {
             let n = today.batches.iter().find(|(b, _)| b == s).map_or(0, |(_, n)| *n);
-            serde_json::json!({"status": s.as_str(), "name": status_name(*s, me.lang), "count": number(n)})
+            serde_json::json!({"status": s.as_str(), "name": crate::batches::status_name(*s, me.lang), "count": number(n)})
         })
         .collect();
     pages::render(

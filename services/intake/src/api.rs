@@ -312,12 +312,10 @@ pub async fn upload_scan(
     // request stopped while the commit is under way, the files would otherwise be deleted
     // under a batch that was stored after all. The task keeps them exactly when it stores it.
     let store = state.store.clone();
-    let audit = console.map(|c| NewAudit { target: Some(scan_id.to_string()), ..c.audit });
+    let audit = console.map(|c| c.audit);
     let committed = tokio::spawn(async move {
         let mut tx = store.begin().await?;
-        if let Some(audit) = &audit {
-            hybridpost_store::people::append_audit(&mut tx, audit, &now_text()).await?;
-        }
+        hybridpost_store::people::append_step_audit(&mut tx, audit.as_ref(), &scan_id.to_string()).await?;
         scan::create_scan(
             &mut tx,
             scan_id,

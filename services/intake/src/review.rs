@@ -250,23 +250,6 @@ fn parse_reference(text: &str) -> Result<Reference, ApiError> {
     }
 }
 
-/// Records a person's decision in the audit log, in the decision's transaction.
-async fn record(
-    conn: &mut hybridpost_store::AnyConnection,
-    who: &Reviewer,
-    page_id: ScanPageId,
-) -> Result<(), ApiError> {
-    if let Some(a) = &who.audit {
-        hybridpost_store::people::append_audit(
-            conn,
-            &NewAudit { target: Some(page_id.to_string()), ..a.clone() },
-            &now_text(),
-        )
-        .await?;
-    }
-    Ok(())
-}
-
 fn not_in_review(p: &ScanPageRecord) -> ApiError {
     ApiError::Conflict {
         kind: "page-not-in-review",
@@ -298,7 +281,7 @@ async fn discard_page(
     if !decided {
         return Err(not_in_review(&page));
     }
-    record(&mut tx, who, page_id).await?;
+    hybridpost_store::people::append_step_audit(&mut tx, who.audit.as_ref(), &page_id.to_string()).await?;
     tx.commit().await?;
     tracing::info!(page.id = %page_id, "scanned page {page_id} discarded in review");
     Ok(ReviewResult { page_ids: vec![page_id], outcome: PageOutcome::Discarded, letter_id: None, reply_id: None })
@@ -414,7 +397,8 @@ async fn assign_pages(
             return Err(not_in_review(p));
         }
     }
-    record(&mut tx, who, pages[0].page.page_id).await?;
+    let first = pages[0].page.page_id.to_string();
+    hybridpost_store::people::append_step_audit(&mut tx, who.audit.as_ref(), &first).await?;
     tx.commit().await?;
     tracing::info!(letter.id = %letter.letter_id, pages = pages.len(), "scanned pages assigned in review");
     Ok(ReviewResult {

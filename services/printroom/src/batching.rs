@@ -69,7 +69,7 @@ async fn close_for(
     queue_event_webhooks(&mut tx, &closed.events).await?;
     let batch = closed.value;
     if let Some(b) = &batch {
-        crate::steps::record(&mut tx, audit, &b.batch_id.to_string()).await?;
+        hybridpost_store::people::append_step_audit(&mut tx, audit, &b.batch_id.to_string()).await?;
     }
     tx.commit().await.context("cannot save the batch")?;
     if let Some(b) = &batch {

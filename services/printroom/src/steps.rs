@@ -6,7 +6,7 @@ use hybridpost_core::{BatchId, LetterId, SiteId, TrackingNumber};
 use hybridpost_notify::outbox::queue_event_webhooks;
 use hybridpost_store::people::{self, NewAudit};
 use hybridpost_store::print::{self, BatchLetter, BatchRecord, BatchStepError};
-use hybridpost_store::{AnyConnection, BlobKey, StoreError, now_text};
+use hybridpost_store::{BlobKey, now_text};
 
 use crate::PrintroomState;
 
@@ -47,17 +47,6 @@ pub fn tracking_per_letter<'a>(numbers: impl IntoIterator<Item = (LetterId, &'a 
     if problems.is_empty() { Ok(tracking) } else { Err(problems) }
 }
 
-/// Records `audit` (a person's step, from a console), about `target`, in the step's own
-/// transaction: the step and its line in the audit log commit together or not at all.
-pub async fn record(conn: &mut AnyConnection, audit: Option<&NewAudit>, target: &str) -> Result<(), StoreError> {
-    match audit {
-        Some(a) => {
-            people::append_audit(conn, &NewAudit { target: Some(target.to_owned()), ..a.clone() }, &now_text()).await
-        }
-        None => Ok(()),
-    }
-}
-
 /// Marks a ready batch of `site` printed; each letter gets a `printed` event, with webhooks.
 /// `audit`: the person who did it, from a console.
 pub async fn mark_printed(
@@ -70,7 +59,7 @@ pub async fn mark_printed(
     let mut tx = state.store.begin().await?;
     let batch = print::mark_printed(&mut tx, site, batch_id, &now_text(), request_id).await?;
     queue_event_webhooks(&mut tx, &batch.events).await?;
-    record(&mut tx, audit, &batch_id.to_string()).await?;
+    people::append_step_audit(&mut tx, audit, &batch_id.to_string()).await?;
     tx.commit().await?;
     tracing::info!(batch.id = %batch_id, "batch printed");
     Ok(batch.value)
@@ -90,7 +79,7 @@ pub async fn mark_dispatched(
     let mut tx = state.store.begin().await?;
     let batch = print::mark_dispatched(&mut tx, site, batch_id, tracking, &now_text(), request_id).await?;
     queue_event_webhooks(&mut tx, &batch.events).await?;
-    record(&mut tx, audit, &batch_id.to_string()).await?;
+    people::append_step_audit(&mut tx, audit, &batch_id.to_string()).await?;
     tx.commit().await?;
     tracing::info!(batch.id = %batch_id, letters = tracking.len(), "batch dispatched");
     Ok(batch.value)
