@@ -28,6 +28,10 @@ pub struct Person {
     pub password_hash: Option<String>,
     /// When they were disabled; a disabled person cannot sign in.
     pub disabled_at: Option<String>,
+    /// Since when sign-in asks them for a one-time code from their authenticator app.
+    pub totp_enabled_at: Option<String>,
+    /// Who they are at the OpenID provider (`issuer sub`), once they have signed in through it.
+    pub oidc_subject: Option<String>,
     /// When they were created.
     pub created_at: String,
     /// When they last changed.
@@ -42,12 +46,14 @@ impl std::fmt::Debug for Person {
             .field("workplace", &self.workplace)
             .field("role", &self.role)
             .field("disabled_at", &self.disabled_at)
+            .field("totp_enabled_at", &self.totp_enabled_at)
+            .field("oidc_subject", &self.oidc_subject)
             .finish_non_exhaustive()
     }
 }
 
-const PERSON_COLUMNS: &str =
-    "person_id, email, name, site_id, agency_id, role, password_hash, disabled_at, created_at, updated_at";
+const PERSON_COLUMNS: &str = "person_id, email, name, site_id, agency_id, role, password_hash, disabled_at, \
+     totp_enabled_at, oidc_subject, created_at, updated_at";
 
 /// Stores a new person with a one-time setup code (its SHA-256, and when it stops working).
 /// A taken e-mail address is a [`StoreError::Conflict`].
@@ -210,6 +216,225 @@ pub async fn set_role(conn: &mut AnyConnection, person: &Person, role: PersonRol
     Ok(n == 1)
 }
 
+// --- the second step and the OpenID provider ------------------------------------------------
+
+/// A person's authenticator secret (base32) and the last time step whose code was accepted.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TotpSecret {
+    /// The shared secret, base32.
+    pub secret: String,
+    /// Whether the person has confirmed it with a code (only then is it asked at sign-in).
+    pub enabled: bool,
+    /// The last time step accepted; a code for it or an earlier one is refused.
+    pub last_step: Option<i64>,
+}
+
+impl std::fmt::Debug for TotpSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TotpSecret").field("enabled", &self.enabled).finish_non_exhaustive()
+    }
+}
+
+/// A person's authenticator secret, if they have one (set up or being set up).
+pub async fn totp_secret(conn: &mut AnyConnection, person_id: PersonId) -> Result<Option<TotpSecret>> {
+    let row = sqlx::query("select totp_secret, totp_enabled_at, totp_last_step from person where person_id = $1")
+        .bind(person_id.to_string())
+        .fetch_optional(conn)
+        .await?;
+    let Some(r) = row else { return Ok(None) };
+    let Some(secret) = r.try_get::<Option<String>, _>("totp_secret")? else { return Ok(None) };
+    Ok(Some(TotpSecret {
+        secret,
+        enabled: r.try_get::<Option<String>, _>("totp_enabled_at")?.is_some(),
+        last_step: r.try_get("totp_last_step")?,
+    }))
+}
+
+/// Starts setting up an authenticator: a new secret, not yet asked at sign-in. Refused (false)
+/// when one is already on: it must be turned off first.
+pub async fn begin_totp(conn: &mut AnyConnection, person_id: PersonId, secret: &str, now: &str) -> Result<bool> {
+    let n = sqlx::query(
+        "update person set totp_secret = $1, totp_enabled_at = null, totp_last_step = null, updated_at = $2 \
+         where person_id = $3 and totp_enabled_at is null",
+    )
+    .bind(secret)
+    .bind(now)
+    .bind(person_id.to_string())
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+/// Turns the authenticator on, with the step of the code that confirmed it (spent).
+pub async fn enable_totp(conn: &mut AnyConnection, person_id: PersonId, step: i64, now: &str) -> Result<bool> {
+    let n = sqlx::query(
+        "update person set totp_enabled_at = $1, totp_last_step = $2, updated_at = $1 \
+         where person_id = $3 and totp_secret is not null and totp_enabled_at is null",
+    )
+    .bind(now)
+    .bind(step)
+    .bind(person_id.to_string())
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+/// Turns the authenticator off and forgets its secret.
+pub async fn disable_totp(conn: &mut AnyConnection, person_id: PersonId, now: &str) -> Result<bool> {
+    let n = sqlx::query(
+        "update person set totp_secret = null, totp_enabled_at = null, totp_last_step = null, updated_at = $1 \
+         where person_id = $2 and totp_secret is not null",
+    )
+    .bind(now)
+    .bind(person_id.to_string())
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+/// Spends time step `step`: true when it is later than every step accepted before, so a code
+/// works once even when two nodes check it at the same moment.
+pub async fn spend_totp_step(conn: &mut AnyConnection, person_id: PersonId, step: i64) -> Result<bool> {
+    let n = sqlx::query(
+        "update person set totp_last_step = $1 where person_id = $2 and totp_enabled_at is not null \
+         and (totp_last_step is null or totp_last_step < $1)",
+    )
+    .bind(step)
+    .bind(person_id.to_string())
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+/// Stores a half-done sign-in (password right, code to come) until `expires_at`; older ones of
+/// the same person, and every expired one, are dropped.
+pub async fn insert_signin_challenge(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+    person_id: PersonId,
+    now: &str,
+    expires_at: &str,
+) -> Result<()> {
+    sqlx::query("delete from signin_challenge where person_id = $1 or expires_at <= $2")
+        .bind(person_id.to_string())
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("insert into signin_challenge (token_hash, person_id, created_at, expires_at) values ($1, $2, $3, $4)")
+        .bind(token_hash)
+        .bind(person_id.to_string())
+        .bind(now)
+        .bind(expires_at)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The person of a live half-done sign-in, if it is unexpired and the person not disabled.
+pub async fn signin_challenge_person(conn: &mut AnyConnection, token_hash: &str, now: &str) -> Result<Option<Person>> {
+    let columns: Vec<String> = PERSON_COLUMNS.split(", ").map(|c| format!("p.{c}")).collect();
+    let row = sqlx::query(&format!(
+        "select {} from signin_challenge c join person p on p.person_id = c.person_id \
+         where c.token_hash = $1 and c.expires_at > $2 and p.disabled_at is null",
+        columns.join(", ")
+    ))
+    .bind(token_hash)
+    .bind(now)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(person_from_row).transpose()
+}
+
+/// Ends a half-done sign-in (finished, or given up after too many wrong codes).
+pub async fn end_signin_challenge(conn: &mut AnyConnection, token_hash: &str) -> Result<()> {
+    sqlx::query("delete from signin_challenge where token_hash = $1").bind(token_hash).execute(conn).await?;
+    Ok(())
+}
+
+/// An OpenID Connect sign-in on its way to the provider.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OidcAttempt {
+    /// SHA-256 of the `state` sent, hex.
+    pub state_hash: String,
+    /// The PKCE code verifier.
+    pub pkce_verifier: String,
+    /// The nonce the ID token must carry.
+    pub nonce: String,
+}
+
+impl std::fmt::Debug for OidcAttempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcAttempt").field("state_hash", &self.state_hash).finish_non_exhaustive()
+    }
+}
+
+/// Stores an attempt until `expires_at`, dropping expired ones.
+pub async fn insert_oidc_attempt(conn: &mut AnyConnection, a: &OidcAttempt, now: &str, expires_at: &str) -> Result<()> {
+    sqlx::query("delete from oidc_attempt where expires_at <= $1").bind(now).execute(&mut *conn).await?;
+    sqlx::query(
+        "insert into oidc_attempt (state_hash, pkce_verifier, nonce, created_at, expires_at) values ($1, $2, $3, $4, $5)",
+    )
+    .bind(&a.state_hash)
+    .bind(&a.pkce_verifier)
+    .bind(&a.nonce)
+    .bind(now)
+    .bind(expires_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Takes the unexpired attempt with this state (it works once).
+pub async fn take_oidc_attempt(conn: &mut AnyConnection, state_hash: &str, now: &str) -> Result<Option<OidcAttempt>> {
+    let row = sqlx::query(
+        "delete from oidc_attempt where state_hash = $1 and expires_at > $2 returning pkce_verifier, nonce",
+    )
+    .bind(state_hash)
+    .bind(now)
+    .fetch_optional(conn)
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    Ok(Some(OidcAttempt {
+        state_hash: state_hash.to_owned(),
+        pkce_verifier: r.try_get("pkce_verifier")?,
+        nonce: r.try_get("nonce")?,
+    }))
+}
+
+/// The person the OpenID provider knows as `subject` (`issuer sub`).
+pub async fn find_by_oidc_subject(conn: &mut AnyConnection, subject: &str) -> Result<Option<Person>> {
+    let row = sqlx::query(&format!("select {PERSON_COLUMNS} from person where oidc_subject = $1"))
+        .bind(subject)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(person_from_row).transpose()
+}
+
+/// Remembers who the person is at the OpenID provider; false when they are already linked
+/// (to this subject or another).
+pub async fn link_oidc_subject(
+    conn: &mut AnyConnection,
+    person_id: PersonId,
+    subject: &str,
+    now: &str,
+) -> Result<bool> {
+    let n = sqlx::query(
+        "update person set oidc_subject = $1, updated_at = $2 where person_id = $3 and oidc_subject is null",
+    )
+    .bind(subject)
+    .bind(now)
+    .bind(person_id.to_string())
+    .execute(conn)
+    .await
+    .map_err(|e| conflict_or(e, "a person linked to this OpenID account"))?
+    .rows_affected();
+    Ok(n == 1)
+}
+
 fn person_from_row(r: &sqlx::any::AnyRow) -> Result<Person> {
     let person_id: PersonId = parse_id(&r.try_get::<String, _>("person_id")?)?;
     let site: Option<String> = r.try_get("site_id")?;
@@ -226,6 +451,8 @@ fn person_from_row(r: &sqlx::any::AnyRow) -> Result<Person> {
         role: r.try_get::<String, _>("role")?.parse().map_err(|e| StoreError::Corrupt(format!("{e}")))?,
         password_hash: r.try_get("password_hash")?,
         disabled_at: r.try_get("disabled_at")?,
+        totp_enabled_at: r.try_get("totp_enabled_at")?,
+        oidc_subject: r.try_get("oidc_subject")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
         person_id,

@@ -30,6 +30,8 @@ fn person(email: &str, workplace: Workplace, role: PersonRole) -> Person {
         role,
         password_hash: None,
         disabled_at: None,
+        totp_enabled_at: None,
+        oidc_subject: None,
         created_at: now_text(),
         updated_at: now_text(),
     }

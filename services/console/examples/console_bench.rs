@@ -139,6 +139,8 @@ async fn fill(store: &Store, letters_n: usize, review_n: usize) -> Filled {
         role: PersonRole::Supervisor,
         password_hash: None,
         disabled_at: None,
+        totp_enabled_at: None,
+        oidc_subject: None,
         created_at: now_text(),
         updated_at: now_text(),
     };

@@ -25,13 +25,16 @@
     reason = "a handler's early return is the page to show; boxing every one would add noise, not speed"
 )]
 
+mod account;
 mod batches;
+mod oidc;
 mod pages;
 mod password;
 pub mod people;
 mod returns;
 mod review;
 mod scans;
+mod second_step;
 mod session;
 mod signin;
 mod staff;
@@ -48,6 +51,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use hybridpost_store::Store;
 
+pub use oidc::OidcConfig;
 pub use pages::Lang;
 pub use session::SignedIn;
 
@@ -72,6 +76,8 @@ pub struct ConsoleConfig {
     pub setup_link_ttl: Duration,
     /// The header carrying the client address behind a proxy, if any.
     pub client_ip_header: Option<HeaderName>,
+    /// Sign-in through an OpenID Connect provider, when one is set up.
+    pub oidc: Option<OidcConfig>,
 }
 
 impl Default for ConsoleConfig {
@@ -85,6 +91,7 @@ impl Default for ConsoleConfig {
             throttle_window: Duration::from_secs(15 * 60),
             setup_link_ttl: Duration::from_secs(72 * 60 * 60),
             client_ip_header: None,
+            oidc: None,
         }
     }
 }
@@ -116,6 +123,25 @@ pub struct ConsoleState {
     pub print: hybridpost_printroom::PrintroomState,
     /// Scan intake: uploads, pages and the review queue, shared with the operator API.
     pub intake: hybridpost_intake::IntakeState,
+    /// The OpenID provider people may sign in through, when one is set up.
+    oidc: Option<Arc<oidc::Provider>>,
+}
+
+impl ConsoleState {
+    /// The console's state over the print room's and scan intake's; fails when the OpenID
+    /// provider's settings cannot work (a malformed URL).
+    pub fn new(
+        store: Store,
+        config: ConsoleConfig,
+        print: hybridpost_printroom::PrintroomState,
+        intake: hybridpost_intake::IntakeState,
+    ) -> anyhow::Result<Self> {
+        let oidc = match &config.oidc {
+            Some(settings) => Some(Arc::new(oidc::Provider::new(settings, &config.public_url)?)),
+            None => None,
+        };
+        Ok(ConsoleState { store, config: Arc::new(config), print, intake, oidc })
+    }
 }
 
 /// Every console route, with the console's headers and CSRF origin check.
@@ -124,7 +150,13 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/console", get(|| async { Redirect::to("/console/today") }))
         .route("/console/", get(|| async { Redirect::to("/console/today") }))
         .route("/console/sign-in", get(signin::sign_in_page).post(signin::sign_in))
+        .route("/console/sign-in/code", post(second_step::sign_in_code))
+        .route("/console/sign-in/oidc", post(oidc::start))
+        .route("/console/oidc/callback", get(oidc::callback))
         .route("/console/sign-out", post(signin::sign_out))
+        .route("/console/account", get(account::account_page))
+        .route("/console/account/authenticator.svg", get(account::authenticator_qr))
+        .route("/console/account/authenticator/{step}", post(account::authenticator))
         .route("/console/setup/{code}", get(signin::setup_page).post(signin::set_password))
         .route("/console/lang/{lang}", get(pages::choose_lang))
         .route("/console/today", get(today::today_page))

@@ -16,6 +16,9 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("signed_in.html", include_str!("../../../templates/console/signed_in.html")),
     ("sign_in.html", include_str!("../../../templates/console/sign_in.html")),
     ("setup.html", include_str!("../../../templates/console/setup.html")),
+    ("sign_in_code.html", include_str!("../../../templates/console/sign_in_code.html")),
+    ("oidc_done.html", include_str!("../../../templates/console/oidc_done.html")),
+    ("account.html", include_str!("../../../templates/console/account.html")),
     ("today.html", include_str!("../../../templates/console/today.html")),
     ("batches.html", include_str!("../../../templates/console/batches.html")),
     ("batch.html", include_str!("../../../templates/console/batch.html")),
@@ -230,8 +233,14 @@ mod tests {
         let letter =
             serde_json::json!({"envelope": 1, "postcode": "10400", "first_page": 2, "pages": 2, "tracking": null});
         let pages = [
-            ("sign_in.html", serde_json::json!({"csrf": "t", "email": "", "error": null, "error_en": null})),
-            ("sign_in.html", serde_json::json!({"csrf": "t", "email": "a@b", "error": "ผิด", "error_en": "wrong"})),
+            (
+                "sign_in.html",
+                serde_json::json!({"csrf": "t", "email": "", "error": null, "error_en": null, "provider": null}),
+            ),
+            (
+                "sign_in.html",
+                serde_json::json!({"csrf": "t", "email": "a@b", "error": "ผิด", "error_en": "wrong", "provider": "ThaID"}),
+            ),
             (
                 "setup.html",
                 serde_json::json!({"csrf": "t", "name": "ก", "email": "a@b", "error": null, "error_en": null}),
@@ -311,6 +320,14 @@ mod tests {
                     "reasons": [{"code": "blank", "name": "กระดาษเปล่า"}]}),
             ),
             ("review_empty.html", serde_json::json!({"me": me, "csrf": "t", "path": "/console/review"})),
+            ("sign_in_code.html", serde_json::json!({"csrf": "t", "error": "ผิด", "error_en": "wrong"})),
+            ("oidc_done.html", serde_json::json!({})),
+            (
+                "account.html",
+                serde_json::json!({"me": me, "csrf": "t", "path": "/console/account",
+                    "person": {"name": "ก", "email": "a@b", "role": "operator", "since": "4 ธ.ค. 69", "linked": true},
+                    "authenticator": "pending", "key": "ABCD EFGH", "error": "ผิด"}),
+            ),
         ];
         for (name, context) in pages {
             for lang in [Lang::Thai, Lang::English] {

@@ -80,6 +80,8 @@ pub async fn create_person(
         role: new.role,
         password_hash: None,
         disabled_at: None,
+        totp_enabled_at: None,
+        oidc_subject: None,
         created_at: timestamp_text(now),
         updated_at: timestamp_text(now),
     };

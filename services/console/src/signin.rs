@@ -16,15 +16,20 @@ use serde::Deserialize;
 use crate::pages::{self, Lang};
 use crate::password::{hash_password, password_problem, random_token, token_hash, verify_password};
 use crate::session::{self, SignedIn};
-use crate::{ConsoleState, see_other};
+use crate::{ConsoleState, second_step, see_other};
 
 const FORM_COOKIE: &str = "hp_form";
 
+/// A refusal to show on the sign-in pages, in Thai and English.
+pub(crate) type Refusal = (&'static str, &'static str);
+
 /// The request's parts that the sign-in forms need, as an extractor.
 pub(crate) struct Visitor {
-    lang: Lang,
-    client: String,
+    pub(crate) lang: Lang,
+    pub(crate) client: String,
     form_cookie: Option<String>,
+    /// The half-done sign-in waiting for its one-time code, if any.
+    pub(crate) challenge: Option<String>,
 }
 
 impl axum::extract::FromRequestParts<ConsoleState> for Visitor {
@@ -34,19 +39,20 @@ impl axum::extract::FromRequestParts<ConsoleState> for Visitor {
             lang: pages::lang_of(parts),
             client: client_address(&parts.extensions, &parts.headers, state.config.client_ip_header.as_ref()),
             form_cookie: session::cookie(parts, FORM_COOKIE).map(str::to_owned),
+            challenge: session::cookie(parts, second_step::CHALLENGE_COOKIE).map(str::to_owned),
         })
     }
 }
 
 impl Visitor {
     /// Whether the form's token is the one set in the cookie with the form.
-    fn form_matches(&self, token: &str) -> bool {
+    pub(crate) fn form_matches(&self, token: &str) -> bool {
         self.form_cookie.as_deref().is_some_and(|c| !c.is_empty() && c == token)
     }
 }
 
 /// A page with a fresh form token, in the page and in its cookie.
-fn with_form_token(state: &ConsoleState, page: impl FnOnce(&str) -> Response) -> Response {
+pub(crate) fn with_form_token(state: &ConsoleState, page: impl FnOnce(&str) -> Response) -> Response {
     let token = random_token();
     let mut response = page(&token);
     let secure = if state.config.secure() { "; Secure" } else { "" };
@@ -58,12 +64,19 @@ fn with_form_token(state: &ConsoleState, page: impl FnOnce(&str) -> Response) ->
     response
 }
 
-fn sign_in_form(
+/// Sets the session cookie carrying `token` on `response`.
+pub(crate) fn set_session_cookie(state: &ConsoleState, response: &mut Response, token: &str) {
+    if let Ok(v) = HeaderValue::from_str(&session::session_cookie(state.config.secure(), Some(token))) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+pub(crate) fn sign_in_form(
     state: &ConsoleState,
     lang: Lang,
     status: StatusCode,
     email: &str,
-    error: Option<(&str, &str)>,
+    error: Option<Refusal>,
 ) -> Response {
     with_form_token(state, |token| {
         pages::render(
@@ -73,6 +86,7 @@ fn sign_in_form(
             serde_json::json!({
                 "csrf": token, "email": email,
                 "error": error.map(|e| e.0), "error_en": error.map(|e| e.1),
+                "provider": crate::oidc::button(state),
             }),
         )
     })
@@ -92,11 +106,21 @@ pub(crate) struct SignInForm {
     csrf: String,
 }
 
-const WRONG: (&str, &str) = ("อีเมลหรือรหัสผ่านไม่ถูกต้อง", "The e-mail address or the password is wrong.");
-const THROTTLED: (&str, &str) = (
+const WRONG: Refusal = ("อีเมลหรือรหัสผ่านไม่ถูกต้อง", "The e-mail address or the password is wrong.");
+pub(crate) const THROTTLED: Refusal = (
     "ลงชื่อเข้าใช้ผิดหลายครั้งเกินไป กรุณารอ 15 นาทีแล้วลองใหม่ หรือติดต่อหัวหน้างาน",
     "Too many failed sign-ins. Wait 15 minutes and try again, or ask your supervisor.",
 );
+
+/// What a right password leads to.
+enum Outcome {
+    /// Signed in: the session's token.
+    Session(String),
+    /// The one-time code comes next: the challenge's token.
+    Code(String),
+    /// Refused, with the reason to show.
+    Refused(Refusal),
+}
 
 pub(crate) async fn sign_in(
     State(state): State<ConsoleState>,
@@ -112,14 +136,13 @@ pub(crate) async fn sign_in(
         return sign_in_form(&state, lang, StatusCode::UNPROCESSABLE_ENTITY, &email, Some(WRONG));
     }
     match try_sign_in(&state, &visitor, &email, form.password).await {
-        Ok(Ok(token)) => {
+        Ok(Outcome::Session(token)) => {
             let mut response = see_other("/console/today");
-            if let Ok(v) = HeaderValue::from_str(&session::session_cookie(state.config.secure(), Some(&token))) {
-                response.headers_mut().append(header::SET_COOKIE, v);
-            }
+            set_session_cookie(&state, &mut response, &token);
             response
         }
-        Ok(Err(refusal)) => {
+        Ok(Outcome::Code(challenge)) => second_step::code_form(&state, lang, StatusCode::OK, Some(&challenge), None),
+        Ok(Outcome::Refused(refusal)) => {
             let status =
                 if refusal == THROTTLED { StatusCode::TOO_MANY_REQUESTS } else { StatusCode::UNPROCESSABLE_ENTITY };
             sign_in_form(&state, lang, status, &email, Some(refusal))
@@ -131,61 +154,116 @@ pub(crate) async fn sign_in(
     }
 }
 
-/// Checks the throttle and the password; on success starts a session and returns its token.
+/// One sign-in attempt's throttle keys (the account and the client address) and its audit.
+pub(crate) struct Attempt {
+    email: String,
+    client: String,
+    account_key: String,
+    address_key: String,
+    since: String,
+}
+
+impl Attempt {
+    pub(crate) fn new(state: &ConsoleState, client: &str, email: &str) -> Attempt {
+        let since = timestamp_text(time::OffsetDateTime::now_utc() - state.config.throttle_window);
+        Attempt {
+            email: email.to_owned(),
+            client: client.to_owned(),
+            account_key: format!("email:{email}"),
+            address_key: format!("addr:{client}"),
+            since,
+        }
+    }
+
+    /// Whether the account or the address has failed too often in the window.
+    pub(crate) async fn throttled(&self, state: &ConsoleState) -> hybridpost_store::Result<bool> {
+        let mut conn = state.store.read().await?;
+        let by_account = people::signin_failures_since(&mut conn, &self.account_key, &self.since).await?;
+        let by_address = people::signin_failures_since(&mut conn, &self.address_key, &self.since).await?;
+        Ok(by_account >= state.config.max_failures_per_account || by_address >= state.config.max_failures_per_address)
+    }
+
+    fn audit(&self, person: Option<&Person>, action: &str) -> NewAudit {
+        NewAudit {
+            person_id: person.map(|p| p.person_id),
+            workplace: person.map(|p| p.workplace),
+            action: action.to_owned(),
+            target: Some(self.email.clone()),
+            detail: None,
+            client: Some(self.client.clone()),
+            request_id: None,
+        }
+    }
+
+    /// Records a refusal in the audit log, and as a failure for the throttle when `failed`.
+    pub(crate) async fn refuse(
+        &self,
+        state: &ConsoleState,
+        person: Option<&Person>,
+        action: &str,
+        failed: bool,
+    ) -> hybridpost_store::Result<()> {
+        let mut tx = state.store.begin().await?;
+        if failed {
+            people::record_signin_failure(&mut tx, &[self.account_key.clone(), self.address_key.clone()], &now_text())
+                .await?;
+        }
+        people::append_audit(&mut tx, &self.audit(person, action), &now_text()).await?;
+        tx.commit().await
+    }
+
+    /// Starts the person's session (ending the half-done sign-in `challenge`, if any) and
+    /// returns its token.
+    pub(crate) async fn succeed(
+        &self,
+        state: &ConsoleState,
+        person: &Person,
+        challenge: Option<&str>,
+    ) -> hybridpost_store::Result<String> {
+        let token = random_token();
+        let mut tx = state.store.begin().await?;
+        if let Some(challenge) = challenge {
+            people::end_signin_challenge(&mut tx, challenge).await?;
+        }
+        people::clear_signin_failures(&mut tx, &self.account_key, &self.since).await?;
+        start_session(&mut tx, state, person, &token, &self.client).await?;
+        people::append_audit(&mut tx, &self.audit(Some(person), "signin"), &now_text()).await?;
+        tx.commit().await?;
+        tracing::info!(person.id = %person.person_id, "{} signed in to the console", person.email);
+        Ok(token)
+    }
+}
+
+/// Checks the throttle and the password; on success starts a session, or the second step for
+/// a person who turned it on.
 async fn try_sign_in(
     state: &ConsoleState,
     visitor: &Visitor,
     email: &str,
     password: String,
-) -> anyhow::Result<Result<String, (&'static str, &'static str)>> {
-    let now = time::OffsetDateTime::now_utc();
-    let since = timestamp_text(now - state.config.throttle_window);
-    let (account_key, address_key) = (format!("email:{email}"), format!("addr:{}", visitor.client));
-    let (person, throttled) = {
+) -> anyhow::Result<Outcome> {
+    let attempt = Attempt::new(state, &visitor.client, email);
+    let person = {
         let mut conn = state.store.read().await?;
-        let by_account = people::signin_failures_since(&mut conn, &account_key, &since).await?;
-        let by_address = people::signin_failures_since(&mut conn, &address_key, &since).await?;
-        let person = people::find_by_email(&mut conn, email).await?;
-        (
-            person,
-            by_account >= state.config.max_failures_per_account || by_address >= state.config.max_failures_per_address,
-        )
+        people::find_by_email(&mut conn, email).await?
     };
-    let audit = |person: Option<&Person>, action: &str| NewAudit {
-        person_id: person.map(|p| p.person_id),
-        workplace: person.map(|p| p.workplace),
-        action: action.to_owned(),
-        target: Some(email.to_owned()),
-        detail: None,
-        client: Some(visitor.client.clone()),
-        request_id: None,
-    };
-    if throttled {
-        let mut tx = state.store.begin().await?;
-        people::append_audit(&mut tx, &audit(person.as_ref(), "signin.throttled"), &timestamp_text(now)).await?;
-        tx.commit().await?;
-        return Ok(Err(THROTTLED));
+    if attempt.throttled(state).await? {
+        attempt.refuse(state, person.as_ref(), "signin.throttled", false).await?;
+        return Ok(Outcome::Refused(THROTTLED));
     }
     let usable = person.as_ref().filter(|p| p.disabled_at.is_none());
     let matches = verify_password(password, usable.and_then(|p| p.password_hash.clone())).await;
     let Some(person) = usable.filter(|_| matches) else {
-        let mut tx = state.store.begin().await?;
-        people::record_signin_failure(&mut tx, &[account_key, address_key], &now_text()).await?;
-        people::append_audit(&mut tx, &audit(person.as_ref(), "signin.failed"), &now_text()).await?;
-        tx.commit().await?;
-        return Ok(Err(WRONG));
+        attempt.refuse(state, person.as_ref(), "signin.failed", true).await?;
+        return Ok(Outcome::Refused(WRONG));
     };
-    let token = random_token();
-    let mut tx = state.store.begin().await?;
-    people::clear_signin_failures(&mut tx, &account_key, &since).await?;
-    start_session(&mut tx, state, person, &token, &visitor.client).await?;
-    people::append_audit(&mut tx, &audit(Some(person), "signin"), &now_text()).await?;
-    tx.commit().await?;
-    tracing::info!(person.id = %person.person_id, "{} signed in to the console", person.email);
-    Ok(Ok(token))
+    if person.totp_enabled_at.is_some() {
+        return Ok(Outcome::Code(second_step::begin(state, person).await?));
+    }
+    Ok(Outcome::Session(attempt.succeed(state, person, None).await?))
 }
 
-async fn start_session(
+pub(crate) async fn start_session(
     conn: &mut hybridpost_store::AnyConnection,
     state: &ConsoleState,
     person: &Person,
@@ -322,8 +400,10 @@ pub(crate) async fn set_password(
             return Ok(Err(None));
         };
         people::set_password(&mut tx, person.person_id, &hash, &now_text()).await?;
-        // A new password ends every older session of the person.
+        // A new password ends every older session of the person, and turns their one-time
+        // codes off: a set-password link is how someone who lost their phone gets back in.
         people::end_sessions_of(&mut tx, person.person_id, &now_text()).await?;
+        let codes_off = people::disable_totp(&mut tx, person.person_id, &now_text()).await?;
         start_session(&mut tx, &state, &person, &token, &visitor.client).await?;
         people::append_audit(
             &mut tx,
@@ -332,7 +412,7 @@ pub(crate) async fn set_password(
                 workplace: Some(person.workplace),
                 action: "password.set".into(),
                 target: Some(person.email.clone()),
-                detail: None,
+                detail: codes_off.then(|| serde_json::json!({"authenticator": "turned off"})),
                 client: Some(visitor.client.clone()),
                 request_id: None,
             },
@@ -346,9 +426,7 @@ pub(crate) async fn set_password(
     match result {
         Ok(Ok(token)) => {
             let mut response = see_other("/console/today");
-            if let Ok(v) = HeaderValue::from_str(&session::session_cookie(state.config.secure(), Some(&token))) {
-                response.headers_mut().append(header::SET_COOKIE, v);
-            }
+            set_session_cookie(&state, &mut response, &token);
             response
         }
         Ok(Err(Some((person, problem)))) => {

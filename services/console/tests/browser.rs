@@ -75,12 +75,14 @@ async fn a_person_sets_a_password_reads_today_and_signs_out_and_in_from_the_keyb
     let heading = c.find(Locator::Css("main h1")).await.unwrap().text().await.unwrap();
     assert!(heading.starts_with("ปณ. สามเสนใน") && heading.contains("2569"), "{heading}");
     check_page(&c, &axe, "today").await;
-    // From the keyboard: the skip link, the account's sign-out, the language, the menu.
+    // From the keyboard: the skip link, the account and its sign-out, the language, the menu.
     let mut order = Vec::new();
-    for _ in 0..4 {
+    for _ in 0..5 {
         press(&c, Key::Tab).await;
         order.push(focused(&c).await);
     }
+    assert!(order[1].starts_with("a:สมหญิง ใจดี"), "{order:?}");
+    order.remove(1);
     assert_eq!(order, ["a:ข้ามไปที่เนื้อหา", "button:ออกจากระบบ", "a:English", "a:วันนี้"]);
     c.find(Locator::Css("a[lang=en]")).await.unwrap().send_keys(&char::from(Key::Enter).to_string()).await.unwrap();
     c.wait().for_element(Locator::Css("html[lang=en]")).await.unwrap();
@@ -97,6 +99,36 @@ async fn a_person_sets_a_password_reads_today_and_signs_out_and_in_from_the_keyb
     c.goto(&format!("http://{addr}/console/audit")).await.unwrap();
     assert!(c.find(Locator::Css("tr[data-action='person.create']")).await.is_ok());
     check_page(&c, &axe, "audit").await;
+
+    // My account: setting up an authenticator app shows a QR code that a phone can scan — the
+    // picture as the browser drew it decodes to the otpauth URL with the key shown beside it.
+    c.goto(&format!("http://{addr}/console/account")).await.unwrap();
+    check_page(&c, &axe, "account").await;
+    c.find(Locator::Css("form[action='/console/account/authenticator/begin'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let key = c.wait().for_element(Locator::Id("authenticator-key")).await.unwrap().text().await.unwrap();
+    let key: String = key.split_whitespace().collect();
+    check_page(&c, &axe, "account-authenticator").await;
+    c.execute("document.querySelector('img.qr').scrollIntoView({block: 'center'})", vec![]).await.unwrap();
+    let shot = c.screenshot().await.unwrap();
+    let picture = image::load_from_memory(&shot).unwrap().to_luma8();
+    let mut prepared = rqrr::PreparedImage::prepare(picture);
+    let grids = prepared.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code in the picture");
+    let (_, url) = grids[0].decode().unwrap();
+    assert!(url.starts_with("otpauth://totp/hybridpost:somying%40post.example?"), "{url}");
+    assert!(url.contains(&format!("secret={key}")) && url.contains("issuer=hybridpost"), "{url}");
+    c.find(Locator::Css("form[action='/console/account/authenticator/off'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait().for_element(Locator::Id("authenticator-state")).await.unwrap();
     c.goto(&format!("http://{addr}/console/lang/en?back=/console/today")).await.unwrap();
 
     // Sign out from the keyboard; the session is over.

@@ -421,3 +421,180 @@ async fn a_supervisor_adds_resets_and_disables_people_of_their_site_and_reads_th
     }
     assert!(!log.body.contains("cm@post.example"), "another site's lines are not shown");
 }
+
+/// The code an authenticator app shows for time step `step` of base32 `key`, computed by
+/// Python's standard library (RFC 6238 written out again, not this crate's implementation).
+fn app_code(key: &str, step: i64) -> String {
+    const SCRIPT: &str = "import base64,hmac,hashlib,struct,sys\n\
+        k=sys.argv[1]; key=base64.b32decode(k+'='*(-len(k)%8)); c=int(sys.argv[2])\n\
+        h=hmac.new(key,struct.pack('>Q',c),hashlib.sha1).digest(); o=h[-1]&15\n\
+        print('%06d'%((struct.unpack('>I',h[o:o+4])[0]&0x7fffffff)%1000000))";
+    let python = std::env::var("HYBRIDPOST_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = std::process::Command::new(python).args(["-c", SCRIPT, key, &step.to_string()]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// A code for a time step after `last` that the service accepts now (it allows one step of
+/// drift either way), waiting for the clock when `last` is already the next step.
+async fn next_code(key: &str, last: &mut i64) -> String {
+    loop {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp() / 30;
+        let step = (*last + 1).max(now);
+        if step <= now + 1 {
+            *last = step;
+            return app_code(key, step);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
+/// Signs in with the password: the answer (a session, or the page asking for the code).
+async fn sign_in_with_password(w: &World, email: &str, password: &str) -> Answer {
+    let page = send(&w.app, Method::GET, "/console/sign-in", &[], None, "").await;
+    let form_cookie = cookie_value(&page.set_cookie("hp_form").unwrap());
+    let body = form(&[("csrf", &page.csrf()), ("email", email), ("password", password)]);
+    let mut answer = send(&w.app, Method::POST, "/console/sign-in", &[&form_cookie], Some(ORIGIN), &body).await;
+    // The code page comes with a fresh form token; keep the old cookie for callers when not.
+    if answer.set_cookie("hp_form").is_none() {
+        answer.headers.append(header::SET_COOKIE, form_cookie.parse().unwrap());
+    }
+    answer
+}
+
+#[tokio::test]
+async fn an_authenticator_code_follows_the_password_works_once_and_a_new_password_turns_it_off() {
+    const PASSWORD: &str = "รหัสผ่านยาวพอ 2569";
+    let w = world().await;
+    let email = "somsri@post.example";
+    let session = person_with_password(&w, email, w.site, PASSWORD).await;
+
+    // Set up: a new key, shown as a picture and as text; a wrong first code is refused there.
+    let page = send(&w.app, Method::GET, "/console/account", &[&session], None, "").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("ยังไม่เปิดใช้"), "{}", page.body);
+    let token = page.csrf();
+    let begun = send(
+        &w.app,
+        Method::POST,
+        "/console/account/authenticator/begin",
+        &[&session],
+        Some(ORIGIN),
+        &form(&[("csrf", &token)]),
+    )
+    .await;
+    assert_eq!((begun.status, begun.location()), (StatusCode::SEE_OTHER, "/console/account"));
+    let page = send(&w.app, Method::GET, "/console/account", &[&session], None, "").await;
+    let at = page.body.find("id=\"authenticator-key\">").unwrap() + 23;
+    let key: String = page.body[at..].split('<').next().unwrap().split_whitespace().collect();
+    assert_eq!(key.len(), 32, "160 bits in base32: {key}");
+    let qr = send(&w.app, Method::GET, "/console/account/authenticator.svg", &[&session], None, "").await;
+    assert_eq!(qr.status, StatusCode::OK);
+    assert_eq!(qr.headers[header::CONTENT_TYPE], "image/svg+xml");
+    assert!(qr.body.contains("<svg"));
+    let confirm = |code: String| {
+        let (app, session, token) = (w.app.clone(), session.clone(), token.clone());
+        async move {
+            let body = form(&[("csrf", &token), ("code", &code)]);
+            send(&app, Method::POST, "/console/account/authenticator/confirm", &[&session], Some(ORIGIN), &body).await
+        }
+    };
+    let mut last = 0;
+    let right = next_code(&key, &mut last).await;
+    let wrong = format!("{:06}", (right.parse::<u32>().unwrap() + 1) % 1_000_000);
+    let refused = confirm(wrong).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.body.contains("รหัสไม่ถูกต้องหรือใช้ไปแล้ว"));
+    let confirmed = confirm(right.clone()).await;
+    assert_eq!(confirmed.status, StatusCode::SEE_OTHER, "{}", confirmed.body);
+    let page = send(&w.app, Method::GET, "/console/account", &[&session], None, "").await;
+    assert!(page.body.contains("เปิดใช้ตั้งแต่"), "{}", page.body);
+    assert_eq!(
+        send(&w.app, Method::GET, "/console/account/authenticator.svg", &[&session], None, "").await.status,
+        StatusCode::NOT_FOUND,
+        "the key is not shown again once it is on"
+    );
+
+    // Sign-in: the right password alone starts no session; it asks for the code.
+    let asked = sign_in_with_password(&w, email, PASSWORD).await;
+    assert_eq!(asked.status, StatusCode::OK, "{}", asked.body);
+    assert!(asked.set_cookie("hp_session").is_none(), "no session before the code");
+    assert!(asked.body.contains("autocomplete=\"one-time-code\""));
+    let challenge = cookie_value(&asked.set_cookie("hp_second").unwrap());
+    let form_cookie = cookie_value(&asked.set_cookie("hp_form").unwrap());
+    let code_token = asked.csrf();
+    let send_code = |code: String, challenge: String| {
+        let (app, form_cookie, code_token) = (w.app.clone(), form_cookie.clone(), code_token.clone());
+        async move {
+            let body = form(&[("csrf", &code_token), ("code", &code)]);
+            send(&app, Method::POST, "/console/sign-in/code", &[&form_cookie, &challenge], Some(ORIGIN), &body).await
+        }
+    };
+    // The code that turned it on has been used: refused.
+    let reused = send_code(right, challenge.clone()).await;
+    assert_eq!(reused.status, StatusCode::UNPROCESSABLE_ENTITY, "a code works once");
+    let code = next_code(&key, &mut last).await;
+    let signed_in = send_code(format!("{} {}", &code[..3], &code[3..]), challenge.clone()).await;
+    assert_eq!(
+        (signed_in.status, signed_in.location()),
+        (StatusCode::SEE_OTHER, "/console/today"),
+        "{}",
+        signed_in.body
+    );
+    let second_session = cookie_value(&signed_in.set_cookie("hp_session").unwrap());
+    assert_eq!(
+        send(&w.other_node, Method::GET, "/console/today", &[&second_session], None, "").await.status,
+        StatusCode::OK
+    );
+    let again = send_code("123456".into(), challenge).await;
+    assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY, "a half-done sign-in finishes once");
+    assert!(again.body.contains("หมดเวลาพิมพ์รหัส"), "{}", again.body);
+
+    // Wrong codes count against the account like wrong passwords: five, then it waits.
+    let asked = sign_in_with_password(&w, email, PASSWORD).await;
+    let challenge = cookie_value(&asked.set_cookie("hp_second").unwrap());
+    let (form_cookie, code_token) = (cookie_value(&asked.set_cookie("hp_form").unwrap()), asked.csrf());
+    let guess = |n: u32| {
+        let (app, form_cookie, code_token, challenge) =
+            (w.app.clone(), form_cookie.clone(), code_token.clone(), challenge.clone());
+        async move {
+            let body = form(&[("csrf", &code_token), ("code", &format!("{n:06}"))]);
+            send(&app, Method::POST, "/console/sign-in/code", &[&form_cookie, &challenge], Some(ORIGIN), &body).await
+        }
+    };
+    // Guesses none of the codes the service would take in the next minute.
+    let now = time::OffsetDateTime::now_utc().unix_timestamp() / 30;
+    let live: Vec<String> = (now - 1..=now + 2).map(|step| app_code(&key, step)).collect();
+    let mut guesses = (0..1_000_000).filter(|n| !live.contains(&format!("{n:06}")));
+    for _ in 0..5 {
+        assert_eq!(guess(guesses.next().unwrap()).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    assert_eq!(guess(guesses.next().unwrap()).await.status, StatusCode::TOO_MANY_REQUESTS);
+
+    // Lost phone: a supervisor's new set-password link turns the code off.
+    let person = {
+        let mut conn = w.db.store.read().await.unwrap();
+        people::find_by_email(&mut conn, email).await.unwrap().unwrap()
+    };
+    let mut tx = w.db.store.begin().await.unwrap();
+    people::clear_signin_failures(&mut tx, &format!("email:{email}"), "").await.unwrap();
+    tx.commit().await.unwrap();
+    let link =
+        hybridpost_console::people::new_setup_link(&w.db.store, &w.config, &person, &person, "test").await.unwrap();
+    set_password_with(&w, &link.setup_link, "รหัสผ่านใหม่ 2570").await;
+    let direct = sign_in_with_password(&w, email, "รหัสผ่านใหม่ 2570").await;
+    assert_eq!(direct.status, StatusCode::SEE_OTHER, "no code asked after the reset: {}", direct.body);
+
+    let mut conn = w.db.store.read().await.unwrap();
+    let log = people::list_audit(&mut conn, Workplace::Site(w.site), None, 100).await.unwrap();
+    let actions: Vec<&str> = log.iter().map(|a| a.action.as_str()).collect();
+    for action in ["authenticator.on", "authenticator.code_failed", "signin.code_failed", "signin.throttled"] {
+        assert!(actions.contains(&action), "{action} in {actions:?}");
+    }
+    assert!(
+        log.iter()
+            .any(|a| a.action == "password.set"
+                && a.detail.as_ref().is_some_and(|d| d.to_string().contains("turned off"))),
+        "the reset's line says the code was turned off"
+    );
+}

@@ -107,6 +107,15 @@ pub struct Config {
     /// the premises. Off by default: webhooks go to public `https://` hosts only, checked again
     /// on every address a name resolves to.
     pub webhook_allow_private_targets: bool,
+    /// The OpenID Connect provider people may sign in to the console through (its issuer URL,
+    /// e.g. `https://imauth.bora.dopa.go.th` for ThaID); password sign-in only when unset.
+    pub oidc_issuer_url: Option<String>,
+    /// This service's client id at the OpenID provider.
+    pub oidc_client_id: Option<String>,
+    /// This service's client secret at the OpenID provider.
+    pub oidc_client_secret: Option<SecretString>,
+    /// The provider's name on the sign-in button (`ThaID`).
+    pub oidc_name: String,
 }
 
 /// SMTP connection security, as written in the configuration.
@@ -176,6 +185,10 @@ impl Default for Config {
             notification_give_up_hours: 48,
             print_alarm_after_hours: 48,
             webhook_allow_private_targets: false,
+            oidc_issuer_url: None,
+            oidc_client_id: None,
+            oidc_client_secret: None,
+            oidc_name: "OpenID".into(),
         }
     }
 }
@@ -221,6 +234,10 @@ const KNOWN_KEYS: &[&str] = &[
     "notification_give_up_hours",
     "print_alarm_after_hours",
     "webhook_allow_private_targets",
+    "oidc_issuer_url",
+    "oidc_client_id",
+    "oidc_client_secret",
+    "oidc_name",
 ];
 
 /// Environment variables with this prefix after `HYBRIDPOST_` are the test suite's, not settings.
@@ -241,6 +258,8 @@ impl fmt::Debug for Config {
             .field("secret_key", &self.secret_key.as_ref().map(|_| "[set]"))
             .field("smtp_host", &self.smtp_host)
             .field("smtp_password", &self.smtp_password.as_ref().map(|_| "[set]"))
+            .field("oidc_issuer_url", &self.oidc_issuer_url)
+            .field("oidc_client_secret", &self.oidc_client_secret.as_ref().map(|_| "[set]"))
             .finish_non_exhaustive()
     }
 }
@@ -330,6 +349,21 @@ impl Config {
             config.roles = Some(roles);
         }
         Ok(Loaded { config, warnings })
+    }
+
+    /// The console's OpenID Connect sign-in, when its issuer is set (then the client id and
+    /// secret must be too).
+    pub fn oidc(&self) -> anyhow::Result<Option<hybridpost_console::OidcConfig>> {
+        let Some(issuer_url) = self.oidc_issuer_url.clone() else { return Ok(None) };
+        let (Some(client_id), Some(secret)) = (self.oidc_client_id.clone(), self.oidc_client_secret.as_ref()) else {
+            anyhow::bail!("oidc_issuer_url is set: oidc_client_id and oidc_client_secret must be set too");
+        };
+        Ok(Some(hybridpost_console::OidcConfig {
+            issuer_url,
+            client_id,
+            client_secret: secret.expose_secret().to_owned(),
+            name: self.oidc_name.clone(),
+        }))
     }
 
     /// `client_ip_header` as a header name, when set.

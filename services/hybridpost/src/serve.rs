@@ -215,12 +215,12 @@ pub async fn build(config: &Config, roles: &[Role], public_url: &str) -> anyhow:
                 with_doc(hybridpost_verify::parts(state))
             }
             Role::Console => {
-                let state = hybridpost_console::ConsoleState {
-                    store: store.clone(),
-                    config: Arc::new(console_config(config, &public_url)?),
-                    print: print_state.clone(),
-                    intake: intake_state.clone(),
-                };
+                let state = hybridpost_console::ConsoleState::new(
+                    store.clone(),
+                    console_config(config, &public_url)?,
+                    print_state.clone(),
+                    intake_state.clone(),
+                )?;
                 (hybridpost_console::router(state), None)
             }
             Role::Notifier => {
@@ -283,6 +283,7 @@ pub fn console_config(config: &Config, public_url: &str) -> anyhow::Result<hybri
     Ok(hybridpost_console::ConsoleConfig {
         public_url: public_url.trim_end_matches('/').to_owned(),
         client_ip_header: config.client_ip_header_name()?,
+        oidc: config.oidc()?,
         ..hybridpost_console::ConsoleConfig::default()
     })
 }

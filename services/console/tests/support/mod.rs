@@ -44,5 +44,5 @@ pub fn console_state(store: &Store, config: ConsoleConfig, blobs_dir: &std::path
         reply_key: hybridpost_seal::ReplyKey::generate(),
         config: Arc::new(hybridpost_intake::IntakeConfig::default()),
     };
-    ConsoleState { store: store.clone(), config: Arc::new(config), print, intake }
+    ConsoleState::new(store.clone(), config, print, intake).expect("the console's settings work")
 }
