@@ -14,10 +14,12 @@ cd "$(dirname "$0")/.."
 # --- Debian packages and a throwaway PostgreSQL cluster -----------------------------------
 ensure_packages postgresql postgresql-client poppler-utils qpdf zbar-tools libtiff-tools curl ca-certificates python3
 # A real browser for the verification page's and the console's tests (the console's driven
-# through WebDriver), with Thai and Latin fonts to draw it, and axe-core to check each page.
+# through WebDriver), with Thai and Latin fonts to draw it, and axe-core to check each page;
+# a real OpenID Connect provider for the console's single sign-on.
 ensure_packages chromium chromium-driver fonts-tlwg-laksaman-ttf fonts-dejavu-core
 ensure_python_venv
 ensure_axe
+ensure_oidc_provider
 command -v cargo >/dev/null || { echo "ops/test.sh: cargo is not installed (https://rustup.rs)"; exit 1; }
 # Durability does not matter for a cluster that lives for one run.
 PG_EXTRA_OPTS="-c fsync=off -c synchronous_commit=off"

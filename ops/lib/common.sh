@@ -86,3 +86,22 @@ ensure_axe() {
   fi
   export HYBRIDPOST_TEST_AXE="$dir/node_modules/axe-core/axe.min.js"
 }
+
+# ensure_oidc_provider: installs the certified OpenID Connect provider package `oidc-provider`
+# from npm into ops/.node, at the version pinned here, for the console's single sign-on test,
+# and exports HYBRIDPOST_TEST_OIDC_PROVIDER (ops/oidc/provider.mjs, which runs it),
+# HYBRIDPOST_TEST_OIDC_MODULES (where it is installed) and HYBRIDPOST_TEST_NODE.
+ensure_oidc_provider() {
+  local dir
+  dir="$(pwd)/ops/.node"
+  command -v npm >/dev/null || ensure_packages nodejs npm
+  if [ "$(node -p "require('$dir/node_modules/oidc-provider/package.json').version" 2>/dev/null)" != "9.13.3" ]; then
+    say "installing oidc-provider into ops/.node"
+    mkdir -p "$dir"
+    npm install --prefix "$dir" --no-audit --no-fund --silent oidc-provider@9.13.3
+  fi
+  export HYBRIDPOST_TEST_OIDC_PROVIDER="$(pwd)/ops/oidc/provider.mjs"
+  export HYBRIDPOST_TEST_OIDC_MODULES="$dir/node_modules"
+  HYBRIDPOST_TEST_NODE="$(command -v node)"
+  export HYBRIDPOST_TEST_NODE
+}

@@ -169,3 +169,63 @@ async fn sign_in_failures_are_counted_per_key_and_the_audit_log_is_append_only()
     let deleted = sqlx::query("delete from audit_event").execute(&mut *tx).await;
     assert!(deleted.unwrap_err().to_string().contains("append-only"));
 }
+
+#[tokio::test]
+async fn authenticator_steps_are_spent_once_and_openid_attempts_and_links_hold() {
+    let db = test_store().await;
+    let store = &db.store;
+    let here = Workplace::Site(site(store, "ปณ. บางรัก").await);
+    let (a, b) =
+        (person("a@post.example", here, PersonRole::Operator), person("b@post.example", here, PersonRole::Operator));
+    let mut tx = store.begin().await.unwrap();
+    people::insert_person(&mut tx, &a, &"a".repeat(64), "2999-01-01T00:00:00.000Z").await.unwrap();
+    people::insert_person(&mut tx, &b, &"b".repeat(64), "2999-01-01T00:00:00.000Z").await.unwrap();
+
+    // The authenticator: set up, turned on with a step, each later step spent once.
+    assert!(people::begin_totp(&mut tx, a.person_id, "wrapped", &now_text()).await.unwrap());
+    assert!(!people::spend_totp_step(&mut tx, a.person_id, 10).await.unwrap(), "not on yet");
+    assert!(people::enable_totp(&mut tx, a.person_id, 10, &now_text()).await.unwrap());
+    assert!(!people::begin_totp(&mut tx, a.person_id, "other", &now_text()).await.unwrap(), "on: turn it off first");
+    assert!(!people::spend_totp_step(&mut tx, a.person_id, 10).await.unwrap(), "the confirming step is spent");
+    assert!(people::spend_totp_step(&mut tx, a.person_id, 11).await.unwrap());
+    assert!(!people::spend_totp_step(&mut tx, a.person_id, 11).await.unwrap(), "a step works once");
+    assert!(!people::spend_totp_step(&mut tx, a.person_id, 9).await.unwrap(), "nor an earlier one");
+    let secret = people::totp_secret(&mut tx, a.person_id).await.unwrap().unwrap();
+    assert!(secret.enabled && secret.secret == "wrapped" && secret.last_step == Some(11));
+    assert!(people::get_person(&mut tx, a.person_id).await.unwrap().unwrap().totp_enabled_at.is_some());
+    assert!(people::disable_totp(&mut tx, a.person_id, &now_text()).await.unwrap());
+    assert_eq!(people::totp_secret(&mut tx, a.person_id).await.unwrap(), None);
+
+    // A half-done sign-in: found while live, gone once ended, never found after it expires.
+    people::insert_signin_challenge(&mut tx, "c1", a.person_id, &now_text(), "2999-01-01T00:00:00.000Z").await.unwrap();
+    people::insert_signin_challenge(&mut tx, "c2", b.person_id, &now_text(), "2000-01-01T00:00:00.000Z").await.unwrap();
+    assert_eq!(
+        people::signin_challenge_person(&mut tx, "c1", &now_text()).await.unwrap().unwrap().person_id,
+        a.person_id
+    );
+    assert_eq!(people::signin_challenge_person(&mut tx, "c2", &now_text()).await.unwrap(), None, "expired");
+    people::end_signin_challenge(&mut tx, "c1").await.unwrap();
+    assert_eq!(people::signin_challenge_person(&mut tx, "c1", &now_text()).await.unwrap(), None);
+
+    // An OpenID attempt is taken once, and not after it expires.
+    let attempt = |state: &str| people::OidcAttempt {
+        state_hash: state.into(),
+        pkce_verifier: "verifier".into(),
+        nonce: "nonce".into(),
+    };
+    people::insert_oidc_attempt(&mut tx, &attempt("s1"), &now_text(), "2999-01-01T00:00:00.000Z").await.unwrap();
+    people::insert_oidc_attempt(&mut tx, &attempt("s2"), "1999-01-01T00:00:00.000Z", "2000-01-01T00:00:00.000Z")
+        .await
+        .unwrap();
+    assert_eq!(people::take_oidc_attempt(&mut tx, "s1", &now_text()).await.unwrap(), Some(attempt("s1")));
+    assert_eq!(people::take_oidc_attempt(&mut tx, "s1", &now_text()).await.unwrap(), None, "once");
+    assert_eq!(people::take_oidc_attempt(&mut tx, "s2", &now_text()).await.unwrap(), None, "expired");
+
+    // A subject at the provider belongs to one person, linked once.
+    let subject = "https://idp.example 123";
+    assert!(people::link_oidc_subject(&mut tx, a.person_id, subject, &now_text()).await.unwrap());
+    assert!(!people::link_oidc_subject(&mut tx, a.person_id, "https://idp.example 456", &now_text()).await.unwrap());
+    assert_eq!(people::find_by_oidc_subject(&mut tx, subject).await.unwrap().unwrap().person_id, a.person_id);
+    let taken = people::link_oidc_subject(&mut tx, b.person_id, subject, &now_text()).await;
+    assert!(matches!(taken, Err(StoreError::Conflict(_))), "{taken:?}");
+}

@@ -151,7 +151,7 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/console/", get(|| async { Redirect::to("/console/today") }))
         .route("/console/sign-in", get(signin::sign_in_page).post(signin::sign_in))
         .route("/console/sign-in/code", post(second_step::sign_in_code))
-        .route("/console/sign-in/oidc", post(oidc::start))
+        .route("/console/sign-in/oidc", get(oidc::start))
         .route("/console/oidc/callback", get(oidc::callback))
         .route("/console/sign-out", post(signin::sign_out))
         .route("/console/account", get(account::account_page))

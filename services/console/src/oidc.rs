@@ -18,7 +18,6 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -121,6 +120,9 @@ impl Provider {
             // The openidconnect crate asks for no redirects: a redirect could lead the token
             // request, with the client secret, elsewhere.
             .redirect(reqwest::redirect::Policy::none())
+            // Sign-ins are minutes apart: a kept connection would mostly meet a server that has
+            // closed it, and a token request (a POST) is not sent again on a reset.
+            .pool_max_idle_per_host(0)
             .user_agent(concat!("hybridpost-console/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| anyhow::anyhow!("HTTP client set-up: {e}"))?;
@@ -210,7 +212,7 @@ impl Provider {
             .set_pkce_verifier(PkceCodeVerifier::new(attempt.pkce_verifier.clone()))
             .request_async(&http)
             .await
-            .map_err(|e| anyhow::anyhow!("the OpenID provider refused the code: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("the OpenID provider refused the code: {}", error_chain(&e)))?;
         let id_token = openidconnect::TokenResponse::id_token(&tokens)
             .ok_or_else(|| anyhow::anyhow!("the OpenID provider sent no ID token"))?;
         let claims = match id_token.claims(&client.id_token_verifier(), &Nonce::new(attempt.nonce.clone())) {
@@ -229,6 +231,18 @@ impl Provider {
     }
 }
 
+/// An error with its sources, as the log needs it ("Request failed" alone says nothing).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
 /// Who the provider says someone is.
 #[derive(Debug)]
 struct Identity {
@@ -238,22 +252,12 @@ struct Identity {
     email_verified: bool,
 }
 
-#[derive(Deserialize)]
-pub(crate) struct StartForm {
-    #[serde(default)]
-    csrf: String,
-}
-
-/// The sign-in page's provider button: remembers the attempt and sends the browser there.
-pub(crate) async fn start(
-    State(state): State<ConsoleState>,
-    visitor: Visitor,
-    Form(form): Form<StartForm>,
-) -> Response {
+/// The sign-in page's provider link: remembers the attempt and sends the browser there. A link,
+/// not a form: the page's `form-action 'self'` would stop a form's redirect to the provider,
+/// and starting an attempt gives nothing to whoever makes a browser start one (its state is
+/// bound to that browser's cookie).
+pub(crate) async fn start(State(state): State<ConsoleState>, visitor: Visitor) -> Response {
     let Some(provider) = state.oidc.clone() else { return pages::not_found() };
-    if !visitor.form_matches(&form.csrf) {
-        return pages::refused(StatusCode::FORBIDDEN, visitor.lang);
-    }
     let begun = async {
         let (url, state_token, attempt) = provider.begin().await?;
         let now = time::OffsetDateTime::now_utc();
