@@ -40,10 +40,12 @@ const provider = new Provider(issuer, {
   // The ID token itself carries the e-mail address asked for with the `email` scope.
   conformIdTokenClaims: false,
   features: { devInteractions: { enabled: true } },
-  // Consent is given: the grant covers what the console asks for.
+  // Consent is given: the grant covers what the console asks for. A grant that is gone (the
+  // provider revokes one whose code was used twice) is given again, not asked for.
   async loadExistingGrant(ctx) {
     const grantId = ctx.oidc.result?.consent?.grantId || ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);
-    if (grantId) return ctx.oidc.provider.Grant.find(grantId);
+    const existing = grantId && await ctx.oidc.provider.Grant.find(grantId);
+    if (existing) return existing;
     const grant = new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client.clientId, accountId: ctx.oidc.session.accountId });
     grant.addOIDCScope('openid email profile');
     await grant.save();
@@ -52,8 +54,9 @@ const provider = new Provider(issuer, {
 });
 server.on('request', provider.callback());
 
-process.stdout.write(`ready ${issuer}\n`);
 process.stdin.on('end', () => process.exit(0));
 process.stdin.on('error', () => process.exit(0));
 process.stdin.resume();
 for (const signal of ['SIGTERM', 'SIGINT']) process.on(signal, () => process.exit(0));
+// Last, so that whoever reads it can already stop it.
+process.stdout.write(`ready ${issuer}\n`);

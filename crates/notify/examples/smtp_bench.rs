@@ -53,6 +53,7 @@ async fn main() {
             "link": "https://hybridpost.go.th/l/9f8e7d6c",
             "paper_link": "https://hybridpost.go.th/v/paper/01a2/9f8e7d6c",
             "expires_on": "31 ธันวาคม 2569",
+            "expires_on_en": "31 December 2026",
         }),
     )
     .expect("render");

@@ -124,24 +124,38 @@ pub enum AgencyNotice {
 pub fn agency_notice(agency: &Agency, letter: &LetterRecord, notice: &AgencyNotice) -> Option<NewNotification> {
     let contact = agency.contact_email.clone().filter(|c| !c.trim().is_empty())?;
     let agency_name_en = agency.name_en.clone().unwrap_or_else(|| agency.name.clone());
-    let (purpose, context) = match notice {
-        AgencyNotice::ReplyReceived { sender_name, received_at } => (
-            purpose::REPLY_RECEIVED,
-            serde_json::json!({
-                "agency_name": agency.name, "agency_name_en": agency_name_en, "sender_name": sender_name,
-                "letter_ref": letter.reference, "received_at": received_at,
-            }),
-        ),
-        AgencyNotice::LetterReturned { reason, reason_en, returned_at } => (
-            purpose::LETTER_RETURNED,
-            serde_json::json!({
-                "agency_name": agency.name, "agency_name_en": agency_name_en,
-                "recipient_name": letter.recipient_name(), "letter_ref": letter.reference,
-                "returned_at": returned_at, "reason": reason, "reason_en": reason_en,
-            }),
-        ),
+    // When, as each half's reader reads it: Bangkok time, the Buddhist era and `น.` in Thai.
+    let moment = |at: &str| match hybridpost_store::parse_timestamp(at) {
+        Ok(t) => (hybridpost_thai::format_thai_datetime(t), hybridpost_thai::format_english_datetime(t)),
+        Err(_) => (at.to_owned(), at.to_owned()),
     };
-    let link_path = format!("/v1/letters/{}", letter.letter_id);
+    let (purpose, context) = match notice {
+        AgencyNotice::ReplyReceived { sender_name, received_at } => {
+            let (th, en) = moment(received_at);
+            (
+                purpose::REPLY_RECEIVED,
+                serde_json::json!({
+                    "agency_name": agency.name, "agency_name_en": agency_name_en, "sender_name": sender_name,
+                    "letter_ref": letter.reference, "received_at": th, "received_at_en": en,
+                }),
+            )
+        }
+        AgencyNotice::LetterReturned { reason, reason_en, returned_at } => {
+            let (th, en) = moment(returned_at);
+            (
+                purpose::LETTER_RETURNED,
+                serde_json::json!({
+                    "agency_name": agency.name, "agency_name_en": agency_name_en,
+                    "recipient_name": letter.recipient_name(), "letter_ref": letter.reference,
+                    "returned_at": th, "returned_at_en": en, "reason": reason, "reason_en": reason_en,
+                }),
+            )
+        }
+    };
+    // The letter's page in the agency console: a clerk opens it in a browser (the API's URL
+    // would answer 401 there).
+    let mode = if letter.test { "?mode=test" } else { "" };
+    let link_path = format!("/console/letters/{}{mode}", letter.letter_id);
     Some(NewNotification {
         kind: NotificationKind::Email,
         purpose,

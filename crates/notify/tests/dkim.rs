@@ -27,7 +27,8 @@ fn notice(with_reply_to: bool) -> OutgoingEmail {
             "agency_name_en": "Department of Provincial Administration",
             "sender_name": "สมหญิง รักไทย",
             "letter_ref": "DOPA-2569-77",
-            "received_at": "5 มกราคม 2570 10:30 น.",
+            "received_at": "5 มกราคม 2570 เวลา 10:30 น.",
+            "received_at_en": "5 January 2027 at 10:30 (Bangkok time)",
             "link": "https://hybridpost.go.th/a/replies/77",
         }),
     )

@@ -15,6 +15,11 @@ const LETTER_ID: &str = "019a7c3e-5b2d-7f10-9c4e-2a6b8d0f1e37";
 /// A link token as `ServiceSecret::token` makes them: 32 bytes, unpadded base64url.
 const TOKEN: &str = "q3Jz0bX9mT4vK8pLw2RnYc6HdS1uFgEa7iOeNxBtZkQ";
 
+/// A stored time, as the notices' times are kept.
+fn stored(at: &str) -> time::OffsetDateTime {
+    hybridpost_store::parse_timestamp(at).unwrap()
+}
+
 /// The context each template is rendered with.
 fn context(name: &str) -> Value {
     match name {
@@ -27,17 +32,19 @@ fn context(name: &str) -> Value {
             "link": format!("{PUBLIC_URL}/d/{TOKEN}"),
             "paper_link": format!("{PUBLIC_URL}/v/paper/{LETTER_ID}/{TOKEN}"),
             "expires_on": "22 ธันวาคม 2569",
+            "expires_on_en": "22 December 2026",
         }),
         // crates/notify/src/outbox.rs, `agency_notice` (ReplyReceived, from intake's
-        // matching: `received_at` is the reply's stored time); `link` from the payload's
+        // matching: `received_at` is the reply's stored time, written for each half's reader); `link` from the payload's
         // `link_path`, joined to the public URL by the notifier.
         "reply_received" => json!({
             "agency_name": "สำนักงานเขตพญาไท",
             "agency_name_en": "Phaya Thai District Office",
             "sender_name": "นายสมชาย ใจดี",
             "letter_ref": "มท 0808.2/ว 1234",
-            "received_at": "2026-12-04T03:15:30.123Z",
-            "link": format!("{PUBLIC_URL}/v1/letters/{LETTER_ID}"),
+            "received_at": hybridpost_thai::format_thai_datetime(stored("2026-12-04T03:15:30.123Z")),
+            "received_at_en": hybridpost_thai::format_english_datetime(stored("2026-12-04T03:15:30.123Z")),
+            "link": format!("{PUBLIC_URL}/console/letters/{LETTER_ID}"),
         }),
         // Same place (LetterReturned, from intake's matching: `returned_at` is the stored time
         // the return was recorded).
@@ -46,10 +53,11 @@ fn context(name: &str) -> Value {
             "agency_name_en": "Phaya Thai District Office",
             "recipient_name": "นายสมชาย <ใจดี> & บุตร",
             "letter_ref": "มท 0808.2/ว 1234",
-            "returned_at": "2026-12-05T02:00:00.000Z",
+            "returned_at": hybridpost_thai::format_thai_datetime(stored("2026-12-05T02:00:00.000Z")),
+            "returned_at_en": hybridpost_thai::format_english_datetime(stored("2026-12-05T02:00:00.000Z")),
             "reason": ReturnReason::AddresseeUnknown.thai(),
             "reason_en": ReturnReason::AddresseeUnknown.english(),
-            "link": format!("{PUBLIC_URL}/v1/letters/{LETTER_ID}"),
+            "link": format!("{PUBLIC_URL}/console/letters/{LETTER_ID}"),
         }),
         // services/verify/src/optin.rs, `request_optin` (default lifetime 48 hours, cooling-off
         // 14 days).

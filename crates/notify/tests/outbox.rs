@@ -178,5 +178,5 @@ async fn agency_notices_go_to_the_contact_address_when_there_is_one() {
     let payload: serde_json::Value = serde_json::from_str(&n.payload).unwrap();
     assert_eq!(payload["context"]["letter_ref"], "RD-2569-000123");
     assert_eq!(payload["context"]["agency_name_en"], "The Revenue Department");
-    assert_eq!(payload["link_path"], format!("/v1/letters/{}", l1.letter_id));
+    assert_eq!(payload["link_path"], format!("/console/letters/{}", l1.letter_id));
 }

@@ -135,7 +135,10 @@ pub async fn insert_letters(conn: &mut AnyConnection, letters: &[LetterRecord]) 
     if letters.is_empty() {
         return Ok(());
     }
-    let sql = format!("insert into letter ({COLUMNS}) values {}", values_rows(&placeholder_row(20), letters.len()));
+    let sql = format!(
+        "insert into letter ({COLUMNS}, search_name) values {}",
+        values_rows(&placeholder_row(21), letters.len())
+    );
     let mut query = sqlx::query(&sql);
     for l in letters {
         query = bind_letter(query, l);
@@ -168,6 +171,75 @@ fn bind_letter<'q>(query: AnyQuery<'q>, l: &LetterRecord) -> AnyQuery<'q> {
         .bind(l.seal.as_ref().map(|s| B64.encode(&s.pin_wrapped)))
         .bind(l.withdrawn.as_ref().map(|w| w.0.clone()))
         .bind(l.withdrawn.as_ref().map(|w| w.1.clone()))
+        .bind(search_text(l.recipient_name()))
+}
+
+/// Text as the letter search compares it: trimmed, lower case.
+pub fn search_text(text: &str) -> String {
+    text.trim().to_lowercase()
+}
+
+/// What the agency console's letter list is narrowed by.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LetterSearch {
+    /// The start of the agency's reference, or of the recipient's name.
+    pub text: Option<String>,
+    /// Only letters in this status.
+    pub status: Option<LetterStatus>,
+    /// Only letters going by this channel.
+    pub channel: Option<Channel>,
+    /// Only letters accepted at or after this time (RFC 3339, UTC).
+    pub created_from: Option<String>,
+    /// Only letters accepted before this time.
+    pub created_before: Option<String>,
+}
+
+/// A page of the agency's letters in the caller's mode that match `search`, newest first, older
+/// than `before` when given.
+pub async fn search_letters(
+    conn: &mut AnyConnection,
+    scope: AgencyScope,
+    search: &LetterSearch,
+    before: Option<LetterId>,
+    limit: i64,
+) -> Result<Vec<LetterRecord>> {
+    let mut sql = format!("select {COLUMNS} from letter where agency_id = $1 and test = $2");
+    let mut binds: Vec<String> = vec![scope.agency_id.to_string()];
+    let next = |binds: &mut Vec<String>, value: String| {
+        binds.push(value);
+        // $1 is the agency, $2 the mode (bound apart, as a number).
+        format!("${}", binds.len() + 1)
+    };
+    if let Some(text) = search.text.as_deref().map(search_text).filter(|t| !t.is_empty()) {
+        let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let exact = next(&mut binds, search.text.as_deref().unwrap_or_default().trim().to_owned());
+        let prefix = next(&mut binds, format!("{escaped}%"));
+        sql.push_str(&format!(
+            " and (reference = {exact} or lower(reference) like {prefix} escape '\\' or search_name like {prefix} escape '\\')"
+        ));
+    }
+    if let Some(status) = search.status {
+        sql.push_str(&format!(" and status = {}", next(&mut binds, status.as_str().to_owned())));
+    }
+    if let Some(channel) = search.channel {
+        sql.push_str(&format!(" and channel = {}", next(&mut binds, channel.as_str().to_owned())));
+    }
+    if let Some(from) = &search.created_from {
+        sql.push_str(&format!(" and created_at >= {}", next(&mut binds, from.clone())));
+    }
+    if let Some(until) = &search.created_before {
+        sql.push_str(&format!(" and created_at < {}", next(&mut binds, until.clone())));
+    }
+    if let Some(before) = before {
+        sql.push_str(&format!(" and letter_id < {}", next(&mut binds, before.to_string())));
+    }
+    sql.push_str(&format!(" order by letter_id desc limit {}", limit.clamp(1, 1000)));
+    let mut q = sqlx::query(&sql).bind(binds[0].clone()).bind(flag(scope.test));
+    for value in &binds[1..] {
+        q = q.bind(value.clone());
+    }
+    let rows = q.fetch_all(conn).await?;
+    rows.iter().map(from_row).collect()
 }
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;

@@ -117,6 +117,20 @@ const INTENDED: &[Intended] = &[
             "for each row execute function audit_event_append_only();",
         ],
     },
+    // The recipient's name for the letter search, read out of the stored JSON: `json_extract`
+    // on SQLite, `#>>` on PostgreSQL, whose index needs `text_pattern_ops` for a prefix LIKE
+    // under any collation.
+    Intended {
+        file: "0012_letter_search.sql",
+        sqlite: &[
+            "update letter set search_name = lower(coalesce(json_extract(content, '$.recipient.name'), ''));",
+            "create index letter_agency_search_idx on letter (agency_id, test, search_name);",
+        ],
+        postgres: &[
+            "update letter set search_name = lower(coalesce(content::jsonb #>> '{recipient,name}', ''));",
+            "create index letter_agency_search_idx on letter (agency_id, test, search_name text_pattern_ops);",
+        ],
+    },
 ];
 
 /// A run of lines that differs: SQLite's lines where PostgreSQL has its own.

@@ -1,6 +1,6 @@
 //! Dates in the Buddhist era (พุทธศักราช) as written in Thai official correspondence.
 
-use time::{Date, Month};
+use time::{Date, Month, OffsetDateTime};
 
 /// Years between the Common Era and the Thai Buddhist era: BE = CE + 543.
 ///
@@ -65,9 +65,41 @@ pub fn format_thai_date_short(date: Date) -> String {
     format!("{} {} {:02}", date.day(), thai_month_abbreviation(date.month()), buddhist_year(date).rem_euclid(100))
 }
 
+/// Bangkok's offset from UTC (Thailand keeps no summer time).
+const BANGKOK: time::UtcOffset = time::macros::offset!(+7);
+
+/// A moment as a Thai reader reads it: Bangkok time, full month name, Buddhist-era year and
+/// `น.`, e.g. `"4 ธันวาคม 2569 เวลา 14:38 น."`.
+pub fn format_thai_datetime(at: OffsetDateTime) -> String {
+    let at = at.to_offset(BANGKOK);
+    format!("{} เวลา {:02}:{:02} น.", format_thai_date(at.date()), at.hour(), at.minute())
+}
+
+/// A date as an English reader writes it: `"3 January 2027"` (Common Era).
+pub fn format_english_date(date: Date) -> String {
+    format!("{} {} {}", date.day(), date.month(), date.year())
+}
+
+/// A moment in English, in Bangkok time: `"4 December 2026 at 14:38 (Bangkok time)"`.
+pub fn format_english_datetime(at: OffsetDateTime) -> String {
+    let at = at.to_offset(BANGKOK);
+    format!("{} at {:02}:{:02} (Bangkok time)", format_english_date(at.date()), at.hour(), at.minute())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn moments_are_written_in_bangkok_time() {
+        let at = time::macros::datetime!(2026-12-04 07:38:14.436 UTC);
+        assert_eq!(format_thai_datetime(at), "4 ธันวาคม 2569 เวลา 14:38 น.");
+        assert_eq!(format_english_datetime(at), "4 December 2026 at 14:38 (Bangkok time)");
+        // 20:00 UTC on New Year's Eve is already the next day, and year, in Bangkok.
+        let late = time::macros::datetime!(2026-12-31 20:00 UTC);
+        assert_eq!(format_thai_datetime(late), "1 มกราคม 2570 เวลา 03:00 น.");
+        assert_eq!(format_english_date(time::macros::date!(2027 - 01 - 03)), "3 January 2027");
+    }
     use crate::to_thai_digits;
     use time::macros::date;
 

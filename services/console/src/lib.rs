@@ -27,6 +27,7 @@
 
 mod account;
 mod batches;
+mod letters;
 mod oidc;
 mod pages;
 mod password;
@@ -123,6 +124,8 @@ pub struct ConsoleState {
     pub print: hybridpost_printroom::PrintroomState,
     /// Scan intake: uploads, pages and the review queue, shared with the operator API.
     pub intake: hybridpost_intake::IntakeState,
+    /// Letters' proofs, as they will print.
+    pub composer: hybridpost_compose::Composer,
     /// The OpenID provider people may sign in through, when one is set up.
     oidc: Option<Arc<oidc::Provider>>,
 }
@@ -135,12 +138,13 @@ impl ConsoleState {
         config: ConsoleConfig,
         print: hybridpost_printroom::PrintroomState,
         intake: hybridpost_intake::IntakeState,
+        composer: hybridpost_compose::Composer,
     ) -> anyhow::Result<Self> {
         let oidc = match &config.oidc {
             Some(settings) => Some(Arc::new(oidc::Provider::new(settings, &config.public_url)?)),
             None => None,
         };
-        Ok(ConsoleState { store, config: Arc::new(config), print, intake, oidc })
+        Ok(ConsoleState { store, config: Arc::new(config), print, intake, composer, oidc })
     }
 }
 
@@ -183,6 +187,11 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/console/review/{page_id}", get(review::page))
         .route("/console/review/{page_id}/assign", post(review::assign))
         .route("/console/review/{page_id}/discard", post(review::discard))
+        .route("/console/letters", get(letters::list_page))
+        .route("/console/letters/{letter_id}", get(letters::letter_page))
+        .route("/console/letters/{letter_id}/proof.pdf", get(letters::proof))
+        .route("/console/letters/{letter_id}/{step}", post(letters::step))
+        .route("/console/replies/{reply_id}/pdf", get(letters::reply_pdf))
         .route("/console/returns", get(returns::returns_page))
         .route("/console/returns.csv", get(returns::returns_csv))
         .route("/console/people", get(staff::people_page).post(staff::add_person))
@@ -224,8 +233,8 @@ async fn same_origin_forms(State(state): State<ConsoleState>, req: Request, next
 /// The page may load scripts, styles, fonts and images only from this origin, may not be
 /// framed, and posts forms only here.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-     font-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; \
-     frame-ancestors 'none'";
+     font-src 'self'; img-src 'self' data:; connect-src 'self'; frame-src 'self'; form-action 'self'; \
+     base-uri 'none'; frame-ancestors 'none'";
 
 async fn console_headers(req: Request, next: Next) -> Response {
     let is_asset = req.uri().path().starts_with("/console/static/");
@@ -233,10 +242,13 @@ async fn console_headers(req: Request, next: Next) -> Response {
     // Pages for people: the common layers keep their bodies rather than writing problem+json.
     response.extensions_mut().insert(hybridpost_web::problem::PageForPeople);
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    // A PDF the console's own pages frame sets its own policy (see `letters::framed_pdf`).
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     if !is_asset {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
@@ -246,7 +258,10 @@ async fn console_headers(req: Request, next: Next) -> Response {
 /// The signed-in person as the page header shows them.
 pub(crate) fn me_context(me: &SignedIn) -> serde_json::Value {
     let role = if me.lang == Lang::Thai { me.person.role.thai() } else { me.person.role.as_str() };
-    serde_json::json!({"name": me.person.name, "role": role, "supervisor": me.person.role.manages_people()})
+    serde_json::json!({
+        "name": me.person.name, "role": role, "supervisor": me.person.role.manages_people(),
+        "agency": matches!(me.person.workplace, hybridpost_core::Workplace::Agency(_)),
+    })
 }
 
 /// Records what `me` did to `target` in their workplace's audit log, for actions that change

@@ -19,6 +19,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("sign_in_code.html", include_str!("../../../templates/console/sign_in_code.html")),
     ("oidc_done.html", include_str!("../../../templates/console/oidc_done.html")),
     ("account.html", include_str!("../../../templates/console/account.html")),
+    ("letters.html", include_str!("../../../templates/console/letters.html")),
+    ("letter.html", include_str!("../../../templates/console/letter.html")),
     ("today.html", include_str!("../../../templates/console/today.html")),
     ("batches.html", include_str!("../../../templates/console/batches.html")),
     ("batch.html", include_str!("../../../templates/console/batch.html")),
@@ -225,7 +227,7 @@ mod tests {
     /// variables make a misspelt or missing name fail here.
     #[test]
     fn every_page_renders_in_both_languages() {
-        let me = serde_json::json!({"name": "สมหญิง ใจดี", "role": "operator", "supervisor": false});
+        let me = serde_json::json!({"name": "สมหญิง ใจดี", "role": "operator", "supervisor": false, "agency": false});
         let batch = serde_json::json!({
             "id": "b", "status": "ready", "status_name": "พร้อมพิมพ์", "letters": "2", "pages": "4", "sheets": "3",
             "created": "4 ธ.ค. 69 10:00 น.", "rendered": "4 ธ.ค. 69 10:01 น.", "printed": null, "dispatched": null,
@@ -322,6 +324,25 @@ mod tests {
             ("review_empty.html", serde_json::json!({"me": me, "csrf": "t", "path": "/console/review"})),
             ("sign_in_code.html", serde_json::json!({"csrf": "t", "error": "ผิด", "error_en": "wrong"})),
             ("oidc_done.html", serde_json::json!({})),
+            (
+                "letters.html",
+                serde_json::json!({"me": me, "csrf": "t", "path": "/console/letters", "test": true,
+                    "q": {"q": "ก", "status": "", "channel": "print", "from": "", "to": ""}, "problems": ["ผิด"],
+                    "statuses": [{"code": "accepted", "name": "รับเรื่องแล้ว"}], "older": "/console/letters?before=x",
+                    "first": "/console/letters", "mode": "?mode=test",
+                    "letters": [{"id": "l", "reference": "มท 1", "recipient": "ก", "subject": "ข", "status": "ส",
+                                 "status_code": "accepted", "channel": "กระดาษ", "created": "4 ธ.ค. 69"}]}),
+            ),
+            (
+                "letter.html",
+                serde_json::json!({"me": me, "csrf": "t", "path": "/console/letters", "mode": "", "test": false,
+                    "error": "ผิด", "cancel": true, "withdraw": true,
+                    "letter": {"id": "l", "reference": "มท 1", "subject": "ข", "recipient": "ก", "postcode": "10400",
+                               "status": "ส", "channel": "กระดาษ", "created": "4 ธ.ค. 69", "tracking": "EA1TH",
+                               "returned": "ย้าย", "withdrawn": null, "seal": "ABC"},
+                    "timeline": [{"at": "4 ธ.ค. 69", "what": "รับเรื่อง", "code": "accepted"}],
+                    "replies": [{"id": "r", "at": "4 ธ.ค. 69", "pages": 2, "missing": false}]}),
+            ),
             (
                 "account.html",
                 serde_json::json!({"me": me, "csrf": "t", "path": "/console/account",

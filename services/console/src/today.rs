@@ -32,16 +32,9 @@ pub(crate) fn today_text(lang: Lang) -> String {
 }
 
 pub(crate) async fn today_page(State(state): State<ConsoleState>, me: SignedIn) -> Response {
+    // An agency's people start from their letters.
     let Workplace::Site(site_id) = me.person.workplace else {
-        return pages::message(
-            StatusCode::OK,
-            me.lang,
-            ("ยังไม่เปิดให้บริการ", "Not open yet"),
-            (
-                "หน้าสำหรับเจ้าหน้าที่หน่วยงานยังไม่เปิดให้บริการ ขณะนี้ใช้ได้เฉพาะเจ้าหน้าที่ไปรษณีย์",
-                "The pages for agency staff are not open yet; for now the console serves post-office staff.",
-            ),
-        );
+        return crate::see_other("/console/letters");
     };
     let week_ago = hybridpost_store::timestamp_text(time::OffsetDateTime::now_utc() - time::Duration::days(7));
     let found: hybridpost_store::Result<_> = async {

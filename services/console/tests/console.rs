@@ -12,8 +12,10 @@ use axum::http::{Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use hybridpost_console::ConsoleConfig;
 use hybridpost_console::people::{NewPerson, create_person};
+use hybridpost_core::{Channel, ChannelReason, LetterStatus};
 use hybridpost_core::{PersonRole, SiteId, Workplace};
-use hybridpost_store::agencies::{self, Site};
+use hybridpost_store::agencies::{self, Agency, Site};
+use hybridpost_store::letters::{self, LetterRecord};
 use hybridpost_store::people;
 use hybridpost_store::testing::{TestStore, test_store};
 use hybridpost_store::{Store, now_text};
@@ -597,4 +599,157 @@ async fn an_authenticator_code_follows_the_password_works_once_and_a_new_passwor
                 && a.detail.as_ref().is_some_and(|d| d.to_string().contains("turned off"))),
         "the reset's line says the code was turned off"
     );
+}
+
+/// A stored letter of `agency` (as the API stores one), `n` making its reference and name.
+fn agency_letter(agency: hybridpost_core::AgencyId, n: usize, status: LetterStatus, test: bool) -> LetterRecord {
+    LetterRecord {
+        letter_id: hybridpost_core::LetterId::new(),
+        agency_id: agency,
+        reference: format!("พท {n:04}"),
+        status,
+        channel: if n.is_multiple_of(3) { Channel::Digital } else { Channel::Print },
+        channel_reason: ChannelReason::NoCitizenId,
+        test,
+        postcode: "10400".into(),
+        citizen_id_hash: None,
+        reply_deadline: None,
+        content: serde_json::json!({"subject": "แจ้งผล", "recipient": {"name": format!("ผู้รับ ที่ {n}")}}),
+        created_at: now_text(),
+        updated_at: now_text(),
+        seal: None,
+        withdrawn: None,
+    }
+}
+
+/// An agency person with a password; their session cookie.
+async fn agency_person(w: &World, agency: hybridpost_core::AgencyId, email: &str, role: PersonRole) -> String {
+    let new = NewPerson {
+        email: email.into(), name: "สมศรี ธุรการ".into(), workplace: Workplace::Agency(agency), role
+    };
+    let created = create_person(&w.db.store, &w.config, new, None, "test").await.unwrap();
+    set_password_with(w, &created.setup_link, "หน่วยงาน 2569 ค่ะ").await
+}
+
+fn rows(body: &str) -> usize {
+    body.matches("<tr data-status=").count()
+}
+
+#[tokio::test]
+async fn an_agencys_people_search_page_and_act_on_their_own_letters_only() {
+    let w = world().await;
+    let (agency, elsewhere) = (Agency::new("สำนักงานเขตพญาไท"), Agency::new("เทศบาลนครเชียงใหม่"));
+    let mut tx = w.db.store.begin().await.unwrap();
+    agencies::insert_agency(&mut tx, &agency).await.unwrap();
+    agencies::insert_agency(&mut tx, &elsewhere).await.unwrap();
+    // 120 live letters (every tenth cancelled), one test letter, one letter of another agency.
+    let mut all: Vec<LetterRecord> = (0..120)
+        .map(|n| {
+            let status = if n % 10 == 0 { LetterStatus::Cancelled } else { LetterStatus::QueuedForPrint };
+            agency_letter(agency.agency_id, n, status, false)
+        })
+        .collect();
+    all.push(agency_letter(agency.agency_id, 500, LetterStatus::QueuedForPrint, true));
+    all.push(agency_letter(elsewhere.agency_id, 600, LetterStatus::QueuedForPrint, false));
+    letters::insert_letters(&mut tx, &all).await.unwrap();
+    tx.commit().await.unwrap();
+    let (test_letter, foreign) = (all[120].letter_id, all[121].letter_id);
+
+    let viewer = agency_person(&w, agency.agency_id, "viewer@phayathai.example", PersonRole::Viewer).await;
+    let sender = agency_person(&w, agency.agency_id, "sender@phayathai.example", PersonRole::Sender).await;
+    let operator = person_with_password(&w, "op@post.example", w.site, "ไปรษณีย์ 2569 ครับ").await;
+    let get = |cookie: &str, path: &str| {
+        let (app, cookie, path) = (w.app.clone(), cookie.to_owned(), path.to_owned());
+        async move { send(&app, Method::GET, &path, &[&cookie], None, "").await }
+    };
+
+    // A post office's people have no letters pages; agency people start from theirs.
+    assert_eq!(get(&operator, "/console/letters").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(get(&viewer, "/console/today").await.location(), "/console/letters");
+    assert_eq!(get(&viewer, "/console/batches").await.status, StatusCode::NOT_FOUND, "no print pages for agencies");
+
+    // Fifty a screen, newest first, then the older ones: 120 live letters in all.
+    let mut seen = 0;
+    let mut path = "/console/letters".to_owned();
+    loop {
+        let page = get(&viewer, &path).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        seen += rows(&page.body);
+        let body = page.body.replace("&#x2f;", "/").replace("&amp;", "&");
+        match body
+            .find("href=\"/console/letters?before=")
+            .map(|at| body[at + 6..].split('"').next().unwrap().to_owned())
+        {
+            Some(next) => path = next,
+            None => break,
+        }
+    }
+    assert_eq!(seen, 120);
+    let first = get(&viewer, "/console/letters").await;
+    assert!(first.body.find("พท 0119").unwrap() < first.body.find("พท 0118").unwrap(), "newest first");
+    assert!(!first.body.contains("พท 0500") && !first.body.contains("พท 0600"), "no test or foreign letters");
+
+    // Searches: the start of a name or of a reference, status, channel, dates.
+    let count = |q: &'static str| {
+        let get = &get;
+        let viewer = viewer.clone();
+        async move {
+            let page = get(&viewer, &format!("/console/letters?{q}")).await;
+            assert_eq!(page.status, StatusCode::OK, "{q}: {}", page.body);
+            rows(&page.body)
+        }
+    };
+    assert_eq!(
+        count("q=%E0%B8%9C%E0%B8%B9%E0%B9%89%E0%B8%A3%E0%B8%B1%E0%B8%9A+%E0%B8%97%E0%B8%B5%E0%B9%88+7").await,
+        11,
+        "ผู้รับ ที่ 7, 70–79"
+    );
+    assert_eq!(count("q=%E0%B8%9E%E0%B8%97+0011").await, 1, "พท 0011");
+    assert_eq!(count("q=%25").await, 0, "a % is a character, not a wildcard");
+    assert_eq!(count("status=cancelled").await, 12);
+    assert_eq!(count("channel=digital").await, 40);
+    assert_eq!(count("status=cancelled&channel=digital").await, 4, "0, 30, 60, 90");
+    assert_eq!(count("from=2000-01-01&to=2999-12-31").await, 50, "a full screen");
+    assert_eq!(count("from=2999-01-01").await, 0);
+    let bad = get(&viewer, "/console/letters?status=lost&from=31-12-2569").await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.body.contains("สถานะไม่ถูกต้อง") && bad.body.contains("ปปปป-ดด-วว"), "{}", bad.body);
+
+    // Test letters only in test mode, and each letter only in its own mode and agency.
+    let test_page = get(&viewer, "/console/letters?mode=test").await;
+    assert_eq!(rows(&test_page.body), 1);
+    assert!(test_page.body.contains("พท 0500") && test_page.body.contains("โหมดทดสอบ"));
+    assert_eq!(get(&viewer, &format!("/console/letters/{test_letter}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(get(&viewer, &format!("/console/letters/{test_letter}?mode=test")).await.status, StatusCode::OK);
+    for path in [format!("/console/letters/{foreign}"), format!("/console/letters/{foreign}/proof.pdf")] {
+        assert_eq!(get(&sender, &path).await.status, StatusCode::NOT_FOUND, "{path}");
+    }
+
+    // Cancel: a viewer cannot; a sender can, once; a form without the token is refused.
+    let queued = all[11].letter_id;
+    let page = get(&sender, &format!("/console/letters/{queued}")).await;
+    assert!(page.body.contains("id=\"cancel\""));
+    assert!(!get(&viewer, &format!("/console/letters/{queued}")).await.body.contains("id=\"cancel\""));
+    let cancel = |cookie: &str, token: &str| {
+        let (app, cookie, body) = (w.app.clone(), cookie.to_owned(), form(&[("csrf", token)]));
+        async move {
+            send(&app, Method::POST, &format!("/console/letters/{queued}/cancel"), &[&cookie], Some(ORIGIN), &body)
+                .await
+        }
+    };
+    let viewer_token = get(&viewer, "/console/letters").await.csrf();
+    assert_eq!(cancel(&viewer, &viewer_token).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(cancel(&sender, "not the token").await.status, StatusCode::FORBIDDEN);
+    let done = cancel(&sender, &page.csrf()).await;
+    assert_eq!((done.status, done.location()), (StatusCode::SEE_OTHER, format!("/console/letters/{queued}").as_str()));
+    let again = cancel(&sender, &page.csrf()).await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert!(again.body.contains("ทำรายการนี้กับหนังสือในสถานะนี้ไม่ได้แล้ว"), "{}", again.body);
+    let mut conn = w.db.store.read().await.unwrap();
+    let scope = hybridpost_core::AgencyScope { agency_id: agency.agency_id, test: false };
+    let letter = letters::get_letter(&mut conn, scope, queued).await.unwrap().unwrap();
+    assert_eq!(letter.status, LetterStatus::Cancelled);
+    assert_eq!(letter.withdrawn.map(|w| w.0).as_deref(), Some("cancelled"), "its seal stops verifying");
+    let log = people::list_audit(&mut conn, Workplace::Agency(agency.agency_id), None, 20).await.unwrap();
+    assert!(log.iter().any(|a| a.action == "letter.cancel" && a.target.as_deref() == Some("พท 0011")), "{log:?}");
 }

@@ -8,10 +8,9 @@ use hybridpost_compose::LetterPdfError;
 use hybridpost_core::letter::CheckedLetter;
 use hybridpost_core::{Channel, ChannelReason, CitizenId, LetterId, LetterStatus, NewLetter};
 use hybridpost_keyring::{SealRequest, to_seal_date};
-use hybridpost_notify::outbox::queue_event_webhooks;
 use hybridpost_seal::{ContentDigest, DocumentType};
-use hybridpost_store::events::{self, NewEvent, Recorded};
-use hybridpost_store::letters::{self, LetterRecord, LetterSeal, TransitionFailure};
+use hybridpost_store::events::{self, NewEvent};
+use hybridpost_store::letters::{self, LetterRecord, LetterSeal};
 use hybridpost_store::{channels, idempotency, now_text};
 use hybridpost_web::problem::{ApiError, Problem};
 use hybridpost_web::{AgencyCaller, Download, IdPath, JsonBody, Page, RequestId, paging};
@@ -20,6 +19,7 @@ use sha2::{Digest, Sha256};
 
 use crate::AppState;
 use crate::events::Event;
+use crate::steps::{self, StepRefused};
 use crate::writer::{PreparedLetter, Written};
 
 /// Longest accepted `Idempotency-Key`.
@@ -458,48 +458,33 @@ pub(crate) async fn withdraw_letter(
     body: JsonBody<WithdrawRequest>,
 ) -> Result<Json<LetterSummary>, ApiError> {
     let reason = match body.value.reason {
-        WithdrawReason::Superseded => "superseded",
-        WithdrawReason::ReportedLost => "reported_lost",
+        WithdrawReason::Superseded => steps::WithdrawReason::Superseded,
+        WithdrawReason::ReportedLost => steps::WithdrawReason::ReportedLost,
     };
     let mut tx = state.store.begin().await?;
-    let mut record = letters::get_letter(&mut tx, caller.scope(), letter_id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no letter {letter_id}")))?;
-    if !record.status.is_out() {
-        return Err(ApiError::Conflict {
-            kind: "letter-not-out",
-            detail: format!(
-                "letter {letter_id} is {} and has not reached the recipient: it would still be printed and \
-                 posted; cancel it instead (POST /v1/letters/{letter_id}/cancel) while it is not yet in a print \
-                 batch",
-                record.status.as_str()
-            ),
-        });
-    }
-    let now = now_text();
-    if !letters::withdraw(&mut tx, letter_id, reason, &now).await? {
-        return Err(ApiError::Conflict {
-            kind: "letter-already-withdrawn",
-            detail: format!("letter {letter_id} is already withdrawn"),
-        });
-    }
-    let event = events::append_event(
-        &mut tx,
-        NewEvent {
-            agency_id: caller.agency_id,
-            letter_id,
-            kind: hybridpost_core::EventKind::Withdrawn,
-            status: record.status,
-            detail: Some(serde_json::json!({"reason": reason})),
-            request_id,
-        },
-    )
-    .await?;
-    queue_event_webhooks(&mut tx, &[event]).await?;
+    let record =
+        steps::withdraw(&mut tx, caller.scope(), letter_id, reason, request_id).await.map_err(|e| match e {
+            StepRefused::NotAllowed(detail) if detail.ends_with("already withdrawn") => {
+                ApiError::Conflict { kind: "letter-already-withdrawn", detail }
+            }
+            StepRefused::NotAllowed(detail) => ApiError::Conflict { kind: "letter-not-out", detail },
+            other => refused(other),
+        })?;
     tx.commit().await?;
-    record.withdrawn = Some((reason.to_owned(), now));
-    tracing::info!(letter.id = %letter_id, "letter {letter_id} withdrawn: {reason}");
     Ok(Json(LetterSummary::from(&record)))
+}
+
+/// A refused step as the API answers it.
+fn refused(e: StepRefused) -> ApiError {
+    match e {
+        StepRefused::NotFound(letter_id) => ApiError::NotFound(format!("no letter {letter_id}")),
+        StepRefused::NotAllowed(detail) => ApiError::Conflict { kind: "letter-not-cancellable", detail },
+        StepRefused::Changed => ApiError::Conflict {
+            kind: "letter-changed",
+            detail: "the letter changed while it was being cancelled; read it and try again".into(),
+        },
+        StepRefused::Store(e) => e.into(),
+    }
 }
 
 /// List the agency's letters, newest first.
@@ -543,34 +528,8 @@ pub(crate) async fn cancel_letter(
     IdPath(letter_id): IdPath<LetterId>,
     RequestId(request_id): RequestId,
 ) -> Result<Json<LetterSummary>, ApiError> {
-    let request_id = request_id.as_deref();
     let mut tx = state.store.begin().await?;
-    // Only a letter of the caller's agency and mode: a test key cannot cancel a live letter.
-    letters::get_letter(&mut tx, caller.scope(), letter_id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no letter {letter_id}")))?;
-    // A held letter's alarms end here, and its event says what held it (undone if refused).
-    let held = crate::held::release_for_cancel(&mut tx, letter_id).await?;
-    let result =
-        letters::transition(&mut tx, caller.agency_id, letter_id, LetterStatus::Cancelled, held, request_id).await;
-    let Recorded { value: mut record, events } = result.map_err(|e| match e {
-        TransitionFailure::NotFound => ApiError::NotFound(format!("no letter {letter_id}")),
-        TransitionFailure::NotAllowed(why) => {
-            ApiError::Conflict { kind: "letter-not-cancellable", detail: why.to_string() }
-        }
-        TransitionFailure::Store(e) if e.is_unique_violation() => ApiError::Conflict {
-            kind: "letter-changed",
-            detail: "the letter changed while it was being cancelled; read it and try again".into(),
-        },
-        TransitionFailure::Store(e) => e.into(),
-    })?;
-    queue_event_webhooks(&mut tx, &events).await?;
-    // Its seal stops verifying as genuine: a cancelled letter is withdrawn.
-    let now = now_text();
-    if letters::withdraw(&mut tx, letter_id, "cancelled", &now).await? {
-        record.withdrawn = Some(("cancelled".to_owned(), now));
-    }
+    let record = steps::cancel(&mut tx, caller.scope(), letter_id, request_id.as_deref()).await.map_err(refused)?;
     tx.commit().await?;
-    tracing::info!(letter.id = %letter_id, "letter {letter_id} cancelled");
     Ok(Json(LetterSummary::from(&record)))
 }

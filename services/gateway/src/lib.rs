@@ -7,6 +7,7 @@ mod documents;
 mod events;
 mod held;
 mod letters;
+pub mod steps;
 mod webhooks;
 mod writer;
 

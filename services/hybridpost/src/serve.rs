@@ -220,6 +220,7 @@ pub async fn build(config: &Config, roles: &[Role], public_url: &str) -> anyhow:
                     console_config(config, &public_url)?,
                     print_state.clone(),
                     intake_state.clone(),
+                    composer.clone(),
                 )?;
                 (hybridpost_console::router(state), None)
             }

@@ -86,13 +86,30 @@ async fn click_to(c: &Client, css: &str, path: &str) {
     wait_for_path(c, path).await;
 }
 
-/// Sets the password from a setup link; ends on Today.
-async fn set_password(c: &Client, link: &str, password: &str) {
+/// Sets the password from a setup link; ends on the person's first page (`lands_on`).
+async fn set_password(c: &Client, link: &str, password: &str, lands_on: &str) {
     c.goto(link).await.unwrap();
     c.find(Locator::Id("password")).await.unwrap().send_keys(password).await.unwrap();
     c.find(Locator::Id("confirm")).await.unwrap().send_keys(password).await.unwrap();
     press(c, Key::Enter).await;
-    wait_for_path(c, "/console/today").await;
+    wait_for_path(c, lands_on).await;
+}
+
+/// A GET with the browser's session cookie: the status and the body's bytes.
+async fn get_as(c: &Client, addr: std::net::SocketAddr, path: &str) -> (u16, Vec<u8>) {
+    use std::io::{Read, Write};
+    let cookie = c.get_named_cookie("hp_session").await.unwrap();
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncookie: hp_session={}\r\n\r\n",
+        cookie.value()
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).unwrap();
+    let status = std::str::from_utf8(&answer[9..12]).unwrap().parse().unwrap();
+    let split = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    (status, answer[split + 4..].to_vec())
 }
 
 /// The text of the page's `main`.
@@ -168,7 +185,7 @@ async fn an_operators_day_close_print_reprint_and_dispatch_by_scanning() {
 
     let driver = Driver::start().await;
     let c = driver.browser(Some(&downloads)).await;
-    set_password(&c, operator["setup_link"].as_str().unwrap(), "ไปรษณีย์สามเสน 2569").await;
+    set_password(&c, operator["setup_link"].as_str().unwrap(), "ไปรษณีย์สามเสน 2569", "/console/today").await;
     assert_eq!(c.find(Locator::Id("waiting")).await.unwrap().text().await.unwrap(), "3");
     check_page(&c, &axe, "today").await;
 
@@ -260,7 +277,7 @@ async fn an_operators_day_close_print_reprint_and_dispatch_by_scanning() {
 
     // Another site's person finds none of this site's pages.
     let other = driver.browser(None).await;
-    set_password(&other, stranger["setup_link"].as_str().unwrap(), "เชียงใหม่ 2569 ครับผม").await;
+    set_password(&other, stranger["setup_link"].as_str().unwrap(), "เชียงใหม่ 2569 ครับผม", "/console/today").await;
     for path in [
         batch_path.clone(),
         format!("{batch_path}/pdf"),
@@ -420,5 +437,75 @@ async fn an_operators_day_close_print_reprint_and_dispatch_by_scanning() {
     c.goto(&format!("{url}/console/today")).await.unwrap();
     assert_eq!(path_of(&c).await, "/console/sign-in");
     c.close().await.unwrap();
+
+    // The agency's clerk follows the letters in their own console: the list, a search by the
+    // recipient's name, the letter with its tracking number, the reply the post office assigned
+    // and the proof; then withdraws a letter reported lost.
+    let clerk = admin(
+        &data,
+        &env,
+        &url,
+        &[
+            "create-user",
+            "--email",
+            "clerk@phayathai.example",
+            "--name",
+            "สมศรี ธุรการ",
+            "--role",
+            "sender",
+            "--agency-id",
+            agency["agency_id"].as_str().unwrap(),
+        ],
+    );
+    let a = driver.browser(None).await;
+    set_password(&a, clerk["setup_link"].as_str().unwrap(), "สำนักงานเขตพญาไท 2569", "/console/letters").await;
+    assert_eq!(a.find_all(Locator::Css("tbody tr")).await.unwrap().len(), 3);
+    check_page(&a, &axe, "letters").await;
+    a.find(Locator::Id("q")).await.unwrap().send_keys(names[1]).await.unwrap();
+    press(&a, Key::Enter).await;
+    wait_for_path(&a, "/console/letters").await;
+    for _ in 0..50 {
+        if a.find_all(Locator::Css("tbody tr")).await.unwrap().len() == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let rows = a.find_all(Locator::Css("tbody tr")).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0].text().await.unwrap().contains(names[1]));
+    click_to(&a, "tbody tr a", &format!("/console/letters/{}", letters[1])).await;
+    let tracking = a.find(Locator::Id("tracking")).await.unwrap().text().await.unwrap();
+    assert!(tracking.ends_with("TH") && tracking.len() == 13, "{tracking}");
+    assert_eq!(a.find_all(Locator::Css("#replies li")).await.unwrap().len(), 1, "the reply assigned in review");
+    for kind in ["accepted", "printed", "dispatched", "reply_received"] {
+        assert!(
+            a.find(Locator::Css(&format!("#timeline li[data-kind='{kind}']"))).await.is_ok(),
+            "{kind} on the timeline"
+        );
+    }
+    check_page(&a, &axe, "letter").await;
+    let (status, proof) = get_as(&a, server.addr, &format!("/console/letters/{}/proof.pdf", letters[1])).await;
+    assert_eq!(status, 200);
+    let proof_path = dir.path().join("proof.pdf");
+    std::fs::write(&proof_path, &proof).unwrap();
+    tool("qpdf", &["--check", proof_path.to_str().unwrap()]);
+    let proof_text = String::from_utf8(tool("pdftotext", &[proof_path.to_str().unwrap(), "-"])).unwrap();
+    assert!(proof_text.contains(names[1]), "the proof is the letter: {proof_text}");
+    let reply_link = a.find(Locator::Css("#replies a")).await.unwrap().attr("href").await.unwrap().unwrap();
+    let (status, reply) = get_as(&a, server.addr, &reply_link.replace("&#x2f;", "/")).await;
+    assert_eq!(status, 200);
+    assert!(reply.starts_with(b"%PDF-"), "the reply's PDF");
+    // A letter that is out cannot be cancelled, only withdrawn.
+    assert!(a.find(Locator::Id("cancel")).await.is_err());
+    a.find(Locator::Css("#reason option[value='reported_lost']")).await.unwrap().click().await.unwrap();
+    a.find(Locator::Css("form[action$='/withdraw'] button")).await.unwrap().click().await.unwrap();
+    let status_after = a.wait().for_element(Locator::Css("main dl")).await.unwrap().text().await.unwrap();
+    assert!(status_after.contains("ผู้รับแจ้งว่าสูญหาย"), "{status_after}");
+    // Test letters are apart; the post office's pages do not exist for an agency.
+    a.goto(&format!("{url}/console/letters?mode=test")).await.unwrap();
+    a.find(Locator::Id("no-letters")).await.unwrap();
+    a.goto(&format!("{url}/console/batches")).await.unwrap();
+    assert!(main_text(&a).await.contains("ไม่พบหน้านี้"), "no print pages for agencies");
+    a.close().await.unwrap();
     drop(server);
 }

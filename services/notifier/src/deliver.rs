@@ -195,6 +195,7 @@ async fn digital_letter_context(state: &NotifierState, n: &Notification) -> anyh
         "link": format!("{}/d/{token}", state.config.public_url.trim_end_matches('/')),
         "paper_link": crate::links::paper_link(&state.secret, &state.config.public_url, letter_id),
         "expires_on": hybridpost_thai::format_thai_date(expires),
+        "expires_on_en": hybridpost_thai::format_english_date(expires),
     })))
 }
 

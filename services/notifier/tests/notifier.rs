@@ -401,9 +401,10 @@ async fn agency_notices_arrive_with_a_link_to_the_letter() {
     let outbox_dir = tempfile::tempdir().unwrap();
     let (letter_id, _) = h.send_letter().await;
     let mut tx = h.store.begin().await.unwrap();
+    let received_at = now_text();
     let notice = hybridpost_notify::outbox::AgencyNotice::ReplyReceived {
         sender_name: "นายสมชาย ใจดี".into(),
-        received_at: now_text(),
+        received_at: received_at.clone(),
     };
     let id = hybridpost_notify::outbox::queue_agency_notice(&mut tx, h.agency_id, letter_id, &notice)
         .await
@@ -415,8 +416,11 @@ async fn agency_notices_arrive_with_a_link_to_the_letter() {
     let mail = &inspect_eml(&[outbox_dir.path().join(format!("{id}@hybridpost.go.th.eml"))])[0];
     assert_eq!(mail["to"], "saraban@phayathai.example.go.th");
     let text = mail["parts"][0]["text"].as_str().unwrap();
-    assert!(text.contains(&format!("https://post.example.go.th/v1/letters/{letter_id}")), "{text}");
+    // The letter's page in the agency console, and the time as each half's reader reads it.
+    assert!(text.contains(&format!("https://post.example.go.th/console/letters/{letter_id}")), "{text}");
     assert!(text.contains("มท 0808.2/ว 1234"));
+    assert!(text.contains(" เวลา ") && text.contains(" น.") && text.contains("(Bangkok time)"), "{text}");
+    assert!(!text.contains(&received_at), "no machine time: {text}");
 }
 
 fn http_get_json(port: u16, path: &str) -> Value {

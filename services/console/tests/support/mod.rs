@@ -44,5 +44,6 @@ pub fn console_state(store: &Store, config: ConsoleConfig, blobs_dir: &std::path
         reply_key: hybridpost_seal::ReplyKey::generate(),
         config: Arc::new(hybridpost_intake::IntakeConfig::default()),
     };
-    ConsoleState::new(store.clone(), config, print, intake).expect("the console's settings work")
+    let composer = hybridpost_compose::Composer::new(intake.keyring.clone(), config.public_url.clone());
+    ConsoleState::new(store.clone(), config, print, intake, composer).expect("the console's settings work")
 }

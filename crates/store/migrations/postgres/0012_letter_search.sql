@@ -1,0 +1,6 @@
+-- The recipient's name as the agency console searches it (lower case, from the start), beside
+-- the letter's reference; set when a letter is stored.
+alter table letter add column search_name text not null default '';
+update letter set search_name = lower(coalesce(content::jsonb #>> '{recipient,name}', ''));
+-- text_pattern_ops: a prefix LIKE uses the index whatever the database's collation.
+create index letter_agency_search_idx on letter (agency_id, test, search_name text_pattern_ops);
