@@ -871,18 +871,36 @@ pub struct SiteReturn {
     pub agency_name: String,
 }
 
-/// Letters returned to `site` (scanned there as returns) since `since`, newest first, at most
-/// `limit`.
-pub async fn site_returns(conn: &mut AnyConnection, site: SiteId, since: &str, limit: i64) -> Result<Vec<SiteReturn>> {
+/// Whose returns: a print site's (scanned there), or an agency's live letters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReturnsOf {
+    /// Letters scanned as returns at this site.
+    Site(SiteId),
+    /// This agency's letters (live ones: test letters are never posted).
+    Agency(AgencyId),
+}
+
+/// Letters returned (scanned as returns) since `since`, newest first, at most `limit`: those
+/// of a site or of an agency.
+pub async fn returns_since(
+    conn: &mut AnyConnection,
+    of: ReturnsOf,
+    since: &str,
+    limit: i64,
+) -> Result<Vec<SiteReturn>> {
+    let (inner, outer, id) = match of {
+        ReturnsOf::Site(site) => ("and b.site_id = $1", "", site.to_string()),
+        ReturnsOf::Agency(agency) => ("", "where l.agency_id = $1 and l.test = 0", agency.to_string()),
+    };
     let rows = sqlx::query(&format!(
         "select {}, r.returned_at, r.reason, a.name as agency_name from (select p.letter_id, \
          min(p.created_at) as returned_at, min(b.return_reason) as reason from scan_page p \
-         join scan_batch b on b.scan_id = p.scan_id where b.site_id = $1 and p.outcome = 'returned' \
+         join scan_batch b on b.scan_id = p.scan_id where p.outcome = 'returned' {inner} \
          and p.created_at >= $2 group by p.letter_id) r join letter l on l.letter_id = r.letter_id \
-         join agency a on a.agency_id = l.agency_id order by r.returned_at desc, l.letter_id limit $3",
+         join agency a on a.agency_id = l.agency_id {outer} order by r.returned_at desc, l.letter_id limit $3",
         prefixed(crate::letters::COLUMNS, "l")
     ))
-    .bind(site.to_string())
+    .bind(id)
     .bind(since)
     .bind(limit)
     .fetch_all(conn)
@@ -898,4 +916,91 @@ pub async fn site_returns(conn: &mut AnyConnection, site: SiteId, since: &str, l
             })
         })
         .collect()
+}
+
+/// A reply as an agency's inbox lists it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InboxReply {
+    /// The reply.
+    pub reply: ReplyRecord,
+    /// Its letter's reference.
+    pub reference: String,
+    /// Its letter's recipient.
+    pub recipient_name: String,
+    /// When it was marked handled.
+    pub handled_at: Option<String>,
+    /// Who marked it handled (their name).
+    pub handled_by: Option<String>,
+    /// What they noted.
+    pub handled_note: Option<String>,
+}
+
+/// The agency's replies to letters of the caller's mode, handled or not, newest first, older
+/// than `before` when given.
+pub async fn agency_inbox(
+    conn: &mut AnyConnection,
+    scope: AgencyScope,
+    handled: bool,
+    before: Option<ReplyId>,
+    limit: i64,
+) -> Result<Vec<InboxReply>> {
+    let state = if handled { "r.handled_at is not null" } else { "r.handled_at is null" };
+    let before_clause = if before.is_some() { "and r.reply_id < $4" } else { "and $4 = ''" };
+    let rows = sqlx::query(&format!(
+        "select {}, r.handled_at, r.handled_note, l.reference, l.content, p.name as handled_by_name from reply r \
+         join letter l on l.letter_id = r.letter_id left join person p on p.person_id = r.handled_by \
+         where r.agency_id = $1 and l.test = $2 and {state} {before_clause} order by r.reply_id desc limit $3",
+        prefixed(REPLY_COLUMNS, "r")
+    ))
+    .bind(scope.agency_id.to_string())
+    .bind(crate::flag(scope.test))
+    .bind(limit)
+    .bind(before.map(|b| b.to_string()).unwrap_or_default())
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let content: String = r.try_get("content")?;
+            let content: serde_json::Value =
+                serde_json::from_str(&content).map_err(|e| StoreError::Corrupt(format!("letter content: {e}")))?;
+            Ok(InboxReply {
+                reply: reply_from_row(r)?,
+                reference: r.try_get("reference")?,
+                recipient_name: content
+                    .pointer("/recipient/name")
+                    .and_then(|n| n.as_str())
+                    .unwrap_or_default()
+                    .to_owned(),
+                handled_at: r.try_get("handled_at")?,
+                handled_by: r.try_get("handled_by_name")?,
+                handled_note: r.try_get("handled_note")?,
+            })
+        })
+        .collect()
+}
+
+/// Marks one of the agency's replies handled by `person`, with an optional note; false when it
+/// is not the agency's (in the caller's mode) or was already handled.
+pub async fn mark_reply_handled(
+    conn: &mut AnyConnection,
+    scope: AgencyScope,
+    reply_id: ReplyId,
+    person: hybridpost_core::PersonId,
+    note: Option<&str>,
+    now: &str,
+) -> Result<bool> {
+    let n = sqlx::query(
+        "update reply set handled_at = $1, handled_by = $2, handled_note = $3 where reply_id = $4 and agency_id = $5 \
+         and handled_at is null and exists (select 1 from letter l where l.letter_id = reply.letter_id and l.test = $6)",
+    )
+    .bind(now)
+    .bind(person.to_string())
+    .bind(note)
+    .bind(reply_id.to_string())
+    .bind(scope.agency_id.to_string())
+    .bind(crate::flag(scope.test))
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
 }

@@ -32,6 +32,7 @@ mod oidc;
 mod pages;
 mod password;
 pub mod people;
+mod replies;
 mod returns;
 mod review;
 mod scans;
@@ -191,7 +192,9 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/console/letters/{letter_id}", get(letters::letter_page))
         .route("/console/letters/{letter_id}/proof.pdf", get(letters::proof))
         .route("/console/letters/{letter_id}/{step}", post(letters::step))
+        .route("/console/replies", get(replies::inbox_page))
         .route("/console/replies/{reply_id}/pdf", get(letters::reply_pdf))
+        .route("/console/replies/{reply_id}/handled", post(replies::mark_handled))
         .route("/console/returns", get(returns::returns_page))
         .route("/console/returns.csv", get(returns::returns_csv))
         .route("/console/people", get(staff::people_page).post(staff::add_person))

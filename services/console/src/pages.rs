@@ -21,6 +21,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("account.html", include_str!("../../../templates/console/account.html")),
     ("letters.html", include_str!("../../../templates/console/letters.html")),
     ("letter.html", include_str!("../../../templates/console/letter.html")),
+    ("replies.html", include_str!("../../../templates/console/replies.html")),
     ("today.html", include_str!("../../../templates/console/today.html")),
     ("batches.html", include_str!("../../../templates/console/batches.html")),
     ("batch.html", include_str!("../../../templates/console/batch.html")),
@@ -291,7 +292,7 @@ mod tests {
                 "returns.html",
                 serde_json::json!({"me": me, "csrf": "t", "path": "/console/returns", "days": 30,
                     "periods": [7, 30, 90], "more": true,
-                    "rows": [{"at": "4 ธ.ค. 69", "reference": "มท 1", "agency": "ก", "recipient": "ข",
+                    "rows": [{"at": "4 ธ.ค. 69", "reference": "มท 1", "agency": "ก", "id": "l", "recipient": "ข",
                               "postcode": "10400", "reason": "ย้าย"}]}),
             ),
             (
@@ -324,6 +325,13 @@ mod tests {
             ("review_empty.html", serde_json::json!({"me": me, "csrf": "t", "path": "/console/review"})),
             ("sign_in_code.html", serde_json::json!({"csrf": "t", "error": "ผิด", "error_en": "wrong"})),
             ("oidc_done.html", serde_json::json!({})),
+            (
+                "replies.html",
+                serde_json::json!({"me": me, "csrf": "t", "path": "/console/replies", "handled": false,
+                    "older": "r", "may_handle": true,
+                    "replies": [{"id": "r", "letter": "l", "reference": "มท 1", "recipient": "ก", "at": "4 ธ.ค. 69",
+                                 "pages": 2, "handled_at": null, "handled_by": null, "note": null}]}),
+            ),
             (
                 "letters.html",
                 serde_json::json!({"me": me, "csrf": "t", "path": "/console/letters", "test": true,

@@ -1,9 +1,11 @@
-//! Letters returned to the site, with their reasons, on a page and as CSV for a spreadsheet.
+//! Returned letters with their reasons, on a page and as CSV for a spreadsheet: for a site's
+//! people, the letters scanned back there; for an agency's people, their agency's letters.
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use hybridpost_store::scan::{self, SiteReturn};
+use hybridpost_core::Workplace;
+use hybridpost_store::scan::{self, ReturnsOf, SiteReturn};
 use serde::Deserialize;
 
 use crate::batches::{site_of, when};
@@ -28,11 +30,14 @@ impl Period {
 }
 
 async fn load(state: &ConsoleState, me: &SignedIn, days: i64, limit: i64) -> Result<Vec<SiteReturn>, Response> {
-    let site = site_of(me)?;
+    let of = match me.person.workplace {
+        Workplace::Site(_) => ReturnsOf::Site(site_of(me)?),
+        Workplace::Agency(agency) => ReturnsOf::Agency(agency),
+    };
     let since = hybridpost_store::timestamp_text(time::OffsetDateTime::now_utc() - time::Duration::days(days));
     let found = async {
         let mut conn = state.store.read().await?;
-        scan::site_returns(&mut conn, site, &since, limit).await
+        scan::returns_since(&mut conn, of, &since, limit).await
     }
     .await;
     found.map_err(|e| {
@@ -61,6 +66,7 @@ pub(crate) async fn returns_page(State(state): State<ConsoleState>, me: SignedIn
         .map(|r| {
             serde_json::json!({
                 "at": when(&r.returned_at, me.lang), "reference": r.letter.reference, "agency": r.agency_name,
+                "id": r.letter.letter_id.to_string(),
                 "recipient": r.letter.recipient_name(), "postcode": r.letter.postcode, "reason": reason_text(r, me.lang),
             })
         })

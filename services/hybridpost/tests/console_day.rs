@@ -501,6 +501,25 @@ async fn an_operators_day_close_print_reprint_and_dispatch_by_scanning() {
     a.find(Locator::Css("form[action$='/withdraw'] button")).await.unwrap().click().await.unwrap();
     let status_after = a.wait().for_element(Locator::Css("main dl")).await.unwrap().text().await.unwrap();
     assert!(status_after.contains("ผู้รับแจ้งว่าสูญหาย"), "{status_after}");
+    // The replies inbox: the reply waits there until the clerk marks it handled, with a note;
+    // then it is listed as handled, by whom.
+    click_to(&a, "nav.menu a[href='/console/replies']", "/console/replies").await;
+    let waiting = a.find_all(Locator::Css("#inbox tbody tr")).await.unwrap();
+    assert_eq!(waiting.len(), 1);
+    assert!(waiting[0].text().await.unwrap().contains("มท 0808.2/ว 101"));
+    check_page(&a, &axe, "replies").await;
+    a.find(Locator::Css("#inbox input[name=note]")).await.unwrap().send_keys("โทรแจ้งผู้ยื่นคำขอแล้ว").await.unwrap();
+    a.find(Locator::Css("#inbox form button")).await.unwrap().click().await.unwrap();
+    a.wait().for_element(Locator::Id("inbox-empty")).await.unwrap();
+    a.goto(&format!("{url}/console/replies?handled=1")).await.unwrap();
+    let handled = a.find(Locator::Css("#inbox tbody tr")).await.unwrap().text().await.unwrap();
+    assert!(handled.contains("สมศรี ธุรการ") && handled.contains("โทรแจ้งผู้ยื่นคำขอแล้ว"), "{handled}");
+    // The returns report: envelope 1 came back, with its reason.
+    click_to(&a, "nav.menu a[href='/console/returns']", "/console/returns").await;
+    let returned = a.find(Locator::Css("table.list tbody")).await.unwrap().text().await.unwrap();
+    assert!(returned.contains(names[0]) && returned.contains("ย้าย"), "{returned}");
+    assert_eq!(a.find_all(Locator::Css("table.list tbody tr")).await.unwrap().len(), 1);
+    check_page(&a, &axe, "agency-returns").await;
     // Test letters are apart; the post office's pages do not exist for an agency.
     a.goto(&format!("{url}/console/letters?mode=test")).await.unwrap();
     a.find(Locator::Id("no-letters")).await.unwrap();
