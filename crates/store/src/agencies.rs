@@ -301,6 +301,56 @@ pub async fn revoke_api_key(conn: &mut AnyConnection, key_id: &str, revoked_at: 
     Ok(n == 1)
 }
 
+/// An agency's API key as its settings list it (never the key itself, which is not stored).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiKeyInfo {
+    /// Its id.
+    pub key_id: String,
+    /// Its first characters, to tell keys apart.
+    pub key_prefix: String,
+    /// A test key.
+    pub test: bool,
+    /// When it was made.
+    pub created_at: String,
+    /// When it was revoked.
+    pub revoked_at: Option<String>,
+}
+
+/// The agency's keys, newest first.
+pub async fn list_agency_keys(conn: &mut AnyConnection, agency_id: AgencyId) -> Result<Vec<ApiKeyInfo>> {
+    let rows = sqlx::query(
+        "select key_id, key_prefix, test, created_at, revoked_at from api_key where agency_id = $1 \
+         order by created_at desc, key_id desc",
+    )
+    .bind(agency_id.to_string())
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ApiKeyInfo {
+                key_id: r.try_get("key_id")?,
+                key_prefix: r.try_get("key_prefix")?,
+                test: r.try_get::<i64, _>("test")? != 0,
+                created_at: r.try_get("created_at")?,
+                revoked_at: r.try_get("revoked_at")?,
+            })
+        })
+        .collect()
+}
+
+/// Revokes one of the agency's keys; false when the agency has no live key with that id.
+pub async fn revoke_agency_key(conn: &mut AnyConnection, agency_id: AgencyId, key_id: &str, at: &str) -> Result<bool> {
+    let n =
+        sqlx::query("update api_key set revoked_at = $1 where key_id = $2 and agency_id = $3 and revoked_at is null")
+            .bind(at)
+            .bind(key_id)
+            .bind(agency_id.to_string())
+            .execute(conn)
+            .await?
+            .rows_affected();
+    Ok(n == 1)
+}
+
 /// Finds the live (not revoked) key with this hash.
 pub async fn find_api_key(conn: &mut AnyConnection, key_hash: &str) -> Result<Option<ApiKeyRecord>> {
     let row = sqlx::query(

@@ -38,6 +38,7 @@ mod review;
 mod scans;
 mod second_step;
 mod session;
+mod settings;
 mod signin;
 mod staff;
 mod today;
@@ -195,6 +196,10 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/console/replies", get(replies::inbox_page))
         .route("/console/replies/{reply_id}/pdf", get(letters::reply_pdf))
         .route("/console/replies/{reply_id}/handled", post(replies::mark_handled))
+        .route("/console/settings", get(settings::settings_page))
+        .route("/console/settings/contact", post(settings::set_contact))
+        .route("/console/settings/keys", post(settings::create_key))
+        .route("/console/settings/keys/{key_id}/revoke", post(settings::revoke_key))
         .route("/console/returns", get(returns::returns_page))
         .route("/console/returns.csv", get(returns::returns_csv))
         .route("/console/people", get(staff::people_page).post(staff::add_person))
@@ -264,6 +269,7 @@ pub(crate) fn me_context(me: &SignedIn) -> serde_json::Value {
     serde_json::json!({
         "name": me.person.name, "role": role, "supervisor": me.person.role.manages_people(),
         "agency": matches!(me.person.workplace, hybridpost_core::Workplace::Agency(_)),
+        "admin": me.person.role == hybridpost_core::PersonRole::Admin,
     })
 }
 

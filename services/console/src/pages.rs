@@ -22,6 +22,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("letters.html", include_str!("../../../templates/console/letters.html")),
     ("letter.html", include_str!("../../../templates/console/letter.html")),
     ("replies.html", include_str!("../../../templates/console/replies.html")),
+    ("settings.html", include_str!("../../../templates/console/settings.html")),
     ("today.html", include_str!("../../../templates/console/today.html")),
     ("batches.html", include_str!("../../../templates/console/batches.html")),
     ("batch.html", include_str!("../../../templates/console/batch.html")),
@@ -228,7 +229,7 @@ mod tests {
     /// variables make a misspelt or missing name fail here.
     #[test]
     fn every_page_renders_in_both_languages() {
-        let me = serde_json::json!({"name": "สมหญิง ใจดี", "role": "operator", "supervisor": false, "agency": false});
+        let me = serde_json::json!({"name": "สมหญิง ใจดี", "role": "operator", "supervisor": false, "agency": false, "admin": false});
         let batch = serde_json::json!({
             "id": "b", "status": "ready", "status_name": "พร้อมพิมพ์", "letters": "2", "pages": "4", "sheets": "3",
             "created": "4 ธ.ค. 69 10:00 น.", "rendered": "4 ธ.ค. 69 10:01 น.", "printed": null, "dispatched": null,
@@ -325,6 +326,12 @@ mod tests {
             ("review_empty.html", serde_json::json!({"me": me, "csrf": "t", "path": "/console/review"})),
             ("sign_in_code.html", serde_json::json!({"csrf": "t", "error": "ผิด", "error_en": "wrong"})),
             ("oidc_done.html", serde_json::json!({})),
+            (
+                "settings.html",
+                serde_json::json!({"me": me, "csrf": "t", "path": "/console/settings", "agency": "ก", "contact": "a@b",
+                    "contact_error": "ผิด", "created": {"key": "hpk_x", "test": true},
+                    "keys": [{"id": "k", "prefix": "hpk_ab", "test": false, "created": "4 ธ.ค. 69", "revoked": null}]}),
+            ),
             (
                 "replies.html",
                 serde_json::json!({"me": me, "csrf": "t", "path": "/console/replies", "handled": false,

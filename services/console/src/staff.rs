@@ -79,7 +79,7 @@ async fn render_people(
             "csrf": me.session.csrf_token,
             "path": "/console/people",
             "people": listed.iter().map(|p| person_view(p, me)).collect::<Vec<_>>(),
-            "form": {"email": form.email, "name": form.name, "role": if form.role.is_empty() { "operator" } else { form.role.as_str() }},
+            "form": {"email": form.email, "name": form.name, "role": if !form.role.is_empty() { form.role.as_str() } else if matches!(me.person.workplace, hybridpost_core::Workplace::Agency(_)) { "sender" } else { "operator" }},
             "error": error,
             "created": created.map(|c| serde_json::json!({
                 "name": c.person.name, "email": c.person.email, "link": c.setup_link,
@@ -222,6 +222,9 @@ fn action_name(action: &str, lang: Lang) -> &str {
         "letter.cancel" => ("ยกเลิกหนังสือ", "cancelled a letter"),
         "letter.withdraw" => ("เพิกถอนหนังสือ", "withdrew a letter"),
         "reply.handled" => ("ดำเนินการหนังสือตอบกลับแล้ว", "handled a reply"),
+        "agency.contact" => ("เปลี่ยนอีเมลติดต่อ", "changed the contact e-mail"),
+        "apikey.create" => ("สร้างคีย์ API", "made an API key"),
+        "apikey.revoke" => ("ยกเลิกคีย์ API", "revoked an API key"),
         "password.set" => ("ตั้งรหัสผ่าน", "set a password"),
         "person.create" => ("เพิ่มผู้ใช้", "added a person"),
         "person.reset" => ("ออกลิงก์ตั้งรหัสผ่านใหม่", "gave a new set-password link"),

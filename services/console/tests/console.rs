@@ -753,3 +753,98 @@ async fn an_agencys_people_search_page_and_act_on_their_own_letters_only() {
     let log = people::list_audit(&mut conn, Workplace::Agency(agency.agency_id), None, 20).await.unwrap();
     assert!(log.iter().any(|a| a.action == "letter.cancel" && a.target.as_deref() == Some("พท 0011")), "{log:?}");
 }
+
+#[tokio::test]
+async fn an_agency_admin_sets_the_contact_and_makes_and_revokes_keys_and_no_one_else_can() {
+    let w = world().await;
+    let (agency, elsewhere) = (Agency::new("สำนักงานเขตพญาไท"), Agency::new("เทศบาลนครเชียงใหม่"));
+    let mut tx = w.db.store.begin().await.unwrap();
+    agencies::insert_agency(&mut tx, &agency).await.unwrap();
+    agencies::insert_agency(&mut tx, &elsewhere).await.unwrap();
+    tx.commit().await.unwrap();
+    let admin = agency_person(&w, agency.agency_id, "admin@phayathai.example", PersonRole::Admin).await;
+    let sender = agency_person(&w, agency.agency_id, "sender@phayathai.example", PersonRole::Sender).await;
+    let foreign = agency_person(&w, elsewhere.agency_id, "admin@chiangmai.example", PersonRole::Admin).await;
+    let operator = person_with_password(&w, "op@post.example", w.site, "ไปรษณีย์ 2569 ครับ").await;
+    for who in [&sender, &operator] {
+        assert_eq!(
+            send(&w.app, Method::GET, "/console/settings", &[who], None, "").await.status,
+            StatusCode::NOT_FOUND
+        );
+    }
+    let page = send(&w.app, Method::GET, "/console/settings", &[&admin], None, "").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let token = page.csrf();
+    let post = |cookie: &str, path: &str, body: String| {
+        let (app, cookie, path) = (w.app.clone(), cookie.to_owned(), path.to_owned());
+        async move { send(&app, Method::POST, &path, &[&cookie], Some(ORIGIN), &body).await }
+    };
+
+    // The contact e-mail: a bad one is said next to the field; a good one is kept.
+    let bad =
+        post(&admin, "/console/settings/contact", form(&[("csrf", &token), ("contact", "saraban at phayathai")])).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.body.contains("id=\"contact-error\"") && bad.body.contains("saraban at phayathai"));
+    let good =
+        post(&admin, "/console/settings/contact", form(&[("csrf", &token), ("contact", "saraban@phayathai.example")]))
+            .await;
+    assert_eq!(good.status, StatusCode::SEE_OTHER);
+    let mut conn = w.db.store.read().await.unwrap();
+    let stored = agencies::get_agency(&mut conn, agency.agency_id).await.unwrap().unwrap();
+    assert_eq!(stored.contact_email.as_deref(), Some("saraban@phayathai.example"));
+    drop(conn);
+
+    // A test key, shown once, works for test letters; revoked, it does not; another agency's
+    // admin cannot revoke it.
+    let made = post(&admin, "/console/settings/keys", form(&[("csrf", &token), ("mode", "test")])).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    let needle = "id=\"new-key\" class=\"mono wide\" readonly value=\"";
+    let at = made.body.find(needle).unwrap() + needle.len();
+    let key = made.body[at..].split('"').next().unwrap().to_owned();
+    assert!(key.starts_with("hpk_test_"), "{key}");
+    let hash = hybridpost_web::auth::hash_api_key(&key);
+    let mut conn = w.db.store.read().await.unwrap();
+    let record = agencies::find_api_key(&mut conn, &hash).await.unwrap().expect("the new key works");
+    assert_eq!(record.principal, agencies::Principal::Agency { agency_id: agency.agency_id, test: true });
+    drop(conn);
+    let again = send(&w.app, Method::GET, "/console/settings", &[&admin], None, "").await;
+    assert!(!again.body.contains(&key), "the key is shown once");
+    let revoke = format!("/console/settings/keys/{}/revoke", record.key_id);
+    let foreign_token = send(&w.app, Method::GET, "/console/settings", &[&foreign], None, "").await.csrf();
+    assert_eq!(post(&foreign, &revoke, form(&[("csrf", &foreign_token)])).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(post(&sender, &revoke, form(&[("csrf", &token)])).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(post(&admin, &revoke, form(&[("csrf", &token)])).await.status, StatusCode::SEE_OTHER);
+    let mut conn = w.db.store.read().await.unwrap();
+    assert_eq!(agencies::find_api_key(&mut conn, &hash).await.unwrap(), None, "revoked");
+    let log = people::list_audit(&mut conn, Workplace::Agency(agency.agency_id), None, 20).await.unwrap();
+    for action in ["agency.contact", "apikey.create", "apikey.revoke"] {
+        assert!(log.iter().any(|a| a.action == action), "{action} in {log:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_agency_admin_adds_people_with_agency_roles_only() {
+    let w = world().await;
+    let agency = Agency::new("สำนักงานเขตพญาไท");
+    let mut tx = w.db.store.begin().await.unwrap();
+    agencies::insert_agency(&mut tx, &agency).await.unwrap();
+    tx.commit().await.unwrap();
+    let admin = agency_person(&w, agency.agency_id, "admin@phayathai.example", PersonRole::Admin).await;
+    let page = send(&w.app, Method::GET, "/console/people", &[&admin], None, "").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("ผู้ใช้งานของหน่วยงานนี้") && page.body.contains("value=\"sender\" checked"));
+    assert!(!page.body.contains("value=\"operator\""), "no post-office roles offered to an agency");
+    let add = |role: &'static str, email: &'static str| {
+        let (app, admin, token) = (w.app.clone(), admin.clone(), page.csrf());
+        async move {
+            let body = form(&[("csrf", &token), ("name", "สมใจ ส่งหนังสือ"), ("email", email), ("role", role)]);
+            send(&app, Method::POST, "/console/people", &[&admin], Some(ORIGIN), &body).await
+        }
+    };
+    assert_eq!(add("sender", "sender@phayathai.example").await.status, StatusCode::CREATED);
+    assert_eq!(add("operator", "op@phayathai.example").await.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let mut conn = w.db.store.read().await.unwrap();
+    let added = people::find_by_email(&mut conn, "sender@phayathai.example").await.unwrap().unwrap();
+    assert_eq!((added.workplace, added.role), (Workplace::Agency(agency.agency_id), PersonRole::Sender));
+    assert_eq!(people::find_by_email(&mut conn, "op@phayathai.example").await.unwrap(), None);
+}

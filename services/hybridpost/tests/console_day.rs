@@ -526,5 +526,34 @@ async fn an_operators_day_close_print_reprint_and_dispatch_by_scanning() {
     a.goto(&format!("{url}/console/batches")).await.unwrap();
     assert!(main_text(&a).await.contains("ไม่พบหน้านี้"), "no print pages for agencies");
     a.close().await.unwrap();
+
+    // The agency's admin makes a live API key in Settings; the API takes it at once.
+    let boss = admin(
+        &data,
+        &env,
+        &url,
+        &[
+            "create-user",
+            "--email",
+            "admin@phayathai.example",
+            "--name",
+            "สมปอง หัวหน้า",
+            "--role",
+            "admin",
+            "--agency-id",
+            agency["agency_id"].as_str().unwrap(),
+        ],
+    );
+    let b = driver.browser(None).await;
+    set_password(&b, boss["setup_link"].as_str().unwrap(), "หัวหน้าสำนักงาน 2569", "/console/letters").await;
+    click_to(&b, "nav.menu a[href='/console/settings']", "/console/settings").await;
+    check_page(&b, &axe, "settings").await;
+    b.find(Locator::Id("new-live-key")).await.unwrap().click().await.unwrap();
+    let new_key = b.wait().for_element(Locator::Id("new-key")).await.unwrap().prop("value").await.unwrap().unwrap();
+    check_page(&b, &axe, "settings-key").await;
+    let (status, body) = http(server.addr, "GET", "/v1/letters", Some(&new_key), None);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["items"].as_array().unwrap().len(), 3);
+    b.close().await.unwrap();
     drop(server);
 }
