@@ -26,6 +26,7 @@ pub mod print;
 pub mod scan;
 pub mod signing_keys;
 pub mod testing;
+pub mod usage;
 pub mod verify;
 
 use std::time::Duration;

@@ -42,6 +42,7 @@ mod settings;
 mod signin;
 mod staff;
 mod today;
+mod usage;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -198,6 +199,9 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/console/replies/{reply_id}/handled", post(replies::mark_handled))
         .route("/console/settings", get(settings::settings_page))
         .route("/console/settings/contact", post(settings::set_contact))
+        .route("/console/settings/prices", post(settings::set_prices))
+        .route("/console/usage", get(usage::usage_page))
+        .route("/console/usage.csv", get(usage::usage_csv))
         .route("/console/settings/keys", post(settings::create_key))
         .route("/console/settings/keys/{key_id}/revoke", post(settings::revoke_key))
         .route("/console/returns", get(returns::returns_page))

@@ -23,6 +23,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("letter.html", include_str!("../../../templates/console/letter.html")),
     ("replies.html", include_str!("../../../templates/console/replies.html")),
     ("settings.html", include_str!("../../../templates/console/settings.html")),
+    ("usage.html", include_str!("../../../templates/console/usage.html")),
     ("today.html", include_str!("../../../templates/console/today.html")),
     ("batches.html", include_str!("../../../templates/console/batches.html")),
     ("batch.html", include_str!("../../../templates/console/batch.html")),
@@ -327,9 +328,17 @@ mod tests {
             ("sign_in_code.html", serde_json::json!({"csrf": "t", "error": "ผิด", "error_en": "wrong"})),
             ("oidc_done.html", serde_json::json!({})),
             (
+                "usage.html",
+                serde_json::json!({"me": me, "csrf": "t", "path": "/console/usage", "priced": true,
+                    "statuses": ["นำจ่ายแล้ว"], "prices": {"letter": "3.50", "sheet": null, "email": "0.25"},
+                    "rows": [{"month": "ธ.ค. 2569", "code": "2026-12", "letters": "1,000", "print": "900", "digital": "100",
+                              "statuses": ["5"], "pages": "2,000", "sheets": "1,000", "emails": "100", "cost": "3,525.00"}]}),
+            ),
+            (
                 "settings.html",
                 serde_json::json!({"me": me, "csrf": "t", "path": "/console/settings", "agency": "ก", "contact": "a@b",
                     "contact_error": "ผิด", "created": {"key": "hpk_x", "test": true},
+                    "prices": {"letter": "3.50", "sheet": "", "email": "0.25"}, "prices_error": "ผิด",
                     "keys": [{"id": "k", "prefix": "hpk_ab", "test": false, "created": "4 ธ.ค. 69", "revoked": null}]}),
             ),
             (

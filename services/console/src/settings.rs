@@ -14,6 +14,7 @@ use serde::Deserialize;
 use crate::batches::when;
 use crate::letters::agency_of;
 use crate::pages;
+use crate::usage::{baht, parse_baht};
 use crate::{ConsoleState, SignedIn, me_context, see_other};
 
 fn admin_of(me: &SignedIn) -> Result<AgencyId, Response> {
@@ -36,16 +37,37 @@ async fn render(
     contact_typed: Option<&str>,
     created: Option<NewKey>,
 ) -> Response {
+    render_with(state, me, agency_id, status, contact_error, contact_typed, created, None).await
+}
+
+/// Prices as typed, with what is wrong with them.
+struct TypedPrices<'a> {
+    form: &'a PricesForm,
+    error: &'a str,
+}
+
+#[expect(clippy::too_many_arguments, reason = "each form's typed values and error go back to the one page")]
+async fn render_with(
+    state: &ConsoleState,
+    me: &SignedIn,
+    agency_id: AgencyId,
+    status: StatusCode,
+    contact_error: Option<&str>,
+    contact_typed: Option<&str>,
+    created: Option<NewKey>,
+    typed_prices: Option<TypedPrices<'_>>,
+) -> Response {
     let found: hybridpost_store::Result<_> = async {
         let mut conn = state.store.read().await?;
         let agency = agencies::get_agency(&mut conn, agency_id).await?;
         let keys = agencies::list_agency_keys(&mut conn, agency_id).await?;
-        Ok((agency, keys))
+        let prices = hybridpost_store::usage::agency_prices(&mut conn, agency_id).await?;
+        Ok((agency, keys, prices))
     }
     .await;
-    let (agency, keys) = match found {
-        Ok((Some(agency), keys)) => (agency, keys),
-        Ok((None, _)) => return pages::not_found(),
+    let (agency, keys, prices) = match found {
+        Ok((Some(agency), keys, prices)) => (agency, keys, prices),
+        Ok((None, _, _)) => return pages::not_found(),
         Err(e) => {
             tracing::error!("cannot read an agency's settings: {e}");
             return pages::unavailable(me.lang);
@@ -68,6 +90,12 @@ async fn render(
             "contact": contact_typed.map(str::to_owned).or(agency.contact_email).unwrap_or_default(),
             "contact_error": contact_error, "keys": keys,
             "created": created.map(|c| serde_json::json!({"key": c.key, "test": c.test})),
+            "prices": match &typed_prices {
+                Some(t) => serde_json::json!({"letter": t.form.letter, "sheet": t.form.sheet, "email": t.form.email}),
+                None => serde_json::json!({"letter": prices.letter.map(baht).unwrap_or_default(),
+                    "sheet": prices.sheet.map(baht).unwrap_or_default(), "email": prices.email.map(baht).unwrap_or_default()}),
+            },
+            "prices_error": typed_prices.as_ref().map(|t| t.error),
         }),
     )
 }
@@ -193,6 +221,61 @@ pub(crate) async fn revoke_key(
         Ok(false) => pages::not_found(),
         Err(e) => {
             tracing::error!("cannot revoke an API key: {e}");
+            pages::unavailable(me.lang)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct PricesForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    letter: String,
+    #[serde(default)]
+    sheet: String,
+    #[serde(default)]
+    email: String,
+}
+
+/// The prices of the usage report's estimate, in baht with up to two decimals.
+pub(crate) async fn set_prices(
+    State(state): State<ConsoleState>,
+    me: SignedIn,
+    Form(form): Form<PricesForm>,
+) -> Response {
+    let agency_id = match admin_of(&me) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    if !me.form_token_matches(&form.csrf) {
+        return me.refuse_form();
+    }
+    let (Ok(letter), Ok(sheet), Ok(email)) =
+        (parse_baht(&form.letter), parse_baht(&form.sheet), parse_baht(&form.email))
+    else {
+        let error = me.lang.pick(
+            "ราคาต้องเป็นจำนวนบาท ทศนิยมไม่เกิน 2 ตำแหน่ง เช่น 3.50",
+            "Prices are amounts in baht with at most two decimals, such as 3.50.",
+        );
+        let typed = TypedPrices { form: &form, error };
+        return render_with(&state, &me, agency_id, StatusCode::UNPROCESSABLE_ENTITY, None, None, None, Some(typed))
+            .await;
+    };
+    let prices = hybridpost_store::usage::Prices { letter, sheet, email };
+    let done = async {
+        let mut tx = state.store.begin().await?;
+        hybridpost_store::usage::set_agency_prices(&mut tx, agency_id, prices).await?;
+        let detail = serde_json::json!({"letter": letter, "sheet": sheet, "email": email});
+        let entry = me.audit("agency.prices", Some(detail));
+        hybridpost_store::people::append_step_audit(&mut tx, Some(&entry), &agency_id.to_string()).await?;
+        tx.commit().await
+    }
+    .await;
+    match done {
+        Ok(()) => see_other("/console/settings#prices"),
+        Err(e) => {
+            tracing::error!("cannot set an agency's prices: {e}");
             pages::unavailable(me.lang)
         }
     }

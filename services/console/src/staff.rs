@@ -224,6 +224,8 @@ fn action_name(action: &str, lang: Lang) -> &str {
         "reply.handled" => ("ดำเนินการหนังสือตอบกลับแล้ว", "handled a reply"),
         "agency.contact" => ("เปลี่ยนอีเมลติดต่อ", "changed the contact e-mail"),
         "apikey.create" => ("สร้างคีย์ API", "made an API key"),
+        "agency.prices" => ("กำหนดราคาประมาณการ", "set the estimate's prices"),
+        "usage.export" => ("ดาวน์โหลดรายงานการใช้งาน", "downloaded the usage report"),
         "apikey.revoke" => ("ยกเลิกคีย์ API", "revoked an API key"),
         "password.set" => ("ตั้งรหัสผ่าน", "set a password"),
         "person.create" => ("เพิ่มผู้ใช้", "added a person"),

@@ -554,6 +554,49 @@ async fn an_operators_day_close_print_reprint_and_dispatch_by_scanning() {
     let (status, body) = http(server.addr, "GET", "/v1/letters", Some(&new_key), None);
     assert_eq!(status, 200, "{body}");
     assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["items"].as_array().unwrap().len(), 3);
+
+    // Prices for the estimate, then this month's usage: three paper letters (one returned, one
+    // answered, one still out), their sheets, the estimate; the CSV says the same to Python.
+    b.find(Locator::Id("price-letter")).await.unwrap().send_keys("3.50").await.unwrap();
+    b.find(Locator::Id("price-sheet")).await.unwrap().send_keys("0.5").await.unwrap();
+    b.find(Locator::Css("form[action='/console/settings/prices'] button")).await.unwrap().click().await.unwrap();
+    wait_for_path(&b, "/console/settings").await;
+    assert_eq!(b.find(Locator::Id("price-sheet")).await.unwrap().prop("value").await.unwrap().unwrap(), "0.50");
+    click_to(&b, "nav.menu a[href='/console/usage']", "/console/usage").await;
+    check_page(&b, &axe, "usage").await;
+    let mut cells = Vec::new();
+    for cell in b.find_all(Locator::Css("#usage tbody tr:first-child td")).await.unwrap() {
+        cells.push(cell.text().await.unwrap());
+    }
+    // Letters, paper, digital, delivered, returned, replied, cancelled, pages, sheets, e-mails, estimate.
+    assert_eq!(cells[..7], ["3", "3", "0", "0", "1", "1", "0"], "{cells:?}");
+    let sheets: i64 = cells[8].parse().unwrap();
+    assert!(sheets >= 3, "{cells:?}");
+    let estimate = 3 * 350 + sheets * 50;
+    assert_eq!(cells[10], format!("{}.{:02}", estimate / 100, estimate % 100));
+    let (status, csv) = get_as(&b, server.addr, "/console/usage.csv").await;
+    assert_eq!(status, 200);
+    let csv_path = dir.path().join("usage.csv");
+    std::fs::write(&csv_path, &csv).unwrap();
+    let python = std::env::var("HYBRIDPOST_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let read = std::process::Command::new(python)
+        .args([
+            "-c",
+            "import csv, json, sys; print(json.dumps(list(csv.DictReader(open(sys.argv[1], encoding='utf-8-sig')))))",
+        ])
+        .arg(&csv_path)
+        .output()
+        .unwrap();
+    assert!(read.status.success(), "{}", String::from_utf8_lossy(&read.stderr));
+    let rows: Value = serde_json::from_slice(&read.stdout).unwrap();
+    let month = rows.as_array().unwrap().last().unwrap();
+    for (column, expected) in
+        [("letters", "3"), ("print", "3"), ("returned", "1"), ("reply_received", "1"), ("dispatched", "1")]
+    {
+        assert_eq!(month[column], expected, "{column} in {month}");
+    }
+    assert_eq!(month["sheets"], sheets.to_string());
+    assert_eq!(month["estimated_cost_baht"], cells[10].replace(',', ""));
     b.close().await.unwrap();
     drop(server);
 }
