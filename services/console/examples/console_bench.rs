@@ -52,6 +52,9 @@ fn letter(agency_id: AgencyId, n: usize) -> LetterRecord {
 /// What the pages are asked about: the session cookie, the batch and the scan with a page.
 struct Filled {
     cookie: String,
+    /// An agency admin's session cookie, and one of the agency's letters.
+    agency_cookie: String,
+    letter: String,
     batch: String,
     scan: ScanId,
     page: ScanPageId,
@@ -154,9 +157,21 @@ async fn fill(store: &Store, letters_n: usize, review_n: usize) -> Filled {
         last_seen_at: timestamp_text(now),
         expires_at: timestamp_text(now + Duration::from_secs(12 * 3600)),
     };
+    // And the agency's admin.
+    let clerk = Person {
+        person_id: PersonId::new(),
+        email: "bench@agency.example".into(),
+        workplace: Workplace::Agency(agency.agency_id),
+        role: PersonRole::Admin,
+        ..person.clone()
+    };
+    let clerk_token = "bench-agency-session-token";
+    let clerk_session = Session { token_hash: hex_sha256(clerk_token), person_id: clerk.person_id, ..session.clone() };
     let mut tx = store.begin().await.unwrap();
     people::insert_person(&mut tx, &person, &"0".repeat(64), &now_text()).await.unwrap();
     people::insert_session(&mut tx, &session, None).await.unwrap();
+    people::insert_person(&mut tx, &clerk, &"1".repeat(64), &now_text()).await.unwrap();
+    people::insert_session(&mut tx, &clerk_session, None).await.unwrap();
     tx.commit().await.unwrap();
     // A live database's statistics are kept by autovacuum; a freshly filled one is analysed
     // (and, on PostgreSQL, vacuumed, so that index-only scans can skip the table) first.
@@ -167,6 +182,8 @@ async fn fill(store: &Store, letters_n: usize, review_n: usize) -> Filled {
     eprintln!("filled in {:.1} s", started.elapsed().as_secs_f64());
     Filled {
         cookie: format!("hp_session={token}"),
+        agency_cookie: format!("hp_session={clerk_token}"),
+        letter: all[all.len() / 2].letter_id.to_string(),
         batch: batch.batch_id.to_string(),
         scan: scan_id,
         page: first_page.unwrap(),
@@ -179,7 +196,13 @@ fn hex_sha256(text: &str) -> String {
 }
 
 fn shorten(path: &str) -> String {
-    path.split('/').map(|part| if part.len() > 20 { "{id}" } else { part }).collect::<Vec<_>>().join("/")
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    let path = path.split('/').map(|part| if part.len() > 20 { "{id}" } else { part }).collect::<Vec<_>>().join("/");
+    if query.is_empty() {
+        return path;
+    }
+    let query: Vec<String> = form_urlencoded::parse(query.as_bytes()).map(|(k, v)| format!("{k}={v}")).collect();
+    format!("{path}?{}", query.join("&"))
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -198,25 +221,41 @@ async fn main() {
     println!(
         "console pages, {database}, {letters_n} letters waiting, {review_n} pages in review, {rounds} requests each"
     );
-    println!("{:<34} {:>8} {:>8} {:>8}", "page", "p50 ms", "p95 ms", "max ms");
+    println!("{:<48} {:>8} {:>8} {:>8}", "page", "p50 ms", "p95 ms", "max ms");
+    let site = |p: String| (p, f.cookie.clone());
+    let agency = |p: String| (p, f.agency_cookie.clone());
     let paths = [
-        "/console/today".to_owned(),
-        "/console/batches".to_owned(),
-        format!("/console/batches/{}", f.batch),
-        format!("/console/batches/{}/dispatch", f.batch),
-        "/console/scans".to_owned(),
-        format!("/console/scans/{}", f.scan),
-        "/console/review".to_owned(),
-        format!("/console/review/{}", f.page),
-        "/console/returns".to_owned(),
-        "/console/people".to_owned(),
-        "/console/audit".to_owned(),
+        site("/console/today".to_owned()),
+        site("/console/batches".to_owned()),
+        site(format!("/console/batches/{}", f.batch)),
+        site(format!("/console/batches/{}/dispatch", f.batch)),
+        site("/console/scans".to_owned()),
+        site(format!("/console/scans/{}", f.scan)),
+        site("/console/review".to_owned()),
+        site(format!("/console/review/{}", f.page)),
+        site("/console/returns".to_owned()),
+        site("/console/people".to_owned()),
+        site("/console/audit".to_owned()),
+        // The agency's pages over the same 100,000 letters.
+        agency("/console/letters".to_owned()),
+        // "ผู้รับ ที่ 7": the start of a recipient's name.
+        agency(
+            "/console/letters?q=%E0%B8%9C%E0%B8%B9%E0%B9%89%E0%B8%A3%E0%B8%B1%E0%B8%9A+%E0%B8%97%E0%B8%B5%E0%B9%88+7"
+                .to_owned(),
+        ),
+        agency("/console/letters?q=%E0%B8%A1%E0%B8%97+0808.2%2F%E0%B8%A7+5000".to_owned()),
+        agency("/console/letters?status=returned&channel=print".to_owned()),
+        agency("/console/letters?from=2020-01-01&to=2999-12-31".to_owned()),
+        agency(format!("/console/letters/{}", f.letter)),
+        agency("/console/replies".to_owned()),
+        agency("/console/usage".to_owned()),
+        agency("/console/settings".to_owned()),
     ];
     let mut worst_p95 = 0.0f64;
-    for path in &paths {
+    for (path, cookie) in &paths {
         let mut times = Vec::with_capacity(rounds);
         for i in 0..rounds + 5 {
-            let req = Request::get(path).header(header::COOKIE, &f.cookie).body(Body::empty()).unwrap();
+            let req = Request::get(path).header(header::COOKIE, cookie).body(Body::empty()).unwrap();
             let started = Instant::now();
             let res = app.clone().oneshot(req).await.unwrap();
             let status = res.status();
@@ -238,7 +277,7 @@ async fn main() {
         )]
         let at = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)];
         worst_p95 = worst_p95.max(at(0.95));
-        println!("{:<34} {:>8.2} {:>8.2} {:>8.2}", shorten(path), at(0.5), at(0.95), times[times.len() - 1]);
+        println!("{:<48} {:>8.2} {:>8.2} {:>8.2}", shorten(path), at(0.5), at(0.95), times[times.len() - 1]);
     }
     println!("slowest p95: {worst_p95:.2} ms (budget 50 ms)");
 }
