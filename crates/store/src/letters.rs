@@ -211,12 +211,24 @@ pub async fn search_letters(
         format!("${}", binds.len() + 1)
     };
     if let Some(text) = search.text.as_deref().map(search_text).filter(|t| !t.is_empty()) {
-        let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-        let exact = next(&mut binds, search.text.as_deref().unwrap_or_default().trim().to_owned());
-        let prefix = next(&mut binds, format!("{escaped}%"));
-        sql.push_str(&format!(
-            " and (reference = {exact} or lower(reference) like {prefix} escape '\\' or search_name like {prefix} escape '\\')"
-        ));
+        // The start of the reference (as typed) or of the name (lower case), each answered from
+        // its own index: a prefix LIKE on PostgreSQL (`text_pattern_ops`), a range on SQLite,
+        // whose LIKE ignores case and so no index.
+        let typed = search.text.as_deref().unwrap_or_default().trim().to_owned();
+        if conn.backend_name() == "PostgreSQL" {
+            let like = |t: &str| format!("{}%", t.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+            let reference = next(&mut binds, like(&typed));
+            let name = next(&mut binds, like(&text));
+            sql.push_str(&format!(
+                " and (reference like {reference} escape '\\' or search_name like {name} escape '\\')"
+            ));
+        } else {
+            let (r_from, r_to) = (next(&mut binds, typed.clone()), next(&mut binds, format!("{typed}\u{10FFFF}")));
+            let (n_from, n_to) = (next(&mut binds, text.clone()), next(&mut binds, format!("{text}\u{10FFFF}")));
+            sql.push_str(&format!(
+                " and ((reference >= {r_from} and reference < {r_to}) or (search_name >= {n_from} and search_name < {n_to}))"
+            ));
+        }
     }
     if let Some(status) = search.status {
         sql.push_str(&format!(" and status = {}", next(&mut binds, status.as_str().to_owned())));

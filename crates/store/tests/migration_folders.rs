@@ -131,6 +131,14 @@ const INTENDED: &[Intended] = &[
             "create index letter_agency_search_idx on letter (agency_id, test, search_name text_pattern_ops);",
         ],
     },
+    // The same for the start of a reference.
+    Intended {
+        file: "0015_letter_search_indexes.sql",
+        sqlite: &["create index letter_agency_reference_idx on letter (agency_id, test, reference);"],
+        postgres: &[
+            "create index letter_agency_reference_idx on letter (agency_id, test, reference text_pattern_ops);",
+        ],
+    },
 ];
 
 /// A run of lines that differs: SQLite's lines where PostgreSQL has its own.
