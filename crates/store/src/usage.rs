@@ -91,7 +91,8 @@ pub async fn agency_usage(conn: &mut AnyConnection, agency_id: AgencyId, since: 
     }
     // Printed: letters whose batch was printed (they have moved past `batched`).
     let printed = sqlx::query(
-        "select substr(l.created_at, 1, 13) as hour, sum(b.pages) as pages, sum(b.sheets) as sheets \
+        "select substr(l.created_at, 1, 13) as hour, cast(sum(b.pages) as bigint) as pages, \
+         cast(sum(b.sheets) as bigint) as sheets \
          from print_batch_letter b join letter l on l.letter_id = b.letter_id \
          where l.agency_id = $1 and l.test = 0 and l.created_at >= $2 and b.sheets is not null \
          and l.status in ('printed', 'dispatched', 'delivered', 'returned', 'reply_received') \
