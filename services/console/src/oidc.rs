@@ -330,9 +330,8 @@ pub(crate) async fn callback(
     }
     let (Some(code), Some(sent_state)) = (q.code, q.state) else { return pages::not_found() };
     // The attempt must be this browser's: the state in its cookie and in the URL agree.
-    let same_browser = cookie.as_deref().is_some_and(|c| {
-        c.len() == sent_state.len() && c.bytes().zip(sent_state.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
-    });
+    let same_browser =
+        cookie.as_deref().is_some_and(|c| session::subtle_eq::constant_time_eq(c.as_bytes(), sent_state.as_bytes()));
     let expired = (
         "การลงชื่อเข้าใช้หมดเวลาหรือเริ่มจากเบราว์เซอร์อื่น กรุณาเริ่มใหม่",
         "The sign-in took too long or began in another browser. Start again.",

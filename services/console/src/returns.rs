@@ -93,6 +93,22 @@ pub(crate) fn csv_cell(text: &str) -> String {
     if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text }
 }
 
+/// One CSV line of `cells`, each quoted as [`csv_cell`] says, ended by CRLF.
+pub(crate) fn push_csv_row(csv: &mut String, cells: &[String]) {
+    csv.push_str(&cells.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(","));
+    csv.push_str("\r\n");
+}
+
+/// A CSV download named `name`, never cached, with a byte-order mark so that spreadsheets read
+/// the Thai text as UTF-8.
+pub(crate) fn csv_file(name: &str, csv: &str) -> Response {
+    hybridpost_web::Download::new("text/csv; charset=utf-8")
+        .attachment(name)
+        .cache_control("no-store")
+        .body(format!("\u{feff}{csv}"))
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
 pub(crate) async fn returns_csv(State(state): State<ConsoleState>, me: SignedIn, Query(q): Query<Period>) -> Response {
     let days = q.days();
     let returns = match load(&state, &me, days, MAX_CSV).await {
@@ -111,20 +127,14 @@ pub(crate) async fn returns_csv(State(state): State<ConsoleState>, me: SignedIn,
             reason_text(r, Lang::Thai).to_owned(),
             r.reason.map(|x| x.as_str()).unwrap_or_default().to_owned(),
         ];
-        csv.push_str(&cells.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(","));
-        csv.push_str("\r\n");
+        push_csv_row(&mut csv, &cells);
     }
     // The list names people: who exported it is recorded.
     let detail = serde_json::json!({"days": days, "letters": returns.len()});
     if let Err(r) = audit(&state, &me, "returns.export", &format!("{days} days"), Some(detail)).await {
         return r;
     }
-    // A byte-order mark, so that spreadsheets read the Thai text as UTF-8.
-    hybridpost_web::Download::new("text/csv; charset=utf-8")
-        .attachment(&format!("returns-{days}-days.csv"))
-        .cache_control("no-store")
-        .body(format!("\u{feff}{csv}"))
-        .unwrap_or_else(IntoResponse::into_response)
+    csv_file(&format!("returns-{days}-days.csv"), &csv)
 }
 
 #[cfg(test)]

@@ -85,7 +85,7 @@ impl SignedIn {
     }
 }
 
-mod subtle_eq {
+pub(crate) mod subtle_eq {
     /// Equality that takes as long for every pair of the same length.
     pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
         a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0

@@ -4,13 +4,13 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use hybridpost_core::{AgencyId, LetterStatus};
 use hybridpost_store::usage::{self, MonthUsage, Prices};
 
 use crate::letters::{agency_of, status_name};
 use crate::pages::{self, Lang};
-use crate::returns::csv_cell;
+use crate::returns::{csv_file, push_csv_row};
 use crate::today::number;
 use crate::{ConsoleState, SignedIn, audit, me_context};
 
@@ -151,17 +151,12 @@ pub(crate) async fn usage_csv(State(state): State<ConsoleState>, me: SignedIn) -
         cells.extend([m.pages.to_string(), m.sheets.to_string(), m.emails.to_string()]);
         let cost = prices.cost(m);
         cells.push(if prices.any() { format!("{}.{:02}", cost / 100, cost % 100) } else { String::new() });
-        csv.push_str(&cells.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(","));
-        csv.push_str("\r\n");
+        push_csv_row(&mut csv, &cells);
     }
     if let Err(r) = audit(&state, &me, "usage.export", &agency.to_string(), None).await {
         return r;
     }
-    hybridpost_web::Download::new("text/csv; charset=utf-8")
-        .attachment("usage.csv")
-        .cache_control("no-store")
-        .body(format!("\u{feff}{csv}"))
-        .unwrap_or_else(IntoResponse::into_response)
+    csv_file("usage.csv", &csv)
 }
 
 #[cfg(test)]
