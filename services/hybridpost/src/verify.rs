@@ -176,53 +176,24 @@ fn decode_image(bytes: &[u8]) -> anyhow::Result<image::GrayImage> {
     Ok(reader.decode().context("the image cannot be decoded")?.into_luma8())
 }
 
-/// QR texts in an image: as it is, then halved (for high-resolution scans), doubled (for small
-/// codes) and binarised (for uneven light), until something reads.
+/// Time the search of one image may take: the scan-back pipeline's budget for a hard page.
+const SEARCH_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// QR texts in an image. A close-up of the seal reads as it is; a page (a scan, a photo of the
+/// whole letter) goes through the scan-back pipeline (the seal's place on an upright or turned
+/// page first, then the whole page enlarged, binarised, filtered and inverted), so that what the
+/// post office's reader reads, this command reads too. It stops at the first seal.
 fn image_codes(image: &image::GrayImage) -> Vec<String> {
-    let (w, h) = (image.width(), image.height());
-    let mut texts = read_qr(image.clone());
-    // rqrr misses symbols of under about six pixels per module (a 200 dpi scan of the seal
-    // has four): look again at twice the size, and at binarised overlapping quarters, which
-    // also keeps a page full of text from hiding the finder patterns.
-    if texts.is_empty() && u64::from(w) * u64::from(h) * 4 <= MAX_UPSCALED_PIXELS {
-        texts = read_qr(doubled(image));
+    let mut prepared = rqrr::PreparedImage::prepare(image.clone());
+    let texts: Vec<String> =
+        prepared.detect_grids().into_iter().filter_map(|g| g.decode().ok().map(|(_, text)| text)).collect();
+    if !texts.is_empty() {
+        return texts;
     }
-    if texts.is_empty() {
-        let (tw, th) = (w / 2, h / 2);
-        'tiles: for ty in 0..3 {
-            for tx in 0..3 {
-                let tile = image::imageops::crop_imm(image, tx * tw / 2, ty * th / 2, tw, th).to_image();
-                for attempt in [doubled(&tile), binarise(&doubled(&tile))] {
-                    texts = read_qr(attempt);
-                    if !texts.is_empty() {
-                        break 'tiles;
-                    }
-                }
-            }
-        }
-    }
-    texts
-}
-
-/// Largest image the reader enlarges whole.
-const MAX_UPSCALED_PIXELS: u64 = 40_000_000;
-
-fn doubled(image: &image::GrayImage) -> image::GrayImage {
-    image::imageops::resize(image, image.width() * 2, image.height() * 2, image::imageops::FilterType::Triangle)
-}
-
-fn read_qr(image: image::GrayImage) -> Vec<String> {
-    let mut prepared = rqrr::PreparedImage::prepare(image);
-    prepared.detect_grids().into_iter().filter_map(|g| g.decode().ok().map(|(_, text)| text)).collect()
-}
-
-/// Black and white at the mean grey level of the image.
-fn binarise(image: &image::GrayImage) -> image::GrayImage {
-    let sum: u64 = image.pixels().map(|p| u64::from(p.0[0])).sum();
-    let mean = (sum / u64::from((image.width() * image.height()).max(1))) as u8;
-    image::GrayImage::from_fn(image.width(), image.height(), |x, y| {
-        image::Luma([if image.get_pixel(x, y).0[0] < mean { 0 } else { 255 }])
-    })
+    let options =
+        hybridpost_scan::find::FindOptions { budget: SEARCH_BUDGET, areas: hybridpost_intake::code_areas(), dpi: None };
+    let is_seal = |found: &[hybridpost_scan::find::Found]| found.iter().any(|f| Seal::from_qr_text(&f.text).is_ok());
+    hybridpost_scan::find::find_codes(image, &options, &is_seal).codes.into_iter().map(|f| f.text).collect()
 }
 
 /// QR texts in a PDF: link targets (hybridpost makes the seal a link), then embedded images
