@@ -266,6 +266,30 @@ pub fn check_glyphs(letter: &NewLetter, errors: &mut hybridpost_core::Validation
     }
 }
 
+/// Adds to `errors` what stops a letter that names a content template from being laid out:
+/// an unknown template, a value the template uses that `data` lacks or cannot be used as the
+/// template uses it, and a character of the filled-in text the fonts cannot draw. Without this
+/// check those would fail at print time, after the letter was accepted.
+pub fn check_content(letter: &NewLetter, errors: &mut hybridpost_core::ValidationErrors) {
+    let (None, Some(name)) = (&letter.body, &letter.template) else { return };
+    if errors.0.iter().any(|e| e.field == "template" || e.field == "data" || e.field.starts_with("data.")) {
+        return;
+    }
+    let empty = serde_json::Value::Object(serde_json::Map::new());
+    let templates = &hybridpost_render::LetterTemplates::builtin().content;
+    match hybridpost_render::expand_content(templates, name, letter.data.as_ref().unwrap_or(&empty)) {
+        Ok(paragraphs) => {
+            let fonts = hybridpost_render::Fonts::laksaman();
+            if let Some((position, c)) = paragraphs.iter().find_map(|p| fonts.missing_glyph(p)) {
+                let what = hybridpost_core::validation::describe_char(c);
+                errors.add("data", format!("the filled-in text has {what} (character {position} of its paragraph), which the letter fonts cannot print"));
+            }
+        }
+        Err(e @ hybridpost_render::ContentError::UnknownTemplate { .. }) => errors.add("template", e.to_string()),
+        Err(e) => errors.add("data", e.to_string()),
+    }
+}
+
 /// The text of the cover page of a letter that is the agency's own PDF.
 pub const COVER_TEXT: &str = "หนังสือของหน่วยงานฉบับจริงอยู่ในหน้าถัดไป \
                               (The agency's letter follows on the next pages.)";

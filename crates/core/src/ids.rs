@@ -111,6 +111,11 @@ id_type!(
     /// Identifies a person who signs in to a console.
     PersonId
 );
+id_type!(
+    /// Identifies a batch of letters sent at once (`POST /v1/letter-batches`, the console's
+    /// mail merge).
+    LetterBatchId
+);
 
 /// Whose letters a caller may see: one agency, in one mode. Test mode is a world of its own,
 /// as in payment APIs: a test key sees and acts on test letters only (and their events,

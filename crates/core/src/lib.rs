@@ -24,8 +24,8 @@ pub use address::{AddressError, ThaiAddress};
 pub use citizen_id::{CitizenId, CitizenIdError};
 pub use event_kind::{EventKind, HoldReason};
 pub use ids::{
-    AgencyId, AgencyScope, BatchId, DocumentId, EndpointId, EventId, LetterId, PersonId, ReplyId, ScanId, ScanPageId,
-    SiteId,
+    AgencyId, AgencyScope, BatchId, DocumentId, EndpointId, EventId, LetterBatchId, LetterId, PersonId, ReplyId,
+    ScanId, ScanPageId, SiteId,
 };
 pub use letter::{Channel, ChannelReason, Language, LetterLayout, NewLetter, NewRecipient, ReplyRequest};
 pub use people::{PersonRole, RoleMismatch, Workplace};

@@ -104,6 +104,23 @@ impl ContentTemplates {
     }
 }
 
+/// The values template `name` uses (the top-level names of `data`), sorted: the columns a
+/// mail merge must map.
+pub fn template_variables(templates: &ContentTemplates, name: &str) -> Result<Vec<String>, ContentError> {
+    let source = templates
+        .sources
+        .get(name)
+        .ok_or_else(|| ContentError::UnknownTemplate { name: name.to_string(), known: templates.names().join(", ") })?;
+    let mut env = Environment::new();
+    env.add_template(name, source)
+        .map_err(|e| ContentError::Template { name: name.to_string(), detail: e.to_string() })?;
+    let template =
+        env.get_template(name).map_err(|e| ContentError::Template { name: name.to_string(), detail: e.to_string() })?;
+    let mut names: Vec<String> = template.undeclared_variables(false).into_iter().collect();
+    names.sort();
+    Ok(names)
+}
+
 /// Fills in template `name` with `data` and returns the letter's paragraphs.
 pub fn expand_content(
     templates: &ContentTemplates,

@@ -19,6 +19,7 @@ pub mod documents;
 pub mod events;
 pub mod held;
 pub mod idempotency;
+pub mod letter_batches;
 pub mod letters;
 pub mod outbox;
 pub mod people;

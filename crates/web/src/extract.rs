@@ -3,7 +3,7 @@
 
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
-use hybridpost_core::{BatchId, DocumentId, EndpointId, LetterId, ReplyId, ScanId, ScanPageId};
+use hybridpost_core::{BatchId, DocumentId, EndpointId, LetterBatchId, LetterId, ReplyId, ScanId, ScanPageId};
 
 use crate::layers::REQUEST_ID;
 use crate::problem::ApiError;
@@ -30,6 +30,7 @@ path_ids! {
     ReplyId => "reply",
     DocumentId => "document",
     EndpointId => "webhook endpoint",
+    LetterBatchId => "letter batch",
 }
 
 /// The route's one path parameter as an id: `IdPath(letter_id): IdPath<LetterId>`. A value

@@ -372,7 +372,7 @@ pub(crate) async fn proof(
 }
 
 /// A PDF that this console's own pages may show in a frame.
-fn framed_pdf(pdf: Vec<u8>, name: &str) -> Response {
+pub(crate) fn framed_pdf(pdf: Vec<u8>, name: &str) -> Response {
     let mut response = hybridpost_web::Download::pdf().inline(name).body(pdf).unwrap_or_else(|e| {
         tracing::error!("cannot send a PDF: {e:?}");
         pages::unavailable(Lang::Thai)

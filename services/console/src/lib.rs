@@ -28,6 +28,7 @@
 mod account;
 mod batches;
 mod letters;
+mod merge;
 mod oidc;
 mod pages;
 mod password;
@@ -39,6 +40,7 @@ mod scans;
 mod second_step;
 mod session;
 mod settings;
+mod sheet;
 mod signin;
 mod staff;
 mod today;
@@ -194,6 +196,15 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/console/letters/{letter_id}", get(letters::letter_page))
         .route("/console/letters/{letter_id}/proof.pdf", get(letters::proof))
         .route("/console/letters/{letter_id}/{step}", post(letters::step))
+        .route("/console/send-many", get(merge::send_many_page).post(merge::upload))
+        .route("/console/send-many/drafts/{draft_id}", get(merge::draft_page).post(merge::save_choices))
+        .route("/console/send-many/drafts/{draft_id}/file", post(merge::replace_file))
+        .route("/console/send-many/drafts/{draft_id}/rows/{row}/preview.pdf", get(merge::preview))
+        .route("/console/send-many/drafts/{draft_id}/preview", get(merge::preview_row))
+        .route("/console/send-many/drafts/{draft_id}/problems.csv", get(merge::problems_csv))
+        .route("/console/send-many/drafts/{draft_id}/send", post(merge::send))
+        .route("/console/send-many/{batch_id}", get(merge::batch_page))
+        .route("/console/send-many/{batch_id}/result.csv", get(merge::result_csv))
         .route("/console/replies", get(replies::inbox_page))
         .route("/console/replies/{reply_id}/pdf", get(letters::reply_pdf))
         .route("/console/replies/{reply_id}/handled", post(replies::mark_handled))

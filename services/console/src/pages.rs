@@ -36,6 +36,9 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("review.html", include_str!("../../../templates/console/review.html")),
     ("review_empty.html", include_str!("../../../templates/console/review_empty.html")),
     ("message.html", include_str!("../../../templates/console/message.html")),
+    ("send_many.html", include_str!("../../../templates/console/send_many.html")),
+    ("merge.html", include_str!("../../../templates/console/merge.html")),
+    ("merge_batch.html", include_str!("../../../templates/console/merge_batch.html")),
 ];
 
 const STYLE: &str = include_str!("../../../templates/console/console.css");
@@ -366,6 +369,32 @@ mod tests {
                                "returned": "ย้าย", "withdrawn": null, "seal": "ABC"},
                     "timeline": [{"at": "4 ธ.ค. 69", "what": "รับเรื่อง", "code": "accepted"}],
                     "replies": [{"id": "r", "at": "4 ธ.ค. 69", "pages": 2, "missing": false}]}),
+            ),
+            (
+                "send_many.html",
+                serde_json::json!({"me": me, "csrf": "t", "path": "/console/send-many", "test": true, "mode": "?mode=test",
+                    "may_send": true, "error": "ผิด", "templates": ["tax-notice"], "max_rows": 10000, "max_mb": 10,
+                    "batches": [{"id": "b", "at": "4 ธ.ค. 69", "file": "a.xlsx", "by": "ก", "rows": 200, "sent": 190,
+                                 "sent_before": 5, "refused": 5, "pending": 0, "done": true}]}),
+            ),
+            (
+                "merge.html",
+                serde_json::json!({"me": me, "csrf": "t", "path": "/console/send-many", "id": "d", "file": "a.xlsx",
+                    "test": false, "rows": 200, "columns": ["ชื่อ"], "templates": ["tax-notice"],
+                    "fields": [{"key": "name", "label": "ชื่อผู้รับ", "required": true, "column": "ชื่อ"}],
+                    "settings": {"template": "tax-notice", "layout": "official", "language": "th", "subject": "ข",
+                                 "signatory_name": "", "signatory_position": "", "contact": "", "reply_deadline": ""},
+                    "problems_total": 2, "bad_rows": 1, "ready": false, "shown": 500, "first_rows": [2, 3],
+                    "first_row": 2, "last_row": 201, "error": "ผิด",
+                    "shared": [{"row": null, "column": "เรื่อง", "message": "ว่าง", "suggestions": []}],
+                    "row_problems": [{"row": 17, "column": "รหัสไปรษณีย์", "message": "ผิด", "suggestions": ["10400"]}]}),
+            ),
+            (
+                "merge_batch.html",
+                serde_json::json!({"me": me, "csrf": "t", "path": "/console/send-many", "id": "b", "file": "a.xlsx",
+                    "by": "ก", "at": "4 ธ.ค. 69", "test": true, "mode": "?mode=test", "total": 200, "done_rows": 100,
+                    "sent": 90, "sent_before": 5, "refused_count": 5, "pending": 100, "finished": false, "percent": 50,
+                    "refused": [{"row": 3, "error": "ผิด"}], "letters": [{"row": 2, "id": "l"}]}),
             ),
             (
                 "account.html",

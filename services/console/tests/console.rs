@@ -106,7 +106,7 @@ async fn send(app: &Router, method: Method, path: &str, cookies: &[&str], origin
     let res = app.clone().oneshot(req.body(Body::from(form.to_owned())).unwrap()).await.unwrap();
     let status = res.status();
     let headers = res.headers().clone();
-    let body = String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    let body = String::from_utf8_lossy(&res.into_body().collect().await.unwrap().to_bytes()).into_owned();
     Answer { status, headers, body }
 }
 
@@ -847,4 +847,313 @@ async fn an_agency_admin_adds_people_with_agency_roles_only() {
     let added = people::find_by_email(&mut conn, "sender@phayathai.example").await.unwrap().unwrap();
     assert_eq!((added.workplace, added.role), (Workplace::Agency(agency.agency_id), PersonRole::Sender));
     assert_eq!(people::find_by_email(&mut conn, "op@phayathai.example").await.unwrap(), None);
+}
+
+/// The columns of the mail-merge file in the tests, as a district office would name them.
+const MERGE_COLUMNS: [&str; 15] = [
+    "เลขที่หนังสือ",
+    "ชื่อ-นามสกุล",
+    "เลขประจำตัวประชาชน",
+    "บ้านเลขที่",
+    "ถนน",
+    "แขวง",
+    "เขต",
+    "จังหวัด",
+    "รหัสไปรษณีย์",
+    "office",
+    "tax_year",
+    "parcel",
+    "assessed_value",
+    "tax_amount",
+    "due_date",
+];
+
+/// Row `n` of the file (spreadsheet row `n + 2`), right unless `broken` says which way not.
+fn merge_row(n: usize, broken: Option<&str>) -> Vec<String> {
+    let mut row: Vec<String> = [
+        format!("กท 5301/ภ {n:04}"),
+        format!("นายสมชาย ใจดี {n}"),
+        String::new(),
+        format!("{}/1", n + 1),
+        "พหลโยธิน".into(),
+        "สามเสนใน".into(),
+        "พญาไท".into(),
+        "กรุงเทพมหานคร".into(),
+        "10400".into(),
+        "สำนักงานเขตพญาไท".into(),
+        "2570".into(),
+        format!("ที่ดินโฉนดเลขที่ {}", 1000 + n),
+        "2450000".into(),
+        "1225.5".into(),
+        "2027-04-30".into(),
+    ]
+    .into();
+    match broken {
+        Some("postcode") => row[8] = "10399".into(),
+        Some("name") => row[1] = String::new(),
+        Some("citizen_id") => row[2] = "1101700230709".into(),
+        _ => {}
+    }
+    row
+}
+
+/// An XLSX file of `rows` letters, with the rows in `broken` wrong.
+fn merge_xlsx(rows: usize, broken: &[(usize, &str)]) -> Vec<u8> {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (c, name) in MERGE_COLUMNS.iter().enumerate() {
+        sheet.write_string(0, c as u16, *name).unwrap();
+    }
+    for n in 0..rows {
+        let fault = broken.iter().find(|(row, _)| *row == n).map(|(_, f)| *f);
+        for (c, value) in merge_row(n, fault).iter().enumerate() {
+            // Numbers as an office's spreadsheet holds them: the amounts and postcode as numbers.
+            match (c, value.parse::<f64>()) {
+                (8 | 10 | 12 | 13, Ok(number)) => sheet.write_number(n as u32 + 1, c as u16, number).unwrap(),
+                _ => sheet.write_string(n as u32 + 1, c as u16, value).unwrap(),
+            };
+        }
+    }
+    book.save_to_buffer().unwrap()
+}
+
+/// A multipart form: the form token first, then `fields`, then the file.
+fn multipart(csrf: &str, fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> (String, Vec<u8>) {
+    let boundary = "hybridpost-test-boundary-7e3f";
+    let mut body = Vec::new();
+    for (name, value) in std::iter::once(&("csrf", csrf)).chain(fields) {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+        );
+    }
+    if let Some((name, bytes)) = file {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
+                 Content-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn upload(w: &World, path: &str, cookie: &str, content_type: &str, body: Vec<u8>) -> Answer {
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header(header::COOKIE, cookie)
+        .header(header::ORIGIN, ORIGIN)
+        .header(header::CONTENT_TYPE, content_type)
+        .body(Body::from(body))
+        .unwrap();
+    let res = w.app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let body = String::from_utf8_lossy(&res.into_body().collect().await.unwrap().to_bytes()).into_owned();
+    Answer { status, headers, body }
+}
+
+/// The agency API's state over the console's store: its batch worker sends what the console
+/// submits.
+fn gateway(w: &World, blobs: &std::path::Path) -> hybridpost_gateway::AppState {
+    let store = w.db.store.clone();
+    let secret = hybridpost_seal::ServiceSecret::new(&[7u8; 32]).unwrap();
+    hybridpost_gateway::AppState::new(
+        store.clone(),
+        hybridpost_web::auth::ApiKeys::new(store.clone(), hybridpost_web::rate_limit::RateLimiter::new(0, 0)),
+        hybridpost_gateway::GatewayConfig {
+            citizen_id_key: std::sync::Arc::from(&b"console test citizen key"[..]),
+            max_body_bytes: 1 << 20,
+            webhook_allow_private_targets: false,
+        },
+        hybridpost_compose::Composer::new(hybridpost_keyring::Keyring::new(store.clone(), secret), ORIGIN),
+        hybridpost_store::BlobStore::local(blobs, 1 << 20).unwrap(),
+    )
+}
+
+/// The choices a sender makes for the tax notices.
+fn tax_notice_choices(csrf: &str) -> String {
+    form(&[
+        ("csrf", csrf),
+        ("template", "tax-notice"),
+        ("layout", "official"),
+        ("language", "th"),
+        ("subject", "แจ้งการประเมินภาษีที่ดินและสิ่งปลูกสร้าง ประจำปีภาษี ๒๕๗๐"),
+        ("signatory_name", "นางสาวสมศรี รักงาน"),
+        ("signatory_position", "ผู้อำนวยการเขตพญาไท"),
+        ("contact", "ฝ่ายรายได้ โทร. 0 2279 0000"),
+        ("reply_deadline", ""),
+        ("col.reference", "เลขที่หนังสือ"),
+        ("col.name", "ชื่อ-นามสกุล"),
+        ("col.citizen_id", "เลขประจำตัวประชาชน"),
+        ("col.house_number", "บ้านเลขที่"),
+        ("col.road", "ถนน"),
+        ("col.subdistrict", "แขวง"),
+        ("col.district", "เขต"),
+        ("col.province", "จังหวัด"),
+        ("col.postcode", "รหัสไปรษณีย์"),
+        ("col.data.office", "office"),
+        ("col.data.tax_year", "tax_year"),
+        ("col.data.parcel", "parcel"),
+        ("col.data.assessed_value", "assessed_value"),
+        ("col.data.tax_amount", "tax_amount"),
+        ("col.data.due_date", "due_date"),
+    ])
+}
+
+/// Uploads `xlsx` as a new draft and makes the tax-notice choices; the draft's path.
+async fn merge_draft(w: &World, cookie: &str, name: &str, xlsx: &[u8]) -> String {
+    let page = send(&w.app, Method::GET, "/console/send-many", &[cookie], None, "").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let (content_type, body) = multipart(&page.csrf(), &[("template", "tax-notice")], Some((name, xlsx)));
+    let uploaded = upload(w, "/console/send-many", cookie, &content_type, body).await;
+    assert_eq!(uploaded.status, StatusCode::SEE_OTHER, "{}", uploaded.body);
+    let draft = uploaded.location().to_owned();
+    assert!(draft.starts_with("/console/send-many/drafts/"), "{draft}");
+    let page = send(&w.app, Method::GET, &draft, &[cookie], None, "").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let saved = send(&w.app, Method::POST, &draft, &[cookie], Some(ORIGIN), &tax_notice_choices(&page.csrf())).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    draft
+}
+
+#[tokio::test]
+async fn a_sender_merges_a_spreadsheet_sees_every_problem_fixes_it_sends_once_and_no_one_else_can() {
+    let w = world().await;
+    let (agency, elsewhere) = (Agency::new("สำนักงานเขตพญาไท"), Agency::new("เทศบาลนครเชียงใหม่"));
+    let mut tx = w.db.store.begin().await.unwrap();
+    agencies::insert_agency(&mut tx, &agency).await.unwrap();
+    agencies::insert_agency(&mut tx, &elsewhere).await.unwrap();
+    tx.commit().await.unwrap();
+    let sender = agency_person(&w, agency.agency_id, "sender@phayathai.example", PersonRole::Sender).await;
+    let viewer = agency_person(&w, agency.agency_id, "viewer@phayathai.example", PersonRole::Viewer).await;
+    let foreign = agency_person(&w, elsewhere.agency_id, "sender@chiangmai.example", PersonRole::Sender).await;
+    let blobs = tempfile::tempdir().unwrap();
+    let api = gateway(&w, blobs.path());
+    let get = |cookie: &str, path: &str| {
+        let (app, cookie, path) = (w.app.clone(), cookie.to_owned(), path.to_owned());
+        async move { send(&app, Method::GET, &path, &[&cookie], None, "").await }
+    };
+
+    // 40 rows; rows 5, 17 and 31 of the spreadsheet (letters 3, 15 and 29) are wrong.
+    let broken = [(3, "postcode"), (15, "name"), (29, "citizen_id")];
+    let draft = merge_draft(&w, &sender, "ภาษี 2570.xlsx", &merge_xlsx(40, &broken)).await;
+    let page = get(&sender, &draft).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("ปัญหาที่ต้องแก้ไข 3 รายการ"), "every problem, in one view: {}", page.body);
+    for row in [5, 17, 31] {
+        assert!(page.body.contains(&format!("<tr data-row=\"{row}\">")), "row {row} is listed");
+    }
+    assert!(page.body.contains("10400"), "the wrong postcode's suggestion is shown");
+    assert!(!page.body.contains("id=\"send\""), "no send button while there are problems");
+    let csv = get(&sender, &format!("{draft}/problems.csv")).await;
+    assert_eq!(csv.body.lines().count(), 4, "a header and the three problems: {}", csv.body);
+
+    // Any row's letter as a PDF, before anything is sent.
+    let preview = get(&sender, &format!("{draft}/preview?row=17")).await;
+    assert_eq!(preview.location(), format!("{draft}/rows/17/preview.pdf"));
+    let pdf = get(&sender, &format!("{draft}/rows/18/preview.pdf")).await;
+    assert_eq!(pdf.status, StatusCode::OK, "{}", pdf.body);
+    assert_eq!(pdf.headers[header::CONTENT_TYPE], "application/pdf");
+    assert!(pdf.body.starts_with("%PDF"));
+    assert_eq!(get(&sender, &format!("{draft}/rows/99/preview.pdf")).await.status, StatusCode::NOT_FOUND);
+
+    // Sending with problems sends nothing.
+    let refused = send(
+        &w.app,
+        Method::POST,
+        &format!("{draft}/send"),
+        &[&sender],
+        Some(ORIGIN),
+        &form(&[("csrf", &page.csrf())]),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let counts = |w: &World| {
+        let store = w.db.store.clone();
+        async move {
+            let mut conn = store.read().await.unwrap();
+            letters::count_letters(&mut conn).await.unwrap()
+        }
+    };
+    assert_eq!(counts(&w).await, 0);
+
+    // The fixed file, uploaded again onto the draft: the choices stay, every row is ready.
+    let (content_type, body) = multipart(&page.csrf(), &[], Some(("ภาษี 2570 แก้ไข.xlsx", &merge_xlsx(40, &[]))));
+    let again = upload(&w, &format!("{draft}/file"), &sender, &content_type, body).await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER, "{}", again.body);
+    let ready = get(&sender, &draft).await;
+    assert!(ready.body.contains("id=\"ready\""), "{}", ready.body);
+    let sent = send(
+        &w.app,
+        Method::POST,
+        &format!("{draft}/send"),
+        &[&sender],
+        Some(ORIGIN),
+        &form(&[("csrf", &ready.csrf())]),
+    )
+    .await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.body);
+    let batch = sent.location().to_owned();
+    assert!(batch.starts_with("/console/send-many/") && !batch.contains("drafts"), "{batch}");
+    let progress = get(&sender, &batch).await;
+    assert!(progress.body.contains("http-equiv=\"refresh\""), "the page follows the batch while it is sent");
+    while hybridpost_gateway::send_one_batch(&api).await.unwrap() {}
+    assert_eq!(counts(&w).await, 40);
+    let done = get(&sender, &batch).await;
+    assert!(done.body.contains("<span id=\"sent\">40</span>"), "{}", done.body);
+    assert!(!done.body.contains("http-equiv=\"refresh\""));
+    let result = get(&sender, &format!("{batch}/result.csv")).await;
+    let lines: Vec<&str> = result.body.trim_start_matches('\u{feff}').lines().collect();
+    assert_eq!(lines[0], "row,letter_id,channel,status,error");
+    assert_eq!(lines.len(), 41);
+    assert!(lines[1].starts_with("2,") && lines[1].ends_with(",print,queued_for_print,"), "{}", lines[1]);
+    // The draft now leads to its batch; the agency's audit log has the upload and the send.
+    assert_eq!(get(&sender, &draft).await.location(), batch);
+
+    // The same file in a new draft with the same choices: nothing is sent twice.
+    let second = merge_draft(&w, &sender, "ภาษี 2570 แก้ไข.xlsx", &merge_xlsx(40, &[])).await;
+    let page = get(&sender, &second).await;
+    let resent = send(
+        &w.app,
+        Method::POST,
+        &format!("{second}/send"),
+        &[&sender],
+        Some(ORIGIN),
+        &form(&[("csrf", &page.csrf())]),
+    )
+    .await;
+    assert_eq!(resent.status, StatusCode::SEE_OTHER, "{}", resent.body);
+    while hybridpost_gateway::send_one_batch(&api).await.unwrap() {}
+    let resent_page = get(&sender, resent.location()).await;
+    assert!(resent_page.body.contains("<span id=\"sent\">0</span>"), "{}", resent_page.body);
+    assert!(resent_page.body.contains("<span id=\"sent-before\">40</span>"));
+    assert_eq!(counts(&w).await, 40, "no letter sent twice");
+
+    // A viewer follows batches but cannot upload or open a draft; another agency sees nothing.
+    let viewer_page = get(&viewer, "/console/send-many").await;
+    assert_eq!(viewer_page.status, StatusCode::OK);
+    assert!(!viewer_page.body.contains("enctype=\"multipart/form-data\""), "no upload form for a viewer");
+    let (content_type, body) = multipart(&viewer_page.csrf(), &[], Some(("x.xlsx", &merge_xlsx(2, &[]))));
+    assert_eq!(upload(&w, "/console/send-many", &viewer, &content_type, body).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(get(&viewer, &draft).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(get(&viewer, &batch).await.status, StatusCode::OK);
+    for path in [draft.clone(), format!("{draft}/rows/2/preview.pdf"), batch.clone(), format!("{batch}/result.csv")] {
+        assert_eq!(get(&foreign, &path).await.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    let foreign_list = get(&foreign, "/console/send-many").await;
+    assert!(foreign_list.body.contains("id=\"no-batches\""), "another agency's batches are not listed");
+
+    // A file that is not a spreadsheet gets a message next to the field, and nothing is kept.
+    let (content_type, body) = multipart(&page.csrf(), &[], Some(("letters.xlsx", b"not a spreadsheet")));
+    let bad = upload(&w, "/console/send-many", &sender, &content_type, body).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.body.contains("id=\"upload-error\""), "{}", bad.body);
+    // Without the form token, nothing is read.
+    let (content_type, body) = multipart("wrong", &[], Some(("x.xlsx", &merge_xlsx(2, &[]))));
+    assert_eq!(upload(&w, "/console/send-many", &sender, &content_type, body).await.status, StatusCode::FORBIDDEN);
 }

@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use hybridpost_compose::LetterPdfError;
 use hybridpost_core::letter::CheckedLetter;
-use hybridpost_core::{Channel, ChannelReason, CitizenId, LetterId, LetterStatus, NewLetter};
+use hybridpost_core::{AgencyScope, Channel, ChannelReason, CitizenId, LetterId, LetterStatus, NewLetter};
 use hybridpost_keyring::{SealRequest, to_seal_date};
 use hybridpost_seal::{ContentDigest, DocumentType};
 use hybridpost_store::events::{self, NewEvent};
@@ -171,31 +171,10 @@ pub(crate) async fn create_letter(
         }
     }
 
-    let today = time::OffsetDateTime::now_utc().to_offset(time::macros::offset!(+7)).date();
-    let CheckedLetter { letter, citizen_id, reply_deadline } = check_letter(&body.value, today)?;
-    let route = route_letter(&state, citizen_id.as_ref()).await?;
-    let (content, seal) = seal_letter(&state, &caller, &letter, today, reply_deadline).await?;
-
-    let now = now_text();
-    let record = LetterRecord {
-        letter_id: LetterId::new(),
-        agency_id: caller.agency_id,
-        reference: letter.reference.clone(),
-        status: if route.channel == Channel::Print { LetterStatus::QueuedForPrint } else { LetterStatus::Accepted },
-        channel: route.channel,
-        channel_reason: route.reason,
-        test: caller.test,
-        postcode: letter.recipient.address.postcode.clone(),
-        citizen_id_hash: route.citizen_id_hash,
-        reply_deadline: reply_deadline.map(|d| d.to_string()),
-        content,
-        created_at: now.clone(),
-        updated_at: now,
-        seal: Some(seal),
-        withdrawn: None,
-    };
+    let today = bangkok_today();
+    let (record, events, digital_notice) =
+        accept_letter(&state, caller.scope(), &body.value, today, request_id).await?;
     let response_body = serde_json::to_string(&LetterSummary::from(&record)).map_err(ApiError::internal)?;
-    let events = accepted_events(&record, request_id);
     let idempotency_record = idempotency.as_ref().map(|(key, request_hash)| {
         let stored = idempotency::IdempotencyRecord {
             request_hash: request_hash.clone(),
@@ -205,11 +184,9 @@ pub(crate) async fn create_letter(
         (key.clone(), stored)
     });
     let (letter_id, channel) = (record.letter_id, record.channel);
-    // A live digital letter's notice goes into the outbox with the letter; test letters send nothing.
-    let digital_notice = route.verified_email.filter(|_| channel == Channel::Digital && !caller.test);
-    let prepared = PreparedLetter { record, events, idempotency: idempotency_record, digital_notice };
+    let prepared = PreparedLetter { record, events, idempotency: idempotency_record, digital_notice, row: None };
     match state.writer.write(prepared).await? {
-        Written::Stored => {}
+        Written::Stored | Written::RowSentBefore => {}
         Written::IdempotencyKeyTaken => {
             // The same key was used by a request stored while this one ran: this letter was
             // not stored; answer as the first one did.
@@ -242,12 +219,54 @@ pub(crate) async fn create_letter(
         .into_response())
 }
 
+/// Today in Bangkok: the issue date of letters accepted now.
+pub(crate) fn bangkok_today() -> time::Date {
+    time::OffsetDateTime::now_utc().to_offset(time::macros::offset!(+7)).date()
+}
+
+/// A submitted letter checked, routed and sealed: its record, its first events and, for a live
+/// digital letter, the verified address its notice goes to (queued with the letter; test
+/// letters send nothing). Nothing is stored yet.
+pub(crate) async fn accept_letter(
+    state: &AppState,
+    scope: AgencyScope,
+    submitted: &NewLetter,
+    today: time::Date,
+    request_id: Option<String>,
+) -> Result<(LetterRecord, Vec<NewEvent>, Option<String>), ApiError> {
+    let CheckedLetter { letter, citizen_id, reply_deadline } = check_letter(submitted, today)?;
+    let route = route_letter(state, citizen_id.as_ref()).await?;
+    let (content, seal) = seal_letter(state, scope, &letter, today, reply_deadline).await?;
+    let now = now_text();
+    let record = LetterRecord {
+        letter_id: LetterId::new(),
+        agency_id: scope.agency_id,
+        reference: letter.reference.clone(),
+        status: if route.channel == Channel::Print { LetterStatus::QueuedForPrint } else { LetterStatus::Accepted },
+        channel: route.channel,
+        channel_reason: route.reason,
+        test: scope.test,
+        postcode: letter.recipient.address.postcode.clone(),
+        citizen_id_hash: route.citizen_id_hash,
+        reply_deadline: reply_deadline.map(|d| d.to_string()),
+        content,
+        created_at: now.clone(),
+        updated_at: now,
+        seal: Some(seal),
+        withdrawn: None,
+    };
+    let events = accepted_events(&record, request_id);
+    let digital_notice = route.verified_email.filter(|_| record.channel == Channel::Digital && !scope.test);
+    Ok((record, events, digital_notice))
+}
+
 /// Every problem of a submitted letter at once: its fields, and a character the fonts cannot
 /// draw (which would otherwise fail at print time, after the letter was accepted).
-fn check_letter(letter: &NewLetter, today: time::Date) -> Result<CheckedLetter, ApiError> {
+pub(crate) fn check_letter(letter: &NewLetter, today: time::Date) -> Result<CheckedLetter, ApiError> {
     let checked = letter.check(today);
     let mut errors = checked.as_ref().err().cloned().unwrap_or_default();
     hybridpost_compose::check_glyphs(letter, &mut errors);
+    hybridpost_compose::check_content(letter, &mut errors);
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
@@ -279,7 +298,7 @@ async fn route_letter(state: &AppState, citizen_id: Option<&CitizenId>) -> Resul
 /// letter that is the agency's PDF, of the PDF.
 async fn seal_letter(
     state: &AppState,
-    caller: &AgencyCaller,
+    scope: AgencyScope,
     letter: &NewLetter,
     today: time::Date,
     reply_deadline: Option<time::Date>,
@@ -294,7 +313,7 @@ async fn seal_letter(
             return Err(ApiError::Validation(errors));
         };
         let mut conn = state.store.read().await?;
-        let document = hybridpost_store::documents::get_document(&mut conn, caller.scope(), document_id).await?;
+        let document = hybridpost_store::documents::get_document(&mut conn, scope, document_id).await?;
         let Some(document) = document else {
             errors.add("document_id", format!("no document {id} of this agency; upload it with POST /v1/documents"));
             return Err(ApiError::Validation(errors));
@@ -308,8 +327,8 @@ async fn seal_letter(
         reply_by: reply_deadline.map(to_seal_date),
         digest: ContentDigest::of(&canonical),
     };
-    let sealed = state.composer.keyring().seal_for_agency(caller.scope(), &seal_request).await.map_err(|e| {
-        tracing::error!(agency.id = %caller.agency_id, "cannot seal a letter: {e}");
+    let sealed = state.composer.keyring().seal_for_agency(scope, &seal_request).await.map_err(|e| {
+        tracing::error!(agency.id = %scope.agency_id, "cannot seal a letter: {e}");
         ApiError::internal("the letter could not be sealed")
     })?;
     Ok((content, sealed.to_stored(issue_date)))

@@ -3,6 +3,7 @@
 //! sees only that agency's letters. The OpenAPI document is generated from these handlers.
 #![forbid(unsafe_code)]
 
+mod bulk;
 mod documents;
 mod events;
 mod held;
@@ -29,6 +30,10 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub use bulk::{
+    BatchRow, BatchRowState, LetterBatch, MAX_BATCH_ROWS, NewLetterBatch, check_row, row_key, run_worker,
+    send_one_batch, submit,
+};
 pub use documents::{DocumentSummary, MAX_PDF_BYTES, MAX_PDF_UPLOADS_AT_ONCE, PdfCheckProblem, PdfCheckReport};
 pub use events::{Event, EventFeed};
 pub use letters::{LetterDetail, LetterList, LetterSummary};
@@ -162,6 +167,21 @@ pub fn api() -> OpenApiRouter<AppState> {
                 // the process reads as many PDF bodies as it allows.
                 .layer(tower::limit::GlobalConcurrencyLimitLayer::with_semaphore(pdf_upload_slots())),
         )
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(bulk::create_batch))
+                .routes(routes!(bulk::get_batch))
+                .layer(DefaultBodyLimit::max(bulk::MAX_BATCH_BODY_BYTES))
+                .layer(Extension(BodyLimit(bulk::MAX_BATCH_BODY_BYTES)))
+                // Batch bodies are large: a few are read at once, the others wait unread.
+                .layer(tower::limit::GlobalConcurrencyLimitLayer::with_semaphore(batch_upload_slots())),
+        )
+}
+
+/// The process's slots for letter batches being read and checked.
+fn batch_upload_slots() -> Arc<tokio::sync::Semaphore> {
+    static SLOTS: std::sync::OnceLock<Arc<tokio::sync::Semaphore>> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| Arc::new(tokio::sync::Semaphore::new(bulk::BATCH_UPLOADS_AT_ONCE))).clone()
 }
 
 /// The process's slots for PDF uploads being read, shared by every router built.

@@ -4,12 +4,13 @@
 //! larger ones: on SQLite, with its single writer, that is most of the cost of accepting a
 //! letter; on PostgreSQL it saves a commit flush per letter.
 //!
-//! If a batch fails (an idempotency key used twice at once, a fault), each of its letters is
+//! If a batch fails (an idempotency key used twice at once, a batch row sent before, a fault), each of its letters is
 //! written again in a transaction of its own, so one bad letter never sinks the others.
 
 use hybridpost_notify::outbox::{digital_notice, queue_event_webhooks};
 use hybridpost_store::events::{self, NewEvent};
 use hybridpost_store::idempotency::{self, IdempotencyRecord};
+use hybridpost_store::letter_batches;
 use hybridpost_store::letters::{self, LetterRecord};
 use hybridpost_store::outbox;
 use hybridpost_store::{Store, StoreError};
@@ -29,6 +30,16 @@ pub(crate) struct PreparedLetter {
     pub idempotency: Option<(String, IdempotencyRecord)>,
     /// The verified address a digital letter's notice goes to, queued with the letter.
     pub digital_notice: Option<String>,
+    /// The batch row the letter is sent from: marked sent, its key left, with the letter.
+    pub row: Option<RowMark>,
+}
+
+/// A letter's batch row.
+#[derive(Debug, Clone)]
+pub(crate) struct RowMark {
+    pub batch_id: uuid::Uuid,
+    pub row_number: i64,
+    pub row_key: String,
 }
 
 /// What became of a letter handed to the writer.
@@ -38,6 +49,8 @@ pub(crate) enum Written {
     Stored,
     /// Not stored: another request with the same idempotency key was stored first.
     IdempotencyKeyTaken,
+    /// Not stored: a letter with the same batch row key was sent before.
+    RowSentBefore,
 }
 
 type Job = (PreparedLetter, oneshot::Sender<Result<Written, StoreError>>);
@@ -106,6 +119,18 @@ async fn write_batch<'a>(
         if let Some((key, stored)) = &l.idempotency {
             idempotency::insert(&mut tx, l.record.scope(), key, stored, &l.record.created_at).await?;
         }
+        if let Some(row) = &l.row {
+            let scope = l.record.scope();
+            letter_batches::mark_row_sent(
+                &mut tx,
+                scope,
+                row.batch_id,
+                row.row_number,
+                &row.row_key,
+                l.record.letter_id,
+            )
+            .await?;
+        }
     }
     tx.commit().await?;
     Ok(())
@@ -115,6 +140,7 @@ async fn write_one(store: &Store, letter: &PreparedLetter) -> Result<Written, St
     match write_batch(store, std::iter::once(letter)).await {
         Ok(()) => Ok(Written::Stored),
         Err(e) if e.is_unique_violation() && letter.idempotency.is_some() => Ok(Written::IdempotencyKeyTaken),
+        Err(e) if e.is_unique_violation() && letter.row.is_some() => Ok(Written::RowSentBefore),
         Err(e) => Err(e),
     }
 }

@@ -29,6 +29,7 @@ const CITIZEN_KEY: &[u8] = b"test citizen id key";
 
 struct Harness {
     app: Router,
+    state: AppState,
     store: Store,
     a: String,
     b: String,
@@ -71,8 +72,8 @@ async fn harness_with(limiter: RateLimiter, max_body_bytes: usize) -> Harness {
         Composer::new(Keyring::new(store.clone(), ServiceSecret::new(&[9; 32]).unwrap()), "http://127.0.0.1:8080"),
         BlobStore::local(blobs.path(), 64 << 20).unwrap(),
     );
-    let app = hybridpost_gateway::router(state, Duration::from_secs(10));
-    Harness { app, store, a, b, site: site_key.key, _db: db, _blobs: blobs }
+    let app = hybridpost_gateway::router(state.clone(), Duration::from_secs(10));
+    Harness { app, state, store, a, b, site: site_key.key, _db: db, _blobs: blobs }
 }
 
 async fn harness() -> Harness {
@@ -544,11 +545,13 @@ async fn the_openapi_document_describes_every_route_and_they_exist() {
         [
             "DELETE /v1/webhooks/{endpoint_id}",
             "GET /v1/events",
+            "GET /v1/letter-batches/{batch_id}",
             "GET /v1/letters",
             "GET /v1/letters/{letter_id}",
             "GET /v1/letters/{letter_id}/pdf",
             "GET /v1/webhooks",
             "POST /v1/documents",
+            "POST /v1/letter-batches",
             "POST /v1/letters",
             "POST /v1/letters/{letter_id}/cancel",
             "POST /v1/letters/{letter_id}/retry",
@@ -1144,4 +1147,127 @@ async fn hostile_pdfs_are_refused_with_their_limit_named_and_the_server_keeps_an
     }
     stop.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(10), server).await.unwrap().unwrap().unwrap();
+}
+
+fn batch_of(n: usize) -> Value {
+    let letters: Vec<Value> = (0..n)
+        .map(|i| {
+            let mut l = example();
+            l["reference"] = json!(format!("มท 0808.2/ว {}", 5000 + i));
+            l["recipient"]["name"] = json!(format!("นายสมชาย ใจดี {i}"));
+            l
+        })
+        .collect();
+    json!({ "letters": letters })
+}
+
+impl Harness {
+    async fn post_batch(&self, key: &str, batch: &Value) -> Reply {
+        self.call(Method::POST, "/v1/letter-batches", Some(key), Some(Body::from(batch.to_string())), &[]).await
+    }
+
+    /// Runs the batch worker until no batch has rows to send.
+    async fn send_batches(&self) {
+        while hybridpost_gateway::send_one_batch(&self.state).await.unwrap() {}
+    }
+}
+
+#[tokio::test]
+async fn a_batch_with_bad_rows_is_refused_with_every_problem_of_every_row_and_sends_nothing() {
+    let h = harness_with(RateLimiter::new(0, 0), 1 << 20).await;
+    let before = h.counts().await;
+    let mut batch = batch_of(5);
+    batch["letters"][1]["recipient"]["address"]["postcode"] = json!("10399");
+    batch["letters"][3]["recipient"]["name"] = json!("");
+    batch["letters"][3]["reply"]["deadline"] = json!("2020-01-01");
+    let reply = h.post_batch(&h.a, &batch).await;
+    assert_problem(&reply, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<&str> =
+        reply.body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert!(fields.contains(&"letters[1].recipient.address.postcode"), "{fields:?}");
+    assert!(fields.contains(&"letters[3].recipient.name"), "{fields:?}");
+    assert!(fields.contains(&"letters[3].reply.deadline"), "{fields:?}");
+    assert!(!fields.iter().any(|f| f.starts_with("letters[0]") || f.starts_with("letters[2]")), "{fields:?}");
+    assert_eq!(h.counts().await, before, "nothing was stored");
+
+    let empty = h.post_batch(&h.a, &json!({"letters": []})).await;
+    assert_problem(&empty, StatusCode::UNPROCESSABLE_ENTITY);
+    let unknown = h.post_batch(&h.a, &json!({"letters": [example()], "extra": 1})).await;
+    assert_problem(&unknown, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_batch_is_sent_in_the_background_and_sending_it_again_sends_nothing_new() {
+    let h = harness_with(RateLimiter::new(0, 0), 1 << 20).await;
+    let (letters_before, _) = h.counts().await;
+    let mut batch = batch_of(30);
+    // Row 29 is row 0 again: the same letter, sent once.
+    batch["letters"][29] = batch["letters"][0].clone();
+    let reply = h.post_batch(&h.a, &batch).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
+    assert_eq!(reply.body["status"], "sending");
+    assert_eq!(reply.body["rows_total"], 30);
+    assert_eq!(reply.body["pending"], 30);
+    let location = reply.headers[header::LOCATION].to_str().unwrap().to_owned();
+    assert_eq!(location, format!("/v1/letter-batches/{}", reply.body["batch_id"].as_str().unwrap()));
+
+    h.send_batches().await;
+    let done = h.get(Some(&h.a), &location).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert_eq!(done.body["status"], "done");
+    assert_eq!((done.body["sent"].as_i64(), done.body["sent_before"].as_i64()), (Some(29), Some(1)), "{}", done.body);
+    let rows = done.body["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 30);
+    assert_eq!(rows[0]["row"], 0);
+    assert_eq!(rows[0]["state"], "sent");
+    assert_eq!(rows[0]["channel"], "print");
+    assert_eq!(rows[29]["state"], "sent_before");
+    assert_eq!(rows[29]["letter_id"], rows[0]["letter_id"], "the repeated row names the letter sent");
+    let (letters_after, _) = h.counts().await;
+    assert_eq!(letters_after - letters_before, 29);
+    let letter = h.get(Some(&h.a), &format!("/v1/letters/{}", rows[5]["letter_id"].as_str().unwrap())).await;
+    assert_eq!(letter.status, StatusCode::OK);
+    assert_eq!(letter.body["reference"], "มท 0808.2/ว 5005");
+    assert!(letter.body["seal_reference"].is_string(), "sealed as POST /v1/letters seals");
+
+    // The same batch again: stored, nothing sent twice.
+    let again = h.post_batch(&h.a, &batch).await;
+    assert_eq!(again.status, StatusCode::ACCEPTED, "{}", again.body);
+    h.send_batches().await;
+    let again_location = again.headers[header::LOCATION].to_str().unwrap().to_owned();
+    let again_done = h.get(Some(&h.a), &again_location).await;
+    assert_eq!(again_done.body["sent"], 0, "{}", again_done.body);
+    assert_eq!(again_done.body["sent_before"], 30);
+    assert_eq!(again_done.body["rows"][5]["letter_id"], rows[5]["letter_id"]);
+    assert_eq!(h.counts().await.0, letters_after);
+
+    // Another agency, and the same agency's test key, do not see it.
+    assert_eq!(h.get(Some(&h.b), &location).await.status, StatusCode::NOT_FOUND);
+    let test_key = key_of_a(&h, true).await;
+    assert_eq!(h.get(Some(&test_key), &location).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(h.get(Some(&h.a), "/v1/letter-batches/not-an-id").await.status, StatusCode::NOT_FOUND);
+    // The same letters with the test key are letters of another world: sent there, once.
+    let test_batch = h.post_batch(&test_key, &batch).await;
+    assert_eq!(test_batch.status, StatusCode::ACCEPTED);
+    h.send_batches().await;
+    let test_done = h.get(Some(&test_key), test_batch.headers[header::LOCATION].to_str().unwrap()).await;
+    assert_eq!((test_done.body["sent"].as_i64(), test_done.body["test"].as_bool()), (Some(29), Some(true)));
+}
+
+#[tokio::test]
+async fn a_template_letter_missing_a_value_is_refused_when_submitted_not_when_printed() {
+    let h = harness().await;
+    let mut letter = example();
+    letter.as_object_mut().unwrap().remove("body");
+    letter["template"] = json!("tax-notice");
+    letter["data"] = json!({"office": "สำนักงานเขตพญาไท", "tax_year": 2570});
+    let reply = h.post(&h.a, &letter).await;
+    assert_problem(&reply, StatusCode::UNPROCESSABLE_ENTITY);
+    let errors = reply.body["errors"].as_array().unwrap();
+    assert_eq!(errors[0]["field"], "data", "{}", reply.body);
+    assert!(errors[0]["message"].as_str().unwrap().contains("parcel"), "{}", reply.body);
+    letter["template"] = json!("no-such-template");
+    let reply = h.post(&h.a, &letter).await;
+    assert_problem(&reply, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(reply.body["errors"][0]["field"], "template", "{}", reply.body);
 }

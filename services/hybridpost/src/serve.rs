@@ -82,6 +82,8 @@ pub struct Service {
     pub app: Router,
     /// The store every role shares.
     pub store: Store,
+    /// The agency API, when it is one of the roles (its worker sends letter batches).
+    pub gateway: Option<AppState>,
     /// The print room, when it is one of the roles.
     pub printroom: Option<PrintroomState>,
     /// Scan intake, when it is one of the roles.
@@ -99,6 +101,9 @@ impl Service {
     /// Starts the background workers of every role that has them.
     pub fn start_workers(&self) -> Vec<tokio::task::JoinHandle<()>> {
         let mut workers = Vec::new();
+        if let Some(state) = &self.gateway {
+            workers.push(tokio::spawn(hybridpost_gateway::run_worker(state.clone())));
+        }
         if let Some(state) = &self.printroom {
             workers.push(tokio::spawn(hybridpost_printroom::run_workers(state.clone())));
         }
@@ -143,6 +148,7 @@ pub async fn build(config: &Config, roles: &[Role], public_url: &str) -> anyhow:
     let mut service = Service {
         app: Router::new(),
         store: store.clone(),
+        gateway: None,
         printroom: None,
         intake: None,
         notifier: None,
@@ -190,17 +196,21 @@ pub async fn build(config: &Config, roles: &[Role], public_url: &str) -> anyhow:
     let mut openapi: Option<utoipa::openapi::OpenApi> = None;
     for role in roles {
         let (routes, doc) = match role {
-            Role::Gateway => with_doc(hybridpost_gateway::parts(AppState::new(
-                store.clone(),
-                keys.clone(),
-                GatewayConfig {
-                    citizen_id_key: Arc::from(citizen_id_key.as_slice()),
-                    max_body_bytes: config.max_body_bytes,
-                    webhook_allow_private_targets: config.webhook_allow_private_targets,
-                },
-                composer.clone(),
-                blobs.clone(),
-            ))),
+            Role::Gateway => {
+                let state = AppState::new(
+                    store.clone(),
+                    keys.clone(),
+                    GatewayConfig {
+                        citizen_id_key: Arc::from(citizen_id_key.as_slice()),
+                        max_body_bytes: config.max_body_bytes,
+                        webhook_allow_private_targets: config.webhook_allow_private_targets,
+                    },
+                    composer.clone(),
+                    blobs.clone(),
+                );
+                service.gateway = Some(state.clone());
+                with_doc(hybridpost_gateway::parts(state))
+            }
             Role::Printroom => {
                 service.printroom = Some(print_state.clone());
                 with_doc(hybridpost_printroom::parts(print_state.clone()))
@@ -398,6 +408,9 @@ fn verify_state(
     ))
 }
 
+/// How long a mail-merge draft (the file read, before or after sending) is kept.
+const MERGE_DRAFT_KEPT: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
 /// How long an idempotency record answers repeats of its request.
 const IDEMPOTENCY_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
 
@@ -418,6 +431,19 @@ async fn maintain(store: Store) {
         match deleted {
             Ok(n) => tracing::debug!(deleted = n, "forgot {n} idempotency records older than 24 h"),
             Err(e) => tracing::warn!("idempotency housekeeping failed: {e}"),
+        }
+        // Mail-merge drafts hold citizens' names and addresses: kept a week, sent or not.
+        let cutoff = hybridpost_store::timestamp_text(time::OffsetDateTime::now_utc() - MERGE_DRAFT_KEPT);
+        let forgotten = async {
+            let mut tx = store.begin().await?;
+            let n = hybridpost_store::letter_batches::delete_drafts_before(&mut tx, &cutoff).await?;
+            tx.commit().await?;
+            Ok::<u64, hybridpost_store::StoreError>(n)
+        }
+        .await;
+        match forgotten {
+            Ok(n) => tracing::debug!(deleted = n, "forgot {n} mail-merge drafts older than a week"),
+            Err(e) => tracing::warn!("mail-merge draft housekeeping failed: {e}"),
         }
         match hybridpost_verify::forget_stale(&store, time::OffsetDateTime::now_utc()).await {
             Ok((attempts, links)) => {

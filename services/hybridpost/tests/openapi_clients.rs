@@ -388,6 +388,13 @@ fn schemathesis_finds_no_failures_in_the_agency_or_site_operations() {
     let pdf_path = service.dir.path().join("letter.pdf");
     std::fs::write(&pdf_path, pdf).unwrap();
 
+    // A letter batch, for the batch operations.
+    let one = format!("{{\"letters\": [{}]}}", std::fs::read_to_string(LETTER).unwrap());
+    let (status, body) = http(service.addr(), "POST", "/v1/letter-batches", Some(&service.agency_key), Some(&one));
+    assert_eq!(status, 202, "{body}");
+    let letter_batch: Value = serde_json::from_str(&body).unwrap();
+    let letter_batch_id = letter_batch["batch_id"].as_str().unwrap().to_owned();
+
     // The agency run takes every operation that is not the print site's, the public
     // verification ones included (the key goes unused there).
     let reference = letter["seal_reference"].as_str().unwrap();
@@ -396,7 +403,7 @@ fn schemathesis_finds_no_failures_in_the_agency_or_site_operations() {
         "agency",
         &service.agency_key,
         &["--exclude-by", "/security/0/site_key == []"],
-        &[("letter_id", letter_id), ("reference", reference)],
+        &[("letter_id", letter_id), ("reference", reference), ("batch_id", &letter_batch_id)],
     );
     let site = schemathesis.run(
         "site",

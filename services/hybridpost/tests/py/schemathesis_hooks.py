@@ -99,6 +99,31 @@ def _pick(seq, seed):
     return seq[random.Random(repr(seed)).randrange(len(seq))]
 
 
+def _fix_letter(letter):
+    """A generated letter made to keep the rules its schema cannot say."""
+    if not isinstance(letter, dict):
+        return
+    recipient = letter.get("recipient")
+    if isinstance(recipient, dict) and isinstance(recipient.get("address"), dict):
+        recipient["address"].update(_pick(ADDRESSES, letter))
+    # A citizen id's check digit is not in the schema; the coverage phase writes ids from the
+    # length alone.
+    if isinstance(recipient, dict) and recipient.get("citizen_id") is not None:
+        recipient["citizen_id"] = _citizen_id(_pick(["110170020345", "310040012345", "512345678901"], letter))
+    # One of body, template or document_id: a template must exist, a document must have been
+    # uploaded, so a generated letter carries its paragraphs.
+    for key in ("template", "data", "document_id"):
+        letter.pop(key, None)
+    if not letter.get("body"):
+        letter["body"] = ["ข้อความของหนังสือ"]
+    reply = letter.get("reply")
+    if reply is True:
+        letter["reply"] = False
+    elif isinstance(reply, dict):
+        today = datetime.datetime.now(datetime.timezone(datetime.timedelta(hours=7))).date()
+        reply["deadline"] = (today + datetime.timedelta(days=30)).isoformat()
+
+
 @schemathesis.hook
 def map_case(ctx, case):
     if not _is_positive(case) or not isinstance(case.body, dict):
@@ -106,21 +131,11 @@ def map_case(ctx, case):
     body = case.body
     route = (case.method.upper(), case.operation.path)
     if route == ("POST", "/v1/letters"):
-        recipient = body.get("recipient")
-        if isinstance(recipient, dict) and isinstance(recipient.get("address"), dict):
-            recipient["address"].update(_pick(ADDRESSES, body))
-        # One of body, template or document_id: a template must exist, a document must have been
-        # uploaded, so a generated letter carries its paragraphs.
-        for key in ("template", "data", "document_id"):
-            body.pop(key, None)
-        if not body.get("body"):
-            body["body"] = ["ข้อความของหนังสือ"]
-        reply = body.get("reply")
-        if reply is True:
-            body["reply"] = False
-        elif isinstance(reply, dict):
-            today = datetime.datetime.now(datetime.timezone(datetime.timedelta(hours=7))).date()
-            reply["deadline"] = (today + datetime.timedelta(days=30)).isoformat()
+        _fix_letter(body)
+    elif route == ("POST", "/v1/letter-batches"):
+        # Each letter of a batch keeps the rules of POST /v1/letters.
+        for letter in body.get("letters") or []:
+            _fix_letter(letter)
     elif route == ("POST", "/v1/print/batches/{batch_id}/dispatched"):
         # Every letter of the batch by id cannot be generated; the first label of a roll can.
         body.pop("tracking_numbers", None)
@@ -144,13 +159,7 @@ def existing_things(ctx, case):
     if not _is_positive(case) or not isinstance(case.body, dict):
         return case
     path = case.operation.path
-    if path == "/v1/letters":
-        recipient = case.body.get("recipient")
-        # A citizen id's check digit is not in the schema; the coverage phase writes ids from
-        # the length alone.
-        if isinstance(recipient, dict) and recipient.get("citizen_id") is not None:
-            recipient["citizen_id"] = _citizen_id(_pick(["110170020345", "310040012345", "512345678901"], case.body))
-    elif path == "/v1/print/batches/{batch_id}/dispatched":
+    if path == "/v1/print/batches/{batch_id}/dispatched":
         case.body["first_tracking_number"] = _s10("12345678")
     elif path == "/v1/review/{page_id}" and case.body.get("action") == "assign":
         # A reference names a letter only when a letter has it.
