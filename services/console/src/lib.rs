@@ -43,6 +43,7 @@ mod settings;
 mod sheet;
 mod signin;
 mod staff;
+mod thai_messages;
 mod today;
 mod usage;
 

@@ -309,12 +309,11 @@ pub(crate) fn check_draft(settings: &MergeSettings, sheet: &Sheet, lang: Lang, t
                         }
                         _ => field_label(&e.field, lang),
                     };
-                    row_problems.push(Problem {
-                        row: Some(row.number),
-                        column,
-                        message: e.message,
-                        suggestions: e.suggestions,
-                    });
+                    let message = match lang {
+                        Lang::Thai => crate::thai_messages::in_thai(&e.message).unwrap_or(e.message),
+                        Lang::English => e.message,
+                    };
+                    row_problems.push(Problem { row: Some(row.number), column, message, suggestions: e.suggestions });
                 }
                 letters.push((row.number, letter));
             }

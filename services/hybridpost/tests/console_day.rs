@@ -578,18 +578,8 @@ async fn an_operators_day_close_print_reprint_and_dispatch_by_scanning() {
     assert_eq!(status, 200);
     let csv_path = dir.path().join("usage.csv");
     std::fs::write(&csv_path, &csv).unwrap();
-    let python = std::env::var("HYBRIDPOST_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-    let read = std::process::Command::new(python)
-        .args([
-            "-c",
-            "import csv, json, sys; print(json.dumps(list(csv.DictReader(open(sys.argv[1], encoding='utf-8-sig')))))",
-        ])
-        .arg(&csv_path)
-        .output()
-        .unwrap();
-    assert!(read.status.success(), "{}", String::from_utf8_lossy(&read.stderr));
-    let rows: Value = serde_json::from_slice(&read.stdout).unwrap();
-    let month = rows.as_array().unwrap().last().unwrap();
+    let rows = python_csv(&csv_path);
+    let month = rows.last().unwrap();
     for (column, expected) in
         [("letters", "3"), ("print", "3"), ("returned", "1"), ("reply_received", "1"), ("dispatched", "1")]
     {
@@ -597,6 +587,182 @@ async fn an_operators_day_close_print_reprint_and_dispatch_by_scanning() {
     }
     assert_eq!(month["sheets"], sheets.to_string());
     assert_eq!(month["estimated_cost_baht"], cells[10].replace(',', ""));
+
+    // Mail merge. The admin makes a sender in People.
+    click_to(&b, "nav.menu a[href='/console/people']", "/console/people").await;
+    b.find(Locator::Id("name")).await.unwrap().send_keys("สมใจ ส่งหนังสือ").await.unwrap();
+    b.find(Locator::Id("email")).await.unwrap().send_keys("merge@phayathai.example").await.unwrap();
+    b.find(Locator::Css("input[name=role][value=sender]")).await.unwrap().click().await.unwrap();
+    b.find(Locator::Css("form[action='/console/people'] button")).await.unwrap().click().await.unwrap();
+    let link = b.wait().for_element(Locator::Id("setup-link")).await.unwrap().prop("value").await.unwrap().unwrap();
     b.close().await.unwrap();
+    let m = driver.browser(None).await;
+    set_password(&m, &link, "ส่งหนังสือทีละมาก 2569", "/console/letters").await;
+    click_to(&m, "nav.menu a[href='/console/send-many']", "/console/send-many").await;
+    check_page(&m, &axe, "send-many").await;
+    // 200 rows; spreadsheet rows 5, 22 and 31 are wrong (a postcode, a name, a citizen id).
+    let bad = dir.path().join("ภาษี 2570.xlsx");
+    std::fs::write(&bad, merge_xlsx(200, &[(3, "postcode"), (20, "name"), (29, "citizen_id")])).unwrap();
+    let fixed = dir.path().join("ภาษี 2570 แก้ไข.xlsx");
+    std::fs::write(&fixed, merge_xlsx(200, &[])).unwrap();
+    m.find(Locator::Css("#template option[value='tax-notice']")).await.unwrap().click().await.unwrap();
+    m.find(Locator::Id("file")).await.unwrap().send_keys(bad.to_str().unwrap()).await.unwrap();
+    m.find(Locator::Id("upload")).await.unwrap().click().await.unwrap();
+    wait_for_path_prefix(&m, "/console/send-many/drafts/").await;
+    let draft = path_of(&m).await;
+    // The columns were matched by their Thai names; what every letter shares is typed in, from
+    // the keyboard: the subject, Tab, the signatory's name, Tab, the position, Enter.
+    fill_merge_choices(&m).await;
+    wait_for_path(&m, &draft).await;
+    let title = m.wait().for_element(Locator::Id("problems-title")).await.unwrap().text().await.unwrap();
+    assert!(title.contains('3'), "all three problems in one view: {}", main_text(&m).await);
+    let mut rows = Vec::new();
+    for tr in m.find_all(Locator::Css("#row-problems tbody tr")).await.unwrap() {
+        rows.push(tr.attr("data-row").await.unwrap().unwrap());
+    }
+    assert_eq!(rows, ["5", "22", "31"]);
+    let problems = m.find(Locator::Id("row-problems")).await.unwrap().text().await.unwrap();
+    assert!(problems.contains("10400"), "the postcode's suggestion: {problems}");
+    assert!(problems.contains("ต้องไม่เว้นว่าง"), "the problems in Thai: {problems}");
+    check_page(&m, &axe, "merge-problems").await;
+    // Row 17's letter, before anything is sent.
+    let (status, preview) = get_as(&m, server.addr, &format!("{draft}/rows/17/preview.pdf")).await;
+    assert_eq!(status, 200);
+    let preview_path = dir.path().join("row-17.pdf");
+    std::fs::write(&preview_path, &preview).unwrap();
+    tool("qpdf", &["--check", preview_path.to_str().unwrap()]);
+    let preview_text = String::from_utf8(tool("pdftotext", &[preview_path.to_str().unwrap(), "-"])).unwrap();
+    assert!(preview_text.contains("นายสมชาย ใจดี 15"), "row 17 is the 15th letter: {preview_text}");
+    // The fixed file, uploaded onto the draft: ready; sent; followed until done.
+    m.find(Locator::Id("again-file")).await.unwrap().send_keys(fixed.to_str().unwrap()).await.unwrap();
+    m.find(Locator::Id("upload-again")).await.unwrap().click().await.unwrap();
+    m.wait().for_element(Locator::Id("ready")).await.unwrap();
+    let batch = send_merge_and_wait(&m, &url).await;
+    assert_eq!(m.find(Locator::Id("sent")).await.unwrap().text().await.unwrap(), "200");
+    check_page(&m, &axe, "merge-batch").await;
+    let (status, result) = get_as(&m, server.addr, &format!("{batch}/result.csv")).await;
+    assert_eq!(status, 200);
+    let result_path = dir.path().join("result.csv");
+    std::fs::write(&result_path, &result).unwrap();
+    let rows = python_csv(&result_path);
+    assert_eq!(rows.len(), 200);
+    assert_eq!(rows[0]["row"], "2");
+    assert!(rows.iter().all(|r| r["letter_id"].as_str().unwrap().len() == 36 && r["status"] == "queued_for_print"));
+    // The same file again, in a new upload with the same choices: nothing is sent twice.
+    m.goto(&format!("{url}/console/send-many")).await.unwrap();
+    m.find(Locator::Css("#template option[value='tax-notice']")).await.unwrap().click().await.unwrap();
+    m.find(Locator::Id("file")).await.unwrap().send_keys(fixed.to_str().unwrap()).await.unwrap();
+    m.find(Locator::Id("upload")).await.unwrap().click().await.unwrap();
+    wait_for_path_prefix(&m, "/console/send-many/drafts/").await;
+    fill_merge_choices(&m).await;
+    m.wait().for_element(Locator::Id("ready")).await.unwrap();
+    send_merge_and_wait(&m, &url).await;
+    assert_eq!(m.find(Locator::Id("sent")).await.unwrap().text().await.unwrap(), "0");
+    assert_eq!(m.find(Locator::Id("sent-before")).await.unwrap().text().await.unwrap(), "200");
+    // The letters are the agency's: 3 sent earlier and 200 from the spreadsheet.
+    let (status, body) = http(server.addr, "GET", "/v1/letters?limit=500", Some(&new_key), None);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["items"].as_array().unwrap().len(), 203);
+    click_to(&m, "nav.menu a[href='/console/letters']", "/console/letters").await;
+    assert!(main_text(&m).await.contains("กท 5301/ภ 0199"), "the newest letters head the list");
+    m.close().await.unwrap();
     drop(server);
+}
+
+/// The mail-merge file of the walkthrough: `rows` tax notices, the rows `broken` names wrong.
+fn merge_xlsx(rows: usize, broken: &[(usize, &str)]) -> Vec<u8> {
+    let columns = [
+        "เลขที่หนังสือ",
+        "ชื่อ-นามสกุล",
+        "เลขประจำตัวประชาชน",
+        "บ้านเลขที่",
+        "ถนน",
+        "แขวง",
+        "เขต",
+        "จังหวัด",
+        "รหัสไปรษณีย์",
+        "office",
+        "tax_year",
+        "parcel",
+        "assessed_value",
+        "tax_amount",
+        "due_date",
+    ];
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (c, name) in columns.iter().enumerate() {
+        sheet.write_string(0, c as u16, *name).unwrap();
+    }
+    for n in 0..rows {
+        let fault = broken.iter().find(|(row, _)| *row == n).map(|(_, f)| *f);
+        let r = (n + 1) as u32;
+        let name =
+            if fault == Some("name") { String::new() } else { format!("นายสมชาย ใจดี {n}") };
+        let citizen = if fault == Some("citizen_id") { "1101700230709" } else { "" };
+        let postcode = if fault == Some("postcode") { 10399.0 } else { 10400.0 };
+        sheet.write_string(r, 0, format!("กท 5301/ภ {n:04}")).unwrap();
+        sheet.write_string(r, 1, name).unwrap();
+        sheet.write_string(r, 2, citizen).unwrap();
+        sheet.write_string(r, 3, format!("{}/1", n + 1)).unwrap();
+        sheet.write_string(r, 4, "พหลโยธิน").unwrap();
+        sheet.write_string(r, 5, "สามเสนใน").unwrap();
+        sheet.write_string(r, 6, "พญาไท").unwrap();
+        sheet.write_string(r, 7, "กรุงเทพมหานคร").unwrap();
+        sheet.write_number(r, 8, postcode).unwrap();
+        sheet.write_string(r, 9, "สำนักงานเขตพญาไท").unwrap();
+        sheet.write_number(r, 10, 2570).unwrap();
+        sheet.write_string(r, 11, format!("ที่ดินโฉนดเลขที่ {}", 1000 + n)).unwrap();
+        sheet.write_number(r, 12, 2_450_000).unwrap();
+        sheet.write_number(r, 13, 1225.5).unwrap();
+        sheet.write_string(r, 14, "2027-04-30").unwrap();
+    }
+    book.save_to_buffer().unwrap()
+}
+
+/// Types what every letter of the merge shares, from the keyboard, and saves.
+async fn fill_merge_choices(c: &Client) {
+    c.find(Locator::Id("c-subject")).await.unwrap().click().await.unwrap();
+    type_keys(c, "แจ้งการประเมินภาษีที่ดินและสิ่งปลูกสร้าง ประจำปีภาษี ๒๕๗๐").await;
+    press(c, Key::Tab).await;
+    type_keys(c, "นางสาวสมศรี รักงาน").await;
+    press(c, Key::Tab).await;
+    type_keys(c, "ผู้อำนวยการเขตพญาไท").await;
+    press(c, Key::Enter).await;
+}
+
+/// Sends the ready draft and follows its batch's page until every row is done; its path.
+async fn send_merge_and_wait(c: &Client, url: &str) -> String {
+    c.find(Locator::Id("send")).await.unwrap().click().await.unwrap();
+    for _ in 0..300 {
+        let path = path_of(c).await;
+        if path.starts_with("/console/send-many/") && !path.contains("/drafts/") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let batch = path_of(c).await;
+    for _ in 0..120 {
+        c.goto(&format!("{url}{batch}")).await.unwrap();
+        let title = c.find(Locator::Id("progress-title")).await.unwrap().text().await.unwrap();
+        if title == "ส่งครบแล้ว" {
+            return batch;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    panic!("the batch {batch} was not sent within a minute");
+}
+
+/// A CSV file's rows as Python's csv module reads them.
+fn python_csv(path: &Path) -> Vec<Value> {
+    let python = std::env::var("HYBRIDPOST_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let read = std::process::Command::new(python)
+        .args([
+            "-c",
+            "import csv, json, sys; print(json.dumps(list(csv.DictReader(open(sys.argv[1], encoding='utf-8-sig')))))",
+        ])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(read.status.success(), "{}", String::from_utf8_lossy(&read.stderr));
+    serde_json::from_slice::<Value>(&read.stdout).unwrap().as_array().unwrap().clone()
 }
