@@ -70,11 +70,10 @@ pub(crate) fn in_thai(message: &str) -> Option<String> {
     }
     if let Some(rest) = message.strip_prefix("content template ")
         && let Some((name, rest)) = quoted_then(rest)
+        && let Some(line) = rest.strip_prefix(" needs a value the letter's data does not give, at line ")
     {
-        if let Some(line) = rest.strip_prefix(" needs a value the letter's data does not give, at line ") {
-            let (number, source) = line.split_once(": ")?;
-            return Some(format!("แบบข้อความ {name} ต้องใช้ข้อมูลที่แถวนี้ไม่มี (บรรทัดที่ {number}: {source})"));
-        }
+        let (number, source) = line.split_once(": ")?;
+        return Some(format!("แบบข้อความ {name} ต้องใช้ข้อมูลที่แถวนี้ไม่มี (บรรทัดที่ {number}: {source})"));
     }
     if let Some(rest) = message.strip_prefix("there is no content template ")
         && let Some((name, rest)) = quoted_then(rest)
