@@ -74,6 +74,27 @@ pub async fn queue_event_webhooks(conn: &mut AnyConnection, events: &[EventRecor
     Ok(rows.len())
 }
 
+/// A test webhook to `endpoint`, which an agency's admin sends from the console to see that
+/// their receiver takes what hybridpost signs. It carries no letter: `type` is `test`.
+pub fn test_webhook(endpoint: &WebhookEndpoint, now: &str) -> NewNotification {
+    NewNotification {
+        kind: NotificationKind::Webhook,
+        purpose: purpose::TEST,
+        agency_id: Some(endpoint.agency_id),
+        letter_id: None,
+        recipient: endpoint.endpoint_id.to_string(),
+        payload: serde_json::json!({
+            "type": "test",
+            "timestamp": now,
+            "data": {
+                "endpoint_id": endpoint.endpoint_id.to_string(),
+                "message": "A test webhook from hybridpost: this endpoint receives signed webhooks.",
+            },
+        })
+        .to_string(),
+    }
+}
+
 /// The row of a digital letter's e-mail notice to the citizen's verified address. The notifier
 /// renders it when it sends: a notice and a secure link, never the letter's content.
 pub fn digital_notice(letter: &LetterRecord, email: &str) -> NewNotification {

@@ -59,6 +59,8 @@ pub mod purpose {
     pub const FAILURE_DIGEST: &str = "failure_digest";
     /// A webhook carrying one event of the agency's feed.
     pub const EVENT: &str = "event";
+    /// A test webhook an agency's admin sent from the console.
+    pub const TEST: &str = "test";
 }
 
 /// A notification to store.
@@ -378,6 +380,63 @@ pub async fn attempts(conn: &mut AnyConnection, notification_id: &str) -> Result
                 outcome: r.try_get(2)?,
                 error: r.try_get(3)?,
                 duration_ms: r.try_get(4)?,
+            })
+        })
+        .collect()
+}
+
+/// One delivery of a webhook, as the agency's admin follows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    /// The notification (the `webhook-id` the receiver saw).
+    pub notification_id: String,
+    /// What it carried: `event` or `test`.
+    pub purpose: String,
+    /// Where it is.
+    pub status: NotificationStatus,
+    /// Attempts so far.
+    pub attempts: i64,
+    /// The last error.
+    pub last_error: Option<String>,
+    /// When it was queued.
+    pub created_at: String,
+    /// When it was delivered.
+    pub sent_at: Option<String>,
+    /// How long the last attempt took, milliseconds.
+    pub last_duration_ms: Option<i64>,
+    /// The kind of event it carried (`letter.accepted`, `test`), from its payload.
+    pub kind: Option<String>,
+}
+
+/// The latest `limit` webhooks to `endpoint_id`, newest first.
+pub async fn recent_deliveries(conn: &mut AnyConnection, endpoint_id: EndpointId, limit: i64) -> Result<Vec<Delivery>> {
+    let rows = sqlx::query(
+        "select n.notification_id, n.purpose, n.status, n.attempts, n.last_error, n.created_at, n.sent_at, \
+         (select a.duration_ms from notification_attempt a where a.notification_id = n.notification_id \
+          order by a.attempt desc limit 1), n.payload \
+         from notification n where n.recipient = $1 and n.kind = 'webhook' order by n.created_at desc limit $2",
+    )
+    .bind(endpoint_id.to_string())
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let status: String = r.try_get(2)?;
+            let payload: String = r.try_get(8)?;
+            let kind = serde_json::from_str::<serde_json::Value>(&payload)
+                .ok()
+                .and_then(|p| p.get("type").and_then(|t| t.as_str()).map(str::to_owned));
+            Ok(Delivery {
+                notification_id: r.try_get(0)?,
+                purpose: r.try_get(1)?,
+                status: NotificationStatus::parse(&status)?,
+                attempts: r.try_get(3)?,
+                last_error: r.try_get(4)?,
+                created_at: r.try_get(5)?,
+                sent_at: r.try_get(6)?,
+                last_duration_ms: r.try_get(7)?,
+                kind,
             })
         })
         .collect()

@@ -63,7 +63,7 @@ fn channel_name(channel: Channel, lang: Lang) -> &'static str {
     }
 }
 
-fn event_name(kind: EventKind, lang: Lang) -> &'static str {
+pub(crate) fn event_name(kind: EventKind, lang: Lang) -> &'static str {
     use EventKind::*;
     let (th, en) = match kind {
         Accepted => ("รับเรื่อง", "accepted"),

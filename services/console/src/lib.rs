@@ -46,6 +46,7 @@ mod staff;
 mod thai_messages;
 mod today;
 mod usage;
+mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -85,6 +86,9 @@ pub struct ConsoleConfig {
     pub client_ip_header: Option<HeaderName>,
     /// Sign-in through an OpenID Connect provider, when one is set up.
     pub oidc: Option<OidcConfig>,
+    /// Webhooks registered in Settings may go to private addresses (as the agency API's
+    /// setting of the same name).
+    pub webhook_allow_private_targets: bool,
 }
 
 impl Default for ConsoleConfig {
@@ -99,6 +103,7 @@ impl Default for ConsoleConfig {
             setup_link_ttl: Duration::from_secs(72 * 60 * 60),
             client_ip_header: None,
             oidc: None,
+            webhook_allow_private_targets: false,
         }
     }
 }
@@ -216,6 +221,8 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/console/usage.csv", get(usage::usage_csv))
         .route("/console/settings/keys", post(settings::create_key))
         .route("/console/settings/keys/{key_id}/revoke", post(settings::revoke_key))
+        .route("/console/settings/webhooks", get(webhooks::webhooks_page).post(webhooks::create))
+        .route("/console/settings/webhooks/{endpoint_id}/{action}", post(webhooks::act))
         .route("/console/returns", get(returns::returns_page))
         .route("/console/returns.csv", get(returns::returns_csv))
         .route("/console/people", get(staff::people_page).post(staff::add_person))

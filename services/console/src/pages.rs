@@ -39,6 +39,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("send_many.html", include_str!("../../../templates/console/send_many.html")),
     ("merge.html", include_str!("../../../templates/console/merge.html")),
     ("merge_batch.html", include_str!("../../../templates/console/merge_batch.html")),
+    ("webhooks.html", include_str!("../../../templates/console/webhooks.html")),
 ];
 
 const STYLE: &str = include_str!("../../../templates/console/console.css");
@@ -395,6 +396,15 @@ mod tests {
                     "by": "ก", "at": "4 ธ.ค. 69", "test": true, "mode": "?mode=test", "total": 200, "done_rows": 100,
                     "sent": 90, "sent_before": 5, "refused_count": 5, "pending": 100, "finished": false, "percent": 50,
                     "refused": [{"row": 3, "error": "ผิด"}], "letters": [{"row": 2, "id": "l"}]}),
+            ),
+            (
+                "webhooks.html",
+                serde_json::json!({"me": me, "csrf": "t", "path": "/console/settings", "test": false, "mode": "",
+                    "max": 10, "created": {"url": "https://a.example/h", "secret": "whsec_x"}, "error": "ผิด",
+                    "url": "https://", "queued_test": true, "kinds": [{"code": "accepted", "name": "รับเรื่อง"}],
+                    "endpoints": [{"id": "e", "url": "https://a.example/h", "created": "4 ธ.ค. 69", "events": "ทุกเหตุการณ์",
+                        "deliveries": [{"id": "n", "at": "4 ธ.ค. 69", "what": "test", "status": "ส่งถึงแล้ว",
+                            "code": "sent", "attempts": 1, "ms": 12, "error": null}]}]}),
             ),
             (
                 "account.html",

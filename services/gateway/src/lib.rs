@@ -37,7 +37,7 @@ pub use bulk::{
 pub use documents::{DocumentSummary, MAX_PDF_BYTES, MAX_PDF_UPLOADS_AT_ONCE, PdfCheckProblem, PdfCheckReport};
 pub use events::{Event, EventFeed};
 pub use letters::{LetterDetail, LetterList, LetterSummary};
-pub use webhooks::{CreatedWebhook, NewWebhook, Webhook};
+pub use webhooks::{CreatedWebhook, MAX_ENDPOINTS, NewWebhook, Webhook, register_webhook};
 pub use writer::LetterWriter;
 
 /// Settings of the agency API.

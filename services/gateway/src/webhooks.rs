@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::AppState;
 
 /// Most endpoints per agency.
-const MAX_ENDPOINTS: usize = 10;
+pub const MAX_ENDPOINTS: usize = 10;
 
 /// An endpoint to register.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -95,37 +95,57 @@ pub(crate) async fn create_webhook(
     caller: AgencyCaller,
     body: JsonBody<NewWebhook>,
 ) -> Result<(StatusCode, Json<CreatedWebhook>), ApiError> {
-    let NewWebhook { url, mut events } = body.value;
-    let mut errors = hybridpost_core::ValidationErrors::default();
-    let url = match WebhookTarget::parse(&url, state.config.webhook_allow_private_targets) {
+    let NewWebhook { url, events } = body.value;
+    let secret = state.composer.keyring().secret();
+    let created = register_webhook(
+        &state.store,
+        secret,
+        caller.scope(),
+        &url,
+        events,
+        state.config.webhook_allow_private_targets,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Registers an endpoint for the agency in `scope` (the API's `POST /v1/webhooks` and the
+/// console's Settings): the URL checked, a new signing secret made and stored wrapped, an
+/// endpoint with the same URL replaced. The secret is in the answer, once.
+pub async fn register_webhook(
+    store: &hybridpost_store::Store,
+    secret: &hybridpost_seal::ServiceSecret,
+    scope: hybridpost_core::AgencyScope,
+    url: &str,
+    mut events: Vec<EventKind>,
+    allow_private_targets: bool,
+) -> Result<CreatedWebhook, ApiError> {
+    let url = match WebhookTarget::parse(url, allow_private_targets) {
         Ok(target) => target.as_str().to_owned(),
         Err(e) => {
+            let mut errors = hybridpost_core::ValidationErrors::default();
             errors.add("url", e);
-            url
+            return Err(ApiError::Validation(errors));
         }
     };
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
-    }
     events.sort();
     events.dedup();
     let mut raw = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut raw);
     let endpoint_id = EndpointId::new();
-    let secret = state.composer.keyring().secret();
     let endpoint = WebhookEndpoint {
         secret_wrapped: secret.wrap(&raw, outbox::webhook_secret_context(endpoint_id).as_bytes()),
         endpoint_id,
-        agency_id: caller.agency_id,
-        test: caller.test,
+        agency_id: scope.agency_id,
+        test: scope.test,
         url,
         events,
         created_at: now_text(),
     };
-    let mut tx = state.store.begin().await?;
-    let existing = outbox::list_endpoints(&mut tx, caller.scope()).await?;
+    let mut tx = store.begin().await?;
+    let existing = outbox::list_endpoints(&mut tx, scope).await?;
     for old in existing.iter().filter(|e| e.url == endpoint.url) {
-        outbox::delete_endpoint(&mut tx, caller.scope(), old.endpoint_id).await?;
+        outbox::delete_endpoint(&mut tx, scope, old.endpoint_id).await?;
     }
     if existing.iter().filter(|e| e.url != endpoint.url).count() >= MAX_ENDPOINTS {
         return Err(ApiError::Conflict {
@@ -135,9 +155,9 @@ pub(crate) async fn create_webhook(
     }
     outbox::insert_endpoint(&mut tx, &endpoint).await?;
     tx.commit().await?;
-    tracing::info!(agency.id = %caller.agency_id, webhook.id = %endpoint.endpoint_id, "webhook endpoint registered");
+    tracing::info!(agency.id = %scope.agency_id, webhook.id = %endpoint.endpoint_id, "webhook endpoint registered");
     let secret = format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(raw));
-    Ok((StatusCode::CREATED, Json(CreatedWebhook { webhook: Webhook::from(&endpoint), secret })))
+    Ok(CreatedWebhook { webhook: Webhook::from(&endpoint), secret })
 }
 
 /// List the agency's webhook endpoints, oldest first.

@@ -295,6 +295,7 @@ pub fn console_config(config: &Config, public_url: &str) -> anyhow::Result<hybri
         public_url: public_url.trim_end_matches('/').to_owned(),
         client_ip_header: config.client_ip_header_name()?,
         oidc: config.oidc()?,
+        webhook_allow_private_targets: config.webhook_allow_private_targets,
         ..hybridpost_console::ConsoleConfig::default()
     })
 }

@@ -124,7 +124,9 @@ async fn an_operators_day_close_print_reprint_and_dispatch_by_scanning() {
     let data = dir.path().join("data");
     let downloads = dir.path().join("downloads");
     std::fs::create_dir_all(&downloads).unwrap();
-    let env = database_env(dir.path(), "console");
+    let mut env = database_env(dir.path(), "console");
+    // The webhook receiver of the walkthrough listens on 127.0.0.1.
+    env.push(("HYBRIDPOST_WEBHOOK_ALLOW_PRIVATE_TARGETS".into(), "true".into()));
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let url = format!("http://127.0.0.1:{port}");
 
@@ -588,6 +590,49 @@ async fn an_operators_day_close_print_reprint_and_dispatch_by_scanning() {
     assert_eq!(month["sheets"], sheets.to_string());
     assert_eq!(month["estimated_cost_baht"], cells[10].replace(',', ""));
 
+    // Webhooks: the admin registers the agency's receiver, copies the secret shown once, sends a
+    // test webhook and sees it delivered (its status and response time); the receiver verified
+    // its signature. Then the endpoint is deleted.
+    let secret_file = dir.path().join("webhook-secret");
+    std::fs::write(&secret_file, "").unwrap();
+    let receiver = WebhookSink::start(&secret_file);
+    click_to(&b, "nav.menu a[href='/console/settings']", "/console/settings").await;
+    click_to(&b, "#webhooks-link", "/console/settings/webhooks").await;
+    b.find(Locator::Id("url")).await.unwrap().send_keys("ftp://hooks.example.go.th/in").await.unwrap();
+    b.find(Locator::Id("add-endpoint")).await.unwrap().click().await.unwrap();
+    b.wait().for_element(Locator::Id("url-error")).await.unwrap();
+    let url_field = b.find(Locator::Id("url")).await.unwrap();
+    url_field.clear().await.unwrap();
+    url_field.send_keys(&format!("http://127.0.0.1:{}/hook", receiver.port)).await.unwrap();
+    b.find(Locator::Id("add-endpoint")).await.unwrap().click().await.unwrap();
+    let secret = b.wait().for_element(Locator::Id("new-secret")).await.unwrap().prop("value").await.unwrap().unwrap();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    std::fs::write(&secret_file, &secret).unwrap();
+    check_page(&b, &axe, "webhooks-secret").await;
+    b.find(Locator::Css("form[action*='/test'] button")).await.unwrap().click().await.unwrap();
+    b.wait().for_element(Locator::Id("test-queued")).await.unwrap();
+    let mut delivered = false;
+    for _ in 0..100 {
+        b.goto(&format!("{url}/console/settings/webhooks")).await.unwrap();
+        if b.find(Locator::Css("tr[data-what='test'][data-status='sent']")).await.is_ok() {
+            delivered = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(delivered, "the test webhook shows delivered: {}", main_text(&b).await);
+    let row = b.find(Locator::Css("tr[data-what='test']")).await.unwrap().text().await.unwrap();
+    assert!(row.contains(" ms"), "with its response time: {row}");
+    let stats = receiver.stats();
+    assert_eq!(stats["accepted"].as_array().unwrap().len(), 1, "the signature verified: {stats}");
+    let body = stats["bodies"].as_object().unwrap().values().next().unwrap();
+    assert_eq!(body["type"], "test");
+    check_page(&b, &axe, "webhooks").await;
+    b.find(Locator::Css("form[action*='/delete'] button")).await.unwrap().click().await.unwrap();
+    b.wait().for_element(Locator::Id("no-endpoints")).await.unwrap();
+    drop(receiver);
+    b.goto(&format!("{url}/console/settings")).await.unwrap();
+
     // Mail merge. The admin makes a sender in People.
     click_to(&b, "nav.menu a[href='/console/people']", "/console/people").await;
     b.find(Locator::Id("name")).await.unwrap().send_keys("สมใจ ส่งหนังสือ").await.unwrap();
@@ -750,6 +795,45 @@ async fn send_merge_and_wait(c: &Client, url: &str) -> String {
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
     panic!("the batch {batch} was not sent within a minute");
+}
+
+/// The agency's webhook receiver: `crates/notify/tests/py/webhook_sink.py`, which verifies each
+/// webhook's signature with the `standardwebhooks` package.
+struct WebhookSink {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl WebhookSink {
+    fn start(secret_file: &Path) -> WebhookSink {
+        use std::io::BufRead;
+        let python = std::env::var("HYBRIDPOST_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../crates/notify/tests/py/webhook_sink.py");
+        let mut child = std::process::Command::new(python)
+            .arg(script)
+            .arg(secret_file)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let port = line.trim().strip_prefix("READY ").and_then(|p| p.parse().ok()).expect("READY <port>");
+        WebhookSink { child, port }
+    }
+
+    fn stats(&self) -> Value {
+        let (status, body) = http(([127, 0, 0, 1], self.port).into(), "GET", "/stats", None, None);
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).unwrap()
+    }
+}
+
+impl Drop for WebhookSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// A CSV file's rows as Python's csv module reads them.
