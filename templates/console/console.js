@@ -196,3 +196,48 @@ document.addEventListener("submit", (event) => {
     document.getElementById("turn").addEventListener("click", () => { turn = (turn + 180) % 360; apply(); });
   }
 })();
+
+// Address help on the send-a-letter form: five digits in the postcode field offer that
+// postcode's subdistricts, districts and province from the official table, and fill them in
+// when there is one place and the fields are empty. The server checks the address again.
+(() => {
+  const postcode = document.getElementById("f-postcode");
+  if (!postcode) return;
+  const help = document.getElementById("postcode-help");
+  const thai = document.documentElement.lang === "th";
+  const fill = (id, values) => {
+    const list = document.getElementById(id);
+    list.replaceChildren(...[...new Set(values)].map((v) => { const o = document.createElement("option"); o.value = v; return o; }));
+  };
+  let asked = "";
+  const ask = () => {
+    const code = postcode.value.trim();
+    if (!/^\d{5}$/.test(code) || code === asked) return;
+    asked = code;
+    fetch(`/console/postcodes/${code}`, { headers: { accept: "application/json" } })
+      .then((r) => (r.ok ? r.json() : { places: [] }))
+      .then(({ places }) => {
+        fill("subdistricts", places.map((p) => p[0]));
+        fill("districts", places.map((p) => p[1]));
+        fill("provinces", places.map((p) => p[2]));
+        if (places.length === 0) {
+          help.textContent = thai ? `ไม่พบรหัสไปรษณีย์ ${code} ในทะเบียน` : `No place uses postcode ${code}.`;
+          return;
+        }
+        const names = [...new Set(places.map((p) => p[0]))];
+        help.textContent = thai
+          ? `รหัส ${code}: ${names.join(", ")} (${places[0][1]}, ${places[0][2]})`
+          : `${code}: ${names.join(", ")} (${places[0][1]}, ${places[0][2]})`;
+        if (places.length === 1) {
+          const [s, d, p] = places[0];
+          for (const [id, v] of [["f-subdistrict", s], ["f-district", d], ["f-province", p]]) {
+            const field = document.getElementById(id);
+            if (!field.value) field.value = v;
+          }
+        }
+      })
+      .catch(() => {});
+  };
+  postcode.addEventListener("input", ask);
+  ask();
+})();

@@ -334,6 +334,21 @@ fn table() -> &'static Table {
     })
 }
 
+/// The places of a postcode in the official table: (subdistrict, district, province), in the
+/// table's order; empty for a postcode no place uses. For address help as a clerk types.
+pub fn places_of_postcode(postcode: &str) -> Vec<(&'static str, &'static str, &'static str)> {
+    let postcode = normalize_digits(postcode.trim());
+    let mut out = Vec::new();
+    for p in &table().provinces {
+        for d in &p.districts {
+            for s in d.subdistricts.iter().filter(|s| s.postcodes.contains(&postcode)) {
+                out.push((s.name.as_str(), d.name.as_str(), p.name.as_str()));
+            }
+        }
+    }
+    out
+}
+
 /// Number of provinces in the official table (77 including Bangkok).
 pub fn province_count() -> usize {
     table().provinces.len()
@@ -401,6 +416,10 @@ mod tests {
         let mut a = samsen_nai();
         a.postcode = "50200".into();
         let err = a.check("recipient.address").unwrap_err();
+        let places = places_of_postcode("10400");
+        assert!(places.contains(&("สามเสนใน", "พญาไท", "กรุงเทพมหานคร")), "{places:?}");
+        assert_eq!(places_of_postcode("๑๐๔๐๐"), places, "Thai digits read as digits");
+        assert!(places_of_postcode("00000").is_empty());
         assert_eq!(err.0.len(), 1, "{err:?}");
         assert_eq!(err.0[0].field, "recipient.address.postcode");
         assert_eq!(err.0[0].suggestions, vec!["10400".to_owned()]);

@@ -38,6 +38,7 @@ mod returns;
 mod review;
 mod scans;
 mod second_step;
+mod send_one;
 mod session;
 mod settings;
 mod sheet;
@@ -202,6 +203,9 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/console/letters/{letter_id}", get(letters::letter_page))
         .route("/console/letters/{letter_id}/proof.pdf", get(letters::proof))
         .route("/console/letters/{letter_id}/{step}", post(letters::step))
+        .route("/console/send-one", get(send_one::form_page).post(send_one::submit))
+        .route("/console/send-one/proof", post(send_one::proof))
+        .route("/console/postcodes/{code}", get(send_one::postcode_places))
         .route("/console/send-many", get(merge::send_many_page).post(merge::upload))
         .route("/console/send-many/drafts/{draft_id}", get(merge::draft_page).post(merge::save_choices))
         .route("/console/send-many/drafts/{draft_id}/file", post(merge::replace_file))

@@ -838,6 +838,24 @@ pub(crate) async fn preview(
         Ok(l) => l,
         Err(e) => return cannot(e),
     };
+    proof_of(&state, &me, agency, draft.scope.test, letter, &format!("preview-row-{row}.pdf")).await
+}
+
+/// `letter` of `agency` as it will print, without a seal or PIN (it has none until it is
+/// sent), in a frame-able PDF; or a page saying why it cannot be laid out.
+pub(crate) async fn proof_of(
+    state: &ConsoleState,
+    me: &SignedIn,
+    agency: AgencyId,
+    test: bool,
+    letter: NewLetter,
+    name: &str,
+) -> Response {
+    let cannot = |detail: String| {
+        let th = format!("จัดหน้าหนังสือฉบับนี้ไม่ได้: {detail}");
+        let en = format!("This letter cannot be laid out: {detail}");
+        pages::message(StatusCode::UNPROCESSABLE_ENTITY, me.lang, ("แสดงตัวอย่างไม่ได้", "No preview to show"), (&th, &en))
+    };
     let letter = letter.check(bangkok_today()).map(|c| c.letter).unwrap_or(letter);
     let agency_record = async {
         let mut conn = state.store.read().await?;
@@ -853,7 +871,7 @@ pub(crate) async fn preview(
         status: hybridpost_core::LetterStatus::Accepted,
         channel: hybridpost_core::Channel::Print,
         channel_reason: hybridpost_core::ChannelReason::NoCitizenId,
-        test: draft.scope.test,
+        test,
         postcode: letter.recipient.address.postcode.clone(),
         citizen_id_hash: None,
         reply_deadline: None,
@@ -866,7 +884,7 @@ pub(crate) async fn preview(
     let composer = state.composer.clone();
     let pdf = tokio::task::spawn_blocking(move || composer.pdf(&record, &agency_record, None)).await;
     match pdf {
-        Ok(Ok(pdf)) => crate::letters::framed_pdf(pdf, &format!("preview-row-{row}.pdf")),
+        Ok(Ok(pdf)) => crate::letters::framed_pdf(pdf, name),
         Ok(Err(e)) => cannot(e.to_string()),
         Err(_) => pages::unavailable(me.lang),
     }

@@ -40,6 +40,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("merge.html", include_str!("../../../templates/console/merge.html")),
     ("merge_batch.html", include_str!("../../../templates/console/merge_batch.html")),
     ("webhooks.html", include_str!("../../../templates/console/webhooks.html")),
+    ("send_one.html", include_str!("../../../templates/console/send_one.html")),
 ];
 
 const STYLE: &str = include_str!("../../../templates/console/console.css");
@@ -405,6 +406,20 @@ mod tests {
                     "endpoints": [{"id": "e", "url": "https://a.example/h", "created": "4 ธ.ค. 69", "events": "ทุกเหตุการณ์",
                         "deliveries": [{"id": "n", "at": "4 ธ.ค. 69", "what": "test", "status": "ส่งถึงแล้ว",
                             "code": "sent", "attempts": 1, "ms": 12, "error": null}]}]}),
+            ),
+            (
+                "send_one.html",
+                serde_json::json!({"me": me, "csrf": "t", "path": "/console/send-one", "test": true, "ready": false,
+                    "has_errors": true,
+                    "v": {"reference": "มท 1", "recipient_name": "", "citizen_id": "", "email": "", "house_number": "",
+                          "moo": "", "village": "", "soi": "", "road": "", "postcode": "", "subdistrict": "",
+                          "district": "", "province": "", "subject": "", "body": "ก\n\nข", "signatory_name": "",
+                          "signatory_position": "", "contact": "", "reply_deadline": "", "layout": "plain", "language": "th"},
+                    "errors": {"reference": null, "recipient_name": null, "citizen_id": null, "email": null,
+                               "house_number": null, "moo": null, "village": null, "soi": null, "road": null,
+                               "postcode": "ผิด", "subdistrict": null, "district": null, "province": null,
+                               "subject": null, "body": "ว่าง", "signatory_name": null, "signatory_position": null,
+                               "contact": null, "reply_deadline": null, "letter": "ผิด"}}),
             ),
             (
                 "account.html",

@@ -1157,3 +1157,104 @@ async fn a_sender_merges_a_spreadsheet_sees_every_problem_fixes_it_sends_once_an
     let (content_type, body) = multipart("wrong", &[], Some(("x.xlsx", &merge_xlsx(2, &[]))));
     assert_eq!(upload(&w, "/console/send-many", &sender, &content_type, body).await.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn a_sender_checks_proofs_and_sends_one_letter_from_the_form_and_no_one_else_can() {
+    let w = world().await;
+    let (agency, elsewhere) = (Agency::new("สำนักงานเขตพญาไท"), Agency::new("เทศบาลนครเชียงใหม่"));
+    let mut tx = w.db.store.begin().await.unwrap();
+    agencies::insert_agency(&mut tx, &agency).await.unwrap();
+    agencies::insert_agency(&mut tx, &elsewhere).await.unwrap();
+    tx.commit().await.unwrap();
+    let sender = agency_person(&w, agency.agency_id, "sender@phayathai.example", PersonRole::Sender).await;
+    let viewer = agency_person(&w, agency.agency_id, "viewer@phayathai.example", PersonRole::Viewer).await;
+    let operator = person_with_password(&w, "op@post.example", w.site, "ไปรษณีย์ 2569 ครับ").await;
+    let blobs = tempfile::tempdir().unwrap();
+    let api = gateway(&w, blobs.path());
+    // The batch worker, as `serve` runs it beside the API.
+    let worker = tokio::spawn(hybridpost_gateway::run_worker(api));
+
+    let page = send(&w.app, Method::GET, "/console/send-one", &[&sender], None, "").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let csrf = page.csrf();
+    let letter = |postcode: &'static str, action: &'static str| {
+        form(&[
+            ("csrf", &csrf),
+            ("action", action),
+            ("reference", "กท 5301/ว 77"),
+            ("recipient_name", "นางสมใจ รักษ์ดี"),
+            ("house_number", "12/3"),
+            ("postcode", postcode),
+            ("subdistrict", "สามเสนใน"),
+            ("district", "พญาไท"),
+            ("province", "กรุงเทพมหานคร"),
+            ("subject", "ขอเชิญประชุมประชาคม"),
+            ("body", "ด้วยสำนักงานเขตพญาไทจะจัดประชุม\r\n\r\nจึงเรียนมาเพื่อโปรดเข้าร่วม"),
+            ("layout", "official"),
+            ("language", "th"),
+        ])
+    };
+    let count = || {
+        let store = w.db.store.clone();
+        async move { letters::count_letters(&mut store.read().await.unwrap()).await.unwrap() }
+    };
+
+    // A wrong postcode: the problem next to its field, with the right one; nothing sent, even
+    // when Send is pressed.
+    for action in ["check", "send"] {
+        let checked =
+            send(&w.app, Method::POST, "/console/send-one", &[&sender], Some(ORIGIN), &letter("10399", action)).await;
+        assert_eq!(checked.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", checked.body);
+        assert!(checked.body.contains("id=\"e-postcode\""), "{}", checked.body);
+        assert!(checked.body.contains("รหัสไปรษณีย์ 10399") && checked.body.contains("10400"));
+        assert!(checked.body.contains("value=\"นางสมใจ รักษ์ดี\""), "what was typed stays");
+    }
+    assert_eq!(count().await, 0);
+    let ready =
+        send(&w.app, Method::POST, "/console/send-one", &[&sender], Some(ORIGIN), &letter("10400", "check")).await;
+    assert_eq!(ready.status, StatusCode::OK);
+    assert!(ready.body.contains("id=\"ready\""), "{}", ready.body);
+    // The proof, as it will print.
+    let proof =
+        send(&w.app, Method::POST, "/console/send-one/proof", &[&sender], Some(ORIGIN), &letter("10400", "")).await;
+    assert_eq!(proof.status, StatusCode::OK, "{}", proof.body);
+    assert_eq!(proof.headers[header::CONTENT_TYPE], "application/pdf");
+    // Sent: the clerk lands on the letter's page; sending the same form again sends nothing new.
+    let sent =
+        send(&w.app, Method::POST, "/console/send-one", &[&sender], Some(ORIGIN), &letter("10400", "send")).await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.body);
+    assert!(sent.location().starts_with("/console/letters/"), "{}", sent.location());
+    let again =
+        send(&w.app, Method::POST, "/console/send-one", &[&sender], Some(ORIGIN), &letter("10400", "send")).await;
+    assert_eq!(again.location(), sent.location(), "the same letter, not a second one");
+    assert_eq!(count().await, 1);
+    let shown = send(&w.app, Method::GET, sent.location(), &[&sender], None, "").await;
+    assert!(shown.body.contains("กท 5301&#x2f;ว 77"), "{}", shown.body);
+
+    // The address help: a postcode's places from the official table, for agency people only.
+    let places = send(&w.app, Method::GET, "/console/postcodes/10400", &[&sender], None, "").await;
+    let places: serde_json::Value = serde_json::from_str(&places.body).unwrap();
+    assert!(places["places"].as_array().unwrap().iter().any(|p| p[0] == "สามเสนใน" && p[1] == "พญาไท"), "{places}");
+    assert_eq!(
+        send(&w.app, Method::GET, "/console/postcodes/10400", &[&operator], None, "").await.status,
+        StatusCode::NOT_FOUND
+    );
+    // A viewer cannot send; without the form token nothing is read.
+    assert_eq!(
+        send(&w.app, Method::GET, "/console/send-one", &[&viewer], None, "").await.status,
+        StatusCode::FORBIDDEN
+    );
+    let viewer_send = letter("10400", "send")
+        .replace(&csrf, &send(&w.app, Method::GET, "/console/letters", &[&viewer], None, "").await.csrf());
+    assert_eq!(
+        send(&w.app, Method::POST, "/console/send-one", &[&viewer], Some(ORIGIN), &viewer_send).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let forged = letter("10400", "send").replace(&csrf, "forged");
+    assert_eq!(
+        send(&w.app, Method::POST, "/console/send-one", &[&sender], Some(ORIGIN), &forged).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(count().await, 1);
+    worker.abort();
+}

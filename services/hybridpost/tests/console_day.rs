@@ -710,6 +710,53 @@ async fn an_operators_day_close_print_reprint_and_dispatch_by_scanning() {
     assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["items"].as_array().unwrap().len(), 203);
     click_to(&m, "nav.menu a[href='/console/letters']", "/console/letters").await;
     assert!(main_text(&m).await.contains("กท 5301/ภ 0199"), "the newest letters head the list");
+
+    // One letter from the form: the postcode offers its places from the official table; a
+    // wrong postcode is stopped next to its field with the right one; then it is sent.
+    click_to(&m, "nav.menu a[href='/console/send-one']", "/console/send-one").await;
+    for (id, value) in [
+        ("f-reference", "กท 5301/ว 77"),
+        ("f-recipient_name", "นางสมใจ รักษ์ดี"),
+        ("f-house_number", "12/3"),
+        ("f-road", "พระรามที่ 6"),
+        ("f-subject", "ขอเชิญประชุมประชาคม"),
+        ("f-body", "ด้วยสำนักงานเขตพญาไทจะจัดประชุมประชาคม\n\nจึงเรียนมาเพื่อโปรดเข้าร่วมประชุม"),
+        ("f-signatory_name", "นางสาวสมศรี รักงาน"),
+        ("f-signatory_position", "ผู้อำนวยการเขตพญาไท"),
+    ] {
+        m.find(Locator::Id(id)).await.unwrap().send_keys(value).await.unwrap();
+    }
+    m.find(Locator::Id("f-postcode")).await.unwrap().send_keys("10400").await.unwrap();
+    let mut offered = String::new();
+    for _ in 0..50 {
+        offered = m.find(Locator::Id("postcode-help")).await.unwrap().text().await.unwrap();
+        if !offered.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(offered.contains("สามเสนใน") && offered.contains("กรุงเทพมหานคร"), "{offered}");
+    let options = m.find_all(Locator::Css("#subdistricts option")).await.unwrap().len();
+    assert!(options >= 1, "the subdistricts of 10400 are offered");
+    m.find(Locator::Id("f-subdistrict")).await.unwrap().send_keys("สามเสนใน").await.unwrap();
+    m.find(Locator::Id("f-district")).await.unwrap().send_keys("พญาไท").await.unwrap();
+    m.find(Locator::Id("f-province")).await.unwrap().send_keys("กรุงเทพมหานคร").await.unwrap();
+    let postcode = m.find(Locator::Id("f-postcode")).await.unwrap();
+    postcode.clear().await.unwrap();
+    postcode.send_keys("10399").await.unwrap();
+    m.find(Locator::Id("check")).await.unwrap().click().await.unwrap();
+    let problem = m.wait().for_element(Locator::Id("e-postcode")).await.unwrap().text().await.unwrap();
+    assert!(problem.contains("10399") && problem.contains("10400"), "next to the field, with the right one: {problem}");
+    check_page(&m, &axe, "send-one-problem").await;
+    let postcode = m.find(Locator::Id("f-postcode")).await.unwrap();
+    postcode.clear().await.unwrap();
+    postcode.send_keys("10400").await.unwrap();
+    m.find(Locator::Id("check")).await.unwrap().click().await.unwrap();
+    m.wait().for_element(Locator::Id("ready")).await.unwrap();
+    m.find(Locator::Id("send-one")).await.unwrap().click().await.unwrap();
+    wait_for_path_prefix(&m, "/console/letters/").await;
+    let sent = main_text(&m).await;
+    assert!(sent.contains("กท 5301/ว 77") && sent.contains("นางสมใจ รักษ์ดี"), "{sent}");
     m.close().await.unwrap();
     drop(server);
 }
