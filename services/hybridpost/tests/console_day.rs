@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::Command;
 
 use hybridpost_browser::{
-    Client, Driver, Key, Locator, axe_source, check_page, downloaded, path_of, press, type_keys, wait_for_path,
+    Client, Driver, Key, Locator, axe_source, check_page, downloaded, focused, path_of, press, type_keys, wait_for_path,
 };
 use serde_json::Value;
 use support::{BIN, database_env, http, spawn_serve};
@@ -713,7 +713,9 @@ async fn an_operators_day_close_print_reprint_and_dispatch_by_scanning() {
 
     // One letter from the form: the postcode offers its places from the official table; a
     // wrong postcode is stopped next to its field with the right one; then it is sent.
-    click_to(&m, "nav.menu a[href='/console/send-one']", "/console/send-one").await;
+    // From the keyboard: Tab from the top of the page to the menu's "send a letter", Enter.
+    tab_to_and_enter(&m, "ส่งหนังสือ").await;
+    wait_for_path(&m, "/console/send-one").await;
     for (id, value) in [
         ("f-reference", "กท 5301/ว 77"),
         ("f-recipient_name", "นางสมใจ รักษ์ดี"),
@@ -751,9 +753,10 @@ async fn an_operators_day_close_print_reprint_and_dispatch_by_scanning() {
     let postcode = m.find(Locator::Id("f-postcode")).await.unwrap();
     postcode.clear().await.unwrap();
     postcode.send_keys("10400").await.unwrap();
-    m.find(Locator::Id("check")).await.unwrap().click().await.unwrap();
+    // The form's buttons from the keyboard too: Check, then Send.
+    tab_to_and_enter(&m, "ตรวจ").await;
     m.wait().for_element(Locator::Id("ready")).await.unwrap();
-    m.find(Locator::Id("send-one")).await.unwrap().click().await.unwrap();
+    tab_to_and_enter(&m, "ส่ง").await;
     wait_for_path_prefix(&m, "/console/letters/").await;
     let sent = main_text(&m).await;
     assert!(sent.contains("กท 5301/ว 77") && sent.contains("นางสมใจ รักษ์ดี"), "{sent}");
@@ -809,6 +812,20 @@ fn merge_xlsx(rows: usize, broken: &[(usize, &str)]) -> Vec<u8> {
         sheet.write_string(r, 14, "2027-04-30").unwrap();
     }
     book.save_to_buffer().unwrap()
+}
+
+/// Presses Tab from the top of the page until the link or button reading exactly `text` has
+/// the focus, then Enter.
+async fn tab_to_and_enter(c: &Client, text: &str) {
+    c.execute("document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0);", vec![]).await.unwrap();
+    for _ in 0..60 {
+        press(c, Key::Tab).await;
+        if focused(c).await.split_once(':').is_some_and(|(_, t)| t == text) {
+            press(c, Key::Enter).await;
+            return;
+        }
+    }
+    panic!("{text} cannot be reached with Tab");
 }
 
 /// Types what every letter of the merge shares, from the keyboard, and saves.
