@@ -135,6 +135,7 @@ fn letter_of(c: BoxedStrategy<char>) -> impl Strategy<Value = NewLetter> {
             signatory: Some(Signatory { name, position }),
             contact,
             reply: None,
+            send_after: None,
         }
     })
 }

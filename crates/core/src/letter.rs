@@ -160,6 +160,11 @@ pub struct NewLetter {
     /// Whether a reply is expected, and by when.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply: Option<ReplySpec>,
+    /// Hold the letter until then: an RFC 3339 time (`2027-01-05T09:00:00+07:00`) or a date
+    /// (`2027-01-05`, from midnight in Bangkok), at most a year ahead. It is checked again,
+    /// routed and sealed when it is released; until then it can be cancelled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_after: Option<String>,
 }
 
 /// A letter that passed every check, with its parsed parts.
@@ -301,8 +306,41 @@ impl NewLetter {
             },
         };
 
+        if let Some(raw) = &self.send_after {
+            match parse_send_after(raw) {
+                None => {
+                    errors.add("send_after", "is not a time like 2027-01-05T09:00:00+07:00 or a date like 2027-01-05")
+                }
+                Some(at) => {
+                    let day = at.to_offset(time::macros::offset!(+7)).date();
+                    if day > today + time::Duration::days(366) {
+                        errors.add("send_after", format!("is more than a year after today ({today})"));
+                    }
+                    if let Some(deadline) = reply_deadline
+                        && deadline <= day
+                    {
+                        errors.add("reply.deadline", format!("must be after the day the letter is sent ({day})"));
+                    }
+                }
+            }
+        }
+
         errors.into_result(CheckedLetter { letter, citizen_id, reply_deadline })
     }
+
+    /// When the letter is held until, if it says (and says it readably).
+    pub fn send_after_time(&self) -> Option<time::OffsetDateTime> {
+        self.send_after.as_deref().and_then(parse_send_after)
+    }
+}
+
+/// An RFC 3339 time, or a date meaning its midnight in Bangkok.
+fn parse_send_after(raw: &str) -> Option<time::OffsetDateTime> {
+    let raw = raw.trim();
+    if let Ok(t) = time::OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339) {
+        return Some(t);
+    }
+    parse_date(raw).map(|d| d.midnight().assume_offset(time::macros::offset!(+7)))
 }
 
 impl NewLetter {

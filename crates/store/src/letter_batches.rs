@@ -45,6 +45,8 @@ pub enum RowState {
     /// Refused when it was sent (the check found a problem it did not find when the batch was
     /// submitted, such as an expired reply deadline); `error` says why.
     Refused,
+    /// Not sent: its batch was cancelled before its time.
+    Cancelled,
 }
 
 impl RowState {
@@ -55,6 +57,7 @@ impl RowState {
             RowState::Sent => "sent",
             RowState::SentBefore => "sent_before",
             RowState::Refused => "refused",
+            RowState::Cancelled => "cancelled",
         }
     }
 
@@ -64,6 +67,7 @@ impl RowState {
             "sent" => RowState::Sent,
             "sent_before" => RowState::SentBefore,
             "refused" => RowState::Refused,
+            "cancelled" => RowState::Cancelled,
             other => return Err(StoreError::Corrupt(format!("batch row state {other:?}"))),
         })
     }
@@ -97,6 +101,8 @@ pub struct NewBatch {
     pub rows: Vec<NewRow>,
     /// Now.
     pub created_at: String,
+    /// Not sent before this time (UTC, as stored), when it is held.
+    pub not_before: Option<String>,
 }
 
 /// A batch with its counts.
@@ -122,8 +128,10 @@ pub struct BatchSummary {
     pub sent_before: i64,
     /// Rows refused.
     pub refused: i64,
-    /// `sending` or `done`.
+    /// `sending`, `done` or `cancelled`.
     pub status: String,
+    /// Not sent before this time, when it was held.
+    pub not_before: Option<String>,
     /// When it was submitted.
     pub created_at: String,
     /// When its last row was done.
@@ -152,7 +160,7 @@ const ROWS_PER_INSERT: usize = 500;
 pub async fn insert_batch(conn: &mut AnyConnection, batch: &NewBatch) -> Result<()> {
     sqlx::query(
         "insert into letter_batch (batch_id, agency_id, test, source, file_name, created_by, rows_total, status, \
-         created_at) values ($1, $2, $3, $4, $5, $6, $7, 'sending', $8)",
+         created_at, not_before) values ($1, $2, $3, $4, $5, $6, $7, 'sending', $8, $9)",
     )
     .bind(batch.batch_id.to_string())
     .bind(batch.scope.agency_id.to_string())
@@ -162,6 +170,7 @@ pub async fn insert_batch(conn: &mut AnyConnection, batch: &NewBatch) -> Result<
     .bind(batch.created_by.map(|p| p.to_string()))
     .bind(batch.rows.len() as i64)
     .bind(batch.created_at.clone())
+    .bind(batch.not_before.clone())
     .execute(&mut *conn)
     .await
     .map_err(|e| conflict_or(e, "letter batch"))?;
@@ -180,13 +189,15 @@ pub async fn insert_batch(conn: &mut AnyConnection, batch: &NewBatch) -> Result<
     Ok(())
 }
 
-/// Takes a batch that has rows to send and that no node holds (its lease is empty or past),
-/// holding it until `lease_until`. The lease is taken with a conditional update, so two nodes
-/// asking at once do not both get it.
+/// Takes a batch that has rows to send, is due (no `not_before`, or one passed) and that no
+/// node holds (its lease is empty or past), holding it until `lease_until`. The lease is taken
+/// with a conditional update, so two nodes asking at once do not both get it, and a batch
+/// cancelled in the meantime is not taken.
 pub async fn claim_batch(conn: &mut AnyConnection, now: &str, lease_until: &str) -> Result<Option<uuid::Uuid>> {
     let candidates = sqlx::query(
         "select batch_id, lease_until from letter_batch where status = 'sending' \
-         and (lease_until is null or lease_until < $1) order by created_at limit 4",
+         and (lease_until is null or lease_until < $1) and (not_before is null or not_before <= $1) \
+         order by created_at limit 4",
     )
     .bind(now.to_owned())
     .fetch_all(&mut *conn)
@@ -196,11 +207,13 @@ pub async fn claim_batch(conn: &mut AnyConnection, now: &str, lease_until: &str)
         let old: Option<String> = r.try_get(1)?;
         let taken = sqlx::query(
             "update letter_batch set lease_until = $1 where batch_id = $2 and status = 'sending' \
-             and ((lease_until is null and $3 is null) or lease_until = $3)",
+             and ((lease_until is null and $3 is null) or lease_until = $3) \
+             and (not_before is null or not_before <= $4)",
         )
         .bind(lease_until.to_owned())
         .bind(id.clone())
         .bind(old)
+        .bind(now.to_owned())
         .execute(&mut *conn)
         .await?
         .rows_affected();
@@ -209,6 +222,34 @@ pub async fn claim_batch(conn: &mut AnyConnection, now: &str, lease_until: &str)
         }
     }
     Ok(None)
+}
+
+/// Cancels a held batch of the agency before its time: it and its rows are marked cancelled.
+/// False when it is not held any more (its time came, a node took it) or is not the agency's.
+pub async fn cancel_batch(
+    conn: &mut AnyConnection,
+    scope: AgencyScope,
+    batch_id: uuid::Uuid,
+    now: &str,
+) -> Result<bool> {
+    let cancelled = sqlx::query(
+        "update letter_batch set status = 'cancelled', finished_at = $1 where batch_id = $2 and agency_id = $3 \
+         and test = $4 and status = 'sending' and lease_until is null and not_before > $1",
+    )
+    .bind(now.to_owned())
+    .bind(batch_id.to_string())
+    .bind(scope.agency_id.to_string())
+    .bind(flag(scope.test))
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if cancelled == 1 {
+        sqlx::query("update letter_batch_row set state = 'cancelled' where batch_id = $1 and state = 'pending'")
+            .bind(batch_id.to_string())
+            .execute(conn)
+            .await?;
+    }
+    Ok(cancelled == 1)
 }
 
 /// Holds a claimed batch longer.
@@ -330,7 +371,7 @@ pub async fn finish_if_done(conn: &mut AnyConnection, batch_id: uuid::Uuid, now:
 }
 
 const SUMMARY: &str = "select b.batch_id, b.agency_id, b.test, b.source, b.file_name, p.name, b.rows_total, \
-     b.status, b.created_at, b.finished_at, \
+     b.status, b.created_at, b.finished_at, b.not_before, \
      (select count(*) from letter_batch_row r where r.batch_id = b.batch_id and r.state = 'pending'), \
      (select count(*) from letter_batch_row r where r.batch_id = b.batch_id and r.state = 'sent'), \
      (select count(*) from letter_batch_row r where r.batch_id = b.batch_id and r.state = 'sent_before'), \
@@ -351,10 +392,11 @@ fn summary_from_row(r: &sqlx::any::AnyRow) -> Result<BatchSummary> {
         status: r.try_get(7)?,
         created_at: r.try_get(8)?,
         finished_at: r.try_get(9)?,
-        pending: r.try_get(10)?,
-        sent: r.try_get(11)?,
-        sent_before: r.try_get(12)?,
-        refused: r.try_get(13)?,
+        not_before: r.try_get(10)?,
+        pending: r.try_get(11)?,
+        sent: r.try_get(12)?,
+        sent_before: r.try_get(13)?,
+        refused: r.try_get(14)?,
     })
 }
 

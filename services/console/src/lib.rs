@@ -215,6 +215,7 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/console/send-many/drafts/{draft_id}/send", post(merge::send))
         .route("/console/send-many/{batch_id}", get(merge::batch_page))
         .route("/console/send-many/{batch_id}/result.csv", get(merge::result_csv))
+        .route("/console/send-many/{batch_id}/cancel", post(merge::cancel_batch))
         .route("/console/replies", get(replies::inbox_page))
         .route("/console/replies/{reply_id}/pdf", get(letters::reply_pdf))
         .route("/console/replies/{reply_id}/handled", post(replies::mark_handled))

@@ -962,6 +962,7 @@ pub(crate) async fn send(
         Some(draft.file_name.clone()),
         Some(me.person.person_id),
         &checked.letters,
+        None,
     )
     .await
     {
@@ -1043,10 +1044,58 @@ pub(crate) async fn batch_page(
             "by": batch.created_by_name, "at": when(&batch.created_at, me.lang), "test": scope.test,
             "mode": scope_query(scope.test), "total": batch.rows_total, "done_rows": done, "sent": batch.sent,
             "sent_before": batch.sent_before, "refused_count": batch.refused, "pending": batch.pending,
-            "finished": batch.status == "done", "refused": refused, "letters": first_letters,
+            "finished": batch.status != "sending", "refused": refused, "letters": first_letters,
+            "held_until": batch.not_before.as_deref()
+                .filter(|at| batch.status == "sending" && *at > now_text().as_str())
+                .map(|at| when(at, me.lang)),
+            "cancelled": batch.status == "cancelled", "may_send": may_send(&me),
             "percent": if batch.rows_total > 0 { done * 100 / batch.rows_total } else { 100 },
         }),
     )
+}
+
+/// Cancels a batch held until a time, before its time.
+pub(crate) async fn cancel_batch(
+    State(state): State<ConsoleState>,
+    me: SignedIn,
+    Path(batch_id): Path<uuid::Uuid>,
+    Query(q): Query<ModeQuery>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if !me.form_token_matches(&form.csrf) {
+        return me.refuse_form();
+    }
+    let agency = match agency_of(&me) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    if !may_send(&me) {
+        return pages::refused(StatusCode::FORBIDDEN, me.lang);
+    }
+    let scope = AgencyScope { agency_id: agency, test: q.mode == "test" };
+    let done: hybridpost_store::Result<Option<bool>> = async {
+        let mut tx = state.store.begin().await?;
+        if letter_batches::get_batch(&mut tx, scope, batch_id).await?.is_none() {
+            return Ok(None);
+        }
+        let cancelled = letter_batches::cancel_batch(&mut tx, scope, batch_id, &now_text()).await?;
+        if cancelled {
+            let entry = me.audit("batch.cancel", None);
+            hybridpost_store::people::append_step_audit(&mut tx, Some(&entry), &batch_id.to_string()).await?;
+        }
+        tx.commit().await?;
+        Ok(Some(cancelled))
+    }
+    .await;
+    match done {
+        // Cancelled now, or its time came first: its page says which.
+        Ok(Some(_)) => see_other(&format!("/console/send-many/{batch_id}{}", scope_query(scope.test))),
+        Ok(None) => pages::not_found(),
+        Err(e) => {
+            tracing::error!("cannot cancel a letter batch: {e}");
+            pages::unavailable(me.lang)
+        }
+    }
 }
 
 /// The batch's result file: every row with its letter, channel and status, or why not.

@@ -396,6 +396,7 @@ mod tests {
                 serde_json::json!({"me": me, "csrf": "t", "path": "/console/send-many", "id": "b", "file": "a.xlsx",
                     "by": "ก", "at": "4 ธ.ค. 69", "test": true, "mode": "?mode=test", "total": 200, "done_rows": 100,
                     "sent": 90, "sent_before": 5, "refused_count": 5, "pending": 100, "finished": false, "percent": 50,
+                    "held_until": "5 ม.ค. 70 09:00 น.", "cancelled": false, "may_send": true,
                     "refused": [{"row": 3, "error": "ผิด"}], "letters": [{"row": 2, "id": "l"}]}),
             ),
             (
@@ -414,12 +415,12 @@ mod tests {
                     "v": {"reference": "มท 1", "recipient_name": "", "citizen_id": "", "email": "", "house_number": "",
                           "moo": "", "village": "", "soi": "", "road": "", "postcode": "", "subdistrict": "",
                           "district": "", "province": "", "subject": "", "body": "ก\n\nข", "signatory_name": "",
-                          "signatory_position": "", "contact": "", "reply_deadline": "", "layout": "plain", "language": "th"},
+                          "signatory_position": "", "contact": "", "reply_deadline": "", "send_after": "", "layout": "plain", "language": "th"},
                     "errors": {"reference": null, "recipient_name": null, "citizen_id": null, "email": null,
                                "house_number": null, "moo": null, "village": null, "soi": null, "road": null,
                                "postcode": "ผิด", "subdistrict": null, "district": null, "province": null,
                                "subject": null, "body": "ว่าง", "signatory_name": null, "signatory_position": null,
-                               "contact": null, "reply_deadline": null, "letter": "ผิด"}}),
+                               "contact": null, "reply_deadline": null, "send_after": null, "letter": "ผิด"}}),
             ),
             (
                 "account.html",

@@ -39,6 +39,7 @@ const FIELDS: &[&str] = &[
     "signatory_position",
     "contact",
     "reply_deadline",
+    "send_after",
 ];
 
 /// How long sending waits for the letter to be stored before showing its batch instead.
@@ -103,6 +104,12 @@ fn letter_of(t: &Typed) -> Result<NewLetter, String> {
     }
     if !get(t, "reply_deadline").is_empty() {
         letter["reply"] = serde_json::json!({"deadline": get(t, "reply_deadline")});
+    }
+    // The browser's local date and time (`2027-01-05T09:00`) is Bangkok time.
+    let send_after = get(t, "send_after");
+    if !send_after.is_empty() {
+        let bangkok = if send_after.len() == 16 { format!("{send_after}:00+07:00") } else { send_after.to_owned() };
+        letter["send_after"] = bangkok.into();
     }
     serde_json::from_value(letter).map_err(|e| e.to_string())
 }
@@ -229,6 +236,7 @@ pub(crate) async fn submit(
     };
     let scope = AgencyScope { agency_id: agency, test: get(&t, "mode") == "test" };
     let reference = letter.reference.clone();
+    let held = letter.send_after_time().filter(|at| *at > time::OffsetDateTime::now_utc());
     let batch_id = match hybridpost_gateway::submit(
         &state.store,
         scope,
@@ -236,6 +244,7 @@ pub(crate) async fn submit(
         Some(reference.clone()),
         Some(me.person.person_id),
         &[(1, letter)],
+        held,
     )
     .await
     {
@@ -256,8 +265,12 @@ pub(crate) async fn submit(
     {
         return r;
     }
-    // The batch worker stores it within a moment: then the clerk lands on the letter's page.
     let mode = if scope.test { "?mode=test" } else { "" };
+    if held.is_some() {
+        // Held until its time: its page says when, and can cancel it until then.
+        return see_other(&format!("/console/send-many/{batch_id}{mode}"));
+    }
+    // The batch worker stores it within a moment: then the clerk lands on the letter's page.
     let started = std::time::Instant::now();
     while started.elapsed() < WAIT_FOR_LETTER {
         let rows = async {

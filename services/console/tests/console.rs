@@ -1258,3 +1258,53 @@ async fn a_sender_checks_proofs_and_sends_one_letter_from_the_form_and_no_one_el
     assert_eq!(count().await, 1);
     worker.abort();
 }
+
+#[tokio::test]
+async fn a_letter_sent_from_the_form_for_later_waits_and_is_cancelled_before_its_time() {
+    let w = world().await;
+    let agency = Agency::new("สำนักงานเขตพญาไท");
+    let mut tx = w.db.store.begin().await.unwrap();
+    agencies::insert_agency(&mut tx, &agency).await.unwrap();
+    tx.commit().await.unwrap();
+    let sender = agency_person(&w, agency.agency_id, "sender@phayathai.example", PersonRole::Sender).await;
+    let blobs = tempfile::tempdir().unwrap();
+    let api = gateway(&w, blobs.path());
+    let page = send(&w.app, Method::GET, "/console/send-one", &[&sender], None, "").await;
+    let later = (time::OffsetDateTime::now_utc().to_offset(time::macros::offset!(+7))
+        + std::time::Duration::from_secs(3 * 86400))
+    .format(time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]"))
+    .unwrap();
+    let body = form(&[
+        ("csrf", &page.csrf()),
+        ("action", "send"),
+        ("reference", "กท 5301/ว 78"),
+        ("recipient_name", "นางสมใจ รักษ์ดี"),
+        ("house_number", "12/3"),
+        ("postcode", "10400"),
+        ("subdistrict", "สามเสนใน"),
+        ("district", "พญาไท"),
+        ("province", "กรุงเทพมหานคร"),
+        ("subject", "ขอเชิญประชุมประชาคม"),
+        ("body", "ด้วยสำนักงานเขตพญาไทจะจัดประชุม"),
+        ("send_after", &later),
+    ]);
+    let sent = send(&w.app, Method::POST, "/console/send-one", &[&sender], Some(ORIGIN), &body).await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.body);
+    let batch = sent.location().to_owned();
+    assert!(batch.starts_with("/console/send-many/"), "{batch}");
+    while hybridpost_gateway::send_one_batch(&api).await.unwrap() {}
+    let held = send(&w.app, Method::GET, &batch, &[&sender], None, "").await;
+    assert!(held.body.contains("id=\"held-until\""), "{}", held.body);
+    assert!(!held.body.contains("http-equiv=\"refresh\""), "nothing to follow until its time");
+    let mut conn = w.db.store.read().await.unwrap();
+    assert_eq!(letters::count_letters(&mut conn).await.unwrap(), 0, "held, not sent");
+    drop(conn);
+    let cancel = form(&[("csrf", &held.csrf())]);
+    let cancelled = send(&w.app, Method::POST, &format!("{batch}/cancel"), &[&sender], Some(ORIGIN), &cancel).await;
+    assert_eq!(cancelled.status, StatusCode::SEE_OTHER, "{}", cancelled.body);
+    let after = send(&w.app, Method::GET, &batch, &[&sender], None, "").await;
+    assert!(after.body.contains("id=\"batch-cancelled\""), "{}", after.body);
+    while hybridpost_gateway::send_one_batch(&api).await.unwrap() {}
+    let mut conn = w.db.store.read().await.unwrap();
+    assert_eq!(letters::count_letters(&mut conn).await.unwrap(), 0, "a cancelled letter is never sent");
+}

@@ -53,6 +53,10 @@ pub struct NewLetterBatch {
     /// under `letters[i].…`, `i` counting from 0.
     #[schema(min_items = 1, max_items = 10000)]
     pub letters: Vec<NewLetter>,
+    /// Hold every letter until then (as a letter's own `send_after`): an RFC 3339 time or a
+    /// date, at most a year ahead. Until then the batch can be cancelled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_after: Option<String>,
 }
 
 /// A batch row's state.
@@ -68,6 +72,8 @@ pub enum BatchRowState {
     SentBefore,
     /// Refused when it was sent; `error` says why.
     Refused,
+    /// Not sent: the batch was cancelled before its time.
+    Cancelled,
 }
 
 impl From<RowState> for BatchRowState {
@@ -77,6 +83,7 @@ impl From<RowState> for BatchRowState {
             RowState::Sent => BatchRowState::Sent,
             RowState::SentBefore => BatchRowState::SentBefore,
             RowState::Refused => BatchRowState::Refused,
+            RowState::Cancelled => BatchRowState::Cancelled,
         }
     }
 }
@@ -113,8 +120,12 @@ pub struct LetterBatch {
     pub test: bool,
     /// `api` or `console`.
     pub source: String,
-    /// `sending` until every row is sent or refused, then `done`.
+    /// `sending` until every row is sent or refused, then `done`; `cancelled` when it was
+    /// cancelled before its time.
     pub status: String,
+    /// Held until then (UTC), when it was sent with `send_after`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub send_after: Option<String>,
     /// Rows in all.
     pub rows_total: i64,
     /// Rows not sent yet.
@@ -142,6 +153,7 @@ impl From<&BatchSummary> for LetterBatch {
             test: b.scope.test,
             source: b.source.clone(),
             status: b.status.clone(),
+            send_after: b.not_before.clone(),
             rows_total: b.rows_total,
             pending: b.pending,
             sent: b.sent,
@@ -181,6 +193,7 @@ pub async fn submit(
     file_name: Option<String>,
     created_by: Option<PersonId>,
     rows: &[(i64, NewLetter)],
+    not_before: Option<time::OffsetDateTime>,
 ) -> Result<uuid::Uuid, ApiError> {
     let mut new_rows = Vec::with_capacity(rows.len());
     for (row_number, letter) in rows {
@@ -195,6 +208,8 @@ pub async fn submit(
         created_by,
         rows: new_rows,
         created_at: now_text(),
+        // A time already passed holds nothing.
+        not_before: not_before.filter(|t| *t > time::OffsetDateTime::now_utc()).map(timestamp_text),
     };
     let mut tx = store.begin().await?;
     letter_batches::insert_batch(&mut tx, &batch).await?;
@@ -230,7 +245,7 @@ pub(crate) async fn create_batch(
     caller: AgencyCaller,
     body: JsonBody<NewLetterBatch>,
 ) -> Result<Response, ApiError> {
-    let letters = body.value.letters;
+    let letters = body.value.letters.clone();
     if letters.is_empty() || letters.len() > MAX_BATCH_ROWS {
         let mut errors = ValidationErrors::default();
         errors.add("letters", format!("must hold 1 to {MAX_BATCH_ROWS} letters, not {}", letters.len()));
@@ -249,11 +264,23 @@ pub(crate) async fn create_batch(
     })
     .await
     .map_err(ApiError::internal)?;
+    let mut errors = errors;
+    let send_after = match body.value.send_after.as_deref() {
+        None => None,
+        Some(raw) => {
+            // The batch's time is checked as a letter's own.
+            let probe = NewLetter { send_after: Some(raw.to_owned()), ..letters[0].clone() };
+            for e in check_row(&probe, today).0.into_iter().filter(|e| e.field == "send_after") {
+                errors.0.push(e);
+            }
+            probe.send_after_time()
+        }
+    };
     if !errors.0.is_empty() {
         return Err(ApiError::Validation(errors));
     }
     let rows: Vec<(i64, NewLetter)> = letters.into_iter().enumerate().map(|(i, l)| (i as i64, l)).collect();
-    let batch_id = submit(&state.store, caller.scope(), BatchSource::Api, None, None, &rows).await?;
+    let batch_id = submit(&state.store, caller.scope(), BatchSource::Api, None, None, &rows, send_after).await?;
     let mut conn = state.store.read().await?;
     let summary = letter_batches::get_batch(&mut conn, caller.scope(), batch_id)
         .await?
@@ -310,6 +337,72 @@ pub(crate) async fn get_batch(
             .collect(),
     );
     Ok(Json(batch))
+}
+
+/// Cancel a batch held until a time (`send_after`), before its time: none of its letters is
+/// sent.
+#[utoipa::path(
+    post, path = "/v1/letter-batches/{batch_id}/cancel", tag = "letters",
+    params(("batch_id" = String, Path, format = Uuid, description = "The batch's id")),
+    responses(
+        (status = 200, description = "Cancelled", body = LetterBatch),
+        (status = 401, description = "No or bad API key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such batch for this agency", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not held: its letters are being sent or were sent", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("agency_key" = []))
+)]
+pub(crate) async fn cancel_batch(
+    State(state): State<AppState>,
+    caller: AgencyCaller,
+    IdPath(batch_id): IdPath<LetterBatchId>,
+) -> Result<Json<LetterBatch>, ApiError> {
+    let batch_id = batch_id.as_uuid();
+    let mut tx = state.store.begin().await?;
+    let cancelled = letter_batches::cancel_batch(&mut tx, caller.scope(), batch_id, &now_text()).await?;
+    let summary = letter_batches::get_batch(&mut tx, caller.scope(), batch_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no letter batch {batch_id}")))?;
+    if !cancelled {
+        return Err(ApiError::Conflict {
+            kind: "batch-not-held",
+            detail: format!(
+                "letter batch {batch_id} is not held any more ({}): it cannot be cancelled",
+                summary.status
+            ),
+        });
+    }
+    tx.commit().await?;
+    tracing::info!(batch.id = %batch_id, "letter batch {batch_id} cancelled before its time");
+    Ok(Json(LetterBatch::from(&summary)))
+}
+
+/// A letter of `POST /v1/letters` held until its `send_after`: stored as a batch of one (202),
+/// released, checked, routed and sealed by the batch worker at its time.
+pub(crate) async fn hold_letter(
+    state: &AppState,
+    scope: AgencyScope,
+    letter: NewLetter,
+    at: time::OffsetDateTime,
+) -> Result<Response, ApiError> {
+    let batch_id = submit(&state.store, scope, BatchSource::Api, None, None, &[(0, letter)], Some(at)).await?;
+    let mut conn = state.store.read().await?;
+    let summary = letter_batches::get_batch(&mut conn, scope, batch_id)
+        .await?
+        .ok_or_else(|| ApiError::internal("a batch just stored is missing"))?;
+    let body = serde_json::to_string(&LetterBatch::from(&summary)).map_err(ApiError::internal)?;
+    Ok((
+        StatusCode::ACCEPTED,
+        [
+            (
+                header::LOCATION,
+                HeaderValue::from_str(&format!("/v1/letter-batches/{batch_id}")).map_err(ApiError::internal)?,
+            ),
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 /// The batch worker: sends the rows of stored batches, one batch at a time per node, until the

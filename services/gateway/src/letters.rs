@@ -142,6 +142,7 @@ fn human_reference(plain: &str) -> String {
     params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[!-~]([ -~]*[!-~])?$", description = "Makes retries safe: 1 to 255 printable ASCII characters, unique per request")),
     responses(
         (status = 201, description = "Accepted", body = LetterSummary),
+        (status = 202, description = "Held until its send_after, as a batch of one: follow or cancel it at Location", body = crate::bulk::LetterBatch),
         (status = 400, description = "Malformed JSON or unknown field", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or bad API key", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Idempotency key reused with another body", body = Problem, content_type = "application/problem+json"),
@@ -172,6 +173,11 @@ pub(crate) async fn create_letter(
     }
 
     let today = bangkok_today();
+    // A letter held until later is checked now and stored as a batch of one, sent at its time.
+    if let Some(at) = body.value.send_after_time().filter(|at| *at > time::OffsetDateTime::now_utc()) {
+        check_letter(&body.value, today)?;
+        return crate::bulk::hold_letter(&state, caller.scope(), body.value.clone(), at).await;
+    }
     let (record, events, digital_notice) =
         accept_letter(&state, caller.scope(), &body.value, today, request_id).await?;
     let response_body = serde_json::to_string(&LetterSummary::from(&record)).map_err(ApiError::internal)?;

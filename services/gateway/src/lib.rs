@@ -171,6 +171,7 @@ pub fn api() -> OpenApiRouter<AppState> {
             OpenApiRouter::new()
                 .routes(routes!(bulk::create_batch))
                 .routes(routes!(bulk::get_batch))
+                .routes(routes!(bulk::cancel_batch))
                 .layer(DefaultBodyLimit::max(bulk::MAX_BATCH_BODY_BYTES))
                 .layer(Extension(BodyLimit(bulk::MAX_BATCH_BODY_BYTES)))
                 // Batch bodies are large: a few are read at once, the others wait unread.

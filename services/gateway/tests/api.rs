@@ -552,6 +552,7 @@ async fn the_openapi_document_describes_every_route_and_they_exist() {
             "GET /v1/webhooks",
             "POST /v1/documents",
             "POST /v1/letter-batches",
+            "POST /v1/letter-batches/{batch_id}/cancel",
             "POST /v1/letters",
             "POST /v1/letters/{letter_id}/cancel",
             "POST /v1/letters/{letter_id}/retry",
@@ -1270,4 +1271,70 @@ async fn a_template_letter_missing_a_value_is_refused_when_submitted_not_when_pr
     let reply = h.post(&h.a, &letter).await;
     assert_problem(&reply, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(reply.body["errors"][0]["field"], "template", "{}", reply.body);
+}
+
+#[tokio::test]
+async fn letters_held_until_a_time_wait_can_be_cancelled_and_are_sent_at_their_time() {
+    let h = harness_with(RateLimiter::new(0, 0), 1 << 20).await;
+    let (letters_before, _) = h.counts().await;
+    let rfc3339 = |t: time::OffsetDateTime| t.format(&time::format_description::well_known::Rfc3339).unwrap();
+    let tomorrow = rfc3339(time::OffsetDateTime::now_utc() + Duration::from_secs(24 * 3600));
+
+    // A batch held until tomorrow: the worker leaves it; it can be cancelled, once.
+    let mut held = batch_of(2);
+    held["send_after"] = json!(tomorrow);
+    let reply = h.post_batch(&h.a, &held).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
+    assert!(reply.body["send_after"].is_string(), "{}", reply.body);
+    let location = reply.headers[header::LOCATION].to_str().unwrap().to_owned();
+    h.send_batches().await;
+    assert_eq!(h.counts().await.0, letters_before, "nothing is sent before its time");
+    assert_eq!(h.get(Some(&h.a), &location).await.body["pending"], 2);
+    let other = h.call(Method::POST, &format!("{location}/cancel"), Some(&h.b), None, &[]).await;
+    assert_eq!(other.status, StatusCode::NOT_FOUND, "another agency cannot cancel it");
+    let cancelled = h.call(Method::POST, &format!("{location}/cancel"), Some(&h.a), None, &[]).await;
+    assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.body);
+    assert_eq!(cancelled.body["status"], "cancelled");
+    let rows = h.get(Some(&h.a), &location).await;
+    assert!(rows.body["rows"].as_array().unwrap().iter().all(|r| r["state"] == "cancelled"), "{}", rows.body);
+    let again = h.call(Method::POST, &format!("{location}/cancel"), Some(&h.a), None, &[]).await;
+    assert_problem(&again, StatusCode::CONFLICT);
+
+    // One letter held until tomorrow: 202 and its batch of one.
+    let mut letter = example();
+    letter["send_after"] = json!(tomorrow);
+    let reply = h.post(&h.a, &letter).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
+    assert_eq!(reply.body["rows_total"], 1);
+    assert!(reply.headers[header::LOCATION].to_str().unwrap().starts_with("/v1/letter-batches/"));
+
+    // Held a moment: sent once its time has passed, as any letter.
+    let mut soon = batch_of(3);
+    soon["send_after"] = json!(rfc3339(time::OffsetDateTime::now_utc() + Duration::from_millis(1500)));
+    let reply = h.post_batch(&h.a, &soon).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
+    let location = reply.headers[header::LOCATION].to_str().unwrap().to_owned();
+    h.send_batches().await;
+    assert_eq!(h.get(Some(&h.a), &location).await.body["sent"], 0);
+    tokio::time::sleep(Duration::from_millis(1700)).await;
+    h.send_batches().await;
+    let done = h.get(Some(&h.a), &location).await;
+    assert_eq!((done.body["status"].as_str(), done.body["sent"].as_i64()), (Some("done"), Some(3)), "{}", done.body);
+    assert_eq!(h.get(Some(&h.a), &location).await.status, StatusCode::OK);
+    let cancel_late = h.call(Method::POST, &format!("{location}/cancel"), Some(&h.a), None, &[]).await;
+    assert_problem(&cancel_late, StatusCode::CONFLICT);
+
+    // A time that cannot be read, one more than a year ahead, a reply due before the letter goes.
+    for (send_after, field) in
+        [("next week", "send_after"), ("2099-01-01", "send_after"), (tomorrow.as_str(), "reply.deadline")]
+    {
+        let mut letter = example();
+        letter["send_after"] = json!(send_after);
+        if field == "reply.deadline" {
+            letter["reply"]["deadline"] = json!(time::OffsetDateTime::now_utc().date().next_day().unwrap().to_string());
+        }
+        let reply = h.post(&h.a, &letter).await;
+        assert_problem(&reply, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(reply.body["errors"].as_array().unwrap().iter().any(|e| e["field"] == field), "{}", reply.body);
+    }
 }

@@ -378,6 +378,7 @@ fn stored_defaults(stored: NewLetter) -> NewLetter {
         signatory: None,
         contact: None,
         reply: None,
+        send_after: None,
         ..stored
     }
 }
