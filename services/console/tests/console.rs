@@ -1308,3 +1308,130 @@ async fn a_letter_sent_from_the_form_for_later_waits_and_is_cancelled_before_its
     let mut conn = w.db.store.read().await.unwrap();
     assert_eq!(letters::count_letters(&mut conn).await.unwrap(), 0, "a cancelled letter is never sent");
 }
+
+#[tokio::test]
+async fn every_agency_page_and_action_keeps_to_its_agency_and_role() {
+    let w = world().await;
+    let (agency, elsewhere) = (Agency::new("สำนักงานเขตพญาไท"), Agency::new("เทศบาลนครเชียงใหม่"));
+    let mut tx = w.db.store.begin().await.unwrap();
+    agencies::insert_agency(&mut tx, &agency).await.unwrap();
+    agencies::insert_agency(&mut tx, &elsewhere).await.unwrap();
+    let letter = agency_letter(agency.agency_id, 7, LetterStatus::QueuedForPrint, false);
+    letters::insert_letters(&mut tx, std::slice::from_ref(&letter)).await.unwrap();
+    tx.commit().await.unwrap();
+    let admin = agency_person(&w, agency.agency_id, "admin@phayathai.example", PersonRole::Admin).await;
+    let sender = agency_person(&w, agency.agency_id, "sender@phayathai.example", PersonRole::Sender).await;
+    let viewer = agency_person(&w, agency.agency_id, "viewer@phayathai.example", PersonRole::Viewer).await;
+    let foreign = agency_person(&w, elsewhere.agency_id, "admin@chiangmai.example", PersonRole::Admin).await;
+    let operator = person_with_password(&w, "op@post.example", w.site, "ไปรษณีย์ 2569 ครับ").await;
+    // The agency's things: a letter, a batch, a draft and a webhook endpoint.
+    let scope = hybridpost_core::AgencyScope::live(agency.agency_id);
+    let row: hybridpost_core::NewLetter = serde_json::from_value(serde_json::json!({
+        "reference": "พท 1", "recipient": {"name": "ก", "address": {"house_number": "1", "subdistrict": "สามเสนใน",
+        "district": "พญาไท", "province": "กรุงเทพมหานคร", "postcode": "10400"}}, "subject": "ข", "body": ["ค"]}))
+    .unwrap();
+    let batch = hybridpost_gateway::submit(
+        &w.db.store,
+        scope,
+        hybridpost_store::letter_batches::BatchSource::Api,
+        None,
+        None,
+        &[(0, row)],
+        Some(time::OffsetDateTime::now_utc() + std::time::Duration::from_secs(86400)),
+    )
+    .await
+    .unwrap();
+    let page = send(&w.app, Method::GET, "/console/send-many", &[&sender], None, "").await;
+    let (content_type, body) =
+        multipart(&page.csrf(), &[("template", "tax-notice")], Some(("a.xlsx", &merge_xlsx(2, &[]))));
+    let draft = upload(&w, "/console/send-many", &sender, &content_type, body).await.location().to_owned();
+    let secret = hybridpost_seal::ServiceSecret::new(&[7u8; 32]).unwrap();
+    let endpoint = hybridpost_gateway::register_webhook(
+        &w.db.store,
+        &secret,
+        scope,
+        "https://hooks.example.go.th/in",
+        Vec::new(),
+        false,
+    )
+    .await
+    .unwrap()
+    .webhook
+    .endpoint_id;
+    let (letter, batch) = (letter.letter_id, batch);
+
+    let status = |cookie: &str, method: Method, path: String| {
+        let (app, cookie) = (w.app.clone(), cookie.to_owned());
+        async move {
+            let token = send(&app, Method::GET, "/console/account", &[&cookie], None, "").await.csrf();
+            let form = if method == Method::POST { form(&[("csrf", &token)]) } else { String::new() };
+            send(&app, method, &path, &[&cookie], Some(ORIGIN), &form).await.status
+        }
+    };
+
+    // Another agency's admin: every page of this agency's things is "not found", every action too.
+    let things = [
+        (Method::GET, format!("/console/letters/{letter}")),
+        (Method::GET, format!("/console/letters/{letter}/proof.pdf")),
+        (Method::POST, format!("/console/letters/{letter}/cancel")),
+        (Method::GET, format!("/console/send-many/{batch}")),
+        (Method::GET, format!("/console/send-many/{batch}/result.csv")),
+        (Method::POST, format!("/console/send-many/{batch}/cancel")),
+        (Method::GET, draft.clone()),
+        (Method::GET, format!("{draft}/rows/2/preview.pdf")),
+        (Method::GET, format!("{draft}/problems.csv")),
+        (Method::POST, format!("{draft}/send")),
+        (Method::POST, format!("/console/settings/webhooks/{endpoint}/test")),
+        (Method::POST, format!("/console/settings/webhooks/{endpoint}/delete")),
+    ];
+    for (method, path) in &things {
+        assert_eq!(status(&foreign, method.clone(), path.clone()).await, StatusCode::NOT_FOUND, "{method} {path}");
+    }
+    // A post office's person: no agency page exists for them.
+    for path in [
+        "/console/letters",
+        "/console/send-one",
+        "/console/send-many",
+        "/console/replies",
+        "/console/usage",
+        "/console/settings/webhooks",
+        "/console/postcodes/10400",
+    ] {
+        assert_eq!(status(&operator, Method::GET, path.into()).await, StatusCode::NOT_FOUND, "{path}");
+    }
+    // A viewer reads, never sends or manages: forms to send are refused, settings do not exist.
+    for (method, path, expected) in [
+        (Method::GET, "/console/letters".to_owned(), StatusCode::OK),
+        (Method::GET, format!("/console/letters/{letter}"), StatusCode::OK),
+        (Method::GET, format!("/console/send-many/{batch}"), StatusCode::OK),
+        (Method::GET, "/console/replies".to_owned(), StatusCode::OK),
+        (Method::GET, "/console/usage".to_owned(), StatusCode::OK),
+        (Method::GET, "/console/send-one".to_owned(), StatusCode::FORBIDDEN),
+        (Method::POST, "/console/send-one".to_owned(), StatusCode::FORBIDDEN),
+        (Method::GET, draft.clone(), StatusCode::FORBIDDEN),
+        (Method::POST, format!("{draft}/send"), StatusCode::FORBIDDEN),
+        (Method::POST, format!("/console/send-many/{batch}/cancel"), StatusCode::FORBIDDEN),
+        (Method::POST, format!("/console/letters/{letter}/cancel"), StatusCode::NOT_FOUND),
+        (Method::GET, "/console/settings".to_owned(), StatusCode::NOT_FOUND),
+        (Method::GET, "/console/settings/webhooks".to_owned(), StatusCode::NOT_FOUND),
+        (Method::POST, "/console/settings/keys".to_owned(), StatusCode::NOT_FOUND),
+        (Method::GET, "/console/people".to_owned(), StatusCode::NOT_FOUND),
+    ] {
+        assert_eq!(status(&viewer, method.clone(), path.clone()).await, expected, "viewer {method} {path}");
+    }
+    // A sender sends, but does not manage keys, webhooks or people.
+    for (method, path, expected) in [
+        (Method::GET, "/console/send-one".to_owned(), StatusCode::OK),
+        (Method::GET, draft.clone(), StatusCode::OK),
+        (Method::GET, "/console/settings".to_owned(), StatusCode::NOT_FOUND),
+        (Method::GET, "/console/settings/webhooks".to_owned(), StatusCode::NOT_FOUND),
+        (Method::POST, format!("/console/settings/webhooks/{endpoint}/delete"), StatusCode::NOT_FOUND),
+        (Method::POST, "/console/settings/keys".to_owned(), StatusCode::NOT_FOUND),
+        (Method::GET, "/console/people".to_owned(), StatusCode::NOT_FOUND),
+    ] {
+        assert_eq!(status(&sender, method.clone(), path.clone()).await, expected, "sender {method} {path}");
+    }
+    // The admin manages them; the batch held until tomorrow is still the agency's to cancel.
+    assert_eq!(status(&admin, Method::GET, "/console/settings/webhooks".into()).await, StatusCode::OK);
+    assert_eq!(status(&admin, Method::POST, format!("/console/send-many/{batch}/cancel")).await, StatusCode::SEE_OTHER);
+}
