@@ -298,6 +298,7 @@ pub(crate) fn me_context(me: &SignedIn) -> serde_json::Value {
         "name": me.person.name, "role": role, "supervisor": me.person.role.manages_people(),
         "agency": matches!(me.person.workplace, hybridpost_core::Workplace::Agency(_)),
         "admin": me.person.role == hybridpost_core::PersonRole::Admin,
+        "sends": letters::may_send(me),
     })
 }
 

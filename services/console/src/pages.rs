@@ -235,7 +235,7 @@ mod tests {
     /// variables make a misspelt or missing name fail here.
     #[test]
     fn every_page_renders_in_both_languages() {
-        let me = serde_json::json!({"name": "สมหญิง ใจดี", "role": "operator", "supervisor": false, "agency": false, "admin": false});
+        let me = serde_json::json!({"name": "สมหญิง ใจดี", "role": "operator", "supervisor": false, "agency": false, "admin": false, "sends": false});
         let batch = serde_json::json!({
             "id": "b", "status": "ready", "status_name": "พร้อมพิมพ์", "letters": "2", "pages": "4", "sheets": "3",
             "created": "4 ธ.ค. 69 10:00 น.", "rendered": "4 ธ.ค. 69 10:01 น.", "printed": null, "dispatched": null,
