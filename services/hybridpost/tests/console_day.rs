@@ -522,6 +522,16 @@ async fn an_operators_day_close_print_reprint_and_dispatch_by_scanning() {
     assert!(returned.contains(names[0]) && returned.contains("ย้าย"), "{returned}");
     assert_eq!(a.find_all(Locator::Css("table.list tbody tr")).await.unwrap().len(), 1);
     check_page(&a, &axe, "agency-returns").await;
+    // The same in the CSV, as Python's csv module reads it.
+    let (status, csv) = get_as(&a, server.addr, "/console/returns.csv").await;
+    assert_eq!(status, 200);
+    let returns_path = dir.path().join("agency-returns.csv");
+    std::fs::write(&returns_path, &csv).unwrap();
+    let returned_rows = python_csv(&returns_path);
+    assert_eq!(returned_rows.len(), 1, "{returned_rows:?}");
+    assert_eq!(returned_rows[0]["recipient"], names[0]);
+    assert_eq!(returned_rows[0]["reason_code"], "moved");
+    assert_eq!(returned_rows[0]["letter_id"], letters[0].as_str());
     // Test letters are apart; the post office's pages do not exist for an agency.
     a.goto(&format!("{url}/console/letters?mode=test")).await.unwrap();
     a.find(Locator::Id("no-letters")).await.unwrap();
