@@ -1338,3 +1338,40 @@ async fn letters_held_until_a_time_wait_can_be_cancelled_and_are_sent_at_their_t
         assert!(reply.body["errors"].as_array().unwrap().iter().any(|e| e["field"] == field), "{}", reply.body);
     }
 }
+
+#[tokio::test]
+async fn a_batch_whose_node_stopped_is_taken_over_by_another_and_sends_no_row_twice() {
+    let h = harness_with(RateLimiter::new(0, 0), 1 << 20).await;
+    let (letters_before, _) = h.counts().await;
+    // Rows 0–3 were sent before the node stopped (their letters and keys are stored)...
+    let mut first = batch_of(10);
+    first["letters"].as_array_mut().unwrap().truncate(4);
+    let sent = h.post_batch(&h.a, &first).await;
+    assert_eq!(sent.status, StatusCode::ACCEPTED, "{}", sent.body);
+    h.send_batches().await;
+    // ...and the whole batch was held by a node that stopped: its lease ran out a moment ago.
+    let all = h.post_batch(&h.a, &batch_of(10)).await;
+    let location = all.headers[header::LOCATION].to_str().unwrap().to_owned();
+    let past = hybridpost_store::timestamp_text(time::OffsetDateTime::now_utc() - Duration::from_secs(1));
+    let mut tx = h.store.begin().await.unwrap();
+    let claimed = hybridpost_store::letter_batches::claim_batch(&mut tx, &now_text(), &past).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(claimed.is_some(), "the stopped node had taken it");
+    // Another node (its own writer, the same database) takes it over and finishes it.
+    let other_node = AppState::new(
+        h.store.clone(),
+        ApiKeys::new(h.store.clone(), RateLimiter::new(0, 0)),
+        GatewayConfig {
+            citizen_id_key: Arc::from(CITIZEN_KEY),
+            max_body_bytes: 1 << 20,
+            webhook_allow_private_targets: false,
+        },
+        h.state.composer.clone(),
+        h.state.blobs.clone(),
+    );
+    while hybridpost_gateway::send_one_batch(&other_node).await.unwrap() {}
+    let done = h.get(Some(&h.a), &location).await;
+    assert_eq!(done.body["status"], "done", "{}", done.body);
+    assert_eq!((done.body["sent"].as_i64(), done.body["sent_before"].as_i64()), (Some(6), Some(4)), "{}", done.body);
+    assert_eq!(h.counts().await.0 - letters_before, 10, "ten letters, none twice");
+}
