@@ -241,3 +241,21 @@ document.addEventListener("submit", (event) => {
   postcode.addEventListener("input", ask);
   ask();
 })();
+
+// The send-a-letter form shows only the part of the letter's text chosen (typed text, a
+// content template's values, or the agency's PDF) and only the chosen template's values.
+// Without this script every part shows, and the choice decides which one is read.
+(() => {
+  const form = document.getElementById("letter-form");
+  if (!form) return;
+  const template = document.getElementById("f-template");
+  const show = () => {
+    const chosen = form.querySelector("input[name=content]:checked");
+    const content = chosen ? chosen.value : "body";
+    form.querySelectorAll(".content-part").forEach((part) => { part.hidden = part.dataset.content !== content; });
+    form.querySelectorAll(".template-values").forEach((part) => { part.hidden = part.dataset.template !== template.value; });
+  };
+  form.querySelectorAll("input[name=content]").forEach((radio) => radio.addEventListener("change", show));
+  template.addEventListener("change", show);
+  show();
+})();

@@ -121,6 +121,31 @@ pub fn template_variables(templates: &ContentTemplates, name: &str) -> Result<Ve
     Ok(names)
 }
 
+/// The values template `name` loops over (`{% for item in documents %}`): lists, which a form
+/// or a spreadsheet cell gives one item per line. Those the template only prints are not here.
+pub fn list_variables(templates: &ContentTemplates, name: &str) -> Vec<String> {
+    let Some(source) = templates.sources.get(name) else { return Vec::new() };
+    let mut names = Vec::new();
+    for tag in source.split("{%").skip(1) {
+        let tag = tag.split("%}").next().unwrap_or_default();
+        let words: Vec<&str> = tag.split_whitespace().map(|w| w.trim_matches('-')).filter(|w| !w.is_empty()).collect();
+        if words.first() == Some(&"for")
+            && let Some(i) = words.iter().position(|w| *w == "in")
+            && let Some(list) = words.get(i + 1)
+        {
+            let list = list.split(['|', '(', '.', '[']).next().unwrap_or_default();
+            if !list.is_empty()
+                && list.chars().all(|c| c.is_alphanumeric() || c == '_')
+                && !names.iter().any(|n| n == list)
+            {
+                names.push(list.to_owned());
+            }
+        }
+    }
+    names.sort();
+    names
+}
+
 /// Fills in template `name` with `data` and returns the letter's paragraphs.
 pub fn expand_content(
     templates: &ContentTemplates,
@@ -231,6 +256,14 @@ fn filter_baht(value: Value) -> Result<String, minijinja::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_values_a_template_loops_over_are_its_lists() {
+        let templates = &crate::LetterTemplates::builtin().content;
+        assert_eq!(list_variables(templates, "appointment"), ["documents"]);
+        assert!(list_variables(templates, "tax-notice").is_empty());
+        assert!(list_variables(templates, "no-such-template").is_empty());
+    }
 
     fn tax_data() -> serde_json::Value {
         serde_json::json!({

@@ -52,7 +52,7 @@ pub use batch::{
     BatchInfo, BatchLetter, BatchManifest, BatchWriter, DEFAULT_COMPRESSION, LetterPages, ManifestEntry,
     PreparedDocument, SkippedLetter,
 };
-pub use content_templates::{ContentError, ContentTemplates, expand_content, template_variables};
+pub use content_templates::{ContentError, ContentTemplates, expand_content, list_variables, template_variables};
 pub use document::{Document, Flow, PageId, Paint, Resume, Stroke};
 pub use error::RenderError;
 pub use fonts::{Fonts, Weight};

@@ -205,6 +205,7 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/console/letters/{letter_id}/{step}", post(letters::step))
         .route("/console/send-one", get(send_one::form_page).post(send_one::submit))
         .route("/console/send-one/proof", post(send_one::proof))
+        .route("/console/send-one/document", post(send_one::attach_pdf))
         .route("/console/postcodes/{code}", get(send_one::postcode_places))
         .route("/console/send-many", get(merge::send_many_page).post(merge::upload))
         .route("/console/send-many/drafts/{draft_id}", get(merge::draft_page).post(merge::save_choices))

@@ -15,6 +15,7 @@ use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use hybridpost_compose::LetterPdfError;
 use hybridpost_core::{AgencyId, AgencyScope, NewLetter};
 use hybridpost_store::letter_batches::{self, BatchSource, Draft};
 use hybridpost_store::now_text;
@@ -161,17 +162,18 @@ fn guess_columns(columns: &[String], variables: &[String]) -> BTreeMap<String, S
 }
 
 /// The template's values, or none for an unknown template.
-fn variables(template: &str) -> Vec<String> {
+pub(crate) fn variables(template: &str) -> Vec<String> {
     hybridpost_render::template_variables(&hybridpost_render::LetterTemplates::builtin().content, template)
         .unwrap_or_default()
 }
 
-fn template_names() -> Vec<String> {
+pub(crate) fn template_names() -> Vec<String> {
     hybridpost_render::LetterTemplates::builtin().content.names().into_iter().map(str::to_owned).collect()
 }
 
-/// A cell as a template value: a number when it reads as one (and is not a code with a leading
-/// zero), text otherwise.
+/// A cell as a template value: a number when it reads as one and writes back the same (not a
+/// code with a leading zero, nor a time such as `10.00` whose zeros would be lost), text
+/// otherwise.
 fn data_value(cell: &str) -> serde_json::Value {
     let plain_number = !(cell.len() > 1 && cell.starts_with('0') && !cell.starts_with("0."));
     if plain_number {
@@ -180,12 +182,32 @@ fn data_value(cell: &str) -> serde_json::Value {
         }
         if let Ok(f) = cell.parse::<f64>()
             && f.is_finite()
+            && f.to_string() == cell
             && let Some(n) = serde_json::Number::from_f64(f)
         {
             return n.into();
         }
     }
     cell.into()
+}
+
+/// A value the template loops over: one item per line, or items separated by `;`.
+fn list_value(cell: &str) -> serde_json::Value {
+    let separator = if cell.contains('\n') { '\n' } else { ';' };
+    cell.split(separator).map(str::trim).filter(|item| !item.is_empty()).map(str::to_owned).collect::<Vec<_>>().into()
+}
+
+/// What `cell` gives template `template`'s value `name`: a list for one it loops over, a number
+/// or text otherwise.
+pub(crate) fn template_value(template: &str, name: &str, cell: &str) -> serde_json::Value {
+    if hybridpost_render::list_variables(&hybridpost_render::LetterTemplates::builtin().content, template)
+        .iter()
+        .any(|l| l == name)
+    {
+        list_value(cell)
+    } else {
+        data_value(cell)
+    }
 }
 
 /// The letter of one row.
@@ -220,7 +242,8 @@ fn row_letter(settings: &MergeSettings, sheet: &Sheet, cells: &[String]) -> Resu
     let mut data = serde_json::Map::new();
     for (key, _) in settings.columns.iter().filter(|(k, _)| k.starts_with("data.")) {
         if let Some(v) = cell(key) {
-            data.insert(key["data.".len()..].to_owned(), data_value(v));
+            let name = &key["data.".len()..];
+            data.insert(name.to_owned(), template_value(&settings.template, name, v));
         }
     }
     let mut letter = serde_json::json!({
@@ -438,14 +461,26 @@ async fn render_send_many(
 }
 
 /// A file read from an upload form, with the form's other fields.
-struct Upload {
-    fields: HashMap<String, String>,
-    file: Option<(String, Vec<u8>)>,
+pub(crate) struct Upload {
+    pub(crate) fields: HashMap<String, String>,
+    pub(crate) file: Option<(String, Vec<u8>)>,
 }
 
 /// Reads the form: `csrf` must come first (checked before the file is read), the file is read
 /// up to the limit.
 async fn read_upload(me: &SignedIn, multipart: Result<Multipart, MultipartRejection>) -> Result<Upload, UploadError> {
+    read_form_with_file(me, multipart, "file", sheet::MAX_FILE_BYTES).await
+}
+
+/// Reads a form with one file (field `file_field`, at most `max_bytes`): `csrf` must come
+/// first (checked before anything else is read); texts are cut at 1,000 characters (`body`,
+/// a letter's text, at 20,000).
+pub(crate) async fn read_form_with_file(
+    me: &SignedIn,
+    multipart: Result<Multipart, MultipartRejection>,
+    file_field: &str,
+    max_bytes: usize,
+) -> Result<Upload, UploadError> {
     let mut multipart = multipart.map_err(|_| UploadError::Unreadable)?;
     let mut upload = Upload { fields: HashMap::new(), file: None };
     let mut first = true;
@@ -460,12 +495,12 @@ async fn read_upload(me: &SignedIn, multipart: Result<Multipart, MultipartReject
             }
             continue;
         }
-        if name == "file" {
+        if name == file_field {
             let file_name = field.file_name().unwrap_or("file").chars().take(200).collect::<String>();
             let mut bytes = Vec::new();
             while let Some(chunk) = field.chunk().await.map_err(|_| UploadError::Unreadable)? {
-                if bytes.len() + chunk.len() > sheet::MAX_FILE_BYTES {
-                    return Err(UploadError::TooLarge);
+                if bytes.len() + chunk.len() > max_bytes {
+                    return Err(UploadError::TooLarge(max_bytes));
                 }
                 bytes.extend_from_slice(&chunk);
             }
@@ -474,7 +509,8 @@ async fn read_upload(me: &SignedIn, multipart: Result<Multipart, MultipartReject
             }
         } else {
             let text = field.text().await.map_err(|_| UploadError::Unreadable)?;
-            upload.fields.insert(name, text.chars().take(1000).collect());
+            let limit = if name == "body" { 20_000 } else { 1_000 };
+            upload.fields.insert(name, text.chars().take(limit).collect());
         }
     }
     if first {
@@ -483,22 +519,23 @@ async fn read_upload(me: &SignedIn, multipart: Result<Multipart, MultipartReject
     Ok(upload)
 }
 
-enum UploadError {
+pub(crate) enum UploadError {
     Forbidden,
     Unreadable,
-    TooLarge,
+    /// Larger than this many bytes.
+    TooLarge(usize),
 }
 
 impl UploadError {
-    fn text(&self, lang: Lang) -> String {
+    pub(crate) fn text(&self, lang: Lang) -> String {
         match self {
             UploadError::Forbidden => String::new(),
             UploadError::Unreadable => {
                 lang.pick("อ่านแบบฟอร์มที่ส่งมาไม่ได้ ลองอีกครั้ง", "The form could not be read; try again.").to_owned()
             }
-            UploadError::TooLarge => match lang {
-                Lang::Thai => format!("ไฟล์ใหญ่เกิน {} MB", sheet::MAX_FILE_BYTES / (1024 * 1024)),
-                Lang::English => format!("The file is larger than {} MB.", sheet::MAX_FILE_BYTES / (1024 * 1024)),
+            UploadError::TooLarge(max) => match lang {
+                Lang::Thai => format!("ไฟล์ใหญ่เกิน {} MB", max / (1024 * 1024)),
+                Lang::English => format!("The file is larger than {} MB.", max / (1024 * 1024)),
             },
         }
     }
@@ -857,12 +894,6 @@ pub(crate) async fn proof_of(
         pages::message(StatusCode::UNPROCESSABLE_ENTITY, me.lang, ("แสดงตัวอย่างไม่ได้", "No preview to show"), (&th, &en))
     };
     let letter = letter.check(bangkok_today()).map(|c| c.letter).unwrap_or(letter);
-    let agency_record = async {
-        let mut conn = state.store.read().await?;
-        hybridpost_store::agencies::get_agency(&mut conn, agency).await
-    }
-    .await;
-    let Ok(Some(agency_record)) = agency_record else { return pages::unavailable(me.lang) };
     let now = now_text();
     let record = hybridpost_store::letters::LetterRecord {
         letter_id: hybridpost_core::LetterId::new(),
@@ -881,12 +912,15 @@ pub(crate) async fn proof_of(
         seal: None,
         withdrawn: None,
     };
-    let composer = state.composer.clone();
-    let pdf = tokio::task::spawn_blocking(move || composer.pdf(&record, &agency_record, None)).await;
-    match pdf {
-        Ok(Ok(pdf)) => crate::letters::framed_pdf(pdf, name),
-        Ok(Err(e)) => cannot(e.to_string()),
-        Err(_) => pages::unavailable(me.lang),
+    // The agency's own PDF, when the letter names one, follows its cover page.
+    match state.composer.letter_pdf(&state.store, &state.print.blobs, record).await {
+        Ok(pdf) => crate::letters::framed_pdf(pdf, name),
+        Err(LetterPdfError::Compose(e)) => cannot(e.to_string()),
+        Err(LetterPdfError::Store(e)) => {
+            tracing::error!("cannot read what a proof is laid out with: {e}");
+            pages::unavailable(me.lang)
+        }
+        Err(LetterPdfError::Panicked(_)) => pages::unavailable(me.lang),
     }
 }
 
@@ -1276,5 +1310,9 @@ mod tests {
         assert_eq!(data_value("2570"), serde_json::json!(2570));
         assert_eq!(data_value("0153"), serde_json::json!("0153"), "a code keeps its zero");
         assert_eq!(data_value("2027-04-30"), serde_json::json!("2027-04-30"));
+        assert_eq!(data_value("10.00"), serde_json::json!("10.00"), "a time keeps its zeros");
+        assert_eq!(template_value("appointment", "documents", "ก\nข"), serde_json::json!(["ก", "ข"]));
+        assert_eq!(template_value("appointment", "documents", "ก; ข;"), serde_json::json!(["ก", "ข"]));
+        assert_eq!(template_value("appointment", "place", "ก; ข"), serde_json::json!("ก; ข"), "not a list");
     }
 }

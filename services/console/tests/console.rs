@@ -4,6 +4,8 @@
 //! every node, and every step is in the audit log.
 #![expect(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
 
+#[path = "../../../crates/pdfcheck/tests/support/mod.rs"]
+mod pdfs;
 mod support;
 
 use axum::Router;
@@ -919,6 +921,16 @@ fn merge_xlsx(rows: usize, broken: &[(usize, &str)]) -> Vec<u8> {
 
 /// A multipart form: the form token first, then `fields`, then the file.
 fn multipart(csrf: &str, fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> (String, Vec<u8>) {
+    multipart_with(csrf, fields, "file", file)
+}
+
+/// A multipart form whose file is field `file_field`.
+fn multipart_with(
+    csrf: &str,
+    fields: &[(&str, &str)],
+    file_field: &str,
+    file: Option<(&str, &[u8])>,
+) -> (String, Vec<u8>) {
     let boundary = "hybridpost-test-boundary-7e3f";
     let mut body = Vec::new();
     for (name, value) in std::iter::once(&("csrf", csrf)).chain(fields) {
@@ -929,7 +941,7 @@ fn multipart(csrf: &str, fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -
     if let Some((name, bytes)) = file {
         body.extend_from_slice(
             format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{file_field}\"; filename=\"{name}\"\r\n\
                  Content-Type: application/octet-stream\r\n\r\n"
             )
             .as_bytes(),
@@ -1434,4 +1446,184 @@ async fn every_agency_page_and_action_keeps_to_its_agency_and_role() {
     // The admin manages them; the batch held until tomorrow is still the agency's to cancel.
     assert_eq!(status(&admin, Method::GET, "/console/settings/webhooks".into()).await, StatusCode::OK);
     assert_eq!(status(&admin, Method::POST, format!("/console/send-many/{batch}/cancel")).await, StatusCode::SEE_OTHER);
+}
+
+/// The bytes a form post answers (a PDF), with its status.
+async fn posted_bytes(w: &World, path: &str, cookie: &str, form: &str) -> (StatusCode, Vec<u8>) {
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header(header::COOKIE, cookie)
+        .header(header::ORIGIN, ORIGIN)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(form.to_owned()))
+        .unwrap();
+    let res = w.app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    (status, res.into_body().collect().await.unwrap().to_bytes().to_vec())
+}
+
+/// The value of the hidden field `name` in a page.
+fn hidden(body: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let at = body.find(&marker).unwrap_or_else(|| panic!("no field {name} in the page")) + marker.len();
+    body[at..].split('"').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_sender_fills_a_content_template_or_attaches_the_agencys_pdf_with_its_page_by_page_check() {
+    use pdfs::{Font, LETTER, PageSpec, body_text, build};
+    let w = world().await;
+    let (agency, elsewhere) = (Agency::new("สำนักงานเขตพญาไท"), Agency::new("เทศบาลนครเชียงใหม่"));
+    let mut tx = w.db.store.begin().await.unwrap();
+    agencies::insert_agency(&mut tx, &agency).await.unwrap();
+    agencies::insert_agency(&mut tx, &elsewhere).await.unwrap();
+    tx.commit().await.unwrap();
+    let sender = agency_person(&w, agency.agency_id, "sender@phayathai.example", PersonRole::Sender).await;
+    let viewer = agency_person(&w, agency.agency_id, "viewer@phayathai.example", PersonRole::Viewer).await;
+    let blobs = tempfile::tempdir().unwrap();
+    let worker = tokio::spawn(hybridpost_gateway::run_worker(gateway(&w, blobs.path())));
+    let page = send(&w.app, Method::GET, "/console/send-one", &[&sender], None, "").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("data-template=\"appointment\"") && page.body.contains("id=\"f-pdf\""), "{}", page.body);
+    let csrf = page.csrf();
+    let address: [(&str, &str); 7] = [
+        ("recipient_name", "นางสมใจ รักษ์ดี"),
+        ("house_number", "12/3"),
+        ("postcode", "10400"),
+        ("subdistrict", "สามเสนใน"),
+        ("district", "พญาไท"),
+        ("province", "กรุงเทพมหานคร"),
+        ("subject", "นัดหมายยื่นเอกสาร"),
+    ];
+    let day = (time::OffsetDateTime::now_utc() + std::time::Duration::from_secs(30 * 86400))
+        .format(time::macros::format_description!("[year]-[month]-[day]"))
+        .unwrap();
+
+    // A content template: a value left out is named; filled in, the list value one per line.
+    let template_form = |action: &str, reference: &str, place: &str| {
+        let mut pairs: Vec<(&str, &str)> = vec![("csrf", &csrf), ("action", action), ("reference", reference)];
+        pairs.extend(address);
+        pairs.extend([
+            ("content", "template"),
+            ("template", "appointment"),
+            ("data.appointment.purpose", "ด้วยสำนักงานเขตพญาไทต้องการตรวจสอบเอกสารที่ดิน"),
+            ("data.appointment.date", day.as_str()),
+            ("data.appointment.time", "10.00"),
+            ("data.appointment.place", place),
+            ("data.appointment.documents", "สำเนาบัตรประชาชน\r\nสำเนาทะเบียนบ้าน"),
+            ("data.tax-notice.office", "ไม่ได้เลือกแม่แบบนี้"),
+        ]);
+        form(&pairs)
+    };
+    let missing = send(
+        &w.app,
+        Method::POST,
+        "/console/send-one",
+        &[&sender],
+        Some(ORIGIN),
+        &template_form("check", "กท 5301/ว 90", ""),
+    )
+    .await;
+    assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", missing.body);
+    assert!(missing.body.contains("id=\"e-template-data\"") && missing.body.contains("place"), "{}", missing.body);
+    assert!(missing.body.contains("สำเนาทะเบียนบ้าน</textarea>"), "what was typed stays");
+    let filled = template_form("check", "กท 5301/ว 90", "ฝ่ายโยธา ชั้น 2");
+    let ready = send(&w.app, Method::POST, "/console/send-one", &[&sender], Some(ORIGIN), &filled).await;
+    assert_eq!(ready.status, StatusCode::OK, "{}", ready.body);
+    assert!(ready.body.contains("id=\"ready\""), "{}", ready.body);
+    let (status, proof) = posted_bytes(&w, "/console/send-one/proof", &sender, &filled).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&proof));
+    let dir = pdfs::scratch();
+    let text = pdfs::run("pdftotext", &[pdfs::arg(&pdfs::write(dir.path(), "template.pdf", &proof)), "-"]);
+    // Lines break anywhere a Thai word ends: compare without the breaks.
+    let joined: String = text.split_whitespace().collect();
+    assert!(joined.contains("ฝ่ายโยธาชั้น2") && joined.contains("(๑)สำเนาบัตรประชาชน"), "{text}");
+    assert!(joined.contains("(๒)สำเนาทะเบียนบ้าน"), "the list's items numbered, one per line typed: {text}");
+    assert!(joined.contains("เวลา๑๐.๐๐น."), "a time keeps its zeros: {text}");
+    let sent = send(
+        &w.app,
+        Method::POST,
+        "/console/send-one",
+        &[&sender],
+        Some(ORIGIN),
+        &template_form("send", "กท 5301/ว 90", "ฝ่ายโยธา ชั้น 2"),
+    )
+    .await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.body);
+    let letter_id: hybridpost_core::LetterId = sent.location().trim_start_matches("/console/letters/").parse().unwrap();
+    let scope = hybridpost_core::AgencyScope { agency_id: agency.agency_id, test: false };
+    let stored = letters::get_letter(&mut w.db.store.read().await.unwrap(), scope, letter_id).await.unwrap().unwrap();
+    assert_eq!(stored.content["template"], "appointment");
+    assert_eq!(stored.content["data"]["documents"], serde_json::json!(["สำเนาบัตรประชาชน", "สำเนาทะเบียนบ้าน"]));
+    assert_eq!(stored.content["data"]["place"], "ฝ่ายโยธา ชั้น 2");
+    assert!(stored.content["data"].get("office").is_none(), "only the chosen template's values");
+
+    // The agency's own PDF: sending without one attached says so next to the file field.
+    let mut document_fields: Vec<(&str, &str)> = vec![("reference", "กท 5301/ว 91")];
+    document_fields.extend(address);
+    document_fields.push(("content", "document"));
+    let mut unattached = document_fields.clone();
+    unattached.extend([("csrf", csrf.as_str()), ("action", "send")]);
+    let refused = send(&w.app, Method::POST, "/console/send-one", &[&sender], Some(ORIGIN), &form(&unattached)).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+    assert!(refused.body.contains("id=\"e-pdf\""), "{}", refused.body);
+    // A PDF with three problems on two pages: each listed with its page; nothing attached.
+    let bad = build(&[
+        PageSpec::a4(&body_text("Fine page")),
+        PageSpec::sized(LETTER, &body_text("Letter-size page")),
+        PageSpec::a4("BT /F2 10 Tf 1 0 0 1 8 600 Tm (Too close to the left) Tj ET").with_font("F2", Font::Helvetica),
+    ]);
+    let (content_type, body) = multipart_with(&csrf, &document_fields, "pdf", Some(("ประกาศ.pdf", &bad)));
+    let checked = upload(&w, "/console/send-one/document", &sender, &content_type, body).await;
+    assert_eq!(checked.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", checked.body);
+    let report = &checked.body[checked.body.find("id=\"pdf-report\"").expect("the check's report")..];
+    let report = &report[..report.find("</table>").unwrap()];
+    assert_eq!(report.matches("<tr><td>").count(), 3, "{report}");
+    assert!(report.contains("<tr><td>2</td>") && report.contains("<tr><td>3</td>"), "{report}");
+    assert_eq!(report.matches("ส่งไม่ได้").count(), 3, "{report}");
+    assert_eq!(hidden(&checked.body, "document_id"), "", "nothing attached");
+    assert!(checked.body.contains("value=\"นางสมใจ รักษ์ดี\""), "what was typed stays");
+    // A good one: checked, attached, its proof behind the cover page, then sent.
+    let good =
+        build(&[PageSpec::a4(&body_text("Notice of the district office")), PageSpec::a4(&body_text("Page two"))]);
+    let (content_type, body) = multipart_with(&csrf, &document_fields, "pdf", Some(("ประกาศ.pdf", &good)));
+    let attached = upload(&w, "/console/send-one/document", &sender, &content_type, body).await;
+    assert_eq!(attached.status, StatusCode::OK, "{}", attached.body);
+    assert!(attached.body.contains("id=\"document-attached\""), "{}", attached.body);
+    assert!(attached.body.contains("ไม่พบปัญหาในหน้าใด"), "the report says each page passed");
+    let document_id = hidden(&attached.body, "document_id");
+    assert!(!document_id.is_empty());
+    let mut with_pdf = document_fields.clone();
+    with_pdf.extend([("csrf", csrf.as_str()), ("document_id", document_id.as_str()), ("document_name", "ประกาศ.pdf")]);
+    let (status, proof) = posted_bytes(&w, "/console/send-one/proof", &sender, &form(&with_pdf)).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&proof));
+    let proof = pdfs::write(dir.path(), "document.pdf", &proof);
+    let info = pdfs::run("pdfinfo", &[pdfs::arg(&proof)]);
+    assert!(info.contains("Pages:           3"), "the cover page, then the agency's two: {info}");
+    let text = pdfs::run("pdftotext", &["-f", "2", "-l", "3", pdfs::arg(&proof), "-"]);
+    assert!(text.contains("Notice of the district office") && text.contains("Page two"), "{text}");
+    with_pdf.push(("action", "send"));
+    let sent = send(&w.app, Method::POST, "/console/send-one", &[&sender], Some(ORIGIN), &form(&with_pdf)).await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.body);
+    let letter_id: hybridpost_core::LetterId = sent.location().trim_start_matches("/console/letters/").parse().unwrap();
+    let stored = letters::get_letter(&mut w.db.store.read().await.unwrap(), scope, letter_id).await.unwrap().unwrap();
+    assert_eq!(stored.content["document_id"], document_id.as_str());
+
+    // Another agency's document, or one made up, is not attached; a viewer cannot attach.
+    let other_sender = agency_person(&w, elsewhere.agency_id, "sender@chiangmai.example", PersonRole::Sender).await;
+    let other_csrf = send(&w.app, Method::GET, "/console/send-one", &[&other_sender], None, "").await.csrf();
+    let mut borrowed = document_fields.clone();
+    borrowed.extend([("csrf", other_csrf.as_str()), ("document_id", document_id.as_str()), ("action", "check")]);
+    let refused =
+        send(&w.app, Method::POST, "/console/send-one", &[&other_sender], Some(ORIGIN), &form(&borrowed)).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+    assert!(refused.body.contains("id=\"e-pdf\""), "{}", refused.body);
+    let (status, _) = posted_bytes(&w, "/console/send-one/proof", &other_sender, &form(&borrowed)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "no proof of another agency's PDF");
+    let viewer_csrf = send(&w.app, Method::GET, "/console/letters", &[&viewer], None, "").await.csrf();
+    let (content_type, body) = multipart_with(&viewer_csrf, &document_fields, "pdf", Some(("ประกาศ.pdf", &good)));
+    let forbidden = upload(&w, "/console/send-one/document", &viewer, &content_type, body).await;
+    assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
+    worker.abort();
 }

@@ -7,10 +7,10 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use hybridpost_core::{DocumentId, ValidationErrors};
+use hybridpost_core::{AgencyScope, DocumentId, ValidationErrors};
 use hybridpost_pdfcheck::{Problem as PdfProblem, ProblemCode, Report, Rules, Severity};
 use hybridpost_store::documents::{self, DocumentRecord};
-use hybridpost_store::{BlobKey, now_text};
+use hybridpost_store::{BlobKey, BlobStore, Store, now_text};
 use hybridpost_web::AgencyCaller;
 use hybridpost_web::problem::{ApiError, Problem};
 use serde::{Deserialize, Serialize};
@@ -118,6 +118,46 @@ async fn run_check(body: Bytes) -> Result<Report, ApiError> {
     .map_err(|busy| ApiError::Unavailable(busy.to_string()))
 }
 
+/// Checks a PDF for print, waiting for the process's PDF memory budget: the check of
+/// `POST /v1/pdf-checks`, for the console's upload of an agency's own letter.
+pub async fn check_pdf_bytes(body: Bytes) -> Result<PdfCheckReport, ApiError> {
+    run_check(body).await.map(|report| PdfCheckReport::from(&report))
+}
+
+/// Stores a PDF of `scope`'s agency whose check found nothing that stops it printing, as
+/// `POST /v1/documents` does: the blob first, then its record, so a record always has its file.
+pub async fn store_document(
+    store: &Store,
+    blobs: &BlobStore,
+    scope: AgencyScope,
+    body: Bytes,
+    report: &PdfCheckReport,
+) -> Result<DocumentSummary, ApiError> {
+    if !report.acceptable {
+        return Err(ApiError::internal("a PDF that failed its check was about to be stored"));
+    }
+    let document_id = DocumentId::new();
+    let key =
+        BlobKey::parse(&format!("documents/{}/{document_id}.pdf", scope.agency_id)).map_err(ApiError::internal)?;
+    let sha256 = hex::encode(Sha256::digest(&body));
+    let bytes = body.len() as i64;
+    blobs.put(&key, body.to_vec()).await.map_err(ApiError::internal)?;
+    let record = DocumentRecord {
+        document_id,
+        agency_id: scope.agency_id,
+        test: scope.test,
+        blob_key: key.as_str().to_owned(),
+        sha256: sha256.clone(),
+        pages: i64::from(report.pages),
+        bytes,
+        created_at: now_text(),
+    };
+    let mut tx = store.begin().await?;
+    documents::insert_document(&mut tx, &record).await?;
+    tx.commit().await?;
+    Ok(DocumentSummary { document_id, pages: record.pages, bytes, sha256, warnings: report.problems.clone() })
+}
+
 /// The refusals of `report` as the fields of a 422 answer.
 fn refusals(report: &Report) -> ApiError {
     let mut errors = ValidationErrors::default();
@@ -185,32 +225,9 @@ pub(crate) async fn upload_document(
     if !report.is_acceptable() {
         return Err(refusals(&report));
     }
-    let document_id = DocumentId::new();
-    let key =
-        BlobKey::parse(&format!("documents/{}/{document_id}.pdf", caller.agency_id)).map_err(ApiError::internal)?;
-    let sha256 = hex::encode(Sha256::digest(&body));
-    let bytes = body.len() as i64;
-    state.blobs.put(&key, body.to_vec()).await.map_err(ApiError::internal)?;
-    let record = DocumentRecord {
-        document_id,
-        agency_id: caller.agency_id,
-        test: caller.test,
-        blob_key: key.as_str().to_owned(),
-        sha256: sha256.clone(),
-        pages: i64::from(report.pages),
-        bytes,
-        created_at: now_text(),
-    };
-    let mut tx = state.store.begin().await?;
-    documents::insert_document(&mut tx, &record).await?;
-    tx.commit().await?;
-    let summary = DocumentSummary {
-        document_id,
-        pages: record.pages,
-        bytes,
-        sha256,
-        warnings: report.problems.iter().map(PdfCheckProblem::from).collect(),
-    };
+    let scope = AgencyScope { agency_id: caller.agency_id, test: caller.test };
+    let summary = store_document(&state.store, &state.blobs, scope, body, &PdfCheckReport::from(&report)).await?;
+    let document_id = summary.document_id;
     let location = format!("/v1/documents/{document_id}");
     Ok((
         StatusCode::CREATED,

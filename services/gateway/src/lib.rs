@@ -34,7 +34,10 @@ pub use bulk::{
     BatchRow, BatchRowState, LetterBatch, MAX_BATCH_ROWS, NewLetterBatch, check_row, row_key, run_worker,
     send_one_batch, submit,
 };
-pub use documents::{DocumentSummary, MAX_PDF_BYTES, MAX_PDF_UPLOADS_AT_ONCE, PdfCheckProblem, PdfCheckReport};
+pub use documents::{
+    DocumentSummary, MAX_PDF_BYTES, MAX_PDF_UPLOADS_AT_ONCE, PdfCheckProblem, PdfCheckReport, check_pdf_bytes,
+    store_document,
+};
 pub use events::{Event, EventFeed};
 pub use letters::{LetterDetail, LetterList, LetterSummary};
 pub use webhooks::{CreatedWebhook, MAX_ENDPOINTS, NewWebhook, Webhook, register_webhook};

@@ -7,6 +7,8 @@
 //! axe-core checks every page at desktop and phone sizes.
 #![expect(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
 
+#[path = "../../../crates/pdfcheck/tests/support/mod.rs"]
+mod pdfs;
 mod support;
 
 use std::path::Path;
@@ -770,6 +772,62 @@ async fn an_operators_day_close_print_reprint_and_dispatch_by_scanning() {
     wait_for_path_prefix(&m, "/console/letters/").await;
     let sent = main_text(&m).await;
     assert!(sent.contains("กท 5301/ว 77") && sent.contains("นางสมใจ รักษ์ดี"), "{sent}");
+
+    // The agency's own PDF: one with a Letter-size page is refused with the page named; a good
+    // one is checked and attached, and the letter is sent behind its cover page.
+    let bad_pdf = dir.path().join("notice-letter-size.pdf");
+    std::fs::write(
+        &bad_pdf,
+        pdfs::build(&[
+            pdfs::PageSpec::a4(&pdfs::body_text("Notice of the district office")),
+            pdfs::PageSpec::sized(pdfs::LETTER, &pdfs::body_text("Letter-size page")),
+        ]),
+    )
+    .unwrap();
+    let good_pdf = dir.path().join("notice.pdf");
+    std::fs::write(&good_pdf, pdfs::build(&[pdfs::PageSpec::a4(&pdfs::body_text("Notice of the district office"))]))
+        .unwrap();
+    let fill_address = |reference: &'static str| {
+        let m = m.clone();
+        async move {
+            for (id, value) in [
+                ("f-reference", reference),
+                ("f-recipient_name", "นางสมใจ รักษ์ดี"),
+                ("f-house_number", "12/3"),
+                ("f-postcode", "10400"),
+                ("f-subdistrict", "สามเสนใน"),
+                ("f-district", "พญาไท"),
+                ("f-province", "กรุงเทพมหานคร"),
+                ("f-subject", "ประกาศสำนักงานเขต"),
+            ] {
+                m.find(Locator::Id(id)).await.unwrap().send_keys(value).await.unwrap();
+            }
+        }
+    };
+    m.goto(&format!("{url}/console/send-one")).await.unwrap();
+    fill_address("กท 5301/ว 79").await;
+    m.find(Locator::Css("input[name=content][value=document]")).await.unwrap().click().await.unwrap();
+    assert!(!m.find(Locator::Id("f-body")).await.unwrap().is_displayed().await.unwrap(), "only the chosen part shows");
+    m.find(Locator::Id("f-pdf")).await.unwrap().send_keys(bad_pdf.to_str().unwrap()).await.unwrap();
+    m.find(Locator::Id("attach-pdf")).await.unwrap().click().await.unwrap();
+    let report = m.wait().for_element(Locator::Id("pdf-report")).await.unwrap().text().await.unwrap();
+    assert!(report.contains("ส่งไม่ได้") && report.contains("\n2 "), "the page named: {report}");
+    check_page(&m, &axe, "send-one-pdf-refused").await;
+    m.find(Locator::Id("f-pdf")).await.unwrap().send_keys(good_pdf.to_str().unwrap()).await.unwrap();
+    m.find(Locator::Id("attach-pdf")).await.unwrap().click().await.unwrap();
+    m.wait().for_element(Locator::Id("document-attached")).await.unwrap();
+    check_page(&m, &axe, "send-one-pdf-attached").await;
+    m.find(Locator::Id("send-one")).await.unwrap().click().await.unwrap();
+    wait_for_path_prefix(&m, "/console/letters/").await;
+    assert!(main_text(&m).await.contains("กท 5301/ว 79"));
+
+    // A content template: choosing one shows its values and no other template's.
+    m.goto(&format!("{url}/console/send-one")).await.unwrap();
+    m.find(Locator::Css("input[name=content][value=template]")).await.unwrap().click().await.unwrap();
+    m.find(Locator::Css("#f-template option[value=appointment]")).await.unwrap().click().await.unwrap();
+    assert!(m.find(Locator::Id("f-data-appointment-place")).await.unwrap().is_displayed().await.unwrap());
+    assert!(!m.find(Locator::Id("f-data-tax-notice-office")).await.unwrap().is_displayed().await.unwrap());
+    check_page(&m, &axe, "send-one-template").await;
     m.close().await.unwrap();
     drop(server);
 }
