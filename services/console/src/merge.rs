@@ -134,6 +134,9 @@ pub(crate) struct MergeSettings {
     pub signatory_position: String,
     pub contact: String,
     pub reply_deadline: String,
+    /// Hold the letters until then: the browser's local date and time, Bangkok time.
+    #[serde(default)]
+    pub send_after: String,
     /// Letter field (`name`, `data.tax_year`) → column name.
     pub columns: BTreeMap<String, String>,
 }
@@ -261,6 +264,9 @@ fn row_letter(settings: &MergeSettings, sheet: &Sheet, cells: &[String]) -> Resu
     }
     if !settings.contact.is_empty() {
         letter["contact"] = settings.contact.clone().into();
+    }
+    if !settings.send_after.is_empty() {
+        letter["send_after"] = crate::send_one::bangkok_time(&settings.send_after).into();
     }
     if !settings.reply_deadline.is_empty() {
         letter["reply"] = serde_json::json!({"deadline": settings.reply_deadline});
@@ -760,6 +766,7 @@ pub(crate) async fn save_choices(
         signatory_position: get("signatory_position"),
         contact: get("contact"),
         reply_deadline: get("reply_deadline"),
+        send_after: get("send_after"),
         columns,
     };
     let saved: hybridpost_store::Result<bool> = async {
@@ -989,6 +996,12 @@ pub(crate) async fn send(
         return render_draft(&me, &draft, StatusCode::UNPROCESSABLE_ENTITY, Some(why)).await;
     }
     let rows = checked.letters.len();
+    // Every row has the draft's send-after time: the batch waits for it.
+    let held = checked
+        .letters
+        .first()
+        .and_then(|(_, letter)| letter.send_after_time())
+        .filter(|at| *at > time::OffsetDateTime::now_utc());
     let batch_id = match hybridpost_gateway::submit(
         &state.store,
         draft.scope,
@@ -996,7 +1009,7 @@ pub(crate) async fn send(
         Some(draft.file_name.clone()),
         Some(me.person.person_id),
         &checked.letters,
-        None,
+        held,
     )
     .await
     {

@@ -157,13 +157,17 @@ fn letter_of(t: &Typed) -> Result<NewLetter, String> {
     if !get(t, "reply_deadline").is_empty() {
         letter["reply"] = serde_json::json!({"deadline": get(t, "reply_deadline")});
     }
-    // The browser's local date and time (`2027-01-05T09:00`) is Bangkok time.
     let send_after = get(t, "send_after");
     if !send_after.is_empty() {
-        let bangkok = if send_after.len() == 16 { format!("{send_after}:00+07:00") } else { send_after.to_owned() };
-        letter["send_after"] = bangkok.into();
+        letter["send_after"] = bangkok_time(send_after).into();
     }
     serde_json::from_value(letter).map_err(|e| e.to_string())
+}
+
+/// A time from a `datetime-local` field (`2027-01-05T09:00`, the browser's local time) as
+/// Bangkok time (`2027-01-05T09:00:00+07:00`); anything else as it is, for the check to judge.
+pub(crate) fn bangkok_time(local: &str) -> String {
+    if local.len() == 16 { format!("{local}:00+07:00") } else { local.to_owned() }
 }
 
 /// The form field a check's problem belongs to: one of [`FIELDS`], `template`, `template_data`

@@ -1319,6 +1319,31 @@ async fn a_letter_sent_from_the_form_for_later_waits_and_is_cancelled_before_its
     while hybridpost_gateway::send_one_batch(&api).await.unwrap() {}
     let mut conn = w.db.store.read().await.unwrap();
     assert_eq!(letters::count_letters(&mut conn).await.unwrap(), 0, "a cancelled letter is never sent");
+    drop(conn);
+
+    // A mail merge for later: its send-after time is one of the draft's choices.
+    let draft = merge_draft(&w, &sender, "later.xlsx", &merge_xlsx(3, &[])).await;
+    let page = send(&w.app, Method::GET, &draft, &[&sender], None, "").await;
+    let choices = format!("{}&send_after={}", tax_notice_choices(&page.csrf()), urlencode(&later));
+    let saved = send(&w.app, Method::POST, &draft, &[&sender], Some(ORIGIN), &choices).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let page = send(&w.app, Method::GET, &draft, &[&sender], None, "").await;
+    assert!(page.body.contains(&format!("value=\"{later}\"")), "the choice is kept: {}", page.body);
+    let sent = send(
+        &w.app,
+        Method::POST,
+        &format!("{draft}/send"),
+        &[&sender],
+        Some(ORIGIN),
+        &form(&[("csrf", &page.csrf())]),
+    )
+    .await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.body);
+    while hybridpost_gateway::send_one_batch(&api).await.unwrap() {}
+    let held = send(&w.app, Method::GET, sent.location(), &[&sender], None, "").await;
+    assert!(held.body.contains("id=\"held-until\""), "{}", held.body);
+    let mut conn = w.db.store.read().await.unwrap();
+    assert_eq!(letters::count_letters(&mut conn).await.unwrap(), 0, "the three rows wait for their time");
 }
 
 #[tokio::test]

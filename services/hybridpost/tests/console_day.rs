@@ -812,10 +812,12 @@ async fn an_operators_day_close_print_reprint_and_dispatch_by_scanning() {
     m.find(Locator::Id("attach-pdf")).await.unwrap().click().await.unwrap();
     let report = m.wait().for_element(Locator::Id("pdf-report")).await.unwrap().text().await.unwrap();
     assert!(report.contains("ส่งไม่ได้") && report.contains("\n2 "), "the page named: {report}");
+    m.execute("document.getElementById('pdf-report').scrollIntoView()", vec![]).await.unwrap();
     check_page(&m, &axe, "send-one-pdf-refused").await;
     m.find(Locator::Id("f-pdf")).await.unwrap().send_keys(good_pdf.to_str().unwrap()).await.unwrap();
     m.find(Locator::Id("attach-pdf")).await.unwrap().click().await.unwrap();
     m.wait().for_element(Locator::Id("document-attached")).await.unwrap();
+    m.execute("document.getElementById('document-attached').scrollIntoView()", vec![]).await.unwrap();
     check_page(&m, &axe, "send-one-pdf-attached").await;
     m.find(Locator::Id("send-one")).await.unwrap().click().await.unwrap();
     wait_for_path_prefix(&m, "/console/letters/").await;
@@ -827,6 +829,7 @@ async fn an_operators_day_close_print_reprint_and_dispatch_by_scanning() {
     m.find(Locator::Css("#f-template option[value=appointment]")).await.unwrap().click().await.unwrap();
     assert!(m.find(Locator::Id("f-data-appointment-place")).await.unwrap().is_displayed().await.unwrap());
     assert!(!m.find(Locator::Id("f-data-tax-notice-office")).await.unwrap().is_displayed().await.unwrap());
+    m.execute("document.getElementById('content-choice').scrollIntoView()", vec![]).await.unwrap();
     check_page(&m, &axe, "send-one-template").await;
     m.close().await.unwrap();
     drop(server);
