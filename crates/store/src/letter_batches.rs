@@ -424,6 +424,22 @@ pub async fn list_batches(conn: &mut AnyConnection, scope: AgencyScope, limit: i
     rows.iter().map(summary_from_row).collect()
 }
 
+/// Letters of `scope`'s agency waiting for their send-after time: pending rows of batches held
+/// until after `now`, and how many batches hold them.
+pub async fn held_letters(conn: &mut AnyConnection, scope: AgencyScope, now: &str) -> Result<(i64, i64)> {
+    let row = sqlx::query(
+        "select count(*), count(distinct b.batch_id) from letter_batch b \
+         join letter_batch_row r on r.batch_id = b.batch_id \
+         where b.agency_id = $1 and b.test = $2 and b.status = 'sending' and b.not_before > $3 and r.state = 'pending'",
+    )
+    .bind(scope.agency_id.to_string())
+    .bind(flag(scope.test))
+    .bind(now.to_owned())
+    .fetch_one(conn)
+    .await?;
+    Ok((row.try_get(0)?, row.try_get(1)?))
+}
+
 /// Every row's outcome, in order, with its letter's channel and status now.
 pub async fn row_outcomes(conn: &mut AnyConnection, batch_id: uuid::Uuid) -> Result<Vec<RowOutcome>> {
     let rows = sqlx::query(

@@ -13,7 +13,7 @@ use hybridpost_core::{
 };
 use hybridpost_gateway::steps::{self, StepRefused, WithdrawReason};
 use hybridpost_store::letters::{self, LetterRecord, LetterSearch};
-use hybridpost_store::{BlobKey, events, scan};
+use hybridpost_store::{BlobKey, events, now_text, scan};
 use serde::Deserialize;
 
 use crate::batches::when;
@@ -191,11 +191,13 @@ pub(crate) async fn list_page(State(state): State<ConsoleState>, me: SignedIn, Q
     };
     let found = async {
         let mut conn = state.store.read().await?;
-        letters::search_letters(&mut conn, scope, &search, before, PER_PAGE + 1).await
+        let rows = letters::search_letters(&mut conn, scope, &search, before, PER_PAGE + 1).await?;
+        let held = hybridpost_store::letter_batches::held_letters(&mut conn, scope, &now_text()).await?;
+        Ok::<_, hybridpost_store::StoreError>((rows, held))
     }
     .await;
-    let mut rows = match found {
-        Ok(rows) => rows,
+    let (mut rows, (held_letters, held_batches)) = match found {
+        Ok(found) => found,
         Err(e) => {
             tracing::error!("cannot search letters: {e}");
             return pages::unavailable(lang);
@@ -227,6 +229,7 @@ pub(crate) async fn list_page(State(state): State<ConsoleState>, me: SignedIn, Q
             "q": {"q": q.q, "status": q.status, "channel": q.channel, "from": q.from, "to": q.to},
             "test": scope.test, "problems": problems, "statuses": statuses, "letters": letters, "older": older,
             "mode": mode_suffix(scope.test), "first": q.before.is_some().then(|| list_link(&q, None)),
+            "held": {"letters": held_letters, "batches": held_batches},
         }),
     )
 }

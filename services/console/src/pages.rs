@@ -358,7 +358,7 @@ mod tests {
                 serde_json::json!({"me": me, "csrf": "t", "path": "/console/letters", "test": true,
                     "q": {"q": "ก", "status": "", "channel": "print", "from": "", "to": ""}, "problems": ["ผิด"],
                     "statuses": [{"code": "accepted", "name": "รับเรื่องแล้ว"}], "older": "/console/letters?before=x",
-                    "first": "/console/letters", "mode": "?mode=test",
+                    "first": "/console/letters", "mode": "?mode=test", "held": {"letters": 3, "batches": 1},
                     "letters": [{"id": "l", "reference": "มท 1", "recipient": "ก", "subject": "ข", "status": "ส",
                                  "status_code": "accepted", "channel": "กระดาษ", "created": "4 ธ.ค. 69"}]}),
             ),

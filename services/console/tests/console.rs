@@ -1311,11 +1311,19 @@ async fn a_letter_sent_from_the_form_for_later_waits_and_is_cancelled_before_its
     let mut conn = w.db.store.read().await.unwrap();
     assert_eq!(letters::count_letters(&mut conn).await.unwrap(), 0, "held, not sent");
     drop(conn);
+    // The letters list says a letter waits, and where to find it; the test list does not.
+    let list = send(&w.app, Method::GET, "/console/letters", &[&sender], None, "").await;
+    assert!(list.body.contains("id=\"held-letters\""), "{}", list.body);
+    assert!(list.body.contains("มีหนังสืออีก 1 ฉบับ"), "{}", list.body);
+    let test_list = send(&w.app, Method::GET, "/console/letters?mode=test", &[&sender], None, "").await;
+    assert!(!test_list.body.contains("id=\"held-letters\""), "{}", test_list.body);
     let cancel = form(&[("csrf", &held.csrf())]);
     let cancelled = send(&w.app, Method::POST, &format!("{batch}/cancel"), &[&sender], Some(ORIGIN), &cancel).await;
     assert_eq!(cancelled.status, StatusCode::SEE_OTHER, "{}", cancelled.body);
     let after = send(&w.app, Method::GET, &batch, &[&sender], None, "").await;
     assert!(after.body.contains("id=\"batch-cancelled\""), "{}", after.body);
+    let list = send(&w.app, Method::GET, "/console/letters", &[&sender], None, "").await;
+    assert!(!list.body.contains("id=\"held-letters\""), "a cancelled letter does not wait: {}", list.body);
     while hybridpost_gateway::send_one_batch(&api).await.unwrap() {}
     let mut conn = w.db.store.read().await.unwrap();
     assert_eq!(letters::count_letters(&mut conn).await.unwrap(), 0, "a cancelled letter is never sent");
