@@ -194,6 +194,19 @@ fn data_value(cell: &str) -> serde_json::Value {
     cell.into()
 }
 
+/// The values built-in template `template` loops over, read from the templates once (a mail
+/// merge asks for every cell of every row).
+pub(crate) fn list_variables(template: &str) -> &'static [String] {
+    static LISTS: std::sync::OnceLock<HashMap<String, Vec<String>>> = std::sync::OnceLock::new();
+    let content = &hybridpost_render::LetterTemplates::builtin().content;
+    LISTS
+        .get_or_init(|| {
+            template_names().into_iter().map(|n| (n.clone(), hybridpost_render::list_variables(content, &n))).collect()
+        })
+        .get(template)
+        .map_or(&[], Vec::as_slice)
+}
+
 /// A value the template loops over: one item per line, or items separated by `;`.
 fn list_value(cell: &str) -> serde_json::Value {
     let separator = if cell.contains('\n') { '\n' } else { ';' };
@@ -203,14 +216,7 @@ fn list_value(cell: &str) -> serde_json::Value {
 /// What `cell` gives template `template`'s value `name`: a list for one it loops over, a number
 /// or text otherwise.
 pub(crate) fn template_value(template: &str, name: &str, cell: &str) -> serde_json::Value {
-    if hybridpost_render::list_variables(&hybridpost_render::LetterTemplates::builtin().content, template)
-        .iter()
-        .any(|l| l == name)
-    {
-        list_value(cell)
-    } else {
-        data_value(cell)
-    }
+    if list_variables(template).iter().any(|l| l == name) { list_value(cell) } else { data_value(cell) }
 }
 
 /// The letter of one row.

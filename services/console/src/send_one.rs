@@ -266,8 +266,7 @@ fn render(
     let templates: Vec<serde_json::Value> = crate::merge::template_names()
         .into_iter()
         .map(|name| {
-            let lists =
-                hybridpost_render::list_variables(&hybridpost_render::LetterTemplates::builtin().content, &name);
+            let lists = crate::merge::list_variables(&name);
             let vars: Vec<serde_json::Value> = crate::merge::variables(&name)
                 .into_iter()
                 .map(|var| {

@@ -281,24 +281,8 @@ pub(crate) async fn create_batch(
     }
     let rows: Vec<(i64, NewLetter)> = letters.into_iter().enumerate().map(|(i, l)| (i as i64, l)).collect();
     let batch_id = submit(&state.store, caller.scope(), BatchSource::Api, None, None, &rows, send_after).await?;
-    let mut conn = state.store.read().await?;
-    let summary = letter_batches::get_batch(&mut conn, caller.scope(), batch_id)
-        .await?
-        .ok_or_else(|| ApiError::internal("a batch just stored is missing"))?;
     tracing::info!(batch.id = %batch_id, batch.rows = rows.len(), "letter batch {batch_id} of {} letters stored", rows.len());
-    let body = serde_json::to_string(&LetterBatch::from(&summary)).map_err(ApiError::internal)?;
-    Ok((
-        StatusCode::ACCEPTED,
-        [
-            (
-                header::LOCATION,
-                HeaderValue::from_str(&format!("/v1/letter-batches/{batch_id}")).map_err(ApiError::internal)?,
-            ),
-            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
-        ],
-        body,
-    )
-        .into_response())
+    accepted(&state, caller.scope(), batch_id).await
 }
 
 /// A batch's progress and every row's outcome.
@@ -386,6 +370,11 @@ pub(crate) async fn hold_letter(
     at: time::OffsetDateTime,
 ) -> Result<Response, ApiError> {
     let batch_id = submit(&state.store, scope, BatchSource::Api, None, None, &[(0, letter)], Some(at)).await?;
+    accepted(state, scope, batch_id).await
+}
+
+/// The 202 answer for a batch just stored: the batch, and where to follow it.
+async fn accepted(state: &AppState, scope: AgencyScope, batch_id: uuid::Uuid) -> Result<Response, ApiError> {
     let mut conn = state.store.read().await?;
     let summary = letter_batches::get_batch(&mut conn, scope, batch_id)
         .await?
