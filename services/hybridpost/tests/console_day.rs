@@ -831,6 +831,24 @@ async fn an_operators_day_close_print_reprint_and_dispatch_by_scanning() {
     assert!(!m.find(Locator::Id("f-data-tax-notice-office")).await.unwrap().is_displayed().await.unwrap());
     m.execute("document.getElementById('content-choice').scrollIntoView()", vec![]).await.unwrap();
     check_page(&m, &axe, "send-one-template").await;
+
+    // A letter for later: it waits on its batch's page, and the letters list says it waits and
+    // leads there from the keyboard.
+    m.goto(&format!("{url}/console/send-one")).await.unwrap();
+    fill_address("กท 5301/ว 80").await;
+    m.find(Locator::Id("f-body")).await.unwrap().send_keys("ด้วยสำนักงานเขตพญาไทจะจัดประชุมประชาคม").await.unwrap();
+    let later = (time::OffsetDateTime::now_utc() + std::time::Duration::from_secs(30 * 86400))
+        .format(time::macros::format_description!("[year]-[month]-[day]T09:00"))
+        .unwrap();
+    m.execute("document.getElementById('f-send_after').value = arguments[0]", vec![later.into()]).await.unwrap();
+    m.find(Locator::Id("send-one")).await.unwrap().click().await.unwrap();
+    m.wait().for_element(Locator::Id("held-until")).await.unwrap();
+    m.goto(&format!("{url}/console/letters")).await.unwrap();
+    let waiting = m.find(Locator::Id("held-letters")).await.unwrap().text().await.unwrap();
+    assert!(waiting.contains("มีหนังสืออีก 1 ฉบับ"), "{waiting}");
+    check_page(&m, &axe, "letters-held").await;
+    tab_to_and_enter(&m, "ดูหรือยกเลิก").await;
+    wait_for_path(&m, "/console/send-many").await;
     m.close().await.unwrap();
     drop(server);
 }
