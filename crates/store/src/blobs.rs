@@ -1,9 +1,16 @@
-//! Blob storage for PDFs and scans: a local folder now, behind a small interface so an
-//! S3-compatible store can stand in for it when nodes do not share a disk.
+//! Blob storage for PDFs and scans: a local folder (the embedded default), or an S3-compatible
+//! bucket when nodes do not share a disk ([`s3`]), behind one small interface.
 
 use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
+pub mod s3;
+
+pub use s3::{S3Blobs, S3Settings};
+
+/// A blob opened for reading in pieces.
+pub type BlobReader = Box<dyn tokio::io::AsyncRead + Send + Unpin>;
 
 /// A blob's name: lowercase ASCII letters, digits, `-`, `_`, `.` and `/` between parts, no
 /// empty or dot-only parts, at most 200 characters (`letters/0193…/letter.pdf`).
@@ -32,6 +39,17 @@ pub enum BlobError {
         /// What the system said.
         source: std::io::Error,
     },
+    /// The object store answered with an error, or could not be reached.
+    #[error("blob storage at {location}: {source}")]
+    Remote {
+        /// The bucket and key.
+        location: String,
+        /// What the store said.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The storage settings cannot work.
+    #[error("{0}")]
+    Settings(String),
 }
 
 impl BlobKey {
@@ -78,6 +96,8 @@ pub enum BlobStore {
         /// Largest blob accepted, in bytes.
         max_bytes: usize,
     },
+    /// Objects in an S3-compatible bucket.
+    S3(S3Blobs),
 }
 
 impl BlobStore {
@@ -86,6 +106,32 @@ impl BlobStore {
         let root = root.into();
         std::fs::create_dir_all(&root).map_err(|source| BlobError::Io { path: root.clone(), source })?;
         Ok(BlobStore::Local { root, max_bytes })
+    }
+
+    /// Blobs in an S3-compatible bucket; nothing is sent until the first use (see
+    /// [`BlobStore::check`]).
+    pub fn s3(settings: &S3Settings, max_bytes: usize) -> Result<BlobStore, BlobError> {
+        Ok(BlobStore::S3(S3Blobs::new(settings, max_bytes)?))
+    }
+
+    /// Where blobs are, for logs and start-up messages.
+    pub fn describe(&self) -> String {
+        match self {
+            BlobStore::Local { root, .. } => root.display().to_string(),
+            BlobStore::S3(s3) => s3.describe(),
+        }
+    }
+
+    /// Checks that the storage can be reached and read, so that a wrong setting stops the
+    /// service at start-up rather than at the first letter.
+    pub async fn check(&self) -> Result<(), BlobError> {
+        match self {
+            BlobStore::Local { root, .. } => tokio::fs::read_dir(root)
+                .await
+                .map(|_| ())
+                .map_err(|source| BlobError::Io { path: root.clone(), source }),
+            BlobStore::S3(s3) => s3.check().await,
+        }
     }
 
     /// Stores `bytes` under `key`, replacing what was there. The write is atomic: a reader sees
@@ -111,11 +157,13 @@ impl BlobStore {
                 .await
                 .map_err(|e| BlobError::Io { path: root.clone(), source: std::io::Error::other(e) })?
             }
+            BlobStore::S3(s3) => s3.put(key, bytes).await,
         }
     }
 
-    /// A writer for a large blob written in pieces (a batch PDF), for blocking code: the bytes
-    /// go to a temporary file beside the blob's place and appear under `key` only on
+    /// A writer for a large blob written in pieces (a batch PDF), made on the runtime and written
+    /// from blocking code (`spawn_blocking`): the bytes go to a temporary file beside the blob's
+    /// place, or up to the bucket in 8 MiB parts, and appear under `key` only on
     /// [`BlobWriter::commit`], atomically; dropping the writer uncommitted leaves nothing.
     pub fn writer(&self, key: &BlobKey) -> Result<BlobWriter, BlobError> {
         match self {
@@ -126,25 +174,29 @@ impl BlobStore {
                 std::fs::create_dir_all(&dir).map_err(io)?;
                 let file = tempfile::NamedTempFile::new_in(&dir).map_err(io)?;
                 let out = std::io::BufWriter::with_capacity(256 * 1024, file);
-                Ok(BlobWriter { out, path, written: 0, max_bytes: *max_bytes })
+                Ok(BlobWriter { inner: WriterInner::Local { out, path }, written: 0, max_bytes: *max_bytes })
+            }
+            BlobStore::S3(s3) => {
+                Ok(BlobWriter { inner: WriterInner::S3(s3.writer(key)?), written: 0, max_bytes: s3.max_bytes })
             }
         }
     }
 
     /// Opens the blob under `key` for reading in pieces, with its size; `None` when missing.
-    pub async fn open(&self, key: &BlobKey) -> Result<Option<(tokio::fs::File, u64)>, BlobError> {
+    pub async fn open(&self, key: &BlobKey) -> Result<Option<(BlobReader, u64)>, BlobError> {
         match self {
             BlobStore::Local { root, .. } => {
                 let path = root.join(&key.0);
                 match tokio::fs::File::open(&path).await {
                     Ok(file) => {
                         let len = file.metadata().await.map_err(|source| BlobError::Io { path, source })?.len();
-                        Ok(Some((file, len)))
+                        Ok(Some((Box::new(file), len)))
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
                     Err(source) => Err(BlobError::Io { path, source }),
                 }
             }
+            BlobStore::S3(s3) => s3.open(key).await,
         }
     }
 
@@ -159,6 +211,7 @@ impl BlobStore {
                     Err(source) => Err(BlobError::Io { path, source }),
                 }
             }
+            BlobStore::S3(s3) => s3.get(key).await,
         }
     }
 
@@ -199,6 +252,47 @@ impl BlobStore {
                 .await
                 .map_err(|e| BlobError::Io { path: root.clone(), source: std::io::Error::other(e) })?
             }
+            BlobStore::S3(s3) => s3.folders(prefix).await,
+        }
+    }
+
+    /// The keys of the blobs under `prefix`, at any depth, sorted; none when it does not exist.
+    /// (On a folder, unfinished writes are not blobs and are not listed.)
+    pub async fn list(&self, prefix: &BlobKey) -> Result<Vec<BlobKey>, BlobError> {
+        match self {
+            BlobStore::Local { root, .. } => {
+                let (root, start) = (root.clone(), root.join(&prefix.0));
+                tokio::task::spawn_blocking(move || {
+                    let mut keys = Vec::new();
+                    let mut folders = vec![start];
+                    while let Some(dir) = folders.pop() {
+                        let entries = match std::fs::read_dir(&dir) {
+                            Ok(entries) => entries,
+                            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                            Err(source) => return Err(BlobError::Io { path: dir, source }),
+                        };
+                        for entry in entries {
+                            let entry = entry.map_err(|source| BlobError::Io { path: dir.clone(), source })?;
+                            let path = entry.path();
+                            if path.is_dir() {
+                                folders.push(path);
+                            } else if let Some(key) = path
+                                .strip_prefix(&root)
+                                .ok()
+                                .and_then(|p| p.to_str())
+                                .and_then(|p| BlobKey::parse(p).ok())
+                            {
+                                keys.push(key);
+                            }
+                        }
+                    }
+                    keys.sort_by(|a, b| a.0.cmp(&b.0));
+                    Ok(keys)
+                })
+                .await
+                .map_err(|e| BlobError::Io { path: PathBuf::new(), source: std::io::Error::other(e) })?
+            }
+            BlobStore::S3(s3) => s3.list(prefix).await,
         }
     }
 
@@ -214,6 +308,7 @@ impl BlobStore {
                     Err(source) => Err(BlobError::Io { path, source }),
                 }
             }
+            BlobStore::S3(s3) => s3.delete_all(prefix).await,
         }
     }
 
@@ -228,6 +323,7 @@ impl BlobStore {
                     Err(source) => Err(BlobError::Io { path, source }),
                 }
             }
+            BlobStore::S3(s3) => s3.delete(key).await,
         }
     }
 }
@@ -301,10 +397,15 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
 /// A blob being written; see [`BlobStore::writer`].
 #[derive(Debug)]
 pub struct BlobWriter {
-    out: std::io::BufWriter<tempfile::NamedTempFile>,
-    path: PathBuf,
+    inner: WriterInner,
     written: usize,
     max_bytes: usize,
+}
+
+#[derive(Debug)]
+enum WriterInner {
+    Local { out: std::io::BufWriter<tempfile::NamedTempFile>, path: PathBuf },
+    S3(s3::S3Writer),
 }
 
 impl Write for BlobWriter {
@@ -312,13 +413,23 @@ impl Write for BlobWriter {
         if self.written + buf.len() > self.max_bytes {
             return Err(std::io::Error::other(format!("blob larger than the limit of {} bytes", self.max_bytes)));
         }
-        let n = self.out.write(buf)?;
+        let n = match &mut self.inner {
+            WriterInner::Local { out, .. } => out.write(buf)?,
+            WriterInner::S3(s3) => {
+                s3.write(buf)?;
+                buf.len()
+            }
+        };
         self.written += n;
         Ok(n)
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        self.out.flush()
+        match &mut self.inner {
+            WriterInner::Local { out, .. } => out.flush(),
+            // Parts go up as they fill; the rest on commit.
+            WriterInner::S3(_) => Ok(()),
+        }
     }
 }
 
@@ -330,14 +441,18 @@ impl BlobWriter {
 
     /// Makes the blob appear under its key, durably.
     pub fn commit(self) -> Result<(), BlobError> {
-        let path = self.path;
-        let io = |source| BlobError::Io { path: path.clone(), source };
-        let file = self.out.into_inner().map_err(|e| io(e.into_error()))?;
-        file.as_file().sync_all().map_err(io)?;
-        file.persist(&path).map_err(|e| io(e.error))?;
-        if let Some(dir) = path.parent() {
-            sync_dir(dir).map_err(io)?;
+        match self.inner {
+            WriterInner::Local { out, path } => {
+                let io = |source| BlobError::Io { path: path.clone(), source };
+                let file = out.into_inner().map_err(|e| io(e.into_error()))?;
+                file.as_file().sync_all().map_err(io)?;
+                file.persist(&path).map_err(|e| io(e.error))?;
+                if let Some(dir) = path.parent() {
+                    sync_dir(dir).map_err(io)?;
+                }
+                Ok(())
+            }
+            WriterInner::S3(s3) => s3.commit(),
         }
-        Ok(())
     }
 }

@@ -21,6 +21,7 @@ pub mod held;
 pub mod idempotency;
 pub mod letter_batches;
 pub mod letters;
+mod migrations;
 pub mod outbox;
 pub mod people;
 pub mod print;
@@ -35,7 +36,7 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
-pub use blobs::{BlobError, BlobFolder, BlobKey, BlobStore};
+pub use blobs::{BlobError, BlobFolder, BlobKey, BlobReader, BlobStore, BlobWriter, S3Settings};
 pub use sqlx::AnyConnection;
 
 /// A write transaction: storage functions take it as `&mut tx` (a connection); it is rolled
@@ -212,8 +213,8 @@ impl Store {
     /// Brings the schema up to date.
     pub async fn migrate(&self) -> Result<()> {
         match self.backend {
-            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&self.write).await?,
-            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&self.write).await?,
+            Backend::Sqlite => migrations::migrator(migrations::SQLITE).await?.run(&self.write).await?,
+            Backend::Postgres => migrations::migrator(migrations::POSTGRES).await?.run(&self.write).await?,
         }
         Ok(())
     }

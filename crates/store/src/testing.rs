@@ -50,3 +50,50 @@ pub async fn test_store() -> TestStore {
         }
     }
 }
+
+/// The environment variable naming the test S3 server and bucket, as
+/// `http://ACCESS_KEY:SECRET@host:port/bucket` (`ops/test.sh` starts one and sets it).
+pub const TEST_S3_ENV: &str = "HYBRIDPOST_TEST_S3_URL";
+
+/// The environment variable that puts the blobs of service tests in S3 instead of a folder:
+/// `s3`. `ops/test.sh` sets it for the PostgreSQL run, the one a deployment on many nodes uses.
+pub const TEST_BLOBS_ENV: &str = "HYBRIDPOST_TEST_BLOBS";
+
+/// The test S3 server's settings, each call with a new folder of its own in the bucket; `None`
+/// when [`TEST_S3_ENV`] is unset. Panics when it is set but malformed.
+pub fn test_s3_settings() -> Option<crate::blobs::S3Settings> {
+    let spec = std::env::var(TEST_S3_ENV).ok().filter(|s| !s.is_empty())?;
+    let url = url::Url::parse(&spec).unwrap_or_else(|e| panic!("{TEST_S3_ENV}: {e}"));
+    let bucket = url.path().trim_matches('/').to_owned();
+    assert!(!bucket.is_empty() && !url.username().is_empty(), "{TEST_S3_ENV} is http://KEY:SECRET@host:port/bucket");
+    let host = url.host_str().unwrap_or_else(|| panic!("{TEST_S3_ENV} names no host"));
+    let port = url.port_or_known_default().unwrap_or(80);
+    Some(crate::blobs::S3Settings {
+        endpoint: Some(format!("{}://{host}:{port}", url.scheme())),
+        bucket,
+        region: "us-east-1".into(),
+        access_key_id: Some(url.username().to_owned()),
+        secret_access_key: url.password().map(str::to_owned),
+        path_style: true,
+        allow_http: url.scheme() == "http",
+        prefix: Some(format!("test-{}", uuid::Uuid::new_v4().simple())),
+    })
+}
+
+/// Blob storage for a service test: the folder `dir`, or, when [`TEST_BLOBS_ENV`] is `s3`, a
+/// folder in the test bucket named after `dir` (so that two stores made for one `dir`, as a test
+/// gives its agency API and its console, see the same blobs, and two tests never do).
+pub fn test_blobs(dir: &std::path::Path, max_bytes: usize) -> crate::BlobStore {
+    if std::env::var(TEST_BLOBS_ENV).is_ok_and(|v| v == "s3") {
+        let mut settings = test_s3_settings().unwrap_or_else(|| panic!("{TEST_BLOBS_ENV}=s3 needs {TEST_S3_ENV}"));
+        // FNV-1a of the path: stable within the run, different for different folders.
+        let hash = dir
+            .to_string_lossy()
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+        settings.prefix = Some(format!("test-{}-{hash:016x}", std::process::id()));
+        crate::BlobStore::s3(&settings, max_bytes).expect("S3 test blob storage")
+    } else {
+        crate::BlobStore::local(dir, max_bytes).expect("a blob folder")
+    }
+}

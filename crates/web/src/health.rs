@@ -52,6 +52,9 @@ async fn healthz() -> impl IntoResponse {
 }
 
 async fn readyz(State(store): State<Store>) -> Result<impl IntoResponse, ApiError> {
+    if crate::drain::is_draining() {
+        return Err(ApiError::Unavailable("this node is shutting down".into()));
+    }
     store.ping().await.map_err(|e| ApiError::Unavailable(format!("the database does not answer: {e}")))?;
     Ok(Json(serde_json::json!({"status": "ready"})))
 }

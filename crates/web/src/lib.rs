@@ -10,6 +10,7 @@
 pub mod auth;
 pub mod client;
 pub mod download;
+pub mod drain;
 pub mod extract;
 pub mod health;
 pub mod json;

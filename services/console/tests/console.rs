@@ -983,7 +983,7 @@ fn gateway(w: &World, blobs: &std::path::Path) -> hybridpost_gateway::AppState {
             webhook_allow_private_targets: false,
         },
         hybridpost_compose::Composer::new(hybridpost_keyring::Keyring::new(store.clone(), secret), ORIGIN),
-        hybridpost_store::BlobStore::local(blobs, 1 << 20).unwrap(),
+        hybridpost_store::testing::test_blobs(blobs, 1 << 20),
     )
 }
 

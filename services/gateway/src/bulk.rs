@@ -397,14 +397,17 @@ async fn accepted(state: &AppState, scope: AgencyScope, batch_id: uuid::Uuid) ->
 /// The batch worker: sends the rows of stored batches, one batch at a time per node, until the
 /// process ends. Runs wherever the agency API runs.
 pub async fn run_worker(state: AppState) {
-    loop {
-        match send_one_batch(&state).await {
+    while !hybridpost_web::drain::is_draining() {
+        let pause = match send_one_batch(&state).await {
             Ok(true) => continue,
-            Ok(false) => tokio::time::sleep(Duration::from_millis(500)).await,
+            Ok(false) => Duration::from_millis(500),
             Err(e) => {
                 tracing::warn!("letter batch worker: {e:#}");
-                tokio::time::sleep(Duration::from_secs(5)).await;
+                Duration::from_secs(5)
             }
+        };
+        if !hybridpost_web::drain::pause(pause).await {
+            break;
         }
     }
 }
@@ -429,6 +432,14 @@ pub async fn send_one_batch(state: &AppState) -> anyhow::Result<bool> {
     let started = std::time::Instant::now();
     let mut sent = 0usize;
     loop {
+        if hybridpost_web::drain::is_draining() {
+            // Shutting down: the lease ends now, so another node goes on with the rows left.
+            let mut tx = state.store.begin().await?;
+            letter_batches::renew_lease(&mut tx, batch_id, &now_text()).await?;
+            tx.commit().await?;
+            tracing::info!(batch.id = %batch_id, rows = sent, "letter batch {batch_id} left to another node");
+            return Ok(false);
+        }
         let rows = {
             let mut conn = state.store.read().await?;
             letter_batches::pending_rows(&mut conn, batch_id, ROWS_PER_READ).await?

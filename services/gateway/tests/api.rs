@@ -16,7 +16,7 @@ use hybridpost_keyring::Keyring;
 use hybridpost_seal::ServiceSecret;
 use hybridpost_store::agencies::{self, Agency, Principal, Site};
 use hybridpost_store::testing::{TestStore, test_store};
-use hybridpost_store::{BlobStore, Store, channels, events, letters, now_text};
+use hybridpost_store::{Store, channels, events, letters, now_text};
 use hybridpost_web::auth::{ApiKeys, generate_api_key};
 use hybridpost_web::rate_limit::RateLimiter;
 use serde_json::{Value, json};
@@ -70,7 +70,7 @@ async fn harness_with(limiter: RateLimiter, max_body_bytes: usize) -> Harness {
         ApiKeys::new(store.clone(), limiter),
         GatewayConfig { citizen_id_key: Arc::from(CITIZEN_KEY), max_body_bytes, webhook_allow_private_targets: false },
         Composer::new(Keyring::new(store.clone(), ServiceSecret::new(&[9; 32]).unwrap()), "http://127.0.0.1:8080"),
-        BlobStore::local(blobs.path(), 64 << 20).unwrap(),
+        hybridpost_store::testing::test_blobs(blobs.path(), 64 << 20),
     );
     let app = hybridpost_gateway::router(state.clone(), Duration::from_secs(10));
     Harness { app, state, store, a, b, site: site_key.key, _db: db, _blobs: blobs }

@@ -19,7 +19,7 @@ use hybridpost_seal::ServiceSecret;
 use hybridpost_store::agencies::{self, Agency, Principal, Site};
 use hybridpost_store::print::{self, RenderFailure, RenderResult};
 use hybridpost_store::testing::{TestStore, test_store};
-use hybridpost_store::{BlobStore, Store, events, held, now_text};
+use hybridpost_store::{Store, events, held, now_text};
 use hybridpost_web::auth::{ApiKeys, generate_api_key};
 use hybridpost_web::rate_limit::RateLimiter;
 use serde_json::{Value, json};
@@ -70,7 +70,7 @@ async fn harness() -> Harness {
             webhook_allow_private_targets: false,
         },
         Composer::new(Keyring::new(store.clone(), ServiceSecret::new(&[9; 32]).unwrap()), "http://127.0.0.1:8080"),
-        BlobStore::local(blobs.path(), 64 << 20).unwrap(),
+        hybridpost_store::testing::test_blobs(blobs.path(), 64 << 20),
     );
     let app = hybridpost_gateway::router(state, Duration::from_secs(10));
     Harness { app, store, agency, key, other_key, site: site.site_id, _db: db, _blobs: blobs }

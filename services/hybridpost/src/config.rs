@@ -116,6 +116,28 @@ pub struct Config {
     pub oidc_client_secret: Option<SecretString>,
     /// The provider's name on the sign-in button (`ThaID`).
     pub oidc_name: String,
+    /// Keep blobs (batch PDFs, agency PDFs, scans, reply PDFs) in this S3-compatible bucket
+    /// instead of `DATA_DIR/blobs`: required when nodes do not share a disk.
+    pub s3_bucket: Option<String>,
+    /// The S3 server's URL (`https://s3.example.go.th`, `http://127.0.0.1:8333`); AWS when unset.
+    pub s3_endpoint: Option<String>,
+    /// The bucket's region; S3-compatible servers mostly accept any.
+    pub s3_region: String,
+    /// The access key id (else `AWS_ACCESS_KEY_ID`).
+    pub s3_access_key_id: Option<String>,
+    /// The secret access key (else `AWS_SECRET_ACCESS_KEY`).
+    pub s3_secret_access_key: Option<SecretString>,
+    /// Path-style requests (`endpoint/bucket/key`), as most self-hosted servers need.
+    pub s3_path_style: bool,
+    /// Allow a plain `http://` endpoint, for a server on the same host or private network.
+    pub s3_allow_http: bool,
+    /// A folder in the bucket for all of this service's blobs, for a shared bucket.
+    pub s3_prefix: Option<String>,
+    /// Seconds a stopping node keeps serving requests after `/readyz` turns 503, for load
+    /// balancers to notice.
+    pub shutdown_grace_secs: u64,
+    /// Seconds a stopping node's workers have to finish the item in hand before they are stopped.
+    pub shutdown_timeout_secs: u64,
 }
 
 /// SMTP connection security, as written in the configuration.
@@ -189,6 +211,16 @@ impl Default for Config {
             oidc_client_id: None,
             oidc_client_secret: None,
             oidc_name: "OpenID".into(),
+            s3_bucket: None,
+            s3_endpoint: None,
+            s3_region: "us-east-1".into(),
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
+            s3_path_style: true,
+            s3_allow_http: false,
+            s3_prefix: None,
+            shutdown_grace_secs: 2,
+            shutdown_timeout_secs: 30,
         }
     }
 }
@@ -238,6 +270,16 @@ const KNOWN_KEYS: &[&str] = &[
     "oidc_client_id",
     "oidc_client_secret",
     "oidc_name",
+    "s3_bucket",
+    "s3_endpoint",
+    "s3_region",
+    "s3_access_key_id",
+    "s3_secret_access_key",
+    "s3_path_style",
+    "s3_allow_http",
+    "s3_prefix",
+    "shutdown_grace_secs",
+    "shutdown_timeout_secs",
 ];
 
 /// Environment variables with this prefix after `HYBRIDPOST_` are the test suite's, not settings.
@@ -260,6 +302,9 @@ impl fmt::Debug for Config {
             .field("smtp_password", &self.smtp_password.as_ref().map(|_| "[set]"))
             .field("oidc_issuer_url", &self.oidc_issuer_url)
             .field("oidc_client_secret", &self.oidc_client_secret.as_ref().map(|_| "[set]"))
+            .field("s3_bucket", &self.s3_bucket)
+            .field("s3_endpoint", &self.s3_endpoint)
+            .field("s3_secret_access_key", &self.s3_secret_access_key.as_ref().map(|_| "[set]"))
             .finish_non_exhaustive()
     }
 }
@@ -373,6 +418,26 @@ impl Config {
             .map(|h| axum::http::HeaderName::try_from(h.trim()))
             .transpose()
             .map_err(|e| anyhow::anyhow!("client_ip_header is not an HTTP header name: {e}"))
+    }
+
+    /// Blob storage: the S3 bucket when `s3_bucket` is set, else `DATA_DIR/blobs`.
+    pub fn blob_store(&self) -> anyhow::Result<hybridpost_store::BlobStore> {
+        use hybridpost_store::BlobStore;
+        let Some(bucket) = self.s3_bucket.clone().filter(|b| !b.trim().is_empty()) else {
+            return BlobStore::local(self.data_dir.join("blobs"), self.max_blob_bytes)
+                .map_err(|e| anyhow::anyhow!("cannot open blob storage: {e}"));
+        };
+        let settings = hybridpost_store::S3Settings {
+            endpoint: self.s3_endpoint.clone(),
+            bucket,
+            region: self.s3_region.clone(),
+            access_key_id: self.s3_access_key_id.clone(),
+            secret_access_key: self.s3_secret_access_key.as_ref().map(|s| s.expose_secret().to_owned()),
+            path_style: self.s3_path_style,
+            allow_http: self.s3_allow_http,
+            prefix: self.s3_prefix.clone(),
+        };
+        BlobStore::s3(&settings, self.max_blob_bytes).map_err(|e| anyhow::anyhow!("cannot open blob storage: {e}"))
     }
 
     /// The database URL: the configured one, or the SQLite file in the data dir.
@@ -527,6 +592,29 @@ mod tests {
         assert_eq!(loaded.config.max_body_bytes, 2048);
         assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
         assert!(loaded.warnings[0].contains("did you mean rate_limit_per_second?"), "{:?}", loaded.warnings);
+    }
+
+    #[test]
+    fn the_example_node_files_load_without_warnings_and_keep_blobs_in_s3() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ops/deploy");
+        let mut roles_seen = Vec::new();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|x| x != "toml") {
+                continue;
+            }
+            let loaded = Config::load(Some(&path), Overrides::default()).unwrap();
+            assert!(loaded.warnings.is_empty(), "{}: {:?}", path.display(), loaded.warnings);
+            let roles = crate::serve::configured_roles(&loaded.config).unwrap();
+            assert_eq!(roles.len(), 1, "{}: one role per node", path.display());
+            roles_seen.push(roles[0].as_str());
+            let blobs = loaded.config.blob_store().unwrap();
+            assert_eq!(blobs.describe(), "s3://hybridpost/", "{}", path.display());
+        }
+        roles_seen.sort();
+        assert_eq!(roles_seen, ["console", "gateway", "intake", "notifier", "printroom", "verify"]);
+        let secret = Config { s3_secret_access_key: Some("s3-secret-value".to_owned().into()), ..Config::default() };
+        assert!(!format!("{secret:?}").contains("s3-secret-value"));
     }
 
     #[test]

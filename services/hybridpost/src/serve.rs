@@ -39,7 +39,7 @@ impl Role {
     pub const ALL: [Role; 6] =
         [Role::Gateway, Role::Printroom, Role::Intake, Role::Verify, Role::Notifier, Role::Console];
 
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Role::Gateway => "gateway",
             Role::Printroom => "printroom",
@@ -95,6 +95,8 @@ pub struct Service {
     pub verify: Option<hybridpost_verify::VerifyState>,
     /// Where e-mail goes, in words, when the notifier is one of the roles.
     pub mail: Option<String>,
+    /// Where blobs are, in words (a folder, or `s3://bucket/prefix/`).
+    pub blobs: String,
 }
 
 impl Service {
@@ -135,8 +137,8 @@ pub fn configured_roles(config: &Config) -> anyhow::Result<Vec<Role>> {
 pub async fn build(config: &Config, roles: &[Role], public_url: &str) -> anyhow::Result<Service> {
     let citizen_id_key = config.citizen_id_key()?;
     let store = open_store(config).await?;
-    let blobs =
-        BlobStore::local(config.data_dir.join("blobs"), config.max_blob_bytes).context("cannot open blob storage")?;
+    let blobs = config.blob_store()?;
+    blobs.check().await.with_context(|| format!("cannot reach blob storage at {}", blobs.describe()))?;
     let public_url = public_url.to_owned();
 
     let secret = hybridpost_seal::ServiceSecret::new(&config.secret_key()?).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -154,6 +156,7 @@ pub async fn build(config: &Config, roles: &[Role], public_url: &str) -> anyhow:
         notifier: None,
         verify: None,
         mail: None,
+        blobs: blobs.describe(),
     };
     // The print room's state: its role's API and workers, and the console's batch pages.
     let compose = composer.clone();
@@ -330,7 +333,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     println!("hybridpost serving on {base}");
     println!("  roles:    {}", role_names.join(", "));
     println!("  database: {}", config.database_description());
-    println!("  blobs:    {}", config.data_dir.join("blobs").display());
+    println!("  blobs:    {}", service.blobs);
     if let Some(mail) = &service.mail {
         println!("  e-mail:   {mail}");
     }
@@ -359,13 +362,37 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     println!("Stop with Ctrl-C.");
 
     let maintenance = tokio::spawn(maintain(service.store.clone()));
-    hybridpost_web::serve(service.app, listener, shutdown_signal()).await.context("server failed")?;
+    let grace = Duration::from_secs(config.shutdown_grace_secs);
+    let draining = async move {
+        shutdown_signal().await;
+        hybridpost_web::drain::begin();
+        tracing::info!(
+            grace_secs = grace.as_secs(),
+            "draining: /readyz answers 503 and no new work is claimed; requests are still served for {}s",
+            grace.as_secs()
+        );
+        tokio::time::sleep(grace).await;
+    };
+    hybridpost_web::serve(service.app, listener, draining).await.context("server failed")?;
     maintenance.abort();
     if let Some(metrics) = metrics {
         metrics.abort();
     }
-    for worker in workers {
-        worker.abort();
+    // The workers finish the item in hand (a batch render, a scan file, a delivery) and return;
+    // what is still running at the deadline is stopped, and its lease expires for another node.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(config.shutdown_timeout_secs);
+    let mut stopped = 0usize;
+    for mut worker in workers {
+        if tokio::time::timeout_at(deadline, &mut worker).await.is_err() {
+            worker.abort();
+            stopped += 1;
+        }
+    }
+    if stopped > 0 {
+        tracing::warn!(
+            workers = stopped,
+            "{stopped} workers were still busy at the shutdown deadline and were stopped"
+        );
     }
     service.store.close().await;
     tracing::info!("hybridpost stopped");

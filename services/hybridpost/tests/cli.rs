@@ -33,7 +33,9 @@ fn database_env_cached(dir: &std::path::Path) -> Vec<(String, String)> {
 
 fn start(dir: &std::path::Path) -> Server {
     let started = Instant::now();
-    let server = spawn_serve(hybridpost(dir, &["serve", "--listen", "127.0.0.1:0"]));
+    let mut command = hybridpost(dir, &["serve", "--listen", "127.0.0.1:0"]);
+    command.env("HYBRIDPOST_SHUTDOWN_GRACE_SECS", "2");
+    let server = spawn_serve(command);
     let addr = server.addr;
     let (status, body) = http(addr, "GET", "/healthz", None, None);
     assert_eq!((status, body.as_str()), (200, "{\"status\":\"ok\"}"));
@@ -100,10 +102,23 @@ fn serve_answers_with_no_config_and_admin_commands_work_beside_it() {
     }
     assert_eq!(http(server.addr, "GET", "/v1/letters", Some(key), None).0, 200, "the first key still works");
 
-    // SIGTERM: a clean exit, soon.
+    // SIGTERM: the node drains — /readyz says so at once while requests are still served for
+    // the grace period — then exits cleanly, soon.
+    assert_eq!(http(server.addr, "GET", "/readyz", None, None).0, 200);
     let mut server = server;
     let pid = server.child.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let signalled = Instant::now();
+    let (status, body) = loop {
+        let answer = http(server.addr, "GET", "/readyz", None, None);
+        if answer.0 != 200 || signalled.elapsed() > Duration::from_secs(1) {
+            break answer;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status, 503, "/readyz a second after SIGTERM: {body}");
+    assert!(body.contains("shutting down"), "{body}");
+    assert_eq!(http(server.addr, "GET", "/v1/letters", Some(key), None).0, 200, "still serving while draining");
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         if let Some(status) = server.child.try_wait().unwrap() {

@@ -26,8 +26,7 @@ pub async fn run_workers(state: IntakeState) {
     let sweeper = state.clone();
     tasks.spawn(async move {
         let mut every = tokio::time::interval(SWEEP_EVERY);
-        loop {
-            every.tick().await;
+        while hybridpost_web::drain::tick(&mut every).await {
             match sweep_upload_leftovers(&sweeper).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(folders = n, "deleted the files of {n} uploads that never became a batch"),
@@ -38,7 +37,7 @@ pub async fn run_workers(state: IntakeState) {
     for n in 0..state.config.workers.max(1) {
         let state = state.clone();
         tasks.spawn(async move {
-            loop {
+            while !hybridpost_web::drain::is_draining() {
                 let mut busy = false;
                 match decode_next_file(&state).await {
                     Ok(worked) => busy |= worked,
@@ -48,8 +47,8 @@ pub async fn run_workers(state: IntakeState) {
                     Ok(worked) => busy |= worked,
                     Err(e) => tracing::error!(worker = n, "scan grouping failed: {e:#}"),
                 }
-                if !busy {
-                    tokio::time::sleep(Duration::from_millis(500)).await;
+                if !busy && !hybridpost_web::drain::pause(Duration::from_millis(500)).await {
+                    break;
                 }
             }
         });

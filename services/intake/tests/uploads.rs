@@ -6,14 +6,14 @@
 mod support;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::http::{Method, StatusCode};
 use hybridpost_core::ScanId;
 use hybridpost_intake::IntakeConfig;
-use hybridpost_store::BlobKey;
+use hybridpost_store::{BlobKey, BlobStore};
 use support::{Part, World, call, upload, world_timed};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -71,31 +71,37 @@ async fn answer(mut socket: TcpStream) -> (u16, String, serde_json::Value) {
 }
 
 /// Every file under the blob folder's `scans/`.
-fn scan_files(w: &World) -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+/// Every file under `scans/`: the blobs, and on a local folder its unfinished writes too.
+async fn scan_files(w: &World) -> Vec<String> {
+    fn walk(dir: &Path, out: &mut Vec<String>) {
         for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
             if entry.file_type().unwrap().is_dir() {
                 walk(&entry.path(), out);
             } else {
-                out.push(entry.path());
+                out.push(entry.path().to_string_lossy().into_owned());
             }
         }
     }
-    let mut files = Vec::new();
-    walk(&w.dir.path().join("blobs/scans"), &mut files);
-    files
+    match &w.state.blobs {
+        BlobStore::Local { root, .. } => {
+            let mut files = Vec::new();
+            walk(&root.join("scans"), &mut files);
+            files
+        }
+        blobs => blobs.list(&BlobKey::parse("scans").unwrap()).await.unwrap().iter().map(|k| k.to_string()).collect(),
+    }
 }
 
 /// Waits up to `within` for `check` to hold.
-async fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bool {
+async fn eventually<F: std::future::Future<Output = bool>>(within: Duration, mut check: impl FnMut() -> F) -> bool {
     let deadline = Instant::now() + within;
     while Instant::now() < deadline {
-        if check() {
+        if check().await {
             return true;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    check()
+    check().await
 }
 
 async fn batches(w: &World) -> usize {
@@ -112,9 +118,10 @@ async fn send_first_file_and_part_of_the_second(w: &World, addr: SocketAddr) -> 
     socket.write_all(&body[..until]).await.unwrap();
     // The first file is stored once the second one's part begins.
     assert!(
-        eventually(Duration::from_secs(5), || scan_files(w).iter().any(|p| p.ends_with("upload-1"))).await,
+        eventually(Duration::from_secs(5), || async { scan_files(w).await.iter().any(|p| p.ends_with("upload-1")) })
+            .await,
         "the first file was never stored: {:?}",
-        scan_files(w)
+        scan_files(w).await
     );
     socket
 }
@@ -135,7 +142,7 @@ async fn a_slow_but_steady_upload_succeeds_long_after_the_idle_and_request_timeo
     assert_eq!(status, 202, "{head} {accepted}");
     assert!(started.elapsed() > Duration::from_millis(2500), "{:?}", started.elapsed());
     assert_eq!(accepted["files"], 2);
-    assert_eq!(scan_files(&w).len(), 2, "{:?}", scan_files(&w));
+    assert_eq!(scan_files(&w).await.len(), 2, "{:?}", scan_files(&w).await);
     assert_eq!(batches(&w).await, 1);
 }
 
@@ -154,9 +161,13 @@ async fn a_stalled_upload_gets_a_problem_408_and_leaves_no_files() {
     assert!(problem["detail"].as_str().unwrap().starts_with("no bytes of the request body arrived for 1.5 s"));
     assert!(started.elapsed() < Duration::from_secs(15), "stopped by the idle time, not the request timeout");
     // No file, and not the batch's folder either.
-    let scans = w.dir.path().join("blobs/scans");
-    let empty = || scans.read_dir().unwrap().next().is_none();
-    assert!(eventually(Duration::from_secs(5), empty).await, "{:?}", scan_files(&w));
+    let empty = || async {
+        match &w.state.blobs {
+            BlobStore::Local { root, .. } => root.join("scans").read_dir().unwrap().next().is_none(),
+            blobs => blobs.folders(&BlobKey::parse("scans").unwrap()).await.unwrap().is_empty(),
+        }
+    };
+    assert!(eventually(Duration::from_secs(5), empty).await, "{:?}", scan_files(&w).await);
     assert_eq!(batches(&w).await, 0);
 }
 
@@ -166,7 +177,11 @@ async fn a_dropped_connection_leaves_no_files() {
     let addr = serve(&w).await;
     let socket = send_first_file_and_part_of_the_second(&w, addr).await;
     drop(socket);
-    assert!(eventually(Duration::from_secs(5), || scan_files(&w).is_empty()).await, "{:?}", scan_files(&w));
+    assert!(
+        eventually(Duration::from_secs(5), || async { scan_files(&w).await.is_empty() }).await,
+        "{:?}",
+        scan_files(&w).await
+    );
     assert_eq!(batches(&w).await, 0);
 }
 
@@ -182,7 +197,11 @@ async fn an_upload_over_the_size_limit_gets_a_problem_413_and_leaves_no_files() 
     assert_eq!(status, 413, "{head} {problem}");
     assert!(head.contains("content-type: application/problem+json"), "{head}");
     assert_eq!(problem["detail"], format!("the request body is larger than {limit} bytes"));
-    assert!(eventually(Duration::from_secs(5), || scan_files(&w).is_empty()).await, "{:?}", scan_files(&w));
+    assert!(
+        eventually(Duration::from_secs(5), || async { scan_files(&w).await.is_empty() }).await,
+        "{:?}",
+        scan_files(&w).await
+    );
     assert_eq!(batches(&w).await, 0);
 }
 
@@ -195,18 +214,27 @@ async fn files_of_uploads_that_never_became_a_batch_are_swept_once_old_enough() 
     let leftover = ScanId::new();
     let key = BlobKey::parse(&format!("scans/{leftover}/upload-1")).unwrap();
     w.state.blobs.put(&key, vec![2; 100]).await.unwrap();
-    std::fs::write(w.dir.path().join(format!("blobs/scans/{leftover}/.tmpAbC123")), b"half").unwrap();
-    assert_eq!(scan_files(&w).len(), 3);
+    let leftovers = match &w.state.blobs {
+        // On a folder, a file half written; in S3 an unfinished upload is not there at all.
+        BlobStore::Local { root, .. } => {
+            std::fs::write(root.join(format!("scans/{leftover}/.tmpAbC123")), b"half").unwrap();
+            2
+        }
+        _ => 1,
+    };
+    assert_eq!(scan_files(&w).await.len(), 1 + leftovers);
 
     // Younger than the threshold (a day by default): kept, it may be an upload under way.
     assert_eq!(hybridpost_intake::sweep_upload_leftovers(&w.state).await.unwrap(), 0);
-    assert_eq!(scan_files(&w).len(), 3);
+    assert_eq!(scan_files(&w).await.len(), 1 + leftovers);
 
     let mut state = w.state.clone();
     state.config = Arc::new(IntakeConfig { upload_leftover_age: Duration::ZERO, ..(*w.state.config).clone() });
     assert_eq!(hybridpost_intake::sweep_upload_leftovers(&state).await.unwrap(), 1);
-    let left = scan_files(&w);
+    let left = scan_files(&w).await;
     assert_eq!(left.len(), 1, "{left:?}");
-    assert!(left[0].ends_with("upload-1") && !left[0].to_string_lossy().contains(&leftover.to_string()));
-    assert!(!w.dir.path().join(format!("blobs/scans/{leftover}")).exists());
+    assert!(left[0].ends_with("upload-1") && !left[0].contains(&leftover.to_string()));
+    if let BlobStore::Local { root, .. } = &w.state.blobs {
+        assert!(!root.join(format!("scans/{leftover}")).exists());
+    }
 }

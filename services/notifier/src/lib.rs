@@ -119,13 +119,15 @@ pub async fn run_workers(state: NotifierState) {
     for _ in 0..state.config.concurrency.max(1) {
         let state = state.clone();
         tasks.spawn(async move {
-            loop {
+            while !hybridpost_web::drain::is_draining() {
                 match run_step(&state).await {
                     Ok(report) if report.claimed > 0 => continue,
                     Ok(_) => {}
                     Err(e) => tracing::error!("delivering notifications failed: {e:#}"),
                 }
-                tokio::time::sleep(state.config.poll_interval).await;
+                if !hybridpost_web::drain::pause(state.config.poll_interval).await {
+                    break;
+                }
             }
         });
     }
@@ -133,8 +135,7 @@ pub async fn run_workers(state: NotifierState) {
     tasks.spawn(async move {
         let mut tick = tokio::time::interval(checks.config.check_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
+        while hybridpost_web::drain::tick(&mut tick).await {
             if let Err(e) = fall_back_unopened(&checks).await {
                 tracing::error!("paper fallback of unopened letters failed: {e:#}");
             }

@@ -25,7 +25,7 @@ use hybridpost_seal::ServiceSecret;
 use hybridpost_store::agencies::{self, Agency, Principal};
 use hybridpost_store::outbox::{self, NewNotification, NotificationKind, NotificationStatus};
 use hybridpost_store::testing::{TestStore, test_store};
-use hybridpost_store::{BlobStore, Store, channels, events, letters, now_text};
+use hybridpost_store::{Store, channels, events, letters, now_text};
 use hybridpost_web::auth::{ApiKeys, generate_api_key};
 use hybridpost_web::rate_limit::RateLimiter;
 use serde_json::{Value, json};
@@ -73,7 +73,7 @@ async fn harness() -> Harness {
             webhook_allow_private_targets: true,
         },
         composer.clone(),
-        BlobStore::local(blobs.path(), 64 << 20).unwrap(),
+        hybridpost_store::testing::test_blobs(blobs.path(), 64 << 20),
     );
     let gateway = hybridpost_gateway::router(state, Duration::from_secs(30));
     Harness { gateway, store, key: key.key, agency_id: agency.agency_id, composer, secret, _db: db, _blobs: blobs }
@@ -116,7 +116,10 @@ impl Harness {
             webhooks: WebhookClient::new(Duration::from_secs(5), true).unwrap(),
             secret: self.secret.clone(),
             composer: self.composer.clone(),
-            blobs: BlobStore::local(std::env::temp_dir().join("hybridpost-notifier-test-blobs"), 1 << 20).unwrap(),
+            blobs: hybridpost_store::testing::test_blobs(
+                &std::env::temp_dir().join("hybridpost-notifier-test-blobs"),
+                1 << 20,
+            ),
             config: Arc::new(config),
         }
     }

@@ -326,8 +326,7 @@ pub async fn run_workers(state: PrintroomState) {
             let mut tick = tokio::time::interval(state.config.batch_interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             tick.tick().await;
-            loop {
-                tick.tick().await;
+            while hybridpost_web::drain::tick(&mut tick).await {
                 if let Err(e) = close_batches(&state).await {
                     tracing::error!("closing print batches failed: {e:#}");
                 }
@@ -339,8 +338,7 @@ pub async fn run_workers(state: PrintroomState) {
         async move {
             let mut tick = tokio::time::interval(ALARM_CHECK_INTERVAL);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
+            while hybridpost_web::drain::tick(&mut tick).await {
                 if let Err(e) = crate::held::check_held_letters(&state).await {
                     tracing::error!("checking held letters failed: {e:#}");
                 }
@@ -348,13 +346,15 @@ pub async fn run_workers(state: PrintroomState) {
         }
     };
     let render = async move {
-        loop {
+        while !hybridpost_web::drain::is_draining() {
             match render_next_batch(&state).await {
                 Ok(Some(_)) => continue,
                 Ok(None) => {}
                 Err(e) => tracing::error!("rendering a print batch failed: {e:#}"),
             }
-            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            if !hybridpost_web::drain::pause(std::time::Duration::from_secs(2)).await {
+                break;
+            }
         }
     };
     tokio::join!(cutoff, alarms, render);

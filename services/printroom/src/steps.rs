@@ -115,7 +115,7 @@ pub async fn open_pdf(
         state.blobs.open(&key).await.map_err(|e| FileError::Storage(e.to_string()))?.ok_or_else(|| {
             FileError::Storage(format!("the PDF of batch {} is missing from storage", batch.batch_id))
         })?;
-    Ok((Box::new(file), len))
+    Ok((file, len))
 }
 
 /// The batch's manifest as stored (JSON).

@@ -18,7 +18,7 @@ use hybridpost_printroom::{PdfBatchRenderer, PrintroomConfig, PrintroomState};
 use hybridpost_store::agencies::{self, Agency, Principal, Site};
 use hybridpost_store::letters::{self, LetterRecord};
 use hybridpost_store::testing::test_store;
-use hybridpost_store::{BlobStore, Store, now_text};
+use hybridpost_store::{Store, now_text};
 use hybridpost_web::auth::{ApiKeys, generate_api_key};
 use hybridpost_web::rate_limit::RateLimiter;
 use insta::dynamic_redaction;
@@ -99,7 +99,7 @@ async fn a_rendered_batch_its_manifest_and_its_dispatch_read_as_snapshotted() {
     let state = PrintroomState {
         store: store.clone(),
         keys: ApiKeys::new(store.clone(), RateLimiter::new(0, 0)),
-        blobs: BlobStore::local(blobs_dir.path(), 256 << 20).unwrap(),
+        blobs: hybridpost_store::testing::test_blobs(blobs_dir.path(), 256 << 20),
         renderer: Arc::new(PdfBatchRenderer::new(Arc::new(compose))),
         config: Arc::new(PrintroomConfig {
             max_batch_letters: 100,

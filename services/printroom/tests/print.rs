@@ -20,7 +20,7 @@ use hybridpost_store::agencies::{self, Agency, Principal, Site};
 use hybridpost_store::events::{self, NewEvent};
 use hybridpost_store::letters::{self, LetterRecord};
 use hybridpost_store::testing::{TestStore, test_store};
-use hybridpost_store::{BlobKey, BlobStore, Store, documents, held, now_text, outbox, print};
+use hybridpost_store::{BlobKey, Store, documents, held, now_text, outbox, print};
 use hybridpost_web::auth::{ApiKeys, generate_api_key};
 use hybridpost_web::rate_limit::RateLimiter;
 use serde_json::{Value, json};
@@ -73,7 +73,7 @@ async fn world() -> World {
     let state = PrintroomState {
         store: store.clone(),
         keys: ApiKeys::new(store.clone(), RateLimiter::new(0, 0)),
-        blobs: BlobStore::local(blobs_dir.path(), 256 << 20).unwrap(),
+        blobs: hybridpost_store::testing::test_blobs(blobs_dir.path(), 256 << 20),
         renderer: Arc::new(PdfBatchRenderer::new(Arc::new(compose))),
         config: Arc::new(PrintroomConfig {
             max_batch_letters: 100,

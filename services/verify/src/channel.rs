@@ -499,8 +499,7 @@ pub(crate) async fn back_to_paper(state: &VerifyState, letter_id: &str, token: &
 pub async fn run_workers(state: VerifyState, every: std::time::Duration) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
+    while hybridpost_web::drain::tick(&mut tick).await {
         if let Err(e) = apply_due_changes(&state).await {
             tracing::warn!("channel changes not applied this round: {e:#}");
         }

@@ -8,7 +8,7 @@ use hybridpost_console::{ConsoleConfig, ConsoleState};
 use hybridpost_printroom::{
     BatchJob, BatchRenderError, BatchRenderer, PrintItem, PrintroomConfig, PrintroomState, RenderedBatch,
 };
-use hybridpost_store::{BlobStore, Store};
+use hybridpost_store::Store;
 use hybridpost_web::auth::ApiKeys;
 use hybridpost_web::rate_limit::RateLimiter;
 
@@ -31,7 +31,7 @@ pub fn console_state(store: &Store, config: ConsoleConfig, blobs_dir: &std::path
     let print = PrintroomState {
         store: store.clone(),
         keys: ApiKeys::new(store.clone(), RateLimiter::new(0, 0)),
-        blobs: BlobStore::local(blobs_dir, 1 << 20).expect("a blob folder"),
+        blobs: hybridpost_store::testing::test_blobs(blobs_dir, 1 << 20),
         renderer: Arc::new(NoRenderer),
         config: Arc::new(PrintroomConfig::default()),
     };

@@ -21,7 +21,7 @@ use hybridpost_seal::{Reference, ServiceSecret, base32_decode};
 use hybridpost_store::agencies::{self, Agency, Principal, Site};
 use hybridpost_store::letters::{self, LetterRecord};
 use hybridpost_store::testing::{TestStore, test_store};
-use hybridpost_store::{BlobStore, Store, now_text};
+use hybridpost_store::{Store, now_text};
 use hybridpost_web::auth::{ApiKeys, generate_api_key};
 use hybridpost_web::rate_limit::RateLimiter;
 use image::GrayImage;
@@ -100,7 +100,7 @@ pub async fn world_timed(request_timeout: Duration, adjust: impl FnOnce(&mut Int
     let db = test_store().await;
     let store = db.store.clone();
     let dir = tempfile::tempdir().unwrap();
-    let blobs = BlobStore::local(dir.path().join("blobs"), 512 << 20).unwrap();
+    let blobs = hybridpost_store::testing::test_blobs(&dir.path().join("blobs"), 512 << 20);
     let keyring = Keyring::new(store.clone(), ServiceSecret::new(&[7; 32]).unwrap());
     keyring.ensure_trust_list(hybridpost_keyring::today()).await.unwrap();
     let composer = Composer::new(keyring.clone(), "https://hp.example.go.th");

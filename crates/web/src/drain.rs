@@ -1,0 +1,57 @@
+//! Stopping a node without losing work. On SIGTERM the process starts *draining*: `/readyz`
+//! answers 503 at once (a load balancer stops sending it requests), the workers of every role
+//! finish the item in hand and claim nothing new, open requests are finished, and only then does
+//! the process exit. Whatever a node still held when it was killed outright is a lease that
+//! another node takes over when it expires.
+//!
+//! Draining is per process: the one signal a node gets is for all of its roles.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+fn state() -> &'static watch::Sender<bool> {
+    static STATE: OnceLock<watch::Sender<bool>> = OnceLock::new();
+    STATE.get_or_init(|| watch::channel(false).0)
+}
+
+/// Starts draining this process (once; later calls change nothing).
+pub fn begin() {
+    state().send_replace(true);
+}
+
+/// True once draining has started: claim no new work.
+pub fn is_draining() -> bool {
+    *state().borrow()
+}
+
+/// Completes when draining starts (at once if it has).
+pub async fn started() {
+    let mut changes = state().subscribe();
+    // The sender lives in a static, so the channel never closes.
+    let _ = changes.wait_for(|draining| *draining).await;
+}
+
+/// Waits `pause` between rounds of a worker: true to go on, false when draining has started
+/// (before or during the pause), when the worker should return.
+pub async fn pause(pause: Duration) -> bool {
+    if is_draining() {
+        return false;
+    }
+    tokio::select! {
+        () = tokio::time::sleep(pause) => !is_draining(),
+        () = started() => false,
+    }
+}
+
+/// Waits for the interval's next tick: true to go on, false when draining has started.
+pub async fn tick(interval: &mut tokio::time::Interval) -> bool {
+    if is_draining() {
+        return false;
+    }
+    tokio::select! {
+        _ = interval.tick() => !is_draining(),
+        () = started() => false,
+    }
+}
