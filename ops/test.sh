@@ -70,6 +70,12 @@ run_suite "documentation examples" "" --workspace --doc || status=1
 HYBRIDPOST_TEST_BLOBS=s3 run_suite "tests on postgresql, blobs in S3" "$PG_URL" $(db_packages) --lib --bins --tests \
   || status=1
 
+# --- many nodes --------------------------------------------------------------------------
+# Eight nodes on their own PostgreSQL and S3, two of them killed mid-work; the debug binary the
+# tests above built, and a small run: the point is that nothing is lost, not the speed.
+say "many nodes (ops/multinode.sh)"
+HYBRIDPOST_BIN="${CARGO_TARGET_DIR:-target}/debug/hybridpost" ops/multinode.sh 300 || status=1
+
 # --- summary -----------------------------------------------------------------------------
 passed=0; failed=0; ignored=0
 for f in "$log_dir"/*.log; do

@@ -133,6 +133,12 @@ pub struct Config {
     pub s3_allow_http: bool,
     /// A folder in the bucket for all of this service's blobs, for a shared bucket.
     pub s3_prefix: Option<String>,
+    /// Seconds a print room node holds a batch it renders: a node that dies mid-render leaves
+    /// the batch to another after this.
+    pub print_render_lease_secs: u64,
+    /// Seconds an intake node's claim on a scanned file lasts without being renewed (it is
+    /// renewed as pages are decoded): a node that dies leaves the file to another after this.
+    pub scan_claim_secs: u64,
     /// Seconds a stopping node keeps serving requests after `/readyz` turns 503, for load
     /// balancers to notice.
     pub shutdown_grace_secs: u64,
@@ -219,6 +225,8 @@ impl Default for Config {
             s3_path_style: true,
             s3_allow_http: false,
             s3_prefix: None,
+            print_render_lease_secs: 600,
+            scan_claim_secs: 300,
             shutdown_grace_secs: 2,
             shutdown_timeout_secs: 30,
         }
@@ -278,6 +286,8 @@ const KNOWN_KEYS: &[&str] = &[
     "s3_path_style",
     "s3_allow_http",
     "s3_prefix",
+    "print_render_lease_secs",
+    "scan_claim_secs",
     "shutdown_grace_secs",
     "shutdown_timeout_secs",
 ];

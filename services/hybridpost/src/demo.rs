@@ -50,6 +50,26 @@ pub struct DemoArgs {
     /// Seed of the demo's random choices: recipients, who replies, scanner damage.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Run against nodes already serving, one role each, on the database and blob storage the
+    /// configuration names (as `ops/multinode.sh` starts them), instead of in this process: the
+    /// agency API at these URLs, used in turn. The notifier must write its e-mails into this
+    /// data dir's `outbox` (or send them by SMTP).
+    #[arg(long = "gateway-url", value_delimiter = ',', requires_all = ["printroom_url", "intake_urls"])]
+    gateway_urls: Vec<String>,
+    /// With `--gateway-url`: the print room's URL.
+    #[arg(long, requires = "gateway_urls")]
+    printroom_url: Option<String>,
+    /// With `--gateway-url`: the intake nodes' URLs, used in turn.
+    #[arg(long = "intake-url", value_delimiter = ',', requires = "gateway_urls")]
+    intake_urls: Vec<String>,
+}
+
+/// The nodes a remote run talks to.
+#[derive(Clone, Debug)]
+struct Nodes {
+    gateways: Vec<String>,
+    printroom: String,
+    intakes: Vec<String>,
 }
 
 /// Resolution of the demo's scans of reply sheets, whose codes have 1 mm modules.
@@ -309,14 +329,28 @@ struct Demo {
     rng: Rng,
 }
 
-/// The service running in-process with its workers, and the agency's and the site's clients.
+/// The service, in this process with its workers or on other nodes, and the agency's and the
+/// site's clients of each role.
 struct Service {
     store: hybridpost_store::Store,
-    notifier: hybridpost_notifier::NotifierState,
+    /// The notifier, when it runs in this process (the demo runs its steps).
+    notifier: Option<hybridpost_notifier::NotifierState>,
+    /// The agency API (gateway nodes).
     agency_api: Api,
-    site_api: Api,
+    /// The agency's replies (intake nodes).
+    replies_api: Api,
+    /// The site's print batches (the print room).
+    print_api: Api,
+    /// The site's scans and review queue (intake nodes).
+    scan_api: Api,
     agency_key: String,
     site_key: String,
+    /// The server and workers in this process; none against remote nodes.
+    local: Option<Local>,
+}
+
+/// What runs in this process.
+struct Local {
     stop: tokio::sync::oneshot::Sender<()>,
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
     workers: Vec<tokio::task::JoinHandle<()>>,
@@ -325,11 +359,13 @@ struct Service {
 impl Service {
     /// Stops the server and the workers, and closes the store.
     async fn shut_down(self) {
-        let _ = self.stop.send(());
-        for worker in self.workers {
-            worker.abort();
+        if let Some(local) = self.local {
+            let _ = local.stop.send(());
+            for worker in local.workers {
+                worker.abort();
+            }
+            let _ = local.server.await;
         }
-        let _ = self.server.await;
         self.store.close().await;
     }
 }
@@ -394,11 +430,20 @@ pub async fn run(mut config: Config, args: &DemoArgs) -> anyhow::Result<Summary>
         rng: Rng::new(args.seed),
         config,
     };
+    let nodes = (!args.gateway_urls.is_empty()).then(|| Nodes {
+        gateways: args.gateway_urls.clone(),
+        printroom: args.printroom_url.clone().unwrap_or_default(),
+        intakes: args.intake_urls.clone(),
+    });
     if !args.json {
-        println!("hybridpost demo: {} letters on {}", demo.letters, demo.config.database_description());
+        let at = match &nodes {
+            None => "in this process".to_owned(),
+            Some(n) => format!("on {} gateways, a print room and {} intake nodes", n.gateways.len(), n.intakes.len()),
+        };
+        println!("hybridpost demo: {} letters on {}, {at}", demo.letters, demo.config.database_description());
     }
 
-    let (service, recipients) = setup(&mut demo).await?;
+    let (service, recipients) = setup(&mut demo, nodes).await?;
     let sent = send(&mut demo, &service, &recipients).await?;
     let fates = choose_fates(&paper_letters(&sent), &mut demo.rng);
     let plan = Plan { sent, fates };
@@ -417,13 +462,20 @@ pub async fn run(mut config: Config, args: &DemoArgs) -> anyhow::Result<Summary>
     Ok(report(demo, print, scans, findings, browse))
 }
 
-/// Stage `setup`: the service, an agency, a site and recipients.
-async fn setup(demo: &mut Demo) -> anyhow::Result<(Service, Vec<people::Recipient>)> {
+/// Stage `setup`: the service (or the database of remote `nodes`), an agency, a site and
+/// recipients.
+async fn setup(demo: &mut Demo, nodes: Option<Nodes>) -> anyhow::Result<(Service, Vec<people::Recipient>)> {
     let n = demo.letters;
     let config = &demo.config;
     let bar = demo.clock.start("setup", 0);
-    let service = serve::build(config, &Role::ALL, &demo.public_url).await?;
-    let store = service.store.clone();
+    let service = match nodes {
+        None => Some(serve::build(config, &Role::ALL, &demo.public_url).await?),
+        Some(_) => None,
+    };
+    let store = match &service {
+        Some(service) => service.store.clone(),
+        None => serve::open_store(config).await?,
+    };
     {
         let mut conn = store.read().await?;
         let existing = hybridpost_store::agencies::list_agencies(&mut conn).await?;
@@ -435,20 +487,30 @@ async fn setup(demo: &mut Demo) -> anyhow::Result<(Service, Vec<people::Recipien
             existing.len()
         );
     }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("cannot listen on loopback")?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(hybridpost_verify::run(service.app.clone(), listener, async {
-        let _ = stopped.await;
-    }));
-    let mut workers = print_workers(service.printroom.clone().context("the printroom role")?, demo.cores);
-    workers.push(tokio::spawn(hybridpost_intake::run_workers(service.intake.clone().context("the intake role")?)));
-    let notifier = service.notifier.clone().context("the notifier role")?;
+    let (nodes, local, notifier) = match service {
+        Some(service) => {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("cannot listen on loopback")?;
+            let base = format!("http://{}", listener.local_addr()?);
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let server = tokio::spawn(hybridpost_verify::run(service.app.clone(), listener, async {
+                let _ = stopped.await;
+            }));
+            let mut workers = print_workers(service.printroom.clone().context("the printroom role")?, demo.cores);
+            workers
+                .push(tokio::spawn(hybridpost_intake::run_workers(service.intake.clone().context("the intake role")?)));
+            let notifier = service.notifier.clone().context("the notifier role")?;
+            let nodes = Nodes { gateways: vec![base.clone()], printroom: base.clone(), intakes: vec![base] };
+            (nodes, Some(Local { stop, server, workers }), Some(notifier))
+        }
+        None => (nodes.context("remote nodes")?, None, None),
+    };
 
     let (agency_key, site_key) = create_agency_and_site(config, &store).await?;
     let http = http_client()?;
-    let agency_api = Api::new(http.clone(), &base, &agency_key);
-    let site_api = Api::new(http, &base, &site_key);
+    let agency_api = Api::on_nodes(http.clone(), &nodes.gateways, &agency_key);
+    let replies_api = Api::on_nodes(http.clone(), &nodes.intakes, &agency_key);
+    let print_api = Api::new(http.clone(), &nodes.printroom, &site_key);
+    let scan_api = Api::on_nodes(http, &nodes.intakes, &site_key);
 
     let recipients = people::recipients(n, n / 5, &mut demo.rng);
     let imported = import_channels(config, &store, &demo.demo_dir, &recipients).await?;
@@ -457,7 +519,8 @@ async fn setup(demo: &mut Demo) -> anyhow::Result<(Service, Vec<people::Recipien
         bar,
         format!("an agency, a site, {n} recipients, {} verified e-mail addresses", imported["imported"]),
     );
-    let service = Service { store, notifier, agency_api, site_api, agency_key, site_key, stop, server, workers };
+    let service =
+        Service { store, notifier, agency_api, replies_api, print_api, scan_api, agency_key, site_key, local };
     Ok((service, recipients))
 }
 
@@ -594,7 +657,7 @@ fn choose_fates(paper: &[&LetterSummary], rng: &mut Rng) -> HashMap<LetterId, Fa
 /// Stage `render`: print batches, closed by the site's operators, rendered by the print-room
 /// workers.
 async fn render(demo: &mut Demo, service: &Service, paper: usize) -> anyhow::Result<(Vec<BatchSummary>, PrintFigures)> {
-    let site_api = &service.site_api;
+    let site_api = &service.print_api;
     let bar = demo.clock.start("render", paper);
     let mut batches: Vec<BatchSummary> = Vec::new();
     loop {
@@ -643,7 +706,7 @@ async fn print_batches(
     fates: &HashMap<LetterId, Fate>,
     work: &Path,
 ) -> anyhow::Result<Vec<(PathBuf, LetterId)>> {
-    let site_api = &service.site_api;
+    let site_api = &service.print_api;
     let coming_back = fates.values().filter(|f| **f != Fate::Delivered).count();
     let bar = demo.clock.start("print", coming_back);
     let mut rasters: Vec<(PathBuf, LetterId)> = Vec::new();
@@ -811,7 +874,7 @@ async fn intake<'a>(
     scanned: &'a Scanned,
     scans: &mut ScanFigures,
 ) -> anyhow::Result<Vec<UploadedScan<'a>>> {
-    let site_api = &service.site_api;
+    let site_api = &service.scan_api;
     let bar = demo.clock.start("intake", scans.pages);
     let uploads = upload_all(site_api, scanned).await?;
     scans.uploads = uploads.len();
@@ -879,9 +942,12 @@ async fn upload_all<'a>(
 /// notices.
 async fn notify(demo: &mut Demo, service: &Service) -> anyhow::Result<Delivery> {
     let outbox_dir = demo.config.data_dir.join("outbox");
-    let eml_before = count_eml(&outbox_dir);
     let bar = demo.clock.start("notify", 0);
-    let (written, failed) = deliver_outbox(&service.notifier, &bar).await?;
+    let (eml_before, (written, failed)) = match &service.notifier {
+        Some(notifier) => (count_eml(&outbox_dir), deliver_outbox(notifier, &bar).await?),
+        // The notifier node has been delivering all along, into this data dir's outbox.
+        None => (0, remote_outbox_delivered(&service.store, &bar).await?),
+    };
     let eml_files = demo.config.smtp_host.is_none().then(|| count_eml(&outbox_dir) - eml_before);
     demo.clock.finish("notify", bar, format!("{written} e-mails delivered, {failed} failed"));
     Ok(Delivery { written, failed, eml_files })
@@ -910,7 +976,7 @@ async fn check(
         problems.push(format!("{paper} paper letters, {} in print batches", print.letters));
     }
     let wrong_letter = check_pages(views, &mut problems)?;
-    let replies = check_replies(&service.agency_api, &plan.fates, wrong_letter, &mut problems).await?;
+    let replies = check_replies(&service.replies_api, &plan.fates, wrong_letter, &mut problems).await?;
     let returns = ReturnFigures {
         scanned: plan.fates.values().filter(|f| matches!(f, Fate::Returned(_))).count(),
         returned: listed.iter().filter(|l| l.status == LetterStatus::Returned).count(),
@@ -918,7 +984,7 @@ async fn check(
     if returns.returned != returns.scanned {
         problems.push(format!("{} letters came back, {} are marked returned", returns.scanned, returns.returned));
     }
-    let review_list: ReviewList = service.site_api.get("/v1/review?limit=100").await?;
+    let review_list: ReviewList = service.scan_api.get("/v1/review?limit=100").await?;
     let review = ReviewFigures { pages: review_list.items.len(), expected: scans.stray_pages };
     if review.pages != review.expected {
         problems.push(format!("{} pages in review, expected {}", review.pages, review.expected));
@@ -1290,6 +1356,24 @@ async fn deliver_outbox(
         done.context("a delivery worker")??;
     }
     Ok((sent.load(Ordering::Relaxed), failed.load(Ordering::Relaxed)))
+}
+
+/// Waits until a notifier on another node has delivered every notification due (none pending
+/// for two looks a second apart); returns the messages sent and failed.
+async fn remote_outbox_delivered(store: &hybridpost_store::Store, bar: &ProgressBar) -> anyhow::Result<(usize, usize)> {
+    let mut quiet = 0;
+    loop {
+        let (pending, sent, failed, _) = {
+            let mut conn = store.read().await?;
+            hybridpost_store::outbox::count_by_status(&mut conn).await?
+        };
+        bar.set_message(format!("{sent} e-mails, {pending} waiting"));
+        quiet = if pending == 0 { quiet + 1 } else { 0 };
+        if quiet == 2 {
+            return Ok((usize::try_from(sent)?, usize::try_from(failed)?));
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 /// `.eml` files in the outbox folder.

@@ -172,7 +172,7 @@ pub async fn build(config: &Config, roles: &[Role], public_url: &str) -> anyhow:
             batch_interval: Duration::from_secs(config.print_batch_interval_secs),
             alarm_after: (config.print_alarm_after_hours > 0)
                 .then(|| Duration::from_secs(config.print_alarm_after_hours.saturating_mul(3600))),
-            ..PrintroomConfig::default()
+            render_lease: Duration::from_secs(config.print_render_lease_secs.max(1)),
         }),
     };
     // Scan intake's state: its role's API and workers, and the console's scan pages.
@@ -192,6 +192,7 @@ pub async fn build(config: &Config, roles: &[Role], public_url: &str) -> anyhow:
             page_budget: Duration::from_millis(config.scan_page_budget_ms),
             workers: if config.scan_workers == 0 { defaults.workers } else { config.scan_workers },
             upload_idle_timeout: Duration::from_secs(config.scan_upload_idle_secs.max(1)),
+            lease: Duration::from_secs(config.scan_claim_secs.max(1)),
             ..defaults
         }),
     };
@@ -278,12 +279,14 @@ pub async fn build(config: &Config, roles: &[Role], public_url: &str) -> anyhow:
             }
         });
     }
-    service.app = hybridpost_web::layers::serve_app(
-        app,
-        openapi.context("no role to serve")?,
-        store,
-        Duration::from_secs(config.request_timeout_secs),
-    );
+    // The console alone has no API operations: its document is empty.
+    let openapi = openapi.unwrap_or_else(|| {
+        utoipa::openapi::OpenApiBuilder::new()
+            .info(utoipa::openapi::InfoBuilder::new().title("hybridpost").version(env!("CARGO_PKG_VERSION")).build())
+            .build()
+    });
+    service.app =
+        hybridpost_web::layers::serve_app(app, openapi, store, Duration::from_secs(config.request_timeout_secs));
     Ok(service)
 }
 

@@ -131,6 +131,22 @@ fn serve_answers_with_no_config_and_admin_commands_work_beside_it() {
 }
 
 #[test]
+fn a_node_serves_one_role_and_only_its_routes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = hybridpost(dir.path(), &["serve", "--listen", "127.0.0.1:0", "--role", "console"]);
+    command.env("HYBRIDPOST_SHUTDOWN_GRACE_SECS", "0");
+    let server = spawn_serve(command);
+    assert_eq!(http(server.addr, "GET", "/readyz", None, None).0, 200);
+    let (status, page) = http(server.addr, "GET", "/console/sign-in", None, None);
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(http(server.addr, "GET", "/v1/letters", None, None).0, 404, "not a gateway");
+    let (status, doc) = http(server.addr, "GET", "/openapi.json", None, None);
+    assert_eq!(status, 200);
+    let doc: serde_json::Value = serde_json::from_str(&doc).unwrap();
+    assert_eq!(doc["paths"].as_object().map_or(0, serde_json::Map::len), 0, "{doc}");
+}
+
+#[test]
 fn metrics_are_served_on_their_own_listener_and_the_public_one_answers_404() {
     use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
