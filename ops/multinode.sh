@@ -193,6 +193,10 @@ echo "  letters in two print batches: $twice_batched"
 echo "  pages stored twice:           $twice_paged"
 echo "  letters replied to twice:     $twice_replied"
 echo "  scanned files not finished:   $files_left"
+db_kib=$(( $(sql "select pg_database_size(current_database())") / 1024 ))
+bucket_kib=$(du -sk "$S3_DIR/data" | cut -f1)
+echo "  database size:                $db_kib KiB ($(( db_kib / LETTERS )) KiB a letter, with indexes and the empty schema)"
+echo "  object store on disk:         $bucket_kib KiB ($(( bucket_kib / LETTERS )) KiB a letter: batch PDFs, scans, page images, reply PDFs)"
 
 say "the same demo in one process (a fresh database on the same PostgreSQL, the same bucket)"
 sql "create database single"
