@@ -10,6 +10,7 @@
 #                                    SQLite and PostgreSQL)
 #   scanned pages                    ops/bench/scan.sh, when there is one
 #   the whole loop                   ops/bench/demo.sh (hybridpost demo; SQLite and PostgreSQL)
+#   the loop on many nodes           ops/multinode.sh (eight nodes, two killed; beside one process)
 #
 # Usage: ops/bench/all.sh [--quick]   (--quick: smaller runs, for trying the scripts out)
 # Run it on an otherwise idle machine: the figures are wall times on shared cores.
@@ -25,8 +26,10 @@ case "${1:-}" in
 esac
 if $quick; then
   letters_args=(--seconds 5) batch_letters=1000 outbox_messages=1000 scan_args=(--pages 300) demo_letters=1000
+  multinode_letters=500
 else
   letters_args=() batch_letters=10000 outbox_messages=5000 scan_args=() demo_letters=10000
+  multinode_letters=10000
 fi
 
 ensure_packages python3 postgresql postgresql-client
@@ -62,6 +65,9 @@ fi
 say "the whole loop, $demo_letters letters"
 demo_status=0
 ops/bench/demo.sh --letters "$demo_letters" || demo_status=$?
+
+say "the loop on many nodes, $multinode_letters letters"
+ops/multinode.sh "$multinode_letters" | tee "$out/multinode.txt" || demo_status=1
 
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 python3 - "$out" "$started" "$load_before" "$load_after" "$quick" >"$out/figures.json" <<'EOF'
