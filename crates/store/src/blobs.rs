@@ -114,6 +114,14 @@ impl BlobStore {
         Ok(BlobStore::S3(S3Blobs::new(settings, max_bytes)?))
     }
 
+    /// The largest blob accepted, in bytes.
+    fn max_bytes(&self) -> usize {
+        match self {
+            BlobStore::Local { max_bytes, .. } => *max_bytes,
+            BlobStore::S3(s3) => s3.max_bytes,
+        }
+    }
+
     /// Where blobs are, for logs and start-up messages.
     pub fn describe(&self) -> String {
         match self {
@@ -137,11 +145,11 @@ impl BlobStore {
     /// Stores `bytes` under `key`, replacing what was there. The write is atomic: a reader sees
     /// the old blob or the whole new one, and a crash leaves no half-written blob.
     pub async fn put(&self, key: &BlobKey, bytes: Vec<u8>) -> Result<(), BlobError> {
+        if bytes.len() > self.max_bytes() {
+            return Err(BlobError::TooLarge { size: bytes.len(), limit: self.max_bytes() });
+        }
         match self {
-            BlobStore::Local { root, max_bytes } => {
-                if bytes.len() > *max_bytes {
-                    return Err(BlobError::TooLarge { size: bytes.len(), limit: *max_bytes });
-                }
+            BlobStore::Local { root, .. } => {
                 let path = root.join(&key.0);
                 let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| root.clone());
                 tokio::task::spawn_blocking(move || {
@@ -166,20 +174,19 @@ impl BlobStore {
     /// place, or up to the bucket in 8 MiB parts, and appear under `key` only on
     /// [`BlobWriter::commit`], atomically; dropping the writer uncommitted leaves nothing.
     pub fn writer(&self, key: &BlobKey) -> Result<BlobWriter, BlobError> {
-        match self {
-            BlobStore::Local { root, max_bytes } => {
+        let inner = match self {
+            BlobStore::Local { root, .. } => {
                 let path = root.join(&key.0);
                 let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| root.clone());
                 let io = |source| BlobError::Io { path: path.clone(), source };
                 std::fs::create_dir_all(&dir).map_err(io)?;
                 let file = tempfile::NamedTempFile::new_in(&dir).map_err(io)?;
                 let out = std::io::BufWriter::with_capacity(256 * 1024, file);
-                Ok(BlobWriter { inner: WriterInner::Local { out, path }, written: 0, max_bytes: *max_bytes })
+                WriterInner::Local { out, path }
             }
-            BlobStore::S3(s3) => {
-                Ok(BlobWriter { inner: WriterInner::S3(s3.writer(key)?), written: 0, max_bytes: s3.max_bytes })
-            }
-        }
+            BlobStore::S3(s3) => WriterInner::S3(s3.writer(key)?),
+        };
+        Ok(BlobWriter { inner, written: 0, max_bytes: self.max_bytes() })
     }
 
     /// Opens the blob under `key` for reading in pieces, with its size; `None` when missing.

@@ -33,25 +33,23 @@ pub async fn started() {
     let _ = changes.wait_for(|draining| *draining).await;
 }
 
+/// Waits for `wait` unless draining starts first (or has): true to go on, false when the worker
+/// should return.
+async fn unless_draining(wait: impl std::future::Future) -> bool {
+    tokio::select! {
+        biased;
+        () = started() => false,
+        _ = wait => true,
+    }
+}
+
 /// Waits `pause` between rounds of a worker: true to go on, false when draining has started
 /// (before or during the pause), when the worker should return.
 pub async fn pause(pause: Duration) -> bool {
-    if is_draining() {
-        return false;
-    }
-    tokio::select! {
-        () = tokio::time::sleep(pause) => !is_draining(),
-        () = started() => false,
-    }
+    unless_draining(tokio::time::sleep(pause)).await
 }
 
 /// Waits for the interval's next tick: true to go on, false when draining has started.
 pub async fn tick(interval: &mut tokio::time::Interval) -> bool {
-    if is_draining() {
-        return false;
-    }
-    tokio::select! {
-        _ = interval.tick() => !is_draining(),
-        () = started() => false,
-    }
+    unless_draining(interval.tick()).await
 }

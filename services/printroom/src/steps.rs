@@ -109,7 +109,7 @@ fn rendered_key(batch: &BatchRecord, key: Option<&str>, what: &str) -> Result<Bl
 pub async fn open_pdf(
     state: &PrintroomState,
     batch: &BatchRecord,
-) -> Result<(Box<dyn tokio::io::AsyncRead + Send + Unpin>, u64), FileError> {
+) -> Result<(hybridpost_store::BlobReader, u64), FileError> {
     let key = rendered_key(batch, batch.pdf_blob.as_deref(), "PDF")?;
     let (file, len) =
         state.blobs.open(&key).await.map_err(|e| FileError::Storage(e.to_string()))?.ok_or_else(|| {

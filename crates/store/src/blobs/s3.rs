@@ -144,7 +144,12 @@ impl S3Blobs {
 
     /// Where blobs are, for logs: `s3://bucket/prefix/`.
     pub fn describe(&self) -> String {
-        format!("s3://{}/{}", self.bucket, self.prefix)
+        self.location("")
+    }
+
+    /// Where the blob `key` is: `s3://bucket/prefix/key`.
+    fn location(&self, key: &str) -> String {
+        format!("s3://{}/{}{key}", self.bucket, self.prefix)
     }
 
     /// Asks the bucket for one listing page, so that a wrong endpoint, bucket or key is found at
@@ -160,13 +165,10 @@ impl S3Blobs {
     }
 
     fn error(&self, key: &str, source: object_store::Error) -> BlobError {
-        BlobError::Remote { location: format!("s3://{}/{}{key}", self.bucket, self.prefix), source: source.into() }
+        BlobError::Remote { location: self.location(key), source: source.into() }
     }
 
     pub(super) async fn put(&self, key: &BlobKey, bytes: Vec<u8>) -> Result<(), BlobError> {
-        if bytes.len() > self.max_bytes {
-            return Err(BlobError::TooLarge { size: bytes.len(), limit: self.max_bytes });
-        }
         self.store.put(&self.path(key), PutPayload::from(bytes)).await.map_err(|e| self.error(key.as_str(), e))?;
         Ok(())
     }
@@ -178,7 +180,7 @@ impl S3Blobs {
             handle,
             store: Arc::clone(&self.store),
             path: self.path(key),
-            location: format!("s3://{}/{}{key}", self.bucket, self.prefix),
+            location: self.location(key.as_str()),
             part: Vec::new(),
             upload: None,
         })
