@@ -114,6 +114,24 @@ async fn get_as(c: &Client, addr: std::net::SocketAddr, path: &str) -> (u16, Vec
     (status, answer[split + 4..].to_vec())
 }
 
+/// Waits until the element `css` says `needle` (the page may still be the one before a click:
+/// an element of it that goes stale is looked for again); returns its text.
+async fn wait_for_text(c: &Client, css: &str, needle: &str) -> String {
+    let mut last = String::new();
+    for _ in 0..100 {
+        if let Ok(e) = c.find(Locator::Css(css)).await
+            && let Ok(text) = e.text().await
+        {
+            if text.contains(needle) {
+                return text;
+            }
+            last = text;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{css} never said {needle:?}; it says {last:?}");
+}
+
 /// The text of the page's `main`.
 async fn main_text(c: &Client) -> String {
     c.find(Locator::Css("main")).await.unwrap().text().await.unwrap()
@@ -503,8 +521,7 @@ async fn an_operators_day_close_print_reprint_and_dispatch_by_scanning() {
     assert!(a.find(Locator::Id("cancel")).await.is_err());
     a.find(Locator::Css("#reason option[value='reported_lost']")).await.unwrap().click().await.unwrap();
     a.find(Locator::Css("form[action$='/withdraw'] button")).await.unwrap().click().await.unwrap();
-    let status_after = a.wait().for_element(Locator::Css("main dl")).await.unwrap().text().await.unwrap();
-    assert!(status_after.contains("ผู้รับแจ้งว่าสูญหาย"), "{status_after}");
+    wait_for_text(&a, "main dl", "ผู้รับแจ้งว่าสูญหาย").await;
     // The replies inbox: the reply waits there until the clerk marks it handled, with a note;
     // then it is listed as handled, by whom.
     click_to(&a, "nav.menu a[href='/console/replies']", "/console/replies").await;
