@@ -108,7 +108,7 @@ impl ThaiAddress {
         let Some(province) = table.provinces.iter().find(|p| p.name == province_name) else {
             errors.add_with_suggestions(
                 field("province"),
-                format!("{:?} is not a Thai province", self.province.trim()),
+                format!("“{}” is not a Thai province", self.province.trim()),
                 nearest(&province_name, table.provinces.iter().map(|p| p.name.as_str())),
             );
             return Err(AddressError(errors.0));
@@ -119,7 +119,7 @@ impl ThaiAddress {
         let Some(district) = province.districts.iter().find(|d| d.name == district_name) else {
             errors.add_with_suggestions(
                 field("district"),
-                format!("{:?} is not a district of {}", self.district.trim(), province.name),
+                format!("“{}” is not a district of {}", self.district.trim(), province.name),
                 nearest(&district_name, province.districts.iter().map(|d| d.name.as_str())),
             );
             if postcode_ok && !province.postcodes().contains(postcode.as_str()) {
@@ -137,7 +137,7 @@ impl ThaiAddress {
         let Some(subdistrict) = district.subdistricts.iter().find(|s| s.name == subdistrict_name) else {
             errors.add_with_suggestions(
                 field("subdistrict"),
-                format!("{:?} is not a subdistrict of {}, {}", self.subdistrict.trim(), district.name, province.name),
+                format!("“{}” is not a subdistrict of {}, {}", self.subdistrict.trim(), district.name, province.name),
                 nearest(&subdistrict_name, district.subdistricts.iter().map(|s| s.name.as_str())),
             );
             let district_codes: BTreeSet<&str> =
@@ -450,6 +450,15 @@ mod tests {
         let err = a.check("").unwrap_err();
         assert_eq!(err.0[0].field, "subdistrict");
         assert!(err.0[0].suggestions.contains(&"สามเสนใน".to_owned()), "{err:?}");
+    }
+
+    #[test]
+    fn thai_names_in_messages_are_written_as_thai_not_escaped() {
+        let mut a = samsen_nai();
+        a.subdistrict = "จักรวรรดิ".into();
+        let err = a.check("a").unwrap_err();
+        assert_eq!(err.0[0].message, "“จักรวรรดิ” is not a subdistrict of พญาไท, กรุงเทพมหานคร");
+        assert!(!err.0[0].message.contains("\\u{"), "{}", err.0[0].message);
     }
 
     #[test]

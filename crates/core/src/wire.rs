@@ -4,7 +4,7 @@
 
 /// A stored or received name that is not one of its set's.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{name:?} is not a known {set}")]
+#[error("“{name}” is not a known {set}")]
 pub struct UnknownName {
     /// The set (`event kind`, `scan status`, …).
     pub set: &'static str,

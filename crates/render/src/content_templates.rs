@@ -224,7 +224,7 @@ fn filter_thai_date(value: Value) -> Result<String, minijinja::Error> {
     let value = value.to_string();
     let format = time::macros::format_description!("[year]-[month]-[day]");
     let date = time::Date::parse(&value, format).map_err(|_| {
-        minijinja::Error::new(ErrorKind::InvalidOperation, format!("{value:?} is not a date in the form YYYY-MM-DD"))
+        minijinja::Error::new(ErrorKind::InvalidOperation, format!("{value} is not a date in the form YYYY-MM-DD"))
     })?;
     Ok(thai_date(date))
 }

@@ -13,7 +13,7 @@ pub enum RenderError {
     },
     /// The text has a character the font cannot draw; printing it would leave a blank box.
     #[error(
-        "the {weight:?} font has no glyph for {character:?} ({}); remove or replace the character",
+        "the {weight:?} font has no glyph for “{character}” ({}); remove or replace the character",
         .character.escape_unicode()
     )]
     MissingGlyph {
