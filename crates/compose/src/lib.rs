@@ -21,8 +21,10 @@ use hybridpost_store::{AnyConnection, BlobStore, Store, StoreError, documents};
 pub enum Composed {
     /// Typeset by hybridpost.
     Document(Document<'static>),
-    /// The agency's own PDF behind a cover page carrying the address, seal and PIN.
-    CoverAndPdf(Document<'static>, Vec<u8>),
+    /// Typeset pages followed by the agency's PDFs, in order: the agency's own letter behind
+    /// a cover page carrying the address, seal and PIN, then the enclosures' PDFs; or a
+    /// typeset letter followed by its enclosures' PDFs.
+    WithPdfs(Document<'static>, Vec<Vec<u8>>),
 }
 
 /// Why a letter cannot be laid out; the text is for the agency.
@@ -69,22 +71,34 @@ impl Composer {
         rest.trim_end_matches('/').to_owned()
     }
 
-    /// Lays out `letter` of `agency`; `document` is the agency's own PDF for a letter that
-    /// names one (`document_id`), which then follows a cover page (and the reply sheet).
+    /// Lays out `letter` of `agency`; `documents` are the agency's PDFs it names
+    /// ([`NewLetter::document_ids`], as [`load_inputs`] reads them): its own letter
+    /// (`document_id`), which then follows a cover page (and the reply sheet), and its
+    /// enclosures' PDFs, printed after the letter in the order listed.
     pub fn compose(
         &self,
         letter: &LetterRecord,
         agency: &Agency,
-        document: Option<&[u8]>,
+        documents: &[Option<Vec<u8>>],
         pin: PinOnPage,
     ) -> Result<Composed, ComposeError> {
         let mut content = letter.letter().map_err(|e| ComposeError::Stored(e.to_string()))?;
-        let agency_pdf = match (&content.document_id, document) {
-            (None, _) => None,
-            (Some(_), Some(pdf)) => Some(pdf.to_vec()),
-            (Some(id), None) => return Err(ComposeError::AgencyPdf(format!("document {id} is missing"))),
-        };
-        if agency_pdf.is_some() {
+        let ids = content.document_ids();
+        if ids.len() != documents.len() {
+            return Err(ComposeError::AgencyPdf(format!(
+                "the letter names {} PDFs, {} were loaded",
+                ids.len(),
+                documents.len()
+            )));
+        }
+        let mut pdfs = Vec::with_capacity(documents.len());
+        for (id, document) in ids.iter().zip(documents) {
+            match document {
+                Some(pdf) => pdfs.push(pdf.clone()),
+                None => return Err(ComposeError::AgencyPdf(format!("document {id} is missing"))),
+            }
+        }
+        if content.document_id.is_some() {
             // The cover page: the letterhead, address, subject, seal and PIN, and a line saying
             // that the agency's own letter follows.
             content.body = Some(vec![COVER_TEXT.to_owned()]);
@@ -111,6 +125,12 @@ impl Composer {
                     .map(|t| t.to_offset(time::macros::offset!(+7)).date())
             })
             .ok_or_else(|| ComposeError::Stored("the letter has no issue date".into()))?;
+        // The letter's own date (ลงวันที่) is printed when it gives one.
+        let issue_date = match content.date.as_deref() {
+            Some(date) => time::Date::parse(date, time::macros::format_description!("[year]-[month]-[day]"))
+                .map_err(|e| ComposeError::Stored(format!("letter date {date}: {e}")))?,
+            None => issue_date,
+        };
         let sender = Sender { agency_name: agency.name.clone(), agency_address_lines: agency.address_lines.clone() };
         let (seal_modules, seal_url, reply) = match seal {
             Some(s) => {
@@ -137,10 +157,7 @@ impl Composer {
             seal_url,
         };
         let (doc, _) = lay_out_letter(&content, &sender, &options).map_err(|e| ComposeError::Layout(e.to_string()))?;
-        Ok(match agency_pdf {
-            Some(pdf) => Composed::CoverAndPdf(doc, pdf),
-            None => Composed::Document(doc),
-        })
+        Ok(if pdfs.is_empty() { Composed::Document(doc) } else { Composed::WithPdfs(doc, pdfs) })
     }
 
     /// The reply sheet of a letter: one page with its reply code, the reference in digits.
@@ -166,13 +183,17 @@ impl Composer {
         &self,
         letter: &LetterRecord,
         agency: &Agency,
-        document: Option<&[u8]>,
+        documents: &[Option<Vec<u8>>],
     ) -> Result<Vec<u8>, ComposeError> {
-        match self.compose(letter, agency, document, PinOnPage::Withheld)? {
+        match self.compose(letter, agency, documents, PinOnPage::Withheld)? {
             Composed::Document(doc) => doc.to_pdf().map_err(|e| ComposeError::Layout(e.to_string())),
-            Composed::CoverAndPdf(cover, pdf) => {
-                let cover = cover.to_pdf().map_err(|e| ComposeError::Layout(e.to_string()))?;
-                hybridpost_pdfcheck::append_pages(&cover, &pdf).map_err(|e| ComposeError::AgencyPdf(e.to_string()))
+            Composed::WithPdfs(first, pdfs) => {
+                let mut whole = first.to_pdf().map_err(|e| ComposeError::Layout(e.to_string()))?;
+                for pdf in &pdfs {
+                    whole = hybridpost_pdfcheck::append_pages(&whole, pdf)
+                        .map_err(|e| ComposeError::AgencyPdf(e.to_string()))?;
+                }
+                Ok(whole)
             }
         }
     }
@@ -192,22 +213,19 @@ pub enum LetterPdfError {
     Panicked(LetterId),
 }
 
-/// What a stored letter is laid out with besides itself: its agency and, for a letter sent as
-/// the agency's own PDF, that PDF. Print batches load these for each member; single copies go
-/// through [`Composer::letter_pdf`].
+/// What a stored letter is laid out with besides itself: its agency and the agency's PDFs it
+/// names (its own letter, its enclosures'), `None` for one that is gone. Print batches load
+/// these for each member; single copies go through [`Composer::letter_pdf`].
 pub async fn load_inputs(
     conn: &mut AnyConnection,
     blobs: &BlobStore,
     letter: &LetterRecord,
-) -> Result<(Agency, Option<Vec<u8>>), StoreError> {
+) -> Result<(Agency, Vec<Option<Vec<u8>>>), StoreError> {
     let agency = agencies::get_agency(conn, letter.agency_id).await?.ok_or_else(|| {
         StoreError::Corrupt(format!("letter {} has no agency {}", letter.letter_id, letter.agency_id))
     })?;
-    let document = match letter.document_id()? {
-        Some(id) => documents::load_bytes(conn, blobs, letter.scope(), id).await?,
-        None => None,
-    };
-    Ok((agency, document))
+    let documents = documents::load_all(conn, blobs, letter.scope(), &letter.document_ids()?).await?;
+    Ok((agency, documents))
 }
 
 impl Composer {
@@ -220,13 +238,13 @@ impl Composer {
         blobs: &BlobStore,
         letter: LetterRecord,
     ) -> Result<Vec<u8>, LetterPdfError> {
-        let (agency, document) = {
+        let (agency, documents) = {
             let mut conn = store.read().await?;
             load_inputs(&mut conn, blobs, &letter).await?
         };
         let composer = self.clone();
         let letter_id = letter.letter_id;
-        tokio::task::spawn_blocking(move || composer.pdf(&letter, &agency, document.as_deref()))
+        tokio::task::spawn_blocking(move || composer.pdf(&letter, &agency, &documents))
             .await
             .map_err(|_| LetterPdfError::Panicked(letter_id))?
             .map_err(LetterPdfError::from)

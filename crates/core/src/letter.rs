@@ -5,6 +5,7 @@ use time::Date;
 
 use crate::address::ThaiAddress;
 use crate::citizen_id::CitizenId;
+use crate::official::{Digits, Enclosure, ReferenceEntry, Secrecy, SenderParty, Urgency};
 use crate::validation::{Lines, ValidationErrors, unprintable};
 
 /// Limits on what one letter may hold.
@@ -79,6 +80,16 @@ pub struct NewRecipient {
     /// has verified it through hybridpost; an unverified address does not route a letter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// The recipient's position (ตำแหน่ง) when the letter is written to an office holder:
+    /// printed under the name, and the salutation is addressed to it (เรียน ผู้ว่าราชการจังหวัด…).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<String>,
+    /// The receiving ministry's code, for a letter to an agency (e-Saraban `ReceiverParty`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ministry_id: Option<String>,
+    /// The receiving department's code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department_id: Option<String>,
 }
 
 /// Who signs the letter.
@@ -128,12 +139,28 @@ pub struct NewLetter {
     /// Salutation (เรียน …); when not given, เรียน and the recipient's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub salutation: Option<String>,
-    /// Earlier correspondence referred to (อ้างถึง).
+    /// The letter's date (ลงวันที่), `YYYY-MM-DD`: printed on it instead of the day it is
+    /// accepted. Not after the day it is sent, nor more than a year before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+    /// How fast it must be handled (ชั้นความเร็ว).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub urgency: Option<Urgency>,
+    /// How secret it is (ชั้นความลับ).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrecy: Option<Secrecy>,
+    /// The digits it is written in: `thai` (the default, except in English letters) or `arabic`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digits: Option<Digits>,
+    /// The sending side's codes, as correspondence systems give them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender: Option<SenderParty>,
+    /// Earlier correspondence referred to (อ้างถึง): lines of text, or letters by number and date.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub references: Vec<String>,
-    /// Enclosures (สิ่งที่ส่งมาด้วย).
+    pub references: Vec<ReferenceEntry>,
+    /// Enclosures (สิ่งที่ส่งมาด้วย): lines of text, or titled PDFs printed after the letter.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub enclosures: Vec<String>,
+    pub enclosures: Vec<Enclosure>,
     /// The letter's text, one entry per paragraph. Either `body` or `template` is given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<Vec<String>>,
@@ -176,6 +203,8 @@ pub struct CheckedLetter {
     pub citizen_id: Option<CitizenId>,
     /// The reply deadline, when a reply is expected.
     pub reply_deadline: Option<Date>,
+    /// The letter's own date, when it gives one.
+    pub date: Option<Date>,
 }
 
 impl NewLetter {
@@ -194,14 +223,12 @@ impl NewLetter {
                 errors.text(field, v, limits::LINE);
             }
         }
-        for (field, list) in [("references", &self.references), ("enclosures", &self.enclosures)] {
-            if list.len() > limits::LIST_ENTRIES {
-                errors.add(field, format!("has {} entries, the limit is {}", list.len(), limits::LIST_ENTRIES));
-            }
-            for (i, entry) in list.iter().enumerate() {
-                errors.text(&format!("{field}[{i}]"), entry, limits::LINE);
+        for (field, len) in [("references", self.references.len()), ("enclosures", self.enclosures.len())] {
+            if len > limits::LIST_ENTRIES {
+                errors.add(field, format!("has {len} entries, the limit is {}", limits::LIST_ENTRIES));
             }
         }
+        self.check_official(today, &mut errors);
         if let Some(s) = &self.signatory {
             errors.text("signatory.name", &s.name, limits::NAME);
             errors.text("signatory.position", &s.position, limits::LINE);
@@ -325,7 +352,138 @@ impl NewLetter {
             }
         }
 
-        errors.into_result(CheckedLetter { letter, citizen_id, reply_deadline })
+        let date = self.date.as_deref().and_then(parse_date);
+        if let Some(d) = date {
+            let sent = self.send_after_time().map_or(today, |at| at.to_offset(time::macros::offset!(+7)).date());
+            if d > sent.max(today) {
+                errors.add("date", format!("is after the day the letter is sent ({})", sent.max(today)));
+            }
+            if d < today - time::Duration::days(366) {
+                errors.add("date", format!("is more than a year before today ({today})"));
+            }
+        }
+
+        errors.into_result(CheckedLetter { letter, citizen_id, reply_deadline, date })
+    }
+
+    /// The checks of what makes the letter official: its date, urgency, secrecy, references,
+    /// enclosures and the parties' codes.
+    fn check_official(&self, today: Date, errors: &mut ValidationErrors) {
+        if let Some(raw) = &self.date
+            && parse_date(raw).is_none()
+        {
+            errors.add("date", "is not a date in the form YYYY-MM-DD");
+        }
+        if let Some(urgency @ Urgency::Within(w)) = &self.urgency {
+            match urgency.within_time() {
+                None => {
+                    errors.add("urgency.within", format!("{} is not a time like 2027-01-05T14:00:00+07:00", w.within))
+                }
+                Some(at) => {
+                    let day = at.to_offset(time::macros::offset!(+7)).date();
+                    if day < today {
+                        errors.add("urgency.within", format!("is before today ({today})"));
+                    } else if day > today + time::Duration::days(366) {
+                        errors.add("urgency.within", format!("is more than a year after today ({today})"));
+                    }
+                }
+            }
+        }
+        if self.secrecy == Some(Secrecy::TopSecret) {
+            errors.add(
+                "secrecy",
+                "a top secret (ลับที่สุด) letter cannot be sent through hybridpost: the Regulation on Official Secrets \
+                 B.E. 2544 keeps it off electronic systems; it goes by hand, in a sealed double envelope",
+            );
+        }
+        for (i, entry) in self.references.iter().enumerate() {
+            let field = format!("references[{i}]");
+            match entry {
+                ReferenceEntry::Text(text) => errors.text(&field, text, limits::LINE),
+                ReferenceEntry::Letter(l) => {
+                    errors.text(&format!("{field}.reference"), &l.reference, limits::REFERENCE);
+                    if parse_date(&l.date).is_none() {
+                        errors.add(format!("{field}.date"), "is not a date in the form YYYY-MM-DD");
+                    } else if parse_date(&l.date).is_some_and(|d| d > today) {
+                        errors.add(format!("{field}.date"), format!("is after today ({today})"));
+                    }
+                    if let Some(from) = &l.from {
+                        errors.max_len(&format!("{field}.from"), from, limits::NAME);
+                    }
+                    if let Some(subject) = &l.subject {
+                        errors.max_len(&format!("{field}.subject"), subject, limits::SUBJECT);
+                    }
+                }
+            }
+        }
+        let mut documents = 0;
+        for (i, entry) in self.enclosures.iter().enumerate() {
+            let field = format!("enclosures[{i}]");
+            match entry {
+                Enclosure::Text(text) => errors.text(&field, text, limits::LINE),
+                Enclosure::Document(d) => {
+                    errors.text(&format!("{field}.title"), &d.title, limits::LINE);
+                    if let Some(id) = &d.document_id {
+                        documents += 1;
+                        if uuid::Uuid::parse_str(id).is_err() {
+                            errors.add(format!("{field}.document_id"), "is not a document id from POST /v1/documents");
+                        }
+                    }
+                }
+            }
+        }
+        if documents > crate::official::ENCLOSED_DOCUMENTS {
+            errors.add(
+                "enclosures",
+                format!("has {documents} PDFs, the limit is {}", crate::official::ENCLOSED_DOCUMENTS),
+            );
+        }
+        // Optional parts: blank is as good as absent.
+        if let Some(position) = &self.recipient.position {
+            errors.max_len("recipient.position", position, limits::LINE);
+        }
+        let codes = [
+            ("recipient.ministry_id", &self.recipient.ministry_id),
+            ("recipient.department_id", &self.recipient.department_id),
+        ];
+        let sender = self.sender.clone().unwrap_or_default();
+        let sender_codes =
+            [("sender.ministry_id", &sender.ministry_id), ("sender.department_id", &sender.department_id)];
+        for (field, code) in codes.into_iter().chain(sender_codes) {
+            if let Some(code) = code {
+                errors.max_len(field, code, crate::official::PARTY_CODE);
+            }
+        }
+        if let Some(office) = &sender.office {
+            errors.max_len("sender.office", office, limits::LINE);
+        }
+    }
+
+    /// The digits the letter is written in: as it asks; else Arabic in English, Thai in an
+    /// official letter in Thai; `None` for a plain Thai letter that does not say, which is
+    /// printed as typed (its dates in Thai digits).
+    pub fn digits(&self) -> Option<Digits> {
+        match (self.digits, self.language, self.layout) {
+            (Some(d), _, _) => Some(d),
+            (None, Language::English, _) => Some(Digits::Arabic),
+            (None, _, LetterLayout::Official) => Some(Digits::Thai),
+            (None, _, LetterLayout::Plain) => None,
+        }
+    }
+
+    /// Print priority from the urgency (0 without): see [`Urgency::priority`].
+    pub fn priority(&self) -> i64 {
+        self.urgency.as_ref().map_or(0, Urgency::priority)
+    }
+
+    /// The ids of the agency PDFs the letter is made of: its main document, then its
+    /// enclosures' in the order listed.
+    pub fn document_ids(&self) -> Vec<&str> {
+        self.document_id
+            .as_deref()
+            .into_iter()
+            .chain(self.enclosures.iter().filter_map(Enclosure::document_id))
+            .collect()
     }
 
     /// When the letter is held until, if it says (and says it readably).
@@ -364,10 +522,26 @@ impl NewLetter {
                 fields.push(one(field, v));
             }
         }
-        for (field, list) in [("references", &self.references), ("enclosures", &self.enclosures)] {
-            for (i, entry) in list.iter().enumerate() {
-                fields.push((format!("{field}[{i}]"), entry, Lines::One));
+        if let Some(position) = &self.recipient.position {
+            fields.push(one("recipient.position", position));
+        }
+        for (i, entry) in self.references.iter().enumerate() {
+            match entry {
+                ReferenceEntry::Text(text) => fields.push((format!("references[{i}]"), text, Lines::One)),
+                ReferenceEntry::Letter(l) => {
+                    fields.push((format!("references[{i}].reference"), &l.reference, Lines::One));
+                    if let Some(from) = &l.from {
+                        fields.push((format!("references[{i}].from"), from, Lines::One));
+                    }
+                }
             }
+        }
+        for (i, entry) in self.enclosures.iter().enumerate() {
+            let field = match entry {
+                Enclosure::Text(_) => format!("enclosures[{i}]"),
+                Enclosure::Document(_) => format!("enclosures[{i}].title"),
+            };
+            fields.push((field, entry.title(), Lines::One));
         }
         for (i, p) in self.body.iter().flatten().enumerate() {
             fields.push((format!("body[{i}]"), p, Lines::Several));
@@ -553,6 +727,54 @@ mod tests {
         let wrong = EXAMPLE.replacen("\"language\": \"th\"", "\"language\": \"th\", \"layout\": \"fancy\"", 1);
         let err = serde_json::from_str::<NewLetter>(&wrong).unwrap_err();
         assert!(err.to_string().contains("unknown variant `fancy`"), "{err}");
+    }
+
+    #[test]
+    fn a_top_secret_letter_is_refused_saying_why() {
+        let mut l = example();
+        l.secrecy = Some(Secrecy::TopSecret);
+        let err = l.check(date!(2026 - 11 - 22)).unwrap_err();
+        assert_eq!(err.0.len(), 1, "{err:?}");
+        assert_eq!(err.0[0].field, "secrecy");
+        assert!(err.0[0].message.contains("off electronic systems"), "{}", err.0[0].message);
+        l.secrecy = Some(Secrecy::Secret);
+        assert!(l.check(date!(2026 - 11 - 22)).is_ok(), "the agency's permission is checked where the agency is known");
+    }
+
+    #[test]
+    fn official_fields_are_checked_with_their_paths() {
+        let text = EXAMPLE.replacen(
+            "\"subject\"",
+            r#""date": "2026-11-23", "urgency": {"within": "2026-11-01T10:00:00+07:00"},
+               "references": ["ข้อความ", {"reference": "มท 0808.2/ว 100", "date": "20 พ.ย. 69"}],
+               "enclosures": [{"title": "แบบคำขอ", "document_id": "abc"}],
+               "subject""#,
+            1,
+        );
+        let l: NewLetter = serde_json::from_str(&text).unwrap();
+        let err = l.check(date!(2026 - 11 - 22)).unwrap_err();
+        let fields: Vec<&str> = err.0.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["urgency.within", "references[1].date", "enclosures[0].document_id", "date"], "{err:?}");
+    }
+
+    #[test]
+    fn a_dated_letter_with_urgency_and_enclosures_passes() {
+        let text = EXAMPLE.replacen(
+            "\"subject\"",
+            r#""date": "2026-11-20", "urgency": "ด่วนที่สุด", "secrecy": "ลับ", "digits": "arabic",
+               "references": [{"reference": "มท 0808.2/ว 100", "date": "2026-10-01", "from": "กรมการปกครอง"}],
+               "enclosures": ["แผนที่", {"title": "แบบคำขอ", "document_id": "0190c5a0-0000-7000-8000-000000000000"}],
+               "sender": {"ministry_id": "0300", "department_id": "0310"},
+               "subject""#,
+            1,
+        );
+        let l: NewLetter = serde_json::from_str(&text).unwrap();
+        let checked = l.check(date!(2026 - 11 - 22)).unwrap();
+        assert_eq!(checked.date, Some(date!(2026 - 11 - 20)));
+        assert_eq!(l.priority(), 3);
+        assert_eq!(l.digits(), Some(Digits::Arabic));
+        assert_eq!(l.document_ids(), ["0190c5a0-0000-7000-8000-000000000000"]);
+        assert_eq!(serde_json::to_value(&l).unwrap()["urgency"], "most_urgent");
     }
 
     #[test]

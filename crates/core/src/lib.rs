@@ -11,6 +11,7 @@ pub mod egress;
 pub mod event_kind;
 pub mod ids;
 pub mod letter;
+pub mod official;
 pub mod people;
 pub mod returns;
 pub mod scan;
@@ -28,6 +29,7 @@ pub use ids::{
     ScanId, ScanPageId, SiteId,
 };
 pub use letter::{Channel, ChannelReason, Language, LetterLayout, NewLetter, NewRecipient, ReplyRequest};
+pub use official::{Digits, Enclosure, ReferenceEntry, Secrecy, SenderParty, Urgency, UrgencyLevel};
 pub use people::{PersonRole, RoleMismatch, Workplace};
 pub use returns::ReturnReason;
 pub use scan::{BatchStatus, PageOutcome, ReplySource, ScanFileStatus, ScanMode, ScanStatus};

@@ -182,6 +182,25 @@ pub fn letter_field_limits() -> Value {
             "body": {"minItems": 1, "maxItems": limits::PARAGRAPHS, "items": paragraph(limits::PARAGRAPH)},
             "template": {"pattern": "^[a-z0-9_-]{1,64}$"},
             "document_id": {"format": "uuid"},
+            "date": {"format": "date"},
+        }},
+        "ReferencedLetter": {"properties": {
+            "reference": line(limits::REFERENCE),
+            "date": {"format": "date"},
+            "from": optional_text(limits::NAME),
+            "subject": optional_text(limits::SUBJECT),
+        }},
+        "EnclosedDocument": {"properties": {
+            "title": line(limits::LINE),
+            "document_id": {"format": "uuid"},
+        }},
+        "UrgentWithin": {"properties": {
+            "within": {"format": "date-time"},
+        }},
+        "SenderParty": {"properties": {
+            "ministry_id": optional_text(crate::official::PARTY_CODE),
+            "department_id": optional_text(crate::official::PARTY_CODE),
+            "office": optional_text(limits::LINE),
         }},
         "NewRecipient": {"properties": {
             "name": line(limits::NAME),
@@ -189,6 +208,9 @@ pub fn letter_field_limits() -> Value {
             // Schema has no check digits); a stored letter shows it masked (`xxxxxxxxx0708`).
             "citizen_id": {"format": "th-citizen-id", "maxLength": 40},
             "email": {"format": "email", "maxLength": 254},
+            "position": optional_text(limits::LINE),
+            "ministry_id": optional_text(crate::official::PARTY_CODE),
+            "department_id": optional_text(crate::official::PARTY_CODE),
         }},
         "Signatory": {"properties": {
             "name": line(limits::NAME),

@@ -61,7 +61,10 @@ fn prepare(n: usize, level: u32) -> Result<(BatchLetter, PreparedDocument), Stri
     let (doc, _) = lay_out_letter(&letter, &batch_letters::sender(), &batch_letters::options())
         .map_err(|e| format!("letter {n}: {e}"))?;
     let prepared = BatchWriter::<File>::prepare(&doc, level);
-    Ok((BatchLetter { letter_id: format!("L-{n:06}"), postcode: batch_letters::postcode(&letter) }, prepared))
+    Ok((
+        BatchLetter { letter_id: format!("L-{n:06}"), postcode: batch_letters::postcode(&letter), urgency: None },
+        prepared,
+    ))
 }
 
 fn main() -> ExitCode {

@@ -91,6 +91,8 @@ pub struct BatchLetter {
     pub letter_id: String,
     /// The recipient's postcode.
     pub postcode: String,
+    /// Its urgency (`most_urgent`, `within …`), for the print room to handle it first.
+    pub urgency: Option<String>,
 }
 
 /// One letter in a batch's manifest.
@@ -108,6 +110,9 @@ pub struct ManifestEntry {
     pub postcode: String,
     /// Position of the letter in the batch and in the post, from 1.
     pub envelope_order: usize,
+    /// Its urgency, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub urgency: Option<String>,
 }
 
 /// A letter that is not in the batch, and why.
@@ -138,16 +143,17 @@ pub struct BatchManifest {
 impl BatchManifest {
     /// The letters as CSV (RFC 4180): a header line, then one line per letter.
     pub fn to_csv(&self) -> String {
-        let mut out = String::from("letter_id,first_page,pages,sheets,postcode,envelope_order\r\n");
+        let mut out = String::from("letter_id,first_page,pages,sheets,postcode,envelope_order,urgency\r\n");
         for e in &self.letters {
             out.push_str(&format!(
-                "{},{},{},{},{},{}\r\n",
+                "{},{},{},{},{},{},{}\r\n",
                 csv_field(&e.letter_id),
                 e.first_page,
                 e.pages,
                 e.sheets,
                 csv_field(&e.postcode),
-                e.envelope_order
+                e.envelope_order,
+                csv_field(e.urgency.as_deref().unwrap_or(""))
             ));
         }
         out
@@ -249,7 +255,7 @@ fn printpdf_pt(mm: Mm) -> f32 {
 /// let mut doc = Document::new(PageSize::A4);
 /// let page = doc.add_page();
 /// doc.place_paragraph(page, &Paragraph::new().text("เรียน ผู้รับ"), Area::new(30.0, 30.0, 150.0, 20.0))?;
-/// let letter = BatchLetter { letter_id: "L-1".into(), postcode: "10400".into() };
+/// let letter = BatchLetter { letter_id: "L-1".into(), postcode: "10400".into(), urgency: None };
 /// let entry = batch.append_document(letter, &doc)?;
 /// assert_eq!((entry.first_page, entry.sheets), (3, 1));
 /// let (pdf, manifest) = batch.finish()?;
@@ -783,6 +789,7 @@ impl<W: Write> LetterPages<'_, '_, W> {
             sheets,
             postcode: self.letter.postcode.clone(),
             envelope_order: batch.manifest.letters.len() + 1,
+            urgency: self.letter.urgency.clone(),
         };
         batch.manifest.letters.push(entry.clone());
         self.committed = true;

@@ -142,6 +142,16 @@ pub(crate) fn encode_page(fonts: &Fonts<'_>, elements: &[Element], used: &mut [G
                 out.extend_from_slice(operator);
                 out.extend_from_slice(b"\nQ");
             }
+            Element::TextColor(color) => {
+                op_separator(out, start);
+                for (i, c) in [color.r, color.g, color.b].into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(b' ');
+                    }
+                    real(out, c);
+                }
+                out.extend_from_slice(b" rg");
+            }
         }
     }
 }

@@ -113,6 +113,8 @@ pub(crate) enum Element {
     Line { from: (f32, f32), to: (f32, f32), stroke: Stroke },
     /// A rectangle given by its lower-left corner, width and height.
     Rect { x: f32, y: f32, width: f32, height: f32, paint: Paint },
+    /// The colour of the text that follows on the page.
+    TextColor(Color),
 }
 
 /// A URI link annotation (ISO 32000-1 §12.5.6.5, §12.6.4.7) on a page, in PDF user space.
@@ -238,6 +240,14 @@ impl<'f> Document<'f> {
             None => Flow::Done { bottom, lines },
             Some(offset) => Flow::Continues { resume: Resume(offset), bottom, lines },
         })
+    }
+
+    /// Sets the colour of the text placed on `page` after this (black until set): for the
+    /// marks the regulation asks to be printed in red.
+    pub fn set_text_color(&mut self, page: PageId, color: Color) -> Result<(), RenderError> {
+        self.check_page(page)?;
+        self.pages[page.0].push(Element::TextColor(color));
+        Ok(())
     }
 
     /// Draws a straight line from `from` to `to`.
@@ -467,6 +477,7 @@ impl<'f> Document<'f> {
                 });
                 ops.push(Op::RestoreGraphicsState);
             }
+            Element::TextColor(color) => ops.push(Op::SetFillColor { col: pdf_color(*color) }),
         }
     }
 

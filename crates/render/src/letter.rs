@@ -15,8 +15,12 @@
 //! bundled Thai face, the size Thai government correspondence uses with TH Sarabun.
 
 use hybridpost_core::letter::ReplySpec;
-use hybridpost_core::{Language, LetterLayout, NewLetter};
-use hybridpost_thai::{break_opportunities, format_thai_date, to_thai_digits};
+use hybridpost_core::official::ReferencedLetter;
+use hybridpost_core::{Digits, Language, LetterLayout, NewLetter, ReferenceEntry, Urgency};
+use hybridpost_thai::{
+    break_opportunities, buddhist_year, digits_for_print, format_thai_date, thai_month_abbreviation, to_arabic_digits,
+    to_thai_digits,
+};
 use time::Date;
 
 use crate::content_templates::expand_content;
@@ -59,6 +63,24 @@ const SEAL_TEXT_GAP: f32 = 2.0;
 const SEAL_OUTLINE: Pt = Pt(0.3);
 /// Grey of the reserved square's outline.
 const SEAL_OUTLINE_GRAY: f32 = 0.75;
+/// The red of the urgency and secrecy marks, which the regulations ask to be printed in red.
+const MARK_RED: Color = Color { r: 0.85, g: 0.0, b: 0.0 };
+/// Size of the urgency words: "no smaller than 32 pt" (ชั้นความเร็ว, ระเบียบงานสารบรรณ ข้อ 16).
+const URGENCY_SIZE: f32 = 32.0;
+/// Size of the date and time of ด่วนภายใน, under the words.
+const URGENCY_WHEN_SIZE: f32 = 12.0;
+/// Top of the urgency words' line on page 1, above the reference: the stacked marks of ด่วนที่สุด
+/// at 32 pt reach 4 mm above it, which keeps them 5 mm from the edge.
+const URGENCY_TOP: f32 = 9.5;
+/// Room between the urgency and the reference: the reference's marks reach above its line.
+const URGENCY_GAP: f32 = 1.0;
+/// Size of the secrecy words at the top and bottom centre of every page: larger than the text.
+const SECRECY_SIZE: f32 = 18.0;
+/// Top of the secrecy words at the top of a page, above the page number and the emblem, clear
+/// of the 5 mm printers cannot reach.
+const SECRECY_TOP: f32 = 5.0;
+/// Top of the secrecy words at the bottom of a page, below the contact line.
+const SECRECY_BOTTOM_TOP: f32 = 284.0;
 
 /// The agency that sends a letter, as printed at the top right of page 1.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,10 +186,26 @@ pub fn lay_out_letter_with(
         }
         _ => letter.body.clone().unwrap_or_default(),
     };
-    let body: Vec<String> = expanded.iter().map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect();
+    // A letter written in one kind of digits is converted whole before it is laid out.
+    let thai_digits = letter.digits().map(|d| d == Digits::Thai);
+    let in_digits = |text: &str| thai_digits.map_or_else(|| text.to_string(), |thai| digits_for_print(text, thai));
+    let body: Vec<String> = expanded.iter().map(|p| in_digits(p.trim())).filter(|p: &String| !p.is_empty()).collect();
     if body.is_empty() {
         return Err(RenderError::NoBody);
     }
+    let converted;
+    let converted_sender;
+    let (letter, sender) = match thai_digits {
+        None => (letter, sender),
+        Some(thai) => {
+            converted = letter_in_digits(letter, thai);
+            converted_sender = Sender {
+                agency_name: digits_for_print(&sender.agency_name, thai),
+                agency_address_lines: sender.agency_address_lines.iter().map(|l| digits_for_print(l, thai)).collect(),
+            };
+            (&converted, &converted_sender)
+        }
+    };
     if matches!(letter.reply, Some(ReplySpec::Request(_))) && options.reply.is_none() {
         return Err(RenderError::ReplySheetMissing);
     }
@@ -240,6 +278,47 @@ pub struct LaidOutLetter {
     pub emblem_area: Option<Area>,
 }
 
+/// `letter` with every text printed from it in Thai (`thai`) or Arabic digits.
+fn letter_in_digits(letter: &NewLetter, thai: bool) -> NewLetter {
+    let d = |text: &str| digits_for_print(text, thai);
+    let o = |text: &Option<String>| text.as_deref().map(d);
+    let mut l = letter.clone();
+    l.reference = d(&l.reference);
+    l.subject = d(&l.subject);
+    l.salutation = o(&l.salutation);
+    l.closing = o(&l.closing);
+    l.contact = o(&l.contact);
+    l.recipient.name = d(&l.recipient.name);
+    l.recipient.position = o(&l.recipient.position);
+    let a = &mut l.recipient.address;
+    a.house_number = d(&a.house_number);
+    a.moo = o(&a.moo);
+    a.village = o(&a.village);
+    a.soi = o(&a.soi);
+    a.road = o(&a.road);
+    a.postcode = d(&a.postcode);
+    for entry in &mut l.references {
+        match entry {
+            ReferenceEntry::Text(text) => *text = d(text),
+            ReferenceEntry::Letter(r) => {
+                r.reference = d(&r.reference);
+                r.from = o(&r.from);
+            }
+        }
+    }
+    for entry in &mut l.enclosures {
+        match entry {
+            hybridpost_core::Enclosure::Text(text) => *text = d(text),
+            hybridpost_core::Enclosure::Document(doc) => doc.title = d(&doc.title),
+        }
+    }
+    if let Some(s) = &mut l.signatory {
+        s.name = d(&s.name);
+        s.position = d(&s.position);
+    }
+    l
+}
+
 /// What a letter is made from.
 struct Input<'a> {
     template: &'a LetterTemplate,
@@ -261,6 +340,9 @@ struct Composed {
 /// The fixed words in the letter's language: Thai, English, or Thai with English.
 struct Words<'a> {
     language: Language,
+    /// Thai (`true`) or Arabic digits throughout; `None`: as typed, Thai in dates and numbers
+    /// of a Thai letter.
+    thai_digits: Option<bool>,
     th: &'a LetterTexts,
     en: &'a LetterTexts,
 }
@@ -284,27 +366,83 @@ impl Words<'_> {
         }
     }
 
-    /// Numbers in Thai digits in a Thai letter, as written.
+    /// Numbers in the letter's digits: Thai in a Thai letter unless it asks for Arabic.
     fn digits(&self, text: &str) -> String {
-        match self.language {
-            Language::English => text.to_string(),
-            _ => to_thai_digits(text),
+        match (self.thai_digits, self.language) {
+            (Some(true), _) | (None, Language::Thai | Language::ThaiEnglish) => to_thai_digits(text),
+            (Some(false), _) => to_arabic_digits(text),
+            (None, Language::English) => text.to_string(),
         }
     }
 
-    /// A date: Buddhist era in Thai digits, Gregorian in English, or both on two lines.
+    /// A date in Thai: the Buddhist-era year, in the letter's digits.
+    fn thai_date(&self, date: Date) -> String {
+        self.digits(&format_thai_date(date))
+    }
+
+    /// A date: Buddhist era in Thai, Gregorian in English, or both on two lines.
     fn date(&self, date: Date) -> String {
         match self.language {
-            Language::Thai => thai_date(date),
+            Language::Thai => self.thai_date(date),
             Language::English => english_date(date),
-            Language::ThaiEnglish => format!("{}\n{}", thai_date(date), english_date(date)),
+            Language::ThaiEnglish => format!("{}\n{}", self.thai_date(date), english_date(date)),
+        }
+    }
+
+    /// An earlier letter referred to: "หนังสือ{from} ที่ {reference} ลงวันที่ {date}", or in
+    /// English "{from} No. {reference} dated {date}".
+    fn referenced(&self, r: &ReferencedLetter) -> String {
+        let date = parse_iso_date(&r.date);
+        let number = r.reference.trim();
+        let from = r.from.as_deref().map(str::trim).filter(|f| !f.is_empty());
+        match self.language {
+            Language::English => {
+                let date = date.map_or_else(|| r.date.clone(), english_date);
+                format!("{} No. {number} dated {date}", from.unwrap_or("Letter"))
+            }
+            _ => {
+                let date = date.map_or_else(|| r.date.clone(), |d| self.thai_date(d));
+                let number = number.strip_prefix("ที่").map_or(number, str::trim_start);
+                format!("หนังสือ{} ที่ {number} ลงวันที่ {date}", from.unwrap_or(""))
+            }
+        }
+    }
+
+    /// The urgency words: the level, or ด่วนภายใน with the date and time on a second line.
+    fn urgency(&self, urgency: &Urgency) -> (String, Option<String>) {
+        let english = self.language == Language::English;
+        match urgency {
+            Urgency::Level(level) if english => (level.as_str().replace('_', " ").to_uppercase(), None),
+            Urgency::Level(level) => (level.thai().to_string(), None),
+            Urgency::Within(_) => {
+                let at = urgency.within_time().map(|t| t.to_offset(time::macros::offset!(+7)));
+                let when = at.map(|t| {
+                    if english {
+                        format!("{} at {:02}.{:02}", english_date(t.date()), t.hour(), t.minute())
+                    } else {
+                        // The month abbreviated, as the regulation's examples write it, so
+                        // that the line fits beside the emblem.
+                        let d = t.date();
+                        self.digits(&format!(
+                            "{} {} {} เวลา {:02}.{:02} น.",
+                            d.day(),
+                            thai_month_abbreviation(d.month()),
+                            buddhist_year(d),
+                            t.hour(),
+                            t.minute()
+                        ))
+                    }
+                });
+                let words = if english { "URGENT BY" } else { "ด่วนภายใน" };
+                (words.to_string(), when)
+            }
         }
     }
 
     /// The paragraphs of a text with `{date}` (and `{name}`) filled in, one per language.
     fn filled(&self, pick: fn(&LetterTexts) -> &str, date: Option<Date>, name: &str) -> Vec<String> {
         let fill = |texts: &LetterTexts, english: bool| {
-            let date = date.map(|d| if english { english_date(d) } else { thai_date(d) }).unwrap_or_default();
+            let date = date.map(|d| if english { english_date(d) } else { self.thai_date(d) }).unwrap_or_default();
             pick(texts).replace("{date}", &date).replace("{name}", name)
         };
         match self.language {
@@ -318,6 +456,10 @@ impl Words<'_> {
 /// `date` in Thai: the Buddhist-era year and Thai digits, as the regulation writes dates.
 pub(crate) fn thai_date(date: Date) -> String {
     to_thai_digits(&format_thai_date(date))
+}
+
+fn parse_iso_date(text: &str) -> Option<Date> {
+    Date::parse(text.trim(), time::macros::format_description!("[year]-[month]-[day]")).ok()
 }
 
 /// `date` in English: 31 January 2027.
@@ -345,7 +487,8 @@ fn emblem_area(t: &LetterTemplate) -> Option<Area> {
 /// Lays out the letter; `limit` ends the text on one page higher than usual.
 fn compose(input: &Input<'_>, limit: Option<(usize, f32)>) -> Result<Composed, RenderError> {
     let Input { template: t, letter, body, sender, options } = *input;
-    let words = Words { language: letter.language, th: &t.text.th, en: &t.text.en };
+    let thai_digits = letter.digits().map(|d| d == Digits::Thai);
+    let words = Words { language: letter.language, thai_digits, th: &t.text.th, en: &t.text.en };
     let mut doc = Document::new(PageSize::A4);
     doc.set_title(&letter.subject);
     let first = doc.add_page();
@@ -362,10 +505,21 @@ fn compose(input: &Input<'_>, limit: Option<(usize, f32)>) -> Result<Composed, R
     let right_width = PAGE_WIDTH - t.page.right - right_x;
     let above_seal = Area::new(right_x, t.page.top, right_width, t.seal.y - 1.0 - t.page.top);
     let date = words.date(options.issue_date);
+    let left_width = match letter.layout {
+        LetterLayout::Official => emblem_area(t).map_or(t.window.x + t.window.width, |e| e.x.0 - 2.0) - t.page.left,
+        LetterLayout::Plain => t.window.x + t.window.width - t.page.left,
+    };
+    // The urgency, in red, above everything else at the top left; the blocks under it move down.
+    let top = match &letter.urgency {
+        Some(urgency) => {
+            let area = Area::new(t.page.left, URGENCY_TOP, left_width, 30.0);
+            (place_urgency(&mut doc, first, &words, urgency, area)? + URGENCY_GAP).max(t.page.top)
+        }
+        None => t.page.top,
+    };
     let top_left_bottom = match letter.layout {
         LetterLayout::Official => {
-            let left_width = emblem_area(t).map_or(t.window.x + t.window.width, |e| e.x.0 - 2.0) - t.page.left;
-            let area = Area::new(t.page.left, t.page.top, left_width, t.window.y - t.window.clearance - t.page.top);
+            let area = Area::new(t.page.left, top, left_width, t.window.y - t.window.clearance - top);
             let reference_bottom = bottom(doc.place_paragraph(first, &reference, area)?)?;
             // The agency's name and address, and under them the date with the full month
             // name and the Buddhist-era year, as the regulation writes it.
@@ -384,12 +538,7 @@ fn compose(input: &Input<'_>, limit: Option<(usize, f32)>) -> Result<Composed, R
             for line in &sender.agency_address_lines {
                 block = block.text("\n").text(line.trim());
             }
-            let area = Area::new(
-                t.page.left,
-                t.page.top,
-                t.window.x + t.window.width - t.page.left,
-                t.window.y - t.window.clearance - t.page.top,
-            );
+            let area = Area::new(t.page.left, top, left_width, t.window.y - t.window.clearance - top);
             let sender_bottom = place_largest(&mut doc, first, &block, area, &sizes_from(t.fonts.body, 1.3))?;
             let dated = unbreakable_lines(Paragraph::new().text(&format!("{} ", words.inline(|w| &w.date))), &date)
                 .text("\n")
@@ -405,7 +554,7 @@ fn compose(input: &Input<'_>, limit: Option<(usize, f32)>) -> Result<Composed, R
     let mut pages = Pages {
         doc,
         template: t,
-        language: letter.language,
+        words: &words,
         page: first,
         y: start,
         all: vec![first],
@@ -415,13 +564,24 @@ fn compose(input: &Input<'_>, limit: Option<(usize, f32)>) -> Result<Composed, R
         pushed_from: None,
     };
     pages.labelled(&words.stacked(|w| &w.subject), &[letter.subject.trim().to_string()])?;
+    // A letter to an office holder is addressed to the position (เรียน ผู้ว่าราชการจังหวัด…).
+    let addressee = letter.recipient.position.as_deref().map(str::trim).filter(|p| !p.is_empty());
     let salutation = match letter.salutation.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         Some(s) => s.to_string(),
-        None => words.filled(|w| &w.salutation, None, letter.recipient.name.trim()).join(" / "),
+        None => words.filled(|w| &w.salutation, None, addressee.unwrap_or(letter.recipient.name.trim())).join(" / "),
     };
     pages.place(&text(&salutation), t.page.left, column)?;
-    pages.labelled(&words.stacked(|w| &w.references), &letter.references)?;
-    pages.labelled(&words.stacked(|w| &w.enclosures), &letter.enclosures)?;
+    let references: Vec<String> = letter
+        .references
+        .iter()
+        .map(|r| match r {
+            ReferenceEntry::Text(text) => text.clone(),
+            ReferenceEntry::Letter(l) => words.referenced(l),
+        })
+        .collect();
+    pages.labelled(&words.stacked(|w| &w.references), &references)?;
+    let enclosures: Vec<String> = letter.enclosures.iter().map(|e| e.title().to_string()).collect();
+    pages.labelled(&words.stacked(|w| &w.enclosures), &enclosures)?;
 
     pages.y += BLOCK_GAP;
     let mut paragraphs: Vec<String> = body.to_vec();
@@ -468,7 +628,47 @@ fn compose(input: &Input<'_>, limit: Option<(usize, f32)>) -> Result<Composed, R
             doc.place_paragraph(page, &line, Area::new(t.page.left, t.page.body_bottom + 1.0, column, 10.0))?;
         }
     }
+    if let Some(secrecy) = letter.secrecy {
+        // The secrecy words in red at the top and bottom centre of every page of the letter.
+        let mark = Paragraph::new().bold(secrecy.thai()).size(Pt(SECRECY_SIZE)).line_height(1.0).align(Align::Center);
+        let height = Mm::from(mark.line_pitch()).0;
+        for &page in &all {
+            doc.set_text_color(page, MARK_RED)?;
+            for top in [SECRECY_TOP, SECRECY_BOTTOM_TOP] {
+                doc.place_paragraph(
+                    page,
+                    &mark,
+                    Area::new(t.page.right, top, PAGE_WIDTH - 2.0 * t.page.right, height),
+                )?;
+            }
+            doc.set_text_color(page, Color::BLACK)?;
+        }
+    }
     Ok(Composed { doc, seal_module, pushed_from })
+}
+
+/// The urgency words in red, at least 32 pt, in `area`; returns their bottom.
+fn place_urgency(
+    doc: &mut Document<'_>,
+    page: PageId,
+    words: &Words<'_>,
+    urgency: &Urgency,
+    area: Area,
+) -> Result<f32, RenderError> {
+    let (level, when) = words.urgency(urgency);
+    doc.set_text_color(page, MARK_RED)?;
+    let big = Paragraph::new().bold(&level).size(Pt(URGENCY_SIZE)).line_height(1.2);
+    let mut y = bottom(doc.place_paragraph(page, &big, area)?)?;
+    if let Some(when) = when {
+        let line = Paragraph::new().bold(&when).size(Pt(URGENCY_WHEN_SIZE)).line_height(1.2);
+        y = bottom(doc.place_paragraph(
+            page,
+            &line,
+            Area::new(area.x.0, y, area.width.0, area.y.0 + area.height.0 - y),
+        )?)?;
+    }
+    doc.set_text_color(page, Color::BLACK)?;
+    Ok(y)
 }
 
 /// Appends the lines of `text` to `paragraph`, none of them broken.
@@ -501,6 +701,9 @@ fn place_address(
     let c = t.window.clearance;
     let inner = Area::new(window.x.0 + c, window.y.0 + c, window.width.0 - 2.0 * c, window.height.0 - 2.0 * c);
     let mut block = Paragraph::new().unbreakable(letter.recipient.name.trim(), Weight::Bold);
+    if let Some(position) = letter.recipient.position.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+        block = block.text("\n").unbreakable(position, Weight::Regular);
+    }
     for line in letter.recipient.address.lines() {
         block = block.text("\n").unbreakable(&line, Weight::Regular);
     }
@@ -607,7 +810,7 @@ fn first_word(text: &str) -> Option<String> {
 struct Pages<'t> {
     doc: Document<'static>,
     template: &'t LetterTemplate,
-    language: Language,
+    words: &'t Words<'t>,
     page: PageId,
     /// Where the next block starts on `page`, mm from the top.
     y: f32,
@@ -776,12 +979,9 @@ impl Pages<'_> {
         Ok(())
     }
 
-    /// A list number: Thai digits, except in an English letter.
+    /// A list number, in the letter's digits.
     fn number(&self, n: usize) -> String {
-        match self.language {
-            Language::English => n.to_string(),
-            _ => to_thai_digits(&n.to_string()),
-        }
+        self.words.digits(&n.to_string())
     }
 
     /// The closing, the space to sign, the signatory's name in brackets and position,

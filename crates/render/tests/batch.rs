@@ -38,7 +38,7 @@ fn letters() -> Vec<NewLetter> {
 }
 
 fn batch_letter(i: usize, letter: &NewLetter) -> BatchLetter {
-    BatchLetter { letter_id: format!("L-{i:04}"), postcode: batch_letters::postcode(letter) }
+    BatchLetter { letter_id: format!("L-{i:04}"), postcode: batch_letters::postcode(letter), urgency: None }
 }
 
 /// A PDF made elsewhere: the sample letter written by printpdf, with its own fonts.
@@ -57,9 +57,9 @@ fn build_batch() -> (Vec<u8>, BatchManifest) {
         let (doc, _) = lay_out_letter(letter, &batch_letters::sender(), &batch_letters::options()).unwrap();
         batch.append_document(batch_letter(i, letter), &doc).unwrap();
     }
-    let foreign = BatchLetter { letter_id: "L-FOREIGN".to_string(), postcode: "90110".to_string() };
+    let foreign = BatchLetter { letter_id: "L-FOREIGN".to_string(), postcode: "90110".to_string(), urgency: None };
     batch.append_pdf(foreign, &foreign_pdf()).unwrap();
-    let broken = BatchLetter { letter_id: "L-BROKEN".to_string(), postcode: "90110".to_string() };
+    let broken = BatchLetter { letter_id: "L-BROKEN".to_string(), postcode: "90110".to_string(), urgency: None };
     let mut pdf = foreign_pdf();
     pdf.truncate(pdf.len() / 3);
     let err = batch.append_pdf(broken, &pdf).unwrap_err();
@@ -67,7 +67,10 @@ fn build_batch() -> (Vec<u8>, BatchManifest) {
     let last = batch_letters::letter(999, 0);
     let (doc, _) = lay_out_letter(&last, &batch_letters::sender(), &batch_letters::options()).unwrap();
     batch
-        .append_document(BatchLetter { letter_id: "L-LAST".to_string(), postcode: "90110".to_string() }, &doc)
+        .append_document(
+            BatchLetter { letter_id: "L-LAST".to_string(), postcode: "90110".to_string(), urgency: None },
+            &doc,
+        )
         .unwrap();
     let (pdf, manifest) = batch.finish().unwrap();
     (pdf, manifest)
@@ -233,10 +236,12 @@ fn pdftotext_gives_back_the_thai_source_text() {
     let text = run_text("pdftotext", &["-enc", "UTF-8", path.to_str().unwrap(), "-"]);
     let flat = without_whitespace(&text);
     let letter = batch_letters::letter(0, 0);
+    // Official letters are printed in Thai digits throughout.
+    let thai = |text: &str| hybridpost_thai::digits_for_print(text, true);
     for part in letter.body.clone().unwrap().iter().chain([&letter.subject, &letter.reference]) {
-        assert!(flat.contains(&without_whitespace(part)), "pdftotext lost {part:?}");
+        assert!(flat.contains(&without_whitespace(&thai(part))), "pdftotext lost {part:?}");
     }
-    assert!(flat.contains(&without_whitespace(batch_letters::LONG_PARAGRAPH)));
+    assert!(flat.contains(&without_whitespace(&thai(batch_letters::LONG_PARAGRAPH))));
     assert!(text.lines().any(|l| l.trim() == "ผู้อำนวยการเขตพญาไท"), "{text}");
 }
 
@@ -268,9 +273,9 @@ fn the_manifest_is_csv_and_json() {
     let (_, manifest) = build_batch();
     let csv = manifest.to_csv();
     let mut lines = csv.lines();
-    assert_eq!(lines.next(), Some("letter_id,first_page,pages,sheets,postcode,envelope_order"));
+    assert_eq!(lines.next(), Some("letter_id,first_page,pages,sheets,postcode,envelope_order,urgency"));
     let first = &manifest.letters[0];
-    assert_eq!(lines.next(), Some(format!("L-0000,3,{},{},{},1", first.pages, first.sheets, first.postcode).as_str()));
+    assert_eq!(lines.next(), Some(format!("L-0000,3,{},{},{},1,", first.pages, first.sheets, first.postcode).as_str()));
     assert_eq!(csv.lines().count(), 1 + manifest.letters.len());
     let json: serde_json::Value = serde_json::from_str(&manifest.to_json()).unwrap();
     assert_eq!(json["batch_id"], "B-2026-11-22-0001");
@@ -355,7 +360,12 @@ fn links_reach_the_single_pdf_and_the_batch() {
 
     let single = links(&doc.to_pdf().unwrap());
     let mut batch = BatchWriter::new(Vec::new(), info()).unwrap();
-    batch.append_document(BatchLetter { letter_id: "L-1".to_string(), postcode: "10400".to_string() }, &doc).unwrap();
+    batch
+        .append_document(
+            BatchLetter { letter_id: "L-1".to_string(), postcode: "10400".to_string(), urgency: None },
+            &doc,
+        )
+        .unwrap();
     let (pdf, _) = batch.finish().unwrap();
     let in_batch = links(&pdf);
     assert_eq!(single.len(), 1);
@@ -378,7 +388,10 @@ fn documents_in_other_fonts_are_refused() {
     doc.add_page();
     let mut batch = BatchWriter::new(Vec::new(), info()).unwrap();
     let err = batch
-        .append_document(BatchLetter { letter_id: "L-1".to_string(), postcode: "10400".to_string() }, &doc)
+        .append_document(
+            BatchLetter { letter_id: "L-1".to_string(), postcode: "10400".to_string(), urgency: None },
+            &doc,
+        )
         .unwrap_err();
     assert!(matches!(err, RenderError::OtherFonts), "{err}");
     assert_eq!(batch.manifest().skipped.len(), 1);

@@ -25,6 +25,11 @@ const MM_PER_PT: f32 = 25.4 / 72.0;
 /// The unprintable margin of office and print-room printers.
 const EDGE: f32 = 5.0;
 
+/// `text` in Thai digits, as an official letter prints it.
+fn thai(text: &str) -> String {
+    hybridpost_thai::digits_for_print(text, true)
+}
+
 fn fixture() -> NewLetter {
     serde_json::from_str(FIXTURE).unwrap()
 }
@@ -195,6 +200,9 @@ fn pdftotext_finds_every_part_of_the_letter() {
     expected.extend(fixture.recipient.address.lines());
     expected.extend(fixture.body.clone().unwrap());
     for part in expected {
+        // An official letter is printed in Thai digits throughout; the seal's host and PIN
+        // under it keep theirs.
+        let part = if part.starts_with("verify.") || part.contains("482913") { part } else { thai(&part) };
         assert!(flat.contains(&without_whitespace(&part)), "pdftotext lost {part:?}\n--- extracted ---\n{text}");
     }
 }
@@ -206,7 +214,7 @@ fn the_address_block_lies_inside_the_envelope_window() {
     let window = letter.address_window;
     let (words, _) = words(&write("bbox", &letter.pdf));
     let mut lines = vec![fixture.recipient.name.clone()];
-    lines.extend(fixture.recipient.address.lines());
+    lines.extend(fixture.recipient.address.lines().iter().map(|l| thai(l)));
     for line in &lines {
         for word in words_of(&words, line) {
             assert!(
@@ -449,7 +457,7 @@ fn the_reply_sheet_says_what_to_do_and_by_when() {
     for part in [
         "แบบตอบกลับ แผ่นที่ ๑ จาก ๑",
         "กรุณาส่งคืนภายในวันที่ ๓๑ มกราคม ๒๕๗๐",
-        &format!("ตอบหนังสือที่ {} เรื่อง {}", fixture.reference, fixture.subject),
+        &format!("ตอบหนังสือที่ {} เรื่อง {}", thai(&fixture.reference), fixture.subject),
         &format!("เลขอ้างอิงหนังสือ (สำหรับเจ้าหน้าที่) {}", codes::reference().to_digits()),
         "ห้ามเขียนหรือประทับตราทับรหัสสี่เหลี่ยมทั้งสองมุม",
         "รับทราบและยินยอมตามหนังสือ",
@@ -672,7 +680,7 @@ fn a_letter_from_a_content_template_prints_the_filled_in_text() {
     )
     .unwrap();
     for paragraph in &expected {
-        assert!(text.contains(&without_whitespace(paragraph)), "{paragraph:?} missing\n{text}");
+        assert!(text.contains(&without_whitespace(&thai(paragraph))), "{paragraph:?} missing\n{text}");
     }
     assert!(text.contains(&without_whitespace("ภายในวันที่ ๓๐ เมษายน ๒๕๗๐")), "{text}");
 
@@ -680,4 +688,172 @@ fn a_letter_from_a_content_template_prints_the_filled_in_text() {
     missing.data.as_mut().unwrap().as_object_mut().unwrap().remove("tax_amount");
     let err = render_letter(&missing, &sender(), &options()).unwrap_err();
     assert!(matches!(err, RenderError::Content(_)) && err.to_string().contains("tax_amount"), "{err}");
+}
+
+/// A colour PPM (P6) image: width, height and three bytes per pixel.
+fn read_ppm(path: &Path) -> (usize, usize, Vec<u8>) {
+    let bytes = std::fs::read(path).unwrap();
+    let mut fields = Vec::new();
+    let mut at = 0;
+    while fields.len() < 4 {
+        while bytes[at].is_ascii_whitespace() {
+            at += 1;
+        }
+        let start = at;
+        while !bytes[at].is_ascii_whitespace() {
+            at += 1;
+        }
+        fields.push(String::from_utf8(bytes[start..at].to_vec()).unwrap());
+    }
+    assert_eq!(fields[0], "P6");
+    let (width, height): (usize, usize) = (fields[1].parse().unwrap(), fields[2].parse().unwrap());
+    (width, height, bytes[at + 1..].to_vec())
+}
+
+/// Pixels inside `word`'s box on a page rasterised in colour at `dpi`: (red, dark but not red).
+fn red_and_black_in(ppm: &Path, word: &Word, dpi: f32) -> (usize, usize) {
+    let (width, _, pixels) = read_ppm(ppm);
+    let px = |mm: f32| (mm / 25.4 * dpi).round() as usize;
+    let (mut red, mut black) = (0, 0);
+    for y in px(word.y_min)..px(word.y_max) {
+        for x in px(word.x_min)..px(word.x_max) {
+            let p = &pixels[(y * width + x) * 3..][..3];
+            if p[0] > 150 && p[1] < 90 && p[2] < 90 {
+                red += 1;
+            } else if p[0] < 100 && p[1] < 100 && p[2] < 100 {
+                black += 1;
+            }
+        }
+    }
+    (red, black)
+}
+
+/// The first and last rows (mm from the top) with red ink, and with black ink, inside `word`'s
+/// box.
+fn ink_rows(ppm: &Path, word: &Word, dpi: f32) -> ((f32, f32), (f32, f32)) {
+    let (width, _, pixels) = read_ppm(ppm);
+    let px = |mm: f32| (mm / 25.4 * dpi).round() as usize;
+    let mm = |px: usize| px as f32 / dpi * 25.4;
+    let (mut red, mut black) = ((usize::MAX, 0), (usize::MAX, 0));
+    for y in px(word.y_min)..px(word.y_max) {
+        for x in px(word.x_min)..px(word.x_max) {
+            let p = &pixels[(y * width + x) * 3..][..3];
+            let rows = if p[0] > 150 && p[1] < 90 && p[2] < 90 {
+                &mut red
+            } else if p[0] < 100 && p[1] < 100 && p[2] < 100 {
+                &mut black
+            } else {
+                continue;
+            };
+            *rows = (rows.0.min(y), rows.1.max(y));
+        }
+    }
+    ((mm(red.0), mm(red.1)), (mm(black.0), mm(black.1)))
+}
+
+#[test]
+fn urgency_is_red_and_twice_the_text_above_the_reference_and_secrecy_is_red_on_every_page() {
+    use hybridpost_core::{Secrecy, Urgency, UrgencyLevel};
+    let mut letter = fixture();
+    letter.urgency = Some(Urgency::Level(UrgencyLevel::MostUrgent));
+    letter.secrecy = Some(Secrecy::Secret);
+    letter.body = Some(vec![LONG_PARAGRAPH.to_string(); 12]);
+    let rendered = render(&letter);
+    assert!(rendered.letter_pages >= 2, "a letter of several pages");
+    let path = write("urgent-secret", &rendered.pdf);
+    let (words, _) = words(&path);
+    let urgent = words.iter().find(|w| w.page == 1 && w.text == "ด่วนที่สุด").expect("pdftotext gives ด่วนที่สุด");
+    let reference = words_of(&words, &format!("ที่ {}", thai(&letter.reference)));
+    assert!(urgent.y_min < reference[0].y_min && urgent.y_max < reference[0].y_max, "{urgent:?} {reference:?}");
+    assert!(urgent.x_min < reference[0].x_min + 1.0, "at the left, where the reference starts");
+    // Word boxes scale with the font size: 32 pt against the reference's 16 pt.
+    let ratio = (urgent.y_max - urgent.y_min) / (reference[0].y_max - reference[0].y_min);
+    assert!(ratio >= 1.95, "32 pt or more: {ratio} times the 16 pt reference");
+    let page1 = rasterise(&path, 1, 100, false);
+    let ppm = page1.with_extension("ppm");
+    let stem = ppm.with_extension("");
+    run(
+        "pdftoppm",
+        &["-r", "100", "-f", "1", "-l", "1", "-singlefile", path.to_str().unwrap(), stem.to_str().unwrap()],
+    );
+    let (red, black) = red_and_black_in(&ppm, urgent, 100.0);
+    assert!(red > 200 && red > 5 * black, "the urgency is red: {red} red, {black} black pixels");
+    // Its ink ends above the reference's, and keeps 5 mm from the top edge.
+    let (red_rows, _) = ink_rows(&ppm, urgent, 100.0);
+    let (_, black_rows) = ink_rows(&ppm, &reference[0], 100.0);
+    assert!(red_rows.1 < black_rows.0, "red ink {red_rows:?} mm above the reference's {black_rows:?} mm");
+    assert!(red_rows.0 >= 5.0, "the urgency's ink starts {} mm from the top", red_rows.0);
+    let (red, black) = red_and_black_in(&ppm, &reference[0], 100.0);
+    assert!(black > 20 && red * 10 < black, "the reference stays black: {red} red, {black} black pixels");
+    // The secrecy words at the top and the bottom of every page of the letter, in red.
+    for page in 1..=rendered.letter_pages {
+        let marks: Vec<&Word> = words.iter().filter(|w| w.page == page && w.text == "ลับมาก").collect();
+        assert_eq!(marks.len(), 2, "page {page}: {marks:?}");
+        let middle = |w: &Word| (w.y_min + w.y_max) / 2.0;
+        assert!(middle(marks[0]) < 10.0 && middle(marks[1]) > 283.0, "top and bottom: {marks:?}");
+        assert!(((marks[0].x_min + marks[0].x_max) / 2.0 - 105.0).abs() < 1.0, "centred: {marks:?}");
+    }
+    let (red, _) = red_and_black_in(&ppm, words.iter().find(|w| w.text == "ลับมาก").unwrap(), 100.0);
+    assert!(red > 50, "the secrecy is red: {red} red pixels");
+}
+
+#[test]
+fn a_letter_in_arabic_digits_keeps_them_everywhere_and_one_in_thai_digits_converts_them() {
+    let mut letter = fixture();
+    letter.digits = Some(hybridpost_core::Digits::Arabic);
+    letter.body = Some(vec!["ตามหนังสือที่ ๑๒/๒๕๖๙ กรุณาติดต่อ saraban2@example.go.th ภายใน 15 วัน".into()]);
+    let text = text_of(&write("arabic", &render(&letter).pdf), Some((1, 1)));
+    let flat = without_whitespace(&text);
+    for part in ["มท 0808.2/ว 1234", "22 พฤศจิกายน 2569", "10400", "ตามหนังสือที่ 12/2569", "ภายใน 15 วัน"]
+    {
+        assert!(flat.contains(&without_whitespace(part)), "{part:?} in Arabic digits:\n{text}");
+    }
+    assert!(!text.chars().any(|c| ('๐'..='๙').contains(&c)), "no Thai digit:\n{text}");
+    letter.digits = Some(hybridpost_core::Digits::Thai);
+    let text = text_of(&write("thai", &render(&letter).pdf), Some((1, 1)));
+    let flat = without_whitespace(&text);
+    for part in ["มท ๐๘๐๘.๒/ว ๑๒๓๔", "๒๒ พฤศจิกายน ๒๕๖๙", "๑๐๔๐๐", "ภายใน ๑๕ วัน", "saraban2@example.go.th"]
+    {
+        assert!(flat.contains(&without_whitespace(part)), "{part:?} in Thai digits:\n{text}");
+    }
+}
+
+#[test]
+fn dated_references_enclosures_and_a_position_are_written_as_the_regulation_writes_them() {
+    let mut letter: NewLetter = serde_json::from_value({
+        let mut v: serde_json::Value = serde_json::from_str(FIXTURE).unwrap();
+        v["references"] = serde_json::json!([
+            {"reference": "มท 0300/1", "date": "2026-10-01", "from": "กรมการปกครอง"},
+            {"reference": "ที่ ชม 0017/55", "date": "2026-10-15"}
+        ]);
+        v["enclosures"] = serde_json::json!([
+            {"title": "แบบคำขอรับเงินอุดหนุน", "document_id": "0190c5a0-0000-7000-8000-000000000000"},
+            "แผนที่สำนักงาน"
+        ]);
+        v["recipient"]["position"] = serde_json::json!("ผู้ว่าราชการจังหวัดเชียงใหม่");
+        v.as_object_mut().unwrap().remove("salutation");
+        v
+    })
+    .unwrap();
+    letter.urgency = Some(hybridpost_core::Urgency::Within(hybridpost_core::official::UrgentWithin {
+        within: "2027-01-05T14:30:00+07:00".into(),
+    }));
+    let text = text_of(&write("references", &render(&letter).pdf), Some((1, 1)));
+    let flat = without_whitespace(&text);
+    for part in [
+        "๑. หนังสือกรมการปกครอง ที่ มท ๐๓๐๐/๑ ลงวันที่ ๑ ตุลาคม ๒๕๖๙",
+        "๒. หนังสือ ที่ ชม ๐๐๑๗/๕๕ ลงวันที่ ๑๕ ตุลาคม ๒๕๖๙",
+        "๑. แบบคำขอรับเงินอุดหนุน",
+        "๒. แผนที่สำนักงาน",
+        "เรียน ผู้ว่าราชการจังหวัดเชียงใหม่",
+        "ด่วนภายใน",
+        "๕ ม.ค. ๒๕๗๐ เวลา ๑๔.๓๐ น.",
+    ] {
+        assert!(flat.contains(&without_whitespace(part)), "{part:?} missing:\n{text}");
+    }
+    // The position stands under the name in the window, too.
+    let (words, _) = words(&write("references", &render(&letter).pdf));
+    let name = words_of(&words, &letter.recipient.name);
+    let position = words_of(&words, "ผู้ว่าราชการจังหวัดเชียงใหม่");
+    assert!(position.iter().any(|w| w.y_min > name[0].y_min + 3.0 && w.y_max < 90.0), "{name:?} {position:?}");
 }

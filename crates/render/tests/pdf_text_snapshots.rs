@@ -140,7 +140,10 @@ fn a_print_batch_reads_as_snapshotted() {
     for (letter, id) in letters.iter().zip(LETTER_IDS) {
         let (doc, _) = lay_out_letter(letter, &batch_letters::sender(), &batch_letters::options()).unwrap();
         batch
-            .append_document(BatchLetter { letter_id: id.to_string(), postcode: batch_letters::postcode(letter) }, &doc)
+            .append_document(
+                BatchLetter { letter_id: id.to_string(), postcode: batch_letters::postcode(letter), urgency: None },
+                &doc,
+            )
             .unwrap();
     }
     let (pdf, _) = batch.finish().unwrap();

@@ -184,6 +184,27 @@ pub async fn update_agency_profile(conn: &mut AnyConnection, agency: &Agency) ->
     Ok(changed == 1)
 }
 
+/// Whether the agency may send classified letters (ลับ, ลับมาก).
+pub async fn allows_classified(conn: &mut AnyConnection, agency_id: AgencyId) -> Result<bool> {
+    let allowed: Option<i64> = sqlx::query_scalar("select allow_classified from agency where agency_id = $1")
+        .bind(agency_id.to_string())
+        .fetch_optional(conn)
+        .await?;
+    Ok(allowed == Some(1))
+}
+
+/// Allows the agency to send classified letters, or stops it; `false` when there is no such
+/// agency.
+pub async fn set_allow_classified(conn: &mut AnyConnection, agency_id: AgencyId, allowed: bool) -> Result<bool> {
+    let changed = sqlx::query("update agency set allow_classified = $1 where agency_id = $2")
+        .bind(flag(allowed))
+        .bind(agency_id.to_string())
+        .execute(conn)
+        .await?
+        .rows_affected();
+    Ok(changed == 1)
+}
+
 fn agency_from_row(r: &sqlx::any::AnyRow) -> Result<Agency> {
     let address: Option<String> = r.try_get("address")?;
     let agency_id: AgencyId = parse_id(&r.try_get::<String, _>("agency_id")?)?;

@@ -77,6 +77,20 @@ pub async fn get_document(
     .transpose()
 }
 
+/// The bytes of each of `ids` in order, `None` for one that is gone.
+pub async fn load_all(
+    conn: &mut AnyConnection,
+    blobs: &crate::BlobStore,
+    scope: AgencyScope,
+    ids: &[DocumentId],
+) -> Result<Vec<Option<Vec<u8>>>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for &id in ids {
+        out.push(load_bytes(conn, blobs, scope, id).await?);
+    }
+    Ok(out)
+}
+
 /// The bytes of one of the agency's documents; `None` when there is no such document (or its
 /// blob is missing).
 pub async fn load_bytes(

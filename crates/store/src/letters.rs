@@ -82,6 +82,19 @@ impl LetterRecord {
             .transpose()
     }
 
+    /// The agency PDFs the letter is made of: its own PDF (`document_id`), then its
+    /// enclosures' PDFs in the order listed.
+    pub fn document_ids(&self) -> Result<Vec<DocumentId>> {
+        let letter = self.letter()?;
+        letter
+            .document_ids()
+            .into_iter()
+            .map(|id| {
+                id.parse().map_err(|_| StoreError::Corrupt(format!("letter {} document id {id:?}", self.letter_id)))
+            })
+            .collect()
+    }
+
     /// The recipient's name as submitted (for greetings; never logged).
     pub fn recipient_name(&self) -> &str {
         self.text_field("/recipient/name").unwrap_or_default()
@@ -90,6 +103,15 @@ impl LetterRecord {
     /// The letter's subject.
     pub fn subject(&self) -> &str {
         self.text_field("/subject").unwrap_or_default()
+    }
+
+    /// Its print priority, from the urgency it was sent with (0 without; see
+    /// [`hybridpost_core::Urgency::priority`]).
+    pub fn priority(&self) -> i64 {
+        self.content
+            .get("urgency")
+            .and_then(|u| hybridpost_core::Urgency::deserialize(u).ok())
+            .map_or(0, |u| u.priority())
     }
 
     // The content's fields, read in one place; `NewLetter` names them.
@@ -136,8 +158,8 @@ pub async fn insert_letters(conn: &mut AnyConnection, letters: &[LetterRecord]) 
         return Ok(());
     }
     let sql = format!(
-        "insert into letter ({COLUMNS}, search_name) values {}",
-        values_rows(&placeholder_row(21), letters.len())
+        "insert into letter ({COLUMNS}, search_name, priority) values {}",
+        values_rows(&placeholder_row(22), letters.len())
     );
     let mut query = sqlx::query(&sql);
     for l in letters {
@@ -172,6 +194,7 @@ fn bind_letter<'q>(query: AnyQuery<'q>, l: &LetterRecord) -> AnyQuery<'q> {
         .bind(l.withdrawn.as_ref().map(|w| w.0.clone()))
         .bind(l.withdrawn.as_ref().map(|w| w.1.clone()))
         .bind(search_text(l.recipient_name()))
+        .bind(l.priority())
 }
 
 /// Text as the letter search compares it: trimmed, lower case.

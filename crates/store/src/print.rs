@@ -87,7 +87,7 @@ const BATCH_COLUMNS: &str = "batch_id, site_id, status, letter_count, page_count
                              manifest_blob, pdf_sha256, created_at, rendered_at, printed_at, dispatched_at";
 
 /// Live (not test) letters queued for print whose postcode starts with one of `prefixes` and
-/// that are not held back, in postcode order.
+/// that are not held back: the most urgent first, then in postcode order.
 pub async fn queued_letters(conn: &mut AnyConnection, prefixes: &[String], limit: i64) -> Result<Vec<QueuedLetter>> {
     if prefixes.is_empty() {
         return Ok(Vec::new());
@@ -95,7 +95,7 @@ pub async fn queued_letters(conn: &mut AnyConnection, prefixes: &[String], limit
     let likes: Vec<String> = (0..prefixes.len()).map(|i| format!("postcode like ${}", i + 1)).collect();
     let sql = format!(
         "select letter_id, agency_id, postcode from letter where status = 'queued_for_print' and test = 0 \
-         and print_hold is null and ({}) order by postcode, letter_id limit ${}",
+         and print_hold is null and ({}) order by priority desc, postcode, letter_id limit ${}",
         likes.join(" or "),
         prefixes.len() + 1
     );

@@ -27,9 +27,43 @@ pub fn to_arabic_digits(text: &str) -> String {
         .collect()
 }
 
+/// `text` with its digits made Thai (`thai`) or Arabic, for a letter written in one kind of
+/// digits throughout; e-mail addresses and web addresses keep theirs, since a reader types
+/// them as printed.
+pub fn digits_for_print(text: &str, thai: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (i, token) in text.split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        let lower = token.to_ascii_lowercase();
+        if token.contains('@') || lower.contains("://") || lower.contains("www.") {
+            out.push_str(token);
+        } else if thai {
+            out.push_str(&to_thai_digits(token));
+        } else {
+            out.push_str(&to_arabic_digits(token));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn letters_change_their_digits_but_not_addresses_people_type() {
+        let text = "โทร. 0 2123 4567 หรือ saraban2@example.go.th และ https://x.go.th/a1 ภายใน ๑๕ วัน";
+        assert_eq!(
+            digits_for_print(text, true),
+            "โทร. ๐ ๒๑๒๓ ๔๕๖๗ หรือ saraban2@example.go.th และ https://x.go.th/a1 ภายใน ๑๕ วัน"
+        );
+        assert_eq!(
+            digits_for_print(text, false),
+            "โทร. 0 2123 4567 หรือ saraban2@example.go.th และ https://x.go.th/a1 ภายใน 15 วัน"
+        );
+    }
 
     #[test]
     fn ascii_digits_become_thai_digits() {

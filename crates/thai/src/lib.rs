@@ -14,5 +14,5 @@ pub use date::{
     BUDDHIST_ERA_OFFSET, buddhist_year, format_english_date, format_english_datetime, format_thai_date,
     format_thai_date_short, format_thai_datetime, thai_month_abbreviation, thai_month_name,
 };
-pub use digits::{to_arabic_digits, to_thai_digits};
+pub use digits::{digits_for_print, to_arabic_digits, to_thai_digits};
 pub use linebreak::{BreakKind, BreakOpportunity, break_opportunities};

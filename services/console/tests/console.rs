@@ -1571,7 +1571,7 @@ async fn a_sender_fills_a_content_template_or_attaches_the_agencys_pdf_with_its_
     let text = pdfs::run("pdftotext", &[pdfs::arg(&pdfs::write(dir.path(), "template.pdf", &proof)), "-"]);
     // Lines break anywhere a Thai word ends: compare without the breaks.
     let joined: String = text.split_whitespace().collect();
-    assert!(joined.contains("ฝ่ายโยธาชั้น2") && joined.contains("(๑)สำเนาบัตรประชาชน"), "{text}");
+    assert!(joined.contains("ฝ่ายโยธาชั้น๒") && joined.contains("(๑)สำเนาบัตรประชาชน"), "{text}");
     assert!(joined.contains("(๒)สำเนาทะเบียนบ้าน"), "the list's items numbered, one per line typed: {text}");
     assert!(joined.contains("เวลา๑๐.๐๐น."), "a time keeps its zeros: {text}");
     let sent = send(

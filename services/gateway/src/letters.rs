@@ -51,6 +51,12 @@ pub struct LetterSummary {
     /// Reply deadline, if a reply is expected.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reply_deadline: Option<String>,
+    /// Its urgency (ชั้นความเร็ว), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub urgency: Option<hybridpost_core::Urgency>,
+    /// Its secrecy (ชั้นความลับ), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrecy: Option<hybridpost_core::Secrecy>,
     /// When it was accepted (UTC).
     pub created_at: String,
     /// When it last changed (UTC).
@@ -99,6 +105,8 @@ impl From<&LetterRecord> for LetterSummary {
             seal_reference: l.seal.as_ref().map(|s| human_reference(&s.reference)),
             withdrawn: l.withdrawn.as_ref().map(|w| w.0.clone()),
             reply_deadline: l.reply_deadline.clone(),
+            urgency: l.content.get("urgency").and_then(|u| serde_json::from_value(u.clone()).ok()),
+            secrecy: l.content.get("secrecy").and_then(|u| serde_json::from_value(u.clone()).ok()),
             created_at: l.created_at.clone(),
             updated_at: l.updated_at.clone(),
         }
@@ -176,6 +184,7 @@ pub(crate) async fn create_letter(
     // A letter held until later is checked now and stored as a batch of one, sent at its time.
     if let Some(at) = body.value.send_after_time().filter(|at| *at > time::OffsetDateTime::now_utc()) {
         check_letter(&body.value, today)?;
+        check_permitted(&state, caller.scope(), &body.value).await?;
         return crate::bulk::hold_letter(&state, caller.scope(), body.value.clone(), at).await;
     }
     let (record, events, digital_notice) =
@@ -240,7 +249,8 @@ pub(crate) async fn accept_letter(
     today: time::Date,
     request_id: Option<String>,
 ) -> Result<(LetterRecord, Vec<NewEvent>, Option<String>), ApiError> {
-    let CheckedLetter { letter, citizen_id, reply_deadline } = check_letter(submitted, today)?;
+    let CheckedLetter { letter, citizen_id, reply_deadline, .. } = check_letter(submitted, today)?;
+    check_permitted(state, scope, &letter).await?;
     let route = route_letter(state, citizen_id.as_ref()).await?;
     let (content, seal) = seal_letter(state, scope, &letter, today, reply_deadline).await?;
     let now = now_text();
@@ -279,6 +289,26 @@ pub(crate) fn check_letter(letter: &NewLetter, today: time::Date) -> Result<Chec
     checked.map_err(ApiError::Validation)
 }
 
+/// What depends on the agency: a classified letter (ลับ, ลับมาก) is taken only from an agency
+/// allowed to send them.
+pub(crate) async fn check_permitted(state: &AppState, scope: AgencyScope, letter: &NewLetter) -> Result<(), ApiError> {
+    let Some(secrecy) = letter.secrecy else { return Ok(()) };
+    let mut conn = state.store.read().await?;
+    if hybridpost_store::agencies::allows_classified(&mut conn, scope.agency_id).await? {
+        return Ok(());
+    }
+    let mut errors = hybridpost_core::ValidationErrors::default();
+    errors.add(
+        "secrecy",
+        format!(
+            "this agency is not allowed to send classified letters ({}); the service operator allows it with \
+             `hybridpost admin allow-classified`",
+            secrecy.thai()
+        ),
+    );
+    Err(ApiError::Validation(errors))
+}
+
 /// How a letter goes: digitally when its recipient's citizen id has a verified e-channel.
 struct Route {
     channel: Channel,
@@ -311,20 +341,30 @@ async fn seal_letter(
 ) -> Result<(serde_json::Value, LetterSeal), ApiError> {
     let content = serde_json::to_value(letter).map_err(ApiError::internal)?;
     let mut canonical = serde_json::to_vec(&content).map_err(ApiError::internal)?;
-    if let Some(id) = &letter.document_id {
-        let mut errors = hybridpost_core::ValidationErrors::default();
+    // The agency's PDFs: its own letter and its enclosures', each of this agency.
+    let named = letter.document_id.iter().map(|id| ("document_id".to_owned(), id)).chain(
+        letter.enclosures.iter().enumerate().filter_map(|(i, e)| match e {
+            hybridpost_core::Enclosure::Document(d) => {
+                d.document_id.as_ref().map(|id| (format!("enclosures[{i}].document_id"), id))
+            }
+            hybridpost_core::Enclosure::Text(_) => None,
+        }),
+    );
+    let mut errors = hybridpost_core::ValidationErrors::default();
+    for (field, id) in named {
         // `check` accepted it as an id.
         let Ok(document_id) = id.parse() else {
-            errors.add("document_id", "is not a document id from POST /v1/documents");
-            return Err(ApiError::Validation(errors));
+            errors.add(field, "is not a document id from POST /v1/documents");
+            continue;
         };
         let mut conn = state.store.read().await?;
-        let document = hybridpost_store::documents::get_document(&mut conn, scope, document_id).await?;
-        let Some(document) = document else {
-            errors.add("document_id", format!("no document {id} of this agency; upload it with POST /v1/documents"));
-            return Err(ApiError::Validation(errors));
-        };
-        canonical.extend_from_slice(document.sha256.as_bytes());
+        match hybridpost_store::documents::get_document(&mut conn, scope, document_id).await? {
+            Some(document) => canonical.extend_from_slice(document.sha256.as_bytes()),
+            None => errors.add(field, format!("no document {id} of this agency; upload it with POST /v1/documents")),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
     }
     let issue_date = to_seal_date(today);
     let seal_request = SealRequest {
@@ -350,7 +390,13 @@ fn accepted_events(record: &LetterRecord, request_id: Option<String>) -> Vec<New
         detail: Some(detail),
         request_id: request_id.clone(),
     };
-    let accepted = serde_json::json!({"channel": record.channel, "channel_reason": record.channel_reason});
+    let mut accepted = serde_json::json!({"channel": record.channel, "channel_reason": record.channel_reason});
+    // Urgency and secrecy are part of the record of what was accepted.
+    for field in ["urgency", "secrecy"] {
+        if let Some(value) = record.content.get(field) {
+            accepted[field] = value.clone();
+        }
+    }
     let mut events = vec![event(LetterStatus::Accepted, accepted)];
     if record.channel == Channel::Print {
         let detail = serde_json::json!({"postcode": record.postcode, "test": record.test});

@@ -1375,3 +1375,116 @@ async fn a_batch_whose_node_stopped_is_taken_over_by_another_and_sends_no_row_tw
     assert_eq!((done.body["sent"].as_i64(), done.body["sent_before"].as_i64()), (Some(6), Some(4)), "{}", done.body);
     assert_eq!(h.counts().await.0 - letters_before, 10, "ten letters, none twice");
 }
+
+/// GET of a letter's PDF: its bytes.
+async fn letter_pdf_bytes(h: &Harness, key: &str, id: &str) -> Vec<u8> {
+    let request = Request::builder()
+        .uri(format!("/v1/letters/{id}/pdf"))
+        .header(header::AUTHORIZATION, format!("Bearer {key}"))
+        .body(Body::empty())
+        .unwrap();
+    let response = h.app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    response.into_body().collect().await.unwrap().to_bytes().to_vec()
+}
+
+#[tokio::test]
+async fn an_urgent_letter_lists_its_enclosed_pdfs_and_prints_them_after_it_in_order() {
+    use pdfs::{PageSpec, body_text, build};
+    let h = harness().await;
+    let first = post_pdf(&h, "/v1/documents", build(&[PageSpec::a4(&body_text("Enclosure one"))])).await;
+    let second = post_pdf(
+        &h,
+        "/v1/documents",
+        build(&[PageSpec::a4(&body_text("Enclosure two, page 1")), PageSpec::a4(&body_text("Enclosure two, page 2"))]),
+    )
+    .await;
+    assert_eq!(second.status, StatusCode::CREATED, "{}", second.body);
+    let mut letter = example();
+    letter["urgency"] = json!("ด่วนที่สุด");
+    letter["references"] = json!([{"reference": "มท 0300/1", "date": "2026-10-01", "from": "กรมการปกครอง"}]);
+    letter["enclosures"] = json!([
+        {"title": "แบบคำขอรับเงินอุดหนุน", "document_id": first.body["document_id"]},
+        {"title": "แผนที่สำนักงานเขต", "document_id": second.body["document_id"]},
+        "สำเนาบัตรประจำตัวประชาชน"
+    ]);
+    letter["sender"] = json!({"ministry_id": "0300", "department_id": "0310"});
+    let created = h.post(&h.a, &letter).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(created.body["urgency"], "most_urgent");
+    let id = created.body["letter_id"].as_str().unwrap();
+
+    let pdf = letter_pdf_bytes(&h, &h.a, id).await;
+    let dir = pdfs::scratch();
+    let path = pdfs::write(dir.path(), "enclosed.pdf", &pdf);
+    pdfs::run("qpdf", &["--check", pdfs::arg(&path)]);
+    let info = pdfs::run("pdfinfo", &[pdfs::arg(&path)]);
+    assert!(info.contains("Pages:           5"), "the letter, its reply sheet, then 1 + 2 enclosed pages: {info}");
+    let page1 = pdfs::run("pdftotext", &["-f", "1", "-l", "1", pdfs::arg(&path), "-"]);
+    for words in ["ด่วนที่สุด", "แบบคำขอรับเงินอุดหนุน", "แผนที่สำนักงานเขต", "สำเนาบัตรประจำตัวประชาชน"]
+    {
+        assert!(page1.contains(words), "{words:?} exactly on page 1:\n{page1}");
+    }
+    let enclosed = pdfs::run("pdftotext", &["-f", "3", "-l", "5", pdfs::arg(&path), "-"]);
+    let at = |s: &str| enclosed.find(s).unwrap_or_else(|| panic!("{s:?} missing:\n{enclosed}"));
+    assert!(at("Enclosure one") < at("Enclosure two, page 1") && at("Enclosure two, page 1") < at("page 2"));
+
+    // The urgency and the parties are in the letter and its `accepted` event.
+    let detail = h.get(Some(&h.a), &format!("/v1/letters/{id}")).await;
+    assert_eq!(detail.body["letter"]["sender"]["department_id"], "0310");
+    let accepted = detail.body["timeline"].as_array().unwrap().iter().find(|e| e["kind"] == "accepted").unwrap();
+    assert_eq!(accepted["detail"]["urgency"], "most_urgent", "{accepted}");
+
+    // Another agency's PDF as an enclosure is refused, naming the entry.
+    letter["enclosures"][1]["document_id"] = json!("01936f0e-0000-7000-8000-000000000000");
+    let refused = h.post(&h.a, &letter).await;
+    assert_problem(&refused, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused.body["errors"][0]["field"], "enclosures[1].document_id");
+}
+
+#[tokio::test]
+async fn a_top_secret_letter_is_refused_and_writes_nothing_and_classified_ones_need_the_agencys_permission() {
+    let h = harness().await;
+    let before = h.counts().await;
+    let mut letter = example();
+    letter["secrecy"] = json!("ลับที่สุด");
+    let refused = h.post(&h.a, &letter).await;
+    assert_problem(&refused, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused.body["errors"][0]["field"], "secrecy");
+    let why = refused.body["errors"][0]["message"].as_str().unwrap();
+    assert!(why.contains("ลับที่สุด") && why.contains("off electronic systems"), "{why}");
+    letter["secrecy"] = json!("secret");
+    let refused = h.post(&h.a, &letter).await;
+    assert_problem(&refused, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.body["errors"][0]["message"].as_str().unwrap().contains("allow-classified"), "{}", refused.body);
+    assert_eq!(h.counts().await, before, "nothing written");
+
+    let agency = h_agency(&h).await;
+    let mut tx = h.store.begin().await.unwrap();
+    assert!(agencies::set_allow_classified(&mut tx, agency, true).await.unwrap());
+    tx.commit().await.unwrap();
+    let created = h.post(&h.a, &letter).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(created.body["secrecy"], "secret");
+    letter["secrecy"] = json!("top_secret");
+    assert_problem(&h.post(&h.a, &letter).await, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn urgent_letters_are_taken_into_the_next_print_batch_first() {
+    let h = harness().await;
+    let mut ids = Vec::new();
+    for urgency in [None, Some("urgent"), Some("most_urgent"), Some("very_urgent")] {
+        let mut letter = example();
+        if let Some(u) = urgency {
+            letter["urgency"] = json!(u);
+        }
+        let created = h.post(&h.a, &letter).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        ids.push(created.body["letter_id"].as_str().unwrap().to_owned());
+    }
+    let mut conn = h.store.read().await.unwrap();
+    let queued = hybridpost_store::print::queued_letters(&mut conn, &["10".into()], 10).await.unwrap();
+    let order: Vec<String> = queued.iter().map(|q| q.letter_id.to_string()).collect();
+    assert_eq!(order, [ids[2].clone(), ids[3].clone(), ids[1].clone(), ids[0].clone()]);
+}

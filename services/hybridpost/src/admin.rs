@@ -71,6 +71,16 @@ pub enum AdminCommand {
         #[arg(long)]
         test: bool,
     },
+    /// Allow an agency to send classified letters (ลับ, ลับมาก), or stop it with --off. Top
+    /// secret (ลับที่สุด) letters are never taken.
+    AllowClassified {
+        /// The agency's id.
+        #[arg(long)]
+        agency_id: AgencyId,
+        /// Stop allowing them.
+        #[arg(long)]
+        off: bool,
+    },
     /// Revoke an API key by its id (`api_key_id` in the output that created it). Servers stop
     /// accepting it within 10 seconds.
     RevokeKey {
@@ -193,6 +203,7 @@ pub async fn execute(
         }
         AdminCommand::CreateKey { agency_id, test } => create_key(store, agency_id, test).await,
         AdminCommand::RevokeKey { key_id } => revoke_key(store, key_id).await,
+        AdminCommand::AllowClassified { agency_id, off } => allow_classified(store, agency_id, !off).await,
         AdminCommand::CreateSite { name, postcode_prefixes } => create_site(store, name, &postcode_prefixes).await,
         AdminCommand::RotateSigningKey { agency_id, all: _, root } => {
             rotate_signing_key(config, store, agency_id, root).await
@@ -360,6 +371,19 @@ async fn revoke_key(store: &hybridpost_store::Store, key_id: String) -> anyhow::
     tx.commit().await.context("cannot save the revocation")?;
     anyhow::ensure!(revoked, "there is no live API key with id {key_id}");
     Ok(json!({"api_key_id": key_id, "revoked": true}))
+}
+
+/// `allow-classified`: whether the agency's classified letters are taken.
+async fn allow_classified(
+    store: &hybridpost_store::Store,
+    agency_id: AgencyId,
+    allowed: bool,
+) -> anyhow::Result<serde_json::Value> {
+    let mut tx = store.begin().await?;
+    let changed = agencies::set_allow_classified(&mut tx, agency_id, allowed).await?;
+    tx.commit().await.context("cannot save the change")?;
+    anyhow::ensure!(changed, "there is no agency with id {agency_id}");
+    Ok(json!({"agency_id": agency_id, "allow_classified": allowed}))
 }
 
 /// `create-site`: a print site for the postcode prefixes listed, with its operators' API key.

@@ -706,7 +706,7 @@ async fn an_operators_day_close_print_reprint_and_dispatch_by_scanning() {
     std::fs::write(&preview_path, &preview).unwrap();
     tool("qpdf", &["--check", preview_path.to_str().unwrap()]);
     let preview_text = String::from_utf8(tool("pdftotext", &[preview_path.to_str().unwrap(), "-"])).unwrap();
-    assert!(preview_text.contains("นายสมชาย ใจดี 15"), "row 17 is the 15th letter: {preview_text}");
+    assert!(preview_text.contains("นายสมชาย ใจดี ๑๕"), "row 17 is the 15th letter, in Thai digits: {preview_text}");
     // The fixed file, uploaded onto the draft: ready; sent; followed until done.
     m.find(Locator::Id("again-file")).await.unwrap().send_keys(fixed.to_str().unwrap()).await.unwrap();
     m.find(Locator::Id("upload-again")).await.unwrap().click().await.unwrap();

@@ -94,6 +94,9 @@ pub struct ManifestEntry {
     pub sheets: u32,
     /// The recipient's postcode.
     pub postcode: String,
+    /// Its urgency (`most_urgent`, `within …`): the print room handles it first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub urgency: Option<String>,
 }
 
 /// Renders the oldest batch waiting, if any, and returns its id.
@@ -234,12 +237,11 @@ fn spawn_loader(
                     agency
                 }
             };
-            let document = match letter.document_id()? {
-                Some(id) => hybridpost_store::documents::load_bytes(&mut conn, &blobs, letter.scope(), id).await?,
-                None => None,
-            };
+            let documents =
+                hybridpost_store::documents::load_all(&mut conn, &blobs, letter.scope(), &letter.document_ids()?)
+                    .await?;
             drop(conn);
-            if sender.send(PrintItem { position: member.position, letter, agency, document }).await.is_err() {
+            if sender.send(PrintItem { position: member.position, letter, agency, documents }).await.is_err() {
                 break;
             }
         }
@@ -285,6 +287,7 @@ fn manifest_entries(members: &[print::BatchLetter], rendered: &RenderedBatch) ->
             pages: p.pages,
             sheets: p.sheets,
             postcode: postcode_of.get(&p.letter_id).cloned().unwrap_or_default(),
+            urgency: p.urgency.clone(),
         })
         .collect()
 }

@@ -93,8 +93,9 @@ pub struct PrintItem {
     pub letter: LetterRecord,
     /// Its agency.
     pub agency: Agency,
-    /// The agency's own PDF, for a letter that is one.
-    pub document: Option<Vec<u8>>,
+    /// The agency's PDFs the letter names (its own letter, its enclosures'), in order; `None`
+    /// for one that is gone.
+    pub documents: Vec<Option<Vec<u8>>>,
 }
 
 /// Where a letter landed in the batch PDF.
@@ -108,6 +109,8 @@ pub struct Placed {
     pub pages: u32,
     /// Sheets of paper, duplex.
     pub sheets: u32,
+    /// Its urgency, when it has one.
+    pub urgency: Option<String>,
 }
 
 /// A letter that could not be rendered.

@@ -56,20 +56,25 @@ impl BatchRenderer for PdfBatchRenderer {
         let mut writer = BatchWriter::new(out, info)?;
         let mut failed = Vec::new();
         for item in letters {
-            let letter =
-                BatchLetter { letter_id: item.letter.letter_id.to_string(), postcode: item.letter.postcode.clone() };
+            let urgency = item.letter.letter().ok().and_then(|l| l.urgency).map(|u| u.label());
+            let letter = BatchLetter {
+                letter_id: item.letter.letter_id.to_string(),
+                postcode: item.letter.postcode.clone(),
+                urgency,
+            };
             let fail =
                 |reason: String| Failed { letter_id: item.letter.letter_id, agency_id: item.letter.agency_id, reason };
             let result = match (self.compose)(&item) {
                 Ok(Composed::Document(doc)) => writer.append_document(letter, &doc).map(drop),
-                Ok(Composed::CoverAndPdf(cover, pdf)) => {
+                Ok(Composed::WithPdfs(first, pdfs)) => {
                     let id = letter.letter_id.clone();
                     let result = {
                         let mut pages = writer.begin_letter(letter);
-                        pages
-                            .append_document(&cover)
-                            .and_then(|_| pages.append_pdf_pages(&pdf))
-                            .and_then(|_| pages.commit())
+                        let mut appended = pages.append_document(&first).map(drop);
+                        for pdf in &pdfs {
+                            appended = appended.and_then(|()| pages.append_pdf_pages(pdf).map(drop));
+                        }
+                        appended.and_then(|()| pages.commit())
                     };
                     if let Err(e) = &result {
                         writer.skip(&id, &e.to_string());
@@ -96,6 +101,7 @@ impl BatchRenderer for PdfBatchRenderer {
                 Ok(Placed {
                     letter_id: e.letter_id.parse().map_err(|_| BatchRenderError::Manifest(e.letter_id.clone()))?,
                     first_page: to_u32(e.first_page),
+                    urgency: e.urgency.clone(),
                     pages: to_u32(e.pages),
                     sheets: to_u32(e.sheets),
                 })

@@ -330,7 +330,7 @@ async fn a_dead_renderers_claim_expires_and_the_batch_renders_to_the_same_bytes_
     let mut items = Vec::new();
     for m in print::batch_letters(&mut conn, batch.batch_id).await.unwrap() {
         let letter = letters::get_letter_any_agency(&mut conn, m.letter_id).await.unwrap().unwrap();
-        items.push(PrintItem { position: m.position, letter, agency: agency.clone(), document: None });
+        items.push(PrintItem { position: m.position, letter, agency: agency.clone(), documents: Vec::new() });
     }
     let job = hybridpost_printroom::BatchJob {
         batch_id: batch.batch_id.to_string(),

@@ -303,6 +303,9 @@ async fn confirmation_letter(
             address: stored.recipient.address.clone(),
             citizen_id: None,
             email: None,
+            position: None,
+            ministry_id: None,
+            department_id: None,
         },
         subject: "ยืนยันการขอรับจดหมายทางอีเมล (Your request to receive letters by e-mail)".into(),
         salutation: Some(format!("เรียน {}", stored.recipient.name)),
@@ -370,6 +373,11 @@ async fn confirmation_letter(
 /// language and layout, nothing else of it.
 fn stored_defaults(stored: NewLetter) -> NewLetter {
     NewLetter {
+        date: None,
+        urgency: None,
+        secrecy: None,
+        digits: None,
+        sender: None,
         references: Vec::new(),
         enclosures: Vec::new(),
         template: None,

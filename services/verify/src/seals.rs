@@ -129,6 +129,19 @@ pub(crate) fn refuse_test(letter: &LetterRecord) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// 409 for a classified letter (ลับ, ลับมาก): its content is never given out on the public
+/// page, PIN or not; the paper letter is the only copy a citizen gets.
+pub(crate) fn refuse_classified(letter: &LetterRecord) -> Result<(), ApiError> {
+    if letter.content.get("secrecy").is_some_and(|s| !s.is_null()) {
+        return Err(ApiError::Conflict {
+            kind: "classified-letter",
+            detail: "this letter is classified: its content is not shown on the web; the printed letter is the copy"
+                .into(),
+        });
+    }
+    Ok(())
+}
+
 /// 409 for a withdrawn letter: its copy and opt-in are closed (a letter reported lost must not
 /// open for whoever holds it).
 pub(crate) fn refuse_withdrawn(letter: &LetterRecord) -> Result<(), ApiError> {
@@ -215,7 +228,7 @@ pub(crate) async fn get_seal_status(
         (status = 200, description = "The letter as PDF", content_type = "application/pdf", body = hybridpost_web::openapi::PdfFile),
         (status = 403, description = "The PIN does not match", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No letter has this reference", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The letter was withdrawn, or is a test letter", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The letter was withdrawn, is a test letter, or is classified", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many failed PINs for this letter or from this client", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Digital copies cannot be made now", body = Problem, content_type = "application/problem+json"),
     )
@@ -230,6 +243,7 @@ pub(crate) async fn open_copy(
     let (letter, seal) = find_letter(&state, &reference).await?;
     refuse_test(&letter)?;
     refuse_withdrawn(&letter)?;
+    refuse_classified(&letter)?;
     if !check_pin(&state, &letter, &seal.reference, &seal.pin_hash, &form.pin, &client).await? {
         return Err(ApiError::Forbidden("the PIN does not match this letter; check the 8 digits under its seal"));
     }

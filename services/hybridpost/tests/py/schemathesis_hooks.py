@@ -119,6 +119,20 @@ def _fix_letter(letter):
         letter.pop(key, None)
     if not letter.get("body"):
         letter["body"] = ["ข้อความของหนังสือ"]
+    # Classified letters need the agency's permission and top secret ones are always refused;
+    # the letter's own date must not be after today nor a year before; ด่วนภายใน is a time;
+    # an earlier letter's date is in the past; an enclosed PDF must have been uploaded.
+    letter.pop("secrecy", None)
+    letter.pop("date", None)
+    today = datetime.datetime.now(datetime.timezone(datetime.timedelta(hours=7))).date()
+    if isinstance(letter.get("urgency"), dict):
+        letter["urgency"] = {"within": f"{today + datetime.timedelta(days=2)}T14:00:00+07:00"}
+    for entry in letter.get("references") or []:
+        if isinstance(entry, dict):
+            entry["date"] = (today - datetime.timedelta(days=30)).isoformat()
+    for entry in letter.get("enclosures") or []:
+        if isinstance(entry, dict):
+            entry.pop("document_id", None)
     reply = letter.get("reply")
     if reply is True:
         letter["reply"] = False

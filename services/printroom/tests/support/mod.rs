@@ -25,12 +25,17 @@ pub fn compose(item: &PrintItem) -> Result<Composed, ComposeError> {
     let (doc, _) = lay_out_letter(&letter, &sender, &options).map_err(|e| ComposeError::Layout(e.to_string()))?;
     // Letters whose reference says so bring their own PDF, here a damaged one.
     if letter.reference.starts_with("BYO") {
-        return Ok(Composed::CoverAndPdf(doc, b"%PDF-1.7\n1 0 obj << /Type /Catalog".to_vec()));
+        return Ok(Composed::WithPdfs(doc, vec![b"%PDF-1.7\n1 0 obj << /Type /Catalog".to_vec()]));
     }
     // A letter that is an agency's document prints it behind the cover, if storage has it.
     if letter.document_id.is_some() {
-        let pdf = item.document.clone().ok_or(ComposeError::AgencyPdf("it is missing from storage".into()))?;
-        return Ok(Composed::CoverAndPdf(doc, pdf));
+        let pdf = item
+            .documents
+            .first()
+            .cloned()
+            .flatten()
+            .ok_or(ComposeError::AgencyPdf("it is missing from storage".into()))?;
+        return Ok(Composed::WithPdfs(doc, vec![pdf]));
     }
     Ok(Composed::Document(doc))
 }
