@@ -15,6 +15,8 @@ cd "$(dirname "$0")/.."
 
 # --- Debian packages and a throwaway PostgreSQL cluster -----------------------------------
 ensure_packages postgresql postgresql-client poppler-utils qpdf zbar-tools libtiff-tools curl ca-certificates python3
+# MuPDF and pdf.js, besides poppler: a letter's Thai text must read back in every viewer.
+ensure_packages mupdf-tools
 # A real browser for the verification page's and the console's tests (the console's driven
 # through WebDriver), with Thai and Latin fonts to draw it, and axe-core to check each page;
 # a real OpenID Connect provider for the console's single sign-on.
@@ -22,6 +24,7 @@ ensure_packages chromium chromium-driver fonts-tlwg-laksaman-ttf fonts-dejavu-co
 ensure_python_venv
 ensure_axe
 ensure_oidc_provider
+ensure_pdfjs
 ensure_seaweedfs
 command -v cargo >/dev/null || { echo "ops/test.sh: cargo is not installed (https://rustup.rs)"; exit 1; }
 # Durability does not matter for a cluster that lives for one run.

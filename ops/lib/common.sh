@@ -162,6 +162,22 @@ ensure_axe() {
   export HYBRIDPOST_TEST_AXE="$dir/node_modules/axe-core/axe.min.js"
 }
 
+# ensure_pdfjs: installs pdf.js (`pdfjs-dist`, the text engine of Firefox's viewer and of many
+# web viewers) from npm into ops/.node, at the version pinned here, for the test that every
+# viewer reads a letter's Thai text back, and exports HYBRIDPOST_TEST_PDFJS (its node_modules).
+# 4.10 is the newest release that runs on Debian's Node.js 20.
+ensure_pdfjs() {
+  local dir
+  dir="$(pwd)/ops/.node"
+  command -v npm >/dev/null || ensure_packages nodejs npm
+  if [ "$(node -p "require('$dir/node_modules/pdfjs-dist/package.json').version" 2>/dev/null)" != "4.10.38" ]; then
+    say "installing pdf.js into ops/.node"
+    mkdir -p "$dir"
+    npm install --prefix "$dir" --no-audit --no-fund --silent pdfjs-dist@4.10.38
+  fi
+  export HYBRIDPOST_TEST_PDFJS="$dir/node_modules"
+}
+
 # ensure_oidc_provider: installs the certified OpenID Connect provider package `oidc-provider`
 # from npm into ops/.node, at the version pinned here, for the console's single sign-on test,
 # and exports HYBRIDPOST_TEST_OIDC_PROVIDER (ops/oidc/provider.mjs, which runs it),

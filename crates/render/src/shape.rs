@@ -52,6 +52,7 @@ pub(crate) fn shape(fonts: &Fonts<'_>, text: &str, weights: &[(Range<usize>, Wei
                 buffer.guess_segment_properties();
             }
             let shaped = rustybuzz::shape(&face.face, &[], buffer);
+            let first = glyphs.len();
             glyphs.extend(shaped.glyph_infos().iter().zip(shaped.glyph_positions()).map(|(info, pos)| ShapedGlyph {
                 weight,
                 glyph: u16::try_from(info.glyph_id).expect("rustybuzz glyph ids fit in u16"),
@@ -60,10 +61,74 @@ pub(crate) fn shape(fonts: &Fonts<'_>, text: &str, weights: &[(Range<usize>, Wei
                 x_offset: pos.x_offset as f32 / scale,
                 y_offset: pos.y_offset as f32 / scale,
             }));
+            if is_thai {
+                recompose_sara_am(fonts, text, &mut glyphs, first);
+                marks_in_typed_order(fonts, text, &mut glyphs[first..]);
+            }
         }
     }
     glyphs
 }
+
+/// Sara am (ำ) back in one glyph, after the tone mark: the shaper splits it into nikhahit,
+/// drawn before the tone mark, and sara aa (น้ำ is น ํ ้ า), and a viewer that reads the glyphs
+/// rather than `/ActualText` (MuPDF, pdf.js) then gives นํ้า, which no search for น้ำ finds.
+/// The font's own sara am glyph is the nikhahit and the sara aa together, so it takes the sara
+/// aa's place and the nikhahit goes: the text layer reads น ้ ำ, in the order typed, and the
+/// page looks the same.
+fn recompose_sara_am(fonts: &Fonts<'_>, text: &str, glyphs: &mut Vec<ShapedGlyph>, from: usize) {
+    let mut i = from;
+    while i < glyphs.len() {
+        let g = glyphs[i];
+        let face = fonts.face(g.weight);
+        let in_cluster = |c: &ShapedGlyph| c.cluster == g.cluster && c.weight == g.weight;
+        let source_has_am = text[g.cluster..].chars().take(8).any(|c| c == SARA_AM);
+        if face.unicode_of(g.glyph) == Some(NIKHAHIT)
+            && source_has_am
+            && let Some(am) = face.face.glyph_index(SARA_AM).map(|id| id.0)
+            && let Some(aa) = glyphs[i + 1..]
+                .iter()
+                .position(|c| in_cluster(c) && face.unicode_of(c.glyph) == Some(SARA_AA))
+                .map(|k| i + 1 + k)
+        {
+            glyphs[aa].glyph = am;
+            glyphs.remove(i);
+            continue;
+        }
+        i += 1;
+    }
+}
+
+/// Marks stacked on one consonant in the order they were typed (ผู้ is ผ ู ้): the shaper may
+/// give the tone mark before the lower vowel, and a viewer reading the glyphs would give ผู้.
+/// Marks do not move the pen, so the order they are drawn in changes nothing on the page.
+fn marks_in_typed_order(fonts: &Fonts<'_>, text: &str, glyphs: &mut [ShapedGlyph]) {
+    let mut start = 0;
+    while start < glyphs.len() {
+        let mark = |g: &ShapedGlyph| g.advance == 0.0;
+        if !mark(&glyphs[start]) {
+            start += 1;
+            continue;
+        }
+        let cluster = glyphs[start].cluster;
+        let end = start + glyphs[start..].iter().take_while(|g| mark(g) && g.cluster == cluster).count();
+        if end - start > 1 {
+            let next = glyphs[end..].iter().map(|g| g.cluster).find(|&c| c > cluster).unwrap_or(text.len());
+            let source = text.get(cluster..next.max(cluster)).unwrap_or("");
+            let typed = |g: &ShapedGlyph| {
+                let c = fonts.face(g.weight).unicode_of(g.glyph);
+                c.and_then(|c| source.chars().position(|s| s == c)).unwrap_or(usize::MAX)
+            };
+            glyphs[start..end].sort_by_key(typed);
+        }
+        start = end;
+    }
+}
+
+/// Thai characters sara am is made of, and sara am.
+const NIKHAHIT: char = '\u{0E4D}';
+const SARA_AA: char = '\u{0E32}';
+const SARA_AM: char = '\u{0E33}';
 
 /// Splits `0..len` into consecutive ranges of one weight, regular where `weights` says
 /// nothing. Later entries in `weights` win where ranges overlap.
@@ -146,8 +211,21 @@ mod tests {
     }
 
     #[test]
-    fn sara_am_splits_around_the_tone_mark() {
-        assert_eq!(glyph_names("น้ำ"), ["uni0E19", "uni0E4D", "uni0E49", "uni0E32"]);
+    fn stacked_marks_come_in_the_order_typed() {
+        let fonts = Fonts::laksaman();
+        for text in ["ผู้ใหญ่", "ฐุ้ย", "ปั้น", "กี่", "น้ำ"] {
+            let typed: String =
+                shape(fonts, text, &[]).iter().filter_map(|g| fonts.face(g.weight).unicode_of(g.glyph)).collect();
+            assert_eq!(typed, text);
+        }
+    }
+
+    #[test]
+    fn sara_am_is_one_glyph_after_the_tone_mark() {
+        // The shaper splits it (น ํ ้ า); it is put back together in the order typed.
+        assert_eq!(glyph_names("น้ำ"), ["uni0E19", "uni0E49", "uni0E33"]);
+        assert_eq!(glyph_names("ตำบล")[..2], ["uni0E15", "uni0E33"]);
+        assert_eq!(glyph_names("กํ"), ["uni0E01", "uni0E4D"], "a nikhahit typed alone stays");
     }
 
     #[test]

@@ -396,3 +396,65 @@ fn documents_in_other_fonts_are_refused() {
     assert!(matches!(err, RenderError::OtherFonts), "{err}");
     assert_eq!(batch.manifest().skipped.len(), 1);
 }
+
+/// Text that shaping rearranges: sara am after tone marks, stacked marks, ฤๅ, ฯ, ๆ, ญ and ฐ
+/// over lower vowels, digits, Latin.
+const HARD_THAI: [&str; 3] = [
+    "น้ำท่วมหนักในตำบลบางน้ำเปรี้ยว กำนันทำหนังสือถึงอำเภอเมื่อค่ำวันที่ 5 ฯพณฯ รัฐมนตรีเดินทางมาดูแล",
+    "ฤๅษีกตัญญูต่อครูบาอาจารย์ ปั้นรูปปั้นที่กรุงเทพฯ ทุกๆ ปี บ้านเลขที่ 12/3 ผู้ใหญ่ฐุ้ยให้ข้าวน้ำ",
+    "Office hours 8.30-16.30, ญาติพี่น้องต่างๆ ร่วมทำบุญที่วัดเก่าแก่ ๒๕๖๙ ที่ค่ำ ๆ น้ำใส",
+];
+
+/// The text of `pdf` as `tool` extracts it: `pdftotext`, `mutool` (MuPDF) or `pdfjs` (pdf.js,
+/// through `tests/js/pdfjs_text.mjs` and Node; `ops/test.sh` installs `pdfjs-dist` in
+/// `ops/.node`).
+fn extracted(tool: &str, pdf: &Path) -> String {
+    let pdf = pdf.to_str().unwrap();
+    match tool {
+        "pdftotext" => run_text("pdftotext", &["-enc", "UTF-8", pdf, "-"]),
+        "mutool" => run_text("mutool", &["draw", "-q", "-F", "txt", "-o", "-", pdf]),
+        _ => {
+            let node = std::env::var("HYBRIDPOST_TEST_NODE").unwrap_or_else(|_| "node".into());
+            let modules = std::env::var("HYBRIDPOST_TEST_PDFJS")
+                .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../ops/.node/node_modules").to_string());
+            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/js/pdfjs_text.mjs");
+            let out = Command::new(&node)
+                .args([script, &modules, pdf])
+                .output()
+                .unwrap_or_else(|e| panic!("cannot run {node} (pdf.js; ops/test.sh installs it): {e}"));
+            assert!(out.status.success(), "pdf.js failed: {}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8(out.stdout).unwrap()
+        }
+    }
+}
+
+#[test]
+fn pdftotext_mupdf_and_pdfjs_all_read_back_the_thai_source_in_a_letter_and_in_a_batch() {
+    let mut letter = batch_letters::letter(0, 0);
+    letter.subject = "แจ้งเรื่องน้ำประปาและค่ำคืนฯ".into();
+    letter.body = Some(HARD_THAI.iter().map(|p| p.to_string()).collect());
+    let (doc, _) = lay_out_letter(&letter, &batch_letters::sender(), &batch_letters::options()).unwrap();
+    let single = write("hard-thai-letter", &doc.to_pdf().unwrap());
+    let mut batch = BatchWriter::new(Vec::new(), info()).unwrap();
+    for i in 0..3 {
+        batch.append_document(batch_letter(i, &letter), &doc).unwrap();
+    }
+    let (pdf, _) = batch.finish().unwrap();
+    let batched = write("hard-thai-batch", &pdf);
+    // An official letter prints its digits in Thai.
+    let source: Vec<String> = HARD_THAI
+        .iter()
+        .chain([&"แจ้งเรื่องน้ำประปาและค่ำคืนฯ"])
+        .map(|p| without_whitespace(&hybridpost_thai::digits_for_print(p, true)))
+        .collect();
+    for tool in ["pdftotext", "mutool", "pdfjs"] {
+        for pdf in [&single, &batched] {
+            let text = without_whitespace(&extracted(tool, pdf));
+            for part in &source {
+                assert!(text.contains(part.as_str()), "{tool} on {}: {part:?} not in\n{text}", pdf.display());
+            }
+            let letters = text.matches(source[0].as_str()).count();
+            assert_eq!(letters, if pdf == &batched { 3 } else { 1 }, "{tool}: every letter of the batch");
+        }
+    }
+}
