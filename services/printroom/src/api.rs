@@ -280,7 +280,7 @@ pub enum ManifestFormat {
     responses(
         (status = 200, description = "The manifest", content(
             (Vec<ManifestEntry> = "application/json"),
-            (String = "text/csv", example = "envelope,letter_id,first_page,pages,sheets,postcode"),
+            (String = "text/csv", example = "envelope,letter_id,first_page,pages,sheets,postcode,urgency"),
         )),
         (status = 404, description = "No such batch at this site", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not rendered yet", body = Problem, content_type = "application/problem+json"),

@@ -137,11 +137,18 @@ pub async fn manifest(state: &PrintroomState, batch: &BatchRecord) -> Result<Vec
 
 /// The manifest as CSV with a header line, for a spreadsheet.
 pub fn manifest_csv(entries: &[crate::ManifestEntry]) -> String {
-    let mut csv = String::from("envelope,letter_id,first_page,pages,sheets,postcode\r\n");
+    let mut csv = String::from("envelope,letter_id,first_page,pages,sheets,postcode,urgency\r\n");
     for e in entries {
+        // The urgency is a wire name or `within` and an RFC 3339 time: no comma or quote.
         csv.push_str(&format!(
-            "{},{},{},{},{},{}\r\n",
-            e.envelope, e.letter_id, e.first_page, e.pages, e.sheets, e.postcode
+            "{},{},{},{},{},{},{}\r\n",
+            e.envelope,
+            e.letter_id,
+            e.first_page,
+            e.pages,
+            e.sheets,
+            e.postcode,
+            e.urgency.as_deref().unwrap_or("")
         ));
     }
     csv

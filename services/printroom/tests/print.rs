@@ -240,9 +240,9 @@ async fn a_batch_closes_per_site_renders_leaves_out_a_broken_letter_and_is_print
     assert_eq!(status, StatusCode::OK);
     let csv = String::from_utf8(csv).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines[0], "envelope,letter_id,first_page,pages,sheets,postcode");
-    assert_eq!(lines[1], format!("1,{a},3,1,1,10110"));
-    assert_eq!(lines[2], format!("2,{b},5,1,1,10200"));
+    assert_eq!(lines[0], "envelope,letter_id,first_page,pages,sheets,postcode,urgency");
+    assert_eq!(lines[1], format!("1,{a},3,1,1,10110,"));
+    assert_eq!(lines[2], format!("2,{b},5,1,1,10200,"));
     for (line, name) in [(3, "นายหนึ่ง ทดสอบ"), (5, "นางสาวสอง ทดสอบ")]
     {
         let page = line.to_string();
@@ -300,6 +300,25 @@ async fn a_batch_closes_per_site_renders_leaves_out_a_broken_letter_and_is_print
     let (_, detail) = timeline(&w, b).await.pop().unwrap();
     assert_eq!(detail["tracking_number"], "RB123456799TH", "the second label of the roll: serial + 1, new check digit");
     assert_every_event_went_out_by_webhook(&w).await;
+}
+
+#[tokio::test]
+async fn an_urgent_letter_goes_first_and_its_urgency_is_on_the_manifest() {
+    let w = world().await;
+    let plain = queue(&w, "นายหนึ่ง ทดสอบ", "10110", "ที่ 1", false).await;
+    let urgent = queue_content(&w, "นางสาวสอง ทดสอบ", "10200", "ที่ 2", false, |c| {
+        c["urgency"] = json!("ด่วนที่สุด");
+    })
+    .await;
+    hybridpost_printroom::close_batches(&w.state).await.unwrap();
+    let batch = hybridpost_printroom::render_next_batch(&w.state).await.unwrap().unwrap();
+    let (status, csv) =
+        call(&w, Method::GET, &format!("/v1/print/batches/{batch}/manifest?format=csv"), &w.bangkok.1, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let csv = String::from_utf8(csv).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[1].starts_with(&format!("1,{urgent},")) && lines[1].ends_with(",10200,most_urgent"), "{csv}");
+    assert!(lines[2].starts_with(&format!("2,{plain},")) && lines[2].ends_with(",10110,"), "{csv}");
 }
 
 #[tokio::test]

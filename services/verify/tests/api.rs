@@ -136,6 +136,19 @@ async fn a_withdrawn_letter_says_why_and_will_not_open() {
 }
 
 #[tokio::test]
+async fn a_classified_letter_is_shown_genuine_but_its_copy_never_opens_even_with_its_pin() {
+    let h = harness().await;
+    let letter = h.classified_letter("secret").await;
+    let status = get(&h, &format!("/v1/public/seals/{}", letter.human_reference())).await;
+    assert_eq!(status.status, StatusCode::OK);
+    let text = String::from_utf8(status.bytes.clone()).unwrap();
+    assert!(!text.contains("ลับ") && !text.contains("secret"), "the public status does not say it: {text}");
+    let refused = open_copy(&h, &letter, &letter.sealed.pin, "192.0.2.1").await;
+    let body = assert_problem(&refused, StatusCode::CONFLICT);
+    assert_eq!(body["type"], json!("urn:hybridpost:problem:classified-letter"));
+}
+
+#[tokio::test]
 async fn the_trust_list_is_served_signed_and_briefly_cacheable() {
     let h = harness().await;
     let letter = h.letter().await;

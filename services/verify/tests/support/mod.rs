@@ -111,6 +111,15 @@ impl Harness {
 
     /// A live letter, or a test letter sealed with the agency's test key.
     pub async fn letter_in_mode(&self, citizen_id_hash: Option<&str>, test: bool) -> Letter {
+        self.letter_marked(citizen_id_hash, test, None).await
+    }
+
+    /// A classified letter (`secrecy` ลับ or ลับมาก as the API names them).
+    pub async fn classified_letter(&self, secrecy: &str) -> Letter {
+        self.letter_marked(Some(CITIZEN_ID_HASH), false, Some(secrecy)).await
+    }
+
+    async fn letter_marked(&self, citizen_id_hash: Option<&str>, test: bool, secrecy: Option<&str>) -> Letter {
         let issue_date = today();
         let request = SealRequest {
             issue_date,
@@ -149,6 +158,10 @@ impl Harness {
             seal: Some(sealed.to_stored(issue_date)),
             withdrawn: None,
         };
+        let mut record = record;
+        if let Some(secrecy) = secrecy {
+            record.content["secrecy"] = json!(secrecy);
+        }
         let mut tx = self.store.begin().await.unwrap();
         letters::insert_letter(&mut tx, &record).await.unwrap();
         tx.commit().await.unwrap();
