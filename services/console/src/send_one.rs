@@ -24,6 +24,7 @@ use crate::{ConsoleState, SignedIn, me_context, see_other};
 const FIELDS: &[&str] = &[
     "reference",
     "recipient_name",
+    "recipient_position",
     "citizen_id",
     "email",
     "house_number",
@@ -42,11 +43,25 @@ const FIELDS: &[&str] = &[
     "contact",
     "reply_deadline",
     "send_after",
+    "letter_date",
+    "urgent_within",
+    "secrecy",
 ];
 
 /// Fields besides [`FIELDS`] the form carries: its controls, and what the content choice needs.
-const CONTROLS: &[&str] =
-    &["csrf", "action", "mode", "layout", "language", "content", "template", "document_id", "document_name"];
+const CONTROLS: &[&str] = &[
+    "csrf",
+    "action",
+    "mode",
+    "layout",
+    "language",
+    "content",
+    "template",
+    "document_id",
+    "document_name",
+    "urgency",
+    "digits",
+];
 
 /// How long sending waits for the letter to be stored before showing its batch instead.
 const WAIT_FOR_LETTER: std::time::Duration = std::time::Duration::from_secs(5);
@@ -161,6 +176,26 @@ fn letter_of(t: &Typed) -> Result<NewLetter, String> {
     if !send_after.is_empty() {
         letter["send_after"] = bangkok_time(send_after).into();
     }
+    // What makes the letter official: its position-holder recipient, date, urgency (a level,
+    // or ด่วนภายใน when a time is given), secrecy and digits.
+    if !get(t, "recipient_position").is_empty() {
+        letter["recipient"]["position"] = get(t, "recipient_position").into();
+    }
+    if !get(t, "letter_date").is_empty() {
+        letter["date"] = get(t, "letter_date").into();
+    }
+    let within = get(t, "urgent_within");
+    if !within.is_empty() {
+        letter["urgency"] = serde_json::json!({"within": bangkok_time(within)});
+    } else if let level @ ("urgent" | "very_urgent" | "most_urgent") = get(t, "urgency") {
+        letter["urgency"] = level.into();
+    }
+    if let secrecy @ ("confidential" | "secret") = get(t, "secrecy") {
+        letter["secrecy"] = secrecy.into();
+    }
+    if let digits @ ("thai" | "arabic") = get(t, "digits") {
+        letter["digits"] = digits.into();
+    }
     serde_json::from_value(letter).map_err(|e| e.to_string())
 }
 
@@ -190,6 +225,9 @@ fn field_of(path: &str) -> &'static str {
         "signatory.name" => "signatory_name",
         "signatory.position" => "signatory_position",
         "reply" | "reply.deadline" => "reply_deadline",
+        "recipient.position" => "recipient_position",
+        "date" => "letter_date",
+        "urgency" | "urgency.within" => "urgent_within",
         other => other.strip_prefix("recipient.address.").unwrap_or(other),
     };
     FIELDS.iter().find(|f| **f == name).copied().unwrap_or("")
@@ -348,6 +386,12 @@ async fn document_exists(state: &ConsoleState, scope: AgencyScope, id: &str) -> 
     hybridpost_store::documents::get_document(&mut conn, scope, id).await.ok().map(|d| d.is_some())
 }
 
+/// Whether the agency may send classified letters; `None` when the database does not answer.
+async fn classified_allowed(state: &ConsoleState, agency: hybridpost_core::AgencyId) -> Option<bool> {
+    let mut conn = state.store.read().await.ok()?;
+    hybridpost_store::agencies::allows_classified(&mut conn, agency).await.ok()
+}
+
 /// Checks the form (`action=check`) or sends the letter (`action=send`, only when it has no
 /// problem).
 pub(crate) async fn submit(
@@ -374,6 +418,23 @@ pub(crate) async fn submit(
                 let why =
                     me.lang.pick("ไม่พบไฟล์ PDF ที่แนบไว้ แนบไฟล์อีกครั้ง", "The attached PDF is not found; attach it again.");
                 found.entry("pdf").or_default().push(why.to_owned());
+            }
+        }
+    }
+    // A classified letter is taken only from an agency the operator allowed: said here, next
+    // to the field, rather than when the letter is sent.
+    if let Ok(l) = &letter
+        && l.secrecy.is_some()
+    {
+        match classified_allowed(&state, agency).await {
+            None => return pages::unavailable(me.lang),
+            Some(true) => {}
+            Some(false) => {
+                let why = me.lang.pick(
+                    "หน่วยงานนี้ยังไม่ได้รับอนุญาตให้ส่งหนังสือลับ ติดต่อผู้ดูแลระบบ",
+                    "This agency is not allowed to send classified letters; ask the service operator.",
+                );
+                found.entry("secrecy").or_default().push(why.to_owned());
             }
         }
     }

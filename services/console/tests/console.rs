@@ -1272,6 +1272,61 @@ async fn a_sender_checks_proofs_and_sends_one_letter_from_the_form_and_no_one_el
 }
 
 #[tokio::test]
+async fn the_form_marks_a_letter_urgent_or_secret_dates_it_and_chooses_its_digits() {
+    let w = world().await;
+    let agency = Agency::new("สำนักงานเขตพญาไท");
+    let mut tx = w.db.store.begin().await.unwrap();
+    agencies::insert_agency(&mut tx, &agency).await.unwrap();
+    tx.commit().await.unwrap();
+    let sender = agency_person(&w, agency.agency_id, "sender@phayathai.example", PersonRole::Sender).await;
+    let page = send(&w.app, Method::GET, "/console/send-one", &[&sender], None, "").await;
+    assert!(page.body.contains("id=\"f-urgency\"") && page.body.contains("ด่วนที่สุด"), "{}", page.body);
+    let csrf = page.csrf();
+    let letter = |secrecy: &'static str, action: &'static str| {
+        form(&[
+            ("csrf", &csrf),
+            ("action", action),
+            ("reference", "กท 5301/ว 78"),
+            ("recipient_name", "นายอำเภอเมือง"),
+            ("recipient_position", "นายอำเภอเมืองเชียงใหม่"),
+            ("house_number", "12"),
+            ("postcode", "10400"),
+            ("subdistrict", "สามเสนใน"),
+            ("district", "พญาไท"),
+            ("province", "กรุงเทพมหานคร"),
+            ("subject", "ขอความอนุเคราะห์ข้อมูล"),
+            ("body", "ด้วยสำนักงานเขตขอความอนุเคราะห์ข้อมูล 12 รายการ"),
+            ("layout", "official"),
+            ("language", "th"),
+            ("urgency", "most_urgent"),
+            ("secrecy", secrecy),
+            ("digits", "arabic"),
+            ("letter_date", "2025-10-01"),
+        ])
+    };
+    // A classified letter from an agency not allowed to send one: said next to the field.
+    let refused =
+        send(&w.app, Method::POST, "/console/send-one", &[&sender], Some(ORIGIN), &letter("secret", "check")).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+    assert!(refused.body.contains("id=\"e-secrecy\"") && refused.body.contains("หนังสือลับ"), "{}", refused.body);
+    assert!(refused.body.contains("<option value=\"secret\" selected>"), "the choice stays");
+    // The letter's date is checked: more than a year ago is refused next to its field.
+    let old = send(&w.app, Method::POST, "/console/send-one", &[&sender], Some(ORIGIN), &letter("", "check")).await;
+    assert!(old.body.contains("id=\"e-letter_date\""), "{}", old.body);
+    // The proof: urgent, addressed to the position, in Arabic digits, dated as asked.
+    let today = time::OffsetDateTime::now_utc().to_offset(time::macros::offset!(+7)).date().to_string();
+    let dated = letter("", "").replace("2025-10-01", &today);
+    let (status, proof) = posted_bytes(&w, "/console/send-one/proof", &sender, &dated).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&proof));
+    let dir = pdfs::scratch();
+    let text = pdfs::run("pdftotext", &[pdfs::arg(&pdfs::write(dir.path(), "urgent.pdf", &proof)), "-"]);
+    for part in ["ด่วนที่สุด", "เรียน นายอำเภอเมืองเชียงใหม่", "กท 5301/ว 78", "12 รายการ"]
+    {
+        assert!(text.contains(part), "{part:?} in the proof:\n{text}");
+    }
+}
+
+#[tokio::test]
 async fn a_letter_sent_from_the_form_for_later_waits_and_is_cancelled_before_its_time() {
     let w = world().await;
     let agency = Agency::new("สำนักงานเขตพญาไท");
