@@ -81,6 +81,31 @@ pub(crate) fn in_thai(message: &str) -> Option<String> {
         let known = rest.strip_prefix("; the templates are: ").unwrap_or_default();
         return Some(format!("ไม่มีแบบข้อความ {name} แบบที่มีคือ {known}"));
     }
+    official_in_thai(message)
+}
+
+/// The checks of an official letter's date, urgency and secrecy in Thai.
+fn official_in_thai(message: &str) -> Option<String> {
+    let dated = |prefix: &str| message.strip_prefix(prefix).and_then(|r| r.strip_suffix(')'));
+    if let Some(day) = dated("is more than a year before today (") {
+        return Some(format!("ลงวันที่ก่อนวันนี้ ({day}) เกินหนึ่งปี"));
+    }
+    if let Some(day) = dated("is after the day the letter is sent (") {
+        return Some(format!("ลงวันที่หลังวันที่ส่งหนังสือ ({day}) ไม่ได้"));
+    }
+    if let Some(day) = dated("is before today (") {
+        return Some(format!("ต้องไม่ก่อนวันนี้ ({day})"));
+    }
+    if message.ends_with("is not a time like 2027-01-05T14:00:00+07:00") {
+        return Some("ไม่ใช่วันและเวลาที่ถูกต้อง".into());
+    }
+    if message.starts_with("a top secret (ลับที่สุด) letter cannot be sent through hybridpost") {
+        return Some(
+            "หนังสือลับที่สุดส่งผ่านระบบนี้ไม่ได้ ระเบียบว่าด้วยการรักษาความลับของทางราชการ พ.ศ. ๒๕๔๔ \
+             ห้ามนำเข้าระบบอิเล็กทรอนิกส์ ให้ส่งด้วยมือโดยใส่ซองสองชั้น"
+                .into(),
+        );
+    }
     None
 }
 
@@ -94,6 +119,22 @@ fn quoted_then(text: &str) -> Option<(&str, &str)> {
 #[cfg(test)]
 mod tests {
     use super::in_thai;
+
+    #[test]
+    fn the_official_letters_checks_read_in_thai() {
+        assert_eq!(
+            in_thai("is more than a year before today (2026-12-05)").unwrap(),
+            "ลงวันที่ก่อนวันนี้ (2026-12-05) เกินหนึ่งปี"
+        );
+        assert!(in_thai("2027-13-01 is not a time like 2027-01-05T14:00:00+07:00").is_some());
+        assert!(
+            in_thai(
+                "a top secret (ลับที่สุด) letter cannot be sent through hybridpost: the Regulation on Official Secrets \
+             B.E. 2544 keeps it off electronic systems; it goes by hand, in a sealed double envelope"
+            )
+            .is_some_and(|t| t.contains("ลับที่สุด"))
+        );
+    }
 
     #[test]
     fn the_checks_messages_read_in_thai_with_their_values() {

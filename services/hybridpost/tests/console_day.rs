@@ -924,7 +924,7 @@ fn merge_xlsx(rows: usize, broken: &[(usize, &str)]) -> Vec<u8> {
 /// the focus, then Enter.
 async fn tab_to_and_enter(c: &Client, text: &str) {
     c.execute("document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0);", vec![]).await.unwrap();
-    for _ in 0..60 {
+    for _ in 0..100 {
         press(c, Key::Tab).await;
         if focused(c).await.split_once(':').is_some_and(|(_, t)| t == text) {
             press(c, Key::Enter).await;
