@@ -302,6 +302,16 @@ def resolve(geo, aliases, province, district, name, code):
     ]
     if len(near) == 1:
         return ("spelling", near, f"the one DOPA name in the district at most two characters away: {geo.subdistricts[near[0]]}", district)
+    # Say why when DOPA abolished the area and names no successor: the post office may still
+    # deliver there, but no official subdistrict can be named for it, so the check refuses it.
+    gone = [
+        a
+        for a in geo.abolished
+        if len(a[0]) == 6 and a[1] == name and not a[4]
+        and (geo.provinces.get(a[0][:2]), geo.districts.get(a[0][:4]) or geo.abolished_districts.get(a[0][:4])) == (province, district)
+    ]
+    if gone:
+        return ("missing", [], f"DOPA abolished {gone[0][0]} ({name}) on {gone[0][3]} and names no successor", district)
     return ("missing", [], "no DOPA subdistrict, alias or decision for this name", district)
 
 
