@@ -670,7 +670,7 @@ impl std::str::FromStr for Channel {
         match s {
             "digital" => Ok(Channel::Digital),
             "print" => Ok(Channel::Print),
-            other => Err(format!("{other:?} is not a channel")),
+            other => Err(format!("{} is not a channel", crate::quoted(other))),
         }
     }
 }
@@ -686,7 +686,7 @@ impl std::str::FromStr for ChannelReason {
         ]
         .into_iter()
         .find(|r| r.as_str() == s)
-        .ok_or_else(|| format!("{s:?} is not a channel reason"))
+        .ok_or_else(|| format!("{} is not a channel reason", crate::quoted(s)))
     }
 }
 

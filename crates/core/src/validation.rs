@@ -14,9 +14,9 @@ pub struct FieldError {
     pub suggestions: Vec<String>,
 }
 
-/// A field that was accepted as it is, but that the sender should look at: the letter goes,
-/// and the post office may still deliver it late (a postcode not known to serve the
-/// subdistrict, a place under its former name or district).
+/// A field that was accepted, but that the sender should look at: the letter goes as checked
+/// (a postcode known to serve the district but not the subdistrict, a place written under its
+/// former name or district, a subdistrict since split).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FieldWarning {
     /// JSON path of the field, dot separated, with list indexes (`letters[2].recipient.address.postcode`).
