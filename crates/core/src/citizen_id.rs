@@ -17,7 +17,7 @@ pub enum CitizenIdError {
     #[error("a citizen id has 13 digits, this has {0}")]
     Length(usize),
     /// A character other than a digit, space or dash.
-    #[error("a citizen id holds only digits (spaces and dashes are ignored), found {0:?}")]
+    #[error("a citizen id holds only digits (spaces and dashes are ignored), found “{0}”")]
     NotADigit(char),
     /// The first digit is 0 or 9, which are never issued to persons.
     #[error("a citizen id starts with a digit from 1 to 8, this starts with {0}")]

@@ -226,7 +226,7 @@ fn check_name(name: &str, allow_private: bool) -> Result<bool, String> {
     // A fully qualified name may end in a dot (RFC 1034 3.1); it names the same host.
     let bare = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
     if bare.is_empty() || bare.contains("..") {
-        return Err(format!("{name:?} is not a host name"));
+        return Err(format!("{} is not a host name", crate::quoted(name)));
     }
     if METADATA_NAMES.iter().any(|m| bare == *m || bare.ends_with(&format!(".{m}"))) {
         return Err(format!("{name} is a cloud metadata service, which webhooks may not reach"));

@@ -6,7 +6,7 @@ use time::Date;
 use crate::address::ThaiAddress;
 use crate::citizen_id::CitizenId;
 use crate::official::{Digits, Enclosure, ReferenceEntry, Secrecy, SenderParty, Urgency};
-use crate::validation::{Lines, ValidationErrors, unprintable};
+use crate::validation::{FieldWarning, Lines, ValidationErrors, unprintable};
 
 /// Limits on what one letter may hold.
 pub mod limits {
@@ -205,6 +205,9 @@ pub struct CheckedLetter {
     pub reply_deadline: Option<Date>,
     /// The letter's own date, when it gives one.
     pub date: Option<Date>,
+    /// What was accepted but is worth a look (a postcode only known to serve the district…),
+    /// named by field as errors are.
+    pub warnings: Vec<FieldWarning>,
 }
 
 impl NewLetter {
@@ -287,8 +290,12 @@ impl NewLetter {
             }
         }
 
+        let mut warnings = Vec::new();
         match self.recipient.address.check("recipient.address") {
-            Ok(official) => letter.recipient.address = official,
+            Ok(checked) => {
+                letter.recipient.address = checked.address;
+                warnings = checked.warnings;
+            }
             Err(e) => errors.0.extend(e.0),
         }
         let citizen_id = match &self.recipient.citizen_id {
@@ -363,7 +370,7 @@ impl NewLetter {
             }
         }
 
-        errors.into_result(CheckedLetter { letter, citizen_id, reply_deadline, date })
+        errors.into_result(CheckedLetter { letter, citizen_id, reply_deadline, date, warnings })
     }
 
     /// The checks of what makes the letter official: its date, urgency, secrecy, references,
@@ -663,7 +670,7 @@ impl std::str::FromStr for Channel {
         match s {
             "digital" => Ok(Channel::Digital),
             "print" => Ok(Channel::Print),
-            other => Err(format!("{other:?} is not a channel")),
+            other => Err(format!("{} is not a channel", crate::quoted(other))),
         }
     }
 }
@@ -679,7 +686,7 @@ impl std::str::FromStr for ChannelReason {
         ]
         .into_iter()
         .find(|r| r.as_str() == s)
-        .ok_or_else(|| format!("{s:?} is not a channel reason"))
+        .ok_or_else(|| format!("{} is not a channel reason", crate::quoted(s)))
     }
 }
 

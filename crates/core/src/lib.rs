@@ -21,7 +21,7 @@ pub mod tracking;
 pub mod validation;
 mod wire;
 
-pub use address::{AddressError, ThaiAddress};
+pub use address::{AddressError, CheckedAddress, ThaiAddress};
 pub use citizen_id::{CitizenId, CitizenIdError};
 pub use event_kind::{EventKind, HoldReason};
 pub use ids::{
@@ -35,5 +35,5 @@ pub use returns::ReturnReason;
 pub use scan::{BatchStatus, PageOutcome, ReplySource, ScanFileStatus, ScanMode, ScanStatus};
 pub use status::{LetterStatus, TransitionError};
 pub use tracking::{TrackingError, TrackingNumber};
-pub use validation::{FieldError, ValidationErrors};
+pub use validation::{FieldError, FieldWarning, ValidationErrors, quoted};
 pub use wire::UnknownName;

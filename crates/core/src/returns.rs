@@ -77,7 +77,7 @@ impl FromStr for ReturnReason {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         ReturnReason::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| {
             let names: Vec<&str> = ReturnReason::ALL.iter().map(|r| r.as_str()).collect();
-            format!("unknown return reason {s:?}; one of {}", names.join(", "))
+            format!("unknown return reason {}; one of {}", crate::quoted(s), names.join(", "))
         })
     }
 }

@@ -13,10 +13,10 @@ pub struct TrackingNumber(String);
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TrackingError {
     /// Not 13 characters of the form `AA00000000CAA`.
-    #[error("{0:?} is not a tracking number of the form RB123456785TH (2 letters, 9 digits, 2 letters)")]
+    #[error("“{0}” is not a tracking number of the form RB123456785TH (2 letters, 9 digits, 2 letters)")]
     Form(String),
     /// The ninth digit does not match the serial.
-    #[error("{number:?} has check digit {found}, but its serial number gives {expected}")]
+    #[error("“{number}” has check digit {found}, but its serial number gives {expected}")]
     CheckDigit {
         /// The number as given.
         number: String,

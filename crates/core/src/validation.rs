@@ -1,6 +1,6 @@
 //! Field errors gathered over a whole request, so a caller learns every problem at once.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One field that failed validation, named by its JSON path (`recipient.address.postcode`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -12,6 +12,37 @@ pub struct FieldError {
     /// Valid values close to the one given, when there are some (nearest province, postcode…).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub suggestions: Vec<String>,
+}
+
+/// A field that was accepted, but that the sender should look at: the letter goes as checked
+/// (a postcode known to serve the district but not the subdistrict, a place written under its
+/// former name or district, a subdistrict since split).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct FieldWarning {
+    /// JSON path of the field, dot separated, with list indexes (`letters[2].recipient.address.postcode`).
+    pub field: String,
+    /// What to look at, in plain words; Thai names in Thai script.
+    pub message: String,
+    /// Values known to be right, when there are some (the subdistrict's own postcodes…).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub suggestions: Vec<String>,
+}
+
+/// `value` in quotation marks for a message a person reads: Thai and every other visible
+/// character as it is (never `\u{e31}` as `{:?}` writes it), a character that cannot be seen
+/// or printed ([`unprintable`]) as its code point, `U+202E`, so that it is seen.
+pub fn quoted(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 6);
+    out.push('“');
+    for c in value.chars() {
+        if refusal(c, Lines::One).is_some() {
+            out.push_str(&format!("<U+{:04X}>", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('”');
+    out
 }
 
 /// Every field error found in one input.
@@ -287,6 +318,12 @@ mod tests {
                 assert!(why.starts_with(&format!("character 2 is U+{:04X}", c as u32)), "{why}");
             }
         }
+    }
+
+    #[test]
+    fn quoted_shows_thai_as_thai_and_invisible_characters_by_code() {
+        assert_eq!(quoted("จักรวรรดิ"), "“จักรวรรดิ”");
+        assert_eq!(quoted("a\u{202e}b\n"), "“a<U+202E>b<U+000A>”");
     }
 
     #[test]

@@ -17,7 +17,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use hybridpost_core::{AgencyScope, LetterBatchId, LetterId, NewLetter, PersonId, ValidationErrors};
+use hybridpost_core::{AgencyScope, FieldWarning, LetterBatchId, LetterId, NewLetter, PersonId, ValidationErrors};
 use hybridpost_store::letter_batches::{self, BatchSource, BatchSummary, NewBatch, NewRow, RowState};
 use hybridpost_store::{Store, now_text, timestamp_text};
 use hybridpost_web::problem::{ApiError, Problem};
@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::AppState;
-use crate::letters::{accept_letter, bangkok_today, check_letter};
+use crate::letters::{Accepted, accept_letter, bangkok_today, check_letter};
 use crate::writer::{PreparedLetter, RowMark, Written};
 
 /// Most letters in one batch.
@@ -144,6 +144,11 @@ pub struct LetterBatch {
     /// Every row, in order (on `GET` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rows: Option<Vec<BatchRow>>,
+    /// What was accepted but is worth a look, by field (`letters[3].recipient.address.postcode`;
+    /// `recipient.address.postcode` for a letter of `POST /v1/letters` held until later), on the
+    /// answer to the request that stored the batch only. Names are in Thai script.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<FieldWarning>,
 }
 
 impl From<&BatchSummary> for LetterBatch {
@@ -162,6 +167,7 @@ impl From<&BatchSummary> for LetterBatch {
             created_at: b.created_at.clone(),
             finished_at: b.finished_at.clone(),
             rows: None,
+            warnings: Vec::new(),
         }
     }
 }
@@ -174,13 +180,19 @@ pub fn row_key(letter: &NewLetter) -> Result<(String, String), ApiError> {
 
 /// Checks one row as `POST /v1/letters` would; its problems, field by field.
 pub fn check_row(letter: &NewLetter, today: time::Date) -> ValidationErrors {
+    check_row_with_warnings(letter, today).0
+}
+
+/// Checks one row as `POST /v1/letters` would: its problems and, when it has none, what was
+/// accepted but is worth a look, field by field.
+pub fn check_row_with_warnings(letter: &NewLetter, today: time::Date) -> (ValidationErrors, Vec<FieldWarning>) {
     match check_letter(letter, today) {
-        Ok(_) => ValidationErrors::default(),
-        Err(ApiError::Validation(errors)) => errors,
+        Ok(checked) => (ValidationErrors::default(), checked.warnings),
+        Err(ApiError::Validation(errors)) => (errors, Vec::new()),
         Err(other) => {
             let mut errors = ValidationErrors::default();
             errors.add("letter", other.to_string());
-            errors
+            (errors, Vec::new())
         }
     }
 }
@@ -252,15 +264,21 @@ pub(crate) async fn create_batch(
         return Err(ApiError::Validation(errors));
     }
     let today = bangkok_today();
-    let (letters, errors) = tokio::task::spawn_blocking(move || {
+    let (letters, errors, warnings) = tokio::task::spawn_blocking(move || {
         let mut all = ValidationErrors::default();
+        let mut warnings = Vec::new();
         for (i, letter) in letters.iter().enumerate() {
-            for mut e in check_row(letter, today).0 {
+            let (errors, row_warnings) = check_row_with_warnings(letter, today);
+            for mut e in errors.0 {
                 e.field = format!("letters[{i}].{}", e.field);
                 all.0.push(e);
             }
+            for mut w in row_warnings {
+                w.field = format!("letters[{i}].{}", w.field);
+                warnings.push(w);
+            }
         }
-        (letters, all)
+        (letters, all, warnings)
     })
     .await
     .map_err(ApiError::internal)?;
@@ -282,7 +300,7 @@ pub(crate) async fn create_batch(
     let rows: Vec<(i64, NewLetter)> = letters.into_iter().enumerate().map(|(i, l)| (i as i64, l)).collect();
     let batch_id = submit(&state.store, caller.scope(), BatchSource::Api, None, None, &rows, send_after).await?;
     tracing::info!(batch.id = %batch_id, batch.rows = rows.len(), "letter batch {batch_id} of {} letters stored", rows.len());
-    accepted(&state, caller.scope(), batch_id).await
+    accepted(&state, caller.scope(), batch_id, warnings).await
 }
 
 /// A batch's progress and every row's outcome.
@@ -368,18 +386,26 @@ pub(crate) async fn hold_letter(
     scope: AgencyScope,
     letter: NewLetter,
     at: time::OffsetDateTime,
+    warnings: Vec<FieldWarning>,
 ) -> Result<Response, ApiError> {
     let batch_id = submit(&state.store, scope, BatchSource::Api, None, None, &[(0, letter)], Some(at)).await?;
-    accepted(state, scope, batch_id).await
+    accepted(state, scope, batch_id, warnings).await
 }
 
-/// The 202 answer for a batch just stored: the batch, and where to follow it.
-async fn accepted(state: &AppState, scope: AgencyScope, batch_id: uuid::Uuid) -> Result<Response, ApiError> {
+/// The 202 answer for a batch just stored: the batch with its letters' warnings, and where to
+/// follow it.
+async fn accepted(
+    state: &AppState,
+    scope: AgencyScope,
+    batch_id: uuid::Uuid,
+    warnings: Vec<FieldWarning>,
+) -> Result<Response, ApiError> {
     let mut conn = state.store.read().await?;
     let summary = letter_batches::get_batch(&mut conn, scope, batch_id)
         .await?
         .ok_or_else(|| ApiError::internal("a batch just stored is missing"))?;
-    let body = serde_json::to_string(&LetterBatch::from(&summary)).map_err(ApiError::internal)?;
+    let body = serde_json::to_string(&LetterBatch { warnings, ..LetterBatch::from(&summary) })
+        .map_err(ApiError::internal)?;
     Ok((
         StatusCode::ACCEPTED,
         [
@@ -521,7 +547,7 @@ async fn send_row(
         Ok(l) => l,
         Err(e) => return done(RowState::Refused, None, Some(format!("the stored row cannot be read: {e}"))).await,
     };
-    let (record, events, digital_notice) = match accept_letter(state, scope, &letter, today, None).await {
+    let Accepted { record, events, digital_notice, .. } = match accept_letter(state, scope, &letter, today, None).await {
         Ok(accepted) => accepted,
         Err(ApiError::Validation(errors)) => {
             let text = errors.0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");

@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use hybridpost_compose::LetterPdfError;
+use hybridpost_core::FieldWarning;
 use hybridpost_core::letter::CheckedLetter;
 use hybridpost_core::{AgencyScope, Channel, ChannelReason, CitizenId, LetterId, LetterStatus, NewLetter};
 use hybridpost_keyring::{SealRequest, to_seal_date};
@@ -61,6 +62,11 @@ pub struct LetterSummary {
     pub created_at: String,
     /// When it last changed (UTC).
     pub updated_at: String,
+    /// What was accepted but is worth a look, by field (on the answer to `POST /v1/letters`
+    /// only): a postcode known to serve the district but not the subdistrict, a place written
+    /// under its former name or district, a subdistrict since split. Names are in Thai script.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<FieldWarning>,
 }
 
 /// A letter with its content and timeline.
@@ -109,6 +115,7 @@ impl From<&LetterRecord> for LetterSummary {
             secrecy: l.content.get("secrecy").and_then(|u| serde_json::from_value(u.clone()).ok()),
             created_at: l.created_at.clone(),
             updated_at: l.updated_at.clone(),
+            warnings: Vec::new(),
         }
     }
 }
@@ -149,7 +156,7 @@ fn human_reference(plain: &str) -> String {
     request_body = NewLetter,
     params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[!-~]([ -~]*[!-~])?$", description = "Makes retries safe: 1 to 255 printable ASCII characters, unique per request")),
     responses(
-        (status = 201, description = "Accepted", body = LetterSummary),
+        (status = 201, description = "Accepted; `warnings` lists what was accepted but is worth a look", body = LetterSummary),
         (status = 202, description = "Held until its send_after, as a batch of one: follow or cancel it at Location", body = crate::bulk::LetterBatch),
         (status = 400, description = "Malformed JSON or unknown field", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or bad API key", body = Problem, content_type = "application/problem+json"),
@@ -183,13 +190,14 @@ pub(crate) async fn create_letter(
     let today = bangkok_today();
     // A letter held until later is checked now and stored as a batch of one, sent at its time.
     if let Some(at) = body.value.send_after_time().filter(|at| *at > time::OffsetDateTime::now_utc()) {
-        check_letter(&body.value, today)?;
+        let checked = check_letter(&body.value, today)?;
         check_permitted(&state, caller.scope(), &body.value).await?;
-        return crate::bulk::hold_letter(&state, caller.scope(), body.value.clone(), at).await;
+        return crate::bulk::hold_letter(&state, caller.scope(), body.value.clone(), at, checked.warnings).await;
     }
-    let (record, events, digital_notice) =
+    let Accepted { record, events, digital_notice, warnings } =
         accept_letter(&state, caller.scope(), &body.value, today, request_id).await?;
-    let response_body = serde_json::to_string(&LetterSummary::from(&record)).map_err(ApiError::internal)?;
+    let summary = LetterSummary { warnings, ..LetterSummary::from(&record) };
+    let response_body = serde_json::to_string(&summary).map_err(ApiError::internal)?;
     let idempotency_record = idempotency.as_ref().map(|(key, request_hash)| {
         let stored = idempotency::IdempotencyRecord {
             request_hash: request_hash.clone(),
@@ -239,17 +247,28 @@ pub(crate) fn bangkok_today() -> time::Date {
     time::OffsetDateTime::now_utc().to_offset(time::macros::offset!(+7)).date()
 }
 
-/// A submitted letter checked, routed and sealed: its record, its first events and, for a live
-/// digital letter, the verified address its notice goes to (queued with the letter; test
-/// letters send nothing). Nothing is stored yet.
+/// A submitted letter checked, routed and sealed. Nothing is stored yet.
+pub(crate) struct Accepted {
+    /// The letter's record.
+    pub record: LetterRecord,
+    /// Its first events.
+    pub events: Vec<NewEvent>,
+    /// For a live digital letter, the verified address its notice goes to (queued with the
+    /// letter; test letters send nothing).
+    pub digital_notice: Option<String>,
+    /// What the check accepted but the sender should look at.
+    pub warnings: Vec<FieldWarning>,
+}
+
+/// Checks, routes and seals a submitted letter; see [`Accepted`].
 pub(crate) async fn accept_letter(
     state: &AppState,
     scope: AgencyScope,
     submitted: &NewLetter,
     today: time::Date,
     request_id: Option<String>,
-) -> Result<(LetterRecord, Vec<NewEvent>, Option<String>), ApiError> {
-    let CheckedLetter { letter, citizen_id, reply_deadline, .. } = check_letter(submitted, today)?;
+) -> Result<Accepted, ApiError> {
+    let CheckedLetter { letter, citizen_id, reply_deadline, warnings, .. } = check_letter(submitted, today)?;
     check_permitted(state, scope, &letter).await?;
     let route = route_letter(state, citizen_id.as_ref()).await?;
     let (content, seal) = seal_letter(state, scope, &letter, today, reply_deadline).await?;
@@ -273,7 +292,7 @@ pub(crate) async fn accept_letter(
     };
     let events = accepted_events(&record, request_id);
     let digital_notice = route.verified_email.filter(|_| record.channel == Channel::Digital && !scope.test);
-    Ok((record, events, digital_notice))
+    Ok(Accepted { record, events, digital_notice, warnings })
 }
 
 /// Every problem of a submitted letter at once: its fields, and a character the fonts cannot

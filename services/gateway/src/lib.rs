@@ -31,7 +31,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use bulk::{
-    BatchRow, BatchRowState, LetterBatch, MAX_BATCH_ROWS, NewLetterBatch, check_row, row_key, run_worker,
+    BatchRow, BatchRowState, LetterBatch, MAX_BATCH_ROWS, NewLetterBatch, check_row, check_row_with_warnings, row_key,
+    run_worker,
     send_one_batch, submit,
 };
 pub use documents::{

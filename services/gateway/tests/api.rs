@@ -1488,3 +1488,66 @@ async fn urgent_letters_are_taken_into_the_next_print_batch_first() {
     let order: Vec<String> = queued.iter().map(|q| q.letter_id.to_string()).collect();
     assert_eq!(order, [ids[2].clone(), ids[3].clone(), ids[1].clone(), ids[0].clone()]);
 }
+
+/// The example letter to ศรีภูมิ, เมืองเชียงใหม่ with postcode 50300: a postcode of the district
+/// (ช้างม่อย's, ช้างเผือก's), not known for ศรีภูมิ (50200).
+fn to_a_postcode_of_the_district() -> Value {
+    let mut letter = example();
+    letter["recipient"]["address"] = json!({"house_number": "7", "subdistrict": "ศรีภูมิ",
+        "district": "เมืองเชียงใหม่", "province": "เชียงใหม่", "postcode": "50300"});
+    letter
+}
+
+#[tokio::test]
+async fn a_postcode_that_serves_the_district_is_accepted_with_a_warning_on_every_path_that_sends() {
+    let h = harness_with(RateLimiter::new(0, 0), 1 << 20).await;
+    let letter = to_a_postcode_of_the_district();
+    let r = h.post(&h.a, &letter).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let warnings = r.body["warnings"].as_array().expect("the answer lists its warnings");
+    assert_eq!(warnings.len(), 1, "{}", r.body);
+    assert_eq!(warnings[0]["field"], "recipient.address.postcode");
+    assert_eq!(warnings[0]["suggestions"], json!(["50200"]));
+    let message = warnings[0]["message"].as_str().unwrap();
+    assert!(message.contains("serves เมืองเชียงใหม่, เชียงใหม่ but is not known for ศรีภูมิ"), "{message}");
+    let id = r.body["letter_id"].as_str().unwrap();
+    let detail = h.get(Some(&h.a), &format!("/v1/letters/{id}")).await;
+    assert_eq!(detail.body["letter"]["recipient"]["address"]["postcode"], "50300", "sent as written");
+    let plain = h.post(&h.a, &example()).await;
+    assert!(plain.body.get("warnings").is_none(), "no warnings, no field: {}", plain.body);
+
+    // In a batch, under the row's index; a letter held until later, under its own fields.
+    let mut batch = batch_of(3);
+    batch["letters"][2] = letter.clone();
+    let r = h.post_batch(&h.a, &batch).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    assert_eq!(r.body["warnings"][0]["field"], "letters[2].recipient.address.postcode", "{}", r.body);
+    assert_eq!(r.body["warnings"].as_array().unwrap().len(), 1, "{}", r.body);
+    let mut held = letter;
+    let tomorrow = time::OffsetDateTime::now_utc() + Duration::from_secs(24 * 3600);
+    held["send_after"] = json!(tomorrow.format(&time::format_description::well_known::Rfc3339).unwrap());
+    let r = h.post(&h.a, &held).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    assert_eq!(r.body["warnings"][0]["field"], "recipient.address.postcode", "{}", r.body);
+}
+
+#[tokio::test]
+async fn a_thai_name_in_an_address_error_comes_back_as_thai_in_the_problem() {
+    let h = harness().await;
+    let mut letter = example();
+    letter["recipient"]["address"]["subdistrict"] = json!("จักรวรรดิ");
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/v1/letters")
+        .header(header::AUTHORIZATION, format!("Bearer {}", h.a))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(letter.to_string()))
+        .unwrap();
+    let response = h.app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "application/problem+json");
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let body = std::str::from_utf8(&bytes).unwrap();
+    assert!(body.contains("“จักรวรรดิ” is not a subdistrict of พญาไท, กรุงเทพมหานคร"), "{body}");
+    assert!(!body.contains("\\u") && !body.contains("\\\\u{"), "no escapes: {body}");
+}
