@@ -45,7 +45,9 @@ impl<S: Send + Sync, T: PathId> FromRequestParts<S> for IdPath<T> {
         let Path(raw) = Path::<String>::from_request_parts(parts, state)
             .await
             .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
-        raw.parse().map(IdPath).map_err(|_| ApiError::NotFound(format!("no {} {}", T::NOUN, hybridpost_core::quoted(&raw))))
+        raw.parse()
+            .map(IdPath)
+            .map_err(|_| ApiError::NotFound(format!("no {} {}", T::NOUN, hybridpost_core::quoted(&raw))))
     }
 }
 

@@ -58,7 +58,11 @@ impl<C: std::str::FromStr> PageRequest<C> {
             return Err(ApiError::BadRequest("cursor is empty: leave it out for the first page".into()));
         }
         let after = cursor
-            .map(|c| c.parse::<C>().map_err(|_| ApiError::BadRequest(format!("{} is not a cursor from this API", hybridpost_core::quoted(c)))))
+            .map(|c| {
+                c.parse::<C>().map_err(|_| {
+                    ApiError::BadRequest(format!("{} is not a cursor from this API", hybridpost_core::quoted(c)))
+                })
+            })
             .transpose()?;
         Ok(PageRequest { after, limit })
     }

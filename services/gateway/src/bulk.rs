@@ -404,8 +404,8 @@ async fn accepted(
     let summary = letter_batches::get_batch(&mut conn, scope, batch_id)
         .await?
         .ok_or_else(|| ApiError::internal("a batch just stored is missing"))?;
-    let body = serde_json::to_string(&LetterBatch { warnings, ..LetterBatch::from(&summary) })
-        .map_err(ApiError::internal)?;
+    let body =
+        serde_json::to_string(&LetterBatch { warnings, ..LetterBatch::from(&summary) }).map_err(ApiError::internal)?;
     Ok((
         StatusCode::ACCEPTED,
         [
@@ -547,7 +547,8 @@ async fn send_row(
         Ok(l) => l,
         Err(e) => return done(RowState::Refused, None, Some(format!("the stored row cannot be read: {e}"))).await,
     };
-    let Accepted { record, events, digital_notice, .. } = match accept_letter(state, scope, &letter, today, None).await {
+    let Accepted { record, events, digital_notice, .. } = match accept_letter(state, scope, &letter, today, None).await
+    {
         Ok(accepted) => accepted,
         Err(ApiError::Validation(errors)) => {
             let text = errors.0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");

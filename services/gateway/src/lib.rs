@@ -32,8 +32,7 @@ use utoipa_axum::routes;
 
 pub use bulk::{
     BatchRow, BatchRowState, LetterBatch, MAX_BATCH_ROWS, NewLetterBatch, check_row, check_row_with_warnings, row_key,
-    run_worker,
-    send_one_batch, submit,
+    run_worker, send_one_batch, submit,
 };
 pub use documents::{
     DocumentSummary, MAX_PDF_BYTES, MAX_PDF_UPLOADS_AT_ONCE, PdfCheckProblem, PdfCheckReport, check_pdf_bytes,
