@@ -1,7 +1,7 @@
 # Shared helpers for ops/ scripts: package installs and a throwaway PostgreSQL cluster.
 # Source it; it defines functions only.
 
-say() { printf '\n== %s\n' "$*"; }
+say() { printf '\n== %s  (%ss)\n' "$*" "$SECONDS"; }
 
 # ensure_packages PKG...: installs the Debian packages that are missing.
 ensure_packages() {
