@@ -10,11 +10,11 @@ use hybridpost_core::LetterId;
 use hybridpost_core::NewLetter;
 use hybridpost_core::letter::ReplySpec;
 use hybridpost_keyring::Keyring;
-use hybridpost_render::{Document, LetterOptions, QrModules, ReplySheet, Sender, lay_out_letter};
+use hybridpost_render::{Document, Emblem, LetterOptions, QrModules, ReplySheet, Sender, lay_out_letter};
 use hybridpost_seal::{Purpose, QrMatrix, Reference, ReplyCode, ReplyKey, Seal};
 use hybridpost_store::agencies::{self, Agency};
 use hybridpost_store::letters::LetterRecord;
-use hybridpost_store::{AnyConnection, BlobStore, Store, StoreError, documents};
+use hybridpost_store::{AnyConnection, BlobKey, BlobStore, Store, StoreError, documents};
 
 /// A letter laid out for print.
 #[derive(Debug)]
@@ -39,6 +39,25 @@ pub enum ComposeError {
     /// The agency's PDF cannot be appended.
     #[error("the agency's PDF cannot be used: {0}")]
     AgencyPdf(String),
+}
+
+/// What a stored letter is laid out with besides itself, as [`load_inputs`] reads it.
+#[derive(Clone, Debug)]
+pub struct Inputs {
+    /// Its agency, whose letterhead it carries.
+    pub agency: Agency,
+    /// The agency's emblem, printed at the top of page 1 of an official letter.
+    pub emblem: Option<Emblem>,
+    /// The agency's PDFs the letter names ([`NewLetter::document_ids`]): its own letter
+    /// (`document_id`), then its enclosures'; `None` for one that is gone.
+    pub documents: Vec<Option<Vec<u8>>>,
+}
+
+impl Inputs {
+    /// A letter of `agency` with no emblem and no PDFs.
+    pub fn of(agency: Agency) -> Inputs {
+        Inputs { agency, emblem: None, documents: Vec::new() }
+    }
 }
 
 /// Lays out stored letters.
@@ -71,17 +90,12 @@ impl Composer {
         rest.trim_end_matches('/').to_owned()
     }
 
-    /// Lays out `letter` of `agency`; `documents` are the agency's PDFs it names
-    /// ([`NewLetter::document_ids`], as [`load_inputs`] reads them): its own letter
-    /// (`document_id`), which then follows a cover page (and the reply sheet), and its
-    /// enclosures' PDFs, printed after the letter in the order listed.
-    pub fn compose(
-        &self,
-        letter: &LetterRecord,
-        agency: &Agency,
-        documents: &[Option<Vec<u8>>],
-        pin: PinOnPage,
-    ) -> Result<Composed, ComposeError> {
+    /// Lays out `letter` with its `inputs`: its agency's letterhead and emblem, and the
+    /// agency's PDFs it names: its own letter (`document_id`), which then follows a cover page
+    /// (and the reply sheet), and its enclosures' PDFs, printed after the letter in the order
+    /// listed.
+    pub fn compose(&self, letter: &LetterRecord, inputs: &Inputs, pin: PinOnPage) -> Result<Composed, ComposeError> {
+        let (agency, documents) = (&inputs.agency, &inputs.documents);
         let mut content = letter.letter().map_err(|e| ComposeError::Stored(e.to_string()))?;
         let ids = content.document_ids();
         if ids.len() != documents.len() {
@@ -155,6 +169,7 @@ impl Composer {
             seal: seal_modules,
             reply,
             seal_url,
+            emblem: inputs.emblem.clone(),
         };
         let (doc, _) = lay_out_letter(&content, &sender, &options).map_err(|e| ComposeError::Layout(e.to_string()))?;
         Ok(if pdfs.is_empty() { Composed::Document(doc) } else { Composed::WithPdfs(doc, pdfs) })
@@ -179,13 +194,8 @@ impl Composer {
 
     /// The letter as one PDF: its proof for the agency and its digital copy for the citizen,
     /// neither of which shows the PIN (only the printed letter does).
-    pub fn pdf(
-        &self,
-        letter: &LetterRecord,
-        agency: &Agency,
-        documents: &[Option<Vec<u8>>],
-    ) -> Result<Vec<u8>, ComposeError> {
-        match self.compose(letter, agency, documents, PinOnPage::Withheld)? {
+    pub fn pdf(&self, letter: &LetterRecord, inputs: &Inputs) -> Result<Vec<u8>, ComposeError> {
+        match self.compose(letter, inputs, PinOnPage::Withheld)? {
             Composed::Document(doc) => doc.to_pdf().map_err(|e| ComposeError::Layout(e.to_string())),
             Composed::WithPdfs(first, pdfs) => {
                 let mut whole = first.to_pdf().map_err(|e| ComposeError::Layout(e.to_string()))?;
@@ -213,19 +223,58 @@ pub enum LetterPdfError {
     Panicked(LetterId),
 }
 
-/// What a stored letter is laid out with besides itself: its agency and the agency's PDFs it
-/// names (its own letter, its enclosures'), `None` for one that is gone. Print batches load
-/// these for each member; single copies go through [`Composer::letter_pdf`].
+/// What a stored letter is laid out with besides itself: its agency, the agency's emblem and
+/// the agency's PDFs it names. Single copies go through [`Composer::letter_pdf`]; print batches
+/// read each agency once ([`load_letterhead`]) and each letter's PDFs.
 pub async fn load_inputs(
     conn: &mut AnyConnection,
     blobs: &BlobStore,
     letter: &LetterRecord,
-) -> Result<(Agency, Vec<Option<Vec<u8>>>), StoreError> {
-    let agency = agencies::get_agency(conn, letter.agency_id).await?.ok_or_else(|| {
+) -> Result<Inputs, StoreError> {
+    let (agency, emblem) = load_letterhead(conn, blobs, letter.agency_id).await?.ok_or_else(|| {
         StoreError::Corrupt(format!("letter {} has no agency {}", letter.letter_id, letter.agency_id))
     })?;
     let documents = documents::load_all(conn, blobs, letter.scope(), &letter.document_ids()?).await?;
-    Ok((agency, documents))
+    Ok(Inputs { agency, emblem, documents })
+}
+
+/// An agency and its emblem, `None` when there is no such agency. An emblem that was set but
+/// cannot be read back (its blob gone or damaged) is an error, not a letter quietly printed
+/// without it.
+pub async fn load_letterhead(
+    conn: &mut AnyConnection,
+    blobs: &BlobStore,
+    agency_id: hybridpost_core::AgencyId,
+) -> Result<Option<(Agency, Option<Emblem>)>, StoreError> {
+    let Some(agency) = agencies::get_agency(conn, agency_id).await? else { return Ok(None) };
+    let Some(key) = agencies::emblem_key(conn, agency_id).await? else { return Ok(Some((agency, None))) };
+    let corrupt = |why: String| StoreError::Corrupt(format!("the emblem of agency {agency_id}: {why}"));
+    let key = BlobKey::parse(&key).map_err(|e| corrupt(e.to_string()))?;
+    let bytes = blobs
+        .get(&key)
+        .await
+        .map_err(|e| corrupt(e.to_string()))?
+        .ok_or_else(|| corrupt(format!("blob {key} is gone")))?;
+    let emblem = Emblem::from_file(&bytes).map_err(|e| corrupt(e.to_string()))?;
+    Ok(Some((agency, Some(emblem))))
+}
+
+/// Checks an emblem file ([`Emblem::from_file`]), stores it as it prints and sets it as the
+/// agency's; the key is named by the emblem's content, so setting the same emblem twice writes
+/// one blob. Returns the emblem, or `None` when there is no such agency.
+pub async fn set_emblem(
+    conn: &mut AnyConnection,
+    blobs: &BlobStore,
+    agency_id: hybridpost_core::AgencyId,
+    emblem: &Emblem,
+) -> Result<bool, StoreError> {
+    let key = BlobKey::parse(&format!("emblems/{}.png", emblem.key()))
+        .unwrap_or_else(|_| unreachable!("hex digits make a blob key"));
+    if agencies::get_agency(conn, agency_id).await?.is_none() {
+        return Ok(false);
+    }
+    blobs.put(&key, emblem.to_png()).await.map_err(|e| StoreError::Corrupt(format!("storing the emblem: {e}")))?;
+    agencies::set_emblem_key(conn, agency_id, Some(key.as_str())).await
 }
 
 impl Composer {
@@ -238,13 +287,13 @@ impl Composer {
         blobs: &BlobStore,
         letter: LetterRecord,
     ) -> Result<Vec<u8>, LetterPdfError> {
-        let (agency, documents) = {
+        let inputs = {
             let mut conn = store.read().await?;
             load_inputs(&mut conn, blobs, &letter).await?
         };
         let composer = self.clone();
         let letter_id = letter.letter_id;
-        tokio::task::spawn_blocking(move || composer.pdf(&letter, &agency, &documents))
+        tokio::task::spawn_blocking(move || composer.pdf(&letter, &inputs))
             .await
             .map_err(|_| LetterPdfError::Panicked(letter_id))?
             .map_err(LetterPdfError::from)

@@ -163,6 +163,7 @@ fn every_letter_intake_accepts_renders() {
         agency_address_lines: vec!["ถนนพหลโยธิน เขตพญาไท กรุงเทพมหานคร 10400".into()],
     };
     let options = LetterOptions {
+        emblem: None,
         issue_date: date!(2026 - 11 - 22),
         verification_host: "verify.example.go.th".into(),
         pin: Some("4821-0937".into()),

@@ -44,6 +44,7 @@ fn run(input: &str, output: &str) -> Result<usize, Box<dyn std::error::Error>> {
     };
     let seal = codes::seal_text();
     let options = LetterOptions {
+        emblem: None,
         issue_date: date!(2026 - 11 - 22),
         verification_host: codes::HOST.to_lowercase(),
         pin: Some("482913".to_string()),

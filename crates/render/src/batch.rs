@@ -38,7 +38,8 @@ use lopdf::{Dictionary, Object, ObjectId};
 use serde::Serialize;
 
 use crate::content::{GlyphSet, encode_page, font_resource, hex_string, integer, real, weight_index};
-use crate::document::{Link, PRODUCER, pdf_text_string};
+use crate::document::{Element, Link, PRODUCER, pdf_text_string};
+use crate::emblem::Emblem;
 use crate::fonts::{Fonts, Weight};
 use crate::pdf_writer::{
     Deflater, FontObjects, Renumbered, Sink, begin_object, copied_object, end_object, font_objects, reference,
@@ -201,6 +202,8 @@ pub struct PreparedDocument {
     fonts: u64,
     pages: Vec<PreparedPage>,
     used: [GlyphSet; 2],
+    /// The images its pages draw, each once.
+    images: Vec<Emblem>,
 }
 
 impl PreparedDocument {
@@ -235,7 +238,15 @@ fn prepare(doc: &Document<'_>, level: u32) -> PreparedDocument {
         };
         pages.push(PreparedPage { media_box, content, compressed, links: links.clone() });
     }
-    PreparedDocument { fonts: fonts.id(), pages, used }
+    let mut images: Vec<Emblem> = Vec::new();
+    for element in doc.page_elements().iter().flatten() {
+        if let Element::Image { emblem, .. } = element
+            && !images.contains(emblem)
+        {
+            images.push(emblem.clone());
+        }
+    }
+    PreparedDocument { fonts: fonts.id(), pages, used, images }
 }
 
 /// A length in points as printpdf converts millimetres, so page boxes match
@@ -274,6 +285,8 @@ pub struct BatchWriter<'f, W: Write> {
     kids: Vec<u32>,
     /// Glyphs used by the committed pages.
     used: [GlyphSet; 2],
+    /// Images drawn by the committed pages, by resource name: each is written once, at the end.
+    images: BTreeMap<String, Emblem>,
     manifest: BatchManifest,
     /// Pages so far, including the cover sheet and blank backs.
     page_total: usize,
@@ -293,6 +306,7 @@ struct Pending {
     /// Size of the last page, for a blank back.
     last_media_box: Option<[f32; 2]>,
     used: Option<[GlyphSet; 2]>,
+    images: Vec<Emblem>,
 }
 
 impl<W: Write> BatchWriter<'static, W> {
@@ -313,6 +327,7 @@ impl<'f, W: Write> BatchWriter<'f, W> {
             offsets: vec![0; FIRST_LETTER_OBJECT as usize],
             kids: Vec::new(),
             used: [GlyphSet::new(), GlyphSet::new()],
+            images: BTreeMap::new(),
             manifest: BatchManifest { info, pages: 0, sheets: 0, letters: Vec::new(), skipped: Vec::new() },
             page_total: COVER_PAGES,
             pending: Pending::default(),
@@ -417,6 +432,23 @@ impl<'f, W: Write> BatchWriter<'f, W> {
         self.pending.objects.push((COVER_BACK, out.len()));
         page_object(&mut out, COVER_BACK, page.media_box, None, &[]);
 
+        // Each image once, whatever the number of letters that draw it (an agency's emblem on
+        // every letter of the agency), in name order so the same batch is the same file.
+        let mut deflater = Deflater::new(9);
+        let mut image_objects = Vec::with_capacity(self.images.len());
+        for (name, image) in &self.images {
+            let id = self.next_object();
+            self.pending.objects.push((id, out.len()));
+            let (width, height) = image.size();
+            let mut dict = b"/Type/XObject/Subtype/Image/Width ".to_vec();
+            integer(&mut dict, i64::from(width));
+            dict.extend_from_slice(b"/Height ");
+            integer(&mut dict, i64::from(height));
+            dict.extend_from_slice(b"/ColorSpace/DeviceRGB/BitsPerComponent 8");
+            stream_object(&mut out, id, &dict, image.rgb(), Some(&mut deflater));
+            image_objects.push((name, id));
+        }
+
         self.pending.objects.push((RESOURCES, out.len()));
         begin_object(&mut out, RESOURCES);
         out.extend_from_slice(b"<</Font<<");
@@ -426,10 +458,20 @@ impl<'f, W: Write> BatchWriter<'f, W> {
             out.push(b' ');
             reference(&mut out, font_ids(weight).font);
         }
-        out.extend_from_slice(b">>>>");
+        out.extend_from_slice(b">>");
+        if !image_objects.is_empty() {
+            out.extend_from_slice(b"/XObject<<");
+            for (name, id) in image_objects {
+                out.push(b'/');
+                out.extend_from_slice(name.as_bytes());
+                out.push(b' ');
+                reference(&mut out, id);
+            }
+            out.extend_from_slice(b">>");
+        }
+        out.extend_from_slice(b">>");
         end_object(&mut out);
 
-        let mut deflater = Deflater::new(9);
         for weight in [Weight::Regular, Weight::Bold] {
             let face = self.fonts.face(weight);
             let used = &self.used[weight_index(weight)];
@@ -535,6 +577,7 @@ impl<'f, W: Write> BatchWriter<'f, W> {
         self.pending.pages.clear();
         self.pending.last_media_box = None;
         self.pending.used = None;
+        self.pending.images.clear();
     }
 
     /// Writes the pending objects and records their offsets.
@@ -657,6 +700,7 @@ impl<W: Write> LetterPages<'_, '_, W> {
         let used = pending.used.get_or_insert_with(|| [GlyphSet::new(), GlyphSet::new()]);
         used[0].union(&prepared.used[0]);
         used[1].union(&prepared.used[1]);
+        pending.images.extend(prepared.images.iter().cloned());
         Ok(prepared.pages.len())
     }
 
@@ -775,7 +819,11 @@ impl<W: Write> LetterPages<'_, '_, W> {
         let first_page = batch.page_total + 1;
         let kids = std::mem::take(&mut batch.pending.pages);
         let used = batch.pending.used.take();
+        let images = std::mem::take(&mut batch.pending.images);
         batch.flush_pending()?;
+        for image in images {
+            batch.images.entry(image.resource_name()).or_insert(image);
+        }
         batch.page_total += kids.len();
         batch.kids.extend_from_slice(&kids);
         if let Some(used) = used {

@@ -152,6 +152,19 @@ pub(crate) fn encode_page(fonts: &Fonts<'_>, elements: &[Element], used: &mut [G
                 }
                 out.extend_from_slice(b" rg");
             }
+            Element::Image { x, y, width, height, emblem } => {
+                // As printpdf writes `UseXobject` inside the placing matrix: an identity `cm`.
+                op_separator(out, start);
+                out.extend_from_slice(b"q\n");
+                pair(out, (*width, 0.0));
+                out.extend_from_slice(b" 0 ");
+                pair(out, (*height, *x));
+                out.push(b' ');
+                real(out, *y);
+                out.extend_from_slice(b" cm\nq\n1 0 0 1 0 0 cm\n/");
+                out.extend_from_slice(emblem.resource_name().as_bytes());
+                out.extend_from_slice(b" Do\nQ\nQ");
+            }
         }
     }
 }

@@ -10,6 +10,7 @@ use printpdf::{
 use sha2::{Digest, Sha256};
 use subsetter::GlyphRemapper;
 
+use crate::emblem::Emblem;
 use crate::fonts::{Fonts, Weight};
 use crate::layout::{Paragraph, lay_out};
 use crate::{Area, Color, Mm, PageSize, Point, Pt, RenderError};
@@ -115,6 +116,8 @@ pub(crate) enum Element {
     Rect { x: f32, y: f32, width: f32, height: f32, paint: Paint },
     /// The colour of the text that follows on the page.
     TextColor(Color),
+    /// An image given by its lower-left corner, width and height.
+    Image { x: f32, y: f32, width: f32, height: f32, emblem: Emblem },
 }
 
 /// A URI link annotation (ISO 32000-1 §12.5.6.5, §12.6.4.7) on a page, in PDF user space.
@@ -250,6 +253,31 @@ impl<'f> Document<'f> {
         Ok(())
     }
 
+    /// Draws `emblem` as large as fits in `area`, its proportions kept, centred; returns where
+    /// it lies.
+    pub fn draw_emblem(&mut self, page: PageId, area: Area, emblem: &Emblem) -> Result<Area, RenderError> {
+        self.check_page(page)?;
+        self.check_inside("emblem", area)?;
+        let (w, h) = emblem.size();
+        let scale = (area.width.0 / w as f32).min(area.height.0 / h as f32);
+        let (width, height) = (w as f32 * scale, h as f32 * scale);
+        let placed = Area::new(
+            area.x.0 + (area.width.0 - width) / 2.0,
+            area.y.0 + (area.height.0 - height) / 2.0,
+            width,
+            height,
+        );
+        let page_height = Pt::from(self.size.height).0;
+        self.pages[page.0].push(Element::Image {
+            x: round(Pt::from(placed.x).0),
+            y: round(page_height - Pt::from(Mm(placed.y.0 + height)).0),
+            width: round(Pt::from(placed.width).0),
+            height: round(Pt::from(placed.height).0),
+            emblem: emblem.clone(),
+        });
+        Ok(placed)
+    }
+
     /// Draws a straight line from `from` to `to`.
     pub fn draw_line(&mut self, page: PageId, from: Point, to: Point, stroke: Stroke) -> Result<(), RenderError> {
         self.check_page(page)?;
@@ -318,6 +346,23 @@ impl<'f> Document<'f> {
             let font = self.subset(weight, &glyphs)?;
             pdf.resources.fonts.map.insert(font.id.clone(), printpdf::PdfFont::new(font.parsed.clone()));
             fonts.insert(weight, font);
+        }
+        // Each emblem once, named by its hash (printpdf would name it at random).
+        for element in self.pages.iter().flatten() {
+            if let Element::Image { emblem, .. } = element {
+                let (width, height) = emblem.size();
+                let image = printpdf::RawImage {
+                    pixels: printpdf::RawImageData::U8(emblem.rgb().to_vec()),
+                    width: width as usize,
+                    height: height as usize,
+                    data_format: printpdf::RawImageFormat::RGB8,
+                    tag: Vec::new(),
+                };
+                pdf.resources
+                    .xobjects
+                    .map
+                    .insert(printpdf::XObjectId(emblem.resource_name()), printpdf::XObject::Image(image));
+            }
         }
         for (elements, links) in self.pages.iter().zip(&self.links) {
             let mut ops = Vec::new();
@@ -478,6 +523,17 @@ impl<'f> Document<'f> {
                 ops.push(Op::RestoreGraphicsState);
             }
             Element::TextColor(color) => ops.push(Op::SetFillColor { col: pdf_color(*color) }),
+            Element::Image { x, y, width, height, emblem } => {
+                ops.push(Op::SaveGraphicsState);
+                ops.push(Op::SetTransformationMatrix {
+                    matrix: printpdf::CurTransMat::Raw([*width, 0.0, 0.0, *height, *x, *y]),
+                });
+                ops.push(Op::UseXobject {
+                    id: printpdf::XObjectId(emblem.resource_name()),
+                    transform: printpdf::XObjectTransform { no_auto_scale: true, ..Default::default() },
+                });
+                ops.push(Op::RestoreGraphicsState);
+            }
         }
     }
 

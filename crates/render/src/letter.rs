@@ -28,7 +28,7 @@ use crate::qr::{QUIET_ZONE_MODULES, QrModules, draw_qr};
 use crate::reply_sheet::ReplySheet;
 use crate::templates::{LetterTemplate, LetterTemplates, LetterTexts};
 use crate::{Align, Area, Color, Document, Flow, Mm, PageId, PageSize, Paint, Paragraph, Pt, RenderError, Resume};
-use crate::{Stroke, Weight};
+use crate::{Emblem, Stroke, Weight};
 
 /// Width of an A4 page.
 const PAGE_WIDTH: f32 = 210.0;
@@ -108,6 +108,9 @@ pub struct LetterOptions {
     /// The seal's URL, made a link over the seal square so that the PDF's seal opens the
     /// verification page and can be found without reading the image.
     pub seal_url: Option<String>,
+    /// The agency's emblem, printed 3 cm high in the emblem slot of the official layout; without
+    /// it the slot stays blank. A layout without the slot (plain) does not print it.
+    pub emblem: Option<Emblem>,
 }
 
 /// A rendered letter.
@@ -224,6 +227,9 @@ pub fn lay_out_letter_with(
     let letter_pages = doc.page_count();
     if let Some(sheet) = &options.reply {
         crate::reply_sheet::append(&mut doc, letter, &template.reply, sheet)?;
+    }
+    if let (Some(area), Some(emblem)) = (emblem_area(template), &options.emblem) {
+        doc.draw_emblem(first_page(&doc), area, emblem)?;
     }
     let seal_area = seal_square(template);
     if let Some(url) = &options.seal_url {

@@ -37,6 +37,7 @@ mod batch;
 mod content;
 mod content_templates;
 mod document;
+mod emblem;
 mod error;
 mod fonts;
 mod layout;
@@ -54,6 +55,7 @@ pub use batch::{
 };
 pub use content_templates::{ContentError, ContentTemplates, expand_content, list_variables, template_variables};
 pub use document::{Document, Flow, PageId, Paint, Resume, Stroke};
+pub use emblem::{Emblem, EmblemError, MAX_EMBLEM_BYTES, MAX_EMBLEM_HEIGHT, MIN_EMBLEM_HEIGHT};
 pub use error::RenderError;
 pub use fonts::{Fonts, Weight};
 pub use layout::{Align, BODY_SIZE, DEFAULT_LINE_HEIGHT, Paragraph};
@@ -67,7 +69,7 @@ pub use reply_sheet::{
     REPLY_CODE_SIZE, ReplySheet,
 };
 pub use templates::{
-    Emblem, FontSizes, Languages, LetterTemplate, LetterTemplates, LetterTexts, MIN_SEAL_SIZE, PageDimensions,
+    EmblemSlot, FontSizes, Languages, LetterTemplate, LetterTemplates, LetterTexts, MIN_SEAL_SIZE, PageDimensions,
     ReplyTexts, SealSquare, TemplateError, Window,
 };
 pub use units::{Area, Color, Mm, PageSize, Point, Pt};

@@ -61,7 +61,7 @@ pub struct LetterTemplate {
     /// Margins and the text column.
     pub page: PageDimensions,
     /// The emblem slot.
-    pub emblem: Emblem,
+    pub emblem: EmblemSlot,
     /// The envelope window.
     pub window: Window,
     /// The seal square.
@@ -105,7 +105,7 @@ pub struct PageDimensions {
 /// The emblem slot at the top centre of page 1.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Emblem {
+pub struct EmblemSlot {
     /// Whether the slot is kept.
     pub show: bool,
     /// Top of the slot.

@@ -49,6 +49,7 @@ fn seal_text() -> &'static str {
 
 fn options_with_reply_pages(pages: u8) -> LetterOptions {
     LetterOptions {
+        emblem: None,
         issue_date: date!(2026 - 11 - 22),
         verification_host: "verify.hybridpost.example".to_string(),
         pin: Some("482913".to_string()),

@@ -115,6 +115,7 @@ fn the_official_letter_with_its_seal_pin_and_reply_sheet_reads_as_snapshotted() 
         agency_address_lines: vec!["๑๒ ถนนพหลโยธิน".to_string(), "เขตพญาไท กรุงเทพฯ ๑๐๔๐๐".to_string()],
     };
     let options = LetterOptions {
+        emblem: None,
         issue_date: date!(2026 - 11 - 22),
         verification_host: codes::HOST.to_string(),
         pin: Some(PIN.to_string()),

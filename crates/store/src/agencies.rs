@@ -205,6 +205,27 @@ pub async fn set_allow_classified(conn: &mut AnyConnection, agency_id: AgencyId,
     Ok(changed == 1)
 }
 
+/// The blob key of the agency's emblem, `None` when it has none (or there is no such agency).
+pub async fn emblem_key(conn: &mut AnyConnection, agency_id: AgencyId) -> Result<Option<String>> {
+    let key: Option<Option<String>> = sqlx::query_scalar("select emblem_key from agency where agency_id = $1")
+        .bind(agency_id.to_string())
+        .fetch_optional(conn)
+        .await?;
+    Ok(key.flatten())
+}
+
+/// Sets the blob key of the agency's emblem, or removes it (`None`); `false` when there is no
+/// such agency.
+pub async fn set_emblem_key(conn: &mut AnyConnection, agency_id: AgencyId, key: Option<&str>) -> Result<bool> {
+    let changed = sqlx::query("update agency set emblem_key = $1 where agency_id = $2")
+        .bind(key)
+        .bind(agency_id.to_string())
+        .execute(conn)
+        .await?
+        .rows_affected();
+    Ok(changed == 1)
+}
+
 fn agency_from_row(r: &sqlx::any::AnyRow) -> Result<Agency> {
     let address: Option<String> = r.try_get("address")?;
     let agency_id: AgencyId = parse_id(&r.try_get::<String, _>("agency_id")?)?;

@@ -24,6 +24,8 @@ use tower::ServiceExt;
 
 #[path = "../../../crates/pdfcheck/tests/support/mod.rs"]
 mod pdfs;
+#[path = "../../../crates/render/tests/support/raster.rs"]
+mod raster;
 
 const CITIZEN_KEY: &[u8] = b"test citizen id key";
 
@@ -1409,6 +1411,11 @@ async fn an_urgent_letter_lists_its_enclosed_pdfs_and_prints_them_after_it_in_or
         "สำเนาบัตรประจำตัวประชาชน"
     ]);
     letter["sender"] = json!({"ministry_id": "0300", "department_id": "0310"});
+    // The agency has set its emblem (the project's stand-in).
+    let emblem = hybridpost_render::Emblem::from_file(include_bytes!("../../../fixtures/emblem/standin.png")).unwrap();
+    let mut tx = h.store.begin().await.unwrap();
+    assert!(hybridpost_compose::set_emblem(&mut tx, &h.state.blobs, h_agency(&h).await, &emblem).await.unwrap());
+    tx.commit().await.unwrap();
     let created = h.post(&h.a, &letter).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     assert_eq!(created.body["urgency"], "most_urgent");
@@ -1418,6 +1425,25 @@ async fn an_urgent_letter_lists_its_enclosed_pdfs_and_prints_them_after_it_in_or
     let dir = pdfs::scratch();
     let path = pdfs::write(dir.path(), "enclosed.pdf", &pdf);
     pdfs::run("qpdf", &["--check", pdfs::arg(&path)]);
+    // The emblem, 30 mm high, centred at the top of page 1 on a 300 dpi raster.
+    let (x0, y0, x1, y1) = raster::ink_box(&raster::raster(&path, 1), (89.0, 0.0, 121.0, 45.0)).unwrap();
+    let (height, centre) = (raster::mm(y1 - y0 + 1), raster::mm(x0 + x1 + 1) / 2.0);
+    assert!((height - 30.0).abs() <= 0.5 && (centre - 105.0).abs() <= 0.5, "{height:.2} mm high at {centre:.2} mm");
+    // `HYBRIDPOST_DOCS_PICTURES=docs` draws the documentation's pictures of this letter.
+    if let Ok(docs) = std::env::var("HYBRIDPOST_DOCS_PICTURES") {
+        let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(docs);
+        let picture = |first: &str, last: &str, dpi: &str, name: &str| {
+            let out = docs.join(name);
+            pdfs::run(
+                "pdftoppm",
+                &["-png", "-r", dpi, "-f", first, "-l", last, "-singlefile", pdfs::arg(&path), out.to_str().unwrap()],
+            );
+        };
+        picture("1", "1", "100", "letter-emblem-urgent");
+        for page in ["3", "4", "5"] {
+            picture(page, page, "40", &format!("letter-enclosure-page{page}"));
+        }
+    }
     let info = pdfs::run("pdfinfo", &[pdfs::arg(&path)]);
     assert!(info.contains("Pages:           5"), "the letter, its reply sheet, then 1 + 2 enclosed pages: {info}");
     let page1 = pdfs::run("pdftotext", &["-f", "1", "-l", "1", pdfs::arg(&path), "-"]);

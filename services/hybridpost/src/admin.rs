@@ -81,6 +81,20 @@ pub enum AdminCommand {
         #[arg(long)]
         off: bool,
     },
+    /// Set an agency's emblem (ตราครุฑ), printed 3 cm high at the top centre of page 1 of its
+    /// official letters: a PNG or JPEG at least 355 pixels high (300 dpi at 3 cm), no wider
+    /// than high, grey or RGB; transparency prints as white. Or remove it with --remove.
+    SetEmblem {
+        /// The agency's id.
+        #[arg(long)]
+        agency_id: AgencyId,
+        /// The PNG or JPEG file.
+        #[arg(required_unless_present = "remove", conflicts_with = "remove")]
+        file: Option<std::path::PathBuf>,
+        /// Remove the agency's emblem: its letters keep the slot blank.
+        #[arg(long)]
+        remove: bool,
+    },
     /// Revoke an API key by its id (`api_key_id` in the output that created it). Servers stop
     /// accepting it within 10 seconds.
     RevokeKey {
@@ -204,6 +218,7 @@ pub async fn execute(
         AdminCommand::CreateKey { agency_id, test } => create_key(store, agency_id, test).await,
         AdminCommand::RevokeKey { key_id } => revoke_key(store, key_id).await,
         AdminCommand::AllowClassified { agency_id, off } => allow_classified(store, agency_id, !off).await,
+        AdminCommand::SetEmblem { agency_id, file, remove: _ } => set_emblem(config, store, agency_id, file).await,
         AdminCommand::CreateSite { name, postcode_prefixes } => create_site(store, name, &postcode_prefixes).await,
         AdminCommand::RotateSigningKey { agency_id, all: _, root } => {
             rotate_signing_key(config, store, agency_id, root).await
@@ -384,6 +399,45 @@ async fn allow_classified(
     tx.commit().await.context("cannot save the change")?;
     anyhow::ensure!(changed, "there is no agency with id {agency_id}");
     Ok(json!({"agency_id": agency_id, "allow_classified": allowed}))
+}
+
+/// `set-emblem`: checks the file and makes it the agency's emblem, or removes the emblem
+/// (`file` none). Letters already printed keep what they were printed with; letters printed
+/// from now on carry the new emblem.
+async fn set_emblem(
+    config: &Config,
+    store: &hybridpost_store::Store,
+    agency_id: AgencyId,
+    file: Option<std::path::PathBuf>,
+) -> anyhow::Result<serde_json::Value> {
+    let Some(path) = file else {
+        let mut tx = store.begin().await?;
+        let changed = agencies::set_emblem_key(&mut tx, agency_id, None).await?;
+        tx.commit().await.context("cannot save the change")?;
+        anyhow::ensure!(changed, "there is no agency with id {agency_id}");
+        return Ok(json!({"agency_id": agency_id, "emblem": null}));
+    };
+    let size = std::fs::metadata(&path).with_context(|| format!("cannot read {}", path.display()))?.len();
+    anyhow::ensure!(
+        size <= hybridpost_render::MAX_EMBLEM_BYTES as u64,
+        "{} is {size} bytes, an emblem file may have at most {}",
+        path.display(),
+        hybridpost_render::MAX_EMBLEM_BYTES
+    );
+    let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let emblem =
+        hybridpost_render::Emblem::from_file(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let blobs = config.blob_store()?;
+    let mut tx = store.begin().await?;
+    let changed = hybridpost_compose::set_emblem(&mut tx, &blobs, agency_id, &emblem).await?;
+    tx.commit().await.context("cannot save the change")?;
+    anyhow::ensure!(changed, "there is no agency with id {agency_id}");
+    let (width, height) = emblem.size();
+    Ok(json!({
+        "agency_id": agency_id,
+        "emblem": {"key": emblem.key(), "width_px": width, "height_px": height,
+                   "printed_mm": {"width": (30.0 * f64::from(width) / f64::from(height) * 10.0).round() / 10.0, "height": 30.0}},
+    }))
 }
 
 /// `create-site`: a print site for the postcode prefixes listed, with its operators' API key.

@@ -60,6 +60,7 @@ pub fn run(args: &RenderArgs) -> Result<(), RenderFailure> {
     let sender = Sender { agency_name: args.agency_name.clone(), agency_address_lines: args.agency_address.clone() };
     let reply = checked.reply_deadline.map(preview_reply_sheet).transpose().map_err(RenderFailure::Other)?;
     let options = LetterOptions {
+        emblem: None,
         issue_date: today,
         verification_host: args.verification_host.clone(),
         pin: args.pin.clone(),

@@ -165,7 +165,7 @@ pub async fn build(config: &Config, roles: &[Role], public_url: &str) -> anyhow:
         keys: keys.clone(),
         blobs: blobs.clone(),
         renderer: Arc::new(PdfBatchRenderer::new(Arc::new(move |item: &PrintItem| {
-            compose.compose(&item.letter, &item.agency, &item.documents, PinOnPage::Printed)
+            compose.compose(&item.letter, &item.inputs, PinOnPage::Printed)
         }))),
         config: Arc::new(PrintroomConfig {
             max_batch_letters: config.print_batch_max_letters,

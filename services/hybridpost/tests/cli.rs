@@ -59,6 +59,25 @@ fn serve_answers_with_no_config_and_admin_commands_work_beside_it() {
     let key = agency["api_key"].as_str().unwrap();
     assert!(key.starts_with("hpk_"));
 
+    // The agency sets its emblem (scaled to 600 dpi at 3 cm), and can remove it.
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/emblem");
+    let agency_id = agency["agency_id"].as_str().unwrap();
+    let standin = fixtures.join("standin.png");
+    let set = hybridpost(dir.path(), &["admin", "set-emblem", "--agency-id", agency_id, standin.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
+    let set: serde_json::Value = serde_json::from_slice(&set.stdout).unwrap();
+    assert_eq!((set["emblem"]["width_px"].as_u64(), set["emblem"]["height_px"].as_u64()), (Some(630), Some(709)));
+    assert_eq!(set["emblem"]["printed_mm"], serde_json::json!({"width": 26.7, "height": 30.0}));
+    let removed =
+        hybridpost(dir.path(), &["admin", "set-emblem", "--agency-id", agency_id, "--remove"]).output().unwrap();
+    assert!(removed.status.success());
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&removed.stdout).unwrap()["emblem"],
+        serde_json::Value::Null
+    );
+
     let site =
         hybridpost(dir.path(), &["admin", "create-site", "--name", "ปณ. สามเสนใน", "--postcode-prefixes", "10,11"])
             .output()
@@ -183,6 +202,9 @@ fn metrics_are_served_on_their_own_listener_and_the_public_one_answers_404() {
     assert!(body.contains("hybridpost_http_requests_total"), "{body}");
 }
 
+/// A CMYK JPEG, which is refused as an emblem.
+const CMYK_EMBLEM: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/emblem/cmyk.jpg");
+
 #[test]
 fn bad_cli_input_gets_one_plain_line() {
     let dir = tempfile::tempdir().unwrap();
@@ -195,6 +217,10 @@ fn bad_cli_input_gets_one_plain_line() {
         (vec!["admin", "create-key", "--agency-id", "0193a1b2-0000-7000-8000-000000000000"], "there is no agency"),
         (vec!["--config", "/nonexistent.toml", "admin", "migrate"], "does not exist"),
         (vec!["admin", "revoke-key", "--key-id", "nope"], "there is no live API key with id nope"),
+        (
+            vec!["admin", "set-emblem", "--agency-id", "0193a1b2-0000-7000-8000-000000000000", CMYK_EMBLEM],
+            "cmyk.jpg: the emblem is in CMYK; save it as grey or RGB",
+        ),
     ] {
         let out = hybridpost(dir.path(), &args).output().unwrap();
         assert!(!out.status.success(), "{args:?}");

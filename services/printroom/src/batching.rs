@@ -15,6 +15,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::{BatchJob, PrintItem, PrintroomState, RenderedBatch};
+use hybridpost_compose::Inputs;
+use hybridpost_render::Emblem;
 
 /// Closes one batch for every site that has letters waiting. Returns the batches made.
 pub async fn close_batches(state: &PrintroomState) -> anyhow::Result<Vec<BatchRecord>> {
@@ -223,25 +225,29 @@ fn spawn_loader(
     let store = state.store.clone();
     let blobs = state.blobs.clone();
     tokio::spawn(async move {
-        let mut agencies_seen: HashMap<hybridpost_core::AgencyId, Agency> = HashMap::new();
+        // Each agency and its emblem once per batch: the emblem is decoded once and shared.
+        let mut agencies_seen: HashMap<hybridpost_core::AgencyId, (Agency, Option<Emblem>)> = HashMap::new();
         for member in loading {
             let mut conn = store.read().await?;
             let Some(letter) = letters::get_letter_any_agency(&mut conn, member.letter_id).await? else {
                 anyhow::bail!("letter {} of the batch is gone", member.letter_id);
             };
-            let agency = match agencies_seen.get(&letter.agency_id) {
-                Some(agency) => agency.clone(),
+            let (agency, emblem) = match agencies_seen.get(&letter.agency_id) {
+                Some(letterhead) => letterhead.clone(),
                 None => {
-                    let agency = agencies::get_agency(&mut conn, letter.agency_id).await?.context("agency gone")?;
-                    agencies_seen.insert(letter.agency_id, agency.clone());
-                    agency
+                    let letterhead = hybridpost_compose::load_letterhead(&mut conn, &blobs, letter.agency_id)
+                        .await?
+                        .context("agency gone")?;
+                    agencies_seen.insert(letter.agency_id, letterhead.clone());
+                    letterhead
                 }
             };
             let documents =
                 hybridpost_store::documents::load_all(&mut conn, &blobs, letter.scope(), &letter.document_ids()?)
                     .await?;
             drop(conn);
-            if sender.send(PrintItem { position: member.position, letter, agency, documents }).await.is_err() {
+            let inputs = Inputs { agency, emblem, documents };
+            if sender.send(PrintItem { position: member.position, letter, inputs }).await.is_err() {
                 break;
             }
         }

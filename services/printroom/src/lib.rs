@@ -28,8 +28,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::FromRef;
+use hybridpost_compose::Inputs;
 use hybridpost_core::{AgencyId, LetterId};
-use hybridpost_store::agencies::Agency;
 use hybridpost_store::letters::LetterRecord;
 use hybridpost_store::{BlobStore, Store};
 use hybridpost_web::auth::ApiKeys;
@@ -84,18 +84,15 @@ pub struct BatchJob {
     pub postcodes: (String, String),
 }
 
-/// A letter to print, with its agency.
+/// A letter to print, with what it is laid out with.
 #[derive(Clone, Debug)]
 pub struct PrintItem {
     /// Envelope order in the batch, from 1.
     pub position: i64,
     /// The letter.
     pub letter: LetterRecord,
-    /// Its agency.
-    pub agency: Agency,
-    /// The agency's PDFs the letter names (its own letter, its enclosures'), in order; `None`
-    /// for one that is gone.
-    pub documents: Vec<Option<Vec<u8>>>,
+    /// Its agency, the agency's emblem and the agency's PDFs the letter names.
+    pub inputs: Inputs,
 }
 
 /// Where a letter landed in the batch PDF.

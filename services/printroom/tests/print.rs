@@ -12,6 +12,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
+use hybridpost_compose::Inputs;
 use hybridpost_core::{AgencyId, Channel, ChannelReason, HoldReason, LetterId, LetterStatus, NewLetter, SiteId};
 use hybridpost_notify::outbox::queue_event_webhooks;
 use hybridpost_printroom::{PdfBatchRenderer, PrintItem, PrintroomConfig, PrintroomState};
@@ -349,7 +350,7 @@ async fn a_dead_renderers_claim_expires_and_the_batch_renders_to_the_same_bytes_
     let mut items = Vec::new();
     for m in print::batch_letters(&mut conn, batch.batch_id).await.unwrap() {
         let letter = letters::get_letter_any_agency(&mut conn, m.letter_id).await.unwrap().unwrap();
-        items.push(PrintItem { position: m.position, letter, agency: agency.clone(), documents: Vec::new() });
+        items.push(PrintItem { position: m.position, letter, inputs: Inputs::of(agency.clone()) });
     }
     let job = hybridpost_printroom::BatchJob {
         batch_id: batch.batch_id.to_string(),
@@ -512,6 +513,7 @@ async fn a_letter_whose_pdf_fails_to_render_is_reported_listed_and_prints_in_the
         let letter: NewLetter = serde_json::from_value(content).unwrap();
         let sender = Sender { agency_name: "x".into(), agency_address_lines: Vec::new() };
         let options = LetterOptions {
+            emblem: None,
             issue_date: time::macros::date!(2026 - 11 - 22),
             verification_host: "HP.GO.TH".into(),
             pin: None,

@@ -42,6 +42,7 @@ pub fn options() -> LetterOptions {
     let url = format!("HTTPS://HP.GO.TH/V#{}K7", "K7QFM2XA".repeat(28));
     let matrix = hybridpost_seal::qr_matrix(&url).expect("a seal-sized QR code");
     LetterOptions {
+        emblem: None,
         issue_date: date!(2026 - 11 - 22),
         verification_host: "verify.hybridpost.example".to_string(),
         pin: Some("482913".to_string()),

@@ -144,6 +144,7 @@ pub fn render(
         agency_address_lines: vec!["๑๒ ถนนพหลโยธิน".to_string(), "เขตพญาไท กรุงเทพฯ ๑๐๔๐๐".to_string()],
     };
     let options = LetterOptions {
+        emblem: None,
         issue_date: time::Date::from_calendar_date(2026, time::Month::November, 22).expect("valid date"),
         verification_host: HOST.to_lowercase(),
         pin: Some("482913".to_string()),

@@ -255,7 +255,7 @@ pub fn reference_digits(l: &LetterRecord) -> String {
 pub async fn letter_pdf(w: &World, l: &LetterRecord) -> Vec<u8> {
     let mut conn = w.store.read().await.unwrap();
     let agency = agencies::get_agency(&mut conn, l.agency_id).await.unwrap().unwrap();
-    w.composer.pdf(l, &agency, &[]).unwrap()
+    w.composer.pdf(l, &hybridpost_compose::Inputs::of(agency)).unwrap()
 }
 
 /// The pages of a PDF rasterised in grey at `dpi`, as a document scanner would see them.

@@ -11,10 +11,11 @@ use hybridpost_render::{LetterOptions, Sender, lay_out_letter};
 pub fn compose(item: &PrintItem) -> Result<Composed, ComposeError> {
     let letter: NewLetter = item.letter.letter().map_err(|e| ComposeError::Stored(e.to_string()))?;
     let sender = Sender {
-        agency_name: item.agency.name.clone(),
+        agency_name: item.inputs.agency.name.clone(),
         agency_address_lines: vec!["ถนนพญาไท แขวงพญาไท".into(), "เขตพญาไท กรุงเทพมหานคร 10400".into()],
     };
     let options = LetterOptions {
+        emblem: None,
         issue_date: time::macros::date!(2026 - 11 - 22),
         verification_host: "HP.GO.TH".into(),
         pin: Some("12345678".into()),
@@ -30,6 +31,7 @@ pub fn compose(item: &PrintItem) -> Result<Composed, ComposeError> {
     // A letter that is an agency's document prints it behind the cover, if storage has it.
     if letter.document_id.is_some() {
         let pdf = item
+            .inputs
             .documents
             .first()
             .cloned()
