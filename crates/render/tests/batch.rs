@@ -14,6 +14,8 @@ use hybridpost_render::{
 
 #[path = "support/batch_letters.rs"]
 mod batch_letters;
+#[path = "support/raster.rs"]
+mod raster;
 #[path = "support/sample_letter.rs"]
 #[expect(dead_code, reason = "only the composition of the sample letter is used here")]
 mod sample_letter;
@@ -290,22 +292,7 @@ fn raster(name: &str, pdf: &[u8], page: usize) -> (usize, usize, Vec<u8>) {
     let path = write(name, pdf);
     let page = page.to_string();
     let pgm = run("pdftoppm", &["-r", "100", "-gray", "-f", &page, "-l", &page, path.to_str().unwrap()]);
-    // Binary PGM: "P5\n<width> <height>\n255\n" then the pixels.
-    let mut fields = Vec::new();
-    let mut at = 0;
-    while fields.len() < 4 {
-        while pgm[at].is_ascii_whitespace() {
-            at += 1;
-        }
-        let start = at;
-        while !pgm[at].is_ascii_whitespace() {
-            at += 1;
-        }
-        fields.push(String::from_utf8(pgm[start..at].to_vec()).unwrap());
-    }
-    assert_eq!(fields[0], "P5");
-    let (width, height) = (fields[1].parse().unwrap(), fields[2].parse().unwrap());
-    (width, height, pgm[at + 1..].to_vec())
+    raster::parse_pgm(&pgm)
 }
 
 #[test]

@@ -17,6 +17,8 @@ use time::macros::date;
 
 #[path = "support/codes.rs"]
 mod codes;
+#[path = "support/raster.rs"]
+mod raster;
 
 const FIXTURE: &str = include_str!("../../../fixtures/letters/official.json");
 
@@ -346,22 +348,7 @@ fn zbarimg(image: &Path) -> Vec<String> {
 
 /// A greyscale PGM (P5) image: width, height and one byte per pixel.
 fn read_pgm(path: &Path) -> (usize, usize, Vec<u8>) {
-    let bytes = std::fs::read(path).unwrap();
-    let mut fields = Vec::new();
-    let mut at = 0;
-    while fields.len() < 4 {
-        while bytes[at].is_ascii_whitespace() {
-            at += 1;
-        }
-        let start = at;
-        while !bytes[at].is_ascii_whitespace() {
-            at += 1;
-        }
-        fields.push(String::from_utf8(bytes[start..at].to_vec()).unwrap());
-    }
-    assert_eq!(fields[0], "P5");
-    let (width, height): (usize, usize) = (fields[1].parse().unwrap(), fields[2].parse().unwrap());
-    (width, height, bytes[at + 1..].to_vec())
+    raster::parse_pgm(&std::fs::read(path).unwrap())
 }
 
 /// The width in mm of the dark pixels inside `area` (mm) of a page rasterised at `dpi`.

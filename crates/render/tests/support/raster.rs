@@ -28,8 +28,12 @@ pub fn raster(pdf: &Path, page: usize) -> (usize, usize, Vec<u8>) {
     let out = format!("{}-p{page}", pdf.with_extension("").display());
     let page = page.to_string();
     run("pdftoppm", &["-gray", "-r", "300", "-f", &page, "-l", &page, "-singlefile", pdf.to_str().unwrap(), &out]);
-    let pgm = std::fs::read(format!("{out}.pgm")).unwrap();
-    // P5, width, height, maxval, one whitespace byte, then the samples.
+    parse_pgm(&std::fs::read(format!("{out}.pgm")).unwrap())
+}
+
+/// A binary greyscale PGM (P5: "P5 <width> <height> 255", one whitespace byte, then one byte per
+/// pixel): width, height and samples.
+pub fn parse_pgm(pgm: &[u8]) -> (usize, usize, Vec<u8>) {
     let mut fields = Vec::new();
     let mut at = 0;
     while fields.len() < 4 {
