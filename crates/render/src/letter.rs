@@ -25,7 +25,7 @@ use time::Date;
 
 use crate::content_templates::expand_content;
 use crate::qr::{QUIET_ZONE_MODULES, QrModules, draw_qr};
-use crate::reply_sheet::ReplySheet;
+use crate::reply_sheet::{AnswerBox, ReplySheet};
 use crate::templates::{LetterTemplate, LetterTemplates, LetterTexts};
 use crate::{Align, Area, Color, Document, Flow, Mm, PageId, PageSize, Paint, Paragraph, Pt, RenderError, Resume};
 use crate::{Emblem, Stroke, Weight};
@@ -133,6 +133,8 @@ pub struct RenderedLetter {
     pub seal_module: Option<Mm>,
     /// The blank slot for the emblem (ตราครุฑ) at the top of page 1, in the official layout.
     pub emblem_area: Option<Area>,
+    /// The answer boxes of the reply sheet, where it has any.
+    pub answer_boxes: Vec<AnswerBox>,
 }
 
 /// Lays out `letter` from `sender` in the built-in layout it asks for (official unless
@@ -168,6 +170,7 @@ pub fn render_letter_with(
         layout: laid.layout,
         seal_module: laid.seal_module,
         emblem_area: laid.emblem_area,
+        answer_boxes: laid.answer_boxes,
     })
 }
 
@@ -225,9 +228,10 @@ pub fn lay_out_letter_with(
     };
     let Composed { mut doc, seal_module, .. } = composed;
     let letter_pages = doc.page_count();
-    if let Some(sheet) = &options.reply {
-        crate::reply_sheet::append(&mut doc, letter, &template.reply, sheet)?;
-    }
+    let answer_boxes = match &options.reply {
+        Some(sheet) => crate::reply_sheet::append(&mut doc, letter, &template.reply, sheet)?,
+        None => Vec::new(),
+    };
     if let (Some(area), Some(emblem)) = (emblem_area(template), &options.emblem) {
         doc.draw_emblem(first_page(&doc), area, emblem)?;
     }
@@ -245,7 +249,33 @@ pub fn lay_out_letter_with(
         layout: letter.layout,
         seal_module,
         emblem_area: emblem_area(template),
+        answer_boxes,
     })
+}
+
+/// Where the answer boxes of `letter`'s reply sheet are printed, without laying out the
+/// letter: the reply pages alone, as [`lay_out_letter_with`] lays them out after the letter
+/// (the reply pages start on a fresh page and depend on nothing before them). The scanner
+/// reads the ticks at these places.
+pub fn reply_answer_boxes(
+    templates: &LetterTemplates,
+    letter: &NewLetter,
+    sheet: &ReplySheet,
+) -> Result<Vec<AnswerBox>, RenderError> {
+    let template = match letter.layout {
+        LetterLayout::Official => &templates.official,
+        LetterLayout::Plain => &templates.plain,
+    };
+    let converted;
+    let letter = match letter.digits().map(|d| d == Digits::Thai) {
+        None => letter,
+        Some(thai) => {
+            converted = letter_in_digits(letter, thai);
+            &converted
+        }
+    };
+    let mut doc = Document::new(PageSize::A4);
+    crate::reply_sheet::append(&mut doc, letter, &template.reply, sheet)
 }
 
 fn first_page(doc: &Document<'_>) -> PageId {
@@ -282,6 +312,8 @@ pub struct LaidOutLetter {
     pub seal_module: Option<Mm>,
     /// The blank slot for the emblem at the top of page 1, in the official layout.
     pub emblem_area: Option<Area>,
+    /// The answer boxes of the reply sheet, where it has any.
+    pub answer_boxes: Vec<AnswerBox>,
 }
 
 /// `letter` with every text printed from it in Thai (`thai`) or Arabic digits.

@@ -55,6 +55,19 @@ const SIGNATURE_X: f32 = 60.0;
 const RULE_PITCH: f32 = 9.0;
 /// Side of a tick box.
 const BOX: f32 = 4.5;
+/// Side of an answer (tick) box, as printed: the outline's centre line, a 0.8 pt stroke.
+pub const ANSWER_BOX_SIDE: Mm = Mm(BOX);
+
+/// Where an answer box lies on a reply page, for reading the tick back from a scan.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AnswerBox {
+    /// The reply page it is on, from 1.
+    pub reply_page: u8,
+    /// The choice it stands for, from 1, in the order of the sheet's choices.
+    pub choice: u8,
+    /// The box's outline (centre of the stroke), mm from the page's top-left corner.
+    pub area: Area,
+}
 /// Size of the header title.
 const TITLE_SIZE: Pt = Pt(18.0);
 /// Size of the text.
@@ -78,6 +91,17 @@ const HEADER: Column = Column { x: LEFT, width: HEADER_WIDTH, limit: CONTENT_TOP
 const CONTENT: Column = Column { x: LEFT, width: WIDTH, limit: SIGNATURE_TOP };
 /// The text of a choice, right of its tick box.
 const CHOICE: Column = Column { x: LEFT + 9.0, width: WIDTH - 9.0, limit: SIGNATURE_TOP };
+
+/// The margin left of a page's answer boxes, which the reply sheet leaves blank: ink there
+/// is something laid over the boxes (a stamp, a scribble), and their reading is not certain.
+pub fn blank_beside_boxes(boxes: &[AnswerBox]) -> Option<Area> {
+    let top = boxes.iter().map(|b| b.area.y.0).reduce(f32::min)?;
+    let bottom = boxes.iter().map(|b| b.area.y.0 + b.area.height.0).reduce(f32::max)?;
+    let left = boxes.iter().map(|b| b.area.x.0).reduce(f32::min)?;
+    // From the page's 10 mm line to 2.5 mm short of the boxes (clear of the text above and
+    // below them, which starts 1.5 mm left of the boxes), a little above and below them.
+    Some(Area::new(10.0, top - 3.0, (left - 2.5 - 10.0).max(0.0), bottom - top + 6.0))
+}
 
 /// What the caller supplies to print a letter's reply sheet.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,18 +153,19 @@ impl Sheet<'_, '_> {
 }
 
 /// Appends the reply pages of `letter` to `doc`, one per code in `sheet`, with the fixed
-/// words of `texts`.
+/// words of `texts`; where the answer boxes were drawn.
 pub(crate) fn append(
     doc: &mut Document<'_>,
     letter: &NewLetter,
     texts: &Languages<ReplyTexts>,
     sheet: &ReplySheet,
-) -> Result<(), RenderError> {
+) -> Result<Vec<AnswerBox>, RenderError> {
     let count = sheet.pages.len();
     if count == 0 || count > 255 {
         return Err(RenderError::ReplyPages { pages: count });
     }
     let (th, en) = (&texts.th, &texts.en);
+    let mut boxes = Vec::new();
     for (index, code) in sheet.pages.iter().enumerate() {
         let page = doc.add_page();
         draw_codes(doc, page, code)?;
@@ -188,12 +213,13 @@ pub(crate) fn append(
         if index == 0 {
             s.y += 2.0;
             s.say(&th.choose, &en.choose, TEXT_SIZE, Weight::Bold, CONTENT)?;
-            for (thai, english) in th.choices.iter().zip(&en.choices) {
+            for (choice, (thai, english)) in (1u8..).zip(th.choices.iter().zip(&en.choices)) {
                 s.y += 1.0;
                 let top = s.y;
                 s.say(thai, english, TEXT_SIZE, Weight::Regular, CHOICE)?;
                 let tick = Area::new(LEFT + 1.5, top + 1.2, BOX, BOX);
                 s.doc.draw_rect(page, tick, Paint::Stroke(Stroke::new(Pt(0.8))))?;
+                boxes.push(AnswerBox { reply_page: 1, choice, area: tick });
             }
         }
 
@@ -222,7 +248,7 @@ pub(crate) fn append(
             s.put(&paragraph, Column { x: SIGNATURE_X, width, limit: 290.0 })?;
         }
     }
-    Ok(())
+    Ok(boxes)
 }
 
 /// The name, signature and date lines, with dots to write on.

@@ -182,7 +182,7 @@ pub fn find_codes(image: &GrayImage, options: &FindOptions, enough: &dyn Fn(&[Fo
 
 /// What is done to a crop before it is decoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Treatment {
+pub(crate) enum Treatment {
     /// rqrr's own threshold.
     Plain,
     /// Sauvola's adaptive threshold.
@@ -197,11 +197,11 @@ enum Treatment {
 
 /// A rectangle of the image in pixels, clamped to it.
 #[derive(Clone, Copy, Debug, PartialEq)]
-struct Rect {
-    x: u32,
-    y: u32,
-    width: u32,
-    height: u32,
+pub(crate) struct Rect {
+    pub(crate) x: u32,
+    pub(crate) y: u32,
+    pub(crate) width: u32,
+    pub(crate) height: u32,
 }
 
 impl Rect {
@@ -225,12 +225,15 @@ struct Attempt {
 
 /// A symbol rqrr located: where (image pixels) and which way up.
 #[derive(Clone, Debug)]
-struct Located {
-    centre: (f32, f32),
+pub(crate) struct Located {
+    pub(crate) centre: (f32, f32),
+    /// The corners of its module grid as the symbol has them: top left, top right, bottom
+    /// right, bottom left.
+    pub(crate) corners: [(f32, f32); 4],
     /// Bounding box of the symbol's corners: left, top, right, bottom.
     bbox: (f32, f32, f32, f32),
     turns: u8,
-    text: Option<String>,
+    pub(crate) text: Option<String>,
 }
 
 struct Search<'a> {
@@ -799,7 +802,7 @@ fn dedup_scales(scales: &[f32]) -> Vec<f32> {
 }
 
 /// Runs rqrr on `crop` after `treatment`; every symbol located, read or not.
-fn decode(mut crop: GrayImage, treatment: Treatment) -> Vec<Located> {
+pub(crate) fn decode(mut crop: GrayImage, treatment: Treatment) -> Vec<Located> {
     let (w, h) = crop.dimensions();
     if w < MIN_SIDE_PX || h < MIN_SIDE_PX {
         return Vec::new();
@@ -833,7 +836,8 @@ fn decode(mut crop: GrayImage, treatment: Treatment) -> Vec<Located> {
                 ys.iter().copied().max().unwrap_or(0) as f32,
             );
             let text = grid.decode().ok().map(|(_, text)| text);
-            Located { centre, bbox, turns: turns_from_axis(tr.x - tl.x, tr.y - tl.y), text }
+            let corners = [tl, tr, br, bl].map(|p| (p.x as f32, p.y as f32));
+            Located { centre, corners, bbox, turns: turns_from_axis(tr.x - tl.x, tr.y - tl.y), text }
         })
         .collect()
 }
@@ -853,7 +857,7 @@ fn turns_from_axis(dx: i32, dy: i32) -> u8 {
 
 /// `rect` of `image` scaled by `scale`: area average when reducing by two or more, bilinear
 /// otherwise, a plain copy at scale 1.
-fn resample(image: &GrayImage, rect: Rect, scale: f32) -> GrayImage {
+pub(crate) fn resample(image: &GrayImage, rect: Rect, scale: f32) -> GrayImage {
     let src = image::imageops::crop_imm(image, rect.x, rect.y, rect.width, rect.height).to_image();
     if scale == 1.0 {
         return src;

@@ -4,6 +4,8 @@
 //! - [`input`]: a scanned file (multi-page PDF as document scanners write them, multi-page
 //!   TIFF, PNG, JPEG, or a zip of those) read page by page under limits on bytes, pages and
 //!   pixels, so a decompression bomb or a damaged file is an error for that file only.
+//! - [`answers`]: the answer ticked on a reply page, read from its boxes, or why it cannot
+//!   be read with certainty.
 //! - [`find`]: the decoding pipeline on one page: where the codes are printed first, at reduced
 //!   resolution, then the whole page, other orientations, binarisation and filtering, under a
 //!   time budget, recording every step.
@@ -11,17 +13,20 @@
 //!   before it.
 //! - [`document`]: the pages of one reply as a PDF, and thumbnails for the review queue.
 //! - [`degrade`]: scanner damage for generated test scans (the corpus, the demo).
+//! - [`pen`]: what citizens write on reply sheets, for generated test scans.
 //!
 //! This crate knows nothing of HTTP, SQL or async runtimes: bytes in, structs out. It must
 //! never panic on untrusted input.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod answers;
 pub mod degrade;
 pub mod document;
 pub mod find;
 pub mod group;
 pub mod input;
+pub mod pen;
 mod sample;
 
 /// A rectangle on an A4 page in millimetres from the page's top-left corner, where a code is

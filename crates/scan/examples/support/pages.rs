@@ -91,6 +91,8 @@ pub struct Letter {
     pub pages: Vec<PageKind>,
     /// The text of each page's code: the seal's on page 1, the reply code's on reply pages.
     pub texts: Vec<Option<String>>,
+    /// Where the reply sheet's answer boxes are printed.
+    pub answer_boxes: Vec<hybridpost_render::AnswerBox>,
 }
 
 /// Renders the sample official letter with reference `reference`, a seal signed by `key`,
@@ -167,7 +169,7 @@ pub fn render(
             PageKind::Plain => None,
         })
         .collect();
-    Ok(Letter { reference: reference.clone(), pdf: rendered.pdf, pages, texts })
+    Ok(Letter { reference: reference.clone(), pdf: rendered.pdf, pages, texts, answer_boxes: rendered.answer_boxes })
 }
 
 /// Rasterises every page of `pdf` in grey at `dpi` with `pdftoppm -gray`, in a folder under
