@@ -128,6 +128,9 @@ pub enum AgencyNotice {
         sender_name: String,
         /// When it arrived (UTC, RFC 3339).
         received_at: String,
+        /// The answer read from its tick boxes, in Thai and English, when the letter asked
+        /// a question.
+        answer: Option<(String, String)>,
     },
     /// The letter came back undelivered.
     LetterReturned {
@@ -151,13 +154,15 @@ pub fn agency_notice(agency: &Agency, letter: &LetterRecord, notice: &AgencyNoti
         Err(_) => (at.to_owned(), at.to_owned()),
     };
     let (purpose, context) = match notice {
-        AgencyNotice::ReplyReceived { sender_name, received_at } => {
+        AgencyNotice::ReplyReceived { sender_name, received_at, answer } => {
             let (th, en) = moment(received_at);
+            let (answer_th, answer_en) = answer.clone().unzip();
             (
                 purpose::REPLY_RECEIVED,
                 serde_json::json!({
                     "agency_name": agency.name, "agency_name_en": agency_name_en, "sender_name": sender_name,
                     "letter_ref": letter.reference, "received_at": th, "received_at_en": en,
+                    "answer": answer_th, "answer_en": answer_en,
                 }),
             )
         }

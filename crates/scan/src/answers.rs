@@ -248,6 +248,9 @@ fn read(
     measure(image, &fit, px_per_mm, boxes, sheet.clear)
 }
 
+/// A point on the page (mm) and where it lies in the image (pixels).
+type Pair = ((f32, f32), (f32, f32));
+
 /// Page millimetres to image pixels: `x = a·u + b·v + c`, `y = d·u + e·v + f`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Affine([f64; 6]);
@@ -260,7 +263,7 @@ impl Affine {
     }
 
     /// Least-squares fit to `pairs` of (page mm, image px); `None` when they do not fix it.
-    fn fit(pairs: &[((f32, f32), (f32, f32))]) -> Option<Affine> {
+    fn fit(pairs: &[Pair]) -> Option<Affine> {
         if pairs.len() < 3 {
             return None;
         }
@@ -320,7 +323,7 @@ fn locate(
     places: &[CodePlace],
     is_ours: &dyn Fn(&str) -> bool,
 ) -> Option<Affine> {
-    let mut pairs: Vec<((f32, f32), (f32, f32))> = Vec::new();
+    let mut pairs: Vec<Pair> = Vec::new();
     for place in places {
         let Some(rect) = place_rect(image, px_per_mm, turns, place) else { continue };
         let scale = (MODULE_PX / px_per_mm).clamp(0.05, 8.0);

@@ -119,6 +119,33 @@ impl StoredImage {
 }
 
 impl StoredImage {
+    /// The page's grey pixels again, under `limits` (a stored page is decoded with the same
+    /// care as an uploaded one): for reading what is on a page after its search, such as the
+    /// answer ticked on a reply page.
+    pub fn to_gray(&self, limits: &Limits) -> Result<GrayImage, String> {
+        let (width, height) = self.dimensions();
+        check_pixels(width, height, 1, limits)?;
+        let image = match self {
+            StoredImage::Jpeg { bytes, .. } => raster::decode_jpeg(bytes, limits)?.0,
+            StoredImage::Ccitt { bytes, k, black_is_1, byte_align, .. } => ccitt::decode(
+                bytes,
+                &ccitt::Params { k: *k, width, height, byte_align: *byte_align, black_is_1: *black_is_1 },
+            )?,
+            StoredImage::FlateGray { bytes, .. } => {
+                let raw = inflate_exact(bytes, width as usize * height as usize, "stored page")?;
+                GrayImage::from_raw(width, height, raw).ok_or("the stored page has the wrong size")?
+            }
+        };
+        if image.dimensions() != (width, height) {
+            return Err(format!(
+                "the stored page decodes to {}×{} pixels, not {width}×{height}",
+                image.width(),
+                image.height()
+            ));
+        }
+        Ok(image)
+    }
+
     /// Width and height, pixels.
     pub fn dimensions(&self) -> (u32, u32) {
         match self {
@@ -500,5 +527,20 @@ fn inflate_exact(data: &[u8], expected: usize, what: &str) -> Result<Vec<u8>, St
         // Some writers end their zlib streams badly; the pixels before that are good.
         Err(_) if out.len() == expected => Ok(out),
         Err(e) => Err(format!("the {what} data is damaged: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_pages_decode_back_to_their_pixels() {
+        let grey = GrayImage::from_fn(64, 40, |x, y| image::Luma([((x * 4 + y) % 256) as u8]));
+        assert_eq!(flate_gray(&grey).to_gray(&Limits::default()).expect("flate"), grey);
+        let bilevel = GrayImage::from_fn(64, 40, |x, y| image::Luma([if (x / 8 + y / 5) % 2 == 0 { 0 } else { 255 }]));
+        assert_eq!(g4_stored(&bilevel).to_gray(&Limits::default()).expect("g4"), bilevel);
+        let cut = StoredImage::FlateGray { bytes: vec![0x78, 0x9c, 1, 2], width: 64, height: 40 };
+        assert!(cut.to_gray(&Limits::default()).is_err(), "damaged data is an error, not a panic");
     }
 }

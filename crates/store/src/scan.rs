@@ -171,6 +171,9 @@ pub struct ReplyRecord {
     pub pdf_bytes: i64,
     /// When it was made.
     pub created_at: String,
+    /// The answer read from its tick boxes, JSON as the intake writes it; `None` when it has no
+    /// question.
+    pub answer: Option<String>,
 }
 
 const SCAN_COLUMNS: &str = "scan_id, site_id, mode, return_reason, status, file_count, claimed_until, request_id, \
@@ -182,7 +185,7 @@ const PAGE_COLUMNS: &str = "page_id, scan_id, file_index, page_number, entry, co
                             reply_id, review_reason, review_detail, reviewed_at, reviewed_by, discard_reason, \
                             decoded_by, created_at";
 const REPLY_COLUMNS: &str = "reply_id, letter_id, agency_id, scan_id, site_id, page_count, missing_pages, out_of_order, \
-                             source, pdf_blob, pdf_sha256, pdf_bytes, created_at";
+                             source, pdf_blob, pdf_sha256, pdf_bytes, created_at, answer";
 
 /// Stores a new batch and its files. Files refused at upload are stored `failed` with why.
 #[expect(clippy::too_many_arguments, reason = "the columns of one row")]
@@ -699,7 +702,7 @@ pub async fn review_after(conn: &mut AnyConnection, page: &NewScanPage, limit: i
 /// Stores a reply.
 pub async fn insert_reply(conn: &mut AnyConnection, r: &ReplyRecord) -> Result<()> {
     sqlx::query(&format!(
-        "insert into reply ({REPLY_COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        "insert into reply ({REPLY_COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
     ))
     .bind(r.reply_id.to_string())
     .bind(r.letter_id.to_string())
@@ -714,6 +717,7 @@ pub async fn insert_reply(conn: &mut AnyConnection, r: &ReplyRecord) -> Result<(
     .bind(&r.pdf_sha256)
     .bind(r.pdf_bytes)
     .bind(&r.created_at)
+    .bind(r.answer.as_deref())
     .execute(conn)
     .await
     .map_err(|e| conflict_or(e, "reply"))?;
@@ -855,6 +859,7 @@ fn reply_from_row(r: &sqlx::any::AnyRow) -> Result<ReplyRecord> {
         pdf_sha256: r.try_get("pdf_sha256")?,
         pdf_bytes: r.try_get("pdf_bytes")?,
         created_at: r.try_get("created_at")?,
+        answer: r.try_get("answer")?,
     })
 }
 

@@ -23,6 +23,7 @@
 //!   `GET /v1/replies/{reply_id}/pdf`.
 #![forbid(unsafe_code)]
 
+mod answers;
 mod api;
 mod matching;
 mod pages;
@@ -46,6 +47,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
+pub use answers::{AnswerBoxView, AnswerChoice, AnswerStatus, ReplyAnswer};
 pub use api::{ConsoleUpload, FileView, PageView, ScanAccepted, ScanList, ScanView, upload_scan};
 pub use replies::ReplyView;
 pub use review::{

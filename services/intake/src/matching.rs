@@ -16,6 +16,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::IntakeState;
+use crate::answers::ReplyAnswer;
 use crate::pages::{mark_from_json, stored_image};
 
 /// A reply's PDF, made before the transaction that records it.
@@ -28,9 +29,23 @@ pub(crate) struct BuiltReply {
 
 /// What to write for one group of pages.
 enum Plan {
-    Reply { letter: LetterRecord, pages: Vec<ScanPageId>, missing: Vec<i64>, out_of_order: bool, pdf: BuiltReply },
-    Return { letter: LetterRecord, pages: Vec<ScanPageId> },
-    Review { pages: Vec<ScanPageId>, reason: &'static str, detail: String },
+    Reply {
+        letter: LetterRecord,
+        pages: Vec<ScanPageId>,
+        missing: Vec<i64>,
+        out_of_order: bool,
+        pdf: BuiltReply,
+        answer: Option<Box<ReplyAnswer>>,
+    },
+    Return {
+        letter: LetterRecord,
+        pages: Vec<ScanPageId>,
+    },
+    Review {
+        pages: Vec<ScanPageId>,
+        reason: &'static str,
+        detail: String,
+    },
 }
 
 /// Groups the pages of `scan` (claimed for grouping until `claim`) and records the outcome.
@@ -76,7 +91,9 @@ pub(crate) async fn group_scan(state: &IntakeState, scan: &ScanRecord, claim: &s
             GroupKind::Reply => {
                 let records: Vec<&ScanPageRecord> = g.pages.iter().map(|i| live[*i]).collect();
                 let pdf = build_reply_pdf(state, &records).await?;
+                let answer = reply_answer(state, &letter, &records).await?.map(Box::new);
                 plans.push(Plan::Reply {
+                    answer,
                     letter,
                     pages: page_ids,
                     missing: g.missing_pages.iter().map(|p| i64::from(*p)).collect(),
@@ -100,7 +117,7 @@ pub(crate) async fn group_scan(state: &IntakeState, scan: &ScanRecord, claim: &s
                     set_review(&mut tx, page, reason, &detail).await?;
                 }
             }
-            Plan::Reply { letter, pages, missing, out_of_order, pdf } => {
+            Plan::Reply { letter, pages, missing, out_of_order, pdf, answer } => {
                 let reply = ReplyRecord {
                     reply_id: pdf.reply_id,
                     letter_id: letter.letter_id,
@@ -115,6 +132,7 @@ pub(crate) async fn group_scan(state: &IntakeState, scan: &ScanRecord, claim: &s
                     pdf_sha256: pdf.sha256,
                     pdf_bytes: pdf.bytes,
                     created_at: now.clone(),
+                    answer: answer.as_deref().map(serde_json::to_string).transpose()?,
                 };
                 record_reply(&mut tx, &letter, &reply, scan.request_id.as_deref()).await?;
                 for page in &pages {
@@ -178,6 +196,44 @@ pub(crate) async fn letter_by_reference(
     Ok(letters::find_by_seal_reference(conn, &base32_encode(reference.as_bytes())).await?)
 }
 
+/// The answer ticked on page 1 of the reply sheet among `pages`, when the letter asks a
+/// question; `needs_review` when page 1 is not among them or cannot be read.
+async fn reply_answer(
+    state: &IntakeState,
+    letter: &LetterRecord,
+    pages: &[&ScanPageRecord],
+) -> anyhow::Result<Option<ReplyAnswer>> {
+    let question = match crate::answers::question(letter, &state.reply_key) {
+        Ok(Some(q)) => q,
+        Ok(None) => return Ok(None),
+        Err(e) => {
+            tracing::warn!(letter.id = %letter.letter_id, "the reply sheet of letter {} cannot be laid out: {e}", letter.letter_id);
+            let detail = format!("the letter's reply sheet cannot be laid out: {e}");
+            return Ok(Some(ReplyAnswer::not_read(Vec::new(), "boxes_not_found", &detail)));
+        }
+    };
+    let first = pages.iter().find(|p| matches!(mark_from_json(&p.page.mark), Ok(Mark::Reply { page: 1, .. })));
+    let Some(first) = first else {
+        let detail = "page 1 of the reply sheet, which carries the answer boxes, did not arrive";
+        return Ok(Some(ReplyAnswer::not_read(question.choices, "page_missing", detail)));
+    };
+    let (Some(blob), Some(meta)) = (&first.page.image_blob, &first.page.image_meta) else {
+        return Ok(Some(ReplyAnswer::not_read(question.choices, "page_unreadable", "the page has no stored image")));
+    };
+    let bytes = state
+        .blobs
+        .get(&BlobKey::parse(blob)?)
+        .await?
+        .with_context(|| format!("the image of page {} is missing from storage", first.page.page_id))?;
+    let meta: serde_json::Value = serde_json::from_str(meta)?;
+    let (image, dpi) = stored_image(bytes, &meta).map_err(anyhow::Error::msg)?;
+    let turns = u8::try_from(first.page.quarter_turns.rem_euclid(4)).unwrap_or(0);
+    let limits = state.config.limits.clone();
+    let answer =
+        tokio::task::spawn_blocking(move || crate::answers::read(&question, &image, dpi, turns, &limits)).await?;
+    Ok(Some(answer))
+}
+
 /// Makes the PDF of a reply's pages and stores it.
 pub(crate) async fn build_reply_pdf(state: &IntakeState, pages: &[&ScanPageRecord]) -> anyhow::Result<BuiltReply> {
     let mut images = Vec::with_capacity(pages.len());
@@ -218,9 +274,13 @@ pub(crate) async fn record_reply(
     request_id: Option<&str>,
 ) -> anyhow::Result<()> {
     scan::insert_reply(conn, reply).await?;
+    let answer: Option<ReplyAnswer> = reply.answer.as_deref().map(serde_json::from_str).transpose()?;
     let detail = json!({
         "reply_id": reply.reply_id, "scan_id": reply.scan_id, "pages": reply.page_count,
         "missing_pages": reply.missing_pages, "source": reply.source,
+        "answer": answer.as_ref().map(|a| json!({
+            "status": a.status, "choice": a.choice, "confidence": a.confidence, "reason": a.reason,
+        })),
     });
     match letters::transition(
         conn,
@@ -258,7 +318,11 @@ pub(crate) async fn record_reply(
         conn,
         letter.agency_id,
         letter.letter_id,
-        &AgencyNotice::ReplyReceived { sender_name, received_at: reply.created_at.clone() },
+        &AgencyNotice::ReplyReceived {
+            sender_name,
+            received_at: reply.created_at.clone(),
+            answer: answer.as_ref().map(ReplyAnswer::words),
+        },
     )
     .await?;
     Ok(())

@@ -13,6 +13,7 @@ use hybridpost_web::{AgencyCaller, Download, IdPath, ListQuery, Page, paging};
 use serde::{Deserialize, Serialize};
 
 use crate::IntakeState;
+use crate::answers::ReplyAnswer;
 
 /// A citizen's reply to a letter.
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -37,6 +38,9 @@ pub struct ReplyView {
     pub pdf_url: String,
     /// SHA-256 of the PDF.
     pub pdf_sha256: String,
+    /// The answer read from the reply sheet's tick boxes; absent when the letter asks no
+    /// question or the reply was assigned by hand.
+    pub answer: Option<ReplyAnswer>,
 }
 
 impl From<&ReplyRecord> for ReplyView {
@@ -52,6 +56,8 @@ impl From<&ReplyRecord> for ReplyView {
             out_of_order: r.out_of_order,
             source: r.source,
             pdf_sha256: r.pdf_sha256.clone(),
+            // Written by this service; a row it cannot read back shows no answer.
+            answer: r.answer.as_deref().and_then(|a| serde_json::from_str(a).ok()),
         }
     }
 }

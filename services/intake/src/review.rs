@@ -362,6 +362,9 @@ async fn assign_pages(
                 pdf_sha256: pdf.sha256,
                 pdf_bytes: pdf.bytes,
                 created_at: now.clone(),
+                // Pages assigned by hand had unreadable codes, which the answer boxes are
+                // found by: the agency reads the answer in the PDF.
+                answer: None,
             };
             record_reply(&mut tx, &letter, &reply, request_id).await.map_err(internal)?;
             reply_id = Some(reply.reply_id);

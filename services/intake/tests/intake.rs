@@ -39,10 +39,18 @@ async fn replies_are_matched_rebuilt_as_pdfs_and_told_to_the_agency() {
     let second_pages = rasterise(&letter_pdf(&w, &second).await, DPI);
     assert_eq!(first_pages.len(), 2, "page 1 and the reply sheet");
     let reply_sheet = |pages: &[image::GrayImage]| pages.last().unwrap().clone();
+    // The first citizen ticks the second box ("I do not agree"); the second ticks nothing.
+    let mut ticked = reply_sheet(&first_pages);
+    let boxes = answer_boxes(&first);
+    assert_eq!(boxes.len(), 3, "the reply sheet asks one question of three choices");
+    let b = boxes[1].area;
+    let area = hybridpost_scan::AreaMm { x: b.x.0, y: b.y.0, width: b.width.0, height: b.height.0 };
+    let pen = hybridpost_scan::pen::Pen { width: 0.6, ink: 30 };
+    hybridpost_scan::pen::tick(&mut ticked, DPI, pen, area, &mut hybridpost_scan::degrade::Rng::new(21));
 
     // One PDF from the scanner: the first reply upside down, then the citizen's extra sheet;
     // then the second reply as a JPEG of its own.
-    let upside_down = image::imageops::rotate180(&reply_sheet(&first_pages));
+    let upside_down = image::imageops::rotate180(&ticked);
     let extra = handwritten_page(1, upside_down.width(), upside_down.height());
     let pdf = scanned_pdf(&[upside_down, extra], DPI as f32);
     let scan_id = accepted(
@@ -82,6 +90,16 @@ async fn replies_are_matched_rebuilt_as_pdfs_and_told_to_the_agency() {
         assert_eq!(events.iter().filter(|(kind, _)| kind == "reply_received").count(), 1, "{events:?}");
         assert_eq!(notices(&w, "reply_received", l.letter_id).await, 1, "the agency is told by e-mail");
     }
+    // The answers as data: in the event (and so its webhook) and in the reply resource.
+    let events = timeline(&w, first.letter_id).await;
+    let (_, detail) = events.iter().find(|(kind, _)| kind == "reply_received").unwrap();
+    assert_eq!(detail["answer"]["status"], "answered", "{detail:#}");
+    assert_eq!(detail["answer"]["choice"], 2, "{detail:#}");
+    let second_replies =
+        call(&w.intake, Method::GET, &format!("/v1/letters/{}/replies", second.letter_id), Some(&w.a.1), None).await;
+    let answer = &second_replies.json()["items"][0]["answer"];
+    assert_eq!(answer["status"], "no_answer", "{answer:#}");
+    assert!(answer["confidence"].as_f64().unwrap() >= 0.5, "{answer:#}");
 
     // The agency reads the reply and its PDF: two pages, upright.
     let replies =
@@ -93,6 +111,13 @@ async fn replies_are_matched_rebuilt_as_pdfs_and_told_to_the_agency() {
     assert_eq!(replies.as_array().unwrap().len(), 1, "{replies:#}");
     assert_eq!(replies[0]["pages"], 2);
     assert_eq!(replies[0]["missing_pages"], json!([]));
+    let answer = &replies[0]["answer"];
+    assert_eq!(answer["status"], "answered", "{answer:#}");
+    assert_eq!(answer["choice"], 2, "{answer:#}");
+    assert!(answer["confidence"].as_f64().unwrap() >= 0.5, "{answer:#}");
+    assert_eq!(answer["choices"][1]["label_en"], "I do not agree", "{answer:#}");
+    let states: Vec<&str> = answer["boxes"].as_array().unwrap().iter().map(|b| b["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["clean", "marked", "clean"], "{answer:#}");
     let pdf = call(&w.intake, Method::GET, replies[0]["pdf_url"].as_str().unwrap(), Some(&w.a.1), None).await;
     assert_eq!(pdf.status, StatusCode::OK);
     assert_eq!(pdf.content_type, "application/pdf");

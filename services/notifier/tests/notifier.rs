@@ -408,6 +408,7 @@ async fn agency_notices_arrive_with_a_link_to_the_letter() {
     let notice = hybridpost_notify::outbox::AgencyNotice::ReplyReceived {
         sender_name: "นายสมชาย ใจดี".into(),
         received_at: received_at.clone(),
+        answer: Some(("ข้อ 2 ไม่ยินยอม (ความมั่นใจ 97%)".into(), "choice 2: I do not agree (confidence 97%)".into())),
     };
     let id = hybridpost_notify::outbox::queue_agency_notice(&mut tx, h.agency_id, letter_id, &notice)
         .await
@@ -424,6 +425,9 @@ async fn agency_notices_arrive_with_a_link_to_the_letter() {
     assert!(text.contains("มท 0808.2/ว 1234"));
     assert!(text.contains(" เวลา ") && text.contains(" น.") && text.contains("(Bangkok time)"), "{text}");
     assert!(!text.contains(&received_at), "no machine time: {text}");
+    // The answer read from the tick boxes, in both halves.
+    assert!(text.contains("คำตอบที่อ่านได้จากช่องที่กา: ข้อ 2 ไม่ยินยอม"), "{text}");
+    assert!(text.contains("The answer read from its tick boxes: choice 2: I do not agree"), "{text}");
 }
 
 fn http_get_json(port: u16, path: &str) -> Value {

@@ -359,3 +359,18 @@ pub async fn notices(w: &World, purpose: &str, letter: LetterId) -> usize {
     let rows = hybridpost_store::outbox::letter_notifications(&mut conn, letter).await.unwrap();
     rows.iter().filter(|n| n.purpose == purpose).count()
 }
+
+/// Where the answer boxes of `l`'s reply sheet are printed, laid out as the printroom lays
+/// them out (the codes' content does not move them).
+pub fn answer_boxes(l: &LetterRecord) -> Vec<hybridpost_render::AnswerBox> {
+    let content = l.letter().unwrap();
+    let matrix = hybridpost_seal::qr_matrix("HPR1 LAYOUT ONLY").unwrap();
+    let modules = hybridpost_render::QrModules::new(matrix.width, matrix.modules).unwrap();
+    let deadline = time::Date::parse(
+        l.reply_deadline.as_deref().unwrap(),
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .unwrap();
+    let sheet = hybridpost_render::ReplySheet { pages: vec![modules], reference_digits: reference_digits(l), deadline };
+    hybridpost_render::reply_answer_boxes(hybridpost_render::LetterTemplates::builtin(), &content, &sheet).unwrap()
+}

@@ -1,0 +1,200 @@
+//! The answer ticked on page 1 of a reply sheet, read when the reply is grouped: the agency
+//! gets it as data (in the reply resource, the `reply_received` event and webhook, and its
+//! e-mail) with how sure the reading is, or `needs_review` with why when it is not certain.
+//! A reading is never a guess: see `hybridpost_scan::answers`.
+
+use hybridpost_core::letter::ReplySpec;
+use hybridpost_render::{LetterTemplates, QrModules, ReplySheet, blank_beside_boxes, reply_answer_boxes};
+use hybridpost_render::{REPLY_CODE_ORIGINS, REPLY_CODE_SIZE};
+use hybridpost_scan::AreaMm;
+use hybridpost_scan::answers::{Answer, AnswerBoxMm, CodePlace, Question, read_answer};
+use hybridpost_scan::input::{Limits, StoredImage};
+use hybridpost_seal::{Reference, ReplyCode, ReplyKey, base32_decode};
+use hybridpost_store::letters::LetterRecord;
+use serde::{Deserialize, Serialize};
+
+/// How an answer was read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AnswerStatus {
+    /// Exactly one box marked, every other clean: `choice` is the answer.
+    Answered,
+    /// No box marked, every box clean.
+    NoAnswer,
+    /// Not certain (two boxes marked, a correction, a faint mark, a stamp over the boxes, the
+    /// boxes not found): a person must look at the reply; `reason` says why.
+    NeedsReview,
+}
+
+/// One of the question's choices.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AnswerChoice {
+    /// Its number, from 1, in the order printed.
+    pub choice: u8,
+    /// Its words in Thai.
+    pub label_th: String,
+    /// Its words in English.
+    pub label_en: String,
+}
+
+/// What was measured in one box.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AnswerBoxView {
+    /// The choice.
+    pub choice: u8,
+    /// Share (0–1) of the box's inside covered by ink.
+    pub ink: f32,
+    /// Share (0–1) of the box's inside with any mark, faint ones included.
+    pub any_mark: f32,
+    /// `marked`, `clean` or `unclear`.
+    pub state: String,
+}
+
+/// The answer read from a reply's tick boxes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReplyAnswer {
+    /// How it was read.
+    pub status: AnswerStatus,
+    /// The choice marked, when `answered`.
+    pub choice: Option<u8>,
+    /// How sure the reading is, 0–1: at least 0.5 for `answered` and `no_answer` (1 when every
+    /// box is far from undecided), 0 for `needs_review`.
+    pub confidence: f32,
+    /// Why a person must look (`several_marked`, `unclear_mark`, `ink_around_boxes`,
+    /// `boxes_not_found`, `codes_not_found`, `page_missing`, `page_unreadable`).
+    pub reason: Option<String>,
+    /// The same in words.
+    pub detail: Option<String>,
+    /// The question's choices as printed.
+    pub choices: Vec<AnswerChoice>,
+    /// What was measured in each box.
+    pub boxes: Vec<AnswerBoxView>,
+}
+
+impl ReplyAnswer {
+    /// Page 1 of the reply sheet, which carries the boxes, did not arrive or could not be read.
+    pub(crate) fn not_read(choices: Vec<AnswerChoice>, reason: &str, detail: &str) -> Self {
+        ReplyAnswer {
+            status: AnswerStatus::NeedsReview,
+            choice: None,
+            confidence: 0.0,
+            reason: Some(reason.into()),
+            detail: Some(detail.into()),
+            choices,
+            boxes: Vec::new(),
+        }
+    }
+
+    /// The chosen words for the agency's e-mail: Thai, English.
+    pub(crate) fn words(&self) -> (String, String) {
+        let label = self.choice.and_then(|c| self.choices.iter().find(|x| x.choice == c));
+        match (self.status, label) {
+            (AnswerStatus::Answered, Some(l)) => (
+                format!("ข้อ {} {} (ความมั่นใจ {:.0}%)", l.choice, l.label_th, self.confidence * 100.0),
+                format!("choice {}: {} (confidence {:.0}%)", l.choice, l.label_en, self.confidence * 100.0),
+            ),
+            (AnswerStatus::NoAnswer, _) => ("ไม่ได้กาช่องใด".into(), "no box ticked".into()),
+            _ => (
+                "ต้องให้เจ้าหน้าที่ตรวจดู ระบบอ่านคำตอบไม่ได้อย่างแน่นอน".into(),
+                format!(
+                    "needs a person to look: {}",
+                    self.detail.as_deref().unwrap_or("the answer could not be read with certainty")
+                ),
+            ),
+        }
+    }
+}
+
+/// The question a letter's reply sheet asks: its answer boxes (mm on reply page 1), the
+/// blank beside them, and its choices; `None` for a letter that asks for no reply.
+pub(crate) struct SheetQuestion {
+    boxes: Vec<AnswerBoxMm>,
+    clear: Vec<AreaMm>,
+    code: String,
+    pub choices: Vec<AnswerChoice>,
+}
+
+/// Lays out the reply sheet of `letter` as it was printed, to know where its boxes are.
+pub(crate) fn question(letter: &LetterRecord, key: &ReplyKey) -> Result<Option<SheetQuestion>, String> {
+    let content = letter.letter().map_err(|e| e.to_string())?;
+    let (Some(ReplySpec::Request(_)), Some(deadline), Some(seal)) =
+        (&content.reply, &letter.reply_deadline, &letter.seal)
+    else {
+        return Ok(None);
+    };
+    let reference = base32_decode(&seal.reference)
+        .ok()
+        .and_then(|b| Reference::from_bytes(&b))
+        .ok_or_else(|| format!("seal reference {:?}", seal.reference))?;
+    let pages = hybridpost_compose::REPLY_PAGES;
+    let code = ReplyCode::new(reference.clone(), 1, pages).map_err(|e| e.to_string())?;
+    let matrix = code.qr_matrix(key).map_err(|e| e.0)?;
+    let modules = QrModules::new(matrix.width, matrix.modules).map_err(|e| e.to_string())?;
+    let deadline = time::Date::parse(deadline, time::macros::format_description!("[year]-[month]-[day]"))
+        .map_err(|e| format!("reply deadline {deadline:?}: {e}"))?;
+    let sheet = ReplySheet { pages: vec![modules], reference_digits: reference.to_digits(), deadline };
+    let templates = LetterTemplates::builtin();
+    let laid = reply_answer_boxes(templates, &content, &sheet).map_err(|e| e.to_string())?;
+    let texts = match content.layout {
+        hybridpost_core::LetterLayout::Official => &templates.official.reply,
+        hybridpost_core::LetterLayout::Plain => &templates.plain.reply,
+    };
+    let choices = texts
+        .th
+        .choices
+        .iter()
+        .zip(&texts.en.choices)
+        .zip(1u8..)
+        .map(|((th, en), choice)| AnswerChoice { choice, label_th: th.clone(), label_en: en.clone() })
+        .collect();
+    let first: Vec<_> = laid.iter().filter(|b| b.reply_page == 1).copied().collect();
+    Ok(Some(SheetQuestion {
+        boxes: first
+            .iter()
+            .map(|b| AnswerBoxMm { choice: b.choice, x: b.area.x.0, y: b.area.y.0, side: b.area.width.0 })
+            .collect(),
+        clear: blank_beside_boxes(&first)
+            .map(|a| AreaMm { x: a.x.0, y: a.y.0, width: a.width.0, height: a.height.0 })
+            .into_iter()
+            .collect(),
+        code: code.to_text(key),
+        choices,
+    }))
+}
+
+/// Reads `question` on the stored page image `page` (of `dpi`, upright after `quarter_turns`).
+pub(crate) fn read(
+    question: &SheetQuestion,
+    page: &StoredImage,
+    dpi: Option<f32>,
+    quarter_turns: u8,
+    limits: &Limits,
+) -> ReplyAnswer {
+    let image = match page.to_gray(limits) {
+        Ok(image) => image,
+        Err(e) => return ReplyAnswer::not_read(question.choices.clone(), "page_unreadable", &e),
+    };
+    let places: Vec<CodePlace> =
+        REPLY_CODE_ORIGINS.iter().map(|o| CodePlace { x: o.x.0, y: o.y.0, side: REPLY_CODE_SIZE.0 }).collect();
+    let q = Question { boxes: &question.boxes, clear: &question.clear };
+    let reading = read_answer(&image, dpi, quarter_turns, &places, &|t| t == question.code, &q);
+    let boxes = reading
+        .boxes
+        .iter()
+        .map(|b| AnswerBoxView { choice: b.choice, ink: b.ink, any_mark: b.any_mark, state: b.state.as_str().into() })
+        .collect();
+    let (status, choice, reason, detail) = match reading.outcome {
+        Ok(Answer::Chosen(c)) => (AnswerStatus::Answered, Some(c), None, None),
+        Ok(Answer::NoMark) => (AnswerStatus::NoAnswer, None, None, None),
+        Err(why) => (AnswerStatus::NeedsReview, None, Some(why.code().to_owned()), Some(why.to_string())),
+    };
+    ReplyAnswer {
+        status,
+        choice,
+        confidence: reading.confidence,
+        reason,
+        detail,
+        choices: question.choices.clone(),
+        boxes,
+    }
+}
