@@ -369,7 +369,8 @@ mod tests {
                 serde_json::json!({"me": me, "csrf": "t", "path": "/console/replies", "handled": false,
                     "older": "r", "may_handle": true,
                     "replies": [{"id": "r", "letter": "l", "reference": "มท 1", "recipient": "ก", "at": "4 ธ.ค. 69",
-                                 "pages": 2, "handled_at": null, "handled_by": null, "note": null}]}),
+                                 "pages": 2, "handled_at": null, "handled_by": null, "note": null,
+                                 "answer": "ข้อ 2 ไม่ยินยอม (ความมั่นใจ 97%)"}]}),
             ),
             (
                 "letters.html",

@@ -65,6 +65,7 @@ pub(crate) async fn inbox_page(
                 "recipient": r.recipient_name, "at": when(&r.reply.created_at, me.lang), "pages": r.reply.page_count,
                 "handled_at": r.handled_at.as_deref().map(|at| when(at, me.lang)), "handled_by": r.handled_by,
                 "note": r.handled_note,
+                "answer": answer_words(r.reply.answer.as_deref(), me.lang),
             })
         })
         .collect();
@@ -77,6 +78,14 @@ pub(crate) async fn inbox_page(
             "handled": handled, "replies": rows, "older": older, "may_handle": may_send(&me),
         }),
     )
+}
+
+/// The answer read from a reply's tick boxes, in the reader's language; `None` when the letter
+/// asked no question (or the stored answer does not read back).
+fn answer_words(stored: Option<&str>, lang: crate::Lang) -> Option<String> {
+    let answer: hybridpost_intake::ReplyAnswer = serde_json::from_str(stored?).ok()?;
+    let (th, en) = answer.words();
+    Some(if lang == crate::Lang::Thai { th } else { en })
 }
 
 #[derive(Deserialize)]

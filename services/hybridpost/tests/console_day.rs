@@ -528,6 +528,10 @@ async fn an_operators_day_close_print_reprint_and_dispatch_by_scanning() {
     let waiting = a.find_all(Locator::Css("#inbox tbody tr")).await.unwrap();
     assert_eq!(waiting.len(), 1);
     assert!(waiting[0].text().await.unwrap().contains("มท 0808.2/ว 101"));
+    // The answer column: this reply was assigned by hand in review (its codes could not be
+    // read, and the boxes are found by them), so no answer was read and the cell says so.
+    let answer = a.find(Locator::Css("#inbox td.answer")).await.unwrap().text().await.unwrap();
+    assert_eq!(answer.trim(), "–");
     check_page(&a, &axe, "replies").await;
     a.find(Locator::Css("#inbox input[name=note]")).await.unwrap().send_keys("โทรแจ้งผู้ยื่นคำขอแล้ว").await.unwrap();
     a.find(Locator::Css("#inbox form button")).await.unwrap().click().await.unwrap();

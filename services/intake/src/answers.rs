@@ -85,8 +85,8 @@ impl ReplyAnswer {
         }
     }
 
-    /// The chosen words for the agency's e-mail: Thai, English.
-    pub(crate) fn words(&self) -> (String, String) {
+    /// The answer in words for the agency (its e-mail, its console): Thai, English.
+    pub fn words(&self) -> (String, String) {
         let label = self.choice.and_then(|c| self.choices.iter().find(|x| x.choice == c));
         match (self.status, label) {
             (AnswerStatus::Answered, Some(l)) => (
