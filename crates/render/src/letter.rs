@@ -181,10 +181,7 @@ pub fn lay_out_letter_with(
     sender: &Sender,
     options: &LetterOptions,
 ) -> Result<LaidOutLetter, RenderError> {
-    let template = match letter.layout {
-        LetterLayout::Official => &templates.official,
-        LetterLayout::Plain => &templates.plain,
-    };
+    let template = templates.for_layout(letter.layout);
     let expanded = match (&letter.body, &letter.template) {
         (None, Some(name)) => {
             let empty = serde_json::Value::Object(serde_json::Map::new());
@@ -262,10 +259,7 @@ pub fn reply_answer_boxes(
     letter: &NewLetter,
     sheet: &ReplySheet,
 ) -> Result<Vec<AnswerBox>, RenderError> {
-    let template = match letter.layout {
-        LetterLayout::Official => &templates.official,
-        LetterLayout::Plain => &templates.plain,
-    };
+    let template = templates.for_layout(letter.layout);
     let converted;
     let letter = match letter.digits().map(|d| d == Digits::Thai) {
         None => letter,

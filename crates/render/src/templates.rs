@@ -232,6 +232,14 @@ pub struct LetterTemplates {
 }
 
 impl LetterTemplates {
+    /// The layout a letter asks for.
+    pub fn for_layout(&self, layout: hybridpost_core::LetterLayout) -> &LetterTemplate {
+        match layout {
+            hybridpost_core::LetterLayout::Official => &self.official,
+            hybridpost_core::LetterLayout::Plain => &self.plain,
+        }
+    }
+
     /// The layouts built into the program (`templates/letters/*.toml`).
     pub fn builtin() -> &'static LetterTemplates {
         static BUILTIN: std::sync::OnceLock<LetterTemplates> = std::sync::OnceLock::new();

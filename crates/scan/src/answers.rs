@@ -26,7 +26,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use image::GrayImage;
 
 use crate::AreaMm;
-use crate::find::{Rect, Treatment, decode, resample};
+use crate::find::{COARSE_MODULE_MM, Treatment, area_rect, decode, px_per_mm, resample, scale_for};
 
 /// Where a reply code symbol is printed on an upright A4 page: its top-left corner and side,
 /// mm, quiet zone excluded.
@@ -190,12 +190,6 @@ const INSET_PX: f32 = 2.5;
 const SEARCH_MM: f32 = 2.0;
 /// The outlines must be at least this dark, as a share of the print's contrast, on average.
 const OUTLINE_LEVEL: f32 = 0.3;
-/// Margin (mm) searched around a code's printed place: skew, shift, misplacement.
-const CODE_MARGIN_MM: f32 = 15.0;
-/// Width and height of an A4 page, mm.
-const A4: (f32, f32) = (210.0, 297.0);
-/// Pixels per module handed to the decoder.
-const MODULE_PX: f32 = 7.0;
 /// Corner error (mm, root mean square) above which the codes' corners are not trusted.
 const MAX_FIT_ERROR_MM: f32 = 0.8;
 
@@ -212,8 +206,19 @@ pub fn read_answer(
     is_ours: &dyn Fn(&str) -> bool,
     sheet: &Question<'_>,
 ) -> AnswerReading {
-    catch_unwind(AssertUnwindSafe(|| read(image, dpi, quarter_turns, places, is_ours, sheet)))
-        .unwrap_or_else(|_| AnswerReading::uncertain(Uncertain::CodesNotFound))
+    catch_unwind(AssertUnwindSafe(|| {
+        let boxes = sheet.boxes;
+        let (w, h) = image.dimensions();
+        if w < 64 || h < 64 || boxes.is_empty() {
+            return AnswerReading::uncertain(Uncertain::CodesNotFound);
+        }
+        let px_per_mm = px_per_mm(image, dpi);
+        let Some(fit) = locate(image, px_per_mm, quarter_turns % 4, places, is_ours) else {
+            return AnswerReading::uncertain(Uncertain::CodesNotFound);
+        };
+        measure(image, &fit, px_per_mm, boxes, sheet.clear)
+    }))
+    .unwrap_or_else(|_| AnswerReading::uncertain(Uncertain::CodesNotFound))
 }
 
 /// The boxes of one question on a page, and what around them is blank.
@@ -223,29 +228,6 @@ pub struct Question<'a> {
     pub boxes: &'a [AnswerBoxMm],
     /// Areas (mm) the layout leaves blank beside the boxes.
     pub clear: &'a [AreaMm],
-}
-
-fn read(
-    image: &GrayImage,
-    dpi: Option<f32>,
-    quarter_turns: u8,
-    places: &[CodePlace],
-    is_ours: &dyn Fn(&str) -> bool,
-    sheet: &Question<'_>,
-) -> AnswerReading {
-    let boxes = sheet.boxes;
-    let (w, h) = image.dimensions();
-    if w < 64 || h < 64 || boxes.is_empty() {
-        return AnswerReading::uncertain(Uncertain::CodesNotFound);
-    }
-    let px_per_mm = match dpi {
-        Some(dpi) if (10.0..=4800.0).contains(&dpi) => dpi / 25.4,
-        _ => (w.min(h) as f32 / A4.0).max(0.05),
-    };
-    let Some(fit) = locate(image, px_per_mm, quarter_turns % 4, places, is_ours) else {
-        return AnswerReading::uncertain(Uncertain::CodesNotFound);
-    };
-    measure(image, &fit, px_per_mm, boxes, sheet.clear)
 }
 
 /// A point on the page (mm) and where it lies in the image (pixels).
@@ -324,13 +306,14 @@ fn locate(
     is_ours: &dyn Fn(&str) -> bool,
 ) -> Option<Affine> {
     let mut pairs: Vec<Pair> = Vec::new();
+    // The crops are scaled for the reply codes' modules.
+    let scale = scale_for(px_per_mm, COARSE_MODULE_MM);
     for place in places {
-        let Some(rect) = place_rect(image, px_per_mm, turns, place) else { continue };
-        let scale = (MODULE_PX / px_per_mm).clamp(0.05, 8.0);
-        let scale = if (0.85..1.25).contains(&scale) { 1.0 } else { scale };
+        let area = AreaMm { x: place.x, y: place.y, width: place.side, height: place.side };
+        let Some(rect) = area_rect(image, px_per_mm, &area, turns) else { continue };
+        let crop = resample(image, rect, scale);
         for treatment in [Treatment::Plain, Treatment::Otsu, Treatment::Binarise] {
-            let crop = resample(image, rect, scale);
-            let found = decode(crop, treatment);
+            let found = decode(crop.clone(), treatment);
             let Some(symbol) = found.iter().find(|s| s.text.as_deref().is_some_and(is_ours)) else { continue };
             let page = [
                 (place.x, place.y),
@@ -358,30 +341,6 @@ fn locate(
     let (sx, sy) = fit.scales();
     let plausible = |s: f32| s > px_per_mm * 0.7 && s < px_per_mm * 1.4;
     (err.sqrt() <= MAX_FIT_ERROR_MM * px_per_mm && plausible(sx) && plausible(sy)).then_some(fit)
-}
-
-/// Where `place` (with its quiet zone and a margin) lies in the image when `turns` clockwise
-/// quarter turns make it upright.
-fn place_rect(image: &GrayImage, px_per_mm: f32, turns: u8, place: &CodePlace) -> Option<Rect> {
-    let (pw, ph) = A4;
-    let m = CODE_MARGIN_MM;
-    let (x, y, w, h) = (place.x - m, place.y - m, place.side + 2.0 * m, place.side + 2.0 * m);
-    if ![x, y, w, h].iter().all(|v| v.is_finite()) || w <= 0.0 || h <= 0.0 {
-        return None;
-    }
-    let (ix, iy, iw, ih) = match turns % 4 {
-        0 => (x, y, w, h),
-        1 => (y, pw - x - w, h, w),
-        2 => (pw - x - w, ph - y - h, w, h),
-        _ => (ph - y - h, x, h, w),
-    };
-    let (img_w, img_h) = (image.width() as f32, image.height() as f32);
-    let x0 = (ix * px_per_mm).clamp(0.0, img_w);
-    let y0 = (iy * px_per_mm).clamp(0.0, img_h);
-    let x1 = ((ix + iw) * px_per_mm).clamp(0.0, img_w);
-    let y1 = ((iy + ih) * px_per_mm).clamp(0.0, img_h);
-    let rect = Rect { x: x0 as u32, y: y0 as u32, width: (x1 - x0) as u32, height: (y1 - y0) as u32 };
-    (rect.width >= 21 && rect.height >= 21).then_some(rect)
 }
 
 /// The image's grey level at `(x, y)`, averaged over 3 × 3 pixels against noise; paper

@@ -148,7 +148,7 @@ const AREA_MARGIN_MM: f32 = 15.0;
 const MODULE_PX: f32 = 7.0;
 /// Module of reply codes (1.0 mm; 0.8 mm at the smallest) and of the seal (about 0.5 mm; the
 /// renderer refuses seals under 0.45 mm).
-const COARSE_MODULE_MM: f32 = 1.0;
+pub(crate) const COARSE_MODULE_MM: f32 = 1.0;
 /// See [`COARSE_MODULE_MM`].
 const FINE_MODULE_MM: f32 = 0.5;
 /// Enlargement over the fine scale in [`Step::Enlarged`].
@@ -266,10 +266,7 @@ impl<'a> Search<'a> {
         started: Instant,
     ) -> Self {
         let (w, h) = image.dimensions();
-        let px_per_mm = match options.dpi {
-            Some(dpi) if (10.0..=4800.0).contains(&dpi) => dpi / 25.4,
-            _ => (w.min(h).max(1) as f32 / A4_WIDTH_MM).max(0.05),
-        };
+        let px_per_mm = px_per_mm(image, options.dpi);
         // A portrait image is upright or upside down; a landscape one lies on its side.
         let turns = if (h as f32) > (w as f32) * 1.15 {
             vec![0, 2]
@@ -540,37 +537,14 @@ impl<'a> Search<'a> {
         self.turns.iter().any(|&t| self.options.areas.iter().filter_map(|area| self.area_rect(area, t)).any(covered))
     }
 
-    /// The scale that gives a module of `module_mm` about [`MODULE_PX`] pixels, or 1 when the
-    /// page is close enough to that already.
+    /// See [`scale_for`].
     fn scale_for(&self, module_mm: f32) -> f32 {
-        let scale = MODULE_PX / (module_mm * self.px_per_mm);
-        if scale > NATIVE_BAND.0 && scale < NATIVE_BAND.1 { 1.0 } else { scale.clamp(0.05, 8.0) }
+        scale_for(self.px_per_mm, module_mm)
     }
 
-    /// Where `area` of the upright page lies in the image when `turns` clockwise quarter turns
-    /// make the image upright, widened by the margin and clamped to the image.
+    /// See [`area_rect`].
     fn area_rect(&self, area: &AreaMm, turns: u8) -> Option<Rect> {
-        let (pw, ph) = (A4_WIDTH_MM, A4_HEIGHT_MM);
-        let AreaMm { x, y, width: w, height: h } = *area;
-        if ![x, y, w, h].iter().all(|v| v.is_finite()) || w <= 0.0 || h <= 0.0 {
-            return None;
-        }
-        // The image is the upright page turned counter-clockwise by `turns` quarter turns.
-        let (ix, iy, iw, ih) = match turns % 4 {
-            0 => (x, y, w, h),
-            1 => (y, pw - x - w, h, w),
-            2 => (pw - x - w, ph - y - h, w, h),
-            _ => (ph - y - h, x, h, w),
-        };
-        let m = AREA_MARGIN_MM;
-        let k = self.px_per_mm;
-        let (img_w, img_h) = (self.image.width() as f32, self.image.height() as f32);
-        let x0 = ((ix - m) * k).clamp(0.0, img_w);
-        let y0 = ((iy - m) * k).clamp(0.0, img_h);
-        let x1 = ((ix + iw + m) * k).clamp(0.0, img_w);
-        let y1 = ((iy + ih + m) * k).clamp(0.0, img_h);
-        let rect = Rect { x: x0 as u32, y: y0 as u32, width: (x1 - x0) as u32, height: (y1 - y0) as u32 };
-        (rect.width >= MIN_SIDE_PX && rect.height >= MIN_SIDE_PX).then_some(rect)
+        area_rect(self.image, self.px_per_mm, area, turns)
     }
 
     fn out_pixels(attempt: &Attempt) -> u64 {
@@ -799,6 +773,50 @@ fn dedup_scales(scales: &[f32]) -> Vec<f32> {
         }
     }
     out
+}
+
+/// Pixels per mm of a scanned A4 page: from `dpi` when the file gave a plausible one,
+/// otherwise from the page's shorter side (210 mm).
+pub(crate) fn px_per_mm(image: &GrayImage, dpi: Option<f32>) -> f32 {
+    let (w, h) = image.dimensions();
+    match dpi {
+        Some(dpi) if (10.0..=4800.0).contains(&dpi) => dpi / 25.4,
+        _ => (w.min(h).max(1) as f32 / A4_WIDTH_MM).max(0.05),
+    }
+}
+
+/// The scale that gives a module of `module_mm` about [`MODULE_PX`] pixels on a page of
+/// `px_per_mm`, or 1 when the page is close enough to that already.
+pub(crate) fn scale_for(px_per_mm: f32, module_mm: f32) -> f32 {
+    let scale = MODULE_PX / (module_mm * px_per_mm);
+    if scale > NATIVE_BAND.0 && scale < NATIVE_BAND.1 { 1.0 } else { scale.clamp(0.05, 8.0) }
+}
+
+/// Where `area` of the upright page lies in `image` (of `px_per_mm`) when `turns` clockwise
+/// quarter turns make the image upright, widened by [`AREA_MARGIN_MM`] for skew and
+/// misplacement and clamped to the image.
+pub(crate) fn area_rect(image: &GrayImage, px_per_mm: f32, area: &AreaMm, turns: u8) -> Option<Rect> {
+    let (pw, ph) = (A4_WIDTH_MM, A4_HEIGHT_MM);
+    let AreaMm { x, y, width: w, height: h } = *area;
+    if ![x, y, w, h].iter().all(|v| v.is_finite()) || w <= 0.0 || h <= 0.0 {
+        return None;
+    }
+    // The image is the upright page turned counter-clockwise by `turns` quarter turns.
+    let (ix, iy, iw, ih) = match turns % 4 {
+        0 => (x, y, w, h),
+        1 => (y, pw - x - w, h, w),
+        2 => (pw - x - w, ph - y - h, w, h),
+        _ => (ph - y - h, x, h, w),
+    };
+    let m = AREA_MARGIN_MM;
+    let k = px_per_mm;
+    let (img_w, img_h) = (image.width() as f32, image.height() as f32);
+    let x0 = ((ix - m) * k).clamp(0.0, img_w);
+    let y0 = ((iy - m) * k).clamp(0.0, img_h);
+    let x1 = ((ix + iw + m) * k).clamp(0.0, img_w);
+    let y1 = ((iy + ih + m) * k).clamp(0.0, img_h);
+    let rect = Rect { x: x0 as u32, y: y0 as u32, width: (x1 - x0) as u32, height: (y1 - y0) as u32 };
+    (rect.width >= MIN_SIDE_PX && rect.height >= MIN_SIDE_PX).then_some(rect)
 }
 
 /// Runs rqrr on `crop` after `treatment`; every symbol located, read or not.

@@ -135,10 +135,7 @@ pub(crate) fn question(letter: &LetterRecord, key: &ReplyKey) -> Result<Option<S
     let sheet = ReplySheet { pages: vec![modules], reference_digits: reference.to_digits(), deadline };
     let templates = LetterTemplates::builtin();
     let laid = reply_answer_boxes(templates, &content, &sheet).map_err(|e| e.to_string())?;
-    let texts = match content.layout {
-        hybridpost_core::LetterLayout::Official => &templates.official.reply,
-        hybridpost_core::LetterLayout::Plain => &templates.plain.reply,
-    };
+    let texts = &templates.for_layout(content.layout).reply;
     let choices = texts
         .th
         .choices

@@ -8,6 +8,7 @@ use hybridpost_core::{PageOutcome, ReplySource};
 use hybridpost_notify::outbox::{AgencyNotice, queue_agency_notice, queue_event_webhooks};
 use hybridpost_scan::document::{PdfPage, pages_pdf};
 use hybridpost_scan::group::{GroupKind, Mark, Mode, ReviewReason, group};
+use hybridpost_scan::input::StoredImage;
 use hybridpost_seal::{Reference, base32_encode};
 use hybridpost_store::letters::{self, LetterRecord, TransitionFailure};
 use hybridpost_store::scan::{self, PageDecision, ReplyRecord, ScanPageRecord, ScanRecord};
@@ -90,8 +91,9 @@ pub(crate) async fn group_scan(state: &IntakeState, scan: &ScanRecord, claim: &s
             GroupKind::Returned => plans.push(Plan::Return { letter, pages: page_ids }),
             GroupKind::Reply => {
                 let records: Vec<&ScanPageRecord> = g.pages.iter().map(|i| live[*i]).collect();
-                let pdf = build_reply_pdf(state, &records).await?;
-                let answer = reply_answer(state, &letter, &records).await?.map(Box::new);
+                let images = load_page_images(state, &records).await?;
+                let answer = reply_answer(state, &letter, &records, &images).await?.map(Box::new);
+                let pdf = build_reply_pdf(state, images).await?;
                 plans.push(Plan::Reply {
                     answer,
                     letter,
@@ -134,7 +136,7 @@ pub(crate) async fn group_scan(state: &IntakeState, scan: &ScanRecord, claim: &s
                     created_at: now.clone(),
                     answer: answer.as_deref().map(serde_json::to_string).transpose()?,
                 };
-                record_reply(&mut tx, &letter, &reply, scan.request_id.as_deref()).await?;
+                record_reply(&mut tx, &letter, &reply, answer.as_deref(), scan.request_id.as_deref()).await?;
                 for page in &pages {
                     let outcome = PageDecision::letter(PageOutcome::Matched, letter.letter_id, Some(reply.reply_id));
                     scan::set_page_outcome(&mut tx, *page, &outcome).await?;
@@ -196,12 +198,14 @@ pub(crate) async fn letter_by_reference(
     Ok(letters::find_by_seal_reference(conn, &base32_encode(reference.as_bytes())).await?)
 }
 
-/// The answer ticked on page 1 of the reply sheet among `pages`, when the letter asks a
-/// question; `needs_review` when page 1 is not among them or cannot be read.
+/// The answer ticked on page 1 of the reply sheet among `pages` (whose `images` are loaded),
+/// when the letter asks a question; `needs_review` when page 1 is not among them or cannot be
+/// read.
 async fn reply_answer(
     state: &IntakeState,
     letter: &LetterRecord,
     pages: &[&ScanPageRecord],
+    images: &[LoadedPage],
 ) -> anyhow::Result<Option<ReplyAnswer>> {
     let question = match crate::answers::question(letter, &state.reply_key) {
         Ok(Some(q)) => q,
@@ -212,30 +216,27 @@ async fn reply_answer(
             return Ok(Some(ReplyAnswer::not_read(Vec::new(), "boxes_not_found", &detail)));
         }
     };
-    let first = pages.iter().find(|p| matches!(mark_from_json(&p.page.mark), Ok(Mark::Reply { page: 1, .. })));
+    let first = pages.iter().position(|p| matches!(mark_from_json(&p.page.mark), Ok(Mark::Reply { page: 1, .. })));
     let Some(first) = first else {
         let detail = "page 1 of the reply sheet, which carries the answer boxes, did not arrive";
         return Ok(Some(ReplyAnswer::not_read(question.choices, "page_missing", detail)));
     };
-    let (Some(blob), Some(meta)) = (&first.page.image_blob, &first.page.image_meta) else {
-        return Ok(Some(ReplyAnswer::not_read(question.choices, "page_unreadable", "the page has no stored image")));
-    };
-    let bytes = state
-        .blobs
-        .get(&BlobKey::parse(blob)?)
-        .await?
-        .with_context(|| format!("the image of page {} is missing from storage", first.page.page_id))?;
-    let meta: serde_json::Value = serde_json::from_str(meta)?;
-    let (image, dpi) = stored_image(bytes, &meta).map_err(anyhow::Error::msg)?;
-    let turns = u8::try_from(first.page.quarter_turns.rem_euclid(4)).unwrap_or(0);
+    let (image, dpi, turns) = images[first].clone();
     let limits = state.config.limits.clone();
     let answer =
         tokio::task::spawn_blocking(move || crate::answers::read(&question, &image, dpi, turns, &limits)).await?;
     Ok(Some(answer))
 }
 
-/// Makes the PDF of a reply's pages and stores it.
-pub(crate) async fn build_reply_pdf(state: &IntakeState, pages: &[&ScanPageRecord]) -> anyhow::Result<BuiltReply> {
+/// A stored page image as the reply PDF and the answer reader take it: the image, its
+/// resolution, and the quarter turns that make it upright.
+pub(crate) type LoadedPage = (StoredImage, Option<f32>, u8);
+
+/// Reads the stored images of `pages` from blob storage, in order.
+pub(crate) async fn load_page_images(
+    state: &IntakeState,
+    pages: &[&ScanPageRecord],
+) -> anyhow::Result<Vec<LoadedPage>> {
     let mut images = Vec::with_capacity(pages.len());
     for p in pages {
         let (Some(blob), Some(meta)) = (&p.page.image_blob, &p.page.image_meta) else {
@@ -250,6 +251,11 @@ pub(crate) async fn build_reply_pdf(state: &IntakeState, pages: &[&ScanPageRecor
         let (image, dpi) = stored_image(bytes, &meta).map_err(anyhow::Error::msg)?;
         images.push((image, dpi, u8::try_from(p.page.quarter_turns.rem_euclid(4)).unwrap_or(0)));
     }
+    Ok(images)
+}
+
+/// Makes the PDF of a reply's pages (as [`load_page_images`] reads them) and stores it.
+pub(crate) async fn build_reply_pdf(state: &IntakeState, images: Vec<LoadedPage>) -> anyhow::Result<BuiltReply> {
     let pdf = tokio::task::spawn_blocking(move || {
         let pages: Vec<PdfPage<'_>> =
             images.iter().map(|(image, dpi, turns)| PdfPage { image, dpi: *dpi, quarter_turns: *turns }).collect();
@@ -266,19 +272,20 @@ pub(crate) async fn build_reply_pdf(state: &IntakeState, pages: &[&ScanPageRecor
 
 /// Records a reply on its letter: the row, the `reply_received` event (moving the letter to
 /// `reply_received` where its status allows; a reply to a letter the site never marked
-/// dispatched is still recorded, the status left as it is), and the e-mail to the agency.
+/// dispatched is still recorded, the status left as it is), and the e-mail to the agency, each
+/// with the `answer` read from its tick boxes when there is one.
 pub(crate) async fn record_reply(
     conn: &mut AnyConnection,
     letter: &LetterRecord,
     reply: &ReplyRecord,
+    answer: Option<&ReplyAnswer>,
     request_id: Option<&str>,
 ) -> anyhow::Result<()> {
     scan::insert_reply(conn, reply).await?;
-    let answer: Option<ReplyAnswer> = reply.answer.as_deref().map(serde_json::from_str).transpose()?;
     let detail = json!({
         "reply_id": reply.reply_id, "scan_id": reply.scan_id, "pages": reply.page_count,
         "missing_pages": reply.missing_pages, "source": reply.source,
-        "answer": answer.as_ref().map(|a| json!({
+        "answer": answer.map(|a| json!({
             "status": a.status, "choice": a.choice, "confidence": a.confidence, "reason": a.reason,
         })),
     });
@@ -321,7 +328,7 @@ pub(crate) async fn record_reply(
         &AgencyNotice::ReplyReceived {
             sender_name,
             received_at: reply.created_at.clone(),
-            answer: answer.as_ref().map(ReplyAnswer::words),
+            answer: answer.map(ReplyAnswer::words),
         },
     )
     .await?;

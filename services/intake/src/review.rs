@@ -19,7 +19,9 @@ use hybridpost_web::{Download, IdPath, JsonBody, ListQuery, Page, RequestId, Sit
 use serde::{Deserialize, Serialize};
 
 use crate::IntakeState;
-use crate::matching::{ReturnRecorded, build_reply_pdf, letter_by_reference, record_reply, record_return};
+use crate::matching::{
+    ReturnRecorded, build_reply_pdf, letter_by_reference, load_page_images, record_reply, record_return,
+};
 
 /// Most pages assigned together.
 const MAX_ASSIGNED: usize = 50;
@@ -347,7 +349,8 @@ async fn assign_pages(
                 });
             }
             let records: Vec<&ScanPageRecord> = pages.iter().collect();
-            let pdf = build_reply_pdf(state, &records).await.map_err(internal)?;
+            let images = load_page_images(state, &records).await.map_err(internal)?;
+            let pdf = build_reply_pdf(state, images).await.map_err(internal)?;
             let reply = ReplyRecord {
                 reply_id: pdf.reply_id,
                 letter_id: letter.letter_id,
@@ -366,7 +369,7 @@ async fn assign_pages(
                 // found by: the agency reads the answer in the PDF.
                 answer: None,
             };
-            record_reply(&mut tx, &letter, &reply, request_id).await.map_err(internal)?;
+            record_reply(&mut tx, &letter, &reply, None, request_id).await.map_err(internal)?;
             reply_id = Some(reply.reply_id);
         }
         ScanMode::Returns => {
