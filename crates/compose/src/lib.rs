@@ -8,7 +8,6 @@
 
 use hybridpost_core::LetterId;
 use hybridpost_core::NewLetter;
-use hybridpost_core::letter::ReplySpec;
 use hybridpost_keyring::Keyring;
 use hybridpost_render::{Document, Emblem, LetterOptions, QrModules, ReplySheet, Sender, lay_out_letter};
 use hybridpost_seal::{Purpose, QrMatrix, Reference, ReplyCode, ReplyKey, Seal};
@@ -146,6 +145,7 @@ impl Composer {
             None => issue_date,
         };
         let sender = Sender { agency_name: agency.name.clone(), agency_address_lines: agency.address_lines.clone() };
+        let mut form_codes = None;
         let (seal_modules, seal_url, reply) = match seal {
             Some(s) => {
                 let url = Seal::from_bytes(s.seal.clone()).to_qr_url(&self.public_url);
@@ -154,14 +154,33 @@ impl Composer {
                     .ok()
                     .and_then(|b| Reference::from_bytes(&b))
                     .ok_or_else(|| ComposeError::Stored(format!("seal reference {:?}", s.reference)))?;
-                let reply = match (&content.reply, &letter.reply_deadline) {
-                    (Some(ReplySpec::Request(_)), Some(deadline)) => Some(self.reply_sheet(&reference, deadline)?),
+                let reply = match (content.reply_request(), &letter.reply_deadline) {
+                    (Some(r), Some(deadline)) => match r.own_pages() {
+                        Some(pages) => Some(self.reply_sheet(&reference, deadline, pages)?),
+                        None => {
+                            form_codes = Some((reference, deadline.clone()));
+                            None
+                        }
+                    },
                     _ => None,
                 };
                 (Some(modules(&matrix)?), Some(url), reply)
             }
             None => (None, None, None),
         };
+        // The agency's form returned as the reply is the last PDF: its pages get the codes.
+        if let Some((reference, deadline)) = form_codes {
+            let form = pdfs.pop().ok_or_else(|| ComposeError::AgencyPdf("the reply form was not loaded".into()))?;
+            let stamped = hybridpost_pdfcheck::stamp_pages(&form, |pages| {
+                let pages = u8::try_from(pages).map_err(|_| format!("the form has {pages} pages, at most 255"))?;
+                let sheet = self.reply_sheet(&reference, &deadline, pages).map_err(|e| e.to_string())?;
+                let templates = hybridpost_render::LetterTemplates::builtin();
+                let stamps = hybridpost_render::form_stamps(templates, &content, &sheet).map_err(|e| e.to_string())?;
+                stamps.to_pdf().map_err(|e| e.to_string())
+            })
+            .map_err(|e| ComposeError::AgencyPdf(format!("the reply form: {e}")))?;
+            pdfs.push(stamped);
+        }
         let options = LetterOptions {
             issue_date,
             verification_host: self.verification_host(),
@@ -175,15 +194,20 @@ impl Composer {
         Ok(if pdfs.is_empty() { Composed::Document(doc) } else { Composed::WithPdfs(doc, pdfs) })
     }
 
-    /// The reply sheet of a letter: one page with its reply code, the reference in digits.
-    fn reply_sheet(&self, reference: &Reference, deadline: &str) -> Result<ReplySheet, ComposeError> {
+    /// The reply sheet of a letter: `pages` pages, each with its reply code, and the
+    /// reference in digits.
+    fn reply_sheet(&self, reference: &Reference, deadline: &str, pages: u8) -> Result<ReplySheet, ComposeError> {
         let key = self.reply_key();
-        let code =
-            ReplyCode::new(reference.clone(), 1, REPLY_PAGES).map_err(|e| ComposeError::Layout(e.to_string()))?;
-        let matrix = code.qr_matrix(&key).map_err(|e| ComposeError::Layout(e.0))?;
+        let codes = (1..=pages)
+            .map(|page| {
+                let code =
+                    ReplyCode::new(reference.clone(), page, pages).map_err(|e| ComposeError::Layout(e.to_string()))?;
+                modules(&code.qr_matrix(&key).map_err(|e| ComposeError::Layout(e.0))?)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let deadline = time::Date::parse(deadline, time::macros::format_description!("[year]-[month]-[day]"))
             .map_err(|e| ComposeError::Stored(format!("reply deadline {deadline:?}: {e}")))?;
-        Ok(ReplySheet { pages: vec![modules(&matrix)?], reference_digits: reference.to_digits(), deadline })
+        Ok(ReplySheet { pages: codes, reference_digits: reference.to_digits(), deadline })
     }
 
     /// The key of reply-code MACs, derived from the service secret.
@@ -361,8 +385,27 @@ pub fn check_content(letter: &NewLetter, errors: &mut hybridpost_core::Validatio
 pub const COVER_TEXT: &str = "หนังสือของหน่วยงานฉบับจริงอยู่ในหน้าถัดไป \
                               (The agency's letter follows on the next pages.)";
 
-/// Reply pages on a reply sheet.
-pub const REPLY_PAGES: u8 = 1;
+/// What an agency's form returned as a reply must meet beyond the print rules: every page
+/// leaves blank the two reply code places and the line where the reference is printed.
+pub fn reply_form_rules() -> hybridpost_pdfcheck::Rules {
+    let area = |a: hybridpost_render::Area, th: &str, en: &str| hybridpost_pdfcheck::ReservedArea {
+        x_mm: f64::from(a.x.0),
+        y_mm: f64::from(a.y.0),
+        width_mm: f64::from(a.width.0),
+        height_mm: f64::from(a.height.0),
+        name_th: th.into(),
+        name_en: en.into(),
+    };
+    let [top, bottom] = hybridpost_render::REPLY_CODE_AREAS;
+    hybridpost_pdfcheck::Rules {
+        reserved: vec![
+            area(top, "ที่พิมพ์รหัสตอบกลับมุมขวาบน", "the top-right reply code place"),
+            area(bottom, "ที่พิมพ์รหัสตอบกลับมุมซ้ายล่าง", "the bottom-left reply code place"),
+            area(hybridpost_render::FORM_REFERENCE_AREA, "บรรทัดเลขอ้างอิงด้านล่าง", "the reference line at the bottom"),
+        ],
+        ..hybridpost_pdfcheck::Rules::default()
+    }
+}
 
 fn modules(matrix: &QrMatrix) -> Result<QrModules, ComposeError> {
     QrModules::new(matrix.width, matrix.modules.clone()).map_err(|e| ComposeError::Layout(e.to_string()))

@@ -108,6 +108,52 @@ pub struct Signatory {
 pub struct ReplyRequest {
     /// Last day for the reply, `YYYY-MM-DD` (Gregorian; printed in the Buddhist era).
     pub deadline: String,
+    /// Pages of hybridpost's own reply sheet, 1 (the default) to [`MAX_REPLY_PAGES`]: page 1
+    /// asks the question and has lines to write on, the others only lines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pages: Option<u8>,
+    /// The agency's own PDF form (uploaded with `POST /v1/documents`) printed as the reply
+    /// sheet instead of ours: each of its pages gets the reply code at the two code places and
+    /// the reference in digits, which must be blank on every page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub form_document_id: Option<String>,
+    /// Answer boxes printed on the agency's form, read from the scan as one question: every
+    /// box on the same page, choice 1 the first listed. Only with `form_document_id`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub answers: Vec<FormAnswerBox>,
+}
+
+/// Most pages of hybridpost's own reply sheet.
+pub const MAX_REPLY_PAGES: u8 = 10;
+/// Most answer boxes an agency may declare on its form.
+pub const MAX_FORM_ANSWER_BOXES: usize = 10;
+
+/// An answer (tick) box the agency printed on its own form: a square outline the citizen
+/// ticks, in mm from the page's top-left corner.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FormAnswerBox {
+    /// The form's page it is on, from 1.
+    pub page: u32,
+    /// Left side of the box's outline, mm from the page's left edge.
+    pub x: f32,
+    /// Top of the box's outline, mm from the page's top edge.
+    pub y: f32,
+    /// Side of the box, mm: 3 to 15.
+    pub side: f32,
+    /// What ticking it means, as the agency wants it reported (Thai).
+    pub label_th: String,
+    /// What ticking it means, in English.
+    pub label_en: String,
+}
+
+impl Eq for FormAnswerBox {}
+
+impl ReplyRequest {
+    /// The pages of hybridpost's own reply sheet (1 when not given); `None` for an agency form.
+    pub fn own_pages(&self) -> Option<u8> {
+        self.form_document_id.is_none().then(|| self.pages.unwrap_or(1))
+    }
 }
 
 /// `"reply": false`, or `"reply": {"deadline": "2027-01-31"}`.
@@ -327,17 +373,20 @@ impl NewLetter {
                 errors.add("reply", "a reply needs a deadline: {\"deadline\": \"YYYY-MM-DD\"}");
                 None
             }
-            Some(ReplySpec::Request(r)) => match parse_date(&r.deadline) {
-                Some(d) if d > today => Some(d),
-                Some(_) => {
-                    errors.add("reply.deadline", format!("must be after today ({today})"));
-                    None
+            Some(ReplySpec::Request(r)) => {
+                check_reply_sheet(r, &mut errors);
+                match parse_date(&r.deadline) {
+                    Some(d) if d > today => Some(d),
+                    Some(_) => {
+                        errors.add("reply.deadline", format!("must be after today ({today})"));
+                        None
+                    }
+                    None => {
+                        errors.add("reply.deadline", "is not a date in the form YYYY-MM-DD");
+                        None
+                    }
                 }
-                None => {
-                    errors.add("reply.deadline", "is not a date in the form YYYY-MM-DD");
-                    None
-                }
-            },
+            }
         };
 
         if let Some(raw) = &self.send_after {
@@ -483,19 +532,93 @@ impl NewLetter {
         self.urgency.as_ref().map_or(0, Urgency::priority)
     }
 
+    /// The reply the letter asks for, when it asks for one.
+    pub fn reply_request(&self) -> Option<&ReplyRequest> {
+        match &self.reply {
+            Some(ReplySpec::Request(r)) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The agency's own form printed as the reply sheet, when the letter has one.
+    pub fn reply_form_id(&self) -> Option<&str> {
+        self.reply_request().and_then(|r| r.form_document_id.as_deref())
+    }
+
     /// The ids of the agency PDFs the letter is made of: its main document, then its
-    /// enclosures' in the order listed.
+    /// enclosures' in the order listed, then the form it asks to be returned.
     pub fn document_ids(&self) -> Vec<&str> {
         self.document_id
             .as_deref()
             .into_iter()
             .chain(self.enclosures.iter().filter_map(Enclosure::document_id))
+            .chain(self.reply_form_id())
             .collect()
     }
 
     /// When the letter is held until, if it says (and says it readably).
     pub fn send_after_time(&self) -> Option<time::OffsetDateTime> {
         self.send_after.as_deref().and_then(parse_send_after)
+    }
+}
+
+/// The reply sheet's shape: our own of 1 to [`MAX_REPLY_PAGES`] pages, or the agency's form
+/// with the answer boxes it declares (whose place on its pages the gateway checks against
+/// the form itself).
+fn check_reply_sheet(r: &ReplyRequest, errors: &mut ValidationErrors) {
+    if let Some(pages) = r.pages
+        && !(1..=MAX_REPLY_PAGES).contains(&pages)
+    {
+        errors.add("reply.pages", format!("must be 1 to {MAX_REPLY_PAGES}"));
+    }
+    match &r.form_document_id {
+        Some(_) if r.pages.is_some() => {
+            errors.add("reply.pages", "give pages for our reply sheet or form_document_id for your own, not both");
+        }
+        Some(id) if uuid::Uuid::parse_str(id).is_err() => {
+            errors.add("reply.form_document_id", "is not a document id from POST /v1/documents");
+        }
+        Some(_) => {}
+        None if !r.answers.is_empty() => {
+            errors.add("reply.answers", "answer boxes are declared on your own form: give form_document_id");
+        }
+        None => {}
+    }
+    if r.answers.len() > MAX_FORM_ANSWER_BOXES {
+        errors.add("reply.answers", format!("has {} boxes, the limit is {MAX_FORM_ANSWER_BOXES}", r.answers.len()));
+    }
+    if r.answers.len() == 1 {
+        errors.add("reply.answers", "one box is not a choice: declare at least two, or none");
+    }
+    if let Some(first) = r.answers.first()
+        && r.answers.iter().any(|b| b.page != first.page)
+    {
+        errors.add("reply.answers", "every answer box must be on the same page of the form");
+    }
+    for (i, b) in r.answers.iter().enumerate() {
+        let field = |name: &str| format!("reply.answers[{i}].{name}");
+        if !(3.0..=15.0).contains(&b.side) {
+            errors.add(field("side"), "must be 3 to 15 mm");
+        }
+        // Inside the printable area of an A4 page (5 mm from each edge).
+        if !(b.x.is_finite() && b.x >= 5.0 && b.x + b.side <= 205.0) {
+            errors.add(field("x"), "must put the box 5 mm or more inside the page's left and right edges");
+        }
+        if !(b.y.is_finite() && b.y >= 5.0 && b.y + b.side <= 292.0) {
+            errors.add(field("y"), "must put the box 5 mm or more inside the page's top and bottom edges");
+        }
+        if b.page == 0 {
+            errors.add(field("page"), "counts from 1");
+        }
+        errors.text(&field("label_th"), &b.label_th, limits::LINE);
+        errors.text(&field("label_en"), &b.label_en, limits::LINE);
+    }
+    for (i, a) in r.answers.iter().enumerate() {
+        if r.answers[..i].iter().any(|b| {
+            a.x < b.x + b.side + 2.0 && b.x < a.x + a.side + 2.0 && a.y < b.y + b.side + 2.0 && b.y < a.y + a.side + 2.0
+        }) {
+            errors.add(format!("reply.answers[{i}]"), "is less than 2 mm from another answer box");
+        }
     }
 }
 
@@ -798,7 +921,12 @@ mod tests {
         l.recipient.citizen_id = Some("1101700230709".into());
         l.recipient.address.postcode = "50200".into();
         l.recipient.email = Some("not-an-address".into());
-        l.reply = Some(ReplySpec::Request(ReplyRequest { deadline: "2026-11-01".into() }));
+        l.reply = Some(ReplySpec::Request(ReplyRequest {
+            deadline: "2026-11-01".into(),
+            pages: None,
+            form_document_id: None,
+            answers: Vec::new(),
+        }));
         let err = l.check(date!(2026 - 11 - 22)).unwrap_err();
         let fields: Vec<&str> = err.0.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(

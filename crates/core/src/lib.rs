@@ -28,7 +28,9 @@ pub use ids::{
     AgencyId, AgencyScope, BatchId, DocumentId, EndpointId, EventId, LetterBatchId, LetterId, PersonId, ReplyId,
     ScanId, ScanPageId, SiteId,
 };
-pub use letter::{Channel, ChannelReason, Language, LetterLayout, NewLetter, NewRecipient, ReplyRequest};
+pub use letter::{
+    Channel, ChannelReason, FormAnswerBox, Language, LetterLayout, NewLetter, NewRecipient, ReplyRequest,
+};
 pub use official::{Digits, Enclosure, ReferenceEntry, Secrecy, SenderParty, Urgency, UrgencyLevel};
 pub use people::{PersonRole, RoleMismatch, Workplace};
 pub use returns::ReturnReason;

@@ -218,6 +218,17 @@ pub fn letter_field_limits() -> Value {
         }},
         "ReplyRequest": {"properties": {
             "deadline": {"format": "date"},
+            "pages": {"minimum": 1, "maximum": crate::letter::MAX_REPLY_PAGES},
+            "form_document_id": {"format": "uuid"},
+            "answers": {"maxItems": crate::letter::MAX_FORM_ANSWER_BOXES},
+        }},
+        "FormAnswerBox": {"properties": {
+            "page": {"minimum": 1},
+            "x": {"minimum": 5.0, "maximum": 202.0},
+            "y": {"minimum": 5.0, "maximum": 289.0},
+            "side": {"minimum": 3.0, "maximum": 15.0},
+            "label_th": line(limits::LINE),
+            "label_en": line(limits::LINE),
         }},
         "ThaiAddress": {"properties": {
             "house_number": line(40),

@@ -107,7 +107,7 @@ pub fn append_pages(cover: &[u8], agency: &[u8]) -> Result<Vec<u8>, AppendError>
 const DROPPED_PAGE_KEYS: [&[u8]; 3] = [b"Parent", b"B", b"AA"];
 
 /// Copies `pages` and all they refer to into `out`; returns the new page ids in order.
-fn copy_pages(
+pub(crate) fn copy_pages(
     doc: &Document,
     pages: &[Page<'_>],
     out: &mut Document,

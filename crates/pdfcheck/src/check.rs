@@ -249,7 +249,15 @@ fn check_content(
 ) {
     let (wx, wy, ww, wh) = DL_WINDOW_MM;
     let watch_window = rules.first_page_in_window && number == 1;
-    let watch = watch_window.then(|| geometry.user_space(&Rect::from_corners(wx, wy, wx + ww, wy + wh)));
+    // The window first (when watched), then the reserved areas.
+    let mut watch: Vec<Rect> = Vec::with_capacity(rules.reserved.len() + 1);
+    if watch_window {
+        watch.push(geometry.user_space(&Rect::from_corners(wx, wy, wx + ww, wy + wh)));
+    }
+    for area in &rules.reserved {
+        let (x, y) = (area.x_mm, area.y_mm);
+        watch.push(geometry.user_space(&Rect::from_corners(x, y, x + area.width_mm, y + area.height_mm)));
+    }
     let mut budget = rules.max_operations_per_page.min(*document_budget);
     let start = budget;
     let mut interpreter = Interpreter::new(doc, &mut budget, watch);
@@ -303,8 +311,27 @@ fn check_content(
             );
         }
     }
-    if let Some(inside) = scan.in_watch {
-        let shown = geometry.shown(&inside);
+    let (window_seen, reserved_seen) = scan.in_watch.split_at(usize::from(watch_window).min(scan.in_watch.len()));
+    for (area, inside) in rules.reserved.iter().zip(reserved_seen) {
+        let Some(inside) = inside else { continue };
+        let shown = geometry.shown(inside);
+        let (x, y) = (area.x_mm, area.y_mm);
+        let (x1, y1) = (x + area.width_mm, y + area.height_mm);
+        out.refuse(
+            Some(number),
+            ProblemCode::ContentInReservedArea,
+            format!(
+                "หน้า {number}: มีเนื้อหาใน{} ({x}–{x1} มม. จากซ้าย, {y}–{y1} มม. จากบน) ตั้งแต่ {:.1}–{:.1} มม. จากซ้าย และ {:.1}–{:.1} มม. จากบน บริเวณนี้ต้องเว้นว่างไว้{}",
+                area.name_th, shown.x0, shown.x1, shown.y0, shown.y1, estimate.0
+            ),
+            format!(
+                "page {number}: content in {} ({x}–{x1} mm from the left, {y}–{y1} mm from the top), at {:.1}–{:.1} mm from the left and {:.1}–{:.1} mm from the top; it must stay blank{}",
+                area.name_en, shown.x0, shown.x1, shown.y0, shown.y1, estimate.1
+            ),
+        );
+    }
+    if let Some(Some(inside)) = window_seen.first() {
+        let shown = geometry.shown(inside);
         out.refuse(
             Some(number),
             ProblemCode::ContentInWindow,

@@ -34,8 +34,9 @@ const MIN_RATED_IMAGE_MM: f64 = 5.0;
 pub(crate) struct Scan {
     /// Bounding box of everything painted, clipped to the page, in default user space.
     pub(crate) bounds: Option<Rect>,
-    /// Bounding box of what was painted inside the watched area (clipped to it).
-    pub(crate) in_watch: Option<Rect>,
+    /// Bounding box of what was painted inside each watched area (clipped to it), in the
+    /// order the areas were given.
+    pub(crate) in_watch: Vec<Option<Rect>>,
     /// Effective resolution (dpi, the lower of both directions) of each visible image.
     pub(crate) image_dpi: Vec<f64>,
     /// Fonts whose text was sized with estimated widths.
@@ -50,16 +51,19 @@ pub(crate) struct Scan {
 }
 
 impl Scan {
-    fn mark(&mut self, rect: Rect, clip: &Rect, watch: Option<&Rect>) {
+    fn mark(&mut self, rect: Rect, clip: &Rect, watch: &[Rect]) {
         let visible = rect.intersect(clip);
         if !visible.is_valid() {
             return;
         }
         self.bounds.get_or_insert(Rect::EMPTY).union(&visible);
-        if let Some(watch) = watch {
+        if self.in_watch.len() < watch.len() {
+            self.in_watch.resize(watch.len(), None);
+        }
+        for (watch, seen) in watch.iter().zip(&mut self.in_watch) {
             let inside = visible.intersect(watch);
             if inside.is_valid() && visible.overlaps(watch) {
-                self.in_watch.get_or_insert(Rect::EMPTY).union(&inside);
+                seen.get_or_insert(Rect::EMPTY).union(&inside);
             }
         }
     }
@@ -118,7 +122,7 @@ impl GraphicsState {
 pub(crate) struct Interpreter<'a> {
     doc: &'a Document,
     budget: &'a mut u64,
-    watch: Option<Rect>,
+    watch: Rc<Vec<Rect>>,
     /// The page's visible box.
     page: Rect,
     scan: Scan,
@@ -133,12 +137,12 @@ struct TextObject {
 }
 
 impl<'a> Interpreter<'a> {
-    /// An interpreter for pages of `doc`, marking what falls inside `watch` (user space).
-    pub(crate) fn new(doc: &'a Document, budget: &'a mut u64, watch: Option<Rect>) -> Self {
+    /// An interpreter for pages of `doc`, marking what falls inside each of `watch` (user space).
+    pub(crate) fn new(doc: &'a Document, budget: &'a mut u64, watch: Vec<Rect>) -> Self {
         Self {
             doc,
             budget,
-            watch,
+            watch: Rc::new(watch),
             page: Rect::EMPTY,
             scan: Scan::default(),
             fonts: HashMap::new(),
@@ -173,8 +177,8 @@ impl<'a> Interpreter<'a> {
 
     /// Marks an area painted by something outside the content stream (an annotation).
     pub(crate) fn mark_area(&mut self, rect: Rect, clip: Rect) {
-        let watch = self.watch;
-        self.scan.mark(rect, &clip, watch.as_ref());
+        let watch = Rc::clone(&self.watch);
+        self.scan.mark(rect, &clip, &watch);
     }
 
     /// What the page paints.
@@ -191,8 +195,8 @@ impl<'a> Interpreter<'a> {
     }
 
     fn mark(&mut self, rect: Rect, gs: &GraphicsState) {
-        let watch = self.watch;
-        self.scan.mark(rect, &gs.clip, watch.as_ref());
+        let watch = Rc::clone(&self.watch);
+        self.scan.mark(rect, &gs.clip, &watch);
     }
 
     fn execute(
@@ -576,7 +580,7 @@ mod tests {
         let stream = Stream::new(Dictionary::new(), content.as_bytes().to_vec());
         let mut budget = 100_000;
         let page = Rect::from_corners(0.0, 0.0, 595.0, 842.0);
-        let mut interpreter = Interpreter::new(&doc, &mut budget, None);
+        let mut interpreter = Interpreter::new(&doc, &mut budget, Vec::new());
         interpreter.run_page(&[&stream], None, page);
         interpreter.finish()
     }

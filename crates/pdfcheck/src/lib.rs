@@ -48,6 +48,10 @@
 //!   it is what the window shows, so by default the agency's pages are not checked for
 //!   this. Set [`Rules::first_page_in_window`] where the agency's first page goes into the
 //!   envelope first instead (the address printed onto it): that area must then be blank.
+//! - **Reserved areas** (`content_in_reserved_area`): where the service prints onto the
+//!   agency's own pages ([`Rules::reserved`]), as it prints the reply codes and the reference
+//!   on every page of a form returned as a reply, every page must be blank, or the two would
+//!   print over each other and the codes would not scan.
 //! - **Fonts embedded** (`font_not_embedded`): a font the file does not carry is replaced
 //!   by whatever the printer has; Thai text then prints as boxes or with misplaced vowels.
 //!   This includes the 14 standard PDF fonts (Helvetica, Times…): print rooms require every
@@ -101,11 +105,13 @@ mod geometry;
 mod lexer;
 mod objects;
 mod pages;
+mod stamp;
 
 use serde::Serialize;
 
 pub use append::{AppendError, append_pages};
 pub use check::{Busy, check, check_waiting};
+pub use stamp::{StampError, stamp_pages};
 
 /// What a PDF may make the reader do before it is refused as `too_complex`: the guard's
 /// defaults (generous for official letters with attachments: hundreds of pages, thousands
@@ -136,6 +142,27 @@ pub struct Rules {
     pub min_image_dpi: Option<f64>,
     /// Tokens of content read per page at most before the page is refused as too complex.
     pub max_operations_per_page: u64,
+    /// Areas every page must leave blank (`content_in_reserved_area`): where the service
+    /// prints on the agency's pages, such as the reply codes on a form returned as a reply.
+    pub reserved: Vec<ReservedArea>,
+}
+
+/// An area of every page the service prints into, in mm from the page's top-left corner,
+/// with its name for the messages.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReservedArea {
+    /// Left side, mm.
+    pub x_mm: f64,
+    /// Top, mm.
+    pub y_mm: f64,
+    /// Width, mm.
+    pub width_mm: f64,
+    /// Height, mm.
+    pub height_mm: f64,
+    /// What is printed there, in Thai ("ที่พิมพ์รหัสตอบกลับมุมขวาบน").
+    pub name_th: String,
+    /// What is printed there, in English ("the top-right reply code place").
+    pub name_en: String,
 }
 
 impl Default for Rules {
@@ -148,6 +175,7 @@ impl Default for Rules {
             first_page_in_window: false,
             min_image_dpi: Some(150.0),
             max_operations_per_page: 1_000_000,
+            reserved: Vec::new(),
         }
     }
 }
@@ -180,6 +208,8 @@ pub enum ProblemCode {
     ContentInMargin,
     /// Ink inside the envelope window on page 1 (with [`Rules::first_page_in_window`]).
     ContentInWindow,
+    /// Ink inside an area the service prints into ([`Rules::reserved`]).
+    ContentInReservedArea,
     /// A font whose program is not in the file.
     FontNotEmbedded,
     /// JavaScript, a launch action or an embedded file.
@@ -206,6 +236,7 @@ impl ProblemCode {
             Self::PageSize => "page_size",
             Self::ContentInMargin => "content_in_margin",
             Self::ContentInWindow => "content_in_window",
+            Self::ContentInReservedArea => "content_in_reserved_area",
             Self::FontNotEmbedded => "font_not_embedded",
             Self::ActiveContent => "active_content",
             Self::LowResolutionImage => "low_resolution_image",

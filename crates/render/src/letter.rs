@@ -14,7 +14,6 @@
 //! Dimensions and fixed words come from a [`LetterTemplate`]; text is set at 16 pt in the
 //! bundled Thai face, the size Thai government correspondence uses with TH Sarabun.
 
-use hybridpost_core::letter::ReplySpec;
 use hybridpost_core::official::ReferencedLetter;
 use hybridpost_core::{Digits, Language, LetterLayout, NewLetter, ReferenceEntry, Urgency};
 use hybridpost_thai::{
@@ -209,7 +208,9 @@ pub fn lay_out_letter_with(
             (&converted, &converted_sender)
         }
     };
-    if matches!(letter.reply, Some(ReplySpec::Request(_))) && options.reply.is_none() {
+    // The agency's own form, when it is the reply sheet, is printed with its codes after the
+    // letter by the caller.
+    if letter.reply_request().is_some_and(|r| r.own_pages().is_some()) && options.reply.is_none() {
         return Err(RenderError::ReplySheetMissing);
     }
     let input = Input { template, letter, body: &body, sender, options };
@@ -270,6 +271,20 @@ pub fn reply_answer_boxes(
     };
     let mut doc = Document::new(PageSize::A4);
     crate::reply_sheet::append(&mut doc, letter, &template.reply, sheet)
+}
+
+/// What is printed over each page of an agency's own form returned as a reply, one page per
+/// code in `sheet` (see [`FORM_REFERENCE_AREA`](crate::FORM_REFERENCE_AREA)): a document
+/// of A4 pages, blank but for the codes and the reference line.
+pub fn form_stamps(
+    templates: &LetterTemplates,
+    letter: &NewLetter,
+    sheet: &ReplySheet,
+) -> Result<Document<'static>, RenderError> {
+    let template = templates.for_layout(letter.layout);
+    let mut doc = Document::new(PageSize::A4);
+    crate::reply_sheet::append_form_stamps(&mut doc, letter, &template.reply, sheet)?;
+    Ok(doc)
 }
 
 fn first_page(doc: &Document<'_>) -> PageId {

@@ -60,13 +60,13 @@ pub use error::RenderError;
 pub use fonts::{Fonts, Weight};
 pub use layout::{Align, BODY_SIZE, DEFAULT_LINE_HEIGHT, Paragraph};
 pub use letter::{
-    DL_FOLD, LaidOutLetter, LetterOptions, RenderedLetter, Sender, lay_out_letter, lay_out_letter_with, render_letter,
-    render_letter_with, reply_answer_boxes,
+    DL_FOLD, LaidOutLetter, LetterOptions, RenderedLetter, Sender, form_stamps, lay_out_letter, lay_out_letter_with,
+    render_letter, render_letter_with, reply_answer_boxes,
 };
 pub use qr::{QUIET_ZONE_MODULES, QrModules};
 pub use reply_sheet::{
-    ANSWER_BOX_SIDE, AnswerBox, REPLY_CODE_AREAS, REPLY_CODE_MAX_MODULE, REPLY_CODE_MIN_MODULE, REPLY_CODE_ORIGINS,
-    REPLY_CODE_QUIET_ZONE, REPLY_CODE_SIZE, ReplySheet, blank_beside_boxes,
+    ANSWER_BOX_SIDE, AnswerBox, FORM_REFERENCE_AREA, REPLY_CODE_AREAS, REPLY_CODE_MAX_MODULE, REPLY_CODE_MIN_MODULE,
+    REPLY_CODE_ORIGINS, REPLY_CODE_QUIET_ZONE, REPLY_CODE_SIZE, ReplySheet, blank_beside_boxes,
 };
 pub use templates::{
     EmblemSlot, FontSizes, Languages, LetterTemplate, LetterTemplates, LetterTexts, MIN_SEAL_SIZE, PageDimensions,

@@ -37,6 +37,13 @@ pub const REPLY_CODE_AREAS: [Area; 2] = [
     Area { x: Mm(5.0), y: Mm(251.0), width: Mm(41.0), height: Mm(41.0) },
 ];
 
+/// Where the reference in digits and the sheet number are printed on each page of an
+/// agency's own form returned as a reply: right of the bottom-left code, above the bottom
+/// margin. Like the code areas, the form must leave it blank.
+pub const FORM_REFERENCE_AREA: Area = Area { x: Mm(50.0), y: Mm(284.0), width: Mm(150.0), height: Mm(8.0) };
+/// Size of the reference line on an agency's form.
+const FORM_REFERENCE_SIZE: Pt = Pt(10.0);
+
 /// Left side of the text on a reply page.
 const LEFT: f32 = 20.0;
 /// Width of the text below the header.
@@ -249,6 +256,43 @@ pub(crate) fn append(
         }
     }
     Ok(boxes)
+}
+
+/// Appends one page per code in `sheet` carrying only what is printed over the agency's own
+/// form: the page's reply code at both places and, in [`FORM_REFERENCE_AREA`], the reference
+/// in digits and the sheet number.
+pub(crate) fn append_form_stamps(
+    doc: &mut Document<'_>,
+    letter: &NewLetter,
+    texts: &Languages<ReplyTexts>,
+    sheet: &ReplySheet,
+) -> Result<(), RenderError> {
+    let count = sheet.pages.len();
+    if count == 0 || count > 255 {
+        return Err(RenderError::ReplyPages { pages: count });
+    }
+    let english = letter.language == Language::English;
+    let t = if english { &texts.en } else { &texts.th };
+    for (index, code) in sheet.pages.iter().enumerate() {
+        let page = doc.add_page();
+        draw_codes(doc, page, code)?;
+        let (mut n, mut total) = ((index + 1).to_string(), count.to_string());
+        if !english {
+            (n, total) = (to_thai_digits(&n), to_thai_digits(&total));
+        }
+        let number = t.sheet.replace("{page}", &n).replace("{pages}", &total);
+        let line = Paragraph::new()
+            .text(&format!("{}  ", t.digits))
+            .unbreakable(sheet.reference_digits.trim(), Weight::Bold)
+            .text(&format!("   {number}"))
+            .size(FORM_REFERENCE_SIZE)
+            .line_height(1.2);
+        match doc.place_paragraph_from(page, &line, FORM_REFERENCE_AREA, Resume::START)? {
+            Flow::Done { .. } => {}
+            Flow::Continues { .. } => return Err(RenderError::BlockDoesNotFit),
+        }
+    }
+    Ok(())
 }
 
 /// The name, signature and date lines, with dots to write on.

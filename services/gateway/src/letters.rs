@@ -360,15 +360,19 @@ async fn seal_letter(
 ) -> Result<(serde_json::Value, LetterSeal), ApiError> {
     let content = serde_json::to_value(letter).map_err(ApiError::internal)?;
     let mut canonical = serde_json::to_vec(&content).map_err(ApiError::internal)?;
-    // The agency's PDFs: its own letter and its enclosures', each of this agency.
-    let named = letter.document_id.iter().map(|id| ("document_id".to_owned(), id)).chain(
-        letter.enclosures.iter().enumerate().filter_map(|(i, e)| match e {
+    // The agency's PDFs: its own letter, its enclosures' and the form returned as the reply,
+    // each of this agency.
+    let named = letter
+        .document_id
+        .iter()
+        .map(|id| ("document_id".to_owned(), id.as_str()))
+        .chain(letter.enclosures.iter().enumerate().filter_map(|(i, e)| match e {
             hybridpost_core::Enclosure::Document(d) => {
-                d.document_id.as_ref().map(|id| (format!("enclosures[{i}].document_id"), id))
+                d.document_id.as_deref().map(|id| (format!("enclosures[{i}].document_id"), id))
             }
             hybridpost_core::Enclosure::Text(_) => None,
-        }),
-    );
+        }))
+        .chain(letter.reply_form_id().map(|id| ("reply.form_document_id".to_owned(), id)));
     let mut errors = hybridpost_core::ValidationErrors::default();
     for (field, id) in named {
         // `check` accepted it as an id.
@@ -381,6 +385,12 @@ async fn seal_letter(
             Some(document) => canonical.extend_from_slice(document.sha256.as_bytes()),
             None => errors.add(field, format!("no document {id} of this agency; upload it with POST /v1/documents")),
         }
+    }
+    if errors.is_empty()
+        && let Some(request) = letter.reply_request()
+        && let Some(id) = &request.form_document_id
+    {
+        check_reply_form(state, scope, id, &request.answers, &mut errors).await?;
     }
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
@@ -397,6 +407,56 @@ async fn seal_letter(
         ApiError::internal("the letter could not be sealed")
     })?;
     Ok((content, sealed.to_stored(issue_date)))
+}
+
+/// How long the check of a reply form waits for the process's PDF memory budget.
+const FORM_CHECK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Checks the agency's form named as the reply sheet: every page leaves the reply code places
+/// and the reference line blank (naming the page and the place when not), and the answer
+/// boxes it declares are on one of its pages, clear of those places.
+async fn check_reply_form(
+    state: &AppState,
+    scope: AgencyScope,
+    id: &str,
+    answers: &[hybridpost_core::FormAnswerBox],
+    errors: &mut hybridpost_core::ValidationErrors,
+) -> Result<(), ApiError> {
+    const FIELD: &str = "reply.form_document_id";
+    let document_id = id.parse().map_err(|_| ApiError::internal("a checked document id does not parse"))?;
+    let bytes = {
+        let mut conn = state.store.read().await?;
+        hybridpost_store::documents::load_bytes(&mut conn, &state.blobs, scope, document_id).await?
+    };
+    let Some(bytes) = bytes else {
+        errors.add(FIELD, format!("the file of document {id} is gone; upload it again with POST /v1/documents"));
+        return Ok(());
+    };
+    let rules = hybridpost_compose::reply_form_rules();
+    let reserved = rules.reserved.clone();
+    let report =
+        tokio::task::spawn_blocking(move || hybridpost_pdfcheck::check_waiting(&bytes, &rules, FORM_CHECK_WAIT))
+            .await
+            .map_err(|e| ApiError::internal(format!("the form check panicked: {e}")))?
+            .map_err(|busy| ApiError::Unavailable(busy.to_string()))?;
+    for problem in report.problems.iter().filter(|p| p.severity == hybridpost_pdfcheck::Severity::Refusal) {
+        errors.add(FIELD, format!("{} / {}", problem.message_en, problem.message_th));
+    }
+    if report.pages > u32::from(u8::MAX) {
+        errors.add(FIELD, format!("the form has {} pages; a form returned as a reply has at most 255", report.pages));
+    }
+    for (i, b) in answers.iter().enumerate() {
+        if b.page > report.pages {
+            errors.add(format!("reply.answers[{i}].page"), format!("the form has {} pages", report.pages));
+        }
+        let (x0, y0, x1, y1) = (f64::from(b.x), f64::from(b.y), f64::from(b.x + b.side), f64::from(b.y + b.side));
+        for area in &reserved {
+            if x0 < area.x_mm + area.width_mm && area.x_mm < x1 && y0 < area.y_mm + area.height_mm && area.y_mm < y1 {
+                errors.add(format!("reply.answers[{i}]"), format!("lies in {}, which must stay blank", area.name_en));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The events of a letter just accepted: `accepted`, and `queued_for_print` for paper.

@@ -1,9 +1,8 @@
-//! The answer ticked on page 1 of a reply sheet, read when the reply is grouped: the agency
+//! The answer ticked on a reply sheet (page 1 of ours, the page an agency's form puts its boxes on), read when the reply is grouped: the agency
 //! gets it as data (in the reply resource, the `reply_received` event and webhook, and its
 //! e-mail) with how sure the reading is, or `needs_review` with why when it is not certain.
 //! A reading is never a guess: see `hybridpost_scan::answers`.
 
-use hybridpost_core::letter::ReplySpec;
 use hybridpost_render::{LetterTemplates, QrModules, ReplySheet, blank_beside_boxes, reply_answer_boxes};
 use hybridpost_render::{REPLY_CODE_ORIGINS, REPLY_CODE_SIZE};
 use hybridpost_scan::AreaMm;
@@ -72,7 +71,7 @@ pub struct ReplyAnswer {
 }
 
 impl ReplyAnswer {
-    /// Page 1 of the reply sheet, which carries the boxes, did not arrive or could not be read.
+    /// The reply page that carries the boxes did not arrive or could not be read.
     pub(crate) fn not_read(choices: Vec<AnswerChoice>, reason: &str, detail: &str) -> Self {
         ReplyAnswer {
             status: AnswerStatus::NeedsReview,
@@ -105,20 +104,28 @@ impl ReplyAnswer {
     }
 }
 
-/// The question a letter's reply sheet asks: its answer boxes (mm on reply page 1), the
-/// blank beside them, and its choices; `None` for a letter that asks for no reply.
+/// The question a letter's reply sheet asks: its answer boxes (mm on the reply page `page`),
+/// blank paper near them, and its choices; `None` for a letter that asks for no reply or whose
+/// form declares no boxes.
 pub(crate) struct SheetQuestion {
+    /// The reply page the boxes are on, from 1.
+    pub page: u8,
     boxes: Vec<AnswerBoxMm>,
     clear: Vec<AreaMm>,
     code: String,
     pub choices: Vec<AnswerChoice>,
 }
 
-/// Lays out the reply sheet of `letter` as it was printed, to know where its boxes are.
-pub(crate) fn question(letter: &LetterRecord, key: &ReplyKey) -> Result<Option<SheetQuestion>, String> {
+/// A strip right of the top-right reply code, between its symbol and the page's edge: blank on
+/// every reply page (a form must leave the code places and the margin blank), the paper an
+/// agency form's boxes are read against.
+const QUIET_STRIP: AreaMm = AreaMm { x: 202.3, y: 12.0, width: 4.0, height: 28.0 };
+
+/// Where the boxes are on the reply pages of `letter`, as they were printed. `pages` is the
+/// page count the scanned reply codes carry, which for an agency's form is its page count.
+pub(crate) fn question(letter: &LetterRecord, key: &ReplyKey, pages: u8) -> Result<Option<SheetQuestion>, String> {
     let content = letter.letter().map_err(|e| e.to_string())?;
-    let (Some(ReplySpec::Request(_)), Some(deadline), Some(seal)) =
-        (&content.reply, &letter.reply_deadline, &letter.seal)
+    let (Some(request), Some(deadline), Some(seal)) = (content.reply_request(), &letter.reply_deadline, &letter.seal)
     else {
         return Ok(None);
     };
@@ -126,13 +133,37 @@ pub(crate) fn question(letter: &LetterRecord, key: &ReplyKey) -> Result<Option<S
         .ok()
         .and_then(|b| Reference::from_bytes(&b))
         .ok_or_else(|| format!("seal reference {:?}", seal.reference))?;
-    let pages = hybridpost_compose::REPLY_PAGES;
-    let code = ReplyCode::new(reference.clone(), 1, pages).map_err(|e| e.to_string())?;
+    let Some(own) = request.own_pages() else {
+        // The agency's form: the boxes it declared, read against the code's quiet zone.
+        let Some(first) = request.answers.first() else { return Ok(None) };
+        let page = u8::try_from(first.page).map_err(|_| format!("answer boxes on page {}", first.page))?;
+        let code = ReplyCode::new(reference, page, pages).map_err(|e| e.to_string())?;
+        return Ok(Some(SheetQuestion {
+            page,
+            boxes: request
+                .answers
+                .iter()
+                .zip(1u8..)
+                .map(|(b, choice)| AnswerBoxMm { choice, x: b.x, y: b.y, side: b.side })
+                .collect(),
+            clear: vec![QUIET_STRIP],
+            code: code.to_text(key),
+            choices: request
+                .answers
+                .iter()
+                .zip(1u8..)
+                .map(|(b, choice)| AnswerChoice { choice, label_th: b.label_th.clone(), label_en: b.label_en.clone() })
+                .collect(),
+        }));
+    };
+    let code = ReplyCode::new(reference.clone(), 1, own).map_err(|e| e.to_string())?;
     let matrix = code.qr_matrix(key).map_err(|e| e.0)?;
     let modules = QrModules::new(matrix.width, matrix.modules).map_err(|e| e.to_string())?;
     let deadline = time::Date::parse(deadline, time::macros::format_description!("[year]-[month]-[day]"))
         .map_err(|e| format!("reply deadline {deadline:?}: {e}"))?;
-    let sheet = ReplySheet { pages: vec![modules], reference_digits: reference.to_digits(), deadline };
+    // Every page's code has the size of page 1's: the layout is the same.
+    let sheet =
+        ReplySheet { pages: vec![modules; usize::from(own)], reference_digits: reference.to_digits(), deadline };
     let templates = LetterTemplates::builtin();
     let laid = reply_answer_boxes(templates, &content, &sheet).map_err(|e| e.to_string())?;
     let texts = &templates.for_layout(content.layout).reply;
@@ -146,6 +177,7 @@ pub(crate) fn question(letter: &LetterRecord, key: &ReplyKey) -> Result<Option<S
         .collect();
     let first: Vec<_> = laid.iter().filter(|b| b.reply_page == 1).copied().collect();
     Ok(Some(SheetQuestion {
+        page: 1,
         boxes: first
             .iter()
             .map(|b| AnswerBoxMm { choice: b.choice, x: b.area.x.0, y: b.area.y.0, side: b.area.width.0 })

@@ -198,16 +198,21 @@ pub(crate) async fn letter_by_reference(
     Ok(letters::find_by_seal_reference(conn, &base32_encode(reference.as_bytes())).await?)
 }
 
-/// The answer ticked on page 1 of the reply sheet among `pages` (whose `images` are loaded),
-/// when the letter asks a question; `needs_review` when page 1 is not among them or cannot be
-/// read.
+/// The answer ticked on the reply sheet among `pages` (whose `images` are loaded), when the
+/// letter asks a question; `needs_review` when the page with the boxes is not among them or
+/// cannot be read.
 async fn reply_answer(
     state: &IntakeState,
     letter: &LetterRecord,
     pages: &[&ScanPageRecord],
     images: &[LoadedPage],
 ) -> anyhow::Result<Option<ReplyAnswer>> {
-    let question = match crate::answers::question(letter, &state.reply_key) {
+    // The page count the codes carry (the same on every page of a reply: it is in their MAC).
+    let pages_in_codes = pages.iter().find_map(|p| match mark_from_json(&p.page.mark) {
+        Ok(Mark::Reply { pages, .. }) => Some(pages),
+        _ => None,
+    });
+    let question = match crate::answers::question(letter, &state.reply_key, pages_in_codes.unwrap_or(1)) {
         Ok(Some(q)) => q,
         Ok(None) => return Ok(None),
         Err(e) => {
@@ -216,10 +221,12 @@ async fn reply_answer(
             return Ok(Some(ReplyAnswer::not_read(Vec::new(), "boxes_not_found", &detail)));
         }
     };
-    let first = pages.iter().position(|p| matches!(mark_from_json(&p.page.mark), Ok(Mark::Reply { page: 1, .. })));
+    let first = pages
+        .iter()
+        .position(|p| matches!(mark_from_json(&p.page.mark), Ok(Mark::Reply { page, .. }) if page == question.page));
     let Some(first) = first else {
-        let detail = "page 1 of the reply sheet, which carries the answer boxes, did not arrive";
-        return Ok(Some(ReplyAnswer::not_read(question.choices, "page_missing", detail)));
+        let detail = format!("page {} of the reply, which carries the answer boxes, did not arrive", question.page);
+        return Ok(Some(ReplyAnswer::not_read(question.choices, "page_missing", &detail)));
     };
     let (image, dpi, turns) = images[first].clone();
     let limits = state.config.limits.clone();

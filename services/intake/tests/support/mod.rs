@@ -156,6 +156,18 @@ pub async fn call(app: &Router, method: Method, path: &str, key: Option<&str>, b
     send(app, req.body(body).unwrap()).await
 }
 
+/// A request with a body of `content_type`, as `POST /v1/documents` takes a PDF.
+pub async fn call_raw(app: &Router, path: &str, key: &str, content_type: &str, body: Vec<u8>) -> Answer {
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header(header::AUTHORIZATION, format!("Bearer {key}"))
+        .header(header::CONTENT_TYPE, content_type)
+        .body(Body::from(body))
+        .unwrap();
+    send(app, req).await
+}
+
 async fn send(app: &Router, req: Request<Body>) -> Answer {
     let response = app.clone().oneshot(req).await.unwrap();
     let status = response.status();
@@ -256,6 +268,14 @@ pub async fn letter_pdf(w: &World, l: &LetterRecord) -> Vec<u8> {
     let mut conn = w.store.read().await.unwrap();
     let agency = agencies::get_agency(&mut conn, l.agency_id).await.unwrap().unwrap();
     w.composer.pdf(l, &hybridpost_compose::Inputs::of(agency)).unwrap()
+}
+
+/// The letter's PDF exactly as printed, with the agency's PDFs it names (its own letter,
+/// enclosures, the form returned as the reply).
+pub async fn letter_pdf_with_documents(w: &World, l: &LetterRecord) -> Vec<u8> {
+    let mut conn = w.store.read().await.unwrap();
+    let inputs = hybridpost_compose::load_inputs(&mut conn, &w.state.blobs, l).await.unwrap();
+    w.composer.pdf(l, &inputs).unwrap()
 }
 
 /// The pages of a PDF rasterised in grey at `dpi`, as a document scanner would see them.
