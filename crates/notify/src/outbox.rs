@@ -131,6 +131,8 @@ pub enum AgencyNotice {
         /// The answer read from its tick boxes, in Thai and English, when the letter asked
         /// a question.
         answer: Option<(String, String)>,
+        /// Reply-sheet pages that had not arrived when the agency was told.
+        missing_pages: Vec<i64>,
     },
     /// The letter came back undelivered.
     LetterReturned {
@@ -154,15 +156,16 @@ pub fn agency_notice(agency: &Agency, letter: &LetterRecord, notice: &AgencyNoti
         Err(_) => (at.to_owned(), at.to_owned()),
     };
     let (purpose, context) = match notice {
-        AgencyNotice::ReplyReceived { sender_name, received_at, answer } => {
+        AgencyNotice::ReplyReceived { sender_name, received_at, answer, missing_pages } => {
             let (th, en) = moment(received_at);
             let (answer_th, answer_en) = answer.clone().unzip();
+            let missing = missing_pages.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
             (
                 purpose::REPLY_RECEIVED,
                 serde_json::json!({
                     "agency_name": agency.name, "agency_name_en": agency_name_en, "sender_name": sender_name,
                     "letter_ref": letter.reference, "received_at": th, "received_at_en": en,
-                    "answer": answer_th, "answer_en": answer_en,
+                    "answer": answer_th, "answer_en": answer_en, "missing_pages": missing,
                 }),
             )
         }

@@ -168,7 +168,10 @@ async fn agency_notices_go_to_the_contact_address_when_there_is_one() {
     let id = queue_agency_notice(&mut tx, with, l1.letter_id, &notice).await.unwrap().unwrap();
     assert!(queue_agency_notice(&mut tx, without, l2.letter_id, &notice).await.unwrap().is_none());
     let reply = AgencyNotice::ReplyReceived {
-        sender_name: "สมชาย ใจดี".into(), received_at: now_text(), answer: None
+        sender_name: "สมชาย ใจดี".into(),
+        received_at: now_text(),
+        answer: None,
+        missing_pages: Vec::new(),
     };
     queue_agency_notice(&mut tx, with, l1.letter_id, &reply).await.unwrap().unwrap();
     tx.commit().await.unwrap();

@@ -276,6 +276,26 @@ pub async fn get_site(conn: &mut AnyConnection, site_id: SiteId) -> Result<Optio
     .transpose()
 }
 
+/// How long the site's incomplete replies wait for their missing pages, in minutes (0: the
+/// agency is told at once); `None` when there is no such site.
+pub async fn site_reply_wait(conn: &mut AnyConnection, site_id: SiteId) -> Result<Option<i64>> {
+    let row = sqlx::query("select reply_wait_minutes from site where site_id = $1")
+        .bind(site_id.to_string())
+        .fetch_optional(conn)
+        .await?;
+    row.map(|r| r.try_get::<i64, _>("reply_wait_minutes").map_err(Into::into)).transpose()
+}
+
+/// Sets how long the site's incomplete replies wait for their missing pages, in minutes.
+pub async fn set_site_reply_wait(conn: &mut AnyConnection, site_id: SiteId, minutes: i64) -> Result<bool> {
+    let done = sqlx::query("update site set reply_wait_minutes = $1 where site_id = $2")
+        .bind(minutes)
+        .bind(site_id.to_string())
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Every site, oldest first.
 pub async fn list_sites(conn: &mut AnyConnection) -> Result<Vec<Site>> {
     let rows =

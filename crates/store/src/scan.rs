@@ -174,6 +174,9 @@ pub struct ReplyRecord {
     /// The answer read from its tick boxes, JSON as the intake writes it; `None` when it has no
     /// question.
     pub answer: Option<String>,
+    /// Until when it waits for its missing pages (RFC 3339) before the agency is told; `None`
+    /// once the agency was told.
+    pub waiting_until: Option<String>,
 }
 
 const SCAN_COLUMNS: &str = "scan_id, site_id, mode, return_reason, status, file_count, claimed_until, request_id, \
@@ -185,7 +188,7 @@ const PAGE_COLUMNS: &str = "page_id, scan_id, file_index, page_number, entry, co
                             reply_id, review_reason, review_detail, reviewed_at, reviewed_by, discard_reason, \
                             decoded_by, created_at";
 const REPLY_COLUMNS: &str = "reply_id, letter_id, agency_id, scan_id, site_id, page_count, missing_pages, out_of_order, \
-                             source, pdf_blob, pdf_sha256, pdf_bytes, created_at, answer";
+                             source, pdf_blob, pdf_sha256, pdf_bytes, created_at, answer, waiting_until";
 
 /// Stores a new batch and its files. Files refused at upload are stored `failed` with why.
 #[expect(clippy::too_many_arguments, reason = "the columns of one row")]
@@ -702,7 +705,8 @@ pub async fn review_after(conn: &mut AnyConnection, page: &NewScanPage, limit: i
 /// Stores a reply.
 pub async fn insert_reply(conn: &mut AnyConnection, r: &ReplyRecord) -> Result<()> {
     sqlx::query(&format!(
-        "insert into reply ({REPLY_COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        "insert into reply ({REPLY_COLUMNS}) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
     ))
     .bind(r.reply_id.to_string())
     .bind(r.letter_id.to_string())
@@ -718,10 +722,89 @@ pub async fn insert_reply(conn: &mut AnyConnection, r: &ReplyRecord) -> Result<(
     .bind(r.pdf_bytes)
     .bind(&r.created_at)
     .bind(r.answer.as_deref())
+    .bind(r.waiting_until.as_deref())
     .execute(conn)
     .await
     .map_err(|e| conflict_or(e, "reply"))?;
     Ok(())
+}
+
+/// The reply to `letter_id` from `site_id` still waiting at `now` for missing pages, the
+/// newest when there are several.
+pub async fn waiting_reply(
+    conn: &mut AnyConnection,
+    letter_id: LetterId,
+    site_id: SiteId,
+    now: &str,
+) -> Result<Option<ReplyRecord>> {
+    let row = sqlx::query(&format!(
+        "select {REPLY_COLUMNS} from reply where letter_id = $1 and site_id = $2 \
+         and waiting_until is not null and waiting_until > $3 order by created_at desc, reply_id limit 1"
+    ))
+    .bind(letter_id.to_string())
+    .bind(site_id.to_string())
+    .bind(now)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(reply_from_row).transpose()
+}
+
+/// A waiting reply with the pages of a later upload joined in: its page count, missing pages,
+/// order, PDF, answer and wait. Only while it still waits until `was_waiting_until` (another
+/// worker has not joined or told it); returns whether it did.
+pub async fn update_joined_reply(conn: &mut AnyConnection, r: &ReplyRecord, was_waiting_until: &str) -> Result<bool> {
+    let done = sqlx::query(
+        "update reply set page_count = $1, missing_pages = $2, out_of_order = $3, pdf_blob = $4, pdf_sha256 = $5, \
+         pdf_bytes = $6, answer = $7, waiting_until = $8 where reply_id = $9 and waiting_until = $10",
+    )
+    .bind(r.page_count)
+    .bind(serde_json::to_string(&r.missing_pages).expect("numbers serialise"))
+    .bind(i64::from(r.out_of_order))
+    .bind(&r.pdf_blob)
+    .bind(&r.pdf_sha256)
+    .bind(r.pdf_bytes)
+    .bind(r.answer.as_deref())
+    .bind(r.waiting_until.as_deref())
+    .bind(r.reply_id.to_string())
+    .bind(was_waiting_until)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Replies whose wait for missing pages ended by `now`, oldest first, at most `limit`.
+pub async fn replies_done_waiting(conn: &mut AnyConnection, now: &str, limit: i64) -> Result<Vec<ReplyRecord>> {
+    let rows = sqlx::query(&format!(
+        "select {REPLY_COLUMNS} from reply where waiting_until is not null and waiting_until <= $1 \
+         order by waiting_until, reply_id limit $2"
+    ))
+    .bind(now)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(reply_from_row).collect()
+}
+
+/// Ends a reply's wait (it is told now); false when another worker ended it first.
+pub async fn end_reply_wait(conn: &mut AnyConnection, reply_id: ReplyId, was_waiting_until: &str) -> Result<bool> {
+    let done = sqlx::query("update reply set waiting_until = null where reply_id = $1 and waiting_until = $2")
+        .bind(reply_id.to_string())
+        .bind(was_waiting_until)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The pages of a reply, in the order they were scanned (batch by batch: batch ids grow with
+/// time).
+pub async fn reply_pages(conn: &mut AnyConnection, reply_id: ReplyId) -> Result<Vec<ScanPageRecord>> {
+    let rows = sqlx::query(&format!(
+        "select {PAGE_COLUMNS} from scan_page where reply_id = $1 order by scan_id, file_index, page_number"
+    ))
+    .bind(reply_id.to_string())
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(page_from_row).collect()
 }
 
 /// The replies to one of the agency's letters, oldest first.
@@ -860,6 +943,7 @@ fn reply_from_row(r: &sqlx::any::AnyRow) -> Result<ReplyRecord> {
         pdf_bytes: r.try_get("pdf_bytes")?,
         created_at: r.try_get("created_at")?,
         answer: r.try_get("answer")?,
+        waiting_until: r.try_get("waiting_until")?,
     })
 }
 

@@ -29,6 +29,7 @@ mod matching;
 mod pages;
 mod replies;
 mod review;
+mod settings;
 mod worker;
 
 use std::sync::Arc;
@@ -53,7 +54,8 @@ pub use replies::ReplyView;
 pub use review::{
     ReviewDecision, ReviewItem, ReviewList, ReviewResult, Reviewer, decide, letter_for_reference, page_preview,
 };
-pub use worker::{decode_next_file, group_next_scan, run_workers, sweep_upload_leftovers};
+pub use settings::{MAX_REPLY_WAIT_MINUTES, SiteSettings};
+pub use worker::{decode_next_file, group_next_scan, run_workers, sweep_upload_leftovers, tell_waited_replies};
 
 /// Settings of scan intake.
 #[derive(Clone, Debug)]
@@ -195,6 +197,7 @@ pub fn api(config: &IntakeConfig) -> OpenApiRouter<IntakeState> {
         .routes(routes!(review::review_thumbnail))
         .routes(routes!(replies::letter_replies))
         .routes(routes!(replies::reply_pdf))
+        .routes(routes!(settings::get_settings, settings::put_settings))
 }
 
 /// The intake routes with their state, and the OpenAPI document.

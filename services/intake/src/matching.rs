@@ -33,10 +33,16 @@ enum Plan {
     Reply {
         letter: LetterRecord,
         pages: Vec<ScanPageId>,
+        /// Pages of the reply in all, those of an earlier upload it joins included.
+        page_count: usize,
         missing: Vec<i64>,
         out_of_order: bool,
         pdf: BuiltReply,
         answer: Option<Box<ReplyAnswer>>,
+        /// The waiting reply of an earlier upload these pages complete or add to.
+        joins: Option<Box<ReplyRecord>>,
+        /// Until when it waits for its missing pages before the agency is told.
+        waiting_until: Option<String>,
     },
     Return {
         letter: LetterRecord,
@@ -91,16 +97,39 @@ pub(crate) async fn group_scan(state: &IntakeState, scan: &ScanRecord, claim: &s
             GroupKind::Returned => plans.push(Plan::Return { letter, pages: page_ids }),
             GroupKind::Reply => {
                 let records: Vec<&ScanPageRecord> = g.pages.iter().map(|i| live[*i]).collect();
-                let images = load_page_images(state, &records).await?;
-                let answer = reply_answer(state, &letter, &records, &images).await?.map(Box::new);
-                let pdf = build_reply_pdf(state, images).await?;
+                let now = now_text();
+                // Pages that an earlier upload at this site is still waiting for join its reply.
+                let (joins, earlier) = {
+                    let mut conn = state.store.read().await?;
+                    match scan::waiting_reply(&mut conn, letter.letter_id, scan.site_id, &now).await? {
+                        Some(w) if completes(&w, &records) => {
+                            let earlier = scan::reply_pages(&mut conn, w.reply_id).await?;
+                            (Some(Box::new(w)), earlier)
+                        }
+                        _ => (None, Vec::new()),
+                    }
+                };
+                let all = document_order(earlier.iter().chain(records.iter().copied()).collect());
+                let missing = missing_pages(&all);
+                let images = load_page_images(state, &all).await?;
+                let answer = reply_answer(state, &letter, &all, &images).await?.map(Box::new);
+                let reply_id = joins.as_ref().map_or_else(ReplyId::new, |w| w.reply_id);
+                let pdf = build_reply_pdf(state, reply_id, images).await?;
+                let waiting_until = match (&joins, missing.is_empty()) {
+                    (_, true) => None,
+                    (Some(w), false) => w.waiting_until.clone(),
+                    (None, false) => wait_until(state, scan.site_id).await?,
+                };
                 plans.push(Plan::Reply {
                     answer,
                     letter,
                     pages: page_ids,
-                    missing: g.missing_pages.iter().map(|p| i64::from(*p)).collect(),
-                    out_of_order: g.out_of_order,
+                    page_count: all.len(),
+                    out_of_order: g.out_of_order || joins.as_ref().is_some_and(|w| w.out_of_order),
+                    missing,
                     pdf,
+                    joins,
+                    waiting_until,
                 });
             }
         }
@@ -119,24 +148,39 @@ pub(crate) async fn group_scan(state: &IntakeState, scan: &ScanRecord, claim: &s
                     set_review(&mut tx, page, reason, &detail).await?;
                 }
             }
-            Plan::Reply { letter, pages, missing, out_of_order, pdf, answer } => {
+            Plan::Reply { letter, pages, page_count, missing, out_of_order, pdf, answer, joins, waiting_until } => {
                 let reply = ReplyRecord {
                     reply_id: pdf.reply_id,
                     letter_id: letter.letter_id,
                     agency_id: letter.agency_id,
-                    scan_id: scan.scan_id,
+                    scan_id: joins.as_ref().map_or(scan.scan_id, |w| w.scan_id),
                     site_id: scan.site_id,
-                    page_count: i64::try_from(pages.len()).unwrap_or(i64::MAX),
+                    page_count: i64::try_from(page_count).unwrap_or(i64::MAX),
                     missing_pages: missing,
                     out_of_order,
                     source: ReplySource::Scan,
                     pdf_blob: pdf.key,
                     pdf_sha256: pdf.sha256,
                     pdf_bytes: pdf.bytes,
-                    created_at: now.clone(),
+                    created_at: joins.as_ref().map_or_else(|| now.clone(), |w| w.created_at.clone()),
                     answer: answer.as_deref().map(serde_json::to_string).transpose()?,
+                    waiting_until,
                 };
-                record_reply(&mut tx, &letter, &reply, answer.as_deref(), scan.request_id.as_deref()).await?;
+                match &joins {
+                    Some(w) => {
+                        let was = w.waiting_until.as_deref().unwrap_or_default();
+                        if !scan::update_joined_reply(&mut tx, &reply, was).await? {
+                            // Its wait ended (or another upload joined it) meanwhile: group again.
+                            tx.rollback().await?;
+                            anyhow::bail!("reply {} changed while scan {} was grouped", reply.reply_id, scan.scan_id);
+                        }
+                    }
+                    None => scan::insert_reply(&mut tx, &reply).await?,
+                }
+                // The agency is told once: when the reply is complete, or when its wait ends.
+                if reply.waiting_until.is_none() {
+                    announce_reply(&mut tx, &letter, &reply, answer.as_deref(), scan.request_id.as_deref()).await?;
+                }
                 for page in &pages {
                     let outcome = PageDecision::letter(PageOutcome::Matched, letter.letter_id, Some(reply.reply_id));
                     scan::set_page_outcome(&mut tx, *page, &outcome).await?;
@@ -261,26 +305,89 @@ pub(crate) async fn load_page_images(
     Ok(images)
 }
 
-/// Makes the PDF of a reply's pages (as [`load_page_images`] reads them) and stores it.
-pub(crate) async fn build_reply_pdf(state: &IntakeState, images: Vec<LoadedPage>) -> anyhow::Result<BuiltReply> {
+/// Whether the pages of `records` are all pages the waiting reply `w` is missing (a reply
+/// sheet scanned again, or a second reply, is a reply of its own).
+fn completes(w: &ReplyRecord, records: &[&ScanPageRecord]) -> bool {
+    let numbers = reply_page_numbers(records);
+    !numbers.is_empty() && numbers.iter().all(|n| w.missing_pages.contains(&i64::from(*n)))
+}
+
+/// The reply-sheet page numbers the codes on `records` carry.
+fn reply_page_numbers(records: &[&ScanPageRecord]) -> Vec<u8> {
+    records
+        .iter()
+        .filter_map(|p| match mark_from_json(&p.page.mark) {
+            Ok(Mark::Reply { page, .. }) => Some(page),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The reply pages the codes on `records` say exist and are not among them.
+fn missing_pages(records: &[&ScanPageRecord]) -> Vec<i64> {
+    let total = records
+        .iter()
+        .filter_map(|p| match mark_from_json(&p.page.mark) {
+            Ok(Mark::Reply { pages, .. }) => Some(pages),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0);
+    let present = reply_page_numbers(records);
+    (1..=total).filter(|n| !present.contains(n)).map(i64::from).collect()
+}
+
+/// Pages of one reply from one or more uploads (each in scan order) in document order: by
+/// reply-sheet page number, an uncoded page (a citizen's extra sheet) after the coded page
+/// scanned before it.
+fn document_order(records: Vec<&ScanPageRecord>) -> Vec<&ScanPageRecord> {
+    let mut keyed = Vec::with_capacity(records.len());
+    let mut last: Option<(hybridpost_core::ScanId, u8)> = None;
+    for (index, p) in records.into_iter().enumerate() {
+        let page = match mark_from_json(&p.page.mark) {
+            Ok(Mark::Reply { page, .. }) => page,
+            _ => last.filter(|(scan, _)| *scan == p.page.scan_id).map_or(0, |(_, n)| n),
+        };
+        last = Some((p.page.scan_id, page));
+        keyed.push((page, index, p));
+    }
+    keyed.sort_by_key(|(page, index, _)| (*page, *index));
+    keyed.into_iter().map(|(_, _, p)| p).collect()
+}
+
+/// Until when a new incomplete reply at `site` waits for its missing pages; `None` when the
+/// site tells agencies at once.
+async fn wait_until(state: &IntakeState, site: hybridpost_core::SiteId) -> anyhow::Result<Option<String>> {
+    let minutes = {
+        let mut conn = state.store.read().await?;
+        hybridpost_store::agencies::site_reply_wait(&mut conn, site).await?.unwrap_or(0)
+    };
+    Ok((minutes > 0)
+        .then(|| hybridpost_store::timestamp_text(time::OffsetDateTime::now_utc() + time::Duration::minutes(minutes))))
+}
+
+/// Makes the PDF of a reply's pages (as [`load_page_images`] reads them) and stores it, under
+/// a name of its own for each page count (a reply joined by later pages gets a new PDF).
+pub(crate) async fn build_reply_pdf(
+    state: &IntakeState,
+    reply_id: ReplyId,
+    images: Vec<LoadedPage>,
+) -> anyhow::Result<BuiltReply> {
+    let count = images.len();
     let pdf = tokio::task::spawn_blocking(move || {
         let pages: Vec<PdfPage<'_>> =
             images.iter().map(|(image, dpi, turns)| PdfPage { image, dpi: *dpi, quarter_turns: *turns }).collect();
         pages_pdf(&pages)
     })
     .await??;
-    let reply_id = ReplyId::new();
-    let key = format!("replies/{reply_id}.pdf");
+    let key = format!("replies/{reply_id}-{count}.pdf");
     let sha256 = hex::encode(Sha256::digest(&pdf));
     let bytes = i64::try_from(pdf.len()).unwrap_or(i64::MAX);
     state.blobs.put(&BlobKey::parse(&key)?, pdf).await.context("store the reply PDF")?;
     Ok(BuiltReply { reply_id, key, sha256, bytes })
 }
 
-/// Records a reply on its letter: the row, the `reply_received` event (moving the letter to
-/// `reply_received` where its status allows; a reply to a letter the site never marked
-/// dispatched is still recorded, the status left as it is), and the e-mail to the agency, each
-/// with the `answer` read from its tick boxes when there is one.
+/// Records a complete reply on its letter and tells the agency ([`announce_reply`]).
 pub(crate) async fn record_reply(
     conn: &mut AnyConnection,
     letter: &LetterRecord,
@@ -289,6 +396,20 @@ pub(crate) async fn record_reply(
     request_id: Option<&str>,
 ) -> anyhow::Result<()> {
     scan::insert_reply(conn, reply).await?;
+    announce_reply(conn, letter, reply, answer, request_id).await
+}
+
+/// Tells of a stored reply: the `reply_received` event (moving the letter to `reply_received`
+/// where its status allows; a reply to a letter the site never marked dispatched is still
+/// recorded, the status left as it is), and the e-mail to the agency, each with the pages
+/// still missing and the `answer` read from its tick boxes when there is one.
+pub(crate) async fn announce_reply(
+    conn: &mut AnyConnection,
+    letter: &LetterRecord,
+    reply: &ReplyRecord,
+    answer: Option<&ReplyAnswer>,
+    request_id: Option<&str>,
+) -> anyhow::Result<()> {
     let detail = json!({
         "reply_id": reply.reply_id, "scan_id": reply.scan_id, "pages": reply.page_count,
         "missing_pages": reply.missing_pages, "source": reply.source,
@@ -336,6 +457,7 @@ pub(crate) async fn record_reply(
             sender_name,
             received_at: reply.created_at.clone(),
             answer: answer.map(ReplyAnswer::words),
+            missing_pages: reply.missing_pages.clone(),
         },
     )
     .await?;

@@ -41,6 +41,10 @@ pub struct ReplyView {
     /// The answer read from the reply sheet's tick boxes; absent when the letter asks no
     /// question or the reply was assigned by hand.
     pub answer: Option<ReplyAnswer>,
+    /// Until when (UTC) the reply waits for its missing pages, which may come in a later upload
+    /// at the same site; the `reply_received` event and e-mail come when it is complete or this
+    /// time has passed. Absent once the agency was told.
+    pub waiting_until: Option<String>,
 }
 
 impl From<&ReplyRecord> for ReplyView {
@@ -58,6 +62,7 @@ impl From<&ReplyRecord> for ReplyView {
             pdf_sha256: r.pdf_sha256.clone(),
             // Written by this service; a row it cannot read back shows no answer.
             answer: r.answer.as_deref().and_then(|a| serde_json::from_str(a).ok()),
+            waiting_until: r.waiting_until.clone(),
         }
     }
 }

@@ -350,7 +350,7 @@ async fn assign_pages(
             }
             let records: Vec<&ScanPageRecord> = pages.iter().collect();
             let images = load_page_images(state, &records).await.map_err(internal)?;
-            let pdf = build_reply_pdf(state, images).await.map_err(internal)?;
+            let pdf = build_reply_pdf(state, ReplyId::new(), images).await.map_err(internal)?;
             let reply = ReplyRecord {
                 reply_id: pdf.reply_id,
                 letter_id: letter.letter_id,
@@ -368,6 +368,7 @@ async fn assign_pages(
                 // Pages assigned by hand had unreadable codes, which the answer boxes are
                 // found by: the agency reads the answer in the PDF.
                 answer: None,
+                waiting_until: None,
             };
             record_reply(&mut tx, &letter, &reply, None, request_id).await.map_err(internal)?;
             reply_id = Some(reply.reply_id);

@@ -20,7 +20,40 @@ use crate::pages::{ProcessedPage, Searcher, mark_json};
 /// How often leftover uploads are looked for (and once at start-up).
 const SWEEP_EVERY: Duration = Duration::from_secs(60 * 60);
 
-/// Runs the decoding and grouping workers, and the leftover sweep, until the process stops.
+/// How often replies whose wait for missing pages ended are looked for.
+const TELL_WAITED_EVERY: Duration = Duration::from_secs(30);
+
+/// Tells the agencies of replies whose wait for their missing pages ended by now, naming the
+/// pages still missing: one `reply_received` event and one e-mail each, whichever node gets
+/// there first. Returns how many were told.
+pub async fn tell_waited_replies(state: &IntakeState) -> anyhow::Result<usize> {
+    let due = {
+        let mut conn = state.store.read().await?;
+        scan::replies_done_waiting(&mut conn, &now_text(), 100).await?
+    };
+    let mut told = 0;
+    for reply in due {
+        let Some(was) = reply.waiting_until.clone() else { continue };
+        let mut tx = state.store.begin().await?;
+        if !scan::end_reply_wait(&mut tx, reply.reply_id, &was).await? {
+            tx.rollback().await?;
+            continue;
+        }
+        let Some(letter) = hybridpost_store::letters::get_letter_any_agency(&mut tx, reply.letter_id).await? else {
+            anyhow::bail!("reply {} names no letter {}", reply.reply_id, reply.letter_id);
+        };
+        let answer: Option<crate::answers::ReplyAnswer> =
+            reply.answer.as_deref().map(serde_json::from_str).transpose()?;
+        let reply = scan::ReplyRecord { waiting_until: None, ..reply };
+        crate::matching::announce_reply(&mut tx, &letter, &reply, answer.as_ref(), None).await?;
+        tx.commit().await?;
+        told += 1;
+    }
+    Ok(told)
+}
+
+/// Runs the decoding and grouping workers, the leftover sweep and the telling of replies that
+/// waited for missing pages, until the process stops.
 pub async fn run_workers(state: IntakeState) {
     let mut tasks = tokio::task::JoinSet::new();
     let sweeper = state.clone();
@@ -31,6 +64,17 @@ pub async fn run_workers(state: IntakeState) {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(folders = n, "deleted the files of {n} uploads that never became a batch"),
                 Err(e) => tracing::warn!("sweeping leftover uploads failed: {e:#}"),
+            }
+        }
+    });
+    let teller = state.clone();
+    tasks.spawn(async move {
+        let mut every = tokio::time::interval(TELL_WAITED_EVERY);
+        while hybridpost_web::drain::tick(&mut every).await {
+            match tell_waited_replies(&teller).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(replies = n, "told agencies of {n} replies whose wait for missing pages ended"),
+                Err(e) => tracing::warn!("telling agencies of replies that waited failed: {e:#}"),
             }
         }
     });

@@ -155,4 +155,132 @@ async fn a_three_page_form_comes_back_shuffled_with_a_page_missing_as_one_reply_
     assert_eq!(answer["status"], "answered", "{answer:#}");
     assert_eq!(answer["choice"], 2, "{answer:#}");
     assert_eq!(answer["choices"][1]["label_en"], "There is no elderly person in the household", "{answer:#}");
+
+    // Page 2 may still come in a later upload: the agency is told when the wait ends.
+    assert!(reply["waiting_until"].is_string(), "{reply:#}");
+    assert_eq!(notices(&w, "reply_received", letter.letter_id).await, 0, "not told while it waits");
+    assert!(timeline(&w, letter.letter_id).await.iter().all(|(kind, _)| kind != "reply_received"));
+    assert_eq!(hybridpost_intake::tell_waited_replies(&w.state).await.unwrap(), 0, "its wait has not ended");
+    end_waits(&w).await;
+    assert_eq!(hybridpost_intake::tell_waited_replies(&w.state).await.unwrap(), 1);
+    assert_eq!(hybridpost_intake::tell_waited_replies(&w.state).await.unwrap(), 0, "told once");
+    assert_eq!(notices(&w, "reply_received", letter.letter_id).await, 1);
+    let events = timeline(&w, letter.letter_id).await;
+    let told: Vec<&Value> = events.iter().filter(|(kind, _)| kind == "reply_received").map(|(_, d)| d).collect();
+    assert_eq!(told.len(), 1, "{events:?}");
+    assert_eq!(told[0]["missing_pages"], json!([2]), "the missing page is named: {:#}", told[0]);
+    assert_eq!(told[0]["answer"]["choice"], 2, "{:#}", told[0]);
+    assert_eq!(letter_status(&w, &letter).await, "reply_received");
+}
+
+/// Ends every reply's wait for missing pages, as time passing would.
+async fn end_waits(w: &World) {
+    let mut tx = w.store.begin().await.unwrap();
+    let waiting =
+        hybridpost_store::scan::replies_done_waiting(&mut tx, "9999-12-31T00:00:00.000Z", 1000).await.unwrap();
+    for r in waiting {
+        let was = r.waiting_until.clone().unwrap();
+        let ended = hybridpost_store::scan::ReplyRecord { waiting_until: Some("2000-01-01T00:00:00.000Z".into()), ..r };
+        assert!(hybridpost_store::scan::update_joined_reply(&mut tx, &ended, &was).await.unwrap());
+    }
+    tx.commit().await.unwrap();
+}
+
+async fn letter_status(w: &World, l: &LetterRecord) -> String {
+    letter(w, l.letter_id).await.status.as_str().to_owned()
+}
+
+#[tokio::test]
+async fn a_three_page_reply_uploaded_in_two_goes_is_one_reply_told_once() {
+    let w = world().await;
+    let content = letter_asking(json!({"deadline": "2027-01-31", "pages": 3}));
+    let answer = call(&w.gateway, Method::POST, "/v1/letters", Some(&w.a.1), Some(content)).await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&answer.bytes));
+    let letter = letter(&w, answer.json()["letter_id"].as_str().unwrap().parse().unwrap()).await;
+    dispatch(&w, &letter).await;
+    let pages = rasterise(&letter_pdf(&w, &letter).await, DPI);
+    let sheet = &pages[pages.len() - 3..];
+    let replies_path = format!("/v1/letters/{}/replies", letter.letter_id);
+
+    // Page 1 in the morning's upload, pages 3 and 2 (out of order) in the afternoon's.
+    let first = scanned_pdf(&[scanned(&sheet[0], 11)], DPI as f32);
+    let answer = upload(&w, &w.site.1, vec![Part::Text("mode", "replies"), Part::File("am.pdf", first)]).await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", String::from_utf8_lossy(&answer.bytes));
+    drain(&w).await;
+    let waiting = call(&w.intake, Method::GET, &replies_path, Some(&w.a.1), None).await.json();
+    let waiting = &waiting["items"][0];
+    assert_eq!(waiting["missing_pages"], json!([2, 3]), "{waiting:#}");
+    assert!(waiting["waiting_until"].is_string(), "{waiting:#}");
+    assert_eq!(notices(&w, "reply_received", letter.letter_id).await, 0);
+
+    let rest = scanned_pdf(&[scanned(&sheet[2], 13), scanned(&sheet[1], 12)], DPI as f32);
+    let answer = upload(&w, &w.site.1, vec![Part::Text("mode", "replies"), Part::File("pm.pdf", rest)]).await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", String::from_utf8_lossy(&answer.bytes));
+    drain(&w).await;
+    let replies = call(&w.intake, Method::GET, &replies_path, Some(&w.a.1), None).await.json();
+    let items = replies["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "one reply: {replies:#}");
+    let reply = &items[0];
+    assert_eq!(reply["reply_id"], waiting["reply_id"], "the same reply, completed: {reply:#}");
+    assert_eq!(reply["pages"], 3, "{reply:#}");
+    assert_eq!(reply["missing_pages"], json!([]), "{reply:#}");
+    assert_eq!(reply["out_of_order"], true, "{reply:#}");
+    assert_eq!(reply["waiting_until"], Value::Null, "{reply:#}");
+    assert_eq!(reply["answer"]["status"], "no_answer", "page 1's boxes were read: {reply:#}");
+    // One notice and one event, when it was complete; the sweep finds nothing left to tell.
+    assert_eq!(notices(&w, "reply_received", letter.letter_id).await, 1);
+    let events = timeline(&w, letter.letter_id).await;
+    assert_eq!(events.iter().filter(|(kind, _)| kind == "reply_received").count(), 1, "{events:?}");
+    end_waits(&w).await;
+    assert_eq!(hybridpost_intake::tell_waited_replies(&w.state).await.unwrap(), 0);
+
+    // Its PDF has the three pages in order: page n's codes say page n.
+    let pdf = call(&w.intake, Method::GET, reply["pdf_url"].as_str().unwrap(), Some(&w.a.1), None).await;
+    assert_eq!(pdf.status, StatusCode::OK);
+    let key = w.composer.reply_key();
+    for (n, page) in (1u8..).zip(rasterise(&pdf.bytes, 150)) {
+        let options = hybridpost_scan::find::FindOptions {
+            budget: std::time::Duration::from_secs(60),
+            areas: Vec::new(),
+            dpi: Some(150.0),
+        };
+        let found = hybridpost_scan::find::find_codes(&page, &options, &|found| !found.is_empty());
+        let decoded = found.codes.iter().find_map(|f| hybridpost_seal::ReplyCode::parse(&f.text, &key).ok());
+        assert_eq!(decoded.map(|c| c.page()), Some(n), "page {n} of the PDF");
+    }
+}
+
+#[tokio::test]
+async fn a_site_sets_its_wait_and_a_wait_of_zero_tells_at_once() {
+    let w = world().await;
+    let settings = call(&w.intake, Method::GET, "/v1/site/settings", Some(&w.site.1), None).await;
+    assert_eq!(settings.status, StatusCode::OK);
+    assert_eq!(settings.json()["reply_wait_minutes"], 1440, "a day unless the site says otherwise");
+    let too_long = json!({"reply_wait_minutes": 20000});
+    let refused = call(&w.intake, Method::PUT, "/v1/site/settings", Some(&w.site.1), Some(too_long)).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused.json()["errors"][0]["field"], "reply_wait_minutes");
+    let agency = call(&w.intake, Method::GET, "/v1/site/settings", Some(&w.a.1), None).await;
+    assert_eq!(agency.status, StatusCode::FORBIDDEN, "an agency key has no site settings");
+    let zero = json!({"reply_wait_minutes": 0});
+    let set = call(&w.intake, Method::PUT, "/v1/site/settings", Some(&w.site.1), Some(zero)).await;
+    assert_eq!(set.status, StatusCode::OK, "{}", String::from_utf8_lossy(&set.bytes));
+    let other = call(&w.intake, Method::GET, "/v1/site/settings", Some(&w.other_site.1), None).await;
+    assert_eq!(other.json()["reply_wait_minutes"], 1440, "one site's setting is its own");
+
+    let content = letter_asking(json!({"deadline": "2027-01-31", "pages": 2}));
+    let answer = call(&w.gateway, Method::POST, "/v1/letters", Some(&w.a.1), Some(content)).await;
+    let letter = letter(&w, answer.json()["letter_id"].as_str().unwrap().parse().unwrap()).await;
+    dispatch(&w, &letter).await;
+    let pages = rasterise(&letter_pdf(&w, &letter).await, DPI);
+    let page_two = scanned_pdf(&[scanned(&pages[pages.len() - 1], 21)], DPI as f32);
+    upload(&w, &w.site.1, vec![Part::Text("mode", "replies"), Part::File("p2.pdf", page_two)]).await;
+    drain(&w).await;
+    let replies =
+        call(&w.intake, Method::GET, &format!("/v1/letters/{}/replies", letter.letter_id), Some(&w.a.1), None).await;
+    let reply = &replies.json()["items"][0];
+    assert_eq!(reply["missing_pages"], json!([1]), "{reply:#}");
+    assert_eq!(reply["waiting_until"], Value::Null, "{reply:#}");
+    assert_eq!(reply["answer"]["reason"], "page_missing", "the boxes are on page 1: {reply:#}");
+    assert_eq!(notices(&w, "reply_received", letter.letter_id).await, 1, "told at once");
 }

@@ -409,6 +409,7 @@ async fn agency_notices_arrive_with_a_link_to_the_letter() {
         sender_name: "นายสมชาย ใจดี".into(),
         received_at: received_at.clone(),
         answer: Some(("ข้อ 2 ไม่ยินยอม (ความมั่นใจ 97%)".into(), "choice 2: I do not agree (confidence 97%)".into())),
+        missing_pages: vec![2, 3],
     };
     let id = hybridpost_notify::outbox::queue_agency_notice(&mut tx, h.agency_id, letter_id, &notice)
         .await
@@ -428,6 +429,9 @@ async fn agency_notices_arrive_with_a_link_to_the_letter() {
     // The answer read from the tick boxes, in both halves.
     assert!(text.contains("คำตอบที่อ่านได้จากช่องที่กา: ข้อ 2 ไม่ยินยอม"), "{text}");
     assert!(text.contains("The answer read from its tick boxes: choice 2: I do not agree"), "{text}");
+    // The pages that had not arrived when the reply's wait ended.
+    assert!(text.contains("หน้าของแบบตอบกลับที่ยังไม่ได้รับ: 2, 3"), "{text}");
+    assert!(text.contains("Reply pages that have not arrived: 2, 3"), "{text}");
 }
 
 fn http_get_json(port: u16, path: &str) -> Value {
