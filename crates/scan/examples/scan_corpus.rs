@@ -3,7 +3,9 @@
 //!
 //! Real letters (page 1 with a seal signed by a key generated for the run, sometimes a
 //! continuation page without codes) and real reply sheets (reply codes under the fixed test
-//! key) are rendered, rasterised with `pdftoppm -gray` at 150, 200 and 300 dpi, and degraded
+//! key; one letter in five has the sample agency form of `fixtures/forms/` stamped with its
+//! codes instead, and page 1 of every reply is filled in: a box ticked, crossed or filled, two
+//! ticked, or none) are rendered, rasterised with `pdftoppm -gray` at 150, 200 and 300 dpi, and degraded
 //! with seeded randomness the way scanners degrade pages: quarter turns, skew up to ±5°, blur,
 //! gaussian and salt-and-pepper noise, grey or yellowed paper, JPEG down to quality 30, and
 //! combinations. Writes the pages (PNG, or JPEG when JPEG is the degradation),
@@ -107,6 +109,8 @@ struct LetterPlan {
     reference: Reference,
     reply_pages: u8,
     extra_paragraphs: usize,
+    /// The reply sheet is the sample agency form of three pages instead of ours.
+    form: bool,
     seed: u64,
 }
 
@@ -123,8 +127,10 @@ fn run(args: &Args) -> Result<(), String> {
         for b in &mut bytes {
             *b = (rng.next_u64() & 0xFF) as u8;
         }
-        let reply_pages = [1u8, 1, 2, 3][rng.below(4)];
-        let extra_paragraphs = if rng.unit() < 0.3 { 10 } else { 0 };
+        // One letter in five asks for the agency's own form back.
+        let form = rng.unit() < 0.2;
+        let reply_pages = if form { 3 } else { [1u8, 1, 2, 3][rng.below(4)] };
+        let extra_paragraphs = if !form && rng.unit() < 0.3 { 10 } else { 0 };
         let letter_pages = 1 + usize::from(extra_paragraphs > 0);
         planned += (letter_pages + usize::from(reply_pages)) * DPIS.len() * VARIANTS;
         plans.push(LetterPlan {
@@ -132,6 +138,7 @@ fn run(args: &Args) -> Result<(), String> {
             reference: Reference::from_bytes(&bytes).expect("12 bytes"),
             reply_pages,
             extra_paragraphs,
+            form,
             seed: rng.next_u64(),
         });
     }
@@ -196,13 +203,24 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn make_letter(plan: &LetterPlan, key: &hybridpost_seal::SigningKey, out: &Path) -> Result<Vec<Expected>, String> {
-    let letter = pages::render(&plan.reference, key, plan.reply_pages, plan.extra_paragraphs)
-        .map_err(|e| format!("cannot render letter {}: {e}", plan.index))?;
+    let letter = if plan.form {
+        pages::render_with_form(&plan.reference, key)
+    } else {
+        pages::render(&plan.reference, key, plan.reply_pages, plan.extra_paragraphs)
+    }
+    .map_err(|e| format!("cannot render letter {}: {e}", plan.index))?;
     let work = std::env::temp_dir().join(format!("hybridpost-corpus-{}-{}", std::process::id(), plan.index));
     let mut rng = Rng::new(plan.seed);
     let mut lines = Vec::new();
     for dpi in DPIS {
-        let rasters = pages::rasterise(&letter.pdf, dpi, &work)?;
+        let mut rasters = pages::rasterise(&letter.pdf, dpi, &work)?;
+        // Page 1 of the reply comes back filled in: a box ticked, crossed or filled, two
+        // ticked, or none; handwriting on the lines.
+        for (raster, kind) in rasters.iter_mut().zip(&letter.pages) {
+            if matches!(kind, PageKind::Reply { page: 1, .. }) {
+                fill_in(raster, dpi, &letter.answer_boxes, &mut rng);
+            }
+        }
         for (p, (raster, kind)) in rasters.iter().zip(&letter.pages).enumerate() {
             for v in 0..VARIANTS {
                 // Variant 0 cycles through the single degradations so that each is well
@@ -243,6 +261,31 @@ fn make_letter(plan: &LetterPlan, key: &hybridpost_seal::SigningKey, out: &Path)
     }
     let _ = std::fs::remove_dir_all(&work);
     Ok(lines)
+}
+
+/// Marks a reply page the way citizens do: one of `boxes` ticked, crossed or filled, two
+/// ticked, or nothing, in pen.
+fn fill_in(raster: &mut GrayImage, dpi: u32, boxes: &[hybridpost_render::AnswerBox], rng: &mut Rng) {
+    use hybridpost_scan::pen::{self, Pen};
+    let area = |b: &hybridpost_render::AnswerBox| hybridpost_scan::AreaMm {
+        x: b.area.x.0,
+        y: b.area.y.0,
+        width: b.area.width.0,
+        height: b.area.height.0,
+    };
+    let ink = Pen { width: rng.range(0.4, 0.8), ink: rng.range(20.0, 70.0) as u8 };
+    let Some(first) = boxes.get(rng.below(boxes.len().max(1))) else { return };
+    match rng.below(5) {
+        0 => pen::tick(raster, dpi, ink, area(first), rng),
+        1 => pen::cross(raster, dpi, ink, area(first), rng),
+        2 => pen::fill(raster, dpi, ink, area(first), rng),
+        3 => {
+            for b in boxes.iter().take(2) {
+                pen::tick(raster, dpi, ink, area(b), rng);
+            }
+        }
+        _ => {}
+    }
 }
 
 fn write_png(image: &GrayImage, path: &Path) -> Result<(), String> {

@@ -108,6 +108,10 @@ async fn a_three_page_form_comes_back_shuffled_with_a_page_missing_as_one_reply_
     let letter = send_form_letter(&w, &form).await;
     dispatch(&w, &letter).await;
     let pdf = letter_pdf_with_documents(&w, &letter).await;
+    // The picture in docs/ is drawn from this PDF.
+    if let Some(path) = std::env::var_os("HYBRIDPOST_FORM_PDF") {
+        std::fs::write(path, &pdf).unwrap();
+    }
     let pages = rasterise(&pdf, DPI);
     let letter_pages = pages.len() - 3;
     assert!(letter_pages >= 1, "the letter, then the form's three pages");

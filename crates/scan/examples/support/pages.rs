@@ -172,6 +172,60 @@ pub fn render(
     Ok(Letter { reference: reference.clone(), pdf: rendered.pdf, pages, texts, answer_boxes: rendered.answer_boxes })
 }
 
+/// The sample agency form of `fixtures/forms/` (three pages), returned as the reply sheet.
+pub const FORM_PDF: &[u8] = include_bytes!("../../../../fixtures/forms/household-survey.pdf");
+/// Where the sample form's answer boxes are, as the agency declares them.
+pub const FORM_ANSWERS: &str = include_str!("../../../../fixtures/forms/household-survey.answers.json");
+
+/// The sample letter with reference `reference` and a seal signed by `key`, followed by the
+/// sample agency form as its reply sheet: each form page stamped with its reply code and the
+/// reference, as the service prints it.
+pub fn render_with_form(reference: &Reference, key: &SigningKey) -> Result<Letter, Box<dyn std::error::Error>> {
+    let mut letter = render(reference, key, 0, 0)?;
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/letters/official.json");
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixture)?)?;
+    let content: NewLetter = serde_json::from_value(json)?;
+    let rkey = reply_key();
+    let mut texts = Vec::new();
+    let stamped = hybridpost_pdfcheck::stamp_pages(FORM_PDF, |n| {
+        let pages = u8::try_from(n).map_err(|e| e.to_string())?;
+        let codes = (1..=pages)
+            .map(|page| {
+                let code = ReplyCode::new(reference.clone(), page, pages).map_err(|e| e.to_string())?;
+                texts.push(code.to_text(&rkey));
+                Ok(modules(code.qr_matrix(&rkey).map_err(|e| e.0)?))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        let sheet = ReplySheet {
+            pages: codes,
+            reference_digits: reference.to_digits(),
+            deadline: time::Date::from_calendar_date(2027, time::Month::January, 31).map_err(|e| e.to_string())?,
+        };
+        let stamps = hybridpost_render::form_stamps(hybridpost_render::LetterTemplates::builtin(), &content, &sheet)
+            .map_err(|e| e.to_string())?;
+        stamps.to_pdf().map_err(|e| e.to_string())
+    })?;
+    letter.pdf = hybridpost_pdfcheck::append_pages(&letter.pdf, &stamped)?;
+    let pages = u8::try_from(texts.len())?;
+    letter.pages.extend((1..=pages).map(|page| PageKind::Reply { page, pages }));
+    letter.texts.extend(texts.into_iter().map(Some));
+    // The form's boxes, as its answers declare them.
+    let declared: Vec<serde_json::Value> = serde_json::from_str(FORM_ANSWERS)?;
+    letter.answer_boxes = declared
+        .iter()
+        .zip(1u8..)
+        .map(|(b, choice)| {
+            let number = |k: &str| b[k].as_f64().unwrap_or_default() as f32;
+            hybridpost_render::AnswerBox {
+                reply_page: 1,
+                choice,
+                area: hybridpost_render::Area::new(number("x"), number("y"), number("side"), number("side")),
+            }
+        })
+        .collect();
+    Ok(letter)
+}
+
 /// Rasterises every page of `pdf` in grey at `dpi` with `pdftoppm -gray`, in a folder under
 /// `work`.
 pub fn rasterise(pdf: &[u8], dpi: u32, work: &Path) -> Result<Vec<GrayImage>, String> {
