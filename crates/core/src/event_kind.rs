@@ -33,6 +33,9 @@ wire_enum! {
         Cancelled = "cancelled",
         /// A reply arrived.
         ReplyReceived = "reply_received",
+        /// A person at the post office read the answer on a reply whose tick boxes the scanner
+        /// could not read with certainty.
+        ReplyAnswerReviewed = "reply_answer_reviewed",
         /// The letter could not be laid out in its print batch; it is held until the agency retries.
         RenderFailed = "render_failed",
         /// No print site serves the letter's postcode; it waits until one does.

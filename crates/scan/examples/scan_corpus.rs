@@ -55,6 +55,12 @@ struct Expected {
     degradations: Vec<String>,
     /// Clockwise quarter turns that make the page upright.
     quarter_turns: u8,
+    /// A page of the agency's own form returned as the reply sheet.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    form: bool,
+    /// How reply page 1 was filled in: `tick`, `cross`, `fill`, `two` or `none`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    filled: Option<&'static str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -215,10 +221,11 @@ fn make_letter(plan: &LetterPlan, key: &hybridpost_seal::SigningKey, out: &Path)
     for dpi in DPIS {
         let mut rasters = pages::rasterise(&letter.pdf, dpi, &work)?;
         // Page 1 of the reply comes back filled in: a box ticked, crossed or filled, two
-        // ticked, or none; handwriting on the lines.
+        // ticked, or none.
+        let mut filled = None;
         for (raster, kind) in rasters.iter_mut().zip(&letter.pages) {
             if matches!(kind, PageKind::Reply { page: 1, .. }) {
-                fill_in(raster, dpi, &letter.answer_boxes, &mut rng);
+                filled = Some(fill_in(raster, dpi, &letter.answer_boxes, &mut rng));
             }
         }
         for (p, (raster, kind)) in rasters.iter().zip(&letter.pages).enumerate() {
@@ -255,6 +262,8 @@ fn make_letter(plan: &LetterPlan, key: &hybridpost_seal::SigningKey, out: &Path)
                     dpi,
                     degradations,
                     quarter_turns: (4 - turned) % 4,
+                    form: plan.form && kind == "reply",
+                    filled: if page == Some(1) && kind == "reply" { filled } else { None },
                 });
             }
         }
@@ -264,8 +273,8 @@ fn make_letter(plan: &LetterPlan, key: &hybridpost_seal::SigningKey, out: &Path)
 }
 
 /// Marks a reply page the way citizens do: one of `boxes` ticked, crossed or filled, two
-/// ticked, or nothing, in pen.
-fn fill_in(raster: &mut GrayImage, dpi: u32, boxes: &[hybridpost_render::AnswerBox], rng: &mut Rng) {
+/// ticked, or nothing, in pen; which it was.
+fn fill_in(raster: &mut GrayImage, dpi: u32, boxes: &[hybridpost_render::AnswerBox], rng: &mut Rng) -> &'static str {
     use hybridpost_scan::pen::{self, Pen};
     let area = |b: &hybridpost_render::AnswerBox| hybridpost_scan::AreaMm {
         x: b.area.x.0,
@@ -274,17 +283,27 @@ fn fill_in(raster: &mut GrayImage, dpi: u32, boxes: &[hybridpost_render::AnswerB
         height: b.area.height.0,
     };
     let ink = Pen { width: rng.range(0.4, 0.8), ink: rng.range(20.0, 70.0) as u8 };
-    let Some(first) = boxes.get(rng.below(boxes.len().max(1))) else { return };
+    let Some(first) = boxes.get(rng.below(boxes.len().max(1))) else { return "none" };
     match rng.below(5) {
-        0 => pen::tick(raster, dpi, ink, area(first), rng),
-        1 => pen::cross(raster, dpi, ink, area(first), rng),
-        2 => pen::fill(raster, dpi, ink, area(first), rng),
+        0 => {
+            pen::tick(raster, dpi, ink, area(first), rng);
+            "tick"
+        }
+        1 => {
+            pen::cross(raster, dpi, ink, area(first), rng);
+            "cross"
+        }
+        2 => {
+            pen::fill(raster, dpi, ink, area(first), rng);
+            "fill"
+        }
         3 => {
             for b in boxes.iter().take(2) {
                 pen::tick(raster, dpi, ink, area(b), rng);
             }
+            "two"
         }
-        _ => {}
+        _ => "none",
     }
 }
 

@@ -43,6 +43,12 @@ struct Expected {
     dpi: u32,
     degradations: Vec<String>,
     quarter_turns: u8,
+    /// A page of an agency's own form returned as the reply sheet.
+    #[serde(default)]
+    form: bool,
+    /// A reply page 1 filled in with a mark (`tick`, `cross`, `fill`, `two`, `none`).
+    #[serde(default)]
+    filled: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -360,6 +366,12 @@ fn run(args: &Args) -> Result<(), String> {
         overall.add(r);
         by_dpi.entry(format!("{} dpi", e.dpi)).or_default().add(r);
         by_kind.entry(e.kind.clone()).or_default().add(r);
+        if e.form {
+            by_kind.entry(format!("{} (agency form)", e.kind)).or_default().add(r);
+        }
+        if let Some(mark) = &e.filled {
+            by_kind.entry(format!("{} page 1 filled: {mark}", e.kind)).or_default().add(r);
+        }
         for d in &e.degradations {
             by_degradation.entry(d.clone()).or_default().add(r);
         }

@@ -177,6 +177,10 @@ pub struct ReplyRecord {
     /// Until when it waits for its missing pages (RFC 3339) before the agency is told; `None`
     /// once the agency was told.
     pub waiting_until: Option<String>,
+    /// How its answer stands: `answered`, `no_answer`, `needs_review` (in the site's queue of
+    /// answers to check by eye) or `not_read` (the page with the boxes never came); `None`
+    /// without a question.
+    pub answer_status: Option<String>,
 }
 
 const SCAN_COLUMNS: &str = "scan_id, site_id, mode, return_reason, status, file_count, claimed_until, request_id, \
@@ -188,7 +192,8 @@ const PAGE_COLUMNS: &str = "page_id, scan_id, file_index, page_number, entry, co
                             reply_id, review_reason, review_detail, reviewed_at, reviewed_by, discard_reason, \
                             decoded_by, created_at";
 const REPLY_COLUMNS: &str = "reply_id, letter_id, agency_id, scan_id, site_id, page_count, missing_pages, out_of_order, \
-                             source, pdf_blob, pdf_sha256, pdf_bytes, created_at, answer, waiting_until";
+                             source, pdf_blob, pdf_sha256, pdf_bytes, created_at, answer, waiting_until, \
+                             answer_status";
 
 /// Stores a new batch and its files. Files refused at upload are stored `failed` with why.
 #[expect(clippy::too_many_arguments, reason = "the columns of one row")]
@@ -706,7 +711,7 @@ pub async fn review_after(conn: &mut AnyConnection, page: &NewScanPage, limit: i
 pub async fn insert_reply(conn: &mut AnyConnection, r: &ReplyRecord) -> Result<()> {
     sqlx::query(&format!(
         "insert into reply ({REPLY_COLUMNS}) \
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
     ))
     .bind(r.reply_id.to_string())
     .bind(r.letter_id.to_string())
@@ -723,6 +728,7 @@ pub async fn insert_reply(conn: &mut AnyConnection, r: &ReplyRecord) -> Result<(
     .bind(&r.created_at)
     .bind(r.answer.as_deref())
     .bind(r.waiting_until.as_deref())
+    .bind(r.answer_status.as_deref())
     .execute(conn)
     .await
     .map_err(|e| conflict_or(e, "reply"))?;
@@ -755,7 +761,8 @@ pub async fn waiting_reply(
 pub async fn update_joined_reply(conn: &mut AnyConnection, r: &ReplyRecord, was_waiting_until: &str) -> Result<bool> {
     let done = sqlx::query(
         "update reply set page_count = $1, missing_pages = $2, out_of_order = $3, pdf_blob = $4, pdf_sha256 = $5, \
-         pdf_bytes = $6, answer = $7, waiting_until = $8 where reply_id = $9 and waiting_until = $10",
+         pdf_bytes = $6, answer = $7, waiting_until = $8, answer_status = $9 where reply_id = $10 \
+         and waiting_until = $11",
     )
     .bind(r.page_count)
     .bind(serde_json::to_string(&r.missing_pages).expect("numbers serialise"))
@@ -765,6 +772,7 @@ pub async fn update_joined_reply(conn: &mut AnyConnection, r: &ReplyRecord, was_
     .bind(r.pdf_bytes)
     .bind(r.answer.as_deref())
     .bind(r.waiting_until.as_deref())
+    .bind(r.answer_status.as_deref())
     .bind(r.reply_id.to_string())
     .bind(was_waiting_until)
     .execute(conn)
@@ -792,6 +800,64 @@ pub async fn end_reply_wait(conn: &mut AnyConnection, reply_id: ReplyId, was_wai
         .bind(was_waiting_until)
         .execute(conn)
         .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The site's replies whose answer a person must read (`answer_status` `needs_review`),
+/// oldest first, after `after` (a reply id, for paging), at most `limit`.
+pub async fn answers_to_review(
+    conn: &mut AnyConnection,
+    site_id: SiteId,
+    after: Option<ReplyId>,
+    limit: i64,
+) -> Result<Vec<ReplyRecord>> {
+    let rows = sqlx::query(&format!(
+        "select {REPLY_COLUMNS} from reply where site_id = $1 and answer_status = 'needs_review' \
+         and ($2 = '' or reply_id > $2) order by reply_id limit $3"
+    ))
+    .bind(site_id.to_string())
+    .bind(after.map(|a| a.to_string()).unwrap_or_default())
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(reply_from_row).collect()
+}
+
+/// How many of the site's replies have an answer a person must read.
+pub async fn count_answers_to_review(conn: &mut AnyConnection, site_id: SiteId) -> Result<i64> {
+    let row = sqlx::query("select count(*) as n from reply where site_id = $1 and answer_status = 'needs_review'")
+        .bind(site_id.to_string())
+        .fetch_one(conn)
+        .await?;
+    Ok(row.try_get("n")?)
+}
+
+/// One of the site's replies.
+pub async fn site_reply(conn: &mut AnyConnection, site_id: SiteId, reply_id: ReplyId) -> Result<Option<ReplyRecord>> {
+    let row = sqlx::query(&format!("select {REPLY_COLUMNS} from reply where reply_id = $1 and site_id = $2"))
+        .bind(reply_id.to_string())
+        .bind(site_id.to_string())
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(reply_from_row).transpose()
+}
+
+/// Records the answer a person read on a reply whose answer was in review; false when it is
+/// no longer in review (another person decided first).
+pub async fn set_reviewed_answer(
+    conn: &mut AnyConnection,
+    reply_id: ReplyId,
+    answer: &str,
+    answer_status: &str,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "update reply set answer = $1, answer_status = $2 where reply_id = $3 and answer_status = 'needs_review'",
+    )
+    .bind(answer)
+    .bind(answer_status)
+    .bind(reply_id.to_string())
+    .execute(conn)
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -944,6 +1010,7 @@ fn reply_from_row(r: &sqlx::any::AnyRow) -> Result<ReplyRecord> {
         created_at: r.try_get("created_at")?,
         answer: r.try_get("answer")?,
         waiting_until: r.try_get("waiting_until")?,
+        answer_status: r.try_get("answer_status")?,
     })
 }
 

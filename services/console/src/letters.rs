@@ -88,6 +88,7 @@ pub(crate) fn event_name(kind: EventKind, lang: Lang) -> &'static str {
         ChannelChangeEffective => ("เปลี่ยนช่องทางแล้ว", "channel changed"),
         ChannelChangeStopped => ("ยกเลิกการเปลี่ยนช่องทาง", "channel change stopped"),
         ChannelReturnedToPaper => ("กลับไปส่งทางกระดาษ", "back to paper"),
+        ReplyAnswerReviewed => ("เจ้าหน้าที่อ่านคำตอบที่กาแล้ว", "answer read by post-office staff"),
     };
     lang.pick(th, en)
 }

@@ -26,6 +26,7 @@
 )]
 
 mod account;
+mod answers_review;
 mod batches;
 mod letters;
 mod merge;
@@ -196,6 +197,8 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/console/pages/{page_id}/thumbnail", get(scans::thumbnail))
         .route("/console/pages/{page_id}/image", get(scans::image))
         .route("/console/review", get(review::next_page))
+        .route("/console/review/answers", get(answers_review::next_answer))
+        .route("/console/review/answers/{reply_id}", get(answers_review::answer).post(answers_review::decide))
         .route("/console/review/{page_id}", get(review::page))
         .route("/console/review/{page_id}/assign", post(review::assign))
         .route("/console/review/{page_id}/discard", post(review::discard))

@@ -35,6 +35,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("scan.html", include_str!("../../../templates/console/scan.html")),
     ("review.html", include_str!("../../../templates/console/review.html")),
     ("review_empty.html", include_str!("../../../templates/console/review_empty.html")),
+    ("review_answer.html", include_str!("../../../templates/console/review_answer.html")),
+    ("review_answers_empty.html", include_str!("../../../templates/console/review_answers_empty.html")),
     ("message.html", include_str!("../../../templates/console/message.html")),
     ("send_many.html", include_str!("../../../templates/console/send_many.html")),
     ("merge.html", include_str!("../../../templates/console/merge.html")),
@@ -348,6 +350,16 @@ mod tests {
                     "reasons": [{"code": "blank", "name": "กระดาษเปล่า"}]}),
             ),
             ("review_empty.html", serde_json::json!({"me": me, "csrf": "t", "path": "/console/review"})),
+            (
+                "review_answer.html",
+                serde_json::json!({"me": me, "csrf": "t", "path": "/console/review/answers/r", "reply": "r",
+                    "page": "p", "received": "4 ธ.ค. 69", "why": "มีเครื่องหมายมากกว่าหนึ่งช่อง", "waiting": 2,
+                    "error": "ผิด", "choices": [{"value": 1, "label": "ยินยอม"}, {"value": 2, "label": "ไม่ยินยอม"}]}),
+            ),
+            (
+                "review_answers_empty.html",
+                serde_json::json!({"me": me, "csrf": "t", "path": "/console/review/answers"}),
+            ),
             ("sign_in_code.html", serde_json::json!({"csrf": "t", "error": "ผิด", "error_en": "wrong"})),
             ("oidc_done.html", serde_json::json!({})),
             (

@@ -453,6 +453,73 @@ async fn an_operators_day_close_print_reprint_and_dispatch_by_scanning() {
     assert_eq!(replies["items"].as_array().unwrap().len(), 1, "{body}");
     assert_eq!(replies["items"][0]["source"], "review");
 
+    // Envelope 3's reply sheet comes back with the first and the last box ticked: its codes
+    // read, but which answer the citizen meant is not certain, so it waits for a person. The
+    // operator opens the answers to read, looks at the page and records the last choice, from
+    // the keyboard.
+    let third = &manifest[2];
+    let third_sheet = (third["first_page"].as_i64().unwrap() + third["pages"].as_i64().unwrap() - 1).to_string();
+    let third_text =
+        String::from_utf8(tool("pdftotext", &["-f", &third_sheet, "-l", &third_sheet, pdf.to_str().unwrap(), "-"]))
+            .unwrap();
+    let third_digits = regex_lite_find_reference(&third_text).unwrap();
+    let ticked = dir.path().join("ticked-sheet");
+    let sheet_args = ["-r", "150", "-gray", "-f", &third_sheet, "-l", &third_sheet, "-singlefile", "-png"];
+    tool("pdftoppm", &[&sheet_args[..], &[pdf.to_str().unwrap(), ticked.to_str().unwrap()]].concat());
+    let ticked = ticked.with_extension("png");
+    let mut sheet = image::open(&ticked).unwrap().to_luma8();
+    let mut third_letter = fixture.clone();
+    third_letter["recipient"]["name"] = names[2].into();
+    third_letter["reference"] = "มท 0808.2/ว 102".into();
+    let content: hybridpost_core::NewLetter = serde_json::from_value(third_letter).unwrap();
+    let matrix = hybridpost_seal::qr_matrix("HPR1 LAYOUT ONLY").unwrap();
+    let layout = hybridpost_render::ReplySheet {
+        pages: vec![hybridpost_render::QrModules::new(matrix.width, matrix.modules).unwrap()],
+        reference_digits: third_digits,
+        deadline: time::Date::from_calendar_date(2027, time::Month::January, 31).unwrap(),
+    };
+    let boxes = hybridpost_render::reply_answer_boxes(hybridpost_render::LetterTemplates::builtin(), &content, &layout)
+        .unwrap();
+    let pen = hybridpost_scan::pen::Pen { width: 0.6, ink: 30 };
+    for b in [boxes[0].area, boxes[2].area] {
+        let area = hybridpost_scan::AreaMm { x: b.x.0, y: b.y.0, width: b.width.0, height: b.height.0 };
+        hybridpost_scan::pen::tick(&mut sheet, 150, pen, area, &mut hybridpost_scan::degrade::Rng::new(3));
+    }
+    sheet.save(&ticked).unwrap();
+    click_to(&c, "nav.menu a[href='/console/scans']", "/console/scans").await;
+    c.find(Locator::Id("files")).await.unwrap().send_keys(&ticked.display().to_string()).await.unwrap();
+    c.find(Locator::Css("#upload-form button[type=submit]")).await.unwrap().click().await.unwrap();
+    for _ in 0..100 {
+        if path_of(&c).await.starts_with("/console/scans/") && c.find(Locator::Id("scan-running")).await.is_err() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        if path_of(&c).await.starts_with("/console/scans/") {
+            c.refresh().await.unwrap();
+        }
+    }
+    assert!(c.find(Locator::Css(".page-card[data-outcome=matched]")).await.is_ok(), "{}", main_text(&c).await);
+    c.find(Locator::Css("nav.menu a[href='/console/review']")).await.unwrap().click().await.unwrap();
+    c.wait().for_element(Locator::Id("queue-empty")).await.unwrap();
+    c.find(Locator::Id("answers-link")).await.unwrap().click().await.unwrap();
+    wait_for_path_prefix(&c, "/console/review/answers/").await;
+    let why = main_text(&c).await;
+    assert!(why.contains("มีเครื่องหมายมากกว่าหนึ่งช่อง"), "the operator is told why: {why}");
+    check_page(&c, &axe, "review-answer").await;
+    // The first choice has the focus; the arrow keys move along the choices, Tab to the button.
+    press(&c, Key::Down).await;
+    press(&c, Key::Down).await;
+    press(&c, Key::Tab).await;
+    press(&c, Key::Enter).await;
+    c.wait().for_element(Locator::Id("answers-empty")).await.unwrap();
+    check_page(&c, &axe, "review-answers-empty").await;
+    let (status, body) = http(server.addr, "GET", &format!("/v1/letters/{}/replies", letters[2]), Some(&key), None);
+    assert_eq!(status, 200, "{body}");
+    let replies: Value = serde_json::from_str(&body).unwrap();
+    let answer = &replies["items"][0]["answer"];
+    assert_eq!((answer["status"].as_str(), answer["choice"].as_i64()), (Some("answered"), Some(3)), "{body}");
+    assert_eq!(answer["read_by"], "post_office", "{body}");
+
     // Sign out.
     c.find(Locator::Css("form[action='/console/sign-out'] button")).await.unwrap().click().await.unwrap();
     wait_for_path(&c, "/console/sign-in").await;
@@ -526,15 +593,30 @@ async fn an_operators_day_close_print_reprint_and_dispatch_by_scanning() {
     // then it is listed as handled, by whom.
     click_to(&a, "nav.menu a[href='/console/replies']", "/console/replies").await;
     let waiting = a.find_all(Locator::Css("#inbox tbody tr")).await.unwrap();
-    assert_eq!(waiting.len(), 1);
-    assert!(waiting[0].text().await.unwrap().contains("มท 0808.2/ว 101"));
-    // The answer column: this reply was assigned by hand in review (its codes could not be
-    // read, and the boxes are found by them), so no answer was read and the cell says so.
-    let answer = a.find(Locator::Css("#inbox td.answer")).await.unwrap().text().await.unwrap();
-    assert_eq!(answer.trim(), "–");
+    assert_eq!(waiting.len(), 2);
+    // The answer column: envelope 2's reply was assigned by hand in review (its codes could
+    // not be read, and the boxes are found by them), so no answer was read and the cell says
+    // so; envelope 3's answer is the one the operator read.
+    let mut seen = Vec::new();
+    for row in &waiting {
+        let text = row.text().await.unwrap();
+        let answer = row.find(Locator::Css("td.answer")).await.unwrap().text().await.unwrap();
+        if text.contains("มท 0808.2/ว 101") {
+            assert_eq!(answer.trim(), "–");
+            seen.push(101);
+        } else if text.contains("มท 0808.2/ว 102") {
+            assert!(answer.contains("ข้อ 3"), "{answer}");
+            seen.push(102);
+        }
+    }
+    seen.sort_unstable();
+    assert_eq!(seen, [101, 102], "both replies are in the inbox");
     check_page(&a, &axe, "replies").await;
-    a.find(Locator::Css("#inbox input[name=note]")).await.unwrap().send_keys("โทรแจ้งผู้ยื่นคำขอแล้ว").await.unwrap();
-    a.find(Locator::Css("#inbox form button")).await.unwrap().click().await.unwrap();
+    for _ in 0..2 {
+        a.find(Locator::Css("#inbox input[name=note]")).await.unwrap().send_keys("โทรแจ้งผู้ยื่นคำขอแล้ว").await.unwrap();
+        a.find(Locator::Css("#inbox form button")).await.unwrap().click().await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
     a.wait().for_element(Locator::Id("inbox-empty")).await.unwrap();
     a.goto(&format!("{url}/console/replies?handled=1")).await.unwrap();
     let handled = a.find(Locator::Css("#inbox tbody tr")).await.unwrap().text().await.unwrap();
@@ -604,7 +686,7 @@ async fn an_operators_day_close_print_reprint_and_dispatch_by_scanning() {
         cells.push(cell.text().await.unwrap());
     }
     // Letters, paper, digital, delivered, returned, replied, cancelled, pages, sheets, e-mails, estimate.
-    assert_eq!(cells[..7], ["3", "3", "0", "0", "1", "1", "0"], "{cells:?}");
+    assert_eq!(cells[..7], ["3", "3", "0", "0", "1", "2", "0"], "{cells:?}");
     let sheets: i64 = cells[8].parse().unwrap();
     assert!(sheets >= 3, "{cells:?}");
     let estimate = 3 * 350 + sheets * 50;
@@ -616,7 +698,7 @@ async fn an_operators_day_close_print_reprint_and_dispatch_by_scanning() {
     let rows = python_csv(&csv_path);
     let month = rows.last().unwrap();
     for (column, expected) in
-        [("letters", "3"), ("print", "3"), ("returned", "1"), ("reply_received", "1"), ("dispatched", "1")]
+        [("letters", "3"), ("print", "3"), ("returned", "1"), ("reply_received", "2"), ("dispatched", "0")]
     {
         assert_eq!(month[column], expected, "{column} in {month}");
     }

@@ -60,7 +60,8 @@ pub struct ReplyAnswer {
     /// box is far from undecided), 0 for `needs_review`.
     pub confidence: f32,
     /// Why a person must look (`several_marked`, `unclear_mark`, `ink_around_boxes`,
-    /// `boxes_not_found`, `codes_not_found`, `page_missing`, `page_unreadable`).
+    /// `boxes_not_found`, `codes_not_found`, `page_missing`, `page_unreadable`; and
+    /// `unclear_to_person` when a person at the post office could not tell either).
     pub reason: Option<String>,
     /// The same in words.
     pub detail: Option<String>,
@@ -68,9 +69,28 @@ pub struct ReplyAnswer {
     pub choices: Vec<AnswerChoice>,
     /// What was measured in each box.
     pub boxes: Vec<AnswerBoxView>,
+    /// The reply page the boxes are on, from 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<u8>,
+    /// Who read the answer when the scanner could not: `post_office` once a person at the
+    /// site that scanned it has looked; absent when the scanner read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_by: Option<String>,
 }
 
 impl ReplyAnswer {
+    /// How the answer stands for the post office's queue (the reply's `answer_status`):
+    /// `needs_review` when a person can read it on a page that arrived, `not_read` when the
+    /// page with the boxes did not.
+    pub fn queue_status(&self) -> &'static str {
+        match self.status {
+            AnswerStatus::Answered => "answered",
+            AnswerStatus::NoAnswer => "no_answer",
+            AnswerStatus::NeedsReview if self.reason.as_deref() == Some("page_missing") => "not_read",
+            AnswerStatus::NeedsReview => "needs_review",
+        }
+    }
+
     /// The reply page that carries the boxes did not arrive or could not be read.
     pub(crate) fn not_read(choices: Vec<AnswerChoice>, reason: &str, detail: &str) -> Self {
         ReplyAnswer {
@@ -81,6 +101,8 @@ impl ReplyAnswer {
             detail: Some(detail.into()),
             choices,
             boxes: Vec::new(),
+            page: None,
+            read_by: None,
         }
     }
 
@@ -225,5 +247,7 @@ pub(crate) fn read(
         detail,
         choices: question.choices.clone(),
         boxes,
+        page: Some(question.page),
+        read_by: None,
     }
 }

@@ -23,6 +23,7 @@
 //!   `GET /v1/replies/{reply_id}/pdf`.
 #![forbid(unsafe_code)]
 
+mod answer_review;
 mod answers;
 mod api;
 mod matching;
@@ -48,6 +49,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
+pub use answer_review::{AnswerDecision, AnswerToReview, ReadByEye, answer_to_review, decide_answer};
 pub use answers::{AnswerBoxView, AnswerChoice, AnswerStatus, ReplyAnswer};
 pub use api::{ConsoleUpload, FileView, PageView, ScanAccepted, ScanList, ScanView, upload_scan};
 pub use replies::ReplyView;
@@ -192,6 +194,8 @@ pub fn api(config: &IntakeConfig) -> OpenApiRouter<IntakeState> {
         .routes(routes!(api::list_scans))
         .routes(routes!(api::create_scan).layer(axum::middleware::from_fn_with_state(idle, idle_body_timeout)))
         .routes(routes!(api::get_scan))
+        .routes(routes!(answer_review::list_answers))
+        .routes(routes!(answer_review::decide_answer_api))
         .routes(routes!(review::list_review))
         .routes(routes!(review::decide_review))
         .routes(routes!(review::review_thumbnail))

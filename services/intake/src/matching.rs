@@ -164,6 +164,7 @@ pub(crate) async fn group_scan(state: &IntakeState, scan: &ScanRecord, claim: &s
                     pdf_bytes: pdf.bytes,
                     created_at: joins.as_ref().map_or_else(|| now.clone(), |w| w.created_at.clone()),
                     answer: answer.as_deref().map(serde_json::to_string).transpose()?,
+                    answer_status: answer.as_deref().map(|a| a.queue_status().to_owned()),
                     waiting_until,
                 };
                 match &joins {

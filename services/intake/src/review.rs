@@ -369,6 +369,7 @@ async fn assign_pages(
                 // found by: the agency reads the answer in the PDF.
                 answer: None,
                 waiting_until: None,
+                answer_status: None,
             };
             record_reply(&mut tx, &letter, &reply, None, request_id).await.map_err(internal)?;
             reply_id = Some(reply.reply_id);

@@ -288,3 +288,68 @@ async fn a_site_sets_its_wait_and_a_wait_of_zero_tells_at_once() {
     assert_eq!(reply["answer"]["reason"], "page_missing", "the boxes are on page 1: {reply:#}");
     assert_eq!(notices(&w, "reply_received", letter.letter_id).await, 1, "told at once");
 }
+
+#[tokio::test]
+async fn an_answer_the_scanner_cannot_read_waits_for_a_person_at_the_post_office() {
+    let w = world().await;
+    let letter = send_letter(&w, &w.a.1, "นายสมชาย ใจดี").await;
+    dispatch(&w, &letter).await;
+    let pages = rasterise(&letter_pdf(&w, &letter).await, DPI);
+    // The citizen ticks the first box, then the third as well.
+    let mut sheet = pages.last().unwrap().clone();
+    let pen = hybridpost_scan::pen::Pen { width: 0.6, ink: 30 };
+    for b in [0, 2].map(|i| answer_boxes(&letter)[i].area) {
+        let area = AreaMm { x: b.x.0, y: b.y.0, width: b.width.0, height: b.height.0 };
+        hybridpost_scan::pen::tick(&mut sheet, DPI, pen, area, &mut Rng::new(9));
+    }
+    let pdf = scanned_pdf(&[scanned(&sheet, 31)], DPI as f32);
+    upload(&w, &w.site.1, vec![Part::Text("mode", "replies"), Part::File("two.pdf", pdf)]).await;
+    drain(&w).await;
+    let replies_path = format!("/v1/letters/{}/replies", letter.letter_id);
+    let reply = call(&w.intake, Method::GET, &replies_path, Some(&w.a.1), None).await.json()["items"][0].clone();
+    assert_eq!(reply["answer"]["status"], "needs_review", "{reply:#}");
+    assert_eq!(reply["answer"]["reason"], "several_marked", "{reply:#}");
+
+    // In the site's queue, with the question and the page; not in another site's.
+    let queue = call(&w.intake, Method::GET, "/v1/review/answers", Some(&w.site.1), None).await;
+    assert_eq!(queue.status, StatusCode::OK, "{}", String::from_utf8_lossy(&queue.bytes));
+    let queue = queue.json();
+    let items = queue["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{queue:#}");
+    assert_eq!(items[0]["reply_id"], reply["reply_id"]);
+    assert_eq!(items[0]["reason"], "several_marked");
+    assert_eq!(items[0]["choices"].as_array().unwrap().len(), 3, "{queue:#}");
+    let thumbnail =
+        call(&w.intake, Method::GET, items[0]["thumbnail_url"].as_str().unwrap(), Some(&w.site.1), None).await;
+    assert_eq!((thumbnail.status, thumbnail.content_type.as_str()), (StatusCode::OK, "image/png"));
+    let other = call(&w.intake, Method::GET, "/v1/review/answers", Some(&w.other_site.1), None).await.json();
+    assert_eq!(other["items"], json!([]), "another site's queue is its own");
+    let agency = call(&w.intake, Method::GET, "/v1/review/answers", Some(&w.a.1), None).await;
+    assert_eq!(agency.status, StatusCode::FORBIDDEN);
+
+    // A person reads it: a choice the question lacks is refused; another site cannot decide.
+    let path = format!("/v1/review/answers/{}", reply["reply_id"].as_str().unwrap());
+    let wrong = call(&w.intake, Method::POST, &path, Some(&w.site.1), Some(json!({"choice": 7}))).await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(wrong.json()["errors"][0]["field"], "choice");
+    let elsewhere = call(&w.intake, Method::POST, &path, Some(&w.other_site.1), Some(json!({"choice": 3}))).await;
+    assert_eq!(elsewhere.status, StatusCode::NOT_FOUND);
+    let decided = call(&w.intake, Method::POST, &path, Some(&w.site.1), Some(json!({"choice": 3}))).await;
+    assert_eq!(decided.status, StatusCode::OK, "{}", String::from_utf8_lossy(&decided.bytes));
+    let again = call(&w.intake, Method::POST, &path, Some(&w.site.1), Some(json!({"choice": null}))).await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "decided once");
+
+    // The agency has it as data, with who read it, and an event (and so a webhook) says so.
+    let reply = call(&w.intake, Method::GET, &replies_path, Some(&w.a.1), None).await.json()["items"][0].clone();
+    let answer = &reply["answer"];
+    assert_eq!((answer["status"].as_str(), answer["choice"].as_i64()), (Some("answered"), Some(3)), "{answer:#}");
+    assert_eq!(answer["read_by"], "post_office", "{answer:#}");
+    assert_eq!(answer["confidence"], 1.0, "{answer:#}");
+    let events = timeline(&w, letter.letter_id).await;
+    let reviewed: Vec<&Value> =
+        events.iter().filter(|(kind, _)| kind == "reply_answer_reviewed").map(|(_, d)| d).collect();
+    assert_eq!(reviewed.len(), 1, "{events:?}");
+    assert_eq!(reviewed[0]["answer"]["choice"], 3, "{:#}", reviewed[0]);
+    let queue = call(&w.intake, Method::GET, "/v1/review/answers", Some(&w.site.1), None).await.json();
+    assert_eq!(queue["items"], json!([]), "the queue is empty");
+}
