@@ -81,13 +81,23 @@ pub fn append_pages(cover: &[u8], agency: &[u8]) -> Result<Vec<u8>, AppendError>
         }
         kids.extend(copy_pages(doc, &pages, &mut out, pages_id, strip_actions));
     }
-    let count = kids.len() as i64;
+    finish(out, pages_id, catalog_id, &kids).map_err(AppendError::Write)
+}
+
+/// Writes `out` with a page tree `pages_id` of `kids` (whose `/Parent` it already is) under
+/// the catalog `catalog_id`.
+pub(crate) fn finish(
+    mut out: Document,
+    pages_id: ObjectId,
+    catalog_id: ObjectId,
+    kids: &[ObjectId],
+) -> Result<Vec<u8>, String> {
     out.objects.insert(
         pages_id,
         Object::Dictionary(Dictionary::from_iter([
             ("Type", Object::Name(b"Pages".to_vec())),
-            ("Kids", Object::Array(kids.into_iter().map(Object::Reference).collect())),
-            ("Count", Object::Integer(count)),
+            ("Kids", Object::Array(kids.iter().copied().map(Object::Reference).collect())),
+            ("Count", Object::Integer(kids.len() as i64)),
         ])),
     );
     out.objects.insert(
@@ -99,7 +109,7 @@ pub fn append_pages(cover: &[u8], agency: &[u8]) -> Result<Vec<u8>, AppendError>
     );
     out.trailer.set("Root", Object::Reference(catalog_id));
     let mut bytes = Vec::new();
-    out.save_to(&mut bytes).map_err(|e| AppendError::Write(e.to_string()))?;
+    out.save_to(&mut bytes).map_err(|e| e.to_string())?;
     Ok(bytes)
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use hybridpost_pdfguard::{Admit, GuardError};
 use lopdf::{Dictionary, Document, Object, ObjectId, Stream};
 
-use crate::append::copy_pages;
+use crate::append::{copy_pages, finish};
 use crate::geometry::{MM_PER_PT, Rect};
 use crate::objects::{as_dict, resolve};
 use crate::pages::{self, PageGeometry};
@@ -101,25 +101,7 @@ pub fn stamp_pages(
         out.objects.insert(*page_id, Object::Dictionary(page));
     }
 
-    out.objects.insert(
-        pages_id,
-        Object::Dictionary(Dictionary::from_iter([
-            ("Type", Object::Name(b"Pages".to_vec())),
-            ("Kids", Object::Array(kids.iter().copied().map(Object::Reference).collect())),
-            ("Count", Object::Integer(kids.len() as i64)),
-        ])),
-    );
-    out.objects.insert(
-        catalog_id,
-        Object::Dictionary(Dictionary::from_iter([
-            ("Type", Object::Name(b"Catalog".to_vec())),
-            ("Pages", Object::Reference(pages_id)),
-        ])),
-    );
-    out.trailer.set("Root", Object::Reference(catalog_id));
-    let mut bytes = Vec::new();
-    out.save_to(&mut bytes).map_err(|e| StampError::Write(e.to_string()))?;
-    Ok(bytes)
+    finish(out, pages_id, catalog_id, &kids).map_err(StampError::Write)
 }
 
 /// The stamp page (copied into `out`) as a form XObject, with its height in points; its

@@ -132,6 +132,23 @@ async fn wait_for_text(c: &Client, css: &str, needle: &str) -> String {
     panic!("{css} never said {needle:?}; it says {last:?}");
 }
 
+/// Uploads one scanned file of replies from the console's scans page and waits until the
+/// batch is decoded and grouped.
+async fn upload_scan(c: &Client, file: &Path) {
+    click_to(c, "nav.menu a[href='/console/scans']", "/console/scans").await;
+    c.find(Locator::Id("files")).await.unwrap().send_keys(&file.display().to_string()).await.unwrap();
+    c.find(Locator::Css("#upload-form button[type=submit]")).await.unwrap().click().await.unwrap();
+    for _ in 0..100 {
+        if path_of(c).await.starts_with("/console/scans/") && c.find(Locator::Id("scan-running")).await.is_err() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        if path_of(c).await.starts_with("/console/scans/") {
+            c.refresh().await.unwrap();
+        }
+    }
+}
+
 /// The text of the page's `main`.
 async fn main_text(c: &Client) -> String {
     c.find(Locator::Css("main")).await.unwrap().text().await.unwrap()
@@ -409,18 +426,7 @@ async fn an_operators_day_close_print_reprint_and_dispatch_by_scanning() {
         }
     }
     damaged.save(&coarse).unwrap();
-    click_to(&c, "nav.menu a[href='/console/scans']", "/console/scans").await;
-    c.find(Locator::Id("files")).await.unwrap().send_keys(&coarse.display().to_string()).await.unwrap();
-    c.find(Locator::Css("#upload-form button[type=submit]")).await.unwrap().click().await.unwrap();
-    for _ in 0..100 {
-        if path_of(&c).await.starts_with("/console/scans/") && c.find(Locator::Id("scan-running")).await.is_err() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        if path_of(&c).await.starts_with("/console/scans/") {
-            c.refresh().await.unwrap();
-        }
-    }
+    upload_scan(&c, &coarse).await;
     assert!(c.find(Locator::Css(".page-card[data-outcome=review]")).await.is_ok(), "{}", main_text(&c).await);
     c.find(Locator::Css("nav.menu a[href='/console/review']")).await.unwrap().click().await.unwrap();
     wait_for_path_prefix(&c, "/console/review/").await;
@@ -486,18 +492,7 @@ async fn an_operators_day_close_print_reprint_and_dispatch_by_scanning() {
         hybridpost_scan::pen::tick(&mut sheet, 150, pen, area, &mut hybridpost_scan::degrade::Rng::new(3));
     }
     sheet.save(&ticked).unwrap();
-    click_to(&c, "nav.menu a[href='/console/scans']", "/console/scans").await;
-    c.find(Locator::Id("files")).await.unwrap().send_keys(&ticked.display().to_string()).await.unwrap();
-    c.find(Locator::Css("#upload-form button[type=submit]")).await.unwrap().click().await.unwrap();
-    for _ in 0..100 {
-        if path_of(&c).await.starts_with("/console/scans/") && c.find(Locator::Id("scan-running")).await.is_err() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        if path_of(&c).await.starts_with("/console/scans/") {
-            c.refresh().await.unwrap();
-        }
-    }
+    upload_scan(&c, &ticked).await;
     assert!(c.find(Locator::Css(".page-card[data-outcome=matched]")).await.is_ok(), "{}", main_text(&c).await);
     c.find(Locator::Css("nav.menu a[href='/console/review']")).await.unwrap().click().await.unwrap();
     c.wait().for_element(Locator::Id("queue-empty")).await.unwrap();
