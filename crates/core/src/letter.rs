@@ -110,7 +110,7 @@ pub struct ReplyRequest {
     pub deadline: String,
     /// Pages of hybridpost's own reply sheet, 1 (the default) to [`MAX_REPLY_PAGES`]: page 1
     /// asks the question and has lines to write on, the others only lines.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::whole_number::option")]
     pub pages: Option<u8>,
     /// The agency's own PDF form (uploaded with `POST /v1/documents`) printed as the reply
     /// sheet instead of ours: each of its pages gets the reply code at the two code places and
@@ -134,6 +134,7 @@ pub const MAX_FORM_ANSWER_BOXES: usize = 10;
 #[serde(deny_unknown_fields)]
 pub struct FormAnswerBox {
     /// The form's page it is on, from 1.
+    #[serde(deserialize_with = "crate::whole_number::deserialize")]
     pub page: u32,
     /// Left side of the box's outline, mm from the page's left edge.
     pub x: f32,

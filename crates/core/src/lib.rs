@@ -19,6 +19,7 @@ pub mod schema;
 pub mod status;
 pub mod tracking;
 pub mod validation;
+pub mod whole_number;
 mod wire;
 
 pub use address::{AddressError, CheckedAddress, ThaiAddress};

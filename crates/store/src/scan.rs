@@ -756,13 +756,19 @@ pub async fn waiting_reply(
 }
 
 /// A waiting reply with the pages of a later upload joined in: its page count, missing pages,
-/// order, PDF, answer and wait. Only while it still waits until `was_waiting_until` (another
-/// worker has not joined or told it); returns whether it did.
-pub async fn update_joined_reply(conn: &mut AnyConnection, r: &ReplyRecord, was_waiting_until: &str) -> Result<bool> {
+/// order, PDF, answer and wait. Only while it still waits until `was_waiting_until` with
+/// `was_page_count` pages (another worker has neither joined nor told it); returns whether it
+/// did.
+pub async fn update_joined_reply(
+    conn: &mut AnyConnection,
+    r: &ReplyRecord,
+    was_waiting_until: &str,
+    was_page_count: i64,
+) -> Result<bool> {
     let done = sqlx::query(
         "update reply set page_count = $1, missing_pages = $2, out_of_order = $3, pdf_blob = $4, pdf_sha256 = $5, \
          pdf_bytes = $6, answer = $7, waiting_until = $8, answer_status = $9 where reply_id = $10 \
-         and waiting_until = $11",
+         and waiting_until = $11 and page_count = $12",
     )
     .bind(r.page_count)
     .bind(serde_json::to_string(&r.missing_pages).expect("numbers serialise"))
@@ -775,6 +781,7 @@ pub async fn update_joined_reply(conn: &mut AnyConnection, r: &ReplyRecord, was_
     .bind(r.answer_status.as_deref())
     .bind(r.reply_id.to_string())
     .bind(was_waiting_until)
+    .bind(was_page_count)
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)

@@ -55,6 +55,8 @@ pub struct AnswerToReview {
 #[serde(deny_unknown_fields)]
 pub struct AnswerDecision {
     /// The choice ticked (from 1, as listed in `choices`), or `null`: no box is ticked.
+    #[schema(minimum = 1, maximum = 255)]
+    #[serde(default, deserialize_with = "hybridpost_core::whole_number::option")]
     pub choice: Option<u8>,
     /// The person cannot tell which box is meant either (`choice` must then be `null`).
     #[serde(default)]
@@ -160,6 +162,8 @@ pub(crate) async fn decide_answer_api(
     body: JsonBody<AnswerDecision>,
 ) -> Result<Json<ReplyAnswer>, ApiError> {
     let who = Reviewer { site_id: caller.site_id, by: caller.key_id.clone(), audit: None };
+    // Whose reply it is comes first: another site's reply is not found, whatever the body.
+    site_reply(&state, caller.site_id, reply_id).await?;
     let read = match (body.value.choice, body.value.cannot_tell) {
         (Some(c), false) => ReadByEye::Choice(c),
         (None, false) => ReadByEye::NoBox,
@@ -171,6 +175,18 @@ pub(crate) async fn decide_answer_api(
         }
     };
     decide_answer(&state, &who, reply_id, read, request_id.as_deref()).await.map(Json)
+}
+
+/// One of the site's replies, or 404.
+async fn site_reply(
+    state: &IntakeState,
+    site_id: hybridpost_core::SiteId,
+    reply_id: ReplyId,
+) -> Result<ReplyRecord, ApiError> {
+    let mut conn = state.store.read().await?;
+    scan::site_reply(&mut conn, site_id, reply_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no reply {reply_id} at this site")))
 }
 
 /// Records what a person `read` on `reply_id`, a reply of `who`'s site whose answer is in
@@ -186,12 +202,7 @@ pub async fn decide_answer(
         ReadByEye::Choice(c) => Some(c),
         ReadByEye::NoBox | ReadByEye::CannotTell => None,
     };
-    let reply = {
-        let mut conn = state.store.read().await?;
-        scan::site_reply(&mut conn, who.site_id, reply_id)
-            .await?
-            .ok_or_else(|| ApiError::NotFound(format!("no reply {reply_id} at this site")))?
-    };
+    let reply = site_reply(state, who.site_id, reply_id).await?;
     let not_in_review = || ApiError::Conflict {
         kind: "answer-not-in-review",
         detail: format!("the answer of reply {reply_id} is not waiting for a person to read it"),

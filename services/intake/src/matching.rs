@@ -72,6 +72,7 @@ pub(crate) async fn group_scan(state: &IntakeState, scan: &ScanRecord, claim: &s
     let grouping = group(&marks, mode);
 
     let mut plans = Vec::new();
+    let mut joined = std::collections::HashSet::new();
     for (index, reason) in &grouping.review {
         plans.push(Plan::Review {
             pages: vec![live[*index].page.page_id],
@@ -102,7 +103,9 @@ pub(crate) async fn group_scan(state: &IntakeState, scan: &ScanRecord, claim: &s
                 let (joins, earlier) = {
                     let mut conn = state.store.read().await?;
                     match scan::waiting_reply(&mut conn, letter.letter_id, scan.site_id, &now).await? {
-                        Some(w) if completes(&w, &records) => {
+                        // One group of this batch joins a waiting reply at most; a second one
+                        // (its pages apart in the upload) makes a reply of its own.
+                        Some(w) if completes(&w, &records) && joined.insert(w.reply_id) => {
                             let earlier = scan::reply_pages(&mut conn, w.reply_id).await?;
                             (Some(Box::new(w)), earlier)
                         }
@@ -112,7 +115,16 @@ pub(crate) async fn group_scan(state: &IntakeState, scan: &ScanRecord, claim: &s
                 let all = document_order(earlier.iter().chain(records.iter().copied()).collect());
                 let missing = missing_pages(&all);
                 let images = load_page_images(state, &all).await?;
-                let answer = reply_answer(state, &letter, &all, &images).await?.map(Box::new);
+                // An answer a person at the post office already read stays as they read it.
+                let by_person = joins
+                    .as_ref()
+                    .and_then(|w| w.answer.as_deref())
+                    .and_then(|a| serde_json::from_str::<ReplyAnswer>(a).ok())
+                    .filter(|a| a.read_by.is_some());
+                let answer = match by_person {
+                    Some(kept) => Some(Box::new(kept)),
+                    None => reply_answer(state, &letter, &all, &images).await?.map(Box::new),
+                };
                 let reply_id = joins.as_ref().map_or_else(ReplyId::new, |w| w.reply_id);
                 let pdf = build_reply_pdf(state, reply_id, images).await?;
                 let waiting_until = match (&joins, missing.is_empty()) {
@@ -170,7 +182,7 @@ pub(crate) async fn group_scan(state: &IntakeState, scan: &ScanRecord, claim: &s
                 match &joins {
                     Some(w) => {
                         let was = w.waiting_until.as_deref().unwrap_or_default();
-                        if !scan::update_joined_reply(&mut tx, &reply, was).await? {
+                        if !scan::update_joined_reply(&mut tx, &reply, was, w.page_count).await? {
                             // Its wait ended (or another upload joined it) meanwhile: group again.
                             tx.rollback().await?;
                             anyhow::bail!("reply {} changed while scan {} was grouped", reply.reply_id, scan.scan_id);

@@ -19,6 +19,8 @@ pub struct SiteSettings {
     /// How long (minutes, 0 to 10080) a reply whose pages did not all arrive waits for the rest,
     /// which may come in later uploads at this site, before the agency is told with the
     /// missing pages named. 0 tells the agency at once. A new site waits 1440 (a day).
+    #[schema(minimum = 0, maximum = 10080)]
+    #[serde(deserialize_with = "hybridpost_core::whole_number::deserialize")]
     pub reply_wait_minutes: i64,
 }
 

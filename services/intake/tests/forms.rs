@@ -185,7 +185,8 @@ async fn end_waits(w: &World) {
     for r in waiting {
         let was = r.waiting_until.clone().unwrap();
         let ended = hybridpost_store::scan::ReplyRecord { waiting_until: Some("2000-01-01T00:00:00.000Z".into()), ..r };
-        assert!(hybridpost_store::scan::update_joined_reply(&mut tx, &ended, &was).await.unwrap());
+        let pages = ended.page_count;
+        assert!(hybridpost_store::scan::update_joined_reply(&mut tx, &ended, &was, pages).await.unwrap());
     }
     tx.commit().await.unwrap();
 }
@@ -352,4 +353,42 @@ async fn an_answer_the_scanner_cannot_read_waits_for_a_person_at_the_post_office
     assert_eq!(reviewed[0]["answer"]["choice"], 3, "{:#}", reviewed[0]);
     let queue = call(&w.intake, Method::GET, "/v1/review/answers", Some(&w.site.1), None).await.json();
     assert_eq!(queue["items"], json!([]), "the queue is empty");
+}
+
+#[tokio::test]
+async fn an_answer_a_person_read_stays_when_the_rest_of_the_reply_arrives() {
+    let w = world().await;
+    let content = letter_asking(json!({"deadline": "2027-01-31", "pages": 2}));
+    let answer = call(&w.gateway, Method::POST, "/v1/letters", Some(&w.a.1), Some(content)).await;
+    let letter = letter(&w, answer.json()["letter_id"].as_str().unwrap().parse().unwrap()).await;
+    dispatch(&w, &letter).await;
+    let pages = rasterise(&letter_pdf(&w, &letter).await, DPI);
+    let (mut first, second) = (pages[pages.len() - 2].clone(), pages[pages.len() - 1].clone());
+    let pen = hybridpost_scan::pen::Pen { width: 0.6, ink: 30 };
+    let boxes = answer_boxes(&letter);
+    for b in [boxes[0].area, boxes[1].area] {
+        let area = AreaMm { x: b.x.0, y: b.y.0, width: b.width.0, height: b.height.0 };
+        hybridpost_scan::pen::tick(&mut first, DPI, pen, area, &mut Rng::new(4));
+    }
+    let pdf = scanned_pdf(&[scanned(&first, 41)], DPI as f32);
+    upload(&w, &w.site.1, vec![Part::Text("mode", "replies"), Part::File("p1.pdf", pdf)]).await;
+    drain(&w).await;
+    let queue = call(&w.intake, Method::GET, "/v1/review/answers", Some(&w.site.1), None).await.json();
+    let reply_id = queue["items"][0]["reply_id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/review/answers/{reply_id}");
+    let decided = call(&w.intake, Method::POST, &path, Some(&w.site.1), Some(json!({"choice": 1}))).await;
+    assert_eq!(decided.status, StatusCode::OK, "{}", String::from_utf8_lossy(&decided.bytes));
+
+    let pdf = scanned_pdf(&[scanned(&second, 42)], DPI as f32);
+    upload(&w, &w.site.1, vec![Part::Text("mode", "replies"), Part::File("p2.pdf", pdf)]).await;
+    drain(&w).await;
+    let replies =
+        call(&w.intake, Method::GET, &format!("/v1/letters/{}/replies", letter.letter_id), Some(&w.a.1), None).await;
+    let replies = replies.json();
+    assert_eq!(replies["items"].as_array().unwrap().len(), 1, "{replies:#}");
+    let reply = &replies["items"][0];
+    assert_eq!((reply["pages"].as_i64(), reply["waiting_until"].is_null()), (Some(2), true), "{reply:#}");
+    let answer = &reply["answer"];
+    assert_eq!((answer["choice"].as_i64(), answer["read_by"].as_str()), (Some(1), Some("post_office")), "{answer:#}");
+    assert_eq!(notices(&w, "reply_received", letter.letter_id).await, 1);
 }

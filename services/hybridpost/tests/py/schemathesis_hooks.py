@@ -41,8 +41,8 @@ def pdf(ctx, value):
 # The document carries every rule a field has on its own (lengths, patterns, enums). Some rules
 # join a value to data or to other fields: an address must be a row of the official table, a
 # citizen id's last digit is a check digit, a reply deadline comes after today, a letter has one
-# of body, template or document_id, a dispatch names every letter or the first label of a roll, a
-# batch of returns has a reason. A request the schema calls valid (positive generation) is made to
+# of body, template or document_id, a reply form must have been uploaded, a dispatch names every
+# letter or the first label of a roll, a batch of returns has a reason. A request the schema calls valid (positive generation) is made to
 # keep those rules here, from the same sources the service uses; an invalid one is left as it is.
 
 import datetime
@@ -139,6 +139,9 @@ def _fix_letter(letter):
     elif isinstance(reply, dict):
         today = datetime.datetime.now(datetime.timezone(datetime.timedelta(hours=7))).date()
         reply["deadline"] = (today + datetime.timedelta(days=30)).isoformat()
+        # An agency's form must have been uploaded, and answer boxes are declared on a form.
+        reply.pop("form_document_id", None)
+        reply.pop("answers", None)
 
 
 @schemathesis.hook

@@ -391,6 +391,12 @@ pub fn answer_boxes(l: &LetterRecord) -> Vec<hybridpost_render::AnswerBox> {
         time::macros::format_description!("[year]-[month]-[day]"),
     )
     .unwrap();
-    let sheet = hybridpost_render::ReplySheet { pages: vec![modules], reference_digits: reference_digits(l), deadline };
+    // As many pages as the sheet has: "sheet 1 of n" is in its header.
+    let pages = content.reply_request().and_then(|r| r.own_pages()).unwrap_or(1);
+    let sheet = hybridpost_render::ReplySheet {
+        pages: vec![modules; usize::from(pages)],
+        reference_digits: reference_digits(l),
+        deadline,
+    };
     hybridpost_render::reply_answer_boxes(hybridpost_render::LetterTemplates::builtin(), &content, &sheet).unwrap()
 }
