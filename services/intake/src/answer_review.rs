@@ -11,7 +11,6 @@ use axum::extract::State;
 use axum::http::Uri;
 use hybridpost_core::{EventKind, LetterId, ReplyId, ScanPageId};
 use hybridpost_notify::outbox::queue_event_webhooks;
-use hybridpost_scan::group::Mark;
 use hybridpost_store::events::{self, NewEvent};
 use hybridpost_store::scan::{self, ReplyRecord};
 use hybridpost_web::problem::{ApiError, Problem};
@@ -21,7 +20,7 @@ use serde_json::json;
 
 use crate::IntakeState;
 use crate::answers::{AnswerBoxView, AnswerChoice, AnswerStatus, ReplyAnswer};
-use crate::pages::mark_from_json;
+use crate::pages::reply_page_of;
 use crate::review::Reviewer;
 
 /// A reply whose answer a person must read.
@@ -103,10 +102,7 @@ async fn page_with_boxes(
     let wanted = page.unwrap_or(1);
     let mut conn = state.store.read().await?;
     let pages = scan::reply_pages(&mut conn, reply.reply_id).await?;
-    Ok(pages
-        .iter()
-        .find(|p| matches!(mark_from_json(&p.page.mark), Ok(Mark::Reply { page, .. }) if page == wanted))
-        .map(|p| p.page.page_id))
+    Ok(pages.iter().find(|p| reply_page_of(p).is_some_and(|(page, _)| page == wanted)).map(|p| p.page.page_id))
 }
 
 /// The site's replies whose answer a person must read, oldest first.

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use crate::IntakeState;
 use crate::answers::ReplyAnswer;
-use crate::pages::{mark_from_json, stored_image};
+use crate::pages::{mark_from_json, reply_page_of, stored_image};
 
 /// A reply's PDF, made before the transaction that records it.
 pub(crate) struct BuiltReply {
@@ -265,10 +265,7 @@ async fn reply_answer(
     images: &[LoadedPage],
 ) -> anyhow::Result<Option<ReplyAnswer>> {
     // The page count the codes carry (the same on every page of a reply: it is in their MAC).
-    let pages_in_codes = pages.iter().find_map(|p| match mark_from_json(&p.page.mark) {
-        Ok(Mark::Reply { pages, .. }) => Some(pages),
-        _ => None,
-    });
+    let pages_in_codes = pages.iter().find_map(|p| reply_page_of(p)).map(|(_, total)| total);
     let question = match crate::answers::question(letter, &state.reply_key, pages_in_codes.unwrap_or(1)) {
         Ok(Some(q)) => q,
         Ok(None) => return Ok(None),
@@ -278,9 +275,7 @@ async fn reply_answer(
             return Ok(Some(ReplyAnswer::not_read(Vec::new(), "boxes_not_found", &detail)));
         }
     };
-    let first = pages
-        .iter()
-        .position(|p| matches!(mark_from_json(&p.page.mark), Ok(Mark::Reply { page, .. }) if page == question.page));
+    let first = pages.iter().position(|p| reply_page_of(p).is_some_and(|(page, _)| page == question.page));
     let Some(first) = first else {
         let detail = format!("page {} of the reply, which carries the answer boxes, did not arrive", question.page);
         return Ok(Some(ReplyAnswer::not_read(question.choices, "page_missing", &detail)));
@@ -327,25 +322,12 @@ fn completes(w: &ReplyRecord, records: &[&ScanPageRecord]) -> bool {
 
 /// The reply-sheet page numbers the codes on `records` carry.
 fn reply_page_numbers(records: &[&ScanPageRecord]) -> Vec<u8> {
-    records
-        .iter()
-        .filter_map(|p| match mark_from_json(&p.page.mark) {
-            Ok(Mark::Reply { page, .. }) => Some(page),
-            _ => None,
-        })
-        .collect()
+    records.iter().filter_map(|p| reply_page_of(p)).map(|(page, _)| page).collect()
 }
 
 /// The reply pages the codes on `records` say exist and are not among them.
 fn missing_pages(records: &[&ScanPageRecord]) -> Vec<i64> {
-    let total = records
-        .iter()
-        .filter_map(|p| match mark_from_json(&p.page.mark) {
-            Ok(Mark::Reply { pages, .. }) => Some(pages),
-            _ => None,
-        })
-        .max()
-        .unwrap_or(0);
+    let total = records.iter().filter_map(|p| reply_page_of(p)).map(|(_, total)| total).max().unwrap_or(0);
     let present = reply_page_numbers(records);
     (1..=total).filter(|n| !present.contains(n)).map(i64::from).collect()
 }
@@ -357,9 +339,9 @@ fn document_order(records: Vec<&ScanPageRecord>) -> Vec<&ScanPageRecord> {
     let mut keyed = Vec::with_capacity(records.len());
     let mut last: Option<(hybridpost_core::ScanId, u8)> = None;
     for (index, p) in records.into_iter().enumerate() {
-        let page = match mark_from_json(&p.page.mark) {
-            Ok(Mark::Reply { page, .. }) => page,
-            _ => last.filter(|(scan, _)| *scan == p.page.scan_id).map_or(0, |(_, n)| n),
+        let page = match reply_page_of(p) {
+            Some((page, _)) => page,
+            None => last.filter(|(scan, _)| *scan == p.page.scan_id).map_or(0, |(_, n)| n),
         };
         last = Some((p.page.scan_id, page));
         keyed.push((page, index, p));

@@ -218,6 +218,15 @@ pub(crate) fn mark_json(mark: &Mark) -> serde_json::Value {
     }
 }
 
+/// The reply page a stored page's reply code names, and the pages its reply has; `None` for a
+/// page without a reply code.
+pub(crate) fn reply_page_of(page: &hybridpost_store::scan::ScanPageRecord) -> Option<(u8, u8)> {
+    match mark_from_json(&page.page.mark) {
+        Ok(Mark::Reply { page, pages, .. }) => Some((page, pages)),
+        _ => None,
+    }
+}
+
 /// A stored mark read back.
 pub(crate) fn mark_from_json(text: &str) -> Result<Mark, String> {
     let v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("mark {text:?}: {e}"))?;
