@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Benchmark of the scan code finder against zbarimg and zxing-cpp, side by side on the same
-# corpus in one run: the 300 dpi subset and the whole corpus. For each decoder: pages per
+# corpora in one run: the scanner corpus's 300 dpi subset, the whole scanner corpus, and a
+# corpus of phone photos (perspective, light falling off, motion blur, little light; made by
+# `scan_corpus --photos`, 330 pages unless told). For each decoder: pages per
 # second on one core (single-threaded) and the share of pages with a code whose expected code
 # was decoded. Writes ops/bench/out/scan.json and prints a table.
 #
-# Usage: ops/bench/scan.sh [--corpus DIR] [--pages N] [--seed S]
+# Usage: ops/bench/scan.sh [--corpus DIR] [--pages N] [--seed S] [--photos N]
 #
 # The corpus (made by the scan_corpus example, about 1,100 pages unless told) is generated
 # into target/scan-corpus if DIR has none. Timing: "decode" columns time decoding only, image
@@ -19,12 +21,14 @@ cd "$(dirname "$0")/../.."
 corpus=""
 pages=1100
 seed=1
+photo_pages=330
 while [ $# -gt 0 ]; do
   case "$1" in
     --corpus) corpus=$2; shift 2 ;;
     --pages) pages=$2; shift 2 ;;
     --seed) seed=$2; shift 2 ;;
-    *) echo "usage: ops/bench/scan.sh [--corpus DIR] [--pages N] [--seed S]"; exit 2 ;;
+    --photos) photo_pages=$2; shift 2 ;;
+    *) echo "usage: ops/bench/scan.sh [--corpus DIR] [--pages N] [--seed S] [--photos N]"; exit 2 ;;
   esac
 done
 
@@ -33,6 +37,7 @@ ensure_python_venv
 py=$HYBRIDPOST_TEST_PYTHON
 target=${CARGO_TARGET_DIR:-$(pwd)/target}
 corpus=${corpus:-$target/scan-corpus}
+photos=$corpus-photos
 
 say "building the corpus generator and the evaluation (release)"
 cargo build --release --locked -p hybridpost-scan --example scan_corpus --example scan_eval
@@ -40,25 +45,32 @@ if [ ! -f "$corpus/expected.jsonl" ]; then
   say "generating the corpus in $corpus"
   "$target/release/examples/scan_corpus" "$corpus" --pages "$pages" --seed "$seed"
 fi
+if [ ! -f "$photos/expected.jsonl" ]; then
+  say "generating the phone photos in $photos"
+  "$target/release/examples/scan_corpus" "$photos" --pages "$photo_pages" --seed "$seed" --photos
+fi
 mkdir -p ops/bench/out
 work=$(mktemp -d /tmp/hybridpost-scan-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
 load() { uptime | sed 's/.*load average: //'; }
 
-for subset in 300 all; do
-  dpi_args=()
-  [ "$subset" = all ] || dpi_args=(--dpi "$subset")
+for subset in 300 all photo; do
+  dpi_args=() corpus_of_subset=$corpus
+  case "$subset" in
+    300) dpi_args=(--dpi 300) ;;
+    photo) corpus_of_subset=$photos ;;
+  esac
   say "subset $subset: hybridpost find_codes (1 thread), load $(load)"
-  "$target/release/examples/scan_eval" "$corpus" --threads 1 "${dpi_args[@]}" --json "$work/ours-$subset.json" \
+  "$target/release/examples/scan_eval" "$corpus_of_subset" --threads 1 "${dpi_args[@]}" --json "$work/ours-$subset.json" \
     | tee "$work/ours-$subset.txt"
   echo "{\"load_after\": \"$(load)\"}" >"$work/ours-$subset.load"
   say "subset $subset: zxing-cpp, load $(load)"
-  "$py" ops/bench/scan_peers.py "$corpus" --tool zxing "${dpi_args[@]}" | tee "$work/zxing-$subset.json"
+  "$py" ops/bench/scan_peers.py "$corpus_of_subset" --tool zxing "${dpi_args[@]}" | tee "$work/zxing-$subset.json"
   say "subset $subset: zbarimg per page, load $(load)"
-  "$py" ops/bench/scan_peers.py "$corpus" --tool zbar "${dpi_args[@]}" | tee "$work/zbar-$subset.json"
+  "$py" ops/bench/scan_peers.py "$corpus_of_subset" --tool zbar "${dpi_args[@]}" | tee "$work/zbar-$subset.json"
   say "subset $subset: zbarimg batched, load $(load)"
-  "$py" ops/bench/scan_peers.py "$corpus" --tool zbar-batch "${dpi_args[@]}" | tee "$work/zbarb-$subset.json"
+  "$py" ops/bench/scan_peers.py "$corpus_of_subset" --tool zbar-batch "${dpi_args[@]}" | tee "$work/zbarb-$subset.json"
 done
 
 "$py" - "$work" "$corpus" "$(load)" <<'EOF'
@@ -67,9 +79,9 @@ work, corpus, load_end = sys.argv[1], sys.argv[2], sys.argv[3]
 def read(name):
     with open(os.path.join(work, name)) as f:
         return json.load(f)
-out = {"corpus": corpus, "load_average_at_end": load_end, "subsets": {}}
+out = {"corpus": corpus, "photo_corpus": corpus + "-photos", "load_average_at_end": load_end, "subsets": {}}
 rows = []
-for subset in ["300", "all"]:
+for subset in ["300", "all", "photo"]:
     ours = read(f"ours-{subset}.json")
     zx = read(f"zxing-{subset}.json")
     zb = read(f"zbar-{subset}.json")
@@ -88,7 +100,7 @@ for subset in ["300", "all"]:
     }
     out["subsets"][subset] = {"hybridpost": ours_row, "zxing-cpp": zx, "zbarimg": zb, "zbarimg_batched": zbb,
                               "hybridpost_eval": ours}
-    label = "300 dpi" if subset == "300" else "all"
+    label = {"300": "300 dpi", "all": "all", "photo": "photos"}[subset]
     for name, r in [("hybridpost find_codes", ours_row), ("zxing-cpp", zx), ("zbarimg (process/page)", zb),
                     ("zbarimg (batched)", zbb)]:
         dec = r.get("pages_per_second_per_core")

@@ -12,6 +12,14 @@
 //! `expected.jsonl` (one line per page: file, kind, reference, page, pages, dpi, degradations,
 //! quarter turns) and `corpus.json` (the seal's public key and the reply key, for checking).
 //! Everything but the seal signatures is the same for the same seed.
+//!
+//! With `--photos` the pages are phone photos instead of scans: each page rasterised at
+//! 300 dpi and photographed twice by a hand-held phone (`hybridpost_scan::degrade::Camera`):
+//! tilted 10–25° (perspective), turned in the frame, at 6–11.5 px per mm where the camera
+//! points (the seal's 0.5 mm modules 3–6 px), aimed at the page's code or its middle, on a
+//! desk; then light falling off to the corners and from one side, slight motion blur, little
+//! light with sensor noise, and JPEG at quality 60–90. These pages have `"photo": true` and
+//! `"dpi": 0` (a phone does not know the page's resolution).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -61,6 +69,9 @@ struct Expected {
     /// How reply page 1 was filled in: `tick`, `cross`, `fill`, `two` or `none`.
     #[serde(skip_serializing_if = "Option::is_none")]
     filled: Option<&'static str>,
+    /// A phone photo of the page, not a scan.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    photo: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -78,24 +89,31 @@ struct Args {
     pages: usize,
     seed: u64,
     threads: usize,
+    photos: bool,
 }
+
+/// Resolution pages are rasterised at before they are photographed.
+const PHOTO_DPI: u32 = 300;
+/// Photos taken of each page.
+const PHOTO_VARIANTS: usize = 2;
 
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
     let mut out = None;
-    let (mut pages, mut seed, mut threads) = (1100, 1, 2);
+    let (mut pages, mut seed, mut threads, mut photos) = (1100, 1, 2, false);
     while let Some(a) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
         match a.as_str() {
             "--pages" => pages = value("--pages")?.parse().map_err(|e| format!("--pages: {e}"))?,
             "--seed" => seed = value("--seed")?.parse().map_err(|e| format!("--seed: {e}"))?,
             "--threads" => threads = value("--threads")?.parse().map_err(|e| format!("--threads: {e}"))?,
+            "--photos" => photos = true,
             _ if out.is_none() && !a.starts_with("--") => out = Some(PathBuf::from(a)),
             _ => return Err(format!("unknown argument {a}")),
         }
     }
-    let out = out.ok_or("usage: scan_corpus OUT_DIR [--pages N] [--seed S] [--threads T]")?;
-    Ok(Args { out, pages, seed, threads: threads.max(1) })
+    let out = out.ok_or("usage: scan_corpus OUT_DIR [--pages N] [--seed S] [--threads T] [--photos]")?;
+    Ok(Args { out, pages, seed, threads: threads.max(1), photos })
 }
 
 fn main() -> ExitCode {
@@ -138,7 +156,8 @@ fn run(args: &Args) -> Result<(), String> {
         let reply_pages = if form { 3 } else { [1u8, 1, 2, 3][rng.below(4)] };
         let extra_paragraphs = if !form && rng.unit() < 0.3 { 10 } else { 0 };
         let letter_pages = 1 + usize::from(extra_paragraphs > 0);
-        planned += (letter_pages + usize::from(reply_pages)) * DPIS.len() * VARIANTS;
+        let copies = if args.photos { PHOTO_VARIANTS } else { DPIS.len() * VARIANTS };
+        planned += (letter_pages + usize::from(reply_pages)) * copies;
         plans.push(LetterPlan {
             index: plans.len(),
             reference: Reference::from_bytes(&bytes).expect("12 bytes"),
@@ -160,7 +179,7 @@ fn run(args: &Args) -> Result<(), String> {
                     if failure.lock().expect("not poisoned").is_some() {
                         break;
                     }
-                    match make_letter(plan, &key, &args.out) {
+                    match make_letter(plan, &key, &args.out, args.photos) {
                         Ok(lines) => results.lock().expect("not poisoned").push((plan.index, lines)),
                         Err(e) => *failure.lock().expect("not poisoned") = Some(e),
                     }
@@ -208,7 +227,12 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn make_letter(plan: &LetterPlan, key: &hybridpost_seal::SigningKey, out: &Path) -> Result<Vec<Expected>, String> {
+fn make_letter(
+    plan: &LetterPlan,
+    key: &hybridpost_seal::SigningKey,
+    out: &Path,
+    photos: bool,
+) -> Result<Vec<Expected>, String> {
     let letter = if plan.form {
         pages::render_with_form(&plan.reference, key)
     } else {
@@ -218,7 +242,8 @@ fn make_letter(plan: &LetterPlan, key: &hybridpost_seal::SigningKey, out: &Path)
     let work = std::env::temp_dir().join(format!("hybridpost-corpus-{}-{}", std::process::id(), plan.index));
     let mut rng = Rng::new(plan.seed);
     let mut lines = Vec::new();
-    for dpi in DPIS {
+    let dpis: &[u32] = if photos { &[PHOTO_DPI] } else { &DPIS };
+    for &dpi in dpis {
         let mut rasters = pages::rasterise(&letter.pdf, dpi, &work)?;
         // Page 1 of the reply comes back filled in: a box ticked, crossed or filled, two
         // ticked, or none.
@@ -229,12 +254,20 @@ fn make_letter(plan: &LetterPlan, key: &hybridpost_seal::SigningKey, out: &Path)
             }
         }
         for (p, (raster, kind)) in rasters.iter().zip(&letter.pages).enumerate() {
-            for v in 0..VARIANTS {
-                // Variant 0 cycles through the single degradations so that each is well
-                // represented; the others draw freely.
-                let pick = if v == 0 { (plan.index + p) % RECIPES } else { rng.below(RECIPES) };
-                let (image, jpeg_quality, degradations, turned) = degrade(raster, dpi, pick, &mut rng);
-                let stem = format!("l{:04}-p{}-{dpi}-v{v}", plan.index, p + 1);
+            for v in 0..if photos { PHOTO_VARIANTS } else { VARIANTS } {
+                let (image, jpeg_quality, degradations, turned) = if photos {
+                    photo(raster, dpi, kind, &mut rng)
+                } else {
+                    // Variant 0 cycles through the single degradations so that each is well
+                    // represented; the others draw freely.
+                    let pick = if v == 0 { (plan.index + p) % RECIPES } else { rng.below(RECIPES) };
+                    degrade(raster, dpi, pick, &mut rng)
+                };
+                let stem = if photos {
+                    format!("l{:04}-p{}-photo-v{v}", plan.index, p + 1)
+                } else {
+                    format!("l{:04}-p{}-{dpi}-v{v}", plan.index, p + 1)
+                };
                 let file = match jpeg_quality {
                     Some(q) => {
                         let name = format!("{stem}.jpg");
@@ -259,9 +292,10 @@ fn make_letter(plan: &LetterPlan, key: &hybridpost_seal::SigningKey, out: &Path)
                     text: letter.texts[p].clone(),
                     page,
                     pages,
-                    dpi,
+                    dpi: if photos { 0 } else { dpi },
                     degradations,
                     quarter_turns: (4 - turned) % 4,
+                    photo: photos,
                     form: plan.form && kind == "reply",
                     filled: if page == Some(1) && kind == "reply" { filled } else { None },
                 });
@@ -317,6 +351,74 @@ fn write_png(image: &GrayImage, path: &Path) -> Result<(), String> {
     )
     .write_image(image.as_raw(), image.width(), image.height(), image::ExtendedColorType::L8)
     .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// A phone photo of the upright `raster` (at `dpi`) of a page of `kind`: the photo, its JPEG
+/// quality, what was done, and the clockwise quarter turns nearest the photo's turn of the page.
+fn photo(raster: &GrayImage, dpi: u32, kind: &PageKind, rng: &mut Rng) -> (GrayImage, Option<u8>, Vec<String>, u8) {
+    use hybridpost_scan::degrade::{Camera, low_light, motion_blur, photograph, vignette};
+    let centre = |a: &hybridpost_scan::AreaMm| (a.x + a.width / 2.0, a.y + a.height / 2.0);
+    let areas = pages::known_areas();
+    // The code the person points the phone at (the seal, or one of the reply codes).
+    let code = match kind {
+        PageKind::Seal => Some(centre(&pages::SEAL_AREA)),
+        PageKind::Reply { .. } => Some(centre(&areas[rng.below(2)])),
+        PageKind::Plain => None,
+    };
+    let frames = [(1200, 1600), (1536, 2048), (1836, 2448)];
+    let mut frame = frames[rng.below(frames.len())];
+    // Mostly held upright, sometimes on its side or the page upside down.
+    let base = [0.0, 0.0, 0.0, 0.0, 90.0, 180.0, 270.0][rng.below(7)];
+    if base == 90.0 || base == 270.0 {
+        frame = (frame.1, frame.0);
+    }
+    let roll = base + rng.range(-15.0, 15.0);
+    let px_per_mm = rng.range(6.0, 11.5);
+    let whole = rng.unit() < 0.4;
+    let mut camera = Camera {
+        frame,
+        px_per_mm,
+        aim: if whole { (105.0, 148.5) } else { code.unwrap_or((rng.range(40.0, 170.0), rng.range(40.0, 250.0))) },
+        aim_in_frame: if whole { (0.5, 0.5) } else { (rng.range(0.3, 0.7), rng.range(0.3, 0.7)) },
+        roll,
+        tilt: rng.range(10.0, 25.0),
+        tilt_axis: rng.range(0.0, 360.0),
+        focal_px: frame.0.max(frame.1) as f32 * rng.range(0.85, 1.1),
+        background: rng.range(40.0, 150.0) as u8,
+    };
+    // Aimed at the middle of the page but the code left the frame: the person steps closer
+    // to it, as people do.
+    if let Some(code) = code {
+        let inside = camera.project(code).is_some_and(|(u, v)| {
+            let m = 30.0 * px_per_mm;
+            u > m && v > m && u < frame.0 as f32 - m && v < frame.1 as f32 - m
+        });
+        if !inside {
+            camera.aim = code;
+            camera.aim_in_frame = (rng.range(0.3, 0.7), rng.range(0.3, 0.7));
+        }
+    }
+    let mut done = vec![
+        "perspective".to_string(),
+        if camera.aim == (105.0, 148.5) { "whole_page" } else { "close_up" }.to_string(),
+    ];
+    let mut img = photograph(raster, dpi, &camera);
+    vignette(&mut img, rng.range(0.25, 0.6), rng.range(0.0, 0.3), rng.range(0.0, 360.0));
+    done.push("vignette".to_string());
+    if rng.unit() < 0.6 {
+        img = motion_blur(&img, rng.range(1.0, 4.0), rng.range(0.0, 180.0));
+        done.push("motion_blur".to_string());
+    }
+    if rng.unit() < 0.5 {
+        low_light(&mut img, rng.range(0.35, 0.7), rng.range(3.0, 10.0), rng);
+        done.push("low_light".to_string());
+    } else {
+        pages::noise(&mut img, rng.range(1.5, 4.0), rng);
+    }
+    done.push("jpeg".to_string());
+    let quarter = ((360.0 - roll).rem_euclid(360.0) / 90.0).round() as u8 % 4;
+    // `turned` is the clockwise turn done to the page: the one that undoes `quarter`.
+    (img, Some(rng.range(60.0, 90.0) as u8), done, (4 - quarter) % 4)
 }
 
 /// Number of recipes in [`degrade`].

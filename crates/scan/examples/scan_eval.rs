@@ -15,7 +15,12 @@
 //! (`CORPUS_DIR/eval.json` unless told).
 //!
 //! Timing: the figure of merit is decoding only (`find_codes`); loading the file is timed
-//! separately and reported beside it.
+//! separately and reported beside it, and the time of each pipeline step is summed over the
+//! pages that ran it (where the time goes).
+//!
+//! Phone photos (`scan_corpus --photos`: `"photo": true`, `"dpi": 0`) are searched without a
+//! resolution, as the intake searches a photo whose file gives none or a phone's 72 dpi; they
+//! are grouped as `photo` instead of by resolution.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -49,6 +54,9 @@ struct Expected {
     /// A reply page 1 filled in with a mark (`tick`, `cross`, `fill`, `two`, `none`).
     #[serde(default)]
     filled: Option<String>,
+    /// A phone photo (its resolution unknown: `dpi` is 0).
+    #[serde(default)]
+    photo: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -129,6 +137,8 @@ struct PageResult {
     turns_wrong: bool,
     timed_out: bool,
     unreadable: usize,
+    /// Time in each step.
+    steps: Vec<(Step, Duration)>,
 }
 
 /// Counts for one group of pages.
@@ -311,7 +321,7 @@ fn run(args: &Args) -> Result<(), String> {
                     let options = FindOptions {
                         budget: args.budget,
                         areas: areas.clone(),
-                        dpi: args.give_dpi.then_some(e.dpi as f32),
+                        dpi: (args.give_dpi && !e.photo).then_some(e.dpi as f32),
                     };
                     let found = find_codes(&image, &options, &|codes| checker.enough(codes));
                     let readings = checker.readings(&found.codes);
@@ -326,6 +336,7 @@ fn run(args: &Args) -> Result<(), String> {
                         turns_wrong,
                         timed_out: found.timed_out,
                         unreadable: found.unreadable,
+                        steps: found.steps.iter().map(|s| (s.step, s.duration)).collect(),
                     };
                     if args.failures && (outcome != Outcome::Matched || turns_wrong) {
                         println!(
@@ -364,7 +375,7 @@ fn run(args: &Args) -> Result<(), String> {
     let mut by_step: BTreeMap<String, usize> = BTreeMap::new();
     for (e, r) in expected.iter().zip(&results) {
         overall.add(r);
-        by_dpi.entry(format!("{} dpi", e.dpi)).or_default().add(r);
+        by_dpi.entry(if e.photo { "photo".to_string() } else { format!("{} dpi", e.dpi) }).or_default().add(r);
         by_kind.entry(e.kind.clone()).or_default().add(r);
         if e.form {
             by_kind.entry(format!("{} (agency form)", e.kind)).or_default().add(r);
@@ -380,6 +391,15 @@ fn run(args: &Args) -> Result<(), String> {
         }
         if r.outcome == Outcome::Matched && e.kind != "none" {
             *by_step.entry(r.step.map_or("none", Step::as_str).to_string()).or_default() += 1;
+        }
+    }
+    // Where decoding time goes, by step: total milliseconds and the pages that ran it.
+    let mut by_step_time: BTreeMap<String, (f64, usize)> = BTreeMap::new();
+    for r in &results {
+        for (step, d) in &r.steps {
+            let e = by_step_time.entry(step.as_str().to_string()).or_default();
+            e.0 += ms(*d);
+            e.1 += 1;
         }
     }
     let mut times: Vec<Duration> = results.iter().map(|r| r.find).collect();
@@ -415,6 +435,10 @@ fn run(args: &Args) -> Result<(), String> {
     }
     println!("step that read the code (matched pages with a code): {by_step:?}");
     println!(
+        "time by step (ms in all, pages): {}",
+        by_step_time.iter().map(|(k, (t, n))| format!("{k} {t:.0}/{n}")).collect::<Vec<_>>().join(", ")
+    );
+    println!(
         "time per page (find_codes): p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms; load per page {:.1} ms avg; pages pointing at unreadable symbols: {}",
         ms(percentile(&times, 0.5)),
         ms(percentile(&times, 0.95)),
@@ -441,6 +465,7 @@ fn run(args: &Args) -> Result<(), String> {
         "by_dpi": by_dpi,
         "by_degradation": by_degradation,
         "by_step": by_step,
+        "time_by_step_ms": by_step_time.iter().map(|(k, (t, n))| (k.clone(), serde_json::json!({"ms": t, "pages": n}))).collect::<serde_json::Map<_, _>>(),
         "time_ms": {
             "p50": ms(percentile(&times, 0.5)),
             "p95": ms(percentile(&times, 0.95)),

@@ -1,8 +1,9 @@
 //! Scanner damage for generated test scans: quarter turns, skew, blur, noise, dust, grey or
 //! yellowed paper and faded toner, JPEG compression, codes printed in negative or scribbled
-//! over — all with seeded randomness, so the same seed gives the same pages. The code finder's
-//! corpus and tests and `hybridpost demo` make their scans with it; nothing here touches an
-//! uploaded scan.
+//! over — and a phone's photos of a page: perspective, light falling off, motion blur, little
+//! light ([`photograph`], [`vignette`], [`motion_blur`], [`low_light`]). All with seeded
+//! randomness, so the same seed gives the same pages. The code finder's corpus and tests and
+//! `hybridpost demo` make their scans with it; nothing here touches an uploaded scan.
 
 use image::GrayImage;
 
@@ -72,24 +73,35 @@ pub fn skew(img: &GrayImage, degrees: f32) -> GrayImage {
     let (cx, cy) = (w as f32 / 2.0, h as f32 / 2.0);
     let (ox, oy) = (out_w as f32 / 2.0, out_h as f32 / 2.0);
     let raw = img.as_raw();
+    let (wu, wi, hi) = (w as usize, i64::from(w), i64::from(h));
     let at = |x: i64, y: i64| -> f32 {
-        if x < 0 || y < 0 || x >= i64::from(w) || y >= i64::from(h) {
-            255.0
-        } else {
-            f32::from(raw[(y as usize) * w as usize + x as usize])
-        }
+        if x < 0 || y < 0 || x >= wi || y >= hi { 255.0 } else { f32::from(raw[(y as usize) * wu + x as usize]) }
     };
-    GrayImage::from_fn(out_w, out_h, |x, y| {
-        let (dx, dy) = (x as f32 + 0.5 - ox, y as f32 + 0.5 - oy);
-        let sx = cos * dx - sin * dy + cx - 0.5;
-        let sy = sin * dx + cos * dy + cy - 0.5;
-        let (x0, y0) = (sx.floor(), sy.floor());
-        let (fx, fy) = (sx - x0, sy - y0);
-        let (x0, y0) = (x0 as i64, y0 as i64);
-        let top = at(x0, y0) * (1.0 - fx) + at(x0 + 1, y0) * fx;
-        let bottom = at(x0, y0 + 1) * (1.0 - fx) + at(x0 + 1, y0 + 1) * fx;
-        image::Luma([(top * (1.0 - fy) + bottom * fy).round().clamp(0.0, 255.0) as u8])
-    })
+    let mut out = vec![255u8; out_w as usize * out_h as usize];
+    for (y, row) in out.chunks_exact_mut(out_w as usize).enumerate() {
+        let dy = y as f32 + 0.5 - oy;
+        for (x, px) in row.iter_mut().enumerate() {
+            let dx = x as f32 + 0.5 - ox;
+            let sx = cos * dx - sin * dy + cx - 0.5;
+            let sy = sin * dx + cos * dy + cy - 0.5;
+            let (x0, y0) = (sx.floor(), sy.floor());
+            let (fx, fy) = (sx - x0, sy - y0);
+            let (x0, y0) = (x0 as i64, y0 as i64);
+            let (top_l, top_r, bottom_l, bottom_r) = if x0 >= 0 && y0 >= 0 && x0 + 1 < wi && y0 + 1 < hi {
+                // Inside the sheet: the four neighbours without bounds checks per pixel.
+                let i = y0 as usize * wu + x0 as usize;
+                let (a, b) = (&raw[i..i + 2], &raw[i + wu..i + wu + 2]);
+                (f32::from(a[0]), f32::from(a[1]), f32::from(b[0]), f32::from(b[1]))
+            } else {
+                (at(x0, y0), at(x0 + 1, y0), at(x0, y0 + 1), at(x0 + 1, y0 + 1))
+            };
+            let top = top_l * (1.0 - fx) + top_r * fx;
+            let bottom = bottom_l * (1.0 - fx) + bottom_r * fx;
+            // Rounding half up on values known to lie in 0..=255 (`round` is a libm call).
+            *px = (top * (1.0 - fy) + bottom * fy + 0.5).clamp(0.0, 255.0) as u8;
+        }
+    }
+    GrayImage::from_raw(out_w, out_h, out).expect("the buffer is out_w × out_h")
 }
 
 /// Gaussian-like blur of `sigma` pixels (an out-of-focus or dusty scanner).
@@ -100,7 +112,8 @@ pub fn blur(img: &GrayImage, sigma: f32) -> GrayImage {
 /// Adds gaussian noise of standard deviation `sigma` grey levels.
 pub fn noise(img: &mut GrayImage, sigma: f32, rng: &mut Rng) {
     for p in img.pixels_mut() {
-        p.0[0] = (f32::from(p.0[0]) + sigma * rng.normal()).round().clamp(0.0, 255.0) as u8;
+        // Half up, then clamped: as `round` would give, without the libm call.
+        p.0[0] = (f32::from(p.0[0]) + sigma * rng.normal() + 0.5).clamp(0.0, 255.0) as u8;
     }
 }
 
@@ -120,15 +133,18 @@ pub fn contrast(img: &mut GrayImage, paper: u8, ink: u8) {
     let (p, k) = (f32::from(paper), f32::from(ink));
     for px in img.pixels_mut() {
         let v = f32::from(px.0[0]) / 255.0;
-        px.0[0] = (k + (p - k) * v).round() as u8;
+        px.0[0] = (k + (p - k) * v + 0.5) as u8;
     }
 }
 
-/// Encodes `img` as JPEG at `quality`.
+/// Encodes `img` as grey baseline JPEG at `quality` (IJG quality scaling, as scanners do).
 pub fn jpeg(img: &GrayImage, quality: u8) -> Vec<u8> {
     let mut out = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality)
-        .encode_image(img)
+    // Test pages are A4 at 600 dpi at most, far under JPEG's 65,535 pixels a side.
+    let side = |v: u32| u16::try_from(v).expect("a test page under 65,536 pixels a side");
+    let (w, h) = (side(img.width()), side(img.height()));
+    jpeg_encoder::Encoder::new(&mut out, quality.clamp(1, 100))
+        .encode(img.as_raw(), w, h, jpeg_encoder::ColorType::Luma)
         .expect("encoding to memory cannot fail");
     out
 }
@@ -167,5 +183,189 @@ pub fn scribble(img: &mut GrayImage, area: AreaMm, dpi: u32, rng: &mut Rng) {
                 }
             }
         }
+    }
+}
+
+/// How a hand-held phone photographs a page, for [`photograph`]: a pinhole camera over the
+/// page's plane, tilted, turned and placed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Camera {
+    /// Width and height of the photo, pixels.
+    pub frame: (u32, u32),
+    /// Pixels per millimetre of page where the camera points (the photo's scale there; a
+    /// tilted page is larger on the near side and smaller on the far side).
+    pub px_per_mm: f32,
+    /// The point of the page the camera points at, mm from the page's top-left corner.
+    pub aim: (f32, f32),
+    /// Where in the photo that point lands, as shares of its width and height.
+    pub aim_in_frame: (f32, f32),
+    /// Turn of the page in the photo, degrees clockwise.
+    pub roll: f32,
+    /// Tilt of the page's plane away from square-on, degrees (10–25 for a hand-held phone).
+    pub tilt: f32,
+    /// Direction in the page about which it is tilted, degrees.
+    pub tilt_axis: f32,
+    /// Focal length, pixels: about the photo's longer side for a phone's main camera.
+    pub focal_px: f32,
+    /// Grey level of what lies around the page (a desk, a counter).
+    pub background: u8,
+}
+
+/// A 3 × 3 matrix, rows first.
+type Mat3 = [[f32; 3]; 3];
+
+fn mat_mul(a: &Mat3, b: &Mat3) -> Mat3 {
+    let mut out = [[0.0; 3]; 3];
+    for (i, row) in out.iter_mut().enumerate() {
+        for (j, cell) in row.iter_mut().enumerate() {
+            *cell = (0..3).map(|k| a[i][k] * b[k][j]).sum();
+        }
+    }
+    out
+}
+
+fn transposed(a: &Mat3) -> Mat3 {
+    let mut out = [[0.0; 3]; 3];
+    for (i, row) in out.iter_mut().enumerate() {
+        for (j, cell) in row.iter_mut().enumerate() {
+            *cell = a[j][i];
+        }
+    }
+    out
+}
+
+fn apply(a: &Mat3, v: [f32; 3]) -> [f32; 3] {
+    [0, 1, 2].map(|i| a[i][0] * v[0] + a[i][1] * v[1] + a[i][2] * v[2])
+}
+
+impl Camera {
+    /// The page's orientation in camera space: tilt about the axis, then the roll.
+    fn rotation(&self) -> Mat3 {
+        let (sa, ca) = self.tilt_axis.to_radians().sin_cos();
+        let (st, ct) = self.tilt.to_radians().sin_cos();
+        // Rodrigues' formula about the unit axis (ca, sa, 0) in the page's plane.
+        let (x, y) = (ca, sa);
+        let tilt = [
+            [ct + x * x * (1.0 - ct), x * y * (1.0 - ct), y * st],
+            [x * y * (1.0 - ct), ct + y * y * (1.0 - ct), -x * st],
+            [-y * st, x * st, ct],
+        ];
+        let (sr, cr) = self.roll.to_radians().sin_cos();
+        let roll = [[cr, -sr, 0.0], [sr, cr, 0.0], [0.0, 0.0, 1.0]];
+        mat_mul(&roll, &tilt)
+    }
+
+    /// Distance of the aimed point from the camera, mm, for the scale asked for there.
+    fn distance(&self) -> f32 {
+        self.focal_px / self.px_per_mm.max(0.01)
+    }
+
+    /// Where the page point `(x, y)` (mm) lands in the photo, pixels; `None` behind the camera.
+    pub fn project(&self, (x, y): (f32, f32)) -> Option<(f32, f32)> {
+        let q = apply(&self.rotation(), [x - self.aim.0, y - self.aim.1, 0.0]);
+        let z = q[2] + self.distance();
+        if z <= 1.0 {
+            return None;
+        }
+        let (u0, v0) = (self.aim_in_frame.0 * self.frame.0 as f32, self.aim_in_frame.1 * self.frame.1 as f32);
+        Some((u0 + self.focal_px * q[0] / z, v0 + self.focal_px * q[1] / z))
+    }
+}
+
+/// Photographs the upright page `page`, rasterised at `page_dpi`, with `camera`: a perspective
+/// view of the page on a plain background, the page's detail averaged over the pixels a photo
+/// pixel covers (optics and the sensor do that). Light, blur and noise are separate
+/// ([`vignette`], [`motion_blur`], [`low_light`]).
+pub fn photograph(page: &GrayImage, page_dpi: u32, camera: &Camera) -> GrayImage {
+    let k = page_dpi as f32 / 25.4;
+    // Page pixels per photo pixel at the aimed point: average over about that many first, so
+    // that sampling does not alias fine modules into moiré.
+    let ratio = k / camera.px_per_mm.max(0.01);
+    let smoothed;
+    let source = if ratio > 1.2 {
+        smoothed = image::imageops::fast_blur(page, 0.45 * ratio);
+        &smoothed
+    } else {
+        page
+    };
+    let (w, h) = source.dimensions();
+    let raw = source.as_raw();
+    let rotation_t = transposed(&camera.rotation());
+    let distance = camera.distance();
+    // The camera sits at (0, 0, -distance) relative to the aimed point, in camera space; the
+    // page is z = 0 in page space.
+    let origin = apply(&rotation_t, [0.0, 0.0, -distance]);
+    let (u0, v0) = (camera.aim_in_frame.0 * camera.frame.0 as f32, camera.aim_in_frame.1 * camera.frame.1 as f32);
+    GrayImage::from_fn(camera.frame.0, camera.frame.1, |u, v| {
+        let ray =
+            apply(&rotation_t, [(u as f32 + 0.5 - u0) / camera.focal_px, (v as f32 + 0.5 - v0) / camera.focal_px, 1.0]);
+        if ray[2].abs() < 1e-6 {
+            return image::Luma([camera.background]);
+        }
+        let t = -origin[2] / ray[2];
+        if t <= 0.0 {
+            return image::Luma([camera.background]);
+        }
+        let (px, py) = (origin[0] + t * ray[0] + camera.aim.0, origin[1] + t * ray[1] + camera.aim.1);
+        let (sx, sy) = (px * k - 0.5, py * k - 0.5);
+        if sx < 0.0 || sy < 0.0 || sx >= (w - 1) as f32 || sy >= (h - 1) as f32 {
+            return image::Luma([camera.background]);
+        }
+        let (x0, y0) = (sx as usize, sy as usize);
+        let (fx, fy) = (sx - x0 as f32, sy - y0 as f32);
+        let at = |x: usize, y: usize| f32::from(raw[y * w as usize + x]);
+        let top = at(x0, y0) * (1.0 - fx) + at(x0 + 1, y0) * fx;
+        let bottom = at(x0, y0 + 1) * (1.0 - fx) + at(x0 + 1, y0 + 1) * fx;
+        image::Luma([(top * (1.0 - fy) + bottom * fy + 0.5).clamp(0.0, 255.0) as u8])
+    })
+}
+
+/// Light falling off towards the corners (a phone's lens), to `1 - strength` of the centre's
+/// at the corners, and from one side to the other by `slope` (a lamp to one side).
+pub fn vignette(img: &mut GrayImage, strength: f32, slope: f32, slope_angle: f32) {
+    let (w, h) = img.dimensions();
+    let (cx, cy) = (w as f32 / 2.0, h as f32 / 2.0);
+    let corner = cx.hypot(cy).max(1.0);
+    let (sa, ca) = slope_angle.to_radians().sin_cos();
+    for (x, y, p) in img.enumerate_pixels_mut() {
+        let (dx, dy) = ((x as f32 - cx) / corner, (y as f32 - cy) / corner);
+        let r2 = dx * dx + dy * dy;
+        let light = (1.0 - strength * r2) * (1.0 + slope * (dx * ca + dy * sa));
+        p.0[0] = (f32::from(p.0[0]) * light + 0.5).clamp(0.0, 255.0) as u8;
+    }
+}
+
+/// A straight motion blur of `length` pixels at `angle` degrees (a hand moving while the
+/// shutter is open).
+pub fn motion_blur(img: &GrayImage, length: f32, angle: f32) -> GrayImage {
+    let steps = length.ceil().max(1.0) as i32;
+    let (s, c) = angle.to_radians().sin_cos();
+    let offsets: Vec<(i64, i64)> = (0..=steps)
+        .map(|i| {
+            let t = (i as f32 / steps as f32 - 0.5) * length;
+            ((t * c).round() as i64, (t * s).round() as i64)
+        })
+        .collect();
+    let (w, h) = (i64::from(img.width()), i64::from(img.height()));
+    let raw = img.as_raw();
+    GrayImage::from_fn(img.width(), img.height(), |x, y| {
+        let sum: u32 = offsets
+            .iter()
+            .map(|&(dx, dy)| {
+                let (sx, sy) = ((i64::from(x) + dx).clamp(0, w - 1), (i64::from(y) + dy).clamp(0, h - 1));
+                u32::from(raw[(sy * w + sx) as usize])
+            })
+            .sum();
+        image::Luma([(sum as f32 / offsets.len() as f32 + 0.5) as u8])
+    })
+}
+
+/// Little light: every level scaled by `gain` (0.3–0.7), then the sensor's noise of `sigma`
+/// grey levels, stronger in the dark as a phone's is after it brightens the picture.
+pub fn low_light(img: &mut GrayImage, gain: f32, sigma: f32, rng: &mut Rng) {
+    for p in img.pixels_mut() {
+        let v = f32::from(p.0[0]) * gain;
+        let n = sigma * (1.2 - v / 255.0) * rng.normal();
+        p.0[0] = (v + n + 0.5).clamp(0.0, 255.0) as u8;
     }
 }

@@ -5,18 +5,24 @@
 //! 1. [`Step::KnownAreas`]: crops of the places where codes are printed ([`FindOptions::areas`])
 //!    with a margin for skew and misplacement, scaled so that a module has about seven pixels:
 //!    first for 1 mm modules (reply codes), then for 0.5 mm modules (the seal).
-//! 2. [`Step::KnownAreasTurned`]: the same places on the page turned by 180°, 90° or 270°
+//! 2. [`Step::WholeImage`], only when the page's resolution is not known (a phone photo: a
+//!    phone does not know how far away the page was): the whole image, reduced to at most
+//!    [`WHOLE_IMAGE_PIXELS`], as rqrr reads it. rqrr thresholds locally (light falling off
+//!    towards the corners) and fits the perspective of a tilted page from the finder and
+//!    alignment patterns; the known places mean nothing in a photo, whose page is neither
+//!    upright nor filling the frame.
+//! 3. [`Step::KnownAreasTurned`]: the same places on the page turned by 180°, 90° or 270°
 //!    (the places are mapped; the page is never rotated).
-//! 3. [`Step::WholePage`]: the whole page, reduced: a sparse sample of it is mapped in 2 mm
+//! 4. [`Step::WholePage`]: the whole page, reduced: a sparse sample of it is mapped in 2 mm
 //!    cells, and every square-ish cluster of cells about half dark (what a QR symbol looks
 //!    like at any blur; text is lighter, scribbles darker) is decoded at both scales. A page
 //!    with no such cluster (blank, text only) stops here.
-//! 4. [`Step::Sampled`]: on symbols rqrr located but did not read, and on those clusters,
+//! 5. [`Step::Sampled`]: on symbols rqrr located but did not read, and on those clusters,
 //!    this crate finds the finder patterns itself and samples the modules for each grid size
 //!    the finder patterns allow; rqrr decodes the sampled grid (see `sample.rs`). This reads
 //!    0.5 mm seal modules (three or four pixels at 150 dpi) under blur, where rqrr alone misses
 //!    the finder patterns or misjudges the grid size.
-//! 5. [`Step::Enlarged`], [`Step::Binarised`] (Otsu's global and Sauvola's adaptive
+//! 6. [`Step::Enlarged`], [`Step::Binarised`] (Otsu's global and Sauvola's adaptive
 //!    threshold), [`Step::Filtered`] (3 × 3 median against speckle) and [`Step::Inverted`]
 //!    (light code on dark), on those clusters, as the budget allows.
 //!
@@ -54,6 +60,8 @@ pub struct FindOptions {
 pub enum Step {
     /// The known areas, upright.
     KnownAreas,
+    /// The whole image as it is (a photo: resolution unknown, the page in perspective).
+    WholeImage,
     /// The known areas of the page turned by 90°, 180° or 270°.
     KnownAreasTurned,
     /// The whole page at reduced resolution.
@@ -73,8 +81,9 @@ pub enum Step {
 
 impl Step {
     /// Every step, in pipeline order.
-    pub const ALL: [Step; 8] = [
+    pub const ALL: [Step; 9] = [
         Step::KnownAreas,
+        Step::WholeImage,
         Step::KnownAreasTurned,
         Step::WholePage,
         Step::Sampled,
@@ -88,6 +97,7 @@ impl Step {
     pub fn as_str(self) -> &'static str {
         match self {
             Step::KnownAreas => "known_areas",
+            Step::WholeImage => "whole_image",
             Step::KnownAreasTurned => "known_areas_turned",
             Step::WholePage => "whole_page",
             Step::Sampled => "sampled",
@@ -165,6 +175,16 @@ const MIN_SIDE_PX: u32 = 21;
 const MAX_DECODE_PIXELS: u64 = 24_000_000;
 /// Distance (mm) within which two located symbols are taken to be the same symbol.
 const SAME_SYMBOL_MM: f32 = 12.0;
+/// Largest image [`Step::WholeImage`] hands to the decoder, pixels: a phone photo as a
+/// messaging app sends it (about 1500 × 2000), or a larger one reduced; reply codes and the
+/// seal keep three pixels a module or more in a photo of the whole page.
+pub const WHOLE_IMAGE_PIXELS: u64 = 3_200_000;
+/// Sizes of the shorter side of a page, mm, within which a resolution the file gives is
+/// believed (A5 to a little over A3).
+const PLAUSIBLE_SHORT_SIDE_MM: (f32, f32) = (100.0, 320.0);
+/// Resolutions that say nothing: what cameras and screens write whatever the distance (no
+/// scanner offers them; their lowest settings are 75 and 100 dpi).
+const PLACEHOLDER_DPI: [f32; 2] = [72.0, 96.0];
 /// Decoder cost assumed before the first measurement, nanoseconds per pixel.
 const INITIAL_NS_PER_PX: f64 = 12.0;
 
@@ -193,6 +213,9 @@ pub(crate) enum Treatment {
     Median,
     /// Dark and light swapped.
     Invert,
+    /// Unsharp mask: each pixel pushed away from its neighbourhood's mean, against the blur
+    /// of a hand that moved while a phone took the picture.
+    Sharpen,
 }
 
 /// A rectangle of the image in pixels, clamped to it.
@@ -243,6 +266,8 @@ struct Search<'a> {
     started: Instant,
     deadline: Instant,
     px_per_mm: f32,
+    /// The page's resolution is not known (see [`Step::WholeImage`]).
+    scale_unknown: bool,
     /// Orientations to try for the known areas, most plausible first.
     turns: Vec<u8>,
     findings: Findings,
@@ -267,6 +292,7 @@ impl<'a> Search<'a> {
     ) -> Self {
         let (w, h) = image.dimensions();
         let px_per_mm = px_per_mm(image, options.dpi);
+        let scale_unknown = plausible_dpi(image, options.dpi).is_none();
         // A portrait image is upright or upside down; a landscape one lies on its side.
         let turns = if (h as f32) > (w as f32) * 1.15 {
             vec![0, 2]
@@ -282,6 +308,7 @@ impl<'a> Search<'a> {
             started,
             deadline: started.checked_add(options.budget).unwrap_or(started + Duration::from_secs(3600)),
             px_per_mm,
+            scale_unknown,
             turns,
             findings: Findings::default(),
             failed: Vec::new(),
@@ -342,7 +369,7 @@ impl<'a> Search<'a> {
             if self.done {
                 break;
             }
-            if self.blobs.is_none() && !matches!(step, Step::KnownAreas) {
+            if self.blobs.is_none() && !matches!(step, Step::KnownAreas | Step::WholeImage) {
                 self.blobs = Some(code_like_regions(self.image, self.px_per_mm));
             }
             let attempts = match step {
@@ -355,6 +382,13 @@ impl<'a> Search<'a> {
                     }
                     a
                 }
+                Step::WholeImage if self.scale_unknown => {
+                    let (w, h) = self.image.dimensions();
+                    let scale = (WHOLE_IMAGE_PIXELS as f32 / (w as f32 * h as f32)).sqrt().min(1.0);
+                    let rect = Rect { x: 0, y: 0, width: w, height: h };
+                    vec![Attempt { rect, scale, treatment: Treatment::Plain, turns: None }]
+                }
+                Step::WholeImage => continue,
                 Step::KnownAreasTurned => {
                     let mut a = areas(self, &turned, &[coarse], Treatment::Plain, false);
                     if dedup_scales(&[coarse, fine]).len() > 1 {
@@ -371,7 +405,7 @@ impl<'a> Search<'a> {
                     let mut a = Vec::new();
                     for &rect in &self.failed_regions {
                         for factor in RETRY_SCALES {
-                            for treatment in [Treatment::Plain, Treatment::Otsu] {
+                            for treatment in [Treatment::Plain, Treatment::Otsu, Treatment::Sharpen] {
                                 a.push(Attempt { rect, scale: fine * factor, treatment, turns: None });
                             }
                         }
@@ -563,6 +597,7 @@ impl<'a> Search<'a> {
             Treatment::Invert => 1.1,
             Treatment::Binarise => 1.6,
             Treatment::Otsu => 1.1,
+            Treatment::Sharpen => 1.5,
             Treatment::Median => 2.5,
         };
         let expected = Duration::from_nanos((Self::out_pixels(attempt) as f64 * self.ns_per_px * extra) as u64);
@@ -775,14 +810,22 @@ fn dedup_scales(scales: &[f32]) -> Vec<f32> {
     out
 }
 
-/// Pixels per mm of a scanned A4 page: from `dpi` when the file gave a plausible one,
-/// otherwise from the page's shorter side (210 mm).
+/// Pixels per mm of a scanned A4 page: from `dpi` when the file gave a plausible one (see
+/// [`plausible_dpi`]), otherwise from the page's shorter side (210 mm).
 pub(crate) fn px_per_mm(image: &GrayImage, dpi: Option<f32>) -> f32 {
     let (w, h) = image.dimensions();
-    match dpi {
-        Some(dpi) if (10.0..=4800.0).contains(&dpi) => dpi / 25.4,
-        _ => (w.min(h).max(1) as f32 / A4_WIDTH_MM).max(0.05),
+    match plausible_dpi(image, dpi) {
+        Some(dpi) => dpi / 25.4,
+        None => (w.min(h).max(1) as f32 / A4_WIDTH_MM).max(0.05),
     }
+}
+
+/// `dpi` if it is a scanner's: not a camera's placeholder ([`PLACEHOLDER_DPI`]), and making
+/// `image` a page between A5 and A3 ([`PLAUSIBLE_SHORT_SIDE_MM`]).
+fn plausible_dpi(image: &GrayImage, dpi: Option<f32>) -> Option<f32> {
+    let dpi = dpi.filter(|d| (10.0..=4800.0).contains(d) && !PLACEHOLDER_DPI.contains(d))?;
+    let short_mm = image.width().min(image.height()) as f32 / dpi * 25.4;
+    (PLAUSIBLE_SHORT_SIDE_MM.0..=PLAUSIBLE_SHORT_SIDE_MM.1).contains(&short_mm).then_some(dpi)
 }
 
 /// The scale that gives a module of `module_mm` about [`MODULE_PX`] pixels on a page of
@@ -835,6 +878,7 @@ pub(crate) fn decode(mut crop: GrayImage, treatment: Treatment) -> Vec<Located> 
         // A bilevel image goes through rqrr's own threshold unchanged.
         Treatment::Binarise => sauvola(&crop),
         Treatment::Otsu => otsu(crop),
+        Treatment::Sharpen => sharpen(&crop),
     };
     let (w, h) = (w as usize, h as usize);
     let raw = crop.as_raw();
@@ -974,6 +1018,17 @@ fn median3(src: &GrayImage) -> GrayImage {
         }
     }
     GrayImage::from_raw(w, h, out).expect("same size as the source")
+}
+
+/// Unsharp mask of radius about two pixels and amount 1.5 (see [`Treatment::Sharpen`]).
+fn sharpen(src: &GrayImage) -> GrayImage {
+    let blurred = image::imageops::fast_blur(src, 2.0);
+    let mut out = src.clone();
+    for (o, b) in out.iter_mut().zip(blurred.as_raw()) {
+        let v = f32::from(*o);
+        *o = (v + 1.5 * (v - f32::from(*b)) + 0.5).clamp(0.0, 255.0) as u8;
+    }
+    out
 }
 
 /// Otsu's threshold (Otsu 1979) over the whole crop; black 0, white 255.

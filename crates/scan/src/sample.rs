@@ -9,7 +9,10 @@
 //! 2. Three finder patterns at the corners of a right isosceles triangle give the symbol's
 //!    position and orientation; each grid size (QR version) whose pitch agrees with the finder
 //!    patterns' size is tried, nearest first. A scanner turns and shifts a sheet but does not
-//!    bend it, so the three centres fix every module (an affine map).
+//!    bend it, so the three centres fix every module (an affine map). A phone held over a
+//!    tilted page adds perspective, which three points cannot fix: from version 2 on, the
+//!    alignment pattern nearest the bottom-right corner is looked for around where the affine
+//!    map puts it, and the four centres give a projective map (a homography) instead.
 //! 3. Each module is sampled at its centre (bilinear, or the median of nine points against
 //!    speckle), optionally pushed away from the mean of its four neighbours (blur pulls a lone
 //!    module towards them), thresholded against the local mean of the samples or Otsu's level,
@@ -135,16 +138,16 @@ fn triples(candidates: &[Candidate]) -> Vec<Triple> {
                 let corner = (0..3).max_by(|&a, &b| sides[a].total_cmp(&sides[b])).unwrap_or(0);
                 let (a, b, cc) = (c[corner], c[(corner + 1) % 3], c[(corner + 2) % 3]);
                 let (l1, l2) = (d(&a, &b), d(&a, &cc));
-                if l1 < 1.0 || l2 < 1.0 || l1.max(l2) / l1.min(l2) > 1.15 {
+                if l1 < 1.0 || l2 < 1.0 || l1.max(l2) / l1.min(l2) > 1.2 {
                     continue;
                 }
                 let leg = (l1 + l2) / 2.0;
                 let hyp = sides[corner];
-                if (hyp / (leg * std::f32::consts::SQRT_2) - 1.0).abs() > 0.07 {
+                if (hyp / (leg * std::f32::consts::SQRT_2) - 1.0).abs() > 0.09 {
                     continue;
                 }
                 let (ux, uy, vx, vy) = (b.x - a.x, b.y - a.y, cc.x - a.x, cc.y - a.y);
-                if ((ux * vx + uy * vy) / (l1 * l2)).abs() > 0.12 {
+                if ((ux * vx + uy * vy) / (l1 * l2)).abs() > 0.17 {
                     continue;
                 }
                 let module = (modules[0] + modules[1] + modules[2]) / 3.0;
@@ -313,57 +316,200 @@ impl<'a> Region<'a> {
             let span = (n - 7) as f32;
             let u = ((t.tr.0 - t.tl.0) / span, (t.tr.1 - t.tl.1) / span);
             let v = ((t.bl.0 - t.tl.0) / span, (t.bl.1 - t.tl.1) / span);
-            let at = |gx: f32, gy: f32| {
+            let affine = |gx: f32, gy: f32| {
                 (t.tl.0 + (gx - 3.5) * u.0 + (gy - 3.5) * v.0, t.tl.1 + (gx - 3.5) * u.1 + (gy - 3.5) * v.1)
             };
-            for sampling in [Sampling::Centre, Sampling::Median, Sampling::Mean] {
-                if Instant::now() >= deadline {
-                    return None;
-                }
-                let samples: Vec<f32> = (0..n * n)
-                    .map(|i| {
-                        let (gx, gy) = ((i % n) as f32 + 0.5, (i / n) as f32 + 0.5);
-                        match sampling {
-                            Sampling::Centre => {
-                                let (x, y) = at(gx, gy);
-                                self.grey(x, y)
-                            }
-                            Sampling::Median | Sampling::Mean => {
-                                let mut nine = [0f32; 9];
-                                for (k, slot) in nine.iter_mut().enumerate() {
-                                    let (ox, oy) = ((k % 3) as f32 - 1.0, (k / 3) as f32 - 1.0);
-                                    let (x, y) = at(gx + 0.3 * ox, gy + 0.3 * oy);
-                                    *slot = self.grey(x, y);
-                                }
-                                if matches!(sampling, Sampling::Mean) {
-                                    nine.iter().sum::<f32>() / 9.0
-                                } else {
-                                    nine.sort_by(f32::total_cmp);
-                                    nine[4]
-                                }
-                            }
-                        }
-                    })
-                    .collect();
-                for sharpen in [0.0, 0.8] {
-                    let sharp;
-                    let values: &[f32] = if sharpen > 0.0 {
-                        sharp = sharpened(&samples, n, sharpen);
-                        &sharp
-                    } else {
-                        &samples
+            // Versions 2 and up: the bottom-right alignment pattern, centred on module
+            // (n − 7, n − 7), makes the fourth point of a projective map.
+            let last = n as f32 - 6.5;
+            let projective = (n >= 25)
+                .then(|| self.alignment_pattern(affine(last, last), t.module, span))
+                .flatten()
+                .and_then(|found| {
+                    let grid = [(3.5, 3.5), (n as f32 - 3.5, 3.5), (3.5, n as f32 - 3.5), (last, last)];
+                    Homography::from_points(grid, [t.tl, t.tr, t.bl, found])
+                });
+            if let Some(h) = projective
+                && let Some(text) = self.read_grid(n, &|gx, gy| h.map(gx, gy), &Sampling::ALL, deadline)
+            {
+                return Some(text);
+            }
+            if let Some(text) = self.read_grid(n, &affine, &Sampling::ALL, deadline) {
+                return Some(text);
+            }
+            // No alignment pattern found (blurred away: a hand that moved), or the one found
+            // gave nothing: the fourth corner where the affine map puts it, moved by up to two
+            // modules each way, nearest first, for the likeliest grid size only.
+            if n >= 25 && sizes.first().is_some_and(|&(_, first)| first == n) {
+                let mut offsets: Vec<(f32, f32)> =
+                    (-2..=2).flat_map(|dy| (-2..=2).map(move |dx| (dx as f32, dy as f32))).collect();
+                offsets.retain(|&(dx, dy)| (dx, dy) != (0.0, 0.0));
+                offsets.sort_by(|a, b| a.0.hypot(a.1).total_cmp(&b.0.hypot(b.1)));
+                let grid = [(3.5, 3.5), (n as f32 - 3.5, 3.5), (3.5, n as f32 - 3.5), (last, last)];
+                for (dx, dy) in offsets {
+                    let Some(h) = Homography::from_points(grid, [t.tl, t.tr, t.bl, affine(last + dx, last + dy)])
+                    else {
+                        continue;
                     };
-                    for threshold in [Threshold::LocalMean, Threshold::Otsu] {
-                        let dark = threshold.apply(values, n);
-                        let grid = rqrr::Grid::new(Bits { size: n, dark });
-                        if let Ok((_, text)) = grid.decode() {
-                            return Some(text);
-                        }
+                    if let Some(text) = self.read_grid(n, &|gx, gy| h.map(gx, gy), &[Sampling::Centre], deadline) {
+                        return Some(text);
                     }
                 }
             }
         }
         None
+    }
+
+    /// Samples the `n` × `n` modules whose centres `at` maps into the crop, in each of
+    /// `samplings`, plain and sharpened, thresholded locally and by Otsu's level; the first
+    /// text rqrr decodes from the grid.
+    fn read_grid(
+        &self,
+        n: usize,
+        at: &dyn Fn(f32, f32) -> (f32, f32),
+        samplings: &[Sampling],
+        deadline: Instant,
+    ) -> Option<String> {
+        for &sampling in samplings {
+            if Instant::now() >= deadline {
+                return None;
+            }
+            let samples: Vec<f32> = (0..n * n)
+                .map(|i| {
+                    let (gx, gy) = ((i % n) as f32 + 0.5, (i / n) as f32 + 0.5);
+                    match sampling {
+                        Sampling::Centre => {
+                            let (x, y) = at(gx, gy);
+                            self.grey(x, y)
+                        }
+                        Sampling::Median | Sampling::Mean => {
+                            let mut nine = [0f32; 9];
+                            for (k, slot) in nine.iter_mut().enumerate() {
+                                let (ox, oy) = ((k % 3) as f32 - 1.0, (k / 3) as f32 - 1.0);
+                                let (x, y) = at(gx + 0.3 * ox, gy + 0.3 * oy);
+                                *slot = self.grey(x, y);
+                            }
+                            if matches!(sampling, Sampling::Mean) {
+                                nine.iter().sum::<f32>() / 9.0
+                            } else {
+                                nine.sort_by(f32::total_cmp);
+                                nine[4]
+                            }
+                        }
+                    }
+                })
+                .collect();
+            for sharpen in [0.0, 0.8] {
+                let sharp;
+                let values: &[f32] = if sharpen > 0.0 {
+                    sharp = sharpened(&samples, n, sharpen);
+                    &sharp
+                } else {
+                    &samples
+                };
+                for threshold in [Threshold::LocalMean, Threshold::Otsu] {
+                    let dark = threshold.apply(values, n);
+                    let grid = rqrr::Grid::new(Bits { size: n, dark });
+                    if let Ok((_, text)) = grid.decode() {
+                        return Some(text);
+                    }
+                }
+            }
+        }
+        None
+    }
+}
+
+impl Region<'_> {
+    /// The centre of the alignment pattern nearest `predicted` (crop pixels), for modules of
+    /// `module` pixels in a symbol whose finder centres are `span` modules apart: a dark
+    /// module in a light ring in a dark ring, looked for within a tenth of the span (and at
+    /// least three modules) of where the affine map puts it. `None` if nothing there has
+    /// that shape.
+    fn alignment_pattern(&self, predicted: (f32, f32), module: f32, span: f32) -> Option<(f32, f32)> {
+        let m = module;
+        let radius = |half: f32| ((half * m - 0.5).round().max(0.0)) as usize;
+        let (r0, r1, r2) = (radius(0.5), radius(1.5), radius(2.5));
+        if r1 <= r0 || r2 <= r1 {
+            return None;
+        }
+        let reach = (0.1 * span * m).max(3.0 * m);
+        let (px, py) = predicted;
+        let (x0, x1) = ((px - reach).max(r2 as f32) as usize, (px + reach).min((self.w - r2 - 1) as f32));
+        let (y0, y1) = ((py - reach).max(r2 as f32) as usize, (py + reach).min((self.h - r2 - 1) as f32));
+        if x1 < x0 as f32 || y1 < y0 as f32 {
+            return None;
+        }
+        let (x1, y1) = (x1 as usize, y1 as usize);
+        let area = |r: usize| ((2 * r + 1) * (2 * r + 1)) as f32;
+        let (a0, a1, a2) = (area(r0), area(r1), area(r2));
+        let mut best: Option<(f32, usize, usize)> = None;
+        for y in y0..=y1 {
+            for x in x0..=x1 {
+                let (s0, s1, s2) =
+                    (self.box_sum(x, y, r0) as f32, self.box_sum(x, y, r1) as f32, self.box_sum(x, y, r2) as f32);
+                let core = s0 / a0;
+                let light = (s1 - s0) / (a1 - a0);
+                let dark = (s2 - s1) / (a2 - a1);
+                // Nearer the prediction wins a tie: data modules can mimic the shape.
+                let distance = (x as f32 - px).hypot(y as f32 - py) / reach;
+                let score = (light - core).min(light - dark) * (1.0 - 0.2 * distance);
+                if best.is_none_or(|(b, _, _)| score > b) {
+                    best = Some((score, x, y));
+                }
+            }
+        }
+        let (score, x, y) = best?;
+        // As weak a shape as a finder pattern may show: motion blur runs the one-module core
+        // into its ring. A wrong place costs a failed decode, never a wrong text.
+        (score > MIN_SCORE * self.contrast).then_some((x as f32 + 0.5, y as f32 + 0.5))
+    }
+}
+
+/// A projective map of the plane (eight coefficients, the ninth 1): grid modules to pixels.
+#[derive(Clone, Copy, Debug)]
+struct Homography([f64; 8]);
+
+impl Homography {
+    /// The map taking each of `from` to the same place in `to`; `None` when three of the
+    /// points are in line.
+    fn from_points(from: [(f32, f32); 4], to: [(f32, f32); 4]) -> Option<Self> {
+        // x' = (a x + b y + c) / (g x + h y + 1), y' = (d x + e y + f) / (g x + h y + 1).
+        let mut rows = [[0f64; 9]; 8];
+        for (i, (&(x, y), &(u, v))) in from.iter().zip(&to).enumerate() {
+            let (x, y, u, v) = (f64::from(x), f64::from(y), f64::from(u), f64::from(v));
+            rows[2 * i] = [x, y, 1.0, 0.0, 0.0, 0.0, -u * x, -u * y, u];
+            rows[2 * i + 1] = [0.0, 0.0, 0.0, x, y, 1.0, -v * x, -v * y, v];
+        }
+        // Gaussian elimination with partial pivoting.
+        for col in 0..8 {
+            let pivot = (col..8).max_by(|&a, &b| rows[a][col].abs().total_cmp(&rows[b][col].abs()))?;
+            if rows[pivot][col].abs() < 1e-9 {
+                return None;
+            }
+            rows.swap(col, pivot);
+            let pivot_row = rows[col];
+            for (r, row) in rows.iter_mut().enumerate() {
+                if r != col {
+                    let f = row[col] / pivot_row[col];
+                    for (cell, p) in row.iter_mut().zip(pivot_row).skip(col) {
+                        *cell -= f * p;
+                    }
+                }
+            }
+        }
+        let h: [f64; 8] = std::array::from_fn(|i| rows[i][8] / rows[i][i]);
+        h.iter().all(|c| c.is_finite()).then_some(Homography(h))
+    }
+
+    fn map(&self, x: f32, y: f32) -> (f32, f32) {
+        let [a, b, c, d, e, f, g, h] = self.0;
+        let (x, y) = (f64::from(x), f64::from(y));
+        let w = g * x + h * y + 1.0;
+        if w.abs() < 1e-9 {
+            return (f32::NAN, f32::NAN);
+        }
+        (((a * x + b * y + c) / w) as f32, ((d * x + e * y + f) / w) as f32)
     }
 }
 
@@ -375,6 +521,11 @@ enum Sampling {
     Median,
     /// Mean of the same nine points: grain (gaussian noise, JPEG).
     Mean,
+}
+
+impl Sampling {
+    /// Every way, in the order tried.
+    const ALL: [Sampling; 3] = [Sampling::Centre, Sampling::Median, Sampling::Mean];
 }
 
 #[derive(Clone, Copy)]
@@ -478,6 +629,44 @@ mod tests {
         let far = Instant::now() + std::time::Duration::from_secs(10);
         let found = read_region(&img, (0, 0, img.width(), img.height()), 150.0 / 25.4, far);
         assert!(found.iter().any(|s| s.text.as_deref() == Some(text.as_str())), "{found:?}");
+    }
+
+    #[test]
+    fn a_tilted_symbol_is_sampled_through_its_alignment_pattern() {
+        use crate::degrade::{Camera, photograph};
+        let text = "HTTPS://HP.GO.TH/V#".to_string() + &"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567".repeat(7);
+        // 0.5 mm modules at 300 dpi, photographed at 8 pixels a mm (4 a module) by a phone
+        // tilted 24° about a slanting axis: the far corner is a module or more from where the
+        // three finder patterns alone put it.
+        let page = draw(&text, 300.0 / 25.4 * 0.5);
+        let half_mm = page.width() as f32 / (300.0 / 25.4) / 2.0;
+        let camera = Camera {
+            frame: (420, 420),
+            px_per_mm: 8.0,
+            aim: (half_mm, half_mm),
+            aim_in_frame: (0.5, 0.5),
+            roll: 12.0,
+            tilt: 24.0,
+            tilt_axis: 40.0,
+            focal_px: 1400.0,
+            background: 235,
+        };
+        let photo = image::imageops::blur(&photograph(&page, 300, &camera), 0.7);
+        let far = Instant::now() + std::time::Duration::from_secs(10);
+        let found = read_region(&photo, (0, 0, photo.width(), photo.height()), 8.0, far);
+        assert!(found.iter().any(|s| s.text.as_deref() == Some(text.as_str())), "{found:?}");
+    }
+
+    #[test]
+    fn a_homography_takes_four_points_where_they_are_sent() {
+        let from = [(3.5, 3.5), (41.5, 3.5), (3.5, 41.5), (38.5, 38.5)];
+        let to = [(10.0, 12.0), (200.0, 30.0), (5.0, 220.0), (190.0, 215.0)];
+        let h = Homography::from_points(from, to).expect("no three in line");
+        for (f, t) in from.iter().zip(&to) {
+            let (x, y) = h.map(f.0, f.1);
+            assert!((x - t.0).abs() < 1e-3 && (y - t.1).abs() < 1e-3, "{f:?} went to {x},{y}, not {t:?}");
+        }
+        assert!(Homography::from_points([(0.0, 0.0), (1.0, 1.0), (2.0, 2.0), (3.0, 3.0)], to).is_none());
     }
 
     #[test]

@@ -256,3 +256,48 @@ fn blurred_seals_with_small_modules_are_read_by_sampling_their_modules() {
         assert_eq!(found.quarter_turns, Some((4 - quarter) % 4), "{what}");
     }
 }
+
+/// A phone photo of the upright `page` (rasterised at 300 dpi): tilted by `tilt` degrees,
+/// turned by `roll` in the frame, `px_per_mm` where the phone points (`aim`, mm), light
+/// falling off to the corners, a shaking hand, little light, JPEG.
+fn phone_photo(page: &GrayImage, aim: (f32, f32), px_per_mm: f32, tilt: f32, roll: f32, seed: u64) -> GrayImage {
+    use hybridpost_scan::degrade::{Camera, low_light, motion_blur, photograph, vignette};
+    let mut rng = Rng::new(seed);
+    let camera = Camera {
+        frame: (1200, 1600),
+        px_per_mm,
+        aim,
+        aim_in_frame: (0.45, 0.55),
+        roll,
+        tilt,
+        tilt_axis: 35.0,
+        focal_px: 1600.0,
+        background: 90,
+    };
+    let mut img = photograph(page, 300, &camera);
+    vignette(&mut img, 0.45, 0.2, 60.0);
+    let mut img = motion_blur(&img, 2.0, 30.0);
+    low_light(&mut img, 0.55, 6.0, &mut rng);
+    pages::from_jpeg(&pages::jpeg(&img, 75))
+}
+
+#[test]
+fn phone_photos_are_read_whatever_resolution_the_file_claims() {
+    // Phones write 72 dpi whatever the distance: the finder takes that, like no resolution at
+    // all, as unknown and reads the photo whole. A wrong resolution that looks like a
+    // scanner's (200 dpi) is believed, and the whole-page steps still find the codes.
+    let seal_page = &rasters(300).seal;
+    let reply_page = &rasters(300).reply;
+    // The seal's 0.5 mm modules at 7 pixels a mm: 3.5 pixels, on a page tilted 22°.
+    let seal = phone_photo(seal_page, (156.0, 66.5), 7.0, 22.0, 8.0, 1);
+    // The reply page upside down, tilted 18°, its top-right code pointed at.
+    let reply = phone_photo(reply_page, (184.5, 25.5), 9.0, 18.0, 185.0, 2);
+    for dpi in [None, Some(72.0), Some(200.0)] {
+        let found = find_codes(&seal, &FindOptions { dpi, ..options(5000) }, &enough);
+        let seals = seal_reference_of(&found.codes);
+        assert_eq!(seals, vec![sample().reference.clone()], "photo of page 1, dpi {dpi:?}: steps {:?}", found.steps);
+        assert!(reply_of(&found.codes).is_empty(), "a reply code on page 1");
+        assert_eq!(found.quarter_turns, Some(0), "photo of page 1");
+        assert_reply_at(&reply, dpi, 2, &format!("photo of the reply page upside down, dpi {dpi:?}"));
+    }
+}

@@ -179,17 +179,12 @@ fn decode_image(bytes: &[u8]) -> anyhow::Result<image::GrayImage> {
 /// Time the search of one image may take: the scan-back pipeline's budget for a hard page.
 const SEARCH_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
 
-/// QR texts in an image. A close-up of the seal reads as it is; a page (a scan, a photo of the
-/// whole letter) goes through the scan-back pipeline (the seal's place on an upright or turned
-/// page first, then the whole page enlarged, binarised, filtered and inverted), so that what the
-/// post office's reader reads, this command reads too. It stops at the first seal.
+/// QR texts in an image, through the scan-back pipeline, so that what the post office's
+/// reader reads, this command reads too: a phone photo or a close-up of the seal (the image's
+/// resolution is not known) is read whole first, with the perspective of a tilted page; a
+/// scan by the seal's place on an upright or turned page, then the whole page enlarged,
+/// binarised, filtered and inverted. It stops at the first seal.
 fn image_codes(image: &image::GrayImage) -> Vec<String> {
-    let mut prepared = rqrr::PreparedImage::prepare(image.clone());
-    let texts: Vec<String> =
-        prepared.detect_grids().into_iter().filter_map(|g| g.decode().ok().map(|(_, text)| text)).collect();
-    if !texts.is_empty() {
-        return texts;
-    }
     let options =
         hybridpost_scan::find::FindOptions { budget: SEARCH_BUDGET, areas: hybridpost_intake::code_areas(), dpi: None };
     let is_seal = |found: &[hybridpost_scan::find::Found]| found.iter().any(|f| Seal::from_qr_text(&f.text).is_ok());
