@@ -15,7 +15,6 @@
 use std::fs::File;
 use std::io::BufWriter;
 use std::process::ExitCode;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use hybridpost_render::{BatchInfo, BatchLetter, BatchWriter, DEFAULT_COMPRESSION, PreparedDocument, lay_out_letter};
@@ -107,33 +106,31 @@ fn run(args: &Args) -> Result<(), String> {
         Ok::<(), String>(())
     };
     if args.threads == 1 {
+        // One thread means one: everything on this thread, for the one-core figure.
         for n in 0..args.count {
             add(&mut batch, prepare(n, args.level)?)?;
         }
     } else {
-        // Worker w prepares letters w, w + threads, …; the writer takes them in turn
-        // from each worker's bounded channel, so the order is fixed and memory bounded.
-        std::thread::scope(|scope| {
-            let receivers: Vec<_> = (0..args.threads)
-                .map(|w| {
-                    let (tx, rx) = mpsc::sync_channel(8);
-                    let (count, threads, level) = (args.count, args.threads, args.level);
-                    scope.spawn(move || {
-                        for n in (w..count).step_by(threads) {
-                            if tx.send(prepare(n, level)).is_err() {
-                                break;
-                            }
-                        }
-                    });
-                    rx
-                })
-                .collect();
-            for n in 0..args.count {
-                let prepared = receivers[n % args.threads].recv().map_err(|e| e.to_string())??;
-                add(&mut batch, prepared)?;
-            }
-            Ok::<(), String>(())
-        })?;
+        // Letters are laid out and typeset on the worker threads and written in their order
+        // (hybridpost_ordered::map_in_order), so the bytes are the same on any number of
+        // threads; a few letters at most are out at once, so memory does not grow with the
+        // batch.
+        let mut failed = None;
+        hybridpost_ordered::map_in_order(
+            0..args.count,
+            hybridpost_ordered::Bounds { threads: args.threads, in_flight: 4 * args.threads },
+            |n| prepare(n, args.level),
+            |prepared| match prepared.and_then(|p| add(&mut batch, p)) {
+                Ok(()) => std::ops::ControlFlow::Continue(()),
+                Err(e) => {
+                    failed = Some(e);
+                    std::ops::ControlFlow::Break(())
+                }
+            },
+        );
+        if let Some(e) = failed {
+            return Err(e);
+        }
     }
     let (out, manifest) = batch.finish().map_err(|e| e.to_string())?;
     drop(out);

@@ -215,6 +215,46 @@ fn the_same_letters_give_the_same_bytes() {
     assert!(trailer.contains("/ID[<"), "{trailer}");
 }
 
+/// Forty letters laid out and typeset on `threads` threads and written in their order, as
+/// the batch benchmark renders: `None` appends each document on the writer's thread instead.
+fn typeset_on(threads: Option<usize>) -> Vec<u8> {
+    let letters: Vec<NewLetter> = (0..40).map(|i| batch_letters::letter(i * 7, PARAGRAPHS[i % 5])).collect();
+    let lay_out = |letter: &NewLetter| lay_out_letter(letter, &batch_letters::sender(), &batch_letters::options());
+    let mut batch = BatchWriter::new(Vec::new(), info()).unwrap();
+    let Some(threads) = threads else {
+        for (i, letter) in letters.iter().enumerate() {
+            batch.append_document(batch_letter(i, letter), &lay_out(letter).unwrap().0).unwrap();
+        }
+        return batch.finish().unwrap().0;
+    };
+    let level = batch.compression();
+    let all = hybridpost_ordered::map_in_order(
+        letters.iter().enumerate(),
+        hybridpost_ordered::Bounds { threads, in_flight: 2 * threads + 2 },
+        |(i, letter)| (batch_letter(i, letter), BatchWriter::<Vec<u8>>::prepare(&lay_out(letter).unwrap().0, level)),
+        |(letter, prepared)| {
+            let mut pages = batch.begin_letter(letter);
+            pages.append_prepared(&prepared).unwrap();
+            pages.commit().unwrap();
+            std::ops::ControlFlow::Continue(())
+        },
+    );
+    assert!(all, "every letter written");
+    batch.finish().unwrap().0
+}
+
+#[test]
+fn letters_typeset_on_one_or_two_threads_give_the_same_bytes() {
+    let direct = typeset_on(None);
+    let one = typeset_on(Some(1));
+    let two = typeset_on(Some(2));
+    let two_again = typeset_on(Some(2));
+    assert!(direct.len() > 40_000, "a batch of forty letters: {} bytes", direct.len());
+    assert!(one == direct, "typeset ahead on one thread differs from appended directly");
+    assert!(two == one, "two threads differ from one");
+    assert!(two_again == two, "two runs on two threads differ");
+}
+
 #[test]
 fn pdffonts_shows_the_faces_embedded_once() {
     let (pdf, _) = build_batch();
