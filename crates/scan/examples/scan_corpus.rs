@@ -94,6 +94,8 @@ struct Args {
 
 /// Resolution pages are rasterised at before they are photographed.
 const PHOTO_DPI: u32 = 300;
+/// The middle of an A4 page, mm: where a phone points to take the whole page.
+const PAGE_MIDDLE: (f32, f32) = (105.0, 148.5);
 /// Photos taken of each page.
 const PHOTO_VARIANTS: usize = 2;
 
@@ -378,7 +380,7 @@ fn photo(raster: &GrayImage, dpi: u32, kind: &PageKind, rng: &mut Rng) -> (GrayI
     let mut camera = Camera {
         frame,
         px_per_mm,
-        aim: if whole { (105.0, 148.5) } else { code.unwrap_or((rng.range(40.0, 170.0), rng.range(40.0, 250.0))) },
+        aim: if whole { PAGE_MIDDLE } else { code.unwrap_or((rng.range(40.0, 170.0), rng.range(40.0, 250.0))) },
         aim_in_frame: if whole { (0.5, 0.5) } else { (rng.range(0.3, 0.7), rng.range(0.3, 0.7)) },
         roll,
         tilt: rng.range(10.0, 25.0),
@@ -398,10 +400,8 @@ fn photo(raster: &GrayImage, dpi: u32, kind: &PageKind, rng: &mut Rng) -> (GrayI
             camera.aim_in_frame = (rng.range(0.3, 0.7), rng.range(0.3, 0.7));
         }
     }
-    let mut done = vec![
-        "perspective".to_string(),
-        if camera.aim == (105.0, 148.5) { "whole_page" } else { "close_up" }.to_string(),
-    ];
+    let mut done =
+        vec!["perspective".to_string(), if camera.aim == PAGE_MIDDLE { "whole_page" } else { "close_up" }.to_string()];
     let mut img = photograph(raster, dpi, &camera);
     vignette(&mut img, rng.range(0.25, 0.6), rng.range(0.0, 0.3), rng.range(0.0, 360.0));
     done.push("vignette".to_string());

@@ -213,9 +213,6 @@ pub(crate) enum Treatment {
     Median,
     /// Dark and light swapped.
     Invert,
-    /// Unsharp mask: each pixel pushed away from its neighbourhood's mean, against the blur
-    /// of a hand that moved while a phone took the picture.
-    Sharpen,
 }
 
 /// A rectangle of the image in pixels, clamped to it.
@@ -405,7 +402,7 @@ impl<'a> Search<'a> {
                     let mut a = Vec::new();
                     for &rect in &self.failed_regions {
                         for factor in RETRY_SCALES {
-                            for treatment in [Treatment::Plain, Treatment::Otsu, Treatment::Sharpen] {
+                            for treatment in [Treatment::Plain, Treatment::Otsu] {
                                 a.push(Attempt { rect, scale: fine * factor, treatment, turns: None });
                             }
                         }
@@ -597,7 +594,6 @@ impl<'a> Search<'a> {
             Treatment::Invert => 1.1,
             Treatment::Binarise => 1.6,
             Treatment::Otsu => 1.1,
-            Treatment::Sharpen => 1.5,
             Treatment::Median => 2.5,
         };
         let expected = Duration::from_nanos((Self::out_pixels(attempt) as f64 * self.ns_per_px * extra) as u64);
@@ -878,7 +874,6 @@ pub(crate) fn decode(mut crop: GrayImage, treatment: Treatment) -> Vec<Located> 
         // A bilevel image goes through rqrr's own threshold unchanged.
         Treatment::Binarise => sauvola(&crop),
         Treatment::Otsu => otsu(crop),
-        Treatment::Sharpen => sharpen(&crop),
     };
     let (w, h) = (w as usize, h as usize);
     let raw = crop.as_raw();
@@ -1018,17 +1013,6 @@ fn median3(src: &GrayImage) -> GrayImage {
         }
     }
     GrayImage::from_raw(w, h, out).expect("same size as the source")
-}
-
-/// Unsharp mask of radius about two pixels and amount 1.5 (see [`Treatment::Sharpen`]).
-fn sharpen(src: &GrayImage) -> GrayImage {
-    let blurred = image::imageops::fast_blur(src, 2.0);
-    let mut out = src.clone();
-    for (o, b) in out.iter_mut().zip(blurred.as_raw()) {
-        let v = f32::from(*o);
-        *o = (v + 1.5 * (v - f32::from(*b)) + 0.5).clamp(0.0, 255.0) as u8;
-    }
-    out
 }
 
 /// Otsu's threshold (Otsu 1979) over the whole crop; black 0, white 255.

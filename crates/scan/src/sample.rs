@@ -322,13 +322,11 @@ impl<'a> Region<'a> {
             // Versions 2 and up: the bottom-right alignment pattern, centred on module
             // (n − 7, n − 7), makes the fourth point of a projective map.
             let last = n as f32 - 6.5;
+            let grid = [(3.5, 3.5), (n as f32 - 3.5, 3.5), (3.5, n as f32 - 3.5), (last, last)];
             let projective = (n >= 25)
                 .then(|| self.alignment_pattern(affine(last, last), t.module, span))
                 .flatten()
-                .and_then(|found| {
-                    let grid = [(3.5, 3.5), (n as f32 - 3.5, 3.5), (3.5, n as f32 - 3.5), (last, last)];
-                    Homography::from_points(grid, [t.tl, t.tr, t.bl, found])
-                });
+                .and_then(|found| Homography::from_points(grid, [t.tl, t.tr, t.bl, found]));
             if let Some(h) = projective
                 && let Some(text) = self.read_grid(n, &|gx, gy| h.map(gx, gy), &Sampling::ALL, deadline)
             {
@@ -345,7 +343,6 @@ impl<'a> Region<'a> {
                     (-2..=2).flat_map(|dy| (-2..=2).map(move |dx| (dx as f32, dy as f32))).collect();
                 offsets.retain(|&(dx, dy)| (dx, dy) != (0.0, 0.0));
                 offsets.sort_by(|a, b| a.0.hypot(a.1).total_cmp(&b.0.hypot(b.1)));
-                let grid = [(3.5, 3.5), (n as f32 - 3.5, 3.5), (3.5, n as f32 - 3.5), (last, last)];
                 for (dx, dy) in offsets {
                     let Some(h) = Homography::from_points(grid, [t.tl, t.tr, t.bl, affine(last + dx, last + dy)])
                     else {
