@@ -148,9 +148,15 @@ pub fn recipients(count: usize, digital: usize, rng: &mut Rng) -> Vec<Recipient>
     out
 }
 
-/// The letter to `recipient` as `POST /v1/letters` takes it; with a reply sheet when
-/// `reply_by` is given (`YYYY-MM-DD`).
-pub fn letter(number: usize, recipient: &Recipient, reply_by: Option<&str>, rng: &mut Rng) -> Value {
+/// The subject of a letter, drawn from `rng` (before the letters are written, one at a time
+/// as they are sent).
+pub fn subject(rng: &mut Rng) -> u8 {
+    u8::try_from(rng.below(SUBJECTS.len())).unwrap_or(0)
+}
+
+/// The letter to `recipient` as `POST /v1/letters` takes it, on [`subject`] `subject`; with a
+/// reply sheet when `reply_by` is given (`YYYY-MM-DD`).
+pub fn letter(number: usize, recipient: &Recipient, reply_by: Option<&str>, subject: u8) -> Value {
     let mut recipient_json = json!({"name": recipient.name, "address": recipient.address});
     if let Some(id) = &recipient.citizen_id {
         recipient_json["citizen_id"] = json!(id);
@@ -159,7 +165,7 @@ pub fn letter(number: usize, recipient: &Recipient, reply_by: Option<&str>, rng:
         "reference": format!("ขพ 0001/ว {}", number + 1),
         "language": "th",
         "recipient": recipient_json,
-        "subject": SUBJECTS[rng.below(SUBJECTS.len())],
+        "subject": SUBJECTS[usize::from(subject) % SUBJECTS.len()],
         "salutation": format!("เรียน {}", recipient.name),
         "body": [
             "ตามที่ท่านได้ยื่นคำขอต่อสำนักงานเขตพญาไท ความละเอียดแจ้งแล้ว นั้น",
