@@ -323,6 +323,32 @@ async fn an_urgent_letter_goes_first_and_its_urgency_is_on_the_manifest() {
 }
 
 #[tokio::test]
+async fn a_tracking_number_another_letter_has_is_refused_by_name_and_the_batch_stays_printed() {
+    let w = world().await;
+    let key = &w.bangkok.1;
+    let mut batches = Vec::new();
+    for i in 0..2 {
+        queue(&w, &format!("นายทดสอบ ที่{i}"), &format!("1011{i}"), "ที่ 1", false).await;
+        hybridpost_printroom::close_batches(&w.state).await.unwrap();
+        let batch = hybridpost_printroom::render_next_batch(&w.state).await.unwrap().unwrap();
+        let (status, _) = call(&w, Method::POST, &format!("/v1/print/batches/{batch}/printed"), key, None).await;
+        assert_eq!(status, StatusCode::OK);
+        batches.push(batch);
+    }
+    let first = json!({"first_tracking_number": "RB123456785TH"});
+    let (status, body) =
+        call(&w, Method::POST, &format!("/v1/print/batches/{}/dispatched", batches[0]), key, Some(first.clone())).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let (status, body) =
+        call(&w, Method::POST, &format!("/v1/print/batches/{}/dispatched", batches[1]), key, Some(first)).await;
+    let text = String::from_utf8_lossy(&body);
+    assert!(status.is_client_error(), "{status}: {text}");
+    assert!(text.contains("RB123456785TH is already used"), "{text}");
+    let (_, body) = call(&w, Method::GET, &format!("/v1/print/batches/{}", batches[1]), key, None).await;
+    assert_eq!(json_of(&body)["status"], "printed", "nothing of the refused step is kept");
+}
+
+#[tokio::test]
 async fn a_dead_renderers_claim_expires_and_the_batch_renders_to_the_same_bytes_every_time() {
     let w = world().await;
     for i in 0..3 {
