@@ -120,52 +120,9 @@ fn floor_near_sheet(v: f32) -> i64 {
     (v + 16.0) as i64 - 16
 }
 
-/// Gaussian blur of `sigma` pixels (an out-of-focus or dusty scanner): a kernel of
-/// ±⌈3σ⌉ pixels in 16-bit fixed point, along rows and then along columns, the edges repeated.
-/// A scanner's blur is under a pixel or two, where this is several times faster than
-/// `image::imageops::fast_blur` (floating point, three box passes each way).
+/// Gaussian-like blur of `sigma` pixels (an out-of-focus or dusty scanner).
 pub fn blur(img: &GrayImage, sigma: f32) -> GrayImage {
-    if sigma.is_nan() || sigma <= 0.0 {
-        return img.clone();
-    }
-    let radius = (3.0 * sigma).ceil().min(64.0) as usize;
-    let gauss: Vec<f32> = (0..=2 * radius)
-        .map(|i| {
-            let d = i as f32 - radius as f32;
-            (-d * d / (2.0 * sigma * sigma)).exp()
-        })
-        .collect();
-    let total: f32 = gauss.iter().sum();
-    let mut weights: Vec<u32> = gauss.iter().map(|g| (g / total * 65536.0).round() as u32).collect();
-    // The weights sum to exactly 1.0 in fixed point: flat grey stays flat.
-    let sum: u32 = weights.iter().sum();
-    weights[radius] = (weights[radius] + 65536).saturating_sub(sum);
-    let (w, h) = (img.width() as usize, img.height() as usize);
-    let mut rows = vec![0u8; w * h];
-    for (src, dst) in img.as_raw().chunks_exact(w).zip(rows.chunks_exact_mut(w)) {
-        convolve(src, 1, dst, 1, w, &weights);
-    }
-    let mut out = vec![0u8; w * h];
-    for x in 0..w {
-        convolve(&rows[x..], w, &mut out[x..], w, h, &weights);
-    }
-    GrayImage::from_raw(w as u32, h as u32, out).expect("the buffer is w × h")
-}
-
-/// One pass of [`blur`]: `n` samples `stride` apart in `src` and `dst`, the kernel `weights`
-/// (odd length, 16-bit fixed point), the edge samples repeated beyond the ends.
-fn convolve(src: &[u8], stride: usize, dst: &mut [u8], out_stride: usize, n: usize, weights: &[u32]) {
-    let radius = weights.len() / 2;
-    let at = |i: isize| u32::from(src[i.clamp(0, n as isize - 1) as usize * stride]);
-    for i in 0..n {
-        let acc: u32 = if i >= radius && i + radius < n {
-            let first = (i - radius) * stride;
-            weights.iter().enumerate().map(|(k, wt)| wt * u32::from(src[first + k * stride])).sum()
-        } else {
-            weights.iter().enumerate().map(|(k, wt)| wt * at(i as isize + k as isize - radius as isize)).sum()
-        };
-        dst[i * out_stride] = ((acc + 32768) >> 16).min(255) as u8;
-    }
+    image::imageops::fast_blur(img, sigma)
 }
 
 /// Adds gaussian-like noise of standard deviation `sigma` grey levels
