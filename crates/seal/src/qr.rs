@@ -127,27 +127,52 @@ fn symbol(bits: qrcode::bits::Bits, ec: ErrorCorrection) -> Result<QrMatrix, QrE
 /// Eight masks are scored for every symbol, a symbol or three a letter. Up to 128 modules a
 /// side (version 27; seals are version 13 at most), each row and column is a 128-bit word and
 /// the rules are a few shifts and counts of bits ([`packed_penalty`]); larger symbols are
-/// scored module by module.
+/// scored module by module ([`module_penalty`]).
 fn penalty(m: &[bool], w: usize) -> u32 {
-    if w <= 128 {
-        return packed_penalty(m, w);
-    }
+    if w <= 128 { packed_penalty(m, w) } else { module_penalty(m, w) }
+}
+
+/// [`penalty`] module by module, as the standard reads: symbols over 128 modules a side.
+fn module_penalty(m: &[bool], w: usize) -> u32 {
+    const FINDER: [bool; 7] = [true, false, true, true, true, false, true];
+    let at = |x: usize, y: usize| m[y * w + x];
     let mut score = 0u32;
-    let mut dark_before = vec![0u32; w + 1];
-    for row in m.chunks_exact(w) {
-        score += line_penalty(row, &mut dark_before);
-    }
-    let mut column = vec![false; w];
-    for x in 0..w {
-        for (c, row) in column.iter_mut().zip(m.chunks_exact(w)) {
-            *c = row[x];
+    // N1 and N3, along rows and along columns (a transposed copy, so both are slices).
+    let transposed: Vec<bool> = (0..w * w).map(|i| m[(i % w) * w + i / w]).collect();
+    for lines in [m, transposed.as_slice()] {
+        for line in lines.chunks_exact(w) {
+            let mut run = 1u32;
+            for j in 1..w {
+                if line[j] == line[j - 1] {
+                    run += 1;
+                } else {
+                    if run >= 5 {
+                        score += run - 2;
+                    }
+                    run = 1;
+                }
+            }
+            if run >= 5 {
+                score += run - 2;
+            }
+            // dark light dark dark dark light dark, with four light modules before or after.
+            for j in 0..w.saturating_sub(6) {
+                if line[j..j + 7] != FINDER {
+                    continue;
+                }
+                let light_before = j >= 4 && !line[j - 4..j].contains(&true);
+                let light_after = j + 11 <= w && !line[j + 7..j + 11].contains(&true);
+                if light_before || light_after {
+                    score += 40;
+                }
+            }
         }
-        score += line_penalty(&column, &mut dark_before);
     }
     // N2: 2 × 2 blocks of one colour.
-    for (upper, lower) in m.chunks_exact(w).zip(m.chunks_exact(w).skip(1)) {
-        for (a, b) in upper.windows(2).zip(lower.windows(2)) {
-            if a[0] == a[1] && b[0] == b[1] && a[0] == b[0] {
+    for y in 0..w - 1 {
+        for x in 0..w - 1 {
+            let c = at(x, y);
+            if at(x + 1, y) == c && at(x, y + 1) == c && at(x + 1, y + 1) == c {
                 score += 3;
             }
         }
@@ -214,48 +239,6 @@ fn packed_line_penalty(line: u128, w: usize, width_mask: u128) -> u32 {
     score + 40 * (finder & beside).count_ones()
 }
 
-/// N1 and N3 of [`penalty`] along one row or column; `dark_before` is scratch of `line.len() + 1`.
-fn line_penalty(line: &[bool], dark_before: &mut [u32]) -> u32 {
-    /// dark light dark dark dark light dark, the first module in the highest bit.
-    const FINDER: u8 = 0b101_1101;
-    let w = line.len();
-    let mut score = 0u32;
-    // N1: runs of five or more.
-    let mut run = 1u32;
-    for (a, b) in line.iter().zip(&line[1..]) {
-        if a == b {
-            run += 1;
-        } else {
-            if run >= 5 {
-                score += run - 2;
-            }
-            run = 1;
-        }
-    }
-    if run >= 5 {
-        score += run - 2;
-    }
-    // N3: the finder-like pattern with four light modules before or after it.
-    for (j, &d) in line.iter().enumerate() {
-        dark_before[j + 1] = dark_before[j] + u32::from(d);
-    }
-    let light = |from: usize, to: usize| dark_before[to] == dark_before[from];
-    let mut window = 0u8;
-    for (j, &d) in line.iter().enumerate() {
-        window = (window << 1 | u8::from(d)) & 0x7f;
-        if j < 6 || window != FINDER {
-            continue;
-        }
-        let start = j - 6;
-        let light_before = start >= 4 && light(start - 4, start);
-        let light_after = start + 11 <= w && light(start + 7, start + 11);
-        if light_before || light_after {
-            score += 40;
-        }
-    }
-    score
-}
-
 /// Builds the smallest QR symbol at level `ec` holding `text` as a single alphanumeric-mode
 /// segment (ISO/IEC 18004 §7.4.4). For texts of upper-case letters and digits this is never
 /// larger than the encoder's own segmentation, which may split off runs of digits into
@@ -284,7 +267,7 @@ pub fn module_size_mm(version: u8, printed_mm: f64) -> f64 {
 
 #[cfg(test)]
 mod penalty_tests {
-    use super::penalty;
+    use super::{module_penalty, penalty};
 
     #[test]
     fn the_penalty_rules_score_what_iso_18004_says() {
@@ -296,52 +279,6 @@ mod penalty_tests {
         // and 50 % off balance (10 × 10).
         let dark = vec![true; w * w];
         assert_eq!(penalty(&dark, w), 42 * 19 + 400 * 3 + 100);
-    }
-
-    /// The penalty as ISO/IEC 18004 §7.8.3.1 reads, module by module: what [`penalty`] must
-    /// score.
-    fn reference(m: &[bool], w: usize) -> u32 {
-        const FINDER: [bool; 7] = [true, false, true, true, true, false, true];
-        let at = |x: usize, y: usize| m[y * w + x];
-        let mut score = 0u32;
-        let rows: Vec<Vec<bool>> = (0..w).map(|y| (0..w).map(|x| at(x, y)).collect()).collect();
-        let columns: Vec<Vec<bool>> = (0..w).map(|x| (0..w).map(|y| at(x, y)).collect()).collect();
-        for line in rows.iter().chain(&columns) {
-            let mut run = 1u32;
-            for j in 1..w {
-                if line[j] == line[j - 1] {
-                    run += 1;
-                } else {
-                    if run >= 5 {
-                        score += run - 2;
-                    }
-                    run = 1;
-                }
-            }
-            if run >= 5 {
-                score += run - 2;
-            }
-            for j in 0..w.saturating_sub(6) {
-                if line[j..j + 7] != FINDER {
-                    continue;
-                }
-                let light_before = j >= 4 && !line[j - 4..j].contains(&true);
-                let light_after = j + 11 <= w && !line[j + 7..j + 11].contains(&true);
-                if light_before || light_after {
-                    score += 40;
-                }
-            }
-        }
-        for y in 0..w - 1 {
-            for x in 0..w - 1 {
-                let c = at(x, y);
-                if at(x + 1, y) == c && at(x, y + 1) == c && at(x + 1, y + 1) == c {
-                    score += 3;
-                }
-            }
-        }
-        let dark = m.iter().filter(|&&d| d).count();
-        score + u32::try_from((dark * 100 / m.len()).abs_diff(50) / 5 * 10).unwrap()
     }
 
     #[test]
@@ -359,7 +296,7 @@ mod penalty_tests {
             let w = 17 + 4 * version;
             for dark_in_16 in [2u64, 5, 8, 12] {
                 let m: Vec<bool> = (0..w * w).map(|_| next() % 16 < dark_in_16).collect();
-                assert_eq!(penalty(&m, w), reference(&m, w), "version {version}, {dark_in_16}/16 dark");
+                assert_eq!(penalty(&m, w), module_penalty(&m, w), "version {version}, {dark_in_16}/16 dark");
             }
         }
         let finder_row =
@@ -367,6 +304,6 @@ mod penalty_tests {
         let w = finder_row.len();
         let m: Vec<bool> = (0..w * w).map(|i| finder_row[i % w] && (i / w).is_multiple_of(3)).collect();
         assert!(penalty(&m, w) >= 40, "finder-like rows score");
-        assert_eq!(penalty(&m, w), reference(&m, w));
+        assert_eq!(penalty(&m, w), module_penalty(&m, w));
     }
 }

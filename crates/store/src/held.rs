@@ -12,7 +12,7 @@ use sqlx::{AnyConnection, Row};
 
 use crate::agencies::{self, parse_id};
 use crate::events::{EventRecord, NewEvent, Recorded, append_event, append_events};
-use crate::{Result, StoreError};
+use crate::{Result, StoreError, placeholders};
 
 /// Most bound values in one `in (…)` list, well under SQLite's limit.
 const IN_CHUNK: usize = 500;
@@ -112,7 +112,7 @@ pub async fn clear(
 ) -> Result<Vec<(LetterId, HoldReason, Option<String>, String)>> {
     let mut cleared = Vec::new();
     for chunk in letters.chunks(IN_CHUNK) {
-        let list = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect::<Vec<_>>().join(", ");
+        let list = placeholders(2, chunk.len());
         let only = if reason.is_some() { format!(" and reason = ${}", chunk.len() + 2) } else { String::new() };
         let sql = format!(
             "update letter_alarm set cleared_at = $1 where cleared_at is null and letter_id in ({list}){only} \
@@ -152,7 +152,7 @@ pub async fn find_unroutable(conn: &mut AnyConnection, now: &str) -> Result<Reco
         postcodes.into_iter().filter(|p| agencies::site_for_postcode(&sites, p).is_none()).collect();
     let mut alarms = Vec::new();
     for chunk in unserved.chunks(IN_CHUNK) {
-        let list = (0..chunk.len()).map(|i| format!("${}", i + 1)).collect::<Vec<_>>().join(", ");
+        let list = placeholders(1, chunk.len());
         let sql = format!(
             "select letter_id, agency_id, postcode, updated_at from letter l where status = 'queued_for_print' \
              and test = 0 and print_hold is null and postcode in ({list}) and not exists (select 1 from letter_alarm a \

@@ -296,7 +296,12 @@ pub(crate) fn values_rows(row: &str, rows: usize) -> String {
 
 /// `($1, $2, …, $n)`: one row of `n` bound values, for [`values_rows`].
 pub(crate) fn placeholder_row(n: usize) -> String {
-    format!("({})", (1..=n).map(|c| format!("${c}")).collect::<Vec<_>>().join(", "))
+    format!("({})", placeholders(1, n))
+}
+
+/// `$first, $first+1, …`: `n` bound values, for a row or an `in (…)` list.
+pub(crate) fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
 pub(crate) fn flag(b: bool) -> i64 {

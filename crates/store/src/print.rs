@@ -12,7 +12,7 @@ use sqlx::{AnyConnection, Row};
 use crate::agencies::parse_id;
 use crate::events::{Events, NewEvent, Recorded, append_events};
 use crate::held::{self, NewAlarm};
-use crate::{Result, StoreError, conflict_or, values_rows};
+use crate::{Result, StoreError, conflict_or, placeholders, values_rows};
 
 pub use hybridpost_core::BatchStatus;
 
@@ -127,22 +127,17 @@ pub async fn create_batch(
     let batch_id = BatchId::new();
     let mut taken = Vec::new();
     for chunk in letters.chunks(LETTERS_PER_STATEMENT) {
-        let sql = format!(
-            "update letter set status = 'batched', updated_at = $1 where status = 'queued_for_print' \
-             and print_hold is null and letter_id in ({}) returning letter_id",
-            placeholders(2, chunk.len())
-        );
-        let mut query = sqlx::query(&sql).bind(now);
-        for l in chunk {
-            query = query.bind(l.letter_id.to_string());
-        }
-        let moved: std::collections::HashSet<String> = query
-            .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(|row| row.try_get::<String, _>(0))
-            .collect::<std::result::Result<_, _>>()?;
-        taken.extend(chunk.iter().filter(|l| moved.contains(&l.letter_id.to_string())));
+        let ids: Vec<LetterId> = chunk.iter().map(|l| l.letter_id).collect();
+        let moved = move_status(
+            conn,
+            &ids,
+            LetterStatus::QueuedForPrint,
+            LetterStatus::Batched,
+            " and print_hold is null",
+            now,
+        )
+        .await?;
+        taken.extend(chunk.iter().filter(|l| moved.contains(&l.letter_id)));
     }
     if taken.is_empty() {
         return Ok(Recorded::new(None, Vec::new()));
@@ -564,9 +559,26 @@ async fn step(
 /// and a 5,000-letter batch in ten statements rather than five thousand.
 const LETTERS_PER_STATEMENT: usize = 500;
 
-/// `$first, $first+1, …` for `n` values.
-fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+/// Moves the letters `ids` (at most [`LETTERS_PER_STATEMENT`]) that are at `from` and meet
+/// `also` (SQL after `where …`, or empty) to `to` in one statement; returns those moved.
+async fn move_status(
+    conn: &mut AnyConnection,
+    ids: &[LetterId],
+    from: LetterStatus,
+    to: LetterStatus,
+    also: &str,
+    now: &str,
+) -> Result<std::collections::HashSet<LetterId>> {
+    let sql = format!(
+        "update letter set status = $1, updated_at = $2 where status = $3{also} and letter_id in ({}) \
+         returning letter_id",
+        placeholders(4, ids.len())
+    );
+    let mut query = sqlx::query(&sql).bind(to.as_str()).bind(now).bind(from.as_str());
+    for id in ids {
+        query = query.bind(id.to_string());
+    }
+    query.fetch_all(&mut *conn).await?.iter().map(|row| parse_id(&row.try_get::<String, _>(0)?)).collect()
 }
 
 /// Moves `letters` still at `from` to `to`, [`LETTERS_PER_STATEMENT`] to a statement, and
@@ -582,22 +594,9 @@ async fn move_letters(
 ) -> Result<Events> {
     let mut events = Vec::with_capacity(letters.len());
     for chunk in letters.chunks(LETTERS_PER_STATEMENT) {
-        let sql = format!(
-            "update letter set status = $1, updated_at = $2 where status = $3 and letter_id in ({}) \
-             returning letter_id",
-            placeholders(4, chunk.len())
-        );
-        let mut query = sqlx::query(&sql).bind(to.as_str()).bind(now).bind(from.as_str());
-        for l in chunk {
-            query = query.bind(l.letter_id.to_string());
-        }
-        let moved: std::collections::HashSet<String> = query
-            .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(|row| row.try_get::<String, _>(0))
-            .collect::<std::result::Result<_, _>>()?;
-        for l in chunk.iter().filter(|l| moved.contains(&l.letter_id.to_string())) {
+        let ids: Vec<LetterId> = chunk.iter().map(|l| l.letter_id).collect();
+        let moved = move_status(conn, &ids, from, to, "", now).await?;
+        for l in chunk.iter().filter(|l| moved.contains(&l.letter_id)) {
             events.push(NewEvent {
                 agency_id: l.agency_id,
                 letter_id: l.letter_id,

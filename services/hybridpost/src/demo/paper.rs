@@ -99,22 +99,14 @@ pub fn rasterise(pdf: &Path, pages: &[u32], dpi: u32, work: &Path, processes: us
     })
 }
 
-/// Turns the PGM file `pgm` into a PNG file beside it (fast compression: white paper
-/// compresses well at any level), and removes the PGM.
+/// Turns the PGM file `pgm` into a PNG file beside it (fast compression, as the intake keeps
+/// its page thumbnails), and removes the PGM.
 fn to_png(pgm: &Path) -> anyhow::Result<PathBuf> {
-    use image::ImageEncoder;
-    use image::codecs::png::{CompressionType, FilterType, PngEncoder};
     let bytes = std::fs::read(pgm).with_context(|| format!("cannot read {}", pgm.display()))?;
     let page = image::load_from_memory_with_format(&bytes, image::ImageFormat::Pnm)
         .with_context(|| format!("{} is not a PGM file", pgm.display()))?
         .to_luma8();
-    let mut png = Vec::new();
-    PngEncoder::new_with_quality(&mut png, CompressionType::Fast, FilterType::Sub).write_image(
-        page.as_raw(),
-        page.width(),
-        page.height(),
-        image::ExtendedColorType::L8,
-    )?;
+    let png = hybridpost_scan::document::thumbnail_png(&page, page.width().max(page.height()), 0);
     let path = pgm.with_extension("png");
     std::fs::write(&path, png).with_context(|| format!("cannot write {}", path.display()))?;
     std::fs::remove_file(pgm)?;
