@@ -362,6 +362,57 @@ fn level(image: &GrayImage, x: f32, y: f32) -> f32 {
     sum as f32 / 9.0
 }
 
+/// Sums of grey levels over the 3 × 3 pixels around each pixel of a rectangle of the image
+/// (paper, 255, outside it): [`level`] times nine, read many times over.
+struct NineSums {
+    x0: i64,
+    y0: i64,
+    width: i64,
+    height: i64,
+    sums: Vec<u16>,
+}
+
+impl NineSums {
+    /// The sums for every pixel within `reach` of `points`. The rectangle stops a pixel beyond
+    /// the image: further out every sum is paper's, which [`NineSums::at`] gives.
+    fn around(image: &GrayImage, points: impl Iterator<Item = (i64, i64)>, reach: i64) -> NineSums {
+        let (w, h) = (i64::from(image.width()), i64::from(image.height()));
+        let (mut x0, mut y0, mut x1, mut y1) = (i64::MAX, i64::MAX, i64::MIN, i64::MIN);
+        for (x, y) in points {
+            (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+        }
+        let (x0, y0) = (x0.saturating_sub(reach).max(-1), y0.saturating_sub(reach).max(-1));
+        let (x1, y1) = (x1.saturating_add(reach).min(w), y1.saturating_add(reach).min(h));
+        if x0 > x1 || y0 > y1 {
+            return NineSums { x0: 0, y0: 0, width: 0, height: 0, sums: Vec::new() };
+        }
+        let (width, height) = (x1 - x0 + 1, y1 - y0 + 1);
+        let pixel = |x: i64, y: i64| -> u16 {
+            if x >= 0 && y >= 0 && x < w && y < h { u16::from(image.get_pixel(x as u32, y as u32).0[0]) } else { 255 }
+        };
+        // Rows of three across, for the rows from one above to one below the rectangle.
+        let across: Vec<u16> = (y0 - 1..=y1 + 1)
+            .flat_map(|y| (x0..=x1).map(move |x| (x, y)))
+            .map(|(x, y)| pixel(x - 1, y) + pixel(x, y) + pixel(x + 1, y))
+            .collect();
+        let row = width as usize;
+        let sums = (0..height as usize)
+            .flat_map(|r| (0..row).map(move |c| (r, c)))
+            .map(|(r, c)| across[r * row + c] + across[(r + 1) * row + c] + across[(r + 2) * row + c])
+            .collect();
+        NineSums { x0, y0, width, height, sums }
+    }
+
+    /// The sum around `(x, y)`.
+    fn at(&self, x: i64, y: i64) -> u16 {
+        let (c, r) = (x - self.x0, y - self.y0);
+        if c < 0 || r < 0 || c >= self.width || r >= self.height {
+            return 9 * 255;
+        }
+        self.sums[(r * self.width + c) as usize]
+    }
+}
+
 /// Paper and print levels around the boxes: the 90th and 3rd percentiles of a region reaching
 /// from the boxes into the choices' text beside them.
 fn paper_and_ink(image: &GrayImage, fit: &Affine, boxes: &[AnswerBoxMm], px_per_mm: f32) -> (f32, f32) {
@@ -425,16 +476,23 @@ fn measure(image: &GrayImage, fit: &Affine, px_per_mm: f32, boxes: &[AnswerBoxMm
             points.into_iter().map(|(u, v)| fit.map(u, v)).collect()
         })
         .collect();
-    // One shift for all boxes, to the pixel, where the outlines are darkest.
-    let reach = (SEARCH_MM * px_per_mm).ceil() as i32;
-    let darkness = |points: &[(f32, f32)], dx: f32, dy: f32| {
-        let sum: f32 = points.iter().map(|&(x, y)| paper - level(image, x + dx, y + dy)).sum();
-        sum / points.len().max(1) as f32
+    // One shift for all boxes, to the pixel, where the outlines are darkest. Shifts are whole
+    // pixels, so each outline point is taken to its pixel once and the 3 × 3 averages are
+    // summed once over the area searched.
+    let reach = (SEARCH_MM * px_per_mm).ceil() as i64;
+    let fine = (0.3 * px_per_mm).ceil().max(1.0) as i64;
+    let outline: Vec<Vec<(i64, i64)>> = outline
+        .iter()
+        .map(|points| points.iter().map(|&(x, y)| (x.round() as i64, y.round() as i64)).collect())
+        .collect();
+    let sums = NineSums::around(image, outline.iter().flatten().copied(), reach + fine);
+    let darkness = |points: &[(i64, i64)], dx: i64, dy: i64| {
+        let sum: u64 = points.iter().map(|&(x, y)| u64::from(sums.at(x + dx, y + dy))).sum();
+        paper - sum as f32 / (9 * points.len().max(1)) as f32
     };
-    let mut best = (f32::MIN, 0.0, 0.0);
+    let mut best = (f32::MIN, 0, 0);
     for dy in -reach..=reach {
         for dx in -reach..=reach {
-            let (dx, dy) = (dx as f32, dy as f32);
             let score: f32 = outline.iter().map(|points| darkness(points, dx, dy)).sum();
             if score > best.0 {
                 best = (score, dx, dy);
@@ -444,13 +502,12 @@ fn measure(image: &GrayImage, fit: &Affine, px_per_mm: f32, boxes: &[AnswerBoxMm
     let (_, dx, dy) = best;
     // Then each box on its own by a pixel or two: what is left of the fit's error over the
     // distance from the codes.
-    let fine = (0.3 * px_per_mm).ceil().max(1.0) as i32;
     let mut shifts = Vec::with_capacity(boxes.len());
     for points in &outline {
         let mut own = (f32::MIN, dx, dy);
         for ey in -fine..=fine {
             for ex in -fine..=fine {
-                let (sx, sy) = (dx + ex as f32, dy + ey as f32);
+                let (sx, sy) = (dx + ex, dy + ey);
                 let d = darkness(points, sx, sy);
                 if d > own.0 {
                     own = (d, sx, sy);
@@ -460,7 +517,7 @@ fn measure(image: &GrayImage, fit: &Affine, px_per_mm: f32, boxes: &[AnswerBoxMm
         if own.0 < OUTLINE_LEVEL * contrast {
             return AnswerReading::uncertain(Uncertain::BoxesNotFound);
         }
-        shifts.push((own.1, own.2));
+        shifts.push((own.1 as f32, own.2 as f32));
     }
     let sample = (0.7 / px_per_mm).clamp(0.05, 0.2);
     // Levels over a square of the page, on a grid of `sample` mm.
@@ -481,7 +538,7 @@ fn measure(image: &GrayImage, fit: &Affine, px_per_mm: f32, boxes: &[AnswerBoxMm
     // The blank paper beside the boxes: the level a clean box's inside has, with this scan's
     // paper and noise; and ink there means something lies over the boxes.
     let blank: Vec<Vec<f32>> =
-        clear.iter().map(|a| levels(a.x, a.y, a.x + a.width, a.y + a.height, (dx, dy))).collect();
+        clear.iter().map(|a| levels(a.x, a.y, a.x + a.width, a.y + a.height, (dx as f32, dy as f32))).collect();
     let all: Vec<f32> = blank.iter().flatten().copied().collect();
     let blank_mean = (all.len() >= 16).then(|| all.iter().sum::<f32>() / all.len() as f32);
     let (paper, noise) = match blank_mean {

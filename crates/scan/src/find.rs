@@ -278,6 +278,9 @@ struct Search<'a> {
     blobs: Option<Vec<Rect>>,
     /// Symbols located but not read, image pixels, to try again at other scales.
     failed_regions: Vec<Rect>,
+    /// Crops decoded so far (rectangle, scale, treatment): the same crop decodes the same way,
+    /// and on a page turned by 180° two known areas of one orientation are the other's.
+    tried: Vec<(Rect, u32, Treatment)>,
 }
 
 impl<'a> Search<'a> {
@@ -316,6 +319,7 @@ impl<'a> Search<'a> {
             step_codes: 0,
             blobs: None,
             failed_regions: Vec::new(),
+            tried: Vec::new(),
         }
     }
 
@@ -366,18 +370,33 @@ impl<'a> Search<'a> {
             if self.done {
                 break;
             }
-            if self.blobs.is_none() && !matches!(step, Step::KnownAreas | Step::WholeImage) {
+            if self.blobs.is_none() && !matches!(step, Step::KnownAreas | Step::KnownAreasTurned | Step::WholeImage) {
                 self.blobs = Some(code_like_regions(self.image, self.px_per_mm));
             }
             let attempts = match step {
-                // Coarse everywhere (cheap), fine only where the ink looks like a symbol.
-                Step::KnownAreas => {
-                    let mut a = areas(self, &upright, &[coarse], Treatment::Plain, false);
-                    if dedup_scales(&[coarse, fine]).len() > 1 {
-                        self.blobs = Some(code_like_regions(self.image, self.px_per_mm));
-                        a.extend(areas(self, &upright, &[fine], Treatment::Plain, true));
+                // Coarse everywhere (cheap), then, if that was not enough, fine only where the
+                // ink looks like a symbol (the ink map is made only then: a reply page read at
+                // its first place does without it).
+                Step::KnownAreas | Step::KnownAreasTurned => {
+                    let turns = if step == Step::KnownAreas { &upright } else { &turned };
+                    let step_started = Instant::now();
+                    self.step_codes = 0;
+                    let coarse_attempts = areas(self, turns, &[coarse], Treatment::Plain, false);
+                    let tried = !coarse_attempts.is_empty();
+                    self.run_attempts(step, coarse_attempts);
+                    let mut fine_attempts = Vec::new();
+                    if !self.done && dedup_scales(&[coarse, fine]).len() > 1 {
+                        if self.blobs.is_none() {
+                            self.blobs = Some(code_like_regions(self.image, self.px_per_mm));
+                        }
+                        fine_attempts = areas(self, turns, &[fine], Treatment::Plain, true);
                     }
-                    a
+                    let tried = tried || !fine_attempts.is_empty();
+                    self.run_attempts(step, fine_attempts);
+                    if tried {
+                        self.end_step(step, step_started);
+                    }
+                    continue;
                 }
                 Step::WholeImage if self.scale_unknown => {
                     let (w, h) = self.image.dimensions();
@@ -386,13 +405,6 @@ impl<'a> Search<'a> {
                     vec![Attempt { rect, scale, treatment: Treatment::Plain, turns: None }]
                 }
                 Step::WholeImage => continue,
-                Step::KnownAreasTurned => {
-                    let mut a = areas(self, &turned, &[coarse], Treatment::Plain, false);
-                    if dedup_scales(&[coarse, fine]).len() > 1 {
-                        a.extend(areas(self, &turned, &[fine], Treatment::Plain, true));
-                    }
-                    a
-                }
                 Step::WholePage => blobs(self, &[coarse, fine], Treatment::Plain),
                 Step::Sampled => {
                     self.run_sampled();
@@ -428,10 +440,21 @@ impl<'a> Search<'a> {
         }
         let step_started = Instant::now();
         self.step_codes = 0;
+        self.run_attempts(step, attempts);
+        self.end_step(step, step_started);
+    }
+
+    /// Makes `attempts` for `step` in order until the caller has enough or the budget is out.
+    fn run_attempts(&mut self, step: Step, attempts: Vec<Attempt>) {
         for attempt in attempts {
             if self.done {
                 break;
             }
+            let crop = (attempt.rect, attempt.scale.to_bits(), attempt.treatment);
+            if self.tried.contains(&crop) {
+                continue;
+            }
+            self.tried.push(crop);
             if !self.fits_budget(&attempt) {
                 self.findings.timed_out = true;
                 self.done = true;
@@ -439,7 +462,6 @@ impl<'a> Search<'a> {
             }
             self.attempt(step, &attempt);
         }
-        self.end_step(step, step_started);
     }
 
     /// Records the end of `step`, begun at `started`, and stops the search if the caller has
@@ -877,7 +899,10 @@ pub(crate) fn decode(mut crop: GrayImage, treatment: Treatment) -> Vec<Located> 
     };
     let (w, h) = (w as usize, h as usize);
     let raw = crop.as_raw();
-    let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| raw[y * w + x]);
+    let mut prepared = match threshold(w, h, raw) {
+        Some(black) => rqrr::PreparedImage::prepare_from_bitmap(w, h, |x, y| black[y * w + x]),
+        None => rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| raw[y * w + x]),
+    };
     prepared
         .detect_grids()
         .into_iter()
@@ -897,6 +922,62 @@ pub(crate) fn decode(mut crop: GrayImage, treatment: Treatment) -> Vec<Located> 
             Located { centre, corners, bbox, turns: turns_from_axis(tr.x - tl.x, tr.y - tl.y), text }
         })
         .collect()
+}
+
+/// Which pixels of `raw` (`w` × `h` grey levels) are dark, decided as rqrr's own
+/// `prepare_from_greyscale` decides, pixel for pixel, but without its three integer divisions a
+/// pixel (most of the time rqrr spent on a crop): each divisor is fixed for the crop, so the
+/// quotients are taken by multiplying with its reciprocal ([`Divisor`]). `None` for a crop
+/// over 32,000 pixels wide, which is left to rqrr.
+fn threshold(w: usize, h: usize, raw: &[u8]) -> Option<Vec<bool>> {
+    // rqrr's moving average over an eighth of the row, run both ways along it.
+    let s = (w / 8).max(1) as u64;
+    // The largest numerators are below 255·s² (the averages stay below 255·s) and 95 times
+    // the sum of two averages.
+    if 255 * s * s >= 1 << 32 || 95 * 2 * 255 * s >= 1 << 32 || raw.len() != w * h {
+        return None;
+    }
+    let (keep, threshold) = (Divisor::new(s), Divisor::new(200 * s));
+    let mut black = vec![false; w * h];
+    let mut row_average = vec![0u64; w];
+    let (mut avg_v, mut avg_u) = (0u64, 0u64);
+    for (y, (row, out)) in raw.chunks_exact(w).zip(black.chunks_exact_mut(w)).enumerate() {
+        row_average.fill(0);
+        for x in 0..w {
+            let (v, u) = if y % 2 == 0 { (w - 1 - x, x) } else { (x, w - 1 - x) };
+            avg_v = keep.quotient(avg_v * (s - 1)) + u64::from(row[v]);
+            avg_u = keep.quotient(avg_u * (s - 1)) + u64::from(row[u]);
+            row_average[v] += avg_v;
+            row_average[u] += avg_u;
+        }
+        for ((dark, &level), &average) in out.iter_mut().zip(row).zip(&row_average) {
+            *dark = u64::from(level) < threshold.quotient(average * 95);
+        }
+    }
+    Some(black)
+}
+
+/// Division of numbers below 2³² by a fixed divisor below 2³², exact, by a multiplication
+/// (Lemire, Kaser and Kurz, "Faster remainder by direct computation", 2019: with
+/// `m = ⌈2⁶⁴ / d⌉`, `⌊n·m / 2⁶⁴⌋ = ⌊n / d⌋` for every 32-bit `n`).
+#[derive(Clone, Copy, Debug)]
+struct Divisor {
+    d: u64,
+    m: u128,
+}
+
+impl Divisor {
+    fn new(d: u64) -> Divisor {
+        debug_assert!((1..1 << 32).contains(&d));
+        // ⌈2⁶⁴ / d⌉ is 2⁶⁴ itself for d = 1, hence the u128.
+        Divisor { d, m: u128::from(u64::MAX / d) + 1 }
+    }
+
+    /// `n / d`, for `n` below 2³².
+    fn quotient(self, n: u64) -> u64 {
+        debug_assert!(n < 1 << 32, "{n} over {}", self.d);
+        ((u128::from(n) * self.m) >> 64) as u64
+    }
 }
 
 /// Clockwise quarter turns that make a page upright, from the direction of a symbol's top
@@ -932,7 +1013,7 @@ pub(crate) fn resample(image: &GrayImage, rect: Rect, scale: f32) -> GrayImage {
 }
 
 /// Averages `k` × `k` blocks.
-fn box_reduce(src: &GrayImage, k: u32) -> GrayImage {
+pub(crate) fn box_reduce(src: &GrayImage, k: u32) -> GrayImage {
     let (w, h) = src.dimensions();
     let (ow, oh) = ((w / k).max(1), (h / k).max(1));
     let raw = src.as_raw();
@@ -1127,5 +1208,56 @@ mod tests {
         // Upside down, the top-right area is at the bottom left.
         let turned = s.area_rect(&area, 2).expect("on the page");
         assert_eq!((turned.x, turned.y), (0, 2970 - 610));
+    }
+
+    #[test]
+    fn the_threshold_is_rqrr_s_own_pixel_for_pixel() {
+        let mut rng = crate::degrade::Rng::new(7);
+        // Noise, a ramp with noise, stripes, a real symbol blurred on grey paper: at widths
+        // that make the moving average 2 to 375 pixels long, odd and even rows both ways.
+        let mut images: Vec<GrayImage> = Vec::new();
+        for (w, h) in [(21, 21), (22, 40), (157, 33), (640, 480), (3001, 17)] {
+            images.push(GrayImage::from_fn(w, h, |_, _| image::Luma([(rng.next_u64() & 0xff) as u8])));
+            images.push(GrayImage::from_fn(w, h, |x, y| {
+                let ramp = (x * 255 / w.max(1) + y) as u64 + (rng.next_u64() % 40);
+                image::Luma([ramp.min(255) as u8])
+            }));
+            images.push(GrayImage::from_fn(w, h, |x, _| image::Luma([if (x / 3) % 2 == 0 { 20 } else { 235 }])));
+        }
+        let code = hybridpost_seal::qr_matrix("HYBRIDPOST THRESHOLD").expect("encodes");
+        let module = 5;
+        let side = (code.width + 8) * module;
+        let symbol = GrayImage::from_fn(side as u32, side as u32, |x, y| {
+            let (c, r) = ((x as usize / module).wrapping_sub(4), (y as usize / module).wrapping_sub(4));
+            let dark = c < code.width && r < code.width && code.modules[r * code.width + c];
+            image::Luma([if dark { 60 } else { 200 }])
+        });
+        images.push(crate::degrade::blur(&symbol, 1.5));
+        for img in &images {
+            let (w, h) = (img.width() as usize, img.height() as usize);
+            let raw = img.as_raw();
+            let black = threshold(w, h, raw).expect("narrow enough");
+            let ours = rqrr::PreparedImage::prepare_from_bitmap(w, h, |x, y| black[y * w + x]);
+            let theirs = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| raw[y * w + x]);
+            for y in 0..h {
+                for x in 0..w {
+                    assert_eq!(ours.get_pixel_at(x, y), theirs.get_pixel_at(x, y), "{w} × {h} at ({x}, {y})");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_divisor_divides_exactly_across_its_range() {
+        let mut rng = crate::degrade::Rng::new(11);
+        for d in (1..=300).chain([1023, 1024, 1025, 65_535, 75_000, 4_000_000, (1 << 32) - 1]) {
+            let divisor = Divisor::new(d);
+            let edges = [0, 1, d - 1, d, d + 1, (1 << 32) - 1, (1 << 32) - d];
+            for n in edges.into_iter().chain((0..2000).map(|_| rng.next_u64() >> 32)) {
+                if n < 1 << 32 {
+                    assert_eq!(divisor.quotient(n), n / d, "{n} / {d}");
+                }
+            }
+        }
     }
 }

@@ -53,3 +53,38 @@ pub async fn pause(pause: Duration) -> bool {
 pub async fn tick(interval: &mut tokio::time::Interval) -> bool {
     unless_draining(interval.tick()).await
 }
+
+/// Logs a failed round of a background worker, which tries again at its next round: a
+/// warning when the database was only [busy](is_busy), an error otherwise.
+pub fn round_failed(what: &str, e: &anyhow::Error) {
+    if is_busy(e) {
+        tracing::warn!("{what} failed, the database being busy; the next round tries again: {e:#}");
+    } else {
+        tracing::error!("{what} failed: {e:#}");
+    }
+}
+
+/// Whether `e` comes of the database being busy or briefly out of reach: no connection came
+/// free within the pool's wait (on SQLite one writer serves every role, and a long write such
+/// as a large batch holds it), or the connection broke.
+pub fn is_busy(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| cause.downcast_ref::<hybridpost_store::StoreError>().is_some_and(|s| s.is_unavailable()))
+}
+
+#[cfg(test)]
+mod tests {
+    use anyhow::Context;
+    use hybridpost_store::StoreError;
+
+    use super::is_busy;
+
+    #[test]
+    fn a_pool_wait_that_timed_out_is_busy_under_any_context_and_other_failures_are_not() {
+        let timed_out: anyhow::Result<()> = Err(StoreError::Database(sqlx::Error::PoolTimedOut).into());
+        let wrapped = timed_out.context("claiming a scan").context("scan grouping").unwrap_err();
+        assert!(is_busy(&wrapped), "{wrapped:#}");
+        let corrupt = anyhow::Error::from(StoreError::Corrupt("a timestamp".into())).context("claiming a scan");
+        assert!(!is_busy(&corrupt), "{corrupt:#}");
+        assert!(!is_busy(&anyhow::anyhow!("pool timed out (only the words)")));
+    }
+}

@@ -535,7 +535,7 @@ fn print_workers(printroom: hybridpost_printroom::PrintroomState, cores: usize) 
                     match hybridpost_printroom::render_next_batch(&state).await {
                         Ok(Some(_)) => continue,
                         Ok(None) => {}
-                        Err(e) => tracing::error!("rendering a print batch failed: {e:#}"),
+                        Err(e) => hybridpost_web::drain::round_failed("rendering a print batch", &e),
                     }
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }

@@ -85,11 +85,11 @@ pub async fn run_workers(state: IntakeState) {
                 let mut busy = false;
                 match decode_next_file(&state).await {
                     Ok(worked) => busy |= worked,
-                    Err(e) => tracing::error!(worker = n, "scan decoding failed: {e:#}"),
+                    Err(e) => hybridpost_web::drain::round_failed(&format!("scan decoding (worker {n})"), &e),
                 }
                 match group_next_scan(&state).await {
                     Ok(worked) => busy |= worked,
-                    Err(e) => tracing::error!(worker = n, "scan grouping failed: {e:#}"),
+                    Err(e) => hybridpost_web::drain::round_failed(&format!("scan grouping (worker {n})"), &e),
                 }
                 if !busy && !hybridpost_web::drain::pause(Duration::from_millis(500)).await {
                     break;

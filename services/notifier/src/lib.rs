@@ -123,7 +123,7 @@ pub async fn run_workers(state: NotifierState) {
                 match run_step(&state).await {
                     Ok(report) if report.claimed > 0 => continue,
                     Ok(_) => {}
-                    Err(e) => tracing::error!("delivering notifications failed: {e:#}"),
+                    Err(e) => hybridpost_web::drain::round_failed("delivering notifications", &e),
                 }
                 if !hybridpost_web::drain::pause(state.config.poll_interval).await {
                     break;
@@ -137,10 +137,10 @@ pub async fn run_workers(state: NotifierState) {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         while hybridpost_web::drain::tick(&mut tick).await {
             if let Err(e) = fall_back_unopened(&checks).await {
-                tracing::error!("paper fallback of unopened letters failed: {e:#}");
+                hybridpost_web::drain::round_failed("paper fallback of unopened letters", &e);
             }
             if let Err(e) = send_failure_digests(&checks).await {
-                tracing::error!("queuing failure digests failed: {e:#}");
+                hybridpost_web::drain::round_failed("queuing failure digests", &e);
             }
         }
     });

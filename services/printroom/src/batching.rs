@@ -337,7 +337,7 @@ pub async fn run_workers(state: PrintroomState) {
             tick.tick().await;
             while hybridpost_web::drain::tick(&mut tick).await {
                 if let Err(e) = close_batches(&state).await {
-                    tracing::error!("closing print batches failed: {e:#}");
+                    hybridpost_web::drain::round_failed("closing print batches", &e);
                 }
             }
         }
@@ -349,7 +349,7 @@ pub async fn run_workers(state: PrintroomState) {
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             while hybridpost_web::drain::tick(&mut tick).await {
                 if let Err(e) = crate::held::check_held_letters(&state).await {
-                    tracing::error!("checking held letters failed: {e:#}");
+                    hybridpost_web::drain::round_failed("checking held letters", &e);
                 }
             }
         }
@@ -359,7 +359,7 @@ pub async fn run_workers(state: PrintroomState) {
             match render_next_batch(&state).await {
                 Ok(Some(_)) => continue,
                 Ok(None) => {}
-                Err(e) => tracing::error!("rendering a print batch failed: {e:#}"),
+                Err(e) => hybridpost_web::drain::round_failed("rendering a print batch", &e),
             }
             if !hybridpost_web::drain::pause(std::time::Duration::from_secs(2)).await {
                 break;
