@@ -94,9 +94,10 @@ pub fn skew(img: &GrayImage, degrees: f32) -> GrayImage {
     let fixed = |v: f32| (f64::from(v) * 65536.0).round() as i64;
     let (step_x, step_y) = (fixed(cos), fixed(sin));
     let mut out = vec![255u8; out_w as usize * out_h as usize];
+    // The first pixel of every row.
+    let dx = 0.5 - ox;
     for (y, row) in out.chunks_exact_mut(out_w as usize).enumerate() {
         let dy = y as f32 + 0.5 - oy;
-        let dx = 0.5 - ox;
         let mut sx = fixed(cos * dx - sin * dy + cx - 0.5);
         let mut sy = fixed(sin * dx + cos * dy + cy - 0.5);
         for px in row.iter_mut() {

@@ -370,8 +370,8 @@ impl<'a> Search<'a> {
             if self.done {
                 break;
             }
-            if self.blobs.is_none() && !matches!(step, Step::KnownAreas | Step::KnownAreasTurned | Step::WholeImage) {
-                self.blobs = Some(code_like_regions(self.image, self.px_per_mm));
+            if !matches!(step, Step::KnownAreas | Step::KnownAreasTurned | Step::WholeImage) {
+                self.make_ink_map();
             }
             let attempts = match step {
                 // Coarse everywhere (cheap), then, if that was not enough, fine only where the
@@ -382,18 +382,15 @@ impl<'a> Search<'a> {
                     let step_started = Instant::now();
                     self.step_codes = 0;
                     let coarse_attempts = areas(self, turns, &[coarse], Treatment::Plain, false);
-                    let tried = !coarse_attempts.is_empty();
+                    let mut any = !coarse_attempts.is_empty();
                     self.run_attempts(step, coarse_attempts);
-                    let mut fine_attempts = Vec::new();
                     if !self.done && dedup_scales(&[coarse, fine]).len() > 1 {
-                        if self.blobs.is_none() {
-                            self.blobs = Some(code_like_regions(self.image, self.px_per_mm));
-                        }
-                        fine_attempts = areas(self, turns, &[fine], Treatment::Plain, true);
+                        self.make_ink_map();
+                        let fine_attempts = areas(self, turns, &[fine], Treatment::Plain, true);
+                        any |= !fine_attempts.is_empty();
+                        self.run_attempts(step, fine_attempts);
                     }
-                    let tried = tried || !fine_attempts.is_empty();
-                    self.run_attempts(step, fine_attempts);
-                    if tried {
+                    if any {
                         self.end_step(step, step_started);
                     }
                     continue;
@@ -442,6 +439,13 @@ impl<'a> Search<'a> {
         self.step_codes = 0;
         self.run_attempts(step, attempts);
         self.end_step(step, step_started);
+    }
+
+    /// Maps where the page's ink looks like a symbol ([`code_like_regions`]), once.
+    fn make_ink_map(&mut self) {
+        if self.blobs.is_none() {
+            self.blobs = Some(code_like_regions(self.image, self.px_per_mm));
+        }
     }
 
     /// Makes `attempts` for `step` in order until the caller has enough or the budget is out.
