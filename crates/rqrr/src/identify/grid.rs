@@ -304,7 +304,8 @@ fn jiggle_perspective<S>(
 where
     S: ImageBuffer,
 {
-    let mut best = fitness_all(img, &perspective, grid_size);
+    let samples = FitnessSamples::new(grid_size);
+    let mut best = samples.score(img, &perspective, None).unwrap_or(i32::MIN);
     let mut adjustments: [f64; 8] = [
         perspective.0[0] * 0.02f64,
         perspective.0[1] * 0.02f64,
@@ -325,11 +326,9 @@ where
             let new = if i & 1 != 0 { old + step } else { old - step };
 
             perspective.0[j] = new;
-            let test = fitness_all(img, &perspective, grid_size);
-            if test > best {
-                best = test
-            } else {
-                perspective.0[j] = old
+            match samples.score(img, &perspective, Some(best)) {
+                Some(test) => best = test,
+                None => perspective.0[j] = old,
             }
         }
 
@@ -340,96 +339,372 @@ where
     }
     perspective
 }
-/* Compute a fitness score for the currently configured perspective
- * transform, using the features we expect to find by scanning the
- * grid.
- */
-fn fitness_all<S>(img: &PreparedImage<S>, perspective: &geometry::Perspective, grid_size: usize) -> i32
-where
-    S: ImageBuffer,
-{
-    let version = version_from_grid_size(grid_size);
-    let info = &VERSION_DATA_BASE[version];
-    let mut score = 0;
 
-    /* Check the timing pattern */
-    for i in 0..(grid_size as i32 - 14) {
-        let expect = if 0 != i & 1 { 1 } else { -1 };
-        score += fitness_cell(img, perspective, i + 7, 6) * expect;
-        score += fitness_cell(img, perspective, 6, i + 7) * expect;
-    }
+/// The points a perspective is scored on, in grid coordinates, each with the colour expected
+/// there: +1 dark, -1 light.
+///
+/// The fitness of a perspective (upstream's `fitness_all`) checks the timing patterns, the
+/// three capstones and the alignment patterns, sampling each of their cells at 3 × 3 points.
+/// The points and their signs do not depend on the perspective, so they are listed once per
+/// grid, not worked out again for each of the jiggle's 81 evaluations.
+struct FitnessSamples {
+    points: Vec<(f64, f64, i32)>,
+}
 
-    /* Check capstones */
-    score += fitness_capstone(img, perspective, 0, 0);
-    score += fitness_capstone(img, perspective, grid_size as i32 - 7, 0);
-    score += fitness_capstone(img, perspective, 0, grid_size as i32 - 7);
+impl FitnessSamples {
+    fn new(grid_size: usize) -> Self {
+        let mut samples = FitnessSamples { points: Vec::new() };
+        let version = version_from_grid_size(grid_size);
+        let info = &VERSION_DATA_BASE[version];
 
-    /* Check alignment patterns */
-    let mut ap_count = 0;
-    while ap_count < 7 && info.apat[ap_count] != 0 {
-        ap_count += 1
-    }
-    for i in 1..(ap_count.saturating_sub(1)) {
-        score += fitness_apat(img, perspective, 6, info.apat[i] as i32);
-        score += fitness_apat(img, perspective, info.apat[i] as i32, 6);
-    }
-    for i in 1..ap_count {
-        for j in 1..ap_count {
-            score += fitness_apat(img, perspective, info.apat[i] as i32, info.apat[j] as i32);
+        /* Check the timing pattern */
+        for i in 0..(grid_size as i32 - 14) {
+            let expect = if 0 != i & 1 { 1 } else { -1 };
+            samples.cell(i + 7, 6, expect);
+            samples.cell(6, i + 7, expect);
         }
+
+        /* Check capstones */
+        samples.capstone(0, 0);
+        samples.capstone(grid_size as i32 - 7, 0);
+        samples.capstone(0, grid_size as i32 - 7);
+
+        /* Check alignment patterns */
+        let mut ap_count = 0;
+        while ap_count < 7 && info.apat[ap_count] != 0 {
+            ap_count += 1
+        }
+        for i in 1..(ap_count.saturating_sub(1)) {
+            samples.apat(6, info.apat[i] as i32);
+            samples.apat(info.apat[i] as i32, 6);
+        }
+        for i in 1..ap_count {
+            for j in 1..ap_count {
+                samples.apat(info.apat[i] as i32, info.apat[j] as i32);
+            }
+        }
+        samples
     }
-    score
-}
 
-fn fitness_apat<S>(img: &PreparedImage<S>, perspective: &geometry::Perspective, cx: i32, cy: i32) -> i32
-where
-    S: ImageBuffer,
-{
-    fitness_cell(img, perspective, cx, cy) - fitness_ring(img, perspective, cx, cy, 1)
-        + fitness_ring(img, perspective, cx, cy, 2)
-}
-
-fn fitness_ring<S>(img: &PreparedImage<S>, perspective: &geometry::Perspective, cx: i32, cy: i32, radius: i32) -> i32
-where
-    S: ImageBuffer,
-{
-    let mut score = 0;
-    for i in 0..(radius * 2) {
-        score += fitness_cell(img, perspective, cx - radius + i, cy - radius);
-        score += fitness_cell(img, perspective, cx - radius, cy + radius - i);
-        score += fitness_cell(img, perspective, cx + radius, cy - radius + i);
-        score += fitness_cell(img, perspective, cx + radius - i, cy + radius);
-    }
-    score
-}
-
-fn fitness_cell<S>(img: &PreparedImage<S>, perspective: &geometry::Perspective, x: i32, y: i32) -> i32
-where
-    S: ImageBuffer,
-{
-    const OFFSETS: [f64; 3] = [0.3f64, 0.5f64, 0.7f64];
-    let mut score = 0;
-    #[allow(clippy::needless_range_loop)]
-    for v in 0..3 {
-        for u in 0..3 {
-            let p = perspective.map(x as f64 + OFFSETS[u], y as f64 + OFFSETS[v]);
-            if !(p.y < 0 || p.y as usize >= img.height() || p.x < 0 || p.x as usize >= img.width()) {
-                if PixelColor::White != img.get_pixel_at_point(p) {
-                    score += 1
-                } else {
-                    score -= 1
-                }
+    fn cell(&mut self, x: i32, y: i32, sign: i32) {
+        const OFFSETS: [f64; 3] = [0.3f64, 0.5f64, 0.7f64];
+        for v in OFFSETS {
+            for u in OFFSETS {
+                self.points.push((x as f64 + u, y as f64 + v, sign));
             }
         }
     }
-    score
+
+    fn ring(&mut self, cx: i32, cy: i32, radius: i32, sign: i32) {
+        for i in 0..(radius * 2) {
+            self.cell(cx - radius + i, cy - radius, sign);
+            self.cell(cx - radius, cy + radius - i, sign);
+            self.cell(cx + radius, cy - radius + i, sign);
+            self.cell(cx + radius - i, cy + radius, sign);
+        }
+    }
+
+    fn apat(&mut self, cx: i32, cy: i32) {
+        self.cell(cx, cy, 1);
+        self.ring(cx, cy, 1, -1);
+        self.ring(cx, cy, 2, 1);
+    }
+
+    fn capstone(&mut self, x: i32, y: i32) {
+        self.cell(x + 3, y + 3, 1);
+        self.ring(x + 3, y + 3, 1, 1);
+        self.ring(x + 3, y + 3, 2, -1);
+        self.ring(x + 3, y + 3, 3, 1);
+    }
+
+    /// The perspective's fitness: the sum over the points inside the image of the sign when
+    /// the pixel there is dark and minus the sign when it is light (upstream's `fitness_all`).
+    ///
+    /// With `above`, the result is wanted only when it is greater than `above`: `None` as
+    /// soon as it cannot be, that is when the points still to see, each worth at most 1,
+    /// could not lift the sum so far past `above`. A jiggle step keeps its change only when
+    /// the fitness grows, and most steps do not, so most evaluations stop early with the
+    /// same outcome as the whole sum.
+    fn score<S>(&self, img: &PreparedImage<S>, perspective: &geometry::Perspective, above: Option<i32>) -> Option<i32>
+    where
+        S: ImageBuffer,
+    {
+        let (width, height) = (img.width(), img.height());
+        let mut score = 0i32;
+        let mut remaining = self.points.len() as i32;
+        for &(u, v, sign) in &self.points {
+            let p = perspective.map(u, v);
+            if !(p.y < 0 || p.y as usize >= height || p.x < 0 || p.x as usize >= width) {
+                if PixelColor::White != img.get_pixel_at_point(p) {
+                    score += sign
+                } else {
+                    score -= sign
+                }
+            }
+            remaining -= 1;
+            if above.is_some_and(|above| score + remaining <= above) {
+                return None;
+            }
+        }
+        match above {
+            Some(above) if score <= above => None,
+            _ => Some(score),
+        }
+    }
 }
 
-fn fitness_capstone<S>(img: &PreparedImage<S>, perspective: &geometry::Perspective, x: i32, y: i32) -> i32
-where
-    S: ImageBuffer,
-{
-    fitness_cell(img, perspective, x + 3, y + 3) + fitness_ring(img, perspective, x + 3, y + 3, 1)
-        - fitness_ring(img, perspective, x + 3, y + 3, 2)
-        + fitness_ring(img, perspective, x + 3, y + 3, 3)
+#[cfg(test)]
+mod tests {
+    //! The jiggle against upstream rqrr 0.10.1's, copied below unchanged but for the names:
+    //! the same perspective, coefficient for coefficient, from many starting points on
+    //! drawn codes of several versions, skewed, noisy and partly off the image.
+    use super::*;
+    use crate::prepare::BasicImageBuffer;
+
+    /// A small deterministic generator (xorshift64*), so the test needs no dependency.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+        fn unit(&mut self) -> f64 {
+            (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        }
+        fn between(&mut self, lo: f64, hi: f64) -> f64 {
+            lo + (hi - lo) * self.unit()
+        }
+    }
+
+    /// A QR code of `text` drawn through `perspective` (grid to image) with `noise` of the
+    /// pixels flipped, thresholded as rqrr does.
+    fn drawn(
+        text: &str,
+        perspective: &geometry::Perspective,
+        w: usize,
+        h: usize,
+        noise: f64,
+        rng: &mut Rng,
+    ) -> (PreparedImage<BasicImageBuffer>, usize) {
+        let code = qrcode::QrCode::new(text.as_bytes()).expect("a code");
+        let size = code.width();
+        let colors = code.to_colors();
+        let mut pixels = vec![255u8; w * h];
+        for y in 0..h {
+            for x in 0..w {
+                let (u, v) = perspective.unmap(&Point { x: x as i32, y: y as i32 });
+                // The grid's cell; the code's top left module is at the perspective's origin.
+                let (cu, cv) = (u.floor() as i64, v.floor() as i64);
+                if cu >= 0
+                    && cv >= 0
+                    && (cu as usize) < size
+                    && (cv as usize) < size
+                    && colors[cv as usize * size + cu as usize] == qrcode::Color::Dark
+                {
+                    pixels[y * w + x] = 0;
+                }
+                if rng.unit() < noise {
+                    pixels[y * w + x] = 255 - pixels[y * w + x];
+                }
+            }
+        }
+        let img = PreparedImage::prepare_from_greyscale(w, h, |x, y| pixels[y * w + x]);
+        (img, size)
+    }
+
+    #[test]
+    fn the_jiggle_finds_upstream_s_perspective_coefficient_for_coefficient() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let texts = [
+            "HP1",
+            "https://verify.example/v/0123456789ABCDEF",
+            &"HP1:ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:".repeat(4),
+            &"SEAL".repeat(60),
+        ];
+        let mut compared = 0;
+        let mut moved = 0;
+        for text in texts {
+            for _ in 0..6 {
+                let (w, h) = (420usize, 380usize);
+                let module = rng.between(2.5, 7.0);
+                let x0 = rng.between(-30.0, 80.0);
+                let y0 = rng.between(-30.0, 60.0);
+                let skew = rng.between(-0.15, 0.15);
+                let side = 60.0 * module;
+                let corners = [
+                    Point { x: x0 as i32, y: y0 as i32 },
+                    Point { x: (x0 + side) as i32, y: (y0 + skew * side) as i32 },
+                    Point { x: (x0 + side * (1.0 - skew)) as i32, y: (y0 + side * (1.0 + skew)) as i32 },
+                    Point { x: (x0 - skew * side) as i32, y: (y0 + side) as i32 },
+                ];
+                let Some(truth) = geometry::Perspective::create(&corners, 60.0, 60.0) else {
+                    continue;
+                };
+                let noise = rng.between(0.0, 0.12);
+                let (img, size) = drawn(text, &truth, w, h, noise, &mut rng);
+                for _ in 0..8 {
+                    let mut start = truth.clone();
+                    for c in start.0.iter_mut() {
+                        *c *= 1.0 + rng.between(-0.03, 0.03);
+                    }
+                    let ours = jiggle_perspective(&img, start.clone(), size);
+                    let theirs = upstream_jiggle_perspective(&img, start.clone(), size);
+                    assert_eq!(ours.0.map(f64::to_bits), theirs.0.map(f64::to_bits), "grid {size}, start {start:?}");
+                    compared += 1;
+                    if ours != start {
+                        moved += 1;
+                    }
+                }
+            }
+        }
+        assert!(compared >= 150, "only {compared} comparisons");
+        // The comparison means something only if the jiggle did move most perspectives.
+        assert!(moved * 2 > compared, "the jiggle moved {moved} of {compared}");
+    }
+
+    fn upstream_jiggle_perspective<S>(
+        img: &PreparedImage<S>,
+        mut perspective: geometry::Perspective,
+        grid_size: usize,
+    ) -> geometry::Perspective
+    where
+        S: ImageBuffer,
+    {
+        let mut best = upstream_fitness_all(img, &perspective, grid_size);
+        let mut adjustments: [f64; 8] = [
+            perspective.0[0] * 0.02f64,
+            perspective.0[1] * 0.02f64,
+            perspective.0[2] * 0.02f64,
+            perspective.0[3] * 0.02f64,
+            perspective.0[4] * 0.02f64,
+            perspective.0[5] * 0.02f64,
+            perspective.0[6] * 0.02f64,
+            perspective.0[7] * 0.02f64,
+        ];
+
+        for _pass in 0..5 {
+            for i in 0..16 {
+                let j = i >> 1;
+                let old = perspective.0[j];
+                let step = adjustments[j];
+
+                let new = if i & 1 != 0 { old + step } else { old - step };
+
+                perspective.0[j] = new;
+                let test = upstream_fitness_all(img, &perspective, grid_size);
+                if test > best {
+                    best = test
+                } else {
+                    perspective.0[j] = old
+                }
+            }
+
+            #[allow(clippy::needless_range_loop)]
+            for i in 0..8 {
+                adjustments[i] *= 0.5f64;
+            }
+        }
+        perspective
+    }
+    /* Compute a fitness score for the currently configured perspective
+     * transform, using the features we expect to find by scanning the
+     * grid.
+     */
+    fn upstream_fitness_all<S>(img: &PreparedImage<S>, perspective: &geometry::Perspective, grid_size: usize) -> i32
+    where
+        S: ImageBuffer,
+    {
+        let version = version_from_grid_size(grid_size);
+        let info = &VERSION_DATA_BASE[version];
+        let mut score = 0;
+
+        /* Check the timing pattern */
+        for i in 0..(grid_size as i32 - 14) {
+            let expect = if 0 != i & 1 { 1 } else { -1 };
+            score += upstream_fitness_cell(img, perspective, i + 7, 6) * expect;
+            score += upstream_fitness_cell(img, perspective, 6, i + 7) * expect;
+        }
+
+        /* Check capstones */
+        score += upstream_fitness_capstone(img, perspective, 0, 0);
+        score += upstream_fitness_capstone(img, perspective, grid_size as i32 - 7, 0);
+        score += upstream_fitness_capstone(img, perspective, 0, grid_size as i32 - 7);
+
+        /* Check alignment patterns */
+        let mut ap_count = 0;
+        while ap_count < 7 && info.apat[ap_count] != 0 {
+            ap_count += 1
+        }
+        for i in 1..(ap_count.saturating_sub(1)) {
+            score += upstream_fitness_apat(img, perspective, 6, info.apat[i] as i32);
+            score += upstream_fitness_apat(img, perspective, info.apat[i] as i32, 6);
+        }
+        for i in 1..ap_count {
+            for j in 1..ap_count {
+                score += upstream_fitness_apat(img, perspective, info.apat[i] as i32, info.apat[j] as i32);
+            }
+        }
+        score
+    }
+
+    fn upstream_fitness_apat<S>(img: &PreparedImage<S>, perspective: &geometry::Perspective, cx: i32, cy: i32) -> i32
+    where
+        S: ImageBuffer,
+    {
+        upstream_fitness_cell(img, perspective, cx, cy) - upstream_fitness_ring(img, perspective, cx, cy, 1)
+            + upstream_fitness_ring(img, perspective, cx, cy, 2)
+    }
+
+    fn upstream_fitness_ring<S>(
+        img: &PreparedImage<S>,
+        perspective: &geometry::Perspective,
+        cx: i32,
+        cy: i32,
+        radius: i32,
+    ) -> i32
+    where
+        S: ImageBuffer,
+    {
+        let mut score = 0;
+        for i in 0..(radius * 2) {
+            score += upstream_fitness_cell(img, perspective, cx - radius + i, cy - radius);
+            score += upstream_fitness_cell(img, perspective, cx - radius, cy + radius - i);
+            score += upstream_fitness_cell(img, perspective, cx + radius, cy - radius + i);
+            score += upstream_fitness_cell(img, perspective, cx + radius - i, cy + radius);
+        }
+        score
+    }
+
+    fn upstream_fitness_cell<S>(img: &PreparedImage<S>, perspective: &geometry::Perspective, x: i32, y: i32) -> i32
+    where
+        S: ImageBuffer,
+    {
+        const OFFSETS: [f64; 3] = [0.3f64, 0.5f64, 0.7f64];
+        let mut score = 0;
+        #[allow(clippy::needless_range_loop)]
+        for v in 0..3 {
+            for u in 0..3 {
+                let p = perspective.map(x as f64 + OFFSETS[u], y as f64 + OFFSETS[v]);
+                if !(p.y < 0 || p.y as usize >= img.height() || p.x < 0 || p.x as usize >= img.width()) {
+                    if PixelColor::White != img.get_pixel_at_point(p) {
+                        score += 1
+                    } else {
+                        score -= 1
+                    }
+                }
+            }
+        }
+        score
+    }
+
+    fn upstream_fitness_capstone<S>(img: &PreparedImage<S>, perspective: &geometry::Perspective, x: i32, y: i32) -> i32
+    where
+        S: ImageBuffer,
+    {
+        upstream_fitness_cell(img, perspective, x + 3, y + 3) + upstream_fitness_ring(img, perspective, x + 3, y + 3, 1)
+            - upstream_fitness_ring(img, perspective, x + 3, y + 3, 2)
+            + upstream_fitness_ring(img, perspective, x + 3, y + 3, 3)
+    }
 }
