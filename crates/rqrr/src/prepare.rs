@@ -461,6 +461,20 @@ impl PreparedImage<BasicImageBuffer> {
         PreparedImage::without_preparation(buffer)
     }
 
+    /// A searchable image from a thresholded one, `w` × `h` pixels row by row, `true` where
+    /// the pixel is dark: what [`prepare_from_bitmap`](Self::prepare_from_bitmap) makes of
+    /// the same pixels, without calling a function per pixel or checking the result again.
+    ///
+    /// Panics if `dark` does not have `w` × `h` pixels. (Added in hybridpost's copy.)
+    pub fn prepare_from_dark_pixels(w: usize, h: usize, dark: Vec<bool>) -> Self {
+        let capacity = w.checked_mul(h).expect("Image dimensions caused overflow");
+        assert_eq!(dark.len(), capacity, "a bitmap of {w} × {h} pixels");
+        // White is 0 and black 1 (`From<PixelColor> for u8`), as false and true are.
+        let pixels: Box<[u8]> = dark.into_iter().map(u8::from).collect();
+        let buffer = BasicImageBuffer { w, h, pixels };
+        PreparedImage { buffer, cache: LruCache::new(NonZeroUsize::new(251).unwrap()) }
+    }
+
     /// Given a byte valued function, generate a searchable image
     ///
     /// The values returned by the function are interpreted as luminance. i.e. a
@@ -601,5 +615,15 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn dark_pixels_make_the_image_a_bitmap_function_makes() {
+        let (w, h) = (37, 23);
+        let dark: Vec<bool> = (0..w * h).map(|i| (i * 7919 + i / 5) % 3 == 0).collect();
+        let ours = PreparedImage::prepare_from_dark_pixels(w, h, dark.clone());
+        let theirs = PreparedImage::prepare_from_bitmap(w, h, |x, y| dark[y * w + x]);
+        assert_eq!(ours.buffer.pixels, theirs.buffer.pixels);
+        assert_eq!((ours.width(), ours.height()), (w, h));
     }
 }

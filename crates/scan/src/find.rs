@@ -904,7 +904,7 @@ pub(crate) fn decode(mut crop: GrayImage, treatment: Treatment) -> Vec<Located> 
     let (w, h) = (w as usize, h as usize);
     let raw = crop.as_raw();
     let mut prepared = match threshold(w, h, raw) {
-        Some(black) => rqrr::PreparedImage::prepare_from_bitmap(w, h, |x, y| black[y * w + x]),
+        Some(black) => rqrr::PreparedImage::prepare_from_dark_pixels(w, h, black),
         None => rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| raw[y * w + x]),
     };
     prepared
@@ -998,29 +998,81 @@ fn turns_from_axis(dx: i32, dy: i32) -> u8 {
 }
 
 /// `rect` of `image` scaled by `scale`: area average when reducing by two or more, bilinear
-/// otherwise, a plain copy at scale 1.
+/// otherwise, a plain copy at scale 1. The reductions read the page where it lies: the crop is
+/// not copied out first.
 pub(crate) fn resample(image: &GrayImage, rect: Rect, scale: f32) -> GrayImage {
-    let src = image::imageops::crop_imm(image, rect.x, rect.y, rect.width, rect.height).to_image();
+    let view = View::of(image, rect);
     if scale == 1.0 {
-        return src;
+        return view.to_image();
     }
-    let (mut src, mut scale) = (src, scale);
     if scale <= 0.5 {
         let k = (1.0 / scale).floor().max(1.0) as u32;
-        src = box_reduce(&src, k);
-        scale *= k as f32;
+        let reduced = box_reduce_view(view, k);
+        let scale = scale * k as f32;
+        if (scale - 1.0).abs() < 0.02 {
+            return reduced;
+        }
+        return bilinear(
+            View::of(&reduced, Rect { x: 0, y: 0, width: reduced.width(), height: reduced.height() }),
+            scale,
+        );
     }
     if (scale - 1.0).abs() < 0.02 {
-        return src;
+        return view.to_image();
     }
-    bilinear(&src, scale)
+    bilinear(view, scale)
+}
+
+/// A rectangle of a grey image, read in place.
+#[derive(Clone, Copy)]
+struct View<'a> {
+    raw: &'a [u8],
+    stride: usize,
+    x: usize,
+    y: usize,
+    w: u32,
+    h: u32,
+}
+
+impl<'a> View<'a> {
+    /// `rect` of `image`, clamped to the image as `crop_imm` clamps it.
+    fn of(image: &'a GrayImage, rect: Rect) -> View<'a> {
+        let (iw, ih) = image.dimensions();
+        let x = rect.x.min(iw);
+        let y = rect.y.min(ih);
+        View {
+            raw: image.as_raw(),
+            stride: iw as usize,
+            x: x as usize,
+            y: y as usize,
+            w: rect.width.min(iw - x),
+            h: rect.height.min(ih - y),
+        }
+    }
+
+    /// Row `y` of the view.
+    fn row(&self, y: usize) -> &'a [u8] {
+        let start = (self.y + y) * self.stride + self.x;
+        &self.raw[start..start + self.w as usize]
+    }
+
+    fn to_image(self) -> GrayImage {
+        let mut out = Vec::with_capacity(self.w as usize * self.h as usize);
+        for y in 0..self.h as usize {
+            out.extend_from_slice(self.row(y));
+        }
+        GrayImage::from_raw(self.w, self.h, out).expect("the buffer has w × h pixels")
+    }
 }
 
 /// Averages `k` × `k` blocks.
 pub(crate) fn box_reduce(src: &GrayImage, k: u32) -> GrayImage {
-    let (w, h) = src.dimensions();
+    box_reduce_view(View::of(src, Rect { x: 0, y: 0, width: src.width(), height: src.height() }), k)
+}
+
+fn box_reduce_view(src: View, k: u32) -> GrayImage {
+    let (w, h) = (src.w, src.h);
     let (ow, oh) = ((w / k).max(1), (h / k).max(1));
-    let raw = src.as_raw();
     let mut sums = vec![0u32; ow as usize];
     let mut out = Vec::with_capacity((ow * oh) as usize);
     for oy in 0..oh {
@@ -1028,7 +1080,7 @@ pub(crate) fn box_reduce(src: &GrayImage, k: u32) -> GrayImage {
         let mut rows = 0;
         for y in (oy * k)..((oy + 1) * k).min(h) {
             rows += 1;
-            let row = &raw[(y * w) as usize..((y + 1) * w) as usize];
+            let row = src.row(y as usize);
             for (ox, sum) in sums.iter_mut().enumerate() {
                 let start = ox * k as usize;
                 let end = (start + k as usize).min(row.len());
@@ -1042,11 +1094,10 @@ pub(crate) fn box_reduce(src: &GrayImage, k: u32) -> GrayImage {
 }
 
 /// Bilinear resampling by `scale`, in 8-bit fixed point.
-fn bilinear(src: &GrayImage, scale: f32) -> GrayImage {
-    let (w, h) = src.dimensions();
+fn bilinear(src: View, scale: f32) -> GrayImage {
+    let (w, h) = (src.w, src.h);
     let ow = ((w as f32 * scale).round() as u32).max(1);
     let oh = ((h as f32 * scale).round() as u32).max(1);
-    let raw = src.as_raw();
     let taps = |out: u32, len: u32| -> Vec<(usize, usize, u32)> {
         (0..out)
             .map(|o| {
@@ -1059,11 +1110,10 @@ fn bilinear(src: &GrayImage, scale: f32) -> GrayImage {
     };
     let xs = taps(ow, w);
     let ys = taps(oh, h);
-    let w = w as usize;
     let mut out = Vec::with_capacity((ow * oh) as usize);
     for &(y0, y1, fy) in &ys {
-        let r0 = &raw[y0 * w..(y0 + 1) * w];
-        let r1 = &raw[y1 * w..(y1 + 1) * w];
+        let r0 = src.row(y0);
+        let r1 = src.row(y1);
         for &(x0, x1, fx) in &xs {
             let top = u32::from(r0[x0]) * (256 - fx) + u32::from(r0[x1]) * fx;
             let bottom = u32::from(r1[x0]) * (256 - fx) + u32::from(r1[x1]) * fx;
@@ -1212,6 +1262,40 @@ mod tests {
         // Upside down, the top-right area is at the bottom left.
         let turned = s.area_rect(&area, 2).expect("on the page");
         assert_eq!((turned.x, turned.y), (0, 2970 - 610));
+    }
+
+    #[test]
+    fn a_crop_resampled_in_place_is_the_copied_crop_resampled() {
+        let mut rng = crate::degrade::Rng::new(11);
+        let img = GrayImage::from_fn(173, 131, |_, _| image::Luma([(rng.next_u64() & 0xff) as u8]));
+        let whole = |i: &GrayImage| Rect { x: 0, y: 0, width: i.width(), height: i.height() };
+        // Inside, touching the edges, running past them, at every kind of scale.
+        let rects = [
+            Rect { x: 13, y: 7, width: 101, height: 77 },
+            Rect { x: 0, y: 0, width: 173, height: 131 },
+            Rect { x: 150, y: 100, width: 60, height: 60 },
+        ];
+        for rect in rects {
+            let copied = image::imageops::crop_imm(&img, rect.x, rect.y, rect.width, rect.height).to_image();
+            for scale in [1.0f32, 0.99, 0.25, 0.3, 0.5, 0.7, 1.6, 3.0] {
+                let ours = resample(&img, rect, scale);
+                let expected = if scale == 1.0 || (scale - 1.0).abs() < 0.02 {
+                    copied.clone()
+                } else if scale <= 0.5 {
+                    let k = (1.0 / scale).floor() as u32;
+                    let reduced = box_reduce(&copied, k);
+                    let rest = scale * k as f32;
+                    if (rest - 1.0).abs() < 0.02 {
+                        reduced.clone()
+                    } else {
+                        bilinear(View::of(&reduced, whole(&reduced)), rest)
+                    }
+                } else {
+                    bilinear(View::of(&copied, whole(&copied)), scale)
+                };
+                assert_eq!(ours, expected, "{rect:?} at {scale}");
+            }
+        }
     }
 
     #[test]
