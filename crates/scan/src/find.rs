@@ -936,9 +936,8 @@ pub(crate) fn decode(mut crop: GrayImage, treatment: Treatment) -> Vec<Located> 
 fn threshold(w: usize, h: usize, raw: &[u8]) -> Option<Vec<bool>> {
     // rqrr's moving average over an eighth of the row, run both ways along it.
     let s = (w / 8).max(1) as u64;
-    // The largest numerators are below 255·s² (the averages stay below 255·s) and 95 times
-    // the sum of two averages.
-    if 255 * s * s >= 1 << 32 || 95 * 2 * 255 * s >= 1 << 32 || raw.len() != w * h {
+    // The largest numerators are 95 times the sum of two averages, which stay below 255·s.
+    if 95 * 2 * 255 * s >= 1 << 32 || raw.len() != w * h {
         return None;
     }
     let (keep, threshold) = (Divisor::new(s), Divisor::new(200 * s));
@@ -949,8 +948,10 @@ fn threshold(w: usize, h: usize, raw: &[u8]) -> Option<Vec<bool>> {
         row_average.fill(0);
         for x in 0..w {
             let (v, u) = if y % 2 == 0 { (w - 1 - x, x) } else { (x, w - 1 - x) };
-            avg_v = keep.quotient(avg_v * (s - 1)) + u64::from(row[v]);
-            avg_u = keep.quotient(avg_u * (s - 1)) + u64::from(row[u]);
+            // rqrr's ⌊avg·(s − 1) / s⌋ is avg − ⌈avg / s⌉: one multiplication fewer on the
+            // chain from one pixel's average to the next.
+            avg_v = avg_v - keep.quotient(avg_v + s - 1) + u64::from(row[v]);
+            avg_u = avg_u - keep.quotient(avg_u + s - 1) + u64::from(row[u]);
             row_average[v] += avg_v;
             row_average[u] += avg_u;
         }
@@ -967,20 +968,20 @@ fn threshold(w: usize, h: usize, raw: &[u8]) -> Option<Vec<bool>> {
 #[derive(Clone, Copy, Debug)]
 struct Divisor {
     d: u64,
-    m: u128,
+    /// ⌈2⁶⁴ / d⌉, for d ≥ 2 (for d = 1 it would be 2⁶⁴ itself, and the quotient is n).
+    m: u64,
 }
 
 impl Divisor {
     fn new(d: u64) -> Divisor {
         debug_assert!((1..1 << 32).contains(&d));
-        // ⌈2⁶⁴ / d⌉ is 2⁶⁴ itself for d = 1, hence the u128.
-        Divisor { d, m: u128::from(u64::MAX / d) + 1 }
+        Divisor { d, m: if d == 1 { 0 } else { u64::MAX / d + 1 } }
     }
 
     /// `n / d`, for `n` below 2³².
     fn quotient(self, n: u64) -> u64 {
         debug_assert!(n < 1 << 32, "{n} over {}", self.d);
-        ((u128::from(n) * self.m) >> 64) as u64
+        if self.d == 1 { n } else { ((u128::from(n) * u128::from(self.m)) >> 64) as u64 }
     }
 }
 
@@ -1304,7 +1305,7 @@ mod tests {
         // Noise, a ramp with noise, stripes, a real symbol blurred on grey paper: at widths
         // that make the moving average 2 to 375 pixels long, odd and even rows both ways.
         let mut images: Vec<GrayImage> = Vec::new();
-        for (w, h) in [(21, 21), (22, 40), (157, 33), (640, 480), (3001, 17)] {
+        for (w, h) in [(9, 9), (15, 12), (21, 21), (22, 40), (157, 33), (640, 480), (3001, 17)] {
             images.push(GrayImage::from_fn(w, h, |_, _| image::Luma([(rng.next_u64() & 0xff) as u8])));
             images.push(GrayImage::from_fn(w, h, |x, y| {
                 let ramp = (x * 255 / w.max(1) + y) as u64 + (rng.next_u64() % 40);
