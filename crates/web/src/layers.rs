@@ -245,7 +245,9 @@ impl HttpBody for IdleBody {
 }
 
 /// Turns every 4xx/5xx response into problem+json carrying the request id, and logs it once:
-/// 5xx at error level with the hidden internal message, 4xx at debug level.
+/// 5xx with the hidden internal message, at error level, or at warning level for a 503 (a
+/// draining node's `/readyz`, a database that does not answer: the state of the service, which
+/// the client is told to retry, not a fault of the request's code), 4xx at debug level.
 async fn finish_problems(req: Request, next: Next) -> Response {
     let request_id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let mut response = next.run(req).await;
@@ -262,7 +264,14 @@ async fn finish_problems(req: Request, next: Next) -> Response {
         None => (generic_problem(status), None),
     };
     problem.request_id = request_id;
-    if status.is_server_error() {
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        tracing::warn!(
+            http.status = status.as_u16(),
+            problem.r#type = %problem.kind,
+            error = internal.as_deref().unwrap_or(&problem.detail),
+            "request refused with {status}"
+        );
+    } else if status.is_server_error() {
         tracing::error!(
             http.status = status.as_u16(),
             problem.r#type = %problem.kind,

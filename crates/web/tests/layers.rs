@@ -1,5 +1,6 @@
 //! The common layers' time limit: every timeout is a problem+json 408 with the request id, and
 //! a route wearing `idle_body_timeout` waits on a slow body for as long as bytes keep coming.
+//! Server errors are logged once, a 503 as a warning and any other 5xx as an error.
 #![expect(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
 
 use std::future::Future;
@@ -127,4 +128,46 @@ async fn a_body_that_stalls_is_stopped_after_the_idle_time_with_a_problem_saying
     assert_eq!(problem["detail"], "no bytes of the request body arrived for 0.3 s, so it was stopped; send it again");
     // Stopped by the idle time after the last piece, not by the 30 s request timeout.
     assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+}
+
+/// Log lines written while a test runs, as text.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_503_is_logged_as_a_warning_and_a_500_as_an_error() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let routes = Router::new()
+        .route("/unavailable", post(|| async { StatusCode::SERVICE_UNAVAILABLE }))
+        .route("/broken", post(|| async { StatusCode::INTERNAL_SERVER_ERROR }));
+    let app = with_common_layers(routes, Duration::from_secs(5));
+
+    let (status, _, _, problem) = send(&app, "/unavailable", Body::empty()).await;
+    assert_eq!((status, problem["status"].as_u64()), (StatusCode::SERVICE_UNAVAILABLE, Some(503)));
+    let (status, _, _, _) = send(&app, "/broken", Body::empty()).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let line =
+        |needle: &str| log.lines().find(|l| l.contains(needle)).unwrap_or_else(|| panic!("no {needle:?} in {log}"));
+    assert!(line("request refused with 503").contains(" WARN "), "{log}");
+    assert!(line("request failed with 500").contains(" ERROR "), "{log}");
+    assert!(!log.contains("request failed with 503"), "{log}");
 }
