@@ -152,6 +152,28 @@ pub(crate) fn encode_page(fonts: &Fonts<'_>, elements: &[Element], used: &mut [G
                 }
                 out.extend_from_slice(b" rg");
             }
+            Element::Modules { x, y, module, runs } => {
+                op_separator(out, start);
+                out.push(b'q');
+                push_color(out, Color::BLACK, b"rg");
+                out.push(b'\n');
+                real(out, *module);
+                out.extend_from_slice(b" 0 0 ");
+                real(out, *module);
+                out.push(b' ');
+                pair(out, (*x, *y));
+                out.extend_from_slice(b" cm");
+                for &(row, first, len) in runs {
+                    out.push(b'\n');
+                    integer(out, i64::from(first));
+                    out.push(b' ');
+                    integer(out, i64::from(row));
+                    out.push(b' ');
+                    integer(out, i64::from(len));
+                    out.extend_from_slice(b" 1 re");
+                }
+                out.extend_from_slice(b"\nf\nQ");
+            }
             Element::Image { x, y, width, height, emblem } => {
                 // As printpdf writes `UseXobject` inside the placing matrix: an identity `cm`.
                 op_separator(out, start);
@@ -273,6 +295,19 @@ pub(crate) fn hex_string(out: &mut Vec<u8>, bytes: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_qr_symbol_is_one_scaling_and_whole_module_rectangles_filled_once() {
+        let element =
+            Element::Modules { x: 398.35, y: 609.531, module: 1.438, runs: vec![(20, 0, 7), (20, 9, 4), (0, 3, 1)] };
+        let mut used = [GlyphSet::new(), GlyphSet::new()];
+        let mut out = Vec::new();
+        encode_page(Fonts::laksaman(), &[element], &mut used, &mut out);
+        assert_eq!(
+            String::from_utf8(out).expect("ASCII"),
+            "q\n0 0 0 rg\n1.438 0 0 1.438 398.35 609.531 cm\n0 20 7 1 re\n9 20 4 1 re\n3 0 1 1 re\nf\nQ"
+        );
+    }
 
     #[test]
     fn reals_are_the_shortest_decimals_that_read_back_the_same() {

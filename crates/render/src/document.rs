@@ -118,6 +118,19 @@ pub(crate) enum Element {
     TextColor(Color),
     /// An image given by its lower-left corner, width and height.
     Image { x: f32, y: f32, width: f32, height: f32, emblem: Emblem },
+    /// A QR symbol in black: a `cm` that makes one unit a module, with the origin at the
+    /// symbol's lower-left corner (`x`, `y`), then its rows' runs of dark modules as
+    /// rectangles in whole modules, filled together. Whole numbers are written as integers,
+    /// so a symbol's hundreds of rectangles cost no decimal formatting, and rows meet exactly.
+    Modules {
+        /// Lower-left corner, points.
+        x: f32,
+        y: f32,
+        /// Module side, points.
+        module: f32,
+        /// Runs of dark modules: row counted from the bottom, first column, length.
+        runs: Vec<(u16, u16, u16)>,
+    },
 }
 
 /// A URI link annotation (ISO 32000-1 §12.5.6.5, §12.6.4.7) on a page, in PDF user space.
@@ -303,6 +316,30 @@ impl<'f> Document<'f> {
             height,
             paint,
         });
+        Ok(())
+    }
+
+    /// Draws a QR symbol of `size` × `size` modules `module` mm wide in black, with its
+    /// top-left corner at (`x`, `y`) mm; `runs` are its rows' runs of dark modules (row from
+    /// the top, first column, length).
+    pub(crate) fn draw_modules(
+        &mut self,
+        page: PageId,
+        (x, y): (f32, f32),
+        module: Mm,
+        size: usize,
+        runs: impl Iterator<Item = (usize, usize, usize)>,
+    ) -> Result<(), RenderError> {
+        self.check_page(page)?;
+        let side = module.0 * size as f32;
+        self.check_inside("QR symbol", Area::new(x, y, side, side))?;
+        let (left, _) = self.to_pdf_space(Point { x: Mm(x), y: Mm(y) });
+        let (_, bottom) = self.to_pdf_space(Point { x: Mm(x), y: Mm(y + side) });
+        let whole = |n: usize| u16::try_from(n).map_err(|_| RenderError::InvalidQr { size, modules: n });
+        let runs = runs
+            .map(|(row, start, len)| Ok((whole(size - 1 - row)?, whole(start)?, whole(len)?)))
+            .collect::<Result<Vec<_>, RenderError>>()?;
+        self.pages[page.0].push(Element::Modules { x: left, y: bottom, module: round(Pt::from(module).0), runs });
         Ok(())
     }
 
@@ -523,6 +560,39 @@ impl<'f> Document<'f> {
                 ops.push(Op::RestoreGraphicsState);
             }
             Element::TextColor(color) => ops.push(Op::SetFillColor { col: pdf_color(*color) }),
+            Element::Modules { x, y, module, runs } => {
+                ops.push(Op::SaveGraphicsState);
+                ops.push(Op::SetFillColor { col: pdf_color(Color::BLACK) });
+                ops.push(Op::SetTransformationMatrix {
+                    matrix: printpdf::CurTransMat::Raw([*module, 0.0, 0.0, *module, *x, *y]),
+                });
+                // One path of a square ring per run, filled once, as `re` … `re f` fills it
+                // in the batch's content streams (printpdf fills each rectangle it draws on
+                // its own, and anti-aliased fills of rows drawn apart meet with a faint seam).
+                let corner = |x: u16, y: u16| LinePoint {
+                    p: PdfPoint { x: PdfPt(f32::from(x)), y: PdfPt(f32::from(y)) },
+                    bezier: false,
+                };
+                let rings = runs
+                    .iter()
+                    .map(|&(row, start, len)| printpdf::PolygonRing {
+                        points: vec![
+                            corner(start, row),
+                            corner(start + len, row),
+                            corner(start + len, row + 1),
+                            corner(start, row + 1),
+                        ],
+                    })
+                    .collect();
+                ops.push(Op::DrawPolygon {
+                    polygon: printpdf::Polygon {
+                        rings,
+                        mode: PaintMode::Fill,
+                        winding_order: printpdf::WindingOrder::NonZero,
+                    },
+                });
+                ops.push(Op::RestoreGraphicsState);
+            }
             Element::Image { x, y, width, height, emblem } => {
                 ops.push(Op::SaveGraphicsState);
                 ops.push(Op::SetTransformationMatrix {

@@ -2,10 +2,10 @@
 //!
 //! The renderer does not make QR codes: the caller (which holds the seal key or the reply-code
 //! secret) encodes them and hands over the modules. Each row's runs of dark modules are drawn
-//! as one rectangle, so a symbol costs a few hundred path operations and prints sharp at any
-//! resolution.
+//! as one rectangle, in module units under one scaling `cm`, so a symbol costs a few hundred
+//! path operations written as whole numbers, and prints sharp at any resolution.
 
-use crate::{Area, Color, Document, Mm, PageId, Paint, RenderError};
+use crate::{Document, Mm, PageId, RenderError};
 
 /// Smallest QR symbol: version 1, 21 × 21 modules (ISO/IEC 18004 §5.3.1).
 const MIN_MODULES: usize = 21;
@@ -77,14 +77,8 @@ pub(crate) fn draw_qr(
     y: f32,
     module: Mm,
 ) -> Result<(), RenderError> {
-    let m = module.0;
-    for row in 0..symbol.size {
-        for (start, len) in symbol.runs(row) {
-            let area = Area::new(x + start as f32 * m, y + row as f32 * m, len as f32 * m, m);
-            doc.draw_rect(page, area, Paint::Fill(Color::BLACK))?;
-        }
-    }
-    Ok(())
+    let runs = (0..symbol.size).flat_map(|row| symbol.runs(row).into_iter().map(move |(start, len)| (row, start, len)));
+    doc.draw_modules(page, (x, y), module, symbol.size, runs)
 }
 
 #[cfg(test)]
