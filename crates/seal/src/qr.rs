@@ -81,9 +81,10 @@ pub fn qr_matrix_at(text: &str, ec: ErrorCorrection) -> Result<QrMatrix, QrError
 /// Lays out the symbol for `bits`: codewords with error correction, function patterns, and the
 /// mask with the lowest penalty (ISO/IEC 18004 §7.8.3). The mask is chosen here rather than by
 /// the `qrcode` crate, whose scoring allocates for every rule of every mask and took half the
-/// time of typesetting a letter.
+/// time of typesetting a letter; and the eight masked candidates are made here too
+/// ([`masked_candidates`]), not by `qrcode`'s clone and `apply_mask` of the whole canvas per mask.
 fn symbol(bits: qrcode::bits::Bits, ec: ErrorCorrection) -> Result<QrMatrix, QrError> {
-    use qrcode::canvas::{Canvas, MaskPattern};
+    use qrcode::canvas::Canvas;
     let version = bits.version();
     let number = match version {
         Version::Normal(v) => u8::try_from(v).map_err(|_| QrError("version out of range".into()))?,
@@ -96,21 +97,8 @@ fn symbol(bits: qrcode::bits::Bits, ec: ErrorCorrection) -> Result<QrMatrix, QrE
     canvas.draw_all_functional_patterns();
     canvas.draw_data(&encoded, &ec_data);
     let width = usize::try_from(version.width()).map_err(|_| QrError("width out of range".into()))?;
-    let masks = [
-        MaskPattern::Checkerboard,
-        MaskPattern::HorizontalLines,
-        MaskPattern::VerticalLines,
-        MaskPattern::DiagonalLines,
-        MaskPattern::LargeCheckerboard,
-        MaskPattern::Fields,
-        MaskPattern::Diamonds,
-        MaskPattern::Meadow,
-    ];
     let mut best: Option<(u32, Vec<bool>)> = None;
-    for mask in masks {
-        let mut masked = canvas.clone();
-        masked.apply_mask(mask);
-        let modules: Vec<bool> = masked.into_colors().into_iter().map(|c| c == Color::Dark).collect();
+    for modules in masked_candidates(&canvas, version, ec, width) {
         let score = penalty(&modules, width);
         if best.as_ref().is_none_or(|(b, _)| score < *b) {
             best = Some((score, modules));
@@ -118,6 +106,108 @@ fn symbol(bits: qrcode::bits::Bits, ec: ErrorCorrection) -> Result<QrMatrix, QrE
     }
     let (_, modules) = best.ok_or_else(|| QrError("no mask".into()))?;
     Ok(QrMatrix { version: number, width, modules })
+}
+
+/// The eight masks in the order of their pattern numbers (ISO/IEC 18004 Table 10).
+const MASKS: [qrcode::canvas::MaskPattern; 8] = {
+    use qrcode::canvas::MaskPattern as M;
+    [
+        M::Checkerboard,
+        M::HorizontalLines,
+        M::VerticalLines,
+        M::DiagonalLines,
+        M::LargeCheckerboard,
+        M::Fields,
+        M::Diamonds,
+        M::Meadow,
+    ]
+};
+
+/// `canvas` (data drawn, not masked) under each of the eight masks, row by row, `true` dark:
+/// what `qrcode` gives by cloning the canvas, `apply_mask` and `into_colors`, module for module.
+///
+/// A data module is its colour inverted where the mask says. Every other module is what
+/// `apply_mask` makes of the function patterns alone, the format information for the mask
+/// drawn in: that depends only on the version, the level and the mask, so it is worked out once
+/// per version and level through `qrcode` itself and kept ([`function_modules`]).
+fn masked_candidates(
+    canvas: &qrcode::canvas::Canvas,
+    version: Version,
+    ec: ErrorCorrection,
+    width: usize,
+) -> Vec<Vec<bool>> {
+    use qrcode::canvas::Module;
+    let n = width * width;
+    // Colour and whether it is data, row by row.
+    let mut base = Vec::with_capacity(n);
+    for y in 0..width {
+        for x in 0..width {
+            // Widths are at most 177: the coordinates fit an i16.
+            let module = canvas.get(x as i16, y as i16);
+            base.push((module.is_dark(), matches!(module, Module::Unmasked(_))));
+        }
+    }
+    let function = function_modules(version, ec);
+    // One pass per mask, each with its condition inlined: the conditions of ISO/IEC 18004
+    // Table 10, in the order of the pattern numbers, as `qrcode`'s mask functions have them.
+    fn masked(
+        base: &[(bool, bool)],
+        fixed: &[bool],
+        width: usize,
+        inverts: impl Fn(usize, usize) -> bool,
+    ) -> Vec<bool> {
+        let mut out = Vec::with_capacity(base.len());
+        for (y, (row, fixed)) in base.chunks_exact(width).zip(fixed.chunks_exact(width)).enumerate() {
+            out.extend(
+                row.iter()
+                    .zip(fixed)
+                    .enumerate()
+                    .map(|(x, (&(dark, data), &fixed))| if data { dark ^ inverts(x, y) } else { fixed }),
+            );
+        }
+        out
+    }
+    let f = |k: usize| function[k].as_slice();
+    vec![
+        masked(&base, f(0), width, |x, y| (x + y) % 2 == 0),
+        masked(&base, f(1), width, |_, y| y % 2 == 0),
+        masked(&base, f(2), width, |x, _| x % 3 == 0),
+        masked(&base, f(3), width, |x, y| (x + y) % 3 == 0),
+        masked(&base, f(4), width, |x, y| (y / 2 + x / 3) % 2 == 0),
+        masked(&base, f(5), width, |x, y| (x * y) % 2 + (x * y) % 3 == 0),
+        masked(&base, f(6), width, |x, y| ((x * y) % 2 + (x * y) % 3) % 2 == 0),
+        masked(&base, f(7), width, |x, y| ((x + y) % 2 + (x * y) % 3) % 2 == 0),
+    ]
+}
+
+/// The function patterns of a symbol of `version` at level `ec` under each mask, as `qrcode`'s
+/// `apply_mask` draws them with the mask's format information (data modules there are
+/// meaningless), made once per version and level and kept for the process: 8 × width² bytes
+/// each, 26 KB for a version-10 seal, 13 MB if every version were used at every level.
+fn function_modules(version: Version, ec: ErrorCorrection) -> std::sync::Arc<Vec<Vec<bool>>> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+    // By width: `Version` is not `Hash`, and the width tells the (normal) version.
+    type Kept = HashMap<(i16, ErrorCorrection), Arc<Vec<Vec<bool>>>>;
+    static KEPT: OnceLock<Mutex<Kept>> = OnceLock::new();
+    let kept = KEPT.get_or_init(Default::default);
+    if let Some(found) = kept.lock().unwrap_or_else(PoisonError::into_inner).get(&(version.width(), ec)) {
+        return Arc::clone(found);
+    }
+    let mut functional = qrcode::canvas::Canvas::new(version, ec.level());
+    functional.draw_all_functional_patterns();
+    let made: Arc<Vec<Vec<bool>>> = Arc::new(
+        MASKS
+            .iter()
+            .map(|&mask| {
+                let mut masked = functional.clone();
+                masked.apply_mask(mask);
+                masked.into_colors().into_iter().map(|c| c == Color::Dark).collect()
+            })
+            .collect(),
+    );
+    kept.lock().unwrap_or_else(PoisonError::into_inner).insert((version.width(), ec), Arc::clone(&made));
+    made
 }
 
 /// The mask penalty of a symbol (ISO/IEC 18004 §7.8.3.1): runs of five or more modules of one
@@ -305,5 +395,52 @@ mod penalty_tests {
         let m: Vec<bool> = (0..w * w).map(|i| finder_row[i % w] && (i / w).is_multiple_of(3)).collect();
         assert!(penalty(&m, w) >= 40, "finder-like rows score");
         assert_eq!(penalty(&m, w), module_penalty(&m, w));
+    }
+}
+
+#[cfg(test)]
+mod mask_tests {
+    use super::*;
+    use qrcode::canvas::Canvas;
+
+    /// `qrcode`'s own way: the canvas cloned, masked and read for each mask.
+    fn reference_candidates(canvas: &Canvas) -> Vec<Vec<bool>> {
+        MASKS
+            .iter()
+            .map(|&mask| {
+                let mut masked = canvas.clone();
+                masked.apply_mask(mask);
+                masked.into_colors().into_iter().map(|c| c == Color::Dark).collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn masked_candidates_are_qrcode_s_module_for_module_for_every_version_level_and_mask() {
+        let levels = [ErrorCorrection::L, ErrorCorrection::M, ErrorCorrection::Q, ErrorCorrection::H];
+        for number in 1..=40i16 {
+            for (round, &ec) in levels.iter().enumerate() {
+                let version = Version::Normal(number);
+                let mut bits = Bits::new(version);
+                // Short enough for version 1 at level H (10 characters); the rest is padding.
+                let text = format!("HP{number:02}-{round}");
+                bits.push_alphanumeric_data(text.as_bytes()).expect("a short text fits every version");
+                bits.push_terminator(ec.level()).expect("fits");
+                let (encoded, ec_data) =
+                    qrcode::ec::construct_codewords(&bits.into_bytes(), version, ec.level()).expect("codewords");
+                let mut canvas = Canvas::new(version, ec.level());
+                canvas.draw_all_functional_patterns();
+                canvas.draw_data(&encoded, &ec_data);
+                let width = 17 + 4 * number as usize;
+                // Twice: the second time the function patterns come from what was kept.
+                for _ in 0..2 {
+                    assert_eq!(
+                        masked_candidates(&canvas, version, ec, width),
+                        reference_candidates(&canvas),
+                        "version {number}, level {ec:?}"
+                    );
+                }
+            }
+        }
     }
 }
