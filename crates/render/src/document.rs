@@ -327,18 +327,15 @@ impl<'f> Document<'f> {
         page: PageId,
         (x, y): (f32, f32),
         module: Mm,
-        size: usize,
-        runs: impl Iterator<Item = (usize, usize, usize)>,
+        size: u16,
+        runs: impl Iterator<Item = (u16, u16, u16)>,
     ) -> Result<(), RenderError> {
         self.check_page(page)?;
-        let side = module.0 * size as f32;
+        let side = module.0 * f32::from(size);
         self.check_inside("QR symbol", Area::new(x, y, side, side))?;
         let (left, _) = self.to_pdf_space(Point { x: Mm(x), y: Mm(y) });
         let (_, bottom) = self.to_pdf_space(Point { x: Mm(x), y: Mm(y + side) });
-        let whole = |n: usize| u16::try_from(n).map_err(|_| RenderError::InvalidQr { size, modules: n });
-        let runs = runs
-            .map(|(row, start, len)| Ok((whole(size - 1 - row)?, whole(start)?, whole(len)?)))
-            .collect::<Result<Vec<_>, RenderError>>()?;
+        let runs = runs.map(|(row, start, len)| (size - 1 - row, start, len)).collect();
         self.pages[page.0].push(Element::Modules { x: left, y: bottom, module: round(Pt::from(module).0), runs });
         Ok(())
     }

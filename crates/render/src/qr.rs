@@ -77,8 +77,10 @@ pub(crate) fn draw_qr(
     y: f32,
     module: Mm,
 ) -> Result<(), RenderError> {
-    let runs = (0..symbol.size).flat_map(|row| symbol.runs(row).into_iter().map(move |(start, len)| (row, start, len)));
-    doc.draw_modules(page, (x, y), module, symbol.size, runs)
+    // At most 177 modules a side (`QrModules::new`): rows and columns fit a u16.
+    let runs = (0..symbol.size)
+        .flat_map(|row| symbol.runs(row).into_iter().map(move |(start, len)| (row as u16, start as u16, len as u16)));
+    doc.draw_modules(page, (x, y), module, symbol.size as u16, runs)
 }
 
 #[cfg(test)]

@@ -923,31 +923,10 @@ mod tests {
         }
     }
 
-    /// A Reed-Solomon codeword of `data` with `npar` parity bytes, as QR codes carry them:
-    /// the data followed by the remainder of data · x^npar divided by
-    /// (x - g^0)(x - g^1)…(x - g^(npar-1)).
+    /// A Reed-Solomon codeword of `data` with `npar` parity bytes, as QR codes carry them
+    /// (the parity from the `qrcode` crate's encoder).
     fn encoded(data: &[u8], npar: usize) -> Vec<u8> {
-        let mut generator = vec![GF256::ONE];
-        let mut root = GF256::ONE;
-        for _ in 0..npar {
-            let mut next = vec![GF256::ZERO; generator.len() + 1];
-            for (k, &g) in generator.iter().enumerate() {
-                next[k] += g;
-                next[k + 1] += g * root;
-            }
-            generator = next;
-            root *= GF256::GENERATOR;
-        }
-        let mut remainder = vec![GF256::ZERO; npar];
-        for &d in data {
-            let factor = GF256(d) + remainder[0];
-            remainder.rotate_left(1);
-            remainder[npar - 1] = GF256::ZERO;
-            for k in 0..npar {
-                remainder[k] += factor * generator[k + 1];
-            }
-        }
-        data.iter().copied().chain(remainder.iter().map(|g| g.0)).collect()
+        [data, &qrcode::ec::create_error_correction_code(data, npar)].concat()
     }
 
     #[test]

@@ -1013,10 +1013,7 @@ pub(crate) fn resample(image: &GrayImage, rect: Rect, scale: f32) -> GrayImage {
         if (scale - 1.0).abs() < 0.02 {
             return reduced;
         }
-        return bilinear(
-            View::of(&reduced, Rect { x: 0, y: 0, width: reduced.width(), height: reduced.height() }),
-            scale,
-        );
+        return bilinear(View::whole(&reduced), scale);
     }
     if (scale - 1.0).abs() < 0.02 {
         return view.to_image();
@@ -1051,6 +1048,11 @@ impl<'a> View<'a> {
         }
     }
 
+    /// The whole of `image`.
+    fn whole(image: &'a GrayImage) -> View<'a> {
+        View::of(image, Rect { x: 0, y: 0, width: image.width(), height: image.height() })
+    }
+
     /// Row `y` of the view.
     fn row(&self, y: usize) -> &'a [u8] {
         let start = (self.y + y) * self.stride + self.x;
@@ -1068,7 +1070,7 @@ impl<'a> View<'a> {
 
 /// Averages `k` × `k` blocks.
 pub(crate) fn box_reduce(src: &GrayImage, k: u32) -> GrayImage {
-    box_reduce_view(View::of(src, Rect { x: 0, y: 0, width: src.width(), height: src.height() }), k)
+    box_reduce_view(View::whole(src), k)
 }
 
 fn box_reduce_view(src: View, k: u32) -> GrayImage {
@@ -1269,7 +1271,6 @@ mod tests {
     fn a_crop_resampled_in_place_is_the_copied_crop_resampled() {
         let mut rng = crate::degrade::Rng::new(11);
         let img = GrayImage::from_fn(173, 131, |_, _| image::Luma([(rng.next_u64() & 0xff) as u8]));
-        let whole = |i: &GrayImage| Rect { x: 0, y: 0, width: i.width(), height: i.height() };
         // Inside, touching the edges, running past them, at every kind of scale.
         let rects = [
             Rect { x: 13, y: 7, width: 101, height: 77 },
@@ -1286,13 +1287,9 @@ mod tests {
                     let k = (1.0 / scale).floor() as u32;
                     let reduced = box_reduce(&copied, k);
                     let rest = scale * k as f32;
-                    if (rest - 1.0).abs() < 0.02 {
-                        reduced.clone()
-                    } else {
-                        bilinear(View::of(&reduced, whole(&reduced)), rest)
-                    }
+                    if (rest - 1.0).abs() < 0.02 { reduced.clone() } else { bilinear(View::whole(&reduced), rest) }
                 } else {
-                    bilinear(View::of(&copied, whole(&copied)), scale)
+                    bilinear(View::whole(&copied), scale)
                 };
                 assert_eq!(ours, expected, "{rect:?} at {scale}");
             }

@@ -196,18 +196,22 @@ fn function_modules(version: Version, ec: ErrorCorrection) -> std::sync::Arc<Vec
     }
     let mut functional = qrcode::canvas::Canvas::new(version, ec.level());
     functional.draw_all_functional_patterns();
-    let made: Arc<Vec<Vec<bool>>> = Arc::new(
-        MASKS
-            .iter()
-            .map(|&mask| {
-                let mut masked = functional.clone();
-                masked.apply_mask(mask);
-                masked.into_colors().into_iter().map(|c| c == Color::Dark).collect()
-            })
-            .collect(),
-    );
+    let made = Arc::new(masked_by_qrcode(&functional));
     kept.lock().unwrap_or_else(PoisonError::into_inner).insert((version.width(), ec), Arc::clone(&made));
     made
+}
+
+/// `canvas` under each of the eight masks as `qrcode` masks it: cloned, `apply_mask` (which
+/// also draws the mask's format information) and read row by row, `true` dark.
+fn masked_by_qrcode(canvas: &qrcode::canvas::Canvas) -> Vec<Vec<bool>> {
+    MASKS
+        .iter()
+        .map(|&mask| {
+            let mut masked = canvas.clone();
+            masked.apply_mask(mask);
+            masked.into_colors().into_iter().map(|c| c == Color::Dark).collect()
+        })
+        .collect()
 }
 
 /// The mask penalty of a symbol (ISO/IEC 18004 §7.8.3.1): runs of five or more modules of one
@@ -403,18 +407,6 @@ mod mask_tests {
     use super::*;
     use qrcode::canvas::Canvas;
 
-    /// `qrcode`'s own way: the canvas cloned, masked and read for each mask.
-    fn reference_candidates(canvas: &Canvas) -> Vec<Vec<bool>> {
-        MASKS
-            .iter()
-            .map(|&mask| {
-                let mut masked = canvas.clone();
-                masked.apply_mask(mask);
-                masked.into_colors().into_iter().map(|c| c == Color::Dark).collect()
-            })
-            .collect()
-    }
-
     #[test]
     fn masked_candidates_are_qrcode_s_module_for_module_for_every_version_level_and_mask() {
         let levels = [ErrorCorrection::L, ErrorCorrection::M, ErrorCorrection::Q, ErrorCorrection::H];
@@ -436,7 +428,7 @@ mod mask_tests {
                 for _ in 0..2 {
                     assert_eq!(
                         masked_candidates(&canvas, version, ec, width),
-                        reference_candidates(&canvas),
+                        masked_by_qrcode(&canvas),
                         "version {number}, level {ec:?}"
                     );
                 }
