@@ -122,9 +122,88 @@ pub fn skew(img: &GrayImage, degrees: f32) -> GrayImage {
     GrayImage::from_raw(out_w, out_h, out).expect("the buffer is out_w × out_h")
 }
 
-/// Gaussian-like blur of `sigma` pixels (an out-of-focus or dusty scanner).
+/// Gaussian-like blur of `sigma` pixels (an out-of-focus or dusty scanner): `image`'s
+/// `fast_blur`, pixel for pixel, in whole numbers. `fast_blur` runs three box blurs, each a
+/// pass along the rows and one down the columns, with the edge pixels repeated; it keeps
+/// each box's sum as a float (whole numbers, so exact) and rounds `sum · (1 / side)` per
+/// pixel. Here the sums are integers and that rounding is a table made with the same float
+/// operations, so the result is the same, about three times as fast.
 pub fn blur(img: &GrayImage, sigma: f32) -> GrayImage {
-    image::imageops::fast_blur(img, sigma)
+    let (width, height) = (img.width() as usize, img.height() as usize);
+    let radii = fast_blur_radii(sigma);
+    if width == 0 || height == 0 || radii.iter().any(|&r| r > MAX_BLUR_RADIUS) {
+        return image::imageops::fast_blur(img, sigma);
+    }
+    let mut out = img.as_raw().clone();
+    let mut across = vec![0u8; out.len()];
+    let mut column_sums = vec![0u32; width];
+    for radius in radii {
+        let mean = box_means(radius);
+        box_rows(&out, &mut across, width, radius, &mean);
+        box_columns(&across, &mut out, width, radius, &mean, &mut column_sums);
+    }
+    GrayImage::from_raw(img.width(), img.height(), out).expect("the buffer is the image's size")
+}
+
+/// Largest box radius [`blur`] does itself (a sigma of about 70 pixels); beyond it, the
+/// table of means would be large and `fast_blur` is used as it is.
+const MAX_BLUR_RADIUS: usize = 128;
+
+/// The radii of `fast_blur`'s three boxes for `sigma` (Kovesi's almost-Gaussian filter), worked
+/// out as `image` 0.25 does.
+fn fast_blur_radii(sigma: f32) -> [usize; 3] {
+    let passes = 3.0f32;
+    let w_ideal = f32::sqrt((12.0 * sigma.powi(2) / passes) + 1.0);
+    let mut w_l = w_ideal.floor();
+    if w_l % 2.0 == 0.0 {
+        w_l -= 1.0;
+    }
+    let w_u = w_l + 2.0;
+    let m = f32::round(0.25 * passes * (w_l + 3.0) - 3.0 * sigma.powi(2) * (w_l + 1.0).recip()) as usize;
+    let odd = |x: usize| if x.is_multiple_of(2) { x + 1 } else { x };
+    std::array::from_fn(|i| odd((if i < m { w_l as usize } else { w_u as usize }).saturating_sub(1) / 2))
+}
+
+/// The grey level of every box sum of a box of `radius`: `sum · (1 / side)` rounded half
+/// away from zero, in `f32` as `fast_blur` computes it.
+fn box_means(radius: usize) -> Vec<u8> {
+    let side = radius * 2 + 1;
+    let weight = 1f32 / side as f32;
+    (0..=255 * side).map(|sum| (sum as f32 * weight).round().clamp(0.0, 255.0) as u8).collect()
+}
+
+/// One box pass along each row of `src` (rows of `width`) into `dst`; pixels past the ends
+/// are the end pixels.
+fn box_rows(src: &[u8], dst: &mut [u8], width: usize, radius: usize, mean: &[u8]) {
+    let last = width - 1;
+    for (row, out) in src.chunks_exact(width).zip(dst.chunks_exact_mut(width)) {
+        let mut sum: usize = (0..=2 * radius).map(|i| usize::from(row[i.saturating_sub(radius).min(last)])).sum();
+        for (x, px) in out.iter_mut().enumerate() {
+            *px = mean[sum];
+            sum += usize::from(row[(x + radius + 1).min(last)]);
+            sum -= usize::from(row[x.saturating_sub(radius)]);
+        }
+    }
+}
+
+/// One box pass down each column of `src` (rows of `width`) into `dst`, keeping every column's
+/// sum in `sums`; rows past the ends are the end rows.
+fn box_columns(src: &[u8], dst: &mut [u8], width: usize, radius: usize, mean: &[u8], sums: &mut [u32]) {
+    let height = src.len() / width;
+    let row = |y: usize| &src[y.min(height - 1) * width..][..width];
+    sums.fill(0);
+    for i in 0..=2 * radius {
+        for (s, &p) in sums.iter_mut().zip(row(i.saturating_sub(radius))) {
+            *s += u32::from(p);
+        }
+    }
+    for (y, out) in dst.chunks_exact_mut(width).enumerate() {
+        let (next, previous) = (row(y + radius + 1), row(y.saturating_sub(radius)));
+        for (((px, s), &n), &p) in out.iter_mut().zip(sums.iter_mut()).zip(next).zip(previous) {
+            *px = mean[*s as usize];
+            *s = *s + u32::from(n) - u32::from(p);
+        }
+    }
 }
 
 /// Adds gaussian-like noise of standard deviation `sigma` grey levels
@@ -386,5 +465,34 @@ pub fn low_light(img: &mut GrayImage, gain: f32, sigma: f32, rng: &mut Rng) {
         let v = f32::from(p.0[0]) * gain;
         let n = sigma * (1.2 - v / 255.0) * rng.normal();
         p.0[0] = (v + n + 0.5).clamp(0.0, 255.0) as u8;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blur_is_image_s_fast_blur_pixel_for_pixel() {
+        let mut rng = Rng::new(7);
+        // Text-like pages and noise, wide and narrow (narrower than a box), at the sigmas
+        // the scanner damage draws and beyond (radii 1 to 7), and a sigma of 0.
+        let sizes = [(1, 1), (2, 9), (9, 2), (3, 3), (37, 23), (200, 150)];
+        let sigmas = [0.0, 0.3, 0.4, 0.55, 0.7, 0.8, 1.0, 1.5, 2.2, 3.7, 6.0];
+        for (w, h) in sizes {
+            let mut img =
+                GrayImage::from_fn(w, h, |x, y| image::Luma([if (x / 3 + y / 5) % 4 == 0 { 20 } else { 245 }]));
+            noise(&mut img, 40.0, &mut rng);
+            salt_and_pepper(&mut img, 0.05, &mut rng);
+            for sigma in sigmas {
+                let ours = blur(&img, sigma);
+                let theirs = image::imageops::fast_blur(&img, sigma);
+                assert_eq!(ours.dimensions(), theirs.dimensions());
+                let differ = ours.pixels().zip(theirs.pixels()).filter(|(a, b)| a != b).count();
+                assert_eq!(differ, 0, "{w} × {h}, sigma {sigma}: {differ} pixels differ");
+            }
+        }
+        assert_eq!(fast_blur_radii(0.7), [1, 1, 1]);
+        assert_eq!(fast_blur_radii(6.0), [5, 5, 7]);
     }
 }
