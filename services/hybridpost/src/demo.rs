@@ -699,7 +699,9 @@ async fn render(demo: &mut Demo, service: &Service, paper: usize) -> anyhow::Res
 }
 
 /// Stage `print`: download each batch, mark it printed and dispatched, and rasterise the
-/// pages that will come back; returns them with their letters.
+/// pages that will come back; returns them with their letters. A batch is rasterised while the
+/// next one is downloaded and dispatched (those are one request at a time; pdftoppm takes
+/// both cores), one batch at a time, in batch order.
 async fn print_batches(
     demo: &mut Demo,
     service: &Service,
@@ -711,6 +713,7 @@ async fn print_batches(
     let coming_back = fates.values().filter(|f| **f != Fate::Delivered).count();
     let bar = demo.clock.start("print", coming_back);
     let mut rasters: Vec<(PathBuf, LetterId)> = Vec::new();
+    let mut rasterising: Option<tokio::task::JoinHandle<anyhow::Result<Rasters>>> = None;
     let mut serial = 1u32;
     for (k, batch) in batches.iter().enumerate() {
         let id = batch.batch_id;
@@ -727,8 +730,15 @@ async fn print_batches(
             )
             .await?;
         serial += u32::try_from(manifest.len())?;
-        rasters.extend(rasterise_coming_back(&pdf, k, &manifest, fates, work, demo.cores, &bar).await?);
-        std::fs::remove_file(&pdf)?;
+        let jobs = coming_back_from(k, &manifest, fates, work);
+        if let Some(previous) = rasterising.take() {
+            rasters.extend(previous.await.context("rasterising")??);
+        }
+        let (bar, cores) = (bar.clone(), demo.cores);
+        rasterising = Some(tokio::task::spawn_blocking(move || rasterise_coming_back(&pdf, jobs, cores, &bar)));
+    }
+    if let Some(last) = rasterising {
+        rasters.extend(last.await.context("rasterising")??);
     }
     demo.clock.finish(
         "print",
@@ -743,38 +753,54 @@ async fn print_batches(
     Ok(rasters)
 }
 
-/// Rasterises the pages of batch `k` (its PDF and manifest) that come back: reply sheets, a
-/// letter's last page, at [`SCAN_DPI`]; the first pages of returned letters, with the seal, at
-/// [`RETURN_DPI`].
-async fn rasterise_coming_back(
-    pdf: &Path,
+/// Rasterised pages, a file each, with their letters.
+type Rasters = Vec<(PathBuf, LetterId)>;
+
+/// Pages of one batch to rasterise at one resolution: page numbers in the batch PDF, in order,
+/// their letters, the resolution and the folder for the files.
+struct RasterJob {
+    pages: Vec<u32>,
+    letters: Vec<LetterId>,
+    dpi: u32,
+    dir: PathBuf,
+}
+
+/// The pages of batch `k` (its manifest) that come back: reply sheets, a letter's last page,
+/// at [`SCAN_DPI`]; the first pages of returned letters, with the seal, at [`RETURN_DPI`].
+fn coming_back_from(
     k: usize,
     manifest: &[ManifestEntry],
     fates: &HashMap<LetterId, Fate>,
     work: &Path,
-    cores: usize,
-    bar: &ProgressBar,
-) -> anyhow::Result<Vec<(PathBuf, LetterId)>> {
+) -> Vec<RasterJob> {
+    [(SCAN_DPI, false), (RETURN_DPI, true)]
+        .into_iter()
+        .map(|(dpi, returned)| {
+            let mut wanted: Vec<(u32, LetterId)> = manifest
+                .iter()
+                .filter_map(|e| match fates.get(&e.letter_id) {
+                    Some(Fate::Replies { .. }) if !returned => Some((e.first_page + e.pages - 1, e.letter_id)),
+                    Some(Fate::Returned(_)) if returned => Some((e.first_page, e.letter_id)),
+                    _ => None,
+                })
+                .collect();
+            wanted.sort_unstable_by_key(|(page, _)| *page);
+            let (pages, letters) = wanted.into_iter().unzip();
+            RasterJob { pages, letters, dpi, dir: work.join(format!("raster-{k}-{dpi}")) }
+        })
+        .collect()
+}
+
+/// Rasterises `jobs` out of the batch PDF `pdf` on `cores` cores, then removes the PDF; returns
+/// the files with their letters, in the order of the jobs.
+fn rasterise_coming_back(pdf: &Path, jobs: Vec<RasterJob>, cores: usize, bar: &ProgressBar) -> anyhow::Result<Rasters> {
     let mut rasters = Vec::new();
-    for (dpi, returned) in [(SCAN_DPI, false), (RETURN_DPI, true)] {
-        let mut wanted: Vec<(u32, LetterId)> = manifest
-            .iter()
-            .filter_map(|e| match fates.get(&e.letter_id) {
-                Some(Fate::Replies { .. }) if !returned => Some((e.first_page + e.pages - 1, e.letter_id)),
-                Some(Fate::Returned(_)) if returned => Some((e.first_page, e.letter_id)),
-                _ => None,
-            })
-            .collect();
-        wanted.sort_unstable_by_key(|(page, _)| *page);
-        let pages: Vec<u32> = wanted.iter().map(|(p, _)| *p).collect();
-        let dir = work.join(format!("raster-{k}-{dpi}"));
-        let from = pdf.to_path_buf();
-        let files = tokio::task::spawn_blocking(move || paper::rasterise(&from, &pages, dpi, &dir, cores))
-            .await
-            .context("rasterising")??;
+    for job in jobs {
+        let files = paper::rasterise(pdf, &job.pages, job.dpi, &job.dir, cores)?;
         bar.inc(files.len() as u64);
-        rasters.extend(files.into_iter().zip(wanted.into_iter().map(|(_, id)| id)));
+        rasters.extend(files.into_iter().zip(job.letters));
     }
+    std::fs::remove_file(pdf)?;
     Ok(rasters)
 }
 
