@@ -708,11 +708,11 @@ async fn print_batches(
     batches: &[BatchSummary],
     fates: &HashMap<LetterId, Fate>,
     work: &Path,
-) -> anyhow::Result<Vec<(PathBuf, LetterId)>> {
+) -> anyhow::Result<Rasters> {
     let site_api = &service.print_api;
     let coming_back = fates.values().filter(|f| **f != Fate::Delivered).count();
     let bar = demo.clock.start("print", coming_back);
-    let mut rasters: Vec<(PathBuf, LetterId)> = Vec::new();
+    let mut rasters = Rasters::new();
     let mut rasterising: Option<tokio::task::JoinHandle<anyhow::Result<Rasters>>> = None;
     let mut serial = 1u32;
     for (k, batch) in batches.iter().enumerate() {
@@ -808,7 +808,7 @@ fn rasterise_coming_back(pdf: &Path, jobs: Vec<RasterJob>, cores: usize, bar: &P
 /// and one stray sheet.
 async fn scan(
     demo: &mut Demo,
-    rasters: Vec<(PathBuf, LetterId)>,
+    rasters: Rasters,
     fates: &HashMap<LetterId, Fate>,
     work: &Path,
 ) -> anyhow::Result<(Scanned, ScanFigures)> {
@@ -848,7 +848,7 @@ async fn scan(
 /// stray sheet, [`PAGES_PER_FILE`] sheets a file. Returns the jobs, the reason and job index of
 /// each file of returned letters, and the stray sheet's job index.
 fn scan_jobs(
-    rasters: Vec<(PathBuf, LetterId)>,
+    rasters: Rasters,
     fates: &HashMap<LetterId, Fate>,
     rng: &mut Rng,
 ) -> (Vec<ScanJob>, Vec<(usize, usize)>, usize) {
