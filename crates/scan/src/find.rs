@@ -518,9 +518,9 @@ impl<'a> Search<'a> {
                 self.done = true;
                 break;
             }
-            let (image, px_per_mm, deadline) = (self.image, self.px_per_mm, self.deadline);
+            let (image, px_per_mm, photo, deadline) = (self.image, self.px_per_mm, self.scale_unknown, self.deadline);
             let symbols = catch_unwind(AssertUnwindSafe(|| {
-                sample::read_region(image, (rect.x, rect.y, rect.width, rect.height), px_per_mm, deadline)
+                sample::read_region(image, (rect.x, rect.y, rect.width, rect.height), px_per_mm, photo, deadline)
             }))
             .unwrap_or_default();
             let mut new_codes = false;

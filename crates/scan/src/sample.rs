@@ -4,15 +4,25 @@
 //!
 //! 1. Finder patterns are found by their shape in box sums of the grey image: a dark 3 × 3
 //!    core, a light ring, a dark ring (ISO/IEC 18004 §6.3.3). Blur softens that shape but does
-//!    not move its centre. Module sizes from 0.45 to 1.2 mm are tried; peaks are refined to a
-//!    fraction of a pixel.
+//!    not move its centre. Module sizes from 0.45 to 1.08 mm are tried; peaks are refined to a
+//!    fraction of a pixel. A photo's resolution is only a guess from its frame (the page may
+//!    fill a part of it, or be a close-up), so its range is wider (0.33 to 1.45 mm), its scores
+//!    are taken relative to the light around each shape (light falls off across a photo), and
+//!    more candidates are kept.
 //! 2. Three finder patterns at the corners of a right isosceles triangle give the symbol's
-//!    position and orientation; each grid size (QR version) whose pitch agrees with the finder
+//!    position and orientation. In a photo, where data modules and alignment patterns take a
+//!    finder pattern's shape at the smaller sizes, a triple is tried only if the quiet zone
+//!    outside its three finder patterns is paper, and the quietest triples first; each grid size (QR version) whose pitch agrees with the finder
 //!    patterns' size is tried, nearest first. A scanner turns and shifts a sheet but does not
 //!    bend it, so the three centres fix every module (an affine map). A phone held over a
 //!    tilted page adds perspective, which three points cannot fix: from version 2 on, the
 //!    alignment pattern nearest the bottom-right corner is looked for around where the affine
-//!    map puts it, and the four centres give a projective map (a homography) instead.
+//!    map puts it, and the four centres give a projective map (a homography) instead. From
+//!    version 7 on there are alignment patterns all over the symbol: each is looked for where
+//!    the map fitted so far puts it, nearest the finder patterns first, by correlating the
+//!    5 × 5 modules around it with the pattern, and the map is fitted again (least squares)
+//!    to every pattern found. A motion-blurred photo needs this: there a box-sum search for
+//!    the bottom-right pattern alone can settle two modules off.
 //! 3. Each module is sampled at its centre (bilinear, or the median of nine points against
 //!    speckle), optionally pushed away from the mean of its four neighbours (blur pulls a lone
 //!    module towards them), thresholded against the local mean of the samples or Otsu's level,
@@ -39,12 +49,21 @@ pub(crate) struct Sampled {
 /// Module sizes tried for finder patterns, mm: the seal's (0.5–0.65 mm) to reply codes'
 /// (0.8–1.0 mm), in steps of about 15 %.
 const FINDER_MODULES_MM: [f32; 7] = [0.45, 0.52, 0.6, 0.7, 0.8, 0.93, 1.08];
+/// The same for a photo, whose resolution is a guess from the frame: smaller (the page far
+/// off, filling part of the frame, or tilted away) and larger (a close-up).
+const PHOTO_MODULES_MM: [f32; 11] = [0.33, 0.38, 0.45, 0.52, 0.6, 0.7, 0.8, 0.93, 1.08, 1.25, 1.45];
 /// Finder-pattern candidates kept per region.
 const MAX_CANDIDATES: usize = 14;
+/// The same for a photo: with the smaller module sizes, data modules take a finder pattern's
+/// shape more often, and a finder pattern in the dark corner of a photo can rank below them.
+const MAX_PHOTO_CANDIDATES: usize = 40;
 /// Candidate triples tried per region, best first.
 const MAX_TRIPLES: usize = 4;
 /// Grid sizes tried per triple, nearest to the finder patterns' pitch first.
 const MAX_SIZES: usize = 5;
+/// Smallest share of light points in a photo's triple's quiet zone (see
+/// [`Region::quiet_share`]), in tenths.
+const MIN_PHOTO_QUIET: f32 = 8.0;
 /// Smallest finder-pattern score, as a share of the region's contrast.
 const MIN_SCORE: f32 = 0.12;
 
@@ -54,6 +73,7 @@ pub(crate) fn read_region(
     image: &GrayImage,
     (rx, ry, rw, rh): (u32, u32, u32, u32),
     px_per_mm: f32,
+    photo: bool,
     deadline: Instant,
 ) -> Vec<Sampled> {
     let (iw, ih) = image.dimensions();
@@ -67,12 +87,20 @@ pub(crate) fn read_region(
     if region.contrast < 30.0 {
         return Vec::new();
     }
-    let candidates = region.finder_candidates(px_per_mm, deadline);
+    let sizes: &[f32] = if photo { &PHOTO_MODULES_MM } else { &FINDER_MODULES_MM };
+    let candidates = region.finder_candidates(sizes.iter().map(|mm| mm * px_per_mm), photo, deadline);
     let mut out: Vec<Sampled> = Vec::new();
     // Finder patterns of symbols read: another triple using one of them is the same symbol
     // (or a finder pattern and alignment patterns mistaken for a symbol), not a second one.
     let mut read: Vec<usize> = Vec::new();
-    for triple in triples(&candidates).into_iter().take(MAX_TRIPLES) {
+    let mut ranked = triples(&candidates);
+    if photo {
+        let quiet: Vec<f32> = ranked.iter().map(|t| (region.quiet_share(t) * 10.0).round()).collect();
+        let mut order: Vec<usize> = (0..ranked.len()).filter(|&i| quiet[i] >= MIN_PHOTO_QUIET).collect();
+        order.sort_by(|&a, &b| quiet[b].total_cmp(&quiet[a]).then(ranked[b].score.total_cmp(&ranked[a].score)));
+        ranked = order.into_iter().map(|i| ranked[i]).collect();
+    }
+    for triple in ranked.into_iter().take(MAX_TRIPLES) {
         if Instant::now() >= deadline {
             break;
         }
@@ -183,6 +211,9 @@ struct Region<'a> {
     sum: Vec<u64>,
     /// Paper minus ink (95th minus 5th percentile).
     contrast: f32,
+    /// Paper's and ink's grey levels (95th and 5th percentiles).
+    paper: f32,
+    ink: f32,
 }
 
 impl<'a> Region<'a> {
@@ -213,8 +244,8 @@ impl<'a> Region<'a> {
             }
             255.0
         };
-        let contrast = level(0.95) - level(0.05);
-        Region { img, w, h, sum, contrast }
+        let (paper, ink) = (level(0.95), level(0.05));
+        Region { img, w, h, sum, contrast: paper - ink, paper, ink }
     }
 
     /// Sum of the `(2r + 1)²` box centred on pixel `(x, y)`, which must lie `r` inside.
@@ -225,15 +256,20 @@ impl<'a> Region<'a> {
     }
 
     /// Finder-pattern candidates, strongest first, at least three modules apart.
-    fn finder_candidates(&self, px_per_mm: f32, deadline: Instant) -> Vec<Candidate> {
+    fn finder_candidates(
+        &self,
+        modules_px: impl Iterator<Item = f32>,
+        photo: bool,
+        deadline: Instant,
+    ) -> Vec<Candidate> {
+        let max_candidates = if photo { MAX_PHOTO_CANDIDATES } else { MAX_CANDIDATES };
         let (w, h) = (self.w, self.h);
         let mut best = vec![0f32; w * h];
         let mut best_module = vec![0f32; w * h];
-        for mm in FINDER_MODULES_MM {
+        for m in modules_px {
             if Instant::now() >= deadline {
                 break;
             }
-            let m = mm * px_per_mm;
             if m < 1.5 {
                 continue;
             }
@@ -254,7 +290,12 @@ impl<'a> Region<'a> {
                     let core = s1 / a1;
                     let light = (s2 - s1) / (a2 - a1);
                     let dark = (s3 - s2) / (a3 - a2);
-                    let score = (light - core).min(light - dark);
+                    let mut score = (light - core).min(light - dark);
+                    if photo {
+                        // Light falls off across a photo: the shape's contrast relative to
+                        // its own light ring, scaled to the region's paper.
+                        score *= self.paper / light.max(1.0);
+                    }
                     let i = y * w + x;
                     if score > best[i] {
                         best[i] = score;
@@ -269,7 +310,7 @@ impl<'a> Region<'a> {
         peaks.sort_by(|a, b| b.0.total_cmp(&a.0));
         let mut out: Vec<Candidate> = Vec::new();
         for (score, i) in peaks {
-            if out.len() >= MAX_CANDIDATES {
+            if out.len() >= max_candidates {
                 break;
             }
             let (x, y) = (i % w, i / w);
@@ -323,10 +364,21 @@ impl<'a> Region<'a> {
             // (n − 7, n − 7), makes the fourth point of a projective map.
             let last = n as f32 - 6.5;
             let grid = [(3.5, 3.5), (n as f32 - 3.5, 3.5), (3.5, n as f32 - 3.5), (last, last)];
+            // Looked for within a tenth of the span (and at least three modules) of where the
+            // affine map puts it.
+            let reach = (0.1 * span * t.module).max(3.0 * t.module);
             let projective = (n >= 25)
-                .then(|| self.alignment_pattern(affine(last, last), t.module, span))
+                .then(|| self.alignment_pattern(affine(last, last), t.module, reach))
                 .flatten()
                 .and_then(|found| Homography::from_points(grid, [t.tl, t.tr, t.bl, found]));
+            // Versions 7 and up have alignment patterns all over: each one found makes the map
+            // better for finding the next (see `grown`).
+            if n >= 45
+                && let Some(h) = self.grown(n, t, &affine)
+                && let Some(text) = self.read_grid(n, &|gx, gy| h.map(gx, gy), &Sampling::ALL, deadline)
+            {
+                return Some(text);
+            }
             if let Some(h) = projective
                 && let Some(text) = self.read_grid(n, &|gx, gy| h.map(gx, gy), &Sampling::ALL, deadline)
             {
@@ -355,6 +407,61 @@ impl<'a> Region<'a> {
             }
         }
         None
+    }
+
+    /// A projective map of the `n` × `n` symbol fitted to its finder patterns and every
+    /// alignment pattern found, starting from the map `first`. The alignment patterns nearest
+    /// the finder patterns, where `first` is surest, are looked for first, within two and a
+    /// half modules of where the map fitted so far puts them; those that end more than a
+    /// module from the final fit (data modules of the same shape) are dropped and the map
+    /// fitted again. `None` when fewer than two alignment patterns were found.
+    fn grown(&self, n: usize, t: &Triple, first: &dyn Fn(f32, f32) -> (f32, f32)) -> Option<Homography> {
+        let module = t.leg / (n - 7) as f32;
+        let mut from = vec![(3.5, 3.5), (n as f32 - 3.5, 3.5), (3.5, n as f32 - 3.5)];
+        let mut to = vec![t.tl, t.tr, t.bl];
+        let mut centres = alignment_centres(n);
+        let nearest_finder =
+            |&(x, y): &(f32, f32)| from[..3].iter().map(|f| (f.0 - x).hypot(f.1 - y)).fold(f32::MAX, f32::min);
+        centres.sort_by(|a, b| nearest_finder(a).total_cmp(&nearest_finder(b)));
+        let mut map: Option<Homography> = None;
+        for c in centres {
+            let predicted = match map {
+                Some(h) => h.map(c.0, c.1),
+                None => first(c.0, c.1),
+            };
+            // One module along each grid axis at that place, by the map fitted so far.
+            let at = |x: f32, y: f32| match map {
+                Some(h) => h.map(x, y),
+                None => first(x, y),
+            };
+            let (right, left, down, up) =
+                (at(c.0 + 0.5, c.1), at(c.0 - 0.5, c.1), at(c.0, c.1 + 0.5), at(c.0, c.1 - 0.5));
+            let axes = ((right.0 - left.0, right.1 - left.1), (down.0 - up.0, down.1 - up.1));
+            let found = self.alignment_template(predicted, axes, 2.0);
+            if let Some(found) = found {
+                from.push(c);
+                to.push(found);
+                if from.len() >= 4 {
+                    map = Homography::fit(&from, &to).or(map);
+                }
+            }
+        }
+        if from.len() < 5 {
+            return None;
+        }
+        let h = map?;
+        let keep: Vec<usize> = (0..from.len())
+            .filter(|&i| {
+                let (x, y) = h.map(from[i].0, from[i].1);
+                i < 3 || (x - to[i].0).hypot(y - to[i].1) <= module
+            })
+            .collect();
+        if keep.len() < 5 {
+            return None;
+        }
+        let from: Vec<_> = keep.iter().map(|&i| from[i]).collect();
+        let to: Vec<_> = keep.iter().map(|&i| to[i]).collect();
+        Homography::fit(&from, &to)
     }
 
     /// Samples the `n` × `n` modules whose centres `at` maps into the crop, in each of
@@ -418,20 +525,120 @@ impl<'a> Region<'a> {
 }
 
 impl Region<'_> {
+    /// Share of the points in the triple's quiet zone, the four modules of paper around a
+    /// symbol, that are light. Each finder pattern's two outer sides are sampled 5.5 modules
+    /// from its centre (two modules past its edge, so a module size a third off still lands
+    /// in the quiet zone). A symbol's true finder patterns have paper there; a triple made of
+    /// data modules or alignment patterns that happen to take a finder's shape has the
+    /// symbol's own modules, about half of them dark.
+    fn quiet_share(&self, t: &Triple) -> f32 {
+        let len = |(x, y): (f32, f32)| x.hypot(y).max(1e-3);
+        let unit = |(x, y): (f32, f32)| (x / len((x, y)), y / len((x, y)));
+        let u = unit((t.tr.0 - t.tl.0, t.tr.1 - t.tl.1));
+        let v = unit((t.bl.0 - t.tl.0, t.bl.1 - t.tl.1));
+        let m = t.module;
+        // Each finder with the two directions pointing out of the symbol.
+        let corners = [(t.tl, (-u.0, -u.1), (-v.0, -v.1)), (t.tr, u, (-v.0, -v.1)), (t.bl, (-u.0, -u.1), v)];
+        let (paper, ink) = (self.paper, self.ink);
+        let midpoint = (paper + ink) / 2.0;
+        let (mut light, mut total) = (0u32, 0u32);
+        for (centre, out_a, out_b) in corners {
+            for (out, along) in [(out_a, out_b), (out_b, out_a)] {
+                for k in -3..=3 {
+                    let (x, y) = (
+                        centre.0 + 5.5 * m * out.0 + k as f32 * m * along.0,
+                        centre.1 + 5.5 * m * out.1 + k as f32 * m * along.1,
+                    );
+                    if x < 0.0 || y < 0.0 || x >= self.w as f32 || y >= self.h as f32 {
+                        continue;
+                    }
+                    total += 1;
+                    light += u32::from(self.grey(x, y) > midpoint);
+                }
+            }
+        }
+        if total == 0 { 0.0 } else { light as f32 / total as f32 }
+    }
+
+    /// The centre of an alignment pattern within `reach` modules of `predicted` (crop
+    /// pixels), where one module along the grid's x and y axes is `axes` (pixels): the place,
+    /// in half-pixel steps, where the grey levels of the 5 × 5 module centres around it best
+    /// correlate with the pattern (dark ring, light ring, dark centre). Correlation, not a
+    /// difference of grey levels, so that light falling off does not matter; sampled along
+    /// the symbol's own axes, so that perspective and turn do not. `None` when the best
+    /// correlation is weak (under 0.5) or nothing can be sampled.
+    fn alignment_template(
+        &self,
+        predicted: (f32, f32),
+        axes: ((f32, f32), (f32, f32)),
+        reach: f32,
+    ) -> Option<(f32, f32)> {
+        let ((ux, uy), (vx, vy)) = axes;
+        let module = ux.hypot(uy).max(vx.hypot(vy));
+        if !(predicted.0.is_finite() && predicted.1.is_finite() && module.is_finite()) || module < 1.0 {
+            return None;
+        }
+        let limit = 2.5 * (ux.abs() + vx.abs()).max(uy.abs() + vy.abs());
+        let (px, py) = predicted;
+        if px - limit - reach * module < 0.0
+            || py - limit - reach * module < 0.0
+            || px + limit + reach * module >= self.w as f32
+            || py + limit + reach * module >= self.h as f32
+        {
+            return None;
+        }
+        // Pattern: 1 for dark (the outer ring and the centre), 0 for light.
+        let pattern: [f32; 25] = std::array::from_fn(|k| {
+            let (i, j) = ((k % 5) as i32 - 2, (k / 5) as i32 - 2);
+            if i.abs().max(j.abs()) == 1 { 0.0 } else { 1.0 }
+        });
+        let pattern_mean = pattern.iter().sum::<f32>() / 25.0;
+        let steps = (2.0 * reach * module).ceil() as i32;
+        let mut best: Option<(f32, f32, f32)> = None;
+        for sy in -steps..=steps {
+            for sx in -steps..=steps {
+                let (cx, cy) = (px + 0.5 * sx as f32, py + 0.5 * sy as f32);
+                let distance = (cx - px).hypot(cy - py) / module;
+                if distance > reach {
+                    continue;
+                }
+                let grey: [f32; 25] = std::array::from_fn(|k| {
+                    let (i, j) = ((k % 5) as f32 - 2.0, (k / 5) as f32 - 2.0);
+                    self.grey(cx + i * ux + j * vx, cy + i * uy + j * vy)
+                });
+                let mean = grey.iter().sum::<f32>() / 25.0;
+                let (mut cov, mut var) = (0.0, 0.0);
+                for (g, t) in grey.iter().zip(&pattern) {
+                    cov += (mean - g) * (t - pattern_mean);
+                    var += (g - mean) * (g - mean);
+                }
+                let pattern_var = 25.0 * pattern_mean * (1.0 - pattern_mean);
+                let correlation = if var > 0.0 { cov / (var * pattern_var).sqrt() } else { 0.0 };
+                // Nearer the prediction wins a tie: data modules can mimic the shape.
+                let score = correlation * (1.0 - 0.1 * distance / reach);
+                if best.is_none_or(|(b, _, _)| score > b) {
+                    best = Some((score, cx, cy));
+                }
+            }
+        }
+        let (score, x, y) = best?;
+        (score > 0.5).then_some((x, y))
+    }
+
     /// The centre of the alignment pattern nearest `predicted` (crop pixels), for modules of
-    /// `module` pixels in a symbol whose finder centres are `span` modules apart: a dark
-    /// module in a light ring in a dark ring, looked for within a tenth of the span (and at
-    /// least three modules) of where the affine map puts it. `None` if nothing there has
-    /// that shape.
-    fn alignment_pattern(&self, predicted: (f32, f32), module: f32, span: f32) -> Option<(f32, f32)> {
+    /// `module` pixels: a dark module in a light ring in a dark ring, looked for within
+    /// `reach` pixels. `None` if nothing there has that shape.
+    fn alignment_pattern(&self, predicted: (f32, f32), module: f32, reach: f32) -> Option<(f32, f32)> {
         let m = module;
         let radius = |half: f32| ((half * m - 0.5).round().max(0.0)) as usize;
         let (r0, r1, r2) = (radius(0.5), radius(1.5), radius(2.5));
         if r1 <= r0 || r2 <= r1 {
             return None;
         }
-        let reach = (0.1 * span * m).max(3.0 * m);
         let (px, py) = predicted;
+        if !(px.is_finite() && py.is_finite()) {
+            return None;
+        }
         let (x0, x1) = ((px - reach).max(r2 as f32) as usize, (px + reach).min((self.w - r2 - 1) as f32));
         let (y0, y1) = ((py - reach).max(r2 as f32) as usize, (py + reach).min((self.h - r2 - 1) as f32));
         if x1 < x0 as f32 || y1 < y0 as f32 {
@@ -463,6 +670,31 @@ impl Region<'_> {
     }
 }
 
+/// Centres (grid coordinates, module centres at `i + 0.5`) of the alignment patterns of an
+/// `n` × `n` symbol, but for the three that would overlap the finder patterns (ISO/IEC 18004
+/// Annex E: rows and columns at 6, then evenly spaced from the far end in even steps).
+fn alignment_centres(n: usize) -> Vec<(f32, f32)> {
+    let version = (n.saturating_sub(17)) / 4;
+    if !(2..=40).contains(&version) {
+        return Vec::new();
+    }
+    let count = version / 7 + 2;
+    let step = if version == 32 { 26 } else { (version * 4 + count * 2 + 1) / (count * 2 - 2) * 2 };
+    let mut at = vec![6usize];
+    at.extend((0..count - 1).map(|i| n - 7 - i * step).rev());
+    let last = *at.last().unwrap_or(&6);
+    let mut out = Vec::new();
+    for &y in &at {
+        for &x in &at {
+            let corners = [(6, 6), (6, last), (last, 6)];
+            if !corners.contains(&(x, y)) {
+                out.push((x as f32 + 0.5, y as f32 + 0.5));
+            }
+        }
+    }
+    out
+}
+
 /// A projective map of the plane (eight coefficients, the ninth 1): grid modules to pixels.
 #[derive(Clone, Copy, Debug)]
 struct Homography([f64; 8]);
@@ -471,13 +703,36 @@ impl Homography {
     /// The map taking each of `from` to the same place in `to`; `None` when three of the
     /// points are in line.
     fn from_points(from: [(f32, f32); 4], to: [(f32, f32); 4]) -> Option<Self> {
-        // x' = (a x + b y + c) / (g x + h y + 1), y' = (d x + e y + f) / (g x + h y + 1).
-        let mut rows = [[0f64; 9]; 8];
-        for (i, (&(x, y), &(u, v))) in from.iter().zip(&to).enumerate() {
-            let (x, y, u, v) = (f64::from(x), f64::from(y), f64::from(u), f64::from(v));
-            rows[2 * i] = [x, y, 1.0, 0.0, 0.0, 0.0, -u * x, -u * y, u];
-            rows[2 * i + 1] = [0.0, 0.0, 0.0, x, y, 1.0, -v * x, -v * y, v];
+        Self::fit(&from, &to)
+    }
+
+    /// The map taking each of `from` nearest to the same place in `to` (least squares over
+    /// the linearised equations; exact for four points); `None` for fewer than four points or
+    /// when they do not fix a map (three of four in line).
+    fn fit(from: &[(f32, f32)], to: &[(f32, f32)]) -> Option<Self> {
+        if from.len() < 4 || from.len() != to.len() {
+            return None;
         }
+        // x' = (a x + b y + c) / (g x + h y + 1), y' = (d x + e y + f) / (g x + h y + 1),
+        // two linear equations per point. Pixels are taken relative to the first point and
+        // both sides scaled to about 1, so the normal equations stay well conditioned.
+        let (ox, oy) = (f64::from(to[0].0), f64::from(to[0].1));
+        let grid_scale = from.iter().map(|p| f64::from(p.0.abs().max(p.1.abs()))).fold(1.0, f64::max);
+        let pixel_scale =
+            to.iter().map(|p| (f64::from(p.0) - ox).abs().max((f64::from(p.1) - oy).abs())).fold(1.0, f64::max);
+        let mut normal = [[0f64; 9]; 8];
+        for (&(x, y), &(u, v)) in from.iter().zip(to) {
+            let (x, y) = (f64::from(x) / grid_scale, f64::from(y) / grid_scale);
+            let (u, v) = ((f64::from(u) - ox) / pixel_scale, (f64::from(v) - oy) / pixel_scale);
+            for row in [[x, y, 1.0, 0.0, 0.0, 0.0, -u * x, -u * y, u], [0.0, 0.0, 0.0, x, y, 1.0, -v * x, -v * y, v]] {
+                for i in 0..8 {
+                    for j in 0..9 {
+                        normal[i][j] += row[i] * row[j];
+                    }
+                }
+            }
+        }
+        let mut rows = normal;
         // Gaussian elimination with partial pivoting.
         for col in 0..8 {
             let pivot = (col..8).max_by(|&a, &b| rows[a][col].abs().total_cmp(&rows[b][col].abs()))?;
@@ -495,8 +750,21 @@ impl Homography {
                 }
             }
         }
-        let h: [f64; 8] = std::array::from_fn(|i| rows[i][8] / rows[i][i]);
-        h.iter().all(|c| c.is_finite()).then_some(Homography(h))
+        let [a, b, c, d, e, f, g, h] = std::array::from_fn(|i| rows[i][8] / rows[i][i]);
+        // Undo the scaling: x = X / s, u' = (u − o) / p.
+        let (s, p) = (grid_scale, pixel_scale);
+        let (g, h) = (g / s, h / s);
+        let coefficients = [
+            (a * p) / s + ox * g,
+            (b * p) / s + ox * h,
+            c * p + ox,
+            (d * p) / s + oy * g,
+            (e * p) / s + oy * h,
+            f * p + oy,
+            g,
+            h,
+        ];
+        coefficients.iter().all(|c| c.is_finite()).then_some(Homography(coefficients))
     }
 
     fn map(&self, x: f32, y: f32) -> (f32, f32) {
@@ -624,7 +892,7 @@ mod tests {
         // 3.4 pixels per module (0.57 mm at 150 dpi), blurred.
         let img = image::imageops::blur(&draw(&text, 3.4), 1.2);
         let far = Instant::now() + std::time::Duration::from_secs(10);
-        let found = read_region(&img, (0, 0, img.width(), img.height()), 150.0 / 25.4, far);
+        let found = read_region(&img, (0, 0, img.width(), img.height()), 150.0 / 25.4, false, far);
         assert!(found.iter().any(|s| s.text.as_deref() == Some(text.as_str())), "{found:?}");
     }
 
@@ -650,7 +918,7 @@ mod tests {
         };
         let photo = image::imageops::blur(&photograph(&page, 300, &camera), 0.7);
         let far = Instant::now() + std::time::Duration::from_secs(10);
-        let found = read_region(&photo, (0, 0, photo.width(), photo.height()), 8.0, far);
+        let found = read_region(&photo, (0, 0, photo.width(), photo.height()), 8.0, true, far);
         assert!(found.iter().any(|s| s.text.as_deref() == Some(text.as_str())), "{found:?}");
     }
 
@@ -667,11 +935,70 @@ mod tests {
     }
 
     #[test]
+    fn alignment_patterns_sit_where_the_standard_puts_them() {
+        // ISO/IEC 18004 Annex E, table E.1: row and column coordinates for versions 1, 2, 7,
+        // 11, 32 (the one with steps of 26) and 40.
+        for (version, at) in [
+            (1, vec![]),
+            (2, vec![6, 18]),
+            (7, vec![6, 22, 38]),
+            (11, vec![6, 30, 54]),
+            (32, vec![6, 34, 60, 86, 112, 138]),
+            (40, vec![6, 30, 58, 86, 114, 142, 170]),
+        ] {
+            let n = 17 + 4 * version;
+            let mut expected: Vec<(f32, f32)> = Vec::new();
+            for &y in &at {
+                for &x in &at {
+                    let last = *at.last().unwrap_or(&6);
+                    if ![(6, 6), (6, last), (last, 6)].contains(&(x, y)) {
+                        expected.push((x as f32 + 0.5, y as f32 + 0.5));
+                    }
+                }
+            }
+            assert_eq!(alignment_centres(n), expected, "version {version}");
+        }
+    }
+
+    #[test]
+    fn a_homography_fitted_to_many_points_keeps_them_and_averages_a_stray_one() {
+        let truth = Homography::from_points(
+            [(3.5, 3.5), (57.5, 3.5), (3.5, 57.5), (54.5, 54.5)],
+            [(105.2, 270.4), (59.7, 95.1), (293.4, 224.4), (235.8, 61.9)],
+        )
+        .expect("no three in line");
+        let from: Vec<(f32, f32)> = [
+            (3.5, 3.5),
+            (57.5, 3.5),
+            (3.5, 57.5),
+            (30.5, 6.5),
+            (6.5, 30.5),
+            (30.5, 30.5),
+            (54.5, 30.5),
+            (30.5, 54.5),
+            (54.5, 54.5),
+        ]
+        .to_vec();
+        let mut to: Vec<(f32, f32)> = from.iter().map(|&(x, y)| truth.map(x, y)).collect();
+        let exact = Homography::fit(&from, &to).expect("fits");
+        for &(x, y) in &from {
+            let (a, b) = (exact.map(x, y), truth.map(x, y));
+            assert!((a.0 - b.0).hypot(a.1 - b.1) < 0.01, "{a:?} against {b:?}");
+        }
+        // One point found two pixels off (about half a module): the fit moves less than that.
+        to[5].0 += 2.0;
+        let fitted = Homography::fit(&from, &to).expect("fits");
+        let (a, b) = (fitted.map(30.5, 30.5), truth.map(30.5, 30.5));
+        assert!((a.0 - b.0).hypot(a.1 - b.1) < 1.5, "{a:?} against {b:?}");
+        assert!(Homography::fit(&from[..3], &to[..3]).is_none());
+    }
+
+    #[test]
     fn text_and_blank_crops_give_nothing() {
         let far = Instant::now() + std::time::Duration::from_secs(10);
         let blank = GrayImage::from_pixel(300, 300, image::Luma([240]));
-        assert!(read_region(&blank, (0, 0, 300, 300), 150.0 / 25.4, far).is_empty());
+        assert!(read_region(&blank, (0, 0, 300, 300), 150.0 / 25.4, false, far).is_empty());
         let stripes = GrayImage::from_fn(300, 300, |x, _| image::Luma([if (x / 4) % 2 == 0 { 20 } else { 230 }]));
-        assert!(read_region(&stripes, (0, 0, 300, 300), 150.0 / 25.4, far).iter().all(|s| s.text.is_none()));
+        assert!(read_region(&stripes, (0, 0, 300, 300), 150.0 / 25.4, false, far).iter().all(|s| s.text.is_none()));
     }
 }
