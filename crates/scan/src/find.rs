@@ -6,11 +6,12 @@
 //!    with a margin for skew and misplacement, scaled so that a module has about seven pixels:
 //!    first for 1 mm modules (reply codes), then for 0.5 mm modules (the seal).
 //! 2. [`Step::WholeImage`], only when the page's resolution is not known (a phone photo: a
-//!    phone does not know how far away the page was): the whole image, reduced to at most
-//!    [`WHOLE_IMAGE_PIXELS`], as rqrr reads it. rqrr thresholds locally (light falling off
-//!    towards the corners) and fits the perspective of a tilted page from the finder and
-//!    alignment patterns; the known places mean nothing in a photo, whose page is neither
-//!    upright nor filling the frame.
+//!    phone does not know how far away the page was), and then before step 1 unless the
+//!    image has a page's proportions (a scan whose file gave no resolution): the whole
+//!    image, reduced to at most [`WHOLE_IMAGE_PIXELS`], as rqrr reads it. rqrr thresholds
+//!    locally (light falling off towards the corners) and fits the perspective of a tilted
+//!    page from the finder and alignment patterns; the known places seldom mean anything in a
+//!    photo, whose page is neither upright nor filling the frame.
 //! 3. [`Step::KnownAreasTurned`]: the same places on the page turned by 180°, 90° or 270°
 //!    (the places are mapped; the page is never rotated).
 //! 4. [`Step::WholePage`]: the whole page, reduced: a sparse sample of it is mapped in 2 mm
@@ -179,6 +180,9 @@ const SAME_SYMBOL_MM: f32 = 12.0;
 /// messaging app sends it (about 1500 × 2000), or a larger one reduced; reply codes and the
 /// seal keep three pixels a module or more in a photo of the whole page.
 pub const WHOLE_IMAGE_PIXELS: u64 = 3_200_000;
+/// How far from √2 (A4's long side over its short side) an image's proportions may be for it
+/// to be taken for a page filling the image. A phone's frame is 4:3 (1.33) or 16:9 (1.78).
+const A4_PROPORTION_TOLERANCE: f32 = 0.03;
 /// Sizes of the shorter side of a page, mm, within which a resolution the file gives is
 /// believed (A5 to a little over A3).
 const PLAUSIBLE_SHORT_SIDE_MM: (f32, f32) = (100.0, 320.0);
@@ -265,6 +269,10 @@ struct Search<'a> {
     px_per_mm: f32,
     /// The page's resolution is not known (see [`Step::WholeImage`]).
     scale_unknown: bool,
+    /// The resolution is not known and the image is not shaped like a page filling it: a
+    /// photo, searched whole first, its finder patterns looked for over a wider range of sizes
+    /// and its symbols sampled through their alignment patterns (see `sample.rs`).
+    photo: bool,
     /// Orientations to try for the known areas, most plausible first.
     turns: Vec<u8>,
     findings: Findings,
@@ -293,6 +301,10 @@ impl<'a> Search<'a> {
         let (w, h) = image.dimensions();
         let px_per_mm = px_per_mm(image, options.dpi);
         let scale_unknown = plausible_dpi(image, options.dpi).is_none();
+        // An image of A4's proportions is taken for a page filling it (a scan whose file gave
+        // no resolution).
+        let (long, short) = (w.max(h) as f32, w.min(h).max(1) as f32);
+        let page_shaped = (long / short - std::f32::consts::SQRT_2).abs() < A4_PROPORTION_TOLERANCE;
         // A portrait image is upright or upside down; a landscape one lies on its side.
         let turns = if (h as f32) > (w as f32) * 1.15 {
             vec![0, 2]
@@ -309,6 +321,7 @@ impl<'a> Search<'a> {
             deadline: started.checked_add(options.budget).unwrap_or(started + Duration::from_secs(3600)),
             px_per_mm,
             scale_unknown,
+            photo: scale_unknown && !page_shaped,
             turns,
             findings: Findings::default(),
             failed: Vec::new(),
@@ -366,7 +379,15 @@ impl<'a> Search<'a> {
 
         // The steps are planned one at a time: later ones depend on what the page's ink looks
         // like, which is only measured when the cheap steps found nothing.
-        for step in Step::ALL {
+        // A photo: the whole image first. The known places are where codes are printed on an
+        // upright page filling the image, which a photo's page seldom is (in the photo corpus
+        // they read 3 of 300 codes first, and took a quarter of the time).
+        let mut order = Step::ALL.to_vec();
+        if self.photo {
+            order.retain(|&s| s != Step::WholeImage);
+            order.insert(0, Step::WholeImage);
+        }
+        for step in order {
             if self.done {
                 break;
             }
@@ -518,7 +539,7 @@ impl<'a> Search<'a> {
                 self.done = true;
                 break;
             }
-            let (image, px_per_mm, photo, deadline) = (self.image, self.px_per_mm, self.scale_unknown, self.deadline);
+            let (image, px_per_mm, photo, deadline) = (self.image, self.px_per_mm, self.photo, self.deadline);
             let symbols = catch_unwind(AssertUnwindSafe(|| {
                 sample::read_region(image, (rect.x, rect.y, rect.width, rect.height), px_per_mm, photo, deadline)
             }))

@@ -12,17 +12,18 @@
 //! 2. Three finder patterns at the corners of a right isosceles triangle give the symbol's
 //!    position and orientation. In a photo, where data modules and alignment patterns take a
 //!    finder pattern's shape at the smaller sizes, a triple is tried only if the quiet zone
-//!    outside its three finder patterns is paper, and the quietest triples first; each grid size (QR version) whose pitch agrees with the finder
-//!    patterns' size is tried, nearest first. A scanner turns and shifts a sheet but does not
-//!    bend it, so the three centres fix every module (an affine map). A phone held over a
-//!    tilted page adds perspective, which three points cannot fix: from version 2 on, the
-//!    alignment pattern nearest the bottom-right corner is looked for around where the affine
-//!    map puts it, and the four centres give a projective map (a homography) instead. From
-//!    version 7 on there are alignment patterns all over the symbol: each is looked for where
-//!    the map fitted so far puts it, nearest the finder patterns first, by correlating the
-//!    5 × 5 modules around it with the pattern, and the map is fitted again (least squares)
-//!    to every pattern found. A motion-blurred photo needs this: there a box-sum search for
-//!    the bottom-right pattern alone can settle two modules off.
+//!    outside its three finder patterns is paper, and the quietest triples first. Each grid
+//!    size (QR version) whose pitch agrees with the finder patterns' size is tried, nearest
+//!    first. A scanner turns and shifts a sheet but does not bend it, so the three centres fix
+//!    every module (an affine map). A phone held over a tilted page adds perspective, which
+//!    three points cannot fix: from version 2 on, the alignment pattern nearest the
+//!    bottom-right corner is looked for around where the affine map puts it, and the four
+//!    centres give a projective map (a homography) instead. In a photo of a symbol of version
+//!    7 or more, which has alignment patterns all over, each is looked for where the map
+//!    fitted so far puts it, nearest the finder patterns first, by correlating the 5 × 5
+//!    modules around it with the pattern, and the map is fitted again (least squares) to
+//!    every pattern found. A motion-blurred photo needs this: there a box-sum search for the
+//!    bottom-right pattern alone can settle two modules off.
 //! 3. Each module is sampled at its centre (bilinear, or the median of nine points against
 //!    speckle), optionally pushed away from the mean of its four neighbours (blur pulls a lone
 //!    module towards them), thresholded against the local mean of the samples or Otsu's level,
@@ -114,7 +115,7 @@ pub(crate) fn read_region(
         if out.iter().any(|s| (s.centre.0 - centre.0).hypot(s.centre.1 - centre.1) < near) {
             continue;
         }
-        let text = region.decode(&triple, deadline);
+        let text = region.decode(&triple, photo, deadline);
         if text.is_some() {
             read.extend(triple.members);
         }
@@ -345,8 +346,9 @@ impl<'a> Region<'a> {
         top * (1.0 - ay) + bottom * ay
     }
 
-    /// Tries the grid sizes the triple allows; the first text decoded.
-    fn decode(&self, t: &Triple, deadline: Instant) -> Option<String> {
+    /// Tries the grid sizes the triple allows; the first text decoded. `photo`: the page may
+    /// be in perspective (see `grown`); a scanner's glass holds it flat.
+    fn decode(&self, t: &Triple, photo: bool, deadline: Instant) -> Option<String> {
         let mut sizes: Vec<(f32, usize)> = (1..=40usize)
             .map(|v| 17 + 4 * v)
             .map(|n| ((t.leg / (n - 7) as f32 / t.module).ln().abs(), n))
@@ -373,7 +375,8 @@ impl<'a> Region<'a> {
                 .and_then(|found| Homography::from_points(grid, [t.tl, t.tr, t.bl, found]));
             // Versions 7 and up have alignment patterns all over: each one found makes the map
             // better for finding the next (see `grown`).
-            if n >= 45
+            if photo
+                && n >= 45
                 && let Some(h) = self.grown(n, t, &affine)
                 && let Some(text) = self.read_grid(n, &|gx, gy| h.map(gx, gy), &Sampling::ALL, deadline)
             {
