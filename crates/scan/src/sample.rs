@@ -377,7 +377,7 @@ impl<'a> Region<'a> {
             // better for finding the next (see `grown`).
             if photo
                 && n >= 45
-                && let Some(h) = self.grown(n, t, &affine)
+                && let Some(h) = self.grown(n, t, &affine, deadline)
                 && let Some(text) = self.read_grid(n, &|gx, gy| h.map(gx, gy), &Sampling::ALL, deadline)
             {
                 return Some(text);
@@ -414,11 +414,17 @@ impl<'a> Region<'a> {
 
     /// A projective map of the `n` × `n` symbol fitted to its finder patterns and every
     /// alignment pattern found, starting from the map `first`. The alignment patterns nearest
-    /// the finder patterns, where `first` is surest, are looked for first, within two and a
-    /// half modules of where the map fitted so far puts them; those that end more than a
-    /// module from the final fit (data modules of the same shape) are dropped and the map
-    /// fitted again. `None` when fewer than two alignment patterns were found.
-    fn grown(&self, n: usize, t: &Triple, first: &dyn Fn(f32, f32) -> (f32, f32)) -> Option<Homography> {
+    /// the finder patterns, where `first` is surest, are looked for first, within two
+    /// modules of where the map fitted so far puts them; those that end more than a module
+    /// from the final fit (data modules of the same shape) are dropped and the map fitted
+    /// again. `None` when fewer than two alignment patterns were found, or at `deadline`.
+    fn grown(
+        &self,
+        n: usize,
+        t: &Triple,
+        first: &dyn Fn(f32, f32) -> (f32, f32),
+        deadline: Instant,
+    ) -> Option<Homography> {
         let module = t.leg / (n - 7) as f32;
         let mut from = vec![(3.5, 3.5), (n as f32 - 3.5, 3.5), (3.5, n as f32 - 3.5)];
         let mut to = vec![t.tl, t.tr, t.bl];
@@ -428,20 +434,20 @@ impl<'a> Region<'a> {
         centres.sort_by(|a, b| nearest_finder(a).total_cmp(&nearest_finder(b)));
         let mut map: Option<Homography> = None;
         for c in centres {
-            let predicted = match map {
-                Some(h) => h.map(c.0, c.1),
-                None => first(c.0, c.1),
-            };
-            // One module along each grid axis at that place, by the map fitted so far.
+            if Instant::now() >= deadline {
+                return None;
+            }
             let at = |x: f32, y: f32| match map {
                 Some(h) => h.map(x, y),
                 None => first(x, y),
             };
+            // Where the map fitted so far puts the pattern, and one module along each grid
+            // axis there.
+            let predicted = at(c.0, c.1);
             let (right, left, down, up) =
                 (at(c.0 + 0.5, c.1), at(c.0 - 0.5, c.1), at(c.0, c.1 + 0.5), at(c.0, c.1 - 0.5));
             let axes = ((right.0 - left.0, right.1 - left.1), (down.0 - up.0, down.1 - up.1));
-            let found = self.alignment_template(predicted, axes, 2.0);
-            if let Some(found) = found {
+            if let Some(found) = self.alignment_template(predicted, axes, 2.0) {
                 from.push(c);
                 to.push(found);
                 if from.len() >= 4 {
@@ -565,11 +571,12 @@ impl Region<'_> {
 
     /// The centre of an alignment pattern within `reach` modules of `predicted` (crop
     /// pixels), where one module along the grid's x and y axes is `axes` (pixels): the place,
-    /// in half-pixel steps, where the grey levels of the 5 × 5 module centres around it best
-    /// correlate with the pattern (dark ring, light ring, dark centre). Correlation, not a
-    /// difference of grey levels, so that light falling off does not matter; sampled along
-    /// the symbol's own axes, so that perspective and turn do not. `None` when the best
-    /// correlation is weak (under 0.5) or nothing can be sampled.
+    /// in steps of an eighth of a module (as many places whatever the module's size), where
+    /// the grey levels of the 5 × 5 module centres around it best correlate with the pattern
+    /// (dark ring, light ring, dark centre). Correlation, not a difference of grey levels, so
+    /// that light falling off does not matter; sampled along the symbol's own axes, so that
+    /// perspective and turn do not. `None` when the best correlation is weak (under 0.5) or
+    /// nothing can be sampled.
     fn alignment_template(
         &self,
         predicted: (f32, f32),
@@ -596,11 +603,12 @@ impl Region<'_> {
             if i.abs().max(j.abs()) == 1 { 0.0 } else { 1.0 }
         });
         let pattern_mean = pattern.iter().sum::<f32>() / 25.0;
-        let steps = (2.0 * reach * module).ceil() as i32;
+        let step = module / 8.0;
+        let steps = (reach * 8.0).ceil() as i32;
         let mut best: Option<(f32, f32, f32)> = None;
         for sy in -steps..=steps {
             for sx in -steps..=steps {
-                let (cx, cy) = (px + 0.5 * sx as f32, py + 0.5 * sy as f32);
+                let (cx, cy) = (px + step * sx as f32, py + step * sy as f32);
                 let distance = (cx - px).hypot(cy - py) / module;
                 if distance > reach {
                     continue;
