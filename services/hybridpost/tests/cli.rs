@@ -300,6 +300,31 @@ fn a_printed_letter_verifies_offline_from_a_200_dpi_scan_a_rotated_jpeg_photo_an
     assert_eq!(report["signed"]["issuer"], "BKK-PHAYATHAI");
     assert_eq!(report["withdrawals_checked"], true);
 
+    // The same page photographed by a phone held over it: tilted 20° in perspective, the page
+    // filling part of a 3:4 frame upside down, light falling off, a hand that moved, little
+    // light, JPEG. The seal's modules come out at about three pixels.
+    let page = image::open(&scan).unwrap().to_luma8();
+    let camera = hybridpost_scan::degrade::Camera {
+        frame: (1836, 2448),
+        px_per_mm: 6.2,
+        aim: (105.0, 148.5),
+        aim_in_frame: (0.5, 0.5),
+        roll: 183.0,
+        tilt: 20.0,
+        tilt_axis: 35.0,
+        focal_px: 2300.0,
+        background: 70,
+    };
+    let mut phone = hybridpost_scan::degrade::photograph(&page, 200, &camera);
+    hybridpost_scan::degrade::vignette(&mut phone, 0.45, 0.15, 60.0);
+    let mut phone = hybridpost_scan::degrade::motion_blur(&phone, 2.5, 30.0);
+    hybridpost_scan::degrade::low_light(&mut phone, 0.5, 5.0, &mut hybridpost_scan::degrade::Rng::new(7));
+    let phone_path = dir.path().join("phone.jpg");
+    std::fs::write(&phone_path, hybridpost_scan::degrade::jpeg(&phone, 75)).unwrap();
+    let (code, text) = verify(dir.path(), &[phone_path.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&text).unwrap()["verdict"], "genuine");
+
     // The PDF itself: its seal is a link to the verification page.
     let (code, text) = verify(dir.path(), &[pdf_path.to_str().unwrap()]);
     assert_eq!(code, 0, "{text}");
