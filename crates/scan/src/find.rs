@@ -377,8 +377,6 @@ impl<'a> Search<'a> {
             out
         };
 
-        // The steps are planned one at a time: later ones depend on what the page's ink looks
-        // like, which is only measured when the cheap steps found nothing.
         // A photo: the whole image first. The known places are where codes are printed on an
         // upright page filling the image, which a photo's page seldom is (in the photo corpus
         // they read 3 of 300 codes first, and took a quarter of the time).
@@ -387,6 +385,8 @@ impl<'a> Search<'a> {
             order.retain(|&s| s != Step::WholeImage);
             order.insert(0, Step::WholeImage);
         }
+        // The steps are planned one at a time: later ones depend on what the page's ink looks
+        // like, which is only measured when the cheap steps found nothing.
         for step in order {
             if self.done {
                 break;

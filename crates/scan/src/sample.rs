@@ -85,7 +85,7 @@ pub(crate) fn read_region(
     }
     let crop = image::imageops::crop_imm(image, rx, ry, rw, rh).to_image();
     let region = Region::new(&crop);
-    if region.contrast < 30.0 {
+    if region.contrast() < 30.0 {
         return Vec::new();
     }
     let sizes: &[f32] = if photo { &PHOTO_MODULES_MM } else { &FINDER_MODULES_MM };
@@ -210,8 +210,6 @@ struct Region<'a> {
     h: usize,
     /// Integral image, `(w + 1) × (h + 1)`.
     sum: Vec<u64>,
-    /// Paper minus ink (95th minus 5th percentile).
-    contrast: f32,
     /// Paper's and ink's grey levels (95th and 5th percentiles).
     paper: f32,
     ink: f32,
@@ -246,7 +244,12 @@ impl<'a> Region<'a> {
             255.0
         };
         let (paper, ink) = (level(0.95), level(0.05));
-        Region { img, w, h, sum, contrast: paper - ink, paper, ink }
+        Region { img, w, h, sum, paper, ink }
+    }
+
+    /// Paper minus ink.
+    fn contrast(&self) -> f32 {
+        self.paper - self.ink
     }
 
     /// Sum of the `(2r + 1)²` box centred on pixel `(x, y)`, which must lie `r` inside.
@@ -305,7 +308,7 @@ impl<'a> Region<'a> {
                 }
             }
         }
-        let floor = MIN_SCORE * self.contrast;
+        let floor = MIN_SCORE * self.contrast();
         let mut peaks: Vec<(f32, usize)> =
             best.iter().enumerate().filter(|&(_, &s)| s > floor).map(|(i, &s)| (s, i)).collect();
         peaks.sort_by(|a, b| b.0.total_cmp(&a.0));
@@ -548,8 +551,7 @@ impl Region<'_> {
         let m = t.module;
         // Each finder with the two directions pointing out of the symbol.
         let corners = [(t.tl, (-u.0, -u.1), (-v.0, -v.1)), (t.tr, u, (-v.0, -v.1)), (t.bl, (-u.0, -u.1), v)];
-        let (paper, ink) = (self.paper, self.ink);
-        let midpoint = (paper + ink) / 2.0;
+        let midpoint = (self.paper + self.ink) / 2.0;
         let (mut light, mut total) = (0u32, 0u32);
         for (centre, out_a, out_b) in corners {
             for (out, along) in [(out_a, out_b), (out_b, out_a)] {
@@ -677,7 +679,7 @@ impl Region<'_> {
         let (score, x, y) = best?;
         // As weak a shape as a finder pattern may show: motion blur runs the one-module core
         // into its ring. A wrong place costs a failed decode, never a wrong text.
-        (score > MIN_SCORE * self.contrast).then_some((x as f32 + 0.5, y as f32 + 0.5))
+        (score > MIN_SCORE * self.contrast()).then_some((x as f32 + 0.5, y as f32 + 0.5))
     }
 }
 
