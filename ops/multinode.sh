@@ -54,7 +54,7 @@ export HYBRIDPOST_S3_ACCESS_KEY_ID="$S3_KEY" HYBRIDPOST_S3_SECRET_ACCESS_KEY="$S
 # One agency key sends every letter; a dead node's work is taken over within seconds, not minutes.
 export HYBRIDPOST_RATE_LIMIT_PER_SECOND=0 HYBRIDPOST_PRINT_RENDER_LEASE_SECS=15 HYBRIDPOST_SCAN_CLAIM_SECS=10
 export HYBRIDPOST_DATABASE_MAX_CONNECTIONS=8 HYBRIDPOST_SHUTDOWN_GRACE_SECS=0
-# One decoding worker per intake node: two files decoding means both nodes hold one. The time
+# One decoding worker per intake node, so that both nodes' claims are in play. The time
 # to search a page is raised: nine processes share this machine's cores (and a debug build, as
 # the test suite runs, searches many times slower), and the check is about nodes, not budgets.
 export HYBRIDPOST_SCAN_WORKERS=1 HYBRIDPOST_SCAN_PAGE_BUDGET_MS=30000
@@ -101,6 +101,13 @@ scrape() {
     | awk '/^hybridpost_[a-z_]*_total/ { sub(/\{.*\}/, "", $1); sum[$1] += $2 } END { for (k in sum) print k, sum[k] }' \
     | sort >"$W/$1.metrics" || true
 }
+# A gauge of a node now, as a whole number; 0 when the node does not answer or never set it.
+gauge() {
+  local v
+  v=$(curl -fs "http://127.0.0.1:$(cat "$W/$1.mport")/metrics" 2>/dev/null \
+    | awk -v k="hybridpost_$2" '$1 == k { printf "%d\n", $2 }' | head -n 1)
+  echo "${v:-0}"
+}
 # A counter of a node's last scrape; 0 when it never counted (a counter appears on its first use).
 metric() {
   local v
@@ -120,7 +127,7 @@ for n in verify gateway-1 gateway-2 printroom intake-1 intake-2 notifier console
   printf '  %-10s %s  (pid %s)\n' "$n" "$(url "$n")" "$(cat "$W/pids/$n")"
 done
 
-# The killer: the print room while a batch renders, then an intake node while both decode.
+# The killer: the print room while a batch renders, then an intake node while it decodes a file.
 killer() {
   local batch
   until batch=$(sql "select batch_id from print_batch where status = 'rendering' limit 1") && [ -n "$batch" ]; do
@@ -133,15 +140,17 @@ killer() {
   start_node printroom-2 printroom "$(cat "$W/printroom.port")"
   note "printroom-2 started on the same port (pid $(cat "$W/pids/printroom-2")); batch $batch is rendered again once its lease ends"
 
-  until [ "$(sql "select count(*) from scan_file where status = 'decoding'")" -ge 2 ]; do
-    sleep 0.05
+  # intake-2 holds a claim: its gauge counts the files it is decoding now.
+  until [ "$(gauge intake-2 scan_files_decoding)" -ge 1 ]; do
+    sleep 0.02
   done
-  local decoding pending
-  decoding=$(sql "select count(*) from scan_file where status = 'decoding'")
-  pending=$(sql "select count(*) from scan_file where status = 'pending'")
+  local own decoding pending
+  own=$(gauge intake-2 scan_files_decoding)
   scrape intake-2
   kill -9 "$(cat "$W/pids/intake-2")"
-  note "kill -9 intake-2 (pid $(cat "$W/pids/intake-2")) with $decoding files decoding (one of them its own) and $pending waiting"
+  decoding=$(sql "select count(*) from scan_file where status = 'decoding'")
+  pending=$(sql "select count(*) from scan_file where status = 'pending'")
+  note "kill -9 intake-2 (pid $(cat "$W/pids/intake-2")) while it decoded $own file(s); $decoding files claimed in all, $pending waiting"
   mv "$W/intake-2.metrics" "$W/intake-2-killed.metrics" 2>/dev/null || true
   start_node intake-2b intake "$(cat "$W/intake-2.port")"
   note "intake-2b started on the same port (pid $(cat "$W/pids/intake-2b")); the file's claim runs out and another node decodes it"

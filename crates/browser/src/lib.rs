@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+pub use fantoccini::elements::Element;
 pub use fantoccini::key::Key;
 pub use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
@@ -144,6 +145,24 @@ pub async fn type_keys(c: &Client, text: &str) {
 /// Presses `key` on the element that has the focus.
 pub async fn press(c: &Client, key: Key) {
     type_keys(c, &char::from(key).to_string()).await;
+}
+
+/// The page the browser shows now, to tell it from the next one (see [`wait_for_next_page`]).
+pub async fn this_page(c: &Client) -> Element {
+    c.find(Locator::Css("html")).await.unwrap()
+}
+
+/// Waits until the browser has left the page `before` and shows the next one at `path`. A
+/// form that posts back to its own address shows a new page at the same path: only the old
+/// page's elements going stale tell the two apart.
+pub async fn wait_for_next_page(c: &Client, before: &Element, path: &str) {
+    for _ in 0..200 {
+        if before.tag_name().await.is_err() && path_of(c).await == path {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the browser never left its page for {path}; it is at {}", path_of(c).await);
 }
 
 /// Waits until the page's path is `path`.

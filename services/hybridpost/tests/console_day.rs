@@ -15,7 +15,8 @@ use std::path::Path;
 use std::process::Command;
 
 use hybridpost_browser::{
-    Client, Driver, Key, Locator, axe_source, check_page, downloaded, focused, path_of, press, type_keys, wait_for_path,
+    Client, Driver, Key, Locator, axe_source, check_page, downloaded, focused, path_of, press, this_page, type_keys,
+    wait_for_next_page, wait_for_path,
 };
 use serde_json::Value;
 use support::{BIN, database_env, http, spawn_serve};
@@ -82,10 +83,11 @@ async fn wait_for_path_prefix(c: &Client, prefix: &str) {
     panic!("the browser never reached {prefix}…; it is at {}", path_of(c).await);
 }
 
-/// Clicks the element `css` and waits for the next page at `path`.
+/// Clicks the element `css` and waits for the next page at `path` (which may be this page's).
 async fn click_to(c: &Client, css: &str, path: &str) {
+    let before = this_page(c).await;
     c.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
-    wait_for_path(c, path).await;
+    wait_for_next_page(c, &before, path).await;
 }
 
 /// Sets the password from a setup link; ends on the person's first page (`lands_on`).
@@ -546,14 +548,9 @@ async fn an_operators_day_close_print_reprint_and_dispatch_by_scanning() {
     assert_eq!(a.find_all(Locator::Css("tbody tr")).await.unwrap().len(), 3);
     check_page(&a, &axe, "letters").await;
     a.find(Locator::Id("q")).await.unwrap().send_keys(names[1]).await.unwrap();
+    let before = this_page(&a).await;
     press(&a, Key::Enter).await;
-    wait_for_path(&a, "/console/letters").await;
-    for _ in 0..50 {
-        if a.find_all(Locator::Css("tbody tr")).await.unwrap().len() == 1 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    wait_for_next_page(&a, &before, "/console/letters").await;
     let rows = a.find_all(Locator::Css("tbody tr")).await.unwrap();
     assert_eq!(rows.len(), 1);
     assert!(rows[0].text().await.unwrap().contains(names[1]));
@@ -671,8 +668,7 @@ async fn an_operators_day_close_print_reprint_and_dispatch_by_scanning() {
     // answered, one still out), their sheets, the estimate; the CSV says the same to Python.
     b.find(Locator::Id("price-letter")).await.unwrap().send_keys("3.50").await.unwrap();
     b.find(Locator::Id("price-sheet")).await.unwrap().send_keys("0.5").await.unwrap();
-    b.find(Locator::Css("form[action='/console/settings/prices'] button")).await.unwrap().click().await.unwrap();
-    wait_for_path(&b, "/console/settings").await;
+    click_to(&b, "form[action='/console/settings/prices'] button", "/console/settings").await;
     assert_eq!(b.find(Locator::Id("price-sheet")).await.unwrap().prop("value").await.unwrap().unwrap(), "0.50");
     click_to(&b, "nav.menu a[href='/console/usage']", "/console/usage").await;
     check_page(&b, &axe, "usage").await;
@@ -768,7 +764,6 @@ async fn an_operators_day_close_print_reprint_and_dispatch_by_scanning() {
     // The columns were matched by their Thai names; what every letter shares is typed in, from
     // the keyboard: the subject, Tab, the signatory's name, Tab, the position, Enter.
     fill_merge_choices(&m).await;
-    wait_for_path(&m, &draft).await;
     let title = m.wait().for_element(Locator::Id("problems-title")).await.unwrap().text().await.unwrap();
     assert!(title.contains('3'), "all three problems in one view: {}", main_text(&m).await);
     let mut rows = Vec::new();
@@ -1015,8 +1010,10 @@ async fn tab_to_and_enter(c: &Client, text: &str) {
     panic!("{text} cannot be reached with Tab");
 }
 
-/// Types what every letter of the merge shares, from the keyboard, and saves.
+/// Types what every letter of the merge shares, from the keyboard, saves, and waits for the
+/// draft's page to come back.
 async fn fill_merge_choices(c: &Client) {
+    let (before, draft) = (this_page(c).await, path_of(c).await);
     c.find(Locator::Id("c-subject")).await.unwrap().click().await.unwrap();
     type_keys(c, "แจ้งการประเมินภาษีที่ดินและสิ่งปลูกสร้าง ประจำปีภาษี ๒๕๗๐").await;
     press(c, Key::Tab).await;
@@ -1024,6 +1021,7 @@ async fn fill_merge_choices(c: &Client) {
     press(c, Key::Tab).await;
     type_keys(c, "ผู้อำนวยการเขตพญาไท").await;
     press(c, Key::Enter).await;
+    wait_for_next_page(c, &before, &draft).await;
 }
 
 /// Sends the ready draft and follows its batch's page until every row is done; its path.

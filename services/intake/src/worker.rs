@@ -129,6 +129,23 @@ pub async fn sweep_upload_leftovers(state: &IntakeState) -> anyhow::Result<usize
     Ok(deleted)
 }
 
+/// Counts a file in the `hybridpost_scan_files_decoding` gauge while this process holds its
+/// claim and decodes it (until dropped, however the decoding ends).
+struct DecodingNow;
+
+impl DecodingNow {
+    fn start() -> Self {
+        metrics::gauge!("hybridpost_scan_files_decoding").increment(1.0);
+        DecodingNow
+    }
+}
+
+impl Drop for DecodingNow {
+    fn drop(&mut self) {
+        metrics::gauge!("hybridpost_scan_files_decoding").decrement(1.0);
+    }
+}
+
 fn until(state: &IntakeState) -> String {
     timestamp_text(OffsetDateTime::now_utc() + state.config.lease)
 }
@@ -145,6 +162,7 @@ pub async fn decode_next_file(state: &IntakeState) -> anyhow::Result<bool> {
         file
     };
     let Some(file) = file else { return Ok(false) };
+    let _decoding = DecodingNow::start();
     let span = tracing::info_span!("scan_file", scan.id = %file.scan_id, file.index = file.file_index);
     decode_claimed_file(state, &file, &token).instrument(span).await?;
     Ok(true)
