@@ -40,8 +40,17 @@ where
 
     for y in 0..img.height() {
         let mut finder = LineScanner::new(img.get_pixel_at(0, y));
-        for x in 1..img.width() {
-            let linepos = match finder.advance(img.get_pixel_at(x, y)) {
+        // From run to run: the scanner only acts where the colour changes. The next run is
+        // measured only once the last one is dealt with, on the pixels as they are then (a
+        // capstone found repaints its ring, which may reach further along this row).
+        // (hybridpost's copy; upstream fed the scanner every pixel.)
+        let mut x = 0;
+        loop {
+            x = img.run_end(x, y);
+            if x >= img.width() {
+                break;
+            }
+            let linepos = match finder.advance_to(x, img.get_pixel_at(x, y)) {
                 Some(l) => l,
                 None => continue,
             };
@@ -60,7 +69,7 @@ where
 
         // Insert a virtual white pixel at the end to trigger a re-check. Necessary when
         // the capstone lies right on the corner of an image
-        if let Some(linepos) = finder.advance(PixelColor::White) {
+        if let Some(linepos) = finder.advance_to(img.width(), PixelColor::White) {
             if !is_capstone(img, &linepos, y) {
                 continue;
             }
@@ -121,6 +130,16 @@ impl LineScanner {
             color_changes: 0,
             current_position: 0,
         }
+    }
+
+    /// Advances the finder to pixel `x`, of `color`: the pixels since the last one it saw
+    /// are taken to be of the last colour (a run), then `x` is seen as by
+    /// [`advance`](Self::advance). (Added in hybridpost's copy.)
+    fn advance_to(&mut self, x: usize, color: PixelColor) -> Option<LinePosition> {
+        debug_assert!(x > self.current_position);
+        self.run_length += x - 1 - self.current_position;
+        self.current_position = x - 1;
+        self.advance(color)
     }
 
     /// Advance the position of the finder with the given color.
@@ -512,5 +531,110 @@ mod tests {
     fn test_cap_size() {
         let caps = load_and_find(include_bytes!("test_data/cap_size.png"));
         assert_eq!(0, caps.len());
+    }
+
+    /// Upstream rqrr 0.10.1's `capstones_from_image`, copied unchanged but for the name: the
+    /// scanner fed every pixel.
+    fn upstream_capstones_from_image<S>(img: &mut PreparedImage<S>) -> Vec<CapStone>
+    where
+        S: ImageBuffer,
+    {
+        let mut res = Vec::new();
+
+        for y in 0..img.height() {
+            let mut finder = LineScanner::new(img.get_pixel_at(0, y));
+            for x in 1..img.width() {
+                let linepos = match finder.advance(img.get_pixel_at(x, y)) {
+                    Some(l) => l,
+                    None => continue,
+                };
+
+                if !is_capstone(img, &linepos, y) {
+                    continue;
+                }
+
+                let cap = match create_capstone(img, &linepos, y) {
+                    Some(c) => c,
+                    None => continue,
+                };
+
+                res.push(cap);
+            }
+
+            if let Some(linepos) = finder.advance(PixelColor::White) {
+                if !is_capstone(img, &linepos, y) {
+                    continue;
+                }
+
+                let cap = match create_capstone(img, &linepos, y) {
+                    Some(c) => c,
+                    None => continue,
+                };
+
+                res.push(cap);
+            }
+        }
+        res
+    }
+
+    #[test]
+    fn the_run_scan_finds_upstream_s_capstones_and_leaves_the_same_pixels() {
+        // xorshift64*, so the test needs no dependency.
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |n: usize| {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            (state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % n
+        };
+        let mut found = 0;
+        for case in 0..24 {
+            let (w, h) = (300 + next(200), 260 + next(200));
+            let mut dark = vec![false; w * h];
+            // Text-like clutter: short dark bars and blocks, some touching the edges.
+            for _ in 0..next(400) {
+                let (x0, y0, bw, bh) = (next(w), next(h), 1 + next(12), 1 + next(6));
+                for y in y0..(y0 + bh).min(h) {
+                    for x in x0..(x0 + bw).min(w) {
+                        dark[y * w + x] = true;
+                    }
+                }
+            }
+            // Codes at one to seven pixels a module, one of them often cut by the image's edge.
+            for k in 0..1 + next(3) {
+                let text = format!("HP1:{case}:{k}:").repeat(1 + next(8));
+                let code = qrcode::QrCode::new(text.as_bytes()).expect("a code");
+                let (size, colours) = (code.width(), code.to_colors());
+                let module = 1 + next(7);
+                let (ox, oy) = (next(w) as isize - 20, next(h) as isize - 20);
+                for v in 0..size * module {
+                    for u in 0..size * module {
+                        let (x, y) = (ox + u as isize, oy + v as isize);
+                        if x >= 0 && y >= 0 && (x as usize) < w && (y as usize) < h {
+                            dark[y as usize * w + x as usize] =
+                                colours[(v / module) * size + u / module] == qrcode::Color::Dark;
+                        }
+                    }
+                }
+            }
+            // Speckle.
+            for _ in 0..next(w * h / 50) {
+                let i = next(w * h);
+                dark[i] = !dark[i];
+            }
+            let mut theirs = PreparedImage::prepare_from_dark_pixels(w, h, dark);
+            let mut ours = theirs.clone();
+            let expected = upstream_capstones_from_image(&mut theirs);
+            let got = capstones_from_image(&mut ours);
+            assert_eq!(format!("{got:?}"), format!("{expected:?}"), "case {case}");
+            for y in 0..h {
+                for x in 0..w {
+                    assert_eq!(ours.get_pixel_at(x, y), theirs.get_pixel_at(x, y), "case {case} at {x},{y}");
+                }
+            }
+            found += expected.len();
+        }
+        // The images had capstones to find, not only clutter.
+        assert!(found > 40, "{found} capstones in all");
     }
 }

@@ -34,6 +34,18 @@ pub trait ImageBuffer {
 
     fn get_pixel(&self, x: usize, y: usize) -> u8;
     fn set_pixel(&mut self, x: usize, y: usize, val: u8);
+
+    /// The first `x'` > `x` on row `y` whose pixel differs from the pixel at `x`, or the width
+    /// when the run reaches the row's end. (Added in hybridpost's copy: the capstone scan
+    /// steps from run to run instead of pixel by pixel.)
+    fn run_end(&self, x: usize, y: usize) -> usize {
+        let colour = self.get_pixel(x, y);
+        let mut end = x + 1;
+        while end < self.width() && self.get_pixel(end, y) == colour {
+            end += 1;
+        }
+        end
+    }
 }
 
 #[cfg(feature = "img")]
@@ -83,6 +95,25 @@ impl ImageBuffer for BasicImageBuffer {
     fn set_pixel(&mut self, x: usize, y: usize, val: u8) {
         let w = self.width();
         self.pixels[(y * w) + x] = val
+    }
+
+    fn run_end(&self, x: usize, y: usize) -> usize {
+        let row = &self.pixels[y * self.w..(y + 1) * self.w];
+        let colour = row[x];
+        // Eight pixels at a time while they all match (most of a page is long runs of paper).
+        let mut end = x + 1;
+        let splat = u64::from_ne_bytes([colour; 8]);
+        while let Some(chunk) = row.get(end..end + 8) {
+            let word = u64::from_ne_bytes(chunk.try_into().expect("eight bytes"));
+            if word != splat {
+                break;
+            }
+            end += 8;
+        }
+        while end < row.len() && row[end] == colour {
+            end += 1;
+        }
+        end
     }
 }
 
@@ -338,6 +369,11 @@ where
         let x = cmp::max(0, cmp::min((self.width() - 1) as i32, p.x));
         let y = cmp::max(0, cmp::min((self.height() - 1) as i32, p.y));
         self.buffer.get_pixel(x as usize, y as usize).into()
+    }
+
+    /// See [`ImageBuffer::run_end`]. (Added in hybridpost's copy.)
+    pub(crate) fn run_end(&self, x: usize, y: usize) -> usize {
+        self.buffer.run_end(x, y)
     }
 
     pub fn get_pixel_at(&self, x: usize, y: usize) -> PixelColor {
