@@ -141,11 +141,10 @@ killer() {
   note "printroom-2 started on the same port (pid $(cat "$W/pids/printroom-2")); batch $batch is rendered again once its lease ends"
 
   # intake-2 holds a claim: its gauge counts the files it is decoding now.
-  until [ "$(gauge intake-2 scan_files_decoding)" -ge 1 ]; do
+  local own decoding pending
+  until own=$(gauge intake-2 scan_files_decoding) && [ "$own" -ge 1 ]; do
     sleep 0.02
   done
-  local own decoding pending
-  own=$(gauge intake-2 scan_files_decoding)
   scrape intake-2
   kill -9 "$(cat "$W/pids/intake-2")"
   decoding=$(sql "select count(*) from scan_file where status = 'decoding'")

@@ -958,9 +958,9 @@ pub(crate) fn decode(mut crop: GrayImage, treatment: Treatment) -> Vec<Located> 
 fn threshold(w: usize, h: usize, raw: &[u8]) -> Option<Vec<bool>> {
     // rqrr's moving average over an eighth of the row, run both ways along it.
     let s = (w / 8).max(1) as u64;
-    // The largest numbers compared are 95 times the sum of two averages, which stay below
-    // 255·s, and 256 · 200·s.
-    if 95 * 2 * 255 * s >= 1 << 32 || 256 * 200 * s >= 1 << 32 || raw.len() != w * h {
+    // The largest numbers compared are 256 · 200·s, and 95 times the sum of two averages,
+    // which stay below 255·s (95 · 2 · 255 is less than 256 · 200).
+    if 256 * 200 * s >= 1 << 32 || raw.len() != w * h {
         return None;
     }
     let keep = Divisor::new(s);
