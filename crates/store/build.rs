@@ -6,10 +6,13 @@ use std::path::Path;
 
 fn main() {
     let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
+    // Read when the script runs, not when it was compiled: one compiled script serves every
+    // checkout that shares a target folder, and must name this checkout's files.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
     let mut code = String::new();
     for (name, folder) in [("SQLITE", "migrations/sqlite"), ("POSTGRES", "migrations/postgres")] {
         println!("cargo:rerun-if-changed={folder}");
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(folder);
+        let dir = Path::new(&manifest_dir).join(folder);
         let mut files: Vec<String> = std::fs::read_dir(&dir)
             .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
             .map(|entry| entry.expect("a readable migration folder").file_name().to_string_lossy().into_owned())
