@@ -143,11 +143,12 @@ pub async fn append_event(conn: &mut AnyConnection, event: NewEvent) -> Result<E
     records.pop().ok_or_else(|| StoreError::Corrupt("insert returned no event".into()))
 }
 
-/// Rows of one insert of events: 8 bound values each, well under SQLite's limit of 32766.
-const EVENTS_PER_STATEMENT: usize = 1000;
+/// Rows of one insert of events: 8 bound values each, 800 a statement (see
+/// [`crate::BOUND_VALUES_PER_STATEMENT`]).
+const EVENTS_PER_STATEMENT: usize = crate::BOUND_VALUES_PER_STATEMENT / 8;
 
-/// Records several events, in the order given (a thousand to a statement). The caller queues
-/// their webhooks.
+/// Records several events, in the order given ([`EVENTS_PER_STATEMENT`] to a statement). The
+/// caller queues their webhooks.
 pub async fn append_events(conn: &mut AnyConnection, events: Vec<NewEvent>) -> Result<Events> {
     if events.is_empty() {
         return Ok(Events::default());
@@ -169,8 +170,7 @@ pub async fn append_events(conn: &mut AnyConnection, events: Vec<NewEvent>) -> R
             created_at: created_at.clone(),
         })
         .collect();
-    // SQLite takes at most 32766 bound values in a statement: a batch of 5000 letters' events
-    // goes in statements of EVENTS_PER_STATEMENT rows.
+    // A batch of 5000 letters' events goes in statements of EVENTS_PER_STATEMENT rows.
     let index: HashMap<String, usize> = records.iter().enumerate().map(|(i, r)| (r.event_id.to_string(), i)).collect();
     for start in (0..records.len()).step_by(EVENTS_PER_STATEMENT) {
         let chunk = &records[start..(start + EVENTS_PER_STATEMENT).min(records.len())];

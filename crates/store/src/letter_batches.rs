@@ -153,8 +153,8 @@ pub struct RowOutcome {
     pub letter: Option<(String, String)>,
 }
 
-/// Rows inserted per statement (7 values each, well under SQLite's 32,766 variables).
-const ROWS_PER_INSERT: usize = 500;
+/// Rows inserted per statement: 7 bound values each (see [`crate::BOUND_VALUES_PER_STATEMENT`]).
+const ROWS_PER_INSERT: usize = crate::BOUND_VALUES_PER_STATEMENT / 7;
 
 /// Stores a batch and its rows, all pending.
 pub async fn insert_batch(conn: &mut AnyConnection, batch: &NewBatch) -> Result<()> {

@@ -175,8 +175,8 @@ const COLUMNS: &str = "notification_id, kind, purpose, agency_id, letter_id, rec
 /// Stores notifications in one statement; returns their ids in order.
 pub async fn insert_notifications(conn: &mut AnyConnection, items: &[NewNotification]) -> Result<Vec<String>> {
     let mut ids = Vec::with_capacity(items.len());
-    // SQLite allows 32766 parameters per statement; 8 per row.
-    for chunk in items.chunks(500) {
+    // 8 bound values a row (see crate::BOUND_VALUES_PER_STATEMENT).
+    for chunk in items.chunks(crate::BOUND_VALUES_PER_STATEMENT / 8) {
         let now = now_text();
         let sql = format!(
             "insert into notification (notification_id, kind, purpose, agency_id, letter_id, recipient, payload, \

@@ -555,9 +555,10 @@ async fn step(
     Ok(())
 }
 
-/// Letters moved or numbered to a statement: 2 × 500 bound values, far below SQLite's 32,766,
-/// and a 5,000-letter batch in ten statements rather than five thousand.
-const LETTERS_PER_STATEMENT: usize = 500;
+/// Letters moved, placed or numbered to a statement: up to 4 bound values each (see
+/// [`crate::BOUND_VALUES_PER_STATEMENT`]), a 5,000-letter batch in twenty statements rather
+/// than five thousand.
+const LETTERS_PER_STATEMENT: usize = crate::BOUND_VALUES_PER_STATEMENT / 4;
 
 /// Moves the letters `ids` (at most [`LETTERS_PER_STATEMENT`]) that are at `from` and meet
 /// `also` (SQL after `where …`, or empty) to `to` in one statement; returns those moved.
