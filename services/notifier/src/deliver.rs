@@ -55,8 +55,14 @@ pub fn backoff_delay(attempt: i64, base: Duration, max: Duration) -> Duration {
     half + full.mul_f64(rand::random::<f64>() / 2.0)
 }
 
-/// Claims up to `claim_batch` due rows and delivers them one after another, recording each
-/// result in its own transaction. Tests call it to drain the outbox without sleeping.
+/// Claims up to `claim_batch` due rows, delivers them one after another, then records the
+/// results together in one transaction. Tests call it to drain the outbox without sleeping.
+///
+/// One transaction for the step rather than one per row: on SQLite every commit waits for the
+/// disk, and the single writer is shared with the whole service. Delivery stays at least once:
+/// a row is recorded only after its delivery, so a crash before the commit leaves the step's
+/// rows claimed until their lease ends, and they are delivered again then (with the same
+/// Message-ID, which lets a mail system drop the copy).
 pub async fn run_step(state: &NotifierState) -> anyhow::Result<StepReport> {
     let token = uuid::Uuid::new_v4().simple().to_string();
     let claimed = {
@@ -64,22 +70,39 @@ pub async fn run_step(state: &NotifierState) -> anyhow::Result<StepReport> {
         let now = now_text();
         let until = crate::stored_time_after(state.config.lease);
         let rows = outbox::claim_due(&mut tx, &now, &until, &token, state.config.claim_batch).await?;
+        store_links(state, &mut tx, &rows).await?;
         tx.commit().await?;
         rows
     };
     let mut report = StepReport { claimed: claimed.len(), ..Default::default() };
+    let mut delivered = Vec::with_capacity(claimed.len());
     for n in claimed {
         let started_at = now_text();
         let clock = Instant::now();
         let outcome = deliver(state, &n).await;
         let duration_ms = i64::try_from(clock.elapsed().as_millis()).unwrap_or(i64::MAX);
-        match record(state, &n, &token, &started_at, duration_ms, outcome).await {
-            Ok(Recorded::Sent) => report.sent += 1,
-            Ok(Recorded::Retried) => report.retried += 1,
-            Ok(Recorded::Failed) => report.failed += 1,
-            Ok(Recorded::Cancelled) => report.cancelled += 1,
-            Ok(Recorded::ClaimLost) => {}
-            Err(e) => tracing::error!(notification.id = %n.notification_id, "cannot record a delivery: {e:#}"),
+        delivered.push(Delivered { n, started_at, duration_ms, outcome });
+    }
+    match record_all(state, &token, &delivered).await {
+        Ok(recorded) => {
+            for (d, r) in delivered.iter().zip(recorded) {
+                count(&d.n, r);
+                match r {
+                    Recorded::Sent => report.sent += 1,
+                    Recorded::Retried => report.retried += 1,
+                    Recorded::Failed => report.failed += 1,
+                    Recorded::Cancelled => report.cancelled += 1,
+                    Recorded::ClaimLost => {}
+                }
+            }
+        }
+        Err(e) => {
+            let ids: Vec<&str> = delivered.iter().map(|d| d.n.notification_id.as_str()).collect();
+            tracing::error!(
+                notifications = ids.join(" "),
+                "cannot record {} deliveries, they will be tried again when their claim ends: {e:#}",
+                ids.len()
+            );
         }
     }
     Ok(report)
@@ -153,6 +176,26 @@ enum NoticeContext {
 }
 
 /// The values of a digital letter's notice, with its link stored (once) before it is sent.
+/// Stores the link of each digital letter's notice among `claimed`, in the transaction that
+/// claims them: the link must be there before the notice goes out. A retried notice keeps the
+/// link (and expiry) its first attempt stored.
+async fn store_links(state: &NotifierState, tx: &mut AnyConnection, claimed: &[Notification]) -> anyhow::Result<()> {
+    for n in claimed {
+        if let (NotificationKind::Email, purpose::DIGITAL_LETTER, Some(letter_id)) =
+            (n.kind, n.purpose.as_str(), n.letter_id)
+        {
+            let link = outbox::DigitalLink {
+                token_hash: token_hash(&link_token(&state.secret, &n.notification_id)),
+                letter_id,
+                expires_at: crate::stored_time_after(state.config.link_ttl),
+                opened_at: None,
+            };
+            outbox::insert_link(tx, &link).await?;
+        }
+    }
+    Ok(())
+}
+
 async fn digital_letter_context(state: &NotifierState, n: &Notification) -> anyhow::Result<NoticeContext> {
     let letter_id = n.letter_id.context("a digital letter notice without its letter")?;
     let (letter, agency) = {
@@ -168,22 +211,9 @@ async fn digital_letter_context(state: &NotifierState, n: &Notification) -> anyh
         )));
     }
     let token = link_token(&state.secret, &n.notification_id);
-    let hash = token_hash(&token);
     let link = {
-        let mut tx = state.store.begin().await?;
-        outbox::insert_link(
-            &mut tx,
-            &outbox::DigitalLink {
-                token_hash: hash.clone(),
-                letter_id,
-                expires_at: crate::stored_time_after(state.config.link_ttl),
-                opened_at: None,
-            },
-        )
-        .await?;
-        let link = outbox::find_link(&mut tx, &hash).await?.context("the link was not stored")?;
-        tx.commit().await?;
-        link
+        let mut conn = state.store.read().await?;
+        outbox::find_link(&mut conn, &token_hash(&token)).await?.context("the link was not stored")?
     };
     let expires = parse_timestamp(&link.expires_at)?.to_offset(time::macros::offset!(+7)).date();
     let recipient_name = letter.recipient_name();
@@ -252,6 +282,7 @@ async fn deliver_webhook(state: &NotifierState, n: &Notification) -> anyhow::Res
     })
 }
 
+#[derive(Clone, Copy)]
 enum Recorded {
     Sent,
     Retried,
@@ -260,62 +291,31 @@ enum Recorded {
     ClaimLost,
 }
 
-async fn record(
-    state: &NotifierState,
-    n: &Notification,
-    token: &str,
-    started_at: &str,
+/// A claimed row after its delivery, waiting to be recorded.
+struct Delivered {
+    n: Notification,
+    started_at: String,
     duration_ms: i64,
     outcome: Outcome,
-) -> anyhow::Result<Recorded> {
+}
+
+/// Records the step's deliveries in one transaction; returns what became of each, in order.
+async fn record_all(state: &NotifierState, token: &str, delivered: &[Delivered]) -> anyhow::Result<Vec<Recorded>> {
+    if delivered.is_empty() {
+        return Ok(Vec::new());
+    }
     let now = now_text();
     let mut tx = state.store.begin().await?;
-    let attempt = |outcome: &str, error: Option<&str>| Attempt {
-        attempt: n.attempts,
-        started_at: started_at.to_owned(),
-        outcome: outcome.to_owned(),
-        error: error.map(str::to_owned),
-        duration_ms,
-    };
-    let recorded = match outcome {
-        Outcome::Sent => {
-            if !outbox::mark_sent(&mut tx, &n.notification_id, token, &now).await? {
-                Recorded::ClaimLost
-            } else {
-                outbox::record_attempt(&mut tx, &n.notification_id, &attempt("delivered", None)).await?;
-                if n.purpose == purpose::DIGITAL_LETTER {
-                    letter_notified(&mut tx, n).await?;
-                }
-                Recorded::Sent
-            }
-        }
-        Outcome::Cancelled(why) => {
-            if outbox::mark_cancelled(&mut tx, &n.notification_id, token, &why).await? {
-                Recorded::Cancelled
-            } else {
-                Recorded::ClaimLost
-            }
-        }
-        Outcome::Transient { error, fault } => {
-            let delay = backoff_delay(n.attempts, state.config.retry_base, state.config.retry_max);
-            let next = time::OffsetDateTime::now_utc() + delay;
-            let give_up = parse_timestamp(&n.created_at)? + state.config.give_up_after;
-            if next <= give_up {
-                if outbox::reschedule(&mut tx, &n.notification_id, token, &timestamp_text(next), &error).await? {
-                    outbox::record_attempt(&mut tx, &n.notification_id, &attempt("transient", Some(&error))).await?;
-                    Recorded::Retried
-                } else {
-                    Recorded::ClaimLost
-                }
-            } else {
-                give_up_on(&mut tx, n, token, &now, &attempt("transient", Some(&error)), fault, true).await?
-            }
-        }
-        Outcome::Permanent { error, fault } => {
-            give_up_on(&mut tx, n, token, &now, &attempt("permanent", Some(&error)), fault, false).await?
-        }
-    };
+    let mut recorded = Vec::with_capacity(delivered.len());
+    for d in delivered {
+        recorded.push(record(state, &mut tx, d, token, &now).await?);
+    }
     tx.commit().await?;
+    Ok(recorded)
+}
+
+/// Counts a recorded delivery in the metrics, and warns of one given up.
+fn count(n: &Notification, recorded: Recorded) {
     match recorded {
         Recorded::Sent => {
             metrics::counter!("hybridpost_notifications_sent_total", "kind" => n.kind.as_str()).increment(1)
@@ -329,7 +329,62 @@ async fn record(
         }
         Recorded::Cancelled | Recorded::ClaimLost => {}
     }
-    Ok(recorded)
+}
+
+async fn record(
+    state: &NotifierState,
+    tx: &mut AnyConnection,
+    d: &Delivered,
+    token: &str,
+    now: &str,
+) -> anyhow::Result<Recorded> {
+    let Delivered { n, started_at, duration_ms, outcome } = d;
+    let (started_at, duration_ms) = (started_at.as_str(), *duration_ms);
+    let attempt = |outcome: &str, error: Option<&str>| Attempt {
+        attempt: n.attempts,
+        started_at: started_at.to_owned(),
+        outcome: outcome.to_owned(),
+        error: error.map(str::to_owned),
+        duration_ms,
+    };
+    Ok(match outcome {
+        Outcome::Sent => {
+            if !outbox::mark_sent(tx, &n.notification_id, token, now).await? {
+                Recorded::ClaimLost
+            } else {
+                outbox::record_attempt(tx, &n.notification_id, &attempt("delivered", None)).await?;
+                if n.purpose == purpose::DIGITAL_LETTER {
+                    letter_notified(tx, n).await?;
+                }
+                Recorded::Sent
+            }
+        }
+        Outcome::Cancelled(why) => {
+            if outbox::mark_cancelled(tx, &n.notification_id, token, why).await? {
+                Recorded::Cancelled
+            } else {
+                Recorded::ClaimLost
+            }
+        }
+        Outcome::Transient { error, fault } => {
+            let delay = backoff_delay(n.attempts, state.config.retry_base, state.config.retry_max);
+            let next = time::OffsetDateTime::now_utc() + delay;
+            let give_up = parse_timestamp(&n.created_at)? + state.config.give_up_after;
+            if next <= give_up {
+                if outbox::reschedule(tx, &n.notification_id, token, &timestamp_text(next), error).await? {
+                    outbox::record_attempt(tx, &n.notification_id, &attempt("transient", Some(error))).await?;
+                    Recorded::Retried
+                } else {
+                    Recorded::ClaimLost
+                }
+            } else {
+                give_up_on(tx, n, token, now, &attempt("transient", Some(error)), *fault, true).await?
+            }
+        }
+        Outcome::Permanent { error, fault } => {
+            give_up_on(tx, n, token, now, &attempt("permanent", Some(error)), *fault, false).await?
+        }
+    })
 }
 
 /// Marks `n` failed, writes `notification_failed` on its letter, and sends a digital letter
