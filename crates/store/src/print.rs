@@ -570,8 +570,11 @@ async fn move_status(
     also: &str,
     now: &str,
 ) -> Result<std::collections::HashSet<LetterId>> {
+    // `status || ''`, not `status`: without statistics SQLite would find the rows through the
+    // index on status and read every letter at `from` (80,000 in a national day's queue) for
+    // each statement, rather than look up the ids listed; the expression keeps it off that index.
     let sql = format!(
-        "update letter set status = $1, updated_at = $2 where status = $3{also} and letter_id in ({}) \
+        "update letter set status = $1, updated_at = $2 where status || '' = $3{also} and letter_id in ({}) \
          returning letter_id",
         placeholders(4, ids.len())
     );
