@@ -40,32 +40,56 @@ pub use blobs::{BlobError, BlobFolder, BlobKey, BlobReader, BlobStore, BlobWrite
 pub use sqlx::AnyConnection;
 
 /// A write transaction: storage functions take it as `&mut tx` (a connection); it is rolled
-/// back when dropped uncommitted.
+/// back when dropped uncommitted. One held open long is logged when it ends, with the place in
+/// the code that began it: on SQLite every other writer waits for it.
 #[derive(Debug)]
-pub struct Tx(sqlx::Transaction<'static, sqlx::Any>);
+pub struct Tx {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    begun: std::time::Instant,
+    at: &'static std::panic::Location<'static>,
+}
 
 impl Tx {
     /// Commits the transaction.
     pub async fn commit(self) -> Result<()> {
-        Ok(self.0.commit().await?)
+        let (begun, at) = (self.begun, self.at);
+        let done = self.tx.commit().await;
+        held_long(begun, at, "committed");
+        Ok(done?)
     }
 
     /// Rolls the transaction back.
     pub async fn rollback(self) -> Result<()> {
-        Ok(self.0.rollback().await?)
+        let (begun, at) = (self.begun, self.at);
+        let done = self.tx.rollback().await;
+        held_long(begun, at, "rolled back");
+        Ok(done?)
+    }
+}
+
+/// Warns of a write transaction begun at `begun`, at `at`, held [`SLOW_TRANSACTION`] or longer.
+fn held_long(begun: std::time::Instant, at: &std::panic::Location<'_>, ended: &str) {
+    let held = begun.elapsed();
+    if held >= SLOW_TRANSACTION {
+        tracing::warn!(
+            held_ms = held.as_millis() as u64,
+            begun_at = %at,
+            "a write transaction held the database for {:.1} s ({ended}; begun at {at})",
+            held.as_secs_f64()
+        );
     }
 }
 
 impl std::ops::Deref for Tx {
     type Target = AnyConnection;
     fn deref(&self) -> &AnyConnection {
-        &self.0
+        &self.tx
     }
 }
 
 impl std::ops::DerefMut for Tx {
     fn deref_mut(&mut self) -> &mut AnyConnection {
-        &mut self.0
+        &mut self.tx
     }
 }
 
@@ -160,11 +184,16 @@ impl Store {
         let connect_options: AnyConnectOptions = url.parse()?;
         match backend {
             Backend::Sqlite => {
-                let pool = |max: u32| {
+                // `cache_kib`: the connection's page cache. SQLite's default, 2 MiB, is a small
+                // part of a busy database (600 MB after a 100,000-letter day): a transaction
+                // that touches thousands of letters spends most of its time copying pages from
+                // the operating system. The writer holds the one write lock, so it gets most.
+                let pool = |max: u32, cache_kib: u32| {
                     AnyPoolOptions::new()
                         .max_connections(max)
                         .acquire_timeout(options.acquire_timeout)
-                        .after_connect(|conn, _| {
+                        .acquire_slow_threshold(NEVER_SLOW)
+                        .after_connect(move |conn, _| {
                             Box::pin(async move {
                                 // WAL lets readers run beside the writer. FULL syncs the WAL at
                                 // every commit: with NORMAL, SQLite syncs only at checkpoints,
@@ -176,8 +205,12 @@ impl Store {
                                 // covers admin commands writing from another process while
                                 // `serve` runs.
                                 conn.execute(
-                                    "pragma journal_mode = wal; pragma synchronous = full; \
-                                     pragma foreign_keys = on; pragma busy_timeout = 5000;",
+                                    format!(
+                                        "pragma journal_mode = wal; pragma synchronous = full; \
+                                         pragma foreign_keys = on; pragma busy_timeout = 5000; \
+                                         pragma cache_size = -{cache_kib};"
+                                    )
+                                    .as_str(),
                                 )
                                 .await?;
                                 Ok(())
@@ -185,8 +218,8 @@ impl Store {
                         })
                         .connect_with(connect_options.clone())
                 };
-                let write = pool(1).await?;
-                let read = pool(options.max_connections.max(1)).await?;
+                let write = pool(1, WRITER_CACHE_KIB).await?;
+                let read = pool(options.max_connections.max(1), READER_CACHE_KIB).await?;
                 Ok(Store { write, read, backend })
             }
             Backend::Postgres => {
@@ -194,6 +227,7 @@ impl Store {
                 let pool = AnyPoolOptions::new()
                     .max_connections(options.max_connections)
                     .acquire_timeout(options.acquire_timeout)
+                    .acquire_slow_threshold(NEVER_SLOW)
                     .after_connect(move |conn, _| {
                         let schema = schema.clone();
                         Box::pin(async move {
@@ -225,13 +259,38 @@ impl Store {
     }
 
     /// Starts a write transaction.
-    pub async fn begin(&self) -> Result<Tx> {
-        Ok(Tx(self.write.begin().await?))
+    #[track_caller]
+    pub fn begin(&self) -> impl std::future::Future<Output = Result<Tx>> + Send + '_ {
+        let at = std::panic::Location::caller();
+        async move {
+            let asked = std::time::Instant::now();
+            let tx = self.write.begin().await;
+            self.waited("write", asked);
+            Ok(Tx { tx: tx?, begun: std::time::Instant::now(), at })
+        }
     }
 
     /// A connection for reads.
     pub async fn read(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>> {
-        Ok(self.read.acquire().await?)
+        let asked = std::time::Instant::now();
+        let conn = self.read.acquire().await;
+        self.waited("read", asked);
+        Ok(conn?)
+    }
+
+    /// Warns of a long wait for a connection of `pool` (on SQLite, `write` is its one writer),
+    /// asked for at `asked`.
+    fn waited(&self, pool: &'static str, asked: std::time::Instant) {
+        let waited = asked.elapsed();
+        if waited >= SLOW_ACQUIRE {
+            let pool = if self.backend == Backend::Postgres { "shared" } else { pool };
+            tracing::warn!(
+                db.pool = pool,
+                waited_ms = waited.as_millis() as u64,
+                "waited {:.1} s for a database connection ({pool} pool)",
+                waited.as_secs_f64()
+            );
+        }
     }
 
     /// Checks that the database answers.
@@ -264,6 +323,21 @@ pub fn parse_timestamp(s: &str) -> Result<time::OffsetDateTime> {
     time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
         .map_err(|e| StoreError::Corrupt(format!("timestamp {s:?}: {e}")))
 }
+
+/// The SQLite writer's page cache, in KiB (it grows to this as pages are read).
+const WRITER_CACHE_KIB: u32 = 64 * 1024;
+/// Each SQLite reader's page cache, in KiB.
+const READER_CACHE_KIB: u32 = 8 * 1024;
+
+/// A wait for a connection at least this long is logged, with the pool it was for.
+const SLOW_ACQUIRE: Duration = Duration::from_secs(1);
+
+/// A write transaction held at least this long is logged, with where it was begun.
+const SLOW_TRANSACTION: Duration = Duration::from_secs(1);
+
+/// sqlx's own warning of a slow acquire does not say which pool: it is put past any acquire
+/// timeout, and [`Store::begin`] and [`Store::read`] warn instead.
+const NEVER_SLOW: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Most values bound to one statement that writes many rows. SQLite allows 32,766, but binding
 /// is quadratic in their number: sqlx looks up each `$n` by name, and SQLite finds a
