@@ -794,11 +794,13 @@ fn coming_back_from(
 /// Rasterises `jobs` out of the batch PDF `pdf` on `cores` cores, then removes the PDF; returns
 /// the files with their letters, in the order of the jobs.
 fn rasterise_coming_back(pdf: &Path, jobs: Vec<RasterJob>, cores: usize, bar: &ProgressBar) -> anyhow::Result<Rasters> {
+    let picks: Vec<paper::Pick<'_>> =
+        jobs.iter().map(|j| paper::Pick { pages: &j.pages, dpi: j.dpi, dir: &j.dir }).collect();
+    let files = paper::rasterise(pdf, &picks, cores)?;
     let mut rasters = Vec::new();
-    for job in jobs {
-        let files = paper::rasterise(pdf, &job.pages, job.dpi, &job.dir, cores)?;
+    for (files, job) in files.into_iter().zip(jobs.iter().filter(|j| !j.pages.is_empty())) {
         bar.inc(files.len() as u64);
-        rasters.extend(files.into_iter().zip(job.letters));
+        rasters.extend(files.into_iter().zip(job.letters.iter().copied()));
     }
     std::fs::remove_file(pdf)?;
     Ok(rasters)

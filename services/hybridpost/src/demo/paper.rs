@@ -25,48 +25,86 @@ pub fn check_tools() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Rasterises pages `pages` (1-based, of `pdf`) in grey at `dpi`: qpdf copies them into a
-/// smaller PDF, then `processes` pdftoppm processes share it, and as many threads turn their
-/// PGM files into PNG. Returns one PNG file per page, in the order of `pages`, in `work`.
-pub fn rasterise(pdf: &Path, pages: &[u32], dpi: u32, work: &Path, processes: usize) -> anyhow::Result<Vec<PathBuf>> {
-    if pages.is_empty() {
-        return Ok(Vec::new());
+/// Pages of a PDF to rasterise at one resolution: their numbers (from 1), the resolution, and
+/// the folder for their files.
+pub struct Pick<'a> {
+    pub pages: &'a [u32],
+    pub dpi: u32,
+    pub dir: &'a Path,
+}
+
+/// Rasterises the pages of each pick out of `pdf`, in grey at the pick's resolution: one qpdf
+/// run copies them all into a smaller PDF (reading the batch once), then `processes` pdftoppm
+/// processes per pick share it, all at once, and as many threads turn their PGM files into
+/// PNG. Returns, per pick, one PNG file per page, in the order of its pages, in its folder.
+pub fn rasterise(pdf: &Path, picks: &[Pick<'_>], processes: usize) -> anyhow::Result<Vec<Vec<PathBuf>>> {
+    let picks: Vec<&Pick<'_>> = picks.iter().filter(|p| !p.pages.is_empty()).collect();
+    let Some(first) = picks.first() else { return Ok(Vec::new()) };
+    for pick in &picks {
+        std::fs::create_dir_all(pick.dir).with_context(|| format!("cannot make {}", pick.dir.display()))?;
     }
-    std::fs::create_dir_all(work).with_context(|| format!("cannot make {}", work.display()))?;
-    let picked = work.join("picked.pdf");
-    let list: Vec<String> = pages.iter().map(u32::to_string).collect();
-    let out = Command::new("qpdf")
-        .arg("--empty")
-        .arg("--pages")
-        .arg(pdf)
-        .arg(list.join(","))
-        .arg("--")
-        .arg(&picked)
-        .output()
-        .context("cannot run qpdf")?;
+    let picked = first.dir.join("picked.pdf");
+    let mut qpdf = Command::new("qpdf");
+    qpdf.arg("--empty").arg("--pages");
+    for pick in &picks {
+        let list: Vec<String> = pick.pages.iter().map(u32::to_string).collect();
+        qpdf.arg(pdf).arg(list.join(","));
+    }
+    let out = qpdf.arg("--").arg(&picked).output().context("cannot run qpdf")?;
     anyhow::ensure!(out.status.success(), "qpdf failed: {}", String::from_utf8_lossy(&out.stderr));
-    let total = pages.len();
-    let processes = processes.clamp(1, total);
-    let children = (0..processes)
-        .map(|k| {
-            let (first, last) = (k * total / processes + 1, (k + 1) * total / processes);
-            Command::new("pdftoppm")
-                .args(["-gray", "-r", &dpi.to_string(), "-f", &first.to_string(), "-l", &last.to_string()])
+    // Pick k's pages are pages offset + 1 ..= offset + len of the picked PDF.
+    let mut children = Vec::new();
+    let mut offset = 0;
+    for pick in &picks {
+        let total = pick.pages.len();
+        let processes = processes.clamp(1, total);
+        for k in 0..processes {
+            let (first, last) = (offset + k * total / processes + 1, offset + (k + 1) * total / processes);
+            let child = Command::new("pdftoppm")
+                .args(["-gray", "-r", &pick.dpi.to_string(), "-f", &first.to_string(), "-l", &last.to_string()])
                 .arg(&picked)
-                .arg(work.join("page"))
+                .arg(pick.dir.join("page"))
                 .stderr(std::process::Stdio::piped())
                 .spawn()
-                .context("cannot run pdftoppm")
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+                .context("cannot run pdftoppm")?;
+            children.push(child);
+        }
+        offset += total;
+    }
     for child in children {
         let out = child.wait_with_output().context("pdftoppm")?;
         anyhow::ensure!(out.status.success(), "pdftoppm failed: {}", String::from_utf8_lossy(&out.stderr));
     }
     std::fs::remove_file(&picked)?;
-    // pdftoppm names the pages page-N.pgm with N zero-padded to the digits of the last page.
-    let mut files = vec![None; total];
-    for entry in std::fs::read_dir(work)? {
+    let mut files = Vec::new();
+    let mut offset = 0;
+    for pick in &picks {
+        files.push(written_pages(pick.dir, offset, pick.pages.len())?);
+        offset += pick.pages.len();
+    }
+    let all: Vec<&PathBuf> = files.iter().flatten().collect();
+    let per_thread = all.len().div_ceil(processes.max(1));
+    let mut pngs = std::thread::scope(|scope| {
+        let threads: Vec<_> = all
+            .chunks(per_thread)
+            .map(|chunk| scope.spawn(|| chunk.iter().map(|f| to_png(f)).collect::<anyhow::Result<Vec<_>>>()))
+            .collect();
+        let mut out = Vec::with_capacity(all.len());
+        for t in threads {
+            out.extend(t.join().map_err(|_| anyhow::anyhow!("a PNG thread panicked"))??);
+        }
+        anyhow::Ok(out)
+    })?
+    .into_iter();
+    Ok(files.iter().map(|f| pngs.by_ref().take(f.len()).collect()).collect())
+}
+
+/// The `count` PGM files pdftoppm wrote into `dir` for pages `offset + 1 ..= offset + count` of
+/// the PDF it read, in order. (It names them page-N.pgm, N zero-padded to the digits of the
+/// PDF's last page.)
+fn written_pages(dir: &Path, offset: usize, count: usize) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = vec![None; count];
+    for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
         let Some(number) = path
             .file_stem()
@@ -76,27 +114,15 @@ pub fn rasterise(pdf: &Path, pages: &[u32], dpi: u32, work: &Path, processes: us
         else {
             continue;
         };
-        if let Some(slot) = files.get_mut(number.wrapping_sub(1)) {
+        if let Some(slot) = number.checked_sub(offset + 1).and_then(|i| files.get_mut(i)) {
             *slot = Some(path);
         }
     }
-    let files: Vec<PathBuf> = files
+    files
         .into_iter()
         .enumerate()
-        .map(|(i, f)| f.with_context(|| format!("pdftoppm wrote no page {} of {total}", i + 1)))
-        .collect::<anyhow::Result<_>>()?;
-    std::thread::scope(|scope| {
-        let per_thread = total.div_ceil(processes);
-        let threads: Vec<_> = files
-            .chunks(per_thread)
-            .map(|chunk| scope.spawn(|| chunk.iter().map(|f| to_png(f)).collect::<anyhow::Result<Vec<_>>>()))
-            .collect();
-        let mut out = Vec::with_capacity(total);
-        for t in threads {
-            out.extend(t.join().map_err(|_| anyhow::anyhow!("a PNG thread panicked"))??);
-        }
-        Ok(out)
-    })
+        .map(|(i, f)| f.with_context(|| format!("pdftoppm wrote no page {} of {count}", offset + i + 1)))
+        .collect()
 }
 
 /// Turns the PGM file `pgm` into a PNG file beside it (fast compression, as the intake keeps
