@@ -186,8 +186,8 @@ impl Store {
             Backend::Sqlite => {
                 // `cache_kib`: the connection's page cache. SQLite's default, 2 MiB, is a small
                 // part of a busy database (600 MB after a 100,000-letter day): a transaction
-                // that touches thousands of letters spends most of its time copying pages from
-                // the operating system. The writer holds the one write lock, so it gets most.
+                // that touches thousands of letters spent most of its time copying pages from
+                // the operating system. The writer holds the one write lock: it gets 64 MiB.
                 let pool = |max: u32, cache_kib: u32| {
                     AnyPoolOptions::new()
                         .max_connections(max)
@@ -326,8 +326,10 @@ pub fn parse_timestamp(s: &str) -> Result<time::OffsetDateTime> {
 
 /// The SQLite writer's page cache, in KiB (it grows to this as pages are read).
 const WRITER_CACHE_KIB: u32 = 64 * 1024;
-/// Each SQLite reader's page cache, in KiB.
-const READER_CACHE_KIB: u32 = 8 * 1024;
+/// Each SQLite reader's page cache, in KiB: SQLite's default. Reads hold no lock others wait
+/// for, and sixteen larger caches cost memory for no gain measured (with 8 MiB each and the
+/// writer's 64, the 100,000-letter demo peaked at 812 MiB, against 596 and 651 before).
+const READER_CACHE_KIB: u32 = 2 * 1024;
 
 /// A wait for a connection at least this long is logged, with the pool it was for.
 const SLOW_ACQUIRE: Duration = Duration::from_secs(1);
