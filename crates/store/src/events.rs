@@ -147,7 +147,7 @@ pub async fn append_event(conn: &mut AnyConnection, event: NewEvent) -> Result<E
 /// [`crate::BOUND_VALUES_PER_STATEMENT`]).
 const EVENTS_PER_STATEMENT: usize = crate::BOUND_VALUES_PER_STATEMENT / 8;
 
-/// Records several events, in the order given ([`EVENTS_PER_STATEMENT`] to a statement). The
+/// Records several events, in the order given (a hundred to a statement). The
 /// caller queues their webhooks.
 pub async fn append_events(conn: &mut AnyConnection, events: Vec<NewEvent>) -> Result<Events> {
     if events.is_empty() {
