@@ -798,7 +798,7 @@ fn rasterise_coming_back(pdf: &Path, jobs: Vec<RasterJob>, cores: usize, bar: &P
         jobs.iter().map(|j| paper::Pick { pages: &j.pages, dpi: j.dpi, dir: &j.dir }).collect();
     let files = paper::rasterise(pdf, &picks, cores)?;
     let mut rasters = Vec::new();
-    for (files, job) in files.into_iter().zip(jobs.iter().filter(|j| !j.pages.is_empty())) {
+    for (files, job) in files.into_iter().zip(&jobs) {
         bar.inc(files.len() as u64);
         rasters.extend(files.into_iter().zip(job.letters.iter().copied()));
     }

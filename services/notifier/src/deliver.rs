@@ -175,7 +175,6 @@ enum NoticeContext {
     NotWaiting(String),
 }
 
-/// The values of a digital letter's notice, with its link stored (once) before it is sent.
 /// Stores the link of each digital letter's notice among `claimed`, in the transaction that
 /// claims them: the link must be there before the notice goes out. A retried notice keeps the
 /// link (and expiry) its first attempt stored.
@@ -196,6 +195,7 @@ async fn store_links(state: &NotifierState, tx: &mut AnyConnection, claimed: &[N
     Ok(())
 }
 
+/// The values of a digital letter's notice; its link was stored when it was claimed.
 async fn digital_letter_context(state: &NotifierState, n: &Notification) -> anyhow::Result<NoticeContext> {
     let letter_id = n.letter_id.context("a digital letter notice without its letter")?;
     let (letter, agency) = {

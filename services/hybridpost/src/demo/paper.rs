@@ -38,24 +38,32 @@ pub struct Pick<'a> {
 /// processes per pick share it, all at once, and as many threads turn their PGM files into
 /// PNG. Returns, per pick, one PNG file per page, in the order of its pages, in its folder.
 pub fn rasterise(pdf: &Path, picks: &[Pick<'_>], processes: usize) -> anyhow::Result<Vec<Vec<PathBuf>>> {
-    let picks: Vec<&Pick<'_>> = picks.iter().filter(|p| !p.pages.is_empty()).collect();
-    let Some(first) = picks.first() else { return Ok(Vec::new()) };
-    for pick in &picks {
+    let Some(first) = picks.iter().find(|p| !p.pages.is_empty()) else {
+        return Ok(picks.iter().map(|_| Vec::new()).collect());
+    };
+    for pick in picks {
         std::fs::create_dir_all(pick.dir).with_context(|| format!("cannot make {}", pick.dir.display()))?;
     }
     let picked = first.dir.join("picked.pdf");
     let mut qpdf = Command::new("qpdf");
     qpdf.arg("--empty").arg("--pages");
-    for pick in &picks {
+    for pick in picks.iter().filter(|p| !p.pages.is_empty()) {
         let list: Vec<String> = pick.pages.iter().map(u32::to_string).collect();
         qpdf.arg(pdf).arg(list.join(","));
     }
     let out = qpdf.arg("--").arg(&picked).output().context("cannot run qpdf")?;
     anyhow::ensure!(out.status.success(), "qpdf failed: {}", String::from_utf8_lossy(&out.stderr));
-    // Pick k's pages are pages offset + 1 ..= offset + len of the picked PDF.
+    // Pick k's pages are pages offsets[k] + 1 ..= offsets[k] + len of the picked PDF.
+    let offsets: Vec<usize> = picks
+        .iter()
+        .scan(0, |next, p| {
+            let offset = *next;
+            *next += p.pages.len();
+            Some(offset)
+        })
+        .collect();
     let mut children = Vec::new();
-    let mut offset = 0;
-    for pick in &picks {
+    for (pick, &offset) in picks.iter().zip(&offsets).filter(|(p, _)| !p.pages.is_empty()) {
         let total = pick.pages.len();
         let processes = processes.clamp(1, total);
         for k in 0..processes {
@@ -69,19 +77,17 @@ pub fn rasterise(pdf: &Path, picks: &[Pick<'_>], processes: usize) -> anyhow::Re
                 .context("cannot run pdftoppm")?;
             children.push(child);
         }
-        offset += total;
     }
     for child in children {
         let out = child.wait_with_output().context("pdftoppm")?;
         anyhow::ensure!(out.status.success(), "pdftoppm failed: {}", String::from_utf8_lossy(&out.stderr));
     }
     std::fs::remove_file(&picked)?;
-    let mut files = Vec::new();
-    let mut offset = 0;
-    for pick in &picks {
-        files.push(written_pages(pick.dir, offset, pick.pages.len())?);
-        offset += pick.pages.len();
-    }
+    let files = picks
+        .iter()
+        .zip(&offsets)
+        .map(|(pick, &offset)| written_pages(pick.dir, offset, pick.pages.len()))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let all: Vec<&PathBuf> = files.iter().flatten().collect();
     let per_thread = all.len().div_ceil(processes.max(1));
     let mut pngs = std::thread::scope(|scope| {
