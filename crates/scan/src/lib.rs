@@ -27,6 +27,7 @@ pub mod find;
 pub mod group;
 pub mod input;
 pub mod pen;
+mod rows;
 mod sample;
 
 /// A rectangle on an A4 page in millimetres from the page's top-left corner, where a code is

@@ -30,11 +30,12 @@
 //!    and the grid goes to rqrr's decoder. Its Reed–Solomon check turns a wrong grid into an
 //!    error, not into wrong text, and callers still check every code's MAC or signature.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use image::GrayImage;
 
 use crate::find::otsu_level;
+use crate::rows::Pattern;
 
 /// A symbol whose finder patterns were found: where, which way up, and its text if read.
 #[derive(Clone, Debug)]
@@ -62,6 +63,11 @@ const MAX_PHOTO_CANDIDATES: usize = 40;
 const MAX_TRIPLES: usize = 4;
 /// Grid sizes tried per triple, nearest to the finder patterns' pitch first.
 const MAX_SIZES: usize = 5;
+/// Time allowed to read one triple the quick way ([`Effort::Quick`], [`read_patterns`]): a
+/// symbol takes up to 8 ms in the photo corpus; three shapes that only look like a large
+/// symbol's finder patterns can take a hundred (alignment patterns looked for all over). The
+/// steps after read what this leaves.
+const QUICK_TRIPLE: Duration = Duration::from_millis(25);
 /// Smallest share of light points in a photo's triple's quiet zone (see
 /// [`Region::quiet_share`]), in tenths.
 const MIN_PHOTO_QUIET: f32 = 8.0;
@@ -115,7 +121,62 @@ pub(crate) fn read_region(
         if out.iter().any(|s| (s.centre.0 - centre.0).hypot(s.centre.1 - centre.1) < near) {
             continue;
         }
-        let text = region.decode(&triple, photo, deadline);
+        let text = region.decode(&triple, photo, Effort::Full, deadline);
+        if text.is_some() {
+            read.extend(triple.members);
+        }
+        out.push(Sampled { centre, top_edge: (triple.tr.0 - triple.tl.0, triple.tr.1 - triple.tl.1), text });
+    }
+    out
+}
+
+/// Reads the QR symbols whose finder patterns are `patterns` (image pixels, found by
+/// `rows.rs` in a photo) until `deadline`. Each triple that could be one symbol's finder
+/// patterns, the most often cut first, is cropped with room for the perspective of a tilted
+/// page and its quiet zone, and read as [`read_region`] reads a photo's (triples without paper
+/// around them are passed over, and at most [`MAX_TRIPLES`] are tried).
+pub(crate) fn read_patterns(image: &GrayImage, patterns: &[Pattern], deadline: Instant) -> Vec<Sampled> {
+    let candidates: Vec<Candidate> =
+        patterns.iter().map(|p| Candidate { x: p.x, y: p.y, score: p.cuts as f32, module: p.module }).collect();
+    let (iw, ih) = (image.width() as f32, image.height() as f32);
+    let mut out: Vec<Sampled> = Vec::new();
+    let mut read: Vec<usize> = Vec::new();
+    let mut tried = 0;
+    for triple in triples(&candidates) {
+        if tried >= MAX_TRIPLES || Instant::now() >= deadline {
+            break;
+        }
+        if triple.members.iter().any(|m| read.contains(m)) {
+            continue;
+        }
+        let centre = ((triple.tr.0 + triple.bl.0) / 2.0, (triple.tr.1 + triple.bl.1) / 2.0);
+        if out.iter().any(|s| (s.centre.0 - centre.0).hypot(s.centre.1 - centre.1) < triple.leg / 4.0) {
+            continue;
+        }
+        // The fourth corner where an affine map puts it; perspective moves it by up to a fifth
+        // of the side. The margin also holds the quiet zone.
+        let br = (triple.tr.0 + triple.bl.0 - triple.tl.0, triple.tr.1 + triple.bl.1 - triple.tl.1);
+        let corners = [triple.tl, triple.tr, triple.bl, br];
+        let margin = 0.2 * triple.leg + 8.0 * triple.module;
+        let (left, right) = corners.iter().fold((f32::MAX, f32::MIN), |(l, r), c| (l.min(c.0), r.max(c.0)));
+        let (top, bottom) = corners.iter().fold((f32::MAX, f32::MIN), |(t, b), c| (t.min(c.1), b.max(c.1)));
+        let (x0, x1) = ((left - margin).clamp(0.0, iw) as u32, (right + margin).clamp(0.0, iw) as u32);
+        let (y0, y1) = ((top - margin).clamp(0.0, ih) as u32, (bottom + margin).clamp(0.0, ih) as u32);
+        if x1.saturating_sub(x0) < 21 || y1.saturating_sub(y0) < 21 {
+            continue;
+        }
+        let crop = image::imageops::crop_imm(image, x0, y0, x1 - x0, y1 - y0).to_image();
+        let region = Region::new(&crop);
+        if region.contrast() < 30.0 {
+            continue;
+        }
+        let shift = |(x, y): (f32, f32)| (x - x0 as f32, y - y0 as f32);
+        let local = Triple { tl: shift(triple.tl), tr: shift(triple.tr), bl: shift(triple.bl), ..triple };
+        if (region.quiet_share(&local) * 10.0).round() < MIN_PHOTO_QUIET {
+            continue;
+        }
+        tried += 1;
+        let text = region.decode(&local, true, Effort::Quick, deadline.min(Instant::now() + QUICK_TRIPLE));
         if text.is_some() {
             read.extend(triple.members);
         }
@@ -146,6 +207,50 @@ struct Triple {
     score: f32,
     /// The candidates' indices.
     members: [usize; 3],
+}
+
+/// How hard [`Region::decode`] tries a triple.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Effort {
+    /// In a photo, each grid size's best map with the modules sampled at their centres.
+    Quick,
+    /// That, then every map, sampling and threshold, size by size.
+    Full,
+}
+
+/// The affine map of an `n` × `n` symbol from its three finder patterns: grid coordinates
+/// (module centres at `i + 0.5`) to pixels.
+struct Frame {
+    n: usize,
+    tl: (f32, f32),
+    u: (f32, f32),
+    v: (f32, f32),
+}
+
+impl Frame {
+    fn new(t: &Triple, n: usize) -> Frame {
+        let span = (n - 7) as f32;
+        let u = ((t.tr.0 - t.tl.0) / span, (t.tr.1 - t.tl.1) / span);
+        let v = ((t.bl.0 - t.tl.0) / span, (t.bl.1 - t.tl.1) / span);
+        Frame { n, tl: t.tl, u, v }
+    }
+
+    fn at(&self, gx: f32, gy: f32) -> (f32, f32) {
+        let (u, v) = (self.u, self.v);
+        (self.tl.0 + (gx - 3.5) * u.0 + (gy - 3.5) * v.0, self.tl.1 + (gx - 3.5) * u.1 + (gy - 3.5) * v.1)
+    }
+
+    /// Grid coordinate of the bottom-right alignment pattern's centre, module (n − 7, n − 7).
+    fn last(&self) -> f32 {
+        self.n as f32 - 6.5
+    }
+
+    /// The finder patterns' centres and the bottom-right alignment pattern's, grid
+    /// coordinates: top left, top right, bottom left, bottom right.
+    fn corners(&self) -> [(f32, f32); 4] {
+        let n = self.n as f32;
+        [(3.5, 3.5), (n - 3.5, 3.5), (3.5, n - 3.5), (self.last(), self.last())]
+    }
 }
 
 /// Triples of candidates that could be one symbol's finder patterns, best first.
@@ -351,31 +456,40 @@ impl<'a> Region<'a> {
 
     /// Tries the grid sizes the triple allows; the first text decoded. `photo`: the page may
     /// be in perspective (see `grown`); a scanner's glass holds it flat.
-    fn decode(&self, t: &Triple, photo: bool, deadline: Instant) -> Option<String> {
+    ///
+    /// In a photo each size is first tried the quick way: its best map (through the alignment
+    /// patterns), modules sampled at their centres. The size the finder patterns' width gives
+    /// is often one version off, and the thorough way spends dozens of decodes on a wrong size
+    /// (a millisecond the quick way). [`Effort::Quick`] stops there.
+    fn decode(&self, t: &Triple, photo: bool, effort: Effort, deadline: Instant) -> Option<String> {
         let mut sizes: Vec<(f32, usize)> = (1..=40usize)
             .map(|v| 17 + 4 * v)
             .map(|n| ((t.leg / (n - 7) as f32 / t.module).ln().abs(), n))
             .filter(|&(off, _)| off < 0.3)
             .collect();
         sizes.sort_by(|a, b| a.0.total_cmp(&b.0));
-        for &(_, n) in sizes.iter().take(MAX_SIZES) {
-            let span = (n - 7) as f32;
-            let u = ((t.tr.0 - t.tl.0) / span, (t.tr.1 - t.tl.1) / span);
-            let v = ((t.bl.0 - t.tl.0) / span, (t.bl.1 - t.tl.1) / span);
-            let affine = |gx: f32, gy: f32| {
-                (t.tl.0 + (gx - 3.5) * u.0 + (gy - 3.5) * v.0, t.tl.1 + (gx - 3.5) * u.1 + (gy - 3.5) * v.1)
-            };
-            // Versions 2 and up: the bottom-right alignment pattern, centred on module
-            // (n − 7, n − 7), makes the fourth point of a projective map.
-            let last = n as f32 - 6.5;
-            let grid = [(3.5, 3.5), (n as f32 - 3.5, 3.5), (3.5, n as f32 - 3.5), (last, last)];
-            // Looked for within a tenth of the span (and at least three modules) of where the
-            // affine map puts it.
-            let reach = (0.1 * span * t.module).max(3.0 * t.module);
-            let projective = (n >= 25)
-                .then(|| self.alignment_pattern(affine(last, last), t.module, reach))
-                .flatten()
-                .and_then(|found| Homography::from_points(grid, [t.tl, t.tr, t.bl, found]));
+        let sizes: Vec<usize> = sizes.into_iter().take(MAX_SIZES).map(|(_, n)| n).collect();
+        if photo {
+            for &n in &sizes {
+                let frame = Frame::new(t, n);
+                let affine = |gx: f32, gy: f32| frame.at(gx, gy);
+                let best = (n >= 45).then(|| self.grown(n, t, &affine, deadline)).flatten();
+                let text = match best.or_else(|| self.projective(t, &frame)) {
+                    Some(h) => self.read_grid(n, &|gx, gy| h.map(gx, gy), &[Sampling::Centre], deadline),
+                    None => self.read_grid(n, &affine, &[Sampling::Centre], deadline),
+                };
+                if text.is_some() {
+                    return text;
+                }
+            }
+        }
+        if effort == Effort::Quick {
+            return None;
+        }
+        for (i, &n) in sizes.iter().enumerate() {
+            let frame = Frame::new(t, n);
+            let affine = |gx: f32, gy: f32| frame.at(gx, gy);
+            let projective = self.projective(t, &frame);
             // Versions 7 and up have alignment patterns all over: each one found makes the map
             // better for finding the next (see `grown`).
             if photo
@@ -396,13 +510,15 @@ impl<'a> Region<'a> {
             // No alignment pattern found (blurred away: a hand that moved), or the one found
             // gave nothing: the fourth corner where the affine map puts it, moved by up to two
             // modules each way, nearest first, for the likeliest grid size only.
-            if n >= 25 && sizes.first().is_some_and(|&(_, first)| first == n) {
+            if n >= 25 && i == 0 {
                 let mut offsets: Vec<(f32, f32)> =
                     (-2..=2).flat_map(|dy| (-2..=2).map(move |dx| (dx as f32, dy as f32))).collect();
                 offsets.retain(|&(dx, dy)| (dx, dy) != (0.0, 0.0));
                 offsets.sort_by(|a, b| a.0.hypot(a.1).total_cmp(&b.0.hypot(b.1)));
+                let last = frame.last();
                 for (dx, dy) in offsets {
-                    let Some(h) = Homography::from_points(grid, [t.tl, t.tr, t.bl, affine(last + dx, last + dy)])
+                    let Some(h) =
+                        Homography::from_points(frame.corners(), [t.tl, t.tr, t.bl, affine(last + dx, last + dy)])
                     else {
                         continue;
                     };
@@ -413,6 +529,20 @@ impl<'a> Region<'a> {
             }
         }
         None
+    }
+
+    /// Versions 2 and up: the bottom-right alignment pattern, looked for within a tenth of the
+    /// span (and at least three modules) of where the affine map puts it, makes the fourth
+    /// point of a projective map.
+    fn projective(&self, t: &Triple, frame: &Frame) -> Option<Homography> {
+        if frame.n < 25 {
+            return None;
+        }
+        let span = (frame.n - 7) as f32;
+        let reach = (0.1 * span * t.module).max(3.0 * t.module);
+        let last = frame.last();
+        let found = self.alignment_pattern(frame.at(last, last), t.module, reach)?;
+        Homography::from_points(frame.corners(), [t.tl, t.tr, t.bl, found])
     }
 
     /// A projective map of the `n` × `n` symbol fitted to its finder patterns and every

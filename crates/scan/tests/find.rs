@@ -259,8 +259,16 @@ fn blurred_seals_with_small_modules_are_read_by_sampling_their_modules() {
 
 /// A phone photo of the upright `page` (rasterised at 300 dpi): tilted by `tilt` degrees,
 /// turned by `roll` in the frame, `px_per_mm` where the phone points (`aim`, mm), light
-/// falling off to the corners, a shaking hand, little light, JPEG.
-fn phone_photo(page: &GrayImage, aim: (f32, f32), px_per_mm: f32, tilt: f32, roll: f32, seed: u64) -> GrayImage {
+/// falling off to the corners, a hand shaking by `shake` pixels, little light, JPEG.
+fn phone_photo(
+    page: &GrayImage,
+    aim: (f32, f32),
+    px_per_mm: f32,
+    tilt: f32,
+    roll: f32,
+    shake: f32,
+    seed: u64,
+) -> GrayImage {
     use hybridpost_scan::degrade::{Camera, low_light, motion_blur, photograph, vignette};
     let mut rng = Rng::new(seed);
     let camera = Camera {
@@ -276,9 +284,31 @@ fn phone_photo(page: &GrayImage, aim: (f32, f32), px_per_mm: f32, tilt: f32, rol
     };
     let mut img = photograph(page, 300, &camera);
     vignette(&mut img, 0.45, 0.2, 60.0);
-    let mut img = motion_blur(&img, 2.0, 30.0);
+    let mut img = motion_blur(&img, shake, 30.0);
     low_light(&mut img, 0.55, 6.0, &mut rng);
     pages::from_jpeg(&pages::jpeg(&img, 75))
+}
+
+#[test]
+fn phone_photos_are_read_from_their_rows() {
+    // The row scan finds the finder patterns and reads the symbol the quick way, before rqrr
+    // sees the whole image; a seal and a reply page turned the other way up in the frame.
+    let seal_page = &rasters(300).seal;
+    let reply_page = &rasters(300).reply;
+    let photos = [
+        ("seal", phone_photo(seal_page, (156.0, 66.5), 8.0, 15.0, 8.0, 1.0, 3), 0),
+        ("reply page upside down", phone_photo(reply_page, (184.5, 25.5), 9.0, 18.0, 185.0, 1.0, 4), 2),
+        ("seal on its side", phone_photo(seal_page, (156.0, 66.5), 8.0, 20.0, 95.0, 1.0, 5), 3),
+    ];
+    for (what, photo, turns) in photos {
+        let found = find_codes(&photo, &options(5000), &enough);
+        let first = found.codes.first().unwrap_or_else(|| panic!("{what}: nothing read; steps {:?}", found.steps));
+        assert_eq!(first.step, Step::RowScan, "{what}: steps {:?}", found.steps);
+        let read = seal_reference_of(&found.codes).len() + reply_of(&found.codes).len();
+        assert_eq!(read, 1, "{what}: {:?}", found.codes);
+        assert_eq!(found.quarter_turns, Some(turns), "{what}");
+        assert_eq!(found.steps.first().map(|s| s.step), Some(Step::RowScan), "{what}: the row scan comes first");
+    }
 }
 
 #[test]
@@ -289,9 +319,9 @@ fn phone_photos_are_read_whatever_resolution_the_file_claims() {
     let seal_page = &rasters(300).seal;
     let reply_page = &rasters(300).reply;
     // The seal's 0.5 mm modules at 7 pixels a mm: 3.5 pixels, on a page tilted 22°.
-    let seal = phone_photo(seal_page, (156.0, 66.5), 7.0, 22.0, 8.0, 1);
+    let seal = phone_photo(seal_page, (156.0, 66.5), 7.0, 22.0, 8.0, 2.0, 1);
     // The reply page upside down, tilted 18°, its top-right code pointed at.
-    let reply = phone_photo(reply_page, (184.5, 25.5), 9.0, 18.0, 185.0, 2);
+    let reply = phone_photo(reply_page, (184.5, 25.5), 9.0, 18.0, 185.0, 2.0, 2);
     for dpi in [None, Some(72.0), Some(200.0)] {
         let found = find_codes(&seal, &FindOptions { dpi, ..options(5000) }, &enough);
         let seals = seal_reference_of(&found.codes);
