@@ -1,17 +1,18 @@
 //! Finder patterns of a whole photo, found by scanning its rows for their 1:1:3:1:1 runs of
-//! dark and light (ISO/IEC 18004 §6.3.3), as zxing's and zbar's locators do, instead of
-//! rqrr's threshold and flood fills over every pixel.
+//! dark and light (ISO/IEC 18004 §6.3.3), as the standard's reference decoding algorithm
+//! does, instead of rqrr's threshold and flood fills over every pixel.
 //!
 //! 1. Each 16 × 16 block's mean and range; a pixel is dark below the mean of the 3 × 3 blocks
 //!    around its own (light falls off across a photo), and nothing is dark where those blocks'
 //!    range is too small to hold ink (paper, grain).
-//! 2. Every other row is cut into runs. Five runs dark, light, dark, light, dark in the
+//! 2. Every third row is cut into runs. Five runs dark, light, dark, light, dark in the
 //!    proportions 1:1:3:1:1 (each within half a module) are a finder pattern's horizontal cut
 //!    if the column through their middle shows the same proportions (its vertical cut), and
-//!    the row through the middle of that (the horizontal cut again, re-centred).
-//! 3. Cuts of one finder pattern (about one every other row across its 3 × 3 core) are merged;
-//!    a pattern cut once is left out (data modules and text take the shape by chance, but
-//!    seldom on two rows).
+//!    the row through the middle of that (the horizontal cut again, re-centred), each within
+//!    three quarters of a module.
+//! 3. Cuts of one finder pattern (one every third row across its 3 × 3 core) are merged; a
+//!    pattern cut once is left out (data modules and text take the shape by chance, but seldom
+//!    on two rows).
 //!
 //! Tilt, turn and perspective keep the proportions along any line through the centre, so the
 //! cuts survive the page held at an angle; blur moves the edges but not the centres. What the
@@ -25,13 +26,17 @@ const BLOCK: usize = 16;
 /// Smallest grey-level range in a 3 × 3 neighbourhood of blocks for anything there to count as
 /// dark (zxing's is 24; a photo in little light has less contrast).
 const MIN_RANGE: u8 = 20;
-/// Rows scanned: every this many.
-const ROW_STEP: usize = 2;
+/// Rows scanned: every this many. Every other row found the finder patterns of 9 more photos
+/// in 332 but, all steps counted, read the corpus 5 to 14 % slower.
+const ROW_STEP: usize = 3;
 /// Smallest and largest module of a finder pattern, pixels: below one and a half pixels the
 /// symbol cannot be sampled; over 40 it is larger than any photo of a page holds.
 const MODULE_PX: (f32, f32) = (1.5, 40.0);
 /// How far a run of the row scanned may be from its share of the pattern, in modules.
 const ROW_SLACK: f32 = 0.5;
+// The row scan's quick test (the centre run longer than each of the others) holds only to
+// half a module.
+const _: () = assert!(ROW_SLACK <= 0.5);
 /// The same for the cuts that check it (the column and the row through its centre): a
 /// turned pattern's cut can cross a ring's corner, and the threshold thins a one-module
 /// light ring in a blurred photo.
@@ -66,12 +71,27 @@ impl<'a> Bilevel<'a> {
         let mut sum = vec![0u32; bx * by];
         let mut lo = vec![u8::MAX; bx * by];
         let mut hi = vec![0u8; bx * by];
-        for (y, row) in raw.chunks_exact(w).enumerate() {
-            let base = (y / BLOCK) * bx;
-            for (i, chunk) in row.chunks(BLOCK).enumerate() {
-                sum[base + i] += chunk.iter().map(|&p| u32::from(p)).sum::<u32>();
-                lo[base + i] = lo[base + i].min(chunk.iter().copied().min().unwrap_or(u8::MAX));
-                hi[base + i] = hi[base + i].max(chunk.iter().copied().max().unwrap_or(0));
+        // Down each column of a band of BLOCK rows first (element by element along the row,
+        // which the compiler vectorises), then across each block's columns.
+        let (mut column_sum, mut column_lo, mut column_hi) = (vec![0u16; w], vec![u8::MAX; w], vec![0u8; w]);
+        for (j, band) in raw.chunks(w * BLOCK).enumerate() {
+            column_sum.fill(0);
+            column_lo.fill(u8::MAX);
+            column_hi.fill(0);
+            for row in band.chunks_exact(w) {
+                for (((s, l), h), &p) in column_sum.iter_mut().zip(&mut column_lo).zip(&mut column_hi).zip(row) {
+                    *s += u16::from(p);
+                    *l = (*l).min(p);
+                    *h = (*h).max(p);
+                }
+            }
+            for (i, ((s, l), h)) in
+                column_sum.chunks(BLOCK).zip(column_lo.chunks(BLOCK)).zip(column_hi.chunks(BLOCK)).enumerate()
+            {
+                let k = j * bx + i;
+                sum[k] = s.iter().map(|&v| u32::from(v)).sum();
+                lo[k] = l.iter().copied().min().unwrap_or(u8::MAX);
+                hi[k] = h.iter().copied().max().unwrap_or(0);
             }
         }
         let mut threshold = vec![0u8; bx * by];
@@ -109,12 +129,14 @@ impl<'a> Bilevel<'a> {
         let thresholds = &self.threshold[(y / BLOCK) * self.blocks_x..(y / BLOCK + 1) * self.blocks_x];
         // One byte a pixel, 1 for dark, and eight more repeating the last so that the scan
         // below can read a word past the end.
-        mask.clear();
-        for (chunk, &t) in row.chunks(BLOCK).zip(thresholds) {
-            mask.extend(chunk.iter().map(|&p| u8::from(p < t)));
+        mask.resize(self.w + 8, 0);
+        for ((out, chunk), &t) in mask.chunks_mut(BLOCK).zip(row.chunks(BLOCK)).zip(thresholds) {
+            for (m, &p) in out.iter_mut().zip(chunk) {
+                *m = u8::from(p < t);
+            }
         }
-        let last = mask.last().copied().unwrap_or(0);
-        mask.extend([last; 8]);
+        let last = mask[self.w - 1];
+        mask[self.w..].fill(last);
         // Where a byte differs from the next, eight bytes at a time: long runs (paper) cost
         // one comparison per eight pixels.
         let word = |i: usize| u64::from_le_bytes(mask[i..i + 8].try_into().unwrap_or([0; 8]));
@@ -209,6 +231,11 @@ pub(crate) fn finder_patterns(image: &GrayImage) -> Vec<Pattern> {
                 continue;
             }
             let lengths = [window[0].1, window[1].1, window[2].1, window[3].1, window[4].1];
+            // Within half a module, the centre run (over 1.5 modules) is longer than each of
+            // the others (under 1.5): most windows end here.
+            if lengths[2] <= lengths[0].max(lengths[1]).max(lengths[3]).max(lengths[4]) {
+                continue;
+            }
             let Some(module) = proportions(lengths, ROW_SLACK) else { continue };
             let limit = (module * 4.5).ceil() as usize;
             // The middle of the centre run, then the column through it, then the row

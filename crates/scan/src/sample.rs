@@ -68,6 +68,9 @@ const MAX_SIZES: usize = 5;
 /// symbol's finder patterns can take a hundred (alignment patterns looked for all over). The
 /// steps after read what this leaves.
 const QUICK_TRIPLE: Duration = Duration::from_millis(25);
+/// How far from where the map fitted so far puts it an alignment pattern is looked for the
+/// quick way, modules (two the thorough way).
+const QUICK_REACH: f32 = 1.0;
 /// Smallest share of light points in a photo's triple's quiet zone (see
 /// [`Region::quiet_share`]), in tenths.
 const MIN_PHOTO_QUIET: f32 = 8.0;
@@ -473,7 +476,7 @@ impl<'a> Region<'a> {
             for &n in &sizes {
                 let frame = Frame::new(t, n);
                 let affine = |gx: f32, gy: f32| frame.at(gx, gy);
-                let best = (n >= 45).then(|| self.grown(n, t, &affine, deadline)).flatten();
+                let best = (n >= 45).then(|| self.grown(n, t, &affine, QUICK_REACH, deadline)).flatten();
                 let text = match best.or_else(|| self.projective(t, &frame)) {
                     Some(h) => self.read_grid(n, &|gx, gy| h.map(gx, gy), &[Sampling::Centre], deadline),
                     None => self.read_grid(n, &affine, &[Sampling::Centre], deadline),
@@ -494,7 +497,7 @@ impl<'a> Region<'a> {
             // better for finding the next (see `grown`).
             if photo
                 && n >= 45
-                && let Some(h) = self.grown(n, t, &affine, deadline)
+                && let Some(h) = self.grown(n, t, &affine, 2.0, deadline)
                 && let Some(text) = self.read_grid(n, &|gx, gy| h.map(gx, gy), &Sampling::ALL, deadline)
             {
                 return Some(text);
@@ -547,7 +550,7 @@ impl<'a> Region<'a> {
 
     /// A projective map of the `n` × `n` symbol fitted to its finder patterns and every
     /// alignment pattern found, starting from the map `first`. The alignment patterns nearest
-    /// the finder patterns, where `first` is surest, are looked for first, within two
+    /// the finder patterns, where `first` is surest, are looked for first, within `reach`
     /// modules of where the map fitted so far puts them; those that end more than a module
     /// from the final fit (data modules of the same shape) are dropped and the map fitted
     /// again. `None` when fewer than two alignment patterns were found, or at `deadline`.
@@ -556,6 +559,7 @@ impl<'a> Region<'a> {
         n: usize,
         t: &Triple,
         first: &dyn Fn(f32, f32) -> (f32, f32),
+        reach: f32,
         deadline: Instant,
     ) -> Option<Homography> {
         let module = t.leg / (n - 7) as f32;
@@ -580,7 +584,7 @@ impl<'a> Region<'a> {
             let (right, left, down, up) =
                 (at(c.0 + 0.5, c.1), at(c.0 - 0.5, c.1), at(c.0, c.1 + 0.5), at(c.0, c.1 - 0.5));
             let axes = ((right.0 - left.0, right.1 - left.1), (down.0 - up.0, down.1 - up.1));
-            if let Some(found) = self.alignment_template(predicted, axes, 2.0) {
+            if let Some(found) = self.alignment_template(predicted, axes, reach) {
                 from.push(c);
                 to.push(found);
                 if from.len() >= 4 {
