@@ -43,6 +43,10 @@ const _: () = assert!(ROW_SLACK <= 0.5);
 const CROSS_SLACK: f32 = 0.75;
 /// Finder patterns kept, most often cut first.
 const MAX_PATTERNS: usize = 40;
+/// Distinct shapes kept while the rows are scanned. A photo of a page has a few dozen; an
+/// image tiled with finder-like shapes stops adding them here, since each cut is compared
+/// with every shape kept.
+const MAX_SHAPES: usize = 500;
 
 /// A finder pattern: centre (image pixels), module (pixels), and how many rows cut it.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -265,7 +269,11 @@ pub(crate) fn finder_patterns(image: &GrayImage) -> Vec<Pattern> {
                     sums.2 += m;
                     sums.3 += 1;
                 }
-                None => found.push((px, py, m, 1)),
+                None => {
+                    if found.len() < MAX_SHAPES {
+                        found.push((px, py, m, 1));
+                    }
+                }
             }
         }
     }
@@ -358,6 +366,23 @@ mod tests {
             assert!(expected.len() > 8, "{expected:?}");
             assert_eq!(runs, expected, "row {y}");
         }
+    }
+
+    #[test]
+    fn an_image_tiled_with_finder_patterns_keeps_a_bounded_list() {
+        // About 13,000 finder patterns of 2-pixel modules: every one is found and cut, but the
+        // list of shapes stops growing, and the answer is the most often cut.
+        let mut img = GrayImage::from_pixel(2048, 1536, image::Luma([230]));
+        for cy in (9..1536).step_by(16) {
+            for cx in (9..2048).step_by(16) {
+                draw_finder(&mut img, cx, cy, 2);
+            }
+        }
+        let started = std::time::Instant::now();
+        let found = finder_patterns(&img);
+        let took = started.elapsed();
+        assert_eq!(found.len(), MAX_PATTERNS, "{took:?}");
+        assert!(found.iter().all(|p| p.cuts >= 2 && (p.module - 2.0).abs() < 0.6), "{found:?}");
     }
 
     #[test]
