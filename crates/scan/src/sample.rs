@@ -30,7 +30,7 @@
 //!    and the grid goes to rqrr's decoder. Its Reed–Solomon check turns a wrong grid into an
 //!    error, not into wrong text, and callers still check every code's MAC or signature.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use image::GrayImage;
 
@@ -63,11 +63,11 @@ const MAX_PHOTO_CANDIDATES: usize = 40;
 const MAX_TRIPLES: usize = 4;
 /// Grid sizes tried per triple, nearest to the finder patterns' pitch first.
 const MAX_SIZES: usize = 5;
-/// Time allowed to read one triple the quick way ([`Effort::Quick`], [`read_patterns`]): a
-/// symbol takes up to 8 ms in the photo corpus; three shapes that only look like a large
-/// symbol's finder patterns can take a hundred (alignment patterns looked for all over). The
-/// steps after read what this leaves.
-const QUICK_TRIPLE: Duration = Duration::from_millis(25);
+/// Alignment patterns looked for per triple the quick way ([`Effort::Quick`]), over all its
+/// grid sizes: the seal (version 11) has six a size. Three shapes that only look like a large
+/// symbol's finder patterns would have dozens looked for at every size; the steps after read
+/// what this leaves. A count, not a time, so that a loaded machine reads the same way.
+const QUICK_SEARCHES: usize = 48;
 /// How far from where the map fitted so far puts it an alignment pattern is looked for the
 /// quick way, modules (two the thorough way).
 const QUICK_REACH: f32 = 1.0;
@@ -179,7 +179,7 @@ pub(crate) fn read_patterns(image: &GrayImage, patterns: &[Pattern], deadline: I
             continue;
         }
         tried += 1;
-        let text = region.decode(&local, true, Effort::Quick, deadline.min(Instant::now() + QUICK_TRIPLE));
+        let text = region.decode(&local, true, Effort::Quick, deadline);
         if text.is_some() {
             read.extend(triple.members);
         }
@@ -217,7 +217,7 @@ struct Triple {
 pub(crate) enum Effort {
     /// In a photo, each grid size's best map with the modules sampled at their centres.
     Quick,
-    /// That, then every map, sampling and threshold, size by size.
+    /// In a photo the quick way first; then every map, sampling and threshold, size by size.
     Full,
 }
 
@@ -473,10 +473,11 @@ impl<'a> Region<'a> {
         sizes.sort_by(|a, b| a.0.total_cmp(&b.0));
         let sizes: Vec<usize> = sizes.into_iter().take(MAX_SIZES).map(|(_, n)| n).collect();
         if photo {
+            let mut searches = QUICK_SEARCHES;
             for &n in &sizes {
                 let frame = Frame::new(t, n);
                 let affine = |gx: f32, gy: f32| frame.at(gx, gy);
-                let best = (n >= 45).then(|| self.grown(n, t, &affine, QUICK_REACH, deadline)).flatten();
+                let best = (n >= 45).then(|| self.grown(n, t, &affine, QUICK_REACH, &mut searches, deadline)).flatten();
                 let text = match best.or_else(|| self.projective(t, &frame)) {
                     Some(h) => self.read_grid(n, &|gx, gy| h.map(gx, gy), &[Sampling::Centre], deadline),
                     None => self.read_grid(n, &affine, &[Sampling::Centre], deadline),
@@ -489,6 +490,7 @@ impl<'a> Region<'a> {
         if effort == Effort::Quick {
             return None;
         }
+        let mut unlimited = usize::MAX;
         for (i, &n) in sizes.iter().enumerate() {
             let frame = Frame::new(t, n);
             let affine = |gx: f32, gy: f32| frame.at(gx, gy);
@@ -497,7 +499,7 @@ impl<'a> Region<'a> {
             // better for finding the next (see `grown`).
             if photo
                 && n >= 45
-                && let Some(h) = self.grown(n, t, &affine, 2.0, deadline)
+                && let Some(h) = self.grown(n, t, &affine, 2.0, &mut unlimited, deadline)
                 && let Some(text) = self.read_grid(n, &|gx, gy| h.map(gx, gy), &Sampling::ALL, deadline)
             {
                 return Some(text);
@@ -553,13 +555,15 @@ impl<'a> Region<'a> {
     /// the finder patterns, where `first` is surest, are looked for first, within `reach`
     /// modules of where the map fitted so far puts them; those that end more than a module
     /// from the final fit (data modules of the same shape) are dropped and the map fitted
-    /// again. `None` when fewer than two alignment patterns were found, or at `deadline`.
+    /// again. `None` when fewer than two alignment patterns were found, at `deadline`, or when
+    /// `searches` (counted down by each pattern looked for) runs out.
     fn grown(
         &self,
         n: usize,
         t: &Triple,
         first: &dyn Fn(f32, f32) -> (f32, f32),
         reach: f32,
+        searches: &mut usize,
         deadline: Instant,
     ) -> Option<Homography> {
         let module = t.leg / (n - 7) as f32;
@@ -571,9 +575,10 @@ impl<'a> Region<'a> {
         centres.sort_by(|a, b| nearest_finder(a).total_cmp(&nearest_finder(b)));
         let mut map: Option<Homography> = None;
         for c in centres {
-            if Instant::now() >= deadline {
+            if Instant::now() >= deadline || *searches == 0 {
                 return None;
             }
+            *searches -= 1;
             let at = |x: f32, y: f32| match map {
                 Some(h) => h.map(x, y),
                 None => first(x, y),
