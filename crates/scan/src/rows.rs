@@ -113,7 +113,7 @@ impl<'a> Bilevel<'a> {
                         high = high.max(hi[k]);
                     }
                 }
-                if high - low >= MIN_RANGE && pixels > 0 {
+                if high - low >= MIN_RANGE {
                     threshold[j * bx + i] = (total / pixels) as u8;
                 }
             }
@@ -176,29 +176,24 @@ impl<'a> Bilevel<'a> {
                 Some(self.dark(px as usize, py as usize))
             }
         };
-        // Backwards: centre (dark), light, dark; forwards the same.
+        // From step `k` on, `direction` at a time: the centre (dark), light, dark, counted
+        // into `slots`.
+        let walk = |counts: &mut [usize; 5], mut k: isize, direction: isize, slots: [usize; 3]| -> Option<()> {
+            for (slot, want) in slots.into_iter().zip([true, false, true]) {
+                while at(k)? == want {
+                    counts[slot] += 1;
+                    if counts[slot] > limit {
+                        return None;
+                    }
+                    k += direction;
+                }
+            }
+            Some(())
+        };
         let mut counts = [0usize; 5];
-        let mut k = 0isize;
-        for (slot, want) in [(2usize, true), (1, false), (0, true)] {
-            while at(k)? == want {
-                counts[slot] += 1;
-                if counts[slot] > limit {
-                    return None;
-                }
-                k -= 1;
-            }
-        }
+        walk(&mut counts, 0, -1, [2, 1, 0])?;
         let back_of_centre = -(counts[2] as isize) + 1;
-        let mut k = 1isize;
-        for (slot, want) in [(2usize, true), (3, false), (4, true)] {
-            while at(k)? == want {
-                counts[slot] += 1;
-                if counts[slot] > limit {
-                    return None;
-                }
-                k += 1;
-            }
-        }
+        walk(&mut counts, 1, 1, [2, 3, 4])?;
         // counts[2] covers back_of_centre ..= back_of_centre + counts[2] − 1.
         let centre = back_of_centre as f32 + (counts[2] as f32 - 1.0) / 2.0;
         Some((counts, centre))

@@ -99,10 +99,7 @@ pub(crate) fn read_region(
     }
     let sizes: &[f32] = if photo { &PHOTO_MODULES_MM } else { &FINDER_MODULES_MM };
     let candidates = region.finder_candidates(sizes.iter().map(|mm| mm * px_per_mm), photo, deadline);
-    let mut out: Vec<Sampled> = Vec::new();
-    // Finder patterns of symbols read: another triple using one of them is the same symbol
-    // (or a finder pattern and alignment patterns mistaken for a symbol), not a second one.
-    let mut read: Vec<usize> = Vec::new();
+    let mut tried = Tried::default();
     let mut ranked = triples(&candidates);
     if photo {
         let quiet: Vec<f32> = ranked.iter().map(|t| (region.quiet_share(t) * 10.0).round()).collect();
@@ -114,23 +111,14 @@ pub(crate) fn read_region(
         if Instant::now() >= deadline {
             break;
         }
-        if triple.members.iter().any(|m| read.contains(m)) {
-            continue;
-        }
         let centre = ((triple.tr.0 + triple.bl.0) / 2.0 + rx as f32, (triple.tr.1 + triple.bl.1) / 2.0 + ry as f32);
-        // A symbol already tried: this triple shares two finder patterns with one tried, its
-        // third candidate an alignment pattern or a near duplicate.
-        let near = triple.leg / 4.0;
-        if out.iter().any(|s| (s.centre.0 - centre.0).hypot(s.centre.1 - centre.1) < near) {
+        if tried.has(&triple, centre) {
             continue;
         }
         let text = region.decode(&triple, photo, Effort::Full, deadline);
-        if text.is_some() {
-            read.extend(triple.members);
-        }
-        out.push(Sampled { centre, top_edge: (triple.tr.0 - triple.tl.0, triple.tr.1 - triple.tl.1), text });
+        tried.push(&triple, centre, text);
     }
-    out
+    tried.symbols
 }
 
 /// Reads the QR symbols whose finder patterns are `patterns` (image pixels, found by
@@ -142,18 +130,14 @@ pub(crate) fn read_patterns(image: &GrayImage, patterns: &[Pattern], deadline: I
     let candidates: Vec<Candidate> =
         patterns.iter().map(|p| Candidate { x: p.x, y: p.y, score: p.cuts as f32, module: p.module }).collect();
     let (iw, ih) = (image.width() as f32, image.height() as f32);
-    let mut out: Vec<Sampled> = Vec::new();
-    let mut read: Vec<usize> = Vec::new();
-    let mut tried = 0;
+    let mut tried = Tried::default();
+    let mut decoded = 0;
     for triple in triples(&candidates) {
-        if tried >= MAX_TRIPLES || Instant::now() >= deadline {
+        if decoded >= MAX_TRIPLES || Instant::now() >= deadline {
             break;
         }
-        if triple.members.iter().any(|m| read.contains(m)) {
-            continue;
-        }
         let centre = ((triple.tr.0 + triple.bl.0) / 2.0, (triple.tr.1 + triple.bl.1) / 2.0);
-        if out.iter().any(|s| (s.centre.0 - centre.0).hypot(s.centre.1 - centre.1) < triple.leg / 4.0) {
+        if tried.has(&triple, centre) {
             continue;
         }
         // The fourth corner where an affine map puts it; perspective moves it by up to a fifth
@@ -178,14 +162,40 @@ pub(crate) fn read_patterns(image: &GrayImage, patterns: &[Pattern], deadline: I
         if (region.quiet_share(&local) * 10.0).round() < MIN_PHOTO_QUIET {
             continue;
         }
-        tried += 1;
+        decoded += 1;
         let text = region.decode(&local, true, Effort::Quick, deadline);
-        if text.is_some() {
-            read.extend(triple.members);
-        }
-        out.push(Sampled { centre, top_edge: (triple.tr.0 - triple.tl.0, triple.tr.1 - triple.tl.1), text });
+        tried.push(&triple, centre, text);
     }
-    out
+    tried.symbols
+}
+
+/// The symbols one search has tried (centres in image pixels), and the finder patterns of
+/// those read.
+#[derive(Default)]
+struct Tried {
+    symbols: Vec<Sampled>,
+    /// Candidates of symbols read: another triple using one of them is the same symbol (or a
+    /// finder pattern and alignment patterns mistaken for a symbol), not a second one.
+    read: Vec<usize>,
+}
+
+impl Tried {
+    /// Whether `triple`, centred at `centre`, is a symbol already tried: it uses a finder
+    /// pattern of one read, or shares two with one tried (its third candidate an alignment
+    /// pattern or a near duplicate), which puts its centre within a quarter of a leg.
+    fn has(&self, triple: &Triple, centre: (f32, f32)) -> bool {
+        let near = triple.leg / 4.0;
+        triple.members.iter().any(|m| self.read.contains(m))
+            || self.symbols.iter().any(|s| (s.centre.0 - centre.0).hypot(s.centre.1 - centre.1) < near)
+    }
+
+    fn push(&mut self, triple: &Triple, centre: (f32, f32), text: Option<String>) {
+        if text.is_some() {
+            self.read.extend(triple.members);
+        }
+        let top_edge = (triple.tr.0 - triple.tl.0, triple.tr.1 - triple.tl.1);
+        self.symbols.push(Sampled { centre, top_edge, text });
+    }
 }
 
 /// A finder-pattern candidate: centre (crop pixels), score, module size (pixels).

@@ -404,9 +404,8 @@ mod tests {
 
     #[tokio::test]
     async fn sqlite_commits_are_synced_to_disk_before_they_return() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("durable.db").display());
-        let store = Store::connect(&url, &StoreOptions::default()).await.unwrap();
+        let db = crate::testing::sqlite_test_store().await;
+        let store = &db.store;
         // 2 is FULL: the WAL is synced at every commit (1, NORMAL, only at checkpoints).
         let mut tx = store.begin().await.unwrap();
         let (sync,): (i64,) = sqlx::query_as("pragma synchronous").fetch_one(&mut *tx).await.unwrap();

@@ -690,11 +690,8 @@ mod tests {
     /// closing with 80,000 letters queued held the writer for seconds.
     #[tokio::test]
     async fn moving_letters_looks_them_up_by_id_on_sqlite() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("plan.db").display());
-        let store = crate::Store::connect(&url, &crate::StoreOptions::default()).await.unwrap();
-        store.migrate().await.unwrap();
-        let mut conn = store.read().await.unwrap();
+        let db = crate::testing::sqlite_test_store().await;
+        let mut conn = db.store.read().await.unwrap();
         for also in ["", " and print_hold is null"] {
             let sql = format!("explain query plan {}", move_status_sql(also, 3));
             let mut plan = sqlx::query(&sql);

@@ -26,13 +26,7 @@ pub struct TestStore {
 /// meant to run against PostgreSQL must not pass by quietly using something else.
 pub async fn test_store() -> TestStore {
     match std::env::var(TEST_DATABASE_ENV).ok().filter(|u| !u.is_empty() && !u.starts_with("sqlite")) {
-        None => {
-            let dir = tempfile::tempdir().expect("a temporary folder for the test database");
-            let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
-            let store = Store::connect(&url, &StoreOptions::default()).await.expect("open SQLite test database");
-            store.migrate().await.expect("migrate SQLite test database");
-            TestStore { store, url, pg_schema: None, _dir: Some(dir) }
-        }
+        None => sqlite_test_store().await,
         Some(url) => {
             sqlx::any::install_default_drivers();
             let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
@@ -49,6 +43,16 @@ pub async fn test_store() -> TestStore {
             TestStore { store, url, pg_schema: Some(schema), _dir: None }
         }
     }
+}
+
+/// A fresh, migrated SQLite store whatever [`TEST_DATABASE_ENV`] says, for tests of what only
+/// SQLite does (its settings, its query plans).
+pub async fn sqlite_test_store() -> TestStore {
+    let dir = tempfile::tempdir().expect("a temporary folder for the test database");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+    let store = Store::connect(&url, &StoreOptions::default()).await.expect("open SQLite test database");
+    store.migrate().await.expect("migrate SQLite test database");
+    TestStore { store, url, pg_schema: None, _dir: Some(dir) }
 }
 
 /// The environment variable naming the test S3 server and bucket, as
